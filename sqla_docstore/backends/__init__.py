@@ -1,0 +1,1 @@
+"""Backends: where documents live. They never import SQLAlchemy."""

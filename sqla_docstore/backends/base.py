@@ -1,0 +1,70 @@
+"""The interface every backend connection offers the DB-API (documented once, here)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Protocol
+
+from ..commands import Batch
+from ..pending import PendingBatch
+from ..schema import CollectionSpec
+from ..statements import ast
+
+#: A document as a backend returns it: (id as stored, body or None if deleted, change vector).
+Document = tuple[str, "dict[str, Any] | None", "str | None"]
+
+
+class BackendConnection(Protocol):
+    """One connection to a store. Every call that reaches the store adds 1 to
+    ``counts[kind]`` (kinds: "load", "query", "batch", "hilo", "schema")."""
+
+    counts: Counter[str]
+
+    def spec(self, collection: str) -> CollectionSpec:
+        """The collection's schema; OperationalError if there is no such collection."""
+
+    def collection_names(self) -> list[str]:
+        """Every collection of the database."""
+
+    def query(
+        self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a query over the store with ``pending`` overlaid: (column labels, rows)."""
+
+    def rows_for_write(
+        self,
+        table: str,
+        alias: str | None,
+        where: ast.Expr | None,
+        exprs: tuple[ast.Expr, ...],
+        params: dict[str, Any],
+        pending: PendingBatch | None,
+    ) -> list[tuple[Any, ...]]:
+        """(id, body, change vector, *values of exprs) of every document matching ``where``."""
+
+    def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any]) -> tuple[Any, ...]:
+        """Values of expressions that reference no collection."""
+
+    def get_documents(
+        self, collection: str, ids: list[str], pending: PendingBatch | None
+    ) -> dict[str, Document]:
+        """Documents by id (keys lower-cased), pending state first; absent ids are left out."""
+
+    def submit(self, batch: Batch) -> list[dict[str, Any]]:
+        """Apply the batch atomically; one result per command. Raises ConcurrencyError or
+        IntegrityError and applies nothing when an expectation fails."""
+
+    def next_ids(self, tag: str, count: int) -> list[int]:
+        """Fresh HiLo integers for new documents with the id prefix ``tag``."""
+
+    def observe_id(self, tag: str, used: int) -> None:
+        """An explicit integer id was written under ``tag``: HiLo must not hand it out."""
+
+    def execute_schema(self, stmt: ast.Statement) -> None:
+        """Create, drop or alter a collection or index (not transactional, as in RavenDB)."""
+
+    def reset_overlay(self) -> None:
+        """Forget mirrored pending state after commit or rollback."""
+
+    def close(self) -> None:
+        """Release the connection."""

@@ -1,0 +1,503 @@
+"""A connection to the embedded store: queries with the pending batch overlaid, atomic commits."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from ... import values
+from ...commands import Batch, Delete, Patch, Put
+from ...errors import (
+    ConcurrencyError,
+    DatabaseError,
+    DuplicateKeyError,
+    IntegrityError,
+    NotSupportedError,
+    OperationalError,
+)
+from ...pending import PendingBatch
+from ...schema import CollectionSpec, FieldSpec
+from ...statements import ast
+from ..base import Document
+from .sqlgen import OutColumn, SqlGenerator, SqlPlan, quote
+from .store import EmbeddedStore, collection_table, transaction, utc_now_text
+
+_serial = itertools.count(1)
+
+
+class EmbeddedConnection:
+    """inherits the docstring from backends.base.BackendConnection"""
+
+    def __init__(self, store: EmbeddedStore) -> None:
+        self.store = store
+        self.counts: Counter[str] = Counter()
+        self._conn = store.open_connection()
+        self._shared = self._conn is store._shared
+        # Temp tables are per SQLite connection; a shared memory connection needs unique names.
+        self._temp_prefix = f"overlay{next(_serial)}:" if self._shared else "overlay:"
+        self._temps: dict[str, str] = {}
+        self._plans: dict[Any, tuple[Any, SqlPlan]] = {}
+        self._plans_version = store.schema_version
+
+    # -- catalog (the sqlgen.Catalog protocol) -------------------------------------------
+    def table_name(self, collection: str) -> str:
+        self.store.spec(collection, self._conn)
+        return collection_table(collection)
+
+    def columns(self, collection: str) -> tuple[str, ...] | None:
+        names = self.store.spec(collection, self._conn).field_names
+        return names or None
+
+    def spec(self, collection: str) -> CollectionSpec:
+        return self.store.spec(collection, self._conn)
+
+    def collection_names(self) -> list[str]:
+        self.counts["schema"] += 1
+        return self.store.collection_names(self._conn)
+
+    # -- reads ---------------------------------------------------------------------------
+    def _plan(self, key: Any, stmt: Any, build: Any) -> SqlPlan:
+        if self._plans_version != self.store.schema_version:
+            self._plans.clear()
+            self._plans_version = self.store.schema_version
+        hit = self._plans.get(key)
+        if hit is not None and hit[0] is stmt:
+            return hit[1]
+        plan: SqlPlan = build()
+        if len(self._plans) > 1000:
+            self._plans.clear()
+        self._plans[key] = (stmt, plan)  # keeps stmt alive, so id(stmt) in the key stays unique
+        self.store.ensure_auto_indexes(self._conn, plan.index_fields)
+        return plan
+
+    def _overlays(self, stmt: Any, pending: PendingBatch | None) -> dict[str, str]:
+        if not pending or not pending.overlay:
+            return {}
+        overlays = {}
+        for collection in collections_of(stmt):
+            if pending.touches(collection):
+                overlays[collection] = self._sync_overlay(collection, pending)
+        return overlays
+
+    def _sync_overlay(self, collection: str, pending: PendingBatch) -> str:
+        temp = self._temps.get(collection)
+        if temp is None:
+            temp = "temp." + quote(self._temp_prefix + collection)
+            self._conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
+                               "(id TEXT PRIMARY KEY COLLATE NOCASE, body TEXT)")
+            self._temps[collection] = temp
+        dirty = pending.dirty.pop(collection, None)
+        if dirty:
+            docs = pending.overlay.get(collection, {})
+            gone = [(k,) for k in dirty if k not in docs]
+            rows = [(docs[k][0], None if docs[k][1] is None else values.dumps(docs[k][1]))
+                    for k in dirty if k in docs]
+            with self.store.lock:
+                if gone:
+                    self._conn.executemany(f"DELETE FROM {temp} WHERE id = ?", gone)
+                self._conn.executemany(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows)
+        return temp
+
+    def reset_overlay(self) -> None:
+        if self._temps:
+            with self.store.lock:
+                for temp in self._temps.values():
+                    self._conn.execute(f"DELETE FROM {temp}")
+
+    def _run(self, plan: SqlPlan, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        args = {}
+        for slot, (kind, value) in plan.binds.items():
+            if kind == "literal":
+                args[slot] = values.to_sql_param(value)
+            elif kind == "array":
+                args[slot] = json.dumps([values.to_sql_param(v) for v in _param(params, value)])
+            else:
+                args[slot] = values.to_sql_param(_param(params, value))
+        try:
+            with self.store.lock:
+                return self._conn.execute(plan.sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc, plan.sql) from exc
+
+    def query(
+        self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        overlays = self._overlays(stmt, pending)
+        arrays = frozenset(
+            name for name in single_in_params(stmt)
+            if isinstance(params.get(name), (list, tuple))
+        )
+        key = (id(stmt), tuple(overlays.values()), arrays)
+        plan = self._plan(key, stmt, lambda: SqlGenerator(self, overlays, arrays).plan_query(stmt))
+        self.counts["query"] += 1
+        rows = self._run(plan, params)
+        return [c.label for c in plan.columns], build_rows(plan.columns, rows)
+
+    def rows_for_write(
+        self,
+        table: str,
+        alias: str | None,
+        where: ast.Expr | None,
+        exprs: tuple[ast.Expr, ...],
+        params: dict[str, Any],
+        pending: PendingBatch | None,
+    ) -> list[tuple[Any, ...]]:
+        probe = ast.Select((), (ast.TableRef(table, alias),), where)
+        overlays = self._overlays(probe, pending)
+        key = ("write", id(where), table, alias, exprs, tuple(overlays.values()))
+        plan = self._plan(
+            key, where,
+            lambda: SqlGenerator(self, overlays).plan_rows_for_write(table, alias, where, exprs),
+        )
+        self.counts["query"] += 1
+        rows = self._run(plan, params)
+        return [(r[0], values.loads(r[1]), r[2], *r[3:]) for r in rows]
+
+    def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any]) -> tuple[Any, ...]:
+        plan = self._plan(("eval", exprs), exprs, lambda: SqlGenerator(self).plan_scalar(exprs))
+        return tuple(self._run(plan, params)[0])
+
+    def get_documents(
+        self, collection: str, ids: list[str], pending: PendingBatch | None
+    ) -> dict[str, Document]:
+        found: dict[str, Document] = {}
+        missing = []
+        for doc_id in ids:
+            state = pending.get(collection, doc_id) if pending else None
+            if state is None:
+                missing.append(doc_id)
+            elif state[1] is not None:
+                found[doc_id.lower()] = (state[0], state[1], None)
+        if missing:
+            self.counts["load"] += 1
+            table = self.table_name(collection)
+            with self.store.lock:
+                for start in range(0, len(missing), 500):
+                    chunk = missing[start:start + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    for doc_id, body, cv in self._conn.execute(
+                        f"SELECT id, body, cv FROM {table} WHERE id IN ({marks})", chunk
+                    ):
+                        found[doc_id.lower()] = (doc_id, values.loads(body), cv)
+        return found
+
+    # -- writes --------------------------------------------------------------------------
+    def submit(self, batch: Batch) -> list[dict[str, Any]]:
+        self.counts["batch"] += 1
+        if not batch.commands:
+            return []
+        try:
+            with self.store.lock, transaction(self._conn):
+                return _apply(self._conn, self.store, batch)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(f"constraint failed: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise _translate(exc, "commit") from exc
+
+    def next_ids(self, tag: str, count: int) -> list[int]:
+        return self.store.hilo.next_ids(tag, count, self._fetch_range)
+
+    def observe_id(self, tag: str, used: int) -> None:
+        self.store.hilo.observe(tag, used)
+
+    def _fetch_range(self, tag: str, capacity: int, at_least: int) -> tuple[int, int]:
+        self.counts["hilo"] += 1
+        conn = self._conn
+        with self.store.lock, transaction(conn):
+            row = conn.execute("""SELECT max FROM "@hilo" WHERE tag = ?""", (tag,)).fetchone()
+            low = max(row[0] if row else 0, at_least - 1) + 1
+            high = low + capacity - 1
+            conn.execute(
+                """INSERT INTO "@hilo" (tag, max, last_range_at, last_size) VALUES (?, ?, ?, ?)
+                   ON CONFLICT(tag) DO UPDATE SET max = excluded.max,
+                   last_range_at = excluded.last_range_at, last_size = excluded.last_size""",
+                (tag, high, utc_now_text(), capacity),
+            )
+        return low, high
+
+    def execute_schema(self, stmt: ast.Statement) -> None:
+        self.counts["schema"] += 1
+        store, conn = self.store, self._conn
+        if isinstance(stmt, ast.CreateCollection):
+            store.create_collection(conn, CollectionSpec.from_json(stmt.name, stmt.spec))
+        elif isinstance(stmt, ast.DropCollection):
+            store.drop_collection(conn, stmt.name)
+            temp = self._temps.pop(stmt.name, None)
+            if temp:
+                with store.lock:
+                    conn.execute(f"DROP TABLE IF EXISTS {temp}")
+        elif isinstance(stmt, ast.CreateIndex):
+            store.create_index(conn, stmt.collection, stmt.name, stmt.fields, stmt.unique)
+        elif isinstance(stmt, ast.DropIndex):
+            store.drop_index(conn, stmt.name)
+        elif isinstance(stmt, ast.AlterCollection):
+            self._alter(stmt)
+        else:
+            raise NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
+
+    def _alter(self, stmt: ast.AlterCollection) -> None:
+        spec = self.spec(stmt.name)
+        data = stmt.spec
+        fields = list(spec.fields)
+        if stmt.action == "add_column":
+            fields.append(FieldSpec(data["name"], data.get("type", "JSON"),
+                                    data.get("nullable", True), data.get("default")))
+        elif stmt.action == "drop_column":
+            fields = [f for f in fields if f.name != data["name"]]
+        elif stmt.action == "alter_column":
+            fields = [
+                replace(f, nullable=data.get("nullable", f.nullable), type=data.get("type", f.type))
+                if f.name == data["name"] else f
+                for f in fields
+            ]
+        else:
+            raise NotSupportedError(f"ALTER COLLECTION {stmt.action}")
+        self.store.replace_spec(self._conn, replace(spec, fields=tuple(fields)))
+
+    def close(self) -> None:
+        if self._temps:
+            try:
+                with self.store.lock:
+                    for temp in self._temps.values():
+                        self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
+            except sqlite3.Error:
+                pass  # the connection may already be gone; temp tables die with it
+            self._temps.clear()
+        if not self._shared:
+            self._conn.close()
+
+
+def _param(params: dict[str, Any], name: str) -> Any:
+    try:
+        return params[name]
+    except KeyError:
+        from ...errors import ProgrammingError
+
+        raise ProgrammingError(f"no value given for parameter {name!r}") from None
+
+
+def _translate(exc: sqlite3.Error, sql: str) -> DatabaseError:
+    text = str(exc)
+    if isinstance(exc, sqlite3.IntegrityError):
+        return IntegrityError(text)
+    if "no such" in text or "locked" in text or "busy" in text:
+        return OperationalError(text)
+    if isinstance(exc, sqlite3.OperationalError) and "syntax" not in text:
+        return OperationalError(f"{text} (in: {sql})")
+    from ...errors import ProgrammingError
+
+    return ProgrammingError(f"{text} (in: {sql})")
+
+
+# -------------------------------------------------------------------------- batch apply
+
+
+def _apply(conn: sqlite3.Connection, store: EmbeddedStore, batch: Batch) -> list[dict[str, Any]]:
+    etag = int(conn.execute("""SELECT value FROM "@meta" WHERE key = 'etag'""").fetchone()[0])
+    modified = utc_now_text()
+    results: list[dict[str, Any]] = []
+    commands = batch.commands
+    i = 0
+    while i < len(commands):
+        cmd = commands[i]
+        if isinstance(cmd, Put) and cmd.expected == "":
+            # A run of inserts goes in one executemany; a taken id fails the whole batch.
+            j = i
+            while (j < len(commands) and isinstance(commands[j], Put)
+                   and commands[j].collection == cmd.collection and commands[j].expected == ""):
+                j += 1
+            etag = _insert_run(conn, store, commands[i:j], etag, modified, results)  # type: ignore[arg-type]
+            i = j
+            continue
+        etag += 1
+        results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified))
+        i += 1
+    conn.execute("""UPDATE "@meta" SET value = ? WHERE key = 'etag'""", (etag,))
+    return results
+
+
+def _cv(store: EmbeddedStore, etag: int) -> str:
+    return f"{store.node_tag}:{etag}-{store.database_id}"
+
+
+def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put], etag: int,
+                modified: str, results: list[dict[str, Any]]) -> int:
+    collection = puts[0].collection
+    rows = []
+    for put in puts:
+        etag += 1
+        cv = _cv(store, etag)
+        rows.append((put.id, values.dumps(put.body), cv, modified))
+        results.append({"Type": "PUT", "@id": put.id, "@collection": collection,
+                        "@change-vector": cv, "@last-modified": modified})
+    table = _table(store, conn, collection)
+    try:
+        conn.executemany(f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?)", rows)
+    except sqlite3.IntegrityError as exc:
+        taken = _taken_ids(conn, table, [p.id for p in puts])
+        if taken:
+            raise DuplicateKeyError(
+                f"document {taken[0]!r} already exists in collection {collection} "
+                f"(duplicate primary key)"
+            ) from exc
+        raise IntegrityError(f"unique constraint failed in collection {collection}: {exc}") from exc
+    return etag
+
+
+def _taken_ids(conn: sqlite3.Connection, table: str, ids: list[str]) -> list[str]:
+    taken = []
+    seen: set[str] = set()
+    for doc_id in ids:
+        key = doc_id.lower()
+        if key in seen:
+            taken.append(doc_id)
+        seen.add(key)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        taken += [r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE id IN ({marks})",
+                                             chunk)]
+    return taken
+
+
+def _table(store: EmbeddedStore, conn: sqlite3.Connection, collection: str) -> str:
+    store.spec(collection, conn)
+    return collection_table(collection)
+
+
+def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, cmd: Put | Patch | Delete,
+               cv: str, modified: str) -> dict[str, Any]:
+    table = _table(store, conn, cmd.collection)
+    row = conn.execute(f"SELECT body, cv FROM {table} WHERE id = ?", (cmd.id,)).fetchone()
+    _check_expected(cmd, row)
+    if isinstance(cmd, Put):
+        conn.execute(
+            f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?) ON CONFLICT(id) "
+            "DO UPDATE SET body = excluded.body, cv = excluded.cv, modified = excluded.modified",
+            (cmd.id, values.dumps(cmd.body), cv, modified),
+        )
+        return {"Type": "PUT", "@id": cmd.id, "@collection": cmd.collection,
+                "@change-vector": cv, "@last-modified": modified}
+    if isinstance(cmd, Patch):
+        body = values.loads(row[0])
+        body.update(cmd.set)
+        for key in cmd.unset:
+            body.pop(key, None)
+        conn.execute(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE id = ?",
+                     (values.dumps(body), cv, modified, cmd.id))
+        return {"Id": cmd.id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
+                "PatchStatus": "Patched"}
+    deleted = row is not None
+    if deleted:
+        conn.execute(f"DELETE FROM {table} WHERE id = ?", (cmd.id,))
+    return {"Id": cmd.id, "Type": "DELETE", "Deleted": deleted}
+
+
+def _check_expected(cmd: Put | Patch | Delete, row: Any) -> None:
+    must_exist = isinstance(cmd, Patch) or (isinstance(cmd, Delete) and cmd.must_exist)
+    if row is None:
+        if must_exist or (cmd.expected not in (None, "")):
+            raise ConcurrencyError(
+                f"document {cmd.id!r} was deleted by another transaction", (cmd.id,)
+            )
+        return
+    if cmd.expected == "":
+        raise DuplicateKeyError(f"document {cmd.id!r} already exists (duplicate primary key)")
+    if cmd.expected is not None and cmd.expected != row[1]:
+        raise ConcurrencyError(
+            f"document {cmd.id!r} was changed by another transaction "
+            f"(expected change vector {cmd.expected}, found {row[1]})",
+            (cmd.id,),
+        )
+
+
+# ------------------------------------------------------------------------ result rows
+
+
+def build_rows(columns: list[OutColumn], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    if not rows:
+        return []
+    kinds = {c.kind for c in columns}
+    loads = values.loads
+    if kinds == {"field"} and len({c.slot for c in columns}) == 1:
+        slot = columns[0].slot
+        names = [c.name for c in columns]
+        out = []
+        for row in rows:
+            text = row[slot]
+            if text is None:
+                out.append((None,) * len(names))
+            else:
+                doc = loads(text)
+                out.append(tuple([doc.get(n) for n in names]))
+        return out
+    if kinds == {"value"}:
+        return rows
+    getters = [_getter(c) for c in columns]
+    body_slots = sorted({c.slot for c in columns if c.kind in ("field", "doc")})
+    result = []
+    for row in rows:
+        docs = {s: (loads(row[s]) if row[s] is not None else None) for s in body_slots}
+        result.append(tuple([g(row, docs) for g in getters]))
+    return result
+
+
+def _getter(col: OutColumn) -> Any:
+    slot, name = col.slot, col.name
+    if col.kind == "field":
+        return lambda row, docs: None if docs[slot] is None else docs[slot].get(name)
+    if col.kind == "doc":
+        return lambda row, docs: docs[slot]
+    if col.kind == "json":
+        return lambda row, docs: values.loads(row[slot])
+    return lambda row, docs: row[slot]
+
+
+# ----------------------------------------------------------------------- tree helpers
+
+
+def collections_of(node: Any) -> set[str]:
+    """Every collection a statement tree reads."""
+    found: set[str] = set()
+    _walk_collections(node, found)
+    return found
+
+
+def _walk_collections(node: Any, found: set[str]) -> None:
+    if isinstance(node, ast.TableRef):
+        found.add(node.name)
+        return
+    if isinstance(node, tuple):
+        for item in node:
+            _walk_collections(item, found)
+        return
+    fields = getattr(node, "__dataclass_fields__", None)
+    if fields:
+        for name in fields:
+            _walk_collections(getattr(node, name), found)
+
+
+def single_in_params(node: Any) -> set[str]:
+    """Parameters that stand alone in an IN list: they may carry a whole array (RQL style)."""
+    found: set[str] = set()
+    _walk_in(node, found)
+    return found
+
+
+def _walk_in(node: Any, found: set[str]) -> None:
+    if isinstance(node, ast.InList) and len(node.items) == 1 and isinstance(
+        node.items[0], ast.Param
+    ):
+        found.add(node.items[0].name)
+    if isinstance(node, tuple):
+        for item in node:
+            _walk_in(item, found)
+        return
+    fields = getattr(node, "__dataclass_fields__", None)
+    if fields:
+        for name in fields:
+            _walk_in(getattr(node, name), found)

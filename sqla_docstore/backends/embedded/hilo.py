@@ -1,0 +1,74 @@
+"""HiLo id generation: ranges reserved in the store, handed out in-process without a round trip."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+#: fetch(tag, capacity, at_least) -> (low, high): reserve ids low..high in the store.
+RangeFetcher = Callable[[str, int, int], tuple[int, int]]
+
+_MIN_CAPACITY = 32
+_MAX_CAPACITY = 1024 * 1024
+
+
+class _Generator:
+    def __init__(self) -> None:
+        self.next = 1
+        self.high = 0
+        self.capacity = _MIN_CAPACITY
+        self.fetched_at = 0.0
+        self.lock = threading.Lock()
+
+
+class HiLoRegistry:
+    """One generator per tag (collection), shared by every connection of a store in a process."""
+
+    def __init__(self) -> None:
+        self._generators: dict[str, _Generator] = {}
+        self._lock = threading.Lock()
+
+    def _generator(self, tag: str) -> _Generator:
+        gen = self._generators.get(tag)
+        if gen is None:
+            with self._lock:
+                gen = self._generators.setdefault(tag, _Generator())
+        return gen
+
+    def next_ids(self, tag: str, count: int, fetch: RangeFetcher) -> list[int]:
+        """``count`` fresh ids; calls ``fetch`` only when the reserved range runs out."""
+        gen = self._generator(tag)
+        out: list[int] = []
+        with gen.lock:
+            while len(out) < count:
+                if gen.next > gen.high:
+                    self._refill(gen, tag, count - len(out), fetch)
+                take = min(count - len(out), gen.high - gen.next + 1)
+                out.extend(range(gen.next, gen.next + take))
+                gen.next += take
+        return out
+
+    def _refill(self, gen: _Generator, tag: str, wanted: int, fetch: RangeFetcher) -> None:
+        now = time.monotonic()
+        # RavenDB's policy: a range used up quickly doubles the next one.
+        if gen.fetched_at and now - gen.fetched_at < 30:
+            gen.capacity = min(gen.capacity * 2, _MAX_CAPACITY)
+        elif gen.fetched_at and now - gen.fetched_at > 60:
+            gen.capacity = max(gen.capacity // 2, _MIN_CAPACITY)
+        capacity = min(max(gen.capacity, wanted), _MAX_CAPACITY)
+        low, high = fetch(tag, capacity, gen.high + 1)
+        gen.next, gen.high, gen.fetched_at = low, high, now
+
+    def observe(self, tag: str, used: int) -> None:
+        """An explicit id was written: never hand it out later from this process."""
+        gen = self._generator(tag)
+        with gen.lock:
+            if gen.next <= used:
+                gen.next = used + 1
+                if gen.next > gen.high:
+                    gen.high = gen.next - 1  # forces a refill that starts above ``used``
+
+    def forget(self, tag: str) -> None:
+        with self._lock:
+            self._generators.pop(tag, None)

@@ -1,0 +1,550 @@
+"""Plans a statement-tree query as SQLite SQL over JSON documents (pure: no I/O).
+
+Collections are tables ``(id, body, cv, ...)``; a field is ``json_extract(body, '$."f"')``, the
+same text the store's expression indexes use, so a selective filter is an index search. Values
+are always bound parameters. Plain fields of the top-level SELECT are read from the document body
+in Python (one JSON parse per row instead of one SQLite call per cell).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ...errors import NotSupportedError, OperationalError, ProgrammingError
+from ...statements import ast
+
+
+class Catalog(Protocol):
+    def table_name(self, collection: str) -> str:
+        """The quoted SQLite table of a collection; OperationalError if it doesn't exist."""
+
+    def columns(self, collection: str) -> tuple[str, ...] | None:
+        """The declared fields of a collection, or None if it has no schema."""
+
+
+# SQLite functions that mean the same on JSON values as in SQL, by name.
+_FUNCTIONS = {
+    "count", "sum", "total", "avg", "min", "max", "lower", "upper", "length", "abs", "coalesce",
+    "ifnull", "nullif", "round", "substr", "substring", "replace", "trim", "ltrim", "rtrim",
+    "instr", "group_concat", "random", "typeof", "hex", "unicode", "char", "date", "time",
+    "datetime", "julianday", "strftime", "sign", "iif",
+}
+_AGGREGATES = {"count", "sum", "total", "avg", "min", "max", "group_concat", "string_agg"}
+_RENAMED = {"char_length": "length", "character_length": "length", "substring": "substr",
+            "string_agg": "group_concat", "aggregate_strings": "group_concat"}
+_BARE_KEYWORDS = {"current_timestamp", "current_date", "current_time"}
+_CASTS = {
+    "INTEGER": "INTEGER", "INT": "INTEGER", "BIGINT": "INTEGER", "SMALLINT": "INTEGER",
+    "BOOLEAN": "INTEGER", "FLOAT": "REAL", "REAL": "REAL", "DOUBLE": "REAL",
+    "DOUBLE PRECISION": "REAL", "NUMERIC": "NUMERIC", "DECIMAL": "NUMERIC", "VARCHAR": "TEXT",
+    "CHAR": "TEXT", "TEXT": "TEXT", "STRING": "TEXT", "NVARCHAR": "TEXT", "CLOB": "TEXT",
+    "DATE": "TEXT", "DATETIME": "TEXT", "TIMESTAMP": "TEXT", "TIME": "TEXT", "JSON": "TEXT",
+}
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def json_path(name: str) -> str:
+    """The SQL literal of a field's JSON path (field names are identifiers, never values)."""
+    if '"' in name:
+        raise NotSupportedError(f"field names containing '\"' are not supported: {name!r}")
+    return "'$." + quote(name).replace("'", "''") + "'"
+
+
+def field_sql(alias: str, name: str) -> str:
+    return f"json_extract({quote(alias)}.body, {json_path(name)})"
+
+
+@dataclass(frozen=True)
+class OutColumn:
+    """How one result column is produced: ``kind`` is "field" (from body ``slot`` by ``name``),
+    "value" (SQL value at ``slot``), "json" (JSON text at ``slot``), or "doc" (whole body)."""
+
+    label: str
+    kind: str
+    slot: int
+    name: str = ""
+
+
+@dataclass
+class SqlPlan:
+    sql: str
+    #: sqlite parameter name -> ("param", statement param name) or ("literal", value)
+    binds: dict[str, tuple[str, Any]]
+    columns: list[OutColumn]
+    #: (collection, field) pairs the query filters, joins or sorts on: index candidates.
+    index_fields: set[tuple[str, str]] = field(default_factory=set)
+    array_params: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Source:
+    kind: str  # "collection" | "derived"
+    collection: str | None
+    columns: tuple[str, ...] | None
+
+
+@dataclass
+class _Scope:
+    sources: dict[str, _Source]
+    parent: _Scope | None = None
+    labels: frozenset[str] = frozenset()
+
+
+class SqlGenerator:
+    """One generator per plan: collects binds and index candidates while rendering."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        overlays: dict[str, str] | None = None,
+        array_params: Iterable[str] = (),
+    ) -> None:
+        self.catalog = catalog
+        self.overlays = overlays or {}
+        self.array_params = frozenset(array_params)
+        self.binds: dict[str, tuple[str, Any]] = {}
+        self._param_slots: dict[str, str] = {}
+        self.index_fields: set[tuple[str, str]] = set()
+        self._used_overlays: dict[str, str] = {}
+
+    # -- entry points --------------------------------------------------------------------
+    def plan_query(self, stmt: ast.SelectLike) -> SqlPlan:
+        if isinstance(stmt, ast.Select):
+            sql, columns = self._top_select(stmt)
+        else:
+            sql = self.select(stmt, None)
+            columns = [OutColumn(label, "value", i) for i, label in enumerate(_labels(stmt))]
+        return SqlPlan(self._with_overlays(sql), self.binds, columns, self.index_fields,
+                       self.array_params)
+
+    def plan_rows_for_write(
+        self, table: str, alias: str | None, where: ast.Expr | None, exprs: tuple[ast.Expr, ...]
+    ) -> SqlPlan:
+        """id, body, cv and the given expressions of each document matching ``where``."""
+        ref = alias or table
+        scope = _Scope({ref: self._source(table)})
+        cols = [f"{quote(ref)}.id", f"{quote(ref)}.body", f"{quote(ref)}.cv"]
+        cols += [self.expr(e, scope) for e in exprs]
+        sql = f"SELECT {', '.join(cols)} FROM {self._table(table, ref)}"
+        if where is not None:
+            sql += " WHERE " + self.expr(where, scope, index=True)
+        return SqlPlan(self._with_overlays(sql), self.binds, [], self.index_fields)
+
+    def plan_scalar(self, exprs: tuple[ast.Expr, ...]) -> SqlPlan:
+        """Evaluate expressions without a FROM (for INSERT values that are not plain binds)."""
+        scope = _Scope({})
+        sql = "SELECT " + ", ".join(self.expr(e, scope) for e in exprs)
+        return SqlPlan(sql, self.binds, [])
+
+    # -- selects -------------------------------------------------------------------------
+    def _top_select(self, stmt: ast.Select) -> tuple[str, list[OutColumn]]:
+        scope = self._from_scope(stmt.from_, None)
+        scope.labels = frozenset(c.alias for c in stmt.columns if c.alias)
+        grouped = bool(stmt.distinct or stmt.group_by or stmt.having
+                       or any(_has_aggregate(c.expr) for c in stmt.columns))
+        sql_cols: list[str] = []
+        out: list[OutColumn] = []
+        body_slots: dict[str, int] = {}
+        pending_bodies: list[tuple[int, str]] = []
+
+        def body_slot(ref: str) -> int:
+            if ref not in body_slots:
+                body_slots[ref] = -1 - len(body_slots)  # resolved after the value columns
+                pending_bodies.append((len(out), ref))
+            return body_slots[ref]
+
+        for col in stmt.columns:
+            for label, kind, target in self._expand(col, scope, grouped):
+                if kind == "field":
+                    ref, name = target
+                    out.append(OutColumn(label, "field", body_slot(ref), name))
+                elif kind == "doc":
+                    out.append(OutColumn(label, "doc", body_slot(target), ""))
+                else:
+                    out.append(OutColumn(label, kind, len(sql_cols)))
+                    sql_cols.append(f"{target} AS {quote(label)}")
+        base = len(sql_cols)
+        order = {ref: base + i for i, ref in enumerate(body_slots)}
+        sql_cols += [f"{quote(ref)}.body" for ref in body_slots]
+        out = [
+            OutColumn(c.label, c.kind, order[_ref_of(body_slots, c.slot)], c.name)
+            if c.kind in ("field", "doc") else c
+            for c in out
+        ]
+        return self._select_tail(stmt, scope, sql_cols), out
+
+    def _expand(
+        self, col: ast.ResultColumn, scope: _Scope, grouped: bool
+    ) -> list[tuple[str, str, Any]]:
+        expr = col.expr
+        if isinstance(expr, ast.Star):
+            refs = [expr.table] if expr.table else list(scope.sources)
+            items: list[tuple[str, str, Any]] = []
+            for ref in refs:
+                source = self._lookup_source(ref, scope)
+                if source.kind == "derived" or source.columns is None:
+                    if source.kind == "collection":
+                        items.append(("id", "value", f"{quote(ref)}.id"))
+                        items.append(("@document", "doc", ref))
+                        continue
+                    raise NotSupportedError(f"SELECT * from a subquery without columns: {ref}")
+                for name in source.columns:
+                    items += self._expand(ast.ResultColumn(ast.Column(ref, name)), scope, grouped)
+            return items
+        label = col.alias or _default_label(expr)
+        if isinstance(expr, ast.Column):
+            resolved = self._resolve(expr, scope)
+            if resolved is not None and resolved[0] == "field" and resolved[1] in scope.sources:
+                if grouped:
+                    return [(label, "json", f"json_quote({field_sql(resolved[1], expr.name)})")]
+                return [(label, "field", (resolved[1], expr.name))]
+        return [(label, "value", self.expr(expr, scope))]
+
+    def select(self, stmt: ast.SelectLike, parent: _Scope | None) -> str:
+        """A nested SELECT rendered with SQL values (subqueries, compound members)."""
+        if isinstance(stmt, ast.Compound):
+            joiner = f" {stmt.op.upper()} "
+            parts = [f"SELECT * FROM ({self.select(s, parent)})" for s in stmt.selects]
+            sql = joiner.join(parts)
+            labels = frozenset(_labels(stmt))
+            scope = _Scope({}, parent, labels)
+            return sql + self._order_limit(stmt.order_by, stmt.limit, stmt.offset, scope)
+        scope = self._from_scope(stmt.from_, parent)
+        scope.labels = frozenset(c.alias for c in stmt.columns if c.alias)
+        cols: list[str] = []
+        for col in stmt.columns:
+            if isinstance(col.expr, ast.Star):
+                cols += self._star_values(col.expr, scope)
+                continue
+            label = col.alias or _default_label(col.expr)
+            cols.append(f"{self.expr(col.expr, scope)} AS {quote(label)}")
+        return self._select_tail(stmt, scope, cols)
+
+    def _star_values(self, star: ast.Star, scope: _Scope) -> list[str]:
+        refs = [star.table] if star.table else list(scope.sources)
+        cols = []
+        for ref in refs:
+            source = self._lookup_source(ref, scope)
+            if source.kind == "derived":
+                cols.append(f"{quote(ref)}.*")
+            elif source.columns is None:
+                raise NotSupportedError(f"SELECT * in a subquery over schemaless {ref}")
+            else:
+                cols += [f"{field_sql(ref, n)} AS {quote(n)}" for n in source.columns]
+        return cols
+
+    def _select_tail(self, stmt: ast.Select, scope: _Scope, cols: list[str]) -> str:
+        sql = "SELECT " + ("DISTINCT " if stmt.distinct else "") + ", ".join(cols or ["NULL"])
+        if stmt.from_:
+            sql += " FROM " + ", ".join(self._from_item(f, scope) for f in stmt.from_)
+        if stmt.where is not None:
+            sql += " WHERE " + self.expr(stmt.where, scope, index=True)
+        if stmt.group_by:
+            sql += " GROUP BY " + ", ".join(self.expr(e, scope, index=True) for e in stmt.group_by)
+        if stmt.having is not None:
+            sql += " HAVING " + self.expr(stmt.having, scope)
+        return sql + self._order_limit(stmt.order_by, stmt.limit, stmt.offset, scope)
+
+    def _order_limit(
+        self, order_by: tuple[ast.OrderItem, ...], limit: ast.Expr | None,
+        offset: ast.Expr | None, scope: _Scope,
+    ) -> str:
+        sql = ""
+        if order_by:
+            parts = []
+            for item in order_by:
+                part = self.expr(item.expr, scope, index=True) + (" DESC" if item.desc else "")
+                if item.nulls:
+                    part += f" NULLS {item.nulls.upper()}"
+                parts.append(part)
+            sql += " ORDER BY " + ", ".join(parts)
+        if limit is not None or offset is not None:
+            sql += " LIMIT " + (self.expr(limit, scope) if limit is not None else "-1")
+            if offset is not None:
+                sql += " OFFSET " + self.expr(offset, scope)
+        return sql
+
+    # -- FROM ----------------------------------------------------------------------------
+    def _source(self, collection: str) -> _Source:
+        self.catalog.table_name(collection)  # raises for an unknown collection
+        return _Source("collection", collection, self.catalog.columns(collection))
+
+    def _from_scope(self, items: tuple[ast.FromItem, ...], parent: _Scope | None) -> _Scope:
+        scope = _Scope({}, parent)
+        for item in items:
+            self._collect_sources(item, scope)
+        return scope
+
+    def _collect_sources(self, item: ast.FromItem, scope: _Scope) -> None:
+        if isinstance(item, ast.TableRef):
+            scope.sources[item.ref] = self._source(item.name)
+        elif isinstance(item, ast.SubqueryRef):
+            scope.sources[item.alias] = _Source("derived", None, tuple(_labels(item.select)))
+        else:
+            self._collect_sources(item.left, scope)
+            self._collect_sources(item.right, scope)
+
+    def _table(self, collection: str, ref: str) -> str:
+        if collection in self.overlays:
+            self._used_overlays[collection] = self.overlays[collection]
+            table = quote("overlay:" + collection)
+        else:
+            table = self.catalog.table_name(collection)
+        return f"{table} AS {quote(ref)}"
+
+    def _from_item(self, item: ast.FromItem, scope: _Scope) -> str:
+        if isinstance(item, ast.TableRef):
+            return self._table(item.name, item.ref)
+        if isinstance(item, ast.SubqueryRef):
+            return f"({self.select(item.select, scope.parent)}) AS {quote(item.alias)}"
+        left = self._from_item(item.left, scope)
+        right = self._from_item(item.right, scope)
+        if item.kind == "cross":
+            return f"{left} CROSS JOIN {right}"
+        keyword = "LEFT OUTER JOIN" if item.kind == "left" else "JOIN"
+        assert item.on is not None
+        return f"{left} {keyword} {right} ON {self.expr(item.on, scope, index=True)}"
+
+    def _with_overlays(self, sql: str) -> str:
+        if not self._used_overlays:
+            return sql
+        ctes = []
+        for collection, temp in self._used_overlays.items():
+            base = self.catalog.table_name(collection)
+            ctes.append(
+                f"{quote('overlay:' + collection)} AS ("
+                f"SELECT id, body, cv FROM {base} WHERE id NOT IN (SELECT id FROM {temp}) "
+                f"UNION ALL SELECT id, body, NULL FROM {temp} WHERE body IS NOT NULL)"
+            )
+        return "WITH " + ", ".join(ctes) + " " + sql
+
+    # -- names ---------------------------------------------------------------------------
+    def _lookup_source(self, ref: str, scope: _Scope | None) -> _Source:
+        while scope is not None:
+            if ref in scope.sources:
+                return scope.sources[ref]
+            scope = scope.parent
+        raise ProgrammingError(f"no such table or alias: {ref}")
+
+    def _resolve(self, col: ast.Column, scope: _Scope) -> tuple[str, str] | None:
+        """("field", ref) for a document field, ("column", ref) for a subquery column,
+        ("label", name) for a result label, None for a bare SQL keyword."""
+        if col.table is not None:
+            s: _Scope | None = scope
+            while s is not None:
+                if col.table in s.sources:
+                    kind = "field" if s.sources[col.table].kind == "collection" else "column"
+                    return kind, col.table
+                s = s.parent
+            raise ProgrammingError(f"no such table or alias: {col.table}")
+        if col.name.lower() in _BARE_KEYWORDS:
+            return None
+        s = scope
+        while s is not None:
+            found = self._resolve_here(col.name, s)
+            if found is not None:
+                return found
+            s = s.parent
+        raise ProgrammingError(f"no such column: {col.name}")
+
+    def _resolve_here(self, name: str, scope: _Scope) -> tuple[str, str] | None:
+        if name in scope.labels:
+            return "label", name
+        known = [ref for ref, src in scope.sources.items()
+                 if src.columns is not None and name in src.columns]
+        if len(known) > 1:
+            raise ProgrammingError(f"ambiguous column name: {name}")
+        if known:
+            ref = known[0]
+        else:
+            open_refs = [ref for ref, src in scope.sources.items() if src.columns is None]
+            if len(open_refs) != 1:
+                return None
+            ref = open_refs[0]
+        kind = "field" if scope.sources[ref].kind == "collection" else "column"
+        return kind, ref
+
+    def _column(self, col: ast.Column, scope: _Scope, index: bool) -> str:
+        resolved = self._resolve(col, scope)
+        if resolved is None:
+            return col.name.upper()
+        kind, ref = resolved
+        if kind == "label":
+            return quote(ref)
+        if kind == "column":
+            return f"{quote(ref)}.{quote(col.name)}"
+        source = self._lookup_source(ref, scope)
+        if index and source.collection is not None:
+            self.index_fields.add((source.collection, col.name))
+        return field_sql(ref, col.name)
+
+    # -- expressions ---------------------------------------------------------------------
+    def bind(self, kind: str, value: Any) -> str:
+        if kind == "param":
+            slot = self._param_slots.get(value)
+            if slot is None:
+                slot = self._param_slots[value] = f"p{len(self.binds)}"
+                self.binds[slot] = ("param", value)
+            return ":" + slot
+        slot = f"p{len(self.binds)}"
+        self.binds[slot] = ("literal", value)
+        return ":" + slot
+
+    def expr(self, e: ast.Expr, scope: _Scope, index: bool = False) -> str:
+        method: Callable[[Any, _Scope, bool], str] = getattr(self, "_x_" + type(e).__name__)
+        return method(e, scope, index)
+
+    def _x_Literal(self, e: ast.Literal, scope: _Scope, index: bool) -> str:
+        return "NULL" if e.value is None else self.bind("literal", e.value)
+
+    def _x_Param(self, e: ast.Param, scope: _Scope, index: bool) -> str:
+        return self.bind("param", e.name)
+
+    def _x_Column(self, e: ast.Column, scope: _Scope, index: bool) -> str:
+        return self._column(e, scope, index)
+
+    def _x_Star(self, e: ast.Star, scope: _Scope, index: bool) -> str:
+        raise NotSupportedError("'*' outside of count(*) and the select list")
+
+    def _x_Unary(self, e: ast.Unary, scope: _Scope, index: bool) -> str:
+        op = "NOT " if e.op == "not" else e.op
+        return f"({op}{self.expr(e.operand, scope, index)})"
+
+    def _x_Binary(self, e: ast.Binary, scope: _Scope, index: bool) -> str:
+        op = e.op.upper() if e.op in ("and", "or") else e.op
+        if e.op == "/":  # SQL integer division stays integer in SQLite too
+            op = "/"
+        left = self.expr(e.left, scope, index)
+        right = self.expr(e.right, scope, index)
+        return f"({left} {op} {right})"
+
+    def _x_Like(self, e: ast.Like, scope: _Scope, index: bool) -> str:
+        left, pattern = self.expr(e.expr, scope, index), self.expr(e.pattern, scope)
+        if e.ilike:
+            left, pattern = f"lower({left})", f"lower({pattern})"
+        sql = f"({left} {'NOT ' if e.negated else ''}LIKE {pattern}"
+        if e.escape is not None:
+            sql += f" ESCAPE {self.expr(e.escape, scope)}"
+        return sql + ")"
+
+    def _x_InList(self, e: ast.InList, scope: _Scope, index: bool) -> str:
+        left = self.expr(e.expr, scope, index)
+        neg = "NOT " if e.negated else ""
+        items = e.items
+        if len(items) == 1 and isinstance(items[0], ast.Param) and (
+            items[0].name in self.array_params
+        ):
+            return f"({left} {neg}IN (SELECT value FROM json_each({self.bind('array', items[0].name)})))"
+        if not items:
+            return "(1 = 1)" if e.negated else "(1 = 0)"
+        return f"({left} {neg}IN ({', '.join(self.expr(i, scope) for i in items)}))"
+
+    def _x_InSelect(self, e: ast.InSelect, scope: _Scope, index: bool) -> str:
+        neg = "NOT " if e.negated else ""
+        return f"({self.expr(e.expr, scope, index)} {neg}IN ({self.select(e.select, scope)}))"
+
+    def _x_Between(self, e: ast.Between, scope: _Scope, index: bool) -> str:
+        neg = "NOT " if e.negated else ""
+        return (f"({self.expr(e.expr, scope, index)} {neg}BETWEEN {self.expr(e.low, scope)} "
+                f"AND {self.expr(e.high, scope)})")
+
+    def _x_IsNull(self, e: ast.IsNull, scope: _Scope, index: bool) -> str:
+        return f"({self.expr(e.expr, scope, index)} IS {'NOT ' if e.negated else ''}NULL)"
+
+    def _x_IsDistinct(self, e: ast.IsDistinct, scope: _Scope, index: bool) -> str:
+        op = "IS" if e.negated else "IS NOT"
+        return f"({self.expr(e.left, scope, index)} {op} {self.expr(e.right, scope, index)})"
+
+    def _x_Func(self, e: ast.Func, scope: _Scope, index: bool) -> str:
+        name = _RENAMED.get(e.name, e.name)
+        if name == "id" and not e.args:
+            refs = list(scope.sources)
+            if len(refs) != 1:
+                raise ProgrammingError("id() needs exactly one collection in FROM")
+            return f"{quote(refs[0])}.id"
+        if name in ("startswith", "endswith"):
+            if len(e.args) != 2:
+                raise ProgrammingError(f"{name}() takes two arguments")
+            value, part = (self.expr(a, scope, index) for a in e.args)
+            start = "1" if name == "startswith" else f"-length({part})"
+            return f"(substr({value}, {start}, length({part})) = {part})"
+        if name == "concat":
+            return "(" + " || ".join(f"coalesce({self.expr(a, scope)}, '')" for a in e.args) + ")"
+        if name in ("now", "localtimestamp"):
+            return "CURRENT_TIMESTAMP"
+        if name not in _FUNCTIONS and name not in _AGGREGATES:
+            raise NotSupportedError(f"SQL function {e.name}() is not supported by sqla_docstore")
+        if e.star:
+            return f"{name}(*)"
+        args = ", ".join(self.expr(a, scope) for a in e.args)
+        return f"{name}({'DISTINCT ' if e.distinct else ''}{args})"
+
+    def _x_Cast(self, e: ast.Cast, scope: _Scope, index: bool) -> str:
+        target = _CASTS.get(e.type_name)
+        if target is None:
+            raise NotSupportedError(f"CAST to {e.type_name} is not supported by sqla_docstore")
+        return f"CAST({self.expr(e.expr, scope)} AS {target})"
+
+    def _x_Case(self, e: ast.Case, scope: _Scope, index: bool) -> str:
+        sql = "CASE"
+        if e.base is not None:
+            sql += " " + self.expr(e.base, scope)
+        for cond, result in e.whens:
+            sql += f" WHEN {self.expr(cond, scope)} THEN {self.expr(result, scope)}"
+        if e.else_ is not None:
+            sql += f" ELSE {self.expr(e.else_, scope)}"
+        return sql + " END"
+
+    def _x_Exists(self, e: ast.Exists, scope: _Scope, index: bool) -> str:
+        return f"EXISTS ({self.select(e.select, scope)})"
+
+    def _x_ScalarSubquery(self, e: ast.ScalarSubquery, scope: _Scope, index: bool) -> str:
+        return f"({self.select(e.select, scope)})"
+
+    def _x_TupleExpr(self, e: ast.TupleExpr, scope: _Scope, index: bool) -> str:
+        return "(" + ", ".join(self.expr(i, scope, index) for i in e.items) + ")"
+
+
+def _ref_of(body_slots: dict[str, int], slot: int) -> str:
+    for ref, value in body_slots.items():
+        if value == slot:
+            return ref
+    raise AssertionError(slot)
+
+
+def _default_label(expr: ast.Expr) -> str:
+    if isinstance(expr, ast.Column):
+        return expr.name
+    if isinstance(expr, ast.Func):
+        return expr.name
+    return "?column?"
+
+
+def _labels(stmt: ast.SelectLike) -> list[str]:
+    while isinstance(stmt, ast.Compound):
+        stmt = stmt.selects[0]
+    return [c.alias or _default_label(c.expr) for c in stmt.columns]
+
+
+def _has_aggregate(expr: Any) -> bool:
+    if isinstance(expr, ast.Func) and expr.name in _AGGREGATES:
+        return True
+    if isinstance(expr, (ast.Exists, ast.ScalarSubquery, ast.InSelect)):
+        return False
+    if isinstance(expr, tuple):
+        return any(_has_aggregate(x) for x in expr)
+    fields = getattr(expr, "__dataclass_fields__", None)
+    if not fields:
+        return False
+    return any(_has_aggregate(getattr(expr, name)) for name in fields)
+
+
+def check_identifier(name: str) -> str:
+    if not name:
+        raise OperationalError("empty collection name")
+    return name

@@ -1,0 +1,80 @@
+"""Document batch commands (PUT / PATCH / DELETE): the pure, backend-neutral unit of a commit.
+
+``expected`` is RavenDB's change-vector check: ``None`` means no check, ``""`` means the document
+must not exist, any other string must equal the stored change vector.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+JSONDict = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Put:
+    collection: str
+    id: str
+    body: JSONDict
+    expected: str | None = None
+
+    def to_json(self) -> JSONDict:
+        doc = dict(self.body)
+        doc["@metadata"] = {"@collection": self.collection}
+        return {"Id": self.id, "ChangeVector": self.expected, "Document": doc, "Type": "PUT"}
+
+
+@dataclass(slots=True)
+class Patch:
+    """Set fields of an existing document; fields not named are left as stored."""
+
+    collection: str
+    id: str
+    set: JSONDict
+    expected: str | None = None
+    unset: tuple[str, ...] = ()
+
+    def to_json(self) -> JSONDict:
+        lines = [f"this[{_js(k)}] = args.v{i};" for i, k in enumerate(self.set)]
+        lines += [f"delete this[{_js(k)}];" for k in self.unset]
+        values = {f"v{i}": v for i, v in enumerate(self.set.values())}
+        return {
+            "Id": self.id,
+            "ChangeVector": self.expected,
+            "Patch": {"Script": "\n".join(lines), "Values": values},
+            "Type": "PATCH",
+        }
+
+
+@dataclass(slots=True)
+class Delete:
+    collection: str
+    id: str
+    expected: str | None = None
+    must_exist: bool = True
+
+    def to_json(self) -> JSONDict:
+        return {"Id": self.id, "ChangeVector": self.expected, "Type": "DELETE"}
+
+
+Command = Union[Put, Patch, Delete]
+
+
+@dataclass
+class Batch:
+    """The commands of one commit, applied atomically or not at all."""
+
+    commands: list[Command] = field(default_factory=list)
+    cluster_wide: bool = False
+
+    def to_json(self) -> JSONDict:
+        out: JSONDict = {"Commands": [c.to_json() for c in self.commands]}
+        if self.cluster_wide:
+            out["TransactionMode"] = "ClusterWide"
+        return out
+
+
+def _js(key: str) -> str:
+    return json.dumps(key)

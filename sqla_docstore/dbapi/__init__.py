@@ -1,0 +1,98 @@
+"""The PEP 249 module: ``sqla_docstore.dbapi.connect()`` over the embedded store.
+
+Statements are the SQL subset the dialect renders (``:name`` parameters) or RQL queries
+(``from users where name = $name``). Writes collect in the connection's pending batch; commit()
+sends them to the store as one atomic batch. Importing this module never imports SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import threading
+import weakref
+from typing import Any
+
+from ..backends.embedded.connection import EmbeddedConnection
+from ..backends.embedded.store import EmbeddedStore
+from ..errors import (
+    DatabaseError,
+    DataError,
+    Error,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    Warning,
+)
+from .connection import Connection, Cursor
+
+apilevel = "2.0"
+threadsafety = 1  # threads may share the module, not connections
+paramstyle = "named"
+
+Date = _dt.date
+Time = _dt.time
+Timestamp = _dt.datetime
+Binary = bytes
+STRING, BINARY, NUMBER, DATETIME, ROWID = "STRING", "BINARY", "NUMBER", "DATETIME", "ROWID"
+
+
+def DateFromTicks(ticks: float) -> _dt.date:  # noqa: N802 - PEP 249 name
+    return _dt.date.fromtimestamp(ticks)
+
+
+def TimeFromTicks(ticks: float) -> _dt.time:  # noqa: N802 - PEP 249 name
+    return _dt.datetime.fromtimestamp(ticks).time()
+
+
+def TimestampFromTicks(ticks: float) -> _dt.datetime:  # noqa: N802 - PEP 249 name
+    return _dt.datetime.fromtimestamp(ticks)
+
+
+_stores: weakref.WeakValueDictionary[str, EmbeddedStore] = weakref.WeakValueDictionary()
+_stores_lock = threading.Lock()
+
+
+def open_store(database: str = ":memory:", *, timeout: float = 30.0) -> EmbeddedStore:
+    """The store for a path, shared by every connection of this process (HiLo ranges, catalog).
+    ``":memory:"`` gives a new private store each time."""
+    if database in ("", ":memory:"):
+        return EmbeddedStore(None, timeout=timeout)
+    path = os.path.abspath(database)
+    with _stores_lock:
+        store = _stores.get(path)
+        if store is None:
+            store = EmbeddedStore(path, timeout=timeout)
+            _stores[path] = store
+        return store
+
+
+def connect(
+    database: str = ":memory:",
+    *,
+    store: EmbeddedStore | None = None,
+    timeout: float = 30.0,
+    cluster_wide: bool = False,
+    **unknown: Any,
+) -> Connection:
+    """Open a connection to the embedded store at ``database`` (a file path or ``":memory:"``).
+
+    Pass ``store=`` to share one in-memory store between connections.
+    """
+    if unknown:
+        raise InterfaceError(f"unknown connect() argument(s): {', '.join(sorted(unknown))}")
+    if store is None:
+        store = open_store(database, timeout=timeout)
+    return Connection(EmbeddedConnection(store), cluster_wide=cluster_wide)
+
+
+__all__ = [
+    "BINARY", "Binary", "Connection", "Cursor", "DATETIME", "DataError", "DatabaseError", "Date",
+    "DateFromTicks", "Error", "IntegrityError", "InterfaceError", "InternalError", "NUMBER",
+    "NotSupportedError", "OperationalError", "ProgrammingError", "ROWID", "STRING", "Time",
+    "TimeFromTicks", "Timestamp", "TimestampFromTicks", "Warning", "apilevel", "connect",
+    "open_store", "paramstyle", "threadsafety",
+]

@@ -1,0 +1,202 @@
+"""PEP 249 Connection and Cursor: a pending batch per connection, one backend batch per commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from .. import errors
+from ..backends.base import BackendConnection
+from ..commands import Batch
+from ..pending import PendingBatch
+from ..statements import ast
+from ..statements.parser import parse
+from . import executor
+
+_SCHEMA = (ast.CreateCollection, ast.DropCollection, ast.CreateIndex, ast.DropIndex,
+           ast.AlterCollection)
+
+
+class Connection:
+    """A transaction is implicit: writes collect in a pending batch until commit() or rollback()."""
+
+    Error = errors.Error
+    Warning = errors.Warning
+    InterfaceError = errors.InterfaceError
+    DatabaseError = errors.DatabaseError
+    DataError = errors.DataError
+    OperationalError = errors.OperationalError
+    IntegrityError = errors.IntegrityError
+    InternalError = errors.InternalError
+    ProgrammingError = errors.ProgrammingError
+    NotSupportedError = errors.NotSupportedError
+
+    def __init__(self, backend: BackendConnection, *, cluster_wide: bool = False) -> None:
+        self._backend: BackendConnection | None = backend
+        self.pending = PendingBatch()
+        self.cluster_wide = cluster_wide
+
+    def __repr__(self) -> str:
+        state = "closed" if self._backend is None else f"{len(self.pending)} pending"
+        return f"<sqla_docstore.dbapi.Connection {state}>"
+
+    @property
+    def backend(self) -> BackendConnection:
+        if self._backend is None:
+            raise errors.InterfaceError("connection is closed")
+        return self._backend
+
+    @property
+    def closed(self) -> bool:
+        return self._backend is None
+
+    @property
+    def request_counts(self) -> dict[str, int]:
+        """Backend calls made through this connection, by kind (load, query, batch, hilo, ...)."""
+        return dict(self.backend.counts)
+
+    def cursor(self) -> Cursor:
+        return Cursor(self)
+
+    def commit(self) -> None:
+        """Send the pending batch as one atomic backend call (no call if it is empty)."""
+        backend = self.backend
+        if self.pending.commands:
+            backend.submit(Batch(list(self.pending.commands), self.cluster_wide))
+        self._discard()
+
+    def rollback(self) -> None:
+        if self._backend is not None:
+            self._discard()
+
+    def _discard(self) -> None:
+        touched = bool(self.pending.overlay)
+        self.pending.clear()
+        if touched:
+            self.backend.reset_overlay()
+
+    # Savepoints are not in PEP 249; they work on the pending batch, never on the store.
+    def savepoint(self, name: str) -> None:
+        self.backend
+        self.pending.savepoint(name)
+
+    def rollback_to_savepoint(self, name: str) -> None:
+        self.pending.rollback_to(name)
+
+    def release_savepoint(self, name: str) -> None:
+        self.pending.release(name)
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self.pending.clear()
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+
+class Cursor:
+    arraysize = 1
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection: Connection | None = connection
+        self.description: list[tuple[Any, ...]] | None = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[tuple[Any, ...]] = []
+        self._pos = 0
+
+    def _conn(self) -> Connection:
+        if self.connection is None:
+            raise errors.InterfaceError("cursor is closed")
+        return self.connection
+
+    def execute(self, operation: str, parameters: Mapping[str, Any] | None = None) -> Cursor:
+        self._run(operation, [dict(parameters or {})], many=False)
+        return self
+
+    def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Cursor:
+        self._run(operation, [dict(p) for p in seq_of_parameters], many=True)
+        return self
+
+    def _run(self, operation: str, param_sets: list[dict[str, Any]], many: bool) -> None:
+        conn = self._conn()
+        backend = conn.backend
+        if not isinstance(operation, str):
+            raise errors.ProgrammingError(f"operation must be a string, not {operation!r}")
+        stmt = parse(operation)
+        pending = conn.pending
+        if isinstance(stmt, (ast.Select, ast.Compound)):
+            outcomes = [executor.run_select(backend, stmt, p, pending) for p in param_sets]
+            outcome = outcomes[-1] if outcomes else executor.Outcome()
+            if many:
+                outcome.rows = [r for o in outcomes for r in o.rows]
+        elif isinstance(stmt, ast.Insert):
+            outcome = executor.run_insert(backend, stmt, param_sets, pending)
+        elif isinstance(stmt, ast.Update):
+            outcome = executor.run_update(backend, stmt, param_sets, pending)
+        elif isinstance(stmt, ast.Delete):
+            outcome = executor.run_delete(backend, stmt, param_sets, pending)
+        elif isinstance(stmt, _SCHEMA):
+            backend.execute_schema(stmt)
+            outcome = executor.Outcome()
+        else:  # pragma: no cover - the parser returns only the kinds above
+            raise errors.NotSupportedError(f"statement kind {type(stmt).__name__}")
+        self._set(outcome)
+
+    def _set(self, outcome: executor.Outcome) -> None:
+        self.description = (
+            [(name, None, None, None, None, None, None) for name in outcome.columns]
+            if outcome.columns else None
+        )
+        self.rowcount = outcome.rowcount
+        self.lastrowid = outcome.lastrowid
+        self._rows = outcome.rows
+        self._pos = 0
+
+    def _check_result(self) -> None:
+        self._conn()
+        if self.description is None:
+            raise errors.ProgrammingError("the last operation produced no result set")
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        self._check_result()
+        if self._pos >= len(self._rows):
+            return None
+        row = self._rows[self._pos]
+        self._pos += 1
+        return row
+
+    def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
+        self._check_result()
+        size = self.arraysize if size is None else size
+        rows = self._rows[self._pos:self._pos + size]
+        self._pos += len(rows)
+        return rows
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        self._check_result()
+        rows = self._rows[self._pos:] if self._pos else self._rows
+        self._pos = len(self._rows)
+        return rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        while (row := self.fetchone()) is not None:
+            yield row
+
+    def close(self) -> None:
+        self.connection = None
+        self._rows = []
+
+    def setinputsizes(self, sizes: Any) -> None:
+        """Does nothing, as PEP 249 allows."""
+
+    def setoutputsize(self, size: Any, column: Any = None) -> None:
+        """Does nothing, as PEP 249 allows."""

@@ -1,0 +1,374 @@
+"""Turns parsed statements into reads and pending batch commands (the unit of work's core).
+
+Writes never reach the store here: INSERT, UPDATE and DELETE resolve, at execute time, to PUT,
+PATCH and DELETE commands in the connection's pending batch, so ``rowcount`` is exact and reads
+in the same transaction see them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import values
+from ..backends.base import BackendConnection
+from ..commands import Delete, Patch, Put
+from ..errors import DuplicateKeyError, IntegrityError, NotSupportedError, ProgrammingError
+from ..pending import PendingBatch
+from ..schema import CollectionSpec
+from ..statements import ast
+
+
+@dataclass
+class Outcome:
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rowcount: int = -1
+    lastrowid: int | None = None
+
+
+def _value(expr: ast.Expr, params: dict[str, Any]) -> Any:
+    if isinstance(expr, ast.Param):
+        try:
+            return values.to_json(params[expr.name])
+        except KeyError:
+            raise ProgrammingError(f"no value given for parameter {expr.name!r}") from None
+    assert isinstance(expr, ast.Literal)
+    return expr.value
+
+
+def _is_plain(expr: ast.Expr) -> bool:
+    return isinstance(expr, (ast.Param, ast.Literal))
+
+
+# ------------------------------------------------------------------------------ reads
+
+
+def run_select(
+    backend: BackendConnection, stmt: ast.SelectLike, params: dict[str, Any],
+    pending: PendingBatch,
+) -> Outcome:
+    point = point_lookup(backend, stmt)
+    if point is not None:
+        return _run_point(backend, point, params, pending)
+    columns, rows = backend.query(stmt, params, pending)
+    return Outcome(columns, rows, -1)
+
+
+@dataclass(frozen=True)
+class _PointLookup:
+    spec: CollectionSpec
+    keys: tuple[ast.Expr, ...]  # in primary-key order
+    labels: tuple[str, ...]
+    fields: tuple[str, ...]
+
+
+_point_cache: dict[int, tuple[Any, _PointLookup | None]] = {}
+
+
+def point_lookup(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLookup | None:
+    """A SELECT of plain fields from one collection by its whole primary key: a load by id."""
+    hit = _point_cache.get(id(stmt))
+    if hit is not None and hit[0] is stmt:
+        return hit[1]
+    result = _analyse_point(backend, stmt)
+    if len(_point_cache) > 2000:
+        _point_cache.clear()
+    _point_cache[id(stmt)] = (stmt, result)
+    return result
+
+
+def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLookup | None:
+    if not isinstance(stmt, ast.Select) or len(stmt.from_) != 1 or stmt.distinct:
+        return None
+    source = stmt.from_[0]
+    if not isinstance(source, ast.TableRef) or stmt.group_by or stmt.having or stmt.offset:
+        return None
+    if stmt.where is None or stmt.limit is not None and not (
+        isinstance(stmt.limit, (ast.Literal, ast.Param))
+    ):
+        return None
+    spec = backend.spec(source.name)
+    if not spec.primary_key:
+        return None
+    equalities = key_equalities(stmt.where, source.ref)
+    if equalities is None or set(equalities) != set(spec.primary_key):
+        return None
+    labels, fields = [], []
+    for col in stmt.columns:
+        expr = col.expr
+        if isinstance(expr, ast.Star) and expr.table in (None, source.ref) and spec.fields:
+            labels += spec.field_names
+            fields += spec.field_names
+        elif isinstance(expr, ast.Column) and expr.table in (None, source.ref) and (
+            expr.name in spec.field_names
+        ):
+            labels.append(col.alias or expr.name)
+            fields.append(expr.name)
+        else:
+            return None
+    if stmt.limit is not None:
+        return None  # keep LIMIT semantics simple: only the ORM's plain get() is a load
+    keys = tuple(equalities[k] for k in spec.primary_key)
+    return _PointLookup(spec, keys, tuple(labels), tuple(fields))
+
+
+def key_equalities(where: ast.Expr | None, ref: str) -> dict[str, ast.Expr] | None:
+    """``{field: Param | Literal}`` if ``where`` is an AND of field = value terms, else None."""
+    if where is None:
+        return None
+    terms: list[ast.Expr] = []
+    _conjuncts(where, terms)
+    out: dict[str, ast.Expr] = {}
+    for term in terms:
+        if not (isinstance(term, ast.Binary) and term.op == "="):
+            return None
+        left, right = term.left, term.right
+        if isinstance(right, ast.Column) and _is_plain(left):
+            left, right = right, left
+        if not (isinstance(left, ast.Column) and left.table in (None, ref) and _is_plain(right)):
+            return None
+        if left.name in out:
+            return None
+        out[left.name] = right
+    return out
+
+
+def _conjuncts(expr: ast.Expr, out: list[ast.Expr]) -> None:
+    if isinstance(expr, ast.Binary) and expr.op == "and":
+        _conjuncts(expr.left, out)
+        _conjuncts(expr.right, out)
+    else:
+        out.append(expr)
+
+
+def _run_point(
+    backend: BackendConnection, point: _PointLookup, params: dict[str, Any],
+    pending: PendingBatch,
+) -> Outcome:
+    key = tuple(_value(k, params) for k in point.keys)
+    if any(k is None for k in key):
+        return Outcome(list(point.labels), [], -1)
+    doc_id = point.spec.document_id(key)
+    found = backend.get_documents(point.spec.name, [doc_id], pending)
+    doc = found.get(doc_id.lower())
+    if doc is None or doc[1] is None:
+        return Outcome(list(point.labels), [], -1)
+    body = doc[1]
+    # The id matched case-insensitively; SQL equality on the key fields is exact.
+    if any(body.get(f) != v for f, v in zip(point.spec.primary_key, key)):
+        return Outcome(list(point.labels), [], -1)
+    return Outcome(list(point.labels), [tuple(body.get(f) for f in point.fields)], -1)
+
+
+# ----------------------------------------------------------------------------- inserts
+
+
+def run_insert(
+    backend: BackendConnection, stmt: ast.Insert, param_sets: list[dict[str, Any]],
+    pending: PendingBatch,
+) -> Outcome:
+    spec = backend.spec(stmt.table)
+    unknown = [c for c in stmt.columns if spec.fields and c not in spec.field_names]
+    if unknown:
+        raise ProgrammingError(f"table {stmt.table} has no column named {unknown[0]}")
+    bodies = [_insert_body(backend, spec, stmt, params) for params in param_sets]
+    generated: list[int] = []
+    auto = spec.autoincrement
+    if auto is not None:
+        need = sum(1 for b in bodies if b.get(auto) is None)
+        if need:
+            generated = backend.next_ids(spec.prefix, need)
+    gen = iter(generated)
+    out = Outcome(rowcount=len(bodies))
+    seen: set[str] = set()
+    for body in bodies:
+        if auto is not None:
+            if body.get(auto) is None:
+                body[auto] = next(gen)
+            elif isinstance(body[auto], int):
+                backend.observe_id(spec.prefix, body[auto])
+        _check_not_null(spec, body)
+        key = tuple(body.get(k) for k in spec.primary_key)
+        doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
+        lower = doc_id.lower()
+        state = pending.get(spec.name, doc_id)
+        if lower in seen or (state is not None and state[1] is not None):
+            raise DuplicateKeyError(
+                f"UNIQUE constraint failed: {spec.name}.{', '.join(spec.primary_key)} "
+                f"(document {doc_id!r} already exists)"
+            )
+        seen.add(lower)
+        # "" = must not exist yet; after a pending delete of the same id the PUT replaces it.
+        pending.add(Put(spec.name, doc_id, body, "" if state is None else None), body)
+        if auto is not None:
+            out.lastrowid = body[auto]
+        if stmt.returning:
+            out.rows.append(tuple(_returning_value(c, body) for c in stmt.returning))
+    if stmt.returning:
+        out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
+    return out
+
+
+def _anonymous_id(backend: BackendConnection, spec: CollectionSpec) -> str:
+    return f"{spec.prefix}/{backend.next_ids(spec.prefix, 1)[0]}"
+
+
+def _insert_body(
+    backend: BackendConnection, spec: CollectionSpec, stmt: ast.Insert, params: dict[str, Any]
+) -> dict[str, Any]:
+    body: dict[str, Any] = {f.name: f.default for f in spec.fields}
+    complex_exprs = tuple(v for v in stmt.values if not _is_plain(v))
+    computed = iter(backend.evaluate(complex_exprs, params) if complex_exprs else ())
+    for name, expr in zip(stmt.columns, stmt.values):
+        body[name] = _value(expr, params) if _is_plain(expr) else next(computed)
+    return body
+
+
+def _check_not_null(spec: CollectionSpec, body: dict[str, Any]) -> None:
+    for f in spec.fields:
+        if not f.nullable and body.get(f.name) is None and f.name != spec.autoincrement:
+            raise IntegrityError(f"NOT NULL constraint failed: {spec.name}.{f.name}")
+
+
+def _returning_value(col: ast.ResultColumn, body: dict[str, Any]) -> Any:
+    if isinstance(col.expr, ast.Column):
+        return body.get(col.expr.name)
+    if isinstance(col.expr, ast.Literal):
+        return col.expr.value
+    raise NotSupportedError("RETURNING supports plain columns only")
+
+
+def _label(expr: ast.Expr) -> str:
+    return expr.name if isinstance(expr, ast.Column) else "?column?"
+
+
+# ----------------------------------------------------------------- updates and deletes
+
+
+@dataclass
+class _Match:
+    doc_id: str
+    body: dict[str, Any]
+    cv: str | None
+    computed: tuple[Any, ...] = ()
+
+
+def _matches(
+    backend: BackendConnection, spec: CollectionSpec, alias: str | None,
+    where: ast.Expr | None, exprs: tuple[ast.Expr, ...], param_sets: list[dict[str, Any]],
+    pending: PendingBatch,
+) -> tuple[list[list[_Match]], bool]:
+    """Matching documents per parameter set, and whether the match is by key alone."""
+    ref = alias or spec.name
+    equalities = key_equalities(where, ref) if spec.primary_key else None
+    by_key = equalities is not None and set(spec.primary_key) <= set(equalities)
+    if by_key and not exprs:
+        assert equalities is not None
+        return _matches_by_key(backend, spec, equalities, param_sets, pending), (
+            set(equalities) == set(spec.primary_key)
+        )
+    per_set = []
+    for params in param_sets:
+        rows = backend.rows_for_write(spec.name, alias, where, exprs, params, pending)
+        per_set.append([_Match(r[0], r[1], r[2], tuple(r[3:])) for r in rows])
+    return per_set, by_key and equalities is not None and set(equalities) == set(spec.primary_key)
+
+
+def _matches_by_key(
+    backend: BackendConnection, spec: CollectionSpec, equalities: dict[str, ast.Expr],
+    param_sets: list[dict[str, Any]], pending: PendingBatch,
+) -> list[list[_Match]]:
+    wanted = []
+    for params in param_sets:
+        expect = {f: _value(e, params) for f, e in equalities.items()}
+        key = tuple(expect[k] for k in spec.primary_key)
+        wanted.append((expect, None if None in key else spec.document_id(key)))
+    ids = sorted({doc_id for _, doc_id in wanted if doc_id is not None})
+    docs = backend.get_documents(spec.name, ids, pending) if ids else {}
+    out = []
+    for expect, doc_id in wanted:
+        doc = docs.get(doc_id.lower()) if doc_id else None
+        if doc is None or doc[1] is None or any(
+            not _same(doc[1].get(f), v) for f, v in expect.items()
+        ):
+            out.append([])
+        else:
+            out.append([_Match(doc[0], doc[1], doc[2])])
+    return out
+
+
+def _same(stored: Any, given: Any) -> bool:
+    if isinstance(given, float) or isinstance(stored, float):
+        try:
+            return float(stored) == float(given)
+        except (TypeError, ValueError):
+            return False
+    if type(stored) is bool or type(given) is bool:
+        return stored == given and (stored is None) == (given is None)
+    return bool(stored == given)
+
+
+def run_update(
+    backend: BackendConnection, stmt: ast.Update, param_sets: list[dict[str, Any]],
+    pending: PendingBatch,
+) -> Outcome:
+    spec = backend.spec(stmt.table)
+    for name, _ in stmt.assignments:
+        if spec.fields and name not in spec.field_names:
+            raise ProgrammingError(f"table {spec.name} has no column named {name}")
+    complex_exprs = tuple(e for _, e in stmt.assignments if not _is_plain(e))
+    per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, complex_exprs,
+                                 param_sets, pending)
+    out = Outcome(rowcount=0)
+    for params, matches in zip(param_sets, per_set):
+        for match in matches:
+            computed = iter(match.computed)
+            changes = {
+                name: _value(e, params) if _is_plain(e) else next(computed)
+                for name, e in stmt.assignments
+            }
+            body = dict(match.body)
+            body.update(changes)
+            _check_not_null(spec, body)
+            expected = None if key_only else match.cv
+            _write_update(spec, match, body, changes, expected, pending)
+            out.rowcount += 1
+            if stmt.returning:
+                out.rows.append(tuple(_returning_value(c, body) for c in stmt.returning))
+    if stmt.returning:
+        out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
+    return out
+
+
+def _write_update(
+    spec: CollectionSpec, match: _Match, body: dict[str, Any], changes: dict[str, Any],
+    expected: str | None, pending: PendingBatch,
+) -> None:
+    if spec.primary_key and any(k in changes for k in spec.primary_key):
+        new_id = spec.document_id(tuple(body.get(k) for k in spec.primary_key))
+        if new_id.lower() != match.doc_id.lower():
+            # A key change moves the document: delete the old id, create the new one.
+            pending.add(Delete(spec.name, match.doc_id, expected, True), None)
+            pending.add(Put(spec.name, new_id, body, ""), body)
+            return
+    pending.add(Patch(spec.name, match.doc_id, changes, expected), body)
+
+
+def run_delete(
+    backend: BackendConnection, stmt: ast.Delete, param_sets: list[dict[str, Any]],
+    pending: PendingBatch,
+) -> Outcome:
+    spec = backend.spec(stmt.table)
+    per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, (), param_sets, pending)
+    out = Outcome(rowcount=0)
+    for matches in per_set:
+        for match in matches:
+            expected = None if key_only else match.cv
+            pending.add(Delete(spec.name, match.doc_id, expected, True), None)
+            out.rowcount += 1
+            if stmt.returning:
+                out.rows.append(tuple(_returning_value(c, match.body) for c in stmt.returning))
+    if stmt.returning:
+        out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
+    return out

@@ -1,0 +1,228 @@
+"""The ``docstore://`` dialect: SQLAlchemy over the sqla_docstore DB-API and its embedded store.
+
+URLs::
+
+    docstore://                 a private in-memory store, shared by the engine's connections
+    docstore:///relative.db     a durable SQLite file (WAL), shareable by threads and processes
+    docstore:////abs/path.db    the same, absolute path
+    docstore+embedded:///x.db   the same dialect, with the driver named
+
+Query options: ``timeout`` (seconds to wait for the store's write lock, default 30).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import exc, pool
+from sqlalchemy.engine import default, reflection
+from sqlalchemy.engine.url import URL
+from sqlalchemy.orm.exc import StaleDataError
+
+from .. import errors
+from . import types
+from .compiler import DocstoreCompiler, DocstoreDDLCompiler, DocstoreTypeCompiler
+
+
+class DocumentConflictError(StaleDataError):
+    """The commit's batch failed a change-vector or existence check: another transaction changed
+    or deleted a document this one updates or deletes. Nothing of the batch was applied."""
+
+    def __init__(self, orig: errors.ConcurrencyError) -> None:
+        super().__init__(str(orig))
+        self.orig = orig
+
+
+class DocstoreExecutionContext(default.DefaultExecutionContext):
+    pass
+
+
+class DocstoreDialect(default.DefaultDialect):
+    name = "docstore"
+    driver = "embedded"
+    supports_statement_cache = True
+
+    statement_compiler = DocstoreCompiler
+    ddl_compiler = DocstoreDDLCompiler
+    type_compiler_cls = DocstoreTypeCompiler
+    execution_ctx_cls = DocstoreExecutionContext
+    colspecs = types.colspecs
+
+    default_paramstyle = "named"
+    supports_native_boolean = True
+    supports_native_decimal = True
+    supports_native_enum = False
+    supports_native_uuid = True
+    supports_native_json_serialization = True
+    supports_native_json_deserialization = True
+    supports_sane_rowcount = True
+    supports_sane_multi_rowcount = True
+    # New objects flush in one executemany whose rows carry the HiLo ids, in order.
+    insert_returning = True
+    insert_executemany_returning = True
+    insert_executemany_returning_sort_by_parameter_order = True
+    use_insertmanyvalues = False
+    update_returning = True
+    delete_returning = True
+    postfetch_lastrowid = False
+    supports_default_values = True
+    supports_default_metavalue = False
+    supports_empty_insert = False
+    supports_multivalues_insert = False
+    supports_schemas = False
+    supports_views = False
+    supports_alter = False
+    supports_sequences = False
+    supports_comments = False
+    supports_is_distinct_from = True
+    supports_simple_order_by_label = True
+    tuple_in_values = True
+    default_isolation_level = "READ COMMITTED"
+
+    @classmethod
+    def import_dbapi(cls) -> ModuleType:
+        from .. import dbapi
+
+        return dbapi
+
+    @classmethod
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        return pool.QueuePool
+
+    def create_connect_args(self, url: URL) -> tuple[list[Any], dict[str, Any]]:
+        opts: dict[str, Any] = {}
+        query = dict(url.query)
+        if "timeout" in query:
+            opts["timeout"] = float(query.pop("timeout"))  # type: ignore[arg-type]
+        if query:
+            raise exc.ArgumentError(f"unknown docstore URL option(s): {', '.join(sorted(query))}")
+        if url.host:
+            raise exc.ArgumentError(
+                f"docstore URLs name a file, not a host ({url.host!r}); use docstore:///path.db "
+                "or ravendb://host:port/database"
+            )
+        database = url.database or ":memory:"
+        if database == ":memory:":
+            # One store per engine: every pooled connection must see the same documents.
+            from ..dbapi import open_store
+
+            opts["store"] = open_store(":memory:", timeout=opts.get("timeout", 30.0))
+        else:
+            opts["database"] = database
+        return [], opts
+
+    # -- transactions ------------------------------------------------------------------
+    def do_commit(self, dbapi_connection: Any) -> None:
+        try:
+            dbapi_connection.commit()
+        except errors.ConcurrencyError as err:
+            raise DocumentConflictError(err) from err
+
+    def do_savepoint(self, connection: Any, name: str) -> None:
+        connection.connection.dbapi_connection.savepoint(name)
+
+    def do_rollback_to_savepoint(self, connection: Any, name: str) -> None:
+        connection.connection.dbapi_connection.rollback_to_savepoint(name)
+
+    def do_release_savepoint(self, connection: Any, name: str) -> None:
+        connection.connection.dbapi_connection.release_savepoint(name)
+
+    def do_ping(self, dbapi_connection: Any) -> bool:
+        return not dbapi_connection.closed
+
+    def get_isolation_level(self, dbapi_connection: Any) -> Any:
+        return "READ COMMITTED"
+
+    def get_isolation_level_values(self, dbapi_conn: Any) -> list[str]:
+        return ["READ COMMITTED"]
+
+    def set_isolation_level(self, dbapi_connection: Any, level: Any) -> None:
+        if level != "READ COMMITTED":
+            raise exc.ArgumentError(f"sqla_docstore supports READ COMMITTED only, not {level}")
+
+    def _get_server_version_info(self, connection: Any) -> tuple[int, ...]:
+        return (1, 0)
+
+    def _get_default_schema_name(self, connection: Any) -> str | None:
+        return None
+
+    # -- reflection --------------------------------------------------------------------
+    @staticmethod
+    def _backend(connection: Any) -> Any:
+        return connection.connection.dbapi_connection.backend
+
+    def _spec(self, connection: Any, table_name: str) -> Any:
+        try:
+            return self._backend(connection).spec(table_name)
+        except errors.OperationalError:
+            raise exc.NoSuchTableError(table_name) from None
+
+    def has_table(self, connection: Any, table_name: str, schema: str | None = None,
+                  **kw: Any) -> bool:
+        self._ensure_has_table_connection(connection)
+        try:
+            self._backend(connection).spec(table_name)
+        except errors.OperationalError:
+            return False
+        return True
+
+    @reflection.cache
+    def get_table_names(self, connection: Any, schema: str | None = None,
+                        **kw: Any) -> list[str]:
+        return [n for n in self._backend(connection).collection_names() if not n.startswith("@")]
+
+    @reflection.cache
+    def get_view_names(self, connection: Any, schema: str | None = None, **kw: Any) -> list[str]:
+        return []
+
+    @reflection.cache
+    def get_columns(self, connection: Any, table_name: str, schema: str | None = None,
+                    **kw: Any) -> list[Any]:
+        spec = self._spec(connection, table_name)
+        return [
+            {
+                "name": f.name,
+                "type": types.reflected_types.get(f.type, types.sqltypes.JSON)(),
+                "nullable": f.nullable,
+                "default": None if f.default is None else repr(f.default),
+                "autoincrement": f.name == spec.autoincrement,
+            }
+            for f in spec.fields
+        ]
+
+    @reflection.cache
+    def get_pk_constraint(self, connection: Any, table_name: str, schema: str | None = None,
+                          **kw: Any) -> Any:
+        spec = self._spec(connection, table_name)
+        return {"constrained_columns": list(spec.primary_key), "name": None}
+
+    @reflection.cache
+    def get_foreign_keys(self, connection: Any, table_name: str, schema: str | None = None,
+                         **kw: Any) -> list[Any]:
+        self._spec(connection, table_name)
+        return []
+
+    @reflection.cache
+    def get_indexes(self, connection: Any, table_name: str, schema: str | None = None,
+                    **kw: Any) -> list[Any]:
+        spec = self._spec(connection, table_name)
+        return [
+            {"name": name, "column_names": list(fields), "unique": unique}
+            for name, (fields, unique) in spec.indexes.items()
+        ]
+
+    @reflection.cache
+    def get_unique_constraints(self, connection: Any, table_name: str,
+                               schema: str | None = None, **kw: Any) -> list[Any]:
+        spec = self._spec(connection, table_name)
+        return [{"name": None, "column_names": list(u)} for u in spec.unique]
+
+    @reflection.cache
+    def get_check_constraints(self, connection: Any, table_name: str,
+                              schema: str | None = None, **kw: Any) -> list[Any]:
+        self._spec(connection, table_name)
+        return []
+
+
+dialect = DocstoreDialect

@@ -1,0 +1,179 @@
+"""Compilers: SQLAlchemy constructs to the DB-API's statement language (bound parameters only).
+
+Queries and DML render as the SQL subset the DB-API parses; DDL renders as collection commands
+(``CREATE COLLECTION name {spec}``) whose JSON spec the store keeps as the collection schema.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import exc, schema
+from sqlalchemy.sql import compiler, sqltypes
+from sqlalchemy.sql.elements import TextClause
+
+
+class DocstoreCompiler(compiler.SQLCompiler):
+    def for_update_clause(self, select: Any, **kw: Any) -> str:
+        raise exc.CompileError(
+            "SELECT ... FOR UPDATE is not supported by sqla_docstore: documents are not locked; "
+            "use version_id_col or optimistic concurrency instead"
+        )
+
+    def visit_sequence(self, seq: Any, **kw: Any) -> str:
+        raise exc.CompileError("sequences are not supported by sqla_docstore (ids come from HiLo)")
+
+    def visit_truediv_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
+        # SQL "/" on two integers is integer division; Python's "/" asks for true division.
+        right = self.process(binary.right, **kw)
+        if binary.right.type._type_affinity in (sqltypes.Integer,):
+            right = f"({right} + 0.0)"
+        return f"{self.process(binary.left, **kw)} / {right}"
+
+    def visit_floordiv_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
+        left, right = self.process(binary.left, **kw), self.process(binary.right, **kw)
+        if binary.right.type._type_affinity in (sqltypes.Integer,) and (
+            binary.left.type._type_affinity in (sqltypes.Integer,)
+        ):
+            return f"{left} / {right}"
+        return f"CAST(({left} / {right}) AS INTEGER)"
+
+    def visit_empty_set_expr(self, element_types: Any, **kw: Any) -> str:
+        raise exc.CompileError("an empty IN list of tuples is not supported by sqla_docstore")
+
+    def visit_regexp_match_op_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
+        raise exc.CompileError("regular expression matching is not supported by sqla_docstore")
+
+    def visit_not_regexp_match_op_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
+        return self.visit_regexp_match_op_binary(binary, operator, **kw)
+
+    def visit_extract(self, extract: Any, **kw: Any) -> str:
+        raise exc.CompileError(f"EXTRACT({extract.field}) is not supported by sqla_docstore")
+
+    def visit_over(self, over: Any, **kw: Any) -> str:
+        raise exc.CompileError("window functions (OVER) are not supported by sqla_docstore")
+
+    def visit_cte(self, cte: Any, **kw: Any) -> str:
+        raise exc.CompileError("common table expressions (WITH) are not supported by sqla_docstore")
+
+    def visit_lateral(self, lateral: Any, **kw: Any) -> str:
+        raise exc.CompileError("LATERAL is not supported by sqla_docstore")
+
+    def visit_values(self, element: Any, **kw: Any) -> str:
+        raise exc.CompileError("VALUES constructs are not supported by sqla_docstore")
+
+    def visit_json_getitem_op_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
+        raise exc.CompileError("JSON element access is not supported by sqla_docstore yet")
+
+    visit_json_path_getitem_op_binary = visit_json_getitem_op_binary
+
+
+class DocstoreDDLCompiler(compiler.DDLCompiler):
+    def visit_create_table(self, create: Any, **kw: Any) -> str:
+        table = create.element
+        spec = collection_spec(table, self.dialect.type_compiler_instance)
+        return f"CREATE COLLECTION {self.preparer.format_table(table)} {json.dumps(spec)}"
+
+    def visit_drop_table(self, drop: Any, **kw: Any) -> str:
+        return f"DROP COLLECTION {self.preparer.format_table(drop.element)}"
+
+    def visit_create_index(self, create: Any, **kw: Any) -> str:
+        index = create.element
+        fields = []
+        for expr in index.expressions:
+            if not isinstance(expr, schema.Column):
+                raise exc.CompileError(
+                    f"index {index.name}: only indexes on plain columns are supported"
+                )
+            fields.append(expr.name)
+        spec = {"collection": index.table.name, "fields": fields, "unique": bool(index.unique)}
+        name = self._prepared_index_name(index, include_schema=False)
+        return f"CREATE INDEX {name} {json.dumps(spec)}"
+
+    def visit_drop_index(self, drop: Any, **kw: Any) -> str:
+        return f"DROP INDEX {self._prepared_index_name(drop.element, include_schema=False)}"
+
+    def visit_create_sequence(self, create: Any, **kw: Any) -> str:
+        raise exc.CompileError("sequences are not supported by sqla_docstore (ids come from HiLo)")
+
+    def visit_add_constraint(self, create: Any, **kw: Any) -> str:
+        raise exc.CompileError("ALTER TABLE ADD CONSTRAINT is not supported by sqla_docstore")
+
+    def visit_create_schema(self, create: Any, **kw: Any) -> str:
+        raise exc.CompileError("schemas are not supported by sqla_docstore")
+
+
+def collection_spec(table: schema.Table, type_compiler: Any) -> dict[str, Any]:
+    """The stored schema of a table: fields, key, HiLo field, unique constraints."""
+    fields = []
+    for col in table.columns:
+        fields.append({
+            "name": col.name,
+            "type": _type_name(col.type, type_compiler),
+            "nullable": bool(col.nullable),
+            "default": _constant_default(col),
+        })
+    unique = [
+        [c.name for c in cons.columns]
+        for cons in table.constraints
+        if isinstance(cons, schema.UniqueConstraint) and cons.columns
+    ]
+    for cons in table.constraints:
+        if isinstance(cons, schema.CheckConstraint) and not getattr(
+            cons, "_type_bound", False
+        ):
+            raise exc.CompileError(
+                f"CHECK constraint {cons.name or ''} on {table.name}: CHECK constraints are "
+                "not supported by sqla_docstore"
+            )
+    auto = table._autoincrement_column
+    return {
+        "fields": fields,
+        "primary_key": [c.name for c in table.primary_key.columns],
+        "autoincrement": auto.name if auto is not None else None,
+        "unique": unique,
+        "indexes": {},
+    }
+
+
+def _type_name(type_: Any, type_compiler: Any) -> str:
+    try:
+        text: str = type_compiler.process(type_)
+    except exc.CompileError:
+        return "JSON"
+    return text.split("(")[0].strip().upper()
+
+
+def _constant_default(col: schema.Column[Any]) -> Any:
+    default = col.server_default
+    if default is None or not isinstance(default, schema.DefaultClause):
+        return None
+    arg = default.arg
+    if isinstance(arg, str):
+        return arg
+    if isinstance(arg, TextClause):
+        text = arg.text.strip()
+        if len(text) >= 2 and text[0] == text[-1] == "'":
+            return text[1:-1].replace("''", "'")
+        try:
+            return json.loads(text)
+        except ValueError as err:
+            raise exc.CompileError(
+                f"server default {text!r} of {col.name}: only constant defaults are supported"
+            ) from err
+    raise exc.CompileError(f"server default of {col.name}: only constant defaults are supported")
+
+
+class DocstoreTypeCompiler(compiler.GenericTypeCompiler):
+    def visit_JSON(self, type_: Any, **kw: Any) -> str:  # noqa: N802 - SQLAlchemy's naming
+        return "JSON"
+
+    def visit_uuid(self, type_: Any, **kw: Any) -> str:
+        return "UUID"
+
+    def visit_interval(self, type_: Any, **kw: Any) -> str:
+        return "INTERVAL"
+
+    def visit_large_binary(self, type_: Any, **kw: Any) -> str:
+        return "BLOB"

@@ -1,0 +1,215 @@
+"""SQLAlchemy types as documents store them: ISO dates, TimeSpan intervals, native JSON."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import uuid
+from typing import Any
+
+from sqlalchemy.sql import sqltypes, type_api
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.types import TypeEngine
+
+from .. import values
+
+# Bind values need no conversion here: the DB-API stores datetime, Decimal, UUID, bytes and
+# timedelta itself (sqla_docstore.values). Results come back in their JSON form.
+
+
+def _parse_time(text: str) -> dt.time:
+    head, sep, rest = text.partition(".")
+    if sep:
+        digits = "".join(c for c in rest if c.isdigit())
+        text = head + "." + digits[:6].ljust(6, "0") + rest[len(digits):]
+    return dt.time.fromisoformat(text)
+
+
+class DocstoreDateTime(sqltypes.DateTime):
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        def process(value: Any) -> Any:
+            return values.parse_datetime(value) if isinstance(value, str) else value
+
+        return process
+
+
+class DocstoreDate(sqltypes.Date):
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        def process(value: Any) -> Any:
+            if isinstance(value, str):
+                return dt.date.fromisoformat(value[:10])
+            return value
+
+        return process
+
+
+class DocstoreTime(sqltypes.Time):
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        def process(value: Any) -> Any:
+            return _parse_time(value) if isinstance(value, str) else value
+
+        return process
+
+
+class DocstoreInterval(type_api.NativeForEmulated, sqltypes._AbstractInterval):  # type: ignore[misc]
+    __visit_name__ = "interval"
+    native = True
+
+    @classmethod
+    def adapt_emulated_to_native(cls, impl: Any, **kw: Any) -> DocstoreInterval:
+        return cls()
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        def process(value: Any) -> Any:
+            return values.parse_timespan(value) if isinstance(value, str) else value
+
+        return process
+
+    @property
+    def python_type(self) -> type:
+        return dt.timedelta
+
+
+class DocstoreNumeric(sqltypes.Numeric):  # type: ignore[type-arg]
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if self.asdecimal:
+            scale = self.scale
+
+            def to_decimal(value: Any) -> Any:
+                if value is None or isinstance(value, decimal.Decimal):
+                    return value
+                # repr() is the shortest text that round-trips: the number as it was written.
+                result = decimal.Decimal(repr(value) if isinstance(value, float) else str(value))
+                if scale is not None and isinstance(value, float):
+                    result = result.quantize(decimal.Decimal(1).scaleb(-scale))
+                return result
+
+            return to_decimal
+
+        def to_float(value: Any) -> Any:
+            return None if value is None else float(value)
+
+        return to_float
+
+
+class DocstoreFloat(sqltypes.Float):  # type: ignore[type-arg]
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if self.asdecimal:
+            return DocstoreNumeric(asdecimal=True).result_processor(dialect, coltype)
+
+        def to_float(value: Any) -> Any:
+            return None if value is None else float(value)
+
+        return to_float
+
+
+class DocstoreBoolean(sqltypes.Boolean):
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        def process(value: Any) -> Any:
+            return None if value is None else bool(value)
+
+        return process
+
+
+class DocstoreLargeBinary(sqltypes.LargeBinary):
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        def process(value: Any) -> Any:
+            return base64.b64decode(value) if isinstance(value, str) else value
+
+        return process
+
+
+class DocstoreUuid(sqltypes.Uuid):  # type: ignore[type-arg]
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: Any) -> Any:
+            if value is None or isinstance(value, uuid.UUID):
+                return value
+            return str(uuid.UUID(str(value)))  # normalise the text form
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if self.as_uuid:
+            return lambda v: uuid.UUID(v) if isinstance(v, str) else v
+        return lambda v: str(uuid.UUID(v)) if isinstance(v, str) else v
+
+    def literal_processor(self, dialect: Dialect) -> Any:
+        return lambda v: "'" + str(v) + "'"
+
+
+class DocstoreJSON(sqltypes.JSON):
+    """JSON values stay nested JSON inside the document, never a string."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        none_as_null = self.none_as_null
+        json_null = self.NULL
+
+        def process(value: Any) -> Any:
+            if value is json_null:
+                return None
+            if value is None and none_as_null:
+                return None
+            return _plain_json(value)
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        return None
+
+
+def _plain_json(value: Any) -> Any:
+    # SQLAlchemy's null() construct inside a structure means JSON null.
+    from sqlalchemy.sql.elements import Null
+
+    return None if isinstance(value, Null) else value
+
+
+colspecs: dict[type[TypeEngine[Any]], type[TypeEngine[Any]]] = {
+    sqltypes.DateTime: DocstoreDateTime,
+    sqltypes.Date: DocstoreDate,
+    sqltypes.Time: DocstoreTime,
+    sqltypes.Interval: DocstoreInterval,
+    sqltypes.Numeric: DocstoreNumeric,
+    sqltypes.Float: DocstoreFloat,
+    sqltypes.Boolean: DocstoreBoolean,
+    sqltypes.LargeBinary: DocstoreLargeBinary,
+    sqltypes.Uuid: DocstoreUuid,
+    sqltypes.JSON: DocstoreJSON,
+}
+
+#: Stored type names (from the DDL) back to SQLAlchemy types, for reflection.
+reflected_types: dict[str, type[TypeEngine[Any]]] = {
+    "INTEGER": sqltypes.Integer, "BIGINT": sqltypes.BigInteger, "SMALLINT": sqltypes.SmallInteger,
+    "VARCHAR": sqltypes.String, "CHAR": sqltypes.CHAR, "TEXT": sqltypes.Text,
+    "NVARCHAR": sqltypes.NVARCHAR, "FLOAT": sqltypes.Float, "REAL": sqltypes.REAL,
+    "DOUBLE": sqltypes.Double, "DOUBLE PRECISION": sqltypes.DOUBLE_PRECISION,
+    "NUMERIC": sqltypes.Numeric, "DECIMAL": sqltypes.DECIMAL, "BOOLEAN": sqltypes.Boolean,
+    "DATETIME": sqltypes.DateTime, "TIMESTAMP": sqltypes.TIMESTAMP, "DATE": sqltypes.Date,
+    "TIME": sqltypes.Time, "INTERVAL": sqltypes.Interval, "JSON": sqltypes.JSON,
+    "BLOB": sqltypes.LargeBinary, "UUID": sqltypes.Uuid, "CLOB": sqltypes.Text,
+}

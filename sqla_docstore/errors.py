@@ -1,0 +1,97 @@
+"""PEP 249 exception tree shared by the DB-API, the backends and the dialect.
+
+Exception (builtin)
+ +-- Warning
+ +-- Error
+      +-- InterfaceError
+      +-- DatabaseError
+           +-- DataError
+           +-- OperationalError
+           |    +-- ConcurrencyError      (a change vector or existence check failed at commit)
+           |    +-- RequestBudgetError    (a session asked for more backend calls than allowed)
+           +-- IntegrityError
+           |    +-- DuplicateKeyError     (a document id or unique value is taken)
+           +-- InternalError
+           +-- ProgrammingError
+           +-- NotSupportedError          (a statement construct the store cannot run)
+
+SQLAlchemy wraps any of these as ``sqlalchemy.exc.<same name>`` with the original in ``.orig``.
+"""
+
+from __future__ import annotations
+
+
+class Warning(Exception):  # noqa: A001 - the name is fixed by PEP 249
+    """Important warnings, such as data truncation."""
+
+
+class Error(Exception):
+    """Base class of every error this package raises."""
+
+
+class InterfaceError(Error):
+    """An error of the DB-API interface rather than of the store."""
+
+
+class DatabaseError(Error):
+    """An error of the store."""
+
+
+class DataError(DatabaseError):
+    """A value could not be stored or compared (bad type, out of range)."""
+
+
+class OperationalError(DatabaseError):
+    """The store could not do what was asked (missing collection, lock timeout, I/O)."""
+
+
+class IntegrityError(DatabaseError):
+    """A constraint of the store would be broken (duplicate id, unique value)."""
+
+
+class InternalError(DatabaseError):
+    """The store reached an inconsistent state."""
+
+
+class ProgrammingError(DatabaseError):
+    """The statement is malformed or used wrongly (syntax, closed cursor, bad parameters)."""
+
+
+class NotSupportedError(DatabaseError):
+    """The statement uses a construct the store does not support; the message names it."""
+
+
+class ConcurrencyError(OperationalError):
+    """A document changed or disappeared between the read and the commit that relied on it.
+
+    ``stale`` lists the document ids whose expectations failed.
+    """
+
+    def __init__(self, message: str, stale: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.stale = stale
+
+
+class DuplicateKeyError(IntegrityError):
+    """A document with this id, or a unique value, already exists."""
+
+
+class RequestBudgetError(OperationalError):
+    """The session made more backend requests than its budget allows."""
+
+
+__all__ = [
+    "ConcurrencyError",
+    "DataError",
+    "DatabaseError",
+    "DuplicateKeyError",
+    "Error",
+    "IntegrityError",
+    "InterfaceError",
+    "InternalError",
+    "NotSupportedError",
+    "OperationalError",
+    "ProgrammingError",
+    "RequestBudgetError",
+    "Warning",
+]

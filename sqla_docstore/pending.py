@@ -1,0 +1,102 @@
+"""A transaction's pending batch: commands to send at commit, plus the document state they produce.
+
+Reads inside the transaction overlay this state on the store; savepoints truncate it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .commands import Command, Delete, JSONDict, Patch, Put
+from .errors import ProgrammingError
+
+_MISSING: Any = object()
+#: A document state in the overlay: the id as written and the body, or None once deleted.
+DocState = tuple[str, "JSONDict | None"]
+
+
+class PendingBatch:
+    """Commands in order, the overlay ``{collection: {lower id: (id, body | None)}}``, savepoints.
+
+    Document ids compare case-insensitively, as in RavenDB.
+    """
+
+    def __init__(self) -> None:
+        self.commands: list[Command] = []
+        self.overlay: dict[str, dict[str, DocState]] = {}
+        self.dirty: dict[str, set[str]] = {}
+        self._undo: list[tuple[str, str, Any]] = []
+        self._savepoints: list[tuple[str, int, int]] = []
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+    def __bool__(self) -> bool:
+        return bool(self.commands)
+
+    def get(self, collection: str, doc_id: str) -> DocState | None:
+        """The pending state of a document, or None if this transaction has not touched it."""
+        docs = self.overlay.get(collection)
+        return docs.get(doc_id.lower()) if docs else None
+
+    def touches(self, collection: str) -> bool:
+        return bool(self.overlay.get(collection))
+
+    def add(self, command: Command, body: JSONDict | None) -> None:
+        """Append a command; ``body`` is the document as it stands after it (None if deleted)."""
+        self.commands.append(command)
+        self._set_state(command.collection, command.id, body)
+
+    def _set_state(self, collection: str, doc_id: str, body: JSONDict | None) -> None:
+        docs = self.overlay.setdefault(collection, {})
+        key = doc_id.lower()
+        self._undo.append((collection, key, docs.get(key, _MISSING)))
+        docs[key] = (doc_id, body)
+        self.dirty.setdefault(collection, set()).add(key)
+
+    # -- savepoints ---------------------------------------------------------------------
+    def savepoint(self, name: str) -> None:
+        self._savepoints.append((name, len(self.commands), len(self._undo)))
+
+    def _find(self, name: str) -> int:
+        for pos in range(len(self._savepoints) - 1, -1, -1):
+            if self._savepoints[pos][0] == name:
+                return pos
+        raise ProgrammingError(f"no such savepoint: {name}")
+
+    def rollback_to(self, name: str) -> None:
+        """Discard everything written since the savepoint; the savepoint stays open."""
+        pos = self._find(name)
+        _, n_commands, n_undo = self._savepoints[pos]
+        del self._savepoints[pos + 1 :]
+        del self.commands[n_commands:]
+        while len(self._undo) > n_undo:
+            collection, key, previous = self._undo.pop()
+            docs = self.overlay[collection]
+            if previous is _MISSING:
+                del docs[key]
+            else:
+                docs[key] = previous
+            self.dirty.setdefault(collection, set()).add(key)
+
+    def release(self, name: str) -> None:
+        del self._savepoints[self._find(name) :]
+
+    def clear(self) -> None:
+        """Forget everything (after commit or rollback)."""
+        self.commands.clear()
+        self.dirty.clear()
+        self.overlay.clear()
+        self._undo.clear()
+        self._savepoints.clear()
+
+
+def merge_patch(body: JSONDict, patch: Patch) -> JSONDict:
+    merged = dict(body)
+    merged.update(patch.set)
+    for key in patch.unset:
+        merged.pop(key, None)
+    return merged
+
+
+__all__ = ["Delete", "DocState", "PendingBatch", "Put", "merge_patch"]

@@ -1,0 +1,1 @@
+"""The statement language: a SQL subset and RQL queries, parsed into one tree (pure)."""

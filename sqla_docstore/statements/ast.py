@@ -1,0 +1,266 @@
+"""The statement tree: what a parsed statement means, independent of any backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+# --------------------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Any
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+
+
+@dataclass(frozen=True)
+class Column:
+    """A field reference; ``table`` is the alias or collection it is qualified with, if any."""
+
+    table: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Star:
+    table: str | None = None
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "not", "-", "+"
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # "and" "or" "=" "!=" "<" "<=" ">" ">=" "+" "-" "*" "/" "%" "||"
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Like:
+    expr: Expr
+    pattern: Expr
+    escape: Expr | None = None
+    negated: bool = False
+    ilike: bool = False
+
+
+@dataclass(frozen=True)
+class InList:
+    expr: Expr
+    items: tuple[Expr, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class InSelect:
+    expr: Expr
+    select: SelectLike
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Between:
+    expr: Expr
+    low: Expr
+    high: Expr
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class IsNull:
+    expr: Expr
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class IsDistinct:
+    left: Expr
+    right: Expr
+    negated: bool = False  # IS NOT DISTINCT FROM
+
+
+@dataclass(frozen=True)
+class Func:
+    name: str  # lower-cased
+    args: tuple[Expr, ...]
+    distinct: bool = False
+    star: bool = False  # count(*)
+
+
+@dataclass(frozen=True)
+class Cast:
+    expr: Expr
+    type_name: str  # upper-cased, without length: "INTEGER", "VARCHAR", ...
+
+
+@dataclass(frozen=True)
+class Case:
+    base: Expr | None
+    whens: tuple[tuple[Expr, Expr], ...]
+    else_: Expr | None
+
+
+@dataclass(frozen=True)
+class Exists:
+    select: SelectLike
+
+
+@dataclass(frozen=True)
+class ScalarSubquery:
+    select: SelectLike
+
+
+@dataclass(frozen=True)
+class TupleExpr:
+    items: tuple[Expr, ...]
+
+
+Expr = Union[
+    Literal, Param, Column, Star, Unary, Binary, Like, InList, InSelect, Between, IsNull,
+    IsDistinct, Func, Cast, Case, Exists, ScalarSubquery, TupleExpr,
+]
+
+# --------------------------------------------------------------------------- queries
+
+
+@dataclass(frozen=True)
+class TableRef:
+    name: str
+    alias: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return self.alias or self.name
+
+
+@dataclass(frozen=True)
+class SubqueryRef:
+    select: SelectLike
+    alias: str
+
+
+@dataclass(frozen=True)
+class Join:
+    left: FromItem
+    right: FromItem
+    kind: str  # "inner", "left", "cross"
+    on: Expr | None = None
+
+
+FromItem = Union[TableRef, SubqueryRef, Join]
+
+
+@dataclass(frozen=True)
+class ResultColumn:
+    expr: Expr
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    expr: Expr
+    desc: bool = False
+    nulls: str | None = None  # "first" / "last"
+
+
+@dataclass(frozen=True)
+class Select:
+    columns: tuple[ResultColumn, ...]
+    from_: tuple[FromItem, ...] = ()
+    where: Expr | None = None
+    group_by: tuple[Expr, ...] = ()
+    having: Expr | None = None
+    order_by: tuple[OrderItem, ...] = ()
+    limit: Expr | None = None
+    offset: Expr | None = None
+    distinct: bool = False
+
+
+@dataclass(frozen=True)
+class Compound:
+    op: str  # "union", "union all", "intersect", "except"
+    selects: tuple[SelectLike, ...]
+    order_by: tuple[OrderItem, ...] = ()
+    limit: Expr | None = None
+    offset: Expr | None = None
+
+
+SelectLike = Union[Select, Compound]
+
+# --------------------------------------------------------------------------- writes
+
+
+@dataclass(frozen=True)
+class Insert:
+    table: str
+    columns: tuple[str, ...]
+    values: tuple[Expr, ...]
+    returning: tuple[ResultColumn, ...] = ()
+
+
+@dataclass(frozen=True)
+class Update:
+    table: str
+    alias: str | None
+    assignments: tuple[tuple[str, Expr], ...]
+    where: Expr | None = None
+    returning: tuple[ResultColumn, ...] = ()
+
+
+@dataclass(frozen=True)
+class Delete:
+    table: str
+    alias: str | None
+    where: Expr | None = None
+    returning: tuple[ResultColumn, ...] = ()
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@dataclass(frozen=True)
+class CreateCollection:
+    name: str
+    spec: dict[str, Any] = field(hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class DropCollection:
+    name: str
+
+
+@dataclass(frozen=True)
+class CreateIndex:
+    collection: str
+    name: str
+    fields: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class DropIndex:
+    name: str
+
+
+@dataclass(frozen=True)
+class AlterCollection:
+    """Schema change of one column (add / drop / alter), as Alembic issues them."""
+
+    name: str
+    action: str  # "add_column", "drop_column", "alter_column", "rename"
+    spec: dict[str, Any] = field(hash=False, compare=False)
+
+
+Statement = Union[
+    Select, Compound, Insert, Update, Delete, CreateCollection, DropCollection, CreateIndex,
+    DropIndex, AlterCollection,
+]

@@ -1,0 +1,616 @@
+"""Recursive-descent parser: statement text (SQL subset or RQL query) to the statement tree.
+
+The dialect renders SQL-shaped text with ``:name`` parameters; users may also send RQL queries
+(``from Users where name = $name select name limit $skip, $take``). Both arrive at the same tree.
+Anything outside the language raises NotSupportedError naming the construct.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+
+from ..errors import NotSupportedError, ProgrammingError
+from . import ast
+from .lexer import Token, tokenize
+
+_CLAUSE_WORDS = frozenset(
+    """from where group having order limit offset union intersect except on join inner left
+    right full cross outer natural using select returning set values as and or not is in between
+    like ilike escape when then else end asc desc nulls update delete insert into window over
+    filter collate glob match regexp load include""".split()
+)
+_COMPARISONS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
+                ">=": ">="}
+_DDL = re.compile(
+    r"\s*(CREATE|DROP|ALTER)\s+(COLLECTION|INDEX)\s+((?:\"(?:[^\"]|\"\")*\")|[\w@/.-]+)\s*(.*)\Z",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@lru_cache(maxsize=2048)
+def parse(text: str) -> ast.Statement:
+    """Parse one statement; results are cached by text (the dialect's texts repeat)."""
+    ddl = _DDL.match(text)
+    if ddl:
+        return _parse_ddl(*ddl.groups())
+    return _Parser(text).statement()
+
+
+def _unquote(name: str) -> str:
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name
+
+
+def _parse_ddl(verb: str, what: str, name: str, rest: str) -> ast.Statement:
+    verb, what, name = verb.upper(), what.upper(), _unquote(name)
+    spec = json.loads(rest) if rest.strip() else {}
+    if what == "COLLECTION":
+        if verb == "CREATE":
+            return ast.CreateCollection(name, spec)
+        if verb == "DROP":
+            return ast.DropCollection(name)
+        return ast.AlterCollection(name, spec.pop("action"), spec)
+    if verb == "CREATE":
+        return ast.CreateIndex(spec["collection"], name, tuple(spec["fields"]),
+                               bool(spec.get("unique")))
+    if verb == "DROP":
+        return ast.DropIndex(name)
+    raise NotSupportedError(f"ALTER INDEX is not supported: {name}")
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+
+    # -- token helpers -------------------------------------------------------------------
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def peek(self, n: int = 1) -> Token:
+        return self.tokens[min(self.i + n, len(self.tokens) - 1)]
+
+    def advance(self) -> Token:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def accept_kw(self, *words: str) -> bool:
+        if self.tok.is_kw(*words):
+            self.i += 1
+            return True
+        return False
+
+    def expect_kw(self, *words: str) -> None:
+        if not self.accept_kw(*words):
+            self.error(f"expected {' or '.join(w.upper() for w in words)}")
+
+    def accept_op(self, *ops: str) -> bool:
+        if self.tok.kind == "op" and self.tok.value in ops:
+            self.i += 1
+            return True
+        return False
+
+    def expect_op(self, op: str) -> None:
+        if not self.accept_op(op):
+            self.error(f"expected {op!r}")
+
+    def error(self, message: str) -> None:
+        tok = self.tok
+        found = tok.value or "end of statement"
+        raise ProgrammingError(f"{message} near {found!r} at position {tok.pos}: {self.text!r}")
+
+    def unsupported(self, construct: str) -> None:
+        raise NotSupportedError(f"{construct} is not supported by sqla_docstore: {self.text!r}")
+
+    def ident(self) -> str:
+        tok = self.tok
+        if tok.kind == "qname" or (tok.kind == "name" and tok.value.lower() not in _CLAUSE_WORDS):
+            self.i += 1
+            return tok.value
+        self.error("expected a name")
+        raise AssertionError  # unreachable
+
+    # -- statements ----------------------------------------------------------------------
+    def statement(self) -> ast.Statement:
+        tok = self.tok
+        stmt: ast.Statement
+        if tok.is_kw("select") or (tok.kind == "op" and tok.value == "("):
+            stmt = self.select_stmt()
+        elif tok.is_kw("from"):
+            stmt = self.rql_query()
+        elif tok.is_kw("insert"):
+            stmt = self.insert()
+        elif tok.is_kw("update"):
+            stmt = self.update()
+        elif tok.is_kw("delete"):
+            stmt = self.delete()
+        elif tok.is_kw("with"):
+            self.unsupported("WITH (common table expressions)")
+            raise AssertionError
+        else:
+            self.error("expected SELECT, FROM, INSERT, UPDATE or DELETE")
+            raise AssertionError
+        self.accept_op(";")
+        if self.tok.kind != "eof":
+            self.error("unexpected text after the statement")
+        return stmt
+
+    def select_stmt(self) -> ast.SelectLike:
+        first = self.select_term()
+        selects: list[ast.SelectLike] = [first]
+        op: str | None = None
+        while self.tok.is_kw("union", "intersect", "except"):
+            this = self.advance().value.lower()
+            if this == "union" and self.accept_kw("all"):
+                this = "union all"
+            if op is not None and op != this:
+                self.unsupported(f"mixing {op.upper()} and {this.upper()}")
+            op = this
+            selects.append(self.select_term())
+        order_by = self.order_by() if self.tok.is_kw("order") else ()
+        limit, offset = self.limit_offset()
+        if op is None:
+            if isinstance(first, ast.Select):
+                if (order_by and first.order_by) or (
+                    (limit or offset) and (first.limit or first.offset)
+                ):
+                    self.error("ORDER BY / LIMIT given twice")
+                return ast.Select(
+                    first.columns, first.from_, first.where, first.group_by, first.having,
+                    order_by or first.order_by, limit or first.limit, offset or first.offset,
+                    first.distinct,
+                )
+            return ast.Compound(first.op, first.selects, order_by or first.order_by,
+                                limit or first.limit, offset or first.offset)
+        return ast.Compound(op, tuple(selects), order_by, limit, offset)
+
+    def select_term(self) -> ast.SelectLike:
+        if self.accept_op("("):
+            inner = self.select_stmt()
+            self.expect_op(")")
+            return inner
+        return self.select_core()
+
+    def select_core(self) -> ast.Select:
+        self.expect_kw("select")
+        distinct = self.accept_kw("distinct")
+        if not distinct:
+            self.accept_kw("all")
+        columns = self.result_columns()
+        from_: tuple[ast.FromItem, ...] = ()
+        if self.accept_kw("from"):
+            from_ = self.from_list()
+        where = self.expr() if self.accept_kw("where") else None
+        group_by: tuple[ast.Expr, ...] = ()
+        if self.accept_kw("group"):
+            self.expect_kw("by")
+            group_by = self.expr_list()
+        having = self.expr() if self.accept_kw("having") else None
+        if self.tok.is_kw("window"):
+            self.unsupported("WINDOW clauses")
+        return ast.Select(columns, from_, where, group_by, having, distinct=distinct)
+
+    def result_columns(self) -> tuple[ast.ResultColumn, ...]:
+        cols = [self.result_column()]
+        while self.accept_op(","):
+            cols.append(self.result_column())
+        return tuple(cols)
+
+    def result_column(self) -> ast.ResultColumn:
+        expr = self.expr()
+        alias = None
+        if self.accept_kw("as"):
+            alias = self.ident()
+        elif self.tok.kind == "qname" or (
+            self.tok.kind == "name" and self.tok.value.lower() not in _CLAUSE_WORDS
+        ):
+            alias = self.ident()
+        return ast.ResultColumn(expr, alias)
+
+    def from_list(self) -> tuple[ast.FromItem, ...]:
+        items = [self.join_chain()]
+        while self.accept_op(","):
+            items.append(self.join_chain())
+        return tuple(items)
+
+    def join_chain(self) -> ast.FromItem:
+        left = self.from_item()
+        while True:
+            if self.accept_kw("join") or self.accept_kw("inner") and self._join_kw():
+                kind = "inner"
+            elif self.accept_kw("left"):
+                self.accept_kw("outer")
+                self._join_kw()
+                kind = "left"
+            elif self.accept_kw("cross"):
+                self._join_kw()
+                kind = "cross"
+            elif self.tok.is_kw("right", "full", "natural"):
+                self.unsupported(f"{self.tok.value.upper()} JOIN")
+                raise AssertionError
+            else:
+                return left
+            right = self.from_item()
+            on = None
+            if kind != "cross":
+                if self.tok.is_kw("using"):
+                    self.unsupported("JOIN ... USING")
+                self.expect_kw("on")
+                on = self.expr()
+            left = ast.Join(left, right, kind, on)
+
+    def _join_kw(self) -> bool:
+        self.expect_kw("join")
+        return True
+
+    def from_item(self) -> ast.FromItem:
+        if self.accept_op("("):
+            if self.tok.is_kw("select") or self.tok.value == "(":
+                select = self.select_stmt()
+                self.expect_op(")")
+                self.accept_kw("as")
+                return ast.SubqueryRef(select, self.ident())
+            inner = self.join_chain()
+            self.expect_op(")")
+            return inner
+        name = self.ident()
+        if self.accept_op("."):  # schema-qualified: the store has one namespace
+            self.unsupported(f"schema-qualified name {name}.{self.tok.value}")
+        alias = None
+        if self.accept_kw("as"):
+            alias = self.ident()
+        elif self.tok.kind == "qname" or (
+            self.tok.kind == "name" and self.tok.value.lower() not in _CLAUSE_WORDS
+        ):
+            alias = self.ident()
+        return ast.TableRef(name, alias)
+
+    def order_by(self) -> tuple[ast.OrderItem, ...]:
+        self.expect_kw("order")
+        self.expect_kw("by")
+        items = [self.order_item()]
+        while self.accept_op(","):
+            items.append(self.order_item())
+        return tuple(items)
+
+    def order_item(self) -> ast.OrderItem:
+        expr = self.expr()
+        if self.accept_kw("as"):  # RQL typed ordering: the store orders by the stored type
+            self.ident()
+        desc = False
+        if self.accept_kw("desc"):
+            desc = True
+        else:
+            self.accept_kw("asc")
+        nulls = None
+        if self.accept_kw("nulls"):
+            nulls = "first" if self.accept_kw("first") else None
+            if nulls is None:
+                self.expect_kw("last")
+                nulls = "last"
+        return ast.OrderItem(expr, desc, nulls)
+
+    def limit_offset(self) -> tuple[ast.Expr | None, ast.Expr | None]:
+        limit = offset = None
+        if self.accept_kw("limit"):
+            first = self.expr()
+            if self.accept_op(","):  # RQL / MySQL form: limit $skip, $take
+                offset, limit = first, self.expr()
+            else:
+                limit = first
+        if self.accept_kw("offset"):
+            offset = self.expr()
+        if isinstance(limit, ast.Unary) and limit.op == "-":  # LIMIT -1 means no limit
+            limit = None
+        if isinstance(limit, ast.Literal) and isinstance(limit.value, int) and limit.value < 0:
+            limit = None
+        return limit, offset
+
+    def rql_query(self) -> ast.Select:
+        self.expect_kw("from")
+        if self.tok.is_kw("index"):
+            self.unsupported("querying a static index (from index ...)")
+        source = self.from_item()
+        where = self.expr() if self.accept_kw("where") else None
+        group_by: tuple[ast.Expr, ...] = ()
+        if self.accept_kw("group"):
+            self.expect_kw("by")
+            group_by = self.expr_list()
+        order_by = self.order_by() if self.tok.is_kw("order") else ()
+        if self.tok.is_kw("load", "include"):
+            self.unsupported(f"RQL {self.tok.value.lower()} clause")
+        distinct = False
+        columns: tuple[ast.ResultColumn, ...] = (ast.ResultColumn(ast.Star(None)),)
+        if self.accept_kw("select"):
+            distinct = self.accept_kw("distinct")
+            columns = self.result_columns()
+        limit, offset = self.limit_offset()
+        return ast.Select(columns, (source,), where, group_by, None, order_by, limit, offset,
+                          distinct)
+
+    def insert(self) -> ast.Insert:
+        self.expect_kw("insert")
+        if self.tok.is_kw("or"):
+            self.unsupported("INSERT OR ...")
+        self.expect_kw("into")
+        table = self.ident()
+        columns: list[str] = []
+        values: list[ast.Expr] = []
+        if self.accept_kw("default"):
+            self.expect_kw("values")
+        else:
+            if self.accept_op("("):
+                columns.append(self.ident())
+                while self.accept_op(","):
+                    columns.append(self.ident())
+                self.expect_op(")")
+            if self.tok.is_kw("select"):
+                self.unsupported("INSERT ... SELECT")
+            self.expect_kw("values")
+            self.expect_op("(")
+            values = list(self.expr_list())
+            self.expect_op(")")
+            if self.tok.kind == "op" and self.tok.value == ",":
+                self.unsupported("multi-row INSERT ... VALUES")
+            if len(values) != len(columns):
+                self.error("INSERT has a different number of columns and values")
+        returning = self.returning()
+        return ast.Insert(table, tuple(columns), tuple(values), returning)
+
+    def update(self) -> ast.Update:
+        self.expect_kw("update")
+        table = self.ident()
+        alias = self.ident() if self.accept_kw("as") else None
+        self.expect_kw("set")
+        assignments = [self.assignment()]
+        while self.accept_op(","):
+            assignments.append(self.assignment())
+        if self.tok.is_kw("from"):
+            self.unsupported("UPDATE ... FROM")
+        where = self.expr() if self.accept_kw("where") else None
+        return ast.Update(table, alias, tuple(assignments), where, self.returning())
+
+    def assignment(self) -> tuple[str, ast.Expr]:
+        name = self.ident()
+        if self.accept_op("."):
+            name = self.ident()
+        self.expect_op("=")
+        return name, self.expr()
+
+    def delete(self) -> ast.Delete:
+        self.expect_kw("delete")
+        self.expect_kw("from")
+        table = self.ident()
+        alias = self.ident() if self.accept_kw("as") else None
+        if self.tok.is_kw("using"):
+            self.unsupported("DELETE ... USING")
+        where = self.expr() if self.accept_kw("where") else None
+        return ast.Delete(table, alias, where, self.returning())
+
+    def returning(self) -> tuple[ast.ResultColumn, ...]:
+        if self.accept_kw("returning"):
+            return self.result_columns()
+        return ()
+
+    # -- expressions ---------------------------------------------------------------------
+    def expr_list(self) -> tuple[ast.Expr, ...]:
+        items = [self.expr()]
+        while self.accept_op(","):
+            items.append(self.expr())
+        return tuple(items)
+
+    def expr(self) -> ast.Expr:
+        left = self.and_expr()
+        while self.accept_kw("or"):
+            left = ast.Binary("or", left, self.and_expr())
+        return left
+
+    def and_expr(self) -> ast.Expr:
+        left = self.not_expr()
+        while self.accept_kw("and"):
+            left = ast.Binary("and", left, self.not_expr())
+        return left
+
+    def not_expr(self) -> ast.Expr:
+        if self.accept_kw("not"):
+            return ast.Unary("not", self.not_expr())
+        return self.predicate()
+
+    def predicate(self) -> ast.Expr:
+        left = self.additive()
+        while True:
+            tok = self.tok
+            if tok.kind == "op" and tok.value in _COMPARISONS:
+                self.i += 1
+                left = ast.Binary(_COMPARISONS[tok.value], left, self.additive())
+                continue
+            if tok.is_kw("is"):
+                self.i += 1
+                negated = self.accept_kw("not")
+                if self.accept_kw("null"):
+                    left = ast.IsNull(left, negated)
+                elif self.accept_kw("distinct"):
+                    self.expect_kw("from")
+                    left = ast.IsDistinct(left, self.additive(), negated)
+                elif self.accept_kw("true", "false"):
+                    value = self.tokens[self.i - 1].value.lower() == "true"
+                    test: ast.Expr = ast.Binary("=", left, ast.Literal(value))
+                    left = ast.Unary("not", test) if negated else test
+                else:
+                    right = self.additive()  # SQLite's IS: null-safe equality
+                    left = ast.IsDistinct(left, right, not negated)
+                continue
+            negated = False
+            if tok.is_kw("not") and self.peek().is_kw("in", "between", "like", "ilike"):
+                self.i += 1
+                negated = True
+            if self.accept_kw("in"):
+                left = self.in_tail(left, negated)
+            elif self.accept_kw("between"):
+                low = self.additive()
+                self.expect_kw("and")
+                left = ast.Between(left, low, self.additive(), negated)
+            elif self.tok.is_kw("like", "ilike"):
+                ilike = self.advance().value.lower() == "ilike"
+                pattern = self.additive()
+                escape = self.additive() if self.accept_kw("escape") else None
+                left = ast.Like(left, pattern, escape, negated, ilike)
+            elif self.tok.is_kw("glob", "regexp", "match"):
+                self.unsupported(self.tok.value.upper())
+            else:
+                return left
+
+    def in_tail(self, left: ast.Expr, negated: bool) -> ast.Expr:
+        if self.tok.kind == "param":  # RQL: in ($list) or in $list: one array parameter
+            return ast.InList(left, (ast.Param(self.advance().value),), negated)
+        self.expect_op("(")
+        if self.tok.is_kw("select"):
+            select = self.select_stmt()
+            self.expect_op(")")
+            return ast.InSelect(left, select, negated)
+        if self.accept_op(")"):
+            return ast.InList(left, (), negated)
+        items = self.expr_list()
+        self.expect_op(")")
+        return ast.InList(left, items, negated)
+
+    def additive(self) -> ast.Expr:
+        left = self.multiplicative()
+        while self.tok.kind == "op" and self.tok.value in ("+", "-"):
+            op = self.advance().value
+            left = ast.Binary(op, left, self.multiplicative())
+        return left
+
+    def multiplicative(self) -> ast.Expr:
+        left = self.concat()
+        while self.tok.kind == "op" and self.tok.value in ("*", "/", "%"):
+            op = self.advance().value
+            left = ast.Binary(op, left, self.concat())
+        return left
+
+    def concat(self) -> ast.Expr:
+        left = self.unary()
+        while self.accept_op("||"):
+            left = ast.Binary("||", left, self.unary())
+        if self.tok.is_kw("collate"):
+            self.unsupported("COLLATE")
+        return left
+
+    def unary(self) -> ast.Expr:
+        if self.accept_op("-"):
+            operand = self.unary()
+            if isinstance(operand, ast.Literal) and isinstance(operand.value, (int, float)):
+                return ast.Literal(-operand.value)
+            return ast.Unary("-", operand)
+        if self.accept_op("+"):
+            return self.unary()
+        return self.primary()
+
+    def primary(self) -> ast.Expr:
+        tok = self.tok
+        if tok.kind == "num":
+            self.i += 1
+            text = tok.value
+            is_float = any(c in text for c in ".eE")
+            return ast.Literal(float(text) if is_float else int(text))
+        if tok.kind == "str":
+            self.i += 1
+            return ast.Literal(tok.value)
+        if tok.kind == "param":
+            self.i += 1
+            return ast.Param(tok.value)
+        if tok.kind == "op":
+            return self.primary_op(tok)
+        if tok.kind == "name":
+            word = tok.value.lower()
+            if word == "null":
+                self.i += 1
+                return ast.Literal(None)
+            if word in ("true", "false"):
+                self.i += 1
+                return ast.Literal(word == "true")
+            if word == "case":
+                return self.case()
+            if word == "cast":
+                return self.cast()
+            if word == "exists":
+                self.i += 1
+                self.expect_op("(")
+                select = self.select_stmt()
+                self.expect_op(")")
+                return ast.Exists(select)
+        return self.name_or_call()
+
+    def primary_op(self, tok: Token) -> ast.Expr:
+        if tok.value == "*":
+            self.i += 1
+            return ast.Star(None)
+        if tok.value == "(":
+            self.i += 1
+            if self.tok.is_kw("select"):
+                select = self.select_stmt()
+                self.expect_op(")")
+                return ast.ScalarSubquery(select)
+            items = self.expr_list()
+            self.expect_op(")")
+            return items[0] if len(items) == 1 else ast.TupleExpr(items)
+        self.error("expected an expression")
+        raise AssertionError
+
+    def name_or_call(self) -> ast.Expr:
+        name = self.ident()
+        if self.accept_op("("):
+            return self.call(name)
+        if self.accept_op("."):
+            if self.accept_op("*"):
+                return ast.Star(name)
+            return ast.Column(name, self.ident())
+        return ast.Column(None, name)
+
+    def call(self, name: str) -> ast.Expr:
+        fname = name.lower()
+        if self.accept_op(")"):
+            return ast.Func(fname, ())
+        if self.accept_op("*"):
+            self.expect_op(")")
+            return ast.Func(fname, (), star=True)
+        distinct = self.accept_kw("distinct")
+        args = self.expr_list()
+        self.expect_op(")")
+        if self.tok.is_kw("over", "filter"):
+            self.unsupported(f"{self.tok.value.upper()} clause (window/filtered aggregates)")
+        if fname == "exact" and len(args) == 1:  # RQL: equality is already case-sensitive
+            return args[0]
+        return ast.Func(fname, args, distinct)
+
+    def case(self) -> ast.Expr:
+        self.expect_kw("case")
+        base = None if self.tok.is_kw("when") else self.expr()
+        whens = []
+        while self.accept_kw("when"):
+            cond = self.expr()
+            self.expect_kw("then")
+            whens.append((cond, self.expr()))
+        else_ = self.expr() if self.accept_kw("else") else None
+        self.expect_kw("end")
+        if not whens:
+            self.error("CASE without WHEN")
+        return ast.Case(base, tuple(whens), else_)
+
+    def cast(self) -> ast.Expr:
+        self.expect_kw("cast")
+        self.expect_op("(")
+        expr = self.expr()
+        self.expect_kw("as")
+        type_name = self.ident().upper()
+        while self.tok.kind == "name" and self.tok.value.lower() not in _CLAUSE_WORDS:
+            type_name += " " + self.advance().value.upper()  # DOUBLE PRECISION
+        if self.accept_op("("):  # VARCHAR(30), NUMERIC(10, 2): length is not enforced
+            self.expr_list()
+            self.expect_op(")")
+        self.expect_op(")")
+        return ast.Cast(expr, type_name)
