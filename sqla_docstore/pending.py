@@ -24,7 +24,8 @@ class PendingBatch:
     def __init__(self) -> None:
         self.commands: list[Command] = []
         self.overlay: dict[str, dict[str, DocState]] = {}
-        self.dirty: dict[str, set[str]] = {}
+        # Keys written since the overlay mirror was last synced, in write order.
+        self.dirty: dict[str, dict[str, None]] = {}
         self._undo: list[tuple[str, str, Any]] = []
         self._savepoints: list[tuple[str, int, int]] = []
 
@@ -52,7 +53,7 @@ class PendingBatch:
         key = doc_id.lower()
         self._undo.append((collection, key, docs.get(key, _MISSING)))
         docs[key] = (doc_id, body)
-        self.dirty.setdefault(collection, set()).add(key)
+        self.dirty.setdefault(collection, {})[key] = None
 
     # -- savepoints ---------------------------------------------------------------------
     def savepoint(self, name: str) -> None:
@@ -77,7 +78,7 @@ class PendingBatch:
                 del docs[key]
             else:
                 docs[key] = previous
-            self.dirty.setdefault(collection, set()).add(key)
+            self.dirty.setdefault(collection, {})[key] = None
 
     def release(self, name: str) -> None:
         del self._savepoints[self._find(name) :]

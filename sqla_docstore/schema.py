@@ -23,6 +23,7 @@ class CollectionSpec:
     unique: tuple[tuple[str, ...], ...] = ()
     indexes: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict, hash=False)
     id_prefix: str = ""
+    checks: tuple[tuple[str, str], ...] = ()  # (name, SQL expression) enforced on every write
 
     @property
     def prefix(self) -> str:
@@ -43,6 +44,7 @@ class CollectionSpec:
             "unique": [list(u) for u in self.unique],
             "indexes": {k: [list(v[0]), v[1]] for k, v in self.indexes.items()},
             "id_prefix": self.id_prefix,
+            "checks": [list(c) for c in self.checks],
         }
 
     @classmethod
@@ -59,6 +61,7 @@ class CollectionSpec:
             unique=tuple(tuple(u) for u in data.get("unique", ())),
             indexes={k: (tuple(v[0]), bool(v[1])) for k, v in data.get("indexes", {}).items()},
             id_prefix=data.get("id_prefix", ""),
+            checks=tuple((c[0], c[1]) for c in data.get("checks", ())),
         )
 
     def document_id(self, key: tuple[Any, ...]) -> str:

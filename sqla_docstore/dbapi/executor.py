@@ -8,6 +8,7 @@ in the same transaction see them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .. import values
@@ -17,6 +18,7 @@ from ..errors import DuplicateKeyError, IntegrityError, NotSupportedError, Progr
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
+from ..statements.parser import parse_expression
 
 
 @dataclass
@@ -188,7 +190,7 @@ def run_insert(
                 body[auto] = next(gen)
             elif isinstance(body[auto], int):
                 backend.observe_id(spec.prefix, body[auto])
-        _check_not_null(spec, body)
+        _check_constraints(backend, spec, body)
         key = tuple(body.get(k) for k in spec.primary_key)
         doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
         lower = doc_id.lower()
@@ -225,10 +227,36 @@ def _insert_body(
     return body
 
 
-def _check_not_null(spec: CollectionSpec, body: dict[str, Any]) -> None:
+def _check_constraints(
+    backend: BackendConnection, spec: CollectionSpec, body: dict[str, Any]
+) -> None:
+    """NOT NULL and CHECK constraints, enforced when the write is executed."""
     for f in spec.fields:
         if not f.nullable and body.get(f.name) is None and f.name != spec.autoincrement:
             raise IntegrityError(f"NOT NULL constraint failed: {spec.name}.{f.name}")
+    if spec.checks:
+        exprs = tuple(_check_expr(sql) for _, sql in spec.checks)
+        params = {"field:" + k: v for k, v in body.items()}
+        for (name, sql), ok in zip(spec.checks, backend.evaluate(exprs, params)):
+            if ok is not None and not ok:
+                raise IntegrityError(f"CHECK constraint failed: {name or sql} on {spec.name}")
+
+
+@lru_cache(maxsize=256)
+def _check_expr(sql: str) -> ast.Expr:
+    # Field references become parameters bound to the document's values.
+    return _fields_to_params(parse_expression(sql))
+
+
+def _fields_to_params(node: Any) -> Any:
+    if isinstance(node, ast.Column):
+        return ast.Param("field:" + node.name)
+    if isinstance(node, tuple):
+        return tuple(_fields_to_params(n) for n in node)
+    if hasattr(node, "__dataclass_fields__"):
+        changes = {k: _fields_to_params(getattr(node, k)) for k in node.__dataclass_fields__}
+        return type(node)(**changes)
+    return node
 
 
 def _returning_value(col: ast.ResultColumn, body: dict[str, Any]) -> Any:
@@ -330,7 +358,7 @@ def run_update(
             }
             body = dict(match.body)
             body.update(changes)
-            _check_not_null(spec, body)
+            _check_constraints(backend, spec, body)
             expected = None if key_only else match.cv
             _write_update(spec, match, body, changes, expected, pending)
             out.rowcount += 1

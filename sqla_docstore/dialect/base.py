@@ -20,7 +20,7 @@ from sqlalchemy.engine import default, reflection
 from sqlalchemy.engine.url import URL
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import errors
+from .. import _counts, errors  # _counts installs the Session listeners for request_counts()
 from . import types
 from .compiler import DocstoreCompiler, DocstoreDDLCompiler, DocstoreTypeCompiler
 
@@ -65,7 +65,7 @@ class DocstoreDialect(default.DefaultDialect):
     use_insertmanyvalues = False
     update_returning = True
     delete_returning = True
-    postfetch_lastrowid = False
+    postfetch_lastrowid = True  # tables with implicit_returning=False read cursor.lastrowid
     supports_default_values = True
     supports_default_metavalue = False
     supports_empty_insert = False
@@ -226,3 +226,4 @@ class DocstoreDialect(default.DefaultDialect):
 
 
 dialect = DocstoreDialect
+__all__ = ["DocstoreDialect", "DocumentConflictError", "_counts"]

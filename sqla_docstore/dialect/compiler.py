@@ -72,7 +72,7 @@ class DocstoreCompiler(compiler.SQLCompiler):
 class DocstoreDDLCompiler(compiler.DDLCompiler):
     def visit_create_table(self, create: Any, **kw: Any) -> str:
         table = create.element
-        spec = collection_spec(table, self.dialect.type_compiler_instance)
+        spec = collection_spec(table, self.dialect)
         return f"CREATE COLLECTION {self.preparer.format_table(table)} {json.dumps(spec)}"
 
     def visit_drop_table(self, drop: Any, **kw: Any) -> str:
@@ -104,13 +104,13 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
         raise exc.CompileError("schemas are not supported by sqla_docstore")
 
 
-def collection_spec(table: schema.Table, type_compiler: Any) -> dict[str, Any]:
+def collection_spec(table: schema.Table, dialect: Any) -> dict[str, Any]:
     """The stored schema of a table: fields, key, HiLo field, unique constraints."""
     fields = []
     for col in table.columns:
         fields.append({
             "name": col.name,
-            "type": _type_name(col.type, type_compiler),
+            "type": _type_name(col.type, dialect.type_compiler_instance),
             "nullable": bool(col.nullable),
             "default": _constant_default(col),
         })
@@ -119,14 +119,11 @@ def collection_spec(table: schema.Table, type_compiler: Any) -> dict[str, Any]:
         for cons in table.constraints
         if isinstance(cons, schema.UniqueConstraint) and cons.columns
     ]
-    for cons in table.constraints:
-        if isinstance(cons, schema.CheckConstraint) and not getattr(
-            cons, "_type_bound", False
-        ):
-            raise exc.CompileError(
-                f"CHECK constraint {cons.name or ''} on {table.name}: CHECK constraints are "
-                "not supported by sqla_docstore"
-            )
+    checks = [
+        [str(cons.name or ""), _check_sql(cons, dialect)]
+        for cons in table.constraints
+        if isinstance(cons, schema.CheckConstraint)
+    ]
     auto = table._autoincrement_column
     return {
         "fields": fields,
@@ -134,7 +131,16 @@ def collection_spec(table: schema.Table, type_compiler: Any) -> dict[str, Any]:
         "autoincrement": auto.name if auto is not None else None,
         "unique": unique,
         "indexes": {},
+        "checks": checks,
     }
+
+
+def _check_sql(cons: schema.CheckConstraint, dialect: Any) -> str:
+    # A constraint's text is schema, like a column name: it is rendered once into the DDL.
+    sqltext = cons.sqltext
+    if isinstance(sqltext, TextClause):
+        return sqltext.text
+    return str(sqltext.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _type_name(type_: Any, type_compiler: Any) -> str:

@@ -38,6 +38,16 @@ def parse(text: str) -> ast.Statement:
     return _Parser(text).statement()
 
 
+@lru_cache(maxsize=256)
+def parse_expression(text: str) -> ast.Expr:
+    """Parse a lone expression, such as the text of a CHECK constraint."""
+    parser = _Parser(text)
+    expr = parser.expr()
+    if parser.tok.kind != "eof":
+        parser.error("unexpected text after the expression")
+    return expr
+
+
 def _unquote(name: str) -> str:
     return name[1:-1].replace('""', '"') if name.startswith('"') else name
 

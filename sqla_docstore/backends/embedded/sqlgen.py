@@ -92,7 +92,9 @@ class _Source:
 class _Scope:
     sources: dict[str, _Source]
     parent: _Scope | None = None
-    labels: frozenset[str] = frozenset()
+    #: result labels ORDER BY may name: None if the label is a SQL output column, else the
+    #: expression to order by (fields read from the body in Python have no SQL column).
+    labels: dict[str, ast.Expr | None] = field(default_factory=dict)
 
 
 class SqlGenerator:
@@ -144,7 +146,6 @@ class SqlGenerator:
     # -- selects -------------------------------------------------------------------------
     def _top_select(self, stmt: ast.Select) -> tuple[str, list[OutColumn]]:
         scope = self._from_scope(stmt.from_, None)
-        scope.labels = frozenset(c.alias for c in stmt.columns if c.alias)
         grouped = bool(stmt.distinct or stmt.group_by or stmt.having
                        or any(_has_aggregate(c.expr) for c in stmt.columns))
         sql_cols: list[str] = []
@@ -160,6 +161,8 @@ class SqlGenerator:
 
         for col in stmt.columns:
             for label, kind, target in self._expand(col, scope, grouped):
+                if col.alias:
+                    scope.labels[col.alias] = col.expr if kind == "field" else None
                 if kind == "field":
                     ref, name = target
                     out.append(OutColumn(label, "field", body_slot(ref), name))
@@ -211,11 +214,10 @@ class SqlGenerator:
             joiner = f" {stmt.op.upper()} "
             parts = [f"SELECT * FROM ({self.select(s, parent)})" for s in stmt.selects]
             sql = joiner.join(parts)
-            labels = frozenset(_labels(stmt))
-            scope = _Scope({}, parent, labels)
+            scope = _Scope({}, parent, dict.fromkeys(_labels(stmt)))
             return sql + self._order_limit(stmt.order_by, stmt.limit, stmt.offset, scope)
         scope = self._from_scope(stmt.from_, parent)
-        scope.labels = frozenset(c.alias for c in stmt.columns if c.alias)
+        scope.labels = {c.alias: None for c in stmt.columns if c.alias}
         cols: list[str] = []
         for col in stmt.columns:
             if isinstance(col.expr, ast.Star):
@@ -331,6 +333,14 @@ class SqlGenerator:
             scope = scope.parent
         raise ProgrammingError(f"no such table or alias: {ref}")
 
+    @staticmethod
+    def _label_target(name: str, scope: _Scope | None) -> ast.Expr | None:
+        while scope is not None:
+            if name in scope.labels:
+                return scope.labels[name]
+            scope = scope.parent
+        return None
+
     def _resolve(self, col: ast.Column, scope: _Scope) -> tuple[str, str] | None:
         """("field", ref) for a document field, ("column", ref) for a subquery column,
         ("label", name) for a result label, None for a bare SQL keyword."""
@@ -375,7 +385,8 @@ class SqlGenerator:
             return col.name.upper()
         kind, ref = resolved
         if kind == "label":
-            return quote(ref)
+            target = self._label_target(ref, scope)
+            return quote(ref) if target is None else self.expr(target, scope, index)
         if kind == "column":
             return f"{quote(ref)}.{quote(col.name)}"
         source = self._lookup_source(ref, scope)

@@ -1,0 +1,167 @@
+"""Requirements for SQLAlchemy's compliance suite: what the docstore dialect truly lacks.
+
+Every closed requirement says why. Requirements not listed keep SuiteRequirements' default,
+most of which read the dialect's own flags.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.testing import exclusions
+from sqlalchemy.testing.requirements import SuiteRequirements
+
+
+def _closed(reason: str) -> Any:
+    return exclusions.closed()
+
+
+class Requirements(SuiteRequirements):
+    # -- schema objects: a document store has collections, not relational schema --------
+    @property
+    def foreign_keys(self) -> Any:
+        # References between documents are not enforced (as in RavenDB); FK DDL is accepted
+        # and ignored, so the suite's FK behaviour tests do not apply.
+        return exclusions.closed()
+
+    @property
+    def foreign_key_ddl(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def self_referential_foreign_keys(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def named_constraints(self) -> Any:
+        # Constraint names are not kept by the store.
+        return exclusions.closed()
+
+    @property
+    def implicitly_named_constraints(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def check_constraint_reflection(self) -> Any:
+        # CHECK constraints are refused at DDL time.
+        return exclusions.closed()
+
+    @property
+    def foreign_key_constraint_reflection(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def temp_table_reflection(self) -> Any:
+        # There are no temporary collections.
+        return exclusions.closed()
+
+    @property
+    def temporary_tables(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def temporary_views(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def views(self) -> Any:
+        # No views: a view would be a static index, not part of this dialect yet.
+        return exclusions.closed()
+
+    @property
+    def schemas(self) -> Any:
+        # One namespace per database; a second database is a second store.
+        return exclusions.closed()
+
+    @property
+    def comment_reflection(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def reflects_pk_names(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def index_reflection(self) -> Any:
+        # Auto-indexes are internal; only declared indexes are reflected, without ordering.
+        return exclusions.closed()
+
+    @property
+    def unique_constraint_reflection(self) -> Any:
+        # Unique constraints reflect without names, which the suite's tests compare.
+        return exclusions.closed()
+
+    # -- SQL the store's query language has no form for ---------------------------------
+    @property
+    def ctes(self) -> Any:
+        # WITH is refused with a CompileError.
+        return exclusions.closed()
+
+    @property
+    def window_functions(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def sequences(self) -> Any:
+        # Integer ids come from HiLo ranges, not sequences.
+        return exclusions.closed()
+
+    @property
+    def insert_from_select(self) -> Any:
+        # INSERT ... SELECT would be a server-side copy; not supported.
+        return exclusions.closed()
+
+    @property
+    def table_value_constructor(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def regexp_match(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def regexp_replace(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def json_type(self) -> Any:
+        # JSON columns round-trip as nested JSON; element access (col["key"]) is not
+        # compiled yet, and the JSONTest class exercises mostly that.
+        return exclusions.closed()
+
+    # -- transactions and connections ---------------------------------------------------
+    @property
+    def two_phase_transactions(self) -> Any:
+        # Two-phase commit comes with the RavenDB session issue.
+        return exclusions.closed()
+
+    @property
+    def isolation_level(self) -> Any:
+        # One level: READ COMMITTED with the transaction's own writes visible.
+        return exclusions.closed()
+
+    @property
+    def autocommit(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def independent_connections(self) -> Any:
+        # Connections of one engine share a store; tests that need a second, independent
+        # database per engine do not apply to the in-memory form.
+        return exclusions.open()
+
+    @property
+    def savepoints(self) -> Any:
+        return exclusions.open()
+
+    @property
+    def server_side_cursors(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def empty_inserts(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def empty_inserts_executemany(self) -> Any:
+        return exclusions.closed()

@@ -1,0 +1,1 @@
+"""Test support for applications on sqla_docstore: a pytest plugin and compliance requirements."""
