@@ -56,7 +56,7 @@ def _tracker(session: Session) -> _SessionRequests:
     tracker = session.info.get(_KEY)
     if tracker is None:
         tracker = session.info[_KEY] = _SessionRequests()
-    return tracker  # type: ignore[no-any-return]
+    return tracker
 
 
 @event.listens_for(Session, "after_begin")

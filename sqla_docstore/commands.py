@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 JSONDict = dict[str, Any]
 
@@ -59,7 +59,7 @@ class Delete:
         return {"Id": self.id, "ChangeVector": self.expected, "Type": "DELETE"}
 
 
-Command = Union[Put, Patch, Delete]
+Command = Put | Patch | Delete
 
 
 @dataclass

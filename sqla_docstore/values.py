@@ -1,4 +1,4 @@
-"""Python values to and from their JSON document form (RavenDB's conventions for dates and spans)."""
+"""Python values to and from their JSON document form (RavenDB's date and span formats)."""
 
 from __future__ import annotations
 
@@ -104,7 +104,9 @@ def to_sql_param(value: Any) -> Any:
     """A parameter value as SQLite should compare it with stored JSON values."""
     value = to_json(value)
     if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        value = int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float(value)  # SQLite integers are 64-bit; JSON numbers beyond compare as REAL
     if isinstance(value, (dict, list)):
         return dumps(value)
     return value

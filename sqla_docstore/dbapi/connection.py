@@ -77,7 +77,8 @@ class Connection:
 
     # Savepoints are not in PEP 249; they work on the pending batch, never on the store.
     def savepoint(self, name: str) -> None:
-        self.backend
+        if self._backend is None:
+            raise errors.InterfaceError("connection is closed")
         self.pending.savepoint(name)
 
     def rollback_to_savepoint(self, name: str) -> None:

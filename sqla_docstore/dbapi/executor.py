@@ -96,7 +96,8 @@ def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLo
     equalities = key_equalities(stmt.where, source.ref)
     if equalities is None or set(equalities) != set(spec.primary_key):
         return None
-    labels, fields = [], []
+    labels: list[str] = []
+    fields: list[str] = []
     for col in stmt.columns:
         expr = col.expr
         if isinstance(expr, ast.Star) and expr.table in (None, source.ref) and spec.fields:
@@ -158,7 +159,7 @@ def _run_point(
         return Outcome(list(point.labels), [], -1)
     body = doc[1]
     # The id matched case-insensitively; SQL equality on the key fields is exact.
-    if any(body.get(f) != v for f, v in zip(point.spec.primary_key, key)):
+    if any(body.get(f) != v for f, v in zip(point.spec.primary_key, key, strict=False)):
         return Outcome(list(point.labels), [], -1)
     return Outcome(list(point.labels), [tuple(body.get(f) for f in point.fields)], -1)
 
@@ -222,7 +223,7 @@ def _insert_body(
     body: dict[str, Any] = {f.name: f.default for f in spec.fields}
     complex_exprs = tuple(v for v in stmt.values if not _is_plain(v))
     computed = iter(backend.evaluate(complex_exprs, params) if complex_exprs else ())
-    for name, expr in zip(stmt.columns, stmt.values):
+    for name, expr in zip(stmt.columns, stmt.values, strict=False):
         body[name] = _value(expr, params) if _is_plain(expr) else next(computed)
     return body
 
@@ -237,7 +238,7 @@ def _check_constraints(
     if spec.checks:
         exprs = tuple(_check_expr(sql) for _, sql in spec.checks)
         params = {"field:" + k: v for k, v in body.items()}
-        for (name, sql), ok in zip(spec.checks, backend.evaluate(exprs, params)):
+        for (name, sql), ok in zip(spec.checks, backend.evaluate(exprs, params), strict=False):
             if ok is not None and not ok:
                 raise IntegrityError(f"CHECK constraint failed: {name or sql} on {spec.name}")
 
@@ -314,7 +315,7 @@ def _matches_by_key(
         wanted.append((expect, None if None in key else spec.document_id(key)))
     ids = sorted({doc_id for _, doc_id in wanted if doc_id is not None})
     docs = backend.get_documents(spec.name, ids, pending) if ids else {}
-    out = []
+    out: list[list[_Match]] = []
     for expect, doc_id in wanted:
         doc = docs.get(doc_id.lower()) if doc_id else None
         if doc is None or doc[1] is None or any(
@@ -349,7 +350,7 @@ def run_update(
     per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, complex_exprs,
                                  param_sets, pending)
     out = Outcome(rowcount=0)
-    for params, matches in zip(param_sets, per_set):
+    for params, matches in zip(param_sets, per_set, strict=False):
         for match in matches:
             computed = iter(match.computed)
             changes = {

@@ -134,7 +134,7 @@ class DocstoreDialect(default.DefaultDialect):
     def get_isolation_level(self, dbapi_connection: Any) -> Any:
         return "READ COMMITTED"
 
-    def get_isolation_level_values(self, dbapi_conn: Any) -> list[str]:
+    def get_isolation_level_values(self, dbapi_conn: Any) -> Any:
         return ["READ COMMITTED"]
 
     def set_isolation_level(self, dbapi_connection: Any, level: Any) -> None:
@@ -144,7 +144,7 @@ class DocstoreDialect(default.DefaultDialect):
     def _get_server_version_info(self, connection: Any) -> tuple[int, ...]:
         return (1, 0)
 
-    def _get_default_schema_name(self, connection: Any) -> str | None:
+    def _get_default_schema_name(self, connection: Any) -> Any:
         return None
 
     # -- reflection --------------------------------------------------------------------
@@ -183,7 +183,7 @@ class DocstoreDialect(default.DefaultDialect):
         return [
             {
                 "name": f.name,
-                "type": types.reflected_types.get(f.type, types.sqltypes.JSON)(),
+                "type": types.reflected_type(f.type),
                 "nullable": f.nullable,
                 "default": None if f.default is None else repr(f.default),
                 "autoincrement": f.name == spec.autoincrement,

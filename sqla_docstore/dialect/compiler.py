@@ -15,13 +15,13 @@ from sqlalchemy.sql.elements import TextClause
 
 
 class DocstoreCompiler(compiler.SQLCompiler):
-    def for_update_clause(self, select: Any, **kw: Any) -> str:
+    def for_update_clause(self, select: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError(
             "SELECT ... FOR UPDATE is not supported by sqla_docstore: documents are not locked; "
             "use version_id_col or optimistic concurrency instead"
         )
 
-    def visit_sequence(self, seq: Any, **kw: Any) -> str:
+    def visit_sequence(self, sequence: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("sequences are not supported by sqla_docstore (ids come from HiLo)")
 
     def visit_truediv_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
@@ -39,7 +39,7 @@ class DocstoreCompiler(compiler.SQLCompiler):
             return f"{left} / {right}"
         return f"CAST(({left} / {right}) AS INTEGER)"
 
-    def visit_empty_set_expr(self, element_types: Any, **kw: Any) -> str:
+    def visit_empty_set_expr(self, element_types: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("an empty IN list of tuples is not supported by sqla_docstore")
 
     def visit_regexp_match_op_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
@@ -48,19 +48,19 @@ class DocstoreCompiler(compiler.SQLCompiler):
     def visit_not_regexp_match_op_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
         return self.visit_regexp_match_op_binary(binary, operator, **kw)
 
-    def visit_extract(self, extract: Any, **kw: Any) -> str:
+    def visit_extract(self, extract: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError(f"EXTRACT({extract.field}) is not supported by sqla_docstore")
 
-    def visit_over(self, over: Any, **kw: Any) -> str:
+    def visit_over(self, over: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("window functions (OVER) are not supported by sqla_docstore")
 
-    def visit_cte(self, cte: Any, **kw: Any) -> str:
+    def visit_cte(self, cte: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("common table expressions (WITH) are not supported by sqla_docstore")
 
-    def visit_lateral(self, lateral: Any, **kw: Any) -> str:
+    def visit_lateral(self, lateral_: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("LATERAL is not supported by sqla_docstore")
 
-    def visit_values(self, element: Any, **kw: Any) -> str:
+    def visit_values(self, element: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("VALUES constructs are not supported by sqla_docstore")
 
     def visit_json_getitem_op_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
@@ -70,15 +70,15 @@ class DocstoreCompiler(compiler.SQLCompiler):
 
 
 class DocstoreDDLCompiler(compiler.DDLCompiler):
-    def visit_create_table(self, create: Any, **kw: Any) -> str:
+    def visit_create_table(self, create: Any, *args: Any, **kw: Any) -> str:
         table = create.element
         spec = collection_spec(table, self.dialect)
         return f"CREATE COLLECTION {self.preparer.format_table(table)} {json.dumps(spec)}"
 
-    def visit_drop_table(self, drop: Any, **kw: Any) -> str:
+    def visit_drop_table(self, drop: Any, *args: Any, **kw: Any) -> str:
         return f"DROP COLLECTION {self.preparer.format_table(drop.element)}"
 
-    def visit_create_index(self, create: Any, **kw: Any) -> str:
+    def visit_create_index(self, create: Any, *args: Any, **kw: Any) -> str:
         index = create.element
         fields = []
         for expr in index.expressions:
@@ -91,16 +91,22 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
         name = self._prepared_index_name(index, include_schema=False)
         return f"CREATE INDEX {name} {json.dumps(spec)}"
 
-    def visit_drop_index(self, drop: Any, **kw: Any) -> str:
+    def visit_drop_index(self, drop: Any, *args: Any, **kw: Any) -> str:
         return f"DROP INDEX {self._prepared_index_name(drop.element, include_schema=False)}"
 
-    def visit_create_sequence(self, create: Any, **kw: Any) -> str:
+    def visit_create_sequence(self, create: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("sequences are not supported by sqla_docstore (ids come from HiLo)")
 
-    def visit_add_constraint(self, create: Any, **kw: Any) -> str:
+    def visit_add_constraint(self, create: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("ALTER TABLE ADD CONSTRAINT is not supported by sqla_docstore")
 
-    def visit_create_schema(self, create: Any, **kw: Any) -> str:
+    def visit_create_table_as(self, element: Any, *args: Any, **kw: Any) -> str:
+        raise exc.CompileError("CREATE TABLE ... AS SELECT is not supported by sqla_docstore")
+
+    def visit_create_view(self, element: Any, *args: Any, **kw: Any) -> str:
+        raise exc.CompileError("views are not supported by sqla_docstore")
+
+    def visit_create_schema(self, create: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("schemas are not supported by sqla_docstore")
 
 
@@ -148,7 +154,7 @@ def _type_name(type_: Any, type_compiler: Any) -> str:
         text: str = type_compiler.process(type_)
     except exc.CompileError:
         return "JSON"
-    return text.split("(")[0].strip().upper()
+    return text.strip().upper()
 
 
 def _constant_default(col: schema.Column[Any]) -> Any:
@@ -172,14 +178,14 @@ def _constant_default(col: schema.Column[Any]) -> Any:
 
 
 class DocstoreTypeCompiler(compiler.GenericTypeCompiler):
-    def visit_JSON(self, type_: Any, **kw: Any) -> str:  # noqa: N802 - SQLAlchemy's naming
+    def visit_JSON(self, type_: Any, *args: Any, **kw: Any) -> str:  # noqa: N802 - SQLAlchemy's naming
         return "JSON"
 
-    def visit_uuid(self, type_: Any, **kw: Any) -> str:
+    def visit_uuid(self, type_: Any, *args: Any, **kw: Any) -> str:
         return "UUID"
 
-    def visit_interval(self, type_: Any, **kw: Any) -> str:
+    def visit_interval(self, type_: Any, *args: Any, **kw: Any) -> str:
         return "INTERVAL"
 
-    def visit_large_binary(self, type_: Any, **kw: Any) -> str:
+    def visit_large_binary(self, type_: Any, *args: Any, **kw: Any) -> str:
         return "BLOB"

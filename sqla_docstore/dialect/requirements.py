@@ -19,17 +19,9 @@ def _closed(reason: str) -> Any:
 class Requirements(SuiteRequirements):
     # -- schema objects: a document store has collections, not relational schema --------
     @property
-    def foreign_keys(self) -> Any:
+    def foreign_key_constraint_option_reflection_ondelete(self) -> Any:
         # References between documents are not enforced (as in RavenDB); FK DDL is accepted
-        # and ignored, so the suite's FK behaviour tests do not apply.
-        return exclusions.closed()
-
-    @property
-    def foreign_key_ddl(self) -> Any:
-        return exclusions.closed()
-
-    @property
-    def self_referential_foreign_keys(self) -> Any:
+        # so that joins can infer their ON clause, but nothing of it is stored.
         return exclusions.closed()
 
     @property
@@ -61,6 +53,19 @@ class Requirements(SuiteRequirements):
 
     @property
     def temporary_views(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def view_reflection(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def view_column_reflection(self) -> Any:
+        return exclusions.closed()
+
+    @property
+    def create_table_as(self) -> Any:
+        # CREATE TABLE ... AS SELECT would copy documents server-side; not supported.
         return exclusions.closed()
 
     @property

@@ -8,8 +8,8 @@ import decimal
 import uuid
 from typing import Any
 
-from sqlalchemy.sql import sqltypes, type_api
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql import sqltypes, type_api
 from sqlalchemy.types import TypeEngine
 
 from .. import values
@@ -61,7 +61,9 @@ class DocstoreTime(sqltypes.Time):
         return process
 
 
-class DocstoreInterval(type_api.NativeForEmulated, sqltypes._AbstractInterval):  # type: ignore[misc]
+class DocstoreInterval(
+    type_api.NativeForEmulated, sqltypes._AbstractInterval
+):
     __visit_name__ = "interval"
     native = True
 
@@ -83,7 +85,7 @@ class DocstoreInterval(type_api.NativeForEmulated, sqltypes._AbstractInterval): 
         return dt.timedelta
 
 
-class DocstoreNumeric(sqltypes.Numeric):  # type: ignore[type-arg]
+class DocstoreNumeric(sqltypes.Numeric):
     def bind_processor(self, dialect: Dialect) -> Any:
         return None
 
@@ -108,7 +110,7 @@ class DocstoreNumeric(sqltypes.Numeric):  # type: ignore[type-arg]
         return to_float
 
 
-class DocstoreFloat(sqltypes.Float):  # type: ignore[type-arg]
+class DocstoreFloat(sqltypes.Float):
     def bind_processor(self, dialect: Dialect) -> Any:
         return None
 
@@ -144,7 +146,7 @@ class DocstoreLargeBinary(sqltypes.LargeBinary):
         return process
 
 
-class DocstoreUuid(sqltypes.Uuid):  # type: ignore[type-arg]
+class DocstoreUuid(sqltypes.Uuid):
     def bind_processor(self, dialect: Dialect) -> Any:
         def process(value: Any) -> Any:
             if value is None or isinstance(value, uuid.UUID):
@@ -204,12 +206,24 @@ colspecs: dict[type[TypeEngine[Any]], type[TypeEngine[Any]]] = {
 
 #: Stored type names (from the DDL) back to SQLAlchemy types, for reflection.
 reflected_types: dict[str, type[TypeEngine[Any]]] = {
-    "INTEGER": sqltypes.Integer, "BIGINT": sqltypes.BigInteger, "SMALLINT": sqltypes.SmallInteger,
-    "VARCHAR": sqltypes.String, "CHAR": sqltypes.CHAR, "TEXT": sqltypes.Text,
-    "NVARCHAR": sqltypes.NVARCHAR, "FLOAT": sqltypes.Float, "REAL": sqltypes.REAL,
+    "INTEGER": sqltypes.INTEGER, "BIGINT": sqltypes.BIGINT, "SMALLINT": sqltypes.SMALLINT,
+    "VARCHAR": sqltypes.VARCHAR, "CHAR": sqltypes.CHAR, "TEXT": sqltypes.TEXT,
+    "NVARCHAR": sqltypes.NVARCHAR, "NCHAR": sqltypes.NCHAR, "FLOAT": sqltypes.Float,
+    "REAL": sqltypes.REAL,
     "DOUBLE": sqltypes.Double, "DOUBLE PRECISION": sqltypes.DOUBLE_PRECISION,
     "NUMERIC": sqltypes.Numeric, "DECIMAL": sqltypes.DECIMAL, "BOOLEAN": sqltypes.Boolean,
     "DATETIME": sqltypes.DateTime, "TIMESTAMP": sqltypes.TIMESTAMP, "DATE": sqltypes.Date,
     "TIME": sqltypes.Time, "INTERVAL": sqltypes.Interval, "JSON": sqltypes.JSON,
     "BLOB": sqltypes.LargeBinary, "UUID": sqltypes.Uuid, "CLOB": sqltypes.Text,
 }
+
+
+def reflected_type(stored: str) -> TypeEngine[Any]:
+    """``VARCHAR(52)`` / ``NUMERIC(18, 5)`` as kept in the collection schema, as a type."""
+    name, _, args = stored.partition("(")
+    cls = reflected_types.get(name.strip(), sqltypes.JSON)
+    numbers = [int(a) for a in args.rstrip(")").split(",") if a.strip().isdigit()]
+    try:
+        return cls(*numbers)
+    except TypeError:
+        return cls()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 # --------------------------------------------------------------------------- expressions
 
@@ -124,10 +124,26 @@ class TupleExpr:
     items: tuple[Expr, ...]
 
 
-Expr = Union[
-    Literal, Param, Column, Star, Unary, Binary, Like, InList, InSelect, Between, IsNull,
-    IsDistinct, Func, Cast, Case, Exists, ScalarSubquery, TupleExpr,
-]
+Expr = (
+    Literal
+    | Param
+    | Column
+    | Star
+    | Unary
+    | Binary
+    | Like
+    | InList
+    | InSelect
+    | Between
+    | IsNull
+    | IsDistinct
+    | Func
+    | Cast
+    | Case
+    | Exists
+    | ScalarSubquery
+    | TupleExpr
+)
 
 # --------------------------------------------------------------------------- queries
 
@@ -156,7 +172,7 @@ class Join:
     on: Expr | None = None
 
 
-FromItem = Union[TableRef, SubqueryRef, Join]
+FromItem = TableRef | SubqueryRef | Join
 
 
 @dataclass(frozen=True)
@@ -194,7 +210,7 @@ class Compound:
     offset: Expr | None = None
 
 
-SelectLike = Union[Select, Compound]
+SelectLike = Select | Compound
 
 # --------------------------------------------------------------------------- writes
 
@@ -260,7 +276,15 @@ class AlterCollection:
     spec: dict[str, Any] = field(hash=False, compare=False)
 
 
-Statement = Union[
-    Select, Compound, Insert, Update, Delete, CreateCollection, DropCollection, CreateIndex,
-    DropIndex, AlterCollection,
-]
+Statement = (
+    Select
+    | Compound
+    | Insert
+    | Update
+    | Delete
+    | CreateCollection
+    | DropCollection
+    | CreateIndex
+    | DropIndex
+    | AlterCollection
+)

@@ -450,7 +450,8 @@ class SqlGenerator:
         if len(items) == 1 and isinstance(items[0], ast.Param) and (
             items[0].name in self.array_params
         ):
-            return f"({left} {neg}IN (SELECT value FROM json_each({self.bind('array', items[0].name)})))"
+            array = self.bind("array", items[0].name)
+            return f"({left} {neg}IN (SELECT value FROM json_each({array})))"
         if not items:
             return "(1 = 1)" if e.negated else "(1 = 0)"
         return f"({left} {neg}IN ({', '.join(self.expr(i, scope) for i in items)}))"
@@ -496,7 +497,7 @@ class SqlGenerator:
         return f"{name}({'DISTINCT ' if e.distinct else ''}{args})"
 
     def _x_Cast(self, e: ast.Cast, scope: _Scope, index: bool) -> str:
-        target = _CASTS.get(e.type_name)
+        target = _CASTS.get(e.type_name.split("(")[0].strip())
         if target is None:
             raise NotSupportedError(f"CAST to {e.type_name} is not supported by sqla_docstore")
         return f"CAST({self.expr(e.expr, scope)} AS {target})"

@@ -1,0 +1,149 @@
+"""Shared fixtures: DB-API connections on one in-memory store, engines, raw views of stored bodies."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+
+from sqla_docstore import dbapi
+from sqla_docstore.backends.embedded.store import EmbeddedStore
+
+#: The schema most DB-API tests use: an autoincrement key, a NOT NULL name, a checked age.
+USERS_SPEC: dict[str, Any] = {
+    "fields": [
+        {"name": "id", "type": "INTEGER", "nullable": False},
+        {"name": "name", "type": "VARCHAR", "nullable": False},
+        {"name": "age", "type": "INTEGER", "nullable": True},
+        {"name": "team", "type": "INTEGER", "nullable": True},
+    ],
+    "primary_key": ["id"],
+    "autoincrement": "id",
+    "checks": [["age_positive", "age >= 0"]],
+}
+TEAMS_SPEC: dict[str, Any] = {
+    "fields": [
+        {"name": "id", "type": "INTEGER", "nullable": False},
+        {"name": "title", "type": "VARCHAR", "nullable": True},
+    ],
+    "primary_key": ["id"],
+    "autoincrement": "id",
+}
+#: A collection keyed by a caller-chosen string (no HiLo).
+TAGS_SPEC: dict[str, Any] = {
+    "fields": [
+        {"name": "code", "type": "VARCHAR", "nullable": False},
+        {"name": "label", "type": "VARCHAR", "nullable": True},
+    ],
+    "primary_key": ["code"],
+}
+
+
+def create_collection(conn: dbapi.Connection, name: str, spec: dict[str, Any]) -> None:
+    """Create a collection through the DB-API's DDL statement, as the dialect renders it."""
+    conn.cursor().execute(f"CREATE COLLECTION {name} {json.dumps(spec)}")
+
+
+def rows(conn: dbapi.Connection, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+    cur = conn.cursor()
+    cur.execute(sql, params or {})
+    return cur.fetchall()
+
+
+@pytest.fixture
+def store() -> Iterator[EmbeddedStore]:
+    """A private in-memory store; connections made with ``connect`` share it."""
+    st = EmbeddedStore(None)
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def connect(store: EmbeddedStore) -> Iterator[Callable[[], dbapi.Connection]]:
+    """Factory of DB-API connections on the test's store; all are closed at teardown."""
+    opened: list[dbapi.Connection] = []
+
+    def make() -> dbapi.Connection:
+        conn = dbapi.connect(store=store)
+        opened.append(conn)
+        return conn
+
+    yield make
+    for conn in opened:
+        conn.close()
+
+
+@pytest.fixture
+def conn(connect: Callable[[], dbapi.Connection]) -> dbapi.Connection:
+    """A connection on a store with the ``users``, ``teams`` and ``tags`` collections."""
+    c = connect()
+    create_collection(c, "users", USERS_SPEC)
+    create_collection(c, "teams", TEAMS_SPEC)
+    create_collection(c, "tags", TAGS_SPEC)
+    return c
+
+
+@pytest.fixture
+def other(connect: Callable[[], dbapi.Connection], conn: dbapi.Connection) -> dbapi.Connection:
+    """A second connection on the same store as ``conn``, to observe what was committed."""
+    return connect()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "store.db"
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    """An engine on a private in-memory store (``docstore://``)."""
+    eng = create_engine("docstore://")
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def file_engine(db_path: Path) -> Iterator[Engine]:
+    """An engine on a durable file store, so raw documents can be read with plain sqlite3."""
+    eng = create_engine(f"docstore:///{db_path}")
+    yield eng
+    eng.dispose()
+
+
+def raw_bodies(path: Path, collection: str) -> dict[str, Any]:
+    """``{document id: parsed JSON body}`` read straight from the store file with sqlite3."""
+    with sqlite3.connect(path) as raw:
+        found = raw.execute(f'SELECT id, body FROM "@docs/{collection}"').fetchall()
+    return {doc_id: json.loads(body) for doc_id, body in found}
+
+
+def raw_rows(path: Path, collection: str) -> list[tuple[Any, ...]]:
+    """(id, body text, change vector, modified, meta) rows of a collection's SQLite table."""
+    with sqlite3.connect(path) as raw:
+        return raw.execute(
+            f'SELECT id, body, cv, modified, meta FROM "@docs/{collection}" ORDER BY id'
+        ).fetchall()
+
+
+@pytest.fixture
+def execute_counter() -> Callable[[Engine], list[tuple[str, bool]]]:
+    """Attach a ``before_cursor_execute`` listener; returns the list of (statement, many)."""
+    from sqlalchemy import event
+
+    def attach(eng: Engine) -> list[tuple[str, bool]]:
+        seen: list[tuple[str, bool]] = []
+
+        @event.listens_for(eng, "before_cursor_execute")
+        def _count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                   executemany: bool) -> None:
+            seen.append((statement, executemany))
+
+        return seen
+
+    return attach
