@@ -1,4 +1,4 @@
-"""Benchmark: SQLAlchemy's insert and select shapes on docstore:///file vs sqlite:///file, side by side.
+"""Benchmark: SQLAlchemy insert and select shapes, docstore:///file vs sqlite:///file, one run.
 
 Run from the repository root with the venv active::
 
@@ -125,15 +125,17 @@ def make_engines(tmpdir: Path, sqlite_defaults: bool) -> dict[str, Engine]:
     return engines
 
 
-def reset(engine: Engine, *models: type[Base]) -> None:
-    tables = [m.__table__ for m in models]  # type: ignore[attr-defined]
+def reset(engine: Engine, *models: type[Any]) -> None:
+    tables = [Base.metadata.tables[m.__tablename__] for m in models]
     Base.metadata.drop_all(engine, tables=tables)
     Base.metadata.create_all(engine, tables=tables)
 
 
 def customer_rows(n: int, with_ids: bool) -> list[dict[str, Any]]:
-    rows = [{"name": f"customer name {i}", "description": f"customer description {i}"}
-            for i in range(n)]
+    rows: list[dict[str, Any]] = [
+        {"name": f"customer name {i}", "description": f"customer description {i}"}
+        for i in range(n)
+    ]
     if with_ids:
         for i, row in enumerate(rows, 1):
             row["id"] = i
@@ -164,6 +166,7 @@ def timed() -> Iterator[list[float]]:
         box.append(time.perf_counter() - start)
         if PROFILER is not None:
             PROFILER.disable()
+
 
 # Each shape runs one repetition: untimed setup, then the timed part; it returns
 # (seconds, docstore request counts, number of commits in the timed part).
@@ -208,7 +211,7 @@ def orm_bulk_insert(engine: Engine, sizes: Sizes) -> tuple[float, dict[str, int]
 def core_insert(engine: Engine, sizes: Sizes) -> tuple[float, dict[str, int], int]:
     reset(engine, Customer)
     rows = customer_rows(sizes.n, with_ids=False)
-    table = Customer.__table__
+    table = Base.metadata.tables["customer"]
     with engine.connect() as conn:
         before = _conn_requests(engine, conn)
         with timed() as elapsed:
@@ -236,7 +239,7 @@ def orm_load_all(engine: Engine, sizes: Sizes) -> tuple[float, dict[str, int], i
 
 
 def fill_items(engine: Engine, model: type[_Item], count: int) -> None:
-    reset(engine, model)  # type: ignore[arg-type]
+    reset(engine, model)
     with Session(engine) as session:
         for chunk in range(0, count, 10_000):
             session.execute(insert(model), [

@@ -45,12 +45,12 @@ TAGS_SPEC: dict[str, Any] = {
 }
 
 
-def create_collection(conn: dbapi.Connection, name: str, spec: dict[str, Any]) -> None:
+def _create_collection(conn: dbapi.Connection, name: str, spec: dict[str, Any]) -> None:
     """Create a collection through the DB-API's DDL statement, as the dialect renders it."""
     conn.cursor().execute(f"CREATE COLLECTION {name} {json.dumps(spec)}")
 
 
-def rows(conn: dbapi.Connection, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+def _rows(conn: dbapi.Connection, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
     cur = conn.cursor()
     cur.execute(sql, params or {})
     return cur.fetchall()
@@ -83,9 +83,9 @@ def connect(store: EmbeddedStore) -> Iterator[Callable[[], dbapi.Connection]]:
 def conn(connect: Callable[[], dbapi.Connection]) -> dbapi.Connection:
     """A connection on a store with the ``users``, ``teams`` and ``tags`` collections."""
     c = connect()
-    create_collection(c, "users", USERS_SPEC)
-    create_collection(c, "teams", TEAMS_SPEC)
-    create_collection(c, "tags", TAGS_SPEC)
+    _create_collection(c, "users", USERS_SPEC)
+    _create_collection(c, "teams", TEAMS_SPEC)
+    _create_collection(c, "tags", TAGS_SPEC)
     return c
 
 
@@ -116,14 +116,14 @@ def file_engine(db_path: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
-def raw_bodies(path: Path, collection: str) -> dict[str, Any]:
+def _raw_bodies(path: Path, collection: str) -> dict[str, Any]:
     """``{document id: parsed JSON body}`` read straight from the store file with sqlite3."""
     with sqlite3.connect(path) as raw:
         found = raw.execute(f'SELECT id, body FROM "@docs/{collection}"').fetchall()
     return {doc_id: json.loads(body) for doc_id, body in found}
 
 
-def raw_rows(path: Path, collection: str) -> list[tuple[Any, ...]]:
+def _raw_rows(path: Path, collection: str) -> list[tuple[Any, ...]]:
     """(id, body text, change vector, modified, meta) rows of a collection's SQLite table."""
     with sqlite3.connect(path) as raw:
         return raw.execute(
@@ -147,3 +147,28 @@ def execute_counter() -> Callable[[Engine], list[tuple[str, bool]]]:
         return seen
 
     return attach
+
+
+# Helpers are handed out as fixtures: test modules never import conftest (tests/ is no package).
+@pytest.fixture
+def rows() -> Callable[..., list[Any]]:
+    """``rows(conn, sql, params)``: execute and fetch all rows."""
+    return _rows
+
+
+@pytest.fixture
+def create_collection() -> Callable[[dbapi.Connection, str, dict[str, Any]], None]:
+    """``create_collection(conn, name, spec)`` through the DB-API's DDL statement."""
+    return _create_collection
+
+
+@pytest.fixture
+def raw_bodies() -> Callable[[Path, str], dict[str, Any]]:
+    """``raw_bodies(path, collection)``: stored JSON bodies read with plain sqlite3."""
+    return _raw_bodies
+
+
+@pytest.fixture
+def raw_rows() -> Callable[[Path, str], list[tuple[Any, ...]]]:
+    """``raw_rows(path, collection)``: the collection's SQLite rows, read with plain sqlite3."""
+    return _raw_rows

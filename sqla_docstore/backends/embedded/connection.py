@@ -23,7 +23,7 @@ from ...pending import PendingBatch
 from ...schema import CollectionSpec, FieldSpec
 from ...statements import ast
 from ..base import Document
-from .sqlgen import OutColumn, SqlGenerator, SqlPlan, quote
+from .sqlgen import OutColumn, SqlGenerator, SqlPlan, json_path, quote
 from .store import EmbeddedStore, collection_table, transaction, utc_now_text
 
 _serial = itertools.count(1)
@@ -246,6 +246,8 @@ class EmbeddedConnection:
         if stmt.action == "add_column":
             fields.append(FieldSpec(data["name"], data.get("type", "JSON"),
                                     data.get("nullable", True), data.get("default")))
+            if data.get("default") is not None:
+                self._backfill(stmt.name, data["name"], data["default"])
         elif stmt.action == "drop_column":
             fields = [f for f in fields if f.name != data["name"]]
         elif stmt.action == "alter_column":
@@ -257,6 +259,16 @@ class EmbeddedConnection:
         else:
             raise NotSupportedError(f"ALTER COLLECTION {stmt.action}")
         self.store.replace_spec(self._conn, replace(spec, fields=tuple(fields)))
+
+    def _backfill(self, collection: str, name: str, default: Any) -> None:
+        """Existing documents get a new field's default, as existing rows do in SQL."""
+        path = json_path(name)
+        with self.store.lock, transaction(self._conn):
+            self._conn.execute(
+                f"UPDATE {collection_table(collection)} SET body = json_set(body, {path}, "
+                f"json(?)) WHERE json_type(body, {path}) IS NULL",
+                (values.dumps(default),),
+            )
 
     def close(self) -> None:
         if self._temps:
