@@ -27,9 +27,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from sqlalchemy import Engine, String, create_engine, event, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -78,7 +80,7 @@ class Sizes:
     reps: int
 
 
-FULL = Sizes(n=10_000, load=10_000, small=1_000, large=100_000, lookups=1_000, reps=5)
+FULL = Sizes(n=10_000, load=10_000, small=1_000, large=100_000, lookups=1_000, reps=7)
 QUICK = Sizes(n=1_000, load=1_000, small=1_000, large=10_000, lookups=200, reps=3)
 
 FLUSH_CHUNK = 1_000  # as examples/performance/bulk_inserts.py test_flush_no_pk
@@ -303,30 +305,49 @@ INSERT_SHAPES: dict[str, tuple[str, Shape]] = {
 # ---------------------------------------------------------------------------- running
 
 
-def run_shape(engine: Engine, shape: Shape, sizes: Sizes) -> Measure:
-    measure = Measure()
-    shape(engine, sizes)  # warm-up: statement caches, compiled plans, auto-indexes
-    for _ in range(sizes.reps):
-        seconds, requests, commits = shape(engine, sizes)
-        measure.times.append(seconds)
-        measure.requests, measure.commits = requests, commits
-    return measure
+Cell = Callable[[], tuple[float, dict[str, int], int]]
 
 
-def run_points(engine: Engine, sizes: Sizes) -> dict[str, Measure]:
-    out = {}
+def interleave(cells: dict[Any, Cell], reps: int) -> dict[Any, Measure]:
+    """One warm-up each, then ``reps`` rounds that run every cell once, back to back.
+
+    Rounds alternate the order, so a load spike on a shared machine, or a cache warmed by the
+    previous cell, hits every backend alike; ratios are taken within a round.
+    """
+    out = {key: Measure() for key in cells}
+    for cell in cells.values():
+        cell()  # warm-up: statement caches, compiled plans, auto-indexes
+    keys = list(cells)
+    for rnd in range(reps):
+        for key in keys if rnd % 2 == 0 else reversed(keys):
+            seconds, requests, commits = cells[key]()
+            out[key].times.append(seconds)
+            out[key].requests, out[key].commits = requests, commits
+    return out
+
+
+def paired_ratio(num: Measure, den: Measure) -> float:
+    """Median over rounds of num/den, each pair measured back to back."""
+    return statistics.median(a / b for a, b in zip(num.times, den.times, strict=True))
+
+
+def run_inserts(engines: dict[str, Engine], key: str, sizes: Sizes) -> dict[str, Measure]:
+    shape = INSERT_SHAPES[key][1]
+    cells: dict[Any, Cell] = {kind: partial(shape, e, sizes) for kind, e in engines.items()}
+    return interleave(cells, sizes.reps)
+
+
+def run_points(engines: dict[str, Engine], sizes: Sizes) -> dict[str, dict[str, Measure]]:
+    cells: dict[Any, Cell] = {}
     for label, model, count in (("small", SmallItem, sizes.small),
                                 ("large", LargeItem, sizes.large)):
-        fill_items(engine, model, count)
-        rng = random.Random(1234)
-        point_queries(engine, model, count, sizes, rng)  # warm-up, creates any auto-index
-        measure = Measure()
-        for _ in range(sizes.reps):
-            seconds, requests, commits = point_queries(engine, model, count, sizes, rng)
-            measure.times.append(seconds)
-            measure.requests, measure.commits = requests, commits
-        out[label] = measure
-    return out
+        for kind, engine in engines.items():
+            fill_items(engine, model, count)
+            rng = random.Random(1234)  # the same codes on both backends
+            cells[kind, label] = partial(point_queries, engine, model, count, sizes, rng)
+    measures = interleave(cells, sizes.reps)
+    return {kind: {label: measures[kind, label] for label in ("small", "large")}
+            for kind in engines}
 
 
 def fmt_requests(requests: dict[str, int], commits: int) -> str:
@@ -344,8 +365,9 @@ def report(sizes: Sizes, results: dict[str, dict[str, Measure]],
            points: dict[str, dict[str, Measure]], sqlite_mode: str) -> list[str]:
     """Prints the tables; returns the targets that were missed."""
     missed = []
-    print(f"\nsqla_docstore bench  (median of {sizes.reps} runs after 1 warm-up; "
-          f"sqlite: {sqlite_mode}; Python {sys.version.split()[0]})\n")
+    print(f"\nsqla_docstore bench: median of {sizes.reps} rounds after 1 warm-up; ratio = median "
+          f"of the rounds' docstore/sqlite\n(sqlite: {sqlite_mode}; SQLAlchemy "
+          f"{sqlalchemy.__version__}; Python {sys.version.split()[0]})\n")
     head = (f"{'shape':<36} {'rows':>7} {'sqlite ms':>10} {'docstore ms':>12} "
             f"{'ratio':>7}  {'target':<16} docstore requests per commit")
     print(head)
@@ -353,35 +375,36 @@ def report(sizes: Sizes, results: dict[str, dict[str, Measure]],
     for key, (label, _) in INSERT_SHAPES.items():
         if key not in results:
             continue
-        lite, doc = results[key]["sqlite"].median, results[key]["docstore"].median
-        ratio = doc / lite
+        lite, doc = results[key]["sqlite"], results[key]["docstore"]
+        ratio = paired_ratio(doc, lite)
         target = ""
         if key == "orm_flush_no_pk":
             target = verdict(ratio, FLUSH_TARGET)
             if ratio > FLUSH_TARGET:
                 missed.append(f"ORM flush without PKs {ratio:.2f}x > {FLUSH_TARGET}x")
         rows = sizes.load if key == "orm_load_all" else sizes.n
-        dm = results[key]["docstore"]
-        print(f"{label:<36} {rows:>7,} {lite * 1e3:>10.1f} {doc * 1e3:>12.1f} {ratio:>6.2f}x  "
-              f"{target:<16} {fmt_requests(dm.requests, dm.commits)}")
+        print(f"{label:<36} {rows:>7,} {lite.median * 1e3:>10.1f} {doc.median * 1e3:>12.1f} "
+              f"{ratio:>6.2f}x  {target:<16} {fmt_requests(doc.requests, doc.commits)}")
     if points:
         print(f"\nPoint query select(Item).where(Item.code == :c), code indexed, "
-              f"{sizes.lookups:,} random lookups per run (microseconds per query)\n")
-        head = (f"{'backend':<10} {f'@{sizes.small:,}':>10} {f'@{sizes.large:,}':>10} "
-                f"{'large/small':>12}  {'target':<16} requests per query")
+              f"{sizes.lookups:,} random lookups per round (microseconds per query)\n")
+        small_h, large_h = f"@{sizes.small:,}", f"@{sizes.large:,}"
+        head = (f"{'backend':<10} {small_h:>10} {large_h:>10} {'large/small':>12}  "
+                f"{'target':<16} requests per query")
         print(head)
         print("-" * len(head))
         for kind in ("sqlite", "docstore"):
-            small, large = points[kind]["small"].median, points[kind]["large"].median
-            scale = large / small
+            small, large = points[kind]["small"], points[kind]["large"]
+            scale = paired_ratio(large, small)
             target = verdict(scale, SCALING_TARGET) if kind == "docstore" else ""
             if kind == "docstore" and scale > SCALING_TARGET:
                 missed.append(f"point query scaling {scale:.2f}x > {SCALING_TARGET}x")
-            reqs = fmt_requests(points[kind]["large"].requests, 1)
-            print(f"{kind:<10} {small * 1e6:>10.1f} {large * 1e6:>10.1f} {scale:>11.2f}x  "
-                  f"{target:<16} {reqs}")
-        ds, ls = points["docstore"]["large"].median, points["sqlite"]["large"].median
-        print(f"\ndocstore / sqlite per point query @{sizes.large:,}: {ds / ls:.2f}x")
+            reqs = fmt_requests(large.requests, 1)
+            print(f"{kind:<10} {small.median * 1e6:>10.1f} {large.median * 1e6:>10.1f} "
+                  f"{scale:>11.2f}x  {target:<16} {reqs}")
+        for label, size in (("small", sizes.small), ("large", sizes.large)):
+            ratio = paired_ratio(points["docstore"][label], points["sqlite"][label])
+            print(f"docstore / sqlite per point query @{size:,}: {ratio:.2f}x")
     return missed
 
 
@@ -445,11 +468,10 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, dict[str, Measure]] = {}
         for key in INSERT_SHAPES:
             if key in wanted:
-                results[key] = {kind: run_shape(engine, INSERT_SHAPES[key][1], sizes)
-                                for kind, engine in engines.items()}
+                results[key] = run_inserts(engines, key, sizes)
         points: dict[str, dict[str, Measure]] = {}
         if "point_query" in wanted:
-            points = {kind: run_points(engine, sizes) for kind, engine in engines.items()}
+            points = run_points(engines, sizes)
         mode = "defaults" if args.sqlite_defaults else "WAL + synchronous=NORMAL"
         missed = report(sizes, results, points, mode)
         print("\ntargets: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))

@@ -172,3 +172,9 @@ def raw_bodies() -> Callable[[Path, str], dict[str, Any]]:
 def raw_rows() -> Callable[[Path, str], list[tuple[Any, ...]]]:
     """``raw_rows(path, collection)``: the collection's SQLite rows, read with plain sqlite3."""
     return _raw_rows
+
+
+@pytest.fixture
+def specs() -> dict[str, dict[str, Any]]:
+    """The collection specs the ``conn`` fixture creates, by collection name."""
+    return {"users": USERS_SPEC, "teams": TEAMS_SPEC, "tags": TAGS_SPEC}

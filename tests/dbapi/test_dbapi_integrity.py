@@ -1,0 +1,281 @@
+"""Keys and constraints through the DB-API: duplicate keys, NOT NULL, CHECK, unique values, HiLo
+ids, RavenDB-shaped document ids."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sqla_docstore import dbapi
+from sqla_docstore.backends.embedded.store import EmbeddedStore
+from sqla_docstore.errors import DuplicateKeyError
+
+INSERT_USER = "INSERT INTO users (name, age) VALUES (:name, :age)"
+INSERT_TAG = "INSERT INTO tags (code, label) VALUES (:code, :label)"
+
+
+def _count(conn: dbapi.Connection, collection: str) -> int:
+    cur = conn.cursor()
+    cur.execute(f"SELECT count(*) FROM {collection}")
+    row = cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+# --------------------------------------------------------------- duplicate keys
+
+
+def test_duplicate_key_within_the_transaction_fails_at_execute(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    cur.execute(INSERT_TAG, {"code": "a", "label": "first"})
+    n = len(conn.pending)
+    with pytest.raises(dbapi.IntegrityError, match="tags/a"):
+        cur.execute(INSERT_TAG, {"code": "a", "label": "second"})
+    assert len(conn.pending) == n  # the failed statement added nothing
+
+
+def test_duplicate_key_inside_one_executemany_adds_nothing(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    with pytest.raises(dbapi.IntegrityError):
+        cur.executemany(INSERT_TAG, [{"code": "a", "label": None}, {"code": "b", "label": None},
+                                     {"code": "a", "label": None}])
+    # PEP 249 leaves a failed executemany's effects undefined; a partial batch must at least
+    # not contain the duplicate.
+    codes = [c.id for c in conn.pending.commands]
+    assert codes.count("tags/a") <= 1
+
+
+def test_duplicate_key_across_transactions_fails_at_commit_applying_nothing(
+    conn: dbapi.Connection, other: dbapi.Connection
+) -> None:
+    conn.cursor().execute(INSERT_TAG, {"code": "a", "label": "first"})
+    conn.commit()
+    cur = other.cursor()
+    cur.execute(INSERT_USER, {"name": "side effect", "age": 1})
+    cur.execute(INSERT_TAG, {"code": "b", "label": "ok"})
+    cur.execute(INSERT_TAG, {"code": "a", "label": "dup"})
+    with pytest.raises(dbapi.IntegrityError, match="tags/a"):
+        other.commit()
+    other.rollback()
+    assert _count(conn, "users") == 0
+    assert _count(conn, "tags") == 1
+    cur = conn.cursor()
+    cur.execute("SELECT tags.label FROM tags WHERE tags.code = :c", {"c": "a"})
+    assert cur.fetchall() == [("first",)]
+
+
+def test_duplicate_key_error_class(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    cur.execute(INSERT_TAG, {"code": "a", "label": None})
+    with pytest.raises(DuplicateKeyError):
+        cur.execute(INSERT_TAG, {"code": "a", "label": None})
+
+
+def test_unique_constraint_is_enforced_at_commit(
+    connect: Any, create_collection: Any
+) -> None:
+    conn = connect()
+    create_collection(conn, "emails", {
+        "fields": [{"name": "id", "nullable": False}, {"name": "addr", "nullable": False}],
+        "primary_key": ["id"], "autoincrement": "id", "unique": [["addr"]],
+    })
+    cur = conn.cursor()
+    cur.execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "x@y"})
+    conn.commit()
+    cur.execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "other@y"})
+    cur.execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "x@y"})
+    with pytest.raises(dbapi.IntegrityError):
+        conn.commit()
+    conn.rollback()
+    assert _count(conn, "emails") == 1
+
+
+# ------------------------------------------------------------ NOT NULL and CHECK
+
+
+def test_not_null_on_insert_and_update(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    with pytest.raises(dbapi.IntegrityError, match="NOT NULL constraint failed: users.name"):
+        cur.execute("INSERT INTO users (age) VALUES (:age)", {"age": 1})
+    with pytest.raises(dbapi.IntegrityError, match="NOT NULL"):
+        cur.execute(INSERT_USER, {"name": None, "age": 1})
+    cur.execute(INSERT_USER, {"name": "a", "age": 1})
+    n = len(conn.pending)
+    with pytest.raises(dbapi.IntegrityError, match="NOT NULL"):
+        cur.execute("UPDATE users SET name = :n", {"n": None})
+    assert len(conn.pending) == n
+    cur.execute("SELECT users.name FROM users")
+    assert cur.fetchall() == [("a",)]
+
+
+def test_check_constraint_on_insert_and_update(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    with pytest.raises(dbapi.IntegrityError, match="CHECK constraint failed: age_positive"):
+        cur.execute(INSERT_USER, {"name": "a", "age": -1})
+    cur.execute(INSERT_USER, {"name": "a", "age": 0})
+    cur.execute(INSERT_USER, {"name": "b", "age": None})  # NULL passes a CHECK, as in SQL
+    with pytest.raises(dbapi.IntegrityError, match="CHECK"):
+        cur.execute("UPDATE users SET age = age - 1 WHERE users.name = :n", {"n": "a"})
+    cur.execute("SELECT users.age FROM users WHERE users.name = :n", {"n": "a"})
+    assert cur.fetchall() == [(0,)]
+
+
+def test_constant_field_default_applies_when_insert_omits_it(
+    connect: Any, create_collection: Any
+) -> None:
+    conn = connect()
+    create_collection(conn, "cfg", {
+        "fields": [{"name": "k", "nullable": False},
+                   {"name": "level", "nullable": False, "default": 3}],
+        "primary_key": ["k"],
+    })
+    cur = conn.cursor()
+    cur.execute("INSERT INTO cfg (k) VALUES (:k)", {"k": "x"})
+    cur.execute("SELECT cfg.level FROM cfg")
+    assert cur.fetchall() == [(3,)]
+
+
+# ---------------------------------------------------------------------- ids
+
+
+def test_document_ids_are_collection_slash_key(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    cur.execute(INSERT_USER, {"name": "a", "age": 1})
+    uid = cur.lastrowid
+    cur.execute(INSERT_TAG, {"code": "Red", "label": None})
+    assert [c.id for c in conn.pending.commands] == [f"users/{uid}", "tags/Red"]
+    conn.commit()
+    cur.execute("from users select id(), name")
+    assert cur.fetchall() == [(f"users/{uid}", "a")]
+    cur.execute("from tags select id()")
+    assert cur.fetchall() == [("tags/Red",)]
+
+
+def test_composite_keys_join_with_slashes(connect: Any, create_collection: Any) -> None:
+    conn = connect()
+    create_collection(conn, "links", {
+        "fields": [{"name": "a", "nullable": False}, {"name": "b", "nullable": False},
+                   {"name": "w"}],
+        "primary_key": ["a", "b"],
+    })
+    cur = conn.cursor()
+    cur.execute("INSERT INTO links (a, b, w) VALUES (:a, :b, :w)", {"a": 1, "b": "x", "w": 5})
+    conn.commit()
+    cur.execute("from links select id(), w")
+    assert cur.fetchall() == [("links/1/x", 5)]
+    cur.execute("SELECT links.w FROM links WHERE links.a = :a AND links.b = :b",
+                {"a": 1, "b": "x"})
+    assert cur.fetchall() == [(5,)]
+    cur.execute("INSERT INTO links (a, b, w) VALUES (:a, :b, :w)", {"a": 1, "b": "y", "w": 6})
+    with pytest.raises(dbapi.IntegrityError):
+        cur.execute("INSERT INTO links (a, b, w) VALUES (:a, :b, :w)", {"a": 1, "b": "y", "w": 7})
+
+
+def test_key_update_moves_the_document(conn: dbapi.Connection, other: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    cur.execute(INSERT_TAG, {"code": "old", "label": "l"})
+    conn.commit()
+    cur.execute("UPDATE tags SET code = :new WHERE tags.code = :old", {"new": "new", "old": "old"})
+    assert cur.rowcount == 1
+    conn.commit()
+    ocur = other.cursor()
+    ocur.execute("from tags select id(), code, label")
+    assert ocur.fetchall() == [("tags/new", "new", "l")]
+
+
+def test_hilo_ids_are_unique_across_connections(
+    connect: Any, conn: dbapi.Connection
+) -> None:
+    conns = [conn, connect(), connect()]
+    seen: list[int] = []
+    for round_ in range(3):
+        for i, c in enumerate(conns):
+            cur = c.cursor()
+            cur.executemany(INSERT_USER,
+                            [{"name": f"r{round_}c{i}n{j}", "age": 1} for j in range(40)])
+            c.commit()
+    cur = conn.cursor()
+    cur.execute("SELECT users.id FROM users")
+    seen = [r[0] for r in cur.fetchall()]
+    assert len(seen) == 3 * 3 * 40
+    assert len(set(seen)) == len(seen)
+    assert all(isinstance(i, int) and i > 0 for i in seen)
+
+
+def test_explicit_ids_are_not_handed_out_again(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    cur.execute("INSERT INTO users (id, name) VALUES (:id, :n)", {"id": 7, "n": "explicit"})
+    cur.executemany(INSERT_USER, [{"name": f"a{i}", "age": 1} for i in range(10)])
+    conn.commit()  # would fail with a duplicate key if HiLo handed out 7
+    cur.execute("SELECT count(*) FROM users")
+    assert cur.fetchone() == (11,)
+
+
+def _insert_many(conn: dbapi.Connection, prefix: str, n: int) -> list[int]:
+    cur = conn.cursor()
+    ids = []
+    for i in range(n):
+        cur.execute(INSERT_USER, {"name": f"{prefix}{i}", "age": 1})
+        assert cur.lastrowid is not None
+        ids.append(cur.lastrowid)
+    conn.commit()
+    return ids
+
+
+def test_hilo_ids_unique_across_two_store_handles_on_one_file(
+    db_path: Path, create_collection: Any, specs: dict[str, Any]
+) -> None:
+    # Two EmbeddedStore objects on one file behave like two processes: separate HiLo
+    # registries that must reserve disjoint ranges through the file.
+    first, second = EmbeddedStore(str(db_path)), EmbeddedStore(str(db_path))
+    a, b = dbapi.connect(store=first), dbapi.connect(store=second)
+    try:
+        create_collection(a, "users", specs["users"])
+        ids = _insert_many(a, "a", 5) + _insert_many(b, "b", 5)
+        ids += _insert_many(a, "a2", 40) + _insert_many(b, "b2", 40)
+        assert len(set(ids)) == len(ids) == 90
+        assert _count(a, "users") == 90
+    finally:
+        a.close()
+        b.close()
+
+
+def test_hilo_ids_continue_after_reopening_a_file_store(
+    db_path: Path, create_collection: Any, specs: dict[str, Any]
+) -> None:
+    conn = dbapi.connect(str(db_path))
+    create_collection(conn, "users", specs["users"])
+    before = _insert_many(conn, "a", 10)
+    conn.close()
+    del conn
+    gc.collect()  # the process-wide store cache holds stores weakly: this really reopens
+    conn = dbapi.connect(str(db_path))
+    try:
+        after = _insert_many(conn, "b", 10)
+        assert not set(before) & set(after)
+        assert min(after) > max(before)
+        assert _count(conn, "users") == 20
+    finally:
+        conn.close()
+
+
+def test_ids_are_reserved_without_committing(
+    db_path: Path, create_collection: Any, specs: dict[str, Any]
+) -> None:
+    # An id handed to a transaction that rolls back is never reused (HiLo semantics).
+    first = EmbeddedStore(str(db_path))
+    conn = dbapi.connect(store=first)
+    create_collection(conn, "users", specs["users"])
+    cur = conn.cursor()
+    cur.execute(INSERT_USER, {"name": "rolled back", "age": 1})
+    lost = cur.lastrowid
+    conn.rollback()
+    conn.close()
+    second = dbapi.connect(store=EmbeddedStore(str(db_path)))
+    try:
+        assert lost not in _insert_many(second, "x", 3)
+    finally:
+        second.close()
