@@ -71,7 +71,10 @@ _point_cache: dict[int, tuple[Any, _PointLookup | None]] = {}
 def point_lookup(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLookup | None:
     """A SELECT of plain fields from one collection by its whole primary key: a load by id."""
     hit = _point_cache.get(id(stmt))
-    if hit is not None and hit[0] is stmt:
+    # The analysis holds the collection's schema: valid while the store keeps that schema object.
+    if hit is not None and hit[0] is stmt and (
+        hit[1] is None or backend.spec(hit[1].spec.name) is hit[1].spec
+    ):
         return hit[1]
     result = _analyse_point(backend, stmt)
     if len(_point_cache) > 2000:

@@ -429,7 +429,7 @@ def _run_program(engines: Engines, runner_cls: type, program: Any) -> None:
 
 
 COMMON = settings(
-    max_examples=60,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     database=None,

@@ -306,6 +306,8 @@ class SqlGenerator:
             return f"({self.select(item.select, scope.parent)}) AS {quote(item.alias)}"
         left = self._from_item(item.left, scope)
         right = self._from_item(item.right, scope)
+        if isinstance(item.right, ast.Join):  # a nested join keeps its own grouping
+            right = f"({right})"
         if item.kind == "cross":
             return f"{left} CROSS JOIN {right}"
         keyword = "LEFT OUTER JOIN" if item.kind == "left" else "JOIN"

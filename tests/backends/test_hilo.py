@@ -1,0 +1,99 @@
+"""HiLo id ranges: handed out in-process, reserved in the store, never handed out twice."""
+
+from __future__ import annotations
+
+import threading
+
+from sqla_docstore.backends.embedded.hilo import HiLoRegistry
+
+
+class FakeStore:
+    """Reserves ranges like the store's ``@hilo`` table: max per tag, never going back."""
+
+    def __init__(self) -> None:
+        self.max: dict[str, int] = {}
+        self.calls: list[tuple[str, int, int]] = []
+
+    def fetch(self, tag: str, capacity: int, at_least: int) -> tuple[int, int]:
+        self.calls.append((tag, capacity, at_least))
+        low = max(self.max.get(tag, 0), at_least - 1) + 1
+        self.max[tag] = low + capacity - 1
+        return low, self.max[tag]
+
+
+def test_ids_come_from_one_range_without_further_calls() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    assert reg.next_ids("users", 3, store.fetch) == [1, 2, 3]
+    assert reg.next_ids("users", 2, store.fetch) == [4, 5]
+    assert len(store.calls) == 1
+
+
+def test_tags_are_independent() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    assert reg.next_ids("a", 1, store.fetch) == [1]
+    assert reg.next_ids("b", 1, store.fetch) == [1]
+
+
+def test_a_large_request_gets_a_range_big_enough() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    ids = reg.next_ids("t", 1000, store.fetch)
+    assert ids == list(range(1, 1001))
+    assert len(store.calls) == 1
+
+
+def test_quickly_used_ranges_grow() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    reg.next_ids("t", 32, store.fetch)
+    reg.next_ids("t", 1, store.fetch)
+    reg.next_ids("t", 64, store.fetch)
+    capacities = [c[1] for c in store.calls]
+    assert capacities[0] == 32 and capacities[1] > capacities[0]
+
+
+def test_two_registries_on_one_store_never_overlap() -> None:
+    store = FakeStore()
+    a, b = HiLoRegistry(), HiLoRegistry()
+    got = []
+    for _ in range(50):
+        got += a.next_ids("t", 7, store.fetch)
+        got += b.next_ids("t", 5, store.fetch)
+    assert len(got) == len(set(got)) == 600
+
+
+def test_observed_ids_are_skipped() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    reg.next_ids("t", 1, store.fetch)
+    reg.observe("t", 500)
+    assert reg.next_ids("t", 1, store.fetch) == [501]
+    reg.observe("t", 10)  # below what was handed out: no effect
+    assert reg.next_ids("t", 1, store.fetch) == [502]
+
+
+def test_forget_starts_over_from_the_store() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    reg.next_ids("t", 1, store.fetch)
+    reg.forget("t")
+    assert reg.next_ids("t", 1, store.fetch) == [33]  # the store kept its reserved maximum
+
+
+def test_threads_get_unique_ids() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    lock = threading.Lock()
+
+    def fetch(tag: str, capacity: int, at_least: int) -> tuple[int, int]:
+        with lock:
+            return store.fetch(tag, capacity, at_least)
+
+    results: list[list[int]] = [[] for _ in range(8)]
+
+    def work(slot: int) -> None:
+        for _ in range(200):
+            results[slot] += reg.next_ids("t", 3, fetch)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    everything = [i for r in results for i in r]
+    assert len(everything) == len(set(everything)) == 8 * 200 * 3
