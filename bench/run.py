@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -454,9 +454,9 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = QUICK if args.quick else FULL
     if args.n:
-        sizes = Sizes(args.n, args.n, sizes.small, sizes.large, sizes.lookups, sizes.reps)
+        sizes = replace(sizes, n=args.n, load=args.n)
     if args.reps:
-        sizes = Sizes(sizes.n, sizes.load, sizes.small, sizes.large, sizes.lookups, args.reps)
+        sizes = replace(sizes, reps=args.reps)
     wanted = args.only or [*INSERT_SHAPES, "point_query"]
 
     tmpdir = Path(tempfile.mkdtemp(prefix="sqla_docstore_bench_"))

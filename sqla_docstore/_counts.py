@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection as SAConnection
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import Pool
 
 from .dbapi import Connection as DBAPIConnection
 
@@ -21,30 +22,38 @@ _KEY = "sqla_docstore.requests"
 class _SessionRequests:
     def __init__(self) -> None:
         self.done: Counter[str] = Counter()
-        self.live: dict[int, tuple[DBAPIConnection, Counter[str]]] = {}
+        # id(DB-API connection) -> (its live counter, the counter's values when taken)
+        self.live: dict[int, tuple[Counter[str], Counter[str]]] = {}
 
     def start(self, conn: DBAPIConnection) -> None:
         if id(conn) not in self.live and not conn.closed:
-            self.live[id(conn)] = (conn, Counter(conn.backend.counts))
+            counter = conn.backend.counts
+            self.live[id(conn)] = (counter, Counter(counter))
+            _holders[id(conn)] = self
 
-    def finish(self) -> None:
-        for conn, start in self.live.values():
-            if not conn.closed:
-                self.done.update(_delta(conn, start))
-        self.live.clear()
+    def finish(self, conn_id: int | None = None) -> None:
+        for key in [conn_id] if conn_id is not None else list(self.live):
+            entry = self.live.pop(key, None)
+            if entry is not None:
+                self.done.update(_delta(*entry))
+                if _holders.get(key) is self:
+                    del _holders[key]
 
     def totals(self) -> dict[str, int]:
         total = Counter(self.done)
-        for conn, start in self.live.values():
-            if not conn.closed:
-                total.update(_delta(conn, start))
+        for entry in self.live.values():
+            total.update(_delta(*entry))
         return {k: v for k, v in total.items() if v}
 
 
-def _delta(conn: DBAPIConnection, start: Counter[str]) -> Counter[str]:
-    now = Counter(conn.backend.counts)
+def _delta(counter: Counter[str], start: Counter[str]) -> Counter[str]:
+    now = Counter(counter)
     now.subtract(start)
     return now
+
+
+#: id(DB-API connection) -> the session that is counting its calls right now.
+_holders: dict[int, _SessionRequests] = {}
 
 
 def _dbapi_of(connection: SAConnection) -> DBAPIConnection | None:
@@ -64,6 +73,15 @@ def _after_begin(session: Session, transaction: Any, connection: SAConnection) -
     dbapi_conn = _dbapi_of(connection)
     if dbapi_conn is not None:
         _tracker(session).start(dbapi_conn)
+
+
+@event.listens_for(Pool, "checkin")
+def _checkin(dbapi_connection: Any, record: Any) -> None:
+    # A pooled connection goes back before the session's transaction-end event fires, and
+    # another thread may take it at once: stop counting for the session here.
+    holder = _holders.get(id(dbapi_connection))
+    if holder is not None:
+        holder.finish(id(dbapi_connection))
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -16,9 +16,9 @@ DocState = tuple[str, "JSONDict | None"]
 
 
 class PendingBatch:
-    """Commands in order, the overlay ``{collection: {lower id: (id, body | None)}}``, savepoints.
+    """Commands in order, the overlay ``{collection: {id: (id, body | None)}}``, savepoints.
 
-    Document ids compare case-insensitively, as in RavenDB.
+    Document ids compare exactly, as SQL primary keys do (RavenDB ignores their case).
     """
 
     def __init__(self) -> None:
@@ -38,7 +38,7 @@ class PendingBatch:
     def get(self, collection: str, doc_id: str) -> DocState | None:
         """The pending state of a document, or None if this transaction has not touched it."""
         docs = self.overlay.get(collection)
-        return docs.get(doc_id.lower()) if docs else None
+        return docs.get(doc_id) if docs else None
 
     def touches(self, collection: str) -> bool:
         return bool(self.overlay.get(collection))
@@ -50,8 +50,9 @@ class PendingBatch:
 
     def _set_state(self, collection: str, doc_id: str, body: JSONDict | None) -> None:
         docs = self.overlay.setdefault(collection, {})
-        key = doc_id.lower()
-        self._undo.append((collection, key, docs.get(key, _MISSING)))
+        key = doc_id
+        if self._savepoints:  # only a savepoint can need the state this write replaces
+            self._undo.append((collection, key, docs.get(key, _MISSING)))
         docs[key] = (doc_id, body)
         self.dirty.setdefault(collection, {})[key] = None
 

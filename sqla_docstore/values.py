@@ -17,7 +17,9 @@ from .errors import DataError
 
 def format_datetime(value: dt.datetime) -> str:
     # RavenDB writes 7 fractional digits; a fixed width keeps string order = time order.
-    text = value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}0"
+    # Not strftime: it writes year 1 as "1", which no ISO parser reads back.
+    text = (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+            f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}0")
     offset = value.utcoffset()
     if offset is not None:
         text += "Z" if not offset else _format_offset(offset)
@@ -32,7 +34,7 @@ def _format_offset(offset: dt.timedelta) -> str:
 
 
 def format_time(value: dt.time) -> str:
-    text = value.strftime("%H:%M:%S.") + f"{value.microsecond:06d}"
+    text = f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
     offset = value.utcoffset()
     return text + (_format_offset(offset) if offset is not None else "")
 
@@ -82,7 +84,7 @@ def to_json(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return format_datetime(value)
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
     if isinstance(value, dt.time):
         return format_time(value)
     if isinstance(value, dt.timedelta):
@@ -112,8 +114,20 @@ def to_sql_param(value: Any) -> Any:
     return value
 
 
+def _refuse(obj: Any) -> Any:
+    raise TypeError
+
+
+_plain_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_refuse,
+                                  allow_nan=False)
+
+
 def dumps(document: Any) -> str:
     """Compact JSON; Decimal values are written as exact JSON numbers."""
+    try:
+        return _plain_encoder.encode(document)  # the common case: JSON types only
+    except (TypeError, ValueError):
+        pass
     marks: list[str] = []
 
     def default(obj: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Shared fixtures: DB-API connections on one in-memory store, engines, raw views of stored bodies."""
+"""Shared fixtures: DB-API connections on one memory store, engines, raw views of stored bodies."""
 
 from __future__ import annotations
 

@@ -48,11 +48,12 @@ class BackendConnection(Protocol):
     def get_documents(
         self, collection: str, ids: list[str], pending: PendingBatch | None
     ) -> dict[str, Document]:
-        """Documents by id (keys lower-cased), pending state first; absent ids are left out."""
+        """Documents by id, pending state first; absent ids are left out."""
 
-    def submit(self, batch: Batch) -> list[dict[str, Any]]:
-        """Apply the batch atomically; one result per command. Raises ConcurrencyError or
-        IntegrityError and applies nothing when an expectation fails."""
+    def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
+        """Apply the batch atomically; one result per command (RavenDB's reply shapes), or
+        none if ``results`` is false. Raises ConcurrencyError or IntegrityError and applies
+        nothing when an expectation fails."""
 
     def next_ids(self, tag: str, count: int) -> list[int]:
         """Fresh HiLo integers for new documents with the id prefix ``tag``."""

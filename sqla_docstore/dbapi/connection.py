@@ -61,9 +61,14 @@ class Connection:
     def commit(self) -> None:
         """Send the pending batch as one atomic backend call (no call if it is empty)."""
         backend = self.backend
-        if self.pending.commands:
-            backend.submit(Batch(list(self.pending.commands), self.cluster_wide))
-        self._discard()
+        try:
+            if self.pending.commands:
+                batch = Batch(list(self.pending.commands), self.cluster_wide)
+                backend.submit(batch, results=False)
+        finally:
+            # A failed commit ends the transaction too (the store applied nothing): its writes
+            # must not linger and go out with the next commit.
+            self._discard()
 
     def rollback(self) -> None:
         if self._backend is not None:
@@ -124,7 +129,8 @@ class Cursor:
         return self
 
     def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Cursor:
-        self._run(operation, [dict(p) for p in seq_of_parameters], many=True)
+        param_sets = [p if type(p) is dict else dict(p) for p in seq_of_parameters]
+        self._run(operation, param_sets, many=True)
         return self
 
     def _run(self, operation: str, param_sets: list[dict[str, Any]], many: bool) -> None:

@@ -157,12 +157,12 @@ def _run_point(
         return Outcome(list(point.labels), [], -1)
     doc_id = point.spec.document_id(key)
     found = backend.get_documents(point.spec.name, [doc_id], pending)
-    doc = found.get(doc_id.lower())
+    doc = found.get(doc_id)
     if doc is None or doc[1] is None:
         return Outcome(list(point.labels), [], -1)
     body = doc[1]
-    # The id matched case-insensitively; SQL equality on the key fields is exact.
-    if any(body.get(f) != v for f, v in zip(point.spec.primary_key, key, strict=False)):
+    # Different key values can share an id text (1 and "1"); SQL equality is on the values.
+    if any(body.get(f) != v for f, v in zip(point.spec.primary_key, key, strict=True)):
         return Outcome(list(point.labels), [], -1)
     return Outcome(list(point.labels), [tuple(body.get(f) for f in point.fields)], -1)
 
@@ -197,14 +197,13 @@ def run_insert(
         _check_constraints(backend, spec, body)
         key = tuple(body.get(k) for k in spec.primary_key)
         doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
-        lower = doc_id.lower()
         state = pending.get(spec.name, doc_id)
-        if lower in seen or (state is not None and state[1] is not None):
+        if doc_id in seen or (state is not None and state[1] is not None):
             raise DuplicateKeyError(
                 f"UNIQUE constraint failed: {spec.name}.{', '.join(spec.primary_key)} "
                 f"(document {doc_id!r} already exists)"
             )
-        seen.add(lower)
+        seen.add(doc_id)
         # "" = must not exist yet; after a pending delete of the same id the PUT replaces it.
         pending.add(Put(spec.name, doc_id, body, "" if state is None else None), body)
         if auto is not None:
@@ -320,7 +319,7 @@ def _matches_by_key(
     docs = backend.get_documents(spec.name, ids, pending) if ids else {}
     out: list[list[_Match]] = []
     for expect, doc_id in wanted:
-        doc = docs.get(doc_id.lower()) if doc_id else None
+        doc = docs.get(doc_id) if doc_id else None
         if doc is None or doc[1] is None or any(
             not _same(doc[1].get(f), v) for f, v in expect.items()
         ):
@@ -379,7 +378,7 @@ def _write_update(
 ) -> None:
     if spec.primary_key and any(k in changes for k in spec.primary_key):
         new_id = spec.document_id(tuple(body.get(k) for k in spec.primary_key))
-        if new_id.lower() != match.doc_id.lower():
+        if new_id != match.doc_id:
             # A key change moves the document: delete the old id, create the new one.
             pending.add(Delete(spec.name, match.doc_id, expected, True), None)
             pending.add(Put(spec.name, new_id, body, ""), body)

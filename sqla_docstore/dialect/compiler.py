@@ -125,9 +125,12 @@ def collection_spec(table: schema.Table, dialect: Any) -> dict[str, Any]:
         for cons in table.constraints
         if isinstance(cons, schema.UniqueConstraint) and cons.columns
     ]
+    constraints = list(table.constraints)
+    for col in table.columns:  # Column(..., CheckConstraint(...)) stays on the column
+        constraints += [c for c in col.constraints if c not in constraints]
     checks = [
         [str(cons.name or ""), _check_sql(cons, dialect)]
-        for cons in table.constraints
+        for cons in constraints
         if isinstance(cons, schema.CheckConstraint)
     ]
     auto = table._autoincrement_column
@@ -162,19 +165,32 @@ def _constant_default(col: schema.Column[Any]) -> Any:
     if default is None or not isinstance(default, schema.DefaultClause):
         return None
     arg = default.arg
-    if isinstance(arg, str):
-        return arg
     if isinstance(arg, TextClause):
         text = arg.text.strip()
         if len(text) >= 2 and text[0] == text[-1] == "'":
-            return text[1:-1].replace("''", "'")
-        try:
-            return json.loads(text)
-        except ValueError as err:
+            text = text[1:-1].replace("''", "'")
+        elif not isinstance(col.type, sqltypes.String):
+            return _typed_default(col, text)
+        return text
+    if isinstance(arg, str):
+        return arg if isinstance(col.type, sqltypes.String) else _typed_default(col, arg)
+    raise exc.CompileError(f"server default of {col.name}: only constant defaults are supported")
+
+
+def _typed_default(col: schema.Column[Any], text: str) -> Any:
+    # A server default is SQL text; documents hold typed JSON values ("5" is 5 in an Integer).
+    lowered = text.lower()
+    if isinstance(col.type, sqltypes.Boolean) and lowered in ("true", "false", "1", "0"):
+        return lowered in ("true", "1")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        if isinstance(col.type, (sqltypes.Integer, sqltypes.Numeric)):
             raise exc.CompileError(
                 f"server default {text!r} of {col.name}: only constant defaults are supported"
-            ) from err
-    raise exc.CompileError(f"server default of {col.name}: only constant defaults are supported")
+            ) from None
+        return text
+    return value
 
 
 class DocstoreTypeCompiler(compiler.GenericTypeCompiler):

@@ -69,6 +69,20 @@ def _parse_ddl(verb: str, what: str, name: str, rest: str) -> ast.Statement:
     raise NotSupportedError(f"ALTER INDEX is not supported: {name}")
 
 
+def _rql_nulls(expr: ast.Expr) -> ast.Expr:
+    """In RQL ``x = null`` / ``x != null`` test for null (SQL would match nothing)."""
+    if isinstance(expr, ast.Binary):
+        if expr.op in ("=", "!=") and isinstance(expr.right, ast.Literal) and (
+            expr.right.value is None
+        ):
+            return ast.IsNull(expr.left, negated=expr.op == "!=")
+        if expr.op in ("and", "or"):
+            return ast.Binary(expr.op, _rql_nulls(expr.left), _rql_nulls(expr.right))
+    if isinstance(expr, ast.Unary) and expr.op == "not":
+        return ast.Unary("not", _rql_nulls(expr.operand))
+    return expr
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -325,7 +339,7 @@ class _Parser:
         if self.tok.is_kw("index"):
             self.unsupported("querying a static index (from index ...)")
         source = self.from_item()
-        where = self.expr() if self.accept_kw("where") else None
+        where = _rql_nulls(self.expr()) if self.accept_kw("where") else None
         group_by: tuple[ast.Expr, ...] = ()
         if self.accept_kw("group"):
             self.expect_kw("by")
@@ -583,6 +597,14 @@ class _Parser:
 
     def call(self, name: str) -> ast.Expr:
         fname = name.lower()
+        func = self.call_args(fname)
+        if self.tok.is_kw("over", "filter"):
+            self.unsupported(f"{self.tok.value.upper()} clause (window/filtered aggregates)")
+        if fname == "exact" and len(func.args) == 1:  # RQL: equality is already case-sensitive
+            return func.args[0]
+        return func
+
+    def call_args(self, fname: str) -> ast.Func:
         if self.accept_op(")"):
             return ast.Func(fname, ())
         if self.accept_op("*"):
@@ -591,10 +613,6 @@ class _Parser:
         distinct = self.accept_kw("distinct")
         args = self.expr_list()
         self.expect_op(")")
-        if self.tok.is_kw("over", "filter"):
-            self.unsupported(f"{self.tok.value.upper()} clause (window/filtered aggregates)")
-        if fname == "exact" and len(args) == 1:  # RQL: equality is already case-sensitive
-            return args[0]
         return ast.Func(fname, args, distinct)
 
     def case(self) -> ast.Expr:

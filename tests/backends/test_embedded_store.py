@@ -166,7 +166,9 @@ def test_stale_change_vector_is_a_conflict(backend: EmbeddedConnection) -> None:
 def test_put_expecting_absence_fails_on_existing(backend: EmbeddedConnection) -> None:
     backend.submit(Batch([Put("people", "people/1", {"id": 1}, "")]))
     with pytest.raises(DuplicateKeyError):
-        backend.submit(Batch([Put("people", "PEOPLE/1", {"id": 1}, "")]))  # ids ignore case
+        backend.submit(Batch([Put("people", "people/1", {"id": 1}, "")]))
+    # Ids compare exactly, as SQL primary keys do: another case is another document.
+    backend.submit(Batch([Put("people", "PEOPLE/1", {"id": 1}, "")]))
 
 
 def test_delete_may_tolerate_absence(backend: EmbeddedConnection) -> None:
@@ -180,14 +182,14 @@ def test_empty_batch_touches_nothing(backend: EmbeddedConnection) -> None:
     assert backend.submit(Batch()) == []
 
 
-def test_get_documents_overlays_pending_and_ignores_case(backend: EmbeddedConnection) -> None:
+def test_get_documents_overlays_pending_exactly(backend: EmbeddedConnection) -> None:
     backend.submit(Batch([Put("people", "people/1", {"id": 1, "name": "a"}, ""),
                           Put("people", "people/2", {"id": 2, "name": "b"}, "")]))
     pending = PendingBatch()
     pending.add(Delete("people", "people/2"), None)
     pending.add(Put("people", "people/3", {"id": 3}, ""), {"id": 3})
-    found = backend.get_documents("people", ["PEOPLE/1", "people/2", "people/3", "people/4"],
-                                  pending)
+    found = backend.get_documents("people", ["people/1", "PEOPLE/1", "people/2", "people/3",
+                                             "people/4"], pending)
     assert set(found) == {"people/1", "people/3"}
     assert found["people/1"][0] == "people/1"  # the id as stored
     assert found["people/1"][2] is not None and found["people/3"][2] is None

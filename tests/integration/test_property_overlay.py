@@ -26,6 +26,7 @@ from sqlalchemy import (
     and_,
     create_engine,
     delete,
+    event,
     func,
     insert,
     or_,
@@ -79,7 +80,8 @@ item_pred = st.one_of(
     st.tuples(st.just("name_like"), st.sampled_from(LIKE_PATTERNS)),
     st.tuples(st.just("score_null"), st.booleans()),
     st.tuples(st.just("score_ge"), st.integers(0, 5)),
-    st.tuples(st.just("or"), st.tuples(st.just("qty_lt"), qtys), st.tuples(st.just("name_eq"), names)),
+    st.tuples(st.just("or"), st.tuples(st.just("qty_lt"), qtys),
+              st.tuples(st.just("name_eq"), names)),
 )
 filters = st.lists(item_pred, max_size=2)
 tag_pred = st.none() | st.tuples(st.just("label_in"), st.lists(labels, min_size=1, max_size=2))
@@ -364,12 +366,28 @@ class Engines:
     engines: list[Engine]
 
 
+def _sqlite_oracle() -> Engine:
+    """SQLite with SQLAlchemy's recipe for pysqlite savepoints: pysqlite would not BEGIN before
+    a SAVEPOINT, so RELEASE of the outermost savepoint would commit."""
+    engine = create_engine("sqlite://")
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
     path: Path = tmp_path_factory.mktemp("overlay") / "store.db"
     made = Engines(
         ["sqlite", "docstore-memory", "docstore-file"],
-        [create_engine("sqlite://"), create_engine("docstore://"),
+        [_sqlite_oracle(), create_engine("docstore://"),
          create_engine(f"docstore:///{path}")],
     )
     for engine in made.engines:
@@ -392,9 +410,9 @@ def _check_commit(runners: list[Any], names: list[str],
     for r in runners:
         r.apply(("commit",) if commit else ("rollback",))
     after = [[r.query(q) for q in specs] for r in runners]
-    for name, b, a in zip(names, before, after):
+    for name, b, a in zip(names, before, after, strict=True):
         if commit:
-            for spec, rows_b, rows_a in zip(specs, b, a):
+            for spec, rows_b, rows_a in zip(specs, b, a, strict=True):
                 assert rows_b == rows_a, (name, "before commit != after commit", spec)
     return after
 
@@ -409,19 +427,19 @@ def _run_program(engines: Engines, runner_cls: type, program: Any) -> None:
         for step, op in enumerate(ops):
             if op[0] in ("commit", "rollback"):
                 after = _check_commit(runners, engines.names, specs, op[0] == "commit")
-                for name, rows in zip(stores, after[1:]):
+                for name, rows in zip(stores, after[1:], strict=True):
                     assert rows == after[0], (name, oracle, "after", op, "step", step)
                 continue
             if op[0] == "query":
                 spec = specs[op[1] % len(specs)]
                 results = [r.query(spec) for r in runners]
-                for name, rows in zip(stores, results[1:]):
+                for name, rows in zip(stores, results[1:], strict=True):
                     assert rows == results[0], (name, oracle, spec, "step", step)
                 continue
             for r in runners:
                 r.apply(op)
         after = _check_commit(runners, engines.names, specs, True)
-        for name, rows in zip(stores, after[1:]):
+        for name, rows in zip(stores, after[1:], strict=True):
             assert rows == after[0], (name, oracle, "final commit")
     finally:
         for r in runners:
@@ -461,6 +479,17 @@ def test_pending_overlay_example(engines: Engines) -> None:
          ("savepoint",), ("bulk_delete", [("qty_in", [7])]), ("release_savepoint",),
          ("query", 3), ("commit",), ("delete_tag", 0), ("update_tag", 0, "x"),
          ("query", 1), ("rollback",), ("query", 1)],
+    )
+    _run_program(engines, OrmRunner, program)
+    _run_program(engines, CoreRunner, program)
+
+
+def test_release_of_savepoint_then_rollback(engines: Engines) -> None:
+    """Found by the property test (against a SQLite oracle without the pysqlite recipe)."""
+    program = (
+        [("group", [])],
+        [("add_tag", 0, "x"), ("savepoint",), ("add_item", "a", 0, None), ("delete_tag", 0),
+         ("release_savepoint",), ("rollback",), ("query", 0)],
     )
     _run_program(engines, OrmRunner, program)
     _run_program(engines, CoreRunner, program)

@@ -88,7 +88,7 @@ class EmbeddedConnection:
         if temp is None:
             temp = "temp." + quote(self._temp_prefix + collection)
             self._conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
-                               "(id TEXT PRIMARY KEY COLLATE NOCASE, body TEXT)")
+                               "(id TEXT PRIMARY KEY, body TEXT)")
             self._temps[collection] = temp
         dirty = pending.dirty.pop(collection, None)
         if dirty:
@@ -171,7 +171,7 @@ class EmbeddedConnection:
             if state is None:
                 missing.append(doc_id)
             elif state[1] is not None:
-                found[doc_id.lower()] = (state[0], state[1], None)
+                found[doc_id] = (state[0], state[1], None)
         if missing:
             self.counts["load"] += 1
             table = self.table_name(collection)
@@ -182,17 +182,17 @@ class EmbeddedConnection:
                     for doc_id, body, cv in self._conn.execute(
                         f"SELECT id, body, cv FROM {table} WHERE id IN ({marks})", chunk
                     ):
-                        found[doc_id.lower()] = (doc_id, values.loads(body), cv)
+                        found[doc_id] = (doc_id, values.loads(body), cv)
         return found
 
     # -- writes --------------------------------------------------------------------------
-    def submit(self, batch: Batch) -> list[dict[str, Any]]:
+    def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
         self.counts["batch"] += 1
         if not batch.commands:
             return []
         try:
             with self.store.lock, transaction(self._conn):
-                return _apply(self._conn, self.store, batch)
+                return _apply(self._conn, self.store, batch, results)
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(f"constraint failed: {exc}") from exc
         except sqlite3.Error as exc:
@@ -308,7 +308,9 @@ def _translate(exc: sqlite3.Error, sql: str) -> DatabaseError:
 # -------------------------------------------------------------------------- batch apply
 
 
-def _apply(conn: sqlite3.Connection, store: EmbeddedStore, batch: Batch) -> list[dict[str, Any]]:
+def _apply(
+    conn: sqlite3.Connection, store: EmbeddedStore, batch: Batch, want_results: bool
+) -> list[dict[str, Any]]:
     etag = int(conn.execute("""SELECT value FROM "@meta" WHERE key = 'etag'""").fetchone()[0])
     modified = utc_now_text()
     results: list[dict[str, Any]] = []
@@ -322,7 +324,9 @@ def _apply(conn: sqlite3.Connection, store: EmbeddedStore, batch: Batch) -> list
             while (j < len(commands) and isinstance(commands[j], Put)
                    and commands[j].collection == cmd.collection and commands[j].expected == ""):
                 j += 1
-            etag = _insert_run(conn, store, commands[i:j], etag, modified, results)  # type: ignore[arg-type]
+            run: list[Put] = commands[i:j]  # type: ignore[assignment]
+            etag = _insert_run(conn, store, run, etag, modified,
+                               results if want_results else None)
             i = j
             continue
         etag += 1
@@ -337,15 +341,17 @@ def _cv(store: EmbeddedStore, etag: int) -> str:
 
 
 def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put], etag: int,
-                modified: str, results: list[dict[str, Any]]) -> int:
+                modified: str, results: list[dict[str, Any]] | None) -> int:
     collection = puts[0].collection
-    rows = []
-    for put in puts:
-        etag += 1
-        cv = _cv(store, etag)
-        rows.append((put.id, values.dumps(put.body), cv, modified))
-        results.append({"Type": "PUT", "@id": put.id, "@collection": collection,
-                        "@change-vector": cv, "@last-modified": modified})
+    node, db_id, dumps = store.node_tag, store.database_id, values.dumps
+    rows = [
+        (put.id, dumps(put.body), f"{node}:{etag + n}-{db_id}", modified)
+        for n, put in enumerate(puts, 1)
+    ]
+    if results is not None:
+        results += [{"Type": "PUT", "@id": row[0], "@collection": collection,
+                     "@change-vector": row[2], "@last-modified": modified} for row in rows]
+    etag += len(puts)
     table = _table(store, conn, collection)
     try:
         conn.executemany(f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?)", rows)
@@ -364,10 +370,9 @@ def _taken_ids(conn: sqlite3.Connection, table: str, ids: list[str]) -> list[str
     taken = []
     seen: set[str] = set()
     for doc_id in ids:
-        key = doc_id.lower()
-        if key in seen:
+        if doc_id in seen:
             taken.append(doc_id)
-        seen.add(key)
+        seen.add(doc_id)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         marks = ", ".join("?" * len(chunk))

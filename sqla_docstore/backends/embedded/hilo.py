@@ -56,7 +56,7 @@ class HiLoRegistry:
             gen.capacity = min(gen.capacity * 2, _MAX_CAPACITY)
         elif gen.fetched_at and now - gen.fetched_at > 60:
             gen.capacity = max(gen.capacity // 2, _MIN_CAPACITY)
-        capacity = min(max(gen.capacity, wanted), _MAX_CAPACITY)
+        capacity = gen.capacity = min(max(gen.capacity, wanted), _MAX_CAPACITY)
         low, high = fetch(tag, capacity, gen.high + 1)
         gen.next, gen.high, gen.fetched_at = low, high, now
 

@@ -405,7 +405,7 @@ class SqlGenerator:
                 self.binds[slot] = ("param", value)
             return ":" + slot
         slot = f"p{len(self.binds)}"
-        self.binds[slot] = ("literal", value)
+        self.binds[slot] = (kind, value)  # "literal" value, or "array" parameter name
         return ":" + slot
 
     def expr(self, e: ast.Expr, scope: _Scope, index: bool = False) -> str:

@@ -151,8 +151,8 @@ class EmbeddedStore:
                             (spec.name,)).fetchone():
                 raise OperationalError(f"collection {spec.name} already exists")
             conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} (id TEXT NOT NULL PRIMARY KEY COLLATE "
-                "NOCASE, body TEXT NOT NULL, cv TEXT NOT NULL, modified TEXT NOT NULL, meta TEXT)"
+                f"CREATE TABLE IF NOT EXISTS {table} (id TEXT NOT NULL PRIMARY KEY, "
+                "body TEXT NOT NULL, cv TEXT NOT NULL, modified TEXT NOT NULL, meta TEXT)"
             )
             for i, fields in enumerate(spec.unique):
                 self._create_index(conn, spec.name, f"uq:{spec.name}:{i}", fields, True)
@@ -219,10 +219,18 @@ class EmbeddedStore:
             return
         with self.lock:
             for collection, field in sorted(missing):
-                if collection in self._specs:
+                spec = self._specs.get(collection)
+                if spec is not None and not _leads_an_index(spec, field):
                     self._create_index(conn, collection, f"auto:{collection}:{field}",
                                        (field,), False)
                 self._indexed.add((collection, field))
+
+
+def _leads_an_index(spec: CollectionSpec, field: str) -> bool:
+    """A declared index or unique constraint whose first field is ``field`` serves its queries."""
+    firsts = [fields[0] for fields, _ in spec.indexes.values() if fields]
+    firsts += [fields[0] for fields in spec.unique if fields]
+    return field in firsts
 
 
 @contextmanager

@@ -1,0 +1,113 @@
+"""PendingBatch: commands in order, the overlay state they produce, savepoints as an undo log."""
+
+from __future__ import annotations
+
+import pytest
+
+from sqla_docstore.commands import Delete, Patch, Put
+from sqla_docstore.errors import ProgrammingError
+from sqla_docstore.pending import PendingBatch, merge_patch
+
+
+def _put(doc_id: str, **body: object) -> Put:
+    return Put("users", doc_id, dict(body), "")
+
+
+def test_empty_batch() -> None:
+    batch = PendingBatch()
+    assert not batch and len(batch) == 0
+    assert batch.get("users", "users/1") is None
+    assert not batch.touches("users")
+
+
+def test_add_records_command_and_state() -> None:
+    batch = PendingBatch()
+    batch.add(_put("Users/1", name="a"), {"name": "a"})
+    batch.add(Delete("users", "users/2"), None)
+    assert len(batch) == 2 and batch
+    assert batch.get("users", "Users/1") == ("Users/1", {"name": "a"})
+    assert batch.get("users", "USERS/1") is None  # ids compare exactly, like SQL keys
+    assert batch.get("users", "users/2") == ("users/2", None)  # deleted: known, no body
+    assert batch.get("other", "users/1") is None
+    assert batch.touches("users") and not batch.touches("other")
+    assert list(batch.dirty["users"]) == ["Users/1", "users/2"]
+
+
+def test_later_state_wins() -> None:
+    batch = PendingBatch()
+    batch.add(_put("users/1", name="a"), {"name": "a"})
+    batch.add(Patch("users", "users/1", {"name": "b"}), {"name": "b"})
+    assert batch.get("users", "users/1") == ("users/1", {"name": "b"})
+    assert [type(c).__name__ for c in batch.commands] == ["Put", "Patch"]
+
+
+def test_rollback_to_savepoint_restores_commands_and_state() -> None:
+    batch = PendingBatch()
+    batch.add(_put("users/1", name="a"), {"name": "a"})
+    batch.savepoint("sp")
+    batch.add(Patch("users", "users/1", {"name": "b"}), {"name": "b"})
+    batch.add(_put("users/2", name="c"), {"name": "c"})
+    batch.add(Delete("users", "users/3"), None)
+    batch.dirty.clear()  # as if the overlay mirror had synced
+    batch.rollback_to("sp")
+    assert len(batch) == 1
+    assert batch.get("users", "users/1") == ("users/1", {"name": "a"})
+    assert batch.get("users", "users/2") is None
+    assert batch.get("users", "users/3") is None
+    # Everything the rollback changed must be re-synced to the overlay mirror.
+    assert set(batch.dirty["users"]) == {"users/1", "users/2", "users/3"}
+
+
+def test_rollback_keeps_the_savepoint_and_drops_later_ones() -> None:
+    batch = PendingBatch()
+    batch.savepoint("a")
+    batch.add(_put("users/1"), {})
+    batch.savepoint("b")
+    batch.add(_put("users/2"), {})
+    batch.rollback_to("a")
+    assert len(batch) == 0
+    with pytest.raises(ProgrammingError, match="no such savepoint: b"):
+        batch.rollback_to("b")
+    batch.add(_put("users/3"), {})
+    batch.rollback_to("a")  # still there
+    assert len(batch) == 0
+
+
+def test_same_name_savepoints_nest() -> None:
+    batch = PendingBatch()
+    batch.savepoint("sp")
+    batch.add(_put("users/1"), {})
+    batch.savepoint("sp")
+    batch.add(_put("users/2"), {})
+    batch.rollback_to("sp")  # the innermost one
+    assert [c.id for c in batch.commands] == ["users/1"]
+
+
+def test_release_forgets_the_savepoint_and_those_after_it() -> None:
+    batch = PendingBatch()
+    batch.savepoint("a")
+    batch.savepoint("b")
+    batch.add(_put("users/1"), {})
+    batch.release("a")
+    assert len(batch) == 1  # release keeps the writes
+    with pytest.raises(ProgrammingError):
+        batch.rollback_to("b")
+    with pytest.raises(ProgrammingError):
+        batch.release("a")
+
+
+def test_clear() -> None:
+    batch = PendingBatch()
+    batch.savepoint("sp")
+    batch.add(_put("users/1"), {})
+    batch.clear()
+    assert len(batch) == 0 and not batch.overlay and not batch.dirty
+    with pytest.raises(ProgrammingError):
+        batch.rollback_to("sp")
+
+
+def test_merge_patch() -> None:
+    body = {"a": 1, "b": 2, "c": 3}
+    merged = merge_patch(body, Patch("t", "t/1", {"a": 10, "d": 4}, unset=("c",)))
+    assert merged == {"a": 10, "b": 2, "d": 4}
+    assert body == {"a": 1, "b": 2, "c": 3}  # the original is left alone
