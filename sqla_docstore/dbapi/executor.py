@@ -65,25 +65,33 @@ class _PointLookup:
     fields: tuple[str, ...]
 
 
-_point_cache: dict[int, tuple[Any, _PointLookup | None]] = {}
+class _StatementCache:
+    """Analyses of parsed statements, by statement object (the parser caches and shares them).
 
+    An analysis holds its collection's schema (``.spec``): it stays valid while the store keeps
+    that schema object, and is redone after any schema change.
+    """
 
-def point_lookup(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLookup | None:
-    """A SELECT of plain fields from one collection by its whole primary key: a load by id."""
-    hit = _point_cache.get(id(stmt))
-    # The analysis holds the collection's schema: valid while the store keeps that schema object.
-    if hit is not None and hit[0] is stmt and (
-        hit[1] is None or backend.spec(hit[1].spec.name) is hit[1].spec
-    ):
-        return hit[1]
-    result = _analyse_point(backend, stmt)
-    if len(_point_cache) > 2000:
-        _point_cache.clear()
-    _point_cache[id(stmt)] = (stmt, result)
-    return result
+    def __init__(self, build: Any, limit: int = 2000) -> None:
+        self._build = build
+        self._limit = limit
+        self._entries: dict[int, tuple[Any, Any]] = {}
+
+    def __call__(self, backend: BackendConnection, stmt: Any) -> Any:
+        hit = self._entries.get(id(stmt))
+        if hit is not None and hit[0] is stmt and (
+            hit[1] is None or backend.spec(hit[1].spec.name) is hit[1].spec
+        ):
+            return hit[1]
+        result = self._build(backend, stmt)
+        if len(self._entries) > self._limit:
+            self._entries.clear()
+        self._entries[id(stmt)] = (stmt, result)  # keeps stmt alive: its id stays unique
+        return result
 
 
 def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLookup | None:
+    """A SELECT of plain fields from one collection by its whole primary key: a load by id."""
     if not isinstance(stmt, ast.Select) or len(stmt.from_) != 1 or stmt.distinct:
         return None
     source = stmt.from_[0]
@@ -117,6 +125,9 @@ def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLo
         return None  # keep LIMIT semantics simple: only the ORM's plain get() is a load
     keys = tuple(equalities[k] for k in spec.primary_key)
     return _PointLookup(spec, keys, tuple(labels), tuple(fields))
+
+
+point_lookup = _StatementCache(_analyse_point)
 
 
 def key_equalities(where: ast.Expr | None, ref: str) -> dict[str, ast.Expr] | None:
@@ -174,11 +185,9 @@ def run_insert(
     backend: BackendConnection, stmt: ast.Insert, param_sets: list[dict[str, Any]],
     pending: PendingBatch,
 ) -> Outcome:
-    spec = backend.spec(stmt.table)
-    unknown = [c for c in stmt.columns if spec.fields and c not in spec.field_names]
-    if unknown:
-        raise ProgrammingError(f"table {stmt.table} has no column named {unknown[0]}")
-    bodies = [_insert_body(backend, spec, stmt, params) for params in param_sets]
+    plan: _InsertPlan = insert_plan(backend, stmt)
+    spec = plan.spec
+    bodies = [plan.body(backend, params) for params in param_sets]
     generated: list[int] = []
     auto = spec.autoincrement
     if auto is not None:
@@ -195,8 +204,11 @@ def run_insert(
             elif isinstance(body[auto], int):
                 backend.observe_id(spec.prefix, body[auto])
         _check_constraints(backend, spec, body)
-        key = tuple(body.get(k) for k in spec.primary_key)
-        doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
+        if plan.int_key is not None and type(body[plan.int_key]) is int:
+            doc_id = f"{spec.prefix}/{body[plan.int_key]}"  # the common case, without tuples
+        else:
+            key = tuple(body.get(k) for k in spec.primary_key)
+            doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
         state = pending.get(spec.name, doc_id)
         if doc_id in seen or (state is not None and state[1] is not None):
             raise DuplicateKeyError(
@@ -219,15 +231,55 @@ def _anonymous_id(backend: BackendConnection, spec: CollectionSpec) -> str:
     return f"{spec.prefix}/{backend.next_ids(spec.prefix, 1)[0]}"
 
 
-def _insert_body(
-    backend: BackendConnection, spec: CollectionSpec, stmt: ast.Insert, params: dict[str, Any]
-) -> dict[str, Any]:
-    body: dict[str, Any] = {f.name: f.default for f in spec.fields}
-    complex_exprs = tuple(v for v in stmt.values if not _is_plain(v))
-    computed = iter(backend.evaluate(complex_exprs, params) if complex_exprs else ())
-    for name, expr in zip(stmt.columns, stmt.values, strict=False):
-        body[name] = _value(expr, params) if _is_plain(expr) else next(computed)
-    return body
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    spec: CollectionSpec
+    defaults: dict[str, Any]  # every declared field, with its default
+    params: tuple[tuple[str, str], ...]  # (field, parameter name)
+    literals: tuple[tuple[str, Any], ...]  # (field, constant)
+    computed: tuple[tuple[str, ast.Expr], ...]  # (field, expression evaluated by the store)
+    int_key: str | None  # the single integer key field, if any
+
+    def body(self, backend: BackendConnection, params: dict[str, Any]) -> dict[str, Any]:
+        body = dict(self.defaults)
+        try:
+            for name, param in self.params:
+                value = params[param]
+                body[name] = value if type(value) in _JSON_SCALARS else values.to_json(value)
+        except KeyError as exc:
+            raise ProgrammingError(f"no value given for parameter {exc.args[0]!r}") from None
+        body.update(self.literals)
+        if self.computed:
+            exprs = tuple(e for _, e in self.computed)
+            body.update(zip((n for n, _ in self.computed), backend.evaluate(exprs, params),
+                            strict=True))
+        return body
+
+
+def _analyse_insert(backend: BackendConnection, stmt: ast.Insert) -> _InsertPlan:
+    spec = backend.spec(stmt.table)
+    unknown = [c for c in stmt.columns if spec.fields and c not in spec.field_names]
+    if unknown:
+        raise ProgrammingError(f"table {stmt.table} has no column named {unknown[0]}")
+    pairs = list(zip(stmt.columns, stmt.values, strict=True))
+    key_types = [f.type for f in spec.fields if f.name in spec.primary_key]
+    int_key = spec.primary_key[0] if len(spec.primary_key) == 1 and key_types and (
+        key_types[0] in ("INTEGER", "BIGINT", "SMALLINT")
+    ) else None
+    return _InsertPlan(
+        spec,
+        {f.name: f.default for f in spec.fields},
+        tuple((n, e.name) for n, e in pairs if isinstance(e, ast.Param)),
+        tuple((n, e.value) for n, e in pairs if isinstance(e, ast.Literal)),
+        tuple((n, e) for n, e in pairs if not _is_plain(e)),
+        int_key,
+    )
+
+
+insert_plan = _StatementCache(_analyse_insert)
 
 
 def _check_constraints(

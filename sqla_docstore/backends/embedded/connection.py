@@ -74,11 +74,11 @@ class EmbeddedConnection:
         self.store.ensure_auto_indexes(self._conn, plan.index_fields)
         return plan
 
-    def _overlays(self, stmt: Any, pending: PendingBatch | None) -> dict[str, str]:
+    def _overlays(self, collections: Any, pending: PendingBatch | None) -> dict[str, str]:
         if not pending or not pending.overlay:
             return {}
         overlays = {}
-        for collection in collections_of(stmt):
+        for collection in collections:
             if pending.touches(collection):
                 overlays[collection] = self._sync_overlay(collection, pending)
         return overlays
@@ -126,11 +126,11 @@ class EmbeddedConnection:
     def query(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        overlays = self._overlays(stmt, pending)
+        collections, singles = _shape(stmt)
+        overlays = self._overlays(collections, pending)
         arrays = frozenset(
-            name for name in single_in_params(stmt)
-            if isinstance(params.get(name), (list, tuple))
-        )
+            name for name in singles if isinstance(params.get(name), (list, tuple))
+        ) if singles else frozenset()
         key = (id(stmt), tuple(overlays.values()), arrays)
         plan = self._plan(key, stmt, lambda: SqlGenerator(self, overlays, arrays).plan_query(stmt))
         self.counts["query"] += 1
@@ -146,8 +146,7 @@ class EmbeddedConnection:
         params: dict[str, Any],
         pending: PendingBatch | None,
     ) -> list[tuple[Any, ...]]:
-        probe = ast.Select((), (ast.TableRef(table, alias),), where)
-        overlays = self._overlays(probe, pending)
+        overlays = self._overlays(collections_of(where) | {table}, pending)
         key = ("write", id(where), table, alias, exprs, tuple(overlays.values()))
         plan = self._plan(
             key, where,
@@ -475,6 +474,20 @@ def _getter(col: OutColumn) -> Any:
 
 
 # ----------------------------------------------------------------------- tree helpers
+
+_shapes: dict[int, tuple[Any, frozenset[str], frozenset[str]]] = {}
+
+
+def _shape(node: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """Collections read and lone IN parameters of a statement, computed once per statement
+    object (parsed statements are cached and shared; the entry keeps ``node`` alive)."""
+    hit = _shapes.get(id(node))
+    if hit is None or hit[0] is not node:
+        if len(_shapes) > 4000:
+            _shapes.clear()
+        hit = _shapes[id(node)] = (node, frozenset(collections_of(node)),
+                                   frozenset(single_in_params(node)))
+    return hit[1], hit[2]
 
 
 def collections_of(node: Any) -> set[str]:
