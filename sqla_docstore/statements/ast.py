@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def walk(node: Any, prune: tuple[type, ...] = ()) -> Iterator[Any]:
+    """Every node of a tree, depth first; the children of ``prune`` types are not visited."""
+    if isinstance(node, tuple):
+        for item in node:
+            yield from walk(item, prune)
+        return
+    names = getattr(node, "__dataclass_fields__", None)
+    if names is None:
+        return
+    yield node
+    if not isinstance(node, prune):
+        for name in names:
+            yield from walk(getattr(node, name), prune)
+
 
 # --------------------------------------------------------------------------- expressions
 

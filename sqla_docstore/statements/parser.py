@@ -226,14 +226,17 @@ class _Parser:
 
     def result_column(self) -> ast.ResultColumn:
         expr = self.expr()
-        alias = None
+        return ast.ResultColumn(expr, self.optional_alias())
+
+    def optional_alias(self) -> str | None:
+        """``AS name``, or a bare name that is not a clause keyword."""
         if self.accept_kw("as"):
-            alias = self.ident()
-        elif self.tok.kind == "qname" or (
+            return self.ident()
+        if self.tok.kind == "qname" or (
             self.tok.kind == "name" and self.tok.value.lower() not in _CLAUSE_WORDS
         ):
-            alias = self.ident()
-        return ast.ResultColumn(expr, alias)
+            return self.ident()
+        return None
 
     def from_list(self) -> tuple[ast.FromItem, ...]:
         items = [self.join_chain()]
@@ -284,14 +287,7 @@ class _Parser:
         name = self.ident()
         if self.accept_op("."):  # schema-qualified: the store has one namespace
             self.unsupported(f"schema-qualified name {name}.{self.tok.value}")
-        alias = None
-        if self.accept_kw("as"):
-            alias = self.ident()
-        elif self.tok.kind == "qname" or (
-            self.tok.kind == "name" and self.tok.value.lower() not in _CLAUSE_WORDS
-        ):
-            alias = self.ident()
-        return ast.TableRef(name, alias)
+        return ast.TableRef(name, self.optional_alias())
 
     def order_by(self) -> tuple[ast.OrderItem, ...]:
         self.expect_kw("order")

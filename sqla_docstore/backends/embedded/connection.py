@@ -492,42 +492,12 @@ def _shape(node: Any) -> tuple[frozenset[str], frozenset[str]]:
 
 def collections_of(node: Any) -> set[str]:
     """Every collection a statement tree reads."""
-    found: set[str] = set()
-    _walk_collections(node, found)
-    return found
-
-
-def _walk_collections(node: Any, found: set[str]) -> None:
-    if isinstance(node, ast.TableRef):
-        found.add(node.name)
-        return
-    if isinstance(node, tuple):
-        for item in node:
-            _walk_collections(item, found)
-        return
-    fields = getattr(node, "__dataclass_fields__", None)
-    if fields:
-        for name in fields:
-            _walk_collections(getattr(node, name), found)
+    return {n.name for n in ast.walk(node) if isinstance(n, ast.TableRef)}
 
 
 def single_in_params(node: Any) -> set[str]:
     """Parameters that stand alone in an IN list: they may carry a whole array (RQL style)."""
-    found: set[str] = set()
-    _walk_in(node, found)
-    return found
-
-
-def _walk_in(node: Any, found: set[str]) -> None:
-    if isinstance(node, ast.InList) and len(node.items) == 1 and isinstance(
-        node.items[0], ast.Param
-    ):
-        found.add(node.items[0].name)
-    if isinstance(node, tuple):
-        for item in node:
-            _walk_in(item, found)
-        return
-    fields = getattr(node, "__dataclass_fields__", None)
-    if fields:
-        for name in fields:
-            _walk_in(getattr(node, name), found)
+    return {
+        n.items[0].name for n in ast.walk(node)
+        if isinstance(n, ast.InList) and len(n.items) == 1 and isinstance(n.items[0], ast.Param)
+    }

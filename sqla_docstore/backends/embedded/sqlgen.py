@@ -546,16 +546,11 @@ def _labels(stmt: ast.SelectLike) -> list[str]:
 
 
 def _has_aggregate(expr: Any) -> bool:
-    if isinstance(expr, ast.Func) and expr.name in _AGGREGATES:
-        return True
-    if isinstance(expr, (ast.Exists, ast.ScalarSubquery, ast.InSelect)):
-        return False
-    if isinstance(expr, tuple):
-        return any(_has_aggregate(x) for x in expr)
-    fields = getattr(expr, "__dataclass_fields__", None)
-    if not fields:
-        return False
-    return any(_has_aggregate(getattr(expr, name)) for name in fields)
+    """An aggregate call in this SELECT's own expressions (not inside a subquery)."""
+    subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect)
+    return any(
+        isinstance(n, ast.Func) and n.name in _AGGREGATES for n in ast.walk(expr, subqueries)
+    )
 
 
 def check_identifier(name: str) -> str:
