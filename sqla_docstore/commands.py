@@ -54,6 +54,7 @@ class Delete:
     id: str
     expected: str | None = None
     must_exist: bool = True
+    seen: str | None = None  # the change vector the document had when the delete was resolved
 
     def to_json(self) -> JSONDict:
         return {"Id": self.id, "ChangeVector": self.expected, "Type": "DELETE"}

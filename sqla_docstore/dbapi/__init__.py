@@ -1,4 +1,4 @@
-"""The PEP 249 module: ``sqla_docstore.dbapi.connect()`` over the embedded store.
+"""The PEP 249 module: ``sqla_docstore.dbapi.connect()`` over the embedded store or RavenDB.
 
 Statements are the SQL subset the dialect renders (``:name`` parameters) or RQL queries
 (``from users where name = $name``). Writes collect in the connection's pending batch; commit()
@@ -15,6 +15,8 @@ from typing import Any
 
 from ..backends.embedded.connection import EmbeddedConnection
 from ..backends.embedded.store import EmbeddedStore
+from ..backends.ravendb.connection import RavenConnection
+from ..backends.ravendb.http import Cluster
 from ..errors import (
     DatabaseError,
     DataError,
@@ -76,14 +78,27 @@ def connect(
     store: EmbeddedStore | None = None,
     timeout: float = 30.0,
     cluster_wide: bool = False,
+    urls: list[str] | None = None,
+    cluster: Cluster | None = None,
+    cert: str | None = None,
+    ca: str | None = None,
+    read_balance: str = "none",
     **unknown: Any,
 ) -> Connection:
-    """Open a connection to the embedded store at ``database`` (a file path or ``":memory:"``).
+    """Open a connection.
 
-    Pass ``store=`` to share one in-memory store between connections.
+    Embedded: ``database`` is a file path or ``":memory:"``; pass ``store=`` to share one
+    in-memory store between connections. RavenDB: pass ``urls=[...]`` (or a shared
+    ``cluster=``) and the database name as ``database``; ``cert`` is a PEM file holding the
+    client certificate and key, ``ca`` a CA bundle.
     """
     if unknown:
         raise InterfaceError(f"unknown connect() argument(s): {', '.join(sorted(unknown))}")
+    if urls is not None or cluster is not None:
+        if cluster is None:
+            cluster = Cluster(list(urls or ()), database, cert=cert, ca=ca, timeout=timeout,
+                              read_balance=read_balance)
+        return Connection(RavenConnection(cluster), cluster_wide=cluster_wide)
     if store is None:
         store = open_store(database, timeout=timeout)
     return Connection(EmbeddedConnection(store), cluster_wide=cluster_wide)

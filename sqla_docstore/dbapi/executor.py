@@ -432,7 +432,7 @@ def _write_update(
         new_id = spec.document_id(tuple(body.get(k) for k in spec.primary_key))
         if new_id != match.doc_id:
             # A key change moves the document: delete the old id, create the new one.
-            pending.add(Delete(spec.name, match.doc_id, expected, True), None)
+            pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
             pending.add(Put(spec.name, new_id, body, ""), body)
             return
     pending.add(Patch(spec.name, match.doc_id, changes, expected), body)
@@ -448,7 +448,7 @@ def run_delete(
     for matches in per_set:
         for match in matches:
             expected = None if key_only else match.cv
-            pending.add(Delete(spec.name, match.doc_id, expected, True), None)
+            pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
             out.rowcount += 1
             if stmt.returning:
                 out.rows.append(tuple(_returning_value(c, match.body) for c in stmt.returning))

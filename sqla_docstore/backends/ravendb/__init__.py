@@ -1,0 +1,1 @@
+"""The RavenDB backend: the same connection contract over RavenDB's HTTP API (requests)."""

@@ -1,0 +1,391 @@
+"""A connection to a RavenDB database over HTTP, with the same contract as the embedded one.
+
+Loads are ``GET /docs``, commits one ``POST /bulk_docs``, HiLo ranges ``/hilo/next``. A query
+RavenDB answers exactly as SQL would (see rql.py) is sent as RQL; anything else (joins,
+aggregates, LIKE, string ordering, or a transaction's pending writes to overlay) runs on the
+client: the needed documents are fetched (with the exactly-answerable filters pushed down)
+into a private in-memory embedded store, where the statement runs with the pending batch
+overlaid. Collection schemas live in documents of the ``SqlaDocstoreSchemas`` collection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from ... import errors, values
+from ...commands import Batch, Delete, Patch, Put
+from ...pending import PendingBatch
+from ...schema import CollectionSpec, FieldSpec
+from ...statements import ast
+from ..base import Document
+from ..embedded.connection import EmbeddedConnection, collections_of
+from ..embedded.store import EmbeddedStore, collection_table, transaction
+from .errors import MISSING_MARKER
+from .http import Cluster, HttpSession, Response
+from .rql import RqlQuery, pushdown, translate
+
+SCHEMA_COLLECTION = "SqlaDocstoreSchemas"
+_PAGE = 1024
+_META_KEYS = ("@id", "@change-vector", "@last-modified", "@flags", "@index-score",
+              "@projection", "@nested-object-types")
+
+
+def schema_id(collection: str) -> str:
+    return f"sqla_docstore/collections/{collection}"
+
+
+class RavenConnection:
+    """inherits the docstring from backends.base.BackendConnection"""
+
+    def __init__(self, cluster: Cluster, *, budget: Callable[[str], None] | None = None) -> None:
+        self.cluster = cluster
+        self.http = HttpSession(cluster)
+        self.counts: Counter[str] = Counter()
+        self._specs: dict[str, CollectionSpec] = {}
+        self._scratch = EmbeddedConnection(EmbeddedStore(None))
+        self._scratch_specs: dict[str, CollectionSpec] = {}
+        self.before_request = budget
+
+    def _count(self, kind: str) -> None:
+        if self.before_request is not None:
+            self.before_request(kind)
+        self.counts[kind] += 1
+
+    def _json(self, resp: Response, what: str) -> dict[str, Any]:
+        if not isinstance(resp.body, dict):
+            raise errors.OperationalError(
+                f"RavenDB sent a {what} reply that is not JSON: {str(resp.body)[:200]!r}"
+            )
+        return resp.body
+
+    # -- schemas ---------------------------------------------------------------------------
+    def spec(self, collection: str) -> CollectionSpec:
+        spec = self._specs.get(collection)
+        if spec is None:
+            self._count("schema")
+            resp = self.http.request("GET", "docs", params=[("id", schema_id(collection))],
+                                     read=True)
+            if resp.status == 404:
+                raise errors.OperationalError(f"no such collection: {collection}")
+            doc = self._json(resp, "load")["Results"][0]
+            spec = CollectionSpec.from_json(collection, doc["spec"])
+            self._specs[collection] = spec
+        return spec
+
+    def collection_names(self) -> list[str]:
+        body = self._query(RqlQuery(f"from '{SCHEMA_COLLECTION}'"), {}, "schema")
+        return sorted(d["name"] for d in body)
+
+    # -- reads -----------------------------------------------------------------------------
+    def get_documents(self, collection: str, ids: list[str],
+                      pending: PendingBatch | None) -> dict[str, Document]:
+        found: dict[str, Document] = {}
+        missing = []
+        for doc_id in ids:
+            state = pending.get(collection, doc_id) if pending else None
+            if state is None:
+                missing.append(doc_id)
+            elif state[1] is not None:
+                found[doc_id] = (state[0], state[1], None)
+        if missing:
+            self._count("load")
+            spec = self.spec(collection)
+            for doc in self._load(missing):
+                if doc is not None:
+                    doc_id, body, cv = _split(doc, spec)
+                    found[doc_id] = (doc_id, body, cv)
+        return found
+
+    def _load(self, ids: list[str]) -> list[Any]:
+        if sum(len(i) for i in ids) < 1024:
+            resp = self.http.request("GET", "docs", params=[("id", i) for i in ids],
+                                     read=True, cacheable=True)
+        else:  # long id lists go in the body, as the official client does
+            resp = self.http.request("POST", "docs", body={"Ids": ids}, read=True)
+        if resp.status == 404:
+            return []
+        results = self._json(resp, "load").get("Results")
+        if not isinstance(results, list):
+            raise errors.OperationalError("RavenDB sent a load reply without Results")
+        return results
+
+    def _query(self, rql: RqlQuery, params: dict[str, Any], kind: str = "query",
+               page: bool = True) -> list[dict[str, Any]]:
+        """All results of an RQL query (paged), or the raw reply for a count."""
+        args = {name: _rql_value(k, v, params) for name, (k, v) in rql.binds.items()}
+        results: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            text = rql.text + (" limit $page_skip, $page_take" if page else "")
+            query_params = dict(args, page_skip=start, page_take=_PAGE) if page else args
+            self._count(kind)
+            resp = self.http.request("POST", "queries",
+                                     body={"Query": text, "QueryParameters": query_params},
+                                     read=True, cacheable=True)
+            body = self._json(resp, "query")
+            batch = body.get("Results")
+            if not isinstance(batch, list):
+                raise errors.OperationalError("RavenDB sent a query reply without Results")
+            results += batch
+            if not page or len(batch) < _PAGE:
+                return results
+            start += _PAGE
+
+    def query(self, stmt: ast.SelectLike, params: dict[str, Any],
+              pending: PendingBatch | None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        colls = collections_of(stmt)
+        overlaid = pending is not None and any(pending.touches(c) for c in colls)
+        planned = None if overlaid else translate(stmt, self.spec)
+        if planned is not None:
+            return self._server_query(stmt, planned, params)
+        return self._client_query(stmt, params, pending, colls)
+
+    def _server_query(self, stmt: ast.SelectLike, planned: Any,
+                      params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        rql, projection, is_count = planned
+        assert isinstance(stmt, ast.Select) and isinstance(stmt.from_[0], ast.TableRef)
+        spec = self.spec(stmt.from_[0].name)
+        args = {name: _rql_value(k, v, params) for name, (k, v) in rql.binds.items()}
+        self._count("query")
+        resp = self.http.request("POST", "queries",
+                                 body={"Query": rql.text, "QueryParameters": args},
+                                 read=True, cacheable=True)
+        body = self._json(resp, "query")
+        if is_count:
+            label = stmt.columns[0].alias or "count"
+            return [label], [(int(body.get("TotalResults", 0)),)]
+        rows = []
+        for doc in body.get("Results") or []:
+            _, fields, _ = _split(doc, spec)
+            rows.append(tuple(fields.get(name) for _, name in projection))
+        return [label for label, _ in projection], rows
+
+    def _client_query(self, stmt: ast.SelectLike, params: dict[str, Any],
+                      pending: PendingBatch | None,
+                      colls: set[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        single = len(colls) == 1 and _single_source(stmt)
+        for collection in colls:
+            where = stmt.where if single and isinstance(stmt, ast.Select) else None
+            ref = stmt.from_[0].ref if single else collection  # type: ignore[union-attr]
+            self._fill_scratch(collection, pushdown(stmt, where, self.spec(collection), ref),
+                               params)
+        return self._scratch.query(stmt, params, pending)
+
+    def _fill_scratch(self, collection: str, rql: RqlQuery, params: dict[str, Any]) -> None:
+        spec = self.spec(collection)
+        store = self._scratch.store
+        if self._scratch_specs.get(collection) is not spec:
+            if collection in self._scratch_specs:
+                store.drop_collection(self._scratch._conn, collection)
+            store.create_collection(self._scratch._conn, replace(spec, unique=(), indexes={},
+                                                               checks=()))
+            self._scratch_specs[collection] = spec
+        docs = self._query(rql, params)
+        rows = []
+        for doc in docs:
+            doc_id, body, cv = _split(doc, spec)
+            rows.append((doc_id, values.dumps(body), cv or "", ""))
+        conn = self._scratch._conn
+        with store.lock, transaction(conn):
+            conn.execute(f"DELETE FROM {collection_table(collection)}")
+            conn.executemany(f"INSERT OR REPLACE INTO {collection_table(collection)} "
+                             "(id, body, cv, modified) VALUES (?, ?, ?, ?)", rows)
+
+    def rows_for_write(self, table: str, alias: str | None, where: ast.Expr | None,
+                       exprs: tuple[ast.Expr, ...], params: dict[str, Any],
+                       pending: PendingBatch | None) -> list[tuple[Any, ...]]:
+        colls = collections_of(where) | {table}
+        spec = self.spec(table)
+        for collection in colls:
+            own = collection == table and len(colls) == 1
+            rql = pushdown(None, where if own else None, self.spec(collection),
+                           alias or table if own else collection)
+            self._fill_scratch(collection, rql, params)
+        del spec
+        return self._scratch.rows_for_write(table, alias, where, exprs, params, pending)
+
+    def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any]) -> tuple[Any, ...]:
+        return self._scratch.evaluate(exprs, params)
+
+    # -- writes ----------------------------------------------------------------------------
+    def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
+        if not batch.commands:
+            return []
+        self._count("batch")
+        body: dict[str, Any] = {"Commands": [_command_json(c) for c in batch.commands]}
+        if batch.cluster_wide:
+            body["TransactionMode"] = "ClusterWide"
+        resp = self.http.request("POST", "bulk_docs", body=body, idempotent=False)
+        reply = self._json(resp, "batch")
+        out = reply.get("Results")
+        if not isinstance(out, list):
+            raise errors.OperationalError("RavenDB sent a batch reply without Results")
+        return out if results else []
+
+    def next_ids(self, tag: str, count: int) -> list[int]:
+        return self.cluster.hilo.next_ids(tag, count, self._fetch_range)
+
+    def observe_id(self, tag: str, used: int) -> None:
+        self.cluster.hilo.observe(tag, used)
+
+    def _fetch_range(self, tag: str, capacity: int, at_least: int) -> tuple[int, int]:
+        self.counts["hilo"] += 1  # HiLo calls are not part of a session's request budget
+        resp = self.http.request("GET", "hilo/next", params={
+            "tag": tag, "lastBatchSize": capacity, "lastRangeAt": "",
+            "identityPartsSeparator": "/", "lastMax": at_least - 1,
+        })
+        body = self._json(resp, "hilo")
+        low, high = int(body["Low"]), int(body["High"])
+        return low, high
+
+    def execute_schema(self, stmt: ast.Statement) -> None:
+        self._count("schema")
+        if isinstance(stmt, ast.CreateCollection):
+            if self._schema_exists(stmt.name):
+                raise errors.OperationalError(f"collection {stmt.name} already exists")
+            spec = CollectionSpec.from_json(stmt.name, stmt.spec)
+            self._put_spec(spec, "")
+        elif isinstance(stmt, ast.DropCollection):
+            self.spec(stmt.name)
+            self._delete_all(stmt.name)
+            self._write([Delete(SCHEMA_COLLECTION, schema_id(stmt.name))])
+            self._specs.pop(stmt.name, None)
+        elif isinstance(stmt, ast.CreateIndex):
+            spec = self.spec(stmt.collection)
+            indexes = dict(spec.indexes)
+            indexes[stmt.name] = (stmt.fields, stmt.unique)
+            self._put_spec(replace(spec, indexes=indexes), None)
+        elif isinstance(stmt, ast.DropIndex):
+            for name in self.collection_names():
+                spec = self.spec(name)
+                if stmt.name in spec.indexes:
+                    indexes = {k: v for k, v in spec.indexes.items() if k != stmt.name}
+                    self._put_spec(replace(spec, indexes=indexes), None)
+        elif isinstance(stmt, ast.AlterCollection):
+            self._put_spec(_altered(self.spec(stmt.name), stmt), None)
+        else:
+            raise errors.NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
+
+    def _delete_all(self, collection: str) -> None:
+        """Delete by query, waiting for the server's operation to finish."""
+        resp = self.http.request("DELETE", "queries", params={"allowStale": "false"},
+                                 body={"Query": f"from '{_escape(collection)}'"})
+        op = self._json(resp, "delete by query").get("OperationId")
+        for _ in range(600):
+            state = self._json(self.http.request("GET", "operations/state", params={"id": op}),
+                               "operation state")
+            status = state.get("Status")
+            if status == "Completed":
+                return
+            if status in ("Faulted", "Canceled"):
+                raise errors.OperationalError(f"deleting collection {collection}: {state}")
+            time.sleep(0.05)
+        raise errors.OperationalError(f"deleting collection {collection} did not finish")
+
+    def _schema_exists(self, name: str) -> bool:
+        try:
+            self._specs.pop(name, None)
+            self.spec(name)
+        except errors.OperationalError:
+            return False
+        return True
+
+    def _put_spec(self, spec: CollectionSpec, expected: str | None) -> None:
+        body = {"name": spec.name, "spec": spec.to_json()}
+        self._write([Put(SCHEMA_COLLECTION, schema_id(spec.name), body, expected)])
+        self._specs[spec.name] = spec
+
+    def _write(self, commands: list[Any]) -> None:
+        body = {"Commands": [_command_json(c) for c in commands]}
+        self.http.request("POST", "bulk_docs", body=body, idempotent=False)
+
+    def reset_overlay(self) -> None:
+        self._scratch.reset_overlay()
+
+    def close(self) -> None:
+        self._scratch.close()
+        self._scratch.store.close()
+        self.http.close()
+
+
+def _single_source(stmt: ast.SelectLike) -> bool:
+    refs = [n for n in ast.walk(stmt) if isinstance(n, ast.TableRef)]
+    return isinstance(stmt, ast.Select) and len(refs) == 1 and len(stmt.from_) == 1 and (
+        isinstance(stmt.from_[0], ast.TableRef)
+    )
+
+
+def _split(doc: dict[str, Any], spec: CollectionSpec) -> tuple[str, dict[str, Any], str | None]:
+    """(id, body without metadata, change vector) of a document as RavenDB returns it."""
+    meta = doc.get("@metadata") or {}
+    doc_id = meta.get("@id")
+    if not isinstance(doc_id, str):
+        raise errors.OperationalError("RavenDB sent a document without @metadata.@id")
+    body = {k: v for k, v in doc.items() if k != "@metadata"}
+    _fill_key(body, doc_id, spec)
+    return doc_id, body, meta.get("@change-vector")
+
+
+def _fill_key(body: dict[str, Any], doc_id: str, spec: CollectionSpec) -> None:
+    """Documents other clients stored keep their key only in the id (``users/1-A``)."""
+    if len(spec.primary_key) != 1 or body.get(spec.primary_key[0]) is not None:
+        return
+    key = spec.primary_key[0]
+    tail = doc_id.rsplit("/", 1)[-1]
+    if spec.autoincrement == key or any(
+        f.name == key and f.type.startswith(("INTEGER", "BIGINT")) for f in spec.fields
+    ):
+        number = tail.split("-", 1)[0]
+        if number.isdigit():
+            body[key] = int(number)
+    else:
+        body[key] = doc_id
+
+
+def _rql_value(kind: str, value: Any, params: dict[str, Any]) -> Any:
+    if kind == "literal":
+        return values.to_json(value)
+    try:
+        return values.to_json(params[value])
+    except KeyError:
+        raise errors.ProgrammingError(f"no value given for parameter {value!r}") from None
+
+
+def _escape(name: str) -> str:
+    return name.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _command_json(cmd: Put | Patch | Delete) -> dict[str, Any]:
+    out = cmd.to_json()
+    if isinstance(cmd, Delete) and cmd.must_exist and cmd.expected is None and cmd.seen:
+        # RavenDB deletes a missing document silently; the version read makes a concurrent
+        # delete (or change) abort the whole commit, as StaleDataError expects.
+        out["ChangeVector"] = cmd.seen
+    if isinstance(cmd, Patch):
+        # A PATCH of a missing document is no error in RavenDB: make it one, inside the batch,
+        # so a concurrent delete aborts the whole commit instead of losing the update.
+        out["PatchIfMissing"] = {"Script": f"throw '{MISSING_MARKER}';", "Values": {}}
+    return out
+
+
+def _altered(spec: CollectionSpec, stmt: ast.AlterCollection) -> CollectionSpec:
+    data = stmt.spec
+    fields = list(spec.fields)
+    if stmt.action == "add_column":
+        fields.append(FieldSpec(data["name"], data.get("type", "JSON"), data.get("nullable", True),
+                                data.get("default")))
+    elif stmt.action == "drop_column":
+        fields = [f for f in fields if f.name != data["name"]]
+    elif stmt.action == "alter_column":
+        fields = [replace(f, nullable=data.get("nullable", f.nullable),
+                          type=data.get("type", f.type)) if f.name == data["name"] else f
+                  for f in fields]
+    else:
+        raise errors.NotSupportedError(f"ALTER COLLECTION {stmt.action}")
+    return replace(spec, fields=tuple(fields))
+
+

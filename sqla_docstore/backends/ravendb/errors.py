@@ -1,0 +1,65 @@
+"""RavenDB error responses to the PEP 249 tree, by status and the server's exception ``Type``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import errors
+
+# Last segment of the server's .NET exception type -> our class (most specific first).
+_BY_TYPE: dict[str, type[errors.Error]] = {
+    "DocumentConflictException": errors.ConcurrencyError,
+    "ClusterTransactionConcurrencyException": errors.ConcurrencyError,
+    "ConcurrencyException": errors.ConcurrencyError,
+    "DatabaseDoesNotExistException": errors.OperationalError,
+    "DocumentDoesNotExistException": errors.OperationalError,
+    "IndexDoesNotExistException": errors.OperationalError,
+    "AuthorizationException": errors.OperationalError,
+    "InvalidQueryException": errors.ProgrammingError,
+    "QueryParserException": errors.ProgrammingError,
+    "JavaScriptException": errors.DataError,
+    "NotSupportedException": errors.NotSupportedError,
+    "ArgumentException": errors.ProgrammingError,
+    "TimeoutException": errors.OperationalError,
+}
+
+#: Text a PUT conflict carries when the document was expected not to exist (a taken key).
+_NEW_DOCUMENT = "expecting new document"
+#: Marker our PATCH-if-missing script throws: the document was deleted by someone else.
+MISSING_MARKER = "sqla_docstore: document was deleted"
+
+
+class ServerError(errors.OperationalError):
+    """An error the server reported, with its status, .NET type and URL kept."""
+
+    def __init__(self, message: str, status: int, server_type: str, url: str) -> None:
+        super().__init__(message)
+        self.status_code = status
+        self.server_type = server_type
+        self.url = url
+
+
+def error_from_response(status: int, body: Any, url: str, text: str) -> errors.Error:
+    """The exception for a non-2xx answer; the server's own message is kept verbatim."""
+    if not isinstance(body, dict):
+        snippet = " ".join(text.split())[:200]
+        return errors.OperationalError(
+            f"RavenDB at {url} answered {status} with a body that is not RavenDB JSON: "
+            f"{snippet!r}"
+        )
+    server_type = str(body.get("Type") or "")
+    message = str(body.get("Message") or body.get("Error") or f"status {status}")
+    short = server_type.rsplit(".", 1)[-1]
+    if MISSING_MARKER in message:
+        return errors.ConcurrencyError(f"{MISSING_MARKER} ({message})")
+    if status == 409 or short in ("ConcurrencyException", "DocumentConflictException",
+                                  "ClusterTransactionConcurrencyException"):
+        if _NEW_DOCUMENT in message or "Concurrency check failed for putting the key" in message:
+            return errors.DuplicateKeyError(message)
+        return errors.ConcurrencyError(message)
+    cls = _BY_TYPE.get(short)
+    if cls is None:
+        cls = errors.ProgrammingError if status == 400 else errors.OperationalError
+    if cls is errors.OperationalError:
+        return ServerError(f"{message} (HTTP {status} from {url})", status, server_type, url)
+    return cls(f"{message} (HTTP {status} from {url})")

@@ -1,0 +1,277 @@
+"""HTTP to a RavenDB cluster: topology, node choice, failover, ETag cache, TLS (on requests).
+
+A ``Cluster`` is shared by every connection of an engine (topology, failed nodes, the HTTP
+cache, HiLo ranges); each connection sends through its own ``requests.Session``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from ... import errors
+from ..embedded.hilo import HiLoRegistry
+from .errors import error_from_response
+
+CLIENT_VERSION = "7.2.0"  # RavenDB enables atomic guards for clients >= 5.2
+_RETRY_STATUS = {408, 502, 503, 504}
+
+
+@dataclass
+class Node:
+    url: str
+    tag: str
+    failures: int = 0
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class OutcomeUnknownError(errors.OperationalError):
+    """The node died after a batch was sent: it may or may not have been applied."""
+
+
+class Cluster:
+    """What every connection to one database of one cluster shares."""
+
+    def __init__(
+        self,
+        urls: list[str],
+        database: str,
+        *,
+        cert: str | None = None,
+        ca: str | None = None,
+        timeout: float = 30.0,
+        read_balance: str = "none",
+        topology_updates: bool = True,
+    ) -> None:
+        if not urls:
+            raise errors.InterfaceError("RavenDB needs at least one URL")
+        if read_balance not in ("none", "round_robin"):
+            raise errors.InterfaceError(f"unknown read_balance {read_balance!r}")
+        self.database = database
+        self.cert = cert
+        self.ca = ca
+        self.timeout = timeout
+        self.read_balance = read_balance
+        self.topology_updates = topology_updates
+        self.nodes = [Node(u.rstrip("/"), "?") for u in urls]
+        self.topology_etag = -1
+        self.lock = threading.Lock()
+        self.cache: dict[str, tuple[str, Any]] = {}
+        self.hilo = HiLoRegistry()
+        self._round_robin = itertools.count()
+        self._topology_known = not topology_updates
+
+    def __repr__(self) -> str:  # never shows certificate paths' contents, only where
+        return f"<RavenDB cluster {[n.url for n in self.nodes]} database={self.database!r}>"
+
+    def preferred(self) -> list[Node]:
+        """Nodes in the order to try them: healthy ones first, the first healthy one preferred."""
+        with self.lock:
+            return sorted(self.nodes, key=lambda n: n.failures > 0)
+
+    def for_read(self) -> list[Node]:
+        nodes = self.preferred()
+        if self.read_balance == "round_robin" and len(nodes) > 1:
+            healthy = [n for n in nodes if not n.failures] or nodes
+            start = next(self._round_robin) % len(healthy)
+            first = healthy[start]
+            nodes = [first] + [n for n in nodes if n is not first]
+        return nodes
+
+    def mark_failed(self, node: Node) -> None:
+        with self.lock:
+            node.failures += 1
+
+    def mark_ok(self, node: Node) -> None:
+        if node.failures:
+            with self.lock:
+                node.failures = 0
+
+    def apply_topology(self, body: Any) -> None:
+        nodes = body.get("Nodes") if isinstance(body, dict) else None
+        if not isinstance(nodes, list) or not nodes:
+            raise errors.OperationalError(f"unexpected topology response: {str(body)[:200]}")
+        etag = int(body.get("Etag", 0) or 0)
+        with self.lock:
+            if etag < self.topology_etag:
+                return
+            known = {n.url: n for n in self.nodes}
+            self.nodes = [
+                Node(n["Url"].rstrip("/"), n.get("ClusterTag", "?"),
+                     known[n["Url"].rstrip("/")].failures if n["Url"].rstrip("/") in known else 0)
+                for n in nodes
+            ]
+            self.topology_etag = etag
+            self._topology_known = True
+
+
+class HttpSession:
+    """One connection's HTTP: sends a request to the cluster with failover and caching."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.http = requests.Session()
+        self.http.headers.update({"Raven-Client-Version": CLIENT_VERSION,
+                                  "User-Agent": "sqla_docstore"})
+        if cluster.cert:
+            self.http.cert = cluster.cert
+        if cluster.ca:
+            self.http.verify = cluster.ca
+        self.use_cache = True
+
+    def close(self) -> None:
+        self.http.close()
+
+    def db_path(self, endpoint: str) -> str:
+        return f"/databases/{quote(self.cluster.database, safe='')}/{endpoint}"
+
+    def ensure_topology(self) -> None:
+        if self.cluster._topology_known:
+            return
+        failures: list[str] = []
+        for node in list(self.cluster.nodes):
+            try:
+                resp = self._send(node, "GET", "/topology",
+                                  {"name": self.cluster.database}, None, {})
+            except errors.OperationalError as exc:
+                failures.append(f"{node.url}: {exc}")
+                continue
+            if resp.status == 200:
+                self.cluster.apply_topology(resp.body)
+                return
+            raise error_from_response(resp.status, resp.body, node.url, str(resp.body))
+        raise errors.OperationalError(
+            "no RavenDB node answered the topology request: " + "; ".join(failures)
+        )
+
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        read: bool = False,
+        cacheable: bool = False,
+        idempotent: bool = True,
+    ) -> Response:
+        """Send to the database, failing over on connection errors and 408/502/503/504.
+
+        A non-idempotent request (a batch) is retried on another node only if it carries a
+        request id the server deduplicates, or if it provably never reached the first node.
+        """
+        self.ensure_topology()
+        path = self.db_path(endpoint)
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        headers: dict[str, str] = {}
+        if not idempotent:
+            headers["Raft-Request-Id"] = str(uuid.uuid4())
+        cache_key = None
+        if cacheable:
+            cache_key = f"{method} {path}?{params}#{data!r}"
+            hit = self.cluster.cache.get(cache_key) if self.use_cache else None
+            if hit is not None:
+                headers["If-None-Match"] = f'"{hit[0]}"'
+        nodes = self.cluster.for_read() if read else self.cluster.preferred()
+        failures: list[str] = []
+        for node in nodes:
+            try:
+                resp = self._send(node, method, path, params, data, headers)
+            except _Unreachable as exc:  # never reached the node: safe to try the next one
+                self.cluster.mark_failed(node)
+                failures.append(f"{node.url}: {exc}")
+                continue
+            except _LostAfterSend as exc:
+                self.cluster.mark_failed(node)
+                failures.append(f"{node.url}: {exc}")
+                if idempotent or "Raft-Request-Id" in headers:
+                    continue
+                raise OutcomeUnknownError(  # pragma: no cover - ids are always sent
+                    f"the connection to {node.url} broke after the batch was sent: {exc}"
+                ) from exc
+            if resp.status in _RETRY_STATUS:
+                self.cluster.mark_failed(node)
+                failures.append(f"{node.url}: HTTP {resp.status}")
+                continue
+            self.cluster.mark_ok(node)
+            if resp.headers.get("Refresh-Topology") == "true":
+                self.cluster._topology_known = False
+            return self._finish(resp, node, cache_key)
+        raise errors.OperationalError(
+            f"{method} {path} failed on every RavenDB node: " + "; ".join(failures)
+        )
+
+    def _finish(self, resp: Response, node: Node, cache_key: str | None) -> Response:
+        if resp.status == 304 and cache_key is not None and cache_key in self.cluster.cache:
+            return Response(200, self.cluster.cache[cache_key][1], resp.headers)
+        if resp.status == 404:
+            return resp
+        if resp.status >= 400:
+            raise error_from_response(resp.status, resp.body, node.url, str(resp.body))
+        etag = resp.headers.get("ETag")
+        if cache_key is not None and etag and resp.status == 200:
+            self.cluster.cache[cache_key] = (etag.strip('"'), resp.body)
+        return resp
+
+    def _send(self, node: Node, method: str, path: str, params: Any, data: bytes | None,
+              headers: dict[str, str]) -> Response:
+        url = node.url + path
+        try:
+            raw = self.http.request(method, url, params=params, data=data, headers=headers,
+                                    timeout=self.cluster.timeout)
+        except requests.exceptions.SSLError as exc:
+            raise errors.OperationalError(
+                f"TLS handshake with {node.url} failed (check the client certificate and the "
+                f"CA bundle): {type(exc).__name__}"
+            ) from exc
+        except (requests.exceptions.ConnectionError, requests.exceptions.ConnectTimeout) as exc:
+            if _before_send(exc):
+                raise _Unreachable(_short(exc)) from exc
+            raise _LostAfterSend(_short(exc)) from exc
+        except requests.exceptions.Timeout as exc:
+            raise _LostAfterSend(f"no answer within {self.cluster.timeout} s") from exc
+        except requests.exceptions.RequestException as exc:
+            raise errors.OperationalError(f"request to {node.url} failed: {_short(exc)}") from exc
+        return Response(raw.status_code, _decode(raw), dict(raw.headers))
+
+
+class _Unreachable(errors.OperationalError):
+    pass
+
+
+class _LostAfterSend(errors.OperationalError):
+    pass
+
+
+def _before_send(exc: Exception) -> bool:
+    text = repr(exc)
+    return isinstance(exc, requests.exceptions.ConnectTimeout) or any(
+        marker in text for marker in ("NewConnectionError", "Connection refused",
+                                      "Failed to establish", "Name or service not known")
+    )
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _decode(raw: requests.Response) -> Any:
+    if raw.status_code in (204, 304) or not raw.content:
+        return None
+    try:
+        return raw.json()
+    except ValueError:
+        return raw.text  # not JSON: the caller reports it as a bad response
