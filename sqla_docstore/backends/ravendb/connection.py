@@ -219,7 +219,8 @@ class RavenConnection:
         body: dict[str, Any] = {"Commands": [_command_json(c) for c in batch.commands]}
         if batch.cluster_wide:
             body["TransactionMode"] = "ClusterWide"
-        resp = self.http.request("POST", "bulk_docs", body=body, idempotent=False)
+        resp = self.http.request("POST", "bulk_docs", body=body, idempotent=False,
+                                 deduplicated=batch.cluster_wide)
         reply = self._json(resp, "batch")
         out = reply.get("Results")
         if not isinstance(out, list):

@@ -10,6 +10,7 @@ import itertools
 import json
 import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +23,9 @@ from .errors import error_from_response
 
 CLIENT_VERSION = "7.2.0"  # RavenDB enables atomic guards for clients >= 5.2
 _RETRY_STATUS = {408, 502, 503, 504}
+#: Response header of servers that apply a batch once per Raft-Request-Id (the bundled one).
+DEDUPE_HEADER = "Sqla-Docstore-Batch-Dedupe"
+_CACHE_ENTRIES = 2048
 
 
 @dataclass
@@ -69,7 +73,10 @@ class Cluster:
         self.nodes = [Node(u.rstrip("/"), "?") for u in urls]
         self.topology_etag = -1
         self.lock = threading.Lock()
-        self.cache: dict[str, tuple[str, Any]] = {}
+        self.cache: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+        #: the servers apply a batch at most once per request id, so a batch whose reply was
+        #: lost may be resent to another node (RavenDB does this for cluster-wide batches)
+        self.dedupes_batches = False
         self.hilo = HiLoRegistry()
         self._round_robin = itertools.count()
         self._topology_known = not topology_updates
@@ -151,6 +158,7 @@ class HttpSession:
                 continue
             if resp.status == 200:
                 self.cluster.apply_topology(resp.body)
+                self.cluster.dedupes_batches = resp.headers.get(DEDUPE_HEADER) == "true"
                 return
             raise error_from_response(resp.status, resp.body, node.url, str(resp.body))
         raise errors.OperationalError(
@@ -167,11 +175,15 @@ class HttpSession:
         read: bool = False,
         cacheable: bool = False,
         idempotent: bool = True,
+        deduplicated: bool = False,
     ) -> Response:
         """Send to the database, failing over on connection errors and 408/502/503/504.
 
-        A non-idempotent request (a batch) is retried on another node only if it carries a
-        request id the server deduplicates, or if it provably never reached the first node.
+        A non-idempotent request (a batch) carries a request id. After a node dies, it is
+        resent to another node only if it provably never reached the first one, or if the
+        server applies each request id once (``deduplicated``: cluster-wide transactions on
+        RavenDB, every batch on the bundled server); otherwise the caller gets
+        OutcomeUnknownError and nothing is resent, so no batch is ever applied twice.
         """
         self.ensure_topology()
         path = self.db_path(endpoint)
@@ -197,10 +209,12 @@ class HttpSession:
             except _LostAfterSend as exc:
                 self.cluster.mark_failed(node)
                 failures.append(f"{node.url}: {exc}")
-                if idempotent or "Raft-Request-Id" in headers:
+                if idempotent or deduplicated or self.cluster.dedupes_batches:
                     continue
-                raise OutcomeUnknownError(  # pragma: no cover - ids are always sent
-                    f"the connection to {node.url} broke after the batch was sent: {exc}"
+                raise OutcomeUnknownError(
+                    f"the connection to {node.url} broke after the batch was sent ({exc}); "
+                    "it may or may not have been applied, and it was not resent so that it "
+                    "can never be applied twice: check the data, then retry"
                 ) from exc
             if resp.status in _RETRY_STATUS:
                 self.cluster.mark_failed(node)
@@ -223,7 +237,12 @@ class HttpSession:
             raise error_from_response(resp.status, resp.body, node.url, str(resp.body))
         etag = resp.headers.get("ETag")
         if cache_key is not None and etag and resp.status == 200:
-            self.cluster.cache[cache_key] = (etag.strip('"'), resp.body)
+            cache = self.cluster.cache
+            with self.cluster.lock:
+                cache[cache_key] = (etag.strip('"'), resp.body)
+                cache.move_to_end(cache_key)
+                while len(cache) > _CACHE_ENTRIES:
+                    cache.popitem(last=False)
         return resp
 
     def _send(self, node: Node, method: str, path: str, params: Any, data: bytes | None,
