@@ -1,4 +1,4 @@
-"""Command line: ``python -m sqla_docstore demo [URL]`` runs a small app on the embedded store."""
+"""Command line: ``demo [URL]`` runs a small app on the embedded store; ``serve`` a server."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("url", nargs="?", default=None,
                       help="store URL (default: a fresh file store in a temporary folder)")
     demo.set_defaults(func=_demo)
+    from .server import cli as server_cli
+
+    server_cli.add_parser(commands)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

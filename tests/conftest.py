@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -100,10 +102,30 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "store.db"
 
 
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    """An engine on a private in-memory store (``docstore://``)."""
-    eng = create_engine("docstore://")
+@pytest.fixture(scope="session")
+def raven_node() -> Iterator[Any]:
+    """One bundled RavenDB-compatible node for the whole run (a fresh database per test)."""
+    from sqla_docstore.testing.ravendb_server import start_test_server
+
+    server = start_test_server("A")
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["docstore", "ravendb"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """An engine on a private in-memory store (``docstore://``), and the same tests again on
+    ``ravendb://`` against the bundled server with a fresh database."""
+    if request.param == "docstore":
+        eng = create_engine("docstore://")
+    else:
+        import requests
+
+        server = request.getfixturevalue("raven_node")
+        name = f"t{uuid.uuid4().hex[:12]}"
+        requests.put(f"{server.url}/admin/databases", params={"name": name},
+                     json={"DatabaseName": name}, timeout=30).raise_for_status()
+        eng = create_engine(f"ravendb://{server.url.split('://', 1)[1]}/{name}")
     yield eng
     eng.dispose()
 

@@ -49,3 +49,7 @@ class DocstoreImpl(DefaultImpl):
                 f"alter_column({', '.join(unsupported)}=...) is not supported by sqla_docstore"
             )
         self._alter(table_name, "alter_column", spec)
+
+
+class RavenDBImpl(DocstoreImpl):
+    __dialect__ = "ravendb"

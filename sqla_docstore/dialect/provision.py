@@ -15,6 +15,11 @@ def _follower_url(url: Any, ident: str) -> Any:
     return url
 
 
+@follower_url_from_main.for_db("ravendb")
+def _raven_follower_url(url: Any, ident: str) -> Any:
+    return url.set(database=f"{url.database}_{ident}")
+
+
 @drop_db.for_db("docstore")
 def _drop_db(cfg: Any, eng: Any, ident: str) -> None:
     for suffix in ("", "-wal", "-shm"):
@@ -23,6 +28,6 @@ def _drop_db(cfg: Any, eng: Any, ident: str) -> None:
             os.remove(path)
 
 
-@temp_table_keyword_args.for_db("docstore")
+@temp_table_keyword_args.for_db("docstore", "ravendb")
 def _temp_table_keyword_args(cfg: Any, eng: Any) -> dict[str, Any]:
     return {}

@@ -38,6 +38,13 @@ def parse(text: str) -> ast.Statement:
     return _Parser(text).statement()
 
 
+@lru_cache(maxsize=1024)
+def parse_rql(text: str) -> ast.Statement:
+    """Parse an RQL query keeping ``exact(...)`` as a call, so a RavenDB-compatible server can
+    tell exact comparisons from RavenDB's default case-insensitive ones."""
+    return _Parser(text, keep_exact=True).statement()
+
+
 @lru_cache(maxsize=256)
 def parse_expression(text: str) -> ast.Expr:
     """Parse a lone expression, such as the text of a CHECK constraint."""
@@ -84,8 +91,9 @@ def _rql_nulls(expr: ast.Expr) -> ast.Expr:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, keep_exact: bool = False) -> None:
         self.text = text
+        self.keep_exact = keep_exact
         self.tokens = tokenize(text)
         self.i = 0
 
@@ -231,6 +239,8 @@ class _Parser:
     def optional_alias(self) -> str | None:
         """``AS name``, or a bare name that is not a clause keyword."""
         if self.accept_kw("as"):
+            if self.tok.kind == "str":  # RQL: select name as 'Name'
+                return self.advance().value
             return self.ident()
         if self.tok.kind == "qname" or (
             self.tok.kind == "name" and self.tok.value.lower() not in _CLAUSE_WORDS
@@ -334,7 +344,10 @@ class _Parser:
         self.expect_kw("from")
         if self.tok.is_kw("index"):
             self.unsupported("querying a static index (from index ...)")
-        source = self.from_item()
+        if self.tok.kind == "str":  # from 'Users', as the official RavenDB clients write it
+            source: ast.FromItem = ast.TableRef(self.advance().value, self.optional_alias())
+        else:
+            source = self.from_item()
         where = _rql_nulls(self.expr()) if self.accept_kw("where") else None
         group_by: tuple[ast.Expr, ...] = ()
         if self.accept_kw("group"):
@@ -557,9 +570,10 @@ class _Parser:
                 return self.case()
             if word == "cast":
                 return self.cast()
-            if word == "exists":
-                self.i += 1
-                self.expect_op("(")
+            if word == "exists" and self.peek().value == "(" and (
+                self.peek(2).is_kw("select") or self.peek(2).value == "("
+            ):
+                self.i += 2
                 select = self.select_stmt()
                 self.expect_op(")")
                 return ast.Exists(select)
@@ -596,7 +610,8 @@ class _Parser:
         func = self.call_args(fname)
         if self.tok.is_kw("over", "filter"):
             self.unsupported(f"{self.tok.value.upper()} clause (window/filtered aggregates)")
-        if fname == "exact" and len(func.args) == 1:  # RQL: equality is already case-sensitive
+        if fname == "exact" and len(func.args) == 1 and not self.keep_exact:
+            # RQL: equality is already case-sensitive here
             return func.args[0]
         return func
 

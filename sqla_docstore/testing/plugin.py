@@ -51,3 +51,4 @@ def docstore_session(docstore_connection: Any) -> Iterator[Any]:
     session = Session(bind=docstore_connection, join_transaction_mode="create_savepoint")
     yield session
     session.close()
+from .ravendb_server import ravendb_server, ravendb_server_factory  # noqa: E402,F401

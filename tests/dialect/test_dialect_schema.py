@@ -25,14 +25,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 
-def _tables() -> tuple[MetaData, Table, Table]:
+def _tables(engine: Engine | None = None) -> tuple[MetaData, Table, Table]:
+    # RavenDB refuses unique constraints for now (see the unique-constraint test below).
+    unique = [] if engine is not None and engine.dialect.name == "ravendb" else [
+        UniqueConstraint("code")]
     meta = MetaData()
     parent = Table(
         "parent", meta,
         Column("id", Integer, primary_key=True),
         Column("name", String(30), nullable=False, index=True),
         Column("code", String(10)),
-        UniqueConstraint("code"),
+        *unique,
     )
     child = Table(
         "child", meta,
@@ -45,7 +48,7 @@ def _tables() -> tuple[MetaData, Table, Table]:
 
 
 def test_create_all_has_table_get_table_names_drop_all(engine: Engine) -> None:
-    meta, parent, child = _tables()
+    meta, parent, child = _tables(engine)
     with engine.connect() as conn:
         assert not engine.dialect.has_table(conn, "parent")
     meta.create_all(engine)
@@ -60,14 +63,14 @@ def test_create_all_has_table_get_table_names_drop_all(engine: Engine) -> None:
 
 
 def test_create_existing_table_without_checkfirst_fails(engine: Engine) -> None:
-    meta, parent, _ = _tables()
+    meta, parent, _ = _tables(engine)
     parent.create(engine)
     with pytest.raises(exc.OperationalError, match="already exists"):
         parent.create(engine, checkfirst=False)
 
 
 def test_reflection(engine: Engine) -> None:
-    meta, parent, child = _tables()
+    meta, parent, child = _tables(engine)
     meta.create_all(engine)
     insp = inspect(engine)
     cols = {c["name"]: c for c in insp.get_columns("parent")}
@@ -77,13 +80,14 @@ def test_reflection(engine: Engine) -> None:
     assert cols["code"]["nullable"] is True
     assert insp.get_pk_constraint("parent")["constrained_columns"] == ["id"]
     assert [i["column_names"] for i in insp.get_indexes("parent")] == [["name"]]
-    assert [u["column_names"] for u in insp.get_unique_constraints("parent")] == [["code"]]
+    expected_unique = [] if engine.dialect.name == "ravendb" else [["code"]]
+    assert [u["column_names"] for u in insp.get_unique_constraints("parent")] == expected_unique
     with pytest.raises(exc.NoSuchTableError):
         insp.get_columns("nope")
 
 
 def test_reflect_table_into_metadata(engine: Engine) -> None:
-    meta, _, _ = _tables()
+    meta, _, _ = _tables(engine)
     meta.create_all(engine)
     reflected = MetaData()
     reflected.reflect(engine)
@@ -92,7 +96,7 @@ def test_reflect_table_into_metadata(engine: Engine) -> None:
 
 
 def test_create_and_drop_index(engine: Engine) -> None:
-    meta, parent, _ = _tables()
+    meta, parent, _ = _tables(engine)
     meta.create_all(engine)
     ix = Index("ix_parent_code", parent.c.code)
     ix.create(engine)
@@ -104,7 +108,7 @@ def test_create_and_drop_index(engine: Engine) -> None:
 
 
 def test_table_check_constraint_is_enforced(engine: Engine) -> None:
-    meta, parent, child = _tables()
+    meta, parent, child = _tables(engine)
     meta.create_all(engine)
     with pytest.raises(exc.IntegrityError, match="qty_nonneg"), engine.begin() as conn:
         conn.execute(insert(child), {"qty": -1})
@@ -121,6 +125,12 @@ def test_column_check_constraint_is_enforced(engine: Engine) -> None:
 
 def test_unique_constraint_is_enforced_at_commit(engine: Engine) -> None:
     meta, parent, _ = _tables()
+    if engine.dialect.name == "ravendb":
+        # Not enforced over RavenDB yet (compare-exchange reservations, issue 4): refused
+        # clearly at create time rather than silently unenforced.
+        with pytest.raises(exc.NotSupportedError, match="unique constraints on RavenDB"):
+            meta.create_all(engine)
+        return
     meta.create_all(engine)
     with engine.begin() as conn:
         conn.execute(insert(parent), {"name": "a", "code": "X"})

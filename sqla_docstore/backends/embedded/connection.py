@@ -137,6 +137,19 @@ class EmbeddedConnection:
         rows = self._run(plan, params)
         return [c.label for c in plan.columns], build_rows(plan.columns, rows)
 
+    def documents(
+        self, stmt: ast.Select, params: dict[str, Any]
+    ) -> list[tuple[str, str, str, str, str | None]]:
+        """Stored rows (id, body JSON, cv, modified, meta JSON) a one-collection query selects,
+        for a server that returns whole documents (no pending overlay)."""
+        arrays = frozenset(
+            name for name in single_in_params(stmt) if isinstance(params.get(name), (list, tuple))
+        )
+        key = ("documents", id(stmt), arrays)
+        plan = self._plan(key, stmt, lambda: SqlGenerator(self, {}, arrays).plan_documents(stmt))
+        self.counts["query"] += 1
+        return self._run(plan, params)
+
     def rows_for_write(
         self,
         table: str,

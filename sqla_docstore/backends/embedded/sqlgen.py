@@ -9,7 +9,7 @@ in Python (one JSON parse per row instead of one SQLite call per cell).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ...errors import NotSupportedError, OperationalError, ProgrammingError
@@ -137,6 +137,16 @@ class SqlGenerator:
             sql += " WHERE " + self.expr(where, scope, index=True)
         return SqlPlan(self._with_overlays(sql), self.binds, [], self.index_fields)
 
+    def plan_documents(self, stmt: ast.Select) -> SqlPlan:
+        """Whole stored rows (id, body, cv, modified, meta) of a one-collection query."""
+        if len(stmt.from_) != 1 or not isinstance(stmt.from_[0], ast.TableRef):
+            raise NotSupportedError("a document query reads exactly one collection")
+        ref = quote(stmt.from_[0].ref)
+        scope = self._from_scope(stmt.from_, None)
+        cols = [f"{ref}.{c}" for c in ("id", "body", "cv", "modified", "meta")]
+        sql = self._select_tail(replace(stmt, distinct=False), scope, cols, {})
+        return SqlPlan(sql, self.binds, [], self.index_fields, self.array_params)
+
     def plan_scalar(self, exprs: tuple[ast.Expr, ...]) -> SqlPlan:
         """Evaluate expressions without a FROM (for INSERT values that are not plain binds)."""
         scope = _Scope({})
@@ -152,6 +162,7 @@ class SqlGenerator:
         out: list[OutColumn] = []
         body_slots: dict[str, int] = {}
         pending_bodies: list[tuple[int, str]] = []
+        labels: dict[str, ast.Expr | None] = {}
 
         def body_slot(ref: str) -> int:
             if ref not in body_slots:
@@ -162,7 +173,7 @@ class SqlGenerator:
         for col in stmt.columns:
             for label, kind, target in self._expand(col, scope, grouped):
                 if col.alias:
-                    scope.labels[col.alias] = col.expr if kind == "field" else None
+                    labels[col.alias] = col.expr if kind == "field" else None
                 if kind == "field":
                     ref, name = target
                     out.append(OutColumn(label, "field", body_slot(ref), name))
@@ -179,7 +190,7 @@ class SqlGenerator:
             if c.kind in ("field", "doc") else c
             for c in out
         ]
-        return self._select_tail(stmt, scope, sql_cols), out
+        return self._select_tail(stmt, scope, sql_cols, labels), out
 
     def _expand(
         self, col: ast.ResultColumn, scope: _Scope, grouped: bool
@@ -217,7 +228,6 @@ class SqlGenerator:
             scope = _Scope({}, parent, dict.fromkeys(_labels(stmt)))
             return sql + self._order_limit(stmt.order_by, stmt.limit, stmt.offset, scope)
         scope = self._from_scope(stmt.from_, parent)
-        scope.labels = {c.alias: None for c in stmt.columns if c.alias}
         cols: list[str] = []
         for col in stmt.columns:
             if isinstance(col.expr, ast.Star):
@@ -225,7 +235,8 @@ class SqlGenerator:
                 continue
             label = col.alias or _default_label(col.expr)
             cols.append(f"{self.expr(col.expr, scope)} AS {quote(label)}")
-        return self._select_tail(stmt, scope, cols)
+        return self._select_tail(stmt, scope, cols,
+                                 {c.alias: None for c in stmt.columns if c.alias})
 
     def _star_values(self, star: ast.Star, scope: _Scope) -> list[str]:
         refs = [star.table] if star.table else list(scope.sources)
@@ -240,12 +251,16 @@ class SqlGenerator:
                 cols += [f"{field_sql(ref, n)} AS {quote(n)}" for n in source.columns]
         return cols
 
-    def _select_tail(self, stmt: ast.Select, scope: _Scope, cols: list[str]) -> str:
+    def _select_tail(self, stmt: ast.Select, scope: _Scope, cols: list[str],
+                     labels: dict[str, ast.Expr | None]) -> str:
         sql = "SELECT " + ("DISTINCT " if stmt.distinct else "") + ", ".join(cols or ["NULL"])
         if stmt.from_:
             sql += " FROM " + ", ".join(self._from_item(f, scope) for f in stmt.from_)
         if stmt.where is not None:
             sql += " WHERE " + self.expr(stmt.where, scope, index=True)
+        # Result labels name things in GROUP BY, HAVING and ORDER BY only (as in SQL); in the
+        # select list and WHERE a name is a field, even when a label has the same name.
+        scope.labels = labels
         if stmt.group_by:
             sql += " GROUP BY " + ", ".join(self.expr(e, scope, index=True) for e in stmt.group_by)
         if stmt.having is not None:
@@ -476,6 +491,10 @@ class SqlGenerator:
 
     def _x_Func(self, e: ast.Func, scope: _Scope, index: bool) -> str:
         name = _RENAMED.get(e.name, e.name)
+        if name == "exists" and len(e.args) == 1 and isinstance(e.args[0], ast.Column):
+            # RQL exists(field): the field is present in the document (null counts).
+            field = self._column(e.args[0], scope, index)
+            return field.replace("json_extract(", "(json_type(", 1) + " IS NOT NULL)"
         if name == "id" and not e.args:
             refs = list(scope.sources)
             if len(refs) != 1:
@@ -487,6 +506,8 @@ class SqlGenerator:
             value, part = (self.expr(a, scope, index) for a in e.args)
             start = "1" if name == "startswith" else f"-length({part})"
             return f"(substr({value}, {start}, length({part})) = {part})"
+        if name == "nocase" and len(e.args) == 1:  # RavenDB's case-insensitive comparisons
+            return f"({self.expr(e.args[0], scope, index)} COLLATE NOCASE)"
         if name == "concat":
             return "(" + " || ".join(f"coalesce({self.expr(a, scope)}, '')" for a in e.args) + ")"
         if name in ("now", "localtimestamp"):

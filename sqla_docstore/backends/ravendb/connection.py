@@ -45,7 +45,8 @@ class RavenConnection:
         self.cluster = cluster
         self.http = HttpSession(cluster)
         self.counts: Counter[str] = Counter()
-        self._specs: dict[str, CollectionSpec] = {}
+        # Shared by the engine's connections, so one connection's DDL is seen by the others.
+        self._specs: dict[str, CollectionSpec] = cluster.specs
         self._scratch = EmbeddedConnection(EmbeddedStore(None))
         self._scratch_specs: dict[str, CollectionSpec] = {}
         self.before_request = budget
@@ -94,10 +95,12 @@ class RavenConnection:
         if missing:
             self._count("load")
             spec = self.spec(collection)
-            for doc in self._load(missing):
+            # Results are positional; keyed by the id asked for, since RavenDB finds ids
+            # case-insensitively and answers with the stored spelling ("Tags/Go" for "tags/Go")
+            for wanted, doc in zip(missing, self._load(missing)):
                 if doc is not None:
                     doc_id, body, cv = _split(doc, spec)
-                    found[doc_id] = (doc_id, body, cv)
+                    found[wanted] = (doc_id, body, cv)
         return found
 
     def _load(self, ids: list[str]) -> list[Any]:
@@ -249,13 +252,29 @@ class RavenConnection:
             if self._schema_exists(stmt.name):
                 raise errors.OperationalError(f"collection {stmt.name} already exists")
             spec = CollectionSpec.from_json(stmt.name, stmt.spec)
+            unique = spec.unique + tuple(f for f, u in spec.indexes.values() if u)
+            if unique:
+                # RavenDB has no unique indexes; enforcing them takes compare-exchange
+                # reservations in cluster-wide batches, which this backend does not send yet.
+                raise errors.NotSupportedError(
+                    f"unique constraints on RavenDB are not enforced yet ({stmt.name}: "
+                    f"{', '.join('/'.join(u) for u in unique)}); remove them or use docstore://"
+                )
             self._put_spec(spec, "")
         elif isinstance(stmt, ast.DropCollection):
-            self.spec(stmt.name)
+            spec = self.spec(stmt.name)
             self._delete_all(stmt.name)
-            self._write([Delete(SCHEMA_COLLECTION, schema_id(stmt.name))])
+            # As DROP TABLE does, start integer keys over: forget the HiLo state too.
+            self._write([Delete(SCHEMA_COLLECTION, schema_id(stmt.name)),
+                         Delete("@hilo", f"Raven/Hilo/{spec.prefix}", must_exist=False)])
+            self.cluster.hilo.forget(spec.prefix)
             self._specs.pop(stmt.name, None)
         elif isinstance(stmt, ast.CreateIndex):
+            if stmt.unique:
+                raise errors.NotSupportedError(
+                    f"unique index {stmt.name}: unique constraints on RavenDB are not "
+                    "enforced yet"
+                )
             spec = self.spec(stmt.collection)
             indexes = dict(spec.indexes)
             indexes[stmt.name] = (stmt.fields, stmt.unique)
@@ -344,7 +363,11 @@ def _fill_key(body: dict[str, Any], doc_id: str, spec: CollectionSpec) -> None:
         if number.isdigit():
             body[key] = int(number)
     else:
-        body[key] = doc_id
+        # the inverse of CollectionSpec.document_id, so session.get(Tag, "rust") finds
+        # "tags/rust"; an id outside the prefix is the key as a whole
+        prefix = spec.prefix + "/"
+        own = doc_id[:len(prefix)].lower() == prefix.lower()
+        body[key] = doc_id[len(prefix):] if own else doc_id
 
 
 def _rql_value(kind: str, value: Any, params: dict[str, Any]) -> Any:

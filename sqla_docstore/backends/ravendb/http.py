@@ -7,7 +7,6 @@ cache, HiLo ranges); each connection sends through its own ``requests.Session``.
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import uuid
 from collections import OrderedDict
@@ -17,7 +16,7 @@ from urllib.parse import quote
 
 import requests
 
-from ... import errors
+from ... import errors, values
 from ..embedded.hilo import HiLoRegistry
 from .errors import error_from_response
 
@@ -78,6 +77,7 @@ class Cluster:
         #: lost may be resent to another node (RavenDB does this for cluster-wide batches)
         self.dedupes_batches = False
         self.hilo = HiLoRegistry()
+        self.specs: dict[str, Any] = {}  # collection schemas, by name (RavenConnection)
         self._round_robin = itertools.count()
         self._topology_known = not topology_updates
 
@@ -187,7 +187,7 @@ class HttpSession:
         """
         self.ensure_topology()
         path = self.db_path(endpoint)
-        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        data = None if body is None else values.dumps(body).encode()
         headers: dict[str, str] = {}
         if not idempotent:
             headers["Raft-Request-Id"] = str(uuid.uuid4())

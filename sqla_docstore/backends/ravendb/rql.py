@@ -21,6 +21,12 @@ _NUMERIC = {"INTEGER", "BIGINT", "SMALLINT", "FLOAT", "REAL", "DOUBLE", "DOUBLE 
 _ORDERED_TEXT = {"DATETIME", "TIMESTAMP", "DATE", "TIME"}  # fixed-width ISO text: digits only
 _TEXT = {"VARCHAR", "CHAR", "TEXT", "NVARCHAR", "NCHAR", "CLOB", "STRING", "UUID", "ENUM"}
 _COMPARE = {"=", "!=", "<", "<=", ">", ">="}
+# RQL words a bare field name must not be (such fields are filtered on the client instead).
+_KEYWORDS = {"from", "where", "and", "or", "not", "in", "between", "order", "by", "select",
+             "as", "limit", "offset", "group", "load", "include", "update", "with", "declare",
+             "function", "asc", "desc", "true", "false", "null", "exists", "distinct", "index",
+             "all", "when", "then", "else", "case", "match", "filter", "filter_limit",
+             "timeseries", "explanations", "highlight", "facet"}
 
 
 @dataclass
@@ -60,7 +66,7 @@ class _Translator:
         if not isinstance(e, ast.Column) or e.table not in (None, self.ref):
             return None
         kind = _base_type(self.spec, e.name)
-        if kind is None or not e.name.isidentifier():
+        if kind is None or not e.name.isidentifier() or e.name.lower() in _KEYWORDS:
             return None
         if self.spec.primary_key == (e.name,) and self.spec.autoincrement is None and (
             kind in _TEXT

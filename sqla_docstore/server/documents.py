@@ -1,0 +1,95 @@
+"""``/docs``: load by ids (any case), by id prefix, with includes; ETags from change vectors."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from .. import values
+from ..backends.embedded.store import collection_table
+from . import errors
+from .database import Database, StoredDoc, fold
+from .writes import document_text
+
+
+def etag_of(docs: list[StoredDoc | None]) -> str:
+    digest = hashlib.md5()
+    for doc in docs:
+        digest.update((doc[3] if doc else "-").encode() + b"\x00")
+    return digest.hexdigest()
+
+
+def load(db: Database, ids: list[str]) -> list[StoredDoc | None]:
+    """The documents with these ids (ignoring case), in order; None for a missing id."""
+    with db.lock:
+        rows = db.find(ids)
+    found: dict[str, StoredDoc] = {}
+    for row in rows:
+        found.setdefault(fold(row[1]), row)
+    return [found.get(fold(doc_id)) for doc_id in ids]
+
+
+def _paths(doc: Any, path: str) -> list[Any]:
+    """Values at a dotted include path; ``[]`` in a segment walks a list (``Lines[].Product``)."""
+    nodes = [doc]
+    for part in path.split("."):
+        nxt: list[Any] = []
+        for node in nodes:
+            name, walk = (part[:-2], True) if part.endswith("[]") else (part, False)
+            value = node.get(name) if isinstance(node, dict) else None
+            if walk and isinstance(value, list):
+                nxt.extend(value)
+            elif value is not None:
+                nxt.append(value)
+        nodes = nxt
+    out: list[Any] = []
+    for node in nodes:
+        out.extend(node if isinstance(node, list) else [node])
+    return out
+
+
+def includes_of(db: Database, docs: list[StoredDoc | None], paths: list[str]) -> dict[str, str]:
+    """``Includes``: id -> document text for ids referenced by ``paths`` of ``docs``."""
+    if not paths:
+        return {}
+    wanted: list[str] = []
+    for doc in docs:
+        if doc is None:
+            continue
+        body = values.loads(doc[2])
+        for path in paths:
+            wanted += [v for v in _paths(body, path) if isinstance(v, str)]
+    loaded = load(db, list(dict.fromkeys(wanted)))
+    return {doc[1]: document_text(doc) for doc in loaded if doc is not None}
+
+
+def results_text(docs: list[StoredDoc | None], includes: dict[str, str]) -> str:
+    items = ",".join("null" if d is None else document_text(d) for d in docs)
+    incl = ",".join(f"{values.dumps(k)}:{v}" for k, v in includes.items())
+    return '{"Results":[' + items + '],"Includes":{' + incl + "}}"
+
+
+def starting_with(db: Database, prefix: str, start: int, page_size: int,
+                  start_after: str | None) -> list[StoredDoc]:
+    """Documents whose id starts with ``prefix`` (ignoring case), ordered by id."""
+    with db.lock:
+        names = db.collections()
+        if not names:
+            return []
+        low = start_after if start_after and fold(start_after) > fold(prefix) else prefix
+        op = ">" if low == start_after else ">="
+        parts = [
+            f"SELECT {i}, id, body, cv, modified, meta FROM {collection_table(n)} "
+            f"WHERE id COLLATE NOCASE {op} :low AND id COLLATE NOCASE < :high"
+            for i, n in enumerate(names)
+        ]
+        sql = " UNION ALL ".join(parts) + " ORDER BY 2 COLLATE NOCASE LIMIT :take OFFSET :skip"
+        rows = db.sql.execute(sql, {"low": low, "high": prefix + "\U0010ffff",
+                                    "take": page_size, "skip": start}).fetchall()
+    return [(names[r[0]], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def check_pattern(matches: str | None, exclude: str | None) -> None:
+    if matches or exclude:
+        raise errors.not_supported("'matches' / 'exclude' id patterns are not supported by the "
+                                   "sqla_docstore server")
