@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 import json
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any

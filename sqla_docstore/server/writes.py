@@ -19,6 +19,9 @@ SERVER_METADATA = frozenset(
 _VIOLATION = "Optimistic concurrency violation, transaction will be aborted."
 
 
+_HILO_PREFIX = "raven/hilo/"
+
+
 class NeedCollection(Exception):
     """A write needs a collection that does not exist yet: create it, then retry the batch."""
 
@@ -125,6 +128,11 @@ class Writer:
                 (*args, existing[1]))
 
     def delete(self, doc_id: str, expected: str | None) -> dict[str, Any]:
+        if doc_id.lower().startswith(_HILO_PREFIX):
+            # RavenDB keeps HiLo state as the document Raven/Hilo/{tag}; here it is a row.
+            cur = self.sql.execute('DELETE FROM "@hilo" WHERE tag = ?',
+                                   (doc_id[len(_HILO_PREFIX):],))
+            return {"Id": doc_id, "Type": "DELETE", "Deleted": cur.rowcount > 0}
         existing = self.find(doc_id)
         if expected:
             if existing is None:

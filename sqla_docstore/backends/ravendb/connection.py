@@ -97,7 +97,7 @@ class RavenConnection:
             spec = self.spec(collection)
             # Results are positional; keyed by the id asked for, since RavenDB finds ids
             # case-insensitively and answers with the stored spelling ("Tags/Go" for "tags/Go")
-            for wanted, doc in zip(missing, self._load(missing)):
+            for wanted, doc in zip(missing, self._load(missing), strict=False):  # 404: []
                 if doc is not None:
                     doc_id, body, cv = _split(doc, spec)
                     found[wanted] = (doc_id, body, cv)

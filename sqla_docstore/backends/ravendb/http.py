@@ -249,8 +249,11 @@ class HttpSession:
               headers: dict[str, str]) -> Response:
         url = node.url + path
         try:
+            # verify per request: requests lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE override
+            # a Session's own ``verify``, which would silently replace the configured CA
             raw = self.http.request(method, url, params=params, data=data, headers=headers,
-                                    timeout=self.cluster.timeout)
+                                    timeout=self.cluster.timeout,
+                                    verify=self.cluster.ca or None)
         except requests.exceptions.SSLError as exc:
             raise errors.OperationalError(
                 f"TLS handshake with {node.url} failed (check the client certificate and the "
@@ -264,6 +267,13 @@ class HttpSession:
             raise _LostAfterSend(f"no answer within {self.cluster.timeout} s") from exc
         except requests.exceptions.RequestException as exc:
             raise errors.OperationalError(f"request to {node.url} failed: {_short(exc)}") from exc
+        except OSError as exc:
+            # requests checks the cert / ca files itself and raises a bare OSError naming the
+            # path; name the option instead, and drop the original (paths stay private)
+            option = "ca" if "CA" in str(exc) else "cert"
+            raise errors.OperationalError(
+                f"the TLS file given as {option!r} does not exist or cannot be read"
+            ) from None
         return Response(raw.status_code, _decode(raw), dict(raw.headers))
 
 
