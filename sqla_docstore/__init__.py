@@ -15,4 +15,20 @@ def request_counts(target: Any) -> dict[str, int]:
     return impl(target)
 
 
-__all__ = ["__version__", "request_counts"]
+#: Names served lazily from sqla_docstore.orm: importing sqla_docstore must not import SQLAlchemy.
+_ORM_NAMES = frozenset({
+    "ChangeType", "ClusterTransaction", "CompareExchangeValue", "DocumentConventions",
+    "DocumentSession", "DocumentStore", "DocumentsChanges", "ScopedDocumentSession",
+    "SessionOptions", "TransactionMode",
+})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ORM_NAMES:
+        from . import orm
+
+        return getattr(orm, name)
+    raise AttributeError(f"module 'sqla_docstore' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "request_counts", *sorted(_ORM_NAMES)]

@@ -60,7 +60,24 @@ class Delete:
         return {"Id": self.id, "ChangeVector": self.expected, "Type": "DELETE"}
 
 
-Command = Put | Patch | Delete
+@dataclass(slots=True)
+class CompareExchange:
+    """PUT (``delete`` false) or DELETE of a compare-exchange value, checked in the batch:
+    ``index`` 0 means the key must not exist, any other index must be the stored one."""
+
+    key: str
+    value: Any
+    index: int
+    delete: bool = False
+
+    def to_json(self) -> JSONDict:
+        if self.delete:
+            return {"Id": self.key, "Index": self.index, "Type": "CompareExchangeDELETE"}
+        return {"Id": self.key, "Document": {"Object": self.value}, "Index": self.index,
+                "Type": "CompareExchangePUT"}
+
+
+Command = Put | Patch | Delete | CompareExchange
 
 
 @dataclass
@@ -69,6 +86,7 @@ class Batch:
 
     commands: list[Command] = field(default_factory=list)
     cluster_wide: bool = False
+    atomic_guards: bool = True  # only meaningful for cluster-wide batches
 
     def to_json(self) -> JSONDict:
         out: JSONDict = {"Commands": [c.to_json() for c in self.commands]}

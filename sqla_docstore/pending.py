@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .commands import Command, Delete, JSONDict, Patch, Put
+from .commands import Command, CompareExchange, Delete, JSONDict, Patch, Put
 from .errors import ProgrammingError
 
 _MISSING: Any = object()
@@ -28,6 +28,11 @@ class PendingBatch:
         self.dirty: dict[str, dict[str, None]] = {}
         self._undo: list[tuple[str, str, Any]] = []
         self._savepoints: list[tuple[str, int, int]] = []
+        #: documents read from the store in this transaction: id -> (body, change vector)
+        self.seen: dict[str, tuple[JSONDict, str | None]] = {}
+        #: change vectors UPDATE and DELETE by key must find at commit (optimistic
+        #: concurrency: set by a session from what it loaded)
+        self.expected: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.commands)
@@ -43,10 +48,16 @@ class PendingBatch:
     def touches(self, collection: str) -> bool:
         return bool(self.overlay.get(collection))
 
-    def add(self, command: Command, body: JSONDict | None) -> None:
+    def add(self, command: Put | Patch | Delete, body: JSONDict | None) -> None:
         """Append a command; ``body`` is the document as it stands after it (None if deleted)."""
         self.commands.append(command)
         self._set_state(command.collection, command.id, body)
+
+    def add_compare_exchange(self, op: str, key: str, value: Any, index: int) -> None:
+        """Queue a compare-exchange PUT or DELETE, applied and checked with the batch."""
+        if op not in ("PUT", "DELETE"):
+            raise ProgrammingError(f"compare-exchange operation must be PUT or DELETE: {op!r}")
+        self.commands.append(CompareExchange(key, value, index, op == "DELETE"))
 
     def _set_state(self, collection: str, doc_id: str, body: JSONDict | None) -> None:
         docs = self.overlay.setdefault(collection, {})
@@ -88,6 +99,8 @@ class PendingBatch:
         """Forget everything (after commit or rollback)."""
         self.commands.clear()
         self.dirty.clear()
+        self.seen.clear()
+        self.expected.clear()
         self.overlay.clear()
         self._undo.clear()
         self._savepoints.clear()

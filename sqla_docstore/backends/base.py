@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..commands import Batch
@@ -19,6 +20,8 @@ class BackendConnection(Protocol):
     ``counts[kind]`` (kinds: "load", "query", "batch", "hilo", "schema")."""
 
     counts: Counter[str]
+    #: called with the kind before every counted request; raising stops the request (budget)
+    before_request: Callable[[str], None] | None
 
     def spec(self, collection: str) -> CollectionSpec:
         """The collection's schema; OperationalError if there is no such collection."""
@@ -54,6 +57,15 @@ class BackendConnection(Protocol):
         """Apply the batch atomically; one result per command (RavenDB's reply shapes), or
         none if ``results`` is false. Raises ConcurrencyError or IntegrityError and applies
         nothing when an expectation fails."""
+
+    def prepare(self, batch: Batch) -> None:
+        """Two-phase commit, phase one: check everything and hold the batch unapplied."""
+
+    def end_prepared(self, commit: bool) -> None:
+        """Two-phase commit, phase two: apply (``commit``) or drop the prepared batch."""
+
+    def get_compare_exchange_values(self, keys: list[str]) -> dict[str, tuple[Any, int]]:
+        """Compare-exchange values by key: ``{key: (value, index)}``; absent keys left out."""
 
     def next_ids(self, tag: str, count: int) -> list[int]:
         """Fresh HiLo integers for new documents with the id prefix ``tag``."""

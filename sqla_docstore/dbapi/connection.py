@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import errors
 from ..backends.base import BackendConnection
-from ..commands import Batch
+from ..commands import Batch, Put
 from ..pending import PendingBatch
 from ..statements import ast
 from ..statements.parser import parse
@@ -35,6 +35,21 @@ class Connection:
         self._backend: BackendConnection | None = backend
         self.pending = PendingBatch()
         self.cluster_wide = cluster_wide
+        #: cluster-wide batches check every written document's version (RavenDB's atomic
+        #: guards); False is RavenDB's disableAtomicDocumentWrites (last writer wins)
+        self.atomic_guards = True
+        self._committed_versions: dict[str, str] = {}
+
+    @property
+    def change_vectors(self) -> ChangeVectors:
+        """Document id -> change vector, as this connection last read or wrote it."""
+        return ChangeVectors(self.pending.seen, self._committed_versions)
+
+    @property
+    def expected_change_vectors(self) -> dict[str, str]:
+        """Document id -> change vector an UPDATE or DELETE by key must find at commit
+        (optimistic concurrency); emptied when the transaction ends."""
+        return self.pending.expected
 
     def __repr__(self) -> str:
         state = "closed" if self._backend is None else f"{len(self.pending)} pending"
@@ -62,16 +77,57 @@ class Connection:
         """Send the pending batch as one atomic backend call (no call if it is empty)."""
         backend = self.backend
         try:
-            if self.pending.commands:
-                batch = Batch(list(self.pending.commands), self.cluster_wide)
-                backend.submit(batch, results=False)
+            commands = self.pending.commands
+            if commands:
+                batch = Batch(list(commands), self.cluster_wide,
+                              atomic_guards=self.atomic_guards)
+                # Inserts only (bulk loads) need no reply; after updates and deletes the new
+                # change vectors are kept for the next optimistic-concurrency check.
+                wanted = any(not (isinstance(c, Put) and c.expected == "") for c in commands)
+                results = backend.submit(batch, results=wanted)
+                self._remember_versions(results)
         finally:
             # A failed commit ends the transaction too (the store applied nothing): its writes
             # must not linger and go out with the next commit.
             self._discard()
 
+    def _remember_versions(self, results: list[dict[str, Any]]) -> None:
+        versions = self._committed_versions
+        if len(versions) > 10_000:
+            versions.clear()
+        for result in results:
+            if not isinstance(result, dict):
+                continue
+            doc_id = result.get("@id") or result.get("Id")
+            cv = result.get("@change-vector") or result.get("ChangeVector")
+            if isinstance(doc_id, str) and isinstance(cv, str):
+                versions[doc_id] = cv
+
     def rollback(self) -> None:
         if self._backend is not None:
+            self._discard()
+
+    # Two-phase commit (not in PEP 249's core): prepare() checks and applies the batch without
+    # making it visible; commit_prepared() or rollback_prepared() then ends it.
+    def prepare(self) -> None:
+        batch = Batch(list(self.pending.commands), self.cluster_wide,
+                      atomic_guards=self.atomic_guards)
+        try:
+            self.backend.prepare(batch)
+        except BaseException:
+            self._discard()
+            raise
+
+    def commit_prepared(self) -> None:
+        try:
+            self.backend.end_prepared(commit=True)
+        finally:
+            self._discard()
+
+    def rollback_prepared(self) -> None:
+        try:
+            self.backend.end_prepared(commit=False)
+        finally:
             self._discard()
 
     def _discard(self) -> None:
@@ -106,6 +162,29 @@ class Connection:
             self.commit()
         else:
             self.rollback()
+
+
+class ChangeVectors:
+    """Read-only view: what this transaction read, else what the last commits wrote."""
+
+    def __init__(self, seen: dict[str, Any], committed: dict[str, str]) -> None:
+        self._seen = seen
+        self._committed = committed
+
+    def get(self, doc_id: str, default: str | None = None) -> str | None:
+        hit = self._seen.get(doc_id)
+        if hit is not None and hit[1]:
+            return str(hit[1])
+        return self._committed.get(doc_id, default)
+
+    def __getitem__(self, doc_id: str) -> str:
+        value = self.get(doc_id)
+        if value is None:
+            raise KeyError(doc_id)
+        return value
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self.get(doc_id) is not None
 
 
 class Cursor:

@@ -368,7 +368,21 @@ def _matches_by_key(
         key = tuple(expect[k] for k in spec.primary_key)
         wanted.append((expect, None if None in key else spec.document_id(key)))
     ids = sorted({doc_id for _, doc_id in wanted if doc_id is not None})
-    docs = backend.get_documents(spec.name, ids, pending) if ids else {}
+    # A write by key alone needs no second load of a document this transaction already read
+    # (RavenDB's session does not reload what it tracks). A WHERE on other fields, such as a
+    # version_id_col check, is evaluated on a fresh read, so it fails at flush as in SQL.
+    key_only = set(equalities) == set(spec.primary_key)
+    docs: dict[str, Any] = {}
+    to_load = []
+    for wanted_id in ids:
+        known = pending.seen.get(wanted_id) if key_only and pending.get(
+            spec.name, wanted_id) is None else None
+        if known is not None:
+            docs[wanted_id] = (wanted_id, known[0], known[1])
+        else:
+            to_load.append(wanted_id)
+    if to_load:
+        docs.update(backend.get_documents(spec.name, to_load, pending))
     out: list[list[_Match]] = []
     for expect, doc_id in wanted:
         doc = docs.get(doc_id) if doc_id else None
@@ -414,7 +428,7 @@ def run_update(
             body = dict(match.body)
             body.update(changes)
             _check_constraints(backend, spec, body)
-            expected = None if key_only else match.cv
+            expected = pending.expected.get(match.doc_id) or (None if key_only else match.cv)
             _write_update(spec, match, body, changes, expected, pending)
             out.rowcount += 1
             if stmt.returning:
@@ -447,7 +461,7 @@ def run_delete(
     out = Outcome(rowcount=0)
     for matches in per_set:
         for match in matches:
-            expected = None if key_only else match.cv
+            expected = pending.expected.get(match.doc_id) or (None if key_only else match.cv)
             pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
             out.rowcount += 1
             if stmt.returning:

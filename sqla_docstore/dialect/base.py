@@ -128,6 +128,35 @@ class DocstoreDialect(default.DefaultDialect):
     def do_release_savepoint(self, connection: Any, name: str) -> None:
         connection.connection.dbapi_connection.release_savepoint(name)
 
+    # Two-phase commit over the DB-API's prepare (embedded store; RavenDB refuses it).
+    def do_begin_twophase(self, connection: Any, xid: Any) -> None:
+        pass
+
+    def do_prepare_twophase(self, connection: Any, xid: Any) -> None:
+        try:
+            connection.connection.dbapi_connection.prepare()
+        except errors.ConcurrencyError as err:
+            raise DocumentConflictError(err) from err
+
+    def do_rollback_twophase(self, connection: Any, xid: Any, is_prepared: bool = True,
+                             recover: bool = False) -> None:
+        dbapi_conn = connection.connection.dbapi_connection
+        if is_prepared:
+            dbapi_conn.rollback_prepared()
+        else:
+            dbapi_conn.rollback()
+
+    def do_commit_twophase(self, connection: Any, xid: Any, is_prepared: bool = True,
+                           recover: bool = False) -> None:
+        dbapi_conn = connection.connection.dbapi_connection
+        if is_prepared:
+            dbapi_conn.commit_prepared()
+        else:
+            self.do_commit(dbapi_conn)
+
+    def do_recover_twophase(self, connection: Any) -> list[Any]:
+        return []  # a prepared batch does not outlive its connection
+
     def do_ping(self, dbapi_connection: Any) -> bool:
         return not dbapi_connection.closed
 

@@ -52,3 +52,4 @@ def docstore_session(docstore_connection: Any) -> Iterator[Any]:
     yield session
     session.close()
 from .ravendb_server import ravendb_server, ravendb_server_factory  # noqa: E402,F401
+from .requests import assert_max_requests, max_requests  # noqa: E402,F401 - registers the fixture

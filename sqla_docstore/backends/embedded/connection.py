@@ -6,11 +6,12 @@ import itertools
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from ... import values
-from ...commands import Batch, Delete, Patch, Put
+from ...commands import Batch, CompareExchange, Delete, Patch, Put
 from ...errors import (
     ConcurrencyError,
     DatabaseError,
@@ -18,6 +19,7 @@ from ...errors import (
     IntegrityError,
     NotSupportedError,
     OperationalError,
+    ProgrammingError,
 )
 from ...pending import PendingBatch
 from ...schema import CollectionSpec, FieldSpec
@@ -35,6 +37,7 @@ class EmbeddedConnection:
     def __init__(self, store: EmbeddedStore) -> None:
         self.store = store
         self.counts: Counter[str] = Counter()
+        self.before_request: Callable[[str], None] | None = None
         self._conn = store.open_connection()
         self._shared = self._conn is store._shared
         # Temp tables are per SQLite connection; a shared memory connection needs unique names.
@@ -42,6 +45,13 @@ class EmbeddedConnection:
         self._temps: dict[str, str] = {}
         self._plans: dict[Any, tuple[Any, SqlPlan]] = {}
         self._plans_version = store.schema_version
+        self._prepared = False
+
+    def _count(self, kind: str) -> None:
+        # The hook runs first: a session over its request budget stops the call here.
+        if self.before_request is not None:
+            self.before_request(kind)
+        self.counts[kind] += 1
 
     # -- catalog (the sqlgen.Catalog protocol) -------------------------------------------
     def table_name(self, collection: str) -> str:
@@ -56,7 +66,7 @@ class EmbeddedConnection:
         return self.store.spec(collection, self._conn)
 
     def collection_names(self) -> list[str]:
-        self.counts["schema"] += 1
+        self._count("schema")
         return self.store.collection_names(self._conn)
 
     # -- reads ---------------------------------------------------------------------------
@@ -133,9 +143,10 @@ class EmbeddedConnection:
         ) if singles else frozenset()
         key = (id(stmt), tuple(overlays.values()), arrays)
         plan = self._plan(key, stmt, lambda: SqlGenerator(self, overlays, arrays).plan_query(stmt))
-        self.counts["query"] += 1
+        self._count("query")
         rows = self._run(plan, params)
-        return [c.label for c in plan.columns], build_rows(plan.columns, rows)
+        seen = pending.seen if pending is not None else None
+        return [c.label for c in plan.columns], build_rows(plan, rows, seen)
 
     def documents(
         self, stmt: ast.Select, params: dict[str, Any]
@@ -147,7 +158,7 @@ class EmbeddedConnection:
         )
         key = ("documents", id(stmt), arrays)
         plan = self._plan(key, stmt, lambda: SqlGenerator(self, {}, arrays).plan_documents(stmt))
-        self.counts["query"] += 1
+        self._count("query")
         return self._run(plan, params)
 
     def rows_for_write(
@@ -165,9 +176,11 @@ class EmbeddedConnection:
             key, where,
             lambda: SqlGenerator(self, overlays).plan_rows_for_write(table, alias, where, exprs),
         )
-        self.counts["query"] += 1
-        rows = self._run(plan, params)
-        return [(r[0], values.loads(r[1]), r[2], *r[3:]) for r in rows]
+        self._count("query")
+        out = [(r[0], values.loads(r[1]), r[2], *r[3:]) for r in self._run(plan, params)]
+        if pending is not None:
+            pending.seen.update((r[0], (r[1], r[2])) for r in out)
+        return out
 
     def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any]) -> tuple[Any, ...]:
         plan = self._plan(("eval", exprs), exprs, lambda: SqlGenerator(self).plan_scalar(exprs))
@@ -185,7 +198,7 @@ class EmbeddedConnection:
             elif state[1] is not None:
                 found[doc_id] = (state[0], state[1], None)
         if missing:
-            self.counts["load"] += 1
+            self._count("load")
             table = self.table_name(collection)
             with self.store.lock:
                 for start in range(0, len(missing), 500):
@@ -195,11 +208,14 @@ class EmbeddedConnection:
                         f"SELECT id, body, cv FROM {table} WHERE id IN ({marks})", chunk
                     ):
                         found[doc_id] = (doc_id, values.loads(body), cv)
+            if pending is not None:
+                pending.seen.update((k, (v[1], v[2])) for k, v in found.items()
+                                    if v[1] is not None and v[2])
         return found
 
     # -- writes --------------------------------------------------------------------------
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
-        self.counts["batch"] += 1
+        self._count("batch")
         if not batch.commands:
             return []
         try:
@@ -209,6 +225,44 @@ class EmbeddedConnection:
             raise IntegrityError(f"constraint failed: {exc}") from exc
         except sqlite3.Error as exc:
             raise _translate(exc, "commit") from exc
+
+    # Two-phase commit: prepare applies the batch inside an open SQLite transaction (every
+    # check runs, the write lock is held), commit_prepared/rollback_prepared end it.
+    def prepare(self, batch: Batch) -> None:
+        self._count("batch")
+        self.store.lock.acquire()  # held across both phases (the memory store shares one conn)
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                _apply(self._conn, self.store, batch, False)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        except sqlite3.IntegrityError as exc:
+            self.store.lock.release()
+            raise IntegrityError(f"constraint failed: {exc}") from exc
+        except BaseException:
+            self.store.lock.release()
+            raise
+        self._prepared = True
+
+    def end_prepared(self, commit: bool) -> None:
+        if not self._prepared:
+            raise ProgrammingError("no prepared transaction")
+        try:
+            self._conn.execute("COMMIT" if commit else "ROLLBACK")
+        finally:
+            self._prepared = False
+            self.store.lock.release()
+
+    def get_compare_exchange_values(self, keys: list[str]) -> dict[str, tuple[Any, int]]:
+        self._count("load")
+        marks = ", ".join("?" * len(keys))
+        with self.store.lock:
+            rows = self._conn.execute(
+                f"""SELECT key, value, idx FROM "@cmpxchg" WHERE key IN ({marks})""", keys
+            ).fetchall()
+        return {key: (values.loads(value).get("Object"), idx) for key, value, idx in rows}
 
     def next_ids(self, tag: str, count: int) -> list[int]:
         return self.store.hilo.next_ids(tag, count, self._fetch_range)
@@ -232,7 +286,7 @@ class EmbeddedConnection:
         return low, high
 
     def execute_schema(self, stmt: ast.Statement) -> None:
-        self.counts["schema"] += 1
+        self._count("schema")
         store, conn = self.store, self._conn
         if isinstance(stmt, ast.CreateCollection):
             store.create_collection(conn, CollectionSpec.from_json(stmt.name, stmt.spec))
@@ -332,17 +386,22 @@ def _apply(
         cmd = commands[i]
         if isinstance(cmd, Put) and cmd.expected == "":
             # A run of inserts goes in one executemany; a taken id fails the whole batch.
-            j = i
-            while (j < len(commands) and isinstance(commands[j], Put)
-                   and commands[j].collection == cmd.collection and commands[j].expected == ""):
-                j += 1
-            run: list[Put] = commands[i:j]  # type: ignore[assignment]
+            run: list[Put] = []
+            for nxt in commands[i:]:
+                if not (isinstance(nxt, Put) and nxt.collection == cmd.collection
+                        and nxt.expected == ""):
+                    break
+                run.append(nxt)
+            j = i + len(run)
             etag = _insert_run(conn, store, run, etag, modified,
                                results if want_results else None)
             i = j
             continue
         etag += 1
-        results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified))
+        if isinstance(cmd, CompareExchange):
+            results.append(_apply_compare_exchange(conn, cmd, etag))
+        else:
+            results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified))
         i += 1
     conn.execute("""UPDATE "@meta" SET value = ? WHERE key = 'etag'""", (etag,))
     return results
@@ -426,6 +485,26 @@ def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, cmd: Put | Patch 
     return {"Id": cmd.id, "Type": "DELETE", "Deleted": deleted}
 
 
+def _apply_compare_exchange(conn: sqlite3.Connection, cmd: CompareExchange,
+                            etag: int) -> dict[str, Any]:
+    row = conn.execute("""SELECT idx FROM "@cmpxchg" WHERE key = ?""", (cmd.key,)).fetchone()
+    current = row[0] if row else 0
+    if current != cmd.index:
+        raise ConcurrencyError(
+            f"Concurrency check failed for {'deleting' if cmd.delete else 'putting'} the key "
+            f"'{cmd.key}'. Requested index: {cmd.index}, actual index: {current}", (cmd.key,)
+        )
+    if cmd.delete:
+        conn.execute("""DELETE FROM "@cmpxchg" WHERE key = ?""", (cmd.key,))
+        return {"Type": "CompareExchangeDELETE", "Key": cmd.key, "Index": etag}
+    conn.execute(
+        """INSERT INTO "@cmpxchg" (key, value, idx) VALUES (?, ?, ?) ON CONFLICT(key)
+           DO UPDATE SET value = excluded.value, idx = excluded.idx""",
+        (cmd.key, values.dumps({"Object": cmd.value}), etag),
+    )
+    return {"Type": "CompareExchangePUT", "Key": cmd.key, "Index": etag}
+
+
 def _check_expected(cmd: Put | Patch | Delete, row: Any) -> None:
     must_exist = isinstance(cmd, Patch) or (isinstance(cmd, Delete) and cmd.must_exist)
     if row is None:
@@ -447,13 +526,16 @@ def _check_expected(cmd: Put | Patch | Delete, row: Any) -> None:
 # ------------------------------------------------------------------------ result rows
 
 
-def build_rows(columns: list[OutColumn], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
+               seen: dict[str, Any] | None) -> list[tuple[Any, ...]]:
+    """Result tuples; documents read are remembered in ``seen`` (id -> (body, cv))."""
+    columns = plan.columns
     if not rows:
         return []
     kinds = {c.kind for c in columns}
     loads = values.loads
-    if kinds == {"field"} and len({c.slot for c in columns}) == 1:
-        slot = columns[0].slot
+    if kinds == {"field"} and len(plan.documents) == 1:
+        slot, id_slot, cv_slot = plan.documents[0]
         names = [c.name for c in columns]
         out = []
         for row in rows:
@@ -462,15 +544,21 @@ def build_rows(columns: list[OutColumn], rows: list[tuple[Any, ...]]) -> list[tu
                 out.append((None,) * len(names))
             else:
                 doc = loads(text)
+                if seen is not None:
+                    seen[row[id_slot]] = (doc, row[cv_slot])
                 out.append(tuple([doc.get(n) for n in names]))
         return out
     if kinds == {"value"}:
         return rows
     getters = [_getter(c) for c in columns]
-    body_slots = sorted({c.slot for c in columns if c.kind in ("field", "doc")})
     result = []
     for row in rows:
-        docs = {s: (loads(row[s]) if row[s] is not None else None) for s in body_slots}
+        docs = {}
+        for slot, id_slot, cv_slot in plan.documents:
+            text = row[slot]
+            docs[slot] = doc = None if text is None else loads(text)
+            if seen is not None and doc is not None:
+                seen[row[id_slot]] = (doc, row[cv_slot])
         result.append(tuple([g(row, docs) for g in getters]))
     return result
 

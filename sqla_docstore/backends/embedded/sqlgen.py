@@ -79,6 +79,8 @@ class SqlPlan:
     #: (collection, field) pairs the query filters, joins or sorts on: index candidates.
     index_fields: set[tuple[str, str]] = field(default_factory=set)
     array_params: frozenset[str] = frozenset()
+    #: (body slot, id slot, change-vector slot) of every document the rows are read from
+    documents: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -116,13 +118,14 @@ class SqlGenerator:
 
     # -- entry points --------------------------------------------------------------------
     def plan_query(self, stmt: ast.SelectLike) -> SqlPlan:
+        documents: list[tuple[int, int, int]] = []
         if isinstance(stmt, ast.Select):
-            sql, columns = self._top_select(stmt)
+            sql, columns = self._top_select(stmt, documents)
         else:
             sql = self.select(stmt, None)
             columns = [OutColumn(label, "value", i) for i, label in enumerate(_labels(stmt))]
         return SqlPlan(self._with_overlays(sql), self.binds, columns, self.index_fields,
-                       self.array_params)
+                       self.array_params, documents)
 
     def plan_rows_for_write(
         self, table: str, alias: str | None, where: ast.Expr | None, exprs: tuple[ast.Expr, ...]
@@ -154,7 +157,8 @@ class SqlGenerator:
         return SqlPlan(sql, self.binds, [])
 
     # -- selects -------------------------------------------------------------------------
-    def _top_select(self, stmt: ast.Select) -> tuple[str, list[OutColumn]]:
+    def _top_select(self, stmt: ast.Select,
+                    documents: list[tuple[int, int, int]]) -> tuple[str, list[OutColumn]]:
         scope = self._from_scope(stmt.from_, None)
         grouped = bool(stmt.distinct or stmt.group_by or stmt.having
                        or any(_has_aggregate(c.expr) for c in stmt.columns))
@@ -185,6 +189,10 @@ class SqlGenerator:
         base = len(sql_cols)
         order = {ref: base + i for i, ref in enumerate(body_slots)}
         sql_cols += [f"{quote(ref)}.body" for ref in body_slots]
+        # Each document's id and change vector too: the connection remembers what it read.
+        for ref in body_slots:
+            documents.append((order[ref], len(sql_cols), len(sql_cols) + 1))
+            sql_cols += [f"{quote(ref)}.id", f"{quote(ref)}.cv"]
         out = [
             OutColumn(c.label, c.kind, order[_ref_of(body_slots, c.slot)], c.name)
             if c.kind in ("field", "doc") else c

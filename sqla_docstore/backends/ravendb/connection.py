@@ -101,6 +101,8 @@ class RavenConnection:
                 if doc is not None:
                     doc_id, body, cv = _split(doc, spec)
                     found[wanted] = (doc_id, body, cv)
+                    if pending is not None:
+                        pending.seen[wanted] = (body, cv)
         return found
 
     def _load(self, ids: list[str]) -> list[Any]:
@@ -144,11 +146,11 @@ class RavenConnection:
         overlaid = pending is not None and any(pending.touches(c) for c in colls)
         planned = None if overlaid else translate(stmt, self.spec)
         if planned is not None:
-            return self._server_query(stmt, planned, params)
+            return self._server_query(stmt, planned, params, pending)
         return self._client_query(stmt, params, pending, colls)
 
-    def _server_query(self, stmt: ast.SelectLike, planned: Any,
-                      params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def _server_query(self, stmt: ast.SelectLike, planned: Any, params: dict[str, Any],
+                      pending: PendingBatch | None) -> tuple[list[str], list[tuple[Any, ...]]]:
         rql, projection, is_count = planned
         assert isinstance(stmt, ast.Select) and isinstance(stmt.from_[0], ast.TableRef)
         spec = self.spec(stmt.from_[0].name)
@@ -163,7 +165,9 @@ class RavenConnection:
             return [label], [(int(body.get("TotalResults", 0)),)]
         rows = []
         for doc in body.get("Results") or []:
-            _, fields, _ = _split(doc, spec)
+            doc_id, fields, cv = _split(doc, spec)
+            if pending is not None:
+                pending.seen[doc_id] = (fields, cv)
             rows.append(tuple(fields.get(name) for _, name in projection))
         return [label for label, _ in projection], rows
 
@@ -220,15 +224,38 @@ class RavenConnection:
             return []
         self._count("batch")
         body: dict[str, Any] = {"Commands": [_command_json(c) for c in batch.commands]}
+        params = None
         if batch.cluster_wide:
             body["TransactionMode"] = "ClusterWide"
-        resp = self.http.request("POST", "bulk_docs", body=body, idempotent=False,
-                                 deduplicated=batch.cluster_wide)
+            params = {"disableAtomicDocumentWrites": str(not batch.atomic_guards).lower()}
+        resp = self.http.request("POST", "bulk_docs", params=params, body=body,
+                                 idempotent=False, deduplicated=batch.cluster_wide)
         reply = self._json(resp, "batch")
         out = reply.get("Results")
         if not isinstance(out, list):
             raise errors.OperationalError("RavenDB sent a batch reply without Results")
         return out if results else []
+
+    def prepare(self, batch: Batch) -> None:
+        raise errors.NotSupportedError(
+            "two-phase commit over RavenDB is not supported: RavenDB cannot hold a batch "
+            "between a prepare and a commit"
+        )
+
+    def end_prepared(self, commit: bool) -> None:
+        raise errors.ProgrammingError("no prepared transaction")
+
+    def get_compare_exchange_values(self, keys: list[str]) -> dict[str, tuple[Any, int]]:
+        self._count("load")
+        resp = self.http.request("GET", "cmpxchg", params=[("key", k) for k in keys], read=True)
+        if resp.status == 404:
+            return {}
+        out = {}
+        for item in self._json(resp, "compare-exchange").get("Results") or []:
+            value = item.get("Value")
+            if isinstance(value, dict) and int(item.get("Index") or 0) > 0:
+                out[item["Key"]] = (value.get("Object"), int(item["Index"]))
+        return out
 
     def next_ids(self, tag: str, count: int) -> list[int]:
         return self.cluster.hilo.next_ids(tag, count, self._fetch_range)
@@ -383,7 +410,7 @@ def _escape(name: str) -> str:
     return name.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _command_json(cmd: Put | Patch | Delete) -> dict[str, Any]:
+def _command_json(cmd: Any) -> dict[str, Any]:
     out = cmd.to_json()
     if isinstance(cmd, Delete) and cmd.must_exist and cmd.expected is None and cmd.seen:
         # RavenDB deletes a missing document silently; the version read makes a concurrent
