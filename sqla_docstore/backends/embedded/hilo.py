@@ -69,6 +69,18 @@ class HiLoRegistry:
                 if gen.next > gen.high:
                     gen.high = gen.next - 1  # forces a refill that starts above ``used``
 
+    def take_unused(self) -> list[tuple[str, int, int]]:
+        """(tag, end of range, last id used) of every range not used up; they are forgotten,
+        so a server can take them back (RavenDB's ``/hilo/return`` on close)."""
+        out = []
+        with self._lock:
+            for tag, gen in list(self._generators.items()):
+                with gen.lock:
+                    if gen.high and gen.next <= gen.high:
+                        out.append((tag, gen.high, gen.next - 1))
+                del self._generators[tag]
+        return out
+
     def forget(self, tag: str) -> None:
         with self._lock:
             self._generators.pop(tag, None)

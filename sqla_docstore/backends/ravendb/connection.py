@@ -50,6 +50,8 @@ class RavenConnection:
         self._scratch = EmbeddedConnection(EmbeddedStore(None))
         self._scratch_specs: dict[str, CollectionSpec] = {}
         self.before_request = budget
+        with cluster.lock:
+            cluster.open_connections += 1
 
     def _count(self, kind: str) -> None:
         if self.before_request is not None:
@@ -356,7 +358,22 @@ class RavenConnection:
     def close(self) -> None:
         self._scratch.close()
         self._scratch.store.close()
+        with self.cluster.lock:
+            self.cluster.open_connections -= 1
+            last = self.cluster.open_connections == 0
+        if last:
+            self._return_hilo_ranges()
         self.http.close()
+
+    def _return_hilo_ranges(self) -> None:
+        """The engine's last connection closes: hand unused HiLo ranges back, as RavenDB's
+        DocumentStore does on close, so the ids are not lost (best effort)."""
+        for tag, end, last in self.cluster.hilo.take_unused():
+            try:
+                self.http.request("PUT", "hilo/return",
+                                  params={"tag": tag, "end": end, "last": last})
+            except errors.Error:
+                pass  # the server keeps the range reserved: ids skip, nothing breaks
 
 
 def _single_source(stmt: ast.SelectLike) -> bool:

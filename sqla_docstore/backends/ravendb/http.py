@@ -78,6 +78,7 @@ class Cluster:
         self.dedupes_batches = False
         self.hilo = HiLoRegistry()
         self.specs: dict[str, Any] = {}  # collection schemas, by name (RavenConnection)
+        self.open_connections = 0
         self._round_robin = itertools.count()
         self._topology_known = not topology_updates
 
