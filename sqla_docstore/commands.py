@@ -35,6 +35,7 @@ class Patch:
     set: JSONDict
     expected: str | None = None
     unset: tuple[str, ...] = ()
+    seen: str | None = None  # the change vector the document had when the update was resolved
 
     def to_json(self) -> JSONDict:
         lines = [f"this[{_js(k)}] = args.v{i};" for i, k in enumerate(self.set)]
@@ -87,6 +88,8 @@ class Batch:
     commands: list[Command] = field(default_factory=list)
     cluster_wide: bool = False
     atomic_guards: bool = True  # only meaningful for cluster-wide batches
+    #: the transaction's final document states ``{collection: {id: (id, body | None)}}``
+    overlay: dict[str, dict[str, Any]] | None = None
 
     def to_json(self) -> JSONDict:
         out: JSONDict = {"Commands": [c.to_json() for c in self.commands]}

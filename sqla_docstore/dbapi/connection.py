@@ -80,7 +80,7 @@ class Connection:
             commands = self.pending.commands
             if commands:
                 batch = Batch(list(commands), self.cluster_wide,
-                              atomic_guards=self.atomic_guards)
+                              atomic_guards=self.atomic_guards, overlay=self.pending.overlay)
                 # Inserts only (bulk loads) need no reply; after updates and deletes the new
                 # change vectors are kept for the next optimistic-concurrency check.
                 wanted = any(not (isinstance(c, Put) and c.expected == "") for c in commands)

@@ -449,7 +449,7 @@ def _write_update(
             pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
             pending.add(Put(spec.name, new_id, body, ""), body)
             return
-    pending.add(Patch(spec.name, match.doc_id, changes, expected), body)
+    pending.add(Patch(spec.name, match.doc_id, changes, expected, seen=match.cv), body)
 
 
 def run_delete(

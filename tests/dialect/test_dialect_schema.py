@@ -26,9 +26,7 @@ from sqlalchemy.engine import Engine
 
 
 def _tables(engine: Engine | None = None) -> tuple[MetaData, Table, Table]:
-    # RavenDB refuses unique constraints for now (see the unique-constraint test below).
-    unique = [] if engine is not None and engine.dialect.name == "ravendb" else [
-        UniqueConstraint("code")]
+    unique = [UniqueConstraint("code")]
     meta = MetaData()
     parent = Table(
         "parent", meta,
@@ -80,8 +78,7 @@ def test_reflection(engine: Engine) -> None:
     assert cols["code"]["nullable"] is True
     assert insp.get_pk_constraint("parent")["constrained_columns"] == ["id"]
     assert [i["column_names"] for i in insp.get_indexes("parent")] == [["name"]]
-    expected_unique = [] if engine.dialect.name == "ravendb" else [["code"]]
-    assert [u["column_names"] for u in insp.get_unique_constraints("parent")] == expected_unique
+    assert [u["column_names"] for u in insp.get_unique_constraints("parent")] == [["code"]]
     with pytest.raises(exc.NoSuchTableError):
         insp.get_columns("nope")
 
@@ -125,12 +122,6 @@ def test_column_check_constraint_is_enforced(engine: Engine) -> None:
 
 def test_unique_constraint_is_enforced_at_commit(engine: Engine) -> None:
     meta, parent, _ = _tables()
-    if engine.dialect.name == "ravendb":
-        # Not enforced over RavenDB yet (compare-exchange reservations, issue 4): refused
-        # clearly at create time rather than silently unenforced.
-        with pytest.raises(exc.NotSupportedError, match="unique constraints on RavenDB"):
-            meta.create_all(engine)
-        return
     meta.create_all(engine)
     with engine.begin() as conn:
         conn.execute(insert(parent), {"name": "a", "code": "X"})

@@ -24,6 +24,7 @@ from ...statements import ast
 from ..base import Document
 from ..embedded.connection import EmbeddedConnection, collections_of
 from ..embedded.store import EmbeddedStore, collection_table, transaction
+from .cluster_batch import cluster_commands, needs_cluster, unique_keys
 from .errors import MISSING_MARKER
 from .http import Cluster, HttpSession, Response
 from .rql import RqlQuery, pushdown, translate
@@ -224,19 +225,30 @@ class RavenConnection:
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
         if not batch.commands:
             return []
-        self._count("batch")
-        body: dict[str, Any] = {"Commands": [_command_json(c) for c in batch.commands]}
         params = None
-        if batch.cluster_wide:
-            body["TransactionMode"] = "ClusterWide"
+        if needs_cluster(batch, self.spec):
+            commands = cluster_commands(batch, self.spec, self.get_compare_exchange_values,
+                                        self._current_unique_keys)
+            body: dict[str, Any] = {"Commands": commands, "TransactionMode": "ClusterWide"}
             params = {"disableAtomicDocumentWrites": str(not batch.atomic_guards).lower()}
+            deduplicated = True
+        else:
+            body = {"Commands": [_command_json(c) for c in batch.commands]}
+            deduplicated = False
+        self._count("batch")
         resp = self.http.request("POST", "bulk_docs", params=params, body=body,
-                                 idempotent=False, deduplicated=batch.cluster_wide)
+                                 idempotent=False, deduplicated=deduplicated)
         reply = self._json(resp, "batch")
         out = reply.get("Results")
         if not isinstance(out, list):
             raise errors.OperationalError("RavenDB sent a batch reply without Results")
         return out if results else []
+
+    def _current_unique_keys(self, collection: str, doc_id: str) -> list[str] | None:
+        spec = self.spec(collection)
+        found = self.get_documents(collection, [doc_id], None)
+        doc = found.get(doc_id)
+        return None if doc is None or doc[1] is None else unique_keys(spec, doc[1])
 
     def prepare(self, batch: Batch) -> None:
         raise errors.NotSupportedError(
@@ -281,14 +293,6 @@ class RavenConnection:
             if self._schema_exists(stmt.name):
                 raise errors.OperationalError(f"collection {stmt.name} already exists")
             spec = CollectionSpec.from_json(stmt.name, stmt.spec)
-            unique = spec.unique + tuple(f for f, u in spec.indexes.values() if u)
-            if unique:
-                # RavenDB has no unique indexes; enforcing them takes compare-exchange
-                # reservations in cluster-wide batches, which this backend does not send yet.
-                raise errors.NotSupportedError(
-                    f"unique constraints on RavenDB are not enforced yet ({stmt.name}: "
-                    f"{', '.join('/'.join(u) for u in unique)}); remove them or use docstore://"
-                )
             self._put_spec(spec, "")
         elif isinstance(stmt, ast.DropCollection):
             spec = self.spec(stmt.name)
@@ -299,11 +303,6 @@ class RavenConnection:
             self.cluster.hilo.forget(spec.prefix)
             self._specs.pop(stmt.name, None)
         elif isinstance(stmt, ast.CreateIndex):
-            if stmt.unique:
-                raise errors.NotSupportedError(
-                    f"unique index {stmt.name}: unique constraints on RavenDB are not "
-                    "enforced yet"
-                )
             spec = self.spec(stmt.collection)
             indexes = dict(spec.indexes)
             indexes[stmt.name] = (stmt.fields, stmt.unique)

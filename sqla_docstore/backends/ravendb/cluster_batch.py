@@ -1,0 +1,119 @@
+"""Cluster-wide batches for RavenDB: documents as PUT/DELETE with atomic guards, plus the
+compare-exchange reservations that enforce unique constraints (pure planning).
+
+RavenDB has no unique index. A unique value is a compare-exchange key naming the document that
+holds it, reserved in the same cluster-wide transaction as the document write, so two commits
+racing for one value cannot both succeed. A cluster-wide transaction takes only PUT, DELETE
+and compare-exchange commands, so field-level PATCHes become PUTs of the document as the
+transaction leaves it, guarded by the change vector it was read with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ...commands import Batch, CompareExchange, Delete, Patch, Put
+from ...errors import DuplicateKeyError, ProgrammingError
+from ...schema import CollectionSpec
+
+#: compare-exchange keys of unique values start with this
+UNIQUE_PREFIX = "sqla_docstore/unique/"
+
+
+def unique_sets(spec: CollectionSpec) -> list[tuple[str, ...]]:
+    return list(spec.unique) + [fields for fields, unique in spec.indexes.values() if unique]
+
+
+def unique_keys(spec: CollectionSpec, body: dict[str, Any]) -> list[str]:
+    """The reservation keys a document's values need (NULLs are never duplicates, as in SQL).
+
+    Values are hashed: compare-exchange keys ignore case, SQL unique values do not."""
+    keys = []
+    for fields in unique_sets(spec):
+        values = [body.get(f) for f in fields]
+        if any(v is None for v in values):
+            continue
+        digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode())
+        keys.append(f"{UNIQUE_PREFIX}{spec.name}/{','.join(fields)}/{digest.hexdigest()[:40]}")
+    return keys
+
+
+def needs_cluster(batch: Batch, spec_of: Callable[[str], CollectionSpec]) -> bool:
+    return batch.cluster_wide or any(
+        not isinstance(c, CompareExchange) and unique_sets(spec_of(c.collection))
+        for c in batch.commands
+    )
+
+
+def final_body(batch: Batch, cmd: Put | Patch) -> dict[str, Any]:
+    if isinstance(cmd, Put):
+        return cmd.body
+    state = (batch.overlay or {}).get(cmd.collection, {}).get(cmd.id)
+    if state is None or state[1] is None:
+        raise ProgrammingError(f"no final state for document {cmd.id!r} in the batch")
+    return dict(state[1])
+
+
+def cluster_commands(
+    batch: Batch,
+    spec_of: Callable[[str], CollectionSpec],
+    reservations_of: Callable[[list[str]], dict[str, tuple[Any, int]]],
+    current_keys_of: Callable[[str, str], list[str] | None],
+) -> list[dict[str, Any]]:
+    """The batch as cluster-wide commands, with unique-value reservations appended.
+
+    ``reservations_of(keys)`` reads existing reservations ``{key: (owner id, index)}``;
+    ``current_keys_of(collection, id)`` the reservation keys a stored document holds now
+    (None if it is gone), to tell a live owner from a stale reservation.
+    """
+    out: list[dict[str, Any]] = []
+    wanted: dict[str, str] = {}
+    written: dict[str, list[str] | None] = {}  # ids this batch writes -> their new keys
+    for cmd in batch.commands:
+        if isinstance(cmd, CompareExchange):
+            out.append(cmd.to_json())
+            continue
+        if isinstance(cmd, Delete):
+            out.append({"Id": cmd.id, "ChangeVector": None, "Type": "DELETE",
+                        "OriginalChangeVector": cmd.expected or cmd.seen})
+            written[cmd.id] = None
+            continue
+        spec = spec_of(cmd.collection)
+        body = final_body(batch, cmd)
+        original = cmd.expected or (cmd.seen if isinstance(cmd, Patch) else None)
+        doc = dict(body)
+        doc["@metadata"] = {"@collection": cmd.collection}
+        out.append({"Id": cmd.id, "ChangeVector": None, "OriginalChangeVector": original or None,
+                    "Document": doc, "Type": "PUT"})
+        keys = unique_keys(spec, body)
+        written[cmd.id] = keys
+        for key in keys:
+            if wanted.get(key, cmd.id) != cmd.id:
+                raise DuplicateKeyError(_taken(cmd.collection, key))
+            wanted[key] = cmd.id
+    if not wanted:
+        return out
+    existing = reservations_of(list(wanted))
+    for key, doc_id in wanted.items():
+        current = existing.get(key)
+        if current is None:
+            out.append(CompareExchange(key, doc_id, 0).to_json())
+            continue
+        owner, index = current
+        if owner == doc_id:
+            continue
+        collection = key[len(UNIQUE_PREFIX):].split("/", 1)[0]
+        owner_keys = written[owner] if owner in written else current_keys_of(collection, owner)
+        if owner_keys is not None and key in owner_keys:
+            raise DuplicateKeyError(_taken(collection, key, owner))
+        out.append(CompareExchange(key, doc_id, index).to_json())  # a stale reservation
+    return out
+
+
+def _taken(collection: str, key: str, owner: str | None = None) -> str:
+    fields = key[len(UNIQUE_PREFIX):].split("/")[1]
+    holder = f" by document {owner!r}" if owner else " twice in this commit"
+    return f"UNIQUE constraint failed: {collection}.{fields} (the value is taken{holder})"
