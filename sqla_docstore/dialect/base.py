@@ -128,7 +128,7 @@ class DocstoreDialect(default.DefaultDialect):
     def do_release_savepoint(self, connection: Any, name: str) -> None:
         connection.connection.dbapi_connection.release_savepoint(name)
 
-    # Two-phase commit over the DB-API's prepare (embedded store; RavenDB refuses it).
+    # Two-phase commit over the DB-API's prepare/commit_prepared (see the backends' prepare).
     def do_begin_twophase(self, connection: Any, xid: Any) -> None:
         pass
 

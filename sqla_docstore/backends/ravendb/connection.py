@@ -51,6 +51,7 @@ class RavenConnection:
         self._scratch = EmbeddedConnection(EmbeddedStore(None))
         self._scratch_specs: dict[str, CollectionSpec] = {}
         self.before_request = budget
+        self._prepared: Batch | None = None
         with cluster.lock:
             cluster.open_connections += 1
 
@@ -251,13 +252,36 @@ class RavenConnection:
         return None if doc is None or doc[1] is None else unique_keys(spec, doc[1])
 
     def prepare(self, batch: Batch) -> None:
-        raise errors.NotSupportedError(
-            "two-phase commit over RavenDB is not supported: RavenDB cannot hold a batch "
-            "between a prepare and a commit"
-        )
+        """Check the batch's preconditions now: change vectors of the documents it expects,
+        absence of the ids it creates, free unique values. RavenDB cannot hold a batch or a
+        lock between two requests, so this narrows the window, it does not close it: a write
+        by someone else after prepare still fails this database's commit (all of its batch,
+        never part), possibly after another database of the transaction committed."""
+        expected: dict[tuple[str, str], str] = {}
+        for cmd in batch.commands:
+            if isinstance(cmd, (Put, Patch, Delete)):
+                cv = cmd.expected if cmd.expected is not None else (
+                    cmd.seen if isinstance(cmd, (Patch, Delete)) else None)
+                if cv is not None:
+                    expected.setdefault((cmd.collection, cmd.id), cv)
+        for (collection, doc_id), cv in expected.items():
+            doc = self.get_documents(collection, [doc_id], None).get(doc_id)
+            if cv == "" and doc is not None:
+                raise errors.DuplicateKeyError(f"document {doc_id!r} already exists")
+            if cv and (doc is None or doc[2] != cv):
+                raise errors.ConcurrencyError(
+                    f"document {doc_id!r} changed or was deleted after it was read", (doc_id,))
+        if needs_cluster(batch, self.spec):
+            cluster_commands(batch, self.spec, self.get_compare_exchange_values,
+                             self._current_unique_keys)  # raises if a unique value is taken
+        self._prepared = batch
 
     def end_prepared(self, commit: bool) -> None:
-        raise errors.ProgrammingError("no prepared transaction")
+        batch, self._prepared = self._prepared, None
+        if batch is None:
+            raise errors.ProgrammingError("no prepared transaction")
+        if commit:
+            self.submit(batch, results=False)
 
     def get_compare_exchange_values(self, keys: list[str]) -> dict[str, tuple[Any, int]]:
         self._count("load")

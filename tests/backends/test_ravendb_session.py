@@ -1,0 +1,96 @@
+"""RavenDB session guarantees over HTTP: optimistic concurrency, field-level merges, 2PC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from sqla_docstore import DocumentStore
+from sqla_docstore.server.node import serve_cluster
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    qty: Mapped[int]
+
+
+class Ref(Base):
+    __tablename__ = "refs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+
+
+@pytest.fixture
+def cluster() -> Iterator[Any]:
+    nodes = serve_cluster(None, "A", databases=["one", "two"])
+    yield nodes
+    nodes.close()
+
+
+def _url(cluster: Any, db: str) -> str:
+    return f"ravendb://{cluster.urls[0].split('://', 1)[1]}/{db}"
+
+
+def test_optimistic_concurrency_one_of_two_wins(cluster: Any) -> None:
+    with DocumentStore(url=_url(cluster, "one"), metadata=Base.metadata) as store:
+        store.conventions.use_optimistic_concurrency = True
+        with store.open_session() as s:
+            item = Item(name="n", qty=1)
+            s.store(item)
+            s.save_changes()
+            item_id = item.id
+        with store.open_session() as s1, store.open_session() as s2:
+            a, b = s1.load(item_id, object_type=Item), s2.load(item_id, object_type=Item)
+            a.name, b.qty = "from s1", 2
+            s1.save_changes()
+            with pytest.raises(StaleDataError):
+                s2.save_changes()
+        with store.open_session() as s:
+            item = s.load(item_id, object_type=Item)
+            assert (item.name, item.qty) == ("from s1", 1)
+
+
+def test_without_optimistic_concurrency_field_updates_merge(cluster: Any) -> None:
+    engine = sa.create_engine(_url(cluster, "one"))
+    Base.metadata.create_all(engine)
+    with Session(engine) as s:
+        s.add(Item(id=1, name="n", qty=1))
+        s.commit()
+    with Session(engine) as s1, Session(engine) as s2:
+        s1.get(Item, 1).name = "renamed"  # type: ignore[union-attr]
+        s2.get(Item, 1).qty = 5  # type: ignore[union-attr]
+        s1.commit()
+        s2.commit()
+    with Session(engine) as s:
+        item = s.get(Item, 1)
+        assert item is not None and (item.name, item.qty) == ("renamed", 5)
+    engine.dispose()
+
+
+def test_two_phase_checks_every_database_before_applying(cluster: Any) -> None:
+    one, two = sa.create_engine(_url(cluster, "one")), sa.create_engine(_url(cluster, "two"))
+    Base.metadata.create_all(one)
+    Base.metadata.create_all(two)
+    factory = sessionmaker(binds={Item: one, Ref: two}, twophase=True)
+    with factory() as s:
+        s.add_all([Item(name="a", qty=1), Ref(code="R1")])
+        s.commit()
+    with factory() as s:
+        s.add_all([Item(name="b", qty=1), Ref(code="R1")])  # R1 is taken in database two
+        with pytest.raises(sa.exc.IntegrityError):
+            s.commit()
+    with factory() as s:
+        assert sorted(s.scalars(sa.select(Item.name))) == ["a"]  # nothing applied in one
+    one.dispose()
+    two.dispose()
