@@ -111,6 +111,17 @@ def raven_node() -> Iterator[Any]:
     server.close()
 
 
+@pytest.fixture
+def ravendb_url(raven_node: Any) -> str:
+    """``ravendb://`` URL of a fresh database on the shared bundled node."""
+    import requests
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    requests.put(f"{raven_node.url}/admin/databases", params={"name": name},
+                 json={"DatabaseName": name}, timeout=30).raise_for_status()
+    return f"ravendb://{raven_node.url.split('://', 1)[1]}/{name}"
+
+
 @pytest.fixture(params=["docstore", "ravendb"])
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """An engine on a private in-memory store (``docstore://``), and the same tests again on
@@ -118,13 +129,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     if request.param == "docstore":
         eng = create_engine("docstore://")
     else:
-        import requests
-
-        server = request.getfixturevalue("raven_node")
-        name = f"t{uuid.uuid4().hex[:12]}"
-        requests.put(f"{server.url}/admin/databases", params={"name": name},
-                     json={"DatabaseName": name}, timeout=30).raise_for_status()
-        eng = create_engine(f"ravendb://{server.url.split('://', 1)[1]}/{name}")
+        eng = create_engine(request.getfixturevalue("ravendb_url"))
     yield eng
     eng.dispose()
 

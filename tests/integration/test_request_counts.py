@@ -71,9 +71,12 @@ def _count(engine: Engine, cls: Any, tag: str) -> int:
         return conn.scalar(select(func.count()).select_from(cls).where(cls.name == tag)) or 0
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "ravendb"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = "docstore://" if request.param == "memory" else f"docstore:///{tmp_path / 'rc.db'}"
+    if request.param == "ravendb":
+        url = request.getfixturevalue("ravendb_url")
+    else:
+        url = "docstore://" if request.param == "memory" else f"docstore:///{tmp_path / 'rc.db'}"
     made = create_engine(url)
     Base.metadata.create_all(made)
     yield made
