@@ -106,12 +106,20 @@ class PendingBatch:
         self._savepoints.clear()
 
 
-def merge_patch(body: JSONDict, patch: Patch) -> JSONDict:
-    merged = dict(body)
-    merged.update(patch.set)
-    for key in patch.unset:
-        merged.pop(key, None)
-    return merged
+def split_pending(
+    pending: PendingBatch | None, collection: str, ids: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Documents the transaction wrote (``{id: (id, body, None)}``, deleted ones left out) and
+    the ids it did not touch, which the store must be asked for."""
+    found: dict[str, Any] = {}
+    missing = []
+    for doc_id in ids:
+        state = pending.get(collection, doc_id) if pending else None
+        if state is None:
+            missing.append(doc_id)
+        elif state[1] is not None:
+            found[doc_id] = (state[0], state[1], None)
+    return found, missing
 
 
-__all__ = ["Delete", "DocState", "PendingBatch", "Put", "merge_patch"]
+__all__ = ["DocState", "PendingBatch", "split_pending"]

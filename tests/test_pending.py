@@ -6,7 +6,7 @@ import pytest
 
 from sqla_docstore.commands import Delete, Patch, Put
 from sqla_docstore.errors import ProgrammingError
-from sqla_docstore.pending import PendingBatch, merge_patch
+from sqla_docstore.pending import PendingBatch, split_pending
 
 
 def _put(doc_id: str, **body: object) -> Put:
@@ -106,8 +106,11 @@ def test_clear() -> None:
         batch.rollback_to("sp")
 
 
-def test_merge_patch() -> None:
-    body = {"a": 1, "b": 2, "c": 3}
-    merged = merge_patch(body, Patch("t", "t/1", {"a": 10, "d": 4}, unset=("c",)))
-    assert merged == {"a": 10, "b": 2, "d": 4}
-    assert body == {"a": 1, "b": 2, "c": 3}  # the original is left alone
+def test_split_pending_serves_written_documents_and_asks_for_the_rest() -> None:
+    batch = PendingBatch()
+    batch.add(_put("users/1", name="a"), {"name": "a"})
+    batch.add(Delete("users", "users/2"), None)
+    found, missing = split_pending(batch, "users", ["users/1", "users/2", "users/3"])
+    assert found == {"users/1": ("users/1", {"name": "a"}, None)}
+    assert missing == ["users/3"]  # users/2 is deleted here: neither found nor asked for
+    assert split_pending(None, "users", ["users/1"]) == ({}, ["users/1"])

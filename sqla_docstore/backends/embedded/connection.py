@@ -21,7 +21,7 @@ from ...errors import (
     OperationalError,
     ProgrammingError,
 )
-from ...pending import PendingBatch
+from ...pending import PendingBatch, split_pending
 from ...schema import CollectionSpec, FieldSpec
 from ...statements import ast
 from ..base import Document
@@ -189,14 +189,7 @@ class EmbeddedConnection:
     def get_documents(
         self, collection: str, ids: list[str], pending: PendingBatch | None
     ) -> dict[str, Document]:
-        found: dict[str, Document] = {}
-        missing = []
-        for doc_id in ids:
-            state = pending.get(collection, doc_id) if pending else None
-            if state is None:
-                missing.append(doc_id)
-            elif state[1] is not None:
-                found[doc_id] = (state[0], state[1], None)
+        found, missing = split_pending(pending, collection, ids)
         if missing:
             self._count("load")
             table = self.table_name(collection)
