@@ -27,7 +27,7 @@ from ..embedded.store import EmbeddedStore, collection_table, transaction
 from .cluster_batch import cluster_commands, needs_cluster, unique_keys
 from .errors import MISSING_MARKER
 from .http import Cluster, HttpSession, Response
-from .rql import RqlQuery, pushdown, translate
+from .rql import RqlQuery, pushdown, quote_collection, translate
 
 SCHEMA_COLLECTION = "SqlaDocstoreSchemas"
 _PAGE = 1024
@@ -338,7 +338,7 @@ class RavenConnection:
     def _delete_all(self, collection: str) -> None:
         """Delete by query, waiting for the server's operation to finish."""
         resp = self.http.request("DELETE", "queries", params={"allowStale": "false"},
-                                 body={"Query": f"from '{_escape(collection)}'"})
+                                 body={"Query": f"from {quote_collection(collection)}"})
         op = self._json(resp, "delete by query").get("OperationId")
         for _ in range(600):
             state = self._json(self.http.request("GET", "operations/state", params={"id": op}),
@@ -437,10 +437,6 @@ def _rql_value(kind: str, value: Any, params: dict[str, Any]) -> Any:
         return values.to_json(params[value])
     except KeyError:
         raise errors.ProgrammingError(f"no value given for parameter {value!r}") from None
-
-
-def _escape(name: str) -> str:
-    return name.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _command_json(cmd: Any) -> dict[str, Any]:

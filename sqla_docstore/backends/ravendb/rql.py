@@ -138,7 +138,7 @@ def translate(
     is_count = projection is None and _is_count(stmt)
     if projection is None and not is_count:
         return None
-    text = f"from {_quote(source.name)}"
+    text = f"from {quote_collection(source.name)}"
     if stmt.where is not None:
         where = tr.where(stmt.where)
         if where is None:
@@ -204,8 +204,11 @@ def _order(tr: _Translator, items: tuple[ast.OrderItem, ...]) -> str | None:
     return ", ".join(parts)
 
 
-def _quote(name: str) -> str:
-    return "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def quote_collection(name: str) -> str:
+    """A collection name in RQL: single-quoted, or double-quoted when it holds a quote."""
+    if "'" in name and '"' not in name:
+        return '"' + name + '"'
+    return "'" + name.replace("'", "''") + "'"
 
 
 def pushdown(stmt: ast.SelectLike | None, where: ast.Expr | None, spec: CollectionSpec,
@@ -216,7 +219,7 @@ def pushdown(stmt: ast.SelectLike | None, where: ast.Expr | None, spec: Collecti
     conjuncts: list[ast.Expr] = []
     _split_and(where, conjuncts)
     parts = [p for p in (tr.where(c) for c in conjuncts) if p is not None]
-    text = f"from {_quote(spec.name)}"
+    text = f"from {quote_collection(spec.name)}"
     if parts:
         text += " where " + " and ".join(parts)
     return RqlQuery(text, tr.binds)
