@@ -94,3 +94,26 @@ def test_two_phase_checks_every_database_before_applying(cluster: Any) -> None:
         assert sorted(s.scalars(sa.select(Item.name))) == ["a"]  # nothing applied in one
     one.dispose()
     two.dispose()
+
+
+def test_compare_exchange_values_in_a_cluster_wide_session(cluster: Any) -> None:
+    from sqla_docstore import SessionOptions, TransactionMode
+
+    options = SessionOptions(transaction_mode=TransactionMode.CLUSTER_WIDE)
+    with DocumentStore(url=_url(cluster, "one"), metadata=Base.metadata) as store:
+        with store.open_session(session_options=options) as s:
+            s.advanced.cluster_transaction.create_compare_exchange_value("emails/a@x", "items/1")
+            s.store(Item(name="reserved", qty=1))
+            s.save_changes()
+        with store.open_session(session_options=options) as s:
+            value = s.advanced.cluster_transaction.get_compare_exchange_value("emails/a@x")
+            assert value is not None and value.value == "items/1" and value.index > 0
+            s.advanced.cluster_transaction.create_compare_exchange_value("emails/a@x", "x")
+            with pytest.raises(StaleDataError):  # the key is taken: nothing applied
+                s.save_changes()
+        with store.open_session(session_options=options) as s:
+            value = s.advanced.cluster_transaction.get_compare_exchange_value("emails/a@x")
+            assert value is not None and value.value == "items/1"
+            s.advanced.cluster_transaction.delete_compare_exchange_value(value)
+            s.save_changes()
+            assert s.advanced.cluster_transaction.get_compare_exchange_value("emails/a@x") is None

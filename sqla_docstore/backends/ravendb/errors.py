@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import errors
+from .cluster_batch import UNIQUE_PREFIX
 
 # Last segment of the server's .NET exception type -> our class (most specific first).
 _BY_TYPE: dict[str, type[errors.Error]] = {
@@ -54,7 +55,9 @@ def error_from_response(status: int, body: Any, url: str, text: str) -> errors.E
         return errors.ConcurrencyError(f"{MISSING_MARKER} ({message})")
     if status == 409 or short in ("ConcurrencyException", "DocumentConflictException",
                                   "ClusterTransactionConcurrencyException"):
-        if _NEW_DOCUMENT in message or "Concurrency check failed for putting the key" in message:
+        # A taken id, or a unique value reserved by another document, is a duplicate key;
+        # any other compare-exchange or change-vector conflict is a concurrency failure.
+        if _NEW_DOCUMENT in message or f"the key '{UNIQUE_PREFIX}" in message:
             return errors.DuplicateKeyError(message)
         return errors.ConcurrencyError(message)
     cls = _BY_TYPE.get(short)
