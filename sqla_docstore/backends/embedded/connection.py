@@ -136,7 +136,7 @@ class EmbeddedConnection:
     def query(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        collections, singles = _shape(stmt)
+        collections, singles = statement_shape(stmt)
         overlays = self._overlays(collections, pending)
         arrays = frozenset(
             name for name in singles if isinstance(params.get(name), (list, tuple))
@@ -572,7 +572,7 @@ def _getter(col: OutColumn) -> Any:
 _shapes: dict[int, tuple[Any, frozenset[str], frozenset[str]]] = {}
 
 
-def _shape(node: Any) -> tuple[frozenset[str], frozenset[str]]:
+def statement_shape(node: Any) -> tuple[frozenset[str], frozenset[str]]:
     """Collections read and lone IN parameters of a statement, computed once per statement
     object (parsed statements are cached and shared; the entry keeps ``node`` alive)."""
     hit = _shapes.get(id(node))

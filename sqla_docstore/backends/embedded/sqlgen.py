@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from ...errors import NotSupportedError, OperationalError, ProgrammingError
+from ...errors import NotSupportedError, ProgrammingError
 from ...statements import ast
 
 
@@ -163,40 +163,31 @@ class SqlGenerator:
         grouped = bool(stmt.distinct or stmt.group_by or stmt.having
                        or any(_has_aggregate(c.expr) for c in stmt.columns))
         sql_cols: list[str] = []
-        out: list[OutColumn] = []
-        body_slots: dict[str, int] = {}
-        pending_bodies: list[tuple[int, str]] = []
+        # (label, kind, slot or body alias, field name): body columns come after the values
+        planned: list[tuple[str, str, Any, str]] = []
+        refs: dict[str, None] = {}  # aliases whose bodies are read, in order
         labels: dict[str, ast.Expr | None] = {}
-
-        def body_slot(ref: str) -> int:
-            if ref not in body_slots:
-                body_slots[ref] = -1 - len(body_slots)  # resolved after the value columns
-                pending_bodies.append((len(out), ref))
-            return body_slots[ref]
-
         for col in stmt.columns:
             for label, kind, target in self._expand(col, scope, grouped):
                 if col.alias:
                     labels[col.alias] = col.expr if kind == "field" else None
-                if kind == "field":
-                    ref, name = target
-                    out.append(OutColumn(label, "field", body_slot(ref), name))
-                elif kind == "doc":
-                    out.append(OutColumn(label, "doc", body_slot(target), ""))
+                if kind in ("field", "doc"):
+                    ref, name = target if kind == "field" else (target, "")
+                    refs[ref] = None
+                    planned.append((label, kind, ref, name))
                 else:
-                    out.append(OutColumn(label, kind, len(sql_cols)))
+                    planned.append((label, kind, len(sql_cols), ""))
                     sql_cols.append(f"{target} AS {quote(label)}")
-        base = len(sql_cols)
-        order = {ref: base + i for i, ref in enumerate(body_slots)}
-        sql_cols += [f"{quote(ref)}.body" for ref in body_slots]
-        # Each document's id and change vector too: the connection remembers what it read.
-        for ref in body_slots:
-            documents.append((order[ref], len(sql_cols), len(sql_cols) + 1))
-            sql_cols += [f"{quote(ref)}.id", f"{quote(ref)}.cv"]
+        body_slot: dict[str, int] = {}
+        for ref in refs:
+            # The body, and the document's id and change vector: the connection remembers
+            # what it read.
+            body_slot[ref] = len(sql_cols)
+            documents.append((len(sql_cols), len(sql_cols) + 1, len(sql_cols) + 2))
+            sql_cols += [f"{quote(ref)}.body", f"{quote(ref)}.id", f"{quote(ref)}.cv"]
         out = [
-            OutColumn(c.label, c.kind, order[_ref_of(body_slots, c.slot)], c.name)
-            if c.kind in ("field", "doc") else c
-            for c in out
+            OutColumn(label, kind, body_slot[where] if kind in ("field", "doc") else where, name)
+            for label, kind, where, name in planned
         ]
         return self._select_tail(stmt, scope, sql_cols, labels), out
 
@@ -553,13 +544,6 @@ class SqlGenerator:
         return "(" + ", ".join(self.expr(i, scope, index) for i in e.items) + ")"
 
 
-def _ref_of(body_slots: dict[str, int], slot: int) -> str:
-    for ref, value in body_slots.items():
-        if value == slot:
-            return ref
-    raise AssertionError(slot)
-
-
 def _default_label(expr: ast.Expr) -> str:
     if isinstance(expr, ast.Column):
         return expr.name
@@ -581,8 +565,3 @@ def _has_aggregate(expr: Any) -> bool:
         isinstance(n, ast.Func) and n.name in _AGGREGATES for n in ast.walk(expr, subqueries)
     )
 
-
-def check_identifier(name: str) -> str:
-    if not name:
-        raise OperationalError("empty collection name")
-    return name

@@ -22,7 +22,7 @@ from ...pending import PendingBatch, split_pending
 from ...schema import CollectionSpec, FieldSpec
 from ...statements import ast
 from ..base import Document
-from ..embedded.connection import EmbeddedConnection, collections_of
+from ..embedded.connection import EmbeddedConnection, collections_of, statement_shape
 from ..embedded.store import EmbeddedStore, collection_table, transaction
 from .cluster_batch import cluster_commands, needs_cluster, unique_keys
 from .errors import MISSING_MARKER
@@ -139,7 +139,7 @@ class RavenConnection:
 
     def query(self, stmt: ast.SelectLike, params: dict[str, Any],
               pending: PendingBatch | None) -> tuple[list[str], list[tuple[Any, ...]]]:
-        colls = collections_of(stmt)
+        colls = statement_shape(stmt)[0]  # cached per parsed statement
         overlaid = pending is not None and any(pending.touches(c) for c in colls)
         planned = None if overlaid else translate(stmt, self.spec)
         if planned is not None:
@@ -170,12 +170,12 @@ class RavenConnection:
 
     def _client_query(self, stmt: ast.SelectLike, params: dict[str, Any],
                       pending: PendingBatch | None,
-                      colls: set[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
+                      colls: frozenset[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
         single = len(colls) == 1 and _single_source(stmt)
         for collection in colls:
             where = stmt.where if single and isinstance(stmt, ast.Select) else None
             ref = stmt.from_[0].ref if single else collection  # type: ignore[union-attr]
-            self._fill_scratch(collection, pushdown(stmt, where, self.spec(collection), ref),
+            self._fill_scratch(collection, pushdown(where, self.spec(collection), ref),
                                params)
         return self._scratch.query(stmt, params, pending)
 
@@ -203,13 +203,11 @@ class RavenConnection:
                        exprs: tuple[ast.Expr, ...], params: dict[str, Any],
                        pending: PendingBatch | None) -> list[tuple[Any, ...]]:
         colls = collections_of(where) | {table}
-        spec = self.spec(table)
         for collection in colls:
             own = collection == table and len(colls) == 1
-            rql = pushdown(None, where if own else None, self.spec(collection),
+            rql = pushdown(where if own else None, self.spec(collection),
                            alias or table if own else collection)
             self._fill_scratch(collection, rql, params)
-        del spec
         return self._scratch.rows_for_write(table, alias, where, exprs, params, pending)
 
     def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any]) -> tuple[Any, ...]:

@@ -211,8 +211,7 @@ def quote_collection(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
 
-def pushdown(stmt: ast.SelectLike | None, where: ast.Expr | None, spec: CollectionSpec,
-             ref: str) -> RqlQuery:
+def pushdown(where: ast.Expr | None, spec: CollectionSpec, ref: str) -> RqlQuery:
     """RQL fetching a superset of the documents of one collection a statement can need:
     the conjuncts of ``where`` RavenDB answers exactly, or the whole collection."""
     tr = _Translator(spec, ref)
