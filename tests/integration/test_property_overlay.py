@@ -196,6 +196,28 @@ def _rows(result: Any) -> list[tuple[Any, ...]]:
 # ---------------------------------------------------------------------------- runners
 
 
+def _transaction_op(nested: list[Any], target: Any, op: tuple[Any, ...]) -> None:
+    """Savepoint, release, rollback and commit ops, alike for a Session and a Connection."""
+    kind = op[0]
+    if kind == "savepoint":
+        if len(nested) < 3:
+            nested.append(target.begin_nested())
+    elif kind == "rollback_savepoint":
+        if nested:
+            nested.pop().rollback()
+    elif kind == "release_savepoint":
+        if nested:
+            nested.pop().commit()
+    elif kind == "commit":
+        nested.clear()
+        target.commit()
+    elif kind == "rollback":
+        nested.clear()
+        target.rollback()
+    else:  # pragma: no cover - the strategy makes only the kinds above
+        raise AssertionError(op)
+
+
 class OrmRunner:
     """Runs a program through one Session; savepoints are Session.begin_nested()."""
 
@@ -252,23 +274,8 @@ class OrmRunner:
             s.execute(_where(delete(Item), op[1]))
         elif kind == "flush":
             s.flush()
-        elif kind == "savepoint":
-            if len(self.nested) < 3:
-                self.nested.append(s.begin_nested())
-        elif kind == "rollback_savepoint":
-            if self.nested:
-                self.nested.pop().rollback()
-        elif kind == "release_savepoint":
-            if self.nested:
-                self.nested.pop().commit()
-        elif kind == "commit":
-            self.nested.clear()
-            s.commit()
-        elif kind == "rollback":
-            self.nested.clear()
-            s.rollback()
-        else:  # pragma: no cover - the strategy makes only the kinds above
-            raise AssertionError(op)
+        else:
+            _transaction_op(self.nested, s, op)
 
     def query(self, spec: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return _rows(self.session.execute(build_query(spec)))
@@ -332,23 +339,8 @@ class CoreRunner:
             c.execute(_where(delete(Item), op[1]))
         elif kind == "flush":
             pass  # Core statements reach the DB-API at once
-        elif kind == "savepoint":
-            if len(self.nested) < 3:
-                self.nested.append(c.begin_nested())
-        elif kind == "rollback_savepoint":
-            if self.nested:
-                self.nested.pop().rollback()
-        elif kind == "release_savepoint":
-            if self.nested:
-                self.nested.pop().commit()
-        elif kind == "commit":
-            self.nested.clear()
-            c.commit()
-        elif kind == "rollback":
-            self.nested.clear()
-            c.rollback()
-        else:  # pragma: no cover
-            raise AssertionError(op)
+        else:
+            _transaction_op(self.nested, c, op)
 
     def query(self, spec: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return _rows(self.conn.execute(build_query(spec)))
