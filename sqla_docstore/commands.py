@@ -10,7 +10,20 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .statements import ast
+
 JSONDict = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Recompute:
+    """A field set from an expression over the document as it is stored when the batch is
+    applied (``SET n = n + 1``), so a write committed meanwhile is built on, never lost. The
+    document's own fields appear in ``expr`` as parameters ``field:<name>`` (see rowexpr)."""
+
+    field: str
+    expr: ast.Expr
+    reads: tuple[str, ...]  # the fields ``expr`` reads
 
 
 @dataclass(slots=True)
@@ -28,7 +41,11 @@ class Put:
 
 @dataclass(slots=True)
 class Patch:
-    """Set fields of an existing document; fields not named are left as stored."""
+    """Set fields of an existing document; fields not named are left as stored.
+
+    ``compute`` fields are evaluated by the store against the stored document (all of them
+    against the document as it was before this command, as SQL's SET reads the old row), with
+    ``args`` as the statement's parameters; ``set`` then ``compute`` are applied."""
 
     collection: str
     id: str
@@ -36,8 +53,12 @@ class Patch:
     expected: str | None = None
     unset: tuple[str, ...] = ()
     seen: str | None = None  # the change vector the document had when the update was resolved
+    compute: tuple[Recompute, ...] = ()
+    args: JSONDict | None = None
 
     def to_json(self) -> JSONDict:
+        if self.compute:
+            raise ValueError("a PATCH with computed fields needs the backend's script form")
         lines = [f"this[{_js(k)}] = args.v{i};" for i, k in enumerate(self.set)]
         lines += [f"delete this[{_js(k)}];" for k in self.unset]
         values = {f"v{i}": v for i, v in enumerate(self.set.values())}

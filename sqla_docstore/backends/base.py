@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..commands import Batch
+from ..commands import Batch, Recompute
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
@@ -47,6 +47,10 @@ class BackendConnection(Protocol):
 
     def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any]) -> tuple[Any, ...]:
         """Values of expressions that reference no collection."""
+
+    def can_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
+        """Whether the store can evaluate these field expressions against each document when
+        it applies a batch (a PATCH with ``compute``), with the same answer as SQL."""
 
     def get_documents(
         self, collection: str, ids: list[str], pending: PendingBatch | None

@@ -8,17 +8,15 @@ in the same transaction see them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from .. import values
+from .. import rowexpr, values
 from ..backends.base import BackendConnection
-from ..commands import Delete, Patch, Put
+from ..commands import Delete, Patch, Put, Recompute
 from ..errors import DuplicateKeyError, IntegrityError, NotSupportedError, ProgrammingError
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
-from ..statements.parser import parse_expression
 
 
 @dataclass
@@ -286,32 +284,7 @@ def _check_constraints(
     backend: BackendConnection, spec: CollectionSpec, body: dict[str, Any]
 ) -> None:
     """NOT NULL and CHECK constraints, enforced when the write is executed."""
-    for f in spec.fields:
-        if not f.nullable and body.get(f.name) is None and f.name != spec.autoincrement:
-            raise IntegrityError(f"NOT NULL constraint failed: {spec.name}.{f.name}")
-    if spec.checks:
-        exprs = tuple(_check_expr(sql) for _, sql in spec.checks)
-        params = {"field:" + k: v for k, v in body.items()}
-        for (name, sql), ok in zip(spec.checks, backend.evaluate(exprs, params), strict=False):
-            if ok is not None and not ok:
-                raise IntegrityError(f"CHECK constraint failed: {name or sql} on {spec.name}")
-
-
-@lru_cache(maxsize=256)
-def _check_expr(sql: str) -> ast.Expr:
-    # Field references become parameters bound to the document's values.
-    return _fields_to_params(parse_expression(sql))
-
-
-def _fields_to_params(node: Any) -> Any:
-    if isinstance(node, ast.Column):
-        return ast.Param("field:" + node.name)
-    if isinstance(node, tuple):
-        return tuple(_fields_to_params(n) for n in node)
-    if hasattr(node, "__dataclass_fields__"):
-        changes = {k: _fields_to_params(getattr(node, k)) for k in node.__dataclass_fields__}
-        return type(node)(**changes)
-    return node
+    rowexpr.check_constraints(spec, body, backend.evaluate)
 
 
 def _returning_value(col: ast.ResultColumn, body: dict[str, Any]) -> Any:
@@ -406,36 +379,118 @@ def _same(stored: Any, given: Any) -> bool:
     return bool(stored == given)
 
 
-def run_update(
-    backend: BackendConnection, stmt: ast.Update, param_sets: list[dict[str, Any]],
-    pending: PendingBatch,
-) -> Outcome:
+@dataclass(frozen=True)
+class _UpdatePlan:
+    spec: CollectionSpec
+    own: frozenset[str | None]  # the names the updated document goes by in the statement
+    #: per assignment: None for a plain value, else the expression with the document's own
+    #: fields as ``field:`` parameters when the store can evaluate it at commit
+    deferred: tuple[Recompute | None, ...]
+    complex_exprs: tuple[ast.Expr, ...]  # expressions the match query evaluates now
+    assigns_key: bool
+
+
+def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan:
     spec = backend.spec(stmt.table)
     for name, _ in stmt.assignments:
         if spec.fields and name not in spec.field_names:
             raise ProgrammingError(f"table {spec.name} has no column named {name}")
-    complex_exprs = tuple(e for _, e in stmt.assignments if not _is_plain(e))
-    per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, complex_exprs,
-                                 param_sets, pending)
+    own = frozenset({None, stmt.alias or stmt.table})
+    deferred: list[Recompute | None] = []
+    for name, expr in stmt.assignments:
+        if _is_plain(expr) or stmt.returning or not rowexpr.own_row_only(expr, own):
+            deferred.append(None)  # RETURNING must report what is stored: guarded instead
+            continue
+        bound = rowexpr.fields_to_params(expr, own)
+        deferred.append(Recompute(name, bound, rowexpr.field_params((bound,))))
+    planned = tuple(d for d in deferred if d is not None)
+    names = [name for name, _ in stmt.assignments]
+    if planned and (len(set(names)) != len(names) or not backend.can_recompute(spec, planned)):
+        deferred = [None] * len(deferred)
+    return _UpdatePlan(
+        spec, own, tuple(deferred),
+        tuple(e for _, e in stmt.assignments if not _is_plain(e)),
+        any(name in spec.primary_key for name, _ in stmt.assignments),
+    )
+
+
+update_plan = _StatementCache(_analyse_update)
+
+
+def _in_turn(
+    spec: CollectionSpec, ref: str, where: ast.Expr | None, assigns_key: bool,
+    param_sets: list[dict[str, Any]],
+) -> list[list[dict[str, Any]]]:
+    """executemany applies each parameter set in turn, as SQL does: sets are matched together
+    only when each names a different document by its whole key and no key changes."""
+    if len(param_sets) <= 1:
+        return [param_sets]
+    equalities = key_equalities(where, ref) if spec.primary_key else None
+    one_by_one = [[p] for p in param_sets]
+    if equalities is None or assigns_key or not set(spec.primary_key) <= set(equalities):
+        return one_by_one
+    keys = [tuple(_value(equalities[k], p) for k in spec.primary_key) for p in param_sets]
+    try:
+        distinct = len(set(keys)) == len(keys)
+    except TypeError:  # unhashable key values: no shortcut
+        distinct = False
+    return [param_sets] if distinct else one_by_one
+
+
+def run_update(
+    backend: BackendConnection, stmt: ast.Update, param_sets: list[dict[str, Any]],
+    pending: PendingBatch,
+) -> Outcome:
+    plan: _UpdatePlan = update_plan(backend, stmt)
+    spec = plan.spec
     out = Outcome(rowcount=0)
-    for params, matches in zip(param_sets, per_set, strict=False):
-        for match in matches:
-            computed = iter(match.computed)
-            changes = {
-                name: _value(e, params) if _is_plain(e) else next(computed)
-                for name, e in stmt.assignments
-            }
-            body = dict(match.body)
-            body.update(changes)
-            _check_constraints(backend, spec, body)
-            expected = pending.expected.get(match.doc_id) or (None if key_only else match.cv)
-            _write_update(spec, match, body, changes, expected, pending)
-            out.rowcount += 1
-            if stmt.returning:
-                out.rows.append(tuple(_returning_value(c, body) for c in stmt.returning))
+    for group in _in_turn(spec, stmt.alias or spec.name, stmt.where, plan.assigns_key,
+                          param_sets):
+        per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, plan.complex_exprs,
+                                     group, pending)
+        for params, matches in zip(group, per_set, strict=False):
+            for match in matches:
+                _update_one(backend, stmt, plan, params, match, key_only, pending, out)
     if stmt.returning:
         out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
     return out
+
+
+def _update_one(
+    backend: BackendConnection, stmt: ast.Update, plan: _UpdatePlan, params: dict[str, Any],
+    match: _Match, key_only: bool, pending: PendingBatch, out: Outcome,
+) -> None:
+    spec = plan.spec
+    computed = iter(match.computed)
+    new_values = [_value(e, params) if _is_plain(e) else next(computed)
+                  for _, e in stmt.assignments]
+    changes = dict(zip((name for name, _ in stmt.assignments), new_values, strict=True))
+    body = dict(match.body)
+    body.update(changes)
+    _check_constraints(backend, spec, body)
+    deferred = () if plan.assigns_key else tuple(d for d in plan.deferred if d is not None)
+    # A value computed now from what this transaction read is exact only if the document is
+    # still that version at commit: a change meanwhile fails the commit (StaleDataError).
+    # Expressions the store evaluates at commit need no such guard; nor do plain values
+    # written by key (a blind write, as in SQL).
+    guarded = not key_only or len(deferred) < len(plan.complex_exprs)
+    expected = pending.expected.get(match.doc_id) or (match.cv if guarded else None)
+    if deferred:
+        plain: dict[str, Any] = {}
+        for (name, _), recompute, value in zip(stmt.assignments, plan.deferred, new_values,
+                                               strict=True):
+            if recompute is None:
+                plain[name] = value
+            else:
+                plain.pop(name, None)
+        args = {k: values.to_json(v) for k, v in params.items()}
+        pending.add(Patch(spec.name, match.doc_id, plain, expected, seen=match.cv,
+                          compute=deferred, args=args), body)
+    else:
+        _write_update(spec, match, body, changes, expected, pending)
+    out.rowcount += 1
+    if stmt.returning:
+        out.rows.append(tuple(_returning_value(c, body) for c in stmt.returning))
 
 
 def _write_update(
@@ -457,15 +512,18 @@ def run_delete(
     pending: PendingBatch,
 ) -> Outcome:
     spec = backend.spec(stmt.table)
-    per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, (), param_sets, pending)
     out = Outcome(rowcount=0)
-    for matches in per_set:
-        for match in matches:
-            expected = pending.expected.get(match.doc_id) or (None if key_only else match.cv)
-            pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
-            out.rowcount += 1
-            if stmt.returning:
-                out.rows.append(tuple(_returning_value(c, match.body) for c in stmt.returning))
+    for group in _in_turn(spec, stmt.alias or spec.name, stmt.where, False, param_sets):
+        per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, (), group, pending)
+        for matches in per_set:
+            for match in matches:
+                expected = pending.expected.get(match.doc_id) or (
+                    None if key_only else match.cv)
+                pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
+                out.rowcount += 1
+                if stmt.returning:
+                    out.rows.append(tuple(_returning_value(c, match.body)
+                                          for c in stmt.returning))
     if stmt.returning:
         out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
     return out

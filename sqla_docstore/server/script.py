@@ -113,7 +113,13 @@ class _Parser:
         if kind == "name" and value == "throw":
             self.i += 1
             return ("throw", self.expr())
-        if kind == "name" and value in ("var", "let", "const", "if", "for", "while", "function",
+        if kind == "name" and value == "if":
+            self.i += 1
+            self.expect_op("(")
+            cond = self.expr()
+            self.expect_op(")")
+            return ("if", cond, self.block())
+        if kind == "name" and value in ("var", "let", "const", "for", "while", "function",
                                         "return", "try", "switch", "do"):
             self.unsupported(f"'{value}'")
         target = self.expr()
@@ -125,6 +131,17 @@ class _Parser:
         if target[0] != "get":
             self.fail("can only assign to a property")
         return ("assign", target, op, self.expr())
+
+    def block(self) -> list[Node]:
+        if not self.take_op("{"):
+            return [self.statement()]
+        body = []
+        while not self.take_op("}"):
+            if self.tok[0] == "eof":
+                self.fail("expected '}'")
+            if not self.take_op(";"):
+                body.append(self.statement())
+        return body
 
     def expr(self) -> Node:
         cond = self.binary(0)
@@ -150,6 +167,9 @@ class _Parser:
             left = ("bin", op, left, self.binary(level + 1))
 
     def unary(self) -> Node:
+        if self.tok[0] == "name" and self.tok[1] == "typeof":
+            self.i += 1
+            return ("typeof", self.unary())
         if self.take_op("!"):
             return ("not", self.unary())
         if self.take_op("-"):
@@ -245,7 +265,8 @@ def run_patch(script: str, document: dict[str, Any], args: dict[str, Any]) -> di
 
     Supported: assignments (``=``, ``+=``, ``-=``) and ``delete`` of ``this`` paths (``.name``
     or ``[expr]``), ``args.name`` and ``$name`` values, literals, ``+ - * / %``, comparisons,
-    ``! && ||``, ``cond ? a : b``, array/object literals, ``throw <value>``, and the methods
+    ``! && ||``, ``typeof``, ``cond ? a : b``, array/object literals, ``throw <value>``,
+    ``if (cond) statement`` (or a ``{ block }``), and the methods
     ``push``, ``splice``, ``indexOf``, ``includes``, ``toUpperCase``, ``toLowerCase``, ``trim``
     and ``length``. Anything else (functions, ``load()``, loops, ``var`` ...) raises
     ScriptError naming the construct.
@@ -335,6 +356,10 @@ class _Env:
             self.eval(statement[1])
         elif kind == "throw":
             raise ScriptError(_text(self.eval(statement[1])))
+        elif kind == "if":
+            if truthy(self.eval(statement[1])):
+                for inner in statement[2]:
+                    self.run(inner)
         elif kind == "delete":
             container, key = self.place(statement[1])
             if isinstance(container, dict):
@@ -388,6 +413,8 @@ class _Env:
             return self.binary(node[1], node[2], node[3])
         if kind == "not":
             return not truthy(self.eval(node[1]))
+        if kind == "typeof":
+            return _typeof(self.eval(node[1]))
         if kind == "neg":
             return _arith("-", 0, self.eval(node[1]))
         if kind == "cond":
@@ -446,6 +473,18 @@ class _Env:
                 found = target.find(_text(args[0]) if args else "undefined")
                 return found if method == "indexOf" else found >= 0
         raise ScriptError(f"TypeError: {_text(target)}.{method} is not a function")
+
+
+def _typeof(value: Any) -> str:
+    if value is UNDEFINED:
+        return "undefined"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "object"  # null, arrays and objects
 
 
 def _get(container: Any, key: Any) -> Any:

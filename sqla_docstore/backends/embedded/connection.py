@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ... import values
-from ...commands import Batch, CompareExchange, Delete, Patch, Put
+from ... import rowexpr, values
+from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
 from ...errors import (
     ConcurrencyError,
     DatabaseError,
@@ -186,6 +186,22 @@ class EmbeddedConnection:
         plan = self._plan(("eval", exprs), exprs, lambda: SqlGenerator(self).plan_scalar(exprs))
         return tuple(self._run(plan, params)[0])
 
+    def can_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
+        return True  # evaluated by SQLite inside the commit's write transaction
+
+    def _recompute(self, cmd: Patch, stored: dict[str, Any]) -> dict[str, Any]:
+        """The document a PATCH leaves: its computed fields evaluated against ``stored`` (the
+        document as committed, read inside the write transaction), constraints checked."""
+        params = dict(cmd.args or {})
+        reads = {name for r in cmd.compute for name in r.reads}
+        params = rowexpr.bind_fields(params, stored, tuple(reads))
+        computed = self.evaluate(tuple(r.expr for r in cmd.compute), params)
+        body = dict(stored)
+        body.update(cmd.set)
+        body.update(zip((r.field for r in cmd.compute), computed, strict=True))
+        rowexpr.check_constraints(self.spec(cmd.collection), body, self.evaluate)
+        return body
+
     def get_documents(
         self, collection: str, ids: list[str], pending: PendingBatch | None
     ) -> dict[str, Document]:
@@ -213,7 +229,7 @@ class EmbeddedConnection:
             return []
         try:
             with self.store.lock, transaction(self._conn):
-                return _apply(self._conn, self.store, batch, results)
+                return _apply(self._conn, self.store, batch, results, self._recompute)
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(f"constraint failed: {exc}") from exc
         except sqlite3.Error as exc:
@@ -227,7 +243,7 @@ class EmbeddedConnection:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                _apply(self._conn, self.store, batch, False)
+                _apply(self._conn, self.store, batch, False, self._recompute)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -367,8 +383,13 @@ def _translate(exc: sqlite3.Error, sql: str) -> DatabaseError:
 # -------------------------------------------------------------------------- batch apply
 
 
+#: the document a PATCH with computed fields leaves, given the stored one
+Recomputer = Callable[[Patch, dict[str, Any]], dict[str, Any]]
+
+
 def _apply(
-    conn: sqlite3.Connection, store: EmbeddedStore, batch: Batch, want_results: bool
+    conn: sqlite3.Connection, store: EmbeddedStore, batch: Batch, want_results: bool,
+    recompute: Recomputer,
 ) -> list[dict[str, Any]]:
     etag = int(conn.execute("""SELECT value FROM "@meta" WHERE key = 'etag'""").fetchone()[0])
     modified = utc_now_text()
@@ -394,7 +415,7 @@ def _apply(
         if isinstance(cmd, CompareExchange):
             results.append(_apply_compare_exchange(conn, cmd, etag))
         else:
-            results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified))
+            results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified, recompute))
         i += 1
     conn.execute("""UPDATE "@meta" SET value = ? WHERE key = 'etag'""", (etag,))
     return results
@@ -451,7 +472,7 @@ def _table(store: EmbeddedStore, conn: sqlite3.Connection, collection: str) -> s
 
 
 def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, cmd: Put | Patch | Delete,
-               cv: str, modified: str) -> dict[str, Any]:
+               cv: str, modified: str, recompute: Recomputer) -> dict[str, Any]:
     table = _table(store, conn, cmd.collection)
     row = conn.execute(f"SELECT body, cv FROM {table} WHERE id = ?", (cmd.id,)).fetchone()
     _check_expected(cmd, row)
@@ -465,7 +486,10 @@ def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, cmd: Put | Patch 
                 "@change-vector": cv, "@last-modified": modified}
     if isinstance(cmd, Patch):
         body = values.loads(row[0])
-        body.update(cmd.set)
+        if cmd.compute:
+            body = recompute(cmd, body)
+        else:
+            body.update(cmd.set)
         for key in cmd.unset:
             body.pop(key, None)
         conn.execute(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE id = ?",

@@ -17,15 +17,16 @@ from dataclasses import replace
 from typing import Any
 
 from ... import errors, values
-from ...commands import Batch, Delete, Patch, Put
+from ...commands import Batch, Delete, Patch, Put, Recompute
 from ...pending import PendingBatch, split_pending
 from ...schema import CollectionSpec, FieldSpec
 from ...statements import ast
 from ..base import Document
 from ..embedded.connection import EmbeddedConnection, collections_of, statement_shape
 from ..embedded.store import EmbeddedStore, collection_table, transaction
-from .cluster_batch import cluster_commands, needs_cluster, unique_keys
+from .cluster_batch import cluster_commands, needs_cluster, unique_keys, unique_sets
 from .errors import MISSING_MARKER
+from .patch_script import patch_json, translatable
 from .http import Cluster, HttpSession, Response
 from .rql import RqlQuery, pushdown, quote_collection, translate
 
@@ -213,6 +214,10 @@ class RavenConnection:
     def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any]) -> tuple[Any, ...]:
         return self._scratch.evaluate(exprs, params)
 
+    def can_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
+        # A cluster-wide batch (unique constraints) takes no PATCH: guarded PUTs there.
+        return not unique_sets(spec) and translatable(spec, compute)
+
     # -- writes ----------------------------------------------------------------------------
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
         if not batch.commands:
@@ -225,7 +230,7 @@ class RavenConnection:
             params = {"disableAtomicDocumentWrites": str(not batch.atomic_guards).lower()}
             deduplicated = True
         else:
-            body = {"Commands": [_command_json(c) for c in batch.commands]}
+            body = {"Commands": [_command_json(c, self.spec) for c in batch.commands]}
             deduplicated = False
         self._count("batch")
         resp = self.http.request("POST", "bulk_docs", params=params, body=body,
@@ -363,7 +368,7 @@ class RavenConnection:
         self._specs[spec.name] = spec
 
     def _write(self, commands: list[Any]) -> None:
-        body = {"Commands": [_command_json(c) for c in commands]}
+        body = {"Commands": [_command_json(c, self.spec) for c in commands]}
         self.http.request("POST", "bulk_docs", body=body, idempotent=False)
 
     def reset_overlay(self) -> None:
@@ -437,8 +442,11 @@ def _rql_value(kind: str, value: Any, params: dict[str, Any]) -> Any:
         raise errors.ProgrammingError(f"no value given for parameter {value!r}") from None
 
 
-def _command_json(cmd: Any) -> dict[str, Any]:
-    out = cmd.to_json()
+def _command_json(cmd: Any, spec_of: Callable[[str], CollectionSpec]) -> dict[str, Any]:
+    if isinstance(cmd, Patch) and cmd.compute:
+        out = patch_json(cmd, spec_of(cmd.collection))
+    else:
+        out = cmd.to_json()
     if isinstance(cmd, Delete) and cmd.must_exist and cmd.expected is None and cmd.seen:
         # RavenDB deletes a missing document silently; the version read makes a concurrent
         # delete (or change) abort the whole commit, as StaleDataError expects.

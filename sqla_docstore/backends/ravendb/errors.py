@@ -28,6 +28,8 @@ _BY_TYPE: dict[str, type[errors.Error]] = {
 _NEW_DOCUMENT = "expecting new document"
 #: Marker our PATCH-if-missing script throws: the document was deleted by someone else.
 MISSING_MARKER = "sqla_docstore: document was deleted"
+#: Marker a computed UPDATE's script throws when it would leave a NOT NULL field empty.
+NOT_NULL_MARKER = "sqla_docstore: NOT NULL constraint failed"
 
 
 class ServerError(errors.OperationalError):
@@ -53,6 +55,8 @@ def error_from_response(status: int, body: Any, url: str, text: str) -> errors.E
     short = server_type.rsplit(".", 1)[-1]
     if MISSING_MARKER in message:
         return errors.ConcurrencyError(f"{MISSING_MARKER} ({message})")
+    if NOT_NULL_MARKER in message:  # a computed UPDATE left a NOT NULL field empty
+        return errors.IntegrityError(message)
     if status == 409 or short in ("ConcurrencyException", "DocumentConflictException",
                                   "ClusterTransactionConcurrencyException"):
         # A taken id, or a unique value reserved by another document, is a duplicate key;

@@ -1,0 +1,128 @@
+"""UPDATE SET expressions as RavenDB patch scripts, evaluated by the server against the
+document as it is when the batch is applied (so concurrent increments are never lost).
+
+Only expressions whose JavaScript answer is exactly SQL's are translated (planning only, no
+I/O): ``+``, ``-``, ``*``, unary minus and ``coalesce``/``ifnull`` over numeric fields,
+numeric parameters and number literals. NULL (or a missing field) propagates as in SQL. The
+script refuses, by throwing, what JavaScript would answer differently: a stored value or an
+argument that is not a number, and integer results beyond 2**53 (JavaScript's exact range).
+Anything else is not translated: the caller then guards the write by change vector instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ...commands import Patch, Recompute
+from ...rowexpr import FIELD
+from ...schema import CollectionSpec
+from ...statements import ast
+from .errors import NOT_NULL_MARKER
+TYPE_MARKER = "sqla_docstore: not a number in a computed UPDATE"
+RANGE_MARKER = "sqla_docstore: integer result beyond 2**53 in a computed UPDATE"
+
+_NUMERIC = frozenset({"INTEGER", "BIGINT", "SMALLINT", "FLOAT", "REAL", "DOUBLE",
+                      "DOUBLE PRECISION"})
+_ARITHMETIC = frozenset({"+", "-", "*"})
+_EXACT = 9007199254740991  # 2**53 - 1
+_TEMP = "sqla_docstore:"
+_MAX_SCRIPT = 20_000  # nested arithmetic repeats its operands: keep scripts small
+
+
+class _Untranslatable(Exception):
+    pass
+
+
+def _js(text: str) -> str:
+    return json.dumps(text)
+
+
+class _Translator:
+    def __init__(self, spec: CollectionSpec) -> None:
+        self.types = {f.name: f.type.split("(", 1)[0].strip().upper() for f in spec.fields}
+        self.checks: list[str] = []
+
+    def value(self, ref: str) -> str:
+        self.checks.append(f"if ({ref} != null && typeof {ref} !== 'number') "
+                           f"throw {_js(TYPE_MARKER)};")
+        return ref
+
+    def expr(self, node: ast.Expr) -> str:
+        if isinstance(node, ast.Param):
+            if node.name.startswith(FIELD):
+                name = node.name[len(FIELD):]
+                if self.types.get(name) not in _NUMERIC:
+                    raise _Untranslatable(name)
+                return self.value(f"this[{_js(name)}]")
+            return self.value(f"args[{_js(node.name)}]")
+        if isinstance(node, ast.Literal):
+            if node.value is None:
+                return "null"
+            if type(node.value) in (int, float) and abs(node.value) <= _EXACT:
+                return repr(node.value)
+            raise _Untranslatable(repr(node.value))
+        if isinstance(node, ast.Unary) and node.op in ("-", "+"):
+            inner = self.expr(node.operand)
+            return inner if node.op == "+" else f"({inner} == null ? null : -({inner}))"
+        if isinstance(node, ast.Binary) and node.op in _ARITHMETIC:
+            left, right = self.expr(node.left), self.expr(node.right)
+            out = (f"(({left}) == null || ({right}) == null ? null : "
+                   f"({left}) {node.op} ({right}))")
+            # Two integers give an integer in SQL: exact in JavaScript only below 2**53.
+            self.checks.append(
+                f"if ({out} != null && ({left}) % 1 === 0 && ({right}) % 1 === 0 && "
+                f"({out} > {_EXACT} || {out} < -{_EXACT})) throw {_js(RANGE_MARKER)};")
+            return out
+        if isinstance(node, ast.Func) and node.name in ("coalesce", "ifnull") and \
+                len(node.args) >= 2 and not node.distinct:
+            parts = [self.expr(a) for a in node.args]
+            out = parts[-1]
+            for part in reversed(parts[:-1]):
+                out = f"(({part}) != null ? ({part}) : {out})"
+            return out
+        raise _Untranslatable(type(node).__name__)
+
+
+def translatable(spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
+    """Whether every computed field has an exact patch-script form (CHECK constraints are
+    not evaluated by scripts: such collections are guarded by change vector instead)."""
+    if spec.checks:
+        return False
+    names = [r.field for r in compute]
+    if len(set(names)) != len(names):
+        return False
+    try:
+        script = _script(spec, compute)
+    except _Untranslatable:
+        return False
+    return sum(map(len, script)) <= _MAX_SCRIPT
+
+
+def _script(spec: CollectionSpec, compute: tuple[Recompute, ...]) -> list[str]:
+    tr = _Translator(spec)
+    values = [tr.expr(r.expr) for r in compute]
+    lines = list(dict.fromkeys(tr.checks))
+    # SET reads the document as it was: every value is computed before any is assigned.
+    lines += [f"args[{_js(f'{_TEMP}{i}')}] = {v};" for i, v in enumerate(values)]
+    lines += [f"this[{_js(r.field)}] = args[{_js(f'{_TEMP}{i}')}];"
+              for i, r in enumerate(compute)]
+    nullable = {f.name: f.nullable for f in spec.fields}
+    for r in compute:
+        if not nullable.get(r.field, True):
+            lines.append(f"if (this[{_js(r.field)}] == null) "
+                         f"throw {_js(f'{NOT_NULL_MARKER}: {spec.name}.{r.field}')};")
+    return lines
+
+
+def patch_json(cmd: Patch, spec: CollectionSpec) -> dict[str, Any]:
+    """The PATCH command for a Patch with computed fields (plain fields set after them)."""
+    args: dict[str, Any] = dict(cmd.args or {})
+    lines = _script(spec, cmd.compute)
+    for i, (name, value) in enumerate(cmd.set.items()):
+        key = f"{_TEMP}set{i}"
+        args[key] = value
+        lines.append(f"this[{_js(name)}] = args[{_js(key)}];")
+    lines += [f"delete this[{_js(k)}];" for k in cmd.unset]
+    return {"Id": cmd.id, "ChangeVector": cmd.expected,
+            "Patch": {"Script": "\n".join(lines), "Values": args}, "Type": "PATCH"}

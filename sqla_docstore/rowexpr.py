@@ -1,0 +1,85 @@
+"""Expressions over one document's own fields: CHECK constraints and UPDATE SET expressions
+evaluated when a batch is applied (backend-neutral planning; no I/O here).
+
+A field reference becomes the parameter ``field:<name>`` bound to the document's value, so a
+store evaluates the expression with its scalar evaluator against the document as stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from .errors import IntegrityError
+from .schema import CollectionSpec
+from .statements import ast
+from .statements.parser import parse_expression
+
+FIELD = "field:"
+#: ``evaluate(exprs, params)``: the values of expressions that read no collection
+Evaluate = Callable[[tuple[ast.Expr, ...], dict[str, Any]], tuple[Any, ...]]
+
+_SUBQUERIES = (ast.ScalarSubquery, ast.Exists, ast.InSelect, ast.Select, ast.Compound)
+
+
+def fields_to_params(node: Any, own: frozenset[str | None] = frozenset({None})) -> Any:
+    """``node`` with every column of the document (unqualified, or qualified by a name in
+    ``own``) replaced by the parameter ``field:<name>``."""
+    if isinstance(node, ast.Column) and node.table in own:
+        return ast.Param(FIELD + node.name)
+    if isinstance(node, tuple):
+        return tuple(fields_to_params(n, own) for n in node)
+    if hasattr(node, "__dataclass_fields__"):
+        changes = {k: fields_to_params(getattr(node, k), own) for k in node.__dataclass_fields__}
+        return type(node)(**changes)
+    return node
+
+
+def own_row_only(expr: ast.Expr, own: frozenset[str | None]) -> bool:
+    """Whether ``expr`` reads nothing but the document's own fields and parameters (no
+    subquery, no other table): it can then be evaluated when the batch is applied."""
+    for node in ast.walk(expr):
+        if isinstance(node, _SUBQUERIES):
+            return False
+        if isinstance(node, ast.Column) and node.table not in own:
+            return False
+        if isinstance(node, (ast.Star,)):
+            return False
+    return True
+
+
+def field_params(exprs: tuple[ast.Expr, ...]) -> tuple[str, ...]:
+    """Names of the document fields that expressions made by :func:`fields_to_params` read."""
+    names = {n.name[len(FIELD):] for n in ast.walk(exprs)
+             if isinstance(n, ast.Param) and n.name.startswith(FIELD)}
+    return tuple(sorted(names))
+
+
+def bind_fields(params: dict[str, Any], body: dict[str, Any],
+                names: tuple[str, ...]) -> dict[str, Any]:
+    """``params`` plus ``field:<name>`` for each field read (None when the document lacks it)."""
+    out = dict(params)
+    for name in names:
+        out[FIELD + name] = body.get(name)
+    return out
+
+
+@lru_cache(maxsize=256)
+def check_expr(sql: str) -> ast.Expr:
+    return fields_to_params(parse_expression(sql))
+
+
+def check_constraints(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate) -> None:
+    """NOT NULL and CHECK constraints of ``spec`` on the document ``body``."""
+    for f in spec.fields:
+        if not f.nullable and body.get(f.name) is None and f.name != spec.autoincrement:
+            raise IntegrityError(f"NOT NULL constraint failed: {spec.name}.{f.name}")
+    if spec.checks:
+        exprs = tuple(check_expr(sql) for _, sql in spec.checks)
+        params = {FIELD + k: v for k, v in body.items()}
+        for f in spec.fields:
+            params.setdefault(FIELD + f.name, None)
+        for (name, sql), ok in zip(spec.checks, evaluate(exprs, params), strict=False):
+            if ok is not None and not ok:
+                raise IntegrityError(f"CHECK constraint failed: {name or sql} on {spec.name}")
