@@ -13,7 +13,7 @@ from typing import Any
 from .. import rowexpr, values
 from ..backends.base import BackendConnection
 from ..commands import Delete, Patch, Put, Recompute
-from ..errors import DuplicateKeyError, IntegrityError, NotSupportedError, ProgrammingError
+from ..errors import DuplicateKeyError, NotSupportedError, ProgrammingError
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast

@@ -26,8 +26,8 @@ from ..embedded.connection import EmbeddedConnection, collections_of, statement_
 from ..embedded.store import EmbeddedStore, collection_table, transaction
 from .cluster_batch import cluster_commands, needs_cluster, unique_keys, unique_sets
 from .errors import MISSING_MARKER
-from .patch_script import patch_json, translatable
 from .http import Cluster, HttpSession, Response
+from .patch_script import patch_json, translatable
 from .rql import RqlQuery, pushdown, quote_collection, translate
 
 SCHEMA_COLLECTION = "SqlaDocstoreSchemas"

@@ -19,6 +19,7 @@ from ...rowexpr import FIELD
 from ...schema import CollectionSpec
 from ...statements import ast
 from .errors import NOT_NULL_MARKER
+
 TYPE_MARKER = "sqla_docstore: not a number in a computed UPDATE"
 RANGE_MARKER = "sqla_docstore: integer result beyond 2**53 in a computed UPDATE"
 
