@@ -39,6 +39,9 @@ class Connection:
         #: guards); False is RavenDB's disableAtomicDocumentWrites (last writer wins)
         self.atomic_guards = True
         self._committed_versions: dict[str, str] = {}
+        #: the next commit records the change vectors of the documents it creates too (a
+        #: session with optimistic concurrency sets it; bulk inserts skip the reply otherwise)
+        self.track_versions = False
 
     @property
     def change_vectors(self) -> ChangeVectors:
@@ -83,7 +86,8 @@ class Connection:
                               atomic_guards=self.atomic_guards, overlay=self.pending.overlay)
                 # Inserts only (bulk loads) need no reply; after updates and deletes the new
                 # change vectors are kept for the next optimistic-concurrency check.
-                wanted = any(not (isinstance(c, Put) and c.expected == "") for c in commands)
+                wanted = self.track_versions or any(
+                    not (isinstance(c, Put) and c.expected == "") for c in commands)
                 results = backend.submit(batch, results=wanted)
                 self._remember_versions(results)
         finally:
@@ -131,6 +135,7 @@ class Connection:
             self._discard()
 
     def _discard(self) -> None:
+        self.track_versions = False
         touched = bool(self.pending.overlay)
         self.pending.clear()
         if touched:

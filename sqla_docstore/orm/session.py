@@ -389,15 +389,21 @@ class DocumentSession(Session):
         stays usable; objects from :meth:`DocumentStore.open_session` keep their values (no
         expiry, no reload)."""
         self.flush()
-        # The connections' change vectors after the commit replace the ones loaded, so the
-        # next save of the same objects is checked against what this session wrote.
+        # The connections' change vectors after the commit replace the ones loaded, and are
+        # recorded for the documents this session created, so the next save of the same
+        # objects is checked against what this session wrote.
+        keys = dict.fromkeys(self._change_vectors)
+        keys.update((state.key, None) for kind, state, _ in self._flushed
+                    if kind is not ChangeType.DOCUMENT_DELETED and state.key is not None)
         tracked = []
-        for key in list(self._change_vectors):
+        for key in keys:
             obj = self.identity_map.get(key)
             if obj is not None:
                 state = attributes.instance_state(obj)
-                tracked.append((key, self._dbapi_for(state.mapper),
-                                self._document_id(state.mapper, state)))
+                dbapi_conn = self._dbapi_for(state.mapper)
+                if dbapi_conn is not None and hasattr(dbapi_conn, "track_versions"):
+                    dbapi_conn.track_versions = True  # the batch reply must name new ones
+                tracked.append((key, dbapi_conn, self._document_id(state.mapper, state)))
         self.commit()
         for key, dbapi_conn, doc_id in tracked:
             cvs = getattr(dbapi_conn, "change_vectors", None)

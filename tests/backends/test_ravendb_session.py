@@ -42,6 +42,25 @@ def _url(cluster: Any, db: str) -> str:
     return f"ravendb://{cluster.urls[0].split('://', 1)[1]}/{db}"
 
 
+def test_optimistic_concurrency_covers_documents_created_in_the_session(cluster: Any) -> None:
+    with DocumentStore(url=_url(cluster, "one"), metadata=Base.metadata) as store:
+        store.conventions.use_optimistic_concurrency = True
+        with store.open_session() as mine:
+            item = Item(name="new", qty=1)
+            mine.store(item)
+            mine.save_changes()
+            assert mine.advanced.get_change_vector_for(item)
+            with store.open_session(use_optimistic_concurrency=False) as theirs:
+                theirs.load(item.id, object_type=Item).qty = 5
+                theirs.save_changes()
+            item.name = "would overwrite theirs"
+            with pytest.raises(StaleDataError):
+                mine.save_changes()
+        with store.open_session() as s:
+            stored = s.load(item.id, object_type=Item)
+            assert (stored.name, stored.qty) == ("new", 5)
+
+
 def test_optimistic_concurrency_one_of_two_wins(cluster: Any) -> None:
     with DocumentStore(url=_url(cluster, "one"), metadata=Base.metadata) as store:
         store.conventions.use_optimistic_concurrency = True

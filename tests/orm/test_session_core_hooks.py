@@ -203,3 +203,22 @@ def test_saving_a_loaded_and_modified_object_is_one_request(tmp_path: Path) -> N
             before = s.advanced.number_of_requests
             s.save_changes()
             assert s.advanced.number_of_requests - before == 1
+
+
+def test_optimistic_concurrency_covers_documents_created_in_the_session(
+        doc_store: DocumentStore) -> None:
+    """A session that tracks change vectors records them for the documents it created."""
+    with doc_store.open_session() as mine:
+        item = Item(name="new", qty=1)
+        mine.store(item)
+        mine.save_changes()
+        cv = mine.advanced.get_change_vector_for(item)
+        assert isinstance(cv, str) and cv
+        with doc_store.open_session(use_optimistic_concurrency=False) as theirs:
+            theirs.load(item.id, Item).qty = 5
+            theirs.save_changes()
+        item.name = "overwrites theirs?"
+        with pytest.raises(StaleDataError):
+            mine.save_changes()
+    with doc_store.open_session() as s:
+        assert (s.load(item.id, Item).name, s.load(item.id, Item).qty) == ("new", 5)
