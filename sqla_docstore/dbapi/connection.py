@@ -114,8 +114,11 @@ class Connection:
     # Two-phase commit (not in PEP 249's core): prepare() checks and applies the batch without
     # making it visible; commit_prepared() or rollback_prepared() then ends it.
     def prepare(self) -> None:
+        # The prepared batch outlives nothing of the pending state, but keeps its own copy of
+        # the final document states (cluster-wide batches send whole documents).
+        overlay = {name: dict(docs) for name, docs in self.pending.overlay.items()}
         batch = Batch(list(self.pending.commands), self.cluster_wide,
-                      atomic_guards=self.atomic_guards)
+                      atomic_guards=self.atomic_guards, overlay=overlay)
         try:
             self.backend.prepare(batch)
         except BaseException:

@@ -115,6 +115,30 @@ def test_two_phase_checks_every_database_before_applying(cluster: Any) -> None:
     two.dispose()
 
 
+def test_two_phase_updates_a_unique_constrained_collection(cluster: Any) -> None:
+    one, two = sa.create_engine(_url(cluster, "one")), sa.create_engine(_url(cluster, "two"))
+    Base.metadata.create_all(one)
+    Base.metadata.create_all(two)
+    factory = sessionmaker(binds={Item: one, Ref: two}, twophase=True)
+    with factory() as s:
+        s.add_all([Item(id=1, name="a", qty=1), Ref(id=1, code="R1"), Ref(id=2, code="R2")])
+        s.commit()
+    with factory() as s:  # updates become whole-document PUTs in the cluster-wide batch
+        s.get(Item, 1).qty = 2  # type: ignore[union-attr]
+        s.get(Ref, 1).code = "R3"  # type: ignore[union-attr]
+        s.commit()
+    with factory() as s:
+        s.get(Item, 1).qty = 3  # type: ignore[union-attr]
+        s.get(Ref, 2).code = "R3"  # type: ignore[union-attr]  # taken by Ref 1 now
+        with pytest.raises(sa.exc.IntegrityError):
+            s.commit()
+    with factory() as s:
+        assert sorted(s.scalars(sa.select(Ref.code))) == ["R2", "R3"]
+        assert s.scalars(sa.select(Item.qty)).all() == [2]
+    one.dispose()
+    two.dispose()
+
+
 def test_compare_exchange_values_in_a_cluster_wide_session(cluster: Any) -> None:
     from sqla_docstore import SessionOptions, TransactionMode
 

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from sqla_docstore.backends.ravendb.connection import RavenConnection
 from sqla_docstore.server.node import serve_cluster
 
 
@@ -32,6 +34,10 @@ def engine() -> Iterator[sa.Engine]:
     yield eng
     eng.dispose()
     cluster.close()
+
+
+def _url(engine: sa.Engine) -> str:
+    return f"http://{engine.url.host}:{engine.url.port}/databases/{engine.url.database}"
 
 
 def _emails(engine: sa.Engine) -> list[str]:
@@ -85,3 +91,54 @@ def test_a_value_given_up_can_be_taken_and_case_matters(engine: sa.Engine) -> No
         s.add(Account(id=4, email="new@x"))  # a deleted holder's value is free
         s.commit()
     assert _emails(engine) == ["NEW@x", "new@x", "old@x"]
+
+
+def test_a_duplicate_insert_never_overwrites_the_stored_document(engine: sa.Engine) -> None:
+    with Session(engine) as s:
+        s.add(Account(id=1, email="first@x"))
+        s.commit()
+    with Session(engine) as s, pytest.raises(sa.exc.IntegrityError):
+        s.add(Account(id=1, email="second@x"))
+        s.commit()
+    assert _emails(engine) == ["first@x"]
+
+
+def test_a_duplicate_insert_of_a_document_written_outside_cluster_transactions_fails(
+        engine: sa.Engine) -> None:
+    # Another client's single-node write: no atomic guard protects this document.
+    doc = {"id": 5, "email": "theirs@x", "@metadata": {"@collection": "accounts"}}
+    requests.post(f"{_url(engine)}/bulk_docs", timeout=10, json={"Commands": [
+        {"Id": "accounts/5", "ChangeVector": None, "Document": doc, "Type": "PUT"}]},
+    ).raise_for_status()
+    with Session(engine) as s, pytest.raises(sa.exc.IntegrityError):
+        s.add(Account(id=5, email="mine@x"))
+        s.commit()
+    assert _emails(engine) == ["theirs@x"]
+
+
+def test_a_value_taken_back_by_its_owner_while_a_racer_takes_it_is_held_once(
+        engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Session(engine) as s:
+        s.add(Account(id=1, email="a@x"))
+        s.commit()
+    with Session(engine) as s:
+        s.get(Account, 1).email = "b@x"  # type: ignore[union-attr]  # "a@x" is free now
+        s.commit()
+    read_owner = RavenConnection._current_unique_keys
+    raced: list[bool] = []
+
+    def owner_takes_it_back_meanwhile(self: Any, collection: str, doc_id: str) -> Any:
+        found = read_owner(self, collection, doc_id)  # the racer sees a stale reservation
+        if not raced:
+            raced.append(True)
+            with Session(engine) as owner:
+                owner.get(Account, 1).email = "a@x"  # type: ignore[union-attr]
+                owner.commit()
+        return found
+
+    monkeypatch.setattr(RavenConnection, "_current_unique_keys", owner_takes_it_back_meanwhile)
+    with Session(engine) as s, pytest.raises(sa.exc.IntegrityError):
+        s.add(Account(id=2, email="a@x"))
+        s.commit()
+    monkeypatch.undo()
+    assert raced and _emails(engine) == ["a@x"]

@@ -62,13 +62,18 @@ def cluster_commands(
     spec_of: Callable[[str], CollectionSpec],
     reservations_of: Callable[[list[str]], dict[str, tuple[Any, int]]],
     current_keys_of: Callable[[str, str], list[str] | None],
+    existing_of: Callable[[str, list[str]], set[str]],
 ) -> list[dict[str, Any]]:
     """The batch as cluster-wide commands, with unique-value reservations appended.
 
     ``reservations_of(keys)`` reads existing reservations ``{key: (owner id, index)}``;
     ``current_keys_of(collection, id)`` the reservation keys a stored document holds now
-    (None if it is gone), to tell a live owner from a stale reservation.
+    (None if it is gone), to tell a live owner from a stale reservation;
+    ``existing_of(collection, ids)`` which of the ids are stored (lower-cased), so that an
+    insert never overwrites a document: a cluster-wide PUT carries no "must be new" check of
+    its own, and a document written outside cluster transactions has no atomic guard.
     """
+    _refuse_taken_ids(batch, existing_of)
     out: list[dict[str, Any]] = []
     wanted: dict[str, str] = {}
     written: dict[str, list[str] | None] = {}  # ids this batch writes -> their new keys
@@ -104,6 +109,9 @@ def cluster_commands(
             continue
         owner, index = current
         if owner == doc_id:
+            # Re-assert the reservation at the index read: a racer that meanwhile judged it
+            # stale (this document held another value) and took it fails, or this commit does.
+            out.append(CompareExchange(key, doc_id, index).to_json())
             continue
         collection = key[len(UNIQUE_PREFIX):].split("/", 1)[0]
         owner_keys = written[owner] if owner in written else current_keys_of(collection, owner)
@@ -111,6 +119,20 @@ def cluster_commands(
             raise DuplicateKeyError(_taken(collection, key, owner))
         out.append(CompareExchange(key, doc_id, index).to_json())  # a stale reservation
     return out
+
+
+def _refuse_taken_ids(batch: Batch, existing_of: Callable[[str, list[str]], set[str]]) -> None:
+    new: dict[str, list[str]] = {}
+    for cmd in batch.commands:
+        if isinstance(cmd, Put) and cmd.expected == "":
+            new.setdefault(cmd.collection, []).append(cmd.id)
+    for collection, ids in new.items():
+        taken = existing_of(collection, ids)
+        for doc_id in ids:
+            if doc_id.lower() in taken:
+                raise DuplicateKeyError(
+                    f"document {doc_id!r} already exists in collection {collection} "
+                    "(duplicate primary key)")
 
 
 def _taken(collection: str, key: str, owner: str | None = None) -> str:

@@ -225,7 +225,7 @@ class RavenConnection:
         params = None
         if needs_cluster(batch, self.spec):
             commands = cluster_commands(batch, self.spec, self.get_compare_exchange_values,
-                                        self._current_unique_keys)
+                                        self._current_unique_keys, self._existing_ids)
             body: dict[str, Any] = {"Commands": commands, "TransactionMode": "ClusterWide"}
             params = {"disableAtomicDocumentWrites": str(not batch.atomic_guards).lower()}
             deduplicated = True
@@ -240,6 +240,9 @@ class RavenConnection:
         if not isinstance(out, list):
             raise errors.OperationalError("RavenDB sent a batch reply without Results")
         return out if results else []
+
+    def _existing_ids(self, collection: str, ids: list[str]) -> set[str]:
+        return {doc_id.lower() for doc_id in self.get_documents(collection, ids, None)}
 
     def _current_unique_keys(self, collection: str, doc_id: str) -> list[str] | None:
         spec = self.spec(collection)
@@ -267,9 +270,9 @@ class RavenConnection:
             if cv and (doc is None or doc[2] != cv):
                 raise errors.ConcurrencyError(
                     f"document {doc_id!r} changed or was deleted after it was read", (doc_id,))
-        if needs_cluster(batch, self.spec):
+        if needs_cluster(batch, self.spec):  # raises if an id or a unique value is taken
             cluster_commands(batch, self.spec, self.get_compare_exchange_values,
-                             self._current_unique_keys)  # raises if a unique value is taken
+                             self._current_unique_keys, self._existing_ids)
         self._prepared = batch
 
     def end_prepared(self, commit: bool) -> None:

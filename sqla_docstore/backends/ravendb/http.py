@@ -72,7 +72,7 @@ class Cluster:
         self.nodes = [Node(u.rstrip("/"), "?") for u in urls]
         self.topology_etag = -1
         self.lock = threading.Lock()
-        self.cache: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+        self.cache: OrderedDict[str, tuple[str, str]] = OrderedDict()  # key -> (etag, JSON)
         #: the servers apply a batch at most once per request id, so a batch whose reply was
         #: lost may be resent to another node (RavenDB does this for cluster-wide batches)
         self.dedupes_batches = False
@@ -231,7 +231,9 @@ class HttpSession:
 
     def _finish(self, resp: Response, node: Node, cache_key: str | None) -> Response:
         if resp.status == 304 and cache_key is not None and cache_key in self.cluster.cache:
-            return Response(200, self.cluster.cache[cache_key][1], resp.headers)
+            # Each caller gets its own objects: the cache keeps the reply as JSON text, so an
+            # in-place edit by one session can never reach another.
+            return Response(200, values.loads(self.cluster.cache[cache_key][1]), resp.headers)
         if resp.status == 404:
             return resp
         if resp.status >= 400:
@@ -240,7 +242,7 @@ class HttpSession:
         if cache_key is not None and etag and resp.status == 200:
             cache = self.cluster.cache
             with self.cluster.lock:
-                cache[cache_key] = (etag.strip('"'), resp.body)
+                cache[cache_key] = (etag.strip('"'), values.dumps(resp.body))
                 cache.move_to_end(cache_key)
                 while len(cache) > _CACHE_ENTRIES:
                     cache.popitem(last=False)
