@@ -57,7 +57,8 @@ _holders: dict[int, _SessionRequests] = {}
 
 
 def _dbapi_of(connection: SAConnection) -> DBAPIConnection | None:
-    dbapi_conn = connection.connection.dbapi_connection
+    # driver_connection: the DB-API connection itself, also under the asyncio adapter
+    dbapi_conn = connection.connection.driver_connection
     return dbapi_conn if isinstance(dbapi_conn, DBAPIConnection) else None
 
 
@@ -79,6 +80,7 @@ def _after_begin(session: Session, transaction: Any, connection: SAConnection) -
 def _checkin(dbapi_connection: Any, record: Any) -> None:
     # A pooled connection goes back before the session's transaction-end event fires, and
     # another thread may take it at once: stop counting for the session here.
+    dbapi_connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
     holder = _holders.get(id(dbapi_connection))
     if holder is not None:
         holder.finish(id(dbapi_connection))
@@ -91,6 +93,8 @@ def _after_end(session: Session, transaction: Any) -> None:
 
 
 def request_counts(target: Any) -> dict[str, int]:
+    target = getattr(target, "sync_session", None) or getattr(target, "sync_connection", None) \
+        or target  # AsyncSession, AsyncConnection
     if isinstance(target, Session):
         tracker = target.info.get(_KEY)
         return tracker.totals() if tracker else {}

@@ -83,6 +83,7 @@ def connect(
     cert: str | None = None,
     ca: str | None = None,
     read_balance: str = "none",
+    check_same_thread: bool = False,
     **unknown: Any,
 ) -> Connection:
     """Open a connection.
@@ -91,6 +92,10 @@ def connect(
     in-memory store between connections. RavenDB: pass ``urls=[...]`` (or a shared
     ``cluster=``) and the database name as ``database``; ``cert`` is a PEM file holding the
     client certificate and key, ``ca`` a CA bundle.
+
+    ``check_same_thread`` is accepted for code written for ``sqlite3`` (FastAPI's tutorial
+    passes ``False``): a connection here is never tied to the thread that opened it, and may be
+    used by one thread at a time (``threadsafety = 1``).
     """
     if unknown:
         raise InterfaceError(f"unknown connect() argument(s): {', '.join(sorted(unknown))}")

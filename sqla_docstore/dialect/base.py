@@ -35,13 +35,16 @@ class DocumentConflictError(StaleDataError):
 
 
 class DocstoreExecutionContext(default.DefaultExecutionContext):
-    pass
+    def create_server_side_cursor(self) -> Any:
+        # stream_results / yield_per / AsyncSession.stream(): the DB-API's cursor (buffered).
+        return self._dbapi_connection.cursor()
 
 
 class DocstoreDialect(default.DefaultDialect):
     name = "docstore"
     driver = "embedded"
     supports_statement_cache = True
+    supports_server_side_cursors = True
 
     statement_compiler = DocstoreCompiler
     ddl_compiler = DocstoreDDLCompiler
@@ -89,6 +92,13 @@ class DocstoreDialect(default.DefaultDialect):
     @classmethod
     def get_pool_class(cls, url: URL) -> type[pool.Pool]:
         return pool.QueuePool
+
+    @classmethod
+    def get_async_dialect_cls(cls, url: URL) -> type[default.DefaultDialect]:
+        """``create_async_engine`` takes the same URLs (see ``dialect.asyncio``)."""
+        from .asyncio import AsyncDocstoreDialect
+
+        return AsyncDocstoreDialect
 
     def create_connect_args(self, url: URL) -> tuple[list[Any], dict[str, Any]]:
         opts: dict[str, Any] = {}

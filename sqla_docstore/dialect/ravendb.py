@@ -36,6 +36,12 @@ class RavenDBDialect(DocstoreDialect):
         self._clusters: dict[Any, Cluster] = {}
         self._clusters_lock = threading.Lock()
 
+    @classmethod
+    def get_async_dialect_cls(cls, url: URL) -> type[DocstoreDialect]:
+        from .asyncio import AsyncRavenDBDialect, AsyncRavenDBHTTPSDialect
+
+        return AsyncRavenDBHTTPSDialect if cls.scheme == "https" else AsyncRavenDBDialect
+
     def create_connect_args(self, url: URL) -> tuple[list[Any], dict[str, Any]]:
         opts: dict[str, Any] = {}
         for key, value in url.query.items():

@@ -149,7 +149,8 @@ _attached: dict[int, _Attachment] = {}
 
 
 def _dbapi_of(connection: SAConnection) -> DBAPIConnection | None:
-    dbapi_conn = connection.connection.dbapi_connection
+    # driver_connection: the DB-API connection itself, also under the asyncio adapter
+    dbapi_conn = connection.connection.driver_connection
     return dbapi_conn if isinstance(dbapi_conn, DBAPIConnection) else None
 
 
@@ -763,6 +764,7 @@ def _on_transaction_end(session: Session, transaction: Any) -> None:
 def _on_checkin(dbapi_connection: Any, record: Any) -> None:
     # A pooled connection may be taken by another thread as soon as it is back: the session's
     # settings come off before that, not at the (later) transaction-end event.
+    dbapi_connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
     attachment = _attached.get(id(dbapi_connection))
     if attachment is not None and attachment.dbapi_conn is dbapi_connection:
         attachment.detach()

@@ -283,15 +283,17 @@ class RavenConnection:
             self.submit(batch, results=False)
 
     def get_compare_exchange_values(self, keys: list[str]) -> dict[str, tuple[Any, int]]:
-        self._count("load")
-        resp = self.http.request("GET", "cmpxchg", params=[("key", k) for k in keys], read=True)
-        if resp.status == 404:
-            return {}
-        out = {}
-        for item in self._json(resp, "compare-exchange").get("Results") or []:
-            value = item.get("Value")
-            if isinstance(value, dict) and int(item.get("Index") or 0) > 0:
-                out[item["Key"]] = (value.get("Object"), int(item["Index"]))
+        out: dict[str, tuple[Any, int]] = {}
+        for chunk in _url_sized(keys):  # keys go in the URL: a long list takes several calls
+            self._count("load")
+            resp = self.http.request("GET", "cmpxchg", params=[("key", k) for k in chunk],
+                                     read=True)
+            if resp.status == 404:
+                continue
+            for item in self._json(resp, "compare-exchange").get("Results") or []:
+                value = item.get("Value")
+                if isinstance(value, dict) and int(item.get("Index") or 0) > 0:
+                    out[item["Key"]] = (value.get("Object"), int(item["Index"]))
         return out
 
     def next_ids(self, tag: str, count: int) -> list[int]:
@@ -434,6 +436,19 @@ def _fill_key(body: dict[str, Any], doc_id: str, spec: CollectionSpec) -> None:
         prefix = spec.prefix + "/"
         own = doc_id[:len(prefix)].lower() == prefix.lower()
         body[key] = doc_id[len(prefix):] if own else doc_id
+
+
+def _url_sized(keys: list[str], limit: int = 4000) -> list[list[str]]:
+    """``keys`` in runs whose query string stays well under servers' URL limits."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for key in keys:
+        if chunks[-1] and size + len(key) > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(key)
+        size += len(key) + 5
+    return chunks if chunks[0] else []
 
 
 def _rql_value(kind: str, value: Any, params: dict[str, Any]) -> Any:

@@ -1,0 +1,177 @@
+"""asyncio: ``create_async_engine("docstore://...")`` / ``("ravendb://...")`` with the same URLs.
+
+The DB-API is synchronous. SQLAlchemy's asyncio extension runs the dialect inside a greenlet;
+here every call that may do I/O (execute, commit, rollback, close, two-phase, connect) is sent
+to a worker thread and awaited (``await_only``), so the event loop keeps running while the
+store works. Calls that only touch the connection's memory (fetching buffered rows, savepoints
+on the pending batch, change vectors, request counts) run inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
+from typing import Any, TypeVar
+
+from sqlalchemy import pool
+from sqlalchemy.engine.interfaces import AdaptedConnection
+from sqlalchemy.engine.url import URL
+from sqlalchemy.util import await_only
+
+from .base import DocstoreDialect
+from .ravendb import RavenDBDialect, RavenDBHTTPSDialect
+
+_T = TypeVar("_T")
+
+
+def _in_thread(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """Run ``fn`` in the loop's default executor and wait for it without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    return await_only(loop.run_in_executor(None, functools.partial(fn, *args, **kwargs)))
+
+
+class AsyncAdaptedCursor:
+    """A DB-API cursor whose statements run in a worker thread. Results are buffered by the
+    DB-API at execute time, so fetching is inline."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return int(self._cursor.arraysize)
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+    def execute(self, operation: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        _in_thread(self._cursor.execute, operation, parameters)
+        return self
+
+    def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Any:
+        _in_thread(self._cursor.executemany, operation, seq_of_parameters)
+        return self
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchmany(self, size: int | None = None) -> Any:
+        return self._cursor.fetchmany(size)
+
+    def fetchall(self) -> Any:
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Any:
+        return iter(self._cursor)
+
+    def close(self) -> None:
+        self._cursor.close()
+
+    def setinputsizes(self, *args: Any) -> None:
+        pass
+
+    def setoutputsize(self, *args: Any) -> None:
+        pass
+
+
+class AsyncAdaptedConnection(AdaptedConnection):
+    """The sync-style facade SQLAlchemy's asyncio layer expects, over a DB-API connection.
+    Attributes not defined here (``pending``, ``savepoint()``, ``change_vectors``, ...) are
+    the DB-API connection's own, read and set through."""
+
+    _INLINE = frozenset({"_connection"})
+
+    def __init__(self, connection: Any) -> None:
+        object.__setattr__(self, "_connection", connection)
+
+    def cursor(self) -> AsyncAdaptedCursor:
+        return AsyncAdaptedCursor(self._connection.cursor())
+
+    def commit(self) -> None:
+        _in_thread(self._connection.commit)
+
+    def rollback(self) -> None:
+        _in_thread(self._connection.rollback)
+
+    def close(self) -> None:
+        _in_thread(self._connection.close)
+
+    def prepare(self) -> None:
+        _in_thread(self._connection.prepare)
+
+    def commit_prepared(self) -> None:
+        _in_thread(self._connection.commit_prepared)
+
+    def rollback_prepared(self) -> None:
+        _in_thread(self._connection.rollback_prepared)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._connection, name, value)
+
+
+class AsyncAdaptedDBAPI:
+    """The DB-API module as the asyncio dialects see it: the same names, and a ``connect``
+    that opens the connection in a worker thread."""
+
+    def __init__(self, dbapi: ModuleType) -> None:
+        self._dbapi = dbapi
+        self.paramstyle = dbapi.paramstyle
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dbapi, name)
+
+    def connect(self, *args: Any, **kwargs: Any) -> AsyncAdaptedConnection:
+        return AsyncAdaptedConnection(_in_thread(self._dbapi.connect, *args, **kwargs))
+
+
+class _AsyncMixin:
+    is_async = True
+
+    @classmethod
+    def import_dbapi(cls) -> Any:
+        from .. import dbapi
+
+        return AsyncAdaptedDBAPI(dbapi)
+
+    @classmethod
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        return pool.AsyncAdaptedQueuePool
+
+    def get_driver_connection(self, connection: Any) -> Any:
+        return connection._connection
+
+
+class AsyncDocstoreDialect(_AsyncMixin, DocstoreDialect):
+    """``docstore://`` under ``create_async_engine``."""
+
+    supports_statement_cache = True
+
+
+class AsyncRavenDBDialect(_AsyncMixin, RavenDBDialect):
+    """``ravendb://`` under ``create_async_engine``."""
+
+    supports_statement_cache = True
+
+
+class AsyncRavenDBHTTPSDialect(_AsyncMixin, RavenDBHTTPSDialect):
+    """``ravendb+https://`` under ``create_async_engine``."""
+
+    supports_statement_cache = True
