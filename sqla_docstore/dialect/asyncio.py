@@ -94,7 +94,7 @@ class AsyncAdaptedConnection(AdaptedConnection):
     Attributes not defined here (``pending``, ``savepoint()``, ``change_vectors``, ...) are
     the DB-API connection's own, read and set through."""
 
-    _INLINE = frozenset({"_connection"})
+    _connection: Any  # the (synchronous) sqla_docstore DB-API connection
 
     def __init__(self, connection: Any) -> None:
         object.__setattr__(self, "_connection", connection)
