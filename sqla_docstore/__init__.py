@@ -17,9 +17,9 @@ def request_counts(target: Any) -> dict[str, int]:
 
 #: Names served lazily from sqla_docstore.orm: importing sqla_docstore must not import SQLAlchemy.
 _ORM_NAMES = frozenset({
-    "ChangeType", "ClusterTransaction", "CompareExchangeValue", "DocumentConventions",
-    "DocumentSession", "DocumentStore", "DocumentsChanges", "ScopedDocumentSession",
-    "SessionOptions", "TransactionMode",
+    "AsyncDocumentSession", "ChangeType", "ClusterTransaction", "CompareExchangeValue",
+    "DocumentConventions", "DocumentSession", "DocumentStore", "DocumentsChanges",
+    "ScopedDocumentSession", "SessionOptions", "TransactionMode",
 })
 
 

@@ -7,7 +7,7 @@ between a connection's counters when the session took it and when its transactio
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection as SAConnection
@@ -57,9 +57,13 @@ _holders: dict[int, _SessionRequests] = {}
 
 
 def _dbapi_of(connection: SAConnection) -> DBAPIConnection | None:
-    # driver_connection: the DB-API connection itself, also under the asyncio adapter
-    dbapi_conn = connection.connection.driver_connection
-    return dbapi_conn if isinstance(dbapi_conn, DBAPIConnection) else None
+    # Under asyncio, the adapter: it reads and sets the DB-API connection's attributes, and
+    # sends its backend's I/O to a worker thread.
+    dbapi_conn: Any = connection.connection.dbapi_connection
+    if isinstance(dbapi_conn, DBAPIConnection) or isinstance(
+            getattr(dbapi_conn, "driver_connection", None), DBAPIConnection):
+        return cast(DBAPIConnection, dbapi_conn)
+    return None
 
 
 def _tracker(session: Session) -> _SessionRequests:
@@ -80,7 +84,6 @@ def _after_begin(session: Session, transaction: Any, connection: SAConnection) -
 def _checkin(dbapi_connection: Any, record: Any) -> None:
     # A pooled connection goes back before the session's transaction-end event fires, and
     # another thread may take it at once: stop counting for the session here.
-    dbapi_connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
     holder = _holders.get(id(dbapi_connection))
     if holder is not None:
         holder.finish(id(dbapi_connection))

@@ -89,6 +89,22 @@ class AsyncAdaptedCursor:
         pass
 
 
+class _ThreadedBackend:
+    """A backend connection whose methods run in a worker thread; attributes read through."""
+
+    def __init__(self, backend: Any) -> None:
+        object.__setattr__(self, "_backend", backend)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._backend, name)
+        if not callable(getattr(type(self._backend), name, None)):
+            return value  # data, or a hook the session installed (before_request)
+        return functools.partial(_in_thread, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._backend, name, value)
+
+
 class AsyncAdaptedConnection(AdaptedConnection):
     """The sync-style facade SQLAlchemy's asyncio layer expects, over a DB-API connection.
     Attributes not defined here (``pending``, ``savepoint()``, ``change_vectors``, ...) are
@@ -98,6 +114,12 @@ class AsyncAdaptedConnection(AdaptedConnection):
 
     def __init__(self, connection: Any) -> None:
         object.__setattr__(self, "_connection", connection)
+
+    @property
+    def backend(self) -> _ThreadedBackend:
+        """The backend, its calls sent to a worker thread (sessions use it for HiLo ids and
+        schema lookups)."""
+        return _ThreadedBackend(self._connection.backend)
 
     def cursor(self) -> AsyncAdaptedCursor:
         return AsyncAdaptedCursor(self._connection.cursor())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .asyncio import AsyncDocumentSession
 from .budget import DEFAULT_MAX_REQUESTS, RequestBudget
 from .options import SessionOptions, TransactionMode
 from .session import (
@@ -21,6 +22,7 @@ from .store import DocumentConventions, DocumentStore
 __all__ = [
     "DEFAULT_MAX_REQUESTS",
     "Advanced",
+    "AsyncDocumentSession",
     "ChangeType",
     "ClusterTransaction",
     "ClusterTransactionRequiredError",

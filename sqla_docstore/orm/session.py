@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import event, inspect, select, tuple_
 from sqlalchemy import exc as sa_exc
@@ -18,6 +18,7 @@ from sqlalchemy.orm.interfaces import MANYTOONE
 from sqlalchemy.orm.state import InstanceState
 from sqlalchemy.pool import Pool
 from sqlalchemy.schema import Table
+from sqlalchemy.util.concurrency import in_greenlet
 
 from .. import errors
 from ..dbapi import Connection as DBAPIConnection
@@ -148,10 +149,25 @@ class _Attachment:
 _attached: dict[int, _Attachment] = {}
 
 
+def _outside_greenlet(session: Session, mapper: Mapper[Any]) -> bool:
+    """Whether the session is the sync side of an AsyncSession, called outside the greenlet
+    that lets it do I/O (``AsyncSession.add()`` is a plain call)."""
+    try:
+        if not session.get_bind(mapper).dialect.is_async:
+            return False
+    except sa_exc.UnboundExecutionError:
+        return False
+    return not in_greenlet()
+
+
 def _dbapi_of(connection: SAConnection) -> DBAPIConnection | None:
-    # driver_connection: the DB-API connection itself, also under the asyncio adapter
-    dbapi_conn = connection.connection.driver_connection
-    return dbapi_conn if isinstance(dbapi_conn, DBAPIConnection) else None
+    # Under asyncio, the adapter: it reads and sets the DB-API connection's attributes, and
+    # sends its backend's I/O to a worker thread.
+    dbapi_conn: Any = connection.connection.dbapi_connection
+    if isinstance(dbapi_conn, DBAPIConnection) or isinstance(
+            getattr(dbapi_conn, "driver_connection", None), DBAPIConnection):
+        return cast(DBAPIConnection, dbapi_conn)
+    return None
 
 
 # ------------------------------------------------------------------------- HiLo plans
@@ -608,6 +624,8 @@ class DocumentSession(Session):
         # look the connection and the collection up each time.
         target = self._hilo_targets.get(state.mapper)
         if target is None:
+            if _outside_greenlet(self, state.mapper):
+                return  # AsyncSession.add(): the id comes from HiLo at flush instead
             dbapi_conn = self._dbapi_for(state.mapper)
             if dbapi_conn is None:
                 return
@@ -764,7 +782,6 @@ def _on_transaction_end(session: Session, transaction: Any) -> None:
 def _on_checkin(dbapi_connection: Any, record: Any) -> None:
     # A pooled connection may be taken by another thread as soon as it is back: the session's
     # settings come off before that, not at the (later) transaction-end event.
-    dbapi_connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
     attachment = _attached.get(id(dbapi_connection))
     if attachment is not None and attachment.dbapi_conn is dbapi_connection:
         attachment.detach()

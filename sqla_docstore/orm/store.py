@@ -11,7 +11,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ..dbapi import open_store
+from .asyncio import AsyncDocumentSession
 from .budget import DEFAULT_MAX_REQUESTS
 from .options import SessionOptions
 from .session import DocumentSession
@@ -89,6 +92,8 @@ class DocumentStore:
         self.metadata = metadata
         self.engine_options = dict(engine_options or {})
         self._engines: dict[str, Engine] = {}
+        self._async_engines: dict[str, AsyncEngine] = {}
+        self._memory_stores: dict[str, Any] = {}  # docstore://: one store per database name
         self._lock = threading.Lock()
         self._closed = False
 
@@ -142,16 +147,40 @@ class DocumentStore:
         with self._lock:
             engine = self._engines.get(key)
             if engine is None:
-                options = dict(self.engine_options)
-                if self.urls is not None:
-                    connect_args = dict(options.pop("connect_args", {}))
-                    connect_args.setdefault("urls", list(self.urls))
-                    options["connect_args"] = connect_args
-                engine = create_engine(self._url_for(name), **options)
+                engine = create_engine(self._url_for(name), **self._options(key))
                 if self.metadata is not None:
                     self.metadata.create_all(engine)
                 self._engines[key] = engine
         return engine
+
+    def get_async_engine(self, database: str | None = None) -> AsyncEngine:
+        """The ``AsyncEngine`` of ``database``, on the same documents as :meth:`get_engine`'s
+        (which creates the metadata's tables first: the first call per database blocks)."""
+        name = database or self.database
+        key = name.lower()
+        engine = self._async_engines.get(key)
+        if engine is not None:
+            return engine
+        self.get_engine(name)
+        with self._lock:
+            engine = self._async_engines.get(key)
+            if engine is None:
+                engine = create_async_engine(self._url_for(name), **self._options(key))
+                self._async_engines[key] = engine
+        return engine
+
+    def _options(self, key: str) -> dict[str, Any]:
+        options = dict(self.engine_options)
+        connect_args = dict(options.pop("connect_args", {}))
+        if self.urls is not None:
+            connect_args.setdefault("urls", list(self.urls))
+        if self._kind == "memory":  # the sync and the async engine share the store
+            if key not in self._memory_stores:
+                self._memory_stores[key] = open_store(":memory:")
+            connect_args.setdefault("store", self._memory_stores[key])
+        if connect_args:
+            options["connect_args"] = connect_args
+        return options
 
     # -- sessions ---------------------------------------------------------------------
     def open_session(
@@ -177,6 +206,22 @@ class DocumentStore:
             **session_kw,
         )
 
+    def open_async_session(
+        self,
+        database: str | SessionOptions | None = None,
+        session_options: SessionOptions | None = None,
+        **session_kw: Any,
+    ) -> AsyncDocumentSession:
+        """:meth:`open_session` for asyncio: an :class:`AsyncDocumentSession`
+        (``async with store.open_async_session() as s: await s.load(...)``)."""
+        if isinstance(database, SessionOptions):
+            database, session_options = None, database
+        options = session_options if session_options is not None else SessionOptions()
+        name = database or options.database or self.database
+        session_kw.setdefault("expire_on_commit", False)
+        return AsyncDocumentSession(self.get_async_engine(name), session_options=options,
+                                    document_store=self, **session_kw)
+
     def initialize(self) -> DocumentStore:
         """RavenDB's ``initialize()``: nothing to do here (engines start lazily); returns the
         store so ``DocumentStore(...).initialize()`` reads as in RavenDB."""
@@ -187,8 +232,27 @@ class DocumentStore:
         with self._lock:
             self._closed = True
             engines, self._engines = list(self._engines.values()), {}
+            async_engines, self._async_engines = list(self._async_engines.values()), {}
+        for async_engine in async_engines:
+            # Pooled async connections close without awaiting: no event loop is needed here.
+            async_engine.sync_engine.dispose(close=False)
         for engine in engines:
             engine.dispose()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, awaiting the async engines' connections."""
+        with self._lock:
+            async_engines, self._async_engines = list(self._async_engines.values()), {}
+        for async_engine in async_engines:
+            await async_engine.dispose()
+        self.close()
+
+    async def __aenter__(self) -> DocumentStore:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
 
     def __enter__(self) -> DocumentStore:
         return self
