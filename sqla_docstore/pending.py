@@ -33,6 +33,9 @@ class PendingBatch:
         #: change vectors UPDATE and DELETE by key must find at commit (optimistic
         #: concurrency: set by a session from what it loaded)
         self.expected: dict[str, str] = {}
+        #: documents an enclosing test transaction holds as if committed (see end_of_unit):
+        #: (collection, id) -> the state they had then
+        self.as_committed: dict[tuple[str, str], DocState] = {}
 
     def __len__(self) -> int:
         return len(self.commands)
@@ -66,6 +69,33 @@ class PendingBatch:
             self._undo.append((collection, key, docs.get(key, _MISSING)))
         docs[key] = (doc_id, body)
         self.dirty.setdefault(collection, {})[key] = None
+
+    def read_as_committed(self, collection: str, doc_id: str) -> bool:
+        """Whether a read of this pending document stands for a read of the store (it was
+        written by an earlier unit of work of an enclosing test transaction)."""
+        if not self.as_committed:
+            return False
+        state = self.as_committed.get((collection, doc_id))
+        # The very state of that commit: a later write in this unit makes it pending again.
+        return state is not None and state is self.get(collection, doc_id)
+
+    # -- units of work inside an enclosing (test) transaction ---------------------------
+    def outermost_savepoint(self, name: str) -> bool:
+        return bool(self._savepoints) and self._savepoints[0][0] == name
+
+    def writes_since(self, name: str) -> bool:
+        return len(self.commands) > self._savepoints[self._find(name)][1]
+
+    def end_of_unit(self, committed: bool) -> None:
+        """The outermost savepoint ended: for an application under a transactional test
+        fixture, that is its commit (or rollback). What it wrote now reads as stored data
+        (loads count as requests, as they would after a real commit), and what it read is
+        forgotten, as a real transaction end forgets it."""
+        self.seen.clear()
+        if committed:
+            for collection, docs in self.overlay.items():
+                for doc_id, state in docs.items():
+                    self.as_committed[(collection, doc_id)] = state
 
     # -- savepoints ---------------------------------------------------------------------
     def savepoint(self, name: str) -> None:
@@ -104,22 +134,29 @@ class PendingBatch:
         self.overlay.clear()
         self._undo.clear()
         self._savepoints.clear()
+        self.as_committed.clear()
 
 
 def split_pending(
     pending: PendingBatch | None, collection: str, ids: list[str]
-) -> tuple[dict[str, Any], list[str]]:
-    """Documents the transaction wrote (``{id: (id, body, None)}``, deleted ones left out) and
-    the ids it did not touch, which the store must be asked for."""
+) -> tuple[dict[str, Any], list[str], bool]:
+    """Documents the transaction wrote (``{id: (id, body, None)}``, deleted ones left out),
+    the ids it did not touch, which the store must be asked for, and whether a load is to be
+    counted anyway (a document an earlier unit of work of a test transaction wrote, which a
+    real application would load from the store)."""
     found: dict[str, Any] = {}
     missing = []
+    as_stored = False
     for doc_id in ids:
         state = pending.get(collection, doc_id) if pending else None
         if state is None:
             missing.append(doc_id)
-        elif state[1] is not None:
+            continue
+        if state[1] is not None:
             found[doc_id] = (state[0], state[1], None)
-    return found, missing
+        if pending is not None and pending.read_as_committed(collection, doc_id):
+            as_stored = True
+    return found, missing, as_stored
 
 
 __all__ = ["DocState", "PendingBatch", "split_pending"]

@@ -204,3 +204,19 @@ def raw_rows() -> Callable[[Path, str], list[tuple[Any, ...]]]:
 def specs() -> dict[str, dict[str, Any]]:
     """The collection specs the ``conn`` fixture creates, by collection name."""
     return {"users": USERS_SPEC, "teams": TEAMS_SPEC, "tags": TAGS_SPEC}
+
+
+# The project's own tests use short names for the plugin's docstore_* fixtures.
+@pytest.fixture
+def ravendb_server_factory(docstore_ravendb_server_factory: Any) -> Any:
+    return docstore_ravendb_server_factory
+
+
+@pytest.fixture
+def ravendb_server(docstore_ravendb_server: Any) -> Any:
+    return docstore_ravendb_server
+
+
+@pytest.fixture
+def max_requests(docstore_max_requests: Any) -> Any:
+    return docstore_max_requests

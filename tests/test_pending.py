@@ -110,7 +110,24 @@ def test_split_pending_serves_written_documents_and_asks_for_the_rest() -> None:
     batch = PendingBatch()
     batch.add(_put("users/1", name="a"), {"name": "a"})
     batch.add(Delete("users", "users/2"), None)
-    found, missing = split_pending(batch, "users", ["users/1", "users/2", "users/3"])
+    found, missing, as_stored = split_pending(batch, "users", ["users/1", "users/2", "users/3"])
     assert found == {"users/1": ("users/1", {"name": "a"}, None)}
     assert missing == ["users/3"]  # users/2 is deleted here: neither found nor asked for
-    assert split_pending(None, "users", ["users/1"]) == ({}, ["users/1"])
+    assert not as_stored
+    assert split_pending(None, "users", ["users/1"]) == ({}, ["users/1"], False)
+
+
+def test_a_unit_of_work_ended_under_a_test_transaction_reads_as_stored() -> None:
+    batch = PendingBatch()
+    batch.savepoint("app")
+    batch.add(_put("users/1", name="a"), {"name": "a"})
+    batch.seen["users/9"] = ({"name": "z"}, "A:1-x")
+    batch.release("app")
+    batch.end_of_unit(committed=True)
+    assert batch.seen == {}  # a transaction's end forgets what it read
+    assert split_pending(batch, "users", ["users/1"])[2]  # loading it counts, as for real
+    batch.savepoint("app")
+    batch.add(Patch("users", "users/1", {"name": "b"}), {"name": "b"})
+    assert not split_pending(batch, "users", ["users/1"])[2]  # pending again in this unit
+    batch.rollback_to("app")
+    assert split_pending(batch, "users", ["users/1"])[2]

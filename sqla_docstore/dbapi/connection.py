@@ -42,6 +42,10 @@ class Connection:
         #: the next commit records the change vectors of the documents it creates too (a
         #: session with optimistic concurrency sets it; bulk inserts skip the reply otherwise)
         self.track_versions = False
+        #: set by a transactional test fixture: the outermost savepoint is the application's
+        #: transaction, so its release counts as a commit (one batch) and what it wrote then
+        #: reads as stored data; its rollback forgets what it read, as a real one does
+        self.savepoint_commits = False
 
     @property
     def change_vectors(self) -> ChangeVectors:
@@ -151,10 +155,23 @@ class Connection:
         self.pending.savepoint(name)
 
     def rollback_to_savepoint(self, name: str) -> None:
+        unit = self.savepoint_commits and self.pending.outermost_savepoint(name)
         self.pending.rollback_to(name)
+        if unit:
+            self.pending.end_of_unit(committed=False)
 
     def release_savepoint(self, name: str) -> None:
-        self.pending.release(name)
+        pending = self.pending
+        if self.savepoint_commits and pending.outermost_savepoint(name):
+            if pending.writes_since(name):
+                backend = self.backend  # the batch a real commit would send, counted
+                if backend.before_request is not None:
+                    backend.before_request("batch")
+                backend.counts["batch"] += 1
+            pending.release(name)
+            pending.end_of_unit(committed=True)
+            return
+        pending.release(name)
 
     def close(self) -> None:
         if self._backend is not None:

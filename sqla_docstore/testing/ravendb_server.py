@@ -1,4 +1,5 @@
-"""pytest fixtures ``ravendb_server`` / ``ravendb_server_factory``: a RavenDB to test against."""
+"""A RavenDB to test against: a real one when configured, else the bundled server (the pytest
+plugin's ``docstore_ravendb_server`` fixtures use :func:`start_test_server`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import importlib.util
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -125,24 +125,3 @@ def start_test_server(tags: str = "A,B,C", **options: Any) -> Any:
     if url:
         return RealRavenServer(url)
     return BundledRavenServer(tags, **options)
-
-
-@pytest.fixture
-def ravendb_server_factory() -> Iterator[Callable[..., Any]]:
-    """``factory(tags="A,B,C", **Cluster options)`` -> a started server, closed after the test."""
-    started: list[Any] = []
-
-    def factory(tags: str = "A,B,C", **options: Any) -> Any:
-        server = start_test_server(tags, **options)
-        started.append(server)
-        return server
-
-    yield factory
-    for server in started:
-        server.close()
-
-
-@pytest.fixture
-def ravendb_server(ravendb_server_factory: Callable[..., Any]) -> Any:
-    """A three-node RavenDB (bundled unless a real one is available) with a fresh database."""
-    return ravendb_server_factory()

@@ -7,7 +7,7 @@ SQLAlchemy Connection, or an Engine (every connection of the engine used inside 
     with assert_max_requests(session, 3):
         users = session.scalars(select(User).options(selectinload(User.orders))).all()
 
-The ``max_requests`` fixture hands out the same function.
+The plugin's ``docstore_max_requests`` fixture hands out the same function.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import pytest
 
 #: Kinds that are not requests of a session's budget (RavenDB does not count HiLo).
 _NOT_COUNTED = frozenset({"hilo"})
@@ -135,10 +133,4 @@ def _engine_counter(engine: Any) -> Iterator[Counter[str]]:
             stop(conn)
 
 
-@pytest.fixture
-def max_requests() -> Any:
-    """The :func:`assert_max_requests` context manager, as a fixture."""
-    return assert_max_requests
-
-
-__all__ = ["RequestCount", "TooManyRequests", "assert_max_requests", "max_requests"]
+__all__ = ["RequestCount", "TooManyRequests", "assert_max_requests"]
