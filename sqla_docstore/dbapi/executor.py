@@ -58,7 +58,7 @@ def run_select(
 @dataclass(frozen=True)
 class _PointLookup:
     spec: CollectionSpec
-    keys: tuple[ast.Expr, ...]  # in primary-key order
+    keys: tuple[tuple[ast.Expr, ...], ...]  # each in primary-key order (several: pk IN (...))
     labels: tuple[str, ...]
     fields: tuple[str, ...]
 
@@ -102,8 +102,8 @@ def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLo
     spec = backend.spec(source.name)
     if not spec.primary_key:
         return None
-    equalities = key_equalities(stmt.where, source.ref)
-    if equalities is None or set(equalities) != set(spec.primary_key):
+    keys = _lookup_keys(stmt.where, source.ref, spec)
+    if keys is None:
         return None
     labels: list[str] = []
     fields: list[str] = []
@@ -121,8 +121,24 @@ def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLo
             return None
     if stmt.limit is not None:
         return None  # keep LIMIT semantics simple: only the ORM's plain get() is a load
-    keys = tuple(equalities[k] for k in spec.primary_key)
     return _PointLookup(spec, keys, tuple(labels), tuple(fields))
+
+
+def _lookup_keys(where: ast.Expr | None, ref: str,
+                 spec: CollectionSpec) -> tuple[tuple[ast.Expr, ...], ...] | None:
+    """The keys a WHERE names by the whole primary key: ``pk = :v [AND ...]``, or for a
+    one-field key ``pk IN (:a, :b, ...)`` (``session.load([...])``, ``selectinload``)."""
+    equalities = key_equalities(where, ref)
+    if equalities is not None:
+        if set(equalities) != set(spec.primary_key):
+            return None
+        return (tuple(equalities[k] for k in spec.primary_key),)
+    if not (isinstance(where, ast.InList) and not where.negated and where.items
+            and len(spec.primary_key) == 1 and isinstance(where.expr, ast.Column)
+            and where.expr.table in (None, ref) and where.expr.name == spec.primary_key[0]
+            and all(_is_plain(item) for item in where.items)):
+        return None
+    return tuple((item,) for item in where.items)
 
 
 point_lookup = _StatementCache(_analyse_point)
@@ -161,19 +177,26 @@ def _run_point(
     backend: BackendConnection, point: _PointLookup, params: dict[str, Any],
     pending: PendingBatch,
 ) -> Outcome:
-    key = tuple(_value(k, params) for k in point.keys)
-    if any(k is None for k in key):
-        return Outcome(list(point.labels), [], -1)
-    doc_id = point.spec.document_id(key)
-    found = backend.get_documents(point.spec.name, [doc_id], pending)
-    doc = found.get(doc_id)
-    if doc is None or doc[1] is None:
-        return Outcome(list(point.labels), [], -1)
-    body = doc[1]
-    # Different key values can share an id text (1 and "1"); SQL equality is on the values.
-    if any(body.get(f) != v for f, v in zip(point.spec.primary_key, key, strict=True)):
-        return Outcome(list(point.labels), [], -1)
-    return Outcome(list(point.labels), [tuple(body.get(f) for f in point.fields)], -1)
+    spec = point.spec
+    wanted: dict[str, list[tuple[Any, ...]]] = {}
+    for exprs in point.keys:
+        key = tuple(_value(k, params) for k in exprs)
+        if not any(k is None for k in key):  # NULL = x is never true
+            wanted.setdefault(spec.document_id(key), []).append(key)
+    out = Outcome(list(point.labels), [], -1)
+    if not wanted:
+        return out
+    found = backend.get_documents(spec.name, list(wanted), pending)
+    for doc_id, keys in wanted.items():
+        doc = found.get(doc_id)
+        if doc is None or doc[1] is None:
+            continue
+        body = doc[1]
+        # Different key values share an id text (1 and "1"); SQL equality is on the values.
+        if any(all(body.get(f) == v for f, v in zip(spec.primary_key, key, strict=True))
+               for key in keys):
+            out.rows.append(tuple(body.get(f) for f in point.fields))
+    return out
 
 
 # ----------------------------------------------------------------------------- inserts

@@ -160,3 +160,20 @@ def test_compare_exchange_values_in_a_cluster_wide_session(cluster: Any) -> None
             s.advanced.cluster_transaction.delete_compare_exchange_value(value)
             s.save_changes()
             assert s.advanced.cluster_transaction.get_compare_exchange_value("emails/a@x") is None
+
+
+def test_loads_by_id_are_get_docs_requests(ravendb_server: Any) -> None:
+    url = f"ravendb://{ravendb_server.url.split('://', 1)[1]}/{ravendb_server.database}"
+    with DocumentStore(url=url, metadata=Base.metadata) as store:
+        with store.open_session() as s:
+            for i in range(1, 4):
+                s.store(Item(id=i, name=f"n{i}", qty=i))
+            s.save_changes()
+        ravendb_server.clear_requests()
+        with store.open_session() as s:
+            loaded = s.load([1, 2, 3, 4], object_type=Item)
+            assert [x.qty if x else None for x in loaded.values()] == [1, 2, 3, None]
+            assert s.advanced.number_of_requests == 1
+        calls = [(r.method, r.path.rsplit("/", 1)[-1]) for r in ravendb_server.requests
+                 if "/databases/" in r.path]
+        assert calls == [("GET", "docs")], calls
