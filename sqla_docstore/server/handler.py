@@ -154,8 +154,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         # Status line, headers and body in one write (end_headers would send them apart).
-        head = b"".join(self._headers_buffer) + b"\r\n"
-        self._headers_buffer = []
+        buffered: list[bytes] = getattr(self, "_headers_buffer", [])
+        head = b"".join(buffered) + b"\r\n"
+        self._headers_buffer: list[bytes] = []
         self.wfile.write(head + body if self.command != "HEAD" else head)
 
     def _drop(self) -> None:
