@@ -5,6 +5,7 @@ Reads inside the transaction overlay this state on the store; savepoints truncat
 
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import Any
 
 from .commands import Command, CompareExchange, Delete, JSONDict, Patch, Put
@@ -124,6 +125,26 @@ class PendingBatch:
 
     def release(self, name: str) -> None:
         del self._savepoints[self._find(name) :]
+
+    def discard_collection(self, collection: str, id_prefix: str) -> None:
+        """Forget every pending write to a collection and the documents read from it (the
+        collection was dropped); the other collections' writes and the savepoints stay."""
+        self.overlay.pop(collection, None)
+        self.dirty.pop(collection, None)
+        keep = [not (isinstance(c, (Put, Patch, Delete)) and c.collection == collection)
+                for c in self.commands]
+        keep_undo = [entry[0] != collection for entry in self._undo]
+        # a savepoint is a position in the commands and undo log: count what stays before it
+        before = list(accumulate(keep, initial=0))
+        undo_before = list(accumulate(keep_undo, initial=0))
+        self._savepoints = [(name, before[n], undo_before[u])
+                            for name, n, u in self._savepoints]
+        self.commands[:] = [c for c, k in zip(self.commands, keep, strict=True) if k]
+        self._undo[:] = [e for e, k in zip(self._undo, keep_undo, strict=True) if k]
+        head = id_prefix.lower() + "/"
+        for ids in (self.seen, self.expected):
+            for doc_id in [i for i in ids if i[:len(head)].lower() == head]:
+                del ids[doc_id]
 
     def clear(self) -> None:
         """Forget everything (after commit or rollback)."""

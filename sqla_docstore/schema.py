@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -12,6 +13,12 @@ class FieldSpec:
     type: str = "JSON"
     nullable: bool = True
     default: Any = None  # a constant default applied when an insert omits the field
+    #: a SQL expression (SQLite's syntax and semantics, no field references) evaluated when
+    #: an insert omits the field, e.g. ``CURRENT_TIMESTAMP``; ``default`` is then unused
+    default_sql: str | None = None
+    #: a generated column: SQL over the document's other fields, stored on every write
+    #: (as SQLite's STORED generated columns are); writes may not set it themselves
+    computed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,10 +42,7 @@ class CollectionSpec:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "fields": [
-                {"name": f.name, "type": f.type, "nullable": f.nullable, "default": f.default}
-                for f in self.fields
-            ],
+            "fields": [_field_json(f) for f in self.fields],
             "primary_key": list(self.primary_key),
             "autoincrement": self.autoincrement,
             "unique": [list(u) for u in self.unique],
@@ -53,7 +57,7 @@ class CollectionSpec:
             name=name,
             fields=tuple(
                 FieldSpec(f["name"], f.get("type", "JSON"), f.get("nullable", True),
-                          f.get("default"))
+                          f.get("default"), f.get("default_sql"), f.get("computed"))
                 for f in data.get("fields", ())
             ),
             primary_key=tuple(data.get("primary_key", ())),
@@ -64,9 +68,22 @@ class CollectionSpec:
             checks=tuple((c[0], c[1]) for c in data.get("checks", ())),
         )
 
+    @cached_property
+    def computed_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if f.computed is not None)
+
     def document_id(self, key: tuple[Any, ...]) -> str:
         """RavenDB-shaped id: ``{prefix}/{key}`` (composite keys joined by '/')."""
         return self.prefix + "/" + "/".join(_key_text(k) for k in key)
+
+
+def _field_json(f: FieldSpec) -> dict[str, Any]:
+    out = {"name": f.name, "type": f.type, "nullable": f.nullable, "default": f.default}
+    if f.default_sql is not None:
+        out["default_sql"] = f.default_sql
+    if f.computed is not None:
+        out["computed"] = f.computed
+    return out
 
 
 def _key_text(value: Any) -> str:

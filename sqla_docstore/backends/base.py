@@ -45,8 +45,10 @@ class BackendConnection(Protocol):
     ) -> list[tuple[Any, ...]]:
         """(id, body, change vector, *values of exprs) of every document matching ``where``."""
 
-    def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any]) -> tuple[Any, ...]:
-        """Values of expressions that reference no collection."""
+    def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any],
+                 pending: PendingBatch | None = None) -> tuple[Any, ...]:
+        """Values of expressions outside any row (their subqueries read the store with
+        ``pending`` overlaid)."""
 
     def can_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
         """Whether the store can evaluate these field expressions against each document when

@@ -11,7 +11,9 @@ from ..commands import Batch, Put
 from ..pending import PendingBatch
 from ..statements import ast
 from ..statements.parser import parse
+from ..schema import CollectionSpec
 from . import executor
+from .generated import check_schema
 
 _SCHEMA = (ast.CreateCollection, ast.DropCollection, ast.CreateIndex, ast.DropIndex,
            ast.AlterCollection)
@@ -189,6 +191,25 @@ class Connection:
             self.rollback()
 
 
+def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
+    """DDL applies at once (not transactionally, as in RavenDB). A dropped collection's pending
+    writes in this connection's transaction are discarded with it, as SQL's DROP TABLE inside
+    a transaction drops the rows that transaction wrote: a collection created again starts
+    empty, and COMMIT sends the transaction's other writes."""
+    backend = conn.backend
+    if isinstance(stmt, ast.CreateCollection):
+        check_schema(CollectionSpec.from_json(stmt.name, stmt.spec))
+    prefix = None
+    if isinstance(stmt, ast.DropCollection):
+        try:
+            prefix = backend.spec(stmt.name).prefix
+        except errors.OperationalError:
+            pass  # no such collection: the DROP itself says so
+    backend.execute_schema(stmt)
+    if isinstance(stmt, ast.DropCollection) and prefix is not None:
+        conn.pending.discard_collection(stmt.name, prefix)
+
+
 class ChangeVectors:
     """Read-only view: what this transaction read, else what the last commits wrote."""
 
@@ -256,7 +277,7 @@ class Cursor:
         elif isinstance(stmt, ast.Delete):
             outcome = executor.run_delete(backend, stmt, param_sets, pending)
         elif isinstance(stmt, _SCHEMA):
-            backend.execute_schema(stmt)
+            _run_schema(conn, stmt)
             outcome = executor.Outcome()
         else:  # pragma: no cover - the parser returns only the kinds above
             raise errors.NotSupportedError(f"statement kind {type(stmt).__name__}")

@@ -8,6 +8,7 @@ in the same transaction see them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .. import rowexpr, values
@@ -17,6 +18,7 @@ from ..errors import DuplicateKeyError, NotSupportedError, ProgrammingError
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
+from .generated import default_expr, generated_values, refuse_generated, stored_form
 
 
 @dataclass
@@ -208,7 +210,7 @@ def run_insert(
 ) -> Outcome:
     plan: _InsertPlan = insert_plan(backend, stmt)
     spec = plan.spec
-    bodies = [plan.body(backend, params) for params in param_sets]
+    bodies = [plan.body(backend, params, pending) for params in param_sets]
     generated: list[int] = []
     auto = spec.autoincrement
     if auto is not None:
@@ -224,6 +226,8 @@ def run_insert(
                 body[auto] = next(gen)
             elif isinstance(body[auto], int):
                 backend.observe_id(spec.prefix, body[auto])
+        if spec.computed_fields:
+            body.update(generated_values(backend, spec, body))
         _check_constraints(backend, spec, body)
         if plan.int_key is not None and type(body[plan.int_key]) is int:
             doc_id = f"{spec.prefix}/{body[plan.int_key]}"  # the common case, without tuples
@@ -261,10 +265,17 @@ class _InsertPlan:
     defaults: dict[str, Any]  # every declared field, with its default
     params: tuple[tuple[str, str], ...]  # (field, parameter name)
     literals: tuple[tuple[str, Any], ...]  # (field, constant)
-    computed: tuple[tuple[str, ast.Expr], ...]  # (field, expression evaluated by the store)
+    # (field, expression evaluated by the store, field type): VALUES expressions and the SQL
+    # defaults of omitted fields
+    computed: tuple[tuple[str, ast.Expr, str], ...]
     int_key: str | None  # the single integer key field, if any
 
-    def body(self, backend: BackendConnection, params: dict[str, Any]) -> dict[str, Any]:
+    @cached_property
+    def computed_exprs(self) -> tuple[ast.Expr, ...]:
+        return tuple(e for _, e, _ in self.computed)
+
+    def body(self, backend: BackendConnection, params: dict[str, Any],
+             pending: PendingBatch | None = None) -> dict[str, Any]:
         body = dict(self.defaults)
         try:
             for name, param in self.params:
@@ -274,9 +285,9 @@ class _InsertPlan:
             raise ProgrammingError(f"no value given for parameter {exc.args[0]!r}") from None
         body.update(self.literals)
         if self.computed:
-            exprs = tuple(e for _, e in self.computed)
-            body.update(zip((n for n, _ in self.computed), backend.evaluate(exprs, params),
-                            strict=True))
+            found = backend.evaluate(self.computed_exprs, params, pending)
+            body.update((name, stored_form(type_, value)) for (name, _, type_), value in zip(
+                self.computed, found, strict=True))
         return body
 
 
@@ -285,17 +296,22 @@ def _analyse_insert(backend: BackendConnection, stmt: ast.Insert) -> _InsertPlan
     unknown = [c for c in stmt.columns if spec.fields and c not in spec.field_names]
     if unknown:
         raise ProgrammingError(f"table {stmt.table} has no column named {unknown[0]}")
+    refuse_generated(spec, stmt.columns, "INSERT into")
     pairs = list(zip(stmt.columns, stmt.values, strict=True))
+    types = {f.name: f.type for f in spec.fields}
+    sql_defaults = tuple((f.name, default_expr(f.default_sql), f.type) for f in spec.fields
+                         if f.default_sql is not None and f.name not in stmt.columns)
     key_types = [f.type for f in spec.fields if f.name in spec.primary_key]
     int_key = spec.primary_key[0] if len(spec.primary_key) == 1 and key_types and (
         key_types[0] in ("INTEGER", "BIGINT", "SMALLINT")
     ) else None
     return _InsertPlan(
         spec,
-        {f.name: f.default for f in spec.fields},
+        {f.name: stored_form(f.type, f.default) for f in spec.fields},
         tuple((n, e.name) for n, e in pairs if isinstance(e, ast.Param)),
         tuple((n, e.value) for n, e in pairs if isinstance(e, ast.Literal)),
-        tuple((n, e) for n, e in pairs if not _is_plain(e)),
+        tuple((n, e, types.get(n, "JSON")) for n, e in pairs if not _is_plain(e))
+        + sql_defaults,
         int_key,
     )
 
@@ -418,6 +434,7 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
     for name, _ in stmt.assignments:
         if spec.fields and name not in spec.field_names:
             raise ProgrammingError(f"table {spec.name} has no column named {name}")
+    refuse_generated(spec, (name for name, _ in stmt.assignments), "UPDATE")
     own = frozenset({None, stmt.alias or stmt.table})
     deferred: list[Recompute | None] = []
     for name, expr in stmt.assignments:
@@ -490,6 +507,9 @@ def _update_one(
     changes = dict(zip((name for name, _ in stmt.assignments), new_values, strict=True))
     body = dict(match.body)
     body.update(changes)
+    if spec.computed_fields:  # generated columns follow the fields they read
+        changes.update(generated_values(backend, spec, body))
+        body.update(changes)
     _check_constraints(backend, spec, body)
     deferred = () if plan.assigns_key else tuple(d for d in plan.deferred if d is not None)
     # A value computed now from what this transaction read is exact only if the document is

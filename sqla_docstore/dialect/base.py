@@ -219,16 +219,7 @@ class DocstoreDialect(default.DefaultDialect):
     def get_columns(self, connection: Any, table_name: str, schema: str | None = None,
                     **kw: Any) -> list[Any]:
         spec = self._spec(connection, table_name)
-        return [
-            {
-                "name": f.name,
-                "type": types.reflected_type(f.type),
-                "nullable": f.nullable,
-                "default": None if f.default is None else repr(f.default),
-                "autoincrement": f.name == spec.autoincrement,
-            }
-            for f in spec.fields
-        ]
+        return [_reflected_column(f, spec.autoincrement) for f in spec.fields]
 
     @reflection.cache
     def get_pk_constraint(self, connection: Any, table_name: str, schema: str | None = None,
@@ -262,6 +253,20 @@ class DocstoreDialect(default.DefaultDialect):
                               schema: str | None = None, **kw: Any) -> list[Any]:
         self._spec(connection, table_name)
         return []
+
+
+def _reflected_column(f: Any, autoincrement: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": f.name,
+        "type": types.reflected_type(f.type),
+        "nullable": f.nullable,
+        "default": f.default_sql if f.default_sql is not None else (
+            None if f.default is None else repr(f.default)),
+        "autoincrement": f.name == autoincrement,
+    }
+    if f.computed is not None:
+        out["computed"] = {"sqltext": f.computed, "persisted": True}  # stored on every write
+    return out
 
 
 dialect = DocstoreDialect

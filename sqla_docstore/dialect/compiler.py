@@ -7,6 +7,7 @@ Queries and DML render as the SQL subset the DB-API parses; DDL renders as colle
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import exc, schema
@@ -72,7 +73,7 @@ class DocstoreCompiler(compiler.SQLCompiler):
 class DocstoreDDLCompiler(compiler.DDLCompiler):
     def visit_create_table(self, create: Any, *args: Any, **kw: Any) -> str:
         table = create.element
-        spec = collection_spec(table, self.dialect)
+        spec = collection_spec(table, self.dialect, self)
         return f"CREATE COLLECTION {self.preparer.format_table(table)} {json.dumps(spec)}"
 
     def visit_drop_table(self, drop: Any, *args: Any, **kw: Any) -> str:
@@ -110,24 +111,25 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
         raise exc.CompileError("schemas are not supported by sqla_docstore")
 
 
-def collection_spec(table: schema.Table, dialect: Any) -> dict[str, Any]:
-    """The stored schema of a table: fields, key, HiLo field, unique constraints."""
-    fields = []
-    for col in table.columns:
-        fields.append({
-            "name": col.name,
-            "type": _type_name(col.type, dialect.type_compiler_instance),
-            "nullable": bool(col.nullable),
-            "default": _constant_default(col),
-        })
-    unique = [
-        [c.name for c in cons.columns]
-        for cons in table.constraints
-        if isinstance(cons, schema.UniqueConstraint) and cons.columns
-    ]
+def collection_spec(table: schema.Table, dialect: Any,
+                    ddl_compiler: compiler.DDLCompiler | None = None) -> dict[str, Any]:
+    """The stored schema of a table: fields, key, HiLo field, unique constraints.
+
+    Constraints follow SQLAlchemy's per-dialect DDL rules (``ddl_if``, and the create rules of
+    ``Enum``/``Boolean`` constraints, which skip dialects a ``with_variant`` type replaces), as
+    the CREATE TABLE of any other dialect does.
+    """
+    ddl = ddl_compiler if ddl_compiler is not None else dialect.ddl_compiler(dialect, None)
+    fields = [_field_spec(col, dialect) for col in table.columns]
     constraints = list(table.constraints)
     for col in table.columns:  # Column(..., CheckConstraint(...)) stays on the column
         constraints += [c for c in col.constraints if c not in constraints]
+    constraints = [c for c in constraints if c._should_create_for_compiler(ddl)]
+    unique = [
+        [c.name for c in cons.columns]
+        for cons in constraints
+        if isinstance(cons, schema.UniqueConstraint) and cons.columns
+    ]
     checks = [
         [str(cons.name or ""), _check_sql(cons, dialect)]
         for cons in constraints
@@ -142,6 +144,37 @@ def collection_spec(table: schema.Table, dialect: Any) -> dict[str, Any]:
         "indexes": {},
         "checks": checks,
     }
+
+
+def _field_spec(col: schema.Column[Any], dialect: Any) -> dict[str, Any]:
+    out = {
+        "name": col.name,
+        "type": _type_name(col.type, dialect.type_compiler_instance),
+        "nullable": bool(col.nullable),
+        "default": None,
+    }
+    if col.computed is not None:
+        out["computed"] = sql_text(col.computed.sqltext, dialect)
+        return out
+    default = col.server_default
+    if isinstance(default, schema.DefaultClause):
+        constant = _constant_text(default.arg, col)
+        if constant is not _EXPRESSION:
+            out["default"] = constant
+        else:
+            out["default_sql"] = sql_text(default.arg, dialect)
+    return out
+
+
+def sql_text(element: Any, dialect: Any) -> str:
+    """SQL text of a schema expression (a default, a generated column), values inlined: it is
+    schema, rendered once into the DDL like a column name, and evaluated by the store."""
+    if isinstance(element, str):
+        return element
+    if isinstance(element, TextClause):
+        return element.text.strip()
+    compiled = dialect.statement_compiler(dialect, None)
+    return str(compiled.process(element, include_table=False, literal_binds=True)).strip()
 
 
 def _check_sql(cons: schema.CheckConstraint, dialect: Any) -> str:
@@ -160,21 +193,49 @@ def _type_name(type_: Any, type_compiler: Any) -> str:
     return text.strip().upper()
 
 
+_EXPRESSION: Any = object()
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$")
+_BAREWORD = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+# Bare words SQLite reads as values, not as the string SQLite makes of other bare words.
+_SQL_WORDS = frozenset({"current_timestamp", "current_date", "current_time", "null", "true",
+                        "false"})
+
+
+def _constant_text(arg: Any, col: schema.Column[Any]) -> Any:
+    """The constant a server default stands for, or _EXPRESSION for SQL to evaluate."""
+    if isinstance(arg, str):
+        return arg if isinstance(col.type, sqltypes.String) else _typed_default(col, arg)
+    if not isinstance(arg, TextClause):
+        return _EXPRESSION  # func.now(), func.lower("X"), literal(5) ...
+    text = arg.text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == "'" and "'" not in text[1:-1].replace("''", ""):
+        return text[1:-1].replace("''", "'")
+    lowered = text.lower()
+    if _NUMBER.match(text) or lowered in ("true", "false"):
+        return text if isinstance(col.type, sqltypes.String) else _typed_default(col, text)
+    if lowered == "null":
+        return None
+    if _BAREWORD.match(text) and lowered not in _SQL_WORDS:
+        return text  # SQLite stores an unquoted word as that string
+    return _EXPRESSION
+
+
 def _constant_default(col: schema.Column[Any]) -> Any:
+    """The default of a column added to existing documents: a constant, as SQLite requires
+    of ALTER TABLE ADD COLUMN (every existing document gets it)."""
+    if col.computed is not None:
+        raise exc.CompileError(
+            f"adding the generated column {col.name} to an existing collection is not "
+            "supported by sqla_docstore")
     default = col.server_default
     if default is None or not isinstance(default, schema.DefaultClause):
         return None
-    arg = default.arg
-    if isinstance(arg, TextClause):
-        text = arg.text.strip()
-        if len(text) >= 2 and text[0] == text[-1] == "'":
-            text = text[1:-1].replace("''", "'")
-        elif not isinstance(col.type, sqltypes.String):
-            return _typed_default(col, text)
-        return text
-    if isinstance(arg, str):
-        return arg if isinstance(col.type, sqltypes.String) else _typed_default(col, arg)
-    raise exc.CompileError(f"server default of {col.name}: only constant defaults are supported")
+    value = _constant_text(default.arg, col)
+    if value is _EXPRESSION:
+        raise exc.CompileError(
+            f"server default of {col.name}: a column added to existing documents needs a "
+            "constant default (as ALTER TABLE ADD COLUMN does in SQLite)")
+    return value
 
 
 def _typed_default(col: schema.Column[Any], text: str) -> Any:

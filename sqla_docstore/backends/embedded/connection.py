@@ -112,6 +112,13 @@ class EmbeddedConnection:
                 self._conn.executemany(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows)
         return temp
 
+    def drop_overlay(self, collection: str) -> None:
+        """Forget the mirrored pending state of one collection (it was dropped)."""
+        temp = self._temps.pop(collection, None)
+        if temp:
+            with self.store.lock:
+                self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
+
     def reset_overlay(self) -> None:
         if self._temps:
             with self.store.lock:
@@ -170,7 +177,8 @@ class EmbeddedConnection:
         params: dict[str, Any],
         pending: PendingBatch | None,
     ) -> list[tuple[Any, ...]]:
-        overlays = self._overlays(collections_of(where) | {table}, pending)
+        # the SET expressions' subqueries read the pending writes too
+        overlays = self._overlays(collections_of((where, exprs)) | {table}, pending)
         key = ("write", id(where), table, alias, exprs, tuple(overlays.values()))
         plan = self._plan(
             key, where,
@@ -182,8 +190,12 @@ class EmbeddedConnection:
             pending.seen.update((r[0], (r[1], r[2])) for r in out)
         return out
 
-    def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any]) -> tuple[Any, ...]:
-        plan = self._plan(("eval", exprs), exprs, lambda: SqlGenerator(self).plan_scalar(exprs))
+    def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any],
+                 pending: PendingBatch | None = None) -> tuple[Any, ...]:
+        # Subqueries read the store with the transaction's pending writes overlaid.
+        overlays = self._overlays(collections_of(exprs), pending) if pending else {}
+        plan = self._plan(("eval", exprs, tuple(overlays.values())), exprs,
+                          lambda: SqlGenerator(self, overlays).plan_scalar(exprs))
         return tuple(self._run(plan, params)[0])
 
     def can_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
@@ -303,10 +315,7 @@ class EmbeddedConnection:
             store.create_collection(conn, CollectionSpec.from_json(stmt.name, stmt.spec))
         elif isinstance(stmt, ast.DropCollection):
             store.drop_collection(conn, stmt.name)
-            temp = self._temps.pop(stmt.name, None)
-            if temp:
-                with store.lock:
-                    conn.execute(f"DROP TABLE IF EXISTS {temp}")
+            self.drop_overlay(stmt.name)
         elif isinstance(stmt, ast.CreateIndex):
             store.create_index(conn, stmt.collection, stmt.name, stmt.fields, stmt.unique)
         elif isinstance(stmt, ast.DropIndex):

@@ -154,7 +154,7 @@ class SqlGenerator:
         """Evaluate expressions without a FROM (for INSERT values that are not plain binds)."""
         scope = _Scope({})
         sql = "SELECT " + ", ".join(self.expr(e, scope) for e in exprs)
-        return SqlPlan(sql, self.binds, [])
+        return SqlPlan(self._with_overlays(sql), self.binds, [])
 
     # -- selects -------------------------------------------------------------------------
     def _top_select(self, stmt: ast.Select,

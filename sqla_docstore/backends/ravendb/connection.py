@@ -206,15 +206,19 @@ class RavenConnection:
                        exprs: tuple[ast.Expr, ...], params: dict[str, Any],
                        pending: PendingBatch | None) -> list[tuple[Any, ...]]:
         colls = collections_of(where) | {table}
-        for collection in colls:
+        for collection in colls | collections_of(exprs):  # SET subqueries read them too
             own = collection == table and len(colls) == 1
             rql = pushdown(where if own else None, self.spec(collection),
                            alias or table if own else collection)
             self._fill_scratch(collection, rql, params)
         return self._scratch.rows_for_write(table, alias, where, exprs, params, pending)
 
-    def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any]) -> tuple[Any, ...]:
-        return self._scratch.evaluate(exprs, params)
+    def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any],
+                 pending: PendingBatch | None = None) -> tuple[Any, ...]:
+        for collection in collections_of(exprs):  # subqueries read what is stored now
+            self._fill_scratch(collection, pushdown(None, self.spec(collection), collection),
+                               params)
+        return self._scratch.evaluate(exprs, params, pending)
 
     def can_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
         # A cluster-wide batch (unique constraints) takes no PATCH: guarded PUTs there.
@@ -329,6 +333,7 @@ class RavenConnection:
                          Delete("@hilo", f"Raven/Hilo/{spec.prefix}", must_exist=False)])
             self.cluster.hilo.forget(spec.prefix)
             self._specs.pop(stmt.name, None)
+            self._scratch.drop_overlay(stmt.name)
         elif isinstance(stmt, ast.CreateIndex):
             spec = self.spec(stmt.collection)
             indexes = dict(spec.indexes)

@@ -1,0 +1,196 @@
+"""Values the store computes on a write: SQL server defaults and generated (computed) columns.
+
+A field's ``default_sql`` (``CURRENT_TIMESTAMP``, ``lower('X')``, ``1 + 1``) is evaluated when an
+INSERT omits the field; a ``computed`` field is evaluated from the document's other fields on
+every INSERT and on every UPDATE, and stored, as SQLite's STORED generated columns are. Both
+follow SQLite's semantics (the embedded store evaluates them in SQLite; the RavenDB backend in
+its local scratch store), and what SQLite refuses at CREATE TABLE is refused here too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+from typing import Any
+
+from .. import values
+from ..backends.base import BackendConnection
+from ..errors import OperationalError, ProgrammingError
+from ..schema import CollectionSpec
+from ..statements import ast
+from ..statements.parser import parse_expression
+
+#: Bare SQL words that are values, not field names.
+BARE_KEYWORDS = frozenset({"current_timestamp", "current_date", "current_time"})
+# SQLite refuses these in generated columns: their value is not a function of the row.
+_NON_DETERMINISTIC = frozenset({"random", "randomblob", "now", "localtimestamp",
+                                "changes", "last_insert_rowid", "total_changes"})
+_FIELD = "field:"
+
+
+def field_params(node: Any) -> Any:
+    """The expression with every field reference made a ``field:<name>`` parameter."""
+    if isinstance(node, ast.Column):
+        if node.table is None and node.name.lower() in BARE_KEYWORDS:
+            return node
+        return ast.Param(_FIELD + node.name)
+    if isinstance(node, tuple):
+        return tuple(field_params(n) for n in node)
+    if hasattr(node, "__dataclass_fields__"):
+        changes = {k: field_params(getattr(node, k)) for k in node.__dataclass_fields__}
+        return type(node)(**changes)
+    return node
+
+
+def _parse(sql: str, what: str) -> ast.Expr:
+    try:
+        return parse_expression(sql)
+    except ProgrammingError as exc:
+        raise ProgrammingError(f"{what}: cannot parse {sql!r}: {exc}") from exc
+
+
+def _fields_read(expr: ast.Expr) -> set[str]:
+    return {n.name for n in ast.walk(expr) if isinstance(n, ast.Column)
+            and not (n.table is None and n.name.lower() in BARE_KEYWORDS)}
+
+
+def _has_subquery(expr: ast.Expr) -> bool:
+    return any(isinstance(n, (ast.ScalarSubquery, ast.Exists, ast.InSelect))
+               for n in ast.walk(expr))
+
+
+def check_schema(spec: CollectionSpec) -> None:
+    """Refuse at CREATE what SQLite refuses at CREATE TABLE: a default that reads fields or a
+    subquery; a generated column over unknown fields, itself in a cycle, a subquery or a
+    non-deterministic function; a generated key or a default on a generated column."""
+    names = set(spec.field_names)
+    for f in spec.fields:
+        if f.default_sql is not None:
+            expr = _parse(f.default_sql, f"default of {spec.name}.{f.name}")
+            if _fields_read(expr) or _has_subquery(expr):
+                raise ProgrammingError(f"default value of column {spec.name}.{f.name} is not "
+                                       f"constant: {f.default_sql}")
+        if f.computed is None:
+            continue
+        what = f"generated column {spec.name}.{f.name}"
+        expr = _parse(f.computed, what)
+        unknown = _fields_read(expr) - names
+        if unknown:
+            raise ProgrammingError(f"{what}: no such column: {sorted(unknown)[0]}")
+        bad = [n.name for n in ast.walk(expr) if isinstance(n, ast.Func)
+               and n.name in _NON_DETERMINISTIC] + [
+            n.name for n in ast.walk(expr) if isinstance(n, ast.Column) and n.table is None
+            and n.name.lower() in BARE_KEYWORDS]
+        if bad or _has_subquery(expr):
+            raise ProgrammingError(f"{what}: non-deterministic functions and subqueries are "
+                                   f"not allowed in generated columns ({f.computed})")
+        if f.name in spec.primary_key:
+            raise ProgrammingError(f"{what}: a generated column cannot be part of the key")
+        if f.default is not None or f.default_sql is not None:
+            raise ProgrammingError(f"{what} cannot have a default value")
+    computed = spec.computed_fields
+    if computed:
+        _generated(tuple((f.name, f.computed or "") for f in computed))  # raises on a cycle
+
+
+@lru_cache(maxsize=256)
+def _generated(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, ...], tuple[ast.Expr, ...]]:
+    """Generated fields and their expressions over stored fields only: a reference to another
+    generated field is replaced by that field's expression."""
+    raw = {name: field_params(_parse(sql, f"generated column {name}")) for name, sql in pairs}
+    done: dict[str, ast.Expr] = {}
+
+    def resolve(name: str, path: tuple[str, ...]) -> ast.Expr:
+        if name in path:
+            raise ProgrammingError(f"generated column loop on {name!r}: {' -> '.join(path)}")
+        if name not in done:
+            done[name] = _inline(raw[name], raw, lambda n: resolve(n, (*path, name)))
+        return done[name]
+
+    return tuple(raw), tuple(resolve(name, ()) for name in raw)
+
+
+def _inline(node: Any, raw: dict[str, Any], resolve: Any) -> Any:
+    if isinstance(node, ast.Param) and node.name.startswith(_FIELD) and (
+        node.name[len(_FIELD):] in raw
+    ):
+        return resolve(node.name[len(_FIELD):])
+    if isinstance(node, tuple):
+        return tuple(_inline(n, raw, resolve) for n in node)
+    if hasattr(node, "__dataclass_fields__"):
+        return type(node)(**{k: _inline(getattr(node, k), raw, resolve)
+                             for k in node.__dataclass_fields__})
+    return node
+
+
+def generated_values(backend: BackendConnection, spec: CollectionSpec,
+                     body: dict[str, Any]) -> dict[str, Any]:
+    """The generated fields of a document, computed from its stored fields."""
+    computed = spec.computed_fields
+    if not computed:
+        return {}
+    names, exprs = _generated(tuple((f.name, f.computed or "") for f in computed))
+    params = {_FIELD + name: body.get(name) for name in spec.field_names}
+    types = {f.name: f.type for f in computed}
+    return {name: stored_form(types[name], value)
+            for name, value in zip(names, backend.evaluate(exprs, params), strict=True)}
+
+
+def refuse_generated(spec: CollectionSpec, names: Any, verb: str) -> None:
+    """An INSERT or UPDATE may not set a generated column (SQLite's error)."""
+    computed = {f.name for f in spec.computed_fields}
+    for name in names:
+        if name in computed:
+            raise OperationalError(f'cannot {verb} generated column "{name}" of {spec.name}')
+
+
+@lru_cache(maxsize=512)
+def default_expr(sql: str) -> ast.Expr:
+    return _parse(sql, "default value")
+
+
+# -------------------------------------------------------------------------- affinity
+
+_INTEGER_TYPES = frozenset({"INTEGER", "INT", "BIGINT", "SMALLINT"})
+_TEXT_TYPES = frozenset({"VARCHAR", "CHAR", "TEXT", "NVARCHAR", "NCHAR", "CLOB", "STRING"})
+_INTEGER_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def stored_form(type_name: str, value: Any) -> Any:
+    """A value SQL computed for a field, in the form the field's type stores, converted as
+    SQLite's column affinity converts it (an integer in a text column is stored as text).
+    Date-times the store keeps in one sortable form, so comparisons with bound values hold."""
+    if value is None:
+        return None
+    base = type_name.split("(")[0].strip()
+    if base in ("DATETIME", "TIMESTAMP") and isinstance(value, str):
+        try:
+            return values.format_datetime(values.parse_datetime(value))
+        except ValueError:
+            return value
+    if base == "TIME" and isinstance(value, str):
+        try:
+            return values.format_time(dt.time.fromisoformat(value))
+        except ValueError:
+            return value
+    if base == "BOOLEAN" and type(value) is int and value in (0, 1):
+        return bool(value)
+    if base in _INTEGER_TYPES:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+            return int(value)
+        if isinstance(value, str) and _INTEGER_TEXT.match(value):
+            return int(value)
+    if base in _TEXT_TYPES and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _sqlite_text(value)
+    return value
+
+
+def _sqlite_text(value: int | float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    text = f"{value:.15g}"
+    mantissa, e, exponent = text.partition("e")
+    if "." not in mantissa and mantissa.lstrip("-").isdigit():
+        mantissa += ".0"
+    return mantissa + (e + exponent if e else "")
