@@ -9,9 +9,9 @@ from .. import errors
 from ..backends.base import BackendConnection
 from ..commands import Batch, Put
 from ..pending import PendingBatch
+from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.parser import parse
-from ..schema import CollectionSpec
 from . import executor
 from .generated import check_schema
 
