@@ -198,7 +198,7 @@ def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
     empty, and COMMIT sends the transaction's other writes."""
     backend = conn.backend
     if isinstance(stmt, ast.CreateCollection):
-        check_schema(CollectionSpec.from_json(stmt.name, stmt.spec))
+        check_schema(CollectionSpec.from_json(stmt.name, stmt.spec), backend)
     prefix = None
     if isinstance(stmt, ast.DropCollection):
         try:

@@ -60,10 +60,11 @@ def _has_subquery(expr: ast.Expr) -> bool:
                for n in ast.walk(expr))
 
 
-def check_schema(spec: CollectionSpec) -> None:
+def check_schema(spec: CollectionSpec, backend: BackendConnection) -> None:
     """Refuse at CREATE what SQLite refuses at CREATE TABLE: a default that reads fields or a
     subquery; a generated column over unknown fields, itself in a cycle, a subquery or a
-    non-deterministic function; a generated key or a default on a generated column."""
+    non-deterministic function; a generated key or a default on a generated column. What the
+    store cannot evaluate (an unsupported function) is refused here too, not at every write."""
     names = set(spec.field_names)
     for f in spec.fields:
         if f.default_sql is not None:
@@ -89,9 +90,13 @@ def check_schema(spec: CollectionSpec) -> None:
             raise ProgrammingError(f"{what}: a generated column cannot be part of the key")
         if f.default is not None or f.default_sql is not None:
             raise ProgrammingError(f"{what} cannot have a default value")
+    defaults = tuple(default_expr(f.default_sql) for f in spec.fields if f.default_sql)
+    if defaults:
+        backend.evaluate(defaults, {})
     computed = spec.computed_fields
     if computed:
-        _generated(tuple((f.name, f.computed or "") for f in computed))  # raises on a cycle
+        _, exprs = _generated(tuple((f.name, f.computed or "") for f in computed))  # loops
+        backend.evaluate(exprs, {_FIELD + name: None for name in spec.field_names})
 
 
 @lru_cache(maxsize=256)

@@ -260,13 +260,23 @@ def _reflected_column(f: Any, autoincrement: str | None) -> dict[str, Any]:
         "name": f.name,
         "type": types.reflected_type(f.type),
         "nullable": f.nullable,
-        "default": f.default_sql if f.default_sql is not None else (
-            None if f.default is None else repr(f.default)),
+        "default": f.default_sql if f.default_sql is not None else _sql_literal(f.default),
         "autoincrement": f.name == autoincrement,
     }
     if f.computed is not None:
         out["computed"] = {"sqltext": f.computed, "persisted": True}  # stored on every write
     return out
+
+
+def _sql_literal(value: Any) -> str | None:
+    """A constant default as SQL text, the form reflection reports server defaults in."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
 
 
 dialect = DocstoreDialect

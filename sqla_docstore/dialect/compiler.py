@@ -22,6 +22,9 @@ class DocstoreCompiler(compiler.SQLCompiler):
             "use version_id_col or optimistic concurrency instead"
         )
 
+    def visit_now_func(self, fn: Any, **kw: Any) -> str:
+        return "CURRENT_TIMESTAMP"  # as SQLite renders it (the store's clock, UTC)
+
     def visit_sequence(self, sequence: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("sequences are not supported by sqla_docstore (ids come from HiLo)")
 

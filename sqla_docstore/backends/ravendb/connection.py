@@ -346,7 +346,10 @@ class RavenConnection:
                     indexes = {k: v for k, v in spec.indexes.items() if k != stmt.name}
                     self._put_spec(replace(spec, indexes=indexes), None)
         elif isinstance(stmt, ast.AlterCollection):
-            self._put_spec(_altered(self.spec(stmt.name), stmt), None)
+            spec = _altered(self.spec(stmt.name), stmt)
+            self._put_spec(spec, None)
+            if stmt.action == "add_column" and stmt.spec.get("default") is not None:
+                self._backfill(spec, stmt.spec["name"], stmt.spec["default"])
         else:
             raise errors.NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
 
@@ -354,7 +357,21 @@ class RavenConnection:
         """Delete by query, waiting for the server's operation to finish."""
         resp = self.http.request("DELETE", "queries", params={"allowStale": "false"},
                                  body={"Query": f"from {quote_collection(collection)}"})
-        op = self._json(resp, "delete by query").get("OperationId")
+        self._wait(self._json(resp, "delete by query").get("OperationId"), collection)
+
+    def _backfill(self, spec: CollectionSpec, name: str, default: Any) -> None:
+        """Existing documents get a new field's default, as existing rows do in SQL (and on
+        the embedded store): a patch by query of the documents without the field."""
+        rql = pushdown(ast.IsNull(ast.Column(None, name)), spec, spec.name)
+        args = {k: _rql_value(kind, v, {}) for k, (kind, v) in rql.binds.items()}
+        query = {"Query": rql.text + " update { this[$sqla_field] = $sqla_default; }",
+                 "QueryParameters": {**args, "sqla_field": name, "sqla_default": default}}
+        resp = self.http.request("PATCH", "queries", params={"allowStale": "false"},
+                                 body={"Query": query})  # idempotent: it converges
+        self._wait(self._json(resp, "patch by query").get("OperationId"), spec.name)
+
+    def _wait(self, op: Any, collection: str) -> None:
+        """Wait for a server operation (delete or patch by query) to finish."""
         for _ in range(600):
             state = self._json(self.http.request("GET", "operations/state", params={"id": op}),
                                "operation state")
@@ -362,9 +379,9 @@ class RavenConnection:
             if status == "Completed":
                 return
             if status in ("Faulted", "Canceled"):
-                raise errors.OperationalError(f"deleting collection {collection}: {state}")
+                raise errors.OperationalError(f"changing collection {collection}: {state}")
             time.sleep(0.05)
-        raise errors.OperationalError(f"deleting collection {collection} did not finish")
+        raise errors.OperationalError(f"changing collection {collection} did not finish")
 
     def _schema_exists(self, name: str) -> bool:
         try:
