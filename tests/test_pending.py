@@ -96,6 +96,24 @@ def test_release_forgets_the_savepoint_and_those_after_it() -> None:
         batch.release("a")
 
 
+def test_discard_collection_keeps_other_collections_and_savepoint_positions() -> None:
+    batch = PendingBatch()
+    batch.add(_put("users/1", name="a"), {"name": "a"})
+    batch.add(Put("teams", "teams/1", {"t": 1}, ""), {"t": 1})
+    batch.savepoint("sp")
+    batch.add(_put("users/2", name="b"), {"name": "b"})
+    batch.add(Put("teams", "teams/2", {"t": 2}, ""), {"t": 2})
+    batch.seen.update({"users/9": ({}, "cv"), "teams/9": ({}, "cv")})
+    batch.expected.update({"Users/8": "cv", "teams/8": "cv"})
+    batch.discard_collection("users", "users")
+    assert [c.id for c in batch.commands] == ["teams/1", "teams/2"]
+    assert not batch.touches("users") and "users" not in batch.dirty
+    assert set(batch.seen) == {"teams/9"} and set(batch.expected) == {"teams/8"}
+    batch.rollback_to("sp")  # the savepoint still sits after teams/1
+    assert [c.id for c in batch.commands] == ["teams/1"]
+    assert batch.get("teams", "teams/2") is None and not batch.touches("users")
+
+
 def test_clear() -> None:
     batch = PendingBatch()
     batch.savepoint("sp")

@@ -1,0 +1,54 @@
+"""Scalar subqueries inside INSERT VALUES and UPDATE SET read the transaction's own pending
+writes, as every other read in the transaction does (SQLite is the oracle)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, func, insert, select, update
+from sqlalchemy.engine import Engine
+
+
+@pytest.fixture
+def oracle() -> Iterator[Engine]:
+    eng = create_engine("sqlite://")
+    yield eng
+    eng.dispose()
+
+
+def _tables(meta: MetaData) -> tuple[Table, Table]:
+    src = Table("src", meta, Column("id", Integer, primary_key=True), Column("v", Integer))
+    dst = Table("dst", meta, Column("id", Integer, primary_key=True), Column("v", Integer))
+    return src, dst
+
+
+def _run(eng: Engine) -> list[Any]:
+    meta = MetaData()
+    src, dst = _tables(meta)
+    meta.create_all(eng)
+    with eng.begin() as conn:
+        conn.execute(insert(src), [{"id": 1, "v": 5}])  # committed before the transaction
+    with eng.begin() as conn:
+        conn.execute(insert(src), [{"id": 2, "v": 10}, {"id": 3, "v": 20}])  # pending
+        conn.execute(update(src).where(src.c.id == 1).values(v=7))  # pending change
+        conn.execute(insert(dst).values(id=1, v=select(func.max(src.c.v)).scalar_subquery()))
+        conn.execute(insert(dst).values(id=2, v=select(func.count()).select_from(src)
+                                        .scalar_subquery()))
+        conn.execute(insert(dst).values(id=3, v=0))
+        conn.execute(update(dst).where(dst.c.id == 3).values(
+            v=select(func.sum(src.c.v)).scalar_subquery()))
+        # correlated: each row reads the pending row of src with its id
+        conn.execute(update(dst).where(dst.c.id < 3).values(
+            v=dst.c.v + select(src.c.v).where(src.c.id == dst.c.id).scalar_subquery()))
+        inside = conn.execute(select(dst).order_by(dst.c.id)).all()
+    with eng.connect() as conn:
+        return [inside, conn.execute(select(dst).order_by(dst.c.id)).all()]
+
+
+def test_subqueries_in_insert_values_and_update_set_see_pending_rows(
+        engine: Engine, oracle: Engine) -> None:
+    want = _run(oracle)
+    assert want[0] == [(1, 27), (2, 13), (3, 37)]
+    assert _run(engine) == want
