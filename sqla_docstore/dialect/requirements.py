@@ -35,6 +35,25 @@ class Requirements(SuiteRequirements):
         return exclusions.closed()
 
     @property
+    def computed_columns(self) -> Any:
+        # Generated columns are computed from the document on every write and stored.
+        return exclusions.open()
+
+    @property
+    def computed_columns_stored(self) -> Any:
+        return exclusions.open()
+
+    @property
+    def computed_columns_default_persisted(self) -> Any:
+        return exclusions.open()
+
+    @property
+    def computed_columns_reflect_persisted(self) -> Any:
+        # Reflection says persisted=True: every generated column is stored (a VIRTUAL one too,
+        # which is why computed_columns_virtual stays closed).
+        return exclusions.open()
+
+    @property
     def foreign_key_constraint_reflection(self) -> Any:
         return exclusions.closed()
 
