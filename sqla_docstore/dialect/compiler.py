@@ -181,11 +181,9 @@ def sql_text(element: Any, dialect: Any) -> str:
 
 
 def _check_sql(cons: schema.CheckConstraint, dialect: Any) -> str:
-    # A constraint's text is schema, like a column name: it is rendered once into the DDL.
-    sqltext = cons.sqltext
-    if isinstance(sqltext, TextClause):
-        return sqltext.text
-    return str(sqltext.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    # Columns unqualified, as every dialect's CREATE TABLE renders a CHECK: the store reads
+    # them as the document's own fields.
+    return sql_text(cons.sqltext, dialect)
 
 
 def _type_name(type_: Any, type_compiler: Any) -> str:
