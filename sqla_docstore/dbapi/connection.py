@@ -8,12 +8,12 @@ from typing import Any
 from .. import errors
 from ..backends.base import BackendConnection
 from ..commands import Batch, Put
+from ..generated import check_schema
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.parser import parse
 from . import executor
-from .generated import check_schema
 
 _SCHEMA = (ast.CreateCollection, ast.DropCollection, ast.CreateIndex, ast.DropIndex,
            ast.AlterCollection)
@@ -198,7 +198,7 @@ def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
     empty, and COMMIT sends the transaction's other writes."""
     backend = conn.backend
     if isinstance(stmt, ast.CreateCollection):
-        check_schema(CollectionSpec.from_json(stmt.name, stmt.spec), backend)
+        check_schema(CollectionSpec.from_json(stmt.name, stmt.spec), backend.evaluate)
     prefix = None
     if isinstance(stmt, ast.DropCollection):
         try:

@@ -15,10 +15,17 @@ from .. import rowexpr, values
 from ..backends.base import BackendConnection
 from ..commands import Delete, Patch, Put, Recompute
 from ..errors import DuplicateKeyError, NotSupportedError, ProgrammingError
+from ..generated import (
+    affected_generated,
+    default_expr,
+    generated_recomputes,
+    generated_values,
+    refuse_generated,
+    stored_form,
+)
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
-from .generated import default_expr, generated_values, refuse_generated, stored_form
 
 
 @dataclass
@@ -227,7 +234,7 @@ def run_insert(
             elif isinstance(body[auto], int):
                 backend.observe_id(spec.prefix, body[auto])
         if spec.computed_fields:
-            body.update(generated_values(backend, spec, body))
+            body.update(generated_values(spec, body, backend.evaluate))
         _check_constraints(backend, spec, body)
         if plan.int_key is not None and type(body[plan.int_key]) is int:
             doc_id = f"{spec.prefix}/{body[plan.int_key]}"  # the common case, without tuples
@@ -427,6 +434,11 @@ class _UpdatePlan:
     deferred: tuple[Recompute | None, ...]
     complex_exprs: tuple[ast.Expr, ...]  # expressions the match query evaluates now
     assigns_key: bool
+    generated: tuple[Recompute, ...] = ()  # generated columns the store evaluates at commit
+    affected: frozenset[str] = frozenset()  # generated columns that read an assigned field
+    #: the affected generated columns are computed now, from the document as read: it must
+    #: still be that version at commit
+    not_deferred: bool = True
 
 
 def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan:
@@ -445,12 +457,19 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
         deferred.append(Recompute(name, bound, rowexpr.field_params((bound,))))
     planned = tuple(d for d in deferred if d is not None)
     names = [name for name, _ in stmt.assignments]
-    if planned and (len(set(names)) != len(names) or not backend.can_recompute(spec, planned)):
+    # Generated columns reading an assigned field are evaluated at commit too, else guarded.
+    generated = None if stmt.returning else generated_recomputes(spec, stmt.assignments, own)
+    if (planned or generated) and (len(set(names)) != len(names) or not backend.can_recompute(
+            spec, planned + (generated or ()))):
         deferred = [None] * len(deferred)
+        generated = None
     return _UpdatePlan(
         spec, own, tuple(deferred),
         tuple(e for _, e in stmt.assignments if not _is_plain(e)),
         any(name in spec.primary_key for name, _ in stmt.assignments),
+        generated or (),
+        affected_generated(spec, names),
+        generated is None,
     )
 
 
@@ -507,8 +526,9 @@ def _update_one(
     changes = dict(zip((name for name, _ in stmt.assignments), new_values, strict=True))
     body = dict(match.body)
     body.update(changes)
-    if spec.computed_fields:  # generated columns follow the fields they read
-        changes.update(generated_values(backend, spec, body))
+    if plan.affected:  # generated columns follow the fields they read
+        generated = generated_values(spec, body, backend.evaluate)
+        changes.update((k, v) for k, v in generated.items() if k in plan.affected)
         body.update(changes)
     _check_constraints(backend, spec, body)
     deferred = () if plan.assigns_key else tuple(d for d in plan.deferred if d is not None)
@@ -516,7 +536,10 @@ def _update_one(
     # still that version at commit: a change meanwhile fails the commit (StaleDataError).
     # Expressions the store evaluates at commit need no such guard; nor do plain values
     # written by key (a blind write, as in SQL).
-    guarded = not key_only or len(deferred) < len(plan.complex_exprs)
+    guarded = not key_only or len(deferred) < len(plan.complex_exprs) or bool(
+        plan.affected and plan.not_deferred)
+    if not plan.assigns_key:
+        deferred += plan.generated
     expected = pending.expected.get(match.doc_id) or (match.cv if guarded else None)
     if deferred:
         plain: dict[str, Any] = {}

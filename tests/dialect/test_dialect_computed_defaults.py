@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import exc as orm_exc
 
 
 @pytest.fixture
@@ -140,13 +141,54 @@ def test_computed_columns_are_stored_on_insert_and_update(engine: Engine,
         updated = conn.execute(update(t).where(t.c.id == 1).values(a=t.c.a + 10, s="cd")
                                .returning(t.c.double, t.c.plus_one, t.c.shout)).all()
         conn.execute(update(t).where(t.c.id == 2).values(a=4))
+        conn.execute(update(t).where(t.c.id == 3).values(a=t.c.a * 2))  # no RETURNING
+        conn.execute(update(t).where(t.c.id == 4).values(a=t.c.a - 1, s=t.c.s + "!"))
         rows = conn.execute(select(t).order_by(t.c.id)).all()
         filtered = conn.scalars(select(t.c.id).where(t.c.plus_one > 8).order_by(t.c.id)).all()
         return inserted, updated, rows, filtered
 
     got, want = _both(engine, oracle, _generated_table, run)
     assert got == want
-    assert got[2][0].double == 26 and got[3] == [1, 2, 3]
+    assert got[2][0].double == 26 and got[2][2].double == 28 and got[3] == [1, 2, 3]
+
+
+def _mixed(meta: MetaData) -> Table:
+    return Table(
+        "mixed", meta,
+        Column("id", Integer, primary_key=True),
+        Column("a", Integer),
+        Column("s", String(10)),
+        Column("double", Integer, Computed("a * 2")),
+        Column("mix", Integer, Computed("a + length(s)")),
+    )
+
+
+@pytest.mark.parametrize("first", [
+    update(_mixed(MetaData())).where(text("id = 1")).values(a=text("a + 1")),
+    update(_mixed(MetaData())).where(text("id = 1")).values(s="yyy"),
+], ids=["increment", "blind-write"])
+def test_computed_columns_stay_consistent_with_a_concurrent_commit(engine: Engine,
+                                                                    first: Any) -> None:
+    meta = MetaData()
+    t = _mixed(meta)
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(t).values(id=1, a=1, s="x"))
+    with engine.connect() as mine, engine.connect() as theirs:
+        mine.execute(select(t)).all()  # reads the document, then writes it
+        mine.execute(first)
+        theirs.execute(update(t).where(t.c.id == 1).values(a=t.c.a + 100))
+        theirs.commit()
+        try:
+            mine.commit()
+            committed = True
+        except (exc.OperationalError, exc.DBAPIError, orm_exc.StaleDataError):
+            committed = False  # refused, never a stale generated value
+    with engine.connect() as conn:
+        row = conn.execute(select(t)).one()
+    assert row.double == 2 * row.a and row.mix == row.a + len(row.s)
+    if committed:
+        assert (row.a, row.s) in ((102, "x"), (101, "yyy"))
 
 
 def test_computed_columns_are_recomputed_on_committed_documents(engine: Engine,

@@ -21,6 +21,7 @@ from ...errors import (
     OperationalError,
     ProgrammingError,
 )
+from ...generated import stored_generated
 from ...pending import PendingBatch, split_pending
 from ...schema import CollectionSpec, FieldSpec
 from ...statements import ast
@@ -211,7 +212,10 @@ class EmbeddedConnection:
         body = dict(stored)
         body.update(cmd.set)
         body.update(zip((r.field for r in cmd.compute), computed, strict=True))
-        rowexpr.check_constraints(self.spec(cmd.collection), body, self.evaluate)
+        spec = self.spec(cmd.collection)
+        if spec.computed_fields:  # in the form a generated column's type stores
+            body.update(stored_generated(spec, body))
+        rowexpr.check_constraints(spec, body, self.evaluate)
         return body
 
     def get_documents(

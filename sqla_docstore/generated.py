@@ -14,19 +14,19 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from .. import values
-from ..backends.base import BackendConnection
-from ..errors import OperationalError, ProgrammingError
-from ..schema import CollectionSpec
-from ..statements import ast
-from ..statements.parser import parse_expression
+from . import rowexpr, values
+from .commands import Recompute
+from .errors import OperationalError, ProgrammingError
+from .schema import CollectionSpec
+from .statements import ast
+from .statements.parser import parse_expression
 
 #: Bare SQL words that are values, not field names.
 BARE_KEYWORDS = frozenset({"current_timestamp", "current_date", "current_time"})
 # SQLite refuses these in generated columns: their value is not a function of the row.
 _NON_DETERMINISTIC = frozenset({"random", "randomblob", "now", "localtimestamp",
                                 "changes", "last_insert_rowid", "total_changes"})
-_FIELD = "field:"
+_FIELD = rowexpr.FIELD
 
 
 def field_params(node: Any) -> Any:
@@ -60,7 +60,7 @@ def _has_subquery(expr: ast.Expr) -> bool:
                for n in ast.walk(expr))
 
 
-def check_schema(spec: CollectionSpec, backend: BackendConnection) -> None:
+def check_schema(spec: CollectionSpec, evaluate: rowexpr.Evaluate) -> None:
     """Refuse at CREATE what SQLite refuses at CREATE TABLE: a default that reads fields or a
     subquery; a generated column over unknown fields, itself in a cycle, a subquery or a
     non-deterministic function; a generated key or a default on a generated column. What the
@@ -92,11 +92,11 @@ def check_schema(spec: CollectionSpec, backend: BackendConnection) -> None:
             raise ProgrammingError(f"{what} cannot have a default value")
     defaults = tuple(default_expr(f.default_sql) for f in spec.fields if f.default_sql)
     if defaults:
-        backend.evaluate(defaults, {})
+        evaluate(defaults, {})
     computed = spec.computed_fields
     if computed:
         _, exprs = _generated(tuple((f.name, f.computed or "") for f in computed))  # loops
-        backend.evaluate(exprs, {_FIELD + name: None for name in spec.field_names})
+        evaluate(exprs, {_FIELD + name: None for name in spec.field_names})
 
 
 @lru_cache(maxsize=256)
@@ -129,8 +129,8 @@ def _inline(node: Any, raw: dict[str, Any], resolve: Any) -> Any:
     return node
 
 
-def generated_values(backend: BackendConnection, spec: CollectionSpec,
-                     body: dict[str, Any]) -> dict[str, Any]:
+def generated_values(spec: CollectionSpec, body: dict[str, Any],
+                     evaluate: rowexpr.Evaluate) -> dict[str, Any]:
     """The generated fields of a document, computed from its stored fields."""
     computed = spec.computed_fields
     if not computed:
@@ -139,7 +139,62 @@ def generated_values(backend: BackendConnection, spec: CollectionSpec,
     params = {_FIELD + name: body.get(name) for name in spec.field_names}
     types = {f.name: f.type for f in computed}
     return {name: stored_form(types[name], value)
-            for name, value in zip(names, backend.evaluate(exprs, params), strict=True)}
+            for name, value in zip(names, evaluate(exprs, params), strict=True)}
+
+
+def stored_generated(spec: CollectionSpec, body: dict[str, Any]) -> dict[str, Any]:
+    """The generated fields of ``body`` in their stored form (after a store evaluated them)."""
+    return {f.name: stored_form(f.type, body.get(f.name)) for f in spec.computed_fields}
+
+
+def affected_generated(spec: CollectionSpec, assigned: Any) -> frozenset[str]:
+    """The generated fields that read (directly or through another) an assigned field."""
+    computed = spec.computed_fields
+    if not computed:
+        return frozenset()
+    names, exprs = _generated(tuple((f.name, f.computed or "") for f in computed))
+    wanted = set(assigned)
+    return frozenset(name for name, expr in zip(names, exprs, strict=True)
+                     if wanted & set(rowexpr.field_params((expr,))))
+
+
+def generated_recomputes(
+    spec: CollectionSpec, assignments: tuple[tuple[str, ast.Expr], ...],
+    own: frozenset[str | None],
+) -> tuple[Recompute, ...] | None:
+    """The generated fields an UPDATE changes, as expressions over the document as stored
+    (each assigned field replaced by what it is assigned), for a store to evaluate when it
+    applies the batch; None if an assignment reads more than the document's own row."""
+    computed = spec.computed_fields
+    if not computed:
+        return ()
+    names, exprs = _generated(tuple((f.name, f.computed or "") for f in computed))
+    assigned: dict[str, ast.Expr] = {}
+    for name, expr in assignments:
+        if not rowexpr.own_row_only(expr, own):
+            return None
+        assigned[name] = rowexpr.fields_to_params(expr, own)
+    affected = affected_generated(spec, assigned)
+    out = []
+    for name, expr in zip(names, exprs, strict=True):
+        if name not in affected:
+            continue  # reads no assigned field: unchanged
+        bound = _substitute(expr, assigned)
+        out.append(Recompute(name, bound, rowexpr.field_params((bound,))))
+    return tuple(out)
+
+
+def _substitute(node: Any, assigned: dict[str, ast.Expr]) -> Any:
+    if isinstance(node, ast.Param) and node.name.startswith(_FIELD) and (
+        node.name[len(_FIELD):] in assigned
+    ):
+        return assigned[node.name[len(_FIELD):]]
+    if isinstance(node, tuple):
+        return tuple(_substitute(n, assigned) for n in node)
+    if hasattr(node, "__dataclass_fields__"):
+        return type(node)(**{k: _substitute(getattr(node, k), assigned)
+                             for k in node.__dataclass_fields__})
+    return node
 
 
 def refuse_generated(spec: CollectionSpec, names: Any, verb: str) -> None:
