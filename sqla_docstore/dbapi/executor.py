@@ -216,6 +216,9 @@ def run_insert(
     pending: PendingBatch,
 ) -> Outcome:
     plan: _InsertPlan = insert_plan(backend, stmt)
+    if len(param_sets) > 1 and plan.reads_tables:
+        # VALUES subqueries: each parameter set sees the rows inserted before it, as in SQL
+        return _merged([run_insert(backend, stmt, [p], pending) for p in param_sets])
     spec = plan.spec
     bodies = [plan.body(backend, params, pending) for params in param_sets]
     generated: list[int] = []
@@ -259,6 +262,15 @@ def run_insert(
     return out
 
 
+def _reads_tables(node: Any) -> bool:
+    return any(isinstance(n, ast.TableRef) for n in ast.walk(node))
+
+
+def _merged(outcomes: list[Outcome]) -> Outcome:
+    return Outcome(outcomes[0].columns, [r for o in outcomes for r in o.rows],
+                   sum(o.rowcount for o in outcomes), outcomes[-1].lastrowid)
+
+
 def _anonymous_id(backend: BackendConnection, spec: CollectionSpec) -> str:
     return f"{spec.prefix}/{backend.next_ids(spec.prefix, 1)[0]}"
 
@@ -280,6 +292,10 @@ class _InsertPlan:
     @cached_property
     def computed_exprs(self) -> tuple[ast.Expr, ...]:
         return tuple(e for _, e, _ in self.computed)
+
+    @cached_property
+    def reads_tables(self) -> bool:
+        return _reads_tables(self.computed_exprs)
 
     def body(self, backend: BackendConnection, params: dict[str, Any],
              pending: PendingBatch | None = None) -> dict[str, Any]:
@@ -439,6 +455,8 @@ class _UpdatePlan:
     #: the affected generated columns are computed now, from the document as read: it must
     #: still be that version at commit
     not_deferred: bool = True
+    #: SET reads a table (a subquery): executemany sets then see each other's writes
+    reads_tables: bool = False
 
 
 def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan:
@@ -470,6 +488,7 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
         generated or (),
         affected_generated(spec, names),
         generated is None,
+        _reads_tables(stmt.assignments),
     )
 
 
@@ -503,8 +522,8 @@ def run_update(
     plan: _UpdatePlan = update_plan(backend, stmt)
     spec = plan.spec
     out = Outcome(rowcount=0)
-    for group in _in_turn(spec, stmt.alias or spec.name, stmt.where, plan.assigns_key,
-                          param_sets):
+    for group in _in_turn(spec, stmt.alias or spec.name, stmt.where,
+                          plan.assigns_key or plan.reads_tables, param_sets):
         per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, plan.complex_exprs,
                                      group, pending)
         for params, matches in zip(group, per_set, strict=False):

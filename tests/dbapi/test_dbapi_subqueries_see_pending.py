@@ -7,7 +7,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 
 
@@ -52,3 +63,24 @@ def test_subqueries_in_insert_values_and_update_set_see_pending_rows(
     want = _run(oracle)
     assert want[0] == [(1, 27), (2, 13), (3, 37)]
     assert _run(engine) == want
+
+
+def _run_many(eng: Engine) -> list[Any]:
+    meta = MetaData()
+    src, _ = _tables(meta)
+    meta.create_all(eng)
+    total = select(func.sum(src.c.v)).scalar_subquery()
+    with eng.begin() as conn:
+        conn.execute(insert(src), [{"id": 1, "v": 1}])
+        conn.execute(insert(src).values(v=total), [{"id": 2}, {"id": 3}])
+        other = src.alias("other")
+        conn.execute(update(src).where(src.c.id == bindparam("key")).values(
+            v=select(func.sum(other.c.v)).scalar_subquery()), [{"key": 1}, {"key": 2}])
+        return conn.execute(select(src).order_by(src.c.id)).all()
+
+
+def test_executemany_subqueries_see_the_rows_earlier_sets_wrote(engine: Engine,
+                                                                 oracle: Engine) -> None:
+    want = _run_many(oracle)
+    assert want == [(1, 4), (2, 7), (3, 2)]
+    assert _run_many(engine) == want
