@@ -23,10 +23,10 @@ Evaluate = Callable[[tuple[ast.Expr, ...], dict[str, Any]], tuple[Any, ...]]
 _SUBQUERIES = (ast.ScalarSubquery, ast.Exists, ast.InSelect, ast.Select, ast.Compound)
 
 
-def fields_to_params(node: Any, own: frozenset[str | None] = frozenset({None})) -> Any:
+def fields_to_params(node: Any, own: frozenset[str | None] | None = frozenset({None})) -> Any:
     """``node`` with every column of the document (unqualified, or qualified by a name in
-    ``own``) replaced by the parameter ``field:<name>``."""
-    if isinstance(node, ast.Column) and node.table in own:
+    ``own``; any column if ``own`` is None) replaced by the parameter ``field:<name>``."""
+    if isinstance(node, ast.Column) and (own is None or node.table in own):
         return ast.Param(FIELD + node.name)
     if isinstance(node, tuple):
         return tuple(fields_to_params(n, own) for n in node)
@@ -67,7 +67,8 @@ def bind_fields(params: dict[str, Any], body: dict[str, Any],
 
 @lru_cache(maxsize=256)
 def check_expr(sql: str) -> ast.Expr:
-    return fields_to_params(parse_expression(sql))
+    # A CHECK reads its own row only: "t.x > 0" (as older stores kept it) is the field x.
+    return fields_to_params(parse_expression(sql), None)
 
 
 def check_constraints(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate) -> None:

@@ -123,6 +123,19 @@ def test_check_constraint_on_insert_and_update(conn: dbapi.Connection) -> None:
     assert cur.fetchall() == [(0,)]
 
 
+def test_check_naming_its_table_reads_the_row(
+        conn: dbapi.Connection, create_collection: Any) -> None:
+    """Older stores kept CHECK text with the table's name ("t.x > 0")."""
+    create_collection(conn, "t", {
+        "fields": [{"name": "id", "type": "INTEGER", "nullable": False},
+                   {"name": "x", "type": "INTEGER"}],
+        "primary_key": ["id"], "checks": [["positive", "t.x > 0"]]})
+    cur = conn.cursor()
+    cur.execute("INSERT INTO t (id, x) VALUES (:a, :b)", {"a": 1, "b": 5})
+    with pytest.raises(dbapi.IntegrityError, match="CHECK constraint failed: positive"):
+        cur.execute("INSERT INTO t (id, x) VALUES (:a, :b)", {"a": 2, "b": -5})
+
+
 def test_constant_field_default_applies_when_insert_omits_it(
     connect: Any, create_collection: Any
 ) -> None:
