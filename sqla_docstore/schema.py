@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .errors import ProgrammingError
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -53,6 +55,11 @@ class CollectionSpec:
 
     @classmethod
     def from_json(cls, name: str, data: dict[str, Any]) -> CollectionSpec:
+        """The spec a CREATE COLLECTION statement (or the catalog) gives; a malformed one
+        raises ProgrammingError naming what is wrong."""
+        problem = _spec_problem(data)
+        if problem:
+            raise ProgrammingError(f"collection {name}: malformed specification: {problem}")
         return cls(
             name=name,
             fields=tuple(
@@ -84,6 +91,55 @@ def _field_json(f: FieldSpec) -> dict[str, Any]:
     if f.computed is not None:
         out["computed"] = f.computed
     return out
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def field_problem(f: Any) -> str | None:
+    """What is wrong with one field's JSON (``{"name": ..., "type": ..., ...}``), or None."""
+    if not isinstance(f, dict) or not isinstance(f.get("name"), str):
+        return f"a field must be an object with a string 'name', not {f!r}"
+    if not isinstance(f.get("type", ""), str) or not isinstance(f.get("nullable", True), bool):
+        return f"field {f['name']!r}: 'type' must be a string and 'nullable' a boolean"
+    if not all(isinstance(f.get(k), (str, type(None))) for k in ("default_sql", "computed")):
+        return f"field {f['name']!r}: 'default_sql' and 'computed' must be SQL text or null"
+    return None
+
+
+def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per key
+    """What is wrong with a collection specification's JSON, or None."""
+    if not isinstance(data, dict):
+        return f"expected a JSON object, not {type(data).__name__}"
+    fields = data.get("fields", [])
+    if not isinstance(fields, list):
+        return "'fields' must be a list"
+    for f in fields:
+        problem = field_problem(f)
+        if problem:
+            return problem
+    if not _names(data.get("primary_key", [])):
+        return "'primary_key' must be a list of field names"
+    if not isinstance(data.get("autoincrement"), (str, type(None))):
+        return "'autoincrement' must be a field name or null"
+    unique = data.get("unique", [])
+    if not isinstance(unique, list) or not all(_names(u) for u in unique):
+        return "'unique' must be a list of lists of field names"
+    indexes = data.get("indexes", {})
+    if not isinstance(indexes, dict) or not all(
+        isinstance(v, list) and len(v) == 2 and _names(v[0]) for v in indexes.values()
+    ):
+        return "'indexes' must map index names to [field names, unique]"
+    if not isinstance(data.get("id_prefix", ""), str):
+        return "'id_prefix' must be a string"
+    checks = data.get("checks", [])
+    if not isinstance(checks, list) or not all(
+        isinstance(c, list) and len(c) == 2 and isinstance(c[0], (str, type(None)))
+        and isinstance(c[1], str) for c in checks
+    ):
+        return "'checks' must be a list of [name, SQL expression]"
+    return None
 
 
 def _key_text(value: Any) -> str:

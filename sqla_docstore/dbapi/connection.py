@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .. import errors
@@ -17,6 +18,38 @@ from . import executor
 
 _SCHEMA = (ast.CreateCollection, ast.DropCollection, ast.CreateIndex, ast.DropIndex,
            ast.AlterCollection)
+
+
+@contextmanager
+def pep249(what: str) -> Iterator[None]:
+    """Every error leaving the DB-API is a PEP 249 one. The package raises its own classes
+    where it knows what went wrong; anything else is a defect, reported as InternalError with
+    the original exception kept as the cause (a nesting the parser did not bound as a
+    ProgrammingError)."""
+    try:
+        yield
+    except errors.Error:
+        raise
+    except RecursionError as exc:
+        raise errors.ProgrammingError(f"{what}: the statement is nested too deeply") from exc
+    except Exception as exc:
+        raise errors.InternalError(
+            f"{what} failed with an unexpected {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _named(parameters: Any) -> dict[str, Any]:
+    """One parameter set: a mapping of names to values (the module's paramstyle is "named")."""
+    if parameters is None:
+        return {}
+    if type(parameters) is dict:
+        return dict(parameters)
+    if isinstance(parameters, Mapping):
+        return dict(parameters.items())
+    raise errors.ProgrammingError(
+        "parameters must be a mapping of names to values (paramstyle 'named': :name in SQL, "
+        f"$name in RQL), not {type(parameters).__name__}"
+    )
 
 
 class Connection:
@@ -84,6 +117,10 @@ class Connection:
 
     def commit(self) -> None:
         """Send the pending batch as one atomic backend call (no call if it is empty)."""
+        with pep249("commit"):
+            self._commit()
+
+    def _commit(self) -> None:
         backend = self.backend
         try:
             commands = self.pending.commands
@@ -115,11 +152,16 @@ class Connection:
 
     def rollback(self) -> None:
         if self._backend is not None:
-            self._discard()
+            with pep249("rollback"):
+                self._discard()
 
     # Two-phase commit (not in PEP 249's core): prepare() checks and applies the batch without
     # making it visible; commit_prepared() or rollback_prepared() then ends it.
     def prepare(self) -> None:
+        with pep249("prepare"):
+            self._prepare()
+
+    def _prepare(self) -> None:
         # The prepared batch outlives nothing of the pending state, but keeps its own copy of
         # the final document states (cluster-wide batches send whole documents).
         overlay = {name: dict(docs) for name, docs in self.pending.overlay.items()}
@@ -132,14 +174,16 @@ class Connection:
             raise
 
     def commit_prepared(self) -> None:
-        try:
-            self.backend.end_prepared(commit=True)
-        finally:
-            self._discard()
+        with pep249("commit_prepared"):
+            self._end_prepared(commit=True)
 
     def rollback_prepared(self) -> None:
+        with pep249("rollback_prepared"):
+            self._end_prepared(commit=False)
+
+    def _end_prepared(self, commit: bool) -> None:
         try:
-            self.backend.end_prepared(commit=False)
+            self.backend.end_prepared(commit=commit)
         finally:
             self._discard()
 
@@ -178,8 +222,9 @@ class Connection:
     def close(self) -> None:
         if self._backend is not None:
             self.pending.clear()
-            self._backend.close()
-            self._backend = None
+            backend, self._backend = self._backend, None
+            with pep249("close"):
+                backend.close()
 
     def __enter__(self) -> Connection:
         return self
@@ -250,12 +295,19 @@ class Cursor:
         return self.connection
 
     def execute(self, operation: str, parameters: Mapping[str, Any] | None = None) -> Cursor:
-        self._run(operation, [dict(parameters or {})], many=False)
+        with pep249("execute"):
+            self._run(operation, [_named(parameters)], many=False)
         return self
 
     def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Cursor:
-        param_sets = [p if type(p) is dict else dict(p) for p in seq_of_parameters]
-        self._run(operation, param_sets, many=True)
+        if isinstance(seq_of_parameters, (str, bytes, Mapping)) or not isinstance(
+            seq_of_parameters, Iterable
+        ):
+            raise errors.ProgrammingError("executemany() takes a sequence of parameter mappings, "
+                                          f"not {type(seq_of_parameters).__name__}")
+        with pep249("executemany"):
+            param_sets = [p if type(p) is dict else _named(p) for p in seq_of_parameters]
+            self._run(operation, param_sets, many=True)
         return self
 
     def _run(self, operation: str, param_sets: list[dict[str, Any]], many: bool) -> None:

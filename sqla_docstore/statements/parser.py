@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from typing import Any
 
 from ..errors import NotSupportedError, ProgrammingError
+from ..schema import CollectionSpec, field_problem
 from . import ast
 from .lexer import Token, tokenize
 
@@ -27,6 +29,11 @@ _DDL = re.compile(
     r"\s*(CREATE|DROP|ALTER)\s+(COLLECTION|INDEX)\s+((?:\"(?:[^\"]|\"\")*\")|[\w@/.-]+)\s*(.*)\Z",
     re.IGNORECASE | re.DOTALL,
 )
+#: Deepest nesting of parentheses, subqueries, NOT and signs the parser follows (each level
+#: costs about a dozen Python frames), and the deepest statement tree it returns (code that
+#: walks the tree recurses once per level). SQLAlchemy's statements stay far below both.
+MAX_NESTING = 48
+MAX_TREE_DEPTH = 160
 
 
 @lru_cache(maxsize=2048)
@@ -35,14 +42,14 @@ def parse(text: str) -> ast.Statement:
     ddl = _DDL.match(text)
     if ddl:
         return _parse_ddl(*ddl.groups())
-    return _Parser(text).statement()
+    return _checked_depth(_Parser(text).statement(), text)
 
 
 @lru_cache(maxsize=1024)
 def parse_rql(text: str) -> ast.Statement:
     """Parse an RQL query keeping ``exact(...)`` as a call, so a RavenDB-compatible server can
     tell exact comparisons from RavenDB's default case-insensitive ones."""
-    return _Parser(text, keep_exact=True).statement()
+    return _checked_depth(_Parser(text, keep_exact=True).statement(), text)
 
 
 @lru_cache(maxsize=256)
@@ -52,28 +59,103 @@ def parse_expression(text: str) -> ast.Expr:
     expr = parser.expr()
     if parser.tok.kind != "eof":
         parser.error("unexpected text after the expression")
-    return expr
+    return _checked_depth(expr, text)
+
+
+def _too_deep(text: str) -> ProgrammingError:
+    return ProgrammingError(
+        f"statement is nested too deeply (more than {MAX_NESTING} levels of parentheses, "
+        f"subqueries or operators, or a tree deeper than {MAX_TREE_DEPTH}): {text[:200]!r}"
+    )
+
+
+_CHILDREN: dict[type, tuple[str, ...]] = {}
+
+
+def _children(node: Any) -> tuple[Any, ...]:
+    if isinstance(node, tuple):
+        return node
+    names = _CHILDREN.get(type(node))
+    if names is None:
+        names = _CHILDREN[type(node)] = tuple(getattr(node, "__dataclass_fields__", ()))
+    return tuple(getattr(node, name) for name in names)
+
+
+def _checked_depth(tree: Any, text: str) -> Any:
+    """``tree`` if no path in it is longer than MAX_TREE_DEPTH (walked without recursion)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            raise _too_deep(text)
+        stack.extend((child, depth + 1) for child in _children(node)
+                     if isinstance(child, tuple) or hasattr(child, "__dataclass_fields__"))
+    return tree
 
 
 def _unquote(name: str) -> str:
     return name[1:-1].replace('""', '"') if name.startswith('"') else name
 
 
+def _ddl_spec(verb: str, what: str, name: str, rest: str) -> dict[str, Any]:
+    """The JSON object after a DDL statement's name (``{}`` if there is none)."""
+    if not rest.strip():
+        return {}
+    try:
+        spec = json.loads(rest)
+    except (ValueError, RecursionError) as exc:
+        raise ProgrammingError(
+            f"{verb} {what} {name}: the specification is not valid JSON ({exc})"
+        ) from exc
+    if not isinstance(spec, dict):
+        raise ProgrammingError(f"{verb} {what} {name}: the specification must be a JSON object, "
+                               f"not {type(spec).__name__}")
+    return spec
+
+
+def _ddl_text(spec: dict[str, Any], key: str, statement: str) -> str:
+    value = spec.get(key)
+    if not isinstance(value, str) or not value:
+        raise ProgrammingError(f"{statement}: {key!r} must be a non-empty string, not {value!r}")
+    return value
+
+
 def _parse_ddl(verb: str, what: str, name: str, rest: str) -> ast.Statement:
     verb, what, name = verb.upper(), what.upper(), _unquote(name)
-    spec = json.loads(rest) if rest.strip() else {}
+    spec = _ddl_spec(verb, what, name, rest)
+    statement = f"{verb} {what} {name}"
     if what == "COLLECTION":
         if verb == "CREATE":
+            CollectionSpec.from_json(name, spec)  # refuses a malformed one now, naming it
             return ast.CreateCollection(name, spec)
         if verb == "DROP":
             return ast.DropCollection(name)
-        return ast.AlterCollection(name, spec.pop("action"), spec)
+        action = _ddl_text(spec, "action", statement)
+        problem = field_problem(spec)
+        if problem:
+            raise ProgrammingError(f"{statement}: {problem}")
+        return ast.AlterCollection(name, action, {k: v for k, v in spec.items() if k != "action"})
     if verb == "CREATE":
-        return ast.CreateIndex(spec["collection"], name, tuple(spec["fields"]),
+        fields = spec.get("fields")
+        if not isinstance(fields, list) or not fields or not all(
+            isinstance(f, str) and f for f in fields
+        ):
+            raise ProgrammingError(f"{statement}: 'fields' must be a list of field names, "
+                                   f"not {fields!r}")
+        return ast.CreateIndex(_ddl_text(spec, "collection", statement), name, tuple(fields),
                                bool(spec.get("unique")))
     if verb == "DROP":
         return ast.DropIndex(name)
     raise NotSupportedError(f"ALTER INDEX is not supported: {name}")
+
+
+def _balanced(op: str, terms: list[ast.Expr]) -> ast.Expr:
+    """``a op b op c ...`` for an associative ``op`` (AND, OR) as a balanced tree, so a long
+    ``or_(*many)`` stays shallow; two or three terms keep the left-deep shape."""
+    if len(terms) == 1:
+        return terms[0]
+    mid = (len(terms) + 1) // 2
+    return ast.Binary(op, _balanced(op, terms[:mid]), _balanced(op, terms[mid:]))
 
 
 def _rql_nulls(expr: ast.Expr) -> ast.Expr:
@@ -96,6 +178,7 @@ class _Parser:
         self.keep_exact = keep_exact
         self.tokens = tokenize(text)
         self.i = 0
+        self.nesting = 0
 
     # -- token helpers -------------------------------------------------------------------
     @property
@@ -135,6 +218,12 @@ class _Parser:
         found = tok.value or "end of statement"
         raise ProgrammingError(f"{message} near {found!r} at position {tok.pos}: {self.text!r}")
 
+    def nest(self) -> None:
+        """Enter one level of nesting; refuse a statement nested deeper than MAX_NESTING."""
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise _too_deep(self.text)
+
     def unsupported(self, construct: str) -> None:
         raise NotSupportedError(f"{construct} is not supported by sqla_docstore: {self.text!r}")
 
@@ -172,6 +261,12 @@ class _Parser:
         return stmt
 
     def select_stmt(self) -> ast.SelectLike:
+        self.nest()
+        stmt = self._select_stmt()
+        self.nesting -= 1
+        return stmt
+
+    def _select_stmt(self) -> ast.SelectLike:
         first = self.select_term()
         selects: list[ast.SelectLike] = [first]
         op: str | None = None
@@ -437,20 +532,25 @@ class _Parser:
         return tuple(items)
 
     def expr(self) -> ast.Expr:
-        left = self.and_expr()
+        self.nest()
+        terms = [self.and_expr()]
         while self.accept_kw("or"):
-            left = ast.Binary("or", left, self.and_expr())
-        return left
+            terms.append(self.and_expr())
+        self.nesting -= 1
+        return _balanced("or", terms)
 
     def and_expr(self) -> ast.Expr:
-        left = self.not_expr()
+        terms = [self.not_expr()]
         while self.accept_kw("and"):
-            left = ast.Binary("and", left, self.not_expr())
-        return left
+            terms.append(self.not_expr())
+        return _balanced("and", terms)
 
     def not_expr(self) -> ast.Expr:
         if self.accept_kw("not"):
-            return ast.Unary("not", self.not_expr())
+            self.nest()
+            operand = self.not_expr()
+            self.nesting -= 1
+            return ast.Unary("not", operand)
         return self.predicate()
 
     def predicate(self) -> ast.Expr:
@@ -534,14 +634,21 @@ class _Parser:
         return left
 
     def unary(self) -> ast.Expr:
+        if self.tok.kind == "op" and self.tok.value in ("-", "+"):
+            self.nest()
+            operand = self._signed()
+            self.nesting -= 1
+            return operand
+        return self.primary()
+
+    def _signed(self) -> ast.Expr:
         if self.accept_op("-"):
             operand = self.unary()
             if isinstance(operand, ast.Literal) and isinstance(operand.value, (int, float)):
                 return ast.Literal(-operand.value)
             return ast.Unary("-", operand)
-        if self.accept_op("+"):
-            return self.unary()
-        return self.primary()
+        self.expect_op("+")
+        return self.unary()
 
     def primary(self) -> ast.Expr:
         tok = self.tok

@@ -14,11 +14,9 @@ from ... import rowexpr, values
 from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
 from ...errors import (
     ConcurrencyError,
-    DatabaseError,
     DuplicateKeyError,
     IntegrityError,
     NotSupportedError,
-    OperationalError,
     ProgrammingError,
 )
 from ...generated import stored_generated
@@ -27,7 +25,13 @@ from ...schema import CollectionSpec, FieldSpec
 from ...statements import ast
 from ..base import Document
 from .sqlgen import OutColumn, SqlGenerator, SqlPlan, json_path, quote
-from .store import EmbeddedStore, collection_table, transaction, utc_now_text
+from .store import (
+    EmbeddedStore,
+    collection_table,
+    store_errors,
+    transaction,
+    utc_now_text,
+)
 
 _serial = itertools.count(1)
 
@@ -94,6 +98,7 @@ class EmbeddedConnection:
                 overlays[collection] = self._sync_overlay(collection, pending)
         return overlays
 
+    @store_errors("copying pending writes to the overlay")
     def _sync_overlay(self, collection: str, pending: PendingBatch) -> str:
         temp = self._temps.get(collection)
         if temp is None:
@@ -113,6 +118,7 @@ class EmbeddedConnection:
                 self._conn.executemany(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows)
         return temp
 
+    @store_errors("dropping an overlay")
     def drop_overlay(self, collection: str) -> None:
         """Forget the mirrored pending state of one collection (it was dropped)."""
         temp = self._temps.pop(collection, None)
@@ -120,6 +126,7 @@ class EmbeddedConnection:
             with self.store.lock:
                 self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
 
+    @store_errors("clearing the overlay")
     def reset_overlay(self) -> None:
         if self._temps:
             with self.store.lock:
@@ -135,11 +142,8 @@ class EmbeddedConnection:
                 args[slot] = json.dumps([values.to_sql_param(v) for v in _param(params, value)])
             else:
                 args[slot] = values.to_sql_param(_param(params, value))
-        try:
-            with self.store.lock:
-                return self._conn.execute(plan.sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise _translate(exc, plan.sql) from exc
+        with store_errors(f"running {plan.sql}"), self.store.lock:
+            return self._conn.execute(plan.sql, args).fetchall()
 
     def query(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None
@@ -218,6 +222,7 @@ class EmbeddedConnection:
         rowexpr.check_constraints(spec, body, self.evaluate)
         return body
 
+    @store_errors("loading documents")
     def get_documents(
         self, collection: str, ids: list[str], pending: PendingBatch | None
     ) -> dict[str, Document]:
@@ -245,16 +250,16 @@ class EmbeddedConnection:
         self._count("batch")
         if not batch.commands:
             return []
-        try:
-            with self.store.lock, transaction(self._conn):
-                return _apply(self._conn, self.store, batch, results, self._recompute)
-        except sqlite3.IntegrityError as exc:
-            raise IntegrityError(f"constraint failed: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise _translate(exc, "commit") from exc
+        with store_errors("committing"):
+            try:
+                with self.store.lock, transaction(self._conn):
+                    return _apply(self._conn, self.store, batch, results, self._recompute)
+            except sqlite3.IntegrityError as exc:
+                raise IntegrityError(f"constraint failed: {exc}") from exc
 
     # Two-phase commit: prepare applies the batch inside an open SQLite transaction (every
     # check runs, the write lock is held), commit_prepared/rollback_prepared end it.
+    @store_errors("preparing a batch")
     def prepare(self, batch: Batch) -> None:
         self._count("batch")
         self.store.lock.acquire()  # held across both phases (the memory store shares one conn)
@@ -273,6 +278,7 @@ class EmbeddedConnection:
             raise
         self._prepared = True
 
+    @store_errors("ending a prepared batch")
     def end_prepared(self, commit: bool) -> None:
         if not self._prepared:
             raise ProgrammingError("no prepared transaction")
@@ -282,6 +288,7 @@ class EmbeddedConnection:
             self._prepared = False
             self.store.lock.release()
 
+    @store_errors("reading compare-exchange values")
     def get_compare_exchange_values(self, keys: list[str]) -> dict[str, tuple[Any, int]]:
         self._count("load")
         marks = ", ".join("?" * len(keys))
@@ -297,6 +304,7 @@ class EmbeddedConnection:
     def observe_id(self, tag: str, used: int) -> None:
         self.store.hilo.observe(tag, used)
 
+    @store_errors("reserving a HiLo range")
     def _fetch_range(self, tag: str, capacity: int, at_least: int) -> tuple[int, int]:
         self.counts["hilo"] += 1
         conn = self._conn
@@ -312,6 +320,7 @@ class EmbeddedConnection:
             )
         return low, high
 
+    @store_errors("changing the schema")
     def execute_schema(self, stmt: ast.Statement) -> None:
         self._count("schema")
         store, conn = self.store, self._conn
@@ -350,6 +359,7 @@ class EmbeddedConnection:
             raise NotSupportedError(f"ALTER COLLECTION {stmt.action}")
         self.store.replace_spec(self._conn, replace(spec, fields=tuple(fields)))
 
+    @store_errors("filling a new field's default")
     def _backfill(self, collection: str, name: str, default: Any) -> None:
         """Existing documents get a new field's default, as existing rows do in SQL."""
         path = json_path(name)
@@ -380,19 +390,6 @@ def _param(params: dict[str, Any], name: str) -> Any:
         from ...errors import ProgrammingError
 
         raise ProgrammingError(f"no value given for parameter {name!r}") from None
-
-
-def _translate(exc: sqlite3.Error, sql: str) -> DatabaseError:
-    text = str(exc)
-    if isinstance(exc, sqlite3.IntegrityError):
-        return IntegrityError(text)
-    if "no such" in text or "locked" in text or "busy" in text:
-        return OperationalError(text)
-    if isinstance(exc, sqlite3.OperationalError) and "syntax" not in text:
-        return OperationalError(f"{text} (in: {sql})")
-    from ...errors import ProgrammingError
-
-    return ProgrammingError(f"{text} (in: {sql})")
 
 
 # -------------------------------------------------------------------------- batch apply

@@ -15,7 +15,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ...errors import OperationalError
+from ...errors import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+)
 from ...schema import CollectionSpec
 from .sqlgen import field_sql, quote
 
@@ -32,6 +38,39 @@ CREATE TABLE IF NOT EXISTS "@cmpxchg" (key TEXT PRIMARY KEY COLLATE NOCASE, valu
 
 def collection_table(name: str) -> str:
     return quote("@docs/" + name)
+
+
+def translate(exc: sqlite3.Error, what: str) -> DatabaseError:
+    """The PEP 249 error for a sqlite3 error met while doing ``what`` (SQL text or a task)."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.IntegrityError):
+        return IntegrityError(text)
+    if "locked" in text or "busy" in text:
+        return OperationalError(f"{text} (while {what}: another connection holds the store's "
+                                "write lock; the store's timeout ran out)")
+    if "no such" in text:
+        return OperationalError(text)
+    if isinstance(exc, sqlite3.DataError) or "too big" in text:
+        return DataError(f"{text} (in: {what})")
+    if isinstance(exc, sqlite3.OperationalError) and "syntax" not in text:
+        return OperationalError(f"{text} (in: {what})")
+    return ProgrammingError(f"{text} (in: {what})")
+
+
+@contextmanager
+def store_errors(what: str) -> Iterator[None]:
+    """Errors of store work (sqlite3, numbers SQLite can't hold, text it can't encode) as PEP
+    249 errors naming ``what``, the original kept as the cause. Also a decorator."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise translate(exc, what) from exc
+    except OverflowError as exc:
+        raise DataError(f"a number is out of the store's range while {what}: {exc}") from exc
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start:exc.end]
+        raise DataError(f"text holding {bad!r} (a lone surrogate) can't be stored or compared "
+                        f"while {what}") from exc
 
 
 def utc_now_text() -> str:
@@ -51,7 +90,7 @@ class EmbeddedStore:
         self._indexed: set[tuple[str, str]] = set()
         self.schema_version = 0
         self.node_tag = "A"
-        with self.connection() as conn:
+        with store_errors(f"opening the store {path or ':memory:'}"), self.connection() as conn:
             conn.executescript(_BOOTSTRAP)
             self.database_id = self._database_id(conn)
             self._load_catalog(conn)
@@ -76,13 +115,18 @@ class EmbeddedStore:
                                    isolation_level=None)
         except sqlite3.Error as exc:
             raise OperationalError(f"can't open the store at {target}: {exc}") from exc
-        if target != ":memory:":
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss may drop
-            # the newest commits, and never corrupts.
-            conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA case_sensitive_like=ON")
-        conn.execute("PRAGMA temp_store=MEMORY")
+        try:
+            with store_errors(f"opening the store at {target}"):
+                if target != ":memory:":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss
+                    # may drop the newest commits, and never corrupts.
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA case_sensitive_like=ON")
+                conn.execute("PRAGMA temp_store=MEMORY")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     @contextmanager
@@ -123,7 +167,7 @@ class EmbeddedStore:
     def spec(self, name: str, conn: sqlite3.Connection | None = None) -> CollectionSpec:
         spec = self._specs.get(name)
         if spec is None and conn is not None:  # another process may have created it
-            with self.lock:
+            with self.lock, store_errors("reading the catalog"):
                 self._load_catalog(conn)
             spec = self._specs.get(name)
         if spec is None:
@@ -137,11 +181,13 @@ class EmbeddedStore:
             return False
         return True
 
+    @store_errors("reading the catalog")
     def collection_names(self, conn: sqlite3.Connection) -> list[str]:
         with self.lock:
             self._load_catalog(conn)
         return sorted(self._specs)
 
+    @store_errors("creating a collection")
     def create_collection(self, conn: sqlite3.Connection, spec: CollectionSpec) -> None:
         from ... import values
 
@@ -163,6 +209,7 @@ class EmbeddedStore:
             self._specs[spec.name] = spec
             self.schema_version += 1
 
+    @store_errors("changing a collection's schema")
     def replace_spec(self, conn: sqlite3.Connection, spec: CollectionSpec) -> None:
         from ... import values
 
@@ -172,6 +219,7 @@ class EmbeddedStore:
             self._specs[spec.name] = spec
             self.schema_version += 1
 
+    @store_errors("dropping a collection")
     def drop_collection(self, conn: sqlite3.Connection, name: str) -> None:
         self.spec(name, conn)
         with self.lock, _transaction(conn):
@@ -191,6 +239,7 @@ class EmbeddedStore:
             f"ON {collection_table(collection)} ({exprs})"
         )
 
+    @store_errors("creating an index")
     def create_index(self, conn: sqlite3.Connection, collection: str, name: str,
                      fields: tuple[str, ...], unique: bool) -> None:
         spec = self.spec(collection, conn)
@@ -202,6 +251,7 @@ class EmbeddedStore:
 
             self.replace_spec(conn, replace(spec, indexes=indexes))
 
+    @store_errors("dropping an index")
     def drop_index(self, conn: sqlite3.Connection, name: str) -> None:
         with self.lock:
             conn.execute(f"DROP INDEX IF EXISTS {quote('ix:' + name)}")
@@ -212,6 +262,7 @@ class EmbeddedStore:
                     indexes = {k: v for k, v in spec.indexes.items() if k != name}
                     self.replace_spec(conn, replace(spec, indexes=indexes))
 
+    @store_errors("creating an automatic index")
     def ensure_auto_indexes(self, conn: sqlite3.Connection, wanted: set[tuple[str, str]]) -> None:
         """Index fields that queries filter and sort on, as RavenDB's auto-indexes do."""
         missing = wanted - self._indexed
