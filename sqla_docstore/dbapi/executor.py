@@ -40,8 +40,8 @@ def _value(expr: ast.Expr, params: dict[str, Any]) -> Any:
     if isinstance(expr, ast.Param):
         try:
             return values.to_json(params[expr.name])
-        except KeyError:
-            raise ProgrammingError(f"no value given for parameter {expr.name!r}") from None
+        except KeyError as exc:
+            raise ProgrammingError(f"no value given for parameter {expr.name!r}") from exc
     assert isinstance(expr, ast.Literal)
     return expr.value
 
@@ -305,7 +305,7 @@ class _InsertPlan:
                 value = params[param]
                 body[name] = value if type(value) in _JSON_SCALARS else values.to_json(value)
         except KeyError as exc:
-            raise ProgrammingError(f"no value given for parameter {exc.args[0]!r}") from None
+            raise ProgrammingError(f"no value given for parameter {exc.args[0]!r}") from exc
         body.update(self.literals)
         if self.computed:
             found = backend.evaluate(self.computed_exprs, params, pending)

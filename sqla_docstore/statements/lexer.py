@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import ProgrammingError
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # "name", "qname", "num", "str", "param", "op", "json", "eof"
     value: str
     pos: int
@@ -27,29 +26,40 @@ _TOKEN = re.compile(
   | (?P<param>[:$][^\s,()=<>+*|;'"]+)
   | (?P<name>[A-Za-z_@][\w@]*)
   | (?P<op><>|!=|==|<=|>=|\|\||[-+*/%=<>(),.;{}\[\]])
+  | (?P<bad>.)
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.DOTALL,
 )
 
 
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
-    pos, end = 0, len(text)
-    while pos < end:
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise ProgrammingError(f"unexpected character {text[pos]!r} at {pos} in statement")
+    append = tokens.append
+    for m in _TOKEN.finditer(text):
         kind = m.lastgroup
-        assert kind is not None
-        if kind != "ws":
-            value = m.group(kind)
-            if kind == "str":
-                value = value[1:-1].replace("''", "'")
-            elif kind == "qname":
-                value = value[1:-1].replace('""', '"') if value[0] == '"' else value[1:-1]
-            elif kind == "param":
-                value = value[1:]
-            tokens.append(Token(kind, value, pos))
-        pos = m.end()
-    tokens.append(Token("eof", "", end))
+        if kind == "ws":
+            continue
+        value = m.group()
+        if kind == "op" or kind == "name" or kind == "num":
+            pass
+        elif kind == "str":
+            value = value[1:-1].replace("''", "'")
+        elif kind == "qname":
+            value = value[1:-1].replace('""', '"') if value[0] == '"' else value[1:-1]
+        elif kind == "param":
+            value = value[1:]
+        else:
+            raise _unexpected(text, m.start())
+        append(Token(kind, value, m.start()))  # type: ignore[arg-type]
+    append(Token("eof", "", len(text)))
     return tokens
+
+
+def _unexpected(text: str, pos: int) -> ProgrammingError:
+    char = text[pos]
+    if char == "?":
+        return ProgrammingError(
+            f"unexpected character '?' at {pos} in statement: positional parameters are not "
+            "supported (paramstyle is 'named': write :name, or $name in RQL)"
+        )
+    return ProgrammingError(f"unexpected character {char!r} at {pos} in statement")

@@ -142,7 +142,7 @@ def _pieces(text: str) -> list[str]:
 
 
 def _deep(rng: random.Random) -> str:
-    depth = rng.choice([50, 400, 1200, 5000])
+    depth = rng.choice([30, 60, 200, 1000])
     kind = rng.randrange(5)
     if kind == 0:
         return "(" * depth + "1" + ")" * depth

@@ -14,6 +14,7 @@ from ... import rowexpr, values
 from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
 from ...errors import (
     ConcurrencyError,
+    DataError,
     DuplicateKeyError,
     IntegrityError,
     NotSupportedError,
@@ -134,6 +135,13 @@ class EmbeddedConnection:
                     self._conn.execute(f"DELETE FROM {temp}")
 
     def _run(self, plan: SqlPlan, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        with store_errors(f"running {plan.sql}"):
+            args = self._args(plan, params)
+            with self.store.lock:
+                return self._conn.execute(plan.sql, args).fetchall()
+
+    @staticmethod
+    def _args(plan: SqlPlan, params: dict[str, Any]) -> dict[str, Any]:
         args = {}
         for slot, (kind, value) in plan.binds.items():
             if kind == "literal":
@@ -142,8 +150,7 @@ class EmbeddedConnection:
                 args[slot] = json.dumps([values.to_sql_param(v) for v in _param(params, value)])
             else:
                 args[slot] = values.to_sql_param(_param(params, value))
-        with store_errors(f"running {plan.sql}"), self.store.lock:
-            return self._conn.execute(plan.sql, args).fetchall()
+        return args
 
     def query(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None
@@ -386,10 +393,8 @@ class EmbeddedConnection:
 def _param(params: dict[str, Any], name: str) -> Any:
     try:
         return params[name]
-    except KeyError:
-        from ...errors import ProgrammingError
-
-        raise ProgrammingError(f"no value given for parameter {name!r}") from None
+    except KeyError as exc:
+        raise ProgrammingError(f"no value given for parameter {name!r}") from exc
 
 
 # -------------------------------------------------------------------------- batch apply
@@ -599,8 +604,18 @@ def _getter(col: OutColumn) -> Any:
     if col.kind == "doc":
         return lambda row, docs: docs[slot]
     if col.kind == "json":
-        return lambda row, docs: values.loads(row[slot])
+        return lambda row, docs: _json_value(row[slot])
     return lambda row, docs: row[slot]
+
+
+def _json_value(text: str) -> Any:
+    """A value SQLite computed as JSON text. SQLite writes a number beyond a double's range as
+    ``Inf``, which is no JSON: that value can't be given back exactly."""
+    try:
+        return values.loads(text)
+    except ValueError as exc:
+        raise DataError(f"a stored value can't be read back exactly (SQLite gave {text[:40]!r})"
+                        ) from exc
 
 
 # ----------------------------------------------------------------------- tree helpers

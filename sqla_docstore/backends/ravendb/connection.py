@@ -480,8 +480,8 @@ def _rql_value(kind: str, value: Any, params: dict[str, Any]) -> Any:
         return values.to_json(value)
     try:
         return values.to_json(params[value])
-    except KeyError:
-        raise errors.ProgrammingError(f"no value given for parameter {value!r}") from None
+    except KeyError as exc:
+        raise errors.ProgrammingError(f"no value given for parameter {value!r}") from exc
 
 
 def _command_json(cmd: Any, spec_of: Callable[[str], CollectionSpec]) -> dict[str, Any]:
