@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import json
 import random
 import re
 from collections.abc import Iterator
@@ -249,7 +248,3 @@ def cases(seed_value: int, count: int) -> Iterator[tuple[str, Any]]:
         seed = rng.choice(seeds)
         text = mutate(rng, seed.text) if rng.random() < 0.97 else seed.text
         yield text, params_for(rng, seed)
-
-
-def as_json(value: Any) -> str:
-    return json.dumps(value, default=repr)

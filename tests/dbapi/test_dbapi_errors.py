@@ -1,0 +1,284 @@
+"""Every error the DB-API raises is a PEP 249 one (sqla_docstore.errors) with its cause kept:
+100,000 mutated statements, odd and positional parameters, nesting beyond the parser's limits."""
+
+from __future__ import annotations
+
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import mutants  # tests/dbapi/mutants.py
+import pytest
+import requests
+
+from sqla_docstore import dbapi, errors
+from sqla_docstore.backends.embedded.store import EmbeddedStore
+from sqla_docstore.dbapi import executor
+from sqla_docstore.statements.parser import MAX_NESTING, MAX_TREE_DEPTH
+
+#: The acceptance bar: at least 100,000 fuzzed statements on the embedded store.
+EMBEDDED_CASES = 100_000
+RAVEN_CASES = 3_000
+
+
+@dataclass(frozen=True)
+class Escape:
+    """A fuzz case whose error was not a deliberate PEP 249 one."""
+
+    text: str
+    params: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.error}\n  statement: {self.text[:300]!r}\n  params: {self.params[:300]}"
+
+
+def _problem(exc: BaseException) -> str | None:
+    """Why ``exc`` is not what a DB-API user may see, or None."""
+    if not isinstance(exc, errors.Error):
+        return "not PEP 249: " + "".join(traceback.format_exception(exc))[-1500:]
+    if type(exc) is errors.InternalError:  # the DB-API's net for defects: the fuzz must not hit it
+        return "unexpected error behind InternalError: " + "".join(
+            traceback.format_exception(exc))[-1500:]
+    context = exc.__context__
+    if context is not None and not isinstance(context, errors.Error) and exc.__cause__ is None:
+        return f"cause dropped: {exc!r} raised while handling {context!r}"
+    return None
+
+
+def _seeded(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    for text in mutants.schema_statements():
+        cur.execute(text)
+    cur.execute("INSERT INTO users (name, age, score) VALUES (:n, :a, :s)",
+                {"n": "ann", "a": 3, "s": 2.5})
+    cur.execute("INSERT INTO users (name, age, flag) VALUES (:n, :a, :f)",
+                {"n": "bob", "a": None, "f": True})
+    cur.execute("INSERT INTO addresses (user_id, email) VALUES (:u, :e)", {"u": 1, "e": "e@x"})
+    cur.execute("INSERT INTO tags (code, label) VALUES (:c, :l)", {"c": "a", "l": "A"})
+    conn.commit()
+
+
+def fuzz(open_connection: Callable[[], dbapi.Connection], seed: int, count: int,
+         fresh_every: int) -> tuple[list[Escape], dict[str, int]]:
+    """Run ``count`` mutants; a fresh seeded store every ``fresh_every`` cases (mutated DDL
+    drops and alters collections), a rollback every 100."""
+    escapes: list[Escape] = []
+    outcomes: dict[str, int] = {}
+    conn = open_connection()
+    for n, (text, params) in enumerate(mutants.cases(seed, count), 1):
+        try:
+            conn.cursor().execute(text, params)
+            kind = "ok"
+        except BaseException as exc:  # noqa: BLE001 - classifying every exception is the test
+            kind = type(exc).__name__
+            problem = _problem(exc)
+            if problem:
+                escapes.append(Escape(text, repr(params), problem))
+        outcomes[kind] = outcomes.get(kind, 0) + 1
+        if n % 100 == 0 or n % fresh_every == 0:
+            try:
+                conn.rollback()
+            except errors.Error as exc:
+                escapes.append(Escape("<rollback>", "", repr(exc)))
+        if n % fresh_every == 0:
+            conn.close()
+            conn = open_connection()
+    conn.close()
+    return escapes, outcomes
+
+
+def _memory_connection() -> dbapi.Connection:
+    conn = dbapi.connect(store=EmbeddedStore(None))
+    _seeded(conn)
+    return conn
+
+
+def test_fuzzed_statements_raise_only_pep249_errors_on_the_embedded_store() -> None:
+    started = time.perf_counter()
+    escapes, outcomes = fuzz(_memory_connection, seed=20261129, count=EMBEDDED_CASES,
+                             fresh_every=2_000)
+    elapsed = time.perf_counter() - started
+    assert sum(outcomes.values()) == EMBEDDED_CASES
+    print(f"\n{EMBEDDED_CASES} fuzzed statements in {elapsed:.1f} s: {outcomes}")
+    assert not escapes, f"{len(escapes)} escapes; first ones:\n" + "\n".join(
+        str(e) for e in escapes[:5])
+    # The mix exercises more than the parser: statements run, and fail in the store too.
+    assert outcomes["ok"] > EMBEDDED_CASES // 50
+    assert outcomes.get("DataError", 0) and outcomes.get("OperationalError", 0)
+
+
+@pytest.fixture
+def raven_database(raven_node: Any) -> str:
+    name = f"f{uuid.uuid4().hex[:12]}"
+    requests.put(f"{raven_node.url}/admin/databases", params={"name": name},
+                 json={"DatabaseName": name}, timeout=30).raise_for_status()
+    return name
+
+
+def test_fuzzed_statements_raise_only_pep249_errors_over_ravendb(
+    raven_node: Any, raven_database: str
+) -> None:
+    def open_connection() -> dbapi.Connection:
+        conn = dbapi.connect(raven_database, urls=[raven_node.url])
+        cur = conn.cursor()
+        for text in mutants.schema_statements():
+            try:
+                cur.execute(text)
+            except errors.OperationalError:
+                cur.execute(text.replace("CREATE", "DROP", 1).split(" {")[0])
+                cur.execute(text)
+        return conn
+
+    escapes, outcomes = fuzz(open_connection, seed=7, count=RAVEN_CASES, fresh_every=500)
+    print(f"\n{RAVEN_CASES} fuzzed statements over ravendb://: {outcomes}")
+    assert not escapes, f"{len(escapes)} escapes; first ones:\n" + "\n".join(
+        str(e) for e in escapes[:5])
+    assert outcomes["ok"] > RAVEN_CASES // 50
+
+
+def test_the_fuzz_reports_an_error_that_is_not_deliberate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise KeyError("planted")
+
+    monkeypatch.setattr(executor, "run_select", broken)
+    escapes, _ = fuzz(_memory_connection, seed=1, count=300, fresh_every=300)
+    assert escapes and "KeyError: 'planted'" in escapes[0].error
+
+
+# --------------------------------------------------------------- what the fuzz found
+
+
+@pytest.fixture
+def cur(conn: dbapi.Connection) -> dbapi.Cursor:
+    return conn.cursor()
+
+
+def test_an_unexpected_exception_is_an_internal_error_with_its_cause(
+    cur: dbapi.Cursor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise KeyError("planted")
+
+    monkeypatch.setattr(executor, "run_select", broken)
+    with pytest.raises(errors.InternalError, match="unexpected KeyError") as caught:
+        cur.execute("SELECT users.id FROM users")
+    assert isinstance(caught.value.__cause__, KeyError)
+
+
+@pytest.mark.parametrize("params", [(1,), [1], ("a", "b"), "ab", 5, {1, 2}],
+                         ids=["tuple", "list", "pair", "str", "int", "set"])
+def test_positional_parameters_are_a_programming_error(cur: dbapi.Cursor, params: Any) -> None:
+    with pytest.raises(errors.ProgrammingError, match="paramstyle 'named'"):
+        cur.execute("SELECT users.id FROM users WHERE users.id = :id", params)
+
+
+def test_executemany_takes_mappings_only(cur: dbapi.Cursor) -> None:
+    with pytest.raises(errors.ProgrammingError, match="paramstyle 'named'"):
+        cur.executemany("INSERT INTO tags (code) VALUES (:code)", [("a",), ("b",)])
+    with pytest.raises(errors.ProgrammingError, match="sequence of parameter mappings"):
+        cur.executemany("INSERT INTO tags (code) VALUES (:code)", {"code": "a"})
+    cur.executemany("INSERT INTO tags (code) VALUES (:code)", [{"code": "a"}, {"code": "b"}])
+    assert cur.rowcount == 2
+
+
+@pytest.mark.parametrize("sql", ["SELECT users.id FROM users WHERE users.id = ?",
+                                 "SELECT users.id FROM users WHERE users.id = %s"])
+def test_qmark_and_format_placeholders_are_programming_errors(cur: dbapi.Cursor,
+                                                              sql: str) -> None:
+    with pytest.raises(errors.ProgrammingError) as caught:
+        cur.execute(sql, {})
+    if "?" in sql:
+        assert "paramstyle is 'named'" in str(caught.value)
+
+
+def _nested(kind: str, depth: int) -> str:
+    if kind == "parens":
+        return "(" * depth + "users.id" + ")" * depth
+    if kind == "not":
+        return "NOT " * depth + "users.id = 1"
+    if kind == "minus":
+        return "- " * depth + "users.id"
+    if kind == "subquery":
+        return "(SELECT " * depth + "users.id" + ")" * depth
+    return " + ".join(["users.id"] * depth)  # a flat chain that builds a deep tree
+
+
+@pytest.mark.parametrize("kind", ["parens", "not", "minus", "subquery", "chain"])
+def test_statements_nested_beyond_the_limit_are_programming_errors(cur: dbapi.Cursor,
+                                                                   kind: str) -> None:
+    depth = MAX_TREE_DEPTH * 3 if kind == "chain" else 1000
+    with pytest.raises(errors.ProgrammingError, match="nested too deeply"):
+        cur.execute(f"SELECT {_nested(kind, depth)} FROM users")
+
+
+@pytest.mark.parametrize("kind", ["parens", "not", "minus", "chain"])
+def test_statements_nested_within_the_limit_run(cur: dbapi.Cursor, kind: str) -> None:
+    cur.execute("INSERT INTO users (name, age) VALUES ('a', 1)")
+    depth = 20 if kind == "not" else min(MAX_NESTING - 8, 40)
+    cur.execute(f"SELECT {_nested(kind, depth)} FROM users")
+    assert len(cur.fetchall()) == 1
+
+
+def test_a_long_or_chain_stays_shallow_and_is_answered(cur: dbapi.Cursor) -> None:
+    cur.executemany("INSERT INTO users (name, age) VALUES (:n, :a)",
+                    [{"n": f"u{i}", "a": i} for i in range(10)])
+    terms = " OR ".join(f"users.age = :a{i}" for i in range(3000))
+    cur.execute(f"SELECT users.age FROM users WHERE {terms} ORDER BY users.age",
+                {f"a{i}": i * 2 for i in range(3000)})
+    assert cur.fetchall() == [(0,), (2,), (4,), (6,), (8,)]
+
+
+@pytest.mark.parametrize("ddl, problem", [
+    ('CREATE COLLECTION x {"fields": [', "not valid JSON"),
+    ('CREATE COLLECTION x [1, 2]', "must be a JSON object"),
+    ('CREATE COLLECTION x {"fields": 3}', "'fields' must be a list"),
+    ('CREATE COLLECTION x {"fields": [{"type": "INTEGER"}]}', "string 'name'"),
+    ('CREATE COLLECTION x {"primary_key": "id"}', "'primary_key'"),
+    ('CREATE COLLECTION x {"unique": [3]}', "'unique'"),
+    ('CREATE COLLECTION x {"indexes": {"i": 1}}', "'indexes'"),
+    ('CREATE COLLECTION x {"checks": [["c"]]}', "'checks'"),
+    ('CREATE COLLECTION x ' + "[" * 100_000, "not valid JSON"),
+    ('CREATE INDEX ix {"fields": ["a"]}', "'collection' must be a non-empty string"),
+    ('CREATE INDEX ix {"collection": "users", "fields": ["a", 9]}', "'fields' must be a list"),
+    ('ALTER COLLECTION users {"name": "x"}', "'action' must be a non-empty string"),
+    ('ALTER COLLECTION users {"action": "add_column", "name": "x", "nullable": "no"}',
+     "'nullable' a boolean"),
+])
+def test_malformed_ddl_is_a_programming_error_naming_the_problem(
+    cur: dbapi.Cursor, ddl: str, problem: str
+) -> None:
+    with pytest.raises(errors.ProgrammingError) as caught:
+        cur.execute(ddl)
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["\ud800", "a\udfffb"])
+def test_a_lone_surrogate_is_a_data_error(conn: dbapi.Connection, value: str) -> None:
+    cur = conn.cursor()
+    with pytest.raises(errors.DataError, match="lone surrogate") as caught:
+        cur.execute("SELECT users.id FROM users WHERE users.name = :n", {"n": value})
+    assert isinstance(caught.value.__cause__, UnicodeEncodeError)
+    cur.execute("INSERT INTO tags (code, label) VALUES ('s', :v)", {"v": value})
+    with pytest.raises(errors.DataError, match="lone surrogate"):
+        conn.commit()
+
+
+def test_numbers_beyond_the_store_are_data_errors(cur: dbapi.Cursor) -> None:
+    import decimal
+
+    with pytest.raises(errors.DataError) as caught:
+        cur.execute("SELECT users.id FROM users WHERE users.age = :a",
+                    {"a": decimal.Decimal("1E+1000")})
+    assert isinstance(caught.value.__cause__, OverflowError)
+
+
+def test_missing_parameter_keeps_its_cause(cur: dbapi.Cursor) -> None:
+    with pytest.raises(errors.ProgrammingError, match="no value given") as caught:
+        cur.execute("SELECT users.id FROM users WHERE users.name = :n", {})
+    assert isinstance(caught.value.__cause__, KeyError)
