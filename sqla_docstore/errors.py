@@ -26,7 +26,17 @@ class Warning(Exception):  # noqa: A001 - the name is fixed by PEP 249
 
 
 class Error(Exception):
-    """Base class of every error this package raises."""
+    """Base class of every error this package raises.
+
+    An error a server reported (or a reply that could not be understood) also tells where it
+    came from, like psycopg's ``sqlstate``/``diag``: ``status`` (the HTTP status), ``server_type``
+    (RavenDB's exception ``Type``, such as ``Raven.Client.Exceptions.ConcurrencyException``) and
+    ``url`` (the request's URL, without credentials or query string). They are None otherwise.
+    """
+
+    status: int | None = None
+    server_type: str | None = None
+    url: str | None = None
 
 
 class InterfaceError(Error):

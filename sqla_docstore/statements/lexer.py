@@ -50,7 +50,7 @@ def tokenize(text: str) -> list[Token]:
             value = value[1:]
         else:
             raise _unexpected(text, m.start())
-        append(Token(kind, value, m.start()))  # type: ignore[arg-type]
+        append(Token(kind, value, m.start()))
     append(Token("eof", "", len(text)))
     return tokens
 

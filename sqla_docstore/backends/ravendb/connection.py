@@ -28,6 +28,7 @@ from .cluster_batch import cluster_commands, needs_cluster, unique_keys, unique_
 from .errors import MISSING_MARKER
 from .http import Cluster, HttpSession, Response
 from .patch_script import patch_json, translatable
+from .replies import Reply
 from .rql import RqlQuery, pushdown, quote_collection, translate
 
 SCHEMA_COLLECTION = "SqlaDocstoreSchemas"
@@ -62,11 +63,7 @@ class RavenConnection:
         self.counts[kind] += 1
 
     def _json(self, resp: Response, what: str) -> dict[str, Any]:
-        if not isinstance(resp.body, dict):
-            raise errors.OperationalError(
-                f"RavenDB sent a {what} reply that is not JSON: {str(resp.body)[:200]!r}"
-            )
-        return resp.body
+        return resp.reply(what).object()
 
     # -- schemas ---------------------------------------------------------------------------
     def spec(self, collection: str) -> CollectionSpec:
@@ -77,14 +74,25 @@ class RavenConnection:
                                      read=True)
             if resp.status == 404:
                 raise errors.OperationalError(f"no such collection: {collection}")
-            doc = self._json(resp, "load")["Results"][0]
-            spec = CollectionSpec.from_json(collection, doc["spec"])
+            reply = resp.reply("schema load")
+            results = reply.objects(reply.object(), "Results")
+            if not results:
+                raise reply.bad("'Results' is empty")
+            spec_json = reply.field(results[0], "spec", dict)
+            try:
+                spec = CollectionSpec.from_json(collection, spec_json)
+            except errors.ProgrammingError as exc:
+                raise reply.bad(str(exc)) from exc
             self._specs[collection] = spec
         return spec
 
     def collection_names(self) -> list[str]:
         body = self._query(RqlQuery(f"from '{SCHEMA_COLLECTION}'"), {}, "schema")
-        return sorted(d["name"] for d in body)
+        names = [d.get("name") for d in body]
+        if not all(isinstance(n, str) for n in names):
+            raise errors.OperationalError(
+                f"RavenDB sent a {SCHEMA_COLLECTION} document without a string 'name'")
+        return sorted(str(n) for n in names)
 
     # -- reads -----------------------------------------------------------------------------
     def get_documents(self, collection: str, ids: list[str],
@@ -113,10 +121,10 @@ class RavenConnection:
             resp = self.http.request("POST", "docs", body={"Ids": ids}, read=True)
         if resp.status == 404:
             return []
-        results = self._json(resp, "load").get("Results")
-        if not isinstance(results, list):
-            raise errors.OperationalError("RavenDB sent a load reply without Results")
-        return results
+        reply = resp.reply("load")
+        results = reply.field(reply.object(), "Results", list)
+        return [None if r is None else reply.expect(r, dict, "an item of 'Results'")
+                for r in results]
 
     def _query(self, rql: RqlQuery, params: dict[str, Any], kind: str = "query",
                page: bool = True) -> list[dict[str, Any]]:
@@ -131,10 +139,8 @@ class RavenConnection:
             resp = self.http.request("POST", "queries",
                                      body={"Query": text, "QueryParameters": query_params},
                                      read=True, cacheable=True)
-            body = self._json(resp, "query")
-            batch = body.get("Results")
-            if not isinstance(batch, list):
-                raise errors.OperationalError("RavenDB sent a query reply without Results")
+            reply = resp.reply("query")
+            batch = reply.objects(reply.object(), "Results")
             results += batch
             if not page or len(batch) < _PAGE:
                 return results
@@ -159,12 +165,13 @@ class RavenConnection:
         resp = self.http.request("POST", "queries",
                                  body={"Query": rql.text, "QueryParameters": args},
                                  read=True, cacheable=True)
-        body = self._json(resp, "query")
+        reply = resp.reply("query")
+        body = reply.object()
         if is_count:
             label = stmt.columns[0].alias or "count"
-            return [label], [(int(body.get("TotalResults", 0)),)]
+            return [label], [(reply.optional(body, "TotalResults", int, 0),)]
         rows = []
-        for doc in body.get("Results") or []:
+        for doc in reply.objects(body, "Results"):
             doc_id, fields, cv = _split(doc, spec)
             if pending is not None:
                 pending.seen[doc_id] = (fields, cv)
@@ -241,10 +248,8 @@ class RavenConnection:
         self._count("batch")
         resp = self.http.request("POST", "bulk_docs", params=params, body=body,
                                  idempotent=False, deduplicated=deduplicated)
-        reply = self._json(resp, "batch")
-        out = reply.get("Results")
-        if not isinstance(out, list):
-            raise errors.OperationalError("RavenDB sent a batch reply without Results")
+        reply = resp.reply("batch")
+        out = reply.field(reply.object(), "Results", list)
         return out if results else []
 
     def _existing_ids(self, collection: str, ids: list[str]) -> set[str]:
@@ -296,10 +301,12 @@ class RavenConnection:
                                      read=True)
             if resp.status == 404:
                 continue
-            for item in self._json(resp, "compare-exchange").get("Results") or []:
+            reply = resp.reply("compare-exchange")
+            for item in reply.objects(reply.object(), "Results"):
                 value = item.get("Value")
-                if isinstance(value, dict) and int(item.get("Index") or 0) > 0:
-                    out[item["Key"]] = (value.get("Object"), int(item["Index"]))
+                index = reply.optional(item, "Index", int, 0)
+                if isinstance(value, dict) and index > 0:
+                    out[reply.field(item, "Key", str)] = (value.get("Object"), index)
         return out
 
     def next_ids(self, tag: str, count: int) -> list[int]:
@@ -314,8 +321,11 @@ class RavenConnection:
             "tag": tag, "lastBatchSize": capacity, "lastRangeAt": "",
             "identityPartsSeparator": "/", "lastMax": at_least - 1,
         })
-        body = self._json(resp, "hilo")
-        low, high = int(body["Low"]), int(body["High"])
+        reply = resp.reply("hilo")
+        body = reply.object()
+        low, high = reply.field(body, "Low", int), reply.field(body, "High", int)
+        if not 0 < low <= high:
+            raise reply.bad(f"'Low'..'High' is no range of ids: {low}..{high}")
         return low, high
 
     def execute_schema(self, stmt: ast.Statement) -> None:
@@ -357,7 +367,7 @@ class RavenConnection:
         """Delete by query, waiting for the server's operation to finish."""
         resp = self.http.request("DELETE", "queries", params={"allowStale": "false"},
                                  body={"Query": f"from {quote_collection(collection)}"})
-        self._wait(self._json(resp, "delete by query").get("OperationId"), collection)
+        self._wait(_operation_id(resp.reply("delete by query")), collection)
 
     def _backfill(self, spec: CollectionSpec, name: str, default: Any) -> None:
         """Existing documents get a new field's default, as existing rows do in SQL (and on
@@ -368,14 +378,15 @@ class RavenConnection:
                  "QueryParameters": {**args, "sqla_field": name, "sqla_default": default}}
         resp = self.http.request("PATCH", "queries", params={"allowStale": "false"},
                                  body={"Query": query})  # idempotent: it converges
-        self._wait(self._json(resp, "patch by query").get("OperationId"), spec.name)
+        self._wait(_operation_id(resp.reply("patch by query")), spec.name)
 
-    def _wait(self, op: Any, collection: str) -> None:
+    def _wait(self, op: int | str, collection: str) -> None:
         """Wait for a server operation (delete or patch by query) to finish."""
         for _ in range(600):
-            state = self._json(self.http.request("GET", "operations/state", params={"id": op}),
-                               "operation state")
-            status = state.get("Status")
+            state_reply = self.http.request("GET", "operations/state",
+                                            params={"id": op}).reply("operation state")
+            state = state_reply.object()
+            status = state_reply.field(state, "Status", str)
             if status == "Completed":
                 return
             if status in ("Faulted", "Canceled"):
@@ -424,6 +435,10 @@ class RavenConnection:
                 pass  # the server keeps the range reserved: ids skip, nothing breaks
 
 
+def _operation_id(reply: Reply) -> int | str:
+    return reply.field(reply.object(), "OperationId", (int, str))
+
+
 def _single_source(stmt: ast.SelectLike) -> bool:
     refs = [n for n in ast.walk(stmt) if isinstance(n, ast.TableRef)]
     return isinstance(stmt, ast.Select) and len(refs) == 1 and len(stmt.from_) == 1 and (
@@ -433,13 +448,18 @@ def _single_source(stmt: ast.SelectLike) -> bool:
 
 def _split(doc: dict[str, Any], spec: CollectionSpec) -> tuple[str, dict[str, Any], str | None]:
     """(id, body without metadata, change vector) of a document as RavenDB returns it."""
-    meta = doc.get("@metadata") or {}
-    doc_id = meta.get("@id")
+    meta = doc.get("@metadata") if isinstance(doc, dict) else None
+    doc_id = meta.get("@id") if isinstance(meta, dict) else None
     if not isinstance(doc_id, str):
-        raise errors.OperationalError("RavenDB sent a document without @metadata.@id")
+        raise errors.OperationalError(
+            f"RavenDB sent a document without @metadata.@id: {str(doc)[:200]}")
+    cv = meta.get("@change-vector") if isinstance(meta, dict) else None
+    if cv is not None and not isinstance(cv, str):
+        raise errors.OperationalError(f"RavenDB sent document {doc_id!r} with a change vector "
+                                      f"that is not a string: {cv!r}")
     body = {k: v for k, v in doc.items() if k != "@metadata"}
     _fill_key(body, doc_id, spec)
-    return doc_id, body, meta.get("@change-vector")
+    return doc_id, body, cv
 
 
 def _fill_key(body: dict[str, Any], doc_id: str, spec: CollectionSpec) -> None:

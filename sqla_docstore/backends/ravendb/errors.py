@@ -6,6 +6,7 @@ from typing import Any
 
 from ... import errors
 from .cluster_batch import UNIQUE_PREFIX
+from .replies import located, public_url
 
 # Last segment of the server's .NET exception type -> our class (most specific first).
 _BY_TYPE: dict[str, type[errors.Error]] = {
@@ -33,24 +34,28 @@ NOT_NULL_MARKER = "sqla_docstore: NOT NULL constraint failed"
 
 
 class ServerError(errors.OperationalError):
-    """An error the server reported, with its status, .NET type and URL kept."""
+    """An error the server reported that maps to no more specific class."""
 
-    def __init__(self, message: str, status: int, server_type: str, url: str) -> None:
+    def __init__(self, message: str, status: int, server_type: str | None, url: str) -> None:
         super().__init__(message)
-        self.status_code = status
-        self.server_type = server_type
-        self.url = url
+        located(self, status, url, server_type)
 
 
 def error_from_response(status: int, body: Any, url: str, text: str) -> errors.Error:
-    """The exception for a non-2xx answer; the server's own message is kept verbatim."""
+    """The exception for a non-2xx answer; the server's own message is kept verbatim, and
+    ``status``, ``server_type`` and ``url`` tell where it came from."""
     if not isinstance(body, dict):
         snippet = " ".join(text.split())[:200]
-        return errors.OperationalError(
-            f"RavenDB at {url} answered {status} with a body that is not RavenDB JSON: "
-            f"{snippet!r}"
-        )
-    server_type = str(body.get("Type") or "")
+        return located(errors.OperationalError(
+            f"RavenDB at {public_url(url)} answered {status} with a body that is not RavenDB "
+            f"JSON: {snippet!r}"
+        ), status, url)
+    server_type = str(body.get("Type") or "") or None
+    return located(_classified(status, body, public_url(url), server_type or ""), status, url,
+                   server_type)
+
+
+def _classified(status: int, body: dict[str, Any], url: str, server_type: str) -> errors.Error:
     message = str(body.get("Message") or body.get("Error") or f"status {status}")
     short = server_type.rsplit(".", 1)[-1]
     if MISSING_MARKER in message:

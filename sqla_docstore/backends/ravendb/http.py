@@ -19,6 +19,7 @@ import requests
 from ... import errors, values
 from ..embedded.hilo import HiLoRegistry
 from .errors import error_from_response
+from .replies import Reply
 
 CLIENT_VERSION = "7.2.0"  # RavenDB enables atomic guards for clients >= 5.2
 _RETRY_STATUS = {408, 502, 503, 504}
@@ -39,6 +40,11 @@ class Response:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    url: str = ""  # where the request went, without the query string
+
+    def reply(self, what: str) -> Reply:
+        """The body, read with typed accessors that name what is malformed."""
+        return Reply(self.body, what, self.status, self.url or None)
 
 
 class OutcomeUnknownError(errors.OperationalError):
@@ -108,19 +114,22 @@ class Cluster:
             with self.lock:
                 node.failures = 0
 
-    def apply_topology(self, body: Any) -> None:
-        nodes = body.get("Nodes") if isinstance(body, dict) else None
-        if not isinstance(nodes, list) or not nodes:
-            raise errors.OperationalError(f"unexpected topology response: {str(body)[:200]}")
-        etag = int(body.get("Etag", 0) or 0)
+    def apply_topology(self, body: Any, reply: Reply | None = None) -> None:
+        reply = reply or Reply(body, "topology")
+        topology = reply.object()
+        nodes = reply.objects(topology, "Nodes")
+        if not nodes:
+            raise reply.bad("'Nodes' is empty")
+        etag = reply.optional(topology, "Etag", int, 0)
+        urls = [reply.field(n, "Url", str).rstrip("/") for n in nodes]
+        tags = [reply.optional(n, "ClusterTag", str, "?") for n in nodes]
         with self.lock:
             if etag < self.topology_etag:
                 return
             known = {n.url: n for n in self.nodes}
             self.nodes = [
-                Node(n["Url"].rstrip("/"), n.get("ClusterTag", "?"),
-                     known[n["Url"].rstrip("/")].failures if n["Url"].rstrip("/") in known else 0)
-                for n in nodes
+                Node(url, tag, known[url].failures if url in known else 0)
+                for url, tag in zip(urls, tags, strict=True)
             ]
             self.topology_etag = etag
             self._topology_known = True
@@ -158,10 +167,10 @@ class HttpSession:
                 failures.append(f"{node.url}: {exc}")
                 continue
             if resp.status == 200:
-                self.cluster.apply_topology(resp.body)
+                self.cluster.apply_topology(resp.body, resp.reply("topology"))
                 self.cluster.dedupes_batches = resp.headers.get(DEDUPE_HEADER) == "true"
                 return
-            raise error_from_response(resp.status, resp.body, node.url, str(resp.body))
+            raise error_from_response(resp.status, resp.body, resp.url, str(resp.body))
         raise errors.OperationalError(
             "no RavenDB node answered the topology request: " + "; ".join(failures)
         )
@@ -188,7 +197,7 @@ class HttpSession:
         """
         self.ensure_topology()
         path = self.db_path(endpoint)
-        data = None if body is None else values.dumps(body).encode()
+        data = None if body is None else _encoded(body)
         headers: dict[str, str] = {}
         if not idempotent:
             headers["Raft-Request-Id"] = str(uuid.uuid4())
@@ -237,7 +246,7 @@ class HttpSession:
         if resp.status == 404:
             return resp
         if resp.status >= 400:
-            raise error_from_response(resp.status, resp.body, node.url, str(resp.body))
+            raise error_from_response(resp.status, resp.body, resp.url, str(resp.body))
         etag = resp.headers.get("ETag")
         if cache_key is not None and etag and resp.status == 200:
             cache = self.cluster.cache
@@ -270,6 +279,8 @@ class HttpSession:
             raise _LostAfterSend(f"no answer within {self.cluster.timeout} s") from exc
         except requests.exceptions.RequestException as exc:
             raise errors.OperationalError(f"request to {node.url} failed: {_short(exc)}") from exc
+        except UnicodeEncodeError as exc:  # a parameter in the URL (a document id to load)
+            raise _surrogate(exc, "sent to RavenDB in a URL") from exc
         except OSError as exc:
             # requests checks the cert / ca files itself and raises a bare OSError naming the
             # path; name the option instead, and drop the original (paths stay private)
@@ -277,7 +288,7 @@ class HttpSession:
             raise errors.OperationalError(
                 f"the TLS file given as {option!r} does not exist or cannot be read"
             ) from None
-        return Response(raw.status_code, _decode(raw), dict(raw.headers))
+        return Response(raw.status_code, _decode(raw), dict(raw.headers), url)
 
 
 class _Unreachable(errors.OperationalError):
@@ -286,6 +297,19 @@ class _Unreachable(errors.OperationalError):
 
 class _LostAfterSend(errors.OperationalError):
     pass
+
+
+def _encoded(body: Any) -> bytes:
+    text = values.dumps(body)
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:
+        raise _surrogate(exc, "sent to RavenDB") from exc
+
+
+def _surrogate(exc: UnicodeEncodeError, what: str) -> errors.DataError:
+    bad = exc.object[exc.start:exc.end]
+    return errors.DataError(f"text holding {bad!r} (a lone surrogate) can't be {what}")
 
 
 def _before_send(exc: Exception) -> bool:
@@ -305,5 +329,5 @@ def _decode(raw: requests.Response) -> Any:
         return None
     try:
         return raw.json()
-    except ValueError:
-        return raw.text  # not JSON: the caller reports it as a bad response
+    except (ValueError, RecursionError):
+        return raw.text  # not JSON (or nested beyond reading): the caller reports it
