@@ -40,8 +40,8 @@ def pep249(what: str) -> Iterator[None]:
 
 def _named(parameters: Any) -> dict[str, Any]:
     """One parameter set: a mapping of names to values (the module's paramstyle is "named")."""
-    if parameters is None:
-        return {}
+    if parameters is None or (type(parameters) in (tuple, list) and not parameters):
+        return {}  # no parameters at all, whatever the container
     if type(parameters) is dict:
         return dict(parameters)
     if isinstance(parameters, Mapping):

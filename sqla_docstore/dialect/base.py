@@ -83,6 +83,14 @@ class DocstoreDialect(default.DefaultDialect):
     tuple_in_values = True
     default_isolation_level = "READ COMMITTED"
 
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        if self.paramstyle != "named":  # the DB-API reads :name (and RQL $name) only
+            raise exc.ArgumentError(
+                "sqla_docstore takes named parameters only (paramstyle 'named'), not "
+                f"paramstyle={self.paramstyle!r}"
+            )
+
     @classmethod
     def import_dbapi(cls) -> ModuleType:
         from .. import dbapi

@@ -21,7 +21,7 @@ from sqla_docstore.statements.parser import MAX_NESTING, MAX_TREE_DEPTH
 
 #: The acceptance bar: at least 100,000 fuzzed statements on the embedded store.
 EMBEDDED_CASES = 100_000
-RAVEN_CASES = 3_000
+RAVEN_CASES = 2_000
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,13 @@ def test_an_unexpected_exception_is_an_internal_error_with_its_cause(
 def test_positional_parameters_are_a_programming_error(cur: dbapi.Cursor, params: Any) -> None:
     with pytest.raises(errors.ProgrammingError, match="paramstyle 'named'"):
         cur.execute("SELECT users.id FROM users WHERE users.id = :id", params)
+
+
+@pytest.mark.parametrize("empty", [None, {}, (), []], ids=["None", "dict", "tuple", "list"])
+def test_no_parameters_may_be_given_in_any_empty_container(cur: dbapi.Cursor,
+                                                           empty: Any) -> None:
+    cur.execute("SELECT users.id FROM users", empty)
+    assert cur.fetchall() == []
 
 
 def test_executemany_takes_mappings_only(cur: dbapi.Cursor) -> None:
