@@ -40,6 +40,11 @@ class ServerError(errors.OperationalError):
         super().__init__(message)
         located(self, status, url, server_type)
 
+    @property
+    def status_code(self) -> int | None:
+        """The HTTP status (the name this class used before ``status`` moved to errors.Error)."""
+        return self.status
+
 
 def error_from_response(status: int, body: Any, url: str, text: str) -> errors.Error:
     """The exception for a non-2xx answer; the server's own message is kept verbatim, and
