@@ -8,6 +8,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import mutants  # tests/dbapi/mutants.py
@@ -72,7 +73,7 @@ def fuzz(open_connection: Callable[[], dbapi.Connection], seed: int, count: int,
     conn = open_connection()
     for n, (text, params) in enumerate(mutants.cases(seed, count), 1):
         many = n % 20 == 0 and isinstance(params, dict)
-        kind = _attempt(escapes, text, params, lambda: _execute(conn, text, params, many))
+        kind = _attempt(escapes, text, params, partial(_execute, conn, text, params, many))
         outcomes[kind] = outcomes.get(kind, 0) + 1
         if n % 100 == 0:
             end = conn.commit if n % 200 else conn.rollback
@@ -298,6 +299,29 @@ def test_numbers_beyond_the_store_are_data_errors(cur: dbapi.Cursor) -> None:
         cur.execute("SELECT users.id FROM users WHERE users.age = :a",
                     {"a": decimal.Decimal("1E+1000")})
     assert isinstance(caught.value.__cause__, OverflowError)
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE users SET age = count(users.age) WHERE users.id = :i",
+    "UPDATE users SET age = sum(users.age) + 1",
+    "INSERT INTO users (name, age) VALUES ('x', max(:i))",
+])
+def test_an_aggregate_where_each_row_gets_a_value_is_a_programming_error(
+    cur: dbapi.Cursor, sql: str
+) -> None:
+    cur.execute("INSERT INTO users (name, age) VALUES ('a', 1)")
+    with pytest.raises(errors.ProgrammingError, match="misuse of aggregate"):
+        cur.execute(sql, {"i": 1})
+
+
+def test_scalar_min_max_and_aggregates_in_subqueries_are_fine(cur: dbapi.Cursor) -> None:
+    cur.execute("INSERT INTO users (name, age) VALUES ('a', 1)")
+    cur.execute("INSERT INTO users (name, age) VALUES ('b', 5)")
+    cur.execute("UPDATE users SET age = max(users.age, 3)")
+    assert cur.rowcount == 2
+    cur.execute("UPDATE users SET team = (SELECT count(*) FROM users)")
+    cur.execute("SELECT users.age, users.team FROM users ORDER BY users.age")
+    assert cur.fetchall() == [(3, 2), (5, 2)]
 
 
 def test_missing_parameter_keeps_its_cause(cur: dbapi.Cursor) -> None:

@@ -131,6 +131,7 @@ class SqlGenerator:
         self, table: str, alias: str | None, where: ast.Expr | None, exprs: tuple[ast.Expr, ...]
     ) -> SqlPlan:
         """id, body, cv and the given expressions of each document matching ``where``."""
+        _refuse_aggregates(exprs, "UPDATE ... SET")
         ref = alias or table
         scope = _Scope({ref: self._source(table)})
         cols = [f"{quote(ref)}.id", f"{quote(ref)}.body", f"{quote(ref)}.cv"]
@@ -152,6 +153,7 @@ class SqlGenerator:
 
     def plan_scalar(self, exprs: tuple[ast.Expr, ...]) -> SqlPlan:
         """Evaluate expressions without a FROM (for INSERT values that are not plain binds)."""
+        _refuse_aggregates(exprs, "a value or CHECK expression")
         scope = _Scope({})
         sql = "SELECT " + ", ".join(self.expr(e, scope) for e in exprs)
         return SqlPlan(self._with_overlays(sql), self.binds, [])
@@ -556,6 +558,17 @@ def _labels(stmt: ast.SelectLike) -> list[str]:
     while isinstance(stmt, ast.Compound):
         stmt = stmt.selects[0]
     return [c.alias or _default_label(c.expr) for c in stmt.columns]
+
+
+def _refuse_aggregates(exprs: tuple[ast.Expr, ...], where: str) -> None:
+    """An aggregate where each row gets its own value is SQL's "misuse of aggregate" (run as
+    a SELECT it would collapse the rows into one)."""
+    subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect)
+    for node in ast.walk(exprs, subqueries):
+        if isinstance(node, ast.Func) and node.name in _AGGREGATES and not (
+            node.name in ("min", "max") and len(node.args) > 1  # SQLite's scalar min/max
+        ):
+            raise ProgrammingError(f"misuse of aggregate function {node.name}() in {where}")
 
 
 def _has_aggregate(expr: Any) -> bool:
