@@ -45,8 +45,8 @@ class FakeRaven(ThreadingHTTPServer):
             schema = _doc(schema_id("things"), {"name": "things", "spec": SPEC},
                           SCHEMA_COLLECTION)
             return 200, {"Results": [schema]}
-        if endpoint == "docs":
-            return 200, {"Results": [_doc("things/1", {"id": 1, "name": "a"}, "Things")]}
+        if endpoint == "docs":  # no such document (the id checks of cluster-wide batches)
+            return 200, {"Results": [None]}
         if endpoint == "queries":
             return 200, {"Results": [_doc("things/1", {"id": 1, "name": "a"}, "Things")],
                          "TotalResults": 1}
