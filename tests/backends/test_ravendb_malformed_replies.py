@@ -216,3 +216,14 @@ def test_server_errors_carry_status_server_type_and_url(fake: FakeRaven, case: s
 def test_errors_not_from_a_server_have_no_location() -> None:
     exc = errors.ProgrammingError("x")
     assert (exc.status, exc.server_type, exc.url) == (None, None, None)
+
+
+@pytest.mark.parametrize("url, public", [
+    ("http://user:pw@db1:8080/databases/x/docs?id=a", "http://db1:8080/databases/x/docs"),
+    ("https://[::1]:443/topology#frag", "https://[::1]:443/topology"),
+    ("http://db1/queries", "http://db1/queries"),
+])
+def test_public_url_drops_credentials_and_query(url: str, public: str) -> None:
+    from sqla_docstore.backends.ravendb.replies import public_url
+
+    assert public_url(url) == public
