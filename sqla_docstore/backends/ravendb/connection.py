@@ -26,7 +26,7 @@ from ..embedded.connection import EmbeddedConnection, collections_of, statement_
 from ..embedded.store import EmbeddedStore, collection_table, transaction
 from .cluster_batch import cluster_commands, needs_cluster, unique_keys, unique_sets
 from .errors import MISSING_MARKER
-from .http import Cluster, HttpSession, Response
+from .http import Cluster, HttpSession
 from .patch_script import patch_json, translatable
 from .replies import Reply
 from .rql import RqlQuery, pushdown, quote_collection, translate
@@ -61,9 +61,6 @@ class RavenConnection:
         if self.before_request is not None:
             self.before_request(kind)
         self.counts[kind] += 1
-
-    def _json(self, resp: Response, what: str) -> dict[str, Any]:
-        return resp.reply(what).object()
 
     # -- schemas ---------------------------------------------------------------------------
     def spec(self, collection: str) -> CollectionSpec:
