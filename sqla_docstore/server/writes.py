@@ -11,6 +11,8 @@ from ..backends.embedded.store import collection_table, utc_now_text
 from . import errors
 from .database import Database, StoredDoc, fold
 
+_ATOMIC_PREFIX = "rvn-atomic/"  # cmpxchg.ATOMIC_PREFIX (cmpxchg imports this module)
+
 #: Metadata the server computes; clients echo it back and it is never stored.
 SERVER_METADATA = frozenset(
     {"@id", "@change-vector", "@last-modified", "@flags", "@index-score", "@projection",
@@ -147,6 +149,10 @@ class Writer:
             return {"Id": doc_id, "Type": "DELETE", "Deleted": False}
         self.sql.execute(f"DELETE FROM {collection_table(existing[0])} WHERE id = ?",
                          (existing[1],))
+        # A deleted document's atomic guard goes with it (however it was deleted), so that a
+        # cluster-wide transaction may create the id again as a new document.
+        self.sql.execute('DELETE FROM "@cmpxchg" WHERE key = ?',
+                         (_ATOMIC_PREFIX + fold(existing[1]),))
         return {"Id": doc_id, "Type": "DELETE", "Deleted": True, "ChangeVector": self.next_cv()}
 
     def check_tracked(self, doc_id: str, expected: str) -> None:

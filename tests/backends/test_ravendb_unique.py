@@ -142,3 +142,15 @@ def test_a_value_taken_back_by_its_owner_while_a_racer_takes_it_is_held_once(
         s.commit()
     monkeypatch.undo()
     assert raced and _emails(engine) == ["a@x"]
+
+
+def test_ids_can_be_created_again_after_the_collection_is_dropped(engine: sa.Engine) -> None:
+    with Session(engine) as s:
+        s.add(Account(id=1, email="a@x"))
+        s.commit()
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    with Session(engine) as s:
+        s.add(Account(id=1, email="a@x"))  # its atomic guard went with the deleted document
+        s.commit()
+    assert _emails(engine) == ["a@x"]
