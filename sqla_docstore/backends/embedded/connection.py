@@ -7,6 +7,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -41,6 +42,11 @@ class EmbeddedConnection:
         self.before_request: Callable[[str], None] | None = None
         self._conn = store.open_connection()
         self._shared = self._conn is store._shared
+        # Reads and the overlay's temp tables: a memory store's one sqlite3 connection is
+        # shared under the store lock; a file store's handle has its own (WAL readers run
+        # in parallel, across threads too).
+        self._lock: AbstractContextManager[Any] = store.lock if self._shared else nullcontext()
+        self._catalog_fresh = False  # the catalog was checked in this transaction
         # Temp tables are per SQLite connection; a shared memory connection needs unique names.
         self._temp_prefix = f"overlay{next(_serial)}:" if self._shared else "overlay:"
         self._temps: dict[str, str] = {}
@@ -55,15 +61,25 @@ class EmbeddedConnection:
         self.counts[kind] += 1
 
     # -- catalog (the sqlgen.Catalog protocol) -------------------------------------------
+    def _check_catalog(self) -> None:
+        """Once per transaction: take in another process's DDL (a version read if none)."""
+        if not self._catalog_fresh:
+            self.store.refresh_catalog(self._conn)
+            self._catalog_fresh = True
+
+    def end_transaction(self) -> None:
+        self._catalog_fresh = False
+
     def table_name(self, collection: str) -> str:
-        self.store.spec(collection, self._conn)
+        self.spec(collection)
         return collection_table(collection)
 
     def columns(self, collection: str) -> tuple[str, ...] | None:
-        names = self.store.spec(collection, self._conn).field_names
+        names = self.spec(collection).field_names
         return names or None
 
     def spec(self, collection: str) -> CollectionSpec:
+        self._check_catalog()
         return self.store.spec(collection, self._conn)
 
     def collection_names(self) -> list[str]:
@@ -72,6 +88,7 @@ class EmbeddedConnection:
 
     # -- reads ---------------------------------------------------------------------------
     def _plan(self, key: Any, stmt: Any, build: Any) -> SqlPlan:
+        self._check_catalog()
         if self._plans_version != self.store.schema_version:
             self._plans.clear()
             self._plans_version = self.store.schema_version
@@ -98,8 +115,11 @@ class EmbeddedConnection:
         temp = self._temps.get(collection)
         if temp is None:
             temp = "temp." + quote(self._temp_prefix + collection)
-            self._conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
-                               "(id TEXT PRIMARY KEY, body TEXT)")
+            # Under the lock: on a shared connection, another thread's open transaction
+            # would take the CREATE in, and its rollback would drop the table again.
+            with self._lock:
+                self._conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
+                                   "(id TEXT PRIMARY KEY, body TEXT)")
             self._temps[collection] = temp
         dirty = pending.dirty.pop(collection, None)
         if dirty:
@@ -107,7 +127,7 @@ class EmbeddedConnection:
             gone = [(k,) for k in dirty if k not in docs]
             rows = [(docs[k][0], None if docs[k][1] is None else values.dumps(docs[k][1]))
                     for k in dirty if k in docs]
-            with self.store.lock:
+            with self._lock:
                 if gone:
                     self._conn.executemany(f"DELETE FROM {temp} WHERE id = ?", gone)
                 self._conn.executemany(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows)
@@ -117,12 +137,12 @@ class EmbeddedConnection:
         """Forget the mirrored pending state of one collection (it was dropped)."""
         temp = self._temps.pop(collection, None)
         if temp:
-            with self.store.lock:
+            with self._lock:
                 self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
 
     def reset_overlay(self) -> None:
         if self._temps:
-            with self.store.lock:
+            with self._lock:
                 for temp in self._temps.values():
                     self._conn.execute(f"DELETE FROM {temp}")
 
@@ -136,7 +156,7 @@ class EmbeddedConnection:
             else:
                 args[slot] = values.to_sql_param(_param(params, value))
         try:
-            with self.store.lock:
+            with self._lock:
                 return self._conn.execute(plan.sql, args).fetchall()
         except sqlite3.Error as exc:
             raise _translate(exc, plan.sql) from exc
@@ -227,7 +247,7 @@ class EmbeddedConnection:
         if missing:
             self._count("load")
             table = self.table_name(collection)
-            with self.store.lock:
+            with self._lock:
                 for start in range(0, len(missing), 500):
                     chunk = missing[start:start + 500]
                     marks = ", ".join("?" * len(chunk))
@@ -285,7 +305,7 @@ class EmbeddedConnection:
     def get_compare_exchange_values(self, keys: list[str]) -> dict[str, tuple[Any, int]]:
         self._count("load")
         marks = ", ".join("?" * len(keys))
-        with self.store.lock:
+        with self._lock:
             rows = self._conn.execute(
                 f"""SELECT key, value, idx FROM "@cmpxchg" WHERE key IN ({marks})""", keys
             ).fetchall()
@@ -363,7 +383,7 @@ class EmbeddedConnection:
     def close(self) -> None:
         if self._temps:
             try:
-                with self.store.lock:
+                with self._lock:
                     for temp in self._temps.values():
                         self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
             except sqlite3.Error:

@@ -31,6 +31,11 @@ from .patch_script import patch_json, translatable
 from .rql import RqlQuery, pushdown, quote_collection, translate
 
 SCHEMA_COLLECTION = "SqlaDocstoreSchemas"
+#: One document every schema change rewrites, in the change's own batch: its change vector is
+#: the catalog's version, which each transaction checks once (a conditional GET, mostly 304).
+CATALOG_COLLECTION = "SqlaDocstoreCatalog"
+CATALOG_ID = "sqla_docstore/catalog"
+_UNREAD = "?"
 _PAGE = 1024
 _META_KEYS = ("@id", "@change-vector", "@last-modified", "@flags", "@index-score",
               "@projection", "@nested-object-types")
@@ -53,6 +58,7 @@ class RavenConnection:
         self._scratch_specs: dict[str, CollectionSpec] = {}
         self.before_request = budget
         self._prepared: Batch | None = None
+        self._catalog_fresh = False  # the catalog was checked in this transaction
         with cluster.lock:
             cluster.open_connections += 1
 
@@ -69,7 +75,43 @@ class RavenConnection:
         return resp.body
 
     # -- schemas ---------------------------------------------------------------------------
+    def end_transaction(self) -> None:
+        self._catalog_fresh = False
+
+    def _check_catalog(self) -> None:
+        """Once per transaction: if another client changed a schema, forget the cached ones
+        (and this engine's HiLo ranges: a collection may have started its ids over)."""
+        if self._catalog_fresh:
+            return
+        cv = self._catalog_version()
+        cluster = self.cluster
+        with cluster.lock:
+            changed = cv != cluster.catalog_cv
+            if changed:
+                self._specs.clear()
+                cluster.catalog_cv = cv
+        if changed:
+            cluster.hilo.forget_all()
+        self._catalog_fresh = True
+
+    def _catalog_version(self) -> str | None:
+        # Not counted in ``counts``: the check is the client's own upkeep, as topology
+        # requests are, and stays out of a session's request budget.
+        resp = self.http.request("GET", "docs", params=[("id", CATALOG_ID)], read=True,
+                                 cacheable=True)
+        if resp.status == 404:
+            return None
+        results = self._json(resp, "load").get("Results")
+        doc = results[0] if isinstance(results, list) and results else None
+        meta = doc.get("@metadata") if isinstance(doc, dict) else None
+        cv = meta.get("@change-vector") if isinstance(meta, dict) else None
+        if not isinstance(cv, str):
+            raise errors.OperationalError("RavenDB sent the catalog document without a "
+                                          "change vector")
+        return cv
+
     def spec(self, collection: str) -> CollectionSpec:
+        self._check_catalog()
         spec = self._specs.get(collection)
         if spec is None:
             self._count("schema")
@@ -320,6 +362,7 @@ class RavenConnection:
 
     def execute_schema(self, stmt: ast.Statement) -> None:
         self._count("schema")
+        self._check_catalog()
         if isinstance(stmt, ast.CreateCollection):
             if self._schema_exists(stmt.name):
                 raise errors.OperationalError(f"collection {stmt.name} already exists")
@@ -329,13 +372,16 @@ class RavenConnection:
             spec = self.spec(stmt.name)
             self._delete_all(stmt.name)
             # As DROP TABLE does, start integer keys over: forget the HiLo state too.
-            self._write([Delete(SCHEMA_COLLECTION, schema_id(stmt.name)),
-                         Delete("@hilo", f"Raven/Hilo/{spec.prefix}", must_exist=False)])
+            self._write_schema([Delete(SCHEMA_COLLECTION, schema_id(stmt.name)),
+                                Delete("@hilo", f"Raven/Hilo/{spec.prefix}",
+                                       must_exist=False)])
             self.cluster.hilo.forget(spec.prefix)
             self._specs.pop(stmt.name, None)
             self._scratch.drop_overlay(stmt.name)
         elif isinstance(stmt, ast.CreateIndex):
             spec = self.spec(stmt.collection)
+            if spec.indexes.get(stmt.name) == (stmt.fields, stmt.unique):
+                return  # declared with the collection (see the embedded store's create_index)
             indexes = dict(spec.indexes)
             indexes[stmt.name] = (stmt.fields, stmt.unique)
             self._put_spec(replace(spec, indexes=indexes), None)
@@ -393,12 +439,32 @@ class RavenConnection:
 
     def _put_spec(self, spec: CollectionSpec, expected: str | None) -> None:
         body = {"name": spec.name, "spec": spec.to_json()}
-        self._write([Put(SCHEMA_COLLECTION, schema_id(spec.name), body, expected)])
+        self._write_schema([Put(SCHEMA_COLLECTION, schema_id(spec.name), body, expected)])
         self._specs[spec.name] = spec
 
-    def _write(self, commands: list[Any]) -> None:
+    def _write_schema(self, commands: list[Any]) -> None:
+        """A schema change with a new version of the catalog document, in one batch. The
+        catalog write expects the version this client saw last: then nobody else changed the
+        catalog meanwhile and the cached schemas stay current. Else the batch goes again
+        unguarded, and the next transaction reloads what it uses."""
+        known = self.cluster.catalog_cv
+        if known != _UNREAD:
+            try:
+                results = self._write([*commands, _catalog_put("" if known is None else known)])
+            except (errors.ConcurrencyError, errors.IntegrityError):
+                pass  # the catalog (or the schema itself: raised again below) changed
+            else:
+                cv = results[-1].get("@change-vector") if results else None
+                self.cluster.catalog_cv = cv if isinstance(cv, str) else _UNREAD
+                return
+        self._write([*commands, _catalog_put(None)])
+        self.cluster.catalog_cv = _UNREAD
+
+    def _write(self, commands: list[Any]) -> list[Any]:
         body = {"Commands": [_command_json(c, self.spec) for c in commands]}
-        self.http.request("POST", "bulk_docs", body=body, idempotent=False)
+        resp = self.http.request("POST", "bulk_docs", body=body, idempotent=False)
+        results = resp.body.get("Results") if isinstance(resp.body, dict) else None
+        return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
 
     def reset_overlay(self) -> None:
         self._scratch.reset_overlay()
@@ -422,6 +488,10 @@ class RavenConnection:
                                   params={"tag": tag, "end": end, "last": last})
             except errors.Error:
                 pass  # the server keeps the range reserved: ids skip, nothing breaks
+
+
+def _catalog_put(expected: str | None) -> Put:
+    return Put(CATALOG_COLLECTION, CATALOG_ID, {"changed": time.time()}, expected)
 
 
 def _single_source(stmt: ast.SelectLike) -> bool:
