@@ -376,7 +376,7 @@ class RavenConnection:
                                 Delete("@hilo", f"Raven/Hilo/{spec.prefix}",
                                        must_exist=False)])
             self.cluster.hilo.forget(spec.prefix)
-            self._specs.pop(stmt.name, None)
+            self._forget_spec(stmt.name)
             self._scratch.drop_overlay(stmt.name)
         elif isinstance(stmt, ast.CreateIndex):
             spec = self.spec(stmt.collection)
@@ -429,9 +429,16 @@ class RavenConnection:
             time.sleep(0.05)
         raise errors.OperationalError(f"changing collection {collection} did not finish")
 
+    def _forget_spec(self, name: str) -> None:
+        """Drop the cached schema under every spelling: RavenDB ids (the schema document's
+        too) ignore case, so ``spec("users")`` may have cached the schema of "Users"."""
+        folded = name.lower()
+        for key in [k for k in self._specs if k.lower() == folded]:
+            self._specs.pop(key, None)
+
     def _schema_exists(self, name: str) -> bool:
         try:
-            self._specs.pop(name, None)
+            self._forget_spec(name)
             self.spec(name)
         except errors.OperationalError:
             return False
@@ -440,6 +447,7 @@ class RavenConnection:
     def _put_spec(self, spec: CollectionSpec, expected: str | None) -> None:
         body = {"name": spec.name, "spec": spec.to_json()}
         self._write_schema([Put(SCHEMA_COLLECTION, schema_id(spec.name), body, expected)])
+        self._forget_spec(spec.name)
         self._specs[spec.name] = spec
 
     def _write_schema(self, commands: list[Any]) -> None:
