@@ -194,3 +194,35 @@ def test_dropping_a_table_starts_its_keys_over_as_in_sqlite(engine: Engine) -> N
         assert ours.scalars(select(table.c.id)).all() == theirs.scalars(
             select(table.c.id)).all() == [1]
     oracle.dispose()
+
+
+def test_a_commit_after_another_process_changed_its_table_applies_nothing(
+        tmp_path: Path, url: str) -> None:
+    """Rows checked against the old schema (NULL allowed) are not stored in the new one."""
+    engine = create_engine(url)
+    notes = _notes(MetaData())
+    notes.create(engine)
+    try:
+        with engine.connect() as conn:
+            conn.execute(insert(notes), {"body": None})  # pending, checked: NULL is allowed
+            _other_process(tmp_path, url, "not_null")
+            with pytest.raises(exc.OperationalError, match="changed by another connection"):
+                conn.commit()
+        with engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(notes)) == 0
+    finally:
+        engine.dispose()
+
+
+def test_own_ddl_in_a_transaction_does_not_fail_its_commit(engine: Engine) -> None:
+    notes = _notes(MetaData())
+    notes.create(engine)
+    other = Table("other", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("body", String(20)))
+    with engine.connect() as conn:
+        conn.execute(insert(notes), {"body": "x"})
+        other.create(conn)
+        Index("ix_notes_body", notes.c.body).create(conn)
+        conn.commit()
+    with engine.connect() as conn:
+        assert conn.scalars(select(notes.c.body)).all() == ["x"]

@@ -47,6 +47,7 @@ class EmbeddedConnection:
         # in parallel, across threads too).
         self._lock: AbstractContextManager[Any] = store.lock if self._shared else nullcontext()
         self._catalog_fresh = False  # the catalog was checked in this transaction
+        self._used: dict[str, CollectionSpec] = {}  # schemas this transaction checked rows by
         # Temp tables are per SQLite connection; a shared memory connection needs unique names.
         self._temp_prefix = f"overlay{next(_serial)}:" if self._shared else "overlay:"
         self._temps: dict[str, str] = {}
@@ -69,6 +70,22 @@ class EmbeddedConnection:
 
     def end_transaction(self) -> None:
         self._catalog_fresh = False
+        self._used.clear()
+
+    def _check_schemas_unchanged(self, batch: Batch) -> None:
+        """In the commit's write transaction (no DDL runs meanwhile): the batch's rows were
+        checked against the schemas this transaction read; if another connection changed
+        one since (columns, key, constraints), nothing is applied."""
+        if not self._used:
+            return
+        self.store.refresh_catalog(self._conn)
+        for name in {getattr(cmd, "collection", None) for cmd in batch.commands}:
+            used = self._used.get(name) if name else None
+            now = self.store.current_spec(name) if name else None
+            if used is not None and now is not None and _row_rules(used) != _row_rules(now):
+                raise OperationalError(
+                    f"table {name} was changed by another connection during this "
+                    "transaction (its columns, key or constraints); nothing was committed")
 
     def table_name(self, collection: str) -> str:
         self.spec(collection)
@@ -80,7 +97,8 @@ class EmbeddedConnection:
 
     def spec(self, collection: str) -> CollectionSpec:
         self._check_catalog()
-        return self.store.spec(collection, self._conn)
+        spec = self._used[collection] = self.store.spec(collection, self._conn)
+        return spec
 
     def collection_names(self) -> list[str]:
         self._count("schema")
@@ -267,6 +285,7 @@ class EmbeddedConnection:
             return []
         try:
             with self.store.lock, transaction(self._conn):
+                self._check_schemas_unchanged(batch)
                 return _apply(self._conn, self.store, batch, results, self._recompute)
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(f"constraint failed: {exc}") from exc
@@ -281,6 +300,7 @@ class EmbeddedConnection:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                self._check_schemas_unchanged(batch)
                 _apply(self._conn, self.store, batch, False, self._recompute)
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -348,6 +368,7 @@ class EmbeddedConnection:
             self._alter(stmt)
         else:
             raise NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
+        self._used.clear()  # rows checked before this connection's own DDL stand
 
     def _alter(self, stmt: ast.AlterCollection) -> None:
         spec = self.spec(stmt.name)
@@ -391,6 +412,11 @@ class EmbeddedConnection:
             self._temps.clear()
         if not self._shared:
             self._conn.close()
+
+
+def _row_rules(spec: CollectionSpec) -> tuple[Any, ...]:
+    """What a row was checked against before commit (unique indexes are checked at commit)."""
+    return (spec.fields, spec.primary_key, spec.autoincrement, spec.checks, spec.prefix)
 
 
 def _param(params: dict[str, Any], name: str) -> Any:

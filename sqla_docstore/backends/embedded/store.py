@@ -167,6 +167,10 @@ class EmbeddedStore:
             raise OperationalError(f"no such collection: {name}")
         return spec
 
+    def current_spec(self, name: str) -> CollectionSpec | None:
+        """The schema as last loaded, or None (no reload, no error)."""
+        return self._specs.get(name)
+
     def has_collection(self, name: str, conn: sqlite3.Connection) -> bool:
         try:
             self.spec(name, conn)
