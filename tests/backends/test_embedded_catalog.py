@@ -226,3 +226,17 @@ def test_own_ddl_in_a_transaction_does_not_fail_its_commit(engine: Engine) -> No
         conn.commit()
     with engine.connect() as conn:
         assert conn.scalars(select(notes.c.body)).all() == ["x"]
+
+
+def test_a_unique_index_over_repeated_values_is_refused_and_not_declared() -> None:
+    conn = dbapi.connect()
+    cur = conn.cursor()
+    cur.execute('CREATE COLLECTION t {"fields": [{"name": "id"}, {"name": "x"}], '
+                '"primary_key": ["id"]}')
+    cur.executemany("INSERT INTO t (id, x) VALUES (:id, :x)", [{"id": 1, "x": 1},
+                                                              {"id": 2, "x": 1}])
+    conn.commit()
+    with pytest.raises(dbapi.IntegrityError, match="UNIQUE index ix_x can't be created on t"):
+        cur.execute('CREATE INDEX ix_x {"collection": "t", "fields": ["x"], "unique": true}')
+    assert "ix_x" not in conn.backend.spec("t").indexes
+    conn.close()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from ...errors import OperationalError
+from ...errors import IntegrityError, OperationalError
 from ...schema import CollectionSpec
 from .sqlgen import field_sql, quote
 
@@ -255,10 +255,14 @@ class EmbeddedStore:
         for other in self._specs.values():
             if name in other.indexes:
                 raise OperationalError(f"index {name} already exists on {other.name}")
-        with self.lock, _transaction(conn):
-            self._create_index(conn, collection, name, fields, unique)
-            self._replace_spec(conn, replace(spec, indexes={**spec.indexes,
-                                                            name: (fields, unique)}))
+        try:
+            with self.lock, _transaction(conn):
+                self._create_index(conn, collection, name, fields, unique)
+                self._replace_spec(conn, replace(spec, indexes={**spec.indexes,
+                                                                name: (fields, unique)}))
+        except sqlite3.IntegrityError as exc:  # stored rows already repeat a value
+            raise IntegrityError(
+                f"UNIQUE index {name} can't be created on {collection}: {exc}") from exc
 
     def drop_index(self, conn: sqlite3.Connection, name: str) -> None:
         with self.lock, _transaction(conn):
