@@ -240,3 +240,34 @@ def test_a_unique_index_over_repeated_values_is_refused_and_not_declared() -> No
         cur.execute('CREATE INDEX ix_x {"collection": "t", "fields": ["x"], "unique": true}')
     assert "ix_x" not in conn.backend.spec("t").indexes
     conn.close()
+
+
+# ------------------------------------------------ unique indexes over stored rows
+
+
+def test_a_unique_index_created_over_stored_rows_covers_them(engine: Engine) -> None:
+    notes = _notes(MetaData())
+    notes.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(notes), [{"body": "a"}, {"body": "b"}, {"body": None}])
+    Index("ix_notes_body", notes.c.body, unique=True).create(engine)
+    with pytest.raises(exc.IntegrityError):
+        with engine.begin() as conn:
+            conn.execute(insert(notes), {"body": "a"})
+    with engine.begin() as conn:  # NULLs are never duplicates
+        conn.execute(insert(notes), [{"body": None}, {"body": "c"}])
+    with engine.connect() as conn:
+        bodies = conn.scalars(select(notes.c.body)).all()
+    assert sorted(bodies, key=lambda b: (b is not None, b or "")) == [None, None, "a", "b", "c"]
+
+
+def test_a_unique_index_over_repeated_stored_values_is_refused(engine: Engine) -> None:
+    notes = _notes(MetaData())
+    notes.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(notes), [{"body": "a"}, {"body": "a"}])
+    with pytest.raises(exc.IntegrityError):
+        Index("ix_notes_body", notes.c.body, unique=True).create(engine)
+    assert inspect(engine).get_indexes("notes") == []
+    with engine.begin() as conn:  # the index does not exist: a third "a" is fine
+        conn.execute(insert(notes), {"body": "a"})

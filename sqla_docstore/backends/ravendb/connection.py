@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from ... import errors, values
-from ...commands import Batch, Delete, Patch, Put, Recompute
+from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
 from ...pending import PendingBatch, split_pending
 from ...schema import CollectionSpec, FieldSpec
 from ...statements import ast
@@ -367,6 +367,8 @@ class RavenConnection:
             if self._schema_exists(stmt.name):
                 raise errors.OperationalError(f"collection {stmt.name} already exists")
             spec = CollectionSpec.from_json(stmt.name, stmt.spec)
+            for fields in unique_sets(spec):  # other clients may have stored documents
+                self._reserve_stored_values(spec, fields)
             self._put_spec(spec, "")
         elif isinstance(stmt, ast.DropCollection):
             spec = self.spec(stmt.name)
@@ -384,6 +386,8 @@ class RavenConnection:
                 return  # declared with the collection (see the embedded store's create_index)
             indexes = dict(spec.indexes)
             indexes[stmt.name] = (stmt.fields, stmt.unique)
+            if stmt.unique:
+                self._reserve_stored_values(spec, stmt.fields)
             self._put_spec(replace(spec, indexes=indexes), None)
         elif isinstance(stmt, ast.DropIndex):
             for name in self.collection_names():
@@ -398,6 +402,29 @@ class RavenConnection:
                 self._backfill(spec, stmt.spec["name"], stmt.spec["default"])
         else:
             raise errors.NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
+
+    def _reserve_stored_values(self, spec: CollectionSpec, fields: tuple[str, ...]) -> None:
+        """Unique values over stored documents: refused if two documents hold one (as SQLite
+        refuses the index), else each is reserved for its document before the schema says
+        unique, so a later writer finds it taken. Documents written meanwhile by a client
+        that has not seen the new schema yet (its next transaction will) are not covered."""
+        only = replace(spec, unique=(fields,), indexes={})
+        owners: dict[str, str] = {}
+        for doc in self._query(RqlQuery(f"from {quote_collection(spec.name)}"), {}):
+            doc_id, body, _ = _split(doc, spec)
+            for key in unique_keys(only, body):
+                if owners.setdefault(key, doc_id) != doc_id:
+                    raise errors.IntegrityError(
+                        f"UNIQUE constraint on {spec.name}({', '.join(fields)}) can't be "
+                        f"created: documents {owners[key]!r} and {doc_id!r} hold one value")
+        held = self.get_compare_exchange_values(list(owners)) if owners else {}
+        commands = [CompareExchange(key, doc_id, held[key][1] if key in held else 0).to_json()
+                    for key, doc_id in owners.items()
+                    if key not in held or held[key][0] != doc_id]  # else stale: taken over
+        if commands:
+            self._count("batch")
+            self.http.request("POST", "bulk_docs", idempotent=False, deduplicated=True,
+                              body={"Commands": commands, "TransactionMode": "ClusterWide"})
 
     def _delete_all(self, collection: str) -> None:
         """Delete by query, waiting for the server's operation to finish."""
