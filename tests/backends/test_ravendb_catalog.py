@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
 )
 
+from sqla_docstore import dbapi
 from sqla_docstore.backends.ravendb import http
 from sqla_docstore.backends.ravendb.connection import CATALOG_ID
 
@@ -121,3 +122,25 @@ def test_the_catalog_is_checked_once_per_transaction_with_a_304(
                 conn.execute(select(notes.c.id)).all()
     assert statuses[-1] == 304  # unchanged: the server sends no body
     assert len(statuses) == 2  # one check per transaction, not per statement
+
+
+def test_ddl_racing_another_clients_ddl_does_not_hide_it(ravendb_url: str) -> None:
+    """Our DDL expects the catalog version we saw; theirs came in between, so we reload."""
+    host, database = ravendb_url.split("://", 1)[1].split("/", 1)
+    spec = '{"fields": [{"name": "id", "type": "INTEGER"}], "primary_key": ["id"]}'
+    ours = dbapi.connect(database, urls=[f"http://{host}"])
+    theirs = dbapi.connect(database, urls=[f"http://{host}"])
+    try:
+        ours.cursor().execute(f"CREATE COLLECTION kept {spec}")
+        ours.commit()
+        cur = ours.cursor()
+        cur.execute("SELECT kept.id FROM kept")  # this transaction checked the catalog
+        theirs.cursor().execute("DROP COLLECTION kept")
+        cur.execute(f"CREATE COLLECTION added {spec}")  # in the same transaction
+        ours.commit()
+        with pytest.raises(dbapi.OperationalError, match="no such collection: kept"):
+            ours.backend.spec("kept")
+        assert ours.backend.spec("added").primary_key == ("id",)
+    finally:
+        ours.close()
+        theirs.close()
