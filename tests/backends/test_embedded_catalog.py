@@ -271,3 +271,22 @@ def test_a_unique_index_over_repeated_stored_values_is_refused(engine: Engine) -
     assert inspect(engine).get_indexes("notes") == []
     with engine.begin() as conn:  # the index does not exist: a third "a" is fine
         conn.execute(insert(notes), {"body": "a"})
+
+
+def test_ddl_after_another_process_ddl_does_not_hide_it(tmp_path: Path, url: str,
+                                                        db_path: Path) -> None:
+    engine = create_engine(url)
+    _notes(MetaData()).create(engine)
+    engine.dispose()
+    conn = dbapi.connect(str(db_path))
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT notes.id FROM notes")  # this transaction checked the catalog
+        _other_process(tmp_path, url, "drop")
+        cur.execute('CREATE COLLECTION added {"fields": [{"name": "id"}], '
+                    '"primary_key": ["id"]}')  # counts one more change, after theirs
+        conn.commit()
+        with pytest.raises(dbapi.OperationalError, match="no such collection: notes"):
+            conn.backend.spec("notes")
+    finally:
+        conn.close()
