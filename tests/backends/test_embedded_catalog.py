@@ -9,6 +9,7 @@ only in case name one collection (as in RavenDB and SQLite), so the second one i
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -288,5 +289,25 @@ def test_ddl_after_another_process_ddl_does_not_hide_it(tmp_path: Path, url: str
         conn.commit()
         with pytest.raises(dbapi.OperationalError, match="no such collection: notes"):
             conn.backend.spec("notes")
+    finally:
+        conn.close()
+
+
+def test_dropping_a_table_listed_twice_by_an_older_store_drops_both_names(
+        db_path: Path) -> None:
+    """Older versions let "Users" and "users" both into the catalog, over one SQLite table."""
+    conn = dbapi.connect(str(db_path))
+    conn.cursor().execute('CREATE COLLECTION Users {"fields": [{"name": "id"}], '
+                          '"primary_key": ["id"]}')
+    conn.close()
+    with sqlite3.connect(db_path) as raw:  # what the older version wrote for "users"
+        raw.execute("""INSERT INTO "@collections" SELECT 'users', '"@docs/users"', spec
+                       FROM "@collections" WHERE name = 'Users'""")
+        raw.execute("""UPDATE "@meta" SET value = value + 1 WHERE key = 'catalog'""")
+    conn = dbapi.connect(str(db_path))
+    try:
+        assert {"Users", "users"} <= set(conn.backend.collection_names())
+        conn.cursor().execute("DROP COLLECTION users")
+        assert "Users" not in conn.backend.collection_names()
     finally:
         conn.close()

@@ -215,17 +215,22 @@ class EmbeddedStore:
 
     def drop_collection(self, conn: sqlite3.Connection, name: str) -> None:
         spec = self.spec(name, conn)
-        # As DROP TABLE does, integer keys start over: HiLo ranges are kept by id prefix, and
-        # forgotten unless another collection shares the prefix (its ids must stay unique).
-        shared = any(s.prefix == spec.prefix for n, s in self._specs.items() if n != name)
         with self.lock, _transaction(conn):
+            # Every catalog name of the table: a store made before names were refused ignoring
+            # case may list two that share it (SQLite ignores case in table names).
+            gone = [r[0] for r in conn.execute(
+                """SELECT name FROM "@collections" WHERE name = ? COLLATE NOCASE""", (name,))]
+            # As DROP TABLE does, integer keys start over: HiLo ranges are kept by id prefix,
+            # and forgotten unless another collection shares the prefix (its ids stay unique).
+            shared = any(s.prefix == spec.prefix for n, s in self._specs.items() if n not in gone)
             conn.execute(f"DROP TABLE IF EXISTS {collection_table(name)}")
-            conn.execute("""DELETE FROM "@collections" WHERE name = ?""", (name,))
+            conn.execute("""DELETE FROM "@collections" WHERE name = ? COLLATE NOCASE""", (name,))
             if not shared:
                 conn.execute("""DELETE FROM "@hilo" WHERE tag = ?""", (spec.prefix,))
             self._bump_catalog(conn)
-            self._specs.pop(name, None)
-            self._indexed = {key for key in self._indexed if key[0] != name}
+            for gone_name in gone:
+                self._specs.pop(gone_name, None)
+            self._indexed = {key for key in self._indexed if key[0] not in gone}
         if not shared:
             self.hilo.forget(spec.prefix)
 
