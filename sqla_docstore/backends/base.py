@@ -17,7 +17,8 @@ Document = tuple[str, "dict[str, Any] | None", "str | None"]
 
 class BackendConnection(Protocol):
     """One connection to a store. Every call that reaches the store adds 1 to
-    ``counts[kind]`` (kinds: "load", "query", "batch", "hilo", "schema")."""
+    ``counts[kind]`` (kinds: "load", "query", "batch", "hilo", "schema"), except the
+    once-per-transaction catalog check (see ``end_transaction``)."""
 
     counts: Counter[str]
     #: called with the kind before every counted request; raising stops the request (budget)
@@ -84,6 +85,10 @@ class BackendConnection(Protocol):
 
     def reset_overlay(self) -> None:
         """Forget mirrored pending state after commit or rollback."""
+
+    def end_transaction(self) -> None:
+        """The transaction ended (commit or rollback): the next one checks, once, whether
+        another client changed the catalog (schemas), and reloads what changed."""
 
     def close(self) -> None:
         """Release the connection."""

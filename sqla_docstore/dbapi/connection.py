@@ -193,6 +193,7 @@ class Connection:
         self.pending.clear()
         if touched:
             self.backend.reset_overlay()
+        self.backend.end_transaction()
 
     # Savepoints are not in PEP 249; they work on the pending batch, never on the store.
     def savepoint(self, name: str) -> None:

@@ -7,6 +7,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -18,6 +19,7 @@ from ...errors import (
     DuplicateKeyError,
     IntegrityError,
     NotSupportedError,
+    OperationalError,
     ProgrammingError,
 )
 from ...generated import stored_generated
@@ -46,6 +48,12 @@ class EmbeddedConnection:
         self.before_request: Callable[[str], None] | None = None
         self._conn = store.open_connection()
         self._shared = self._conn is store._shared
+        # Reads and the overlay's temp tables: a memory store's one sqlite3 connection is
+        # shared under the store lock; a file store's handle has its own (WAL readers run
+        # in parallel, across threads too).
+        self._lock: AbstractContextManager[Any] = store.lock if self._shared else nullcontext()
+        self._catalog_fresh = False  # the catalog was checked in this transaction
+        self._used: dict[str, CollectionSpec] = {}  # schemas this transaction checked rows by
         # Temp tables are per SQLite connection; a shared memory connection needs unique names.
         self._temp_prefix = f"overlay{next(_serial)}:" if self._shared else "overlay:"
         self._temps: dict[str, str] = {}
@@ -60,16 +68,43 @@ class EmbeddedConnection:
         self.counts[kind] += 1
 
     # -- catalog (the sqlgen.Catalog protocol) -------------------------------------------
+    def _check_catalog(self) -> None:
+        """Once per transaction: take in another process's DDL (a version read if none)."""
+        if not self._catalog_fresh:
+            self.store.refresh_catalog(self._conn)
+            self._catalog_fresh = True
+
+    def end_transaction(self) -> None:
+        self._catalog_fresh = False
+        self._used.clear()
+
+    def _check_schemas_unchanged(self, batch: Batch) -> None:
+        """In the commit's write transaction (no DDL runs meanwhile): the batch's rows were
+        checked against the schemas this transaction read; if another connection changed
+        one since (columns, key, constraints), nothing is applied."""
+        if not self._used:
+            return
+        self.store.refresh_catalog(self._conn)
+        for name in {getattr(cmd, "collection", None) for cmd in batch.commands}:
+            used = self._used.get(name) if name else None
+            now = self.store.current_spec(name) if name else None
+            if used is not None and now is not None and _row_rules(used) != _row_rules(now):
+                raise OperationalError(
+                    f"table {name} was changed by another connection during this "
+                    "transaction (its columns, key or constraints); nothing was committed")
+
     def table_name(self, collection: str) -> str:
-        self.store.spec(collection, self._conn)
+        self.spec(collection)
         return collection_table(collection)
 
     def columns(self, collection: str) -> tuple[str, ...] | None:
-        names = self.store.spec(collection, self._conn).field_names
+        names = self.spec(collection).field_names
         return names or None
 
     def spec(self, collection: str) -> CollectionSpec:
-        return self.store.spec(collection, self._conn)
+        self._check_catalog()
+        spec = self._used[collection] = self.store.spec(collection, self._conn)
+        return spec
 
     def collection_names(self) -> list[str]:
         self._count("schema")
@@ -77,6 +112,7 @@ class EmbeddedConnection:
 
     # -- reads ---------------------------------------------------------------------------
     def _plan(self, key: Any, stmt: Any, build: Any) -> SqlPlan:
+        self._check_catalog()
         if self._plans_version != self.store.schema_version:
             self._plans.clear()
             self._plans_version = self.store.schema_version
@@ -104,8 +140,11 @@ class EmbeddedConnection:
         temp = self._temps.get(collection)
         if temp is None:
             temp = "temp." + quote(self._temp_prefix + collection)
-            self._conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
-                               "(id TEXT PRIMARY KEY, body TEXT)")
+            # Under the lock: on a shared connection, another thread's open transaction
+            # would take the CREATE in, and its rollback would drop the table again.
+            with self._lock:
+                self._conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
+                                   "(id TEXT PRIMARY KEY, body TEXT)")
             self._temps[collection] = temp
         dirty = pending.dirty.pop(collection, None)
         if dirty:
@@ -113,7 +152,7 @@ class EmbeddedConnection:
             gone = [(k,) for k in dirty if k not in docs]
             rows = [(docs[k][0], None if docs[k][1] is None else values.dumps(docs[k][1]))
                     for k in dirty if k in docs]
-            with self.store.lock:
+            with self._lock:
                 if gone:
                     self._conn.executemany(f"DELETE FROM {temp} WHERE id = ?", gone)
                 self._conn.executemany(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows)
@@ -124,20 +163,20 @@ class EmbeddedConnection:
         """Forget the mirrored pending state of one collection (it was dropped)."""
         temp = self._temps.pop(collection, None)
         if temp:
-            with self.store.lock:
+            with self._lock:
                 self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
 
     @store_errors("clearing the overlay")
     def reset_overlay(self) -> None:
         if self._temps:
-            with self.store.lock:
+            with self._lock:
                 for temp in self._temps.values():
                     self._conn.execute(f"DELETE FROM {temp}")
 
     def _run(self, plan: SqlPlan, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with store_errors(f"running {plan.sql}"):
             args = self._args(plan, params)
-            with self.store.lock:
+            with self._lock:
                 return self._conn.execute(plan.sql, args).fetchall()
 
     @staticmethod
@@ -239,7 +278,7 @@ class EmbeddedConnection:
         if missing:
             self._count("load")
             table = self.table_name(collection)
-            with self.store.lock:
+            with self._lock:
                 for start in range(0, len(missing), 500):
                     chunk = missing[start:start + 500]
                     marks = ", ".join("?" * len(chunk))
@@ -260,6 +299,7 @@ class EmbeddedConnection:
         with store_errors("committing"):
             try:
                 with self.store.lock, transaction(self._conn):
+                    self._check_schemas_unchanged(batch)
                     return _apply(self._conn, self.store, batch, results, self._recompute)
             except sqlite3.IntegrityError as exc:
                 raise IntegrityError(f"constraint failed: {exc}") from exc
@@ -273,6 +313,7 @@ class EmbeddedConnection:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                self._check_schemas_unchanged(batch)
                 _apply(self._conn, self.store, batch, False, self._recompute)
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -299,7 +340,7 @@ class EmbeddedConnection:
     def get_compare_exchange_values(self, keys: list[str]) -> dict[str, tuple[Any, int]]:
         self._count("load")
         marks = ", ".join("?" * len(keys))
-        with self.store.lock:
+        with self._lock:
             rows = self._conn.execute(
                 f"""SELECT key, value, idx FROM "@cmpxchg" WHERE key IN ({marks})""", keys
             ).fetchall()
@@ -344,6 +385,7 @@ class EmbeddedConnection:
             self._alter(stmt)
         else:
             raise NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
+        self._used.clear()  # rows checked before this connection's own DDL stand
 
     def _alter(self, stmt: ast.AlterCollection) -> None:
         spec = self.spec(stmt.name)
@@ -380,7 +422,7 @@ class EmbeddedConnection:
     def close(self) -> None:
         if self._temps:
             try:
-                with self.store.lock:
+                with self._lock:
                     for temp in self._temps.values():
                         self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
             except sqlite3.Error:
@@ -388,6 +430,11 @@ class EmbeddedConnection:
             self._temps.clear()
         if not self._shared:
             self._conn.close()
+
+
+def _row_rules(spec: CollectionSpec) -> tuple[Any, ...]:
+    """What a row was checked against before commit (unique indexes are checked at commit)."""
+    return (spec.fields, spec.primary_key, spec.autoincrement, spec.checks, spec.prefix)
 
 
 def _param(params: dict[str, Any], name: str) -> Any:

@@ -84,3 +84,9 @@ class HiLoRegistry:
     def forget(self, tag: str) -> None:
         with self._lock:
             self._generators.pop(tag, None)
+
+    def forget_all(self) -> None:
+        """Drop every range (their unused ids are skipped): the store's catalog changed
+        elsewhere, and a collection may have started its ids over."""
+        with self._lock:
+            self._generators.clear()

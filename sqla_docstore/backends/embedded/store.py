@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from ...errors import (
     DatabaseError,
@@ -31,6 +32,7 @@ CREATE TABLE IF NOT EXISTS "@collections" (name TEXT PRIMARY KEY, tbl TEXT NOT N
 CREATE TABLE IF NOT EXISTS "@hilo" (tag TEXT PRIMARY KEY, max INTEGER NOT NULL,
                                     last_range_at TEXT, last_size INTEGER);
 CREATE TABLE IF NOT EXISTS "@meta" (key TEXT PRIMARY KEY, value);
+INSERT OR IGNORE INTO "@meta" VALUES ('catalog', 0);
 CREATE TABLE IF NOT EXISTS "@cmpxchg" (key TEXT PRIMARY KEY COLLATE NOCASE, value TEXT,
                                        idx INTEGER NOT NULL);
 """
@@ -89,6 +91,9 @@ class EmbeddedStore:
         self._specs: dict[str, CollectionSpec] = {}
         self._indexed: set[tuple[str, str]] = set()
         self.schema_version = 0
+        #: the store's catalog version ("@meta" key 'catalog') ``_specs`` reflect; every DDL
+        #: increments it in its own transaction, so another process's DDL is noticed
+        self._catalog_version: int | None = None
         self.node_tag = "A"
         with store_errors(f"opening the store {path or ':memory:'}"), self.connection() as conn:
             conn.executescript(_BOOTSTRAP)
@@ -156,23 +161,60 @@ class EmbeddedStore:
         return self._database_id(conn)
 
     def _load_catalog(self, conn: sqlite3.Connection) -> None:
+        """Read every collection schema; unchanged ones keep their objects (and the plans and
+        analyses cached for them)."""
         from ... import values
 
+        version = _catalog_version(conn)  # read first: the specs are at least this new
+        old = self._specs
         specs = {}
-        for name, spec in conn.execute("""SELECT name, spec FROM "@collections" """):
-            specs[name] = CollectionSpec.from_json(name, values.loads(spec))
-        self._specs = specs
+        for name, text in conn.execute("""SELECT name, spec FROM "@collections" """):
+            spec = CollectionSpec.from_json(name, values.loads(text))
+            specs[name] = old[name] if old.get(name) == spec else spec
+        if specs.keys() != old.keys() or any(specs[n] is not old[n] for n in specs):
+            self._specs = specs
+            self.schema_version += 1
+        self._catalog_version = version
+
+    def refresh_catalog(self, conn: sqlite3.Connection) -> None:
+        """Reload the schemas if another process changed them (one indexed read when not).
+        Its HiLo ranges are dropped then too: a collection dropped and created again there
+        starts its ids over, and ours must not collide with them (unused ids are skipped)."""
+        if self.path is None:
+            return  # a memory store has no other process: its DDL updates ``_specs`` directly
+        try:
+            version = _catalog_version(conn)
+        except sqlite3.Error as exc:
+            raise OperationalError(f"can't read the store's catalog: {exc}") from exc
+        if version == self._catalog_version:
+            return
+        with self.lock:
+            self._load_catalog(conn)
+            self._indexed = set()
+            self.hilo.forget_all()
+
+    def _bump_catalog(self, conn: sqlite3.Connection) -> None:
+        """Count one schema change, inside the DDL's transaction (call with the lock)."""
+        before = _catalog_version(conn)
+        conn.execute("""UPDATE "@meta" SET value = value + 1 WHERE key = 'catalog'""")
+        # Ours is the only change since the last load: the specs in memory stay current.
+        # Else another process changed the catalog meanwhile: the next refresh reloads it.
+        self._catalog_version = before + 1 if before == self._catalog_version else None
         self.schema_version += 1
 
     def spec(self, name: str, conn: sqlite3.Connection | None = None) -> CollectionSpec:
         spec = self._specs.get(name)
         if spec is None and conn is not None:  # another process may have created it
-            with self.lock, store_errors("reading the catalog"):
-                self._load_catalog(conn)
+            with store_errors("reading the catalog"):
+                self.refresh_catalog(conn)
             spec = self._specs.get(name)
         if spec is None:
             raise OperationalError(f"no such collection: {name}")
         return spec
+
+    def current_spec(self, name: str) -> CollectionSpec | None:
+        """The schema as last loaded, or None (no reload, no error)."""
+        return self._specs.get(name)
 
     def has_collection(self, name: str, conn: sqlite3.Connection) -> bool:
         try:
@@ -183,8 +225,7 @@ class EmbeddedStore:
 
     @store_errors("reading the catalog")
     def collection_names(self, conn: sqlite3.Connection) -> list[str]:
-        with self.lock:
-            self._load_catalog(conn)
+        self.refresh_catalog(conn)
         return sorted(self._specs)
 
     @store_errors("creating a collection")
@@ -193,9 +234,7 @@ class EmbeddedStore:
 
         table = collection_table(spec.name)
         with self.lock, _transaction(conn):
-            if conn.execute("""SELECT 1 FROM "@collections" WHERE name = ?""",
-                            (spec.name,)).fetchone():
-                raise OperationalError(f"collection {spec.name} already exists")
+            _refuse_taken_name(conn, spec.name)
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} (id TEXT NOT NULL PRIMARY KEY, "
                 "body TEXT NOT NULL, cv TEXT NOT NULL, modified TEXT NOT NULL, meta TEXT)"
@@ -206,61 +245,88 @@ class EmbeddedStore:
                 self._create_index(conn, spec.name, index_name, fields, unique)
             conn.execute("""INSERT INTO "@collections" VALUES (?, ?, ?)""",
                          (spec.name, table, values.dumps(spec.to_json())))
+            self._bump_catalog(conn)
             self._specs[spec.name] = spec
-            self.schema_version += 1
 
     @store_errors("changing a collection's schema")
     def replace_spec(self, conn: sqlite3.Connection, spec: CollectionSpec) -> None:
+        with self.lock, _transaction(conn):
+            self._replace_spec(conn, spec)
+
+    def _replace_spec(self, conn: sqlite3.Connection, spec: CollectionSpec) -> None:
         from ... import values
 
-        with self.lock:
-            conn.execute("""UPDATE "@collections" SET spec = ? WHERE name = ?""",
-                         (values.dumps(spec.to_json()), spec.name))
-            self._specs[spec.name] = spec
-            self.schema_version += 1
+        conn.execute("""UPDATE "@collections" SET spec = ? WHERE name = ?""",
+                     (values.dumps(spec.to_json()), spec.name))
+        self._bump_catalog(conn)
+        self._specs[spec.name] = spec
 
     @store_errors("dropping a collection")
     def drop_collection(self, conn: sqlite3.Connection, name: str) -> None:
-        self.spec(name, conn)
+        spec = self.spec(name, conn)
         with self.lock, _transaction(conn):
+            # Every catalog name of the table: a store made before names were refused ignoring
+            # case may list two that share it (SQLite ignores case in table names).
+            gone = [r[0] for r in conn.execute(
+                """SELECT name FROM "@collections" WHERE name = ? COLLATE NOCASE""", (name,))]
+            # As DROP TABLE does, integer keys start over: HiLo ranges are kept by id prefix,
+            # and forgotten unless another collection shares the prefix (its ids stay unique).
+            shared = any(s.prefix == spec.prefix for n, s in self._specs.items() if n not in gone)
             conn.execute(f"DROP TABLE IF EXISTS {collection_table(name)}")
-            conn.execute("""DELETE FROM "@collections" WHERE name = ?""", (name,))
-            conn.execute("""DELETE FROM "@hilo" WHERE tag = ?""", (name,))
-            self._specs.pop(name, None)
-            self._indexed = {key for key in self._indexed if key[0] != name}
-            self.schema_version += 1
-        self.hilo.forget(name)
+            conn.execute("""DELETE FROM "@collections" WHERE name = ? COLLATE NOCASE""", (name,))
+            if not shared:
+                conn.execute("""DELETE FROM "@hilo" WHERE tag = ?""", (spec.prefix,))
+            self._bump_catalog(conn)
+            for gone_name in gone:
+                self._specs.pop(gone_name, None)
+            self._indexed = {key for key in self._indexed if key[0] not in gone}
+        if not shared:
+            self.hilo.forget(spec.prefix)
 
     def _create_index(self, conn: sqlite3.Connection, collection: str, name: str,
-                      fields: tuple[str, ...], unique: bool) -> None:
+                      fields: tuple[str, ...], unique: bool, *, declared: bool = True) -> None:
         exprs = ", ".join(field_sql("x", f).replace('"x".', "") for f in fields)
-        conn.execute(
-            f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {quote('ix:' + name)} "
-            f"ON {collection_table(collection)} ({exprs})"
-        )
+        sql = (f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {quote('ix:' + name)} "
+               f"ON {collection_table(collection)} ({exprs})")
+        if declared:
+            # SQLite ignores case in index names: IF NOT EXISTS must not take another index
+            # (of another collection, or with other fields) for this one.
+            row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
+                               "name = ? COLLATE NOCASE", ("ix:" + name,)).fetchone()
+            if row is not None and row[0] != sql:
+                raise OperationalError(
+                    f"index {name} already exists (index names ignore case)")
+        conn.execute(sql)
 
     @store_errors("creating an index")
     def create_index(self, conn: sqlite3.Connection, collection: str, name: str,
                      fields: tuple[str, ...], unique: bool) -> None:
+        """Declare an index; declaring one the collection has with the same fields again is a
+        no-op (create_all declares a table's indexes with the table, atomically, and then
+        each again), so re-running DDL converges."""
         spec = self.spec(collection, conn)
-        with self.lock:
-            self._create_index(conn, collection, name, fields, unique)
-            indexes = dict(spec.indexes)
-            indexes[name] = (fields, unique)
-            from dataclasses import replace
-
-            self.replace_spec(conn, replace(spec, indexes=indexes))
+        if spec.indexes.get(name) == (fields, unique):
+            return
+        for other in self._specs.values():
+            if name in other.indexes:
+                raise OperationalError(f"index {name} already exists on {other.name}")
+        try:
+            with self.lock, _transaction(conn):
+                self._create_index(conn, collection, name, fields, unique)
+                self._replace_spec(conn, replace(spec, indexes={**spec.indexes,
+                                                                name: (fields, unique)}))
+        except sqlite3.IntegrityError as exc:  # stored rows already repeat a value
+            raise IntegrityError(
+                f"UNIQUE index {name} can't be created on {collection}: {exc}") from exc
 
     @store_errors("dropping an index")
     def drop_index(self, conn: sqlite3.Connection, name: str) -> None:
-        with self.lock:
+        with self.lock, _transaction(conn):
             conn.execute(f"DROP INDEX IF EXISTS {quote('ix:' + name)}")
             for spec in list(self._specs.values()):
                 if name in spec.indexes:
-                    from dataclasses import replace
-
                     indexes = {k: v for k, v in spec.indexes.items() if k != name}
-                    self.replace_spec(conn, replace(spec, indexes=indexes))
+                    self._replace_spec(conn, replace(spec, indexes=indexes))
 
     @store_errors("creating an automatic index")
     def ensure_auto_indexes(self, conn: sqlite3.Connection, wanted: set[tuple[str, str]]) -> None:
@@ -273,8 +339,27 @@ class EmbeddedStore:
                 spec = self._specs.get(collection)
                 if spec is not None and not _leads_an_index(spec, field):
                     self._create_index(conn, collection, f"auto:{collection}:{field}",
-                                       (field,), False)
+                                       (field,), False, declared=False)
                 self._indexed.add((collection, field))
+
+
+def _catalog_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("""SELECT value FROM "@meta" WHERE key = 'catalog'""").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _refuse_taken_name(conn: sqlite3.Connection, name: str) -> None:
+    """One collection per name ignoring case, as in RavenDB (and SQLite's table names, which
+    would otherwise share one table between the two)."""
+    row = conn.execute("""SELECT name FROM "@collections" WHERE name = ? COLLATE NOCASE""",
+                       (name,)).fetchone()
+    if row is None:
+        return
+    if row[0] == name:
+        raise OperationalError(f"collection {name} already exists")
+    raise OperationalError(
+        f"collection {name} can't be created: collection {row[0]} exists, and collection "
+        "names ignore case")
 
 
 def _leads_an_index(spec: CollectionSpec, field: str) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from ... import errors, values
-from ...commands import Batch, Delete, Patch, Put, Recompute
+from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
 from ...pending import PendingBatch, split_pending
 from ...schema import CollectionSpec, FieldSpec
 from ...statements import ast
@@ -32,6 +32,11 @@ from .replies import Reply
 from .rql import RqlQuery, pushdown, quote_collection, translate
 
 SCHEMA_COLLECTION = "SqlaDocstoreSchemas"
+#: One document every schema change rewrites, in the change's own batch: its change vector is
+#: the catalog's version, which each transaction checks once (a conditional GET, mostly 304).
+CATALOG_COLLECTION = "SqlaDocstoreCatalog"
+CATALOG_ID = "sqla_docstore/catalog"
+_UNREAD = "?"
 _PAGE = 1024
 _META_KEYS = ("@id", "@change-vector", "@last-modified", "@flags", "@index-score",
               "@projection", "@nested-object-types")
@@ -54,6 +59,7 @@ class RavenConnection:
         self._scratch_specs: dict[str, CollectionSpec] = {}
         self.before_request = budget
         self._prepared: Batch | None = None
+        self._catalog_fresh = False  # the catalog was checked in this transaction
         with cluster.lock:
             cluster.open_connections += 1
 
@@ -63,7 +69,43 @@ class RavenConnection:
         self.counts[kind] += 1
 
     # -- schemas ---------------------------------------------------------------------------
+    def end_transaction(self) -> None:
+        self._catalog_fresh = False
+
+    def _check_catalog(self) -> None:
+        """Once per transaction: if another client changed a schema, forget the cached ones
+        (and this engine's HiLo ranges: a collection may have started its ids over)."""
+        if self._catalog_fresh:
+            return
+        cv = self._catalog_version()
+        cluster = self.cluster
+        with cluster.lock:
+            changed = cv != cluster.catalog_cv
+            if changed:
+                self._specs.clear()
+                cluster.catalog_cv = cv
+        if changed:
+            cluster.hilo.forget_all()
+        self._catalog_fresh = True
+
+    def _catalog_version(self) -> str | None:
+        # Not counted in ``counts``: the check is the client's own upkeep, as topology
+        # requests are, and stays out of a session's request budget.
+        resp = self.http.request("GET", "docs", params=[("id", CATALOG_ID)], read=True,
+                                 cacheable=True)
+        if resp.status == 404:
+            return None
+        reply = resp.reply("catalog load")
+        results = reply.field(reply.object(), "Results", list)
+        doc = results[0] if results else None
+        meta = doc.get("@metadata") if isinstance(doc, dict) else None
+        cv = meta.get("@change-vector") if isinstance(meta, dict) else None
+        if not isinstance(cv, str):
+            raise reply.bad("the catalog document has no change vector")
+        return cv
+
     def spec(self, collection: str) -> CollectionSpec:
+        self._check_catalog()
         spec = self._specs.get(collection)
         if spec is None:
             self._count("schema")
@@ -327,24 +369,32 @@ class RavenConnection:
 
     def execute_schema(self, stmt: ast.Statement) -> None:
         self._count("schema")
+        self._check_catalog()
         if isinstance(stmt, ast.CreateCollection):
             if self._schema_exists(stmt.name):
                 raise errors.OperationalError(f"collection {stmt.name} already exists")
             spec = CollectionSpec.from_json(stmt.name, stmt.spec)
+            for fields in unique_sets(spec):  # other clients may have stored documents
+                self._reserve_stored_values(spec, fields)
             self._put_spec(spec, "")
         elif isinstance(stmt, ast.DropCollection):
             spec = self.spec(stmt.name)
             self._delete_all(stmt.name)
             # As DROP TABLE does, start integer keys over: forget the HiLo state too.
-            self._write([Delete(SCHEMA_COLLECTION, schema_id(stmt.name)),
-                         Delete("@hilo", f"Raven/Hilo/{spec.prefix}", must_exist=False)])
+            self._write_schema([Delete(SCHEMA_COLLECTION, schema_id(stmt.name)),
+                                Delete("@hilo", f"Raven/Hilo/{spec.prefix}",
+                                       must_exist=False)])
             self.cluster.hilo.forget(spec.prefix)
-            self._specs.pop(stmt.name, None)
+            self._forget_spec(stmt.name)
             self._scratch.drop_overlay(stmt.name)
         elif isinstance(stmt, ast.CreateIndex):
             spec = self.spec(stmt.collection)
+            if spec.indexes.get(stmt.name) == (stmt.fields, stmt.unique):
+                return  # declared with the collection (see the embedded store's create_index)
             indexes = dict(spec.indexes)
             indexes[stmt.name] = (stmt.fields, stmt.unique)
+            if stmt.unique:
+                self._reserve_stored_values(spec, stmt.fields)
             self._put_spec(replace(spec, indexes=indexes), None)
         elif isinstance(stmt, ast.DropIndex):
             for name in self.collection_names():
@@ -359,6 +409,29 @@ class RavenConnection:
                 self._backfill(spec, stmt.spec["name"], stmt.spec["default"])
         else:
             raise errors.NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
+
+    def _reserve_stored_values(self, spec: CollectionSpec, fields: tuple[str, ...]) -> None:
+        """Unique values over stored documents: refused if two documents hold one (as SQLite
+        refuses the index), else each is reserved for its document before the schema says
+        unique, so a later writer finds it taken. Documents written meanwhile by a client
+        that has not seen the new schema yet (its next transaction will) are not covered."""
+        only = replace(spec, unique=(fields,), indexes={})
+        owners: dict[str, str] = {}
+        for doc in self._query(RqlQuery(f"from {quote_collection(spec.name)}"), {}):
+            doc_id, body, _ = _split(doc, spec)
+            for key in unique_keys(only, body):
+                if owners.setdefault(key, doc_id) != doc_id:
+                    raise errors.IntegrityError(
+                        f"UNIQUE constraint on {spec.name}({', '.join(fields)}) can't be "
+                        f"created: documents {owners[key]!r} and {doc_id!r} hold one value")
+        held = self.get_compare_exchange_values(list(owners)) if owners else {}
+        commands = [CompareExchange(key, doc_id, held[key][1] if key in held else 0).to_json()
+                    for key, doc_id in owners.items()
+                    if key not in held or held[key][0] != doc_id]  # else stale: taken over
+        if commands:
+            self._count("batch")
+            self.http.request("POST", "bulk_docs", idempotent=False, deduplicated=True,
+                              body={"Commands": commands, "TransactionMode": "ClusterWide"})
 
     def _delete_all(self, collection: str) -> None:
         """Delete by query, waiting for the server's operation to finish."""
@@ -391,9 +464,16 @@ class RavenConnection:
             time.sleep(0.05)
         raise errors.OperationalError(f"changing collection {collection} did not finish")
 
+    def _forget_spec(self, name: str) -> None:
+        """Drop the cached schema under every spelling: RavenDB ids (the schema document's
+        too) ignore case, so ``spec("users")`` may have cached the schema of "Users"."""
+        folded = name.lower()
+        for key in [k for k in self._specs if k.lower() == folded]:
+            self._specs.pop(key, None)
+
     def _schema_exists(self, name: str) -> bool:
         try:
-            self._specs.pop(name, None)
+            self._forget_spec(name)
             self.spec(name)
         except errors.OperationalError:
             return False
@@ -401,12 +481,33 @@ class RavenConnection:
 
     def _put_spec(self, spec: CollectionSpec, expected: str | None) -> None:
         body = {"name": spec.name, "spec": spec.to_json()}
-        self._write([Put(SCHEMA_COLLECTION, schema_id(spec.name), body, expected)])
+        self._write_schema([Put(SCHEMA_COLLECTION, schema_id(spec.name), body, expected)])
+        self._forget_spec(spec.name)
         self._specs[spec.name] = spec
 
-    def _write(self, commands: list[Any]) -> None:
+    def _write_schema(self, commands: list[Any]) -> None:
+        """A schema change with a new version of the catalog document, in one batch. The
+        catalog write expects the version this client saw last: then nobody else changed the
+        catalog meanwhile and the cached schemas stay current. Else the batch goes again
+        unguarded, and the next transaction reloads what it uses."""
+        known = self.cluster.catalog_cv
+        if known != _UNREAD:
+            try:
+                results = self._write([*commands, _catalog_put("" if known is None else known)])
+            except (errors.ConcurrencyError, errors.IntegrityError):
+                pass  # the catalog (or the schema itself: raised again below) changed
+            else:
+                cv = results[-1].get("@change-vector") if results else None
+                self.cluster.catalog_cv = cv if isinstance(cv, str) else _UNREAD
+                return
+        self._write([*commands, _catalog_put(None)])
+        self.cluster.catalog_cv = _UNREAD
+
+    def _write(self, commands: list[Any]) -> list[Any]:
         body = {"Commands": [_command_json(c, self.spec) for c in commands]}
-        self.http.request("POST", "bulk_docs", body=body, idempotent=False)
+        resp = self.http.request("POST", "bulk_docs", body=body, idempotent=False)
+        reply = resp.reply("batch")
+        return [r for r in reply.field(reply.object(), "Results", list) if isinstance(r, dict)]
 
     def reset_overlay(self) -> None:
         self._scratch.reset_overlay()
@@ -434,6 +535,10 @@ class RavenConnection:
 
 def _operation_id(reply: Reply) -> int | str:
     return reply.field(reply.object(), "OperationId", (int, str))
+
+
+def _catalog_put(expected: str | None) -> Put:
+    return Put(CATALOG_COLLECTION, CATALOG_ID, {"changed": time.time()}, expected)
 
 
 def _single_source(stmt: ast.SelectLike) -> bool:

@@ -84,6 +84,9 @@ class Cluster:
         self.dedupes_batches = False
         self.hilo = HiLoRegistry()
         self.specs: dict[str, Any] = {}  # collection schemas, by name (RavenConnection)
+        #: change vector of the catalog document the specs reflect (None: there is none yet;
+        #: "?": not read yet); RavenConnection checks it once per transaction
+        self.catalog_cv: str | None = "?"
         self.open_connections = 0
         self._round_robin = itertools.count()
         self._topology_known = not topology_updates
