@@ -14,7 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from sqla_docstore import dbapi, errors
-from sqla_docstore.backends.ravendb.connection import SCHEMA_COLLECTION, schema_id
+from sqla_docstore.backends.ravendb.connection import (
+    CATALOG_ID,
+    SCHEMA_COLLECTION,
+    schema_id,
+)
 
 SPEC = {"fields": [{"name": "id", "type": "INTEGER", "nullable": False},
                    {"name": "name", "type": "VARCHAR", "nullable": True}],
@@ -45,6 +49,8 @@ class FakeRaven(ThreadingHTTPServer):
             schema = _doc(schema_id("things"), {"name": "things", "spec": SPEC},
                           SCHEMA_COLLECTION)
             return 200, {"Results": [schema]}
+        if endpoint == "catalog":  # no schema change recorded yet
+            return 200, {"Results": [None]}
         if endpoint == "docs":  # no such document (the id checks of cluster-wide batches)
             return 200, {"Results": [None]}
         if endpoint == "queries":
@@ -71,6 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
         name = url.path.rsplit("/", 1)[-1]
         if name == "docs":
             ids = parse_qs(url.query).get("id", [""])
+            if ids[0] == CATALOG_ID:
+                return "catalog"
             return "schema" if ids[0].startswith("sqla_docstore/") else "docs"
         return {"next": "hilo"}.get(name, name)
 
@@ -129,6 +137,10 @@ MALFORMED = {
                          "'Url' is missing"),
     "Etag not a number": ("topology", {"Nodes": [{"Url": "http://x"}], "Etag": "7"}, _select,
                           "topology", "'Etag' should be a JSON integer"),
+    "catalog Results an object": ("catalog", {"Results": {}}, _select, "catalog load",
+                                  "'Results' should be a JSON array"),
+    "catalog without a change vector": ("catalog", {"Results": [{"@metadata": {}}]}, _select,
+                                        "catalog load", "no change vector"),
     "schema Results an object": ("schema", {"Results": {}}, _select, "schema load",
                                  "'Results' should be a JSON array"),
     "schema Results empty": ("schema", {"Results": []}, _select, "schema load",

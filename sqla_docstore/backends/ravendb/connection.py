@@ -98,6 +98,8 @@ class RavenConnection:
         reply = resp.reply("catalog load")
         results = reply.field(reply.object(), "Results", list)
         doc = results[0] if results else None
+        if doc is None:
+            return None  # no schema change yet
         meta = doc.get("@metadata") if isinstance(doc, dict) else None
         cv = meta.get("@change-vector") if isinstance(meta, dict) else None
         if not isinstance(cv, str):
