@@ -103,3 +103,20 @@ def test_concurrent_requests_each_commit_one_batch(run: Callable[[Scenario], Non
             assert [c.get("batch", 0) for c in counts] == [1] * 10
 
     run(scenario)
+
+
+def test_a_page_of_users_with_items_is_two_queries(run: Callable[[Scenario], None],
+                                                   is_docstore: bool,
+                                                   sessions_counted: Callable[[], Any]) -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        for n in range(6):
+            user = await _new_user(client, f"u{n}@example.com")
+            await client.post(f"/users/{user['id']}/items/", json={"title": f"item {n}"})
+        with sessions_counted() as counts:
+            users = (await client.get("/users/", params={"limit": 4})).json()
+        assert [[i["title"] for i in u["items"]] for u in users] == [[f"item {n}"]
+                                                                    for n in range(4)]
+        if is_docstore:  # selectinload: the users, then all their items at once
+            assert counts == [{"query": 2}]
+
+    run(scenario)
