@@ -10,12 +10,20 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import exc, schema
+from sqlalchemy import exc, schema, util
 from sqlalchemy.sql import compiler, sqltypes
 from sqlalchemy.sql.elements import TextClause
 
 
 class DocstoreCompiler(compiler.SQLCompiler):
+    # Bind names come from column names: characters that end a :name parameter in the
+    # statement language are escaped too (a column named "it's" binds as :itQs).
+    bindname_escape_characters = util.immutabledict({
+        **compiler.SQLCompiler.bindname_escape_characters,
+        "'": "Q", '"': "D", ",": "_", "=": "E", "<": "L", ">": "G", "+": "S", "*": "T",
+        "|": "V", ";": "_", "\t": "_", "\n": "_", "\r": "_", "\f": "_", "\v": "_",
+    })
+
     def for_update_clause(self, select: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError(
             "SELECT ... FOR UPDATE is not supported by sqla_docstore: documents are not locked; "

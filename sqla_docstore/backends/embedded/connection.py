@@ -238,7 +238,9 @@ class EmbeddedConnection:
         self._count("query")
         out = [(r[0], values.loads(r[1]), r[2], *r[3:]) for r in self._run(plan, params)]
         if pending is not None:
-            pending.seen.update((r[0], (r[1], r[2])) for r in out)
+            # Stored documents only (a change vector): a pending one is known from the
+            # overlay, and a savepoint rollback may take it away again.
+            pending.seen.update((r[0], (r[1], r[2])) for r in out if r[2])
         return out
 
     def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any],
@@ -625,7 +627,7 @@ def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
                 out.append((None,) * len(names))
             else:
                 doc = loads(text)
-                if seen is not None:
+                if seen is not None and row[cv_slot]:  # stored, not pending (see rows_for_write)
                     seen[row[id_slot]] = (doc, row[cv_slot])
                 out.append(tuple([doc.get(n) for n in names]))
         return out
@@ -638,7 +640,7 @@ def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
         for slot, id_slot, cv_slot in plan.documents:
             text = row[slot]
             docs[slot] = doc = None if text is None else loads(text)
-            if seen is not None and doc is not None:
+            if seen is not None and doc is not None and row[cv_slot]:
                 seen[row[id_slot]] = (doc, row[cv_slot])
         result.append(tuple([g(row, docs) for g in getters]))
     return result
