@@ -256,6 +256,13 @@ def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
         conn.pending.discard_collection(stmt.name, prefix)
 
 
+_SAVEPOINT_OPS = {
+    ast.SavepointAction.SAVEPOINT: Connection.savepoint,
+    ast.SavepointAction.RELEASE: Connection.release_savepoint,
+    ast.SavepointAction.ROLLBACK_TO: Connection.rollback_to_savepoint,
+}
+
+
 class ChangeVectors:
     """Read-only view: what this transaction read, else what the last commits wrote."""
 
@@ -331,6 +338,9 @@ class Cursor:
             outcome = executor.run_delete(backend, stmt, param_sets, pending)
         elif isinstance(stmt, _SCHEMA):
             _run_schema(conn, stmt)
+            outcome = executor.Outcome()
+        elif isinstance(stmt, ast.Savepoint):
+            _SAVEPOINT_OPS[stmt.action](conn, stmt.name)
             outcome = executor.Outcome()
         else:  # pragma: no cover - the parser returns only the kinds above
             raise errors.NotSupportedError(f"statement kind {type(stmt).__name__}")

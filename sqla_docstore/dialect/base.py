@@ -137,14 +137,8 @@ class DocstoreDialect(default.DefaultDialect):
         except errors.ConcurrencyError as err:
             raise DocumentConflictError(err) from err
 
-    def do_savepoint(self, connection: Any, name: str) -> None:
-        connection.connection.dbapi_connection.savepoint(name)
-
-    def do_rollback_to_savepoint(self, connection: Any, name: str) -> None:
-        connection.connection.dbapi_connection.rollback_to_savepoint(name)
-
-    def do_release_savepoint(self, connection: Any, name: str) -> None:
-        connection.connection.dbapi_connection.release_savepoint(name)
+    # Savepoints: SQLAlchemy's SAVEPOINT / RELEASE SAVEPOINT / ROLLBACK TO SAVEPOINT statements,
+    # which the DB-API applies to the pending batch (the store is not involved).
 
     # Two-phase commit over the DB-API's prepare/commit_prepared (see the backends' prepare).
     def do_begin_twophase(self, connection: Any, xid: Any) -> None:

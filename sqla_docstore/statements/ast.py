@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 
@@ -293,6 +294,21 @@ class AlterCollection:
     spec: dict[str, Any] = field(hash=False, compare=False)
 
 
+class SavepointAction(Enum):
+    SAVEPOINT = "savepoint"
+    RELEASE = "release"
+    ROLLBACK_TO = "rollback to"
+
+
+@dataclass(frozen=True)
+class Savepoint:
+    """``SAVEPOINT name``, ``RELEASE [SAVEPOINT] name``, ``ROLLBACK TO [SAVEPOINT] name``:
+    savepoints of the connection's pending batch."""
+
+    action: SavepointAction
+    name: str
+
+
 Statement = (
     Select
     | Compound
@@ -304,4 +320,5 @@ Statement = (
     | CreateIndex
     | DropIndex
     | AlterCollection
+    | Savepoint
 )

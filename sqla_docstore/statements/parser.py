@@ -249,16 +249,32 @@ class _Parser:
             stmt = self.update()
         elif tok.is_kw("delete"):
             stmt = self.delete()
+        elif tok.is_kw("savepoint", "release") or (
+                tok.is_kw("rollback") and self.peek(1).is_kw("to")):
+            stmt = self.savepoint()
         elif tok.is_kw("with"):
             self.unsupported("WITH (common table expressions)")
             raise AssertionError
         else:
-            self.error("expected SELECT, FROM, INSERT, UPDATE or DELETE")
+            self.error("expected SELECT, FROM, INSERT, UPDATE, DELETE, SAVEPOINT, RELEASE or "
+                       "ROLLBACK TO")
             raise AssertionError
         self.accept_op(";")
         if self.tok.kind != "eof":
             self.error("unexpected text after the statement")
         return stmt
+
+    def savepoint(self) -> ast.Savepoint:
+        word = self.advance().value.lower()
+        if word == "savepoint":
+            return ast.Savepoint(ast.SavepointAction.SAVEPOINT, self.ident())
+        if word == "rollback":
+            self.expect_kw("to")
+            action = ast.SavepointAction.ROLLBACK_TO
+        else:
+            action = ast.SavepointAction.RELEASE
+        self.accept_kw("savepoint")
+        return ast.Savepoint(action, self.ident())
 
     def select_stmt(self) -> ast.SelectLike:
         self.nest()

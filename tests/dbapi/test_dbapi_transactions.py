@@ -280,6 +280,24 @@ def test_nested_savepoints_and_release(conn: dbapi.Connection) -> None:
         conn.rollback_to_savepoint("inner")  # released, then gone with "outer"'s rollback
 
 
+def test_savepoint_statements_work_on_the_pending_batch(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    cur.execute("SAVEPOINT outer_sp")
+    _add(conn, "a")
+    cur.execute("SAVEPOINT inner_sp")
+    _add(conn, "b")
+    cur.execute("RELEASE SAVEPOINT inner_sp")
+    _add(conn, "c")
+    cur.execute("ROLLBACK TO outer_sp")
+    assert _names(conn) == []
+    _add(conn, "d")
+    cur.execute("release outer_sp;")
+    conn.commit()
+    assert _names(conn) == ["d"]
+    with pytest.raises(dbapi.ProgrammingError, match="outer_sp"):
+        cur.execute("ROLLBACK TO SAVEPOINT outer_sp")
+
+
 def test_savepoint_can_be_rolled_back_twice(conn: dbapi.Connection) -> None:
     conn.savepoint("sp")
     _add(conn, "x")
