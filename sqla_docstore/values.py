@@ -7,8 +7,10 @@ import datetime as dt
 import decimal
 import enum
 import json
+import math
 import re
 import secrets
+import threading
 import uuid
 from typing import Any
 
@@ -106,12 +108,166 @@ def to_sql_param(value: Any) -> Any:
     """A parameter value as SQLite should compare it with stored JSON values."""
     value = to_json(value)
     if isinstance(value, decimal.Decimal):
-        value = int(value) if value == value.to_integral_value() else float(value)
+        value = int(value) if _integral(value) else _to_float(value)
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
-        return float(value)  # SQLite integers are 64-bit; JSON numbers beyond compare as REAL
+        return _to_float(value)  # SQLite integers are 64-bit; JSON numbers beyond are REAL
     if isinstance(value, (dict, list)):
         return dumps(value)
     return value
+
+
+# -- exact numbers -------------------------------------------------------------------------
+#
+# Numbers stay JSON numbers in documents, written with their exact text (an int of any size,
+# a Decimal with all its digits), so they round-trip and other RavenDB clients read numbers.
+# SQLite reads a JSON number as a 64-bit integer or a double: exact for integers below 2**53
+# in magnitude (and up to 2**63 as integers), for doubles, and for decimals of at most 15
+# significant digits (distinct ones stay distinct doubles, in order). Any other number is
+# "wide": SQLite's value of it is approximate, so comparisons with it are decided on the exact
+# decimal text instead (``numcmp`` below, a SQLite function of the store's connections); the
+# approximate double only narrows the candidates (rounding keeps order: a <= b gives
+# round(a) <= round(b)).
+
+SAFE_INTEGER = 2**53
+_TINY = decimal.Decimal("1E-300")
+
+
+def _integral(value: decimal.Decimal) -> bool:
+    return value.is_finite() and value == value.to_integral_value()
+
+
+def _to_float(value: int | decimal.Decimal) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond a double's range
+        return math.inf if value > 0 else -math.inf
+
+
+def exact_number(value: Any) -> decimal.Decimal | None:
+    """The exact value of a number (a float as the decimal it prints as), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
+        return None
+    if isinstance(value, float):
+        return decimal.Decimal(repr(value)) if math.isfinite(value) else None
+    number = decimal.Decimal(value)
+    return number if number.is_finite() else None
+
+
+def is_wide(number: decimal.Decimal) -> bool:
+    """SQLite can't hold this number exactly (see above)."""
+    if not -SAFE_INTEGER < number < SAFE_INTEGER:
+        return True
+    if number == number.to_integral_value():
+        return False
+    return len(number.normalize().as_tuple().digits) > 15 or -_TINY < number < _TINY
+
+
+def compare_part(part: str, value: Any) -> Any:
+    """What a compared parameter binds for one part of an exact comparison (sqlgen):
+    ``value`` as SQLite compares it, ``low``/``high`` the doubles around a wide number (the
+    value otherwise), ``text`` its exact decimal text, ``wide`` that text only when wide."""
+    plain = to_sql_param(value)
+    if part == "value":
+        return plain
+    number = exact_number(value)
+    if part == "text":
+        return None if number is None else str(number)
+    wide = number is not None and not isinstance(value, float) and is_wide(number)
+    if part == "wide":
+        return str(number) if wide else None
+    if not wide or number is None:
+        return plain
+    near = _to_float(number)
+    return math.nextafter(near, -math.inf if part == "low" else math.inf)
+
+
+def sql_array(items: Any) -> str:
+    """An expanding IN list as the JSON array SQLite reads with json_each."""
+    # dumps refuses NUL (json_each would cut the string there); inf is written as 1e999
+    return dumps([_finite_json(to_sql_param(v)) for v in items])
+
+
+def _finite_json(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return decimal.Decimal("1e999") if value > 0 else decimal.Decimal("-1e999")
+    return value
+
+
+def array_part(part: str, items: Any) -> Any:
+    """The parts of an expanding IN list: ``text`` a JSON array of each item's exact decimal
+    text (null for others), ``wide`` 1 when any item is a wide number."""
+    if part == "text":
+        return json.dumps([compare_part("text", v) for v in items])
+    return int(any(compare_part("wide", v) is not None for v in items))
+
+
+_refusals = threading.local()
+
+
+def check_exact(raw: Any, construct: str) -> int:
+    """SQLite function: 1 when the JSON number text ``raw`` is the double SQLite holds for it
+    (as it prints: a float written by Python), else the statement fails with DataError
+    (``take_refusal``): ORDER BY, GROUP BY or an aggregate would use an approximation."""
+    if isinstance(raw, str) and raw[:1] in "-0123456789":
+        try:
+            if repr(float(raw)) == raw:
+                return 1  # the common case: a float as Python writes it
+        except ValueError:
+            pass
+    number = _exact_of(raw)
+    if number is None:
+        return 1
+    try:
+        near = float(number)
+    except OverflowError:
+        near = math.inf
+    if math.isfinite(near) and decimal.Decimal(repr(near)) == number:
+        return 1
+    _refusals.error = DataError(
+        f"{construct}: a number with more digits or range than a double (beyond 2**53, more "
+        "than 15 significant digits) would be ordered, grouped or aggregated approximately; "
+        "filter such values out or compare them with =, <, > instead")
+    raise _refusals.error
+
+
+def take_refusal() -> DataError | None:
+    """The DataError a ``check_exact`` call in this thread's last failed statement raised."""
+    error: DataError | None = getattr(_refusals, "error", None)
+    _refusals.error = None
+    return error
+
+
+def numcmp(left: Any, right: Any) -> int | None:
+    """-1, 0 or 1 comparing two numbers exactly, given as JSON or decimal text (or SQLite
+    values); None when either is not a number (then SQL's own comparison stands)."""
+    a, b = _exact_of(left), _exact_of(right)
+    if a is None or b is None:
+        return None
+    return (a > b) - (a < b)
+
+
+def numin(left: Any, items_json: str | None) -> int | None:
+    """1 when the number ``left`` equals one of the decimal texts in ``items_json``, 0 when
+    none, None when a null item makes SQL's answer unknown; -1 when left is no number."""
+    a = _exact_of(left)
+    if a is None or items_json is None:
+        return -1
+    texts = json.loads(items_json)
+    if any(t is not None and decimal.Decimal(t) == a for t in texts):
+        return 1
+    return None if None in texts else 0
+
+
+def _exact_of(value: Any) -> decimal.Decimal | None:
+    if value is None or isinstance(value, bytes):
+        return None
+    if isinstance(value, (int, float)):
+        return exact_number(value)
+    try:
+        number = decimal.Decimal(value)  # JSON strings keep their quotes: not a number
+    except (decimal.InvalidOperation, ValueError, TypeError):
+        return None
+    return number if number.is_finite() else None
 
 
 def _refuse(obj: Any) -> Any:
@@ -122,10 +278,22 @@ _plain_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, def
                                   allow_nan=False)
 
 
+# An escaped NUL character: \u0000 after an even number of backslashes.
+_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _refuse_nul(text: str) -> str:
+    if "\\u0000" in text and _NUL.search(text):
+        raise DataError("strings holding NUL (\\x00) are not supported: the store's JSON "
+                        "functions end a string at NUL, so it would compare wrongly")
+    return text
+
+
 def dumps(document: Any) -> str:
-    """Compact JSON; Decimal values are written as exact JSON numbers."""
+    """Compact JSON; Decimal values are written as exact JSON numbers. Strings holding NUL
+    are refused (DataError)."""
     try:
-        return _plain_encoder.encode(document)  # the common case: JSON types only
+        return _refuse_nul(_plain_encoder.encode(document))  # the common case: JSON types
     except (TypeError, ValueError):
         pass
     marks: list[str] = []
@@ -146,14 +314,17 @@ def dumps(document: Any) -> str:
         raise DataError(f"can't store value: {exc}") from exc
     if marks:
         text = re.sub(f'"{marks[0]}([^"]*){marks[0]}"', r"\1", text)
-    return text
+    return _refuse_nul(text)
 
 
 def _parse_float(text: str) -> float | decimal.Decimal:
     number = float(text)
-    if len(text) <= 15 or repr(number) == text:
+    if repr(number) == text:
         return number
-    return decimal.Decimal(text)  # more digits than a float keeps: stay exact
+    exact = decimal.Decimal(text)
+    if math.isfinite(number) and exact == decimal.Decimal(repr(number)):
+        return number  # "1.50", "1E+3": the same number as the float
+    return exact  # more digits or range than a float keeps (1E+1000 is not infinity): exact
 
 
 _decoder = json.JSONDecoder(parse_float=_parse_float)

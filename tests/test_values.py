@@ -144,3 +144,67 @@ def test_decimal_round_trip_through_dumps_and_loads() -> None:
         d = decimal.Decimal(text)
         back = values.loads(values.dumps({"v": d}))["v"]
         assert decimal.Decimal(str(back)) == d
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1E+1000", decimal.Decimal("1E+1000")),  # beyond a float: not infinity
+    ("-1E+1000", decimal.Decimal("-1E+1000")),
+    ("1E-400", decimal.Decimal("1E-400")),  # below a float: not zero
+    ("0.10000000000000000000001", decimal.Decimal("0.10000000000000000000001")),
+    ("1.50", 1.5), ("1E+3", 1000.0), ("0.30000000000000004", 0.30000000000000004),
+])
+def test_loads_reads_numbers_exactly(text: str, expected: object) -> None:
+    value = values.loads(f'{{"v":{text}}}')["v"]
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize("number, wide", [
+    (2**53 - 1, False), (2**53, True), (2**63 + 1, True), (decimal.Decimal("0.1"), False),
+    (decimal.Decimal("123456789012345"), False), (decimal.Decimal("0.1234567890123456"), True),
+    (decimal.Decimal("1E-400"), True), (decimal.Decimal("3.000000000000000000"), False),
+])
+def test_wide_numbers_are_those_sqlite_reads_approximately(number: object, wide: bool) -> None:
+    exact = values.exact_number(number)
+    assert exact is not None and values.is_wide(exact) is wide
+
+
+def test_compare_parts_of_a_wide_value_bracket_its_double() -> None:
+    big = 2**63 + 1
+    low, high = values.compare_part("low", big), values.compare_part("high", big)
+    assert low < big < high and isinstance(low, float)
+    assert values.compare_part("wide", big) == str(big)
+    assert values.compare_part("text", 0.1) == "0.1" and values.compare_part("wide", 0.1) is None
+    assert values.compare_part("low", 5) == values.compare_part("high", 5) == 5
+    assert values.compare_part("text", "5") is None  # a string is no number
+
+
+def test_numcmp_and_numin_are_exact_and_three_valued() -> None:
+    assert values.numcmp("9223372036854775809", "9223372036854775810") == -1
+    assert values.numcmp("1E+1000", "1E+999") == 1
+    assert values.numcmp("0.1", 0.1) == 0  # a float is the decimal it prints as
+    assert values.numcmp('"5"', "5") is None  # JSON text of a string: SQL's own rules apply
+    assert values.numin("2", '["1", "2.0"]') == 1
+    assert values.numin("3", '["1", null]') is None  # 3 IN (1, NULL) is unknown
+    assert values.numin("3", '["1"]') == 0
+    assert values.numin('"x"', '["1"]') == -1
+
+
+def test_check_exact_accepts_doubles_and_refuses_approximations() -> None:
+    assert values.check_exact("0.30000000000000004", "ORDER BY x") == 1
+    assert values.check_exact("1e+20", "ORDER BY x") == 1
+    for approximate in ("9223372036854775809", "0.10000000000000000001", "1E+1000"):
+        with pytest.raises(DataError, match="ORDER BY x"):
+            values.check_exact(approximate, "ORDER BY x")
+        assert isinstance(values.take_refusal(), DataError)
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\\\x00", "\x00"])
+def test_dumps_refuses_strings_holding_nul(text: str) -> None:
+    with pytest.raises(DataError, match="NUL"):
+        values.dumps({"s": text})
+    with pytest.raises(DataError, match="NUL"):
+        values.dumps({text: 1})
+
+
+def test_dumps_accepts_the_text_of_an_escaped_nul() -> None:
+    assert values.loads(values.dumps({"s": "\\u0000"})) == {"s": "\\u0000"}

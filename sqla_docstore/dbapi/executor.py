@@ -112,8 +112,8 @@ def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLo
     if not spec.primary_key:
         return None
     keys = _lookup_keys(stmt.where, source.ref, spec)
-    if keys is None:
-        return None
+    if keys is None or stmt.order_by and isinstance(stmt.where, ast.InList):
+        return None  # several documents in an asked order: the query orders them
     labels: list[str] = []
     fields: list[str] = []
     for col in stmt.columns:

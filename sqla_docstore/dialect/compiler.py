@@ -10,19 +10,27 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import exc, schema, util
+from sqlalchemy import exc, schema
 from sqlalchemy.sql import compiler, sqltypes
 from sqlalchemy.sql.elements import TextClause
 
 
+class _EscapeAny(dict[str, str]):
+    """A bind-name character outside ``[A-Za-z0-9_$\\@]`` becomes ``_xHH_``: the statement
+    lexer ends a ``:name`` at quotes, spaces and operators, so a column named ``it's``
+    needs another bind name (the hex code keeps distinct names distinct)."""
+
+    def __missing__(self, char: str) -> str:
+        return f"_x{ord(char):x}_"
+
+
 class DocstoreCompiler(compiler.SQLCompiler):
-    # Bind names come from column names: characters that end a :name parameter in the
-    # statement language are escaped too (a column named "it's" binds as :itQs).
-    bindname_escape_characters = util.immutabledict({
-        **compiler.SQLCompiler.bindname_escape_characters,
-        "'": "Q", '"': "D", ",": "_", "=": "E", "<": "L", ">": "G", "+": "S", "*": "T",
-        "|": "V", ";": "_", "\t": "_", "\n": "_", "\r": "_", "\f": "_", "\v": "_",
-    })
+    # Bind names come from column names: every character that could end a :name
+    # parameter in the statement language is escaped (see _EscapeAny).
+    @classmethod
+    def _init_bind_translate(cls) -> None:
+        cls._bind_translate_re = re.compile(r"[^A-Za-z0-9_$\\@]")
+        cls._bind_translate_chars = _EscapeAny()
 
     def for_update_clause(self, select: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError(

@@ -20,10 +20,10 @@ from .. import values
 
 def _parse_time(text: str) -> dt.time:
     head, sep, rest = text.partition(".")
-    if sep:
-        digits = "".join(c for c in rest if c.isdigit())
-        text = head + "." + digits[:6].ljust(6, "0") + rest[len(digits):]
-    return dt.time.fromisoformat(text)
+    if sep:  # at most 6 fraction digits, then the offset as written ("+02:00")
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = head + "." + rest[:digits][:6].ljust(6, "0") + rest[digits:]
+    return dt.time.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class DocstoreDateTime(sqltypes.DateTime):

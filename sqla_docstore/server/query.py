@@ -157,20 +157,38 @@ def _nocase(expr: ast.Expr) -> ast.Expr:
     return ast.Func("nocase", (expr,))
 
 
+def _unmatched(expr: ast.Expr) -> ast.Expr:
+    """RavenDB's ``not``/``!=``: every document the query does not match, including those
+    where the field is null or missing (SQL's NOT would leave out the unknown ones)."""
+    return ast.IsBool(expr, True, negated=True)
+
+
+def _explicit_null(field: ast.Expr, negated: bool) -> ast.Expr:
+    """RavenDB's ``= null`` matches a stored null, not a missing field; ``!= null`` the rest."""
+    stored_null = ast.Binary("and", ast.Func("exists", (field,)), ast.IsNull(field))
+    return _unmatched(stored_null) if negated else stored_null
+
+
 def _rewrite(expr: ast.Expr, exact: bool, nulls: frozenset[str], refs: set[str]) -> ast.Expr:
-    """RavenDB's where semantics: case-insensitive unless exact(), ``= null`` tests null."""
+    """RavenDB's where semantics: case-insensitive unless exact(), ``= null`` tests a stored
+    null, ``not`` and ``!=`` match the documents the positive form does not."""
     if isinstance(expr, ast.Func) and expr.name == "exact" and len(expr.args) == 1:
         return _rewrite(expr.args[0], True, nulls, refs)
     if isinstance(expr, ast.Binary) and expr.op in ("and", "or"):
         return ast.Binary(expr.op, _rewrite(expr.left, exact, nulls, refs),
                           _rewrite(expr.right, exact, nulls, refs))
     if isinstance(expr, ast.Unary) and expr.op == "not":
-        return ast.Unary("not", _rewrite(expr.operand, exact, nulls, refs))
+        return _unmatched(_rewrite(expr.operand, exact, nulls, refs))
     _check(expr, refs)
+    if isinstance(expr, ast.IsNull) and isinstance(expr.expr, ast.Column):
+        return _explicit_null(expr.expr, expr.negated)
     if isinstance(expr, ast.Binary) and expr.op in ("=", "!="):
         if isinstance(expr.right, ast.Param) and expr.right.name in nulls:
-            return ast.IsNull(expr.left, negated=expr.op == "!=")
-        return expr if exact else ast.Binary(expr.op, _nocase(expr.left), expr.right)
+            return _explicit_null(expr.left, expr.op == "!=")
+        left = expr.left if exact else _nocase(expr.left)
+        if expr.op == "!=":
+            return _unmatched(ast.Binary("=", left, expr.right))
+        return ast.Binary("=", left, expr.right)
     if isinstance(expr, ast.InList) and not exact:
         return replace(expr, expr=_nocase(expr.expr))
     if isinstance(expr, ast.Func) and expr.name in ("startswith", "endswith"):

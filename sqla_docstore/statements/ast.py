@@ -107,6 +107,15 @@ class IsDistinct:
 
 
 @dataclass(frozen=True)
+class IsBool:
+    """``expr IS [NOT] TRUE|FALSE``: a truth test that is never NULL (NULL IS NOT TRUE)."""
+
+    expr: Expr
+    value: bool
+    negated: bool = False
+
+
+@dataclass(frozen=True)
 class Func:
     name: str  # lower-cased
     args: tuple[Expr, ...]
@@ -155,6 +164,7 @@ Expr = (
     | Between
     | IsNull
     | IsDistinct
+    | IsBool
     | Func
     | Cast
     | Case

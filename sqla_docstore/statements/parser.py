@@ -587,8 +587,7 @@ class _Parser:
                     left = ast.IsDistinct(left, self.additive(), negated)
                 elif self.accept_kw("true", "false"):
                     value = self.tokens[self.i - 1].value.lower() == "true"
-                    test: ast.Expr = ast.Binary("=", left, ast.Literal(value))
-                    left = ast.Unary("not", test) if negated else test
+                    left = ast.IsBool(left, value, negated)
                 else:
                     right = self.additive()  # SQLite's IS: null-safe equality
                     left = ast.IsDistinct(left, right, not negated)

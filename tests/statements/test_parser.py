@@ -236,7 +236,9 @@ def test_is_null_distinct_and_boolean_literals() -> None:
     assert parse_expression("a IS NOT DISTINCT FROM b") == ast.IsDistinct(
         col(None, "a"), col(None, "b"), True
     )
-    assert parse_expression("a IS true") == ast.Binary("=", col(None, "a"), ast.Literal(True))
+    # a truth test, never NULL: NULL IS NOT TRUE holds (NOT (a = true) would be NULL)
+    assert parse_expression("a IS true") == ast.IsBool(col(None, "a"), True)
+    assert parse_expression("a IS NOT false") == ast.IsBool(col(None, "a"), False, True)
     assert parse_expression("NOT a") == ast.Unary("not", col(None, "a"))
 
 

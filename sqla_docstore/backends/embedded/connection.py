@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import sqlite3
 from collections import Counter
 from collections.abc import Callable
@@ -186,9 +185,11 @@ class EmbeddedConnection:
             if kind == "literal":
                 args[slot] = values.to_sql_param(value)
             elif kind == "array":
-                args[slot] = json.dumps([values.to_sql_param(v) for v in _param(params, value)])
-            else:
+                args[slot] = values.sql_array(_param(params, value))
+            elif kind == "param":
                 args[slot] = values.to_sql_param(_param(params, value))
+            else:  # "<part>:<source>", a part of an exact comparison (sqlgen)
+                args[slot] = _compare_part(kind, value, params)
         return args
 
     def query(
@@ -437,6 +438,16 @@ class EmbeddedConnection:
 def _row_rules(spec: CollectionSpec) -> tuple[Any, ...]:
     """What a row was checked against before commit (unique indexes are checked at commit)."""
     return (spec.fields, spec.primary_key, spec.autoincrement, spec.checks, spec.prefix)
+
+
+def _compare_part(kind: str, ref: Any, params: dict[str, Any]) -> Any:
+    part, _, source = kind.partition(":")
+    if source == "items":  # an IN list's items: ((source, ref), ...)
+        given = [v if k == "literal" else _param(params, v) for k, v in ref]
+        return values.array_part(part, given)
+    if source == "array":
+        return values.array_part(part, _param(params, ref))
+    return values.compare_part(part, ref if source == "literal" else _param(params, ref))
 
 
 def _param(params: dict[str, Any], name: str) -> Any:

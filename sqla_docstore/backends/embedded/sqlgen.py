@@ -8,6 +8,7 @@ in Python (one JSON parse per row instead of one SQLite call per cell).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -44,15 +45,28 @@ _CASTS = {
 }
 
 
+_COMPARISONS = {"=", "!=", "<>", "<", "<=", ">", ">="}
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_NON_STRICT = {"<": "<=", "<=": "<=", ">": ">=", ">=": ">="}
+_STRICT = {"<": "<", "<=": "<", ">": ">", ">=": ">", "!=": "!="}
+# Aggregates that pick or compare values (sum/avg compute in doubles anyway, as SQL does).
+_INEXACT_AGGREGATES = {"min", "max", "group_concat", "count"}
+_WIDE = "9007199254740992.0"  # 2**53: doubles beyond hold integers only approximately
+
+
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
 def json_path(name: str) -> str:
-    """The SQL literal of a field's JSON path (field names are identifiers, never values)."""
+    """The SQL literal of a field's JSON path (field names are identifiers, never values).
+
+    The label is written as the key appears in the stored JSON text (backslashes and control
+    characters escaped as ``values.dumps`` writes them), which is what SQLite matches."""
     if '"' in name:
         raise NotSupportedError(f"field names containing '\"' are not supported: {name!r}")
-    return "'$." + quote(name).replace("'", "''") + "'"
+    label = json.dumps(name, ensure_ascii=False)
+    return "'$." + label.replace("'", "''") + "'"
 
 
 def field_sql(alias: str, name: str) -> str:
@@ -224,7 +238,11 @@ class SqlGenerator:
         """A nested SELECT rendered with SQL values (subqueries, compound members)."""
         if isinstance(stmt, ast.Compound):
             joiner = f" {stmt.op.upper()} "
-            parts = [f"SELECT * FROM ({self.select(s, parent)})" for s in stmt.selects]
+            # members of a set operation that removes duplicates are DISTINCT already (so
+            # their fields get the wide-number check of SELECT DISTINCT)
+            members = [replace(s, distinct=True) if isinstance(s, ast.Select) and (
+                stmt.op != "union all") else s for s in stmt.selects]
+            parts = [f"SELECT * FROM ({self.select(s, parent)})" for s in members]
             sql = joiner.join(parts)
             scope = _Scope({}, parent, dict.fromkeys(_labels(stmt)))
             return sql + self._order_limit(stmt.order_by, stmt.limit, stmt.offset, scope)
@@ -257,8 +275,10 @@ class SqlGenerator:
         sql = "SELECT " + ("DISTINCT " if stmt.distinct else "") + ", ".join(cols or ["NULL"])
         if stmt.from_:
             sql += " FROM " + ", ".join(self._from_item(f, scope) for f in stmt.from_)
-        if stmt.where is not None:
-            sql += " WHERE " + self.expr(stmt.where, scope, index=True)
+        where = [] if stmt.where is None else [self.expr(stmt.where, scope, index=True)]
+        where += self._inexact_guards(stmt, scope, labels)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         # Result labels name things in GROUP BY, HAVING and ORDER BY only (as in SQL); in the
         # select list and WHERE a name is a field, even when a label has the same name.
         scope.labels = labels
@@ -445,6 +465,10 @@ class SqlGenerator:
         return f"({op}{self.expr(e.operand, scope, index)})"
 
     def _x_Binary(self, e: ast.Binary, scope: _Scope, index: bool) -> str:
+        if e.op in _COMPARISONS:
+            exact = self._exact_compare(e, scope, index)
+            if exact is not None:
+                return exact
         op = e.op.upper() if e.op in ("and", "or") else e.op
         if e.op == "/":  # SQL integer division stays integer in SQLite too
             op = "/"
@@ -469,17 +493,59 @@ class SqlGenerator:
             items[0].name in self.array_params
         ):
             array = self.bind("array", items[0].name)
-            return f"({left} {neg}IN (SELECT value FROM json_each({array})))"
+            listed = f"IN (SELECT value FROM json_each({array}))"
+            texts = self.bind("text:array", items[0].name)
+            wide = self.bind("wide:array", items[0].name) + " = 1"
+            return self._exact_in(e, scope, left, listed, texts, wide)
         if not items:
             return "(1 = 1)" if e.negated else "(1 = 0)"
-        return f"({left} {neg}IN ({', '.join(self.expr(i, scope) for i in items)}))"
+        listed = f"IN ({', '.join(self.expr(i, scope) for i in items)})"
+        plain = f"({left} {neg}{listed})"
+        sources = tuple(("param", i.name) if isinstance(i, ast.Param) else ("literal", i.value)
+                        for i in items if isinstance(i, (ast.Param, ast.Literal)))
+        if len(sources) != len(items):
+            return plain
+        texts = self.bind("text:items", sources)
+        wide = self.bind("wide:items", sources) + " = 1"
+        return self._exact_in(e, scope, left, listed, texts, wide)
+
+    def _exact_in(self, e: ast.InList, scope: _Scope, left: str, listed: str, texts: str,
+                  wide_items: str) -> str:
+        """IN over numbers decided on their exact text when one side is wide (values.py)."""
+        positive = f"({left} {listed})"
+        plain = f"({left} NOT {listed})" if e.negated else positive
+        target = self._field_ref(e.expr, scope)
+        if target is None:
+            return plain
+        raw, wide = self._raw_and_wide(target)
+        found = f"docstore_numin({raw}, {texts})"  # -1: the field holds no number
+        if not e.negated:
+            return f"({plain} AND CASE WHEN {wide_items} OR {wide} THEN {found} IN (1, -1) " \
+                   "ELSE 1 END)"
+        # as in _exact_terms: only a double equal to an item needs the exact text
+        return (f"(CASE WHEN ({wide_items} OR ({positive} AND {wide})) AND {found} != -1 "
+                f"THEN NOT {found} ELSE {plain} END)")
 
     def _x_InSelect(self, e: ast.InSelect, scope: _Scope, index: bool) -> str:
         neg = "NOT " if e.negated else ""
-        return f"({self.expr(e.expr, scope, index)} {neg}IN ({self.select(e.select, scope)}))"
+        # SQLite matches the subquery's values as doubles: a wide number on either side
+        # raises DataError (IN only asks whether a value is there: DISTINCT changes nothing)
+        select = replace(e.select, distinct=True) if isinstance(e.select, ast.Select) else (
+            e.select)
+        sql = f"({self.expr(e.expr, scope, index)} {neg}IN ({self.select(select, scope)}))"
+        target = self._field_ref(e.expr, scope)
+        if target is None:
+            return sql
+        raw, wide = self._raw_and_wide(target)
+        what = self.bind("literal", f"IN (SELECT ...) {target[1]}")
+        return f"({sql} AND CASE WHEN {wide} THEN docstore_check_exact({raw}, {what}) ELSE 1 END)"
 
     def _x_Between(self, e: ast.Between, scope: _Scope, index: bool) -> str:
         neg = "NOT " if e.negated else ""
+        if self._field_ref(e.expr, scope) is not None:  # two exact comparisons
+            low = self._x_Binary(ast.Binary(">=", e.expr, e.low), scope, index)
+            high = self._x_Binary(ast.Binary("<=", e.expr, e.high), scope, index)
+            return f"({neg}({low} AND {high}))"
         return (f"({self.expr(e.expr, scope, index)} {neg}BETWEEN {self.expr(e.low, scope)} "
                 f"AND {self.expr(e.high, scope)})")
 
@@ -488,7 +554,138 @@ class SqlGenerator:
 
     def _x_IsDistinct(self, e: ast.IsDistinct, scope: _Scope, index: bool) -> str:
         op = "IS" if e.negated else "IS NOT"
-        return f"({self.expr(e.left, scope, index)} {op} {self.expr(e.right, scope, index)})"
+        plain = f"({self.expr(e.left, scope, index)} {op} {self.expr(e.right, scope, index)})"
+        exact = self._exact_terms(e.left, e.right, scope, index)
+        if exact is None:
+            return plain
+        wide, cmp, _ = exact
+        test = f"{cmp} {'=' if e.negated else '!='} 0"
+        return f"(CASE WHEN {wide} THEN coalesce({test}, {plain}) ELSE {plain} END)"
+
+    # -- exact numbers (values.py: wide numbers are compared on their exact text) ----------
+    def _inexact_guards(self, stmt: ast.Select, scope: _Scope,
+                        labels: dict[str, ast.Expr | None]) -> list[str]:
+        """Conditions raising DataError (``docstore_check_exact``) on a row whose field SQLite
+        would order, group or aggregate by an approximate value (a wide number)."""
+        uses: dict[tuple[str, str], str] = {}
+        subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect)
+        aggregated = [n for c in stmt.columns for n in ast.walk(c.expr, subqueries)]
+        aggregated += list(ast.walk(stmt.having, subqueries)) if stmt.having else []
+        for node in aggregated:
+            if isinstance(node, ast.Func) and node.name in _INEXACT_AGGREGATES and (
+                node.name != "count" or node.distinct
+            ):
+                for arg in node.args:
+                    self._guard_use(arg, scope, f"{node.name}()", uses)
+        for item in stmt.order_by:
+            ordered = labels.get(item.expr.name) if isinstance(item.expr, ast.Column) and (
+                item.expr.table is None and item.expr.name in labels) else item.expr
+            if ordered is not None:
+                self._guard_use(ordered, scope, "ORDER BY", uses)
+        for expr in stmt.group_by:
+            self._guard_use(expr, scope, "GROUP BY", uses)
+        if stmt.distinct:
+            for col in stmt.columns:
+                self._guard_use(col.expr, scope, "SELECT DISTINCT", uses)
+        guards = []
+        for field_ref, construct in uses.items():
+            raw, wide = self._raw_and_wide(field_ref)
+            what = self.bind("literal", f"{construct} {field_ref[1]}")
+            guards.append(f"(CASE WHEN {wide} THEN docstore_check_exact({raw}, {what}) "
+                          "ELSE 1 END)")
+        return guards
+
+    def _guard_use(self, e: ast.Expr, scope: _Scope, construct: str,
+                   uses: dict[tuple[str, str], str]) -> None:
+        try:
+            target = self._field_ref(e, scope)
+        except ProgrammingError:
+            return  # a label or unknown name: reported where it is rendered
+        if target is not None:
+            uses.setdefault(target, construct)
+
+    def _field_ref(self, e: ast.Expr, scope: _Scope) -> tuple[str, str] | None:
+        """(alias, field name) when ``e`` is a field of a document."""
+        if not isinstance(e, ast.Column):
+            return None
+        resolved = self._resolve(e, scope)
+        if resolved is None or resolved[0] != "field":
+            return None
+        return resolved[1], e.name
+
+    @staticmethod
+    def _raw_and_wide(target: tuple[str, str]) -> tuple[str, str]:
+        """The field's JSON text, and whether SQLite reads it approximately (a double that is
+        huge, tiny or has more than 15 characters: decided on the text then)."""
+        value = field_sql(*target)
+        raw = f"({quote(target[0])}.body -> {json_path(target[1])})"
+        wide = (f"(typeof({value}) = 'real' AND ({value} >= {_WIDE} OR {value} <= -{_WIDE} "
+                f"OR abs({value}) < 1e-300 OR length({raw}) > 15))")
+        return raw, wide
+
+    def _value_parts(self, e: ast.Expr) -> dict[str, str] | None:
+        """Binds of a compared parameter or literal: value, low, high, text, wide."""
+        if isinstance(e, ast.Param):
+            source, ref = "param", e.name
+        elif isinstance(e, ast.Literal) and e.value is not None:
+            source, ref = "literal", e.value
+        else:
+            return None
+        return {part: self.bind(f"{part}:{source}", ref)
+                for part in ("value", "low", "high", "text", "wide")}
+
+    def _exact_terms(self, left: ast.Expr, right: ast.Expr, scope: _Scope,
+                     index: bool) -> tuple[str, str, dict[str, str] | None] | None:
+        """(any side wide, exact comparison -1/0/1, the value's binds) for a field compared
+        with a value or another field; None for other comparisons."""
+        target = self._field_ref(left, scope)
+        if target is None:
+            return None
+        raw, wide = self._raw_and_wide(target)
+        other = self._field_ref(right, scope)
+        if other is not None:
+            raw2, wide2 = self._raw_and_wide(other)
+            return f"({wide} OR {wide2})", f"docstore_numcmp({raw}, {raw2})", None
+        parts = self._value_parts(right)
+        if parts is None:
+            return None
+        # A field's double that differs from a (non-wide) value orders as its exact value
+        # does (rounding keeps order): only a double equal to the value needs the exact text.
+        value = field_sql(*target)
+        return (f"({parts['wide']} IS NOT NULL OR ({value} = {parts['value']} AND {wide}))",
+                f"docstore_numcmp({raw}, {parts['text']})", parts)
+
+    def _exact_compare(self, e: ast.Binary, scope: _Scope, index: bool) -> str | None:
+        left, right, op = e.left, e.right, "!=" if e.op == "<>" else e.op
+        if self._field_ref(left, scope) is None:
+            left, right, op = right, left, _FLIPPED.get(op, op)
+        exact = self._exact_terms(left, right, scope, index)
+        if exact is None:
+            return None
+        wide, cmp, parts = exact
+        a = self.expr(left, scope, index)
+        b = parts["value"] if parts is not None else self.expr(right, scope, index)
+        plain = f"{a} {op} {b}"
+        decided = f"CASE WHEN {wide} THEN coalesce({cmp} {op} 0, {plain}) ELSE {plain} END"
+        if parts is not None and op != "=":
+            # a strict order (or !=) between a double and a value that is not wide holds
+            # exactly too (rounding keeps order): the common case costs one comparison
+            strict = f"{a} {_STRICT[op]} {b}"
+            decided = f"CASE WHEN {parts['wide']} IS NULL AND {strict} THEN 1 " + decided[5:]
+        if op == "!=":
+            return f"({decided})"
+        # an indexable superset first: rounding to doubles keeps order
+        if parts is None:
+            narrow = f"{a} {_NON_STRICT.get(op, op)} {b}"
+        elif op == "=":
+            narrow = f"{a} BETWEEN {parts['low']} AND {parts['high']}"
+        else:
+            narrow = f"{a} {_NON_STRICT[op]} {parts['high' if op[0] == '<' else 'low']}"
+        return f"({narrow} AND {decided})"
+
+    def _x_IsBool(self, e: ast.IsBool, scope: _Scope, index: bool) -> str:
+        test = f"IS {'NOT ' if e.negated else ''}{'TRUE' if e.value else 'FALSE'}"
+        return f"({self.expr(e.expr, scope, index)} {test})"
 
     def _x_Func(self, e: ast.Func, scope: _Scope, index: bool) -> str:
         name = _RENAMED.get(e.name, e.name)

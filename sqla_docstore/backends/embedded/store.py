@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
+from ... import values
 from ...errors import (
     DatabaseError,
     DataError,
@@ -66,6 +67,9 @@ def store_errors(what: str) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
+        refused = values.take_refusal()  # a wide number met ORDER BY & co. (sqlgen)
+        if refused is not None:
+            raise refused from exc
         raise translate(exc, what) from exc
     except OverflowError as exc:
         raise DataError(f"a number is out of the store's range while {what}: {exc}") from exc
@@ -128,6 +132,10 @@ class EmbeddedStore:
                     # may drop the newest commits, and never corrupts.
                     conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA case_sensitive_like=ON")
+                # exact comparisons of numbers SQLite reads approximately (values, sqlgen)
+                conn.create_function("docstore_numcmp", 2, values.numcmp, deterministic=True)
+                conn.create_function("docstore_numin", 2, values.numin, deterministic=True)
+                conn.create_function("docstore_check_exact", 2, values.check_exact)
                 conn.execute("PRAGMA temp_store=MEMORY")
         except BaseException:
             conn.close()

@@ -191,7 +191,7 @@ class RavenConnection:
               pending: PendingBatch | None) -> tuple[list[str], list[tuple[Any, ...]]]:
         colls = statement_shape(stmt)[0]  # cached per parsed statement
         overlaid = pending is not None and any(pending.touches(c) for c in colls)
-        planned = None if overlaid else translate(stmt, self.spec)
+        planned = None if overlaid else translate(stmt, self.spec, params)
         if planned is not None:
             return self._server_query(stmt, planned, params, pending)
         return self._client_query(stmt, params, pending, colls)
@@ -226,8 +226,8 @@ class RavenConnection:
         for collection in colls:
             where = stmt.where if single and isinstance(stmt, ast.Select) else None
             ref = stmt.from_[0].ref if single else collection  # type: ignore[union-attr]
-            self._fill_scratch(collection, pushdown(where, self.spec(collection), ref),
-                               params)
+            self._fill_scratch(collection,
+                               pushdown(where, self.spec(collection), ref, params), params)
         return self._scratch.query(stmt, params, pending)
 
     def _fill_scratch(self, collection: str, rql: RqlQuery, params: dict[str, Any]) -> None:
@@ -257,14 +257,15 @@ class RavenConnection:
         for collection in colls | collections_of(exprs):  # SET subqueries read them too
             own = collection == table and len(colls) == 1
             rql = pushdown(where if own else None, self.spec(collection),
-                           alias or table if own else collection)
+                           alias or table if own else collection, params)
             self._fill_scratch(collection, rql, params)
         return self._scratch.rows_for_write(table, alias, where, exprs, params, pending)
 
     def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any],
                  pending: PendingBatch | None = None) -> tuple[Any, ...]:
         for collection in collections_of(exprs):  # subqueries read what is stored now
-            self._fill_scratch(collection, pushdown(None, self.spec(collection), collection),
+            self._fill_scratch(collection,
+                               pushdown(None, self.spec(collection), collection, params),
                                params)
         return self._scratch.evaluate(exprs, params, pending)
 
@@ -444,7 +445,7 @@ class RavenConnection:
     def _backfill(self, spec: CollectionSpec, name: str, default: Any) -> None:
         """Existing documents get a new field's default, as existing rows do in SQL (and on
         the embedded store): a patch by query of the documents without the field."""
-        rql = pushdown(ast.IsNull(ast.Column(None, name)), spec, spec.name)
+        rql = pushdown(ast.IsNull(ast.Column(None, name)), spec, spec.name, {})
         args = {k: _rql_value(kind, v, {}) for k, (kind, v) in rql.binds.items()}
         query = {"Query": rql.text + " update { this[$sqla_field] = $sqla_default; }",
                  "QueryParameters": {**args, "sqla_field": name, "sqla_default": default}}

@@ -330,7 +330,7 @@ def _short(exc: Exception) -> str:
 def _decode(raw: requests.Response) -> Any:
     if raw.status_code in (204, 304) or not raw.content:
         return None
-    try:
-        return raw.json()
+    try:  # exact numbers: decimals with more digits than a float, beyond a float's range
+        return values.loads(raw.content.decode("utf-8"))
     except (ValueError, RecursionError):
         return raw.text  # not JSON (or nested beyond reading): the caller reports it

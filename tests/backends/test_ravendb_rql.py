@@ -1,0 +1,83 @@
+"""What is sent to RavenDB as RQL: only predicates whose RavenDB answer is exactly SQL's, under
+RavenDB's semantics (``!=`` and ``not`` match null and missing fields; numbers are doubles)."""
+
+from __future__ import annotations
+
+import decimal
+from typing import Any
+
+import pytest
+
+from sqla_docstore.backends.ravendb.rql import pushdown, translate
+from sqla_docstore.schema import CollectionSpec, FieldSpec
+from sqla_docstore.statements import ast
+from sqla_docstore.statements.parser import parse_expression
+
+SPEC = CollectionSpec(
+    "items",
+    (FieldSpec("id", "INTEGER", False), FieldSpec("n", "INTEGER"), FieldSpec("s", "VARCHAR"),
+     FieldSpec("flag", "BOOLEAN"), FieldSpec("d", "NUMERIC(60, 10)")),
+    ("id",), "id",
+)
+
+
+def _where(sql: str, params: dict[str, Any] | None = None) -> str | None:
+    """The RQL where clause of a whole query sent to the server, or None (client-side)."""
+    select = ast.Select((ast.ResultColumn(ast.Column(None, "id")),),
+                        (ast.TableRef("items"),), parse_expression(sql))
+    planned = translate(select, lambda name: SPEC, params or {})
+    if planned is None:
+        return None
+    return planned[0].text.partition(" where ")[2]
+
+
+def _pushed(sql: str, params: dict[str, Any] | None = None) -> str:
+    return pushdown(parse_expression(sql), SPEC, "items", params or {}).text
+
+
+def test_not_equal_excludes_null_and_missing_explicitly() -> None:
+    assert _where("n != :v", {"v": 1}) == (
+        "((exists(n) and n != null) and (true and not n = $p0))")
+
+
+def test_not_of_a_comparison_excludes_unknown_rows() -> None:
+    assert _where("NOT (n < :v)", {"v": 1}) == (
+        "((exists(n) and n != null) and (true and not n < $p0))")
+    # NOT (a AND b) is FALSE-of-a OR FALSE-of-b: no row where either is unknown slips in
+    assert _where("NOT (n = 1 AND flag = true)") == (
+        "(((exists(n) and n != null) and (true and not n = $p0)) or "
+        "((exists(flag) and flag != null) and (true and not flag = $p1)))")
+
+
+def test_is_distinct_from_uses_ravens_inclusive_negation() -> None:
+    assert _where("n IS DISTINCT FROM :v", {"v": 3}) == "(true and not n = $p0)"
+    assert _where("n IS NOT DISTINCT FROM :v", {"v": 3}) == "n = $p0"
+    assert _where("flag IS NOT TRUE") == "(true and not flag = $p0)"
+
+
+def test_null_parameter_is_never_sent_as_a_comparison() -> None:
+    # RQL "n = $v" with a null $v would match stored nulls; SQL's n = NULL matches nothing
+    assert _where("n = :v", {"v": None}) is None
+    assert _where("n IS DISTINCT FROM :v", {"v": None}) is None
+    assert _pushed("n = :v AND s = 'x'", {"v": None}) == "from 'items' where exact(s = $p0)"
+
+
+@pytest.mark.parametrize(
+    "value", [2**53, 2**63 + 1, 1e300, decimal.Decimal("0.1000000000000000001"), True, "1"])
+def test_numbers_ravendb_compares_approximately_stay_on_the_client(value: Any) -> None:
+    assert _where("n = :v", {"v": value}) is None
+    assert _where("n < :v", {"v": value}) is None
+
+
+def test_decimal_fields_are_filtered_as_a_superset_only() -> None:
+    # documents may hold decimals with more digits than a double: RavenDB's = and < are not
+    # SQL's there, but the non-strict comparison finds every row SQL would
+    assert _where("d < :v", {"v": decimal.Decimal("1.5")}) is None
+    assert _pushed("d < :v", {"v": decimal.Decimal("1.5")}) == "from 'items' where d <= $p0"
+    assert _pushed("NOT (d = :v)", {"v": decimal.Decimal("1.5")}) == (
+        "from 'items' where (exists(d) and d != null)")
+
+
+def test_or_with_a_client_side_branch_is_not_pushed() -> None:
+    assert _pushed("n = 1 OR s LIKE 'a%'") == "from 'items'"
+    assert _pushed("n = 1 AND s LIKE 'a%'") == "from 'items' where n = $p0"
