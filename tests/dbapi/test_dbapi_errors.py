@@ -292,13 +292,18 @@ def test_a_lone_surrogate_is_a_data_error(conn: dbapi.Connection, value: str) ->
         conn.commit()
 
 
-def test_numbers_beyond_the_store_are_data_errors(cur: dbapi.Cursor) -> None:
+def test_numbers_beyond_a_double_compare_exactly(cur: dbapi.Cursor) -> None:
+    # (was: a DataError) numbers beyond SQLite's range are compared on their exact text now
     import decimal
 
-    with pytest.raises(errors.DataError) as caught:
-        cur.execute("SELECT users.id FROM users WHERE users.age = :a",
-                    {"a": decimal.Decimal("1E+1000")})
-    assert isinstance(caught.value.__cause__, OverflowError)
+    cur.execute("INSERT INTO users (name, age) VALUES ('a', 1)")
+    huge = decimal.Decimal("1E+1000")
+    cur.execute("SELECT users.id FROM users WHERE users.age = :a", {"a": huge})
+    assert cur.fetchall() == []
+    cur.execute("SELECT users.name FROM users WHERE users.age < :a", {"a": huge})
+    assert cur.fetchall() == [("a",)]
+    cur.execute("SELECT users.name FROM users WHERE users.age > :a", {"a": -huge})
+    assert cur.fetchall() == [("a",)]
 
 
 @pytest.mark.parametrize("sql", [
