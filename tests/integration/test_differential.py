@@ -23,10 +23,10 @@ supported" (counted, not a failure), and so does a ``DataError`` on a statement 
 or Numeric column, or on the COMMIT after one (a value the backend cannot hold or compute exactly,
 refused clearly); any other error, or any difference, fails. The run is
 reproducible: ``derandomize=True`` and no example database, unless ``DIFFERENTIAL_SEED`` is set.
-Each program runs about 19 compared statements. By default 500 programs run on ``docstore://``
-(about 9,500 statements, ~60 s on a busy 2-core machine, most of it generating programs) and
-250 on ``ravendb://`` (about 4,800 statements, ~60 s: HTTP round trips);
-``DIFFERENTIAL_EXAMPLES=N`` sets both; ``pytest -s`` prints the counts. The
+Each program runs about 20 compared statements. By default 500 programs run on ``docstore://``
+(about 10,000 statements) and 250 on ``ravendb://`` (about 5,300 statements: HTTP round trips);
+each takes ~25 s on an idle 2-core machine, ~60 s on a loaded one, most of it generating
+programs. ``DIFFERENTIAL_EXAMPLES=N`` sets both; ``pytest -s`` prints the counts. The
 concurrent-writer tests check that threads incrementing one row end at exactly the number of
 increments (Python's arithmetic is the oracle).
 """
