@@ -5,6 +5,8 @@ Reads inside the transaction overlay this state on the store; savepoints truncat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import accumulate
 from typing import Any
 
@@ -12,6 +14,7 @@ from .commands import Command, CompareExchange, Delete, JSONDict, Patch, Put
 from .errors import ProgrammingError
 
 _MISSING: Any = object()
+_STATEMENT = "\x00statement"  # the implicit savepoint of one write statement
 #: A document state in the overlay: the id as written and the body, or None once deleted.
 DocState = tuple[str, "JSONDict | None"]
 
@@ -125,6 +128,21 @@ class PendingBatch:
 
     def release(self, name: str) -> None:
         del self._savepoints[self._find(name) :]
+        if not self._savepoints:
+            self._undo.clear()  # only a savepoint can need the states writes replaced
+
+    @contextmanager
+    def atomic_statement(self) -> Iterator[None]:
+        """A write statement applies whole or not at all: a failure (a constraint, a value
+        the store can't hold) takes back what it already added to the batch."""
+        self.savepoint(_STATEMENT)
+        try:
+            yield
+        except BaseException:
+            self.rollback_to(_STATEMENT)
+            self.release(_STATEMENT)
+            raise
+        self.release(_STATEMENT)
 
     def discard_collection(self, collection: str, id_prefix: str) -> None:
         """Forget every pending write to a collection and the documents read from it (the

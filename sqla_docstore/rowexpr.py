@@ -11,12 +11,14 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from .errors import IntegrityError
+from . import values
+from .errors import DataError, IntegrityError
 from .schema import CollectionSpec
 from .statements import ast
 from .statements.parser import parse_expression
 
 FIELD = "field:"
+_EXACT_FLOAT = 2.0**53
 #: ``evaluate(exprs, params)``: the values of expressions that read no collection
 Evaluate = Callable[[tuple[ast.Expr, ...], dict[str, Any]], tuple[Any, ...]]
 
@@ -58,10 +60,17 @@ def field_params(exprs: tuple[ast.Expr, ...]) -> tuple[str, ...]:
 
 def bind_fields(params: dict[str, Any], body: dict[str, Any],
                 names: tuple[str, ...]) -> dict[str, Any]:
-    """``params`` plus ``field:<name>`` for each field read (None when the document lacks it)."""
+    """``params`` plus ``field:<name>`` for each field read (None when the document lacks it).
+    A number SQLite would only approximate (values.is_wide) is refused: an expression over it
+    would compute with the approximation."""
     out = dict(params)
     for name in names:
-        out[FIELD + name] = body.get(name)
+        value = body.get(name)
+        number = values.exact_number(value) if type(value) is not str else None
+        if number is not None and not isinstance(value, float) and values.is_wide(number):
+            raise DataError(f"an expression reads {name} = {value}, a number the store only "
+                            "computes with approximately")
+        out[FIELD + name] = value
     return out
 
 
@@ -74,8 +83,17 @@ def check_expr(sql: str) -> ast.Expr:
 def check_constraints(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate) -> None:
     """NOT NULL and CHECK constraints of ``spec`` on the document ``body``."""
     for f in spec.fields:
-        if not f.nullable and body.get(f.name) is None and f.name != spec.autoincrement:
-            raise IntegrityError(f"NOT NULL constraint failed: {spec.name}.{f.name}")
+        value = body.get(f.name)
+        if value is None:
+            if not f.nullable and f.name != spec.autoincrement:
+                raise IntegrityError(f"NOT NULL constraint failed: {spec.name}.{f.name}")
+        elif type(value) is float and abs(value) >= _EXACT_FLOAT and (
+                f.name in spec.exact_fields):
+            # an exact number computed in doubles (an integer beyond 64 bits, a decimal mixed
+            # with a fraction): SQLite's result is an approximation of SQL's
+            raise DataError(
+                f"{spec.name}.{f.name}: computed value {value!r} is beyond what the store "
+                "computes exactly; it would be stored rounded")
     if spec.checks:
         exprs = tuple(check_expr(sql) for _, sql in spec.checks)
         params = {FIELD + k: v for k, v in body.items()}

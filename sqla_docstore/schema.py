@@ -8,6 +8,9 @@ from typing import Any
 
 from .errors import ProgrammingError
 
+#: declared types of exact numbers (SQLite holds values beyond 2**53 only approximately)
+EXACT_NUMBER_TYPES = frozenset({"INTEGER", "INT", "BIGINT", "SMALLINT", "NUMERIC", "DECIMAL"})
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -37,6 +40,18 @@ class CollectionSpec:
     @property
     def prefix(self) -> str:
         return self.id_prefix or self.name.lower()
+
+    @cached_property
+    def exact_fields(self) -> frozenset[str]:
+        """Fields declared with an exact number type (integers, NUMERIC / DECIMAL)."""
+        return frozenset(f.name for f in self.fields
+                         if f.type.split("(", 1)[0].strip().upper() in EXACT_NUMBER_TYPES)
+
+    @cached_property
+    def decimal_fields(self) -> frozenset[str]:
+        """Fields declared NUMERIC / DECIMAL."""
+        return frozenset(f.name for f in self.fields
+                         if f.type.split("(", 1)[0].strip().upper() in ("NUMERIC", "DECIMAL"))
 
     @property
     def field_names(self) -> tuple[str, ...]:

@@ -230,6 +230,19 @@ def check_exact(raw: Any, construct: str) -> int:
     raise _refusals.error
 
 
+def check_exact_integer(raw: Any, construct: str) -> int:
+    """``check_exact`` for a field declared as an integer: SQLite reads one beyond 64 bits as
+    a double, which would come back as a float, not the integer stored."""
+    number = _exact_of(raw)
+    if number is not None and _integral(number) and not -SAFE_INTEGER < number < SAFE_INTEGER:
+        _refusals.error = DataError(
+            f"{construct}: an integer beyond 2**53 would be ordered, grouped or aggregated as "
+            "an approximate double; filter such values out or compare them with =, <, > "
+            "instead")
+        raise _refusals.error
+    return check_exact(raw, construct)
+
+
 def take_refusal() -> DataError | None:
     """The DataError a ``check_exact`` call in this thread's last failed statement raised."""
     error: DataError | None = getattr(_refusals, "error", None)
@@ -289,6 +302,17 @@ def _refuse_nul(text: str) -> str:
     return text
 
 
+def refuse_nul(body: dict[str, Any]) -> None:
+    """DataError if a document about to be written holds NUL in a string (checked when the
+    write is executed, so the pending batch never holds a document it could not store)."""
+    for value in body.values():
+        if type(value) is str:
+            if "\x00" in value:
+                _refuse_nul("\\u0000")
+        elif isinstance(value, (dict, list)):
+            dumps(value)
+
+
 def dumps(document: Any) -> str:
     """Compact JSON; Decimal values are written as exact JSON numbers. Strings holding NUL
     are refused (DataError)."""
@@ -329,3 +353,38 @@ def _parse_float(text: str) -> float | decimal.Decimal:
 
 _decoder = json.JSONDecoder(parse_float=_parse_float)
 loads = _decoder.decode
+
+
+class ExactSum:
+    """SQLite aggregate ``docstore_dsum(json_text)``: the exact sum of decimal numbers (SQLite
+    sums REALs in doubles: 1E+30 + -5.0000000001 would lose the -5). The result is the exact
+    decimal as text, or NULL for no non-NULL value, as SUM gives."""
+
+    def __init__(self) -> None:
+        self.total: decimal.Decimal | None = None
+        self.count = 0
+
+    def step(self, raw: Any) -> None:
+        number = _exact_of(raw)
+        if number is None:
+            return
+        with decimal.localcontext(_EXACT_CONTEXT):
+            self.total = number if self.total is None else self.total + number
+        self.count += 1
+
+    def finalize(self) -> str | None:
+        return None if self.total is None else str(self.total)
+
+
+class ExactAvg(ExactSum):
+    """``docstore_davg(json_text)``: the exact sum divided by the count, to 50 digits."""
+
+    def finalize(self) -> str | None:
+        if self.total is None:
+            return None
+        with decimal.localcontext(decimal.Context(prec=50)):
+            return str(self.total / self.count)
+
+
+#: wide enough for sums of any stored decimal (exponents are bounded by JSON's doubles)
+_EXACT_CONTEXT = decimal.Context(prec=1000, Emax=999999, Emin=-999999)

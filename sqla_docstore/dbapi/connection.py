@@ -256,6 +256,11 @@ def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
         conn.pending.discard_collection(stmt.name, prefix)
 
 
+_WRITES: dict[type, Any] = {
+    ast.Insert: executor.run_insert,
+    ast.Update: executor.run_update,
+    ast.Delete: executor.run_delete,
+}
 _SAVEPOINT_OPS = {
     ast.SavepointAction.SAVEPOINT: Connection.savepoint,
     ast.SavepointAction.RELEASE: Connection.release_savepoint,
@@ -330,12 +335,9 @@ class Cursor:
             outcome = outcomes[-1] if outcomes else executor.Outcome()
             if many:
                 outcome.rows = [r for o in outcomes for r in o.rows]
-        elif isinstance(stmt, ast.Insert):
-            outcome = executor.run_insert(backend, stmt, param_sets, pending)
-        elif isinstance(stmt, ast.Update):
-            outcome = executor.run_update(backend, stmt, param_sets, pending)
-        elif isinstance(stmt, ast.Delete):
-            outcome = executor.run_delete(backend, stmt, param_sets, pending)
+        elif type(stmt) in _WRITES:
+            with pending.atomic_statement():
+                outcome = _WRITES[type(stmt)](backend, stmt, param_sets, pending)
         elif isinstance(stmt, _SCHEMA):
             _run_schema(conn, stmt)
             outcome = executor.Outcome()

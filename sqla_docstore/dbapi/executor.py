@@ -345,7 +345,9 @@ insert_plan = _StatementCache(_analyse_insert)
 def _check_constraints(
     backend: BackendConnection, spec: CollectionSpec, body: dict[str, Any]
 ) -> None:
-    """NOT NULL and CHECK constraints, enforced when the write is executed."""
+    """NOT NULL and CHECK constraints, enforced when the write is executed; and values the
+    store cannot hold (NUL in strings) refused then."""
+    values.refuse_nul(body)
     rowexpr.check_constraints(spec, body, backend.evaluate)
 
 

@@ -98,8 +98,12 @@ class DocstoreNumeric(sqltypes.Numeric):
                     return value
                 # repr() is the shortest text that round-trips: the number as it was written.
                 result = decimal.Decimal(repr(value) if isinstance(value, float) else str(value))
-                if scale is not None and isinstance(value, float):
-                    result = result.quantize(decimal.Decimal(1).scaleb(-scale))
+                if scale is not None and isinstance(value, float) and result.is_finite():
+                    # enough digits for the number at the column's scale (the default
+                    # context's 28 would fail on 1E+30 at scale 10)
+                    digits = max(result.adjusted(), 0) + scale + 2
+                    result = result.quantize(decimal.Decimal(1).scaleb(-scale),
+                                             context=decimal.Context(prec=max(28, digits)))
                 return result
 
             return to_decimal

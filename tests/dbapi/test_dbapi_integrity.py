@@ -123,6 +123,19 @@ def test_check_constraint_on_insert_and_update(conn: dbapi.Connection) -> None:
     assert cur.fetchall() == [(0,)]
 
 
+def test_a_failing_statement_applies_none_of_its_rows(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    cur.executemany(INSERT_USER, [{"name": n, "age": a} for n, a in (("a", 5), ("b", 0),
+                                                                    ("c", 7))])
+    with pytest.raises(dbapi.IntegrityError, match="CHECK"):
+        cur.execute("UPDATE users SET age = age - 1")  # b would go below 0
+    with pytest.raises(dbapi.DataError, match="NUL"):
+        cur.executemany(INSERT_USER, [{"name": "d", "age": 1}, {"name": "e\x00", "age": 1}])
+    cur.execute("SELECT users.name, users.age FROM users ORDER BY users.name")
+    assert cur.fetchall() == [("a", 5), ("b", 0), ("c", 7)]  # nothing of either statement
+    conn.commit()
+
+
 def test_check_naming_its_table_reads_the_row(
         conn: dbapi.Connection, create_collection: Any) -> None:
     """Older stores kept CHECK text with the table's name ("t.x > 0")."""

@@ -100,6 +100,10 @@ class EmbeddedConnection:
         names = self.spec(collection).field_names
         return names or None
 
+    def exact_fields(self, collection: str, decimal_only: bool = False) -> frozenset[str]:
+        spec = self.store.spec(collection, self._conn)
+        return spec.decimal_fields if decimal_only else spec.exact_fields
+
     def spec(self, collection: str) -> CollectionSpec:
         self._check_catalog()
         spec = self._used[collection] = self.store.spec(collection, self._conn)

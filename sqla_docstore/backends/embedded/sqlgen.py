@@ -24,6 +24,10 @@ class Catalog(Protocol):
     def columns(self, collection: str) -> tuple[str, ...] | None:
         """The declared fields of a collection, or None if it has no schema."""
 
+    def exact_fields(self, collection: str, decimal_only: bool = False) -> frozenset[str]:
+        """Fields declared with an exact number type (integers, NUMERIC/DECIMAL; only the
+        latter with ``decimal_only``)."""
+
 
 # SQLite functions that mean the same on JSON values as in SQL, by name.
 _FUNCTIONS = {
@@ -51,6 +55,8 @@ _NON_STRICT = {"<": "<=", "<=": "<=", ">": ">=", ">=": ">="}
 _STRICT = {"<": "<", "<=": "<", ">": ">", ">=": ">", "!=": "!="}
 # Aggregates that pick or compare values (sum/avg compute in doubles anyway, as SQL does).
 _INEXACT_AGGREGATES = {"min", "max", "group_concat", "count"}
+#: aggregates SQLite computes in doubles: refused over a wide value of an exact-typed field
+_SUMS = {"sum", "avg", "total"}
 _WIDE = "9007199254740992.0"  # 2**53: doubles beyond hold integers only approximately
 
 
@@ -462,6 +468,8 @@ class SqlGenerator:
 
     def _x_Unary(self, e: ast.Unary, scope: _Scope, index: bool) -> str:
         op = "NOT " if e.op == "not" else e.op
+        if e.op == "-":
+            return f"(-{self._operand(e.operand, scope, '-')})"
         return f"({op}{self.expr(e.operand, scope, index)})"
 
     def _x_Binary(self, e: ast.Binary, scope: _Scope, index: bool) -> str:
@@ -472,9 +480,23 @@ class SqlGenerator:
         op = e.op.upper() if e.op in ("and", "or") else e.op
         if e.op == "/":  # SQL integer division stays integer in SQLite too
             op = "/"
-        left = self.expr(e.left, scope, index)
-        right = self.expr(e.right, scope, index)
+        if e.op in _ARITHMETIC:
+            left, right = self._operand(e.left, scope, e.op), self._operand(e.right, scope, e.op)
+        else:
+            left, right = self.expr(e.left, scope, index), self.expr(e.right, scope, index)
         return f"({left} {op} {right})"
+
+    def _operand(self, e: ast.Expr, scope: _Scope, op: str) -> str:
+        """An arithmetic operand; a field holding a wide number (values.py) makes the statement
+        fail with DataError rather than compute with its approximation."""
+        sql = self.expr(e, scope)
+        target = self._field_ref(e, scope)
+        if target is None:
+            return sql
+        raw, wide = self._raw_and_wide(target)
+        what = self.bind("literal", f"arithmetic ({op}) on {target[1]}")
+        return f"(CASE WHEN {wide} THEN docstore_check_exact({raw}, {what}) * 0 + {sql} " \
+               f"ELSE {sql} END)"
 
     def _x_Like(self, e: ast.Like, scope: _Scope, index: bool) -> str:
         left, pattern = self.expr(e.expr, scope, index), self.expr(e.pattern, scope)
@@ -567,7 +589,7 @@ class SqlGenerator:
                         labels: dict[str, ast.Expr | None]) -> list[str]:
         """Conditions raising DataError (``docstore_check_exact``) on a row whose field SQLite
         would order, group or aggregate by an approximate value (a wide number)."""
-        uses: dict[tuple[str, str], str] = {}
+        uses: dict[tuple[str, str], tuple[str, bool]] = {}
         subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect)
         aggregated = [n for c in stmt.columns for n in ast.walk(c.expr, subqueries)]
         aggregated += list(ast.walk(stmt.having, subqueries)) if stmt.having else []
@@ -577,6 +599,10 @@ class SqlGenerator:
             ):
                 for arg in node.args:
                     self._guard_use(arg, scope, f"{node.name}()", uses)
+            elif isinstance(node, ast.Func) and node.name in _SUMS:
+                for arg in node.args:
+                    if self._exact_typed(arg, scope):
+                        self._guard_use(arg, scope, f"{node.name}()", uses)
         for item in stmt.order_by:
             ordered = labels.get(item.expr.name) if isinstance(item.expr, ast.Column) and (
                 item.expr.table is None and item.expr.name in labels) else item.expr
@@ -588,21 +614,43 @@ class SqlGenerator:
             for col in stmt.columns:
                 self._guard_use(col.expr, scope, "SELECT DISTINCT", uses)
         guards = []
-        for field_ref, construct in uses.items():
+        for field_ref, (construct, integer) in uses.items():
             raw, wide = self._raw_and_wide(field_ref)
             what = self.bind("literal", f"{construct} {field_ref[1]}")
-            guards.append(f"(CASE WHEN {wide} THEN docstore_check_exact({raw}, {what}) "
-                          "ELSE 1 END)")
+            check = "docstore_check_exact_int" if integer else "docstore_check_exact"
+            guards.append(f"(CASE WHEN {wide} THEN {check}({raw}, {what}) ELSE 1 END)")
         return guards
 
+    def _decimal_typed(self, e: ast.Expr, scope: _Scope) -> bool:
+        """Whether ``e`` is a field declared NUMERIC / DECIMAL (integers sum exactly)."""
+        return self._exact_typed(e, scope, decimal_only=True)
+
+    def _exact_typed(self, e: ast.Expr, scope: _Scope, decimal_only: bool = False) -> bool:
+        """Whether ``e`` is a field declared with an exact number type."""
+        try:
+            target = self._field_ref(e, scope)
+        except ProgrammingError:
+            return False
+        s: _Scope | None = scope
+        while target is not None and s is not None:
+            source = s.sources.get(target[0])
+            if source is not None:
+                if not source.collection:
+                    return False
+                fields = self.catalog.exact_fields(str(source.collection), decimal_only)
+                return target[1] in fields
+            s = s.parent
+        return False
+
     def _guard_use(self, e: ast.Expr, scope: _Scope, construct: str,
-                   uses: dict[tuple[str, str], str]) -> None:
+                   uses: dict[tuple[str, str], tuple[str, bool]]) -> None:
         try:
             target = self._field_ref(e, scope)
         except ProgrammingError:
             return  # a label or unknown name: reported where it is rendered
         if target is not None:
-            uses.setdefault(target, construct)
+            integer = self._exact_typed(e, scope) and not self._decimal_typed(e, scope)
+            uses.setdefault(target, (construct, integer))
 
     def _field_ref(self, e: ast.Expr, scope: _Scope) -> tuple[str, str] | None:
         """(alias, field name) when ``e`` is a field of a document."""
@@ -714,6 +762,13 @@ class SqlGenerator:
             raise NotSupportedError(f"SQL function {e.name}() is not supported by sqla_docstore")
         if e.star:
             return f"{name}(*)"
+        if name in ("sum", "avg") and len(e.args) == 1 and not e.distinct and (
+                self._decimal_typed(e.args[0], scope)):
+            # SQLite sums decimals in doubles; these sum the exact JSON texts (values.py)
+            target = self._field_ref(e.args[0], scope)
+            assert target is not None
+            raw = f"({quote(target[0])}.body -> {json_path(target[1])})"
+            return f"docstore_d{name}({raw})"
         args = ", ".join(self.expr(a, scope) for a in e.args)
         return f"{name}({'DISTINCT ' if e.distinct else ''}{args})"
 
@@ -755,6 +810,9 @@ def _labels(stmt: ast.SelectLike) -> list[str]:
     while isinstance(stmt, ast.Compound):
         stmt = stmt.selects[0]
     return [c.alias or _default_label(c.expr) for c in stmt.columns]
+
+
+_ARITHMETIC = frozenset({"+", "-", "*", "/", "%"})
 
 
 def _refuse_aggregates(exprs: tuple[ast.Expr, ...], where: str) -> None:

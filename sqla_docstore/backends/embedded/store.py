@@ -136,6 +136,10 @@ class EmbeddedStore:
                 conn.create_function("docstore_numcmp", 2, values.numcmp, deterministic=True)
                 conn.create_function("docstore_numin", 2, values.numin, deterministic=True)
                 conn.create_function("docstore_check_exact", 2, values.check_exact)
+                conn.create_function("docstore_check_exact_int", 2, values.check_exact_integer)
+                # (typeshed's aggregate protocol wants int results; SQLite takes text too)
+                conn.create_aggregate("docstore_dsum", 1, values.ExactSum)  # type: ignore[arg-type]
+                conn.create_aggregate("docstore_davg", 1, values.ExactAvg)  # type: ignore[arg-type]
                 conn.execute("PRAGMA temp_store=MEMORY")
         except BaseException:
             conn.close()

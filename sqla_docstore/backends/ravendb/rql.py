@@ -164,7 +164,8 @@ class _Translator:
         if not isinstance(e, ast.Column) or e.table not in (None, self.ref):
             return None
         stored = _base_type(self.spec, e.name)
-        if stored is None or not e.name.isidentifier() or e.name.lower() in _KEYWORDS:
+        if stored is None or not (e.name.isascii() and e.name.isidentifier()) or (
+                e.name.lower() in _KEYWORDS):
             return None
         kind = _KINDS.get(stored)
         if self.spec.primary_key == (e.name,) and self.spec.autoincrement is None and (
