@@ -467,9 +467,7 @@ class SqlGenerator:
         raise NotSupportedError("'*' outside of count(*) and the select list")
 
     def _x_Unary(self, e: ast.Unary, scope: _Scope, index: bool) -> str:
-        op = "NOT " if e.op == "not" else e.op
-        if e.op == "-":
-            return f"(-{self._operand(e.operand, scope, '-')})"
+        op = "NOT " if e.op == "not" else e.op  # (negation is exact: no wide-number guard)
         return f"({op}{self.expr(e.operand, scope, index)})"
 
     def _x_Binary(self, e: ast.Binary, scope: _Scope, index: bool) -> str:
