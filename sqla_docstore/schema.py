@@ -24,6 +24,29 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class ForeignKeySpec:
+    """A declared foreign key: recorded and reflected (for migrations), not enforced."""
+
+    name: str | None
+    columns: tuple[str, ...]
+    referred_table: str
+    referred_columns: tuple[str, ...]
+    ondelete: str | None = None
+    onupdate: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "columns": list(self.columns),
+                "referred_table": self.referred_table,
+                "referred_columns": list(self.referred_columns),
+                "ondelete": self.ondelete, "onupdate": self.onupdate}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ForeignKeySpec:
+        return cls(data.get("name"), tuple(data["columns"]), data["referred_table"],
+                   tuple(data["referred_columns"]), data.get("ondelete"), data.get("onupdate"))
+
+
+@dataclass(frozen=True)
 class CollectionSpec:
     name: str
     fields: tuple[FieldSpec, ...] = ()
@@ -33,6 +56,7 @@ class CollectionSpec:
     indexes: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict, hash=False)
     id_prefix: str = ""
     checks: tuple[tuple[str, str], ...] = ()  # (name, SQL expression) enforced on every write
+    foreign_keys: tuple[ForeignKeySpec, ...] = ()  # recorded for reflection, not enforced
 
     @property
     def prefix(self) -> str:
@@ -51,6 +75,7 @@ class CollectionSpec:
             "indexes": {k: [list(v[0]), v[1]] for k, v in self.indexes.items()},
             "id_prefix": self.id_prefix,
             "checks": [list(c) for c in self.checks],
+            "foreign_keys": [fk.to_json() for fk in self.foreign_keys],
         }
 
     @classmethod
@@ -73,6 +98,8 @@ class CollectionSpec:
             indexes={k: (tuple(v[0]), bool(v[1])) for k, v in data.get("indexes", {}).items()},
             id_prefix=data.get("id_prefix", ""),
             checks=tuple((c[0], c[1]) for c in data.get("checks", ())),
+            foreign_keys=tuple(ForeignKeySpec.from_json(fk)
+                               for fk in data.get("foreign_keys", ())),
         )
 
     @cached_property

@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 from alembic.ddl.impl import DefaultImpl
-from sqlalchemy import exc
+from sqlalchemy import Column, ForeignKeyConstraint, Index, UniqueConstraint, exc
+from sqlalchemy.schema import CreateIndex, DropIndex
+from sqlalchemy.sql import sqltypes
 
-from .compiler import _constant_default, _type_name
+from .compiler import _constant_default, _field_spec, _type_name, foreign_key_json
 
 
 class DocstoreImpl(DefaultImpl):
@@ -37,18 +39,56 @@ class DocstoreImpl(DefaultImpl):
         self._alter(table_name, "drop_column", {"name": column.name})
 
     def alter_column(self, table_name: str, column_name: str, *args: Any, **kw: Any) -> None:
+        """One ALTER COLLECTION for a rename, a type, a nullability and a default change: the
+        store checks every stored document first (NOT NULL over nulls, values the new type
+        cannot hold) and changes nothing when one fails."""
+        if kw.get("comment") not in (None, False):
+            raise exc.CompileError("alter_column(comment=...) is not supported by sqla_docstore")
         spec: dict[str, Any] = {"name": column_name}
         if kw.get("nullable") is not None:
             spec["nullable"] = bool(kw["nullable"])
         if kw.get("type_") is not None:
-            spec["type"] = _type_name(kw["type_"], self.dialect.type_compiler_instance)
-        unsupported = [k for k in ("name", "server_default", "comment") if kw.get(k) not in
-                       (None, False)]
-        if unsupported:
-            raise exc.CompileError(
-                f"alter_column({', '.join(unsupported)}=...) is not supported by sqla_docstore"
-            )
+            spec["type"] = _type_name(sqltypes.to_instance(kw["type_"]),
+                                      self.dialect.type_compiler_instance)
+        if kw.get("name") is not None and kw["name"] != column_name:
+            spec["new_name"] = kw["name"]
+        if kw.get("server_default", False) is not False:
+            spec.update(self._default_spec(column_name, kw))
         self._alter(table_name, "alter_column", spec)
+
+    def _default_spec(self, column_name: str, kw: dict[str, Any]) -> dict[str, Any]:
+        default = kw["server_default"]
+        if default is None:
+            return {"default": None, "default_sql": None}
+        type_ = kw.get("type_") or kw.get("existing_type") or sqltypes.NullType()
+        col = Column(column_name, type_, server_default=default)
+        field = _field_spec(col, self.dialect)
+        return {"default": field["default"], "default_sql": field.get("default_sql")}
+
+    def rename_table(self, old_table_name: str, new_table_name: Any,
+                     schema: Any = None) -> None:
+        self._alter(old_table_name, "rename_table", {"new_name": str(new_table_name)})
+
+    def add_constraint(self, const: Any, **kw: Any) -> None:
+        if isinstance(const, ForeignKeyConstraint):
+            self._alter(const.parent.name, "add_foreign_key", foreign_key_json(const))
+        elif isinstance(const, UniqueConstraint):
+            # A named unique index: the store refuses it over duplicate stored values.
+            index = Index(const.name, *const.columns, unique=True)
+            self._exec(CreateIndex(index))
+        else:
+            raise exc.CompileError(
+                f"adding a {type(const).__name__} to an existing table is not supported by "
+                "sqla_docstore")
+
+    def drop_constraint(self, const: Any, **kw: Any) -> None:
+        if isinstance(const, ForeignKeyConstraint):
+            self._alter(const.parent.name, "drop_foreign_key", {"name": const.name})
+        elif isinstance(const, UniqueConstraint):
+            self._exec(DropIndex(Index(const.name, *const.columns, unique=True)))
+        else:
+            raise exc.CompileError(
+                f"dropping a {type(const).__name__} is not supported by sqla_docstore")
 
 
 class RavenDBImpl(DocstoreImpl):

@@ -232,8 +232,14 @@ class DocstoreDialect(default.DefaultDialect):
     @reflection.cache
     def get_foreign_keys(self, connection: Any, table_name: str, schema: str | None = None,
                          **kw: Any) -> list[Any]:
-        self._spec(connection, table_name)
-        return []
+        spec = self._spec(connection, table_name)
+        return [
+            {"name": fk.name, "constrained_columns": list(fk.columns), "referred_schema": None,
+             "referred_table": fk.referred_table, "referred_columns": list(fk.referred_columns),
+             "options": {k: v for k, v in (("ondelete", fk.ondelete), ("onupdate", fk.onupdate))
+                         if v is not None}}
+            for fk in spec.foreign_keys
+        ]
 
     @reflection.cache
     def get_indexes(self, connection: Any, table_name: str, schema: str | None = None,

@@ -173,6 +173,8 @@ def collection_spec(table: schema.Table, dialect: Any,
         if isinstance(cons, schema.CheckConstraint)
     ]
     auto = table._autoincrement_column
+    foreign_keys = [foreign_key_json(cons) for cons in constraints
+                    if isinstance(cons, schema.ForeignKeyConstraint)]
     return {
         "fields": fields,
         "primary_key": [c.name for c in table.primary_key.columns],
@@ -180,6 +182,23 @@ def collection_spec(table: schema.Table, dialect: Any,
         "unique": unique,
         "indexes": {},
         "checks": checks,
+        "foreign_keys": foreign_keys,
+    }
+
+
+def foreign_key_json(cons: schema.ForeignKeyConstraint) -> dict[str, Any]:
+    """A foreign key as the collection spec records it (reflected, not enforced)."""
+    targets = [el.target_fullname.rsplit(".", 1) for el in cons.elements]
+    tables = {t[0] for t in targets}
+    if len(tables) != 1 or any(len(t) != 2 for t in targets):
+        raise exc.CompileError(f"foreign key {cons.name}: one referred table is supported")
+    return {
+        "name": cons.name if isinstance(cons.name, str) else None,
+        "columns": [el.parent.name for el in cons.elements],
+        "referred_table": targets[0][0].rsplit(".", 1)[-1],
+        "referred_columns": [t[1] for t in targets],
+        "ondelete": cons.ondelete,
+        "onupdate": cons.onupdate,
     }
 
 

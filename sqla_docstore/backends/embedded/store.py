@@ -12,9 +12,10 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 from ... import values
 from ...errors import (
@@ -268,6 +269,30 @@ class EmbeddedStore:
                      (values.dumps(spec.to_json()), spec.name))
         self._bump_catalog(conn)
         self._specs[spec.name] = spec
+
+    @store_errors("changing a collection's schema")
+    def alter_collection(self, conn: sqlite3.Connection, name: str,
+                         plan: Callable[[list[tuple[str, Any]]], tuple[CollectionSpec,
+                                                                       dict[str, Any]]]) -> None:
+        """One schema change with the documents it rewrites, atomically: ``plan`` gets every
+        stored (id, body) and returns the new schema (maybe a new name) and the new bodies."""
+        from ... import values
+
+        table = collection_table(name)
+        with self.lock, _transaction(conn):
+            docs = [(i, values.loads(b)) for i, b in conn.execute(f"SELECT id, body FROM {table}")]
+            spec, bodies = plan(docs)
+            conn.executemany(f"UPDATE {table} SET body = ? WHERE id = ?",
+                             [(values.dumps(b), i) for i, b in bodies.items()])
+            if spec.name != name:
+                if spec.name.lower() != name.lower():
+                    _refuse_taken_name(conn, spec.name)
+                conn.execute(f"ALTER TABLE {table} RENAME TO {collection_table(spec.name)}")
+                conn.execute("""UPDATE "@collections" SET name = ?, tbl = ? WHERE name = ?""",
+                             (spec.name, collection_table(spec.name), name))
+                self._specs.pop(name, None)
+                self._indexed = {key for key in self._indexed if key[0] != name}
+            self._replace_spec(conn, spec)
 
     @store_errors("dropping a collection")
     def drop_collection(self, conn: sqlite3.Connection, name: str) -> None:

@@ -1,0 +1,162 @@
+"""Alembic operations over collections with documents, on the embedded store and on RavenDB:
+foreign keys recorded and reflected, renames that move the data, type changes that convert or
+refuse, NOT NULL over existing nulls refused before anything changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    exc,
+    inspect,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine
+
+
+def _setup(engine: Engine) -> None:
+    meta = MetaData()
+    Table("users", meta, Column("id", Integer, primary_key=True), Column("name", String(20)),
+          Column("age", String(10)))
+    Table("posts", meta, Column("id", Integer, primary_key=True),
+          Column("user_id", ForeignKey("users.id", ondelete="CASCADE", name="fk_posts_user")))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(meta.tables["users"]),
+                     [{"id": 1, "name": "a", "age": "30"}, {"id": 2, "name": None, "age": "41"}])
+
+
+def _op(engine: Engine, action: Callable[[Operations], Any]) -> None:
+    with engine.begin() as conn:
+        action(Operations(MigrationContext.configure(conn)))
+
+
+def _rows(engine: Engine, table: str, *cols: str) -> list[Any]:
+    t = Table(table, MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(*(t.c[c] for c in cols)).order_by(t.c.id)).all()]
+
+
+def test_foreign_keys_are_stored_and_reflected(engine: Engine) -> None:
+    _setup(engine)
+    fks = inspect(engine).get_foreign_keys("posts")
+    assert fks == [{"name": "fk_posts_user", "constrained_columns": ["user_id"],
+                    "referred_schema": None, "referred_table": "users",
+                    "referred_columns": ["id"], "options": {"ondelete": "CASCADE"}}]
+
+
+def test_create_and_drop_foreign_key_are_recorded(engine: Engine) -> None:
+    _setup(engine)
+    _op(engine, lambda op: op.add_column("users", Column("boss_id", Integer)))
+    _op(engine, lambda op: op.create_foreign_key("fk_boss", "users", "users", ["boss_id"],
+                                                 ["id"]))
+    fks = inspect(engine).get_foreign_keys("users")
+    assert [(f["name"], f["constrained_columns"], f["referred_table"]) for f in fks] == [
+        ("fk_boss", ["boss_id"], "users")]
+    _op(engine, lambda op: op.drop_constraint("fk_boss", "users", type_="foreignkey"))
+    assert inspect(engine).get_foreign_keys("users") == []
+
+
+def test_rename_table_keeps_documents_and_ids(engine: Engine) -> None:
+    _setup(engine)
+    _op(engine, lambda op: op.rename_table("users", "people"))
+    assert "users" not in inspect(engine).get_table_names()
+    assert _rows(engine, "people", "id", "name") == [(1, "a"), (2, None)]
+    people = Table("people", MetaData(), autoload_with=engine)
+    with engine.begin() as conn:
+        conn.execute(insert(people).values(name="c"))  # the key sequence goes on
+    assert _rows(engine, "people", "id", "name") == [(1, "a"), (2, None), (3, "c")]
+
+
+def test_rename_column_moves_the_values(engine: Engine) -> None:
+    _setup(engine)
+    _op(engine, lambda op: op.alter_column("users", "name", new_column_name="full_name"))
+    cols = [c["name"] for c in inspect(engine).get_columns("users")]
+    assert cols == ["id", "full_name", "age"]
+    assert _rows(engine, "users", "id", "full_name") == [(1, "a"), (2, None)]
+
+
+def test_type_change_converts_stored_values(engine: Engine) -> None:
+    _setup(engine)
+    _op(engine, lambda op: op.alter_column("users", "age", type_=Integer,
+                                           existing_type=String(10)))
+    assert _rows(engine, "users", "id", "age") == [(1, 30), (2, 41)]
+    t = Table("users", MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        assert conn.scalars(select(t.c.id).where(t.c.age > 35)).all() == [2]
+
+
+def test_type_change_refused_when_a_value_does_not_fit(engine: Engine) -> None:
+    _setup(engine)
+    with pytest.raises(exc.OperationalError, match=r"users\.name to INTEGER.*'a'"):
+        _op(engine, lambda op: op.alter_column("users", "name", type_=Integer))
+    assert inspect(engine).get_columns("users")[1]["type"].python_type is str
+    assert _rows(engine, "users", "id", "name") == [(1, "a"), (2, None)]
+
+
+def test_not_null_over_existing_nulls_is_refused_and_changes_nothing(engine: Engine) -> None:
+    _setup(engine)
+    with pytest.raises(exc.IntegrityError, match=r"NOT NULL constraint failed: users\.name"):
+        _op(engine, lambda op: op.alter_column("users", "name", nullable=False,
+                                               new_column_name="nm"))
+    cols = {c["name"]: c["nullable"] for c in inspect(engine).get_columns("users")}
+    assert cols == {"id": False, "name": True, "age": True}
+    assert _rows(engine, "users", "id", "name") == [(1, "a"), (2, None)]
+
+
+def test_add_not_null_column_without_default_is_refused_on_documents(engine: Engine) -> None:
+    _setup(engine)
+    with pytest.raises(exc.IntegrityError, match=r"NOT NULL constraint failed: users\.level"):
+        _op(engine, lambda op: op.add_column("users", Column("level", Integer,
+                                                             nullable=False)))
+    assert [c["name"] for c in inspect(engine).get_columns("users")] == ["id", "name", "age"]
+    t = Table("users", MetaData(), autoload_with=engine)
+    with engine.begin() as conn:  # later, unrelated writes still work
+        conn.execute(insert(t).values(id=3, name="c"))
+    assert _rows(engine, "users", "id", "name") == [(1, "a"), (2, None), (3, "c")]
+
+
+def test_add_not_null_column_on_an_empty_collection_is_accepted(engine: Engine) -> None:
+    _setup(engine)
+    _op(engine, lambda op: op.add_column("posts", Column("title", String(9), nullable=False)))
+    assert inspect(engine).get_columns("posts")[-1]["nullable"] is False
+
+
+def test_not_null_after_filling_the_nulls_is_accepted(engine: Engine) -> None:
+    _setup(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE users SET name = 'b' WHERE id = 2"))
+    _op(engine, lambda op: op.alter_column("users", "name", nullable=False,
+                                           server_default="x"))
+    col = inspect(engine).get_columns("users")[1]
+    assert (col["nullable"], col["default"]) == (False, "'x'")
+    t = Table("users", MetaData(), autoload_with=engine)
+    with engine.begin() as conn:
+        conn.execute(insert(t).values(id=3))
+    assert _rows(engine, "users", "id", "name") == [(1, "a"), (2, "b"), (3, "x")]
+
+
+def test_drop_column_removes_the_values(engine: Engine) -> None:
+    _setup(engine)
+    _op(engine, lambda op: op.drop_column("users", "age"))
+    _op(engine, lambda op: op.add_column("users", Column("age", String(10))))
+    assert _rows(engine, "users", "id", "age") == [(1, None), (2, None)]
+
+
+def test_drop_column_in_a_foreign_key_is_refused(engine: Engine) -> None:
+    _setup(engine)
+    with pytest.raises(exc.OperationalError, match="posts.user_id: used by foreign key"):
+        _op(engine, lambda op: op.drop_column("posts", "user_id"))
