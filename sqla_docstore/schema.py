@@ -57,6 +57,8 @@ class CollectionSpec:
     id_prefix: str = ""
     checks: tuple[tuple[str, str], ...] = ()  # (name, SQL expression) enforced on every write
     foreign_keys: tuple[ForeignKeySpec, ...] = ()  # recorded for reflection, not enforced
+    #: the names of ``unique``'s constraints, in order (reflected; empty in older specs)
+    unique_names: tuple[str | None, ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -76,6 +78,7 @@ class CollectionSpec:
             "id_prefix": self.id_prefix,
             "checks": [list(c) for c in self.checks],
             "foreign_keys": [fk.to_json() for fk in self.foreign_keys],
+            "unique_names": list(self.unique_names),
         }
 
     @classmethod
@@ -100,6 +103,7 @@ class CollectionSpec:
             checks=tuple((c[0], c[1]) for c in data.get("checks", ())),
             foreign_keys=tuple(ForeignKeySpec.from_json(fk)
                                for fk in data.get("foreign_keys", ())),
+            unique_names=tuple(data.get("unique_names", ())),
         )
 
     @cached_property

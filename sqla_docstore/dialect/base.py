@@ -254,7 +254,9 @@ class DocstoreDialect(default.DefaultDialect):
     def get_unique_constraints(self, connection: Any, table_name: str,
                                schema: str | None = None, **kw: Any) -> list[Any]:
         spec = self._spec(connection, table_name)
-        return [{"name": None, "column_names": list(u)} for u in spec.unique]
+        names = list(spec.unique_names) + [None] * (len(spec.unique) - len(spec.unique_names))
+        return [{"name": name, "column_names": list(u)}
+                for name, u in zip(names, spec.unique, strict=False)]
 
     @reflection.cache
     def get_check_constraints(self, connection: Any, table_name: str,

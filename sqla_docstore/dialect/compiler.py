@@ -162,11 +162,9 @@ def collection_spec(table: schema.Table, dialect: Any,
     for col in table.columns:  # Column(..., CheckConstraint(...)) stays on the column
         constraints += [c for c in col.constraints if c not in constraints]
     constraints = [c for c in constraints if c._should_create_for_compiler(ddl)]
-    unique = [
-        [c.name for c in cons.columns]
-        for cons in constraints
-        if isinstance(cons, schema.UniqueConstraint) and cons.columns
-    ]
+    uniques = [cons for cons in constraints
+               if isinstance(cons, schema.UniqueConstraint) and cons.columns]
+    unique = [[c.name for c in cons.columns] for cons in uniques]
     checks = [
         [str(cons.name or ""), _check_sql(cons, dialect)]
         for cons in constraints
@@ -183,6 +181,7 @@ def collection_spec(table: schema.Table, dialect: Any,
         "indexes": {},
         "checks": checks,
         "foreign_keys": foreign_keys,
+        "unique_names": [c.name if isinstance(c.name, str) else None for c in uniques],
     }
 
 
