@@ -33,17 +33,32 @@ class ForeignKeySpec:
     referred_columns: tuple[str, ...]
     ondelete: str | None = None
     onupdate: str | None = None
+    deferrable: bool | None = None
+    initially: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "columns": list(self.columns),
                 "referred_table": self.referred_table,
                 "referred_columns": list(self.referred_columns),
-                "ondelete": self.ondelete, "onupdate": self.onupdate}
+                "ondelete": self.ondelete, "onupdate": self.onupdate,
+                "deferrable": self.deferrable, "initially": self.initially}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ForeignKeySpec:
         return cls(data.get("name"), tuple(data["columns"]), data["referred_table"],
-                   tuple(data["referred_columns"]), data.get("ondelete"), data.get("onupdate"))
+                   tuple(data["referred_columns"]), data.get("ondelete"), data.get("onupdate"),
+                   data.get("deferrable"), data.get("initially"))
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options reflection reports, as PostgreSQL reports them: INITIALLY IMMEDIATE is
+        the default (not reported), INITIALLY DEFERRED implies DEFERRABLE."""
+        initially = self.initially.upper() if self.initially else None
+        deferred = initially == "DEFERRED"
+        pairs = (("ondelete", self.ondelete), ("onupdate", self.onupdate),
+                 ("deferrable", True if deferred else self.deferrable),
+                 ("initially", initially if deferred else None))
+        return {k: v for k, v in pairs if v is not None}
 
 
 @dataclass(frozen=True)

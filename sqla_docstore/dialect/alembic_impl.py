@@ -74,8 +74,7 @@ class DocstoreImpl(DefaultImpl):
             self._alter(const.parent.name, "add_foreign_key", foreign_key_json(const))
         elif isinstance(const, UniqueConstraint):
             # A named unique index: the store refuses it over duplicate stored values.
-            index = Index(const.name, *const.columns, unique=True)
-            self._exec(CreateIndex(index))
+            self._exec(CreateIndex(_unique_index(const)))
         else:
             raise exc.CompileError(
                 f"adding a {type(const).__name__} to an existing table is not supported by "
@@ -85,10 +84,16 @@ class DocstoreImpl(DefaultImpl):
         if isinstance(const, ForeignKeyConstraint):
             self._alter(const.parent.name, "drop_foreign_key", {"name": const.name})
         elif isinstance(const, UniqueConstraint):
-            self._exec(DropIndex(Index(const.name, *const.columns, unique=True)))
+            self._exec(DropIndex(_unique_index(const)))
         else:
             raise exc.CompileError(
                 f"dropping a {type(const).__name__} is not supported by sqla_docstore")
+
+
+def _unique_index(const: UniqueConstraint) -> Index:
+    if not isinstance(const.name, str):
+        raise exc.CompileError("a unique constraint added or dropped by Alembic needs a name")
+    return Index(const.name, *const.columns, unique=True)
 
 
 class RavenDBImpl(DocstoreImpl):

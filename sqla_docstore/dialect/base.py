@@ -236,8 +236,7 @@ class DocstoreDialect(default.DefaultDialect):
         return [
             {"name": fk.name, "constrained_columns": list(fk.columns), "referred_schema": None,
              "referred_table": fk.referred_table, "referred_columns": list(fk.referred_columns),
-             "options": {k: v for k, v in (("ondelete", fk.ondelete), ("onupdate", fk.onupdate))
-                         if v is not None}}
+             "options": fk.options}
             for fk in spec.foreign_keys
         ]
 

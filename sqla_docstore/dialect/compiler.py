@@ -198,6 +198,8 @@ def foreign_key_json(cons: schema.ForeignKeyConstraint) -> dict[str, Any]:
         "referred_columns": [t[1] for t in targets],
         "ondelete": cons.ondelete,
         "onupdate": cons.onupdate,
+        "deferrable": cons.deferrable,
+        "initially": cons.initially,
     }
 
 

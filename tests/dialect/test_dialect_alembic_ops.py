@@ -18,8 +18,8 @@ from sqlalchemy import (
     String,
     Table,
     exc,
-    inspect,
     insert,
+    inspect,
     select,
     text,
 )
