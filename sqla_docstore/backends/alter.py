@@ -29,6 +29,7 @@ class Action(Enum):
     RENAME_TABLE = "rename_table"
     ADD_FOREIGN_KEY = "add_foreign_key"
     DROP_FOREIGN_KEY = "drop_foreign_key"
+    RESTORE = "restore"  # put back a schema as it was (undoing a migration that failed)
 
 
 class Affinity(Enum):
@@ -63,6 +64,8 @@ def plan_alter(spec: CollectionSpec, action: str, data: dict[str, Any],
     if kind is Action.RENAME_TABLE:
         # Ids keep their prefix (and HiLo its tag): documents and references to them stay valid.
         return AlterPlan(replace(spec, name=data["new_name"], id_prefix=spec.prefix), {})
+    if kind is Action.RESTORE:
+        return AlterPlan(CollectionSpec.from_json(spec.name, data["spec"]), {})
     if kind is Action.ADD_FOREIGN_KEY:
         return AlterPlan(_add_foreign_key(spec, ForeignKeySpec.from_json(data)), {})
     return AlterPlan(_drop_foreign_key(spec, data["name"]), {})

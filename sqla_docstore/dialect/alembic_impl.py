@@ -6,26 +6,110 @@ import json
 from typing import Any
 
 from alembic.ddl.impl import DefaultImpl
-from sqlalchemy import Column, ForeignKeyConstraint, Index, UniqueConstraint, exc
-from sqlalchemy.schema import CreateIndex, DropIndex
+from sqlalchemy import Column, ForeignKeyConstraint, Index, UniqueConstraint, event, exc
+from sqlalchemy.schema import DropIndex
 from sqlalchemy.sql import sqltypes
 
+from .. import errors
 from .compiler import _constant_default, _field_spec, _type_name, foreign_key_json
+from .migration_undo import UndoLog, run_ddl
 
 
 class DocstoreImpl(DefaultImpl):
+    """Each operation checks the stored documents before it changes anything; a migration that
+    raises is undone as a whole when Alembic rolls its transaction back (see migration_undo)."""
+
     __dialect__ = "docstore"
-    # Schema changes apply at once, outside the write batch (as collection changes in RavenDB).
+    # Schema changes apply at once, outside the write batch (as collection changes in RavenDB);
+    # the undo log makes each migration all-or-nothing instead.
     transactional_ddl = False
 
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._undo = UndoLog()
+        if self.connection is not None and not self.as_sql:
+            event.listen(self.connection, "commit", self._committed)
+            event.listen(self.connection, "rollback", self._rolled_back)
+
+    def _committed(self, conn: Any) -> None:
+        self._undo.forget()
+
+    def _rolled_back(self, conn: Any) -> None:
+        self._undo.revert(self._dbapi())
+
+    def _dbapi(self) -> Any:
+        assert self.connection is not None
+        return self.connection.connection.dbapi_connection
+
+    def _before(self, *tables: str) -> None:
+        """Before a schema change: send the migration's pending writes and keep (for undo)
+        every collection they or the change touch."""
+        if not self.as_sql:
+            self._undo.before_change(self._dbapi(), tables)
+
     def _alter(self, table_name: str, action: str, spec: dict[str, Any]) -> None:
-        quoted = self.dialect.identifier_preparer.quote(table_name)
-        stmt = f"ALTER COLLECTION {quoted} {json.dumps({'action': action, **spec})}"
+        stmt = self._alter_text(table_name, action, spec)
         if self.as_sql:
             self.static_output(stmt + self.command_terminator)
-        else:
-            assert self.connection is not None
+            return
+        assert self.connection is not None
+        if action == "rename_table":
+            self._before(spec["new_name"])
             self.connection.exec_driver_sql(stmt)
+            back = self._alter_text(spec["new_name"], action, {"new_name": table_name})
+            self._undo.add(lambda c: run_ddl(c, back))
+        else:
+            self._before(table_name)
+            self.connection.exec_driver_sql(stmt)
+
+    def _alter_text(self, table_name: str, action: str, spec: dict[str, Any]) -> str:
+        quoted = self.dialect.identifier_preparer.quote(table_name)
+        return f"ALTER COLLECTION {quoted} {json.dumps({'action': action, **spec})}"
+
+    def create_table(self, table: Any, **kw: Any) -> None:
+        self._before(table.name)
+        super().create_table(table, **kw)
+
+    def drop_table(self, table: Any, **kw: Any) -> None:
+        self._before(table.name)
+        super().drop_table(table, **kw)
+
+    def create_index(self, index: Any, **kw: Any) -> None:
+        self._before(index.table.name)
+        super().create_index(index, **kw)
+        if not self.as_sql:
+            drop = self._ddl(DropIndex(index))
+            self._undo.add(lambda c: run_ddl(c, drop))
+
+    def drop_index(self, index: Any, **kw: Any) -> None:
+        owner = self._index_owner(index)
+        if owner is None:  # offline, or no such index: DROP INDEX says so
+            super().drop_index(index, **kw)
+            return
+        self._before(owner)
+        fields, unique = self._dbapi().backend.spec(owner).indexes[index.name]
+        super().drop_index(index, **kw)
+        spec = {"collection": owner, "fields": list(fields), "unique": unique}
+        create = f"CREATE INDEX {self.dialect.identifier_preparer.quote(index.name)} " \
+            f"{json.dumps(spec)}"
+        self._undo.add(lambda c: run_ddl(c, create))
+
+    def _ddl(self, element: Any) -> str:
+        return str(element.compile(dialect=self.dialect))
+
+    def _index_owner(self, index: Any) -> str | None:
+        """The collection declaring an index (Alembic may name no table for drop_index)."""
+        if self.as_sql:
+            return None
+        backend = self._dbapi().backend
+        names = [index.table.name] if index.table is not None else backend.collection_names()
+        for name in names:
+            try:
+                if index.name in backend.spec(name).indexes:
+                    return str(name)
+            except errors.OperationalError:
+                continue
+        return None
 
     def add_column(self, table_name: str, column: Any, *args: Any, **kw: Any) -> None:
         self._alter(table_name, "add_column", {
@@ -74,7 +158,7 @@ class DocstoreImpl(DefaultImpl):
             self._alter(const.parent.name, "add_foreign_key", foreign_key_json(const))
         elif isinstance(const, UniqueConstraint):
             # A named unique index: the store refuses it over duplicate stored values.
-            self._exec(CreateIndex(_unique_index(const)))
+            self.create_index(_unique_index(const))
         else:
             raise exc.CompileError(
                 f"adding a {type(const).__name__} to an existing table is not supported by "
@@ -84,7 +168,7 @@ class DocstoreImpl(DefaultImpl):
         if isinstance(const, ForeignKeyConstraint):
             self._alter(const.parent.name, "drop_foreign_key", {"name": const.name})
         elif isinstance(const, UniqueConstraint):
-            self._exec(DropIndex(_unique_index(const)))
+            self.drop_index(_unique_index(const))
         else:
             raise exc.CompileError(
                 f"dropping a {type(const).__name__} is not supported by sqla_docstore")

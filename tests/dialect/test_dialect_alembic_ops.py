@@ -160,3 +160,81 @@ def test_drop_column_in_a_foreign_key_is_refused(engine: Engine) -> None:
     _setup(engine)
     with pytest.raises(exc.OperationalError, match="posts.user_id: used by foreign key"):
         _op(engine, lambda op: op.drop_column("posts", "user_id"))
+
+
+def test_create_unique_constraint_is_reflected_and_dropped(engine: Engine) -> None:
+    _setup(engine)
+    _op(engine, lambda op: op.create_unique_constraint("uq_users_name", "users", ["name"]))
+    t = Table("users", MetaData(), autoload_with=engine)
+    with pytest.raises(exc.IntegrityError), engine.begin() as conn:
+        conn.execute(insert(t).values(id=3, name="a"))
+    _op(engine, lambda op: op.drop_constraint("uq_users_name", "users", type_="unique"))
+    with engine.begin() as conn:
+        conn.execute(insert(t).values(id=3, name="a"))
+    assert _rows(engine, "users", "id", "name") == [(1, "a"), (2, None), (3, "a")]
+
+
+def test_create_unique_constraint_over_duplicates_is_refused(engine: Engine) -> None:
+    _setup(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE users SET age = '30' WHERE id = 2"))
+    with pytest.raises(exc.IntegrityError):
+        _op(engine, lambda op: op.create_unique_constraint("uq_age", "users", ["age"]))
+    assert inspect(engine).get_indexes("users") == []
+
+
+def _failing_migration(op: Operations) -> None:
+    op.rename_table("posts", "articles")
+    op.alter_column("users", "age", type_=Integer, existing_type=String(10))
+    op.alter_column("users", "name", new_column_name="full_name")
+    op.create_index("ix_users_age", "users", ["age"])
+    op.drop_constraint("fk_posts_user", "articles", type_="foreignkey")
+    op.execute(text("UPDATE users SET age = 99 WHERE id = 1"))
+    op.bulk_insert(Table("users", MetaData(), Column("id", Integer), Column("age", Integer)),
+                   [{"id": 7, "age": 1}])
+    op.drop_table("articles")
+    op.add_column("users", Column("level", Integer, nullable=False))  # NULLs: refused
+
+
+def _state(engine: Engine) -> list[Any]:
+    insp = inspect(engine)
+    tables = sorted(insp.get_table_names())
+    def columns(t: str) -> list[Any]:
+        return [(c["name"], str(c["type"]), c["nullable"], c["default"])
+                for c in insp.get_columns(t)]
+
+    return [tables] + [(t, columns(t), insp.get_indexes(t), insp.get_foreign_keys(t),
+                        _rows(engine, t, *[c["name"] for c in insp.get_columns(t)]))
+                       for t in tables]
+
+
+def test_a_migration_that_cannot_complete_changes_nothing(engine: Engine) -> None:
+    _setup(engine)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO posts (id, user_id) VALUES (1, 2)"))
+    before = _state(engine)
+    with pytest.raises(exc.IntegrityError, match=r"NOT NULL constraint failed: users\.level"):
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn)
+            with context.begin_transaction(_per_migration=True):
+                _failing_migration(Operations(context))
+    assert _state(engine) == before
+    with engine.begin() as conn:  # the store is usable: keys go on, the index name is free
+        conn.execute(text("INSERT INTO users (name) VALUES ('z')"))
+    _op(engine, lambda op: op.create_index("ix_users_age", "users", ["age"]))
+    rows = _rows(engine, "users", "id", "name")
+    # HiLo ids skip what the undone migration used (as a sequence does), never collide
+    assert rows[:2] == [(1, "a"), (2, None)] and rows[2][0] > 2 and rows[2][1] == "z"
+
+
+def test_a_completed_migration_is_kept(engine: Engine) -> None:
+    _setup(engine)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn)
+        with context.begin_transaction(_per_migration=True):
+            op = Operations(context)
+            op.rename_table("posts", "articles")
+            op.execute(text("UPDATE users SET name = 'b' WHERE id = 2"))
+            op.alter_column("users", "name", nullable=False)
+    assert sorted(inspect(engine).get_table_names()) == ["articles", "users"]
+    assert _rows(engine, "users", "id", "name") == [(1, "a"), (2, "b")]

@@ -239,3 +239,56 @@ def test_alembic_flow_matches_sqlite(backend: str, sqlite_flow: Flow, tmp_path: 
     assert flow.checks == sqlite_flow.checks
     assert flow.failed_upgrade == sqlite_flow.failed_upgrade
     assert flow.rows == sqlite_flow.rows
+
+
+MULTI_STEP = '''"""several steps, the last one impossible over the stored rows
+
+Revision ID: 0005multi
+Revises: {down}
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005multi"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.rename_table("articles", "notes")
+    op.alter_column("users", "name", new_column_name="full_name")
+    op.execute("UPDATE users SET email = 'x@y' WHERE id = 1")
+    op.drop_column("users", "email")
+    op.add_column("users", sa.Column("level", sa.Integer(), nullable=False))
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "docstore", "ravendb"])
+def test_a_failed_multi_step_migration(backend: str, tmp_path: Path,
+                                       request: pytest.FixtureRequest) -> None:
+    """On docstore:// and ravendb:// the failed migration is undone as a whole; SQLite's
+    Alembic impl (non-transactional DDL) keeps the steps before the failing one."""
+    url = (request.getfixturevalue("ravendb_url") if backend == "ravendb"
+           else f"{backend}:///app.db")
+    project = Project(url, tmp_path / backend)
+    project.init()
+    project.autogenerate("posts and email", stage=2)
+    project.alembic("upgrade", "head")
+    _seed(url, project.path)
+    project.write("0003_rename.py", RENAMES.format(down=project.head()))
+    project.alembic("upgrade", "head")
+    before = _rows(url, project.path)
+    project.write("0005_multi.py", MULTI_STEP.format(down="0003rename"))
+    assert "NOT NULL" in project.alembic("upgrade", "head", ok=False)
+    project.alembic("current")
+    assert project.stdout.split()[0] == "0003rename"
+    after = _rows(url, project.path)
+    if backend == "sqlite":
+        assert after != before and after[0] == ["alembic_version", "notes", "users"]
+    else:
+        assert after == before

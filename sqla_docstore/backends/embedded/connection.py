@@ -390,6 +390,13 @@ class EmbeddedConnection:
             raise NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
         self._used.clear()  # rows checked before this connection's own DDL stand
 
+    def stored_documents(self, collection: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every stored document of a collection as (id, body): what a schema change checks."""
+        table = self.table_name(collection)
+        with self._lock:
+            rows = self._conn.execute(f"SELECT id, body FROM {table}").fetchall()
+        return [(doc_id, values.loads(body)) for doc_id, body in rows]
+
     def _alter(self, stmt: ast.AlterCollection) -> None:
         """Plan the change over every stored document, then write the rewritten documents and
         the new schema in one SQLite transaction: a refused change leaves both as they were."""

@@ -434,13 +434,18 @@ class RavenConnection:
             self.http.request("POST", "bulk_docs", idempotent=False, deduplicated=True,
                               body={"Commands": commands, "TransactionMode": "ClusterWide"})
 
+    def stored_documents(self, collection: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every stored document of a collection as (id, body): what a schema change checks."""
+        spec = self.spec(collection)
+        return [_split(d, spec)[:2]
+                for d in self._query(RqlQuery(f"from {quote_collection(spec.name)}"), {})]
+
     def _alter(self, stmt: ast.AlterCollection) -> None:
         """Plan the change over every stored document, then send the rewritten documents and
         the new schema in one batch (RavenDB applies a batch whole): a refused change, or a
         failed batch, leaves both as they were."""
         spec = self.spec(stmt.name)
-        docs = [_split(d, spec)[:2]
-                for d in self._query(RqlQuery(f"from {quote_collection(spec.name)}"), {})]
+        docs = self.stored_documents(stmt.name)
         plan = plan_alter(spec, stmt.action, stmt.spec, docs)
         new = plan.spec
         commands: list[Any] = []
@@ -467,17 +472,6 @@ class RavenConnection:
         resp = self.http.request("DELETE", "queries", params={"allowStale": "false"},
                                  body={"Query": f"from {quote_collection(collection)}"})
         self._wait(_operation_id(resp.reply("delete by query")), collection)
-
-    def _backfill(self, spec: CollectionSpec, name: str, default: Any) -> None:
-        """Existing documents get a new field's default, as existing rows do in SQL (and on
-        the embedded store): a patch by query of the documents without the field."""
-        rql = pushdown(ast.IsNull(ast.Column(None, name)), spec, spec.name, {})
-        args = {k: _rql_value(kind, v, {}) for k, (kind, v) in rql.binds.items()}
-        query = {"Query": rql.text + " update { this[$sqla_field] = $sqla_default; }",
-                 "QueryParameters": {**args, "sqla_field": name, "sqla_default": default}}
-        resp = self.http.request("PATCH", "queries", params={"allowStale": "false"},
-                                 body={"Query": query})  # idempotent: it converges
-        self._wait(_operation_id(resp.reply("patch by query")), spec.name)
 
     def _wait(self, op: int | str, collection: str) -> None:
         """Wait for a server operation (delete or patch by query) to finish."""
