@@ -154,6 +154,38 @@ def field_problem(f: Any) -> str | None:
     return None
 
 
+def foreign_key_problem(fk: Any) -> str | None:
+    """What is wrong with one foreign key's JSON, or None."""
+    if not isinstance(fk, dict) or not _names(fk.get("columns")) or not _names(
+            fk.get("referred_columns")) or not isinstance(fk.get("referred_table"), str):
+        return ("a foreign key must be an object with 'columns', 'referred_table' and "
+                f"'referred_columns', not {fk!r}")
+    if not all(isinstance(fk.get(k), (str, type(None))) for k in ("name", "ondelete",
+                                                                  "onupdate", "initially")):
+        return "a foreign key's 'name', 'ondelete', 'onupdate' and 'initially' must be text"
+    return None
+
+
+def alter_problem(action: str, data: dict[str, Any]) -> str | None:
+    """What is wrong with an ALTER COLLECTION action's JSON, or None (unknown actions are
+    refused when applied)."""
+    if action in ("add_column", "drop_column", "alter_column"):
+        problem = field_problem(data)
+        if problem is None and not isinstance(data.get("new_name", ""), str):
+            problem = "'new_name' must be a string"
+        return problem
+    if action == "rename_table":
+        return None if isinstance(data.get("new_name"), str) and data["new_name"] else (
+            "'new_name' must be a non-empty string")
+    if action == "add_foreign_key":
+        return foreign_key_problem(data)
+    if action == "drop_foreign_key":
+        return None if isinstance(data.get("name"), str) else "'name' must be a string"
+    if action == "restore":
+        return _spec_problem(data.get("spec"))
+    return None
+
+
 def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per key
     """What is wrong with a collection specification's JSON, or None."""
     if not isinstance(data, dict):
@@ -185,6 +217,16 @@ def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per ke
         and isinstance(c[1], str) for c in checks
     ):
         return "'checks' must be a list of [name, SQL expression]"
+    foreign_keys = data.get("foreign_keys", [])
+    if not isinstance(foreign_keys, list):
+        return "'foreign_keys' must be a list"
+    for fk in foreign_keys:
+        problem = foreign_key_problem(fk)
+        if problem:
+            return problem
+    names = data.get("unique_names", [])
+    if not isinstance(names, list) or not all(isinstance(n, (str, type(None))) for n in names):
+        return "'unique_names' must be a list of names (or nulls)"
     return None
 
 
