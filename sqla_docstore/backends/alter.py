@@ -12,7 +12,7 @@ from __future__ import annotations
 import decimal
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -46,6 +46,10 @@ class Affinity(Enum):
 class AlterPlan:
     spec: CollectionSpec  # the collection's schema afterwards (its new name after a rename)
     bodies: dict[str, dict[str, Any]]  # id -> new body, for the documents that change
+    #: a renamed collection's documents take ids under its new prefix: old id -> new id
+    ids: dict[str, str] = field(default_factory=dict)
+    #: the highest integer key in use, which the new prefix's HiLo range must start above
+    max_key: int = 0
 
 
 def plan_alter(spec: CollectionSpec, action: str, data: dict[str, Any],
@@ -55,6 +59,13 @@ def plan_alter(spec: CollectionSpec, action: str, data: dict[str, Any],
     except ValueError:
         raise NotSupportedError(f"ALTER COLLECTION {action} is not supported") from None
     docs = list(documents)
+    plan = _plan(spec, kind, data, docs)
+    _check_unique(plan, docs)
+    return plan
+
+
+def _plan(spec: CollectionSpec, kind: Action, data: dict[str, Any],
+          docs: list[tuple[str, dict[str, Any]]]) -> AlterPlan:
     if kind is Action.ADD_COLUMN:
         return _add_column(spec, data, docs)
     if kind is Action.DROP_COLUMN:
@@ -62,13 +73,51 @@ def plan_alter(spec: CollectionSpec, action: str, data: dict[str, Any],
     if kind is Action.ALTER_COLUMN:
         return _alter_column(spec, data, docs)
     if kind is Action.RENAME_TABLE:
-        # Ids keep their prefix (and HiLo its tag): documents and references to them stay valid.
-        return AlterPlan(replace(spec, name=data["new_name"], id_prefix=spec.prefix), {})
+        return _rename_table(spec, data["new_name"], docs)
     if kind is Action.RESTORE:
         return AlterPlan(CollectionSpec.from_json(spec.name, data["spec"]), {})
     if kind is Action.ADD_FOREIGN_KEY:
         return AlterPlan(_add_foreign_key(spec, ForeignKeySpec.from_json(data)), {})
     return AlterPlan(_drop_foreign_key(spec, data["name"]), {})
+
+
+def unique_field_sets(spec: CollectionSpec) -> list[tuple[str, ...]]:
+    """The field sets whose values must be unique: unique constraints and unique indexes."""
+    return list(spec.unique) + [fields for fields, unique in spec.indexes.values() if unique]
+
+
+def _check_unique(plan: AlterPlan, docs: list[tuple[str, dict[str, Any]]]) -> None:
+    """Converted or moved values must still be unique where the schema says so."""
+    for fields in unique_field_sets(plan.spec):
+        owners: dict[str, str] = {}
+        for doc_id, stored in docs:
+            body = plan.bodies.get(doc_id, stored)
+            values = [body.get(f) for f in fields]
+            if any(v is None for v in values):
+                continue
+            key = repr([(type(v).__name__, v) for v in values])
+            other = owners.setdefault(key, doc_id)
+            if other != doc_id:
+                raise IntegrityError(
+                    f"UNIQUE constraint failed: {plan.spec.name}({', '.join(fields)}): documents "
+                    f"{other!r} and {doc_id!r} would hold one value; nothing was changed")
+
+
+def _rename_table(spec: CollectionSpec, new_name: str,
+                  docs: list[tuple[str, dict[str, Any]]]) -> AlterPlan:
+    """Documents follow the collection's name into their ids (``users/1`` -> ``people/1``), so
+    the old name is free again, as in SQL (RavenDB ids are unique across collections); an
+    explicit ``id_prefix`` stays."""
+    renamed = replace(spec, name=new_name)
+    if spec.id_prefix:
+        return AlterPlan(renamed, {})
+    old = spec.prefix + "/"
+    new = renamed.prefix + "/"
+    ids = {doc_id: new + doc_id[len(old):] for doc_id, _ in docs
+           if doc_id[:len(old)].lower() == old.lower()}
+    keys = [body.get(spec.autoincrement) for _, body in docs] if spec.autoincrement else []
+    ints = [k for k in keys if isinstance(k, int) and not isinstance(k, bool)]
+    return AlterPlan(renamed, {}, ids, max(ints, default=0))
 
 
 def _field(spec: CollectionSpec, name: str) -> FieldSpec:

@@ -58,6 +58,8 @@ class UndoLog:
 
     def revert(self, dbapi_conn: Any) -> None:
         steps, self._steps = self._steps[::-1], []
+        if not steps:
+            return
         dbapi_conn.rollback()  # the failed migration's unsent writes go first
         for step in steps:
             try:

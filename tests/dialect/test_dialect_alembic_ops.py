@@ -99,6 +99,29 @@ def test_type_change_converts_stored_values(engine: Engine) -> None:
         assert conn.scalars(select(t.c.id).where(t.c.age > 35)).all() == [2]
 
 
+def test_type_change_to_text_converts_numbers(engine: Engine) -> None:
+    _setup(engine)
+    _op(engine, lambda op: op.alter_column("users", "age", type_=Integer))
+    _op(engine, lambda op: op.alter_column("users", "age", type_=String(10)))
+    assert _rows(engine, "users", "id", "age") == [(1, "30"), (2, "41")]
+
+
+def test_rename_column_follows_into_indexes_and_unique_constraints(engine: Engine) -> None:
+    _setup(engine)
+    _op(engine, lambda op: op.create_index("ix_users_age", "users", ["age"]))
+    _op(engine, lambda op: op.create_unique_constraint("uq_users_name", "users", ["name"]))
+    _op(engine, lambda op: op.alter_column("users", "name", new_column_name="nick"))
+    _op(engine, lambda op: op.alter_column("users", "age", new_column_name="years"))
+    insp = inspect(engine)
+    assert {i["name"]: i["column_names"] for i in insp.get_indexes("users")} == {
+        "ix_users_age": ["years"], "uq_users_name": ["nick"]}
+    t = Table("users", MetaData(), autoload_with=engine)
+    with pytest.raises(exc.IntegrityError), engine.begin() as conn:
+        conn.execute(insert(t).values(id=3, nick="a"))
+    with engine.connect() as conn:
+        assert conn.scalars(select(t.c.id).where(t.c.years == "41")).all() == [2]
+
+
 def test_type_change_refused_when_a_value_does_not_fit(engine: Engine) -> None:
     _setup(engine)
     with pytest.raises(exc.OperationalError, match=r"users\.name to INTEGER.*'a'"):
@@ -238,3 +261,33 @@ def test_a_completed_migration_is_kept(engine: Engine) -> None:
             op.alter_column("users", "name", nullable=False)
     assert sorted(inspect(engine).get_table_names()) == ["articles", "users"]
     assert _rows(engine, "users", "id", "name") == [(1, "a"), (2, "b")]
+
+
+def test_type_change_that_would_repeat_a_unique_value_is_refused(engine: Engine) -> None:
+    meta = MetaData()
+    codes = Table("codes", meta, Column("id", Integer, primary_key=True),
+                  Column("code", String(5), unique=True))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(codes), [{"id": 1, "code": "7"}, {"id": 2, "code": "07"}])
+    with pytest.raises(exc.IntegrityError, match=r"UNIQUE constraint failed: codes\(code\)"):
+        _op(engine, lambda op: op.alter_column("codes", "code", type_=Integer))
+    assert _rows(engine, "codes", "id", "code") == [(1, "7"), (2, "07")]
+
+
+def test_a_renamed_table_keeps_its_unique_constraint_and_frees_its_name(engine: Engine) -> None:
+    meta = MetaData()
+    Table("codes", meta, Column("id", Integer, primary_key=True),
+          Column("code", String(5), unique=True))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO codes (id, code) VALUES (1, 'a')"))
+    _op(engine, lambda op: op.rename_table("codes", "labels"))
+    with pytest.raises(exc.IntegrityError), engine.begin() as conn:
+        conn.execute(text("INSERT INTO labels (id, code) VALUES (2, 'a')"))
+    meta.create_all(engine)  # "codes" again, with its own unique constraint
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO codes (id, code) VALUES (1, 'a')"))
+    with pytest.raises(exc.IntegrityError), engine.begin() as conn:
+        conn.execute(text("INSERT INTO codes (id, code) VALUES (2, 'a')"))
+    assert _rows(engine, "labels", "id", "code") == [(1, "a")]

@@ -402,11 +402,8 @@ class EmbeddedConnection:
         the new schema in one SQLite transaction: a refused change leaves both as they were."""
         spec = self.spec(stmt.name)
 
-        def plan(docs: list[tuple[str, Any]]) -> tuple[CollectionSpec, dict[str, Any]]:
-            done = plan_alter(spec, stmt.action, stmt.spec, docs)
-            return done.spec, done.bodies
-
-        self.store.alter_collection(self._conn, stmt.name, plan)
+        self.store.alter_collection(
+            self._conn, stmt.name, lambda docs: plan_alter(spec, stmt.action, stmt.spec, docs))
         if stmt.action == "rename_table":
             self.drop_overlay(stmt.name)
 

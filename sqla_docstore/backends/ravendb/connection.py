@@ -452,10 +452,11 @@ class RavenConnection:
         if new.name != spec.name:
             if self._schema_exists(new.name):
                 raise errors.OperationalError(f"there is already another table named {new.name}")
-            # A document changes collection by being deleted and put again (same id).
+            # A document changes collection (and id) by being deleted and put again.
             for doc_id, body in docs:
                 commands += [Delete(spec.name, doc_id, must_exist=False),
-                             Put(new.name, doc_id, plan.bodies.get(doc_id, body))]
+                             Put(new.name, plan.ids.get(doc_id, doc_id),
+                                 plan.bodies.get(doc_id, body))]
             commands.append(Delete(SCHEMA_COLLECTION, schema_id(spec.name)))
         else:
             commands += [Put(spec.name, i, b) for i, b in plan.bodies.items()]
@@ -466,6 +467,14 @@ class RavenConnection:
         self._specs[new.name] = new
         if new.name != spec.name:
             self._scratch.drop_overlay(spec.name)
+        if new.prefix != spec.prefix and plan.max_key:
+            # The server's HiLo for the new prefix goes on above every key in use.
+            self.cluster.hilo.reserve_above(new.prefix, plan.max_key, self._fetch_range)
+        if new.name != spec.name or plan.bodies or unique_sets(new) != unique_sets(spec):
+            # Reservation keys name the collection, the fields and the values: take the new
+            # ones (the plan checked they are unique).
+            for fields in unique_sets(new):
+                self._reserve_stored_values(new, fields)
 
     def _delete_all(self, collection: str) -> None:
         """Delete by query, waiting for the server's operation to finish."""
