@@ -149,6 +149,14 @@ class DocstoreImpl(DefaultImpl):
         field = _field_spec(col, self.dialect)
         return {"default": field["default"], "default_sql": field.get("default_sql")}
 
+    def compare_server_default(self, inspector_column: Any, metadata_column: Any,
+                               rendered_metadata_default: str | None,
+                               rendered_inspector_default: str | None) -> bool:
+        """Defaults compare as the values they stand for: ``x``, ``'x'`` and ``('x')`` are
+        one default (reflection reports constants as SQL literals, as SQLite's does)."""
+        return _default_text(rendered_inspector_default) != _default_text(
+            rendered_metadata_default)
+
     def rename_table(self, old_table_name: str, new_table_name: Any,
                      schema: Any = None) -> None:
         self._alter(old_table_name, "rename_table", {"new_name": str(new_table_name)})
@@ -172,6 +180,17 @@ class DocstoreImpl(DefaultImpl):
         else:
             raise exc.CompileError(
                 f"dropping a {type(const).__name__} is not supported by sqla_docstore")
+
+
+def _default_text(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = text.strip()
+    if len(text) >= 2 and text[0] == "(" and text[-1] == ")":
+        text = text[1:-1].strip()
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        text = text[1:-1].replace("''", "'")
+    return text
 
 
 def _unique_index(const: UniqueConstraint) -> Index:

@@ -291,3 +291,46 @@ def test_a_renamed_table_keeps_its_unique_constraint_and_frees_its_name(engine: 
     with pytest.raises(exc.IntegrityError), engine.begin() as conn:
         conn.execute(text("INSERT INTO codes (id, code) VALUES (2, 'a')"))
     assert _rows(engine, "labels", "id", "code") == [(1, "a")]
+
+
+def test_autogenerate_finds_nothing_right_after_create_all(engine: Engine) -> None:
+    """``alembic check`` is clean after ``upgrade head``: every type, default, key, index,
+    unique constraint and foreign key reflects as declared (defaults compared too)."""
+    from alembic.autogenerate import compare_metadata
+    from sqlalchemy import (
+        JSON,
+        BigInteger,
+        Boolean,
+        CheckConstraint,
+        Computed,
+        Date,
+        DateTime,
+        Float,
+        ForeignKeyConstraint,
+        Index,
+        LargeBinary,
+        Numeric,
+        Text,
+        UniqueConstraint,
+        Uuid,
+        func,
+    )
+
+    meta = MetaData()
+    Table("t", meta, Column("id", Integer, primary_key=True), Column("b", Boolean),
+          Column("dt", DateTime), Column("d", Date), Column("n", Numeric(10, 2)),
+          Column("f", Float), Column("tx", Text), Column("j", JSON), Column("u", Uuid),
+          Column("bi", BigInteger), Column("lb", LargeBinary),
+          Column("s", String(20), server_default="x"),
+          Column("ts", DateTime, server_default=func.now()),
+          Column("c", Integer, Computed("id + 1")),
+          CheckConstraint("bi > 0", name="ck_bi"), UniqueConstraint("s", name="uq_s"),
+          Index("ix_tx", "tx"))
+    Table("t2", meta, Column("id", Integer, primary_key=True),
+          Column("t_id", ForeignKey("t.id")), Column("other", Integer),
+          ForeignKeyConstraint(["other"], ["t.id"], name="fk_other", onupdate="CASCADE"))
+    meta.create_all(engine)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True})
+        assert compare_metadata(context, meta) == []
