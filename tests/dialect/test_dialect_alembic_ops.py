@@ -334,3 +334,18 @@ def test_autogenerate_finds_nothing_right_after_create_all(engine: Engine) -> No
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "compare_server_default": True})
         assert compare_metadata(context, meta) == []
+
+
+def test_batch_alter_table_and_add_column_with_a_foreign_key(engine: Engine) -> None:
+    # No table copy is needed (requires_recreate_in_batch is False): each op is done in place.
+    _setup(engine)
+
+    def migrate(op: Operations) -> None:
+        with op.batch_alter_table("posts") as batch:
+            batch.add_column(Column("editor_id", ForeignKey("users.id", name="fk_editor")))
+            batch.alter_column("user_id", new_column_name="author_id")
+
+    _op(engine, migrate)
+    fks = inspect(engine).get_foreign_keys("posts")
+    assert sorted((f["name"], f["constrained_columns"][0]) for f in fks) == [
+        ("fk_editor", "editor_id"), ("fk_posts_user", "author_id")]
