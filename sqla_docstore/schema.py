@@ -51,11 +51,14 @@ class ForeignKeySpec:
 
     @property
     def options(self) -> dict[str, Any]:
-        """The options reflection reports, as PostgreSQL reports them: INITIALLY IMMEDIATE is
-        the default (not reported), INITIALLY DEFERRED implies DEFERRABLE."""
+        """The options reflection reports, as PostgreSQL reports them: NO ACTION and INITIALLY
+        IMMEDIATE are the defaults (not reported), INITIALLY DEFERRED implies DEFERRABLE."""
         initially = self.initially.upper() if self.initially else None
         deferred = initially == "DEFERRED"
-        pairs = (("ondelete", self.ondelete), ("onupdate", self.onupdate),
+        def action(value: str | None) -> str | None:  # NO ACTION is the default: unreported
+            return None if value is None or value.upper() == "NO ACTION" else value
+
+        pairs = (("ondelete", action(self.ondelete)), ("onupdate", action(self.onupdate)),
                  ("deferrable", True if deferred else self.deferrable),
                  ("initially", initially if deferred else None))
         return {k: v for k, v in pairs if v is not None}

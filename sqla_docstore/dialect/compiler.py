@@ -187,14 +187,14 @@ def collection_spec(table: schema.Table, dialect: Any,
 
 def foreign_key_json(cons: schema.ForeignKeyConstraint) -> dict[str, Any]:
     """A foreign key as the collection spec records it (reflected, not enforced)."""
-    targets = [el.target_fullname.rsplit(".", 1) for el in cons.elements]
+    targets = [_fk_target(el) for el in cons.elements]
     tables = {t[0] for t in targets}
     if len(tables) != 1 or any(len(t) != 2 for t in targets):
         raise exc.CompileError(f"foreign key {cons.name}: one referred table is supported")
     return {
         "name": cons.name if isinstance(cons.name, str) else None,
         "columns": [el.parent.name for el in cons.elements],
-        "referred_table": targets[0][0].rsplit(".", 1)[-1],
+        "referred_table": targets[0][0],
         "referred_columns": [t[1] for t in targets],
         "ondelete": cons.ondelete,
         "onupdate": cons.onupdate,
@@ -221,6 +221,15 @@ def _field_spec(col: schema.Column[Any], dialect: Any) -> dict[str, Any]:
         else:
             out["default_sql"] = sql_text(default.arg, dialect)
     return out
+
+
+def _fk_target(el: schema.ForeignKey) -> list[str]:
+    """[table name, column name] a foreign key refers to (by name, not by column key)."""
+    try:
+        col = el.column
+    except exc.InvalidRequestError:  # the referred table is not in this MetaData (Alembic ops)
+        return el.target_fullname.rsplit(".", 2)[-2:]
+    return [col.table.name, col.name]
 
 
 def sql_text(element: Any, dialect: Any) -> str:
