@@ -36,9 +36,9 @@ def _run_suite(args: list[str], cwd: Path) -> dict[str, int]:
 def test_alembic_dialect_suite(db: str, tmp_path: Path) -> None:
     # The suite writes its scratch environment and file store in the working directory.
     counts = _run_suite(["--db", db], tmp_path)
-    assert counts == {"passed": 66, "skipped": SKIPPED}, counts
+    assert counts == {"passed": 75, "skipped": SKIPPED}, counts
 
 
 def test_alembic_dialect_suite_on_ravendb(ravendb_url: str, tmp_path: Path) -> None:
     counts = _run_suite(["--dburi", ravendb_url], tmp_path)
-    assert counts == {"passed": 66, "skipped": SKIPPED}, counts
+    assert counts == {"passed": 75, "skipped": SKIPPED}, counts
