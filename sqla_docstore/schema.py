@@ -184,6 +184,13 @@ def alter_problem(action: str, data: dict[str, Any]) -> str | None:
         return foreign_key_problem(data)
     if action == "drop_foreign_key":
         return None if isinstance(data.get("name"), str) else "'name' must be a string"
+    if action == "rename_references":
+        ok = isinstance(data.get("table"), str) and isinstance(data.get("new_table", ""), str)
+        columns = data.get("columns", {})
+        if not ok or not isinstance(columns, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in columns.items()):
+            return "'table', 'new_table' and 'columns' (old name -> new name) must be names"
+        return None
     if action == "restore":
         return _spec_problem(data.get("spec"))
     return None

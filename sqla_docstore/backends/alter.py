@@ -29,6 +29,7 @@ class Action(Enum):
     RENAME_TABLE = "rename_table"
     ADD_FOREIGN_KEY = "add_foreign_key"
     DROP_FOREIGN_KEY = "drop_foreign_key"
+    RENAME_REFERENCES = "rename_references"  # foreign keys follow a renamed table / column
     RESTORE = "restore"  # put back a schema as it was (undoing a migration that failed)
 
 
@@ -74,6 +75,8 @@ def _plan(spec: CollectionSpec, kind: Action, data: dict[str, Any],
         return _alter_column(spec, data, docs)
     if kind is Action.RENAME_TABLE:
         return _rename_table(spec, data["new_name"], docs)
+    if kind is Action.RENAME_REFERENCES:
+        return AlterPlan(_renamed_references(spec, data), {})
     if kind is Action.RESTORE:
         return AlterPlan(CollectionSpec.from_json(spec.name, data["spec"]), {})
     if kind is Action.ADD_FOREIGN_KEY:
@@ -324,6 +327,19 @@ def _number(value: Any) -> Any:
         except ValueError:
             return _UNFIT
     return _UNFIT
+
+
+def _renamed_references(spec: CollectionSpec, data: dict[str, Any]) -> CollectionSpec:
+    """Foreign keys referring to ``table`` follow its new name and renamed columns, as SQLite's
+    ALTER TABLE RENAME rewrites the references to a renamed table or column."""
+    table, new_table = data["table"], data.get("new_table", data["table"])
+    columns: dict[str, str] = data.get("columns", {})
+    fks = tuple(
+        replace(fk, referred_table=new_table,
+                referred_columns=tuple(columns.get(c, c) for c in fk.referred_columns))
+        if fk.referred_table == table else fk
+        for fk in spec.foreign_keys)
+    return replace(spec, foreign_keys=fks)
 
 
 def _add_foreign_key(spec: CollectionSpec, fk: ForeignKeySpec) -> CollectionSpec:

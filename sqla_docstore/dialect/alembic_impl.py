@@ -58,9 +58,24 @@ class DocstoreImpl(DefaultImpl):
             self.connection.exec_driver_sql(stmt)
             back = self._alter_text(spec["new_name"], action, {"new_name": table_name})
             self._undo.add(lambda c: run_ddl(c, back))
+            self._rename_references(table_name, {"new_table": spec["new_name"]})
         else:
             self._before(table_name)
             self.connection.exec_driver_sql(stmt)
+            if action == "alter_column" and spec.get("new_name"):
+                self._rename_references(table_name, {"columns": {spec["name"]:
+                                                                 spec["new_name"]}})
+
+    def _rename_references(self, table_name: str, change: dict[str, Any]) -> None:
+        """Foreign keys of every collection follow a renamed table or referred column."""
+        backend = self._dbapi().backend
+        for name in backend.collection_names():
+            try:
+                fks = backend.spec(name).foreign_keys
+            except errors.OperationalError:
+                continue
+            if any(fk.referred_table == table_name for fk in fks):
+                self._alter(name, "rename_references", {"table": table_name, **change})
 
     def _alter_text(self, table_name: str, action: str, spec: dict[str, Any]) -> str:
         quoted = self.dialect.identifier_preparer.quote(table_name)

@@ -349,3 +349,12 @@ def test_batch_alter_table_and_add_column_with_a_foreign_key(engine: Engine) -> 
     fks = inspect(engine).get_foreign_keys("posts")
     assert sorted((f["name"], f["constrained_columns"][0]) for f in fks) == [
         ("fk_editor", "editor_id"), ("fk_posts_user", "author_id")]
+
+
+def test_foreign_keys_follow_a_renamed_table_and_column(engine: Engine) -> None:
+    # As SQLite's ALTER TABLE ... RENAME rewrites the references to the table and column.
+    _setup(engine)
+    _op(engine, lambda op: op.alter_column("users", "id", new_column_name="uid"))
+    _op(engine, lambda op: op.rename_table("users", "people"))
+    fks = inspect(engine).get_foreign_keys("posts")
+    assert [(f["referred_table"], f["referred_columns"]) for f in fks] == [("people", ["uid"])]
