@@ -27,6 +27,47 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class ForeignKeySpec:
+    """A declared foreign key: recorded and reflected (for migrations), not enforced."""
+
+    name: str | None
+    columns: tuple[str, ...]
+    referred_table: str
+    referred_columns: tuple[str, ...]
+    ondelete: str | None = None
+    onupdate: str | None = None
+    deferrable: bool | None = None
+    initially: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "columns": list(self.columns),
+                "referred_table": self.referred_table,
+                "referred_columns": list(self.referred_columns),
+                "ondelete": self.ondelete, "onupdate": self.onupdate,
+                "deferrable": self.deferrable, "initially": self.initially}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ForeignKeySpec:
+        return cls(data.get("name"), tuple(data["columns"]), data["referred_table"],
+                   tuple(data["referred_columns"]), data.get("ondelete"), data.get("onupdate"),
+                   data.get("deferrable"), data.get("initially"))
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options reflection reports, as PostgreSQL reports them: NO ACTION and INITIALLY
+        IMMEDIATE are the defaults (not reported), INITIALLY DEFERRED implies DEFERRABLE."""
+        initially = self.initially.upper() if self.initially else None
+        deferred = initially == "DEFERRED"
+        def action(value: str | None) -> str | None:  # NO ACTION is the default: unreported
+            return None if value is None or value.upper() == "NO ACTION" else value
+
+        pairs = (("ondelete", action(self.ondelete)), ("onupdate", action(self.onupdate)),
+                 ("deferrable", True if deferred else self.deferrable),
+                 ("initially", initially if deferred else None))
+        return {k: v for k, v in pairs if v is not None}
+
+
+@dataclass(frozen=True)
 class CollectionSpec:
     name: str
     fields: tuple[FieldSpec, ...] = ()
@@ -36,6 +77,9 @@ class CollectionSpec:
     indexes: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict, hash=False)
     id_prefix: str = ""
     checks: tuple[tuple[str, str], ...] = ()  # (name, SQL expression) enforced on every write
+    foreign_keys: tuple[ForeignKeySpec, ...] = ()  # recorded for reflection, not enforced
+    #: the names of ``unique``'s constraints, in order (reflected; empty in older specs)
+    unique_names: tuple[str | None, ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -66,6 +110,8 @@ class CollectionSpec:
             "indexes": {k: [list(v[0]), v[1]] for k, v in self.indexes.items()},
             "id_prefix": self.id_prefix,
             "checks": [list(c) for c in self.checks],
+            "foreign_keys": [fk.to_json() for fk in self.foreign_keys],
+            "unique_names": list(self.unique_names),
         }
 
     @classmethod
@@ -88,6 +134,9 @@ class CollectionSpec:
             indexes={k: (tuple(v[0]), bool(v[1])) for k, v in data.get("indexes", {}).items()},
             id_prefix=data.get("id_prefix", ""),
             checks=tuple((c[0], c[1]) for c in data.get("checks", ())),
+            foreign_keys=tuple(ForeignKeySpec.from_json(fk)
+                               for fk in data.get("foreign_keys", ())),
+            unique_names=tuple(data.get("unique_names", ())),
         )
 
     @cached_property
@@ -123,6 +172,45 @@ def field_problem(f: Any) -> str | None:
     return None
 
 
+def foreign_key_problem(fk: Any) -> str | None:
+    """What is wrong with one foreign key's JSON, or None."""
+    if not isinstance(fk, dict) or not _names(fk.get("columns")) or not _names(
+            fk.get("referred_columns")) or not isinstance(fk.get("referred_table"), str):
+        return ("a foreign key must be an object with 'columns', 'referred_table' and "
+                f"'referred_columns', not {fk!r}")
+    if not all(isinstance(fk.get(k), (str, type(None))) for k in ("name", "ondelete",
+                                                                  "onupdate", "initially")):
+        return "a foreign key's 'name', 'ondelete', 'onupdate' and 'initially' must be text"
+    return None
+
+
+def alter_problem(action: str, data: dict[str, Any]) -> str | None:
+    """What is wrong with an ALTER COLLECTION action's JSON, or None (unknown actions are
+    refused when applied)."""
+    if action in ("add_column", "drop_column", "alter_column"):
+        problem = field_problem(data)
+        if problem is None and not isinstance(data.get("new_name", ""), str):
+            problem = "'new_name' must be a string"
+        return problem
+    if action == "rename_table":
+        return None if isinstance(data.get("new_name"), str) and data["new_name"] else (
+            "'new_name' must be a non-empty string")
+    if action == "add_foreign_key":
+        return foreign_key_problem(data)
+    if action == "drop_foreign_key":
+        return None if isinstance(data.get("name"), str) else "'name' must be a string"
+    if action == "rename_references":
+        ok = isinstance(data.get("table"), str) and isinstance(data.get("new_table", ""), str)
+        columns = data.get("columns", {})
+        if not ok or not isinstance(columns, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in columns.items()):
+            return "'table', 'new_table' and 'columns' (old name -> new name) must be names"
+        return None
+    if action == "restore":
+        return _spec_problem(data.get("spec"))
+    return None
+
+
 def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per key
     """What is wrong with a collection specification's JSON, or None."""
     if not isinstance(data, dict):
@@ -154,6 +242,16 @@ def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per ke
         and isinstance(c[1], str) for c in checks
     ):
         return "'checks' must be a list of [name, SQL expression]"
+    foreign_keys = data.get("foreign_keys", [])
+    if not isinstance(foreign_keys, list):
+        return "'foreign_keys' must be a list"
+    for fk in foreign_keys:
+        problem = foreign_key_problem(fk)
+        if problem:
+            return problem
+    names = data.get("unique_names", [])
+    if not isinstance(names, list) or not all(isinstance(n, (str, type(None))) for n in names):
+        return "'unique_names' must be a list of names (or nulls)"
     return None
 
 

@@ -30,6 +30,9 @@ class BackendConnection(Protocol):
     def collection_names(self) -> list[str]:
         """Every collection of the database."""
 
+    def stored_documents(self, collection: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every stored (committed) document of a collection as (id, body)."""
+
     def query(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:

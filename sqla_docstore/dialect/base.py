@@ -232,8 +232,13 @@ class DocstoreDialect(default.DefaultDialect):
     @reflection.cache
     def get_foreign_keys(self, connection: Any, table_name: str, schema: str | None = None,
                          **kw: Any) -> list[Any]:
-        self._spec(connection, table_name)
-        return []
+        spec = self._spec(connection, table_name)
+        return [
+            {"name": fk.name, "constrained_columns": list(fk.columns), "referred_schema": None,
+             "referred_table": fk.referred_table, "referred_columns": list(fk.referred_columns),
+             "options": fk.options}
+            for fk in spec.foreign_keys
+        ]
 
     @reflection.cache
     def get_indexes(self, connection: Any, table_name: str, schema: str | None = None,
@@ -248,7 +253,9 @@ class DocstoreDialect(default.DefaultDialect):
     def get_unique_constraints(self, connection: Any, table_name: str,
                                schema: str | None = None, **kw: Any) -> list[Any]:
         spec = self._spec(connection, table_name)
-        return [{"name": None, "column_names": list(u)} for u in spec.unique]
+        names = list(spec.unique_names) + [None] * (len(spec.unique) - len(spec.unique_names))
+        return [{"name": name, "column_names": list(u)}
+                for name, u in zip(names, spec.unique, strict=False)]
 
     @reflection.cache
     def get_check_constraints(self, connection: Any, table_name: str,

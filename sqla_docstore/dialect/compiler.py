@@ -162,17 +162,17 @@ def collection_spec(table: schema.Table, dialect: Any,
     for col in table.columns:  # Column(..., CheckConstraint(...)) stays on the column
         constraints += [c for c in col.constraints if c not in constraints]
     constraints = [c for c in constraints if c._should_create_for_compiler(ddl)]
-    unique = [
-        [c.name for c in cons.columns]
-        for cons in constraints
-        if isinstance(cons, schema.UniqueConstraint) and cons.columns
-    ]
+    uniques = [cons for cons in constraints
+               if isinstance(cons, schema.UniqueConstraint) and cons.columns]
+    unique = [[c.name for c in cons.columns] for cons in uniques]
     checks = [
         [str(cons.name or ""), _check_sql(cons, dialect)]
         for cons in constraints
         if isinstance(cons, schema.CheckConstraint)
     ]
     auto = table._autoincrement_column
+    foreign_keys = [foreign_key_json(cons) for cons in constraints
+                    if isinstance(cons, schema.ForeignKeyConstraint)]
     return {
         "fields": fields,
         "primary_key": [c.name for c in table.primary_key.columns],
@@ -180,6 +180,26 @@ def collection_spec(table: schema.Table, dialect: Any,
         "unique": unique,
         "indexes": {},
         "checks": checks,
+        "foreign_keys": foreign_keys,
+        "unique_names": [c.name if isinstance(c.name, str) else None for c in uniques],
+    }
+
+
+def foreign_key_json(cons: schema.ForeignKeyConstraint) -> dict[str, Any]:
+    """A foreign key as the collection spec records it (reflected, not enforced)."""
+    targets = [_fk_target(el) for el in cons.elements]
+    tables = {t[0] for t in targets}
+    if len(tables) != 1 or any(len(t) != 2 for t in targets):
+        raise exc.CompileError(f"foreign key {cons.name}: one referred table is supported")
+    return {
+        "name": cons.name if isinstance(cons.name, str) else None,
+        "columns": [el.parent.name for el in cons.elements],
+        "referred_table": targets[0][0],
+        "referred_columns": [t[1] for t in targets],
+        "ondelete": cons.ondelete,
+        "onupdate": cons.onupdate,
+        "deferrable": cons.deferrable,
+        "initially": cons.initially,
     }
 
 
@@ -201,6 +221,15 @@ def _field_spec(col: schema.Column[Any], dialect: Any) -> dict[str, Any]:
         else:
             out["default_sql"] = sql_text(default.arg, dialect)
     return out
+
+
+def _fk_target(el: schema.ForeignKey) -> list[str]:
+    """[table name, column name] a foreign key refers to (by name, not by column key)."""
+    try:
+        col = el.column
+    except exc.InvalidRequestError:  # the referred table is not in this MetaData (Alembic ops)
+        return el.target_fullname.rsplit(".", 2)[-2:]
+    return [col.table.name, col.name]
 
 
 def sql_text(element: Any, dialect: Any) -> str:

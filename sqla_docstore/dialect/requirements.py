@@ -16,14 +16,18 @@ class Requirements(SuiteRequirements):
     # -- schema objects: a document store has collections, not relational schema --------
     @property
     def foreign_key_constraint_option_reflection_ondelete(self) -> Any:
-        # References between documents are not enforced (as in RavenDB); FK DDL is accepted
-        # so that joins can infer their ON clause, but nothing of it is stored.
-        return exclusions.closed()
+        # References between documents are not enforced (as in RavenDB), but foreign keys are
+        # recorded in the collection's schema with their options, and reflected.
+        return exclusions.open()
+
+    @property
+    def foreign_key_constraint_option_reflection_onupdate(self) -> Any:
+        return exclusions.open()
 
     @property
     def named_constraints(self) -> Any:
-        # Constraint names are not kept by the store.
-        return exclusions.closed()
+        # Foreign key and unique constraint names are kept (primary key names are not).
+        return exclusions.open()
 
     @property
     def implicitly_named_constraints(self) -> Any:
@@ -55,7 +59,7 @@ class Requirements(SuiteRequirements):
 
     @property
     def foreign_key_constraint_reflection(self) -> Any:
-        return exclusions.closed()
+        return exclusions.open()
 
     @property
     def temp_table_reflection(self) -> Any:
@@ -108,8 +112,8 @@ class Requirements(SuiteRequirements):
 
     @property
     def unique_constraint_reflection(self) -> Any:
-        # Unique constraints reflect without names, which the suite's tests compare.
-        return exclusions.closed()
+        # Unique constraints reflect with their names.
+        return exclusions.open()
 
     # -- SQL the store's query language has no form for ---------------------------------
     @property

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import NotSupportedError, ProgrammingError
-from ..schema import CollectionSpec, field_problem
+from ..schema import CollectionSpec, alter_problem
 from . import ast
 from .lexer import Token, tokenize
 
@@ -131,7 +131,7 @@ def _parse_ddl(verb: str, what: str, name: str, rest: str) -> ast.Statement:
         if verb == "DROP":
             return ast.DropCollection(name)
         action = _ddl_text(spec, "action", statement)
-        problem = field_problem(spec)
+        problem = alter_problem(action, {k: v for k, v in spec.items() if k != "action"})
         if problem:
             raise ProgrammingError(f"{statement}: {problem}")
         return ast.AlterCollection(name, action, {k: v for k, v in spec.items() if k != "action"})

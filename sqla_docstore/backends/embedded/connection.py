@@ -7,7 +7,6 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from typing import Any
 
 from ... import rowexpr, values
@@ -23,10 +22,11 @@ from ...errors import (
 )
 from ...generated import stored_generated
 from ...pending import PendingBatch, split_pending
-from ...schema import CollectionSpec, FieldSpec
+from ...schema import CollectionSpec
 from ...statements import ast
+from ..alter import plan_alter
 from ..base import Document
-from .sqlgen import OutColumn, SqlGenerator, SqlPlan, json_path, quote
+from .sqlgen import OutColumn, SqlGenerator, SqlPlan, quote
 from .store import (
     EmbeddedStore,
     collection_table,
@@ -394,37 +394,22 @@ class EmbeddedConnection:
             raise NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
         self._used.clear()  # rows checked before this connection's own DDL stand
 
-    def _alter(self, stmt: ast.AlterCollection) -> None:
-        spec = self.spec(stmt.name)
-        data = stmt.spec
-        fields = list(spec.fields)
-        if stmt.action == "add_column":
-            fields.append(FieldSpec(data["name"], data.get("type", "JSON"),
-                                    data.get("nullable", True), data.get("default")))
-            if data.get("default") is not None:
-                self._backfill(stmt.name, data["name"], data["default"])
-        elif stmt.action == "drop_column":
-            fields = [f for f in fields if f.name != data["name"]]
-        elif stmt.action == "alter_column":
-            fields = [
-                replace(f, nullable=data.get("nullable", f.nullable), type=data.get("type", f.type))
-                if f.name == data["name"] else f
-                for f in fields
-            ]
-        else:
-            raise NotSupportedError(f"ALTER COLLECTION {stmt.action}")
-        self.store.replace_spec(self._conn, replace(spec, fields=tuple(fields)))
+    def stored_documents(self, collection: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every stored document of a collection as (id, body): what a schema change checks."""
+        table = self.table_name(collection)
+        with self._lock:
+            rows = self._conn.execute(f"SELECT id, body FROM {table}").fetchall()
+        return [(doc_id, values.loads(body)) for doc_id, body in rows]
 
-    @store_errors("filling a new field's default")
-    def _backfill(self, collection: str, name: str, default: Any) -> None:
-        """Existing documents get a new field's default, as existing rows do in SQL."""
-        path = json_path(name)
-        with self.store.lock, transaction(self._conn):
-            self._conn.execute(
-                f"UPDATE {collection_table(collection)} SET body = json_set(body, {path}, "
-                f"json(?)) WHERE json_type(body, {path}) IS NULL",
-                (values.dumps(default),),
-            )
+    def _alter(self, stmt: ast.AlterCollection) -> None:
+        """Plan the change over every stored document, then write the rewritten documents and
+        the new schema in one SQLite transaction: a refused change leaves both as they were."""
+        spec = self.spec(stmt.name)
+
+        self.store.alter_collection(
+            self._conn, stmt.name, lambda docs: plan_alter(spec, stmt.action, stmt.spec, docs))
+        if stmt.action == "rename_table":
+            self.drop_overlay(stmt.name)
 
     def close(self) -> None:
         if self._temps:

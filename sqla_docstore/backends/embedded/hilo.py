@@ -69,6 +69,15 @@ class HiLoRegistry:
                 if gen.next > gen.high:
                     gen.high = gen.next - 1  # forces a refill that starts above ``used``
 
+    def reserve_above(self, tag: str, used: int, fetch: RangeFetcher) -> None:
+        """Reserve a range above ``used`` in the store now (a collection's ids took a new
+        prefix: the store must know the keys in use before another client asks)."""
+        self.forget(tag)
+        self.observe(tag, used)
+        gen = self._generator(tag)
+        with gen.lock:
+            self._refill(gen, tag, 1, fetch)
+
     def take_unused(self) -> list[tuple[str, int, int]]:
         """(tag, end of range, last id used) of every range not used up; they are forgotten,
         so a server can take them back (RavenDB's ``/hilo/return`` on close)."""

@@ -12,9 +12,10 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 from ... import values
 from ...errors import (
@@ -25,6 +26,7 @@ from ...errors import (
     ProgrammingError,
 )
 from ...schema import CollectionSpec
+from ..alter import AlterPlan
 from .sqlgen import field_sql, quote
 
 _BOOTSTRAP = """
@@ -273,6 +275,60 @@ class EmbeddedStore:
         self._bump_catalog(conn)
         self._specs[spec.name] = spec
 
+    @store_errors("changing a collection's schema")
+    def alter_collection(self, conn: sqlite3.Connection, name: str,
+                         plan: Callable[[list[tuple[str, Any]]], AlterPlan]) -> None:
+        """One schema change with the documents it rewrites, atomically: ``plan`` gets every
+        stored (id, body) and says the new schema (maybe a new name), bodies and ids."""
+        from ... import values
+
+        table = collection_table(name)
+        with self.lock, _transaction(conn):
+            old_spec = self.spec(name, conn)
+            docs = [(i, values.loads(b)) for i, b in conn.execute(f"SELECT id, body FROM {table}")]
+            done = plan(docs)
+            spec = done.spec
+            conn.executemany(f"UPDATE {table} SET body = ? WHERE id = ?",
+                             [(values.dumps(b), i) for i, b in done.bodies.items()])
+            conn.executemany(f"UPDATE {table} SET id = ? WHERE id = ?",
+                             [(new, old) for old, new in done.ids.items()])
+            if spec.prefix != old_spec.prefix:
+                self._carry_hilo(conn, old_spec.prefix, spec.prefix, done.max_key)
+            if spec.name != name:
+                if spec.name.lower() != name.lower():
+                    _refuse_taken_name(conn, spec.name)
+                conn.execute(f"ALTER TABLE {table} RENAME TO {collection_table(spec.name)}")
+                conn.execute("""UPDATE "@collections" SET name = ?, tbl = ? WHERE name = ?""",
+                             (spec.name, collection_table(spec.name), name))
+                self._specs.pop(name, None)
+                self._indexed = {key for key in self._indexed if key[0] != name}
+            self._sync_indexes(conn, old_spec, spec)
+            self._replace_spec(conn, spec)
+        if spec.prefix != old_spec.prefix:
+            self.hilo.forget(spec.prefix)  # its next range comes from the carried-over state
+
+    @staticmethod
+    def _carry_hilo(conn: sqlite3.Connection, old: str, new: str, max_key: int) -> None:
+        """A collection's ids take a new prefix: its HiLo range goes on above every key."""
+        row = conn.execute("""SELECT max FROM "@hilo" WHERE tag = ?""", (old,)).fetchone()
+        top = max(int(row[0]) if row else 0, max_key)
+        if top:
+            conn.execute(
+                """INSERT INTO "@hilo" (tag, max, last_range_at, last_size) VALUES (?, ?, NULL,
+                   NULL) ON CONFLICT(tag) DO UPDATE SET max = MAX(max, excluded.max)""",
+                (new, top))
+
+    def _sync_indexes(self, conn: sqlite3.Connection, old: CollectionSpec,
+                      new: CollectionSpec) -> None:
+        """SQLite indexes follow a schema change (renamed fields, a renamed collection)."""
+        before, after = _index_defs(old), _index_defs(new)
+        for index_name, definition in before.items():
+            if after.get(index_name) != definition:
+                conn.execute(f"DROP INDEX IF EXISTS {quote('ix:' + index_name)}")
+        for index_name, (fields, unique) in after.items():
+            if before.get(index_name) != (fields, unique):
+                self._create_index(conn, new.name, index_name, fields, unique, declared=False)
+
     @store_errors("dropping a collection")
     def drop_collection(self, conn: sqlite3.Connection, name: str) -> None:
         spec = self.spec(name, conn)
@@ -353,6 +409,13 @@ class EmbeddedStore:
                     self._create_index(conn, collection, f"auto:{collection}:{field}",
                                        (field,), False, declared=False)
                 self._indexed.add((collection, field))
+
+
+def _index_defs(spec: CollectionSpec) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """Every SQLite index a collection's schema declares, by name: (fields, unique)."""
+    defs = {f"uq:{spec.name}:{i}": (fields, True) for i, fields in enumerate(spec.unique)}
+    defs.update(spec.indexes)
+    return defs
 
 
 def _catalog_version(conn: sqlite3.Connection) -> int:

@@ -19,8 +19,9 @@ from typing import Any
 from ... import errors, values
 from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
 from ...pending import PendingBatch, split_pending
-from ...schema import CollectionSpec, FieldSpec
+from ...schema import CollectionSpec
 from ...statements import ast
+from ..alter import plan_alter
 from ..base import Document
 from ..embedded.connection import EmbeddedConnection, collections_of, statement_shape
 from ..embedded.store import EmbeddedStore, collection_table, transaction
@@ -406,10 +407,7 @@ class RavenConnection:
                     indexes = {k: v for k, v in spec.indexes.items() if k != stmt.name}
                     self._put_spec(replace(spec, indexes=indexes), None)
         elif isinstance(stmt, ast.AlterCollection):
-            spec = _altered(self.spec(stmt.name), stmt)
-            self._put_spec(spec, None)
-            if stmt.action == "add_column" and stmt.spec.get("default") is not None:
-                self._backfill(spec, stmt.spec["name"], stmt.spec["default"])
+            self._alter(stmt)
         else:
             raise errors.NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
 
@@ -436,22 +434,53 @@ class RavenConnection:
             self.http.request("POST", "bulk_docs", idempotent=False, deduplicated=True,
                               body={"Commands": commands, "TransactionMode": "ClusterWide"})
 
+    def stored_documents(self, collection: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every stored document of a collection as (id, body): what a schema change checks."""
+        spec = self.spec(collection)
+        return [_split(d, spec)[:2]
+                for d in self._query(RqlQuery(f"from {quote_collection(spec.name)}"), {})]
+
+    def _alter(self, stmt: ast.AlterCollection) -> None:
+        """Plan the change over every stored document, then send the rewritten documents and
+        the new schema in one batch (RavenDB applies a batch whole): a refused change, or a
+        failed batch, leaves both as they were."""
+        spec = self.spec(stmt.name)
+        docs = self.stored_documents(stmt.name)
+        plan = plan_alter(spec, stmt.action, stmt.spec, docs)
+        new = plan.spec
+        commands: list[Any] = []
+        if new.name != spec.name:
+            if self._schema_exists(new.name):
+                raise errors.OperationalError(f"there is already another table named {new.name}")
+            # A document changes collection (and id) by being deleted and put again.
+            for doc_id, body in docs:
+                commands += [Delete(spec.name, doc_id, must_exist=False),
+                             Put(new.name, plan.ids.get(doc_id, doc_id),
+                                 plan.bodies.get(doc_id, body))]
+            commands.append(Delete(SCHEMA_COLLECTION, schema_id(spec.name)))
+        else:
+            commands += [Put(spec.name, i, b) for i, b in plan.bodies.items()]
+        commands.append(Put(SCHEMA_COLLECTION, schema_id(new.name),
+                            {"name": new.name, "spec": new.to_json()}))
+        self._write_schema(commands)
+        self._forget_spec(spec.name)
+        self._specs[new.name] = new
+        if new.name != spec.name:
+            self._scratch.drop_overlay(spec.name)
+        if new.prefix != spec.prefix and plan.max_key:
+            # The server's HiLo for the new prefix goes on above every key in use.
+            self.cluster.hilo.reserve_above(new.prefix, plan.max_key, self._fetch_range)
+        if new.name != spec.name or plan.bodies or unique_sets(new) != unique_sets(spec):
+            # Reservation keys name the collection, the fields and the values: take the new
+            # ones (the plan checked they are unique).
+            for fields in unique_sets(new):
+                self._reserve_stored_values(new, fields)
+
     def _delete_all(self, collection: str) -> None:
         """Delete by query, waiting for the server's operation to finish."""
         resp = self.http.request("DELETE", "queries", params={"allowStale": "false"},
                                  body={"Query": f"from {quote_collection(collection)}"})
         self._wait(_operation_id(resp.reply("delete by query")), collection)
-
-    def _backfill(self, spec: CollectionSpec, name: str, default: Any) -> None:
-        """Existing documents get a new field's default, as existing rows do in SQL (and on
-        the embedded store): a patch by query of the documents without the field."""
-        rql = pushdown(ast.IsNull(ast.Column(None, name)), spec, spec.name, {})
-        args = {k: _rql_value(kind, v, {}) for k, (kind, v) in rql.binds.items()}
-        query = {"Query": rql.text + " update { this[$sqla_field] = $sqla_default; }",
-                 "QueryParameters": {**args, "sqla_field": name, "sqla_default": default}}
-        resp = self.http.request("PATCH", "queries", params={"allowStale": "false"},
-                                 body={"Query": query})  # idempotent: it converges
-        self._wait(_operation_id(resp.reply("patch by query")), spec.name)
 
     def _wait(self, op: int | str, collection: str) -> None:
         """Wait for a server operation (delete or patch by query) to finish."""
@@ -623,22 +652,3 @@ def _command_json(cmd: Any, spec_of: Callable[[str], CollectionSpec]) -> dict[st
         # so a concurrent delete aborts the whole commit instead of losing the update.
         out["PatchIfMissing"] = {"Script": f"throw '{MISSING_MARKER}';", "Values": {}}
     return out
-
-
-def _altered(spec: CollectionSpec, stmt: ast.AlterCollection) -> CollectionSpec:
-    data = stmt.spec
-    fields = list(spec.fields)
-    if stmt.action == "add_column":
-        fields.append(FieldSpec(data["name"], data.get("type", "JSON"), data.get("nullable", True),
-                                data.get("default")))
-    elif stmt.action == "drop_column":
-        fields = [f for f in fields if f.name != data["name"]]
-    elif stmt.action == "alter_column":
-        fields = [replace(f, nullable=data.get("nullable", f.nullable),
-                          type=data.get("type", f.type)) if f.name == data["name"] else f
-                  for f in fields]
-    else:
-        raise errors.NotSupportedError(f"ALTER COLLECTION {stmt.action}")
-    return replace(spec, fields=tuple(fields))
-
-
