@@ -84,6 +84,7 @@ def connect(
     ca: str | None = None,
     read_balance: str = "none",
     check_same_thread: bool = False,
+    foreign_keys: bool = False,
     **unknown: Any,
 ) -> Connection:
     """Open a connection.
@@ -92,6 +93,9 @@ def connect(
     in-memory store between connections. RavenDB: pass ``urls=[...]`` (or a shared
     ``cluster=``) and the database name as ``database``; ``cert`` is a PEM file holding the
     client certificate and key, ``ca`` a CA bundle.
+
+    ``foreign_keys=True`` enforces declared foreign keys and their ON DELETE / ON UPDATE
+    actions, as SQLite's ``PRAGMA foreign_keys = ON`` (see ``dbapi.foreign_keys``).
 
     ``check_same_thread`` is accepted for code written for ``sqlite3`` (FastAPI's tutorial
     passes ``False``): a connection here is never tied to the thread that opened it, and may be
@@ -103,10 +107,12 @@ def connect(
         if cluster is None:
             cluster = Cluster(list(urls or ()), database, cert=cert, ca=ca, timeout=timeout,
                               read_balance=read_balance)
-        return Connection(RavenConnection(cluster), cluster_wide=cluster_wide)
+        return Connection(RavenConnection(cluster), cluster_wide=cluster_wide,
+                          foreign_keys=foreign_keys)
     if store is None:
         store = open_store(database, timeout=timeout)
-    return Connection(EmbeddedConnection(store), cluster_wide=cluster_wide)
+    return Connection(EmbeddedConnection(store), cluster_wide=cluster_wide,
+                      foreign_keys=foreign_keys)
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.parser import parse
 from . import executor
+from .foreign_keys import ForeignKeys
 
 _SCHEMA = (ast.CreateCollection, ast.DropCollection, ast.CreateIndex, ast.DropIndex,
            ast.AlterCollection)
@@ -66,10 +67,13 @@ class Connection:
     ProgrammingError = errors.ProgrammingError
     NotSupportedError = errors.NotSupportedError
 
-    def __init__(self, backend: BackendConnection, *, cluster_wide: bool = False) -> None:
+    def __init__(self, backend: BackendConnection, *, cluster_wide: bool = False,
+                 foreign_keys: bool = False) -> None:
         self._backend: BackendConnection | None = backend
         self.pending = PendingBatch()
         self.cluster_wide = cluster_wide
+        #: declared foreign keys enforced (SQLite's PRAGMA foreign_keys; see foreign_keys.py)
+        self.fks: ForeignKeys | None = ForeignKeys(backend) if foreign_keys else None
         #: cluster-wide batches check every written document's version (RavenDB's atomic
         #: guards); False is RavenDB's disableAtomicDocumentWrites (last writer wins)
         self.atomic_guards = True
@@ -194,6 +198,8 @@ class Connection:
         if touched:
             self.backend.reset_overlay()
         self.backend.end_transaction()
+        if self.fks is not None:
+            self.fks.forget()
 
     # Savepoints are not in PEP 249; they work on the pending batch, never on the store.
     def savepoint(self, name: str) -> None:
@@ -337,9 +343,11 @@ class Cursor:
                 outcome.rows = [r for o in outcomes for r in o.rows]
         elif type(stmt) in _WRITES:
             with pending.atomic_statement():
-                outcome = _WRITES[type(stmt)](backend, stmt, param_sets, pending)
+                outcome = _WRITES[type(stmt)](backend, stmt, param_sets, pending, conn.fks)
         elif isinstance(stmt, _SCHEMA):
             _run_schema(conn, stmt)
+            if conn.fks is not None:
+                conn.fks.forget()  # the keys that refer to a table may have changed
             outcome = executor.Outcome()
         elif isinstance(stmt, ast.Savepoint):
             _SAVEPOINT_OPS[stmt.action](conn, stmt.name)

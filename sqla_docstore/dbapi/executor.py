@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from .. import rowexpr, values
 from ..backends.base import BackendConnection
@@ -213,12 +213,12 @@ def _run_point(
 
 def run_insert(
     backend: BackendConnection, stmt: ast.Insert, param_sets: list[dict[str, Any]],
-    pending: PendingBatch,
+    pending: PendingBatch, fks: ForeignKeyRules | None = None,
 ) -> Outcome:
     plan: _InsertPlan = insert_plan(backend, stmt)
     if len(param_sets) > 1 and plan.reads_tables:
         # VALUES subqueries: each parameter set sees the rows inserted before it, as in SQL
-        return _merged([run_insert(backend, stmt, [p], pending) for p in param_sets])
+        return _merged([run_insert(backend, stmt, [p], pending, fks) for p in param_sets])
     spec = plan.spec
     bodies = [plan.body(backend, params, pending) for params in param_sets]
     generated: list[int] = []
@@ -257,6 +257,8 @@ def run_insert(
             out.lastrowid = body[auto]
         if stmt.returning:
             out.rows.append(tuple(_returning_value(c, body) for c in stmt.returning))
+    if fks is not None:
+        fks.after_statement(spec, [RowChange("", None, body) for body in bodies], pending)
     if stmt.returning:
         out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
     return out
@@ -364,6 +366,23 @@ def _label(expr: ast.Expr) -> str:
 
 
 # ----------------------------------------------------------------- updates and deletes
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One row a statement wrote: its document before (None: inserted) and after (None:
+    deleted)."""
+
+    doc_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class ForeignKeyRules(Protocol):
+    """What enforces foreign keys at the end of each statement (see dbapi.foreign_keys)."""
+
+    def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
+                        pending: PendingBatch) -> None: ...
 
 
 @dataclass
@@ -519,18 +538,23 @@ def _in_turn(
 
 def run_update(
     backend: BackendConnection, stmt: ast.Update, param_sets: list[dict[str, Any]],
-    pending: PendingBatch,
+    pending: PendingBatch, fks: ForeignKeyRules | None = None,
 ) -> Outcome:
     plan: _UpdatePlan = update_plan(backend, stmt)
     spec = plan.spec
     out = Outcome(rowcount=0)
+    rows: list[RowChange] | None = [] if fks is not None else None
     for group in _in_turn(spec, stmt.alias or spec.name, stmt.where,
                           plan.assigns_key or plan.reads_tables, param_sets):
         per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, plan.complex_exprs,
                                      group, pending)
         for params, matches in zip(group, per_set, strict=False):
             for match in matches:
-                _update_one(backend, stmt, plan, params, match, key_only, pending, out)
+                after = _update_one(backend, stmt, plan, params, match, key_only, pending, out)
+                if rows is not None:
+                    rows.append(RowChange(match.doc_id, match.body, after))
+    if fks is not None and rows:
+        fks.after_statement(spec, rows, pending)
     if stmt.returning:
         out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
     return out
@@ -539,7 +563,8 @@ def run_update(
 def _update_one(
     backend: BackendConnection, stmt: ast.Update, plan: _UpdatePlan, params: dict[str, Any],
     match: _Match, key_only: bool, pending: PendingBatch, out: Outcome,
-) -> None:
+) -> dict[str, Any]:
+    """Write one matched document; returns it as the update leaves it."""
     spec = plan.spec
     computed = iter(match.computed)
     new_values = [_value(e, params) if _is_plain(e) else next(computed)
@@ -578,6 +603,7 @@ def _update_one(
     out.rowcount += 1
     if stmt.returning:
         out.rows.append(tuple(_returning_value(c, body) for c in stmt.returning))
+    return body
 
 
 def _write_update(
@@ -596,10 +622,11 @@ def _write_update(
 
 def run_delete(
     backend: BackendConnection, stmt: ast.Delete, param_sets: list[dict[str, Any]],
-    pending: PendingBatch,
+    pending: PendingBatch, fks: ForeignKeyRules | None = None,
 ) -> Outcome:
     spec = backend.spec(stmt.table)
     out = Outcome(rowcount=0)
+    rows: list[RowChange] = []
     for group in _in_turn(spec, stmt.alias or spec.name, stmt.where, False, param_sets):
         per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, (), group, pending)
         for matches in per_set:
@@ -608,9 +635,19 @@ def run_delete(
                     None if key_only else match.cv)
                 pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
                 out.rowcount += 1
+                if fks is not None:
+                    rows.append(RowChange(match.doc_id, match.body, None))
                 if stmt.returning:
                     out.rows.append(tuple(_returning_value(c, match.body)
                                           for c in stmt.returning))
+    if fks is not None and rows:
+        fks.after_statement(spec, rows, pending)
     if stmt.returning:
         out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
     return out
+
+
+# What dbapi.foreign_keys applies to referring rows, as UPDATE does.
+Match = _Match
+check_constraints = _check_constraints
+write_update = _write_update

@@ -7,7 +7,9 @@ URLs::
     docstore:////abs/path.db    the same, absolute path
     docstore+embedded:///x.db   the same dialect, with the driver named
 
-Query options: ``timeout`` (seconds to wait for the store's write lock, default 30).
+Query options: ``timeout`` (seconds to wait for the store's write lock, default 30),
+``foreign_keys=on`` (enforce declared foreign keys and their actions, as SQLite's
+``PRAGMA foreign_keys = ON``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ class DocumentConflictError(StaleDataError):
     def __init__(self, orig: errors.ConcurrencyError) -> None:
         super().__init__(str(orig))
         self.orig = orig
+
+
+def _flag(name: str, value: Any) -> bool:
+    text = str(value).lower()
+    if text in ("on", "true", "1", "yes"):
+        return True
+    if text in ("off", "false", "0", "no"):
+        return False
+    raise exc.ArgumentError(f"URL option {name} takes on or off, not {value!r}")
 
 
 class DocstoreExecutionContext(default.DefaultExecutionContext):
@@ -111,6 +122,8 @@ class DocstoreDialect(default.DefaultDialect):
     def create_connect_args(self, url: URL) -> tuple[list[Any], dict[str, Any]]:
         opts: dict[str, Any] = {}
         query = dict(url.query)
+        if "foreign_keys" in query:
+            opts["foreign_keys"] = _flag("foreign_keys", query.pop("foreign_keys"))
         if "timeout" in query:
             opts["timeout"] = float(query.pop("timeout"))  # type: ignore[arg-type]
         if query:

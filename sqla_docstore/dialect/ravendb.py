@@ -7,22 +7,27 @@ URLs::
                                                   TLS with a client certificate (PEM with key)
     ravendb://db1:8080/Northwind + connect_args={"urls": ["http://db1:8080", "http://db2:8080"]}
 
-Query options: ``cert``, ``ca``, ``timeout`` (seconds, default 30), ``read_balance``
+Query options: ``cert``, ``ca``, ``timeout`` (seconds, default 30), ``foreign_keys=on``
+(enforce declared foreign keys, see ``dbapi.foreign_keys``), ``read_balance``
 (``none``: reads go to the preferred node, ``round_robin``: spread over healthy nodes).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine.url import URL
 
 from ..backends.ravendb.http import Cluster
-from .base import DocstoreDialect
+from .base import DocstoreDialect, _flag
 
-_OPTIONS = {"cert": str, "ca": str, "timeout": float, "read_balance": str}
+_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "cert": str, "ca": str, "timeout": float, "read_balance": str,
+    "foreign_keys": lambda v: _flag("foreign_keys", v),
+}
 
 
 class RavenDBDialect(DocstoreDialect):

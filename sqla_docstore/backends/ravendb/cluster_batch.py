@@ -48,13 +48,16 @@ def needs_cluster(batch: Batch, spec_of: Callable[[str], CollectionSpec]) -> boo
     )
 
 
-def final_body(batch: Batch, cmd: Put | Patch) -> dict[str, Any]:
+def final_body(batch: Batch, cmd: Put | Patch) -> dict[str, Any] | None:
+    """The document as the batch leaves it; None for a patched document the batch deletes
+    afterwards (its DELETE, guarded as the PATCH would be, is all that is sent)."""
     if isinstance(cmd, Put):
         return cmd.body
-    state = (batch.overlay or {}).get(cmd.collection, {}).get(cmd.id)
-    if state is None or state[1] is None:
+    docs = (batch.overlay or {}).get(cmd.collection, {})
+    if cmd.id not in docs:
         raise ProgrammingError(f"no final state for document {cmd.id!r} in the batch")
-    return dict(state[1])
+    state = docs[cmd.id]
+    return None if state[1] is None else dict(state[1])
 
 
 def cluster_commands(
@@ -88,6 +91,8 @@ def cluster_commands(
             continue
         spec = spec_of(cmd.collection)
         body = final_body(batch, cmd)
+        if body is None:
+            continue
         original = cmd.expected or (cmd.seen if isinstance(cmd, Patch) else None)
         doc = dict(body)
         doc["@metadata"] = {"@collection": cmd.collection}

@@ -1,0 +1,218 @@
+"""Foreign keys enforced, as SQLite does with ``PRAGMA foreign_keys = ON`` (opt-in).
+
+A document store has no foreign keys: they are recorded in the collection specs (for joins,
+reflection and migrations) and, only when a connection asks for it (``foreign_keys=True``),
+enforced here, at the end of each statement, into the same pending batch:
+
+- a row written with a non-NULL reference must find the row it refers to (``MATCH SIMPLE``);
+- deleting or re-keying a referenced row applies the key's ``ON DELETE`` / ``ON UPDATE``
+  action to the rows that refer to it: ``CASCADE``, ``SET NULL``, ``SET DEFAULT``, or an
+  ``IntegrityError`` for ``NO ACTION`` / ``RESTRICT`` (the default) while such rows exist.
+
+What a transaction sees decides (its own pending writes included); the store does not lock
+rows, so a reference another transaction adds or removes concurrently is not checked again at
+commit. Deferrable constraints are checked immediately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..backends.base import BackendConnection
+from ..commands import Delete
+from ..errors import IntegrityError
+from ..pending import PendingBatch
+from ..schema import CollectionSpec, ForeignKeySpec
+from ..statements import ast
+from . import executor
+from .executor import RowChange
+
+
+@dataclass(frozen=True)
+class _Reference:
+    child: CollectionSpec
+    fk: ForeignKeySpec
+
+
+@dataclass
+class _Checks:
+    """What a statement checks once its actions ran."""
+
+    written: list[tuple[CollectionSpec, dict[str, Any]]] = field(default_factory=list)
+    no_action: list[tuple[_Reference, tuple[Any, ...]]] = field(default_factory=list)
+
+
+class ForeignKeys:
+    """The enforcement of one DB-API connection (the referencing keys are looked up once per
+    transaction: :meth:`forget` at its end)."""
+
+    def __init__(self, backend: BackendConnection) -> None:
+        self.backend = backend
+        self._referencing: dict[str, list[_Reference]] | None = None
+        self._wheres: dict[tuple[str, tuple[str, ...]], ast.Expr] = {}
+
+    def forget(self) -> None:
+        self._referencing = None
+
+    # -- the statement's rows ----------------------------------------------------------
+    def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
+                        pending: PendingBatch) -> None:
+        """Apply the actions the statement's changes call for, then check, as SQL does at
+        the end of a statement, the references of every row written and that no row still
+        refers to a key removed under ``NO ACTION``."""
+        if not changes:
+            return
+        checks = _Checks()
+        self._apply(spec, changes, pending, checks)
+        self._verify(checks, pending)
+
+    def _apply(self, spec: CollectionSpec, changes: list[RowChange], pending: PendingBatch,
+               checks: _Checks) -> None:
+        if spec.foreign_keys:
+            checks.written += [(spec, c.after) for c in changes if c.after is not None and (
+                c.before is None or _moved(spec, c.before, c.after))]
+        for ref in self._referrers(spec.name):
+            for change in changes:
+                old = None if change.before is None else _values(change.before,
+                                                                 ref.fk.referred_columns)
+                if old is None:
+                    continue
+                new = None if change.after is None else _values(change.after,
+                                                                ref.fk.referred_columns)
+                if new != old:
+                    self._act(ref, old, new, pending, checks)
+
+    def _verify(self, checks: _Checks, pending: PendingBatch) -> None:
+        for ref, old in checks.no_action:
+            if self._rows(ref.child.name, ref.fk.columns, old, pending):
+                raise IntegrityError(
+                    f"FOREIGN KEY constraint failed: {ref.child.name}"
+                    f"({', '.join(ref.fk.columns)}) refers to {_show(old)} in "
+                    f"{ref.fk.referred_table}, which is gone")
+        by_table: dict[str, tuple[CollectionSpec, list[dict[str, Any]]]] = {}
+        for spec, body in checks.written:
+            if _still_there(spec, body, pending):
+                by_table.setdefault(spec.name, (spec, []))[1].append(body)
+        for spec, bodies in by_table.values():
+            self._check_references(spec, bodies, pending)
+
+    # -- references from written rows -----------------------------------------------------
+    def _check_references(self, spec: CollectionSpec, bodies: list[dict[str, Any]],
+                          pending: PendingBatch) -> None:
+        for fk in spec.foreign_keys:
+            wanted = {v for v in (_values(b, fk.columns) for b in bodies) if v is not None}
+            if not wanted:
+                continue
+            parent = self.backend.spec(fk.referred_table)
+            missing = self._missing_parents(parent, fk, wanted, pending)
+            if missing:
+                raise IntegrityError(
+                    f"FOREIGN KEY constraint failed: {spec.name}({', '.join(fk.columns)}) = "
+                    f"{_show(sorted(missing, key=repr)[0])} has no row in {parent.name}"
+                    f"({', '.join(fk.referred_columns)})")
+
+    def _missing_parents(self, parent: CollectionSpec, fk: ForeignKeySpec,
+                         wanted: set[tuple[Any, ...]], pending: PendingBatch) -> set[Any]:
+        if tuple(fk.referred_columns) == tuple(parent.primary_key):
+            # The usual case: references by primary key are one load of every parent.
+            ids = {parent.document_id(key): key for key in wanted}
+            found = self.backend.get_documents(parent.name, list(ids), pending)
+            return {key for doc_id, key in ids.items()
+                    if not _holds(found.get(doc_id), fk.referred_columns, key)}
+        return {key for key in wanted
+                if not self._rows(parent.name, fk.referred_columns, key, pending)}
+
+    # -- actions on referring rows ------------------------------------------------------------
+    def _act(self, ref: _Reference, old: tuple[Any, ...], new: tuple[Any, ...] | None,
+             pending: PendingBatch, checks: _Checks) -> None:
+        rule = ((ref.fk.ondelete if new is None else ref.fk.onupdate) or "NO ACTION").upper()
+        if rule == "NO ACTION":
+            checks.no_action.append((ref, old))  # checked once the statement's actions ran
+            return
+        children = self._rows(ref.child.name, ref.fk.columns, old, pending)
+        if not children:
+            return
+        if rule == "RESTRICT":
+            verb, event = ("deleted", "DELETE") if new is None else ("changed", "UPDATE")
+            raise IntegrityError(
+                f"FOREIGN KEY constraint failed: {ref.child.name}({', '.join(ref.fk.columns)})"
+                f" refers to {_show(old)} in {ref.fk.referred_table}, which is {verb} "
+                f"(ON {event} RESTRICT)")
+        if rule == "CASCADE" and new is None:
+            for doc_id, _, cv in children:
+                pending.add(Delete(ref.child.name, doc_id, None, True, cv), None)
+            self._apply(ref.child, [RowChange(d, b, None) for d, b, _ in children], pending,
+                        checks)
+            return
+        if rule == "CASCADE":
+            assert new is not None
+            changes = dict(zip(ref.fk.columns, new, strict=True))
+        elif rule == "SET NULL":
+            changes = dict.fromkeys(ref.fk.columns)
+        elif rule == "SET DEFAULT":
+            defaults = {f.name: f.default for f in ref.child.fields}
+            changes = {c: defaults.get(c) for c in ref.fk.columns}
+        else:
+            raise IntegrityError(f"unknown foreign key action {rule!r} on {ref.child.name}")
+        rows = []
+        for doc_id, body, cv in children:
+            after = {**body, **changes}
+            executor.check_constraints(self.backend, ref.child, after)
+            executor.write_update(ref.child, executor.Match(doc_id, body, cv), after, changes,
+                                  None, pending)
+            rows.append(RowChange(doc_id, body, after))
+        self._apply(ref.child, rows, pending, checks)
+
+    # -- lookups ----------------------------------------------------------------------------
+    def _referrers(self, table: str) -> list[_Reference]:
+        if self._referencing is None:
+            referencing: dict[str, list[_Reference]] = {}
+            for name in self.backend.collection_names():
+                child = self.backend.spec(name)
+                for fk in child.foreign_keys:
+                    referencing.setdefault(fk.referred_table.lower(), []).append(
+                        _Reference(child, fk))
+            self._referencing = referencing
+        return self._referencing.get(table.lower(), [])
+
+    def _rows(self, collection: str, columns: tuple[str, ...], key: tuple[Any, ...],
+              pending: PendingBatch) -> list[tuple[Any, ...]]:
+        where = self._wheres.get((collection, columns))
+        if where is None:
+            terms: list[ast.Expr] = [ast.Binary("=", ast.Column(None, c), ast.Param(f"fk{i}"))
+                                     for i, c in enumerate(columns)]
+            where = terms[0]
+            for term in terms[1:]:
+                where = ast.Binary("and", where, term)
+            self._wheres[(collection, columns)] = where
+        params = {f"fk{i}": v for i, v in enumerate(key)}
+        rows = self.backend.rows_for_write(collection, None, where, (), params, pending)
+        return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _values(body: dict[str, Any], columns: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """The key a row holds in ``columns``; None if any is NULL (such a row refers to none)."""
+    key = tuple(body.get(c) for c in columns)
+    return None if any(v is None for v in key) else key
+
+
+def _holds(doc: Any, columns: tuple[str, ...], key: tuple[Any, ...]) -> bool:
+    return doc is not None and doc[1] is not None and _values(doc[1], columns) == key
+
+
+def _moved(spec: CollectionSpec, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    return any(before.get(c) != after.get(c) for fk in spec.foreign_keys for c in fk.columns)
+
+
+def _still_there(spec: CollectionSpec, body: dict[str, Any], pending: PendingBatch) -> bool:
+    """Whether a row the statement wrote survived its actions (a cascade may delete it)."""
+    if not spec.primary_key:
+        return True
+    doc_id = spec.document_id(tuple(body.get(k) for k in spec.primary_key))
+    state = pending.get(spec.name, doc_id)
+    return state is None or state[1] is not None
+
+
+def _show(key: tuple[Any, ...]) -> str:
+    return repr(key[0]) if len(key) == 1 else repr(key)

@@ -1,0 +1,124 @@
+"""foreign_keys=on: declared foreign keys enforced with their actions, as SQLite's
+PRAGMA foreign_keys = ON does (SQLite with the pragma is the oracle), on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+md = sa.MetaData()
+parent = sa.Table("parent", md, sa.Column("id", sa.Integer, primary_key=True,
+                                          autoincrement=False),
+                  sa.Column("code", sa.String(10), unique=True))
+child = sa.Table(
+    "child", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("cascade_id", sa.ForeignKey("parent.id", ondelete="CASCADE",
+                                          onupdate="CASCADE")),
+    sa.Column("null_id", sa.ForeignKey("parent.id", ondelete="SET NULL")),
+    sa.Column("strict_id", sa.ForeignKey("parent.id")),
+    sa.Column("code", sa.ForeignKey("parent.code", onupdate="CASCADE")),
+)
+grandchild = sa.Table("grandchild", md,
+                      sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+                      sa.Column("child_id", sa.ForeignKey("child.id", ondelete="CASCADE")))
+
+Step = Callable[[sa.Connection], Any]
+
+
+@pytest.fixture
+def oracle() -> Iterator[sa.Engine]:
+    engine = sa.create_engine("sqlite://")
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragma(dbapi_conn: Any, _: Any) -> None:
+        dbapi_conn.execute("PRAGMA foreign_keys = ON")
+
+    md.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["docstore", "ravendb"])
+def target(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    url = "docstore://?foreign_keys=on" if request.param == "docstore" else (
+        str(request.getfixturevalue("ravendb_url")) + "?foreign_keys=on")
+    engine = sa.create_engine(url)
+    md.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _state(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    with engine.connect() as conn:
+        return {t.name: [tuple(r) for r in conn.execute(sa.select(t).order_by(t.c.id))]
+                for t in (parent, child, grandchild)}
+
+
+def _run(engine: sa.Engine, steps: list[Step]) -> list[str]:
+    """Each step in its own transaction; the outcome of each (ok or the error class)."""
+    outcomes = []
+    for step in steps:
+        try:
+            with engine.begin() as conn:
+                step(conn)
+            outcomes.append("ok")
+        except sa.exc.IntegrityError:
+            outcomes.append("IntegrityError")
+    return outcomes
+
+
+def _seed(conn: sa.Connection) -> None:
+    conn.execute(parent.insert(), [{"id": 1, "code": "a"}, {"id": 2, "code": "b"}])
+    conn.execute(child.insert(), [
+        {"id": 10, "cascade_id": 1, "null_id": 1, "strict_id": None, "code": "a"},
+        {"id": 11, "cascade_id": 2, "null_id": 2, "strict_id": 2, "code": None},
+    ])
+    conn.execute(grandchild.insert(), [{"id": 100, "child_id": 10}])
+
+
+SCENARIOS: dict[str, list[Step]] = {
+    "insert with a missing parent": [
+        _seed, lambda c: c.execute(child.insert(), {"id": 12, "cascade_id": 9})],
+    "insert with a NULL reference": [
+        _seed, lambda c: c.execute(child.insert(), {"id": 12, "cascade_id": None})],
+    "update to a missing parent": [
+        _seed, lambda c: c.execute(child.update().where(child.c.id == 10).values(
+            cascade_id=7))],
+    "delete cascades two levels, sets null, keeps strict": [
+        _seed, lambda c: c.execute(parent.delete().where(parent.c.id == 1))],
+    "delete refused while a strict reference exists": [
+        _seed, lambda c: c.execute(parent.delete().where(parent.c.id == 2))],
+    "update of a key cascades": [
+        _seed, lambda c: c.execute(parent.update().where(parent.c.code == "a").values(
+            code="z"))],
+    "update of a primary key refused by a strict reference": [
+        _seed, lambda c: c.execute(parent.update().where(parent.c.id == 2).values(id=20))],
+    "parent and its references deleted in one transaction": [
+        _seed, lambda c: (c.execute(child.delete().where(child.c.strict_id == 2)),
+                          c.execute(parent.delete().where(parent.c.id == 2)))],
+    "child inserted before its parent in one statement fails": [
+        _seed, lambda c: c.execute(child.insert(), [{"id": 13, "cascade_id": 3}])],
+    "child written after its parent in the same transaction": [
+        _seed, lambda c: (c.execute(parent.insert(), {"id": 3, "code": "c"}),
+                          c.execute(child.insert(), {"id": 13, "cascade_id": 3}))],
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_same_outcome_and_rows_as_sqlite(name: str, oracle: sa.Engine,
+                                         target: sa.Engine) -> None:
+    steps = SCENARIOS[name]
+    assert _run(target, steps) == _run(oracle, steps)
+    assert _state(target) == _state(oracle)
+
+
+def test_without_the_option_foreign_keys_are_recorded_only(ravendb_url: str) -> None:
+    engine = sa.create_engine("docstore://")
+    md.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(child.insert(), {"id": 1, "cascade_id": 99})  # as SQLite by default
+    assert _state(engine)["child"] == [(1, 99, None, None, None)]
+    engine.dispose()
