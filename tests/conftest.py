@@ -206,6 +206,14 @@ def specs() -> dict[str, dict[str, Any]]:
     return {"users": USERS_SPEC, "teams": TEAMS_SPEC, "tags": TAGS_SPEC}
 
 
+@pytest.fixture
+def oracle() -> Iterator[Engine]:
+    """SQLite, the oracle differential tests compare with (a module may override it)."""
+    eng = create_engine("sqlite://")
+    yield eng
+    eng.dispose()
+
+
 # The project's own tests use short names for the plugin's docstore_* fixtures.
 @pytest.fixture
 def ravendb_server_factory(docstore_ravendb_server_factory: Any) -> Any:

@@ -8,19 +8,10 @@ sends the other collections' writes, and savepoints taken before the DROP still 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.engine import Engine
-
-
-@pytest.fixture
-def oracle() -> Iterator[Engine]:
-    eng = create_engine("sqlite://")
-    yield eng
-    eng.dispose()
 
 
 def _tables() -> tuple[MetaData, Table, Table]:

@@ -3,30 +3,20 @@ writes, as every other read in the transaction does (SQLite is the oracle)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import (
     Column,
     Integer,
     MetaData,
     Table,
     bindparam,
-    create_engine,
     func,
     insert,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
-
-
-@pytest.fixture
-def oracle() -> Iterator[Engine]:
-    eng = create_engine("sqlite://")
-    yield eng
-    eng.dispose()
 
 
 def _tables(meta: MetaData) -> tuple[Table, Table]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,7 +21,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
     exc,
     func,
     insert,
@@ -32,13 +31,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import exc as orm_exc
-
-
-@pytest.fixture
-def oracle() -> Iterator[Engine]:
-    eng = create_engine("sqlite://")
-    yield eng
-    eng.dispose()
 
 
 def _both(engine: Engine, oracle: Engine, build: Callable[[MetaData], Table],
