@@ -24,7 +24,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import _counts, errors  # _counts installs the Session listeners for request_counts()
 from . import types
-from .compiler import DocstoreCompiler, DocstoreDDLCompiler, DocstoreTypeCompiler
+from .compiler import (
+    DocstoreCompiler,
+    DocstoreDDLCompiler,
+    DocstoreIdentifierPreparer,
+    DocstoreTypeCompiler,
+)
 
 
 class DocumentConflictError(StaleDataError):
@@ -58,6 +63,7 @@ class DocstoreDialect(default.DefaultDialect):
     supports_server_side_cursors = True
 
     statement_compiler = DocstoreCompiler
+    preparer = DocstoreIdentifierPreparer
     ddl_compiler = DocstoreDDLCompiler
     type_compiler_cls = DocstoreTypeCompiler
     execution_ctx_cls = DocstoreExecutionContext

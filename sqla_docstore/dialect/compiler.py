@@ -14,6 +14,8 @@ from sqlalchemy import exc, schema
 from sqlalchemy.sql import compiler, sqltypes
 from sqlalchemy.sql.elements import TextClause
 
+from ..statements.parser import CLAUSE_WORDS
+
 
 class _EscapeAny(dict[str, str]):
     """A bind-name character outside ``[A-Za-z0-9_$\\@]`` becomes ``_xHH_``: the statement
@@ -22,6 +24,11 @@ class _EscapeAny(dict[str, str]):
 
     def __missing__(self, char: str) -> str:
         return f"_x{ord(char):x}_"
+
+
+class DocstoreIdentifierPreparer(compiler.IdentifierPreparer):
+    # The statement language's clause words too (a table named "values" is quoted).
+    reserved_words = compiler.RESERVED_WORDS | CLAUSE_WORDS
 
 
 class DocstoreCompiler(compiler.SQLCompiler):

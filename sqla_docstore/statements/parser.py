@@ -17,7 +17,7 @@ from ..schema import CollectionSpec, alter_problem
 from . import ast
 from .lexer import Token, tokenize
 
-_CLAUSE_WORDS = frozenset(
+CLAUSE_WORDS = frozenset(
     """from where group having order limit offset union intersect except on join inner left
     right full cross outer natural using select returning set values as and or not is in between
     like ilike escape when then else end asc desc nulls update delete insert into window over
@@ -229,7 +229,7 @@ class _Parser:
 
     def ident(self) -> str:
         tok = self.tok
-        if tok.kind == "qname" or (tok.kind == "name" and tok.value.lower() not in _CLAUSE_WORDS):
+        if tok.kind == "qname" or (tok.kind == "name" and tok.value.lower() not in CLAUSE_WORDS):
             self.i += 1
             return tok.value
         self.error("expected a name")
@@ -354,7 +354,7 @@ class _Parser:
                 return self.advance().value
             return self.ident()
         if self.tok.kind == "qname" or (
-            self.tok.kind == "name" and self.tok.value.lower() not in _CLAUSE_WORDS
+            self.tok.kind == "name" and self.tok.value.lower() not in CLAUSE_WORDS
         ):
             return self.ident()
         return None
@@ -768,7 +768,7 @@ class _Parser:
         expr = self.expr()
         self.expect_kw("as")
         type_name = self.ident().upper()
-        while self.tok.kind == "name" and self.tok.value.lower() not in _CLAUSE_WORDS:
+        while self.tok.kind == "name" and self.tok.value.lower() not in CLAUSE_WORDS:
             type_name += " " + self.advance().value.upper()  # DOUBLE PRECISION
         if self.accept_op("("):  # VARCHAR(30), NUMERIC(10, 2): length is not enforced
             self.expr_list()
