@@ -370,3 +370,24 @@ def test_connection_is_usable_after_a_failed_commit(
     conn.rollback()
     _commit_users(conn, "again")
     assert _names(other) == ["again"]
+
+
+def test_pending_writes_survive_another_connections_prepared_rollback(
+        connect: Any, create_collection: Any) -> None:
+    """On a memory store the connections share one SQLite connection: a two-phase prepare
+    holds a transaction open there, and its rollback took another connection's overlay
+    table with it (reads then failed, or missed the pending writes)."""
+    first, second = connect(), connect()
+    create_collection(first, "things", {"fields": [
+        {"name": "id", "type": "INTEGER", "nullable": False}], "primary_key": ["id"]})
+    first.cursor().execute("INSERT INTO things (id) VALUES (:i)", {"i": 1})
+    first.prepare()
+    cur = second.cursor()
+    cur.execute("INSERT INTO things (id) VALUES (:i)", {"i": 2})
+    cur.execute("SELECT things.id FROM things WHERE things.id = :i OR things.id > 1", {"i": 2})
+    assert cur.fetchall() == [(2,)]
+    first.rollback_prepared()
+    cur.execute("INSERT INTO things (id) VALUES (:i)", {"i": 3})
+    cur.execute("SELECT things.id FROM things ORDER BY things.id")
+    assert cur.fetchall() == [(2,), (3,)]
+    second.commit()

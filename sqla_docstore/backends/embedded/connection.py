@@ -141,6 +141,13 @@ class EmbeddedConnection:
     @store_errors("copying pending writes to the overlay")
     def _sync_overlay(self, collection: str, pending: PendingBatch) -> str:
         temp = self._temps.get(collection)
+        if temp is not None and self._shared and not self._temp_exists(temp):
+            # On a memory store's shared connection a transaction held open by another
+            # connection (two-phase prepare) takes a CREATE in, and its rollback drops the
+            # table again: build it anew from the pending batch, which is the truth.
+            del self._temps[collection]
+            pending.dirty[collection] = dict.fromkeys(pending.overlay.get(collection, {}))
+            temp = None
         if temp is None:
             temp = "temp." + quote(self._temp_prefix + collection)
             # Under the lock: on a shared connection, another thread's open transaction
@@ -169,11 +176,20 @@ class EmbeddedConnection:
             with self._lock:
                 self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
 
+    def _temp_exists(self, temp: str) -> bool:
+        name = temp[len("temp."):].strip('"').replace('""', '"')
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM sqlite_temp_master WHERE type = 'table' "
+                                      "AND name = ?", (name,)).fetchone() is not None
+
     @store_errors("clearing the overlay")
     def reset_overlay(self) -> None:
         if self._temps:
             with self._lock:
-                for temp in self._temps.values():
+                for collection, temp in list(self._temps.items()):
+                    if self._shared and not self._temp_exists(temp):
+                        del self._temps[collection]  # gone with another's rollback (above)
+                        continue
                     self._conn.execute(f"DELETE FROM {temp}")
 
     def _run(self, plan: SqlPlan, params: dict[str, Any]) -> list[tuple[Any, ...]]:
