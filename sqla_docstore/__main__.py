@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("url", nargs="?", default=None,
                       help="store URL (default: a fresh file store in a temporary folder)")
     demo.set_defaults(func=_demo)
-    from .server import cli as server_cli
+    from .testing.server import cli as server_cli
 
     server_cli.add_parser(commands)
     args = parser.parse_args(argv)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ..server.node import Cluster, Fault, RecordedRequest, serve_cluster
+from .server.node import Cluster, Fault, RecordedRequest, serve_cluster
 
 
 class BundledRavenServer:
@@ -114,7 +114,7 @@ def start_test_server(tags: str = "A,B,C", **options: Any) -> Any:
     2. else a .NET runtime (``dotnet`` on PATH) and ``ravendb-embedded`` installed: a real
        RavenDB started once per session by ravendb-embedded; each test gets a fresh database.
     3. else (and always with ``$SQLA_DOCSTORE_BUNDLED_RAVENDB=1``): the bundled server
-       (``sqla_docstore.server``), nodes ``tags`` on loopback ports over in-memory stores.
+       (``sqla_docstore.testing.server``), nodes ``tags`` on loopback ports over in-memory stores.
 
     The object has ``url``, ``urls``, ``database``, ``requests`` (recorded ``(method, path,
     query, json body)``; empty for a real server, see ``recording``), ``stop_node(tag)`` /

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from sqla_docstore import request_counts
-from sqla_docstore.server.node import serve_cluster
+from sqla_docstore.testing.server.node import serve_cluster
 
 
 class Base(DeclarativeBase):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.orm.exc import StaleDataError
 
 from sqla_docstore import DocumentStore
-from sqla_docstore.server.node import serve_cluster
+from sqla_docstore.testing.server.node import serve_cluster
 
 
 class Base(DeclarativeBase):

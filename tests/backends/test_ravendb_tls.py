@@ -18,8 +18,8 @@ from sqla_docstore import dbapi, errors
 
 pytest.importorskip("cryptography")
 
-from sqla_docstore.server import make_test_certificates, serve_cluster, server_context  # noqa: E402
-from sqla_docstore.server.tls import thumbprint  # noqa: E402
+from sqla_docstore.testing.server import make_test_certificates, serve_cluster, server_context  # noqa: E402
+from sqla_docstore.testing.server.tls import thumbprint  # noqa: E402
 
 
 class Base(DeclarativeBase):

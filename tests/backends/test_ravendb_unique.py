@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from sqla_docstore.backends.ravendb.connection import RavenConnection
-from sqla_docstore.server.node import serve_cluster
+from sqla_docstore.testing.server.node import serve_cluster
 
 
 class Base(DeclarativeBase):

@@ -138,7 +138,7 @@ def test_the_server_module_is_imported_only_when_a_fixture_asks(app: pytest.Pyte
         import sys
 
         def test_not_loaded(docstore_session):
-            assert "sqla_docstore.server" not in sys.modules
+            assert "sqla_docstore.testing.server" not in sys.modules
             assert "sqla_docstore.testing.ravendb_server" not in sys.modules
     '''))
     app.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -9,11 +9,11 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from .. import values
-from ..backends.embedded.store import utc_now_text
-from ..errors import DatabaseError
-from ..statements import ast
-from ..statements.parser import parse_rql
+from ... import values
+from ...backends.embedded.store import utc_now_text
+from ...errors import DatabaseError
+from ...statements import ast
+from ...statements.parser import parse_rql
 from . import errors
 from .batch import write_patched
 from .database import Database, StoredDoc
@@ -114,7 +114,7 @@ def prepare(text: str, collection: str, nulls: frozenset[str], paged: tuple[bool
         if not stmt.distinct:
             columns += (ast.ResultColumn(ast.Func("id", ()), _ID_LABEL),)
     # Fields qualified: the core resolves a bare name aliased to itself inside a subquery (the
-    # TotalResults count below) to the label, not the field (see tests/server/test_core_bugs.py).
+    # TotalResults count below) to the label, not the field (see tests/testing/server/test_core_bugs.py).
     columns = tuple(replace(c, expr=_qualify(c.expr, source.ref)) for c in columns)
     group_by = tuple(_qualify(g, source.ref) for g in group_by)
     select = ast.Select(

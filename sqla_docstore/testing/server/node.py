@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from typing import Any, NamedTuple
 
-from .. import values
-from ..backends.embedded.store import EmbeddedStore
+from ... import values
+from ...backends.embedded.store import EmbeddedStore
 from .database import Databases
 from .handler import Handler
 from .routes import Request

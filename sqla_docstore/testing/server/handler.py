@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from .. import errors as db_errors
+from ... import errors as db_errors
 from . import errors
 from .routes import Reply, Request, dispatch
 

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..backends.embedded.connection import EmbeddedConnection
-from ..backends.embedded.sqlgen import quote
-from ..backends.embedded.store import EmbeddedStore, collection_table, transaction
-from ..errors import OperationalError
-from ..schema import CollectionSpec
+from ...backends.embedded.connection import EmbeddedConnection
+from ...backends.embedded.sqlgen import quote
+from ...backends.embedded.store import EmbeddedStore, collection_table, transaction
+from ...errors import OperationalError
+from ...schema import CollectionSpec
 from . import errors
 
 #: A stored document: (collection, id, body JSON, change vector, last modified, meta JSON).
@@ -124,7 +124,7 @@ class Database:
         names = self.collections()
         if not names or not ids:
             return []
-        from .. import values
+        from ... import values
 
         rows = self.sql.execute(self._find_sql, (values.dumps(ids),)).fetchall()
         return [(names[r[0]], r[1], r[2], r[3], r[4], r[5]) for r in rows]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from sqla_docstore.server import serve_cluster
+from sqla_docstore.testing.server import serve_cluster
 
 
 @pytest.fixture

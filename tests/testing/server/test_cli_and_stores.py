@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from sqla_docstore.server import serve_cluster
+from sqla_docstore.testing.server import serve_cluster
 
 from .conftest import open_store
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from sqla_docstore.server.jsonpatch import JsonPatchError, apply_json_patch
-from sqla_docstore.server.script import ScriptError, run_patch
+from sqla_docstore.testing.server.jsonpatch import JsonPatchError, apply_json_patch
+from sqla_docstore.testing.server.script import ScriptError, run_patch
 
 
 @pytest.mark.parametrize(("script", "args", "expected"), [

@@ -6,8 +6,8 @@ import sqlite3
 import uuid
 from typing import Any
 
-from .. import values
-from ..backends.embedded.store import collection_table, utc_now_text
+from ... import values
+from ...backends.embedded.store import collection_table, utc_now_text
 from . import errors
 from .database import Database, StoredDoc, fold
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .. import values
-from ..backends.embedded.store import collection_table
+from ... import values
+from ...backends.embedded.store import collection_table
 from . import batch, cmpxchg, documents, errors, hilo, query
 from .database import Database
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .. import values
-from ..backends.embedded.store import collection_table
+from ... import values
+from ...backends.embedded.store import collection_table
 from . import errors
 from .database import Database, StoredDoc, fold
 from .writes import document_text

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from ..backends.embedded.store import utc_now_text
+from ...backends.embedded.store import utc_now_text
 from . import errors
 from .database import Database
 

@@ -8,8 +8,8 @@ import re
 import sqlite3
 from typing import Any
 
-from .. import values
-from ..backends.embedded.store import collection_table
+from ... import values
+from ...backends.embedded.store import collection_table
 from . import cmpxchg, errors
 from .database import Database, StoredDoc, fold
 from .jsonpatch import JsonPatchError, apply_json_patch

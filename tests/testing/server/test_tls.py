@@ -9,8 +9,8 @@ import pytest
 import requests
 from ravendb.exceptions.exceptions import AuthorizationException
 
-from sqla_docstore.server import make_test_certificates, serve_cluster, server_context
-from sqla_docstore.server.tls import thumbprint
+from sqla_docstore.testing.server import make_test_certificates, serve_cluster, server_context
+from sqla_docstore.testing.server.tls import thumbprint
 
 from .conftest import open_store
 from .models import User

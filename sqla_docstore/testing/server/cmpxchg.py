@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from .. import values
+from ... import values
 from . import errors
 from .database import Database
 from .writes import Writer
