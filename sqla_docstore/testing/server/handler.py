@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from ... import errors as db_errors
-from . import errors
+from . import errors, safety
 from .routes import Reply, Request, dispatch
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server: NodeServer
+    timeout = safety.IDLE_TIMEOUT  # an idle keep-alive connection is closed
 
     def setup(self) -> None:
         if isinstance(self.request, ssl.SSLSocket):
@@ -50,21 +51,31 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_GET
 
     # -- request ------------------------------------------------------------------------
-    def _read_body(self) -> bytes:
+    def _read_body(self) -> bytes | safety.Refusal:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
+            total = 0
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                try:
+                    size = int(self.rfile.readline(64).split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    return safety.Refusal(400, "malformed chunked body")
                 if size == 0:
-                    self.rfile.readline()
+                    self.rfile.readline(64)
                     break
+                total += size
+                if total > safety.MAX_BODY:
+                    return safety.Refusal(413, "request body too large")
                 chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+                self.rfile.readline(64)
             body = b"".join(chunks)
         else:
+            refused = safety.check_length(self.headers.get("Content-Length"))
+            if refused is not None:
+                return refused
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.headers.get("Content-Encoding", "").lower() == "gzip" and body:
-            body = gzip.decompress(body)
+            return safety.gunzip(body)
         return body
 
     def _handle(self) -> None:
@@ -72,7 +83,17 @@ class Handler(BaseHTTPRequestHandler):
         if server.stopped:
             self._drop()
             return
-        body = self._read_body()
+        refused = safety.check_request(
+            urlsplit(self.path).path, {k.lower(): v for k, v in self.headers.items()},
+            self.client_address[0] if self.client_address else "",
+            frozenset({cluster.host.lower()}), isinstance(self.connection, ssl.SSLSocket))
+        body = self._read_body() if refused is None else refused
+        if isinstance(body, safety.Refusal):
+            self.close_connection = True
+            self._send(Reply(body.status, json.dumps(
+                {"Type": "sqla_docstore.Refused", "Message": body.message,
+                 "Error": body.message})))
+            return
         url = urlsplit(self.path)
         req = Request(
             method=self.command, path=url.path, query=url.query,
@@ -112,14 +133,13 @@ class Handler(BaseHTTPRequestHandler):
             name = type(exc).__name__
             return _error_reply(errors.RavenError(500, f"sqla_docstore.errors.{name}", str(exc)),
                                 req.path)
-        except Exception as exc:  # a server bug: answer as RavenDB does, with the trace
+        except Exception as exc:  # a server bug: the trace goes to the log, never the reply
+            if self.server.cluster.verbose:
+                traceback.print_exc(file=sys.stderr)
             error = errors.RavenError(500, "System.InvalidOperationException",
-                                      f"{type(exc).__name__}: {exc}")
-            reply = _error_reply(error, req.path)
-            body = error.body(req.path)
-            body["Error"] = traceback.format_exc()
-            reply.text = json.dumps(body)
-            return reply
+                                      f"internal error in the bundled server "
+                                      f"({type(exc).__name__})")
+            return _error_reply(error, req.path)
 
     def _authorize(self, req: Request) -> Reply | None:
         allowed = self.server.cluster.allowed_certificates

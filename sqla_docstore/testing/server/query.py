@@ -114,7 +114,8 @@ def prepare(text: str, collection: str, nulls: frozenset[str], paged: tuple[bool
         if not stmt.distinct:
             columns += (ast.ResultColumn(ast.Func("id", ()), _ID_LABEL),)
     # Fields qualified: the core resolves a bare name aliased to itself inside a subquery (the
-    # TotalResults count below) to the label, not the field (see tests/testing/server/test_core_bugs.py).
+    # TotalResults count below) to the label, not the field
+    # (see tests/testing/server/test_core_bugs.py).
     columns = tuple(replace(c, expr=_qualify(c.expr, source.ref)) for c in columns)
     group_by = tuple(_qualify(g, source.ref) for g in group_by)
     select = ast.Select(
