@@ -131,8 +131,8 @@ class Handler(BaseHTTPRequestHandler):
             return _error_reply(errors.concurrency(str(exc)), req.path)
         except db_errors.DatabaseError as exc:
             name = type(exc).__name__
-            return _error_reply(errors.RavenError(500, f"sqla_docstore.errors.{name}", str(exc)),
-                                req.path)
+            return _error_reply(errors.RavenError(500, f"sqla_docstore.errors.{name}",
+                                                  safety.without_paths(str(exc))), req.path)
         except Exception as exc:  # a server bug: the trace goes to the log, never the reply
             if self.server.cluster.verbose:
                 traceback.print_exc(file=sys.stderr)

@@ -9,6 +9,7 @@ certificate), and bodies are bounded, compressed or not.
 from __future__ import annotations
 
 import ipaddress
+import re
 import zlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,6 +19,8 @@ MAX_BODY = 64 * 1024 * 1024
 #: seconds an idle keep-alive connection is kept open
 IDLE_TIMEOUT = 120.0
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+#: absolute file paths (POSIX, or a Windows drive) as they appear in store messages
+_PATH = re.compile(r"(?:[A-Za-z]:\\|/)(?:[^\s'\"/\\]+[/\\])+[^\s'\",):]*")
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,8 @@ def gunzip(body: bytes) -> bytes | Refusal:
     if len(out) > MAX_BODY or inflater.unconsumed_tail:
         return Refusal(413, f"request bodies are limited to {MAX_BODY} bytes decompressed")
     return out
+
+
+def without_paths(message: str) -> str:
+    """A store's error message for a reply: file paths replaced (they stay in the log)."""
+    return _PATH.sub("<path>", message)

@@ -80,3 +80,17 @@ def test_a_server_error_reply_has_no_traceback(node: Any, monkeypatch: pytest.Mo
     reply = requests.get(f"{node.urls[0]}/databases/db/docs", params={"id": "x"}, timeout=10)
     assert reply.status_code == 500
     assert "Traceback" not in reply.text and "/secret/path" not in reply.text
+
+
+def test_store_errors_reach_the_client_without_file_paths(
+        node: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqla_docstore import errors
+    from sqla_docstore.testing.server import handler
+
+    def failing(req: Any) -> Any:
+        raise errors.OperationalError("can't open the store at /secret/dir/app.db: locked")
+
+    monkeypatch.setattr(handler, "dispatch", failing)
+    reply = requests.get(f"{node.urls[0]}/databases/db/docs", params={"id": "x"}, timeout=10)
+    assert reply.status_code == 500
+    assert "/secret" not in reply.text and "<path>: locked" in reply.text
