@@ -25,6 +25,11 @@ class FieldSpec:
     #: (as SQLite's STORED generated columns are); writes may not set it themselves
     computed: str | None = None
 
+    @property
+    def base_type(self) -> str:
+        """The declared type without its length or precision: ``NUMERIC(10, 2)`` -> NUMERIC."""
+        return self.type.split("(", 1)[0].strip().upper()
+
 
 @dataclass(frozen=True)
 class ForeignKeySpec:
@@ -88,14 +93,12 @@ class CollectionSpec:
     @cached_property
     def exact_fields(self) -> frozenset[str]:
         """Fields declared with an exact number type (integers, NUMERIC / DECIMAL)."""
-        return frozenset(f.name for f in self.fields
-                         if f.type.split("(", 1)[0].strip().upper() in EXACT_NUMBER_TYPES)
+        return frozenset(f.name for f in self.fields if f.base_type in EXACT_NUMBER_TYPES)
 
     @cached_property
     def decimal_fields(self) -> frozenset[str]:
         """Fields declared NUMERIC / DECIMAL."""
-        return frozenset(f.name for f in self.fields
-                         if f.type.split("(", 1)[0].strip().upper() in ("NUMERIC", "DECIMAL"))
+        return frozenset(f.name for f in self.fields if f.base_type in ("NUMERIC", "DECIMAL"))
 
     @property
     def field_names(self) -> tuple[str, ...]:

@@ -238,7 +238,7 @@ def run_insert(
                 backend.observe_id(spec.prefix, body[auto])
         if spec.computed_fields:
             body.update(generated_values(spec, body, backend.evaluate))
-        _check_constraints(backend, spec, body)
+        check_constraints(backend, spec, body)
         if plan.int_key is not None and type(body[plan.int_key]) is int:
             doc_id = f"{spec.prefix}/{body[plan.int_key]}"  # the common case, without tuples
         else:
@@ -258,7 +258,7 @@ def run_insert(
         if stmt.returning:
             out.rows.append(tuple(_returning_value(c, body) for c in stmt.returning))
     if fks is not None:
-        fks.after_statement(spec, [RowChange("", None, body) for body in bodies], pending)
+        fks.after_statement(spec, [RowChange(None, body) for body in bodies], pending)
     if stmt.returning:
         out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
     return out
@@ -344,7 +344,7 @@ def _analyse_insert(backend: BackendConnection, stmt: ast.Insert) -> _InsertPlan
 insert_plan = _StatementCache(_analyse_insert)
 
 
-def _check_constraints(
+def check_constraints(
     backend: BackendConnection, spec: CollectionSpec, body: dict[str, Any]
 ) -> None:
     """NOT NULL and CHECK constraints, enforced when the write is executed; and values the
@@ -373,7 +373,6 @@ class RowChange:
     """One row a statement wrote: its document before (None: inserted) and after (None:
     deleted)."""
 
-    doc_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
 
@@ -386,7 +385,7 @@ class ForeignKeyRules(Protocol):
 
 
 @dataclass
-class _Match:
+class Match:
     doc_id: str
     body: dict[str, Any]
     cv: str | None
@@ -397,7 +396,7 @@ def _matches(
     backend: BackendConnection, spec: CollectionSpec, alias: str | None,
     where: ast.Expr | None, exprs: tuple[ast.Expr, ...], param_sets: list[dict[str, Any]],
     pending: PendingBatch,
-) -> tuple[list[list[_Match]], bool]:
+) -> tuple[list[list[Match]], bool]:
     """Matching documents per parameter set, and whether the match is by key alone."""
     ref = alias or spec.name
     equalities = key_equalities(where, ref) if spec.primary_key else None
@@ -410,14 +409,14 @@ def _matches(
     per_set = []
     for params in param_sets:
         rows = backend.rows_for_write(spec.name, alias, where, exprs, params, pending)
-        per_set.append([_Match(r[0], r[1], r[2], tuple(r[3:])) for r in rows])
+        per_set.append([Match(r[0], r[1], r[2], tuple(r[3:])) for r in rows])
     return per_set, by_key and equalities is not None and set(equalities) == set(spec.primary_key)
 
 
 def _matches_by_key(
     backend: BackendConnection, spec: CollectionSpec, equalities: dict[str, ast.Expr],
     param_sets: list[dict[str, Any]], pending: PendingBatch,
-) -> list[list[_Match]]:
+) -> list[list[Match]]:
     wanted = []
     for params in param_sets:
         expect = {f: _value(e, params) for f, e in equalities.items()}
@@ -439,7 +438,7 @@ def _matches_by_key(
             to_load.append(wanted_id)
     if to_load:
         docs.update(backend.get_documents(spec.name, to_load, pending))
-    out: list[list[_Match]] = []
+    out: list[list[Match]] = []
     for expect, doc_id in wanted:
         doc = docs.get(doc_id) if doc_id else None
         if doc is None or doc[1] is None or any(
@@ -447,7 +446,7 @@ def _matches_by_key(
         ):
             out.append([])
         else:
-            out.append([_Match(doc[0], doc[1], doc[2])])
+            out.append([Match(doc[0], doc[1], doc[2])])
     return out
 
 
@@ -465,7 +464,6 @@ def _same(stored: Any, given: Any) -> bool:
 @dataclass(frozen=True)
 class _UpdatePlan:
     spec: CollectionSpec
-    own: frozenset[str | None]  # the names the updated document goes by in the statement
     #: per assignment: None for a plain value, else the expression with the document's own
     #: fields as ``field:`` parameters when the store can evaluate it at commit
     deferred: tuple[Recompute | None, ...]
@@ -503,7 +501,7 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
         deferred = [None] * len(deferred)
         generated = None
     return _UpdatePlan(
-        spec, own, tuple(deferred),
+        spec, tuple(deferred),
         tuple(e for _, e in stmt.assignments if not _is_plain(e)),
         any(name in spec.primary_key for name, _ in stmt.assignments),
         generated or (),
@@ -552,7 +550,7 @@ def run_update(
             for match in matches:
                 after = _update_one(backend, stmt, plan, params, match, key_only, pending, out)
                 if rows is not None:
-                    rows.append(RowChange(match.doc_id, match.body, after))
+                    rows.append(RowChange(match.body, after))
     if fks is not None and rows:
         fks.after_statement(spec, rows, pending)
     if stmt.returning:
@@ -562,7 +560,7 @@ def run_update(
 
 def _update_one(
     backend: BackendConnection, stmt: ast.Update, plan: _UpdatePlan, params: dict[str, Any],
-    match: _Match, key_only: bool, pending: PendingBatch, out: Outcome,
+    match: Match, key_only: bool, pending: PendingBatch, out: Outcome,
 ) -> dict[str, Any]:
     """Write one matched document; returns it as the update leaves it."""
     spec = plan.spec
@@ -576,7 +574,7 @@ def _update_one(
         generated = generated_values(spec, body, backend.evaluate)
         changes.update((k, v) for k, v in generated.items() if k in plan.affected)
         body.update(changes)
-    _check_constraints(backend, spec, body)
+    check_constraints(backend, spec, body)
     deferred = () if plan.assigns_key else tuple(d for d in plan.deferred if d is not None)
     # A value computed now from what this transaction read is exact only if the document is
     # still that version at commit: a change meanwhile fails the commit (StaleDataError).
@@ -599,15 +597,15 @@ def _update_one(
         pending.add(Patch(spec.name, match.doc_id, plain, expected, seen=match.cv,
                           compute=deferred, args=args), body)
     else:
-        _write_update(spec, match, body, changes, expected, pending)
+        write_update(spec, match, body, changes, expected, pending)
     out.rowcount += 1
     if stmt.returning:
         out.rows.append(tuple(_returning_value(c, body) for c in stmt.returning))
     return body
 
 
-def _write_update(
-    spec: CollectionSpec, match: _Match, body: dict[str, Any], changes: dict[str, Any],
+def write_update(
+    spec: CollectionSpec, match: Match, body: dict[str, Any], changes: dict[str, Any],
     expected: str | None, pending: PendingBatch,
 ) -> None:
     if spec.primary_key and any(k in changes for k in spec.primary_key):
@@ -636,7 +634,7 @@ def run_delete(
                 pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
                 out.rowcount += 1
                 if fks is not None:
-                    rows.append(RowChange(match.doc_id, match.body, None))
+                    rows.append(RowChange(match.body, None))
                 if stmt.returning:
                     out.rows.append(tuple(_returning_value(c, match.body)
                                           for c in stmt.returning))
@@ -645,9 +643,3 @@ def run_delete(
     if stmt.returning:
         out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
     return out
-
-
-# What dbapi.foreign_keys applies to referring rows, as UPDATE does.
-Match = _Match
-check_constraints = _check_constraints
-write_update = _write_update

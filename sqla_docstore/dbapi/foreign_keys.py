@@ -142,7 +142,7 @@ class ForeignKeys:
         if rule == "CASCADE" and new is None:
             for doc_id, _, cv in children:
                 pending.add(Delete(ref.child.name, doc_id, None, True, cv), None)
-            self._apply(ref.child, [RowChange(d, b, None) for d, b, _ in children], pending,
+            self._apply(ref.child, [RowChange(b, None) for _, b, _ in children], pending,
                         checks)
             return
         if rule == "CASCADE":
@@ -161,7 +161,7 @@ class ForeignKeys:
             executor.check_constraints(self.backend, ref.child, after)
             executor.write_update(ref.child, executor.Match(doc_id, body, cv), after, changes,
                                   None, pending)
-            rows.append(RowChange(doc_id, body, after))
+            rows.append(RowChange(body, after))
         self._apply(ref.child, rows, pending, checks)
 
     # -- lookups ----------------------------------------------------------------------------

@@ -59,6 +59,7 @@ class EmbeddedConnection:
         self._plans: dict[Any, tuple[Any, SqlPlan]] = {}
         self._plans_version = store.schema_version
         self._prepared = False
+        self._rollbacks_seen = store.shared_rollbacks
 
     def _count(self, kind: str) -> None:
         # The hook runs first: a session over its request budget stops the call here.
@@ -140,14 +141,9 @@ class EmbeddedConnection:
 
     @store_errors("copying pending writes to the overlay")
     def _sync_overlay(self, collection: str, pending: PendingBatch) -> str:
+        if self._rollbacks_seen != self.store.shared_rollbacks:
+            self._forget_lost_overlays(pending)
         temp = self._temps.get(collection)
-        if temp is not None and self._shared and not self._temp_exists(temp):
-            # On a memory store's shared connection a transaction held open by another
-            # connection (two-phase prepare) takes a CREATE in, and its rollback drops the
-            # table again: build it anew from the pending batch, which is the truth.
-            del self._temps[collection]
-            pending.dirty[collection] = dict.fromkeys(pending.overlay.get(collection, {}))
-            temp = None
         if temp is None:
             temp = "temp." + quote(self._temp_prefix + collection)
             # Under the lock: on a shared connection, another thread's open transaction
@@ -176,20 +172,29 @@ class EmbeddedConnection:
             with self._lock:
                 self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
 
-    def _temp_exists(self, temp: str) -> bool:
-        name = temp[len("temp."):].strip('"').replace('""', '"')
+    def _forget_lost_overlays(self, pending: PendingBatch | None) -> None:
+        """On a memory store's shared connection a two-phase transaction held open by another
+        connection takes this one's CREATE TEMP TABLE in, and its rollback drops the table:
+        after such a rollback, forget lost tables and mirror them anew from the pending batch
+        (which is the truth)."""
+        self._rollbacks_seen = self.store.shared_rollbacks
         with self._lock:
-            return self._conn.execute("SELECT 1 FROM sqlite_temp_master WHERE type = 'table' "
-                                      "AND name = ?", (name,)).fetchone() is not None
+            alive = {r[0] for r in self._conn.execute(
+                "SELECT name FROM sqlite_temp_master WHERE type = 'table'")}
+        for collection, temp in list(self._temps.items()):
+            if temp[len("temp."):].strip('"').replace('""', '"') not in alive:
+                del self._temps[collection]
+                if pending is not None:
+                    pending.dirty[collection] = dict.fromkeys(
+                        pending.overlay.get(collection, {}))
 
     @store_errors("clearing the overlay")
     def reset_overlay(self) -> None:
+        if self._rollbacks_seen != self.store.shared_rollbacks:
+            self._forget_lost_overlays(None)
         if self._temps:
             with self._lock:
-                for collection, temp in list(self._temps.items()):
-                    if self._shared and not self._temp_exists(temp):
-                        del self._temps[collection]  # gone with another's rollback (above)
-                        continue
+                for temp in self._temps.values():
                     self._conn.execute(f"DELETE FROM {temp}")
 
     def _run(self, plan: SqlPlan, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -356,6 +361,8 @@ class EmbeddedConnection:
         try:
             self._conn.execute("COMMIT" if commit else "ROLLBACK")
         finally:
+            if not commit and self._shared:
+                self.store.shared_rollbacks += 1
             self._prepared = False
             self.store.lock.release()
 

@@ -97,6 +97,9 @@ class EmbeddedStore:
         self._specs: dict[str, CollectionSpec] = {}
         self._indexed: set[tuple[str, str]] = set()
         self.schema_version = 0
+        #: rolled-back prepared transactions on a memory store's shared connection: each may
+        #: have taken other connections' overlay tables with it (EmbeddedConnection checks)
+        self.shared_rollbacks = 0
         #: the store's catalog version ("@meta" key 'catalog') ``_specs`` reflect; every DDL
         #: increments it in its own transaction, so another process's DDL is noticed
         self._catalog_version: int | None = None

@@ -41,7 +41,7 @@ def _js(text: str) -> str:
 
 class _Translator:
     def __init__(self, spec: CollectionSpec) -> None:
-        self.types = {f.name: f.type.split("(", 1)[0].strip().upper() for f in spec.fields}
+        self.types = {f.name: f.base_type for f in spec.fields}
         self.checks: list[str] = []
 
     def value(self, ref: str) -> str:

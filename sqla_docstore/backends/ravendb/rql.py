@@ -93,7 +93,7 @@ class RqlQuery:
 def _base_type(spec: CollectionSpec, name: str) -> str | None:
     for f in spec.fields:
         if f.name == name:
-            return f.type.split("(")[0].strip()
+            return f.base_type
     return None
 
 
