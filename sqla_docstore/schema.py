@@ -85,6 +85,10 @@ class CollectionSpec:
     foreign_keys: tuple[ForeignKeySpec, ...] = ()  # recorded for reflection, not enforced
     #: the names of ``unique``'s constraints, in order (reflected; empty in older specs)
     unique_names: tuple[str | None, ...] = ()
+    #: the single (string) primary-key field holds the whole document id (``orders/1-A``), as
+    #: RavenDB clients' ``Id`` does, instead of the part after ``{prefix}/``; the id is then
+    #: not stored in the body (documents other clients wrote have none there either)
+    key_is_id: bool = False
 
     @property
     def prefix(self) -> str:
@@ -115,6 +119,7 @@ class CollectionSpec:
             "checks": [list(c) for c in self.checks],
             "foreign_keys": [fk.to_json() for fk in self.foreign_keys],
             "unique_names": list(self.unique_names),
+            **({"key_is_id": True} if self.key_is_id else {}),
         }
 
     @classmethod
@@ -140,15 +145,31 @@ class CollectionSpec:
             foreign_keys=tuple(ForeignKeySpec.from_json(fk)
                                for fk in data.get("foreign_keys", ())),
             unique_names=tuple(data.get("unique_names", ())),
+            key_is_id=bool(data.get("key_is_id", False)),
         )
 
     @cached_property
     def computed_fields(self) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.computed is not None)
 
+    @property
+    def declared(self) -> bool:
+        """Whether the schema says anything: a collection that RavenDB (or the bundled
+        server) created with its first document has no fields and no key recorded."""
+        return bool(self.fields or self.primary_key)
+
     def document_id(self, key: tuple[Any, ...]) -> str:
-        """RavenDB-shaped id: ``{prefix}/{key}`` (composite keys joined by '/')."""
+        """RavenDB-shaped id: ``{prefix}/{key}`` (composite keys joined by '/'), or the key
+        itself when it holds the whole id (``key_is_id``)."""
+        if self.key_is_id:
+            return _key_text(key[0])
         return self.prefix + "/" + "/".join(_key_text(k) for k in key)
+
+    def stored_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The body as the store keeps it: without the key when the key is the id."""
+        if self.key_is_id and self.primary_key[0] in body:
+            return {k: v for k, v in body.items() if k != self.primary_key[0]}
+        return body
 
 
 def _field_json(f: FieldSpec) -> dict[str, Any]:
@@ -255,6 +276,8 @@ def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per ke
     names = data.get("unique_names", [])
     if not isinstance(names, list) or not all(isinstance(n, (str, type(None))) for n in names):
         return "'unique_names' must be a list of names (or nulls)"
+    if data.get("key_is_id") and len(data.get("primary_key", [])) != 1:
+        return "'key_is_id' needs a primary key of one field"
     return None
 
 

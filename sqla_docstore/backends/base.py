@@ -25,10 +25,19 @@ class BackendConnection(Protocol):
     before_request: Callable[[str], None] | None
 
     def spec(self, collection: str) -> CollectionSpec:
-        """The collection's schema; OperationalError if there is no such collection."""
+        """The collection's schema: declared, else mapped (``assume``), else inferred from
+        its documents (``inference``); OperationalError if there is no such collection."""
 
     def collection_names(self) -> list[str]:
-        """Every collection of the database."""
+        """Every collection of the database (declared, or made by its first document)."""
+
+    def exists(self, collection: str) -> bool:
+        """Whether the collection exists: declared (CREATE COLLECTION), or holding documents
+        (RavenDB makes a collection with its first document). A mapping alone makes none."""
+
+    def assume(self, spec: CollectionSpec) -> None:
+        """An application maps this schema: a missing or undeclared collection gets it
+        (see Connection.assume_collections); a declared one keeps its own."""
 
     def stored_documents(self, collection: str) -> list[tuple[str, dict[str, Any]]]:
         """Every stored (committed) document of a collection as (id, body)."""

@@ -111,7 +111,7 @@ def connect(
                           foreign_keys=foreign_keys)
     if store is None:
         store = open_store(database, timeout=timeout)
-    return Connection(EmbeddedConnection(store), cluster_wide=cluster_wide,
+    return Connection(EmbeddedConnection(store, infer_schemas=True), cluster_wide=cluster_wide,
                       foreign_keys=foreign_keys)
 
 

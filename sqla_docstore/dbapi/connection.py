@@ -85,6 +85,8 @@ class Connection:
         #: transaction, so its release counts as a commit (one batch) and what it wrote then
         #: reads as stored data; its rollback forgets what it read, as a real one does
         self.savepoint_commits = False
+        #: schemas assume_collections passed on in this transaction, by collection name
+        self._assumed: dict[str, CollectionSpec] = {}
 
     @property
     def change_vectors(self) -> ChangeVectors:
@@ -118,6 +120,24 @@ class Connection:
 
     def cursor(self) -> Cursor:
         return Cursor(self)
+
+    def assume_collections(self, specs: Iterable[CollectionSpec]) -> None:
+        """The schemas an application maps (the dialect passes its Tables'): a collection
+        that does not exist yet is created with its schema (embedded store) or read and
+        written by it (RavenDB, where collections come with their first document); one that
+        exists with no declared schema (another client's) is read and written through it.
+        A declared schema always wins. Checked per statement: keep it cheap when known."""
+        todo = self.unassumed(specs)
+        if todo:
+            with pep249("a mapped collection"):
+                backend = self.backend
+                for spec in todo:
+                    backend.assume(spec)
+                    self._assumed[spec.name] = spec
+
+    def unassumed(self, specs: Iterable[CollectionSpec]) -> list[CollectionSpec]:
+        """Those of ``specs`` this transaction has not assumed yet (no I/O)."""
+        return [s for s in specs if self._assumed.get(s.name) is not s]
 
     def commit(self) -> None:
         """Send the pending batch as one atomic backend call (no call if it is empty)."""
@@ -198,6 +218,7 @@ class Connection:
         if touched:
             self.backend.reset_overlay()
         self.backend.end_transaction()
+        self._assumed.clear()
         if self.fks is not None:
             self.fks.forget()
 
@@ -346,6 +367,7 @@ class Cursor:
                 outcome = _WRITES[type(stmt)](backend, stmt, param_sets, pending, conn.fks)
         elif isinstance(stmt, _SCHEMA):
             _run_schema(conn, stmt)
+            conn._assumed.clear()  # a dropped collection is created again on its next use
             if conn.fks is not None:
                 conn.fks.forget()  # the keys that refer to a table may have changed
             outcome = executor.Outcome()

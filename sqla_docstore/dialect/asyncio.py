@@ -136,6 +136,11 @@ class AsyncAdaptedConnection(AdaptedConnection):
     def prepare(self) -> None:
         _in_thread(self._connection.prepare)
 
+    def assume_collections(self, specs: Any) -> None:
+        # Once per transaction and collection: a thread hop only then (it may create one).
+        if self._connection.unassumed(specs):
+            _in_thread(self._connection.assume_collections, specs)
+
     def commit_prepared(self) -> None:
         _in_thread(self._connection.commit_prepared)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import exc, pool
+from sqlalchemy import exc, pool, schema
 from sqlalchemy.engine import default, reflection
 from sqlalchemy.engine.url import URL
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,6 +30,7 @@ from .compiler import (
     DocstoreIdentifierPreparer,
     DocstoreTypeCompiler,
 )
+from .mapping import mapped_specs
 
 
 class DocumentConflictError(StaleDataError):
@@ -51,6 +52,13 @@ def _flag(name: str, value: Any) -> bool:
 
 
 class DocstoreExecutionContext(default.DefaultExecutionContext):
+    def pre_exec(self) -> None:
+        # The mapping is the schema: the statement's Tables reach the DB-API (see mapping.py).
+        if self.compiled is not None and not self.isddl:
+            specs = mapped_specs(self.compiled)
+            if specs:
+                self._dbapi_connection.assume_collections(specs)
+
     def create_server_side_cursor(self) -> Any:
         # stream_results / yield_per / AsyncSession.stream(): the DB-API's cursor (buffered).
         return self._dbapi_connection.cursor()
@@ -99,6 +107,9 @@ class DocstoreDialect(default.DefaultDialect):
     supports_simple_order_by_label = True
     tuple_in_values = True
     default_isolation_level = "READ COMMITTED"
+    #: ``Table(..., docstore_key_is_id=True)``: the single string primary key holds the whole
+    #: document id (``orders/1-A``), as RavenDB clients' ``Id`` does
+    construct_arguments = [(schema.Table, {"key_is_id": False})]
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -220,12 +231,10 @@ class DocstoreDialect(default.DefaultDialect):
 
     def has_table(self, connection: Any, table_name: str, schema: str | None = None,
                   **kw: Any) -> bool:
+        # Declared, or holding documents: a collection that is only mapped does not exist yet
+        # (create_all then records its schema); one other clients' documents made does.
         self._ensure_has_table_connection(connection)
-        try:
-            self._backend(connection).spec(table_name)
-        except errors.OperationalError:
-            return False
-        return True
+        return bool(self._backend(connection).exists(table_name))
 
     @reflection.cache
     def get_table_names(self, connection: Any, schema: str | None = None,
@@ -241,6 +250,12 @@ class DocstoreDialect(default.DefaultDialect):
                     **kw: Any) -> list[Any]:
         spec = self._spec(connection, table_name)
         return [_reflected_column(f, spec.autoincrement) for f in spec.fields]
+
+    @reflection.cache
+    def get_table_options(self, connection: Any, table_name: str, schema: str | None = None,
+                          **kw: Any) -> dict[str, Any]:
+        spec = self._spec(connection, table_name)
+        return {"docstore_key_is_id": True} if spec.key_is_id else {}
 
     @reflection.cache
     def get_pk_constraint(self, connection: Any, table_name: str, schema: str | None = None,

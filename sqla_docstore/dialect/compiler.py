@@ -189,6 +189,7 @@ def collection_spec(table: schema.Table, dialect: Any,
         "checks": checks,
         "foreign_keys": foreign_keys,
         "unique_names": [c.name if isinstance(c.name, str) else None for c in uniques],
+        **({"key_is_id": True} if table.dialect_options["docstore"]["key_is_id"] else {}),
     }
 
 

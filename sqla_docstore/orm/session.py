@@ -22,6 +22,7 @@ from sqlalchemy.util.concurrency import in_greenlet
 
 from .. import errors
 from ..dbapi import Connection as DBAPIConnection
+from ..dialect.mapping import table_spec
 from .budget import DEFAULT_MAX_REQUESTS, RequestBudget
 from .options import SessionOptions, TransactionMode
 
@@ -478,6 +479,9 @@ class DocumentSession(Session):
         table = mapper.primary_key[0].table
         with self._budget.paused():
             try:
+                mapped = table_spec(table, self.get_bind(mapper).dialect)
+                if mapped is not None:  # the mapping is the schema (dialect/mapping.py)
+                    dbapi_conn.assume_collections([mapped])
                 return dbapi_conn.backend.spec(table.name)
             except errors.OperationalError:
                 return None
@@ -536,6 +540,10 @@ class DocumentSession(Session):
     def _key(self, mapper: Mapper[Any], value: Any) -> tuple[Any, ...]:
         """The primary-key tuple an id names (a key value, a tuple, or a document id)."""
         cols = mapper.primary_key
+        if isinstance(value, str) and len(cols) == 1:
+            spec = self._spec(mapper)
+            if spec is not None and spec.key_is_id:
+                return (value,)  # the key is the whole document id
         if isinstance(value, tuple):
             if len(value) != len(cols):
                 raise ValueError(f"{mapper.class_.__name__} has {len(cols)} key column(s); "

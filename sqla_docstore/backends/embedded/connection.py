@@ -7,6 +7,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from typing import Any
 
 from ... import rowexpr, values
@@ -21,12 +22,13 @@ from ...errors import (
     ProgrammingError,
 )
 from ...generated import stored_generated
+from ...inference import SAMPLE_SIZE, infer_spec
 from ...pending import PendingBatch, split_pending
 from ...schema import CollectionSpec
 from ...statements import ast
 from ..alter import plan_alter
 from ..base import Document
-from .sqlgen import OutColumn, SqlGenerator, SqlPlan, quote
+from .sqlgen import OutColumn, SqlGenerator, SqlPlan, json_path, quote
 from .store import (
     EmbeddedStore,
     collection_table,
@@ -41,8 +43,12 @@ _serial = itertools.count(1)
 class EmbeddedConnection:
     """inherits the docstring from backends.base.BackendConnection"""
 
-    def __init__(self, store: EmbeddedStore) -> None:
+    def __init__(self, store: EmbeddedStore, *, infer_schemas: bool = False) -> None:
         self.store = store
+        #: undeclared collections (made by their first document) read as tables with the
+        #: schema an application maps (``assume``) or one inferred from their documents;
+        #: off, they are schemaless (the bundled server's RQL view of them)
+        self.infer_schemas = infer_schemas
         self.counts: Counter[str] = Counter()
         self.before_request: Callable[[str], None] | None = None
         self._conn = store.open_connection()
@@ -88,6 +94,8 @@ class EmbeddedConnection:
         for name in {getattr(cmd, "collection", None) for cmd in batch.commands}:
             used = self._used.get(name) if name else None
             now = self.store.current_spec(name) if name else None
+            if now is not None and not now.declared:
+                now = self._resolved(now)
             if used is not None and now is not None and _row_rules(used) != _row_rules(now):
                 raise OperationalError(
                     f"table {name} was changed by another connection during this "
@@ -102,13 +110,66 @@ class EmbeddedConnection:
         return names or None
 
     def exact_fields(self, collection: str, decimal_only: bool = False) -> frozenset[str]:
-        spec = self.store.spec(collection, self._conn)
+        spec = self.spec(collection)
         return spec.decimal_fields if decimal_only else spec.exact_fields
+
+    def key_field(self, collection: str) -> str | None:
+        spec = self.spec(collection)
+        return spec.primary_key[0] if spec.key_is_id else None
 
     def spec(self, collection: str) -> CollectionSpec:
         self._check_catalog()
-        spec = self._used[collection] = self.store.spec(collection, self._conn)
+        spec = self.store.spec(collection, self._conn)
+        if not spec.declared:
+            spec = self._resolved(spec)
+        self._used[collection] = spec
         return spec
+
+    def _resolved(self, stored: CollectionSpec) -> CollectionSpec:
+        """The schema of an undeclared collection: the application's mapping, else one
+        inferred from a sample of its documents (kept until the catalog changes)."""
+        if not self.infer_schemas:
+            return stored
+        assumed = self.store.assumed.get(stored.name)
+        if assumed is not None:
+            self._check_keys_stored(assumed)
+            return assumed
+        spec = self.store.inferred.get(stored.name)
+        if spec is None:
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT body FROM {collection_table(stored.name)} LIMIT ?", (SAMPLE_SIZE,)
+                ).fetchall()
+            spec = infer_spec(stored.name, (values.loads(body) for (body,) in rows))
+            self.store.inferred[stored.name] = spec
+        return spec
+
+    def exists(self, collection: str) -> bool:
+        self._check_catalog()
+        return self.store.has_collection(collection, self._conn)
+
+    def _check_keys_stored(self, spec: CollectionSpec) -> None:
+        """A mapping whose key is kept in the body (not ``key_is_id``) over documents another
+        client wrote without it would read NULL keys: refused, naming the way out."""
+        if spec.key_is_id or not spec.primary_key or spec in self.store.keys_checked:
+            return
+        keyless = " OR ".join(f"json_type(body, {json_path(k)}) IS NULL"
+                              for k in spec.primary_key)
+        with self._lock:
+            row = self._conn.execute(f"SELECT id FROM {collection_table(spec.name)} "
+                                     f"WHERE {keyless} LIMIT 1").fetchone()
+        if row is not None:
+            raise DataError(
+                f"document {row[0]!r} of collection {spec.name} has no "
+                f"{', '.join(spec.primary_key)} field: map the key as a string column holding "
+                "the whole document id (Table option docstore_key_is_id=True; reflected "
+                "collections do so)")
+        self.store.keys_checked.add(spec)
+
+    @store_errors("creating a mapped collection")
+    def assume(self, spec: CollectionSpec) -> None:
+        self._check_catalog()
+        self.store.assume(self._conn, spec)
 
     def collection_names(self) -> list[str]:
         self._count("schema")
@@ -305,15 +366,20 @@ class EmbeddedConnection:
             self._count("load")  # what a real commit would have sent to the store
         if missing:
             self._count("load")
-            table = self.table_name(collection)
+            spec = self.spec(collection)
+            table = collection_table(collection)
+            key = spec.primary_key[0] if spec.key_is_id else None
             with self._lock:
                 for start in range(0, len(missing), 500):
                     chunk = missing[start:start + 500]
                     marks = ", ".join("?" * len(chunk))
-                    for doc_id, body, cv in self._conn.execute(
+                    for doc_id, text, cv in self._conn.execute(
                         f"SELECT id, body, cv FROM {table} WHERE id IN ({marks})", chunk
                     ):
-                        found[doc_id] = (doc_id, values.loads(body), cv)
+                        body = values.loads(text)
+                        if key is not None:  # the key is the id, not kept in the body
+                            body[key] = doc_id
+                        found[doc_id] = (doc_id, body, cv)
             if pending is not None:
                 pending.seen.update((k, (v[1], v[2])) for k, v in found.items()
                                     if v[1] is not None and v[2])
@@ -324,6 +390,7 @@ class EmbeddedConnection:
         self._count("batch")
         if not batch.commands:
             return []
+        batch = self._as_stored(batch)
         with store_errors("committing"):
             try:
                 with self.store.lock, transaction(self._conn):
@@ -332,6 +399,17 @@ class EmbeddedConnection:
             except sqlite3.IntegrityError as exc:
                 raise IntegrityError(f"constraint failed: {exc}") from exc
 
+    def _as_stored(self, batch: Batch) -> Batch:
+        """The batch with each document as the store keeps it (``CollectionSpec.stored_body``:
+        a key that is the document id stays out of the body)."""
+        specs = {c: self.spec(c) for c in {getattr(cmd, "collection", "") for cmd in
+                                           batch.commands if isinstance(cmd, Put)}}
+        if not any(s.key_is_id for s in specs.values()):
+            return batch
+        commands = [replace(cmd, body=specs[cmd.collection].stored_body(cmd.body))
+                    if isinstance(cmd, Put) else cmd for cmd in batch.commands]
+        return replace(batch, commands=commands)
+
     # Two-phase commit: prepare applies the batch inside an open SQLite transaction (every
     # check runs, the write lock is held), commit_prepared/rollback_prepared end it.
     @store_errors("preparing a batch")
@@ -339,6 +417,7 @@ class EmbeddedConnection:
         self._count("batch")
         self.store.lock.acquire()  # held across both phases (the memory store shares one conn)
         try:
+            batch = self._as_stored(batch)
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._check_schemas_unchanged(batch)

@@ -28,6 +28,9 @@ class Catalog(Protocol):
         """Fields declared with an exact number type (integers, NUMERIC/DECIMAL; only the
         latter with ``decimal_only``)."""
 
+    def key_field(self, collection: str) -> str | None:
+        """The field holding the whole document id (a schema's ``key_is_id``), or None."""
+
 
 # SQLite functions that mean the same on JSON values as in SQL, by name.
 _FUNCTIONS = {
@@ -336,9 +339,13 @@ class SqlGenerator:
     def _table(self, collection: str, ref: str) -> str:
         if collection in self.overlays:
             self._used_overlays[collection] = self.overlays[collection]
-            table = quote("overlay:" + collection)
+            table, extra = quote("overlay:" + collection), ""
         else:
-            table = self.catalog.table_name(collection)
+            table, extra = self.catalog.table_name(collection), ", modified, meta"
+        key = self.catalog.key_field(collection)
+        if key is not None:  # the key is the document id, not kept in the body
+            table = (f"(SELECT id, json_set(body, {json_path(key)}, id) AS body, cv{extra} "
+                     f"FROM {table})")
         return f"{table} AS {quote(ref)}"
 
     def _from_item(self, item: ast.FromItem, scope: _Scope) -> str:

@@ -95,6 +95,14 @@ class EmbeddedStore:
         self.lock = threading.RLock()
         self._shared: sqlite3.Connection | None = None
         self._specs: dict[str, CollectionSpec] = {}
+        #: schemas applications map (the dialect passes its Tables' schemas): used for the
+        #: collections that exist with no declared schema (created by their first document,
+        #: as RavenDB and the bundled server create them); see ``assume``
+        self.assumed: dict[str, CollectionSpec] = {}
+        #: schemas inferred from documents, for undeclared collections nobody maps
+        self.inferred: dict[str, CollectionSpec] = {}
+        #: mapped schemas whose key every stored document of the collection carries
+        self.keys_checked: set[CollectionSpec] = set()
         self._indexed: set[tuple[str, str]] = set()
         self.schema_version = 0
         #: rolled-back prepared transactions on a memory store's shared connection: each may
@@ -190,6 +198,7 @@ class EmbeddedStore:
             specs[name] = old[name] if old.get(name) == spec else spec
         if specs.keys() != old.keys() or any(specs[n] is not old[n] for n in specs):
             self._specs = specs
+            self.inferred = {}
             self.schema_version += 1
         self._catalog_version = version
 
@@ -229,6 +238,27 @@ class EmbeddedStore:
             raise OperationalError(f"no such collection: {name}")
         return spec
 
+    @store_errors("creating a mapped collection")
+    def assume(self, conn: sqlite3.Connection, spec: CollectionSpec) -> None:
+        """An application maps ``spec``: a collection with no declared schema gets it. A
+        missing collection is created with it (as ``create_all`` would: key, constraints,
+        indexes, recorded for other processes); one that exists undeclared (made by its first
+        document) is read and written through it, in this process."""
+        stored = self._specs.get(spec.name)
+        if stored is None:
+            self.refresh_catalog(conn)
+            stored = self._specs.get(spec.name)
+        if stored is None:
+            try:
+                self.create_collection(conn, spec)
+            except OperationalError:  # created meanwhile, by another connection or process
+                self.refresh_catalog(conn)
+                if spec.name not in self._specs:
+                    raise
+        elif not stored.declared and self.assumed.get(spec.name) != spec:
+            self.assumed[spec.name] = spec
+            self.schema_version += 1  # plans made with another schema are stale
+
     def current_spec(self, name: str) -> CollectionSpec | None:
         """The schema as last loaded, or None (no reload, no error)."""
         return self._specs.get(name)
@@ -250,6 +280,10 @@ class EmbeddedStore:
         from ... import values
 
         table = collection_table(spec.name)
+        existing = self._specs.get(spec.name)
+        if existing is not None and not existing.declared:
+            self._declare(conn, spec)
+            return
         with self.lock, _transaction(conn):
             _refuse_taken_name(conn, spec.name)
             conn.execute(
@@ -264,6 +298,18 @@ class EmbeddedStore:
                          (spec.name, table, values.dumps(spec.to_json())))
             self._bump_catalog(conn)
             self._specs[spec.name] = spec
+
+    def _declare(self, conn: sqlite3.Connection, spec: CollectionSpec) -> None:
+        """CREATE of a collection that exists undeclared (its first document made it): the
+        schema is recorded and its indexes built over the stored documents, atomically (a
+        unique constraint the documents break refuses the whole change)."""
+        with self.lock, _transaction(conn):
+            for i, fields in enumerate(spec.unique):
+                self._create_index(conn, spec.name, f"uq:{spec.name}:{i}", fields, True)
+            for index_name, (fields, unique) in spec.indexes.items():
+                self._create_index(conn, spec.name, index_name, fields, unique)
+            self._replace_spec(conn, spec)
+        self.assumed.pop(spec.name, None)
 
     @store_errors("changing a collection's schema")
     def replace_spec(self, conn: sqlite3.Connection, spec: CollectionSpec) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ... import errors, values
 from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
+from ...inference import SAMPLE_SIZE, infer_spec
 from ...pending import PendingBatch, split_pending
 from ...schema import CollectionSpec
 from ...statements import ast
@@ -84,6 +85,8 @@ class RavenConnection:
             changed = cv != cluster.catalog_cv
             if changed:
                 self._specs.clear()
+                cluster.inferred.clear()
+                cluster.unrecorded.clear()
                 cluster.catalog_cv = cv
         if changed:
             cluster.hilo.forget_all()
@@ -110,23 +113,67 @@ class RavenConnection:
     def spec(self, collection: str) -> CollectionSpec:
         self._check_catalog()
         spec = self._specs.get(collection)
+        if spec is not None:
+            return spec
+        cluster = self.cluster
+        if collection not in cluster.unrecorded:
+            spec = self._schema_record(collection)
+            if spec is not None:
+                self._specs[collection] = spec
+                return spec
+            cluster.unrecorded.add(collection)
+        spec = cluster.assumed.get(collection) or cluster.inferred.get(collection)
         if spec is None:
-            self._count("schema")
-            resp = self.http.request("GET", "docs", params=[("id", schema_id(collection))],
-                                     read=True)
-            if resp.status == 404:
-                raise errors.OperationalError(f"no such collection: {collection}")
-            reply = resp.reply("schema load")
-            results = reply.objects(reply.object(), "Results")
-            if not results:
-                raise reply.bad("'Results' is empty")
-            spec_json = reply.field(results[0], "spec", dict)
-            try:
-                spec = CollectionSpec.from_json(collection, spec_json)
-            except errors.ProgrammingError as exc:
-                raise reply.bad(str(exc)) from exc
-            self._specs[collection] = spec
+            spec = cluster.inferred[collection] = self._inferred(collection)
         return spec
+
+    def _schema_record(self, collection: str) -> CollectionSpec | None:
+        """The schema CREATE COLLECTION recorded, or None."""
+        self._count("schema")
+        resp = self.http.request("GET", "docs", params=[("id", schema_id(collection))],
+                                 read=True)
+        if resp.status == 404:
+            return None
+        reply = resp.reply("schema load")
+        results = reply.objects(reply.object(), "Results")
+        if not results:
+            raise reply.bad("'Results' is empty")
+        spec_json = reply.field(results[0], "spec", dict)
+        try:
+            return CollectionSpec.from_json(collection, spec_json)
+        except errors.ProgrammingError as exc:
+            raise reply.bad(str(exc)) from exc
+
+    def _inferred(self, collection: str) -> CollectionSpec:
+        """The schema of a collection other clients wrote, from a sample of its documents;
+        OperationalError if it has none (RavenDB has no empty collections)."""
+        rql = RqlQuery(f"from {quote_collection(collection)} limit $skip, $take")
+        docs = self._query(rql, {}, "schema", page=False,
+                           args={"skip": 0, "take": SAMPLE_SIZE})
+        if not docs:
+            raise errors.OperationalError(f"no such collection: {collection}")
+        return infer_spec(collection, ({k: v for k, v in d.items() if k != "@metadata"}
+                                       for d in docs))
+
+    def exists(self, collection: str) -> bool:
+        self._check_catalog()
+        if collection in self._specs or collection in self.cluster.inferred:
+            return True
+        spec = self._schema_record(collection)
+        if spec is not None:
+            self._specs[collection] = spec
+            return True
+        self.cluster.unrecorded.add(collection)
+        try:
+            self.cluster.inferred[collection] = self._inferred(collection)
+        except errors.OperationalError:
+            return False
+        return True
+
+    def assume(self, spec: CollectionSpec) -> None:
+        # Nothing is written: a collection comes with its first document, and its schema
+        # record only with CREATE COLLECTION (create_all), as for other processes to read.
+        self.cluster.assumed[spec.name] = spec
 
     def collection_names(self) -> list[str]:
         body = self._query(RqlQuery(f"from '{SCHEMA_COLLECTION}'"), {}, "schema")
@@ -134,7 +181,20 @@ class RavenConnection:
         if not all(isinstance(n, str) for n in names):
             raise errors.OperationalError(
                 f"RavenDB sent a {SCHEMA_COLLECTION} document without a string 'name'")
-        return sorted(str(n) for n in names)
+        declared = {str(n) for n in names}
+        folded = {n.lower() for n in declared}
+        stored = [n for n in self._collection_stats()
+                  if n.lower() not in folded and not _internal_collection(n)]
+        return sorted(declared | set(stored))
+
+    def _collection_stats(self) -> list[str]:
+        """The names of the database's collections, as RavenDB's collection statistics list
+        them (every collection that holds a document)."""
+        self._count("schema")
+        resp = self.http.request("GET", "collections/stats", read=True)
+        reply = resp.reply("collection statistics")
+        collections = reply.field(reply.object(), "Collections", dict)
+        return [str(name) for name in collections]
 
     # -- reads -----------------------------------------------------------------------------
     def get_documents(self, collection: str, ids: list[str],
@@ -169,9 +229,10 @@ class RavenConnection:
                 for r in results]
 
     def _query(self, rql: RqlQuery, params: dict[str, Any], kind: str = "query",
-               page: bool = True) -> list[dict[str, Any]]:
+               page: bool = True, args: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """All results of an RQL query (paged), or the raw reply for a count."""
-        args = {name: _rql_value(k, v, params) for name, (k, v) in rql.binds.items()}
+        args = {**{name: _rql_value(k, v, params) for name, (k, v) in rql.binds.items()},
+                **(args or {})}
         results: list[dict[str, Any]] = []
         start = 0
         while True:
@@ -504,12 +565,9 @@ class RavenConnection:
             self._specs.pop(key, None)
 
     def _schema_exists(self, name: str) -> bool:
-        try:
-            self._forget_spec(name)
-            self.spec(name)
-        except errors.OperationalError:
-            return False
-        return True
+        self._forget_spec(name)
+        self.cluster.unrecorded.discard(name)
+        return self._schema_record(name) is not None
 
     def _put_spec(self, spec: CollectionSpec, expected: str | None) -> None:
         body = {"name": spec.name, "spec": spec.to_json()}
@@ -536,7 +594,8 @@ class RavenConnection:
         self.cluster.catalog_cv = _UNREAD
 
     def _write(self, commands: list[Any]) -> list[Any]:
-        body = {"Commands": [_command_json(c, self.spec) for c in commands]}
+        # Schema changes: their collections' schemas are the ones known (or being made).
+        body = {"Commands": [_command_json(c, self._specs.get) for c in commands]}
         resp = self.http.request("POST", "bulk_docs", body=body, idempotent=False)
         reply = resp.reply("batch")
         return [r for r in reply.field(reply.object(), "Results", list) if isinstance(r, dict)]
@@ -598,22 +657,32 @@ def _split(doc: dict[str, Any], spec: CollectionSpec) -> tuple[str, dict[str, An
 
 def _fill_key(body: dict[str, Any], doc_id: str, spec: CollectionSpec) -> None:
     """Documents other clients stored keep their key only in the id (``users/1-A``)."""
+    if spec.key_is_id:
+        body[spec.primary_key[0]] = doc_id  # the id is the key (never kept in the body)
+        return
     if len(spec.primary_key) != 1 or body.get(spec.primary_key[0]) is not None:
         return
     key = spec.primary_key[0]
-    tail = doc_id.rsplit("/", 1)[-1]
-    if spec.autoincrement == key or any(
-        f.name == key and f.type.startswith(("INTEGER", "BIGINT")) for f in spec.fields
-    ):
-        number = tail.split("-", 1)[0]
-        if number.isdigit():
-            body[key] = int(number)
-    else:
-        # the inverse of CollectionSpec.document_id, so session.get(Tag, "rust") finds
-        # "tags/rust"; an id outside the prefix is the key as a whole
-        prefix = spec.prefix + "/"
-        own = doc_id[:len(prefix)].lower() == prefix.lower()
-        body[key] = doc_id[len(prefix):] if own else doc_id
+    # The inverse of CollectionSpec.document_id ({prefix}/{key}), so session.get(Tag,
+    # "rust") finds "tags/rust". Any other id has no key that maps back to it: reading the
+    # document under a key would make a write by that key miss it or create another.
+    prefix = spec.prefix + "/"
+    tail = doc_id[len(prefix):] if doc_id[:len(prefix)].lower() == prefix.lower() else None
+    integer = spec.autoincrement == key or any(
+        f.name == key and f.base_type in ("INTEGER", "BIGINT", "SMALLINT", "INT")
+        for f in spec.fields)
+    if tail is not None and "/" not in tail and (tail.isdigit() or not integer):
+        body[key] = int(tail) if integer else tail
+        return
+    raise errors.DataError(
+        f"document {doc_id!r} of collection {spec.name} has no {key!r} field and its id is "
+        f"not '{prefix}<{'integer' if integer else 'key'}>': map the key as a string column "
+        "holding the whole document id (Table option docstore_key_is_id=True; reflected "
+        "collections do so)")
+
+
+def _internal_collection(name: str) -> bool:
+    return name.startswith("@") or name in (SCHEMA_COLLECTION, CATALOG_COLLECTION)
 
 
 def _url_sized(keys: list[str], limit: int = 4000) -> list[list[str]]:
@@ -638,9 +707,14 @@ def _rql_value(kind: str, value: Any, params: dict[str, Any]) -> Any:
         raise errors.ProgrammingError(f"no value given for parameter {value!r}") from exc
 
 
-def _command_json(cmd: Any, spec_of: Callable[[str], CollectionSpec]) -> dict[str, Any]:
+def _command_json(cmd: Any, spec_of: Callable[[str], CollectionSpec | None]) -> dict[str, Any]:
+    spec = spec_of(cmd.collection) if isinstance(cmd, (Put, Patch)) and not (
+        _internal_collection(cmd.collection)) else None
     if isinstance(cmd, Patch) and cmd.compute:
-        out = patch_json(cmd, spec_of(cmd.collection))
+        assert spec is not None
+        out = patch_json(cmd, spec)
+    elif isinstance(cmd, Put) and spec is not None and spec.key_is_id:
+        out = replace(cmd, body=spec.stored_body(cmd.body)).to_json()
     else:
         out = cmd.to_json()
     if isinstance(cmd, Delete) and cmd.must_exist and cmd.expected is None and cmd.seen:

@@ -84,6 +84,12 @@ class Cluster:
         self.dedupes_batches = False
         self.hilo = HiLoRegistry()
         self.specs: dict[str, Any] = {}  # collection schemas, by name (RavenConnection)
+        #: the schemas applications map, for collections with no schema record (RavenDB
+        #: makes a collection with its first document); inferred ones for the rest; names
+        #: known to have no schema record (all three forgotten when the catalog changes)
+        self.assumed: dict[str, Any] = {}
+        self.inferred: dict[str, Any] = {}
+        self.unrecorded: set[str] = set()
         #: change vector of the catalog document the specs reflect (None: there is none yet;
         #: "?": not read yet); RavenConnection checks it once per transaction
         self.catalog_cv: str | None = "?"

@@ -307,6 +307,16 @@ def _stats(req: Request, db: Database) -> Reply:
                        "DatabaseId": db.database_id, "Indexes": [], "LastDocEtag": db.etag()})
 
 
+def _collection_stats(req: Request, db: Database) -> Reply:
+    """RavenDB's collection statistics: every collection holding a document, with its count."""
+    with db.lock:
+        counts = {name: db.sql.execute(f"SELECT count(*) FROM {collection_table(name)}"
+                                       ).fetchone()[0] for name in db.collections()}
+    counts = {name: n for name, n in counts.items() if n}
+    return json_reply({"CountOfDocuments": sum(counts.values()), "CountOfConflicts": 0,
+                       "Collections": counts})
+
+
 def _db_operation_state(req: Request, db: Database) -> Reply:
     return _operation_state(req)
 
@@ -366,6 +376,7 @@ DATABASE_ROUTES: dict[tuple[str, str], DatabaseRoute] = {
     ("DELETE", "cmpxchg"): _cmpxchg_delete,
     ("GET", "configuration/client"): _client_configuration,
     ("GET", "stats"): _stats,
+    ("GET", "collections/stats"): _collection_stats,
     ("GET", "operations/state"): _db_operation_state,
     ("POST", "multi_get"): _multi_get,
 }
