@@ -106,6 +106,11 @@ class Requirements(SuiteRequirements):
         return exclusions.closed()
 
     @property
+    def reflect_table_options(self) -> Any:
+        """``get_table_options`` reports ``docstore_key_is_id`` (empty for most tables)."""
+        return exclusions.open()
+
+    @property
     def index_reflection(self) -> Any:
         # Auto-indexes are internal; only declared indexes are reflected, without ordering.
         return exclusions.closed()

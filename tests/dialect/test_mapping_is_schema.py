@@ -131,3 +131,29 @@ def test_document_store_other_database_without_metadata(document_store: Document
         assert [p.name for p in session.query(Product)] == ["elsewhere"]
     with document_store.open_session() as session:
         assert list(session.query(Product)) == []
+
+
+async def _async_round_trip(url: str) -> list[str]:
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine) as session:
+            assert (await session.scalars(sa.select(Product))).all() == []
+            session.add_all([Product(name="a1"), Product(name="a2")])
+            await session.commit()
+        async with AsyncSession(engine) as session:
+            return list((await session.scalars(sa.select(Product.name)
+                                               .order_by(Product.id))).all())
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["docstore", "ravendb"])
+def test_async_sessions_need_no_create_all(backend: str, request: pytest.FixtureRequest,
+                                           tmp_path: Any) -> None:
+    import asyncio
+
+    url = (f"docstore:///{tmp_path}/a.db" if backend == "docstore"
+           else request.getfixturevalue("ravendb_url"))
+    assert asyncio.run(_async_round_trip(url)) == ["a1", "a2"]
