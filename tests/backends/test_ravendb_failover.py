@@ -293,6 +293,12 @@ class PlainNode(ThreadingHTTPServer):
         self.peers: list[PlainNode] = []
         self.drop = 0
         self.batches: list[tuple[str | None, Any]] = []  # (Raft-Request-Id, body)
+        self.paths: list[str] = []  # every request's path and query, in order
+        self.headers_seen: list[dict[str, str]] = []
+        self.batch_status: int | None = None  # answer batches with this status (applied)
+        self.reads_status: int | None = None  # answer GET /docs with this status
+        self.docs_padding = 0  # bytes of padding in GET /docs replies
+        self.drip_seconds = 0.0  # pause between the chunks of a GET /docs reply
 
     @property
     def url(self) -> str:
@@ -314,22 +320,42 @@ class _PlainHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        if self.path.startswith("/topology"):
+        self.server.paths.append(self.path)
+        self.server.headers_seen.append(dict(self.headers))
+        if self.path.startswith("/databases/db/docs") and self.server.reads_status:
+            self._json(self.server.reads_status, {"Type": "Error", "Message": "unavailable"})
+        elif self.path.startswith("/databases/db/docs") and self.server.drip_seconds:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            for part in ('{"Results": ', "[]", "}"):
+                self.wfile.write(part.encode())
+                self.wfile.flush()
+                time.sleep(self.server.drip_seconds)
+            self.close_connection = True
+        elif self.path.startswith("/databases/db/stats"):
+            self._json(200, {"CountOfDocuments": 0})
+        elif self.path.startswith("/topology"):
             nodes = [{"Url": n.url, "ClusterTag": tag, "Database": "db", "ServerRole": "Member"}
                      for n, tag in zip(self.server.peers, "ABC", strict=False)]
             self._json(200, {"Nodes": nodes, "Etag": 1})
         elif self.path.startswith("/databases/db/hilo/next"):
             self._json(201, {"Prefix": "entries/", "Low": 1, "High": 32, "LastSize": 32,
                              "ServerTag": "A", "LastRangeAt": "2024-01-01T00:00:00.0000000Z"})
+        elif self.path.startswith("/databases/db/docs") and "collections%2Fentries" not in (
+                self.path):
+            self._json(404, {"Results": []})  # no such document
         elif self.path.startswith("/databases/db/docs"):
             doc = {"name": "entries", "spec": SPEC,
                    "@metadata": {"@id": schema_id("entries"), "@change-vector": "A:1-x",
                                  "@collection": SCHEMA_COLLECTION}}
-            self._json(200, {"Results": [doc]})
+            self._json(200, {"Results": [doc], "Padding": "x" * self.server.docs_padding})
         else:
             self._json(404, {"Type": "Error", "Message": "not here"})
 
     def do_POST(self) -> None:  # noqa: N802
+        self.server.paths.append(self.path)
+        self.server.headers_seen.append(dict(self.headers))
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         if not self.path.startswith("/databases/db/bulk_docs"):
             self._json(404, {"Type": "Error", "Message": "not here"})
@@ -339,6 +365,9 @@ class _PlainHandler(BaseHTTPRequestHandler):
             self.server.drop -= 1
             self.close_connection = True
             self.connection.shutdown(2)  # applied, but the reply never leaves
+            return
+        if self.server.batch_status:
+            self._json(self.server.batch_status, {"Type": "Error", "Message": "busy"})
             return
         results = [{"Type": "PUT", "@id": c["Id"], "@change-vector": "A:2-x"}
                    for c in body["Commands"]]
@@ -380,4 +409,118 @@ def test_without_deduplication_a_lost_reply_is_outcome_unknown_and_not_resent(
         session.commit()
     assert len(first.batches) == 1 and len(second.batches) == 1
     assert second.batches[0][1]["Commands"][0]["Document"]["number"] == 2
+    engine.dispose()
+
+
+def _plain_engine(nodes: list[PlainNode], timeout: float = 5) -> sa.Engine:
+    host = nodes[0].url.split("://", 1)[1]
+    return sa.create_engine(f"ravendb://{host}/db?timeout={timeout}",
+                            connect_args={"urls": [n.url for n in nodes]})
+
+
+@pytest.mark.parametrize("status", [408, 502, 503, 504])
+def test_a_batch_answered_with_a_retry_status_is_outcome_unknown_not_resent(
+    plain_nodes: list[PlainNode], status: int,
+) -> None:
+    first, second = plain_nodes
+    first.batch_status = status  # the node (or a proxy) got the batch: applied or not
+    engine = _plain_engine(plain_nodes)
+    with Session(engine) as session:
+        session.add(Entry(number=1, thread=0))
+        with pytest.raises(sa.exc.OperationalError) as info:
+            session.commit()
+        assert isinstance(info.value.orig, OutcomeUnknownError)
+        assert f"HTTP {status}" in str(info.value.orig)
+    assert len(first.batches) == 1 and second.batches == []
+    engine.dispose()
+
+
+def test_the_request_id_is_in_the_query_string_and_the_same_on_every_attempt(
+    plain_nodes: list[PlainNode],
+) -> None:
+    first, second = plain_nodes
+    first.drop = 1
+    engine = _plain_engine(plain_nodes)
+    with Session(engine) as session:
+        session.add(Entry(number=1, thread=0))
+        with pytest.raises(sa.exc.OperationalError):
+            session.commit()
+    batch_path = next(p for p in first.paths if "/bulk_docs" in p)
+    (query_id,) = re.findall(r"raft-request-id=([0-9a-f-]+)", batch_path)
+    assert query_id == first.batches[0][0]  # the header says the same
+    engine.dispose()
+
+
+def test_requests_send_the_topology_etag(plain_nodes: list[PlainNode]) -> None:
+    engine = _plain_engine(plain_nodes)
+    with Session(engine) as session:
+        session.get(Entry, 1)
+    sent = [h for p, h in zip(plain_nodes[0].paths, plain_nodes[0].headers_seen, strict=True)
+            if "/databases/db/docs" in p]
+    assert sent and all(h.get("Topology-Etag") == '"1"' for h in sent)
+    engine.dispose()
+
+
+def test_topology_is_refreshed_on_a_timer(plain_nodes: list[PlainNode],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqla_docstore.backends.ravendb import http
+
+    engine = _plain_engine(plain_nodes)
+    with Session(engine) as session:
+        session.get(Entry, 1)
+    fetched = sum(p.startswith("/topology") for n in plain_nodes for p in n.paths)
+    monkeypatch.setattr(http, "TOPOLOGY_REFRESH_SECONDS", 0.0)
+    with Session(engine) as session:
+        session.get(Entry, 2)
+    assert sum(p.startswith("/topology") for n in plain_nodes for p in n.paths) > fetched
+    engine.dispose()
+
+
+def test_a_failed_node_is_health_checked_and_preferred_again(
+    plain_nodes: list[PlainNode], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqla_docstore.backends.ravendb import http
+
+    first, second = plain_nodes
+    engine = _plain_engine(plain_nodes)
+    first.reads_status = 503
+    with Session(engine) as session:
+        session.get(Entry, 1)  # fails over to the second node
+    assert any("/docs" in p for p in second.paths)
+    first.reads_status = None
+    before = len(second.paths)
+    with Session(engine) as session:
+        session.get(Entry, 2)  # the first node failed too recently: still the second
+    assert any("/docs" in p for p in second.paths[before:])
+    monkeypatch.setattr(http, "HEALTH_CHECK_SECONDS", 0.0)
+    before = len(first.paths), len(second.paths)
+    with Session(engine) as session:
+        session.get(Entry, 3)
+    assert any(p.startswith("/databases/db/stats") for p in first.paths[before[0]:])
+    assert any("/docs" in p for p in first.paths[before[0]:])  # back on the preferred node
+    assert not any("/docs" in p for p in second.paths[before[1]:])
+    engine.dispose()
+
+
+def test_a_reply_larger_than_the_limit_is_refused(plain_nodes: list[PlainNode]) -> None:
+    engine = _plain_engine(plain_nodes)
+    with engine.connect() as conn:
+        conn.connection.dbapi_connection.backend.cluster.max_reply_bytes = 4096
+    for node in plain_nodes:
+        node.docs_padding = 10_000
+    with Session(engine) as session, pytest.raises(sa.exc.OperationalError) as info:
+        session.get(Entry, 1)
+    assert "larger than 4096 bytes" in str(info.value.orig)
+    engine.dispose()
+
+
+def test_a_reply_that_drips_past_the_timeout_fails_within_it(
+        plain_nodes: list[PlainNode]) -> None:
+    for node in plain_nodes:
+        node.drip_seconds = 0.6  # each chunk in time, the whole reply not
+    engine = _plain_engine(plain_nodes, timeout=1)
+    started = time.monotonic()
+    with Session(engine) as session, pytest.raises(sa.exc.OperationalError):
+        session.get(Entry, 1)
+    assert time.monotonic() - started < 4  # bounded: not 3 chunks x 2 nodes of waiting
     engine.dispose()

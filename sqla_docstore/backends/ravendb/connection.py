@@ -39,6 +39,9 @@ SCHEMA_COLLECTION = "SqlaDocstoreSchemas"
 CATALOG_COLLECTION = "SqlaDocstoreCatalog"
 CATALOG_ID = "sqla_docstore/catalog"
 _UNREAD = "?"
+#: how long a query after this connection's own write waits for the indexes (RavenDB's
+#: WaitForNonStaleResultsTimeout, a C# TimeSpan)
+_NON_STALE_TIMEOUT = "00:00:15"
 _PAGE = 1024
 _META_KEYS = ("@id", "@change-vector", "@last-modified", "@flags", "@index-score",
               "@projection", "@nested-object-types")
@@ -62,6 +65,8 @@ class RavenConnection:
         self.before_request = budget
         self._prepared: Batch | None = None
         self._catalog_fresh = False  # the catalog was checked in this transaction
+        #: collections this connection wrote whose indexes have not answered non-stale since
+        self._unindexed: set[str] = set()
         with cluster.lock:
             cluster.open_connections += 1
 
@@ -229,7 +234,8 @@ class RavenConnection:
                 for r in results]
 
     def _query(self, rql: RqlQuery, params: dict[str, Any], kind: str = "query",
-               page: bool = True, args: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+               page: bool = True, args: dict[str, Any] | None = None,
+               collection: str | None = None) -> list[dict[str, Any]]:
         """All results of an RQL query (paged), or the raw reply for a count."""
         args = {**{name: _rql_value(k, v, params) for name, (k, v) in rql.binds.items()},
                 **(args or {})}
@@ -239,15 +245,27 @@ class RavenConnection:
             text = rql.text + (" limit $page_skip, $page_take" if page else "")
             query_params = dict(args, page_skip=start, page_take=_PAGE) if page else args
             self._count(kind)
-            resp = self.http.request("POST", "queries",
-                                     body={"Query": text, "QueryParameters": query_params},
-                                     read=True, cacheable=True)
-            reply = resp.reply("query")
+            reply = self._post_query(text, query_params, collection)
             batch = reply.objects(reply.object(), "Results")
             results += batch
             if not page or len(batch) < _PAGE:
                 return results
             start += _PAGE
+
+    def _post_query(self, text: str, query_params: dict[str, Any],
+                    collection: str | None) -> Reply:
+        """POST /queries; after this connection wrote to ``collection``, waiting for the
+        results to be non-stale (cleared once a reply is)."""
+        body: dict[str, Any] = {"Query": text, "QueryParameters": query_params}
+        wait = collection is not None and collection in self._unindexed
+        if wait:
+            body["WaitForNonStaleResults"] = True
+            body["WaitForNonStaleResultsTimeout"] = _NON_STALE_TIMEOUT
+        reply = self.http.request("POST", "queries", body=body, read=True,
+                                  cacheable=not wait).reply("query")
+        if wait and reply.optional(reply.object(), "IsStale", bool, False) is False:
+            self._unindexed.discard(collection)
+        return reply
 
     def query(self, stmt: ast.SelectLike, params: dict[str, Any],
               pending: PendingBatch | None) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -265,10 +283,7 @@ class RavenConnection:
         spec = self.spec(stmt.from_[0].name)
         args = {name: _rql_value(k, v, params) for name, (k, v) in rql.binds.items()}
         self._count("query")
-        resp = self.http.request("POST", "queries",
-                                 body={"Query": rql.text, "QueryParameters": args},
-                                 read=True, cacheable=True)
-        reply = resp.reply("query")
+        reply = self._post_query(rql.text, args, spec.name)
         body = reply.object()
         if is_count:
             label = stmt.columns[0].alias or "count"
@@ -301,7 +316,7 @@ class RavenConnection:
             store.create_collection(self._scratch._conn, replace(spec, unique=(), indexes={},
                                                                checks=()))
             self._scratch_specs[collection] = spec
-        docs = self._query(rql, params)
+        docs = self._query(rql, params, collection=collection)
         rows = []
         for doc in docs:
             doc_id, body, cv = _split(doc, spec)
@@ -354,6 +369,10 @@ class RavenConnection:
                                  idempotent=False, deduplicated=deduplicated)
         reply = resp.reply("batch")
         out = reply.field(reply.object(), "Results", list)
+        # Read your writes: queries of these collections wait for non-stale results until
+        # the indexes have caught up (RavenDB indexes documents after the batch is applied).
+        self._unindexed.update(c.collection for c in batch.commands
+                               if isinstance(c, (Put, Patch, Delete)))
         return out if results else []
 
     def _existing_ids(self, collection: str, ids: list[str]) -> set[str]:

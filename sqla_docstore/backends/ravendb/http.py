@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -26,6 +27,13 @@ _RETRY_STATUS = {408, 502, 503, 504}
 #: Response header of servers that apply a batch once per Raft-Request-Id (the bundled one).
 DEDUPE_HEADER = "Sqla-Docstore-Batch-Dedupe"
 _CACHE_ENTRIES = 2048
+#: the topology is fetched again this often (and whenever a reply says Refresh-Topology)
+TOPOLOGY_REFRESH_SECONDS = 60.0
+#: a failed node is probed (a cheap GET) this long after its failure, and preferred again
+#: once it answers
+HEALTH_CHECK_SECONDS = 5.0
+#: the largest reply body read (bytes); a larger one fails the request, read no further
+MAX_REPLY_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -33,6 +41,7 @@ class Node:
     url: str
     tag: str
     failures: int = 0
+    failed_at: float = 0.0  # time.monotonic() of the last failure
 
 
 @dataclass
@@ -96,6 +105,8 @@ class Cluster:
         self.open_connections = 0
         self._round_robin = itertools.count()
         self._topology_known = not topology_updates
+        self.topology_fetched_at = 0.0
+        self.max_reply_bytes = MAX_REPLY_BYTES
 
     def __repr__(self) -> str:  # never shows certificate paths' contents, only where
         return f"<RavenDB cluster {[n.url for n in self.nodes]} database={self.database!r}>"
@@ -117,6 +128,17 @@ class Cluster:
     def mark_failed(self, node: Node) -> None:
         with self.lock:
             node.failures += 1
+            node.failed_at = time.monotonic()
+
+    def due_for_health_check(self) -> list[Node]:
+        """Failed nodes whose last failure is old enough to probe them again."""
+        now = time.monotonic()
+        with self.lock:
+            due = [n for n in self.nodes
+                   if n.failures and now - n.failed_at >= HEALTH_CHECK_SECONDS]
+            for node in due:
+                node.failed_at = now  # one probe per interval, whoever sends it
+        return due
 
     def mark_ok(self, node: Node) -> None:
         if node.failures:
@@ -142,6 +164,7 @@ class Cluster:
             ]
             self.topology_etag = etag
             self._topology_known = True
+            self.topology_fetched_at = time.monotonic()
 
 
 class HttpSession:
@@ -165,13 +188,25 @@ class HttpSession:
         return f"/databases/{quote(self.cluster.database, safe='')}/{endpoint}"
 
     def ensure_topology(self) -> None:
-        if self.cluster._topology_known:
+        cluster = self.cluster
+        if cluster._topology_known:
+            if not cluster.topology_updates or (
+                    time.monotonic() - cluster.topology_fetched_at < TOPOLOGY_REFRESH_SECONDS):
+                return
+            cluster.topology_fetched_at = time.monotonic()  # one refresh at a time
+            try:
+                self._fetch_topology()
+            except errors.Error:
+                pass  # a periodic refresh that fails keeps the topology known
             return
+        self._fetch_topology()
+
+    def _fetch_topology(self) -> None:
         failures: list[str] = []
         for node in list(self.cluster.nodes):
             try:
-                resp = self._send(node, "GET", "/topology",
-                                  {"name": self.cluster.database}, None, {})
+                resp = self._send(node, "GET", "/topology", {"name": self.cluster.database},
+                                  None, {}, time.monotonic() + self.cluster.timeout)
             except errors.OperationalError as exc:
                 failures.append(f"{node.url}: {exc}")
                 continue
@@ -205,11 +240,19 @@ class HttpSession:
         OutcomeUnknownError and nothing is resent, so no batch is ever applied twice.
         """
         self.ensure_topology()
+        self._health_checks()
+        deadline = time.monotonic() + self.cluster.timeout
         path = self.db_path(endpoint)
         data = None if body is None else _encoded(body)
         headers: dict[str, str] = {}
+        if self.cluster.topology_updates:
+            headers["Topology-Etag"] = f'"{self.cluster.topology_etag}"'
         if not idempotent:
-            headers["Raft-Request-Id"] = str(uuid.uuid4())
+            # One id for every attempt, where RavenDB reads it (the query string; the header
+            # for servers that read that), so a server that saw it applies the batch once.
+            request_id = str(uuid.uuid4())
+            headers["Raft-Request-Id"] = request_id
+            params = [*_pairs(params), ("raft-request-id", request_id)]
         cache_key = None
         if cacheable:
             cache_key = f"{method} {path}?{params}#{data!r}"
@@ -220,7 +263,7 @@ class HttpSession:
         failures: list[str] = []
         for node in nodes:
             try:
-                resp = self._send(node, method, path, params, data, headers)
+                resp = self._send(node, method, path, params, data, headers, deadline)
             except _Unreachable as exc:  # never reached the node: safe to try the next one
                 self.cluster.mark_failed(node)
                 failures.append(f"{node.url}: {exc}")
@@ -238,7 +281,13 @@ class HttpSession:
             if resp.status in _RETRY_STATUS:
                 self.cluster.mark_failed(node)
                 failures.append(f"{node.url}: HTTP {resp.status}")
-                continue
+                if idempotent or deduplicated or self.cluster.dedupes_batches:
+                    continue
+                # The batch reached the node (or a proxy before it): it may have been applied.
+                raise OutcomeUnknownError(
+                    f"{node.url} answered HTTP {resp.status} to the batch; it may or may not "
+                    "have been applied, and it was not resent so that it can never be applied "
+                    "twice: check the data, then retry")
             self.cluster.mark_ok(node)
             if resp.headers.get("Refresh-Topology") == "true":
                 self.cluster._topology_known = False
@@ -246,6 +295,18 @@ class HttpSession:
         raise errors.OperationalError(
             f"{method} {path} failed on every RavenDB node: " + "; ".join(failures)
         )
+
+    def _health_checks(self) -> None:
+        """Probe failed nodes now and then (RavenDB's health check): one that answers is
+        healthy again, so requests return to the preferred node."""
+        for node in self.cluster.due_for_health_check():
+            try:
+                resp = self._send(node, "GET", self.db_path("stats"), [("failure", "check")],
+                                  None, {}, time.monotonic() + min(2.0, self.cluster.timeout))
+            except errors.Error:
+                continue
+            if resp.status < 500 and resp.status != 408:
+                self.cluster.mark_ok(node)
 
     def _finish(self, resp: Response, node: Node, cache_key: str | None) -> Response:
         if resp.status == 304 and cache_key is not None and cache_key in self.cluster.cache:
@@ -267,14 +328,18 @@ class HttpSession:
         return resp
 
     def _send(self, node: Node, method: str, path: str, params: Any, data: bytes | None,
-              headers: dict[str, str]) -> Response:
+              headers: dict[str, str], deadline: float) -> Response:
         url = node.url + path
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise errors.OperationalError(
+                f"{method} {path}: no answer within the {self.cluster.timeout} s timeout")
         try:
             # verify per request: requests lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE override
             # a Session's own ``verify``, which would silently replace the configured CA
             raw = self.http.request(method, url, params=params, data=data, headers=headers,
-                                    timeout=self.cluster.timeout,
-                                    verify=self.cluster.ca or None)
+                                    timeout=left, verify=self.cluster.ca or None, stream=True)
+            content = _read_body(raw, deadline, self.cluster.max_reply_bytes, node.url)
         except requests.exceptions.SSLError as exc:
             raise errors.OperationalError(
                 f"TLS handshake with {node.url} failed (check the client certificate and the "
@@ -297,7 +362,8 @@ class HttpSession:
             raise errors.OperationalError(
                 f"the TLS file given as {option!r} does not exist or cannot be read"
             ) from None
-        return Response(raw.status_code, _decode(raw), dict(raw.headers), url)
+        return Response(raw.status_code, _decode(raw.status_code, content), dict(raw.headers),
+                        url)
 
 
 class _Unreachable(errors.OperationalError):
@@ -333,10 +399,36 @@ def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-def _decode(raw: requests.Response) -> Any:
-    if raw.status_code in (204, 304) or not raw.content:
+def _pairs(params: dict[str, Any] | list[tuple[str, Any]] | None) -> list[tuple[str, Any]]:
+    if params is None:
+        return []
+    return list(params.items()) if isinstance(params, dict) else list(params)
+
+
+def _read_body(raw: requests.Response, deadline: float, limit: int, where: str) -> bytes:
+    """The reply body, read within the request's deadline and size limit (a server that
+    drips bytes or sends without end cannot hold the client)."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in raw.iter_content(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                raise errors.OperationalError(
+                    f"the reply from {where} is larger than {limit} bytes: not read further")
+            if time.monotonic() > deadline:
+                raise requests.exceptions.Timeout("the reply did not arrive in time")
+            chunks.append(chunk)
+    finally:
+        raw.close()
+    return b"".join(chunks)
+
+
+def _decode(status: int, content: bytes) -> Any:
+    if status in (204, 304) or not content:
         return None
+    text = content.decode("utf-8", errors="replace")
     try:  # exact numbers: decimals with more digits than a float, beyond a float's range
-        return values.loads(raw.content.decode("utf-8"))
+        return values.loads(text)
     except (ValueError, RecursionError):
-        return raw.text  # not JSON (or nested beyond reading): the caller reports it
+        return text  # not JSON (or nested beyond reading): the caller reports it
