@@ -118,8 +118,12 @@ class Connection:
         """Backend calls made through this connection, by kind (load, query, batch, hilo, ...)."""
         return dict(self.backend.counts)
 
-    def cursor(self) -> Cursor:
-        return Cursor(self)
+    def cursor(self, *, stream: bool = False) -> Cursor:
+        """A cursor. ``stream=True`` (a server-side cursor, as SQLAlchemy's
+        ``stream_results`` / ``yield_per`` ask for): a query's rows come from the store as
+        they are fetched, in memory a chunk (``arraysize``, at least 1000) at a time, where
+        the backend can (a file store, no pending writes to the tables read); else whole."""
+        return Cursor(self, stream=stream)
 
     def assume_collections(self, specs: Iterable[CollectionSpec]) -> None:
         """The schemas an application maps (the dialect passes its Tables'): a collection
@@ -321,13 +325,15 @@ class ChangeVectors:
 class Cursor:
     arraysize = 1
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, stream: bool = False) -> None:
         self.connection: Connection | None = connection
         self.description: list[tuple[Any, ...]] | None = None
         self.rowcount = -1
         self.lastrowid: int | None = None
         self._rows: list[tuple[Any, ...]] = []
         self._pos = 0
+        self._stream = stream
+        self._chunks: Iterator[list[tuple[Any, ...]]] | None = None  # rows still in the store
 
     def _conn(self) -> Connection:
         if self.connection is None:
@@ -357,6 +363,14 @@ class Cursor:
             raise errors.ProgrammingError(f"operation must be a string, not {operation!r}")
         stmt = parse(operation)
         pending = conn.pending
+        self._end_stream()
+        if self._stream and not many and isinstance(stmt, (ast.Select, ast.Compound)):
+            streamed = executor.stream_select(backend, stmt, param_sets[0], pending,
+                                              max(self.arraysize, 1000))
+            if streamed is not None:
+                self._set(executor.Outcome(streamed[0], [], -1))
+                self._chunks = streamed[1]
+                return
         if isinstance(stmt, (ast.Select, ast.Compound)):
             outcomes = [executor.run_select(backend, stmt, p, pending) for p in param_sets]
             outcome = outcomes[-1] if outcomes else executor.Outcome()
@@ -393,9 +407,36 @@ class Cursor:
         if self.description is None:
             raise errors.ProgrammingError("the last operation produced no result set")
 
+    @property
+    def streaming(self) -> bool:
+        """Rows of the current result are still in the store (a streaming cursor)."""
+        return self._chunks is not None
+
+    @property
+    def chunk_exhausted(self) -> bool:
+        return self._pos >= len(self._rows)
+
+    def _refill(self) -> bool:
+        """The next chunk of a streamed result, if the store has more rows."""
+        if self._chunks is None:
+            return False
+        with pep249("fetch"):
+            chunk = next(self._chunks, None)
+        if chunk is None:
+            self._chunks = None
+            return False
+        self._rows, self._pos = chunk, 0
+        return True
+
+    def _end_stream(self) -> None:
+        chunks, self._chunks = self._chunks, None
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # the store's cursor (and its read connection) is released now
+
     def fetchone(self) -> tuple[Any, ...] | None:
         self._check_result()
-        if self._pos >= len(self._rows):
+        if self._pos >= len(self._rows) and not self._refill():
             return None
         row = self._rows[self._pos]
         self._pos += 1
@@ -406,12 +447,19 @@ class Cursor:
         size = self.arraysize if size is None else size
         rows = self._rows[self._pos:self._pos + size]
         self._pos += len(rows)
+        while len(rows) < size and self._refill():
+            more = self._rows[:size - len(rows)]
+            self._pos = len(more)
+            rows = rows + more
         return rows
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         self._check_result()
         rows = self._rows[self._pos:] if self._pos else self._rows
         self._pos = len(self._rows)
+        while self._refill():
+            rows = rows + self._rows
+            self._pos = len(self._rows)
         return rows
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
@@ -419,6 +467,7 @@ class Cursor:
             yield row
 
     def close(self) -> None:
+        self._end_stream()
         self.connection = None
         self._rows = []
 

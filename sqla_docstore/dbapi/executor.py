@@ -7,6 +7,7 @@ in the same transaction see them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -62,6 +63,20 @@ def run_select(
         return _run_point(backend, point, params, pending)
     columns, rows = backend.query(stmt, params, pending)
     return Outcome(columns, rows, -1)
+
+
+def stream_select(
+    backend: BackendConnection, stmt: ast.SelectLike, params: dict[str, Any],
+    pending: PendingBatch, size: int,
+) -> tuple[list[str], Iterator[list[tuple[Any, ...]]]] | None:
+    """The query's rows in chunks of ``size`` as the store produces them (bounded memory),
+    or None where this backend cannot stream this query (the caller reads it whole)."""
+    stream = getattr(backend, "query_stream", None)
+    if stream is None or point_lookup(backend, stmt) is not None:
+        return None
+    result: tuple[list[str], Iterator[list[tuple[Any, ...]]]] | None = stream(
+        stmt, params, pending, size)
+    return result
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def _in_thread(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
 
 class AsyncAdaptedCursor:
     """A DB-API cursor whose statements run in a worker thread. Results are buffered by the
-    DB-API at execute time, so fetching is inline."""
+    DB-API at execute time, so fetching is inline, except a streaming cursor's next chunk."""
 
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
@@ -67,13 +67,20 @@ class AsyncAdaptedCursor:
         _in_thread(self._cursor.executemany, operation, seq_of_parameters)
         return self
 
+    # A streaming cursor reads the store when its chunk runs out: that read goes to a thread.
     def fetchone(self) -> Any:
+        if self._cursor.streaming and self._cursor.chunk_exhausted:
+            return _in_thread(self._cursor.fetchone)
         return self._cursor.fetchone()
 
     def fetchmany(self, size: int | None = None) -> Any:
+        if self._cursor.streaming:
+            return _in_thread(self._cursor.fetchmany, size)
         return self._cursor.fetchmany(size)
 
     def fetchall(self) -> Any:
+        if self._cursor.streaming:
+            return _in_thread(self._cursor.fetchall)
         return self._cursor.fetchall()
 
     def __iter__(self) -> Any:
@@ -121,8 +128,8 @@ class AsyncAdaptedConnection(AdaptedConnection):
         schema lookups)."""
         return _ThreadedBackend(self._connection.backend)
 
-    def cursor(self) -> AsyncAdaptedCursor:
-        return AsyncAdaptedCursor(self._connection.cursor())
+    def cursor(self, *, stream: bool = False) -> AsyncAdaptedCursor:
+        return AsyncAdaptedCursor(self._connection.cursor(stream=stream))
 
     def commit(self) -> None:
         _in_thread(self._connection.commit)

@@ -60,8 +60,9 @@ class DocstoreExecutionContext(default.DefaultExecutionContext):
                 self._dbapi_connection.assume_collections(specs)
 
     def create_server_side_cursor(self) -> Any:
-        # stream_results / yield_per / AsyncSession.stream(): the DB-API's cursor (buffered).
-        return self._dbapi_connection.cursor()
+        # stream_results / yield_per / AsyncSession.stream(): a DB-API cursor that reads the
+        # store as rows are fetched (a chunk in memory at a time; see Connection.cursor).
+        return self._dbapi_connection.cursor(stream=True)
 
 
 class DocstoreDialect(default.DefaultDialect):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import Any
@@ -292,6 +292,33 @@ class EmbeddedConnection:
         rows = self._run(plan, params)
         seen = pending.seen if pending is not None else None
         return [c.label for c in plan.columns], build_rows(plan, rows, seen)
+
+    def query_stream(
+        self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None,
+        size: int,
+    ) -> tuple[list[str], Iterator[list[tuple[Any, ...]]]] | None:
+        """The query's rows in chunks, read through a connection of their own (a WAL read
+        snapshot of the committed store: the chunks held in memory are the only copy). None
+        for a memory store or when the transaction has pending writes to the tables read:
+        those are read whole (``query``)."""
+        collections, singles = statement_shape(stmt)
+        if self._shared or (pending is not None and any(pending.touches(c)
+                                                        for c in collections)):
+            return None
+        arrays = frozenset(
+            name for name in singles if isinstance(params.get(name), (list, tuple))
+        ) if singles else frozenset()
+        plan = self._plan((id(stmt), (), arrays), stmt,
+                          lambda: SqlGenerator(self, {}, arrays).plan_query(stmt))
+        self._count("query")
+        with store_errors(f"running {plan.sql}"):
+            reader = self.store.open_connection()
+            try:
+                cursor = reader.execute(plan.sql, self._args(plan, params))
+            except BaseException:
+                reader.close()
+                raise
+        return [c.label for c in plan.columns], _chunks(plan, cursor, reader, size)
 
     def documents(
         self, stmt: ast.Select, params: dict[str, Any]
@@ -709,6 +736,21 @@ def _check_expected(cmd: Put | Patch | Delete, row: Any) -> None:
 
 
 # ------------------------------------------------------------------------ result rows
+
+
+def _chunks(plan: SqlPlan, cursor: sqlite3.Cursor, reader: sqlite3.Connection,
+            size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Result tuples ``size`` rows at a time; the reader closes when they run out or the
+    consumer stops (``close()`` of the generator)."""
+    try:
+        while True:
+            with store_errors(f"reading the rows of {plan.sql}"):
+                rows = cursor.fetchmany(size)
+            if not rows:
+                return
+            yield build_rows(plan, rows, None)
+    finally:
+        reader.close()
 
 
 def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
