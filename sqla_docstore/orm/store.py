@@ -43,7 +43,8 @@ class DocumentStore:
     private in-memory store, ``docstore:///path.db``, ``ravendb://host:8080/Db``), or
     ``DocumentStore(urls=["http://a:8080", "http://b:8080"], database="Northwind")`` for a
     RavenDB cluster (``certificate_pem_path`` / ``trust_store_path`` for HTTPS with a client
-    certificate). ``metadata``: tables created (if missing) in every database the store opens.
+    certificate). ``metadata`` (optional: mapped classes work on any database without it, the
+    mapping being the schema): tables created (if missing) in every database the store opens.
     ``engine_options``: keyword arguments for ``create_engine``.
 
     Use it as a context manager (or call :meth:`close`): closing disposes the engines.

@@ -210,6 +210,13 @@ def test_same_unit_of_work_same_requests(servers: tuple[Any, Any]) -> None:
     # key, opaque to the server; our ETag cache is keyed by the request itself.
     assert shape_theirs["query"] == ["queryHash"] and shape_ours["query"] == []
     shape_theirs["query"] = []
+    # DELIBERATE: the first query of a collection after this connection's own commit waits
+    # for the indexes to catch up (read your writes); the official client waits only when
+    # asked (wait_for_non_stale_results / wait_for_indexes_after_save_changes).
+    assert q_ours.body["WaitForNonStaleResults"] is True
+    assert q_ours.body["WaitForNonStaleResultsTimeout"] == "00:00:15"
+    assert "WaitForNonStaleResults" not in q_theirs.body
+    shape_ours["body"] = [k for k in shape_ours["body"] if not k.startswith("WaitForNonStale")]
     assert shape_ours == shape_theirs  # POST /queries, {Query, QueryParameters}, same names
     # DELIBERATE: SQL's ``=`` is case-sensitive, RavenDB's is not: we wrap it in exact().
     # The collection is the table name; RavenDB compares collection names case-insensitively.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -316,16 +316,62 @@ class RavenConnection:
             store.create_collection(self._scratch._conn, replace(spec, unique=(), indexes={},
                                                                checks=()))
             self._scratch_specs[collection] = spec
-        docs = self._query(rql, params, collection=collection)
-        rows = []
-        for doc in docs:
-            doc_id, body, cv = _split(doc, spec)
-            rows.append((doc_id, values.dumps(body), cv or "", ""))
         conn = self._scratch._conn
+        insert = (f"INSERT OR REPLACE INTO {collection_table(collection)} "
+                  "(id, body, cv, modified) VALUES (?, ?, ?, ?)")
         with store.lock, transaction(conn):
             conn.execute(f"DELETE FROM {collection_table(collection)}")
-            conn.executemany(f"INSERT OR REPLACE INTO {collection_table(collection)} "
-                             "(id, body, cv, modified) VALUES (?, ?, ?, ?)", rows)
+            for chunk in self._stream(rql, params, collection):
+                rows = []
+                for doc in chunk:
+                    doc_id, body, cv = _split(doc, spec)
+                    rows.append((doc_id, values.dumps(body), cv or "", ""))
+                conn.executemany(insert, rows)
+
+    def _stream(self, rql: RqlQuery, params: dict[str, Any],
+                collection: str) -> Iterator[list[dict[str, Any]]]:
+        """The documents of a query for client-side evaluation, in chunks as they arrive:
+        one streaming request (RavenDB's ``/streams/queries``, counted once), never more than
+        ``max_client_side_documents`` (the local copy is bounded; a query that needs more
+        fails, naming the limit, rather than exhaust memory)."""
+        args = {name: _rql_value(k, v, params) for name, (k, v) in rql.binds.items()}
+        body: dict[str, Any] = {"Query": rql.text, "QueryParameters": args}
+        if collection in self._unindexed:
+            body["WaitForNonStaleResults"] = True
+            body["WaitForNonStaleResultsTimeout"] = _NON_STALE_TIMEOUT
+        self._count("query")
+        lines = self.http.stream("streams/queries", body)
+        limit = self.cluster.max_client_side_documents
+        chunk: list[dict[str, Any]] = []
+        count = 0
+        for line in lines:
+            if not isinstance(line, dict):
+                raise errors.OperationalError(f"RavenDB sent a stream line that is not an "
+                                              f"object: {str(line)[:200]}")
+            stats = line.get("Stats")
+            if isinstance(stats, dict):
+                if stats.get("IsStale") is False:
+                    self._unindexed.discard(collection)
+                continue
+            doc = line.get("Item", line)
+            if not isinstance(doc, dict):
+                raise errors.OperationalError("RavenDB sent a stream item that is not a "
+                                              f"document: {str(doc)[:200]}")
+            count += 1
+            if count > limit:
+                close = getattr(lines, "close", None)
+                if close is not None:
+                    close()
+                raise errors.NotSupportedError(
+                    f"this statement needs client-side evaluation over more than {limit} "
+                    f"documents of {collection} (max_client_side_documents): add a filter "
+                    "RavenDB can answer exactly (see rql.py), or raise the limit")
+            chunk.append(doc)
+            if len(chunk) >= 1000:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
 
     def rows_for_write(self, table: str, alias: str | None, where: ast.Expr | None,
                        exprs: tuple[ast.Expr, ...], params: dict[str, Any],

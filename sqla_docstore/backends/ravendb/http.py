@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +35,8 @@ TOPOLOGY_REFRESH_SECONDS = 60.0
 HEALTH_CHECK_SECONDS = 5.0
 #: the largest reply body read (bytes); a larger one fails the request, read no further
 MAX_REPLY_BYTES = 256 * 1024 * 1024
+#: the most documents one collection's client-side evaluation copies locally
+MAX_CLIENT_SIDE_DOCUMENTS = 1_000_000
 
 
 @dataclass
@@ -107,6 +110,8 @@ class Cluster:
         self._topology_known = not topology_updates
         self.topology_fetched_at = 0.0
         self.max_reply_bytes = MAX_REPLY_BYTES
+        #: documents a statement evaluated on the client may copy locally (RavenConnection)
+        self.max_client_side_documents = MAX_CLIENT_SIDE_DOCUMENTS
 
     def __repr__(self) -> str:  # never shows certificate paths' contents, only where
         return f"<RavenDB cluster {[n.url for n in self.nodes]} database={self.database!r}>"
@@ -296,6 +301,40 @@ class HttpSession:
             f"{method} {path} failed on every RavenDB node: " + "; ".join(failures)
         )
 
+    def stream(self, endpoint: str, body: Any) -> Iterator[Any]:
+        """POST a streaming read (``format=jsonl``) and yield each line's JSON value as it
+        arrives, for results too many to hold: fails over before the first byte only. Each
+        read of the socket is bounded by ``timeout``, not the stream as a whole."""
+        self.ensure_topology()
+        self._health_checks()
+        path = self.db_path(endpoint)
+        data = _encoded(body)
+        failures: list[str] = []
+        for node in self.cluster.for_read():
+            try:
+                raw = self.http.request("POST", node.url + path, params=[("format", "jsonl")],
+                                        data=data, timeout=self.cluster.timeout, stream=True,
+                                        verify=self.cluster.ca or None)
+            except requests.exceptions.RequestException as exc:
+                self.cluster.mark_failed(node)
+                failures.append(f"{node.url}: {_short(exc)}")
+                continue
+            if raw.status_code in _RETRY_STATUS:
+                raw.close()
+                self.cluster.mark_failed(node)
+                failures.append(f"{node.url}: HTTP {raw.status_code}")
+                continue
+            self.cluster.mark_ok(node)
+            if raw.status_code >= 400:
+                content = _read_body(raw, time.monotonic() + self.cluster.timeout,
+                                     self.cluster.max_reply_bytes, node.url)
+                body_value = _decode(raw.status_code, content)
+                raise error_from_response(raw.status_code, body_value, node.url + path,
+                                          str(body_value))
+            return _json_lines(raw, node.url)
+        raise errors.OperationalError(
+            f"POST {path} failed on every RavenDB node: " + "; ".join(failures))
+
     def _health_checks(self) -> None:
         """Probe failed nodes now and then (RavenDB's health check): one that answers is
         healthy again, so requests return to the preferred node."""
@@ -422,6 +461,25 @@ def _read_body(raw: requests.Response, deadline: float, limit: int, where: str) 
     finally:
         raw.close()
     return b"".join(chunks)
+
+
+def _json_lines(raw: requests.Response, where: str) -> Iterator[Any]:
+    """The JSON value of each non-empty line of a streamed reply; the reply closes when the
+    lines run out or the consumer stops."""
+    try:
+        for line in raw.iter_lines(chunk_size=1 << 16):
+            if not line.strip():
+                continue
+            try:
+                yield values.loads(line.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise errors.OperationalError(
+                    f"{where} sent a stream line that is not JSON: {line[:200]!r}") from exc
+    except requests.exceptions.RequestException as exc:
+        raise errors.OperationalError(
+            f"the stream from {where} broke off: {_short(exc)}") from exc
+    finally:
+        raw.close()
 
 
 def _decode(status: int, content: bytes) -> Any:

@@ -248,6 +248,24 @@ def _queries(req: Request, db: Database) -> Reply:
     return text_reply(query.run_query(db, req.node, body, etag), etag=etag)
 
 
+def _stream_queries(req: Request, db: Database) -> Reply:
+    """RavenDB's query streaming (``format=jsonl``): a ``{"Stats": ...}`` line, then one
+    ``{"Item": document}`` line per result, all results at once (no paging)."""
+    if (req.arg("format") or "jsonl") != "jsonl":
+        raise errors.not_supported("query streams in a format other than jsonl")
+    body = req.json() if req.method == "POST" else {"Query": req.arg("query"),
+                                                     "QueryParameters": {}}
+    if not isinstance(body, dict):
+        raise errors.invalid_query("The query request must be a JSON object")
+    etag = query.result_etag(db, req.body + req.query.encode())
+    result = values.loads(query.run_query(db, req.node, body, etag))
+    stats = {key: result.get(key) for key in ("ResultEtag", "IsStale", "IndexName",
+                                              "TotalResults", "IndexTimestamp")}
+    lines = [values.dumps({"Stats": stats})]
+    lines += [values.dumps({"Item": doc}) for doc in result.get("Results") or []]
+    return Reply(200, "\n".join(lines) + "\n", {"Content-Type": "application/jsonl"})
+
+
 def _queries_bulk(req: Request, db: Database) -> Reply:
     body = req.json() or {}
     if req.method == "PATCH":
@@ -368,6 +386,8 @@ DATABASE_ROUTES: dict[tuple[str, str], DatabaseRoute] = {
     ("POST", "queries"): _queries,
     ("GET", "queries"): _queries,
     ("DELETE", "queries"): _queries_bulk,
+    ("POST", "streams/queries"): _stream_queries,
+    ("GET", "streams/queries"): _stream_queries,
     ("PATCH", "queries"): _queries_bulk,
     ("GET", "hilo/next"): _hilo_next,
     ("PUT", "hilo/return"): _hilo_return,
