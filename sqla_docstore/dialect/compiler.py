@@ -11,8 +11,8 @@ import re
 from typing import Any
 
 from sqlalchemy import exc, schema
-from sqlalchemy.sql import compiler, sqltypes
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql import compiler, operators, sqltypes
+from sqlalchemy.sql.elements import BinaryExpression, TextClause
 
 from ..statements.parser import CLAUSE_WORDS
 
@@ -91,9 +91,47 @@ class DocstoreCompiler(compiler.SQLCompiler):
         raise exc.CompileError("VALUES constructs are not supported by sqla_docstore")
 
     def visit_json_getitem_op_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
-        raise exc.CompileError("JSON element access is not supported by sqla_docstore yet")
+        """``col["a"][0]`` / ``col[("a", 0)]`` as the statement language's path operators.
+
+        As SQLAlchemy's SQLite dialect renders them: a JSON-typed element is
+        ``JSON_QUOTE(JSON_EXTRACT(col, path))`` there, ``JSON_QUOTE(col -> 'a' -> 0)`` here;
+        ``.as_string()`` and the other typed forms are ``CAST(JSON_EXTRACT(...) AS type)``
+        there, ``CAST(col -> 'a' ->> 0 AS type)`` here. Keys stay bound parameters."""
+        base, steps = _json_chain(binary)
+        parts = [part for step in steps for part in self._json_steps(step, **kw)]
+        text = self.process(base, **kw)
+        if binary.type._type_affinity is sqltypes.JSON:
+            return f"JSON_QUOTE({text} -> {' -> '.join(parts)})"
+        text += "".join(f" -> {p}" for p in parts[:-1]) + f" ->> {parts[-1]}"
+        type_name = self.dialect.type_compiler_instance.process(binary.type)
+        return f"CAST({text} AS {type_name})"
 
     visit_json_path_getitem_op_binary = visit_json_getitem_op_binary
+
+    def _json_steps(self, step: Any, **kw: Any) -> list[str]:
+        # A path tuple in DDL (an index on an expression) is rendered step by step: its type
+        # has no literal form.
+        value = getattr(step, "value", None)
+        if kw.get("literal_binds") and isinstance(value, (list, tuple)):
+            return [self.render_literal_value(
+                v, sqltypes.Integer() if isinstance(v, int) else sqltypes.String())
+                for v in value]
+        return [str(self.process(step, **kw))]
+
+
+_JSON_GETITEM = (operators.json_getitem_op, operators.json_path_getitem_op)
+
+
+def _json_chain(binary: Any) -> tuple[Any, list[Any]]:
+    """The innermost JSON value of ``col["a"]["b"]...`` and the index steps, outermost last."""
+    steps = [binary.right]
+    base = binary.left
+    while isinstance(base, BinaryExpression) and base.operator in _JSON_GETITEM and (
+        base.type._type_affinity is sqltypes.JSON
+    ):
+        steps.insert(0, base.right)
+        base = base.left
+    return base, steps
 
 
 class DocstoreDDLCompiler(compiler.DDLCompiler):

@@ -151,6 +151,26 @@ class TupleExpr:
     items: tuple[Expr, ...]
 
 
+class JsonResult(Enum):
+    """What a JSON element access gives (SQLite's two operators)."""
+
+    JSON = "->"  # the element as JSON text; NULL when the path is missing
+    VALUE = "->>"  # the element as an SQL value (json_extract: objects and arrays as JSON text)
+
+
+@dataclass(frozen=True)
+class JsonPath:
+    """``base -> step -> ... ->> step``: the element of a JSON value at a path of steps.
+
+    A step is a Param or Literal holding a key (str, never a path expression) or an array
+    index (int); a parameter may also hold a list of steps (SQLAlchemy's path tuples).
+    ``->`` chains are one path (``(a -> 'x') -> 'y'`` is ``a`` at ``x.y``, as in SQLite)."""
+
+    base: Expr
+    steps: tuple[Expr, ...]
+    result: JsonResult
+
+
 Expr = (
     Literal
     | Param
@@ -171,6 +191,7 @@ Expr = (
     | Exists
     | ScalarSubquery
     | TupleExpr
+    | JsonPath
 )
 
 # --------------------------------------------------------------------------- queries

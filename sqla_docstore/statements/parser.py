@@ -172,6 +172,13 @@ def _rql_nulls(expr: ast.Expr) -> ast.Expr:
     return expr
 
 
+def _json_step(left: ast.Expr, step: ast.Expr, result: ast.JsonResult) -> ast.JsonPath:
+    """``left -> step`` / ``left ->> step``; a ``->`` chain grows into one path."""
+    if isinstance(left, ast.JsonPath) and left.result is ast.JsonResult.JSON:
+        return ast.JsonPath(left.base, left.steps + (step,), result)
+    return ast.JsonPath(left, (step,), result)
+
+
 class _Parser:
     def __init__(self, text: str, keep_exact: bool = False) -> None:
         self.text = text
@@ -642,8 +649,12 @@ class _Parser:
 
     def concat(self) -> ast.Expr:
         left = self.unary()
-        while self.accept_op("||"):
-            left = ast.Binary("||", left, self.unary())
+        while self.tok.kind == "op" and self.tok.value in ("||", "->", "->>"):
+            op = self.advance().value
+            if op == "||":
+                left = ast.Binary("||", left, self.unary())
+            else:
+                left = _json_step(left, self.unary(), ast.JsonResult(op))
         if self.tok.is_kw("collate"):
             self.unsupported("COLLATE")
         return left

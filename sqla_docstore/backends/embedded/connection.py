@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from json import dumps as json_dumps
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -274,6 +275,8 @@ class EmbeddedConnection:
                 args[slot] = values.sql_array(_param(params, value))
             elif kind == "param":
                 args[slot] = values.to_sql_param(_param(params, value))
+            elif kind == "jsontext":
+                args[slot] = _json_compared(_param(params, value))
             else:  # "<part>:<source>", a part of an exact comparison (sqlgen)
                 args[slot] = _compare_part(kind, value, params)
         return args
@@ -286,8 +289,10 @@ class EmbeddedConnection:
         arrays = frozenset(
             name for name in singles if isinstance(params.get(name), (list, tuple))
         ) if singles else frozenset()
-        key = (id(stmt), tuple(overlays.values()), arrays)
-        plan = self._plan(key, stmt, lambda: SqlGenerator(self, overlays, arrays).plan_query(stmt))
+        paths = path_values(stmt, params)
+        key = (id(stmt), tuple(overlays.values()), arrays, paths)
+        plan = self._plan(key, stmt, lambda: SqlGenerator(
+            self, overlays, arrays, dict(paths)).plan_query(stmt))
         self._count("query")
         rows = self._run(plan, params)
         seen = pending.seen if pending is not None else None
@@ -328,8 +333,10 @@ class EmbeddedConnection:
         arrays = frozenset(
             name for name in single_in_params(stmt) if isinstance(params.get(name), (list, tuple))
         )
-        key = ("documents", id(stmt), arrays)
-        plan = self._plan(key, stmt, lambda: SqlGenerator(self, {}, arrays).plan_documents(stmt))
+        paths = path_values(stmt, params)
+        key = ("documents", id(stmt), arrays, paths)
+        plan = self._plan(key, stmt, lambda: SqlGenerator(
+            self, {}, arrays, dict(paths)).plan_documents(stmt))
         self._count("query")
         return self._run(plan, params)
 
@@ -344,10 +351,12 @@ class EmbeddedConnection:
     ) -> list[tuple[Any, ...]]:
         # the SET expressions' subqueries read the pending writes too
         overlays = self._overlays(collections_of((where, exprs)) | {table}, pending)
-        key = ("write", id(where), table, alias, exprs, tuple(overlays.values()))
+        paths = path_values((where, exprs), params)
+        key = ("write", id(where), table, alias, exprs, tuple(overlays.values()), paths)
         plan = self._plan(
             key, where,
-            lambda: SqlGenerator(self, overlays).plan_rows_for_write(table, alias, where, exprs),
+            lambda: SqlGenerator(self, overlays, path_values=dict(paths)).plan_rows_for_write(
+                table, alias, where, exprs),
         )
         self._count("query")
         out = [(r[0], values.loads(r[1]), r[2], *r[3:]) for r in self._run(plan, params)]
@@ -361,8 +370,10 @@ class EmbeddedConnection:
                  pending: PendingBatch | None = None) -> tuple[Any, ...]:
         # Subqueries read the store with the transaction's pending writes overlaid.
         overlays = self._overlays(collections_of(exprs), pending) if pending else {}
-        plan = self._plan(("eval", exprs, tuple(overlays.values())), exprs,
-                          lambda: SqlGenerator(self, overlays).plan_scalar(exprs))
+        paths = path_values(exprs, params)
+        plan = self._plan(("eval", exprs, tuple(overlays.values()), paths), exprs,
+                          lambda: SqlGenerator(self, overlays, path_values=dict(paths))
+                          .plan_scalar(exprs))
         return tuple(self._run(plan, params)[0])
 
     def can_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
@@ -566,6 +577,15 @@ def _compare_part(kind: str, ref: Any, params: dict[str, Any]) -> Any:
     if source == "array":
         return values.array_part(part, _param(params, ref))
     return values.compare_part(part, ref if source == "literal" else _param(params, ref))
+
+
+def _json_compared(value: Any) -> Any:
+    """A parameter compared with a JSON element's text: an object or array as SQLAlchemy's
+    default serializer (json.dumps) writes it, as SQLAlchemy binds a JSON-typed value; other
+    values as they are (SQLAlchemy types them by their Python type)."""
+    if isinstance(value, (dict, list)):
+        return json_dumps(value)
+    return values.to_sql_param(value)
 
 
 def _param(params: dict[str, Any], name: str) -> Any:
@@ -826,6 +846,26 @@ def statement_shape(node: Any) -> tuple[frozenset[str], frozenset[str]]:
         hit = _shapes[id(node)] = (node, frozenset(collections_of(node)),
                                    frozenset(single_in_params(node)))
     return hit[1], hit[2]
+
+
+_paths: dict[int, tuple[Any, tuple[str, ...]]] = {}
+
+
+def path_values(node: Any, params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The values of the parameters that are JSON path steps in a statement (a plan is made
+    for each path: SQLite uses an index on a path written in the SQL text)."""
+    hit = _paths.get(id(node))
+    if hit is None or hit[0] is not node:
+        if len(_paths) > 4000:
+            _paths.clear()
+        names = tuple(sorted({step.name for n in ast.walk(node) if isinstance(n, ast.JsonPath)
+                              for step in n.steps if isinstance(step, ast.Param)}))
+        hit = _paths[id(node)] = (node, names)
+    return tuple((name, _hashable(params[name])) for name in hit[1] if name in params)
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def collections_of(node: Any) -> set[str]:

@@ -45,7 +45,7 @@ _RENAMED = {"char_length": "length", "character_length": "length", "substring": 
 _BARE_KEYWORDS = {"current_timestamp", "current_date", "current_time"}
 _CASTS = {
     "INTEGER": "INTEGER", "INT": "INTEGER", "BIGINT": "INTEGER", "SMALLINT": "INTEGER",
-    "BOOLEAN": "INTEGER", "FLOAT": "REAL", "REAL": "REAL", "DOUBLE": "REAL",
+    "BOOLEAN": "NUMERIC", "FLOAT": "REAL", "REAL": "REAL", "DOUBLE": "REAL",
     "DOUBLE PRECISION": "REAL", "NUMERIC": "NUMERIC", "DECIMAL": "NUMERIC", "VARCHAR": "TEXT",
     "CHAR": "TEXT", "TEXT": "TEXT", "STRING": "TEXT", "NVARCHAR": "TEXT", "CLOB": "TEXT",
     "DATE": "TEXT", "DATETIME": "TEXT", "TIMESTAMP": "TEXT", "TIME": "TEXT", "JSON": "TEXT",
@@ -130,10 +130,14 @@ class SqlGenerator:
         catalog: Catalog,
         overlays: dict[str, str] | None = None,
         array_params: Iterable[str] = (),
+        path_values: dict[str, Any] | None = None,
     ) -> None:
         self.catalog = catalog
         self.overlays = overlays or {}
         self.array_params = frozenset(array_params)
+        #: values of the parameters that are JSON path steps: a path is SQL text (a JSON path
+        #: literal, as a field name is), so SQLite matches it with an index on that path
+        self.path_values = path_values or {}
         self.binds: dict[str, tuple[str, Any]] = {}
         self._param_slots: dict[str, str] = {}
         self.index_fields: set[tuple[str, str]] = set()
@@ -235,6 +239,8 @@ class SqlGenerator:
                     items += self._expand(ast.ResultColumn(ast.Column(ref, name)), scope, grouped)
             return items
         label = col.alias or _default_label(expr)
+        if json_text(expr):  # a JSON element comes back as its value (dict, list, str ...)
+            return [(label, "json", self.expr(expr, scope))]
         if isinstance(expr, ast.Column):
             resolved = self._resolve(expr, scope)
             if resolved is not None and resolved[0] == "field" and resolved[1] in scope.sources:
@@ -487,6 +493,8 @@ class SqlGenerator:
             op = "/"
         if e.op in _ARITHMETIC:
             left, right = self._operand(e.left, scope, e.op), self._operand(e.right, scope, e.op)
+        elif e.op in _COMPARISONS and (json_text(e.left) or json_text(e.right)):
+            left, right = self._json_operand(e.left, scope), self._json_operand(e.right, scope)
         else:
             left, right = self.expr(e.left, scope, index), self.expr(e.right, scope, index)
         return f"({left} {op} {right})"
@@ -502,6 +510,57 @@ class SqlGenerator:
         what = self.bind("literal", f"arithmetic ({op}) on {target[1]}")
         return f"(CASE WHEN {wide} THEN docstore_check_exact({raw}, {what}) * 0 + {sql} " \
                f"ELSE {sql} END)"
+
+    def _json_operand(self, e: ast.Expr, scope: _Scope) -> str:
+        """A value compared with a JSON element's text: a parameter holding an object or
+        array as SQLAlchemy's SQLite dialect binds it (connection._json_compared)."""
+        if isinstance(e, ast.Param):
+            return self.bind("jsontext", e.name)
+        return self.expr(e, scope)
+
+    # -- JSON paths ----------------------------------------------------------------------
+    def _x_JsonPath(self, e: ast.JsonPath, scope: _Scope, index: bool) -> str:
+        return self._json_path_sql(e, scope, index, e.result is ast.JsonResult.VALUE)
+
+    def _json_path_sql(self, e: ast.JsonPath, scope: _Scope, index: bool,
+                       extract: bool) -> str:
+        """``json_extract(doc, path)`` (``extract``) or ``doc -> path``. A path into a field
+        is one path from the document body (the text an index on that path has)."""
+        steps = self._json_steps(e)
+        base = None
+        if isinstance(e.base, ast.Column):
+            resolved = self._resolve(e.base, scope)
+            if resolved is not None and resolved[0] == "field":
+                base, steps = f"{quote(resolved[1])}.body", [e.base.name, *steps]
+        if base is None:
+            base = self.expr(e.base, scope, index)
+        path = sql_string(_path_text(steps))
+        return f"json_extract({base}, {path})" if extract else f"({base} -> {path})"
+
+    def _json_steps(self, e: ast.JsonPath) -> list[str | int]:
+        out: list[str | int] = []
+        for step in e.steps:
+            if isinstance(step, ast.Literal):
+                value = step.value
+            elif isinstance(step, ast.Param):
+                if step.name not in self.path_values:
+                    raise ProgrammingError(f"no value given for parameter {step.name!r}")
+                value = self.path_values[step.name]
+            else:
+                raise NotSupportedError("a JSON path step must be a key or an index (a "
+                                        "parameter or a constant), not an expression")
+            out += list(value) if isinstance(value, (list, tuple)) else [value]
+        if not out:
+            raise ProgrammingError("a JSON path needs at least one step")
+        return out
+
+    def _json_quoted(self, arg: ast.Expr, scope: _Scope) -> str:
+        """``json_quote(x -> path)``: SQLAlchemy's JSON-typed element, rendered as its SQLite
+        dialect renders it (``JSON_QUOTE(JSON_EXTRACT(...))``: numbers as SQLite prints a
+        double, a missing element as JSON null)."""
+        if isinstance(arg, ast.JsonPath):
+            return f"json_quote({self._json_path_sql(arg, scope, False, True)})"
+        return f"json_quote({self.expr(arg, scope)})"
 
     def _x_Like(self, e: ast.Like, scope: _Scope, index: bool) -> str:
         left, pattern = self.expr(e.expr, scope, index), self.expr(e.pattern, scope)
@@ -526,6 +585,9 @@ class SqlGenerator:
             return self._exact_in(e, scope, left, listed, texts, wide)
         if not items:
             return "(1 = 1)" if e.negated else "(1 = 0)"
+        if json_text(e.expr):
+            listed = f"IN ({', '.join(self._json_operand(i, scope) for i in items)})"
+            return f"({left} {neg}{listed})"
         listed = f"IN ({', '.join(self.expr(i, scope) for i in items)})"
         plain = f"({left} {neg}{listed})"
         sources = tuple(("param", i.name) if isinstance(i, ast.Param) else ("literal", i.value)
@@ -763,6 +825,8 @@ class SqlGenerator:
             return "(" + " || ".join(f"coalesce({self.expr(a, scope)}, '')" for a in e.args) + ")"
         if name in ("now", "localtimestamp"):
             return "CURRENT_TIMESTAMP"
+        if name == "json_quote" and len(e.args) == 1:
+            return self._json_quoted(e.args[0], scope)
         if name not in _FUNCTIONS and name not in _AGGREGATES:
             raise NotSupportedError(f"SQL function {e.name}() is not supported by sqla_docstore")
         if e.star:
@@ -801,6 +865,34 @@ class SqlGenerator:
 
     def _x_TupleExpr(self, e: ast.TupleExpr, scope: _Scope, index: bool) -> str:
         return "(" + ", ".join(self.expr(i, scope, index) for i in e.items) + ")"
+
+
+def json_text(expr: ast.Expr) -> bool:
+    """Whether ``expr`` is a JSON element as JSON text (``x -> k``, ``json_quote(x -> k)``)."""
+    if isinstance(expr, ast.Func) and expr.name == "json_quote" and len(expr.args) == 1:
+        expr = expr.args[0]
+    return isinstance(expr, ast.JsonPath) and expr.result is ast.JsonResult.JSON
+
+
+def sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _path_text(steps: Iterable[Any]) -> str:
+    """The SQLite JSON path of keys and array indexes (``$."data"."tags"[0]``); keys are
+    written as they appear in the stored JSON text (see json_path)."""
+    out = "$"
+    for step in steps:
+        if isinstance(step, bool) or not isinstance(step, (str, int)):
+            raise ProgrammingError(f"a JSON path step must be a key (str) or an index (int), "
+                                   f"not {step!r}")
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif '"' in step:
+            raise NotSupportedError(f"JSON keys containing '\"' are not supported: {step!r}")
+        else:
+            out += "." + json.dumps(step, ensure_ascii=False)
+    return out
 
 
 def _default_label(expr: ast.Expr) -> str:
