@@ -91,6 +91,7 @@ CASES: dict[str, tuple[Any, dict[str, Any]]] = {
         {"lo": 0, "hi": 2}),
     "where as_boolean": (select(docs.c.id).where(D["bo"].as_boolean()), {}),
     "where as_boolean false": (select(docs.c.id).where(D["bo"].as_boolean() == False), {}),  # noqa: E712
+    "where as_boolean = true": (select(docs.c.id).where(D["f"].as_boolean() == True), {}),  # noqa: E712
     "where is null": (select(docs.c.id).where(D["zz"].as_string().is_(None)), {}),
     "where is not null": (select(docs.c.id).where(D["a"]["b"].as_string().is_not(None)), {}),
     "where json element = int": (select(docs.c.id).where(D["n"] == 5), {}),
