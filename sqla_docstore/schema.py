@@ -73,13 +73,79 @@ class ForeignKeySpec:
 
 
 @dataclass(frozen=True)
+class IndexElement:
+    """An index element other than a plain field in ascending order: a field in descending
+    order (``field``), or an SQL expression over the document's fields (``sql``, in the
+    statement language with unqualified field names, e.g. ``lower(name)`` or
+    ``CAST(data -> 'a' ->> 'b' AS VARCHAR)``). JSON: ``{"field": ...}`` or ``{"sql": ...}``,
+    with ``"desc": true``; a plain ascending field stays its name, as in older schemas."""
+
+    field: str | None = None
+    sql: str | None = None
+    desc: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field} if self.field is not None else {
+            "sql": self.sql}
+        if self.desc:
+            out["desc"] = True
+        return out
+
+    @property
+    def text(self) -> str:
+        """The element as reflection reports an expression: the SQL, or the field name."""
+        return self.sql if self.sql is not None else str(self.field)
+
+
+#: one element of an index: a field name (ascending), or an IndexElement
+IndexKey = str | IndexElement
+
+
+def plain_fields(elements: tuple[IndexKey, ...]) -> tuple[str, ...]:
+    """The field names of an index whose elements are all plain fields."""
+    names = tuple(e for e in elements if isinstance(e, str))
+    if len(names) != len(elements):
+        raise ProgrammingError("a UNIQUE index on an expression or in descending order is not "
+                               "supported (unique values are kept per field)")
+    return names
+
+
+def index_key_json(key: IndexKey) -> Any:
+    return key if isinstance(key, str) else key.to_json()
+
+
+def index_key_from_json(data: Any) -> IndexKey:
+    if isinstance(data, str):
+        return data
+    desc = bool(data.get("desc", False))
+    if isinstance(data.get("field"), str):
+        return IndexElement(field=data["field"], desc=desc)
+    return IndexElement(sql=data["sql"], desc=desc)
+
+
+def index_key_problem(data: Any) -> str | None:
+    """What is wrong with one index element's JSON, or None."""
+    if isinstance(data, str) and data:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("desc", False), bool) and (
+        (isinstance(data.get("field"), str) and data["field"] and "sql" not in data)
+        or (isinstance(data.get("sql"), str) and data["sql"].strip() and "field" not in data)
+    ):
+        return None
+    return (f"an index element must be a field name, or an object with a 'field' or an 'sql' "
+            f"text and an optional boolean 'desc', not {data!r}")
+
+
+@dataclass(frozen=True)
 class CollectionSpec:
     name: str
     fields: tuple[FieldSpec, ...] = ()
     primary_key: tuple[str, ...] = ()
     autoincrement: str | None = None  # the integer key field filled from HiLo
     unique: tuple[tuple[str, ...], ...] = ()
-    indexes: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict, hash=False)
+    #: index name -> (elements, unique); an element is a field name or an IndexElement
+    indexes: dict[str, tuple[tuple[IndexKey, ...], bool]] = field(default_factory=dict,
+                                                                   hash=False)
     id_prefix: str = ""
     checks: tuple[tuple[str, str], ...] = ()  # (name, SQL expression) enforced on every write
     foreign_keys: tuple[ForeignKeySpec, ...] = ()  # recorded for reflection, not enforced
@@ -105,6 +171,11 @@ class CollectionSpec:
         return frozenset(f.name for f in self.fields if f.base_type in ("NUMERIC", "DECIMAL"))
 
     @property
+    def unique_index_fields(self) -> list[tuple[str, ...]]:
+        """The fields of each unique index (a unique index has plain fields only)."""
+        return [plain_fields(elements) for elements, unique in self.indexes.values() if unique]
+
+    @property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
@@ -114,7 +185,8 @@ class CollectionSpec:
             "primary_key": list(self.primary_key),
             "autoincrement": self.autoincrement,
             "unique": [list(u) for u in self.unique],
-            "indexes": {k: [list(v[0]), v[1]] for k, v in self.indexes.items()},
+            "indexes": {k: [[index_key_json(e) for e in v[0]], v[1]]
+                        for k, v in self.indexes.items()},
             "id_prefix": self.id_prefix,
             "checks": [list(c) for c in self.checks],
             "foreign_keys": [fk.to_json() for fk in self.foreign_keys],
@@ -139,7 +211,8 @@ class CollectionSpec:
             primary_key=tuple(data.get("primary_key", ())),
             autoincrement=data.get("autoincrement"),
             unique=tuple(tuple(u) for u in data.get("unique", ())),
-            indexes={k: (tuple(v[0]), bool(v[1])) for k, v in data.get("indexes", {}).items()},
+            indexes={k: (tuple(index_key_from_json(e) for e in v[0]), bool(v[1]))
+                     for k, v in data.get("indexes", {}).items()},
             id_prefix=data.get("id_prefix", ""),
             checks=tuple((c[0], c[1]) for c in data.get("checks", ())),
             foreign_keys=tuple(ForeignKeySpec.from_json(fk)
@@ -255,9 +328,16 @@ def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per ke
         return "'unique' must be a list of lists of field names"
     indexes = data.get("indexes", {})
     if not isinstance(indexes, dict) or not all(
-        isinstance(v, list) and len(v) == 2 and _names(v[0]) for v in indexes.values()
+        isinstance(v, list) and len(v) == 2 and isinstance(v[0], list) and v[0]
+        for v in indexes.values()
     ):
-        return "'indexes' must map index names to [field names, unique]"
+        return "'indexes' must map index names to [elements, unique]"
+    for elements, unique in indexes.values():
+        problem = next(filter(None, map(index_key_problem, elements)), None)
+        if problem:
+            return problem
+        if unique and not all(isinstance(e, str) for e in elements):
+            return "a unique index has field names only"
     if not isinstance(data.get("id_prefix", ""), str):
         return "'id_prefix' must be a string"
     checks = data.get("checks", [])

@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Any
 
 from ..errors import IntegrityError, NotSupportedError, OperationalError
-from ..schema import CollectionSpec, FieldSpec, ForeignKeySpec
+from ..schema import CollectionSpec, FieldSpec, ForeignKeySpec, IndexElement, IndexKey
 
 Documents = Iterable[tuple[str, dict[str, Any]]]
 
@@ -86,7 +86,7 @@ def _plan(spec: CollectionSpec, kind: Action, data: dict[str, Any],
 
 def unique_field_sets(spec: CollectionSpec) -> list[tuple[str, ...]]:
     """The field sets whose values must be unique: unique constraints and unique indexes."""
-    return list(spec.unique) + [fields for fields, unique in spec.indexes.values() if unique]
+    return list(spec.unique) + spec.unique_index_fields
 
 
 def _check_unique(plan: AlterPlan, docs: list[tuple[str, dict[str, Any]]]) -> None:
@@ -179,13 +179,13 @@ def _uses(spec: CollectionSpec, name: str) -> str | None:
     for fields in spec.unique:
         if name in fields:
             return "a unique constraint"
-    for index, (fields, _) in spec.indexes.items():
-        if name in fields:
+    word = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
+    for index, (elements, _) in spec.indexes.items():
+        if any(_index_reads(e, name, word) for e in elements):
             return f"index {index}"
     for fk in spec.foreign_keys:
         if name in fk.columns:
             return f"foreign key {fk.name or ''}".strip()
-    word = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
     for check_name, sql in spec.checks:
         if word.search(sql):
             return f"CHECK constraint {check_name}".strip()
@@ -193,6 +193,12 @@ def _uses(spec: CollectionSpec, name: str) -> str | None:
         if f.computed is not None and word.search(f.computed):
             return f"generated column {f.name}"
     return None
+
+
+def _index_reads(element: IndexKey, name: str, word: re.Pattern[str]) -> bool:
+    if isinstance(element, str):
+        return element == name
+    return element.field == name or (element.sql is not None and bool(word.search(element.sql)))
 
 
 def _alter_column(spec: CollectionSpec, data: dict[str, Any],
@@ -230,9 +236,15 @@ def _renamed(spec: CollectionSpec, name: str, new_name: str,
                                     f"{check_name} refers to it; drop it first")
     if any(f.computed is not None and word.search(f.computed) for f in spec.fields):
         raise NotSupportedError(f"renaming {spec.name}.{name}: a generated column refers to it")
+    for index, (elements, _) in spec.indexes.items():
+        if any(isinstance(e, IndexElement) and e.sql is not None and word.search(e.sql)
+               for e in elements):
+            raise NotSupportedError(f"renaming {spec.name}.{name}: the expression of index "
+                                    f"{index} refers to it; drop the index first")
 
-    def swap(names: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(new_name if n == name else n for n in names)
+    def swap(names: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(new_name if n == name else replace(n, field=new_name) if (
+            isinstance(n, IndexElement) and n.field == name) else n for n in names)
 
     out = replace(
         spec,

@@ -279,10 +279,8 @@ class DocstoreDialect(default.DefaultDialect):
     def get_indexes(self, connection: Any, table_name: str, schema: str | None = None,
                     **kw: Any) -> list[Any]:
         spec = self._spec(connection, table_name)
-        return [
-            {"name": name, "column_names": list(fields), "unique": unique}
-            for name, (fields, unique) in spec.indexes.items()
-        ]
+        return [_reflected_index(name, fields, unique)
+                for name, (fields, unique) in spec.indexes.items()]
 
     @reflection.cache
     def get_unique_constraints(self, connection: Any, table_name: str,
@@ -297,6 +295,23 @@ class DocstoreDialect(default.DefaultDialect):
                               schema: str | None = None, **kw: Any) -> list[Any]:
         self._spec(connection, table_name)
         return []
+
+
+def _reflected_index(name: str, elements: tuple[Any, ...], unique: bool) -> dict[str, Any]:
+    """An index as reflection reports it (as PostgreSQL's dialect does): an expression's
+    ``column_names`` entry is None and ``expressions`` has its SQL; a descending element is
+    in ``column_sorting``."""
+    out: dict[str, Any] = {
+        "name": name,
+        "column_names": [e if isinstance(e, str) else e.field for e in elements],
+        "unique": unique,
+    }
+    if any(not isinstance(e, str) and e.sql is not None for e in elements):
+        out["expressions"] = [e if isinstance(e, str) else e.text for e in elements]
+    sorting = {e.text: ("desc",) for e in elements if not isinstance(e, str) and e.desc}
+    if sorting:
+        out["column_sorting"] = sorting
+    return out
 
 
 def _reflected_column(f: Any, autoincrement: str | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import exc, schema
 from sqlalchemy.sql import compiler, operators, sqltypes
-from sqlalchemy.sql.elements import BinaryExpression, TextClause
+from sqlalchemy.sql.elements import BinaryExpression, TextClause, UnaryExpression
 
 from ..statements.parser import CLAUSE_WORDS
 
@@ -153,16 +153,26 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
             name = self.preparer._unescape_identifier(name[1:-1])
         return name
 
-    @staticmethod
-    def _index_fields(index: Any) -> list[str]:
-        fields = []
-        for expr in index.expressions:
-            if not isinstance(expr, schema.Column):
-                raise exc.CompileError(
-                    f"index {index.name}: only indexes on plain columns are supported"
-                )
-            fields.append(expr.name)
-        return fields
+    def _index_fields(self, index: Any) -> list[Any]:
+        """The index's elements as the collection spec keeps them (schema.IndexElement): a
+        column's name, ``{"field": name, "desc": true}``, or ``{"sql": expression}`` for an
+        expression (rendered as CHECK constraints are, columns unqualified)."""
+        elements = [self._index_element(expr) for expr in index.expressions]
+        if index.unique and any(not isinstance(e, str) for e in elements):
+            raise exc.CompileError(
+                f"index {index.name}: a UNIQUE index on an expression or in descending order "
+                "is not supported by sqla_docstore (unique values are kept per field)")
+        return elements
+
+    def _index_element(self, expr: Any) -> Any:
+        desc = False
+        if isinstance(expr, UnaryExpression) and expr.modifier in (operators.desc_op,
+                                                                   operators.asc_op):
+            desc, expr = expr.modifier is operators.desc_op, expr.element
+        if isinstance(expr, schema.Column):
+            return {"field": expr.name, "desc": True} if desc else expr.name
+        element = {"sql": sql_text(expr, self.dialect)}
+        return {**element, "desc": True} if desc else element
 
     def visit_drop_table(self, drop: Any, *args: Any, **kw: Any) -> str:
         return f"DROP COLLECTION {self.preparer.format_table(drop.element)}"

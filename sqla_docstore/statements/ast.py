@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..schema import IndexKey
+
 
 def walk(node: Any, prune: tuple[type, ...] = ()) -> Iterator[Any]:
     """Every node of a tree, depth first; the children of ``prune`` types are not visited."""
@@ -307,7 +309,7 @@ class DropCollection:
 class CreateIndex:
     collection: str
     name: str
-    fields: tuple[str, ...]
+    fields: tuple[IndexKey, ...]  # field names, or IndexElements (expressions, DESC)
     unique: bool = False
 
 

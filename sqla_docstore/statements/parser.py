@@ -13,7 +13,13 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import NotSupportedError, ProgrammingError
-from ..schema import CollectionSpec, alter_problem
+from ..schema import (
+    CollectionSpec,
+    alter_problem,
+    index_key_from_json,
+    index_key_problem,
+    plain_fields,
+)
 from . import ast
 from .lexer import Token, tokenize
 
@@ -137,12 +143,16 @@ def _parse_ddl(verb: str, what: str, name: str, rest: str) -> ast.Statement:
         return ast.AlterCollection(name, action, {k: v for k, v in spec.items() if k != "action"})
     if verb == "CREATE":
         fields = spec.get("fields")
-        if not isinstance(fields, list) or not fields or not all(
-            isinstance(f, str) and f for f in fields
-        ):
-            raise ProgrammingError(f"{statement}: 'fields' must be a list of field names, "
-                                   f"not {fields!r}")
-        return ast.CreateIndex(_ddl_text(spec, "collection", statement), name, tuple(fields),
+        if not isinstance(fields, list) or not fields:
+            raise ProgrammingError(f"{statement}: 'fields' must be a list of index elements "
+                                   f"(field names, or expressions), not {fields!r}")
+        problem = next(filter(None, map(index_key_problem, fields)), None)
+        if problem:
+            raise ProgrammingError(f"{statement}: {problem}")
+        elements = tuple(index_key_from_json(f) for f in fields)
+        if spec.get("unique"):
+            plain_fields(elements)  # refuses a unique index on expressions
+        return ast.CreateIndex(_ddl_text(spec, "collection", statement), name, elements,
                                bool(spec.get("unique")))
     if verb == "DROP":
         return ast.DropIndex(name)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from json import dumps as json_dumps
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
+from json import dumps as json_dumps
 from typing import Any
 
 from ... import rowexpr, values

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ...errors import NotSupportedError, ProgrammingError
+from ...schema import CollectionSpec, IndexKey
 from ...statements import ast
+from ...statements.parser import parse_expression
 
 
 class Catalog(Protocol):
@@ -131,6 +133,7 @@ class SqlGenerator:
         overlays: dict[str, str] | None = None,
         array_params: Iterable[str] = (),
         path_values: dict[str, Any] | None = None,
+        inline_literals: bool = False,
     ) -> None:
         self.catalog = catalog
         self.overlays = overlays or {}
@@ -138,6 +141,8 @@ class SqlGenerator:
         #: values of the parameters that are JSON path steps: a path is SQL text (a JSON path
         #: literal, as a field name is), so SQLite matches it with an index on that path
         self.path_values = path_values or {}
+        #: constants as SQL literals (an index expression: CREATE INDEX takes no parameters)
+        self.inline_literals = inline_literals
         self.binds: dict[str, tuple[str, Any]] = {}
         self._param_slots: dict[str, str] = {}
         self.index_fields: set[tuple[str, str]] = set()
@@ -468,6 +473,10 @@ class SqlGenerator:
         return method(e, scope, index)
 
     def _x_Literal(self, e: ast.Literal, scope: _Scope, index: bool) -> str:
+        if self.inline_literals and isinstance(e.value, (str, int, float)):
+            if isinstance(e.value, str):
+                return sql_string(e.value)
+            return str(int(e.value)) if isinstance(e.value, bool) else repr(e.value)
         return "NULL" if e.value is None else self.bind("literal", e.value)
 
     def _x_Param(self, e: ast.Param, scope: _Scope, index: bool) -> str:
@@ -865,6 +874,41 @@ class SqlGenerator:
 
     def _x_TupleExpr(self, e: ast.TupleExpr, scope: _Scope, index: bool) -> str:
         return "(" + ", ".join(self.expr(i, scope, index) for i in e.items) + ")"
+
+
+class _IndexCatalog:
+    """The one collection an index expression reads (sqlgen.Catalog)."""
+
+    def __init__(self, spec: CollectionSpec) -> None:
+        self.spec = spec
+
+    def table_name(self, collection: str) -> str:
+        return quote(collection)
+
+    def columns(self, collection: str) -> tuple[str, ...] | None:
+        return self.spec.field_names or None
+
+    def exact_fields(self, collection: str, decimal_only: bool = False) -> frozenset[str]:
+        return self.spec.decimal_fields if decimal_only else self.spec.exact_fields
+
+
+def index_element_sql(element: IndexKey, spec: CollectionSpec) -> str:
+    """The SQLite text of one index element over a collection table's ``body``: the same
+    text (up to the table qualifier, which SQLite's matching ignores) the planner gives the
+    expression in a query, so SQLite uses the index for it."""
+    if isinstance(element, str):
+        return field_sql("@", element).replace(f"{quote('@')}.", "")
+    if element.field is not None:
+        sql = field_sql("@", element.field)
+    else:
+        gen = SqlGenerator(_IndexCatalog(spec), inline_literals=True)
+        scope = _Scope({"@": _Source("collection", spec.name, spec.field_names or None)})
+        sql = gen.expr(parse_expression(str(element.sql)), scope)
+        if gen.binds:
+            raise NotSupportedError(
+                f"index expression {element.sql!r} on {spec.name}: this expression can't be "
+                "indexed by sqla_docstore (it compares values that need an exact check)")
+    return sql.replace(f"{quote('@')}.", "") + (" DESC" if element.desc else "")
 
 
 def json_text(expr: ast.Expr) -> bool:

@@ -25,9 +25,9 @@ from ...errors import (
     OperationalError,
     ProgrammingError,
 )
-from ...schema import CollectionSpec
+from ...schema import CollectionSpec, IndexKey
 from ..alter import AlterPlan
-from .sqlgen import field_sql, quote
+from .sqlgen import index_element_sql, quote
 
 _BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS "@collections" (name TEXT PRIMARY KEY, tbl TEXT NOT NULL UNIQUE,
@@ -292,8 +292,8 @@ class EmbeddedStore:
             )
             for i, fields in enumerate(spec.unique):
                 self._create_index(conn, spec.name, f"uq:{spec.name}:{i}", fields, True)
-            for index_name, (fields, unique) in spec.indexes.items():
-                self._create_index(conn, spec.name, index_name, fields, unique)
+            for index_name, (elements, unique) in spec.indexes.items():
+                self._create_index(conn, spec.name, index_name, elements, unique)
             conn.execute("""INSERT INTO "@collections" VALUES (?, ?, ?)""",
                          (spec.name, table, values.dumps(spec.to_json())))
             self._bump_catalog(conn)
@@ -401,8 +401,10 @@ class EmbeddedStore:
             self.hilo.forget(spec.prefix)
 
     def _create_index(self, conn: sqlite3.Connection, collection: str, name: str,
-                      fields: tuple[str, ...], unique: bool, *, declared: bool = True) -> None:
-        exprs = ", ".join(field_sql("x", f).replace('"x".', "") for f in fields)
+                      fields: tuple[IndexKey, ...], unique: bool, *,
+                      declared: bool = True) -> None:
+        spec = self._specs.get(collection) or CollectionSpec(collection)
+        exprs = ", ".join(index_element_sql(f, spec) for f in fields)
         sql = (f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {quote('ix:' + name)} "
                f"ON {collection_table(collection)} ({exprs})")
         if declared:
@@ -417,7 +419,7 @@ class EmbeddedStore:
 
     @store_errors("creating an index")
     def create_index(self, conn: sqlite3.Connection, collection: str, name: str,
-                     fields: tuple[str, ...], unique: bool) -> None:
+                     fields: tuple[IndexKey, ...], unique: bool) -> None:
         """Declare an index; declaring one the collection has with the same fields again is a
         no-op (create_all declares a table's indexes with the table, atomically, and then
         each again), so re-running DDL converges."""
@@ -460,9 +462,10 @@ class EmbeddedStore:
                 self._indexed.add((collection, field))
 
 
-def _index_defs(spec: CollectionSpec) -> dict[str, tuple[tuple[str, ...], bool]]:
+def _index_defs(spec: CollectionSpec) -> dict[str, tuple[tuple[IndexKey, ...], bool]]:
     """Every SQLite index a collection's schema declares, by name: (fields, unique)."""
-    defs = {f"uq:{spec.name}:{i}": (fields, True) for i, fields in enumerate(spec.unique)}
+    defs: dict[str, tuple[tuple[IndexKey, ...], bool]] = {
+        f"uq:{spec.name}:{i}": (fields, True) for i, fields in enumerate(spec.unique)}
     defs.update(spec.indexes)
     return defs
 

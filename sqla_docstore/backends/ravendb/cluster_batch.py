@@ -24,7 +24,7 @@ UNIQUE_PREFIX = "sqla_docstore/unique/"
 
 
 def unique_sets(spec: CollectionSpec) -> list[tuple[str, ...]]:
-    return list(spec.unique) + [fields for fields, unique in spec.indexes.values() if unique]
+    return list(spec.unique) + spec.unique_index_fields
 
 
 def unique_keys(spec: CollectionSpec, body: dict[str, Any]) -> list[str]:

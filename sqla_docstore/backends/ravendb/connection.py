@@ -20,7 +20,7 @@ from ... import errors, values
 from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
 from ...inference import SAMPLE_SIZE, infer_spec
 from ...pending import PendingBatch, split_pending
-from ...schema import CollectionSpec
+from ...schema import CollectionSpec, plain_fields
 from ...statements import ast
 from ..alter import plan_alter
 from ..base import Document
@@ -524,7 +524,7 @@ class RavenConnection:
             indexes = dict(spec.indexes)
             indexes[stmt.name] = (stmt.fields, stmt.unique)
             if stmt.unique:
-                self._reserve_stored_values(spec, stmt.fields)
+                self._reserve_stored_values(spec, plain_fields(stmt.fields))
             self._put_spec(replace(spec, indexes=indexes), None)
         elif isinstance(stmt, ast.DropIndex):
             for name in self.collection_names():
