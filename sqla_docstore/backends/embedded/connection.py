@@ -313,8 +313,9 @@ class EmbeddedConnection:
         arrays = frozenset(
             name for name in singles if isinstance(params.get(name), (list, tuple))
         ) if singles else frozenset()
-        plan = self._plan((id(stmt), (), arrays), stmt,
-                          lambda: SqlGenerator(self, {}, arrays).plan_query(stmt))
+        paths = path_values(stmt, params)
+        plan = self._plan((id(stmt), (), arrays, paths), stmt,
+                          lambda: SqlGenerator(self, {}, arrays, dict(paths)).plan_query(stmt))
         self._count("query")
         with store_errors(f"running {plan.sql}"):
             reader = self.store.open_connection()
@@ -324,6 +325,21 @@ class EmbeddedConnection:
                 reader.close()
                 raise
         return [c.label for c in plan.columns], _chunks(plan, cursor, reader, size)
+
+    def query_plan(self, stmt: ast.SelectLike, params: dict[str, Any]) -> list[str]:
+        """SQLite's EXPLAIN QUERY PLAN lines for a query (no pending writes overlaid): which
+        indexes it uses."""
+        arrays = frozenset(name for name in statement_shape(stmt)[1]
+                           if isinstance(params.get(name), (list, tuple)))
+        paths = path_values(stmt, params)
+        plan = self._plan((id(stmt), (), arrays, paths), stmt, lambda: SqlGenerator(
+            self, {}, arrays, dict(paths)).plan_query(stmt))
+        # An EXPLAIN program reads no schema cookie, so SQLite would not prepare a statement
+        # cached before a schema change again: the text names the catalog version.
+        sql = f"EXPLAIN QUERY PLAN {plan.sql} -- catalog {self.store.schema_version}"
+        with store_errors(f"explaining {plan.sql}"), self._lock:
+            rows = self._conn.execute(sql, self._args(plan, params)).fetchall()
+        return [str(row[-1]) for row in rows]
 
     def documents(
         self, stmt: ast.Select, params: dict[str, Any]

@@ -1,0 +1,151 @@
+"""Indexes on expressions (JSON paths, functions) and in descending order: created by
+``create_all``, kept in the collection schema, reflected, dropped; on the embedded store a real
+SQLite index that the planner uses for a WHERE on the same expression."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    exc,
+    func,
+    inspect,
+    select,
+)
+from sqlalchemy.schema import CreateIndex
+
+from sqla_docstore.statements.parser import parse
+
+
+def _table(metadata: MetaData) -> Table:
+    t = Table("items", metadata,
+              Column("id", Integer, primary_key=True),
+              Column("name", String(30)),
+              Column("data", JSON))
+    Index("ix_items_ab", t.c.data["a"]["b"].as_string())
+    Index("ix_items_lower", func.lower(t.c.name))
+    Index("ix_items_name_desc", t.c.name.desc(), t.c.id)
+    return t
+
+
+def _plan(engine: Engine, stmt: Any) -> list[str]:
+    compiled = stmt.compile(engine)
+    raw = engine.raw_connection()
+    try:
+        return raw.dbapi_connection.backend.query_plan(  # type: ignore[union-attr]
+            parse(str(compiled)), compiled.params)
+    finally:
+        raw.close()
+
+
+EXPECTED_INDEXES = [
+    {"name": "ix_items_ab", "column_names": [None], "unique": False,
+     "expressions": ["CAST(data -> 'a' ->> 'b' AS VARCHAR)"]},
+    {"name": "ix_items_lower", "column_names": [None], "unique": False,
+     "expressions": ["lower(name)"]},
+    {"name": "ix_items_name_desc", "column_names": ["name", "id"], "unique": False,
+     "column_sorting": {"name": ("desc",)}},
+]
+
+
+def test_create_all_records_and_reflects_expression_indexes(engine: Engine) -> None:
+    metadata = MetaData()
+    _table(metadata)
+    metadata.create_all(engine)
+    indexes = sorted(inspect(engine).get_indexes("items"), key=lambda ix: ix["name"])
+    assert indexes == EXPECTED_INDEXES
+
+
+def test_reflected_indexes_create_the_same_indexes_elsewhere(engine: Engine) -> None:
+    metadata = MetaData()
+    _table(metadata)
+    metadata.create_all(engine)
+    reflected = MetaData()
+    Table("items", reflected, autoload_with=engine)
+    other = create_engine("docstore://")
+    reflected.create_all(other)
+    assert sorted(inspect(other).get_indexes("items"), key=lambda ix: ix["name"]) == (
+        EXPECTED_INDEXES)
+
+
+def test_queries_on_indexed_expressions_match_sqlite(engine: Engine) -> None:
+    oracle = create_engine("sqlite://")
+    rows = [{"id": i, "name": f"Name{i % 5}", "data": {"a": {"b": str(i % 7)}} if i % 3 else
+             {"a": i}} for i in range(1, 60)]
+    results = []
+    for eng in (engine, oracle):
+        metadata = MetaData()
+        t = _table(metadata)
+        metadata.create_all(eng)
+        with eng.begin() as conn:
+            conn.execute(t.insert(), rows)
+            results.append([
+                conn.execute(select(t.c.id).where(t.c.data["a"]["b"].as_string() == "3")
+                             .order_by(t.c.id)).all(),
+                conn.execute(select(t.c.id).where(func.lower(t.c.name) == "name2")
+                             .order_by(t.c.id)).all(),
+                conn.execute(select(t.c.id).order_by(t.c.name.desc(), t.c.id)).all(),
+            ])
+    assert results[0] == results[1]
+    assert len(results[0][0]) == 6
+
+
+def test_embedded_planner_uses_the_index_on_a_path() -> None:
+    engine = create_engine("docstore://")
+    metadata = MetaData()
+    t = _table(metadata)
+    metadata.create_all(engine)
+    by_path = select(t.c.id).where(t.c.data["a"]["b"].as_string() == "x")
+    by_tuple = select(t.c.id).where(t.c.data[("a", "b")].as_string() > "x")
+    by_function = select(t.c.id).where(func.lower(t.c.name) == "x")
+    assert _plan(engine, by_path) == ["SEARCH items USING INDEX ix:ix_items_ab (<expr>=?)"]
+    assert _plan(engine, by_tuple) == ["SEARCH items USING INDEX ix:ix_items_ab (<expr>>?)"]
+    assert _plan(engine, by_function) == [
+        "SEARCH items USING INDEX ix:ix_items_lower (<expr>=?)"]
+    other_path = select(t.c.id).where(t.c.data["a"]["c"].as_string() == "x")
+    assert not any("ix_items_ab" in line for line in _plan(engine, other_path))
+
+
+def test_index_created_later_is_used_and_drop_index_works() -> None:
+    engine = create_engine("docstore://")
+    metadata = MetaData()
+    t = Table("later", metadata, Column("id", Integer, primary_key=True), Column("data", JSON))
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [{"id": i, "data": {"k": [i, i * 2]}} for i in range(10)])
+    index = Index("ix_later_k1", t.c.data[("k", 1)].as_integer())
+    index.create(engine)
+    query = select(t.c.id).where(t.c.data["k"][1].as_integer() == 6)
+    assert _plan(engine, query) == ["SEARCH later USING INDEX ix:ix_later_k1 (<expr>=?)"]
+    with engine.connect() as conn:
+        assert conn.execute(query).all() == [(3,)]
+    index.drop(engine)
+    assert inspect(engine).get_indexes("later") == []
+    assert not any("ix_later_k1" in line for line in _plan(engine, query))
+
+
+def test_index_on_a_path_is_dropped_on_ravendb_too(engine: Engine) -> None:
+    metadata = MetaData()
+    t = _table(metadata)
+    metadata.create_all(engine)
+    Index("ix_items_lower", func.lower(t.c.name)).drop(engine)
+    names = [ix["name"] for ix in inspect(engine).get_indexes("items")]
+    assert sorted(names) == ["ix_items_ab", "ix_items_name_desc"]
+
+
+def test_unique_index_on_an_expression_is_refused() -> None:
+    metadata = MetaData()
+    t = Table("u", metadata, Column("id", Integer, primary_key=True), Column("data", JSON))
+    index = Index("ix_u", t.c.data["a"].as_string(), unique=True)
+    with pytest.raises(exc.CompileError, match="UNIQUE index on an expression"):
+        CreateIndex(index).compile(dialect=create_engine("docstore://").dialect)
