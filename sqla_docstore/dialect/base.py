@@ -238,6 +238,12 @@ class DocstoreDialect(default.DefaultDialect):
         return bool(self._backend(connection).exists(table_name))
 
     @reflection.cache
+    def has_index(self, connection: Any, table_name: str, index_name: str,
+                  schema: str | None = None, **kw: Any) -> bool:
+        # cached per inspector, as the other reflection methods are
+        return bool(super().has_index(connection, table_name, index_name, schema, **kw))
+
+    @reflection.cache
     def get_table_names(self, connection: Any, schema: str | None = None,
                         **kw: Any) -> list[str]:
         return [n for n in self._backend(connection).collection_names() if not n.startswith("@")]
@@ -305,6 +311,7 @@ def _reflected_index(name: str, elements: tuple[Any, ...], unique: bool) -> dict
         "name": name,
         "column_names": [e if isinstance(e, str) else e.field for e in elements],
         "unique": unique,
+        "dialect_options": {},
     }
     if any(not isinstance(e, str) and e.sql is not None for e in elements):
         out["expressions"] = [e if isinstance(e, str) else e.text for e in elements]

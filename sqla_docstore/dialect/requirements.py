@@ -112,8 +112,21 @@ class Requirements(SuiteRequirements):
 
     @property
     def index_reflection(self) -> Any:
-        # Auto-indexes are internal; only declared indexes are reflected, without ordering.
-        return exclusions.closed()
+        # Declared indexes are reflected (auto-indexes are internal), with expressions and
+        # descending elements as PostgreSQL's dialect reports them.
+        return exclusions.open()
+
+    @property
+    def indexes_with_expressions(self) -> Any:
+        return exclusions.open()
+
+    @property
+    def reflect_indexes_with_expressions(self) -> Any:
+        return exclusions.open()
+
+    @property
+    def indexes_check_column_order(self) -> Any:
+        return exclusions.open()
 
     @property
     def unique_constraint_reflection(self) -> Any:

@@ -49,12 +49,12 @@ def _plan(engine: Engine, stmt: Any) -> list[str]:
 
 
 EXPECTED_INDEXES = [
-    {"name": "ix_items_ab", "column_names": [None], "unique": False,
+    {"name": "ix_items_ab", "column_names": [None], "unique": False, "dialect_options": {},
      "expressions": ["CAST(data -> 'a' ->> 'b' AS VARCHAR)"]},
-    {"name": "ix_items_lower", "column_names": [None], "unique": False,
+    {"name": "ix_items_lower", "column_names": [None], "unique": False, "dialect_options": {},
      "expressions": ["lower(name)"]},
     {"name": "ix_items_name_desc", "column_names": ["name", "id"], "unique": False,
-     "column_sorting": {"name": ("desc",)}},
+     "dialect_options": {}, "column_sorting": {"name": ("desc",)}},
 ]
 
 
