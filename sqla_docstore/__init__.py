@@ -24,6 +24,10 @@ _ORM_NAMES = frozenset({
 
 
 def __getattr__(name: str) -> Any:
+    if name == "array_contains":
+        from .dialect.functions import array_contains
+
+        return array_contains
     if name in _ORM_NAMES:
         from . import orm
 
@@ -31,4 +35,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'sqla_docstore' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "request_counts", *sorted(_ORM_NAMES)]
+__all__ = ["__version__", "array_contains", "request_counts", *sorted(_ORM_NAMES)]

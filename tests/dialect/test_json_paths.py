@@ -190,3 +190,32 @@ def test_update_and_delete_by_path(loaded: Engine) -> None:
     assert counts == [(3, 1), (3, 1)]
     stmt = select(docs.c.id, docs.c.name)
     assert _run(loaded, stmt, {}) == _run(oracle, stmt, {})
+
+
+def test_array_contains_matches_sqlite(loaded: Engine) -> None:
+    """``array_contains`` against SQLite's reading of it (json_type and json_each)."""
+    from sqla_docstore import array_contains
+
+    oracle = _load(create_engine("sqlite://"))
+    tags = Table("tags", MetaData(), Column("id", Integer, primary_key=True),
+                 Column("tags", JSON))
+    tag_rows = [[1, "two", 3.5, True, None, {"c": 3}, [1]], ["x", "X"], [], "x", {"k": "x"},
+                None, [[1, 2]], ["1"], [False, 0]]
+    for eng in (loaded, oracle):
+        tags.create(eng)
+        with eng.begin() as conn:
+            for i, value in enumerate(tag_rows, start=1):
+                conn.execute(insert(tags).values(id=i, tags=value))
+    probes = ["x", "two", 1, 3.5, True, False, 0, "1", "X", None]
+    cases = [select(tags.c.id).where(array_contains(tags.c.tags, bindparam("v")))]
+    cases += [select(docs.c.id).where(array_contains(D["t"], bindparam("v")))]
+    cases += [select(docs.c.id).where(not_(array_contains(D[("t", 0)], bindparam("v"))))]
+    cases += [select(docs.c.id, array_contains(D["t"], bindparam("v")))]
+    for stmt in cases:
+        for probe in probes:
+            params = {"v": probe}
+            assert _run(loaded, stmt, params) == _run(oracle, stmt, params), (str(stmt), probe)
+    with loaded.connect() as conn:
+        found = conn.execute(select(tags.c.id).where(array_contains(tags.c.tags, "x"))
+                             .order_by(tags.c.id)).scalars().all()
+    assert found == [2]  # not the string "x" (row 4) nor an object's value (row 5)

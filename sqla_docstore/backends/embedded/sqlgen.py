@@ -533,18 +533,37 @@ class SqlGenerator:
 
     def _json_path_sql(self, e: ast.JsonPath, scope: _Scope, index: bool,
                        extract: bool) -> str:
-        """``json_extract(doc, path)`` (``extract``) or ``doc -> path``. A path into a field
-        is one path from the document body (the text an index on that path has)."""
-        steps = self._json_steps(e)
-        base = None
-        if isinstance(e.base, ast.Column):
-            resolved = self._resolve(e.base, scope)
-            if resolved is not None and resolved[0] == "field":
-                base, steps = f"{quote(resolved[1])}.body", [e.base.name, *steps]
-        if base is None:
-            base = self.expr(e.base, scope, index)
-        path = sql_string(_path_text(steps))
+        """``json_extract(doc, path)`` (``extract``) or ``doc -> path``."""
+        base, path = self._json_location(e.base, self._json_steps(e), scope, index)
         return f"json_extract({base}, {path})" if extract else f"({base} -> {path})"
+
+    def _json_location(self, base: ast.Expr, steps: list[str | int], scope: _Scope,
+                       index: bool) -> tuple[str, str]:
+        """(JSON value, path literal) of ``base`` at ``steps``: a path into a field is one
+        path from the document body (the text an index on that path has)."""
+        if isinstance(base, ast.Column):
+            resolved = self._resolve(base, scope)
+            if resolved is not None and resolved[0] == "field":
+                return f"{quote(resolved[1])}.body", sql_string(_path_text([base.name, *steps]))
+        return self.expr(base, scope, index), sql_string(_path_text(steps))
+
+    def _array_contains(self, e: ast.Func, scope: _Scope) -> str:
+        """``array_contains(array, value)``: the JSON array has an element equal to value
+        (dialect/functions.py); never NULL."""
+        if len(e.args) != 2:
+            raise ProgrammingError("array_contains() takes an array and a value")
+        array, value = e.args
+        if isinstance(array, ast.Func) and array.name == "json_quote" and len(array.args) == 1:
+            array = array.args[0]
+        if isinstance(array, ast.JsonPath):
+            where = self._json_location(array.base, self._json_steps(array), scope, False)
+        elif isinstance(array, ast.Column):
+            where = self._json_location(array, [], scope, False)
+        else:
+            raise NotSupportedError("array_contains() takes a JSON field or element")
+        doc = ", ".join(where) if where[1] != "'$'" else where[0]
+        return (f"(json_type({doc}) = 'array' AND EXISTS (SELECT 1 FROM json_each({doc}) "
+                f"WHERE value = {self.expr(value, scope)}))")
 
     def _json_steps(self, e: ast.JsonPath) -> list[str | int]:
         out: list[str | int] = []
@@ -836,6 +855,8 @@ class SqlGenerator:
             return "CURRENT_TIMESTAMP"
         if name == "json_quote" and len(e.args) == 1:
             return self._json_quoted(e.args[0], scope)
+        if name == "array_contains":
+            return self._array_contains(e, scope)
         if name not in _FUNCTIONS and name not in _AGGREGATES:
             raise NotSupportedError(f"SQL function {e.name}() is not supported by sqla_docstore")
         if e.star:
