@@ -219,3 +219,36 @@ def test_array_contains_matches_sqlite(loaded: Engine) -> None:
         found = conn.execute(select(tags.c.id).where(array_contains(tags.c.tags, "x"))
                              .order_by(tags.c.id)).scalars().all()
     assert found == [2]  # not the string "x" (row 4) nor an object's value (row 5)
+
+
+def test_set_and_check_read_paths_of_the_document(engine: Engine) -> None:
+    """UPDATE ... SET and CHECK constraints evaluate paths against each document as stored
+    (a string, a number or an array as the whole JSON value included)."""
+    from sqlalchemy import CheckConstraint
+
+    def table(metadata: MetaData) -> Table:
+        t = Table("checked", metadata, Column("id", Integer, primary_key=True),
+                  Column("label", String(20)), Column("data", JSON))
+        t.append_constraint(CheckConstraint(
+            func.coalesce(t.c.data["n"].as_integer(), 0) >= 0, name="n_not_negative"))
+        return t
+
+    results = []
+    for eng in (engine, create_engine("sqlite://")):
+        metadata = MetaData()
+        t = table(metadata)
+        metadata.create_all(eng)
+        with eng.begin() as conn:
+            conn.execute(insert(t), [{"id": i, "data": d} for i, d in enumerate(
+                [{"s": "x", "n": 1}, "str", 5, ["s"], {"s": {"deep": 1}}, {}], start=1)])
+            conn.execute(update(t).values(label=t.c.data["s"].as_string()))
+            refused = None
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(t).values(id=99, data={"n": -1}))
+            except Exception as exc:  # noqa: BLE001 - compared across backends below
+                refused = type(exc).__name__
+            results.append((conn.execute(select(t.c.id, t.c.label).order_by(t.c.id)).all(),
+                            refused))
+    assert results[0] == results[1]
+    assert results[0][1] == "IntegrityError"

@@ -275,6 +275,8 @@ class EmbeddedConnection:
                 args[slot] = values.sql_array(_param(params, value))
             elif kind == "param":
                 args[slot] = values.to_sql_param(_param(params, value))
+            elif kind == "jsondoc":  # a JSON value a path reads into
+                args[slot] = values.dumps(values.to_json(_param(params, value)))
             elif kind == "jsontext":
                 args[slot] = _json_compared(_param(params, value))
             else:  # "<part>:<source>", a part of an exact comparison (sqlgen)

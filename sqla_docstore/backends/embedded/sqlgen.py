@@ -545,6 +545,8 @@ class SqlGenerator:
             resolved = self._resolve(base, scope)
             if resolved is not None and resolved[0] == "field":
                 return f"{quote(resolved[1])}.body", sql_string(_path_text([base.name, *steps]))
+        if isinstance(base, ast.Param):  # a document's field (rowexpr): bound as JSON text
+            return self.bind("jsondoc", base.name), sql_string(_path_text(steps))
         return self.expr(base, scope, index), sql_string(_path_text(steps))
 
     def _array_contains(self, e: ast.Func, scope: _Scope) -> str:
