@@ -839,9 +839,12 @@ def _getter(col: OutColumn) -> Any:
     return lambda row, docs: row[slot]
 
 
-def _json_value(text: str) -> Any:
-    """A value SQLite computed as JSON text. SQLite writes a number beyond a double's range as
-    ``Inf``, which is no JSON: that value can't be given back exactly."""
+def _json_value(text: str | None) -> Any:
+    """A value SQLite computed as JSON text (NULL: a missing JSON element). SQLite writes a
+    number beyond a double's range as ``Inf``, which is no JSON: that value can't be given back
+    exactly."""
+    if text is None:
+        return None
     try:
         return values.loads(text)
     except ValueError as exc:
