@@ -32,7 +32,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.sql import Select
+
+from sqla_docstore import array_contains
 
 metadata = MetaData()
 docs = Table(
@@ -119,6 +122,17 @@ CASES: dict[str, tuple[Any, dict[str, Any]]] = {
     "having": (select(D["s"].as_string(), func.count()).group_by(D["s"].as_string()).having(
         func.count() > 1).order_by(D["s"].as_string()), {}),
     "distinct": (select(D["s"].as_string()).distinct().order_by(D["s"].as_string()), {}),
+    "json element from a subquery": (select(
+        select(docs.c.id, D["a"].label("a")).subquery().c.a), {}),
+    "typed element from a subquery": (select(
+        select(docs.c.id, D["n"].as_integer().label("n")).subquery().c.n), {}),
+    "union of elements": (select(D["s"].as_string().label("v")).union(
+        select(D["a"]["b"].as_string())).order_by("v"), {}),
+    "distinct json element": (select(D["s"]).distinct().order_by(D["s"]), {}),
+    "order by label": (select(docs.c.id, D["n"].as_float().label("nf")).order_by(
+        "nf", docs.c.id), {}),
+    "element of a path in a case": (select(docs.c.id, func.coalesce(
+        D["s"].as_string(), D["n"].as_string(), "none")), {}),
     "subquery": (select(func.count()).select_from(
         select(docs.c.id).where(D["n"].as_integer() >= 5).subquery()), {}),
 }
@@ -194,8 +208,6 @@ def test_update_and_delete_by_path(loaded: Engine) -> None:
 
 def test_array_contains_matches_sqlite(loaded: Engine) -> None:
     """``array_contains`` against SQLite's reading of it (json_type and json_each)."""
-    from sqla_docstore import array_contains
-
     oracle = _load(create_engine("sqlite://"))
     tags = Table("tags", MetaData(), Column("id", Integer, primary_key=True),
                  Column("tags", JSON))
@@ -252,3 +264,27 @@ def test_set_and_check_read_paths_of_the_document(engine: Engine) -> None:
                             refused))
     assert results[0] == results[1]
     assert results[0][1] == "IntegrityError"
+
+
+def test_orm_filters_and_orders_by_nested_fields(engine: Engine) -> None:
+    class Base(DeclarativeBase):
+        pass
+
+    class Product(Base):
+        __tablename__ = "products"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        attrs: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all([Product(attrs={"size": {"w": w}, "tags": tags})
+                         for w, tags in ((3, ["a"]), (1, ["b", "a"]), (2, []))])
+        session.flush()  # pending writes are seen by the queries below
+        wide = session.scalars(select(Product).where(
+            Product.attrs["size"]["w"].as_integer() >= 2)
+            .order_by(Product.attrs[("size", "w")].as_integer().desc())).all()
+        assert [p.attrs["size"]["w"] for p in wide] == [3, 2]
+        tagged = session.scalars(select(Product.attrs["size"]).where(
+            array_contains(Product.attrs["tags"], "a")).order_by(Product.id)).all()
+        assert tagged == [{"w": 3}, {"w": 1}]
+        session.commit()

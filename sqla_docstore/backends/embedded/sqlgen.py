@@ -113,6 +113,8 @@ class _Source:
     kind: str  # "collection" | "derived"
     collection: str | None
     columns: tuple[str, ...] | None
+    #: a derived table's columns that hold a JSON element as JSON text (json_text)
+    json_columns: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -248,6 +250,9 @@ class SqlGenerator:
             return [(label, "json", self.expr(expr, scope))]
         if isinstance(expr, ast.Column):
             resolved = self._resolve(expr, scope)
+            if resolved is not None and resolved[0] == "column" and (
+                    expr.name in self._lookup_source(resolved[1], scope).json_columns):
+                return [(label, "json", self.expr(expr, scope))]
             if resolved is not None and resolved[0] == "field" and resolved[1] in scope.sources:
                 if grouped:
                     return [(label, "json", f"json_quote({field_sql(resolved[1], expr.name)})")]
@@ -342,7 +347,8 @@ class SqlGenerator:
         if isinstance(item, ast.TableRef):
             scope.sources[item.ref] = self._source(item.name)
         elif isinstance(item, ast.SubqueryRef):
-            scope.sources[item.alias] = _Source("derived", None, tuple(_labels(item.select)))
+            scope.sources[item.alias] = _Source("derived", None, tuple(_labels(item.select)),
+                                                _json_labels(item.select))
         else:
             self._collect_sources(item.left, scope)
             self._collect_sources(item.right, scope)
@@ -968,6 +974,14 @@ def _default_label(expr: ast.Expr) -> str:
     if isinstance(expr, ast.Func):
         return expr.name
     return "?column?"
+
+
+def _json_labels(stmt: ast.SelectLike) -> frozenset[str]:
+    """The result labels of a query whose values are JSON elements as JSON text."""
+    while isinstance(stmt, ast.Compound):
+        stmt = stmt.selects[0]
+    return frozenset(c.alias or _default_label(c.expr) for c in stmt.columns
+                     if json_text(c.expr))
 
 
 def _labels(stmt: ast.SelectLike) -> list[str]:
