@@ -920,6 +920,9 @@ class _IndexCatalog:
     def exact_fields(self, collection: str, decimal_only: bool = False) -> frozenset[str]:
         return self.spec.decimal_fields if decimal_only else self.spec.exact_fields
 
+    def key_field(self, collection: str) -> str | None:
+        return None  # an index reads the stored body (a key kept in the id is not in it)
+
 
 def index_element_sql(element: IndexKey, spec: CollectionSpec) -> str:
     """The SQLite text of one index element over a collection table's ``body``: the same

@@ -306,8 +306,8 @@ class EmbeddedStore:
         with self.lock, _transaction(conn):
             for i, fields in enumerate(spec.unique):
                 self._create_index(conn, spec.name, f"uq:{spec.name}:{i}", fields, True)
-            for index_name, (fields, unique) in spec.indexes.items():
-                self._create_index(conn, spec.name, index_name, fields, unique)
+            for index_name, (elements, unique) in spec.indexes.items():
+                self._create_index(conn, spec.name, index_name, elements, unique)
             self._replace_spec(conn, spec)
         self.assumed.pop(spec.name, None)
 
