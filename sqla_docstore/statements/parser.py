@@ -148,7 +148,8 @@ def _parse_ddl(verb: str, what: str, name: str, rest: str) -> ast.Statement:
                                    f"(field names, or expressions), not {fields!r}")
         problem = next(filter(None, map(index_key_problem, fields)), None)
         if problem:
-            raise ProgrammingError(f"{statement}: {problem}")
+            raise ProgrammingError(f"{statement}: 'fields' must be a list of index elements: "
+                                   f"{problem}")
         elements = tuple(index_key_from_json(f) for f in fields)
         if spec.get("unique"):
             plain_fields(elements)  # refuses a unique index on expressions
