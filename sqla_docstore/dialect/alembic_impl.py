@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from alembic.ddl.impl import DefaultImpl
+from alembic.ddl.impl import ComparisonResult, DefaultImpl
+from alembic.util.sqla_compat import is_expression_index
 from sqlalchemy import Column, ForeignKeyConstraint, Index, UniqueConstraint, event, exc
 from sqlalchemy.schema import DropIndex
 from sqlalchemy.sql import sqltypes
 
 from .. import errors
-from .compiler import _constant_default, _field_spec, _type_name, foreign_key_json
+from ..schema import index_key_json
+from .compiler import (
+    _constant_default,
+    _field_spec,
+    _type_name,
+    foreign_key_json,
+    index_elements,
+)
 from .migration_undo import UndoLog, run_ddl
 
 
@@ -104,10 +112,28 @@ class DocstoreImpl(DefaultImpl):
         self._before(owner)
         fields, unique = self._dbapi().backend.spec(owner).indexes[index.name]
         super().drop_index(index, **kw)
-        spec = {"collection": owner, "fields": list(fields), "unique": unique}
+        spec = {"collection": owner, "fields": [index_key_json(f) for f in fields],
+                "unique": unique}
         create = f"CREATE INDEX {self.dialect.identifier_preparer.quote(index.name)} " \
             f"{json.dumps(spec)}"
         self._undo.add(lambda c: run_ddl(c, create))
+
+    def compare_indexes(self, metadata_index: Any, reflected_index: Any) -> Any:
+        """An index on expressions (or in descending order) compares by the elements the
+        collection's schema keeps: the text this dialect renders for the model's expressions
+        against the stored text (Alembic's default compares column names only)."""
+        if not (is_expression_index(metadata_index) or is_expression_index(reflected_index)):
+            return super().compare_indexes(metadata_index, reflected_index)
+        try:
+            wanted = (index_elements(metadata_index, self.dialect), bool(metadata_index.unique))
+            owner = self._index_owner(reflected_index)
+            stored = self._dbapi().backend.spec(owner).indexes[reflected_index.name]
+        except (exc.CompileError, errors.Error, KeyError):
+            return super().compare_indexes(metadata_index, reflected_index)
+        have = ([index_key_json(e) for e in stored[0]], stored[1])
+        if wanted == have:
+            return ComparisonResult.Equal()
+        return ComparisonResult.Different([f"{have} to {wanted}"])
 
     def _ddl(self, element: Any) -> str:
         return str(element.compile(dialect=self.dialect))

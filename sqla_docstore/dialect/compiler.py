@@ -241,6 +241,12 @@ def collection_spec(table: schema.Table, dialect: Any,
     }
 
 
+def index_elements(index: schema.Index, dialect: Any) -> list[Any]:
+    """An index's elements as the collection spec keeps them (DocstoreDDLCompiler)."""
+    ddl: Any = dialect.ddl_compiler(dialect, None)
+    return list(ddl._index_fields(index))
+
+
 def foreign_key_json(cons: schema.ForeignKeyConstraint) -> dict[str, Any]:
     """A foreign key as the collection spec records it (reflected, not enforced)."""
     targets = [_fk_target(el) for el in cons.elements]

@@ -149,3 +149,43 @@ def test_unique_index_on_an_expression_is_refused() -> None:
     index = Index("ix_u", t.c.data["a"].as_string(), unique=True)
     with pytest.raises(exc.CompileError, match="UNIQUE index on an expression"):
         CreateIndex(index).compile(dialect=create_engine("docstore://").dialect)
+
+
+def test_alembic_autogenerate_sees_expression_indexes_as_unchanged(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    metadata = MetaData()
+    _table(metadata)
+    metadata.create_all(engine)
+    changed = MetaData()
+    t = Table("items", changed, Column("id", Integer, primary_key=True),
+              Column("name", String(30)), Column("data", JSON))
+    Index("ix_items_ab", t.c.data["a"]["b"].as_integer())  # was as_string()
+    Index("ix_items_lower", func.lower(t.c.name))
+    Index("ix_items_name_desc", t.c.name.desc(), t.c.id)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn)
+        fresh = MetaData()
+        _table(fresh)
+        assert compare_metadata(context, fresh) == []
+        diff = compare_metadata(context, changed)
+    assert [(op, ix.name) for op, ix in diff] == [("remove_index", "ix_items_ab"),
+                                                  ("add_index", "ix_items_ab")]
+
+
+def test_alembic_drop_of_an_expression_index_is_undone_with_its_migration(
+        engine: Engine) -> None:
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    metadata = MetaData()
+    _table(metadata)
+    metadata.create_all(engine)
+    with pytest.raises(RuntimeError, match="stop"), engine.connect() as conn:
+        context = MigrationContext.configure(conn)
+        with context.begin_transaction(_per_migration=True):
+            Operations(context).drop_index("ix_items_ab", table_name="items")
+            raise RuntimeError("stop")
+    indexes = sorted(inspect(engine).get_indexes("items"), key=lambda ix: ix["name"])
+    assert indexes == EXPECTED_INDEXES
