@@ -599,9 +599,10 @@ def _compare_part(kind: str, ref: Any, params: dict[str, Any]) -> Any:
 
 def _json_compared(value: Any) -> Any:
     """A parameter compared with a JSON element's text: an object or array as SQLAlchemy's
-    default serializer (json.dumps) writes it, as SQLAlchemy binds a JSON-typed value; other
-    values as they are (SQLAlchemy types them by their Python type)."""
-    if isinstance(value, (dict, list)):
+    default serializer (json.dumps) writes it, as SQLAlchemy binds a JSON-typed value, and so
+    is None (``JSON.NULL``: the text ``null``); other values as they are (SQLAlchemy types
+    them by their Python type)."""
+    if value is None or isinstance(value, (dict, list)):
         return json_dumps(value)
     return values.to_sql_param(value)
 
