@@ -81,3 +81,19 @@ def test_decimal_fields_are_filtered_as_a_superset_only() -> None:
 def test_or_with_a_client_side_branch_is_not_pushed() -> None:
     assert _pushed("n = 1 OR s LIKE 'a%'") == "from 'items'"
     assert _pushed("n = 1 AND s LIKE 'a%'") == "from 'items' where n = $p0"
+
+
+def test_json_paths_stay_on_the_client_and_plain_fields_of_the_and_are_pushed() -> None:
+    # RavenDB's nested paths flatten arrays (data.a.b matches any element's b, where SQLite's
+    # path is NULL), compare with RavenDB's types instead of SQLite's CAST, and the bundled
+    # server has no nested paths: a JSON path is always evaluated on the client.
+    path = "CAST(data -> :k ->> :k2 AS VARCHAR) = :v"
+    params = {"k": "a", "k2": "b", "v": "x"}
+    assert _where(path, params) is None
+    assert _where("array_contains(data -> 'tags', :v)", params) is None
+    assert _pushed(path, params) == "from 'items'"
+    assert _pushed(f"n = 1 AND {path}", params) == "from 'items' where n = $p0"
+    assert _pushed(f"n = 1 OR {path}", params) == "from 'items'"
+    order = ast.Select((ast.ResultColumn(ast.Column(None, "id")),), (ast.TableRef("items"),),
+                       order_by=(ast.OrderItem(parse_expression("data ->> 'a'")),))
+    assert translate(order, lambda name: SPEC, {}) is None
