@@ -291,3 +291,16 @@ def test_orm_filters_and_orders_by_nested_fields(engine: Engine) -> None:
             array_contains(Product.attrs["tags"], "a")).order_by(Product.id)).all()
         assert tagged == [{"w": 3}, {"w": 1}]
         session.commit()
+
+
+def test_keys_sqlite_misses_are_found(engine: Engine) -> None:
+    """SQLAlchemy's SQLite dialect writes a key into its path unescaped, so there a key with a
+    non-ASCII letter or a backslash finds nothing; here every key but one holding '"' does."""
+    metadata = MetaData()
+    t = Table("keys", metadata, Column("id", Integer, primary_key=True), Column("data", JSON))
+    metadata.create_all(engine)
+    keys = ["é", "a b", "x.y", "q'", "back\\", "$.a", "[0]", "日本"]
+    with engine.begin() as conn:
+        conn.execute(insert(t).values(id=1, data={k: i for i, k in enumerate(keys)}))
+        got = conn.execute(select(*[t.c.data[k].as_integer() for k in keys])).one()
+    assert list(got) == list(range(len(keys)))
