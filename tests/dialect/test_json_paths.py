@@ -304,3 +304,15 @@ def test_keys_sqlite_misses_are_found(engine: Engine) -> None:
         conn.execute(insert(t).values(id=1, data={k: i for i, k in enumerate(keys)}))
         got = conn.execute(select(*[t.c.data[k].as_integer() for k in keys])).one()
     assert list(got) == list(range(len(keys)))
+
+
+def test_streamed_results_read_paths_too(file_engine: Engine) -> None:
+    """``yield_per`` reads through the store's streaming cursor (a file store): the path keys
+    are bound there as well."""
+    oracle = _load(create_engine("sqlite://"))
+    _load(file_engine)
+    stmt = select(docs.c.id, D["a"], D["s"].as_string()).where(
+        D[("a", "b")].as_integer() >= 0).order_by(docs.c.id)
+    with file_engine.connect() as conn:
+        streamed = list(conn.execution_options(yield_per=2).execute(stmt))
+    assert streamed == _run(oracle, stmt, {})
