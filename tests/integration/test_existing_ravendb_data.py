@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.automap import automap_base
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from sqla_docstore import array_contains
 from sqla_docstore.errors import DataError
 
 ravendb = pytest.importorskip("ravendb")
@@ -101,6 +102,17 @@ def test_automapped_classes_query_update_insert_delete(engine: sa.Engine, client
         assert [(o.id, o.ship_to["city"], o.tags) for o in rows] == [
             ("orders/1-A", "Paris", []), ("orders/2-A", "Oslo", ["rush"]),
             ("orders/3-A", "Rome", ["rush", "gift"])]
+        # a nested field, and an array's elements
+        oslo = session.scalars(sa.select(orders).where(
+            orders.ship_to["city"].as_string() == "Oslo")).all()
+        assert [o.id for o in oslo] == ["orders/2-A"]
+        first_products = session.scalars(sa.select(orders.lines[(0, "product")].as_string())
+                                         .order_by(orders.lines[(0, "qty")].as_integer()
+                                                   .desc())).all()
+        assert first_products == ["p2", "p1", "p0"]
+        tagged = session.scalars(sa.select(orders.id).where(
+            array_contains(orders.tags, "gift"))).all()
+        assert tagged == ["orders/3-A"]
         second = session.get(orders, "orders/2-A")  # ids with the node tag are keys
         assert second is rows[1]
         second.freight = 99.5
