@@ -74,7 +74,8 @@ def _classified(status: int, body: dict[str, Any], url: str, server_type: str) -
         if _NEW_DOCUMENT in message or f"the key '{UNIQUE_PREFIX}" in message:
             return errors.DuplicateKeyError(message)
         return errors.ConcurrencyError(message)
-    cls = _BY_TYPE.get(short)
+    # 501: the server does not implement what was asked, whatever exception type it names
+    cls = errors.NotSupportedError if status == 501 else _BY_TYPE.get(short)
     if cls is None:
         cls = errors.ProgrammingError if status == 400 else errors.OperationalError
     if cls is errors.OperationalError:

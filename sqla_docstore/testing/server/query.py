@@ -11,7 +11,7 @@ from typing import Any
 
 from ... import values
 from ...backends.embedded.store import utc_now_text
-from ...errors import DatabaseError
+from ...errors import DatabaseError, NotSupportedError
 from ...statements import ast
 from ...statements.parser import parse_rql
 from . import errors
@@ -73,7 +73,9 @@ def parse(text: str) -> ast.Select:
     try:
         stmt = parse_rql(text)
     except DatabaseError as exc:
-        raise errors.invalid_query(str(exc)) from exc
+        # The parser reads a subset of RQL: what it cannot read may well be valid RavenDB RQL
+        raise errors.not_supported(
+            f"{exc} (the sqla_docstore server implements a subset of RQL)") from exc
     if not isinstance(stmt, ast.Select) or not text.lstrip().lower().startswith("from"):
         raise errors.invalid_query(f"Only RQL 'from <collection>' queries are supported: {text!r}")
     if len(stmt.from_) != 1 or not isinstance(stmt.from_[0], ast.TableRef):
@@ -137,11 +139,11 @@ def prepare(text: str, collection: str, nulls: frozenset[str], paged: tuple[bool
 def _check(expr: ast.Expr, refs: set[str]) -> ast.Expr:
     for node in ast.walk(expr):
         if isinstance(node, ast.Column) and node.table is not None and node.table not in refs:
-            raise errors.invalid_query(
+            raise errors.not_supported(
                 f"Nested field paths ({node.table}.{node.name}) are not supported by the "
                 "sqla_docstore server")
         if isinstance(node, ast.Func) and node.name in _RQL_ONLY:
-            raise errors.invalid_query(
+            raise errors.not_supported(
                 f"RQL {node.name}() is not supported by the sqla_docstore server")
     return expr
 
@@ -213,7 +215,7 @@ def _aggregate_column(col: ast.ResultColumn, group_by: tuple[ast.Expr, ...],
     expr = col.expr
     if isinstance(expr, ast.Func) and expr.name == "key" and not expr.args:
         if len(group_by) != 1:
-            raise errors.invalid_query("key() of a multi-field group by is not supported by the "
+            raise errors.not_supported("key() of a multi-field group by is not supported by the "
                                        "sqla_docstore server; select the fields by name")
         key = group_by[0]
         label = col.alias or (key.name if isinstance(key, ast.Column) else "key")
@@ -221,6 +223,12 @@ def _aggregate_column(col: ast.ResultColumn, group_by: tuple[ast.Expr, ...],
     if isinstance(expr, ast.Func) and expr.name == "count" and not expr.args:
         return ast.ResultColumn(ast.Func("count", (), star=True), col.alias or "Count")
     return replace(col, expr=_check(expr, refs))
+
+
+def _store_error(exc: DatabaseError) -> errors.RavenError:
+    if isinstance(exc, NotSupportedError):
+        return errors.not_supported(f"{exc} (not implemented by the sqla_docstore server)")
+    return errors.invalid_query(str(exc))
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -272,7 +280,7 @@ def run_query(db: Database, node: str, body: dict[str, Any], etag: str) -> str:
                 else:
                     total = int(db.reader.query(prepared.count, run_params, None)[1][0][0])
             except DatabaseError as exc:
-                raise errors.invalid_query(str(exc)) from exc
+                raise _store_error(exc) from exc
     now = utc_now_text()
     head = {"TotalResults": total, "LongTotalResults": total, "CappedMaxResults": None,
             "SkippedResults": 0, "DurationInMs": int((time.perf_counter() - started) * 1000),
@@ -317,7 +325,7 @@ def matching_documents(db: Database, index_query: dict[str, Any]) -> list[Stored
         try:
             return [(name, *row) for row in db.reader.documents(prepared.select, run_params)]
         except DatabaseError as exc:
-            raise errors.invalid_query(str(exc)) from exc
+            raise _store_error(exc) from exc
 
 
 def delete_by_query(db: Database, node: str, index_query: dict[str, Any]) -> dict[str, Any]:

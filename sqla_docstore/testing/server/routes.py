@@ -230,6 +230,9 @@ def _atomic_writes(req: Request) -> bool:
 
 
 def _bulk_docs(req: Request, db: Database) -> Reply:
+    if req.headers.get("content-type", "").lower().startswith("multipart/"):
+        raise errors.not_supported("Attachments (a multipart bulk_docs body) are not supported "
+                                   "by the sqla_docstore server")
     result = batch.bulk_docs(db, req.node, req.json(), request_id=_request_id(req),
                              atomic_writes=_atomic_writes(req))
     return json_reply(result, 201)
@@ -242,6 +245,10 @@ def _queries(req: Request, db: Database) -> Reply:
         body = req.json()
     if not isinstance(body, dict):
         raise errors.invalid_query("The query request must be a JSON object")
+    for name in ("debug", "diagnostics"):
+        if req.arg(name):
+            raise errors.not_supported(f"Query option {name}={req.arg(name)} is not supported by "
+                                       "the sqla_docstore server")
     etag = query.result_etag(db, req.body + req.query.encode())
     if not body.get("DisableCaching") and req.if_none_match() == etag:
         return Reply(304)

@@ -312,16 +312,24 @@ def test_queries_on_the_wire(server: Any) -> None:
     ("from Users where search(name, $p)", "search()"),
     ("from Users where address.city = $p", "address.city"),
     ("from Users include companyId", "include"),
-    ("select * from users", "'from <collection>'"),
+    ("from Items order by spatial.distance(spatial.point(a, b), spatial.point(1, 2))", "RQL"),
 ])
-def test_unsupported_rql_is_a_400_naming_the_construct(server: Any, text: str,
-                                                      named: str) -> None:
+def test_unimplemented_rql_is_a_501_naming_the_construct(server: Any, text: str,
+                                                        named: str) -> None:
     _batch(server, _put("users/1", name="A"))
     reply = requests.post(_db(server, "queries"),
                           data=json.dumps({"Query": text, "QueryParameters": {"p": 1}}))
+    assert reply.status_code == 501
+    assert reply.json()["Type"] == "System.NotSupportedException"
+    assert named in reply.json()["Message"]
+
+
+def test_sql_instead_of_rql_is_a_400(server: Any) -> None:
+    reply = requests.post(_db(server, "queries"),
+                          data=json.dumps({"Query": "select * from users"}))
     assert reply.status_code == 400
     assert reply.json()["Type"] == "Raven.Client.Exceptions.InvalidQueryException"
-    assert named in reply.json()["Message"]
+    assert "'from <collection>'" in reply.json()["Message"]
 
 
 def test_compare_exchange_on_the_wire(server: Any) -> None:
@@ -406,3 +414,12 @@ def test_hilo_on_the_wire(server: Any) -> None:
     assert ret.status_code == 204
     third = requests.get(url, params={"tag": "users", "lastMax": 0}).json()
     assert third["Low"] == 41
+
+
+def test_attachments_and_query_diagnostics_are_501(server: Any) -> None:
+    multipart = requests.post(_db(server, "bulk_docs"), data=b"--x\r\n\r\n{}\r\n--x--",
+                              headers={"Content-Type": "multipart/mixed; boundary=x"})
+    assert multipart.status_code == 501 and "Attachments" in multipart.json()["Message"]
+    explain = requests.post(_db(server, "queries") + "?debug=explain",
+                            data=json.dumps({"Query": "from Users"}))
+    assert explain.status_code == 501 and "debug=explain" in explain.json()["Message"]
