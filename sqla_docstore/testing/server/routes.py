@@ -290,7 +290,7 @@ def _hilo_next(req: Request, db: Database) -> Reply:
 
 
 def _hilo_return(req: Request, db: Database) -> Reply:
-    hilo.return_range(db, req.arg("tag"), req.int_arg("end"), req.int_arg("last"))
+    hilo.return_range(db, req.node, req.arg("tag"), req.int_arg("end"), req.int_arg("last"))
     return Reply(204)
 
 

@@ -131,10 +131,9 @@ class Writer:
 
     def delete(self, doc_id: str, expected: str | None) -> dict[str, Any]:
         if doc_id.lower().startswith(_HILO_PREFIX):
-            # RavenDB keeps HiLo state as the document Raven/Hilo/{tag}; here it is a row.
-            cur = self.sql.execute('DELETE FROM "@hilo" WHERE tag = ?',
-                                   (doc_id[len(_HILO_PREFIX):],))
-            return {"Id": doc_id, "Type": "DELETE", "Deleted": cur.rowcount > 0}
+            # HiLo state: the document Raven/Hilo/{tag} and the embedded store's @hilo row
+            self.sql.execute('DELETE FROM "@hilo" WHERE tag = ? COLLATE NOCASE',
+                             (doc_id[len(_HILO_PREFIX):],))
         existing = self.find(doc_id)
         if expected:
             if existing is None:

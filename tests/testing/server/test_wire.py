@@ -423,3 +423,18 @@ def test_attachments_and_query_diagnostics_are_501(server: Any) -> None:
     explain = requests.post(_db(server, "queries") + "?debug=explain",
                             data=json.dumps({"Query": "from Users"}))
     assert explain.status_code == 501 and "debug=explain" in explain.json()["Message"]
+
+
+def test_hilo_state_is_the_raven_hilo_document(server: Any) -> None:
+    url = _db(server, "hilo/next")
+    _batch(server, {"Id": "Raven/Hilo/users", "ChangeVector": None, "Type": "PUT",
+                    "Document": {"Max": 64, "@metadata": {"@collection": "@hilo"}}})
+    first = requests.get(url, params={"tag": "users", "lastMax": 0}).json()
+    assert (first["Low"], first["High"]) == (65, 96)
+    stored = _get(server, "Raven/Hilo/users").json()["Results"][0]
+    assert stored["Max"] == 96 and stored["@metadata"]["@collection"] == "@hilo"
+    requests.put(_db(server, "hilo/return"), params={"tag": "users", "end": 96, "last": 66})
+    assert _get(server, "raven/hilo/users").json()["Results"][0]["Max"] == 66
+    deleted = requests.delete(_db(server, "docs"), params={"id": "Raven/Hilo/users"})
+    assert deleted.status_code == 204
+    assert requests.get(url, params={"tag": "users", "lastMax": 0}).json()["Low"] == 1
