@@ -9,13 +9,16 @@ from ... import values
 from ...backends.embedded.store import collection_table
 from . import errors
 from .database import Database, StoredDoc, fold
-from .writes import document_text
+from .writes import document_dict, document_text
 
 
-def etag_of(docs: list[StoredDoc | None]) -> str:
+def etag_of(docs: list[StoredDoc | None], includes: dict[str, str]) -> str:
+    """Changes when any document or included document changes."""
     digest = hashlib.md5()
     for doc in docs:
         digest.update((doc[3] if doc else "-").encode() + b"\x00")
+    for doc_id, text in includes.items():
+        digest.update(doc_id.encode() + b"\x00" + text.encode() + b"\x00")
     return digest.hexdigest()
 
 
@@ -63,8 +66,15 @@ def includes_of(db: Database, docs: list[StoredDoc | None], paths: list[str]) ->
     return {doc[1]: document_text(doc) for doc in loaded if doc is not None}
 
 
-def results_text(docs: list[StoredDoc | None], includes: dict[str, str]) -> str:
-    items = ",".join("null" if d is None else document_text(d) for d in docs)
+def _metadata_text(doc: StoredDoc) -> str:
+    return values.dumps({"@metadata": document_dict(doc)["@metadata"]})
+
+
+def results_text(docs: list[StoredDoc | None], includes: dict[str, str],
+                 metadata_only: bool = False) -> str:
+    """``metadata_only``: each document as ``{"@metadata": ...}`` (includes stay whole)."""
+    text = _metadata_text if metadata_only else document_text
+    items = ",".join("null" if d is None else text(d) for d in docs)
     incl = ",".join(f"{values.dumps(k)}:{v}" for k, v in includes.items())
     return '{"Results":[' + items + '],"Includes":{' + incl + "}}"
 
@@ -87,6 +97,25 @@ def starting_with(db: Database, prefix: str, start: int, page_size: int,
         rows = db.sql.execute(sql, {"low": low, "high": prefix + "\U0010ffff",
                                     "take": page_size, "skip": start}).fetchall()
     return [(names[r[0]], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def _etag_number(change_vector: str) -> int:
+    """The etag of this node's entry of a change vector (``A:12-dbid,...`` -> 12)."""
+    first = change_vector.split(",", 1)[0]
+    try:
+        return int(first.split(":", 1)[1].split("-", 1)[0])
+    except (IndexError, ValueError):
+        return 0
+
+
+def newest_first(db: Database, start: int, page_size: int) -> list[StoredDoc]:
+    """All documents, the most recently written first (RavenDB pages ``GET /docs`` so)."""
+    with db.lock:
+        names = db.collections()
+        rows = [(name, *row) for name in names for row in db.sql.execute(
+            f"SELECT id, body, cv, modified, meta FROM {collection_table(name)}")]
+    rows.sort(key=lambda doc: _etag_number(doc[3]), reverse=True)
+    return rows[start:start + page_size]
 
 
 def check_pattern(matches: str | None, exclude: str | None) -> None:

@@ -141,28 +141,35 @@ def _operation_state(req: Request) -> Reply:
 # -- database-level ---------------------------------------------------------------------------
 
 def _docs_get(req: Request, db: Database) -> Reply:
+    """Load by ids; without ids, by id prefix (ordered by id) or all documents newest first."""
     ids = list(req.params.get("id", []))
     if req.method == "POST":
         body = req.json() or {}
         ids += list(body.get("Ids") or [])
     includes = req.params.get("include", [])
     if not ids:
-        prefix = req.arg("startsWith", "") or ""
         documents.check_pattern(req.arg("matches"), req.arg("exclude"))
-        docs = documents.starting_with(db, prefix, req.int_arg("start"),
-                                       req.int_arg("pageSize", 25), req.arg("startAfter"))
-        found: list[Any] = list(docs)
+        start, size = req.int_arg("start"), req.int_arg("pageSize", 25)
+        prefix = req.arg("startsWith")
+        if prefix is None:
+            found: list[Any] = list(documents.newest_first(db, start, size))
+        else:
+            found = list(documents.starting_with(db, prefix, start, size, req.arg("startAfter")))
     else:
         found = documents.load(db, ids)
         if len(ids) == 1 and found[0] is None:  # exactly one missing id: 404, cached as such
             if req.if_none_match() == "404 Response":
                 return Reply(304)
             return Reply(404)
-    etag = documents.etag_of(found)
+    included = documents.includes_of(db, found, includes)
+    if len(ids) == 1 and not included:
+        etag = found[0][3]  # one document: its change vector (conditional loads send it)
+    else:
+        etag = documents.etag_of(found, included)
     if req.if_none_match() == etag:
         return Reply(304)
-    return text_reply(documents.results_text(found, documents.includes_of(db, found, includes)),
-                      etag=etag)
+    metadata_only = (req.arg("metadataOnly") or "").lower() == "true"
+    return text_reply(documents.results_text(found, included, metadata_only), etag=etag)
 
 
 def _docs_head(req: Request, db: Database) -> Reply:

@@ -438,3 +438,30 @@ def test_hilo_state_is_the_raven_hilo_document(server: Any) -> None:
     deleted = requests.delete(_db(server, "docs"), params={"id": "Raven/Hilo/users"})
     assert deleted.status_code == 204
     assert requests.get(url, params={"tag": "users", "lastMax": 0}).json()["Low"] == 1
+
+
+def test_docs_without_ids_page_newest_first_and_metadata_only(server: Any) -> None:
+    for doc_id in ("products/101", "products/10", "products/102"):
+        _batch(server, _put(doc_id, "Products", name="test"))
+    paged = requests.get(_db(server, "docs"), params={"start": 0, "pageSize": 2}).json()
+    assert [d["@metadata"]["@id"] for d in paged["Results"]] == ["products/102", "products/10"]
+    by_prefix = requests.get(_db(server, "docs"), params={"startsWith": "products/"}).json()
+    assert [d["@metadata"]["@id"] for d in by_prefix["Results"]] == [
+        "products/10", "products/101", "products/102"]
+    meta = requests.get(_db(server, "docs"), params={"id": "products/10",
+                                                     "metadataOnly": "true"}).json()
+    assert list(meta["Results"][0]) == ["@metadata"]
+    assert meta["Results"][0]["@metadata"]["@id"] == "products/10"
+
+
+def test_etag_of_one_document_is_its_change_vector(server: Any) -> None:
+    cv = _batch(server, _put("users/1", name="A")).json()["Results"][0]["@change-vector"]
+    first = _get(server, "users/1")
+    assert first.headers["ETag"] == f'"{cv}"'
+    same = requests.get(_db(server, "docs"), params={"id": "users/1"},
+                        headers={"If-None-Match": f'"{cv}"'})
+    assert same.status_code == 304
+    _batch(server, _put("users/1", name="B"))
+    changed = requests.get(_db(server, "docs"), params={"id": "users/1"},
+                           headers={"If-None-Match": f'"{cv}"'})
+    assert changed.status_code == 200 and changed.json()["Results"][0]["name"] == "B"
