@@ -50,7 +50,10 @@ def check_key(key: str | None) -> str:
 
 def get_values(db: Database, keys: list[str], prefix: str | None, start: int,
                page_size: int) -> dict[str, Any] | None:
-    """GET /cmpxchg: one key (None when missing: 404), several keys, or a key prefix."""
+    """GET /cmpxchg: one key (None when missing: 404), several keys, or a key prefix (no key
+    and no prefix: all values, as RavenDB lists them)."""
+    if not keys and prefix is None:
+        prefix = ""
     with db.lock:
         if prefix is not None:
             rows = db.sql.execute(

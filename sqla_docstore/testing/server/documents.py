@@ -7,7 +7,7 @@ from typing import Any
 
 from ... import values
 from ...backends.embedded.store import collection_table
-from . import errors
+from . import cmpxchg, errors
 from .database import Database, StoredDoc, fold
 from .writes import document_dict, document_text
 
@@ -70,13 +70,36 @@ def _metadata_text(doc: StoredDoc) -> str:
     return values.dumps({"@metadata": document_dict(doc)["@metadata"]})
 
 
+def compare_exchange_includes_of(db: Database, docs: list[StoredDoc | None],
+                                 paths: list[str]) -> dict[str, Any]:
+    """``CompareExchangeValueIncludes``: key -> value for the keys ``paths`` of ``docs`` hold."""
+    if not paths:
+        return {}
+    keys: list[str] = []
+    for doc in docs:
+        if doc is not None:
+            body = values.loads(doc[2])
+            keys += [v for path in paths for v in _paths(body, path) if isinstance(v, str)]
+    found: dict[str, Any] = {}
+    with db.lock:
+        for key in dict.fromkeys(keys):
+            row = cmpxchg.read(db.sql, key)
+            if row is not None:
+                found[row[0]] = {"Key": row[0], "Index": row[2], "Value": row[1]}
+    return found
+
+
 def results_text(docs: list[StoredDoc | None], includes: dict[str, str],
-                 metadata_only: bool = False) -> str:
+                 metadata_only: bool = False,
+                 compare_exchange: dict[str, Any] | None = None) -> str:
     """``metadata_only``: each document as ``{"@metadata": ...}`` (includes stay whole)."""
     text = _metadata_text if metadata_only else document_text
     items = ",".join("null" if d is None else text(d) for d in docs)
     incl = ",".join(f"{values.dumps(k)}:{v}" for k, v in includes.items())
-    return '{"Results":[' + items + '],"Includes":{' + incl + "}}"
+    tail = "}}"
+    if compare_exchange:
+        tail = '},"CompareExchangeValueIncludes":' + values.dumps(compare_exchange) + "}"
+    return '{"Results":[' + items + '],"Includes":{' + incl + tail
 
 
 def starting_with(db: Database, prefix: str, start: int, page_size: int,

@@ -123,6 +123,7 @@ def _get_database_record(req: Request) -> Reply:
     db = req.cluster.databases.get(name)
     tags = req.cluster.tags
     return json_reply({"DatabaseName": db.name, "Disabled": False, "Etag": 1,
+                       "LockMode": "Unlock", "AutoIndexes": {}, "Indexes": {},
                        "Topology": {"Members": list(tags), "Promotables": [], "Rehabs": [],
                                     "ReplicationFactor": len(tags)}})
 
@@ -162,14 +163,18 @@ def _docs_get(req: Request, db: Database) -> Reply:
                 return Reply(304)
             return Reply(404)
     included = documents.includes_of(db, found, includes)
-    if len(ids) == 1 and not included:
+    values_included = documents.compare_exchange_includes_of(
+        db, found, req.params.get("cmpxchg", []))
+    if len(ids) == 1 and not included and not values_included:
         etag = found[0][3]  # one document: its change vector (conditional loads send it)
     else:
-        etag = documents.etag_of(found, included)
+        etag = documents.etag_of(found, {**included, **{
+            "cmpxchg:" + k: values.dumps(v) for k, v in values_included.items()}})
     if req.if_none_match() == etag:
         return Reply(304)
     metadata_only = (req.arg("metadataOnly") or "").lower() == "true"
-    return text_reply(documents.results_text(found, included, metadata_only), etag=etag)
+    return text_reply(documents.results_text(found, included, metadata_only, values_included),
+                      etag=etag)
 
 
 def _docs_head(req: Request, db: Database) -> Reply:
@@ -330,13 +335,32 @@ def _client_configuration(req: Request, db: Database) -> Reply:
     return json_reply({"Etag": 0, "Configuration": None})
 
 
+def _size(size_in_bytes: int) -> dict[str, Any]:
+    return {"SizeInBytes": size_in_bytes, "HumaneSize": f"{size_in_bytes / 1024:.2f} KBytes"}
+
+
 def _stats(req: Request, db: Database) -> Reply:
+    """RavenDB's DatabaseStatistics; what the server does not have (revisions, attachments,
+    counters, time series, conflicts, static indexes) counts zero."""
     with db.lock:
         names = db.collections()
         count = sum(db.sql.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                     for t in map(collection_table, names))
-    return json_reply({"CountOfDocuments": count, "CountOfIndexes": 0,
-                       "DatabaseId": db.database_id, "Indexes": [], "LastDocEtag": db.etag()})
+        pages = db.sql.execute("PRAGMA page_count").fetchone()[0]
+        page_size = db.sql.execute("PRAGMA page_size").fetchone()[0]
+    etag = db.etag()
+    zero = dict.fromkeys(("CountOfRevisionDocuments", "CountOfDocumentsConflicts",
+                          "CountOfTombstones", "CountOfConflicts", "CountOfAttachments",
+                          "CountOfUniqueAttachments", "CountOfCounterEntries",
+                          "CountOfTimeSeriesSegments",
+                          "NumberOfTransactionMergerQueueOperations"), 0)
+    return json_reply({
+        "CountOfDocuments": count, "CountOfIndexes": 0, "Indexes": [], **zero,
+        "LastDocEtag": etag, "LastDatabaseEtag": etag,
+        "DatabaseChangeVector": f"{req.node}:{etag}-{db.database_id}" if etag else "",
+        "DatabaseId": db.database_id, "Is64Bit": True, "Pager": "sqlite3",
+        "LastIndexingTime": None, "SizeOnDisk": _size(pages * page_size),
+        "TempBuffersSizeOnDisk": _size(0)})
 
 
 def _collection_stats(req: Request, db: Database) -> Reply:

@@ -465,3 +465,24 @@ def test_etag_of_one_document_is_its_change_vector(server: Any) -> None:
     changed = requests.get(_db(server, "docs"), params={"id": "users/1"},
                            headers={"If-None-Match": f'"{cv}"'})
     assert changed.status_code == 200 and changed.json()["Results"][0]["name"] == "B"
+
+
+def test_compare_exchange_listing_without_key_returns_all(server: Any) -> None:
+    url = _db(server, "cmpxchg")
+    for key in ("test", "test2", "other"):
+        requests.put(url, params={"key": key, "index": 0}, data=json.dumps({"Object": key}))
+    listed = requests.get(url).json()["Results"]
+    assert [r["Key"] for r in listed] == ["other", "test", "test2"]
+    paged = requests.get(url, params={"start": 1, "pageSize": 1}).json()["Results"]
+    assert [r["Key"] for r in paged] == ["test"]
+
+
+def test_statistics_and_database_record_have_raven_fields(server: Any) -> None:
+    _batch(server, _put("users/1", name="A"), _put("users/2", name="B"))
+    stats = requests.get(_db(server, "stats")).json()
+    assert stats["CountOfDocuments"] == 2 and stats["Indexes"] == []
+    assert stats["CountOfAttachments"] == 0 and stats["Is64Bit"] is True
+    assert stats["SizeOnDisk"]["SizeInBytes"] > 0
+    assert stats["LastDocEtag"] == 2 and stats["DatabaseChangeVector"].startswith("A:2-")
+    record = requests.get(f"{server.url}/admin/databases", params={"name": "db"}).json()
+    assert record["LockMode"] == "Unlock" and record["AutoIndexes"] == {}
