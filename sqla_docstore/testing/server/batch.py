@@ -13,7 +13,7 @@ from ...backends.embedded.store import collection_table
 from . import cmpxchg, errors
 from .database import Database, StoredDoc, fold
 from .jsonpatch import JsonPatchError, apply_json_patch
-from .script import ScriptError, run_patch
+from .script import patch_error, run_script
 from .writes import SERVER_METADATA, NeedCollection, Writer, document_dict
 
 _RAFT_SEGMENT = re.compile(r"(?:RAFT|TRXN):(\d+)")
@@ -171,13 +171,16 @@ def _run(cmd: dict[str, Any], kind: str, current: dict[str, Any],
             patched = apply_json_patch(current, operations)
         else:
             patch = cmd.get(key) or {}
-            patched = run_patch(str(patch.get("Script") or ""), current, patch.get("Values") or {})
-    except ScriptError as exc:
-        raise errors.RavenError(400, "Raven.Client.Exceptions.Documents.Patching."
-                                "JavaScriptException", str(exc)) from exc
+            patched = run_script(str(patch.get("Script") or ""), current,
+                                 patch.get("Values") or {})
     except JsonPatchError as exc:
         raise errors.RavenError(400, "Raven.Client.Exceptions.Documents.Patching."
                                 "JsonPatchException", str(exc)) from exc
+    except Exception as exc:
+        raised = patch_error(exc)
+        if raised is None:
+            raise
+        raise raised from exc
     if not isinstance(patched, dict):
         raise errors.bad_request("A patch must leave the document a JSON object")
     return patched
@@ -207,9 +210,13 @@ def write_patched(w: Writer, existing: StoredDoc, current: dict[str, Any],
                   patched: dict[str, Any], kind: str, return_document: bool) -> dict[str, Any]:
     """Store a patched document (unless the patch changed nothing); RavenDB's PATCH reply."""
     doc_id = existing[1]
-    if patched == current:
-        return {"Id": doc_id, "ChangeVector": existing[3], "LastModified": existing[4],
-                "Type": kind, "PatchStatus": "NotModified", "Debug": None}
+    if patched == current:  # RavenDB still returns the document when asked
+        unchanged: dict[str, Any] = {"Id": doc_id, "ChangeVector": existing[3],
+                                     "LastModified": existing[4], "Type": kind,
+                                     "PatchStatus": "NotModified", "Debug": None}
+        if return_document:
+            unchanged["ModifiedDocument"] = current
+        return unchanged
     meta = patched.pop("@metadata", None)
     if not isinstance(meta, dict):
         meta = {}

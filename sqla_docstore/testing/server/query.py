@@ -17,7 +17,7 @@ from ...statements.parser import parse_rql
 from . import errors
 from .batch import write_patched
 from .database import Database, StoredDoc
-from .script import ScriptError, run_patch
+from .script import patch_error, run_script
 from .writes import Writer, document_dict, document_text
 
 _UPDATE = re.compile(r"\A(.*?)\bupdate\s*\{(.*)\}\s*\Z", re.IGNORECASE | re.DOTALL)
@@ -354,10 +354,12 @@ def patch_by_query(db: Database, node: str, index_query: dict[str, Any]) -> dict
                 continue  # deleted meanwhile
             current = document_dict(current_row)
             try:
-                patched = run_patch(script, current, params)
-            except ScriptError as exc:
-                raise errors.RavenError(400, "Raven.Client.Exceptions.Documents.Patching."
-                                        "JavaScriptException", str(exc)) from exc
+                patched = run_script(script, current, {}, params)
+            except Exception as exc:
+                raised = patch_error(exc)
+                if raised is None:
+                    raise
+                raise raised from exc
             write_patched(writer, current_row, current, patched, "PATCH", False)
             processed += 1
         writer.finish()

@@ -9,6 +9,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from . import errors, javascript
+
 
 class ScriptError(Exception):
     """The script uses a construct outside the supported subset, or fails as JavaScript would."""
@@ -258,6 +260,31 @@ class _Parser:
 @lru_cache(maxsize=512)
 def compile_script(text: str) -> tuple[Node, ...]:
     return tuple(_Parser(text).script())
+
+
+#: "v8": real JavaScript when the mini-racer package is installed (javascript.py), else the
+#: subset below; "subset": always the subset.
+ENGINE = "v8"
+_JS_EXCEPTION = "Raven.Client.Exceptions.Documents.Patching.JavaScriptException"
+
+
+def run_script(script: str, document: dict[str, Any], args: dict[str, Any],
+               params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A patch script on a copy of ``document``: ``args`` are the patch's values, ``params``
+    the query parameters of a patch-by-query (``$name`` in the script)."""
+    if ENGINE == "v8" and javascript.available():
+        return javascript.run_patch(script, document, args, params)
+    return run_patch(script, document, {**(params or {}), **(args or {})})
+
+
+def patch_error(exc: Exception) -> errors.RavenError | None:
+    """The server's reply for a failed patch script: 501 for a function it does not have,
+    400 JavaScriptException for a script that threw or ran out of time or memory."""
+    if isinstance(exc, javascript.UnsupportedFunction):
+        return errors.not_supported(str(exc))
+    if isinstance(exc, (ScriptError, javascript.JavaScriptError)):
+        return errors.RavenError(400, _JS_EXCEPTION, str(exc))
+    return None
 
 
 def run_patch(script: str, document: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:

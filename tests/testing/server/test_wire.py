@@ -246,15 +246,60 @@ def test_patch_commands(server: Any) -> None:
     assert _get(server, "users/none").json()["Results"][0]["name"] == "new"
 
 
-def test_unsupported_patch_scripts_and_commands_are_named(server: Any) -> None:
+def _patch(script: str, doc_id: str = "users/1", **values: Any) -> dict[str, Any]:
+    return {"Id": doc_id, "ChangeVector": None, "Type": "PATCH", "ReturnDocument": True,
+            "Patch": {"Script": script, "Values": values}}
+
+
+def test_patches_run_real_javascript(server: Any) -> None:
+    _batch(server, _put("users/1", name="A", tags=[1, 2, 3], big=2**60 + 1, n=1))
+    script = """
+        this.n++;
+        var doubled = this.tags.map(function (x) { return x * 2; });
+        for (var i = 0; i < doubled.length; i++) { if (doubled[i] > 2) { this.tags.push(i); } }
+        this.owner = id(this);
+        this.name += args.suffix;
+    """
+    reply = _batch(server, _patch(script, suffix="!"))
+    assert reply.status_code == 201
+    doc = _get(server, "users/1").json()["Results"][0]
+    assert (doc["n"], doc["tags"], doc["owner"], doc["name"]) == (2, [1, 2, 3, 1, 2], "users/1",
+                                                                 "A!")
+    assert doc["big"] == 2**60 + 1  # a number the script did not touch stays exact
+    unchanged = _batch(server, _patch("this.n = this.n")).json()["Results"][0]
+    assert unchanged["PatchStatus"] == "NotModified"
+    assert unchanged["ModifiedDocument"]["n"] == 2  # still returned, as RavenDB does
+
+
+def test_patch_scripts_are_bounded_and_unimplemented_functions_are_501(server: Any) -> None:
+    _batch(server, _put("users/1", name="A"))
+    looping = _batch(server, _patch("while (true) {}"))
+    assert looping.status_code == 400
+    assert looping.json()["Type"].endswith("JavaScriptException")
+    assert "ran longer than" in looping.json()["Message"]
+    hungry = _batch(server, _patch("var a = []; while (true) { a.push(new Array(1e6).fill(1)); }"))
+    assert hungry.status_code == 400 and "memory" in hungry.json()["Message"]
+    thrown = _batch(server, _patch("throw 'no way'"))
+    assert thrown.status_code == 400 and "no way" in thrown.json()["Message"]
+    loads = _batch(server, _patch("this.other = load('users/2')"))
+    assert loads.status_code == 501 and "load()" in loads.json()["Message"]
+    assert _get(server, "users/1").json()["Results"][0]["name"] == "A"
+
+
+def test_subset_engine_names_what_it_cannot_run(server: Any,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqla_docstore.testing.server import script
+
+    monkeypatch.setattr(script, "ENGINE", "subset")
     _batch(server, _put("users/1", name="A", tags=[1]))
-    patch = {"Id": "users/1", "ChangeVector": None, "Type": "PATCH",
-             "Patch": {"Script": "this.tags = this.tags.filter(function(x) { return x; })",
-                       "Values": {}}}
-    reply = _batch(server, patch)
+    reply = _batch(server, _patch("this.tags = this.tags.filter(function(x) { return x; })"))
     assert reply.status_code == 400
     assert reply.json()["Type"].endswith("JavaScriptException")
     assert ".filter()" in reply.json()["Message"]
+
+
+def test_unsupported_batch_commands_are_named(server: Any) -> None:
+    _batch(server, _put("users/1", name="A", tags=[1]))
     counters = _batch(server, {"Id": "users/1", "Type": "Counters", "Counters": {}})
     assert counters.status_code == 501 and "'Counters'" in counters.json()["Message"]
 

@@ -1,0 +1,175 @@
+"""Patch scripts run as real JavaScript (V8 through the ``mini-racer`` package, a test-only
+dependency), bounded in time and memory; :func:`available` is False without the package and
+the server then runs the hand-written subset in ``script.py``.
+
+As in RavenDB, ``this`` is the document (with its ``@metadata``), ``args`` the patch's values
+and ``$name`` the query's parameters (``update { }`` of patch-by-query) or the values; ``id(doc)``
+gives a document's id. RavenDB's functions that reach other documents or features (``load``,
+``put``, ``del``, ``cmpxchg``, counters, time series ...) throw a marker the server answers 501
+for. JavaScript numbers are doubles: a number the script leaves as it was keeps its stored
+value exactly (RavenDB keeps unmodified values too), one it computes is a double.
+"""
+
+from __future__ import annotations
+
+import decimal
+import importlib.util
+import json
+import threading
+from typing import Any
+
+from ... import values
+
+#: Thrown by the functions the server does not implement; the message follows it.
+UNSUPPORTED_MARKER = "sqla_docstore-server-unsupported:"
+TIME_LIMIT_S = 2.0
+MEMORY_LIMIT = 64 * 1024 * 1024
+_SAFE = 2**53
+
+_UNSUPPORTED = ("load", "put", "del", "cmpxchg", "incrementCounter", "deleteCounter",
+                "counter", "counterRaw", "timeseries", "loadPath", "include")
+_PRELUDE = """
+var __unsupported = function (name) {
+  return function () { throw __MARKER__ + " " + name + "() in a patch script is not "
+                       + "supported by the sqla_docstore server"; };
+};
+__STUBS__
+var output = function () {};  // RavenDB's debug output: nothing to show it to
+var id = function (doc) { return doc && doc["@metadata"] ? doc["@metadata"]["@id"] : null; };
+var __globals = null;
+var __run = function (docText, script, argsText, paramsText) {
+  if (__globals === null) { __globals = Object.getOwnPropertyNames(globalThis); }
+  var doc = JSON.parse(docText), args = JSON.parse(argsText), params = JSON.parse(paramsText);
+  Object.keys(args).forEach(function (n) { params[n] = args[n]; });
+  var names = Object.keys(params).filter(function (n) { return /^[A-Za-z_][\\w]*$/.test(n); });
+  var body = names.map(function (n) { return "var $" + n + " = __params[" + JSON.stringify(n)
+                                             + "];"; }).join("\\n") + "\\n" + script;
+  try {
+    new Function("args", "__params", body).call(doc, args, params);
+  } finally {
+    Object.getOwnPropertyNames(globalThis).forEach(function (n) {  // no state between patches
+      if (__globals.indexOf(n) < 0) { delete globalThis[n]; }
+    });
+  }
+  return JSON.stringify(doc);
+};
+""".replace("__MARKER__", json.dumps(UNSUPPORTED_MARKER)).replace(
+    "__STUBS__", "\n".join(f"var {n} = __unsupported({json.dumps(n)});" for n in _UNSUPPORTED))
+
+
+class JavaScriptError(Exception):
+    """The script threw, failed to compile, or ran out of time or memory."""
+
+
+class UnsupportedFunction(JavaScriptError):
+    """The script called a RavenDB function the server does not implement."""
+
+
+def available() -> bool:
+    return importlib.util.find_spec("py_mini_racer") is not None
+
+
+_local = threading.local()
+
+
+def _context() -> Any:
+    ctx = getattr(_local, "ctx", None)
+    if ctx is None:
+        from py_mini_racer import MiniRacer
+
+        ctx = MiniRacer()
+        ctx.eval(_PRELUDE)
+        _local.ctx = ctx
+    return ctx
+
+
+def _discard_context() -> None:
+    """Forget a context whose script was terminated (its globals may hold the script's
+    state); closing it from here would race mini-racer's own callbacks."""
+    _local.ctx = None
+
+
+def run_patch(script: str, document: dict[str, Any], args: dict[str, Any],
+              params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The document after ``script`` ran on it (``document`` itself is not changed)."""
+    from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException
+
+    ctx = _context()
+    try:
+        text = ctx.call("__run", values.dumps(document), script, values.dumps(args or {}),
+                        values.dumps(params or {}), timeout_sec=TIME_LIMIT_S,
+                        max_memory=MEMORY_LIMIT)
+    except JSTimeoutException as exc:
+        _discard_context()  # a terminated isolate is not reused
+        raise JavaScriptError(f"The patch script ran longer than {TIME_LIMIT_S} s") from exc
+    except JSOOMException as exc:
+        _discard_context()
+        raise JavaScriptError(
+            f"The patch script used more than {MEMORY_LIMIT // 2**20} MB of memory") from exc
+    except JSEvalException as exc:
+        message = _message(str(exc))
+        if UNSUPPORTED_MARKER in message:
+            raise UnsupportedFunction(message.split(UNSUPPORTED_MARKER, 1)[1].strip()) from exc
+        raise JavaScriptError(message) from exc
+    result = values.loads(text)
+    if not isinstance(result, dict):
+        raise JavaScriptError("A patch must leave the document a JSON object")
+    return _keep_exact(document, result, _wide_numbers(args, params))
+
+
+def _message(text: str) -> str:
+    """V8's report without its ``undefined:3:`` location prefix and stack."""
+    first = text.split("\n", 1)[0]
+    if first.startswith("undefined:"):
+        first = first.split(":", 2)[-1].strip()
+    return first or text.strip()
+
+
+def _is_wide(value: Any) -> bool:
+    """A number JSON text holds exactly but a double does not."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return not -_SAFE < value < _SAFE
+    if isinstance(value, decimal.Decimal):
+        return value.is_finite() and decimal.Decimal(float(value)) != value
+    return False
+
+
+def _wide_numbers(*sources: Any) -> dict[float, Any]:
+    """The wide numbers among the patch's values, by the double JavaScript saw."""
+    found: dict[float, Any] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for item in node.values():
+                walk(item)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif _is_wide(node):
+            found.setdefault(float(node), node)
+
+    for source in sources:
+        walk(source)
+    return found
+
+
+def _keep_exact(before: Any, after: Any, passed: dict[float, Any]) -> Any:
+    """``after`` with each number the script did not change (it equals, as a double, the
+    exact value that was there, or a wide value passed in) put back exactly."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return {k: _keep_exact(before.get(k), v, passed) for k, v in after.items()}
+    if isinstance(before, list) and isinstance(after, list):
+        return [_keep_exact(before[i] if i < len(before) else None, v, passed)
+                for i, v in enumerate(after)]
+    if isinstance(after, (int, float, decimal.Decimal)) and not isinstance(after, bool):
+        if _is_wide(before) and float(before) == float(after):
+            return before
+        if float(after) in passed:
+            return passed[float(after)]
+    if isinstance(after, dict):
+        return {k: _keep_exact(None, v, passed) for k, v in after.items()}
+    if isinstance(after, list):
+        return [_keep_exact(None, v, passed) for v in after]
+    return after
