@@ -44,14 +44,14 @@ var __run = function (docText, script, argsText, paramsText) {
   var names = Object.keys(params).filter(function (n) { return /^[A-Za-z_][\\w]*$/.test(n); });
   var body = names.map(function (n) { return "var $" + n + " = __params[" + JSON.stringify(n)
                                              + "];"; }).join("\\n") + "\\n" + script;
-  try {
-    new Function("args", "__params", body).call(doc, args, params);
-  } finally {
-    Object.getOwnPropertyNames(globalThis).forEach(function (n) {  // no state between patches
-      if (__globals.indexOf(n) < 0) { delete globalThis[n]; }
-    });
-  }
+  new Function("args", "__params", body).call(doc, args, params);
   return JSON.stringify(doc);
+};
+var __reset = function () {  // no state between patches, also after a terminated one
+  Object.getOwnPropertyNames(globalThis).forEach(function (n) {
+    if (__globals !== null && __globals.indexOf(n) < 0) { delete globalThis[n]; }
+  });
+  return true;
 };
 """.replace("__MARKER__", json.dumps(UNSUPPORTED_MARKER)).replace(
     "__STUBS__", "\n".join(f"var {n} = __unsupported({json.dumps(n)});" for n in _UNSUPPORTED))
@@ -83,12 +83,6 @@ def _context() -> Any:
     return ctx
 
 
-def _discard_context() -> None:
-    """Forget a context whose script was terminated (its globals may hold the script's
-    state); closing it from here would race mini-racer's own callbacks."""
-    _local.ctx = None
-
-
 def run_patch(script: str, document: dict[str, Any], args: dict[str, Any],
               params: dict[str, Any] | None = None) -> dict[str, Any]:
     """The document after ``script`` ran on it (``document`` itself is not changed)."""
@@ -100,10 +94,8 @@ def run_patch(script: str, document: dict[str, Any], args: dict[str, Any],
                         values.dumps(params or {}), timeout_sec=TIME_LIMIT_S,
                         max_memory=MEMORY_LIMIT)
     except JSTimeoutException as exc:
-        _discard_context()  # a terminated isolate is not reused
         raise JavaScriptError(f"The patch script ran longer than {TIME_LIMIT_S} s") from exc
     except JSOOMException as exc:
-        _discard_context()
         raise JavaScriptError(
             f"The patch script used more than {MEMORY_LIMIT // 2**20} MB of memory") from exc
     except JSEvalException as exc:
@@ -111,6 +103,8 @@ def run_patch(script: str, document: dict[str, Any], args: dict[str, Any],
         if UNSUPPORTED_MARKER in message:
             raise UnsupportedFunction(message.split(UNSUPPORTED_MARKER, 1)[1].strip()) from exc
         raise JavaScriptError(message) from exc
+    finally:
+        ctx.eval("__reset()")
     result = values.loads(text)
     if not isinstance(result, dict):
         raise JavaScriptError("A patch must leave the document a JSON object")

@@ -531,3 +531,13 @@ def test_statistics_and_database_record_have_raven_fields(server: Any) -> None:
     assert stats["LastDocEtag"] == 2 and stats["DatabaseChangeVector"].startswith("A:2-")
     record = requests.get(f"{server.url}/admin/databases", params={"name": "db"}).json()
     assert record["LockMode"] == "Unlock" and record["AutoIndexes"] == {}
+
+
+def test_patch_scripts_share_no_globals(server: Any) -> None:
+    _batch(server, _put("users/1", name="A"), _put("users/2", name="B"))
+    assert _batch(server, _patch("leaked = 1; this.n = 1")).status_code == 201
+    reply = _batch(server, _patch("this.seen = typeof leaked", doc_id="users/2"))
+    assert reply.json()["Results"][0]["ModifiedDocument"]["seen"] == "undefined"
+    _batch(server, _patch("leaked = 2; while (true) {}"))  # terminated before it returned
+    reply = _batch(server, _patch("this.again = typeof leaked", doc_id="users/2"))
+    assert reply.json()["Results"][0]["ModifiedDocument"]["again"] == "undefined"
