@@ -122,7 +122,7 @@ def starting_with(db: Database, prefix: str, start: int, page_size: int,
     return [(names[r[0]], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
-def _etag_number(change_vector: str) -> int:
+def etag_number(change_vector: str) -> int:
     """The etag of this node's entry of a change vector (``A:12-dbid,...`` -> 12)."""
     first = change_vector.split(",", 1)[0]
     try:
@@ -137,7 +137,7 @@ def newest_first(db: Database, start: int, page_size: int) -> list[StoredDoc]:
         names = db.collections()
         rows = [(name, *row) for name in names for row in db.sql.execute(
             f"SELECT id, body, cv, modified, meta FROM {collection_table(name)}")]
-    rows.sort(key=lambda doc: _etag_number(doc[3]), reverse=True)
+    rows.sort(key=lambda doc: etag_number(doc[3]), reverse=True)
     return rows[start:start + page_size]
 
 

@@ -1,43 +1,30 @@
-"""``/queries``: RQL over the embedded store with RavenDB's meaning, and delete/patch by query."""
+"""``/queries``: RQL with RavenDB's meaning (rql.py) over the stored documents, and
+delete/patch by query."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from enum import Enum
 from functools import lru_cache
 from typing import Any
 
 from ... import values
-from ...backends.embedded.store import utc_now_text
-from ...errors import DatabaseError, NotSupportedError
+from ...backends.embedded.store import collection_table, utc_now_text
+from ...errors import DatabaseError
 from ...statements import ast
 from ...statements.parser import parse_rql
-from . import errors
+from . import errors, rql
 from .batch import write_patched
 from .database import Database, StoredDoc
+from .documents import etag_number
 from .script import patch_error, run_script
 from .writes import Writer, document_dict, document_text
 
 _UPDATE = re.compile(r"\A(.*?)\bupdate\s*\{(.*)\}\s*\Z", re.IGNORECASE | re.DOTALL)
 _NO_LIMIT = 2**31 - 1
-_RQL_ONLY = {"search", "regex", "lucene", "boost", "fuzzy", "proximity", "intersect",
-             "spatial.within", "within", "contains", "moreLikeThis", "morelikethis",
-             "score", "highlight", "facet", "counter", "counters", "cmpxchg", "load", "include",
-             "timeseries", "array", "distance"}
-_COUNT_STAR = ast.ResultColumn(ast.Func("count", (), star=True), "count")
-_ID_LABEL = "@@id"  # not a field name: RavenDB reserves names starting with @
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A query rewritten for the store: ``mode`` is "documents", "projection" or "aggregate"."""
-
-    select: ast.Select
-    mode: str
-    count: ast.Select | None  # the TotalResults query; None when no limit applies
-    index_name: str
 
 
 def split_update(text: str) -> tuple[str, str | None]:
@@ -69,9 +56,41 @@ def page(stmt: ast.Select, params: dict[str, Any], body: dict[str, Any]) -> tupl
     return int(skip or 0), (None if take is None else int(take))
 
 
+def sql_literals(text: str) -> str:
+    """RQL's string literals (single- or double-quoted, with ``\\'`` ``\\"`` ``\\\\`` escapes)
+    as the statement parser's single-quoted ones (``''`` inside); ``''`` stays a quote."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch not in "'\"":
+            out.append(ch)
+            i += 1
+            continue
+        quote, i, chars = ch, i + 1, []
+        while i < n:
+            c = text[i]
+            if c == "\\" and i + 1 < n:
+                chars.append(text[i + 1])
+                i += 2
+            elif c == quote and text[i + 1:i + 2] == quote:
+                chars.append(quote)
+                i += 2
+            elif c == quote:
+                i += 1
+                break
+            else:
+                chars.append(c)
+                i += 1
+        else:
+            raise errors.invalid_query(f"Unterminated string literal in {text!r}")
+        out.append("'" + "".join(chars).replace("'", "''") + "'")
+    return "".join(out)
+
+
 def parse(text: str) -> ast.Select:
     try:
-        stmt = parse_rql(text)
+        stmt = parse_rql(sql_literals(text))
     except DatabaseError as exc:
         # The parser reads a subset of RQL: what it cannot read may well be valid RavenDB RQL
         raise errors.not_supported(
@@ -83,171 +102,186 @@ def parse(text: str) -> ast.Select:
     return stmt
 
 
-@lru_cache(maxsize=1024)
-def prepare(text: str, collection: str, nulls: frozenset[str], paged: tuple[bool, bool],
-            ) -> Prepared:
-    """Rewrite a parsed query for ``collection`` (the store's name for it); cached.
+class Mode(Enum):
+    DOCUMENTS = "documents"
+    PROJECTION = "projection"
+    AGGREGATE = "aggregate"
 
-    RavenDB's meaning: comparisons ignore case unless wrapped in ``exact()``, ``= $p`` with a
-    null parameter tests for null, ``key()`` / ``count()`` in grouped selects, ``limit $skip,
-    $take`` with a null take meaning "all". Constructs the store cannot run give an error
-    naming them.
-    """
+
+@dataclass(frozen=True)
+class Plan:
+    """A parsed query checked for what the server implements (cached by its text)."""
+
+    stmt: ast.Select
+    mode: Mode
+    source: str  # the collection as the query names it
+    refs: frozenset[str]
+    index_name: str
+
+
+@lru_cache(maxsize=1024)
+def plan(text: str) -> Plan:
     stmt = parse(text)
     source = stmt.from_[0]
     assert isinstance(source, ast.TableRef)
-    refs = {source.ref, source.name}
-    where = None if stmt.where is None else _rewrite(stmt.where, False, nulls, refs)
-    order = tuple(replace(o, expr=_check(o.expr, refs)) for o in stmt.order_by)
-    has_skip, has_take = paged
-    grouped = bool(stmt.group_by)
+    if stmt.having is not None:
+        raise rql.unsupported("RQL 'having'")
+    rql.check_functions(stmt)
     star = len(stmt.columns) == 1 and isinstance(stmt.columns[0].expr, ast.Star)
-    group_by: tuple[ast.Expr, ...] = ()
-    if star and not grouped:
-        mode, columns = "documents", stmt.columns
-    elif grouped:
-        mode = "aggregate"
-        columns = tuple(_aggregate_column(c, stmt.group_by, refs) for c in stmt.columns
-                        if not isinstance(c.expr, ast.Star))
-        group_by = tuple(_check(g, refs) for g in stmt.group_by)
+    if stmt.group_by:
+        mode = Mode.AGGREGATE
+    elif star:
+        mode = Mode.DOCUMENTS
+    elif any(isinstance(c.expr, ast.Star) for c in stmt.columns):
+        raise rql.unsupported("'*' beside other projected fields")
     else:
-        mode = "projection"
-        columns = tuple(replace(c, expr=_check(c.expr, refs)) for c in stmt.columns)
-        if not stmt.distinct:
-            columns += (ast.ResultColumn(ast.Func("id", ()), _ID_LABEL),)
-    # Fields qualified: the core resolves a bare name aliased to itself inside a subquery (the
-    # TotalResults count below) to the label, not the field
-    # (see tests/testing/server/test_core_bugs.py).
-    columns = tuple(replace(c, expr=_qualify(c.expr, source.ref)) for c in columns)
-    group_by = tuple(_qualify(g, source.ref) for g in group_by)
-    select = ast.Select(
-        columns, (ast.TableRef(collection, source.alias),), where, group_by, None, order,
-        ast.Param("__take") if has_take else None, ast.Param("__skip") if has_skip else None,
-        stmt.distinct)
-    count = None
-    if has_skip or has_take:
-        if mode == "documents" or (mode == "projection" and not stmt.distinct):
-            count = ast.Select((_COUNT_STAR,), select.from_, where)
-        else:
-            inner = replace(select, order_by=(), limit=None, offset=None)
-            count = ast.Select((_COUNT_STAR,), (ast.SubqueryRef(inner, "q"),))
-    fields = sorted({n.name for n in ast.walk(where) if isinstance(n, ast.Column)})
+        mode = Mode.PROJECTION
+    fields = sorted({n.name for n in ast.walk(stmt.where) if isinstance(n, ast.Column)})
     index = f"Auto/{source.name}/By" + "And".join(fields) if fields else f"collection/{source.name}"
-    return Prepared(select, mode, count, index)
-
-
-def _check(expr: ast.Expr, refs: set[str]) -> ast.Expr:
-    for node in ast.walk(expr):
-        if isinstance(node, ast.Column) and node.table is not None and node.table not in refs:
-            raise errors.not_supported(
-                f"Nested field paths ({node.table}.{node.name}) are not supported by the "
-                "sqla_docstore server")
-        if isinstance(node, ast.Func) and node.name in _RQL_ONLY:
-            raise errors.not_supported(
-                f"RQL {node.name}() is not supported by the sqla_docstore server")
-    return expr
-
-
-def _qualify(expr: ast.Expr, ref: str) -> ast.Expr:
-    if isinstance(expr, ast.Column) and expr.table is None:
-        return ast.Column(ref, expr.name)
-    if isinstance(expr, ast.Func):
-        return replace(expr, args=tuple(_qualify(a, ref) for a in expr.args))
-    return expr
-
-
-def _nocase(expr: ast.Expr) -> ast.Expr:
-    return ast.Func("nocase", (expr,))
-
-
-def _unmatched(expr: ast.Expr) -> ast.Expr:
-    """RavenDB's ``not``/``!=``: every document the query does not match, including those
-    where the field is null or missing (SQL's NOT would leave out the unknown ones)."""
-    return ast.IsBool(expr, True, negated=True)
-
-
-def _explicit_null(field: ast.Expr, negated: bool) -> ast.Expr:
-    """RavenDB's ``= null`` matches a stored null, not a missing field; ``!= null`` the rest."""
-    stored_null = ast.Binary("and", ast.Func("exists", (field,)), ast.IsNull(field))
-    return _unmatched(stored_null) if negated else stored_null
-
-
-def _rewrite(expr: ast.Expr, exact: bool, nulls: frozenset[str], refs: set[str]) -> ast.Expr:
-    """RavenDB's where semantics: case-insensitive unless exact(), ``= null`` tests a stored
-    null, ``not`` and ``!=`` match the documents the positive form does not."""
-    if isinstance(expr, ast.Func) and expr.name == "exact" and len(expr.args) == 1:
-        return _rewrite(expr.args[0], True, nulls, refs)
-    if isinstance(expr, ast.Binary) and expr.op in ("and", "or"):
-        return ast.Binary(expr.op, _rewrite(expr.left, exact, nulls, refs),
-                          _rewrite(expr.right, exact, nulls, refs))
-    if isinstance(expr, ast.Unary) and expr.op == "not":
-        return _unmatched(_rewrite(expr.operand, exact, nulls, refs))
-    _check(expr, refs)
-    if isinstance(expr, ast.IsNull) and isinstance(expr.expr, ast.Column):
-        return _explicit_null(expr.expr, expr.negated)
-    if isinstance(expr, ast.Binary) and expr.op in ("=", "!="):
-        if isinstance(expr.right, ast.Param) and expr.right.name in nulls:
-            return _explicit_null(expr.left, expr.op == "!=")
-        left = expr.left if exact else _nocase(expr.left)
-        if expr.op == "!=":
-            return _unmatched(ast.Binary("=", left, expr.right))
-        return ast.Binary("=", left, expr.right)
-    if isinstance(expr, ast.InList) and not exact:
-        return replace(expr, expr=_nocase(expr.expr))
-    if isinstance(expr, ast.Func) and expr.name in ("startswith", "endswith"):
-        if len(expr.args) != 2:
-            raise errors.invalid_query(f"{expr.name}() takes a field and a value")
-        if exact:
-            return expr
-        value, part = expr.args
-        length = ast.Func("length", (part,))
-        if expr.name == "startswith":
-            piece: ast.Expr = ast.Func("substr", (value, ast.Literal(1), length))
-            return ast.Binary("=", _nocase(piece), part)
-        piece = ast.Func("substr", (value, ast.Unary("-", length), length))
-        long_enough = ast.Binary(">=", ast.Func("length", (value,)), length)
-        return ast.Binary("and", long_enough, ast.Binary("=", _nocase(piece), part))
-    return expr
-
-
-def _aggregate_column(col: ast.ResultColumn, group_by: tuple[ast.Expr, ...],
-                      refs: set[str]) -> ast.ResultColumn:
-    expr = col.expr
-    if isinstance(expr, ast.Func) and expr.name == "key" and not expr.args:
-        if len(group_by) != 1:
-            raise errors.not_supported("key() of a multi-field group by is not supported by the "
-                                       "sqla_docstore server; select the fields by name")
-        key = group_by[0]
-        label = col.alias or (key.name if isinstance(key, ast.Column) else "key")
-        return ast.ResultColumn(_check(key, refs), label)
-    if isinstance(expr, ast.Func) and expr.name == "count" and not expr.args:
-        return ast.ResultColumn(ast.Func("count", (), star=True), col.alias or "Count")
-    return replace(col, expr=_check(expr, refs))
-
-
-def _store_error(exc: DatabaseError) -> errors.RavenError:
-    if isinstance(exc, NotSupportedError):
-        return errors.not_supported(f"{exc} (not implemented by the sqla_docstore server)")
-    return errors.invalid_query(str(exc))
+    return Plan(stmt, mode, source.name, frozenset({source.ref, source.name}), index)
 
 
 # -- running ---------------------------------------------------------------------------------
 
-def _prepare_request(db: Database, text: str, params: dict[str, Any],
-                     body: dict[str, Any]) -> tuple[Prepared | None, dict[str, Any]]:
-    """None when the collection does not exist: RavenDB answers an empty result for it."""
-    stmt = parse(text)
-    source = stmt.from_[0]
-    assert isinstance(source, ast.TableRef)
-    skip, take = page(stmt, params, body)
-    nulls = frozenset(k for k, v in params.items() if v is None)
-    collection = db.resolve(source.name)
-    prepared = prepare(text, collection or source.name, nulls, (skip > 0, take is not None))
-    if collection is None:
-        return None, params
-    run_params = dict(params)
-    run_params["__skip"], run_params["__take"] = skip, take
-    return prepared, run_params
+def _documents(db: Database, name: str) -> list[rql.Doc]:
+    """The documents of a collection (none for an unknown one; every one for @all_docs) in
+    the order they were last written."""
+    with db.lock:
+        if name.lower() == rql.ALL_DOCS:
+            names = db.collections()
+        else:
+            found = db.resolve(name)
+            names = [] if found is None else [found]
+        rows: list[StoredDoc] = [(n, *row) for n in names for row in db.sql.execute(
+            f"SELECT id, body, cv, modified, meta FROM {collection_table(n)}")]
+    if len(names) > 1:
+        rows.sort(key=lambda row: etag_number(row[3]))
+    return [rql.Doc(row, values.loads(row[2])) for row in rows]
+
+
+def _matching(db: Database, p: Plan, ev: rql.Evaluator) -> list[rql.Doc]:
+    docs = _documents(db, p.source)
+    where = p.stmt.where
+    if where is not None:
+        docs = [d for d in docs if ev.matches(where, d)]
+    if p.mode is not Mode.AGGREGATE:
+        docs = _ordered(docs, p.stmt.order_by, ev)
+    return docs
+
+
+def _ordered(docs: list[rql.Doc], items: tuple[ast.OrderItem, ...],
+             ev: rql.Evaluator) -> list[rql.Doc]:
+    if not items:
+        return docs
+    first = items[0].expr
+    if isinstance(first, ast.Func) and first.name == "random":
+        seed = ev.value(first.args[0]) if first.args else None
+        return rql.shuffled(docs, seed)
+    keys = []
+    for item in items:
+        expr = item.expr
+        if not (ev.is_field(expr) or (isinstance(expr, ast.Literal)
+                                      and isinstance(expr.value, str))):
+            raise rql.unsupported(f"Ordering by {type(expr).__name__}")
+        keys.append((lambda d, expr=expr: ev.field(expr, d), item.desc))
+    return rql.order(docs, keys)
+
+
+def _paged(items: list[Any], skip: int, take: int | None) -> list[Any]:
+    return items[skip:] if take is None else items[skip:skip + take]
+
+
+def _projection(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[str, Any]]:
+    columns = []
+    for col in p.stmt.columns:
+        expr = col.expr
+        if isinstance(expr, ast.Column):
+            label = col.alias or expr.name
+        elif isinstance(expr, ast.Literal) and isinstance(expr.value, str):
+            label = col.alias or expr.value
+        elif isinstance(expr, ast.Func) and expr.name == "id" and not expr.args:
+            label = col.alias or "id()"
+        else:
+            raise rql.unsupported(f"Projecting {type(expr).__name__} (only fields and id())")
+        columns.append((label, expr))
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for doc in docs:
+        item = {label: ev.projected(expr, doc) for label, expr in columns}
+        if p.stmt.distinct:
+            key = values.dumps(item)
+            if key in seen:
+                continue
+            seen.add(key)
+            item["@metadata"] = {"@projection": True}
+        else:
+            item["@metadata"] = {"@projection": True, "@id": doc.id}
+        out.append(item)
+    return out
+
+
+def _sum(items: list[Any]) -> Any:
+    numbers = [v for v in items if rql.is_number(v)]
+    if all(isinstance(v, int) for v in numbers):
+        return sum(numbers)
+    return sum(float(v) for v in numbers)  # RavenDB sums doubles
+
+
+def _aggregate(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[str, Any]]:
+    group_fields = p.stmt.group_by
+    for g in group_fields:
+        if not isinstance(g, ast.Column):
+            raise rql.unsupported(f"group by {type(g).__name__}")
+    groups: dict[str, tuple[list[Any], list[rql.Doc]]] = {}
+    for doc in docs:
+        key_values = [ev.projected(g, doc) for g in group_fields]
+        groups.setdefault(values.dumps(key_values), (key_values, []))[1].append(doc)
+
+    def aggregate(expr: ast.Expr, key_values: list[Any], members: list[rql.Doc]) -> Any:
+        if isinstance(expr, ast.Func) and expr.name == "count" and (expr.star or not expr.args):
+            return len(members)
+        if isinstance(expr, ast.Func) and expr.name == "sum" and len(expr.args) == 1:
+            return _sum([ev.projected(expr.args[0], d) for d in members])
+        if isinstance(expr, ast.Func) and expr.name == "key" and not expr.args:
+            if len(group_fields) != 1:
+                raise rql.unsupported("key() of a multi-field group by")
+            return key_values[0]
+        if isinstance(expr, ast.Column):
+            for g, value in zip(group_fields, key_values, strict=True):
+                if isinstance(g, ast.Column) and g.name == expr.name:
+                    return value
+        raise rql.unsupported(f"{rql._show(expr)} in a grouped select (key(), count(), sum() "
+                              "and the grouped fields are)")
+
+    def label(col: ast.ResultColumn) -> str:
+        expr = col.expr
+        if col.alias:
+            return col.alias
+        if isinstance(expr, ast.Func) and expr.name == "count":
+            return "Count"
+        if isinstance(expr, ast.Func) and expr.name == "key":
+            first = group_fields[0]
+            return first.name if isinstance(first, ast.Column) else "Key"
+        if isinstance(expr, ast.Func) and expr.args and isinstance(expr.args[0], ast.Column):
+            return expr.args[0].name  # sum(age) is named age
+        if isinstance(expr, ast.Column):
+            return expr.name
+        return rql._show(expr)
+
+    columns = [c for c in p.stmt.columns if not isinstance(c.expr, ast.Star)]
+    rows = []
+    for key_values, members in groups.values():
+        row = {label(c): aggregate(c.expr, key_values, members) for c in columns}
+        row["@metadata"] = {"@projection": True}
+        rows.append((row, key_values, members))
+    keys = []
+    for item in p.stmt.order_by:
+        expr = item.expr
+        if isinstance(expr, ast.Column) and any(label(c) == expr.name for c in columns):
+            keys.append((lambda r, name=expr.name: r[0][name], item.desc))
+        else:
+            keys.append((lambda r, expr=expr: aggregate(expr, r[1], r[2]), item.desc))
+    return [row for row, _, _ in rql.order(rows, keys)]
 
 
 def result_etag(db: Database, request_body: bytes) -> str:
@@ -265,47 +299,25 @@ def run_query(db: Database, node: str, body: dict[str, Any], etag: str) -> str:
     if not isinstance(text, str):
         raise errors.invalid_query("The request has no 'Query' text")
     params = body.get("QueryParameters") or {}
-    with db.lock:
-        prepared, run_params = _prepare_request(db, text, params, body)
-        results: list[str] = []
-        total = 0
-        source = parse(text).from_[0]
-        index_name = f"collection/{source.name}"  # type: ignore[union-attr]
-        if prepared is not None:
-            index_name = prepared.index_name
-            try:
-                results = _results(db, prepared, run_params)
-                if prepared.count is None:
-                    total = len(results)
-                else:
-                    total = int(db.reader.query(prepared.count, run_params, None)[1][0][0])
-            except DatabaseError as exc:
-                raise _store_error(exc) from exc
+    p = plan(text)
+    skip, take = page(p.stmt, params, body)
+    ev = rql.Evaluator(set(p.refs), params)
+    docs = _matching(db, p, ev)
+    if p.mode is Mode.DOCUMENTS:
+        total = len(docs)
+        results = [document_text(d.row) for d in _paged(docs, skip, take)]
+    else:
+        rows = _projection(p, docs, ev) if p.mode is Mode.PROJECTION else _aggregate(p, docs, ev)
+        total = len(rows)
+        results = [values.dumps(r) for r in _paged(rows, skip, take)]
     now = utc_now_text()
     head = {"TotalResults": total, "LongTotalResults": total, "CappedMaxResults": None,
             "SkippedResults": 0, "DurationInMs": int((time.perf_counter() - started) * 1000),
-            "IncludedPaths": None, "IndexName": index_name}
+            "IncludedPaths": None, "IndexName": p.index_name}
     tail = {"Includes": {}, "IndexTimestamp": now, "LastQueryTime": now, "IsStale": False,
             "ResultEtag": int(etag), "NodeTag": node}
     return (values.dumps(head)[:-1] + ',"Results":[' + ",".join(results) + "],"
             + values.dumps(tail)[1:])
-
-
-def _results(db: Database, prepared: Prepared, params: dict[str, Any]) -> list[str]:
-    if prepared.mode == "documents":
-        return [document_text((prepared.select.from_[0].name, *row))  # type: ignore[union-attr]
-                for row in db.reader.documents(prepared.select, params)]
-    labels, rows = db.reader.query(prepared.select, params, None)
-    out = []
-    for row in rows:
-        item = dict(zip(labels, row, strict=True))
-        meta: dict[str, Any] = {"@projection": True}
-        doc_id = item.pop(_ID_LABEL, None)
-        if doc_id is not None:
-            meta["@id"] = doc_id
-        item["@metadata"] = meta
-        out.append(values.dumps(item))
-    return out
 
 
 def matching_documents(db: Database, index_query: dict[str, Any]) -> list[StoredDoc]:
@@ -315,17 +327,12 @@ def matching_documents(db: Database, index_query: dict[str, Any]) -> list[Stored
         raise errors.invalid_query("The request has no 'Query' text")
     text, _ = split_update(text)
     params = index_query.get("QueryParameters") or {}
-    with db.lock:
-        prepared, run_params = _prepare_request(db, text, params, index_query)
-        if prepared is None:
-            return []
-        if prepared.mode != "documents":
-            raise errors.invalid_query("Delete and patch by query take a query without select")
-        name = prepared.select.from_[0].name  # type: ignore[union-attr]
-        try:
-            return [(name, *row) for row in db.reader.documents(prepared.select, run_params)]
-        except DatabaseError as exc:
-            raise _store_error(exc) from exc
+    p = plan(text)
+    if p.mode is not Mode.DOCUMENTS:
+        raise errors.invalid_query("Delete and patch by query take a query without select")
+    skip, take = page(p.stmt, params, index_query)
+    docs = _matching(db, p, rql.Evaluator(set(p.refs), params))
+    return [d.row for d in _paged(docs, skip, take)]
 
 
 def delete_by_query(db: Database, node: str, index_query: dict[str, Any]) -> dict[str, Any]:

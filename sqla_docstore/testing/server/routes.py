@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ... import values
 from ...backends.embedded.store import collection_table
-from . import batch, cmpxchg, documents, errors, hilo, query
+from . import batch, cmpxchg, documents, errors, hilo, identities, query
 from .database import Database
 
 if TYPE_CHECKING:
@@ -306,6 +306,29 @@ def _hilo_return(req: Request, db: Database) -> Reply:
     return Reply(204)
 
 
+def _identity_next(req: Request, db: Database) -> Reply:
+    return json_reply({"NewIdentityValue": identities.next_value(db, req.arg("name"))})
+
+
+def _identity_seed(req: Request, db: Database) -> Reply:
+    value = identities.seed(db, req.arg("name"), req.int_arg("value"),
+                            (req.arg("force") or "").lower() == "true")
+    return json_reply({"NewSeedValue": value})
+
+
+def _identities(req: Request, db: Database) -> Reply:
+    return json_reply(identities.listing(db))
+
+
+def _collection_stats(req: Request, db: Database) -> Reply:
+    with db.lock:
+        counts = {name: db.sql.execute(f"SELECT count(*) FROM {collection_table(name)}")
+                  .fetchone()[0] for name in db.collections()}
+    counts = {name: n for name, n in counts.items() if n}
+    return json_reply({"CountOfDocuments": sum(counts.values()), "CountOfConflicts": 0,
+                       "Collections": counts})
+
+
 def _cmpxchg_get(req: Request, db: Database) -> Reply:
     prefix = req.arg("startsWith")
     keys = req.params.get("key", [])
@@ -429,6 +452,10 @@ DATABASE_ROUTES: dict[tuple[str, str], DatabaseRoute] = {
     ("PATCH", "queries"): _queries_bulk,
     ("GET", "hilo/next"): _hilo_next,
     ("PUT", "hilo/return"): _hilo_return,
+    ("POST", "identity/next"): _identity_next,
+    ("POST", "identity/seed"): _identity_seed,
+    ("GET", "debug/identities"): _identities,
+    ("GET", "collections/stats"): _collection_stats,
     ("GET", "cmpxchg"): _cmpxchg_get,
     ("PUT", "cmpxchg"): _cmpxchg_put,
     ("DELETE", "cmpxchg"): _cmpxchg_delete,

@@ -355,7 +355,8 @@ def test_queries_on_the_wire(server: Any) -> None:
 @pytest.mark.parametrize(("text", "named"), [
     ("from index 'Users/ByName'", "static index"),
     ("from Users where search(name, $p)", "search()"),
-    ("from Users where address.city = $p", "address.city"),
+    ("from Users where name = age", "Comparing two fields"),
+    ("from Users select age * 2", "Projecting Binary"),
     ("from Users include companyId", "include"),
     ("from Items order by spatial.distance(spatial.point(a, b), spatial.point(1, 2))", "RQL"),
 ])
@@ -541,3 +542,21 @@ def test_patch_scripts_share_no_globals(server: Any) -> None:
     _batch(server, _patch("leaked = 2; while (true) {}"))  # terminated before it returned
     reply = _batch(server, _patch("this.again = typeof leaked", doc_id="users/2"))
     assert reply.json()["Results"][0]["ModifiedDocument"]["again"] == "undefined"
+
+
+def test_identities_next_seed_and_listing(server: Any) -> None:
+    _batch(server, _put("users|", name="A"))
+    assert requests.post(_db(server, "identity/next"), params={"name": "users"}).json() == {
+        "NewIdentityValue": 2}
+    seed = requests.post(_db(server, "identity/seed"), params={"name": "users", "value": 10})
+    assert seed.json() == {"NewSeedValue": 10}
+    lower = requests.post(_db(server, "identity/seed"), params={"name": "users", "value": 5})
+    assert lower.json() == {"NewSeedValue": 10}  # only raised unless forced
+    forced = requests.post(_db(server, "identity/seed"),
+                           params={"name": "users", "value": 5, "force": "true"})
+    assert forced.json() == {"NewSeedValue": 5}
+    _batch(server, _put("users|", name="B"))
+    assert _get(server, "users/6").status_code == 200
+    assert requests.get(_db(server, "debug/identities")).json() == {"users|": 6}
+    stats = requests.get(_db(server, "collections/stats")).json()
+    assert stats == {"CountOfDocuments": 2, "CountOfConflicts": 0, "Collections": {"Users": 2}}
