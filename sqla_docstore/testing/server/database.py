@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ...backends.embedded.connection import EmbeddedConnection
 from ...backends.embedded.sqlgen import quote
@@ -47,6 +48,9 @@ class Database:
         self._names: list[str] = []
         self._folded: dict[str, str] = {}
         self._find_sql = ""
+        #: RavenDB's auto indexes the queries would have made: name -> definition (the
+        #: database record lists them; queries do not use them)
+        self.auto_indexes: dict[str, dict[str, Any]] = {}
         with self.lock:
             self.sql.executescript(_SERVER_TABLES)
             self.cluster_tx_id = self._meta_text("cluster_tx_id")

@@ -3,6 +3,7 @@ delete/patch by query."""
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import re
 import time
@@ -117,6 +118,7 @@ class Plan:
     source: str  # the collection as the query names it
     refs: frozenset[str]
     index_name: str
+    fields: tuple[str, ...]  # the fields its where reads (an auto index's map fields)
 
 
 @lru_cache(maxsize=1024)
@@ -138,14 +140,69 @@ def plan(text: str) -> Plan:
         mode = Mode.PROJECTION
     fields = sorted({n.name for n in ast.walk(stmt.where) if isinstance(n, ast.Column)})
     index = f"Auto/{source.name}/By" + "And".join(fields) if fields else f"collection/{source.name}"
-    return Plan(stmt, mode, source.name, frozenset({source.ref, source.name}), index)
+    return Plan(stmt, mode, source.name, frozenset({source.ref, source.name}), index,
+                tuple(fields))
+
+
+def _field_options() -> dict[str, Any]:
+    return {"Storage": "No", "Indexing": "Default", "Aggregation": "None", "Spatial": None,
+            "GroupByArrayBehavior": "NotApplicable", "Suggestions": False,
+            "IsNameQuoted": False}
+
+
+def _record_auto_index(db: Database, p: Plan) -> None:
+    if not p.fields or p.index_name in db.auto_indexes or p.source.lower() == rql.ALL_DOCS:
+        return
+    db.auto_indexes[p.index_name] = {
+        "Type": "AutoMap", "Name": p.index_name, "Priority": "Normal", "State": "Normal",
+        "Collection": p.source, "MapFields": {f: _field_options() for f in p.fields},
+        "GroupByFields": {}}
 
 
 # -- running ---------------------------------------------------------------------------------
 
-def _documents(db: Database, name: str) -> list[rql.Doc]:
+_SAFE = 2**53
+_RANGE = {"=": "=", "<": "<=", "<=": "<=", ">": ">=", ">=": ">="}  # non-strict: a superset
+
+
+def _conjuncts(e: ast.Expr | None) -> list[ast.Expr]:
+    if isinstance(e, ast.Binary) and e.op == "and":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [] if e is None else [e]
+
+
+def _prefilter(where: ast.Expr | None, params: dict[str, Any]) -> tuple[str, list[Any]]:
+    """SQL keeping a superset of the documents ``where`` matches (the store's index does the
+    selective part; rql.py decides): exact string and short-number comparisons of a
+    top-level field, arrays always kept."""
+    parts: list[str] = []
+    args: list[Any] = []
+    for e in _conjuncts(where):
+        exact = isinstance(e, ast.Func) and e.name == "exact" and len(e.args) == 1
+        if exact and isinstance(e, ast.Func):
+            e = e.args[0]
+        if not (isinstance(e, ast.Binary) and e.op in _RANGE and isinstance(e.left, ast.Column)
+                and e.left.table is None and isinstance(e.right, ast.Param)):
+            continue
+        value: Any = params.get(e.right.name)
+        short = rql.is_number(value) and -_SAFE < value < _SAFE
+        if not (short or (exact and e.op == "=" and isinstance(value, str))):
+            continue
+        name = e.left.name
+        if '"' in name or "\\" in name:
+            continue
+        path = f'$."{name}"'
+        parts.append(f"(json_extract(body, ?) {_RANGE[e.op]} ? OR json_type(body, ?) = 'array')")
+        args += [path, float(value) if isinstance(value, decimal.Decimal) else value, path]
+    return " AND ".join(parts), args
+
+
+def _documents(db: Database, name: str, where: ast.Expr | None,
+               params: dict[str, Any]) -> list[rql.Doc]:
     """The documents of a collection (none for an unknown one; every one for @all_docs) in
-    the order they were last written."""
+    the order they were last written, narrowed by a superset filter of ``where``."""
+    condition, args = _prefilter(where, params)
+    tail = f" WHERE {condition}" if condition else ""
     with db.lock:
         if name.lower() == rql.ALL_DOCS:
             names = db.collections()
@@ -153,14 +210,14 @@ def _documents(db: Database, name: str) -> list[rql.Doc]:
             found = db.resolve(name)
             names = [] if found is None else [found]
         rows: list[StoredDoc] = [(n, *row) for n in names for row in db.sql.execute(
-            f"SELECT id, body, cv, modified, meta FROM {collection_table(n)}")]
+            f"SELECT id, body, cv, modified, meta FROM {collection_table(n)}{tail}", args)]
     if len(names) > 1:
         rows.sort(key=lambda row: etag_number(row[3]))
     return [rql.Doc(row, values.loads(row[2])) for row in rows]
 
 
 def _matching(db: Database, p: Plan, ev: rql.Evaluator) -> list[rql.Doc]:
-    docs = _documents(db, p.source)
+    docs = _documents(db, p.source, p.stmt.where, ev.params)
     where = p.stmt.where
     if where is not None:
         docs = [d for d in docs if ev.matches(where, d)]
@@ -303,6 +360,8 @@ def run_query(db: Database, node: str, body: dict[str, Any], etag: str) -> str:
     skip, take = page(p.stmt, params, body)
     ev = rql.Evaluator(set(p.refs), params)
     docs = _matching(db, p, ev)
+    with db.lock:
+        _record_auto_index(db, p)
     if p.mode is Mode.DOCUMENTS:
         total = len(docs)
         results = [document_text(d.row) for d in _paged(docs, skip, take)]

@@ -123,7 +123,8 @@ def _get_database_record(req: Request) -> Reply:
     db = req.cluster.databases.get(name)
     tags = req.cluster.tags
     return json_reply({"DatabaseName": db.name, "Disabled": False, "Etag": 1,
-                       "LockMode": "Unlock", "AutoIndexes": {}, "Indexes": {},
+                       "LockMode": "Unlock", "AutoIndexes": dict(db.auto_indexes),
+                       "Indexes": {},
                        "Topology": {"Members": list(tags), "Promotables": [], "Rehabs": [],
                                     "ReplicationFactor": len(tags)}})
 

@@ -532,6 +532,10 @@ def test_statistics_and_database_record_have_raven_fields(server: Any) -> None:
     assert stats["LastDocEtag"] == 2 and stats["DatabaseChangeVector"].startswith("A:2-")
     record = requests.get(f"{server.url}/admin/databases", params={"name": "db"}).json()
     assert record["LockMode"] == "Unlock" and record["AutoIndexes"] == {}
+    requests.post(_db(server, "queries"), data=json.dumps({"Query": "from Users where name = 'a'"}))
+    record = requests.get(f"{server.url}/admin/databases", params={"name": "db"}).json()
+    index = record["AutoIndexes"]["Auto/Users/Byname"]
+    assert (index["Collection"], list(index["MapFields"])) == ("Users", ["name"])
 
 
 def test_patch_scripts_share_no_globals(server: Any) -> None:
