@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ...backends.embedded.connection import EmbeddedConnection
 from ...backends.embedded.sqlgen import quote
 from ...backends.embedded.store import EmbeddedStore, collection_table, transaction
 from ...errors import OperationalError
@@ -43,7 +42,6 @@ class Database:
         self.owned = owned
         self.lock = store.lock
         self.sql = store.open_connection()
-        self.reader = EmbeddedConnection(store)
         self._version = -1
         self._names: list[str] = []
         self._folded: dict[str, str] = {}
@@ -146,7 +144,6 @@ class Database:
 
     def close(self) -> None:
         with self.lock:
-            self.reader.close()
             if self.sql is not self.store._shared:
                 self.sql.close()
             if self.owned:

@@ -33,21 +33,24 @@ def load(db: Database, ids: list[str]) -> list[StoredDoc | None]:
 
 
 def _paths(doc: Any, path: str) -> list[Any]:
-    """Values at a dotted include path; ``[]`` in a segment walks a list (``Lines[].Product``)."""
+    """Values at a dotted include path; arrays on the way are walked (``Lines[].Product`` and
+    ``Lines.Product`` alike, as RavenDB does)."""
     nodes = [doc]
     for part in path.split("."):
+        name = part[:-2] if part.endswith("[]") else part
         nxt: list[Any] = []
-        for node in nodes:
-            name, walk = (part[:-2], True) if part.endswith("[]") else (part, False)
+        for node in _flat(nodes):
             value = node.get(name) if isinstance(node, dict) else None
-            if walk and isinstance(value, list):
-                nxt.extend(value)
-            elif value is not None:
+            if value is not None:
                 nxt.append(value)
         nodes = nxt
+    return _flat(nodes)
+
+
+def _flat(nodes: list[Any]) -> list[Any]:
     out: list[Any] = []
     for node in nodes:
-        out.extend(node if isinstance(node, list) else [node])
+        out.extend(_flat(node) if isinstance(node, list) else [node])
     return out
 
 

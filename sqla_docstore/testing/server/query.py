@@ -17,7 +17,7 @@ from ...backends.embedded.store import collection_table, utc_now_text
 from ...errors import DatabaseError
 from ...statements import ast
 from ...statements.parser import parse_rql
-from . import errors, rql
+from . import documents, errors, rql
 from .batch import write_patched
 from .database import Database, StoredDoc
 from .documents import etag_number
@@ -89,9 +89,64 @@ def sql_literals(text: str) -> str:
     return "".join(out)
 
 
+_INCLUDE = re.compile(r"\binclude\b", re.IGNORECASE)
+_LIMIT = re.compile(r"\blimit\b", re.IGNORECASE)
+_CMPXCHG = re.compile(r"\Acmpxchg\s*\(\s*'((?:[^']|'')*)'\s*\)\Z", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Includes:
+    documents: tuple[str, ...] = ()
+    compare_exchange: tuple[str, ...] = ()
+
+
+def _masked(text: str) -> str:
+    """``text`` (single-quoted literals) with the literals' insides blanked."""
+    return re.sub(r"'(?:[^']|'')*'", lambda m: "'" + " " * (len(m.group()) - 2) + "'", text)
+
+
+def _split_items(text: str) -> list[str]:
+    items, depth, start = [], 0, 0
+    masked = _masked(text)
+    for i, ch in enumerate(masked):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            items.append(text[start:i].strip())
+            start = i + 1
+    items.append(text[start:].strip())
+    return [i for i in items if i]
+
+
+def split_include(text: str) -> tuple[str, Includes]:
+    """RQL's ``include`` clause (document paths and ``cmpxchg('path')``) taken out of
+    ``text``; other includes (timings, counters, time series...) answer 501."""
+    masked = _masked(text)
+    found = _INCLUDE.search(masked)
+    if found is None:
+        return text, Includes()
+    end = _LIMIT.search(masked, found.end())
+    stop = end.start() if end else len(text)
+    paths, keys = [], []
+    for item in _split_items(text[found.end():stop]):
+        value = _CMPXCHG.match(item)
+        if value:
+            keys.append(value.group(1).replace("''", "'"))
+        elif item.startswith("'") and item.endswith("'"):
+            paths.append(item[1:-1].replace("''", "'"))
+        elif re.fullmatch(r"[\w@$.\[\]]+", item):
+            paths.append(item)
+        else:
+            raise rql.unsupported(f"RQL include {item}")
+    return text[:found.start()] + " " + text[stop:], Includes(tuple(paths), tuple(keys))
+
+
 def parse(text: str) -> ast.Select:
+    return _parse(split_include(sql_literals(text))[0], text)
+
+
+def _parse(sql_text: str, text: str) -> ast.Select:
     try:
-        stmt = parse_rql(sql_literals(text))
+        stmt = parse_rql(sql_text)
     except DatabaseError as exc:
         # The parser reads a subset of RQL: what it cannot read may well be valid RavenDB RQL
         raise errors.not_supported(
@@ -119,11 +174,13 @@ class Plan:
     refs: frozenset[str]
     index_name: str
     fields: tuple[str, ...]  # the fields its where reads (an auto index's map fields)
+    includes: Includes
 
 
 @lru_cache(maxsize=1024)
 def plan(text: str) -> Plan:
-    stmt = parse(text)
+    body, includes = split_include(sql_literals(text))
+    stmt = _parse(body, text)
     source = stmt.from_[0]
     assert isinstance(source, ast.TableRef)
     if stmt.having is not None:
@@ -141,7 +198,7 @@ def plan(text: str) -> Plan:
     fields = sorted({n.name for n in ast.walk(stmt.where) if isinstance(n, ast.Column)})
     index = f"Auto/{source.name}/By" + "And".join(fields) if fields else f"collection/{source.name}"
     return Plan(stmt, mode, source.name, frozenset({source.ref, source.name}), index,
-                tuple(fields))
+                tuple(fields), includes)
 
 
 def _field_options() -> dict[str, Any]:
@@ -342,10 +399,13 @@ def _aggregate(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[str
 
 
 def result_etag(db: Database, request_body: bytes) -> str:
-    """Changes whenever any document or the schema changes (conservative, cheap)."""
+    """Changes whenever any document, compare-exchange value or the schema changes
+    (conservative, cheap)."""
     with db.lock:
         version = db.sql.execute("PRAGMA schema_version").fetchone()[0]
-        seed = f"{db.etag()}:{version}:".encode() + request_body
+        raft = db.sql.execute(  # compare-exchange writes (a query may include values)
+            """SELECT value FROM "@meta" WHERE key = 'raft_index'""").fetchone()
+        seed = f"{db.etag()}:{version}:{raft[0] if raft else 0}:".encode() + request_body
     return str(int.from_bytes(hashlib.md5(seed).digest()[:7], "big"))
 
 
@@ -362,9 +422,17 @@ def run_query(db: Database, node: str, body: dict[str, Any], etag: str) -> str:
     docs = _matching(db, p, ev)
     with db.lock:
         _record_auto_index(db, p)
+    included: dict[str, str] = {}
+    values_included: dict[str, Any] = {}
     if p.mode is Mode.DOCUMENTS:
         total = len(docs)
-        results = [document_text(d.row) for d in _paged(docs, skip, take)]
+        shown = [d.row for d in _paged(docs, skip, take)]
+        results = [document_text(row) for row in shown]
+        included = documents.includes_of(db, list(shown), list(p.includes.documents))
+        values_included = documents.compare_exchange_includes_of(
+            db, list(shown), list(p.includes.compare_exchange))
+    elif p.includes != Includes():
+        raise rql.unsupported("include with a projection")
     else:
         rows = _projection(p, docs, ev) if p.mode is Mode.PROJECTION else _aggregate(p, docs, ev)
         total = len(rows)
@@ -373,8 +441,11 @@ def run_query(db: Database, node: str, body: dict[str, Any], etag: str) -> str:
     head = {"TotalResults": total, "LongTotalResults": total, "CappedMaxResults": None,
             "SkippedResults": 0, "DurationInMs": int((time.perf_counter() - started) * 1000),
             "IncludedPaths": None, "IndexName": p.index_name}
-    tail = {"Includes": {}, "IndexTimestamp": now, "LastQueryTime": now, "IsStale": False,
-            "ResultEtag": int(etag), "NodeTag": node}
+    tail: dict[str, Any] = {"Includes": {k: values.loads(v) for k, v in included.items()},
+                            "IndexTimestamp": now, "LastQueryTime": now, "IsStale": False,
+                            "ResultEtag": int(etag), "NodeTag": node}
+    if values_included:
+        tail["CompareExchangeValueIncludes"] = values_included
     return (values.dumps(head)[:-1] + ',"Results":[' + ",".join(results) + "],"
             + values.dumps(tail)[1:])
 

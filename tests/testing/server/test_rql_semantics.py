@@ -122,3 +122,25 @@ def test_projection_distinct_and_paging(server: Any) -> None:
     distinct = query(server, "from '@all_docs' where price = 3 or age = 7.5 select distinct "
                              "nick")
     assert [r["nick"] for r in distinct["Results"]] == [None]
+
+
+def test_query_includes_documents_and_compare_exchange_values(server: Any) -> None:
+    requests.put(f"{server.url}/databases/db/cmpxchg", params={"key": "k/1", "index": 0},
+                 data=json.dumps({"Object": {"city": "Torun"}}))
+    orders = {"Commands": [{"Id": "orders/1", "ChangeVector": None, "Type": "PUT", "Document": {
+        "lines": [{"product": "products/1"}], "key": "k/1",
+        "@metadata": {"@collection": "Orders"}}}]}
+    requests.post(f"{server.url}/databases/db/bulk_docs", data=json.dumps(orders))
+    result = query(server, "from Orders include 'lines.product', cmpxchg('key') limit 0, 5")
+    assert list(result["Includes"]) == ["products/1"]
+    assert result["CompareExchangeValueIncludes"]["k/1"]["Value"] == {
+        "Object": {"city": "Torun"}}
+    before = requests.post(f"{server.url}/databases/db/queries",
+                           data=json.dumps({"Query": "from Orders include cmpxchg('key')"}))
+    requests.put(f"{server.url}/databases/db/cmpxchg",
+                 params={"key": "k/1", "index": result["CompareExchangeValueIncludes"]["k/1"][
+                     "Index"]}, data=json.dumps({"Object": {"city": "Bydgoszcz"}}))
+    after = requests.post(f"{server.url}/databases/db/queries",
+                          data=json.dumps({"Query": "from Orders include cmpxchg('key')"}),
+                          headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200  # the included value changed: no 304

@@ -357,7 +357,7 @@ def test_queries_on_the_wire(server: Any) -> None:
     ("from Users where search(name, $p)", "search()"),
     ("from Users where name = age", "Comparing two fields"),
     ("from Users select age * 2", "Projecting Binary"),
-    ("from Users include companyId", "include"),
+    ("from Users include timings()", "include timings()"),
     ("from Items order by spatial.distance(spatial.point(a, b), spatial.point(1, 2))", "RQL"),
 ])
 def test_unimplemented_rql_is_a_501_naming_the_construct(server: Any, text: str,
