@@ -392,10 +392,9 @@ def _order(tr: _Translator, items: tuple[ast.OrderItem, ...]) -> str | None:
 
 
 def quote_collection(name: str) -> str:
-    """A collection name in RQL: single-quoted, or double-quoted when it holds a quote."""
-    if "'" in name and '"' not in name:
-        return '"' + name + '"'
-    return "'" + name.replace("'", "''") + "'"
+    """A collection name as an RQL string literal: single-quoted, with RavenDB's backslash
+    escapes for backslashes and quotes."""
+    return "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def pushdown(where: ast.Expr | None, spec: CollectionSpec, ref: str,

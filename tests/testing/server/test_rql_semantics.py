@@ -144,3 +144,12 @@ def test_query_includes_documents_and_compare_exchange_values(server: Any) -> No
                           data=json.dumps({"Query": "from Orders include cmpxchg('key')"}),
                           headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200  # the included value changed: no 304
+
+
+@pytest.mark.parametrize("name", ["back\\slash 1", "it's", 'a"b', "x\\'y", "plain"])
+def test_client_quoted_collection_names_reach_the_server_intact(name: str) -> None:
+    from sqla_docstore.backends.ravendb.rql import quote_collection
+    from sqla_docstore.testing.server.query import parse
+
+    source = parse(f"from {quote_collection(name)} where x = 1").from_[0]
+    assert source.name == name  # type: ignore[union-attr]
