@@ -101,13 +101,11 @@ def _apply(w: Writer, commands: list[Any], cluster: bool, atomic: bool) -> dict[
             for doc_id, cv in (cmd.get("TrackedEntities") or {}).items():
                 w.check_tracked(doc_id, cv or "")
             results.append({"Type": kind})
-        elif kind == "ForceRevisionCreation":
-            results.append({"RevisionCreated": False, "Type": kind})  # no revisions here
-        else:
+        else:  # ForceRevisionCreation too: the server keeps no revisions
             raise errors.not_supported(
                 f"Batch command type {kind!r} is not supported by the sqla_docstore server "
                 "(supported: PUT, DELETE, PATCH, JsonPatch, CompareExchangePUT, "
-                "CompareExchangeDELETE, BatchTrackChanges, ForceRevisionCreation)")
+                "CompareExchangeDELETE, BatchTrackChanges)")
     if issues:
         raise errors.cluster_concurrency(issues)
     out: dict[str, Any] = {"Results": results}

@@ -302,6 +302,9 @@ def test_unsupported_batch_commands_are_named(server: Any) -> None:
     _batch(server, _put("users/1", name="A", tags=[1]))
     counters = _batch(server, {"Id": "users/1", "Type": "Counters", "Counters": {}})
     assert counters.status_code == 501 and "'Counters'" in counters.json()["Message"]
+    revision = _batch(server, {"Id": "users/1", "Type": "ForceRevisionCreation"})
+    assert revision.status_code == 501
+    assert "'ForceRevisionCreation'" in revision.json()["Message"]
 
 
 def test_json_patch_command(server: Any) -> None:
