@@ -321,15 +321,6 @@ def _identities(req: Request, db: Database) -> Reply:
     return json_reply(identities.listing(db))
 
 
-def _collection_stats(req: Request, db: Database) -> Reply:
-    with db.lock:
-        counts = {name: db.sql.execute(f"SELECT count(*) FROM {collection_table(name)}")
-                  .fetchone()[0] for name in db.collections()}
-    counts = {name: n for name, n in counts.items() if n}
-    return json_reply({"CountOfDocuments": sum(counts.values()), "CountOfConflicts": 0,
-                       "Collections": counts})
-
-
 def _cmpxchg_get(req: Request, db: Database) -> Reply:
     prefix = req.arg("startsWith")
     keys = req.params.get("key", [])
@@ -462,7 +453,6 @@ DATABASE_ROUTES: dict[tuple[str, str], DatabaseRoute] = {
     ("DELETE", "cmpxchg"): _cmpxchg_delete,
     ("GET", "configuration/client"): _client_configuration,
     ("GET", "stats"): _stats,
-    ("GET", "collections/stats"): _collection_stats,
     ("GET", "operations/state"): _db_operation_state,
     ("POST", "multi_get"): _multi_get,
 }
