@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from ... import values
 from ...backends.embedded.store import collection_table
-from . import cmpxchg, errors
+from . import cmpxchg
 from .database import Database, StoredDoc, fold
 from .writes import document_dict, document_text
 
@@ -105,9 +106,23 @@ def results_text(docs: list[StoredDoc | None], includes: dict[str, str],
     return '{"Results":[' + items + '],"Includes":{' + incl + tail
 
 
+def _wildcards(patterns: str | None) -> re.Pattern[str] | None:
+    """RavenDB's ``matches``/``exclude``: ``|``-separated patterns of ``*`` and ``?``,
+    ignoring case, over the part of the id after the prefix."""
+    if not patterns:
+        return None
+    parts = ["".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in p)
+             for p in patterns.split("|") if p]
+    return re.compile("(?:" + "|".join(parts) + r")\Z", re.IGNORECASE | re.DOTALL)
+
+
 def starting_with(db: Database, prefix: str, start: int, page_size: int,
-                  start_after: str | None) -> list[StoredDoc]:
-    """Documents whose id starts with ``prefix`` (ignoring case), ordered by id."""
+                  start_after: str | None, matches: str | None = None,
+                  exclude: str | None = None) -> list[StoredDoc]:
+    """Documents whose id starts with ``prefix`` (ignoring case), ordered by id, those whose
+    rest matches ``matches`` and not ``exclude`` (wildcard patterns) when given."""
+    wanted, unwanted = _wildcards(matches), _wildcards(exclude)
+    filtered = wanted is not None or unwanted is not None
     with db.lock:
         names = db.collections()
         if not names:
@@ -119,9 +134,17 @@ def starting_with(db: Database, prefix: str, start: int, page_size: int,
             f"WHERE id COLLATE NOCASE {op} :low AND id COLLATE NOCASE < :high"
             for i, n in enumerate(names)
         ]
-        sql = " UNION ALL ".join(parts) + " ORDER BY 2 COLLATE NOCASE LIMIT :take OFFSET :skip"
+        sql = " UNION ALL ".join(parts) + " ORDER BY 2 COLLATE NOCASE"
+        if not filtered:
+            sql += " LIMIT :take OFFSET :skip"
         rows = db.sql.execute(sql, {"low": low, "high": prefix + "\U0010ffff",
                                     "take": page_size, "skip": start}).fetchall()
+    if filtered:
+        rest = [r for r in rows if r[1].lower().startswith(prefix.lower())]
+        rows = [r for r in rest
+                if (wanted is None or wanted.match(r[1][len(prefix):]))
+                and (unwanted is None or not unwanted.match(r[1][len(prefix):]))]
+        rows = rows[start:start + page_size]
     return [(names[r[0]], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
@@ -144,7 +167,4 @@ def newest_first(db: Database, start: int, page_size: int) -> list[StoredDoc]:
     return rows[start:start + page_size]
 
 
-def check_pattern(matches: str | None, exclude: str | None) -> None:
-    if matches or exclude:
-        raise errors.not_supported("'matches' / 'exclude' id patterns are not supported by the "
-                                   "sqla_docstore server")
+

@@ -67,6 +67,11 @@ class Operations:
     def get(self, op_id: int) -> dict[str, Any] | None:
         return self._states.get(op_id)
 
+    def next_id(self) -> int:
+        """An id for an operation the client will start (``next-operation-id``)."""
+        with self._lock:
+            return next(self._ids)
+
 
 class NodeServer(ThreadingHTTPServer):
     """One node: a listening socket whose connections can all be cut at once (``kill``)."""

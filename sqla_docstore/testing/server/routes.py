@@ -150,13 +150,15 @@ def _docs_get(req: Request, db: Database) -> Reply:
         ids += list(body.get("Ids") or [])
     includes = req.params.get("include", [])
     if not ids:
-        documents.check_pattern(req.arg("matches"), req.arg("exclude"))
         start, size = req.int_arg("start"), req.int_arg("pageSize", 25)
         prefix = req.arg("startsWith")
         if prefix is None:
+            if req.arg("matches") or req.arg("exclude"):
+                raise errors.bad_request("'matches' and 'exclude' need 'startsWith'")
             found: list[Any] = list(documents.newest_first(db, start, size))
         else:
-            found = list(documents.starting_with(db, prefix, start, size, req.arg("startAfter")))
+            found = list(documents.starting_with(db, prefix, start, size, req.arg("startAfter"),
+                                                 req.arg("matches"), req.arg("exclude")))
     else:
         found = documents.load(db, ids)
         if len(ids) == 1 and found[0] is None:  # exactly one missing id: 404, cached as such
@@ -354,6 +356,22 @@ def _size(size_in_bytes: int) -> dict[str, Any]:
     return {"SizeInBytes": size_in_bytes, "HumaneSize": f"{size_in_bytes / 1024:.2f} KBytes"}
 
 
+def _detailed_stats(req: Request, db: Database) -> Reply:
+    """``/stats/detailed``: the statistics plus identity and compare-exchange counts."""
+    stats = values.loads(_stats(req, db).text or "{}")
+    with db.lock:
+        values_count = db.sql.execute(
+            """SELECT count(*) FROM "@cmpxchg" WHERE key NOT LIKE 'rvn-atomic/%'""").fetchone()[0]
+    stats.update({"CountOfIdentities": len(identities.listing(db)),
+                  "CountOfCompareExchange": values_count,
+                  "CountOfCompareExchangeTombstones": 0, "CountOfTimeSeriesDeletedRanges": 0})
+    return json_reply(stats)
+
+
+def _next_operation_id(req: Request, db: Database) -> Reply:
+    return json_reply({"Id": req.cluster.operations.next_id(), "NodeTag": req.node})
+
+
 def _stats(req: Request, db: Database) -> Reply:
     """RavenDB's DatabaseStatistics; what the server does not have (revisions, attachments,
     counters, time series, conflicts, static indexes) counts zero."""
@@ -453,6 +471,8 @@ DATABASE_ROUTES: dict[tuple[str, str], DatabaseRoute] = {
     ("DELETE", "cmpxchg"): _cmpxchg_delete,
     ("GET", "configuration/client"): _client_configuration,
     ("GET", "stats"): _stats,
+    ("GET", "stats/detailed"): _detailed_stats,
+    ("GET", "operations/next-operation-id"): _next_operation_id,
     ("GET", "operations/state"): _db_operation_state,
     ("POST", "multi_get"): _multi_get,
 }

@@ -567,3 +567,31 @@ def test_identities_next_seed_and_listing(server: Any) -> None:
     assert requests.get(_db(server, "debug/identities")).json() == {"users|": 6}
     stats = requests.get(_db(server, "collections/stats")).json()
     assert stats == {"CountOfDocuments": 2, "CountOfConflicts": 0, "Collections": {"Users": 2}}
+
+
+def test_load_starting_with_matches_exclude_and_start_after(server: Any) -> None:
+    for doc_id in ("products/MB-200", "products/MB-201", "products/MB-100", "products/BM-200"):
+        _batch(server, _put(doc_id, "Products"))
+
+    def load(**params: Any) -> list[str]:
+        reply = requests.get(_db(server, "docs"), params=params).json()
+        return [d["@metadata"]["@id"] for d in reply["Results"]]
+
+    assert load(startsWith="products/mb-", matches="2*") == ["products/MB-200",
+                                                             "products/MB-201"]
+    assert load(startsWith="products/MB-", exclude="2*|?00") == []
+    assert load(startsWith="products/MB-", matches="2*",
+                startAfter="products/MB-200") == ["products/MB-201"]
+    assert load(startsWith="products/MB-", matches="*", start=1, pageSize=1) == [
+        "products/MB-200"]
+
+
+def test_detailed_stats_and_next_operation_id(server: Any) -> None:
+    requests.put(_db(server, "cmpxchg"), params={"key": "a", "index": 0}, data='{"Object": 1}')
+    _batch(server, _put("users|", name="A"))
+    detailed = requests.get(_db(server, "stats/detailed")).json()
+    assert (detailed["CountOfDocuments"], detailed["CountOfIdentities"],
+            detailed["CountOfCompareExchange"]) == (1, 1, 1)
+    first = requests.get(_db(server, "operations/next-operation-id")).json()
+    second = requests.get(_db(server, "operations/next-operation-id")).json()
+    assert second["Id"] > first["Id"] and first["NodeTag"] == "A"
