@@ -175,6 +175,7 @@ class Plan:
     index_name: str
     fields: tuple[str, ...]  # the fields its where reads (an auto index's map fields)
     includes: Includes
+    order_types: tuple[str | None, ...]  # ``as long`` ... of each order by item
 
 
 @lru_cache(maxsize=1024)
@@ -198,7 +199,7 @@ def plan(text: str) -> Plan:
     fields = sorted({n.name for n in ast.walk(stmt.where) if isinstance(n, ast.Column)})
     index = f"Auto/{source.name}/By" + "And".join(fields) if fields else f"collection/{source.name}"
     return Plan(stmt, mode, source.name, frozenset({source.ref, source.name}), index,
-                tuple(fields), includes)
+                tuple(fields), includes, order_types(body, len(stmt.order_by)))
 
 
 def _field_options() -> dict[str, Any]:
@@ -279,12 +280,12 @@ def _matching(db: Database, p: Plan, ev: rql.Evaluator) -> list[rql.Doc]:
     if where is not None:
         docs = [d for d in docs if ev.matches(where, d)]
     if p.mode is not Mode.AGGREGATE:
-        docs = _ordered(docs, p.stmt.order_by, ev)
+        docs = _ordered(docs, p.stmt.order_by, p.order_types, ev)
     return docs
 
 
 def _ordered(docs: list[rql.Doc], items: tuple[ast.OrderItem, ...],
-             ev: rql.Evaluator) -> list[rql.Doc]:
+             types: tuple[str | None, ...], ev: rql.Evaluator) -> list[rql.Doc]:
     if not items:
         return docs
     first = items[0].expr
@@ -292,13 +293,37 @@ def _ordered(docs: list[rql.Doc], items: tuple[ast.OrderItem, ...],
         seed = ev.value(first.args[0]) if first.args else None
         return rql.shuffled(docs, seed)
     keys = []
-    for item in items:
+    for item, as_type in zip(items, types, strict=True):
         expr = item.expr
         if not (ev.is_field(expr) or (isinstance(expr, ast.Literal)
                                       and isinstance(expr.value, str))):
             raise rql.unsupported(f"Ordering by {type(expr).__name__}")
-        keys.append((lambda d, expr=expr: ev.field(expr, d), item.desc))
+        keys.append((lambda d, expr=expr, t=as_type: rql.typed_sort_key(ev.field(expr, d), t),
+                     item.desc))
     return rql.order(docs, keys)
+
+
+_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+_ORDER_END = re.compile(r"\b(?:select|limit|include|load|offset)\b", re.IGNORECASE)
+_AS_TYPE = re.compile(r"\bas\s+(long|double|string|alphanumeric)\b", re.IGNORECASE)
+
+
+def order_types(sql_text: str, count: int) -> tuple[str | None, ...]:
+    """The ``as <type>`` of each ``order by`` item (the statement parser drops them)."""
+    masked = _masked(sql_text)
+    found = _ORDER_BY.search(masked)
+    if found is None or count == 0:
+        return (None,) * count
+    end = _ORDER_END.search(masked, found.end())
+    clause = sql_text[found.end():end.start() if end else len(sql_text)]
+    items = _split_items(clause)
+    if len(items) != count:
+        raise rql.unsupported(f"The order by clause {clause.strip()!r}")
+    types = []
+    for item in items:
+        typed = _AS_TYPE.search(_masked(item))
+        types.append(typed.group(1).lower() if typed else None)
+    return tuple(types)
 
 
 def _paged(items: list[Any], skip: int, take: int | None) -> list[Any]:
@@ -364,7 +389,7 @@ def _aggregate(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[str
             for g, value in zip(group_fields, key_values, strict=True):
                 if isinstance(g, ast.Column) and g.name == expr.name:
                     return value
-        raise rql.unsupported(f"{rql._show(expr)} in a grouped select (key(), count(), sum() "
+        raise rql.unsupported(f"{rql.show(expr)} in a grouped select (key(), count(), sum() "
                               "and the grouped fields are)")
 
     def label(col: ast.ResultColumn) -> str:
@@ -380,7 +405,7 @@ def _aggregate(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[str
             return expr.args[0].name  # sum(age) is named age
         if isinstance(expr, ast.Column):
             return expr.name
-        return rql._show(expr)
+        return rql.show(expr)
 
     columns = [c for c in p.stmt.columns if not isinstance(c.expr, ast.Star)]
     rows = []
@@ -392,9 +417,10 @@ def _aggregate(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[str
     for item in p.stmt.order_by:
         expr = item.expr
         if isinstance(expr, ast.Column) and any(label(c) == expr.name for c in columns):
-            keys.append((lambda r, name=expr.name: r[0][name], item.desc))
+            keys.append((lambda r, name=expr.name: rql.sort_key(r[0][name]), item.desc))
         else:
-            keys.append((lambda r, expr=expr: aggregate(expr, r[1], r[2]), item.desc))
+            keys.append((lambda r, expr=expr: rql.sort_key(aggregate(expr, r[1], r[2])),
+                         item.desc))
     return [row for row, _, _ in rql.order(rows, keys)]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import decimal
 import random
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -123,7 +124,7 @@ class Evaluator:
         if isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.Literal) \
                 and is_number(e.operand.value):
             return -e.operand.value
-        raise unsupported(f"The value {_show(e)} in a comparison")
+        raise unsupported(f"The value {show(e)} in a comparison")
 
     def field(self, e: ast.Expr, doc: Doc) -> Any:
         """A field's value in ``doc`` (MISSING when absent)."""
@@ -140,7 +141,7 @@ class Evaluator:
             if e.name == "@metadata":
                 return values.loads(doc.row[5] or "{}")
             return doc.body.get(e.name, MISSING)
-        raise unsupported(f"{_show(e)} as a field")
+        raise unsupported(f"{show(e)} as a field")
 
     def is_field(self, e: ast.Expr) -> bool:
         return isinstance(e, ast.Column) or (
@@ -174,7 +175,7 @@ class Evaluator:
         if isinstance(e, ast.IsNull):  # SQL spelling of ``= null``
             found = equals(self.field(e.expr, doc), None, exact)
             return not found if e.negated else found
-        raise unsupported(f"The RQL condition {_show(e)}")
+        raise unsupported(f"The RQL condition {show(e)}")
 
     def _comparison(self, e: ast.Binary, doc: Doc, exact: bool) -> bool:
         left, right, op = e.left, e.right, e.op
@@ -228,7 +229,7 @@ def _in_order(cmp: int | None, op: str) -> bool:
     return cmp is not None and _ORDER_OPS[op](cmp)
 
 
-def _show(e: ast.Expr) -> str:
+def show(e: ast.Expr) -> str:
     if isinstance(e, ast.Column):
         return e.name if e.table is None else f"{e.table}.{e.name}"
     if isinstance(e, ast.Func):
@@ -258,16 +259,33 @@ def sort_key(value: Any) -> tuple[Any, ...]:
     return (4, values.dumps(value))
 
 
-def order(items: list[Any], keys: Iterable[tuple[Callable[[Any], Any], bool]]) -> list[Any]:
-    """Stable sort by several keys (applied last to first); ``(key, desc)`` pairs."""
+def typed_sort_key(value: Any, as_type: str | None) -> tuple[Any, ...]:
+    """``order by x as long|double|string|alphanumeric``: long and double order the numbers
+    (other values first, as missing), string orders text (numbers by their text) and
+    alphanumeric orders digit runs by their value."""
+    if as_type is None:
+        return sort_key(value)
+    if as_type in ("long", "double"):
+        if not is_number(value):
+            return sort_key(MISSING)
+        return sort_key(int(value) if as_type == "long" else float(value))
+    text = value if isinstance(value, str) else values.dumps(value) if is_number(value) else None
+    if text is None:
+        return sort_key(MISSING)
+    if as_type == "string":
+        return sort_key(text)
+    chunks = tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                   for part in re.findall(r"\d+|\D+", fold(text)))
+    return (3, chunks)
+
+
+def order(items: list[Any], keys: Iterable[tuple[Callable[[Any], tuple[Any, ...]], bool]]
+          ) -> list[Any]:
+    """Stable sort by several keys (applied last to first); ``(sort key, desc)`` pairs."""
     out = list(items)
     for key, desc in reversed(list(keys)):
-        out.sort(key=_sorting(key), reverse=desc)
+        out.sort(key=key, reverse=desc)
     return out
-
-
-def _sorting(key: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:
-    return lambda item: sort_key(key(item))
 
 
 def shuffled(items: list[Any], seed: Any) -> list[Any]:

@@ -153,3 +153,15 @@ def test_client_quoted_collection_names_reach_the_server_intact(name: str) -> No
 
     source = parse(f"from {quote_collection(name)} where x = 1").from_[0]
     assert source.name == name  # type: ignore[union-attr]
+
+
+def test_typed_ordering(server: Any) -> None:
+    # age: 30, 1000, 7.5, "12" (a string: not a number for long/double, first as missing)
+    assert ids(server, "from Users order by age as long") == ["users/4", "users/3", "users/1",
+                                                              "users/2"]
+    assert ids(server, "from Users order by age as double desc") == [
+        "users/2", "users/1", "users/3", "users/4"]
+    assert ids(server, "from Users order by age as string") == ["users/2", "users/4", "users/1",
+                                                                "users/3"]
+    assert ids(server, "from Users order by age as alphanumeric") == [
+        "users/3", "users/4", "users/1", "users/2"]
