@@ -119,7 +119,11 @@ class Wire:
         counts = self.counts
 
         def send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            counts[request.path_url.split("?")[0].rsplit("/", 1)[-1]] += 1
+            path, _, query = request.path_url.partition("?")
+            # sqla_docstore's once-per-transaction schema catalog check (a conditional GET,
+            # mostly 304; README: RavenDB over HTTP) is named apart from document loads
+            catalog = path.endswith("/docs") and "sqla_docstore%2Fcatalog" in query
+            counts["catalog check" if catalog else path.rsplit("/", 1)[-1]] += 1
             return original(adapter, request, *args, **kwargs)
 
         requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
@@ -247,10 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nclient CPU ours / theirs: {ratio:.2f} (median of rounds; target <= {TARGET}: "
           f"{verdict}); rounds: {', '.join(f'{x:.2f}' for x in ratios)}")
     ours_wire = results["sqla_docstore"][-1].wire
-    only_batch_and_hilo = ours_wire.get("bulk_docs") == 1 and set(ours_wire) <= {"bulk_docs",
-                                                                                "next"}
+    only_batch_and_hilo = ours_wire.get("bulk_docs") == 1 and set(ours_wire) <= {
+        "bulk_docs", "next", "catalog check"} and ours_wire.get("catalog check", 0) <= 1
     print(f"ours per commit: {ours_wire.get('bulk_docs', 0)} batch + {ours_wire.get('next', 0)} "
-          f"HiLo range(s), nothing else: {'ok' if only_batch_and_hilo else 'MISSED'}")
+          f"HiLo range(s) + at most 1 catalog check, nothing else: "
+          f"{'ok' if only_batch_and_hilo else 'MISSED'}")
     if args.check and (ratio > TARGET or not only_batch_and_hilo):
         return 1
     return 0
