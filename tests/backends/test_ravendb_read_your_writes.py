@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -56,3 +57,35 @@ def test_queries_before_any_write_do_not_wait(ravendb_server_factory: Any) -> No
         session.scalars(sa.select(Item).where(Item.name == "a")).all()
     assert all("WaitForNonStaleResults" not in b for b in _query_bodies(server))
     engine.dispose()
+
+
+def test_own_writes_are_read_while_the_indexes_lag(ravendb_server_factory: Any) -> None:
+    server = ravendb_server_factory("A")
+    database = server.cluster.databases.get(server.database)
+    url = f"ravendb://{server.url.split('://', 1)[1]}/{server.database}"
+    writer, other = sa.create_engine(url), sa.create_engine(url)
+    with Session(other) as session:  # both engines know the schema before the lag starts
+        assert session.scalars(sa.select(Item.name).where(Item.name == "a")).all() == []
+    database.index_lag = 1.5  # long enough for the stale reads below on a busy machine
+    with Session(writer) as session:
+        session.add(Item(name="a"))
+        session.commit()
+        # the writer's own query waits for the index to catch up with its commit
+        assert session.scalars(sa.select(Item.name).where(Item.name == "a")).all() == ["a"]
+    # the bundled server really lags: a client that did not write sees the stale index (as
+    # on RavenDB), and the reply says so
+    reply = requests.post(f"{server.url}/databases/{server.database}/queries", json={
+        "Query": "from 'items' where name = $n", "QueryParameters": {"n": "b"}}, timeout=5)
+    assert reply.json()["IsStale"] is False  # nothing written since the lag passed
+    with Session(writer) as session:
+        session.add(Item(name="b"))
+        session.commit()
+    stale = requests.post(f"{server.url}/databases/{server.database}/queries", json={
+        "Query": "from 'items' where name = $n", "QueryParameters": {"n": "b"}}, timeout=5)
+    assert stale.json()["IsStale"] is True and stale.json()["Results"] == []
+    with Session(other) as session:
+        assert session.scalars(sa.select(Item.name).where(Item.name == "b")).all() == []
+    with Session(writer) as session:
+        assert session.scalars(sa.select(Item.name).where(Item.name == "b")).all() == ["b"]
+    writer.dispose()
+    other.dispose()

@@ -24,6 +24,9 @@ def add_parser(commands: Any) -> None:
     serve.add_argument("--key", help="the server certificate's private key (PEM)")
     serve.add_argument("--ca", help="CA bundle (PEM) that client certificates must chain to")
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    serve.add_argument("--index-lag", type=float, default=0.0, metavar="SECONDS",
+                       help="queries see a write only this long after it (IsStale until "
+                            "then; WaitForNonStaleResults waits), as RavenDB's indexes lag")
     serve.set_defaults(func=run)
 
 
@@ -39,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     cluster = serve_cluster(args.data, args.nodes, databases=args.database, host=args.host,
                             port=args.port, ssl_context=context, record=False,
                             verbose=args.verbose)
+    cluster.databases.set_index_lag(args.index_lag)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     for tag in cluster.tags:

@@ -39,6 +39,10 @@ class Database:
     def __init__(self, name: str, store: EmbeddedStore, owned: bool = True) -> None:
         self.name = name
         self.store = store
+        #: seconds the (simulated) indexes lag document writes: a query does not see a
+        #: document written less than this long ago and answers IsStale: true, unless it
+        #: asks WaitForNonStaleResults (it then waits, up to its timeout); 0 = never stale
+        self.index_lag = 0.0
         self.owned = owned
         self.lock = store.lock
         self.sql = store.open_connection()
@@ -156,6 +160,8 @@ class Databases:
     def __init__(self, data_dir: str | os.PathLike[str] | None = None,
                  stores: dict[str, EmbeddedStore] | None = None, own_stores: bool = False) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else None
+        #: the simulated index lag of databases opened from now on (Database.index_lag)
+        self.index_lag = 0.0
         self._lock = threading.Lock()
         self._dbs: dict[str, Database] = {}
         for name, store in (stores or {}).items():
@@ -168,8 +174,16 @@ class Databases:
     def _open(self, name: str) -> Database:
         path = None if self.data_dir is None else str(self.data_dir / f"{name}.db")
         db = Database(name, EmbeddedStore(path))
+        db.index_lag = self.index_lag
         self._dbs[fold(name)] = db
         return db
+
+    def set_index_lag(self, seconds: float) -> None:
+        """Make every database's queries lag writes by ``seconds`` (0: never stale)."""
+        with self._lock:
+            self.index_lag = seconds
+            for db in self._dbs.values():
+                db.index_lag = seconds
 
     def get(self, name: str) -> Database:
         db = self._dbs.get(fold(name))

@@ -3,6 +3,7 @@ delete/patch by query."""
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import hashlib
 import re
@@ -256,10 +257,14 @@ def _prefilter(where: ast.Expr | None, params: dict[str, Any]) -> tuple[str, lis
 
 
 def _documents(db: Database, name: str, where: ast.Expr | None,
-               params: dict[str, Any]) -> list[rql.Doc]:
+               params: dict[str, Any], indexed_until: str | None = None) -> list[rql.Doc]:
     """The documents of a collection (none for an unknown one; every one for @all_docs) in
-    the order they were last written, narrowed by a superset filter of ``where``."""
+    the order they were last written, narrowed by a superset filter of ``where``; with
+    ``indexed_until``, only those last modified by then (what a lagging index holds)."""
     condition, args = _prefilter(where, params)
+    if indexed_until is not None:
+        condition = " AND ".join(filter(None, [condition, "modified <= ?"]))
+        args = [*args, indexed_until]
     tail = f" WHERE {condition}" if condition else ""
     with db.lock:
         if name.lower() == rql.ALL_DOCS:
@@ -274,8 +279,9 @@ def _documents(db: Database, name: str, where: ast.Expr | None,
     return [rql.Doc(row, values.loads(row[2])) for row in rows]
 
 
-def _matching(db: Database, p: Plan, ev: rql.Evaluator) -> list[rql.Doc]:
-    docs = _documents(db, p.source, p.stmt.where, ev.params)
+def _matching(db: Database, p: Plan, ev: rql.Evaluator,
+              indexed_until: str | None = None) -> list[rql.Doc]:
+    docs = _documents(db, p.source, p.stmt.where, ev.params, indexed_until)
     where = p.stmt.where
     if where is not None:
         docs = [d for d in docs if ev.matches(where, d)]
@@ -445,7 +451,8 @@ def run_query(db: Database, node: str, body: dict[str, Any], etag: str) -> str:
     p = plan(text)
     skip, take = page(p.stmt, params, body)
     ev = rql.Evaluator(set(p.refs), params)
-    docs = _matching(db, p, ev)
+    indexed_until, stale = _index_state(db, p.source, body)
+    docs = _matching(db, p, ev, indexed_until)
     with db.lock:
         _record_auto_index(db, p)
     included: dict[str, str] = {}
@@ -468,12 +475,52 @@ def run_query(db: Database, node: str, body: dict[str, Any], etag: str) -> str:
             "SkippedResults": 0, "DurationInMs": int((time.perf_counter() - started) * 1000),
             "IncludedPaths": None, "IndexName": p.index_name}
     tail: dict[str, Any] = {"Includes": {k: values.loads(v) for k, v in included.items()},
-                            "IndexTimestamp": now, "LastQueryTime": now, "IsStale": False,
+                            "IndexTimestamp": now, "LastQueryTime": now, "IsStale": stale,
                             "ResultEtag": int(etag), "NodeTag": node}
     if values_included:
         tail["CompareExchangeValueIncludes"] = values_included
     return (values.dumps(head)[:-1] + ',"Results":[' + ",".join(results) + "],"
             + values.dumps(tail)[1:])
+
+
+def _index_state(db: Database, source: str, body: dict[str, Any]) -> tuple[str | None, bool]:
+    """(the newest write the collection's index holds, or None for all; whether the index is
+    stale) under the database's simulated index lag. A query that asks
+    WaitForNonStaleResults waits until the lag has passed its newest write (up to its
+    timeout, then it answers stale, as RavenDB does after a wait timeout)."""
+    if db.index_lag <= 0:
+        return None, False
+    def newest() -> str | None:
+        with db.lock:
+            names = db.collections() if source.lower() == rql.ALL_DOCS else [
+                n for n in [db.resolve(source)] if n is not None]
+            stamps = [db.sql.execute(f"SELECT max(modified) FROM {collection_table(n)}"
+                                     ).fetchone()[0] for n in names]
+        return max((s for s in stamps if s), default=None)
+    def cutoff() -> str:
+        moment = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=db.index_lag)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0Z"
+    if body.get("WaitForNonStaleResults"):
+        deadline = time.monotonic() + _timespan(body.get("WaitForNonStaleResultsTimeout"))
+        while time.monotonic() < deadline:
+            latest = newest()
+            if latest is None or latest <= cutoff():
+                return None, False
+            time.sleep(0.01)
+    until = cutoff()
+    latest = newest()
+    return until, latest is not None and latest > until
+
+
+def _timespan(text: Any, default: float = 15.0) -> float:
+    """Seconds of a C# TimeSpan (``hh:mm:ss[.fff]``, RavenDB's wait timeouts)."""
+    if not isinstance(text, str):
+        return default
+    try:
+        hours, minutes, seconds = text.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return default
 
 
 def matching_documents(db: Database, index_query: dict[str, Any]) -> list[StoredDoc]:
