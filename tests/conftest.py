@@ -16,6 +16,34 @@ from sqlalchemy.engine import Engine
 from sqla_docstore import dbapi
 from sqla_docstore.backends.embedded.store import EmbeddedStore
 
+
+def _sqlite_oracle_casts_typed_json() -> None:
+    """The SQLite oracle renders ``.as_integer()`` & co. as SQLAlchemy 2.1 does,
+    ``CAST(JSON_EXTRACT(...) AS type)``, also under SQLAlchemy 2.0 (whose SQLite dialect gives
+    the stored value uncast: "5" for ``as_integer()``). sqla_docstore gives 2.1's typed answers
+    on both versions (README: Nested documents)."""
+    import inspect
+
+    from sqlalchemy import cast
+    from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
+    from sqlalchemy.ext.compiler import compiles
+    from sqlalchemy.sql import operators, sqltypes
+    from sqlalchemy.sql.elements import BinaryExpression
+
+    if "_cast_applied" in inspect.signature(SQLiteCompiler.visit_json_getitem_op_binary).parameters:
+        return  # SQLAlchemy 2.1 and later cast already
+
+    @compiles(BinaryExpression, "sqlite")
+    def _typed_json(element: Any, compiler: Any, **kw: Any) -> str:
+        if element.operator in (operators.json_getitem_op, operators.json_path_getitem_op) and (
+                element.type._type_affinity is not sqltypes.JSON) and not kw.get("_cast_applied"):
+            kw["_cast_applied"] = True
+            return str(compiler.process(cast(element, element.type), **kw))
+        return str(compiler.visit_binary(element, **kw))
+
+
+_sqlite_oracle_casts_typed_json()
+
 #: The schema most DB-API tests use: an autoincrement key, a NOT NULL name, a checked age.
 USERS_SPEC: dict[str, Any] = {
     "fields": [
