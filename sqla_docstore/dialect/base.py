@@ -98,7 +98,7 @@ class DocstoreDialect(default.DefaultDialect):
     supports_default_values = True
     supports_default_metavalue = False
     supports_empty_insert = False
-    supports_multivalues_insert = False
+    supports_multivalues_insert = True
     supports_schemas = False
     supports_views = False
     supports_alter = False

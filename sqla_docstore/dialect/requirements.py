@@ -149,11 +149,6 @@ class Requirements(SuiteRequirements):
         return exclusions.closed()
 
     @property
-    def insert_from_select(self) -> Any:
-        # INSERT ... SELECT would be a server-side copy; not supported.
-        return exclusions.closed()
-
-    @property
     def table_value_constructor(self) -> Any:
         return exclusions.closed()
 

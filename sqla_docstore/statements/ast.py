@@ -268,10 +268,15 @@ SelectLike = Select | Compound
 
 @dataclass(frozen=True)
 class Insert:
+    """``INSERT INTO table (columns) VALUES (values), (more_values)...`` or, with ``select``,
+    ``INSERT INTO table (columns) SELECT ...`` (then ``values`` is empty)."""
+
     table: str
     columns: tuple[str, ...]
     values: tuple[Expr, ...]
     returning: tuple[ResultColumn, ...] = ()
+    more_values: tuple[tuple[Expr, ...], ...] = ()  # the rows after the first
+    select: SelectLike | None = None
 
 
 @dataclass(frozen=True)

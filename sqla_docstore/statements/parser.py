@@ -510,18 +510,26 @@ class _Parser:
                 while self.accept_op(","):
                     columns.append(self.ident())
                 self.expect_op(")")
-            if self.tok.is_kw("select"):
-                self.unsupported("INSERT ... SELECT")
+            if self.tok.is_kw("select") or (self.tok.value == "(" and self.tok.kind == "op"):
+                select = self.select_stmt()
+                return ast.Insert(table, tuple(columns), (), self.returning(), select=select)
             self.expect_kw("values")
-            self.expect_op("(")
-            values = list(self.expr_list())
-            self.expect_op(")")
-            if self.tok.kind == "op" and self.tok.value == ",":
-                self.unsupported("multi-row INSERT ... VALUES")
-            if len(values) != len(columns):
-                self.error("INSERT has a different number of columns and values")
+            rows = [self.values_row(len(columns))]
+            while self.accept_op(","):
+                rows.append(self.values_row(len(columns)))
+            values = list(rows[0])
+            return ast.Insert(table, tuple(columns), tuple(values), self.returning(),
+                              tuple(rows[1:]))
         returning = self.returning()
         return ast.Insert(table, tuple(columns), tuple(values), returning)
+
+    def values_row(self, width: int) -> tuple[ast.Expr, ...]:
+        self.expect_op("(")
+        values = self.expr_list()
+        self.expect_op(")")
+        if len(values) != width:
+            self.error("INSERT has a different number of columns and values")
+        return values
 
     def update(self) -> ast.Update:
         self.expect_kw("update")

@@ -272,6 +272,23 @@ def test_insert_returning() -> None:
     assert parse("INSERT INTO t DEFAULT VALUES") == ast.Insert("t", (), ())
 
 
+def test_insert_of_several_values_rows() -> None:
+    stmt = parse("INSERT INTO t (a, b) VALUES (:a0, 1), (:a1, NULL) RETURNING a")
+    assert stmt == ast.Insert("t", ("a", "b"), (ast.Param("a0"), ast.Literal(1)),
+                              (ast.ResultColumn(ast.Column(None, "a")),),
+                              ((ast.Param("a1"), ast.Literal(None)),))
+    with pytest.raises(ProgrammingError, match="different number of columns"):
+        parse("INSERT INTO t (a, b) VALUES (1, 2), (3)")
+
+
+def test_insert_from_select() -> None:
+    stmt = parse("INSERT INTO t (a) SELECT u.b FROM u WHERE u.b > :x")
+    assert isinstance(stmt, ast.Insert) and stmt.values == () and stmt.columns == ("a",)
+    assert stmt.select == ast.Select(
+        (ast.ResultColumn(ast.Column("u", "b")),), (ast.TableRef("u"),),
+        ast.Binary(">", ast.Column("u", "b"), ast.Param("x")))
+
+
 def test_update_returning() -> None:
     stmt = parsed(update(users).where(users.c.id == 1).values(name="z").returning(users.c.name))
     assert stmt == ast.Update(
@@ -400,8 +417,6 @@ def test_rql_unsupported_clauses() -> None:
         ("SELECT count(*) FILTER (WHERE a > 1) FROM t", "FILTER"),
         ("SELECT a FROM main.t", "schema-qualified name main.t"),
         ("INSERT OR REPLACE INTO t (a) VALUES (1)", "INSERT OR"),
-        ("INSERT INTO t (a) SELECT b FROM u", "INSERT ... SELECT"),
-        ("INSERT INTO t (a) VALUES (1), (2)", "multi-row INSERT"),
         ("UPDATE t SET a = 1 FROM u", "UPDATE ... FROM"),
         ("DELETE FROM t USING u", "DELETE ... USING"),
         ("SELECT a FROM t WHERE a GLOB 'x*'", "GLOB"),
