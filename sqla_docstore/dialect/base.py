@@ -230,6 +230,7 @@ class DocstoreDialect(default.DefaultDialect):
         except errors.OperationalError:
             raise exc.NoSuchTableError(table_name) from None
 
+    @reflection.cache  # an Inspector answers from its cache until clear_cache(), as SQLite's
     def has_table(self, connection: Any, table_name: str, schema: str | None = None,
                   **kw: Any) -> bool:
         # Declared, or holding documents: a collection that is only mapped does not exist yet

@@ -26,6 +26,11 @@ class _EscapeAny(dict[str, str]):
         return f"_x{ord(char):x}_"
 
 
+#: EXTRACT fields and their strftime() codes (as SQLite computes them).
+_EXTRACT_FIELDS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M",
+                   "second": "%S", "doy": "%j", "dow": "%w", "week": "%W", "epoch": "%s"}
+
+
 class DocstoreIdentifierPreparer(compiler.IdentifierPreparer):
     # The statement language's clause words too (a table named "values" is quoted).
     reserved_words = compiler.RESERVED_WORDS | CLAUSE_WORDS
@@ -44,6 +49,19 @@ class DocstoreCompiler(compiler.SQLCompiler):
             "SELECT ... FOR UPDATE is not supported by sqla_docstore: documents are not locked; "
             "use version_id_col or optimistic concurrency instead"
         )
+
+    def update_from_clause(self, update_stmt: Any, from_table: Any, extra_froms: Any,
+                           from_hints: Any, **kw: Any) -> str:
+        # UPDATE ... FROM as SQLite renders it (the DB-API's parser gives SQLite's meaning)
+        kw["asfrom"] = True
+        return "FROM " + ", ".join(t._compiler_dispatch(self, fromhints=from_hints, **kw)
+                                   for t in extra_froms)
+
+    def delete_extra_from_clause(self, delete_stmt: Any, from_table: Any, extra_froms: Any,
+                                 from_hints: Any, **kw: Any) -> str:
+        kw["asfrom"] = True
+        return "USING " + ", ".join(t._compiler_dispatch(self, fromhints=from_hints, **kw)
+                                    for t in extra_froms)
 
     def visit_now_func(self, fn: Any, **kw: Any) -> str:
         return "CURRENT_TIMESTAMP"  # as SQLite renders it (the store's clock, UTC)
@@ -76,7 +94,11 @@ class DocstoreCompiler(compiler.SQLCompiler):
         return self.visit_regexp_match_op_binary(binary, operator, **kw)
 
     def visit_extract(self, extract: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError(f"EXTRACT({extract.field}) is not supported by sqla_docstore")
+        # As SQLite's dialect renders it: a strftime() field of the stored ISO text.
+        code = _EXTRACT_FIELDS.get(extract.field)
+        if code is None:
+            raise exc.CompileError(f"EXTRACT({extract.field}) is not supported by sqla_docstore")
+        return f"CAST(strftime('{code}', {self.process(extract.expr, **kw)}) AS INTEGER)"
 
     def visit_over(self, over: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("window functions (OVER) are not supported by sqla_docstore")

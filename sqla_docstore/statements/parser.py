@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -188,6 +189,42 @@ def _json_step(left: ast.Expr, step: ast.Expr, result: ast.JsonResult) -> ast.Js
     if isinstance(left, ast.JsonPath) and left.result is ast.JsonResult.JSON:
         return ast.JsonPath(left.base, left.steps + (step,), result)
     return ast.JsonPath(left, (step,), result)
+
+
+def _one_row_of(from_: tuple[ast.FromItem, ...], where: ast.Expr | None) -> ast.Select:
+    return ast.Select((ast.ResultColumn(ast.Literal(1)),), from_, where, limit=ast.Literal(1))
+
+
+def _update_from(stmt: ast.Update, from_: tuple[ast.FromItem, ...]) -> ast.Update:
+    """``UPDATE t SET a = u.b FROM u WHERE c`` as SQLite runs it: each row of ``t`` with a
+    matching row of the FROM tables takes its values from one matching row. Rewritten as
+    ``SET a = (SELECT u.b FROM u WHERE c LIMIT 1) WHERE EXISTS (SELECT 1 FROM u WHERE c)``:
+    every SET subquery scans the same FROM in the same order, so they read the same row."""
+    others = _from_names(from_)
+    assignments = tuple(
+        (name, ast.ScalarSubquery(replace(_one_row_of(from_, stmt.where),
+                                          columns=(ast.ResultColumn(expr),)))
+         if _reads_names(expr, others) else expr)
+        for name, expr in stmt.assignments)
+    where = ast.Exists(_one_row_of(from_, stmt.where))
+    return replace(stmt, assignments=assignments, where=where)
+
+
+def _from_names(items: tuple[ast.FromItem, ...]) -> frozenset[str]:
+    names: set[str] = set()
+    for item in items:
+        for node in ast.walk(item, (ast.SubqueryRef,)):
+            if isinstance(node, ast.TableRef):
+                names.add(node.ref)
+            elif isinstance(node, ast.SubqueryRef):
+                names.add(node.alias)
+    return frozenset(names)
+
+
+def _reads_names(expr: ast.Expr, names: frozenset[str]) -> bool:
+    """Whether ``expr`` reads a column qualified by one of ``names`` (or by nothing)."""
+    return any(isinstance(n, ast.Column) and (n.table is None or n.table in names)
+               for n in ast.walk(expr))
 
 
 class _Parser:
@@ -539,9 +576,14 @@ class _Parser:
         assignments = [self.assignment()]
         while self.accept_op(","):
             assignments.append(self.assignment())
-        if self.tok.is_kw("from"):
-            self.unsupported("UPDATE ... FROM")
+        from_: tuple[ast.FromItem, ...] = ()
+        if self.accept_kw("from"):
+            from_ = self.from_list()
         where = self.expr() if self.accept_kw("where") else None
+        if from_:
+            self.refuse_unqualified("UPDATE ... FROM", (tuple(e for _, e in assignments), where))
+            return _update_from(ast.Update(table, alias, tuple(assignments), where,
+                                           self.returning()), from_)
         return ast.Update(table, alias, tuple(assignments), where, self.returning())
 
     def assignment(self) -> tuple[str, ast.Expr]:
@@ -556,10 +598,22 @@ class _Parser:
         self.expect_kw("from")
         table = self.ident()
         alias = self.ident() if self.accept_kw("as") else None
-        if self.tok.is_kw("using"):
-            self.unsupported("DELETE ... USING")
+        using: tuple[ast.FromItem, ...] = ()
+        if self.accept_kw("using"):
+            using = self.from_list()
         where = self.expr() if self.accept_kw("where") else None
+        if using:  # the rows with at least one matching row in the USING tables
+            self.refuse_unqualified("DELETE ... USING", where)
+            where = ast.Exists(_one_row_of(using, where))
         return ast.Delete(table, alias, where, self.returning())
+
+    def refuse_unqualified(self, construct: str, node: Any) -> None:
+        """Columns of a statement over several tables must name their table: which table an
+        unqualified one belongs to takes the schema (SQLAlchemy always qualifies them)."""
+        for n in ast.walk(node, (ast.Exists, ast.ScalarSubquery, ast.InSelect)):
+            if isinstance(n, ast.Column) and n.table is None and (
+                    n.name.lower() not in ("current_timestamp", "current_date", "current_time")):
+                self.unsupported(f"unqualified column {n.name} in {construct}")
 
     def returning(self) -> tuple[ast.ResultColumn, ...]:
         if self.accept_kw("returning"):
