@@ -155,6 +155,9 @@ class CollectionSpec:
     #: RavenDB clients' ``Id`` does, instead of the part after ``{prefix}/``; the id is then
     #: not stored in the body (documents other clients wrote have none there either)
     key_is_id: bool = False
+    #: CREATE TEMPORARY TABLE: the connection that created it drops it when it closes, and
+    #: reflection lists it with the temporary tables
+    temporary: bool = False
 
     @property
     def prefix(self) -> str:
@@ -192,6 +195,7 @@ class CollectionSpec:
             "foreign_keys": [fk.to_json() for fk in self.foreign_keys],
             "unique_names": list(self.unique_names),
             **({"key_is_id": True} if self.key_is_id else {}),
+            **({"temporary": True} if self.temporary else {}),
         }
 
     @classmethod
@@ -219,6 +223,7 @@ class CollectionSpec:
                                for fk in data.get("foreign_keys", ())),
             unique_names=tuple(data.get("unique_names", ())),
             key_is_id=bool(data.get("key_is_id", False)),
+            temporary=data.get("temporary", False),
         )
 
     @cached_property
@@ -358,6 +363,8 @@ def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per ke
         return "'unique_names' must be a list of names (or nulls)"
     if data.get("key_is_id") and len(data.get("primary_key", [])) != 1:
         return "'key_is_id' needs a primary key of one field"
+    if not isinstance(data.get("temporary", False), bool):
+        return "'temporary' must be true or false"
     return None
 
 

@@ -87,6 +87,8 @@ class Connection:
         self.savepoint_commits = False
         #: schemas assume_collections passed on in this transaction, by collection name
         self._assumed: dict[str, CollectionSpec] = {}
+        #: temporary collections this connection created: dropped when it closes
+        self.temporary: list[str] = []
 
     @property
     def change_vectors(self) -> ChangeVectors:
@@ -256,7 +258,18 @@ class Connection:
             self.pending.clear()
             backend, self._backend = self._backend, None
             with pep249("close"):
+                self._drop_temporary(backend)
                 backend.close()
+
+    def _drop_temporary(self, backend: BackendConnection) -> None:
+        """A temporary collection ends with the connection that created it (as SQLite's
+        temporary tables do); one dropped already is skipped."""
+        for name in self.temporary:
+            try:
+                backend.execute_schema(ast.DropCollection(name))
+            except errors.OperationalError:
+                pass  # dropped by the application already
+        self.temporary.clear()
 
     def __enter__(self) -> Connection:
         return self
@@ -276,6 +289,8 @@ def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
     backend = conn.backend
     if isinstance(stmt, ast.CreateCollection):
         check_schema(CollectionSpec.from_json(stmt.name, stmt.spec), backend.evaluate)
+        if stmt.spec.get("temporary"):
+            conn.temporary.append(stmt.name)
     prefix = None
     if isinstance(stmt, ast.DropCollection):
         try:

@@ -247,7 +247,11 @@ class DocstoreDialect(default.DefaultDialect):
     @reflection.cache
     def get_table_names(self, connection: Any, schema: str | None = None,
                         **kw: Any) -> list[str]:
-        return [n for n in self._backend(connection).collection_names() if not n.startswith("@")]
+        # Temporary collections are not listed (as SQLite lists them apart); the reflection
+        # of one by name works as for any collection.
+        backend = self._backend(connection)
+        return [n for n in backend.collection_names()
+                if not n.startswith("@") and not _temporary(backend, n)]
 
     @reflection.cache
     def get_view_names(self, connection: Any, schema: str | None = None, **kw: Any) -> list[str]:
@@ -320,6 +324,13 @@ def _reflected_index(name: str, elements: tuple[Any, ...], unique: bool) -> dict
     if sorting:
         out["column_sorting"] = sorting
     return out
+
+
+def _temporary(backend: Any, name: str) -> bool:
+    try:
+        return bool(backend.spec(name).temporary)
+    except errors.OperationalError:  # dropped meanwhile
+        return False
 
 
 def _reflected_column(f: Any, autoincrement: str | None) -> dict[str, Any]:

@@ -260,6 +260,7 @@ def collection_spec(table: schema.Table, dialect: Any,
         "foreign_keys": foreign_keys,
         "unique_names": [c.name if isinstance(c.name, str) else None for c in uniques],
         **({"key_is_id": True} if table.dialect_options["docstore"]["key_is_id"] else {}),
+        **({"temporary": True} if _is_temporary(table) else {}),
     }
 
 
@@ -267,6 +268,11 @@ def index_elements(index: schema.Index, dialect: Any) -> list[Any]:
     """An index's elements as the collection spec keeps them (DocstoreDDLCompiler)."""
     ddl: Any = dialect.ddl_compiler(dialect, None)
     return list(ddl._index_fields(index))
+
+
+def _is_temporary(table: schema.Table) -> bool:
+    """``Table(..., prefixes=["TEMPORARY"])`` (or TEMP), as SQLite's CREATE TEMPORARY TABLE."""
+    return any(str(p).upper() in ("TEMPORARY", "TEMP") for p in table._prefixes)
 
 
 def foreign_key_json(cons: schema.ForeignKeyConstraint) -> dict[str, Any]:

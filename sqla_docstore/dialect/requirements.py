@@ -61,14 +61,9 @@ class Requirements(SuiteRequirements):
     def foreign_key_constraint_reflection(self) -> Any:
         return exclusions.open()
 
-    @property
-    def temp_table_reflection(self) -> Any:
-        # There are no temporary collections.
-        return exclusions.closed()
-
-    @property
-    def temporary_tables(self) -> Any:
-        return exclusions.closed()
+    # Temporary tables: collections dropped when their connection closes (visible to other
+    # connections meanwhile); reflected by name but not listed, so temp_table_names stays
+    # closed (SuiteRequirements' default).
 
     @property
     def temporary_views(self) -> Any:
@@ -134,6 +129,16 @@ class Requirements(SuiteRequirements):
         return exclusions.open()
 
     # -- SQL the store's query language has no form for ---------------------------------
+    @property
+    def update_from(self) -> Any:
+        # UPDATE ... FROM as SQLite renders it (rewritten into correlated subqueries)
+        return exclusions.open()
+
+    @property
+    def delete_from(self) -> Any:
+        # DELETE ... USING (the rows with a match in the USING tables)
+        return exclusions.open()
+
     @property
     def ctes(self) -> Any:
         # WITH is refused with a CompileError.
