@@ -155,9 +155,12 @@ class CollectionSpec:
     #: RavenDB clients' ``Id`` does, instead of the part after ``{prefix}/``; the id is then
     #: not stored in the body (documents other clients wrote have none there either)
     key_is_id: bool = False
-    #: CREATE TEMPORARY TABLE: the connection that created it drops it when it closes, and
-    #: reflection lists it with the temporary tables
+    #: CREATE TEMPORARY TABLE: the connection that created it drops it when it closes (the
+    #: dialect does not list it with the tables)
     temporary: bool = False
+    #: a view: the SELECT (as the DB-API parses it) that queries naming it read instead; the
+    #: collection holds no documents and takes no writes
+    view: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -196,6 +199,7 @@ class CollectionSpec:
             "unique_names": list(self.unique_names),
             **({"key_is_id": True} if self.key_is_id else {}),
             **({"temporary": True} if self.temporary else {}),
+            **({"view": self.view} if self.view is not None else {}),
         }
 
     @classmethod
@@ -224,6 +228,7 @@ class CollectionSpec:
             unique_names=tuple(data.get("unique_names", ())),
             key_is_id=bool(data.get("key_is_id", False)),
             temporary=data.get("temporary", False),
+            view=data.get("view"),
         )
 
     @cached_property
@@ -365,6 +370,8 @@ def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per ke
         return "'key_is_id' needs a primary key of one field"
     if not isinstance(data.get("temporary", False), bool):
         return "'temporary' must be true or false"
+    if not isinstance(data.get("view"), (str, type(None))):
+        return "'view' must be the text of a SELECT"
     return None
 
 

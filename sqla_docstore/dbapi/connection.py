@@ -14,7 +14,7 @@ from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.parser import parse
-from . import executor
+from . import executor, views
 from .foreign_keys import ForeignKeys
 
 _SCHEMA = (ast.CreateCollection, ast.DropCollection, ast.CreateIndex, ast.DropIndex,
@@ -294,9 +294,13 @@ def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
     prefix = None
     if isinstance(stmt, ast.DropCollection):
         try:
-            prefix = backend.spec(stmt.name).prefix
+            spec = backend.spec(stmt.name)
         except errors.OperationalError:
             pass  # no such collection: the DROP itself says so
+        else:
+            if spec.view is not None:
+                raise errors.ProgrammingError(f"use DROP VIEW to delete view {stmt.name}")
+            prefix = spec.prefix
     backend.execute_schema(stmt)
     if isinstance(stmt, ast.DropCollection) and prefix is not None:
         conn.pending.discard_collection(stmt.name, prefix)
@@ -376,7 +380,7 @@ class Cursor:
         backend = conn.backend
         if not isinstance(operation, str):
             raise errors.ProgrammingError(f"operation must be a string, not {operation!r}")
-        stmt = parse(operation)
+        stmt = views.expand(backend, parse(operation))
         pending = conn.pending
         self._end_stream()
         if self._stream and not many and isinstance(stmt, (ast.Select, ast.Compound)):
@@ -402,6 +406,16 @@ class Cursor:
             outcome = executor.Outcome()
         elif isinstance(stmt, ast.Savepoint):
             _SAVEPOINT_OPS[stmt.action](conn, stmt.name)
+            outcome = executor.Outcome()
+        elif isinstance(stmt, ast.CreateTableAs):
+            with pending.atomic_statement():
+                outcome = views.create_table_as(backend, stmt, param_sets[0], pending,
+                                                conn.fks)
+        elif isinstance(stmt, ast.CreateView):
+            views.create_view(backend, stmt)
+            outcome = executor.Outcome()
+        elif isinstance(stmt, ast.DropView):
+            views.drop_view(backend, stmt)
             outcome = executor.Outcome()
         else:  # pragma: no cover - the parser returns only the kinds above
             raise errors.NotSupportedError(f"statement kind {type(stmt).__name__}")

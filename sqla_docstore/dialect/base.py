@@ -100,7 +100,7 @@ class DocstoreDialect(default.DefaultDialect):
     supports_empty_insert = False
     supports_multivalues_insert = True
     supports_schemas = False
-    supports_views = False
+    supports_views = True
     supports_alter = False
     supports_sequences = False
     supports_comments = False
@@ -251,11 +251,21 @@ class DocstoreDialect(default.DefaultDialect):
         # of one by name works as for any collection.
         backend = self._backend(connection)
         return [n for n in backend.collection_names()
-                if not n.startswith("@") and not _temporary(backend, n)]
+                if not n.startswith("@") and _kind(backend, n) == "table"]
 
     @reflection.cache
     def get_view_names(self, connection: Any, schema: str | None = None, **kw: Any) -> list[str]:
-        return []
+        backend = self._backend(connection)
+        return [n for n in backend.collection_names()
+                if not n.startswith("@") and _kind(backend, n) == "view"]
+
+    @reflection.cache
+    def get_view_definition(self, connection: Any, view_name: str,
+                            schema: str | None = None, **kw: Any) -> str:
+        spec = self._spec(connection, view_name)
+        if spec.view is None:
+            raise exc.NoSuchTableError(view_name)
+        return f"CREATE VIEW {self.identifier_preparer.quote(view_name)} AS {spec.view}"
 
     @reflection.cache
     def get_columns(self, connection: Any, table_name: str, schema: str | None = None,
@@ -326,11 +336,13 @@ def _reflected_index(name: str, elements: tuple[Any, ...], unique: bool) -> dict
     return out
 
 
-def _temporary(backend: Any, name: str) -> bool:
+def _kind(backend: Any, name: str) -> str:
+    """"table", "view", or "temporary" (not listed) for a collection; "" if it is gone."""
     try:
-        return bool(backend.spec(name).temporary)
+        spec = backend.spec(name)
     except errors.OperationalError:  # dropped meanwhile
-        return False
+        return ""
+    return "view" if spec.view is not None else "temporary" if spec.temporary else "table"
 
 
 def _reflected_column(f: Any, autoincrement: str | None) -> dict[str, Any]:

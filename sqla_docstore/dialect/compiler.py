@@ -215,11 +215,8 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
     def visit_add_constraint(self, create: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("ALTER TABLE ADD CONSTRAINT is not supported by sqla_docstore")
 
-    def visit_create_table_as(self, element: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError("CREATE TABLE ... AS SELECT is not supported by sqla_docstore")
-
-    def visit_create_view(self, element: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError("views are not supported by sqla_docstore")
+    # CREATE VIEW / CREATE TABLE ... AS / DROP VIEW: SQLAlchemy's text, which the DB-API
+    # parses (a view is a stored SELECT, see sqla_docstore.dbapi.views).
 
     def visit_create_schema(self, create: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("schemas are not supported by sqla_docstore")
@@ -235,7 +232,10 @@ def collection_spec(table: schema.Table, dialect: Any,
     """
     ddl = ddl_compiler if ddl_compiler is not None else dialect.ddl_compiler(dialect, None)
     fields = [_field_spec(col, dialect) for col in table.columns]
-    constraints = list(table.constraints)
+    # reflected in a stable order: unnamed ones first, then by name (as stores that name
+    # every constraint list them), ties in declaration order
+    constraints = sorted(table.constraints, key=lambda c: (
+        isinstance(c.name, str), c.name if isinstance(c.name, str) else "", c._creation_order))
     for col in table.columns:  # Column(..., CheckConstraint(...)) stays on the column
         constraints += [c for c in col.constraints if c not in constraints]
     constraints = [c for c in constraints if c._should_create_for_compiler(ddl)]

@@ -332,6 +332,31 @@ class AlterCollection:
     spec: dict[str, Any] = field(hash=False, compare=False)
 
 
+@dataclass(frozen=True)
+class CreateView:
+    """``CREATE VIEW name AS select``: ``text`` is the SELECT as written (its definition)."""
+
+    name: str
+    select: SelectLike
+    text: str
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropView:
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class CreateTableAs:
+    """``CREATE TABLE name AS select``: a collection with the query's columns and rows."""
+
+    name: str
+    select: SelectLike
+    if_not_exists: bool = False
+
+
 class SavepointAction(Enum):
     SAVEPOINT = "savepoint"
     RELEASE = "release"
@@ -358,5 +383,8 @@ Statement = (
     | CreateIndex
     | DropIndex
     | AlterCollection
+    | CreateView
+    | DropView
+    | CreateTableAs
     | Savepoint
 )

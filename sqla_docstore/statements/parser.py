@@ -307,6 +307,8 @@ class _Parser:
         elif tok.is_kw("savepoint", "release") or (
                 tok.is_kw("rollback") and self.peek(1).is_kw("to")):
             stmt = self.savepoint()
+        elif tok.is_kw("create") or (tok.is_kw("drop") and self.peek().is_kw("view")):
+            stmt = self.create() if tok.is_kw("create") else self.drop_view()
         elif tok.is_kw("with"):
             self.unsupported("WITH (common table expressions)")
             raise AssertionError
@@ -318,6 +320,40 @@ class _Parser:
         if self.tok.kind != "eof":
             self.error("unexpected text after the statement")
         return stmt
+
+    def create(self) -> ast.CreateView | ast.CreateTableAs:
+        """``CREATE VIEW [IF NOT EXISTS] name AS select``, ``CREATE TABLE ... AS select``."""
+        self.expect_kw("create")
+        for words, construct in ((("temporary", "temp"), "CREATE TEMPORARY VIEW / TABLE AS"),
+                                 (("or",), "CREATE OR REPLACE"),
+                                 (("materialized",), "MATERIALIZED VIEW")):
+            if self.tok.is_kw(*words):
+                self.unsupported(construct)
+        if not self.tok.is_kw("view", "table"):
+            self.error("expected VIEW or TABLE")
+        view = self.advance().value.lower() == "view"
+        if_not_exists = self.accept_kw("if")
+        if if_not_exists:
+            self.expect_kw("not")
+            self.expect_kw("exists")
+        name = self.ident()
+        if self.accept_op("."):
+            self.unsupported(f"schema-qualified name {name}.{self.tok.value}")
+        self.expect_kw("as")
+        start = self.tok.pos
+        select = self.select_stmt()
+        if view:
+            text = self.text[start:self.tok.pos].strip().rstrip(";").strip()
+            return ast.CreateView(name, select, text, if_not_exists)
+        return ast.CreateTableAs(name, select, if_not_exists)
+
+    def drop_view(self) -> ast.DropView:
+        self.expect_kw("drop")
+        self.expect_kw("view")
+        if_exists = self.accept_kw("if")
+        if if_exists:
+            self.expect_kw("exists")
+        return ast.DropView(self.ident(), if_exists)
 
     def savepoint(self) -> ast.Savepoint:
         word = self.advance().value.lower()

@@ -236,7 +236,7 @@ class SqlGenerator:
             items: list[tuple[str, str, Any]] = []
             for ref in refs:
                 source = self._lookup_source(ref, scope)
-                if source.kind == "derived" or source.columns is None:
+                if source.columns is None:
                     if source.kind == "collection":
                         items.append(("id", "value", f"{quote(ref)}.id"))
                         items.append(("@document", "doc", ref))
@@ -347,11 +347,32 @@ class SqlGenerator:
         if isinstance(item, ast.TableRef):
             scope.sources[item.ref] = self._source(item.name)
         elif isinstance(item, ast.SubqueryRef):
-            scope.sources[item.alias] = _Source("derived", None, tuple(_labels(item.select)),
+            scope.sources[item.alias] = _Source("derived", None,
+                                                self._derived_columns(item.select),
                                                 _json_labels(item.select))
         else:
             self._collect_sources(item.left, scope)
             self._collect_sources(item.right, scope)
+
+    def _derived_columns(self, stmt: ast.SelectLike) -> tuple[str, ...] | None:
+        """The column names of a derived table, ``*`` expanded (None if one is unknown: a
+        ``*`` over a collection without declared columns)."""
+        while isinstance(stmt, ast.Compound):
+            stmt = stmt.selects[0]
+        if not any(isinstance(c.expr, ast.Star) for c in stmt.columns):
+            return tuple(_labels(stmt))
+        inner = self._from_scope(stmt.from_, None)
+        names: list[str] = []
+        for col in stmt.columns:
+            if not isinstance(col.expr, ast.Star):
+                names.append(col.alias or _default_label(col.expr))
+                continue
+            for ref in [col.expr.table] if col.expr.table else list(inner.sources):
+                columns = self._lookup_source(ref, inner).columns
+                if columns is None:
+                    return None
+                names += columns
+        return tuple(names)
 
     def _table(self, collection: str, ref: str) -> str:
         if collection in self.overlays:
