@@ -70,22 +70,13 @@ class Requirements(SuiteRequirements):
         return exclusions.closed()
 
     @property
-    def view_reflection(self) -> Any:
-        return exclusions.closed()
-
-    @property
-    def view_column_reflection(self) -> Any:
-        return exclusions.closed()
+    def views(self) -> Any:
+        # A view is a stored SELECT, read as a derived table (sqla_docstore.dbapi.views).
+        return exclusions.open()
 
     @property
     def create_table_as(self) -> Any:
-        # CREATE TABLE ... AS SELECT would copy documents server-side; not supported.
-        return exclusions.closed()
-
-    @property
-    def views(self) -> Any:
-        # No views: a view would be a static index, not part of this dialect yet.
-        return exclusions.closed()
+        return exclusions.open()
 
     @property
     def schemas(self) -> Any:
