@@ -58,6 +58,42 @@ def run_select(
     backend: BackendConnection, stmt: ast.SelectLike, params: dict[str, Any],
     pending: PendingBatch,
 ) -> Outcome:
+    if isinstance(stmt, ast.Select) and stmt.for_update:
+        return _run_guarded(backend, stmt, params, pending)
+    return _run_select(backend, stmt, params, pending)
+
+
+def _run_guarded(backend: BackendConnection, stmt: ast.Select, params: dict[str, Any],
+                 pending: PendingBatch) -> Outcome:
+    """SELECT ... FOR UPDATE on a store without locks: every stored document the rows are
+    read from is guarded by the change vector it was read with (a PATCH that changes
+    nothing, checked in the commit's batch), so if another transaction changes or deletes
+    one before this one commits, this commit fails whole (a StaleDataError in SQLAlchemy).
+    Documents this transaction wrote already are its own and need no guard."""
+    outer, pending.seen = pending.seen, {}
+    try:
+        out = _run_select(backend, stmt, params, pending)
+    finally:
+        read, pending.seen = pending.seen, outer
+        outer.update(read)
+    prefixes = sorted(((backend.spec(t.name).prefix.lower() + "/", t.name)
+                       for t in ast.walk(stmt.from_, (ast.SubqueryRef,))
+                       if isinstance(t, ast.TableRef)), reverse=True)
+    for doc_id, (_, cv) in read.items():
+        collection = next((name for head, name in prefixes
+                           if doc_id[:len(head)].lower() == head), None)
+        if collection is None:
+            raise NotSupportedError(f"FOR UPDATE: document {doc_id!r} belongs to no table "
+                                    "of the FROM clause")
+        if cv and pending.get(collection, doc_id) is None:
+            pending.add_guard(Patch(collection, doc_id, {}, cv, seen=cv))
+    return out
+
+
+def _run_select(
+    backend: BackendConnection, stmt: ast.SelectLike, params: dict[str, Any],
+    pending: PendingBatch,
+) -> Outcome:
     point = point_lookup(backend, stmt)
     if point is not None:
         return _run_point(backend, point, params, pending)

@@ -45,10 +45,14 @@ class DocstoreCompiler(compiler.SQLCompiler):
         cls._bind_translate_chars = _EscapeAny()
 
     def for_update_clause(self, select: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError(
-            "SELECT ... FOR UPDATE is not supported by sqla_docstore: documents are not locked; "
-            "use version_id_col or optimistic concurrency instead"
-        )
+        # No document is locked: the DB-API guards the documents read by their change
+        # vectors, so another transaction's change of one fails this one's commit.
+        clause = " FOR SHARE" if select._for_update_arg.read else " FOR UPDATE"
+        if select._for_update_arg.nowait:
+            clause += " NOWAIT"
+        elif select._for_update_arg.skip_locked:
+            clause += " SKIP LOCKED"
+        return clause
 
     def update_from_clause(self, update_stmt: Any, from_table: Any, extra_froms: Any,
                            from_hints: Any, **kw: Any) -> str:

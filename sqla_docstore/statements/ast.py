@@ -250,6 +250,9 @@ class Select:
     limit: Expr | None = None
     offset: Expr | None = None
     distinct: bool = False
+    #: FOR UPDATE / FOR SHARE: the documents read are guarded by their change vectors (a
+    #: change by another transaction before this one commits fails the commit)
+    for_update: bool = False
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ CLAUSE_WORDS = frozenset(
     """from where group having order limit offset union intersect except on join inner left
     right full cross outer natural using select returning set values as and or not is in between
     like ilike escape when then else end asc desc nulls update delete insert into window over
-    filter collate glob match regexp load include""".split()
+    filter collate glob match regexp load include for""".split()
 )
 _COMPARISONS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
                 ">=": ">="}
@@ -189,6 +189,16 @@ def _json_step(left: ast.Expr, step: ast.Expr, result: ast.JsonResult) -> ast.Js
     if isinstance(left, ast.JsonPath) and left.result is ast.JsonResult.JSON:
         return ast.JsonPath(left.base, left.steps + (step,), result)
     return ast.JsonPath(left, (step,), result)
+
+
+def _aggregates(expr: ast.Expr) -> bool:
+    subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect)
+    return any(isinstance(n, ast.Func) and n.name in _AGGREGATE_NAMES
+               for n in ast.walk(expr, subqueries))
+
+
+_AGGREGATE_NAMES = frozenset({"count", "sum", "total", "avg", "min", "max", "group_concat",
+                              "string_agg", "aggregate_strings"})
 
 
 def _one_row_of(from_: tuple[ast.FromItem, ...], where: ast.Expr | None) -> ast.Select:
@@ -387,6 +397,15 @@ class _Parser:
             selects.append(self.select_term())
         order_by = self.order_by() if self.tok.is_kw("order") else ()
         limit, offset = self.limit_offset()
+        if self.tok.is_kw("for"):
+            if op is not None or not isinstance(first, ast.Select):
+                self.unsupported(f"FOR UPDATE with {(op or 'a compound query').upper()}")
+            self.locking_clause()
+            assert isinstance(first, ast.Select)
+            if first.group_by or first.having is not None or first.distinct or any(
+                    _aggregates(c.expr) for c in first.columns):
+                self.unsupported("FOR UPDATE with GROUP BY, DISTINCT or aggregate functions")
+            first = replace(first, for_update=True)
         if op is None:
             if isinstance(first, ast.Select):
                 if (order_by and first.order_by) or (
@@ -396,11 +415,26 @@ class _Parser:
                 return ast.Select(
                     first.columns, first.from_, first.where, first.group_by, first.having,
                     order_by or first.order_by, limit or first.limit, offset or first.offset,
-                    first.distinct,
+                    first.distinct, first.for_update,
                 )
             return ast.Compound(first.op, first.selects, order_by or first.order_by,
                                 limit or first.limit, offset or first.offset)
         return ast.Compound(op, tuple(selects), order_by, limit, offset)
+
+    def locking_clause(self) -> None:
+        """``FOR UPDATE | FOR NO KEY UPDATE | FOR SHARE | FOR KEY SHARE [OF names]
+        [NOWAIT | SKIP LOCKED]``: all mean the same on a document store (no row is locked,
+        the rows read are guarded; nothing waits, so NOWAIT and SKIP LOCKED change nothing)."""
+        self.expect_kw("for")
+        self.accept_kw("no", "key")
+        self.accept_kw("key")
+        self.expect_kw("update", "share")
+        if self.accept_kw("of"):
+            self.ident()
+            while self.accept_op(",") or self.accept_op("."):
+                self.ident()
+        if not self.accept_kw("nowait") and self.accept_kw("skip"):
+            self.expect_kw("locked")
 
     def select_term(self) -> ast.SelectLike:
         if self.accept_op("("):
