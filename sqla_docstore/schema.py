@@ -375,6 +375,19 @@ def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per ke
     return None
 
 
+def qualified(schema: str | None, name: str) -> str:
+    """The collection of table ``name`` in ``schema``. A schema is a namespace of collections:
+    its tables are the collections ``schema.name``; the default schema (None) is the names
+    without a dot."""
+    return name if schema is None else f"{schema}.{name}"
+
+
+def split_qualified(collection: str) -> tuple[str | None, str]:
+    """(schema, table) of a collection name: the inverse of :func:`qualified`."""
+    schema, dot, name = collection.partition(".")
+    return (schema, name) if dot else (None, collection)
+
+
 def _key_text(value: Any) -> str:
     if isinstance(value, bool):
         return str(int(value))

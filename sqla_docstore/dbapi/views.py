@@ -50,7 +50,12 @@ def expand(backend: BackendConnection, stmt: Any) -> Any:
 @lru_cache(maxsize=512)
 def _expanded(stmt: Any, views: tuple[tuple[str, str], ...]) -> Any:
     """The same statement object for the same views, so the plan caches keep hitting."""
-    queries = {name: parse(text) for name, text in views}
+    queries: dict[str, ast.SelectLike] = {}
+    for name, text in views:
+        query = parse(text)
+        if not isinstance(query, (ast.Select, ast.Compound)):
+            raise ProgrammingError(f"view {name} is not a SELECT: {text!r}")
+        queries[name] = query
     return _replace(stmt, queries)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import _counts, errors  # _counts installs the Session listeners for request_counts()
+from ..schema import qualified, split_qualified
 from . import types
 from .compiler import (
     DocstoreCompiler,
@@ -99,7 +100,7 @@ class DocstoreDialect(default.DefaultDialect):
     supports_default_metavalue = False
     supports_empty_insert = False
     supports_multivalues_insert = True
-    supports_schemas = False
+    supports_schemas = True
     supports_views = True
     supports_alter = False
     supports_sequences = False
@@ -224,11 +225,27 @@ class DocstoreDialect(default.DefaultDialect):
     def _backend(connection: Any) -> Any:
         return connection.connection.dbapi_connection.backend
 
-    def _spec(self, connection: Any, table_name: str) -> Any:
+    def _spec(self, connection: Any, table_name: str, schema: str | None = None) -> Any:
         try:
-            return self._backend(connection).spec(table_name)
+            return self._backend(connection).spec(qualified(schema, table_name))
         except errors.OperationalError:
-            raise exc.NoSuchTableError(table_name) from None
+            raise exc.NoSuchTableError(qualified(schema, table_name)) from None
+
+    def _collections(self, connection: Any, schema: str | None, kind: str) -> list[str]:
+        """Names (without the schema) of the schema's collections of one kind."""
+        backend = self._backend(connection)
+        out = []
+        for name in backend.collection_names():
+            in_schema, table = split_qualified(name)
+            if in_schema == schema and not name.startswith("@") and _kind(backend, name) == kind:
+                out.append(table)
+        return out
+
+    @reflection.cache
+    def get_schema_names(self, connection: Any, **kw: Any) -> list[str]:
+        """The schemas holding a collection (a schema is a namespace of collections)."""
+        names = self._backend(connection).collection_names()
+        return sorted({s for s, _ in map(split_qualified, names) if s is not None})
 
     @reflection.cache  # an Inspector answers from its cache until clear_cache(), as SQLite's
     def has_table(self, connection: Any, table_name: str, schema: str | None = None,
@@ -236,7 +253,7 @@ class DocstoreDialect(default.DefaultDialect):
         # Declared, or holding documents: a collection that is only mapped does not exist yet
         # (create_all then records its schema); one other clients' documents made does.
         self._ensure_has_table_connection(connection)
-        return bool(self._backend(connection).exists(table_name))
+        return bool(self._backend(connection).exists(qualified(schema, table_name)))
 
     @reflection.cache
     def has_index(self, connection: Any, table_name: str, index_name: str,
@@ -249,28 +266,27 @@ class DocstoreDialect(default.DefaultDialect):
                         **kw: Any) -> list[str]:
         # Temporary collections are not listed (as SQLite lists them apart); the reflection
         # of one by name works as for any collection.
-        backend = self._backend(connection)
-        return [n for n in backend.collection_names()
-                if not n.startswith("@") and _kind(backend, n) == "table"]
+        return self._collections(connection, schema, "table")
 
     @reflection.cache
     def get_view_names(self, connection: Any, schema: str | None = None, **kw: Any) -> list[str]:
-        backend = self._backend(connection)
-        return [n for n in backend.collection_names()
-                if not n.startswith("@") and _kind(backend, n) == "view"]
+        return self._collections(connection, schema, "view")
 
     @reflection.cache
     def get_view_definition(self, connection: Any, view_name: str,
                             schema: str | None = None, **kw: Any) -> str:
-        spec = self._spec(connection, view_name)
+        spec = self._spec(connection, view_name, schema)
         if spec.view is None:
             raise exc.NoSuchTableError(view_name)
-        return f"CREATE VIEW {self.identifier_preparer.quote(view_name)} AS {spec.view}"
+        name = self.identifier_preparer.quote(view_name)
+        if schema is not None:
+            name = f"{self.identifier_preparer.quote_schema(schema)}.{name}"
+        return f"CREATE VIEW {name} AS {spec.view}"
 
     @reflection.cache
     def get_columns(self, connection: Any, table_name: str, schema: str | None = None,
                     **kw: Any) -> list[Any]:
-        spec = self._spec(connection, table_name)
+        spec = self._spec(connection, table_name, schema)
         return [_reflected_column(f, spec.autoincrement) for f in spec.fields]
 
     @reflection.cache
@@ -282,31 +298,33 @@ class DocstoreDialect(default.DefaultDialect):
     @reflection.cache
     def get_pk_constraint(self, connection: Any, table_name: str, schema: str | None = None,
                           **kw: Any) -> Any:
-        spec = self._spec(connection, table_name)
+        spec = self._spec(connection, table_name, schema)
         return {"constrained_columns": list(spec.primary_key), "name": None}
 
     @reflection.cache
     def get_foreign_keys(self, connection: Any, table_name: str, schema: str | None = None,
                          **kw: Any) -> list[Any]:
-        spec = self._spec(connection, table_name)
+        spec = self._spec(connection, table_name, schema)
         return [
-            {"name": fk.name, "constrained_columns": list(fk.columns), "referred_schema": None,
-             "referred_table": fk.referred_table, "referred_columns": list(fk.referred_columns),
-             "options": fk.options}
+            {"name": fk.name, "constrained_columns": list(fk.columns),
+             "referred_schema": split_qualified(fk.referred_table)[0],
+             "referred_table": split_qualified(fk.referred_table)[1],
+             "referred_columns": list(fk.referred_columns), "options": fk.options}
             for fk in spec.foreign_keys
         ]
 
     @reflection.cache
     def get_indexes(self, connection: Any, table_name: str, schema: str | None = None,
                     **kw: Any) -> list[Any]:
-        spec = self._spec(connection, table_name)
-        return [_reflected_index(name, fields, unique)
-                for name, (fields, unique) in spec.indexes.items()]
+        spec = self._spec(connection, table_name, schema)
+        return [  # a schema's index names are schema.name in the store
+            _reflected_index(split_qualified(name)[1] if schema else name, fields, unique)
+            for name, (fields, unique) in spec.indexes.items()]
 
     @reflection.cache
     def get_unique_constraints(self, connection: Any, table_name: str,
                                schema: str | None = None, **kw: Any) -> list[Any]:
-        spec = self._spec(connection, table_name)
+        spec = self._spec(connection, table_name, schema)
         names = list(spec.unique_names) + [None] * (len(spec.unique) - len(spec.unique_names))
         return [{"name": name, "column_names": list(u)}
                 for name, u in zip(names, spec.unique, strict=False)]
@@ -314,7 +332,7 @@ class DocstoreDialect(default.DefaultDialect):
     @reflection.cache
     def get_check_constraints(self, connection: Any, table_name: str,
                               schema: str | None = None, **kw: Any) -> list[Any]:
-        self._spec(connection, table_name)
+        self._spec(connection, table_name, schema)
         return []
 
 

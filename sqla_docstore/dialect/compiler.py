@@ -14,6 +14,7 @@ from sqlalchemy import exc, schema
 from sqlalchemy.sql import compiler, operators, sqltypes
 from sqlalchemy.sql.elements import BinaryExpression, TextClause, UnaryExpression
 
+from ..schema import qualified
 from ..statements.parser import CLAUSE_WORDS
 
 
@@ -163,6 +164,10 @@ def _json_chain(binary: Any) -> tuple[Any, list[Any]]:
 class DocstoreDDLCompiler(compiler.DDLCompiler):
     def visit_create_table(self, create: Any, *args: Any, **kw: Any) -> str:
         table = create.element
+        if table.schema is None and "." in table.name:
+            raise exc.CompileError(
+                f"table name {table.name!r}: a name with a dot is read as schema.table; give "
+                "the schema as Table(..., schema=...)")
         spec = collection_spec(table, self.dialect, self)
         # The table's indexes are created with it, in one step: a crash between CREATE TABLE
         # and CREATE INDEX (which SQLAlchemy emits next, and the store then takes as already
@@ -172,12 +177,21 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
         return f"CREATE COLLECTION {self.preparer.format_table(table)} {json.dumps(spec)}"
 
     def _index_name(self, index: Any) -> str:
-        """The index name as the store keeps it (unquoted), as CREATE INDEX gives it."""
+        """The index name as the store keeps it (unquoted), as CREATE INDEX gives it: index
+        names are one namespace, so an index of a schema's table is ``schema.name``."""
         name: str = self._prepared_index_name(index, include_schema=False)
         quote, end = self.preparer.initial_quote, self.preparer.final_quote
         if len(name) >= 2 and name.startswith(quote) and name.endswith(end):
             name = self.preparer._unescape_identifier(name[1:-1])
-        return name
+        return qualified(index.table.schema if index.table is not None else None, name)
+
+    def _index_ddl_name(self, index: Any) -> str:
+        """The index name in CREATE / DROP INDEX text (quoted parts, schema first)."""
+        name: str = self._prepared_index_name(index, include_schema=False)
+        schema_name = index.table.schema if index.table is not None else None
+        if schema_name is None:
+            return name
+        return f"{self.preparer.quote_schema(schema_name)}.{name}"
 
     def _index_fields(self, index: Any) -> list[Any]:
         """The index's elements as the collection spec keeps them (schema.IndexElement): a
@@ -206,12 +220,12 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
     def visit_create_index(self, create: Any, *args: Any, **kw: Any) -> str:
         index = create.element
         fields = self._index_fields(index)
-        spec = {"collection": index.table.name, "fields": fields, "unique": bool(index.unique)}
-        name = self._prepared_index_name(index, include_schema=False)
-        return f"CREATE INDEX {name} {json.dumps(spec)}"
+        spec = {"collection": qualified(index.table.schema, index.table.name),
+                "fields": fields, "unique": bool(index.unique)}
+        return f"CREATE INDEX {self._index_ddl_name(index)} {json.dumps(spec)}"
 
     def visit_drop_index(self, drop: Any, *args: Any, **kw: Any) -> str:
-        return f"DROP INDEX {self._prepared_index_name(drop.element, include_schema=False)}"
+        return f"DROP INDEX {self._index_ddl_name(drop.element)}"
 
     def visit_create_sequence(self, create: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("sequences are not supported by sqla_docstore (ids come from HiLo)")
@@ -223,7 +237,10 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
     # parses (a view is a stored SELECT, see sqla_docstore.dbapi.views).
 
     def visit_create_schema(self, create: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError("schemas are not supported by sqla_docstore")
+        raise exc.CompileError(
+            "CREATE SCHEMA is not supported by sqla_docstore: a schema is a namespace of "
+            "collections (schema.table) that exists while it holds one; create its tables with "
+            "Table(..., schema=...)")
 
 
 def collection_spec(table: schema.Table, dialect: Any,
@@ -322,8 +339,8 @@ def _fk_target(el: schema.ForeignKey) -> list[str]:
     try:
         col = el.column
     except exc.InvalidRequestError:  # the referred table is not in this MetaData (Alembic ops)
-        return el.target_fullname.rsplit(".", 2)[-2:]
-    return [col.table.name, col.name]
+        return el.target_fullname.rsplit(".", 1)  # [schema.]table, column
+    return [qualified(col.table.schema, col.table.name), col.name]
 
 
 def sql_text(element: Any, dialect: Any) -> str:

@@ -20,6 +20,7 @@ from ..schema import (
     index_key_from_json,
     index_key_problem,
     plain_fields,
+    qualified,
 )
 from . import ast
 from .lexer import Token, tokenize
@@ -32,10 +33,12 @@ CLAUSE_WORDS = frozenset(
 )
 _COMPARISONS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
                 ">=": ">="}
+_NAME_PART = r'(?:"(?:[^"]|"")*"|[\w@/-]+)'
 _DDL = re.compile(
-    r"\s*(CREATE|DROP|ALTER)\s+(COLLECTION|INDEX)\s+((?:\"(?:[^\"]|\"\")*\")|[\w@/.-]+)\s*(.*)\Z",
+    rf"\s*(CREATE|DROP|ALTER)\s+(COLLECTION|INDEX)\s+({_NAME_PART}(?:\.{_NAME_PART})*)\s*(.*)\Z",
     re.IGNORECASE | re.DOTALL,
 )
+_PARTS = re.compile(rf"({_NAME_PART})(?:\.|\Z)")
 #: Deepest nesting of parentheses, subqueries, NOT and signs the parser follows (each level
 #: costs about a dozen Python frames), and the deepest statement tree it returns (code that
 #: walks the tree recurses once per level). SQLAlchemy's statements stay far below both.
@@ -101,7 +104,9 @@ def _checked_depth(tree: Any, text: str) -> Any:
 
 
 def _unquote(name: str) -> str:
-    return name[1:-1].replace('""', '"') if name.startswith('"') else name
+    """A DDL statement's name: quoted parts unquoted, joined by dots (``schema.table``)."""
+    return ".".join(part[1:-1].replace('""', '"') if part.startswith('"') else part
+                    for part in _PARTS.findall(name))
 
 
 def _ddl_spec(verb: str, what: str, name: str, rest: str) -> dict[str, Any]:
@@ -292,6 +297,15 @@ class _Parser:
     def unsupported(self, construct: str) -> None:
         raise NotSupportedError(f"{construct} is not supported by sqla_docstore: {self.text!r}")
 
+    def table_name(self) -> str:
+        """``name`` or ``schema.name``: a schema's table is the collection ``schema.name``."""
+        name = self.ident()
+        if self.tok.kind == "op" and self.tok.value == "." and self.peek().kind in (
+                "name", "qname"):
+            self.i += 1
+            name = qualified(name, self.ident())
+        return name
+
     def ident(self) -> str:
         tok = self.tok
         if tok.kind == "qname" or (tok.kind == "name" and tok.value.lower() not in CLAUSE_WORDS):
@@ -346,9 +360,7 @@ class _Parser:
         if if_not_exists:
             self.expect_kw("not")
             self.expect_kw("exists")
-        name = self.ident()
-        if self.accept_op("."):
-            self.unsupported(f"schema-qualified name {name}.{self.tok.value}")
+        name = self.table_name()
         self.expect_kw("as")
         start = self.tok.pos
         select = self.select_stmt()
@@ -363,7 +375,7 @@ class _Parser:
         if_exists = self.accept_kw("if")
         if if_exists:
             self.expect_kw("exists")
-        return ast.DropView(self.ident(), if_exists)
+        return ast.DropView(self.table_name(), if_exists)
 
     def savepoint(self) -> ast.Savepoint:
         word = self.advance().value.lower()
@@ -530,10 +542,7 @@ class _Parser:
             inner = self.join_chain()
             self.expect_op(")")
             return inner
-        name = self.ident()
-        if self.accept_op("."):  # schema-qualified: the store has one namespace
-            self.unsupported(f"schema-qualified name {name}.{self.tok.value}")
-        return ast.TableRef(name, self.optional_alias())
+        return ast.TableRef(self.table_name(), self.optional_alias())
 
     def order_by(self) -> tuple[ast.OrderItem, ...]:
         self.expect_kw("order")
@@ -606,7 +615,7 @@ class _Parser:
         if self.tok.is_kw("or"):
             self.unsupported("INSERT OR ...")
         self.expect_kw("into")
-        table = self.ident()
+        table = self.table_name()
         columns: list[str] = []
         values: list[ast.Expr] = []
         if self.accept_kw("default"):
@@ -640,7 +649,7 @@ class _Parser:
 
     def update(self) -> ast.Update:
         self.expect_kw("update")
-        table = self.ident()
+        table = self.table_name()
         alias = self.ident() if self.accept_kw("as") else None
         self.expect_kw("set")
         assignments = [self.assignment()]
@@ -666,7 +675,7 @@ class _Parser:
     def delete(self) -> ast.Delete:
         self.expect_kw("delete")
         self.expect_kw("from")
-        table = self.ident()
+        table = self.table_name()
         alias = self.ident() if self.accept_kw("as") else None
         using: tuple[ast.FromItem, ...] = ()
         if self.accept_kw("using"):
@@ -878,7 +887,12 @@ class _Parser:
         if self.accept_op("."):
             if self.accept_op("*"):
                 return ast.Star(name)
-            return ast.Column(name, self.ident())
+            second = self.ident()
+            if self.accept_op("."):  # schema.table.column
+                table = qualified(name, second)
+                return ast.Star(table) if self.accept_op("*") else ast.Column(table,
+                                                                                self.ident())
+            return ast.Column(name, second)
         return ast.Column(None, name)
 
     def call(self, name: str) -> ast.Expr:

@@ -272,6 +272,17 @@ def test_insert_returning() -> None:
     assert parse("INSERT INTO t DEFAULT VALUES") == ast.Insert("t", (), ())
 
 
+def test_schema_qualified_names_are_the_collection_schema_dot_table() -> None:
+    stmt = parse('SELECT s.t.a, "s"."t".* FROM s.t JOIN "s"."u" AS x ON x.id = s.t.id')
+    assert isinstance(stmt, ast.Select)
+    assert [c.expr for c in stmt.columns] == [ast.Column("s.t", "a"), ast.Star("s.t")]
+    assert stmt.from_ == (ast.Join(ast.TableRef("s.t"), ast.TableRef("s.u", "x"), "inner",
+                                   ast.Binary("=", ast.Column("x", "id"),
+                                              ast.Column("s.t", "id"))),)
+    assert parse("DELETE FROM s.t").table == "s.t"  # type: ignore[union-attr]
+    assert parse('CREATE COLLECTION "a b"."c""d" {}') == ast.CreateCollection('a b.c"d', {})
+
+
 def test_insert_of_several_values_rows() -> None:
     stmt = parse("INSERT INTO t (a, b) VALUES (:a0, 1), (:a1, NULL) RETURNING a")
     assert stmt == ast.Insert("t", ("a", "b"), (ast.Param("a0"), ast.Literal(1)),
@@ -415,7 +426,6 @@ def test_rql_unsupported_clauses() -> None:
         # Calls without arguments and count(*) must refuse OVER / FILTER the same way.
         ("SELECT row_number() OVER (ORDER BY a) FROM t", "OVER"),
         ("SELECT count(*) FILTER (WHERE a > 1) FROM t", "FILTER"),
-        ("SELECT a FROM main.t", "schema-qualified name main.t"),
         ("INSERT OR REPLACE INTO t (a) VALUES (1)", "INSERT OR"),
         ("SELECT a FROM t WHERE a GLOB 'x*'", "GLOB"),
         ("SELECT a FROM t WHERE a REGEXP 'x'", "REGEXP"),
