@@ -105,7 +105,9 @@ def _sources(backend: BackendConnection,
             out[item.ref] = [{"name": f.name, "type": f.type} for f in spec.fields]
         elif isinstance(item, ast.SubqueryRef):
             out[item.alias] = query_fields(backend, item.select)
-        else:
+        elif isinstance(item, ast.CteRef):
+            out[item.alias] = query_fields(backend, item.cte.select)
+        elif isinstance(item, ast.Join):
             out.update(_sources(backend, (item.left, item.right)))
     return out
 

@@ -108,8 +108,6 @@ class DocstoreCompiler(compiler.SQLCompiler):
     def visit_over(self, over: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("window functions (OVER) are not supported by sqla_docstore")
 
-    def visit_cte(self, cte: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError("common table expressions (WITH) are not supported by sqla_docstore")
 
     def visit_lateral(self, lateral_: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("LATERAL is not supported by sqla_docstore")

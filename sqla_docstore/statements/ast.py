@@ -216,6 +216,33 @@ class SubqueryRef:
 
 
 @dataclass(frozen=True)
+class RecursiveCte:
+    """``WITH RECURSIVE name(columns) AS (anchor UNION [ALL] step)``: inside ``select`` the
+    CTE's own rows are :class:`CteSelf` references."""
+
+    name: str
+    columns: tuple[str, ...]
+    select: Compound
+
+
+@dataclass(frozen=True)
+class CteRef:
+    """A recursive CTE read by a statement (under ``alias``)."""
+
+    cte: RecursiveCte
+    alias: str
+
+
+@dataclass(frozen=True)
+class CteSelf:
+    """A recursive CTE reading its own rows (the rows of the previous step)."""
+
+    name: str
+    columns: tuple[str, ...]
+    alias: str
+
+
+@dataclass(frozen=True)
 class Join:
     left: FromItem
     right: FromItem
@@ -223,7 +250,7 @@ class Join:
     on: Expr | None = None
 
 
-FromItem = TableRef | SubqueryRef | Join
+FromItem = TableRef | SubqueryRef | Join | CteRef | CteSelf
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,54 @@ def _json_step(left: ast.Expr, step: ast.Expr, result: ast.JsonResult) -> ast.Js
     return ast.JsonPath(left, (step,), result)
 
 
+def _with_ctes(node: Any, ctes: dict[str, ast.SelectLike | ast.RecursiveCte]) -> Any:
+    """``node`` with each table reference naming a CTE replaced by the CTE's query."""
+    if not ctes:
+        return node
+    if isinstance(node, ast.TableRef) and node.name in ctes:
+        cte = ctes[node.name]
+        if isinstance(cte, ast.RecursiveCte):
+            return ast.CteRef(cte, node.ref)
+        return ast.SubqueryRef(cte, node.ref)
+    if isinstance(node, tuple):
+        return tuple(_with_ctes(n, ctes) for n in node)
+    if hasattr(node, "__dataclass_fields__") and not isinstance(node, ast.CreateCollection):
+        return type(node)(**{k: _with_ctes(getattr(node, k), ctes)
+                             for k in node.__dataclass_fields__})
+    return node
+
+
+def _self_refs(node: Any, name: str, columns: tuple[str, ...]) -> Any:
+    """A recursive CTE's step with its references to the CTE made :class:`ast.CteSelf`."""
+    if isinstance(node, ast.TableRef) and node.name == name:
+        return ast.CteSelf(name, columns, node.ref)
+    if isinstance(node, tuple):
+        return tuple(_self_refs(n, name, columns) for n in node)
+    if hasattr(node, "__dataclass_fields__"):
+        return type(node)(**{k: _self_refs(getattr(node, k), name, columns)
+                             for k in node.__dataclass_fields__})
+    return node
+
+
+def _result_labels(select: ast.SelectLike) -> list[str | None]:
+    while isinstance(select, ast.Compound):
+        select = select.selects[0]
+    return [c.alias or (c.expr.name if isinstance(c.expr, ast.Column) else None)
+            for c in select.columns]
+
+
+def _renamed(select: ast.SelectLike, names: tuple[str, ...]) -> ast.SelectLike | None:
+    """The query with its result columns named ``names`` (None if it has a ``*``)."""
+    if isinstance(select, ast.Compound):
+        first = _renamed(select.selects[0], names)
+        return None if first is None else replace(select, selects=(first, *select.selects[1:]))
+    if len(names) != len(select.columns) or any(
+            isinstance(c.expr, ast.Star) for c in select.columns):
+        return None
+    return replace(select, columns=tuple(ast.ResultColumn(c.expr, n)
+                                         for c, n in zip(select.columns, names, strict=True)))
+
+
 def _aggregates(expr: ast.Expr) -> bool:
     subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect)
     return any(isinstance(n, ast.Func) and n.name in _AGGREGATE_NAMES
@@ -334,8 +382,7 @@ class _Parser:
         elif tok.is_kw("create") or (tok.is_kw("drop") and self.peek().is_kw("view")):
             stmt = self.create() if tok.is_kw("create") else self.drop_view()
         elif tok.is_kw("with"):
-            self.unsupported("WITH (common table expressions)")
-            raise AssertionError
+            stmt = self.with_statement()
         else:
             self.error("expected SELECT, FROM, INSERT, UPDATE, DELETE, SAVEPOINT, RELEASE or "
                        "ROLLBACK TO")
@@ -377,6 +424,23 @@ class _Parser:
             self.expect_kw("exists")
         return ast.DropView(self.table_name(), if_exists)
 
+    def recursive_cte(self, name: str, columns: tuple[str, ...],
+                      select: ast.SelectLike) -> ast.RecursiveCte:
+        """The CTE ``anchor UNION [ALL] step``, the step reading the CTE's own rows."""
+        if not isinstance(select, ast.Compound) or select.op not in ("union", "union all") or (
+                len(select.selects) != 2 or select.order_by or select.limit or select.offset):
+            self.unsupported(f"WITH RECURSIVE {name} other than 'anchor UNION [ALL] step'")
+            raise AssertionError
+        anchor, step = select.selects
+        if any(isinstance(n, ast.TableRef) and n.name == name for n in ast.walk(anchor)):
+            self.unsupported(f"WITH RECURSIVE {name} whose first SELECT reads itself")
+        labels = list(columns) or _result_labels(anchor)
+        if any(label is None for label in labels):
+            self.unsupported(f"WITH RECURSIVE {name} without column names")
+        names = tuple(str(label) for label in labels)
+        return ast.RecursiveCte(name, names, replace(select, selects=(
+            anchor, _self_refs(step, name, names))))
+
     def savepoint(self) -> ast.Savepoint:
         word = self.advance().value.lower()
         if word == "savepoint":
@@ -391,9 +455,70 @@ class _Parser:
 
     def select_stmt(self) -> ast.SelectLike:
         self.nest()
-        stmt = self._select_stmt()
+        if self.tok.is_kw("with"):
+            ctes = self.with_clause()
+            stmt = _with_ctes(self._select_stmt(), ctes)
+        else:
+            stmt = self._select_stmt()
         self.nesting -= 1
         return stmt
+
+    def with_statement(self) -> ast.Statement:
+        """``WITH ... SELECT | INSERT | UPDATE | DELETE``: each common table expression is
+        read where the statement names it, as a derived table (the same rows: a CTE that
+        reads no table twice differently). A CTE that reads itself (WITH RECURSIVE) is
+        refused."""
+        ctes = self.with_clause()
+        inner: ast.Statement
+        if self.tok.is_kw("insert"):
+            inner = self.insert()
+        elif self.tok.is_kw("update"):
+            inner = self.update()
+        elif self.tok.is_kw("delete"):
+            inner = self.delete()
+        else:
+            self.nest()
+            inner = self._select_stmt()
+            self.nesting -= 1
+        return _with_ctes(inner, ctes)
+
+    def with_clause(self) -> dict[str, ast.SelectLike | ast.RecursiveCte]:
+        self.expect_kw("with")
+        recursive = self.accept_kw("recursive")
+        ctes: dict[str, ast.SelectLike | ast.RecursiveCte] = {}
+        while True:
+            name = self.ident()
+            columns: list[str] = []
+            if self.accept_op("("):
+                columns.append(self.ident())
+                while self.accept_op(","):
+                    columns.append(self.ident())
+                self.expect_op(")")
+            self.expect_kw("as")
+            if self.accept_kw("not"):
+                self.expect_kw("materialized")
+            else:
+                self.accept_kw("materialized")
+            self.expect_op("(")
+            select = self.select_stmt()
+            self.expect_op(")")
+            select = _with_ctes(select, ctes)  # the CTEs before it
+            if any(isinstance(n, ast.TableRef) and n.name == name for n in ast.walk(select)):
+                if not recursive:
+                    self.error(f"no such table: {name} (a CTE reading itself needs RECURSIVE)")
+                ctes[name] = self.recursive_cte(name, tuple(columns), select)
+                if not self.accept_op(","):
+                    return ctes
+                continue
+            if columns:
+                renamed = _renamed(select, tuple(columns))
+                if renamed is None:
+                    self.unsupported(f"WITH {name}(columns) over SELECT *")
+                    raise AssertionError
+                select = renamed
+            ctes[name] = select
+            if not self.accept_op(","):
+                return ctes
 
     def _select_stmt(self) -> ast.SelectLike:
         first = self.select_term()
@@ -534,7 +659,7 @@ class _Parser:
 
     def from_item(self) -> ast.FromItem:
         if self.accept_op("("):
-            if self.tok.is_kw("select") or self.tok.value == "(":
+            if self.tok.is_kw("select", "with") or self.tok.value == "(":
                 select = self.select_stmt()
                 self.expect_op(")")
                 self.accept_kw("as")
@@ -775,7 +900,7 @@ class _Parser:
         if self.tok.kind == "param":  # RQL: in ($list) or in $list: one array parameter
             return ast.InList(left, (ast.Param(self.advance().value),), negated)
         self.expect_op("(")
-        if self.tok.is_kw("select"):
+        if self.tok.is_kw("select", "with"):
             select = self.select_stmt()
             self.expect_op(")")
             return ast.InSelect(left, select, negated)
@@ -856,7 +981,7 @@ class _Parser:
             if word == "cast":
                 return self.cast()
             if word == "exists" and self.peek().value == "(" and (
-                self.peek(2).is_kw("select") or self.peek(2).value == "("
+                self.peek(2).is_kw("select", "with") or self.peek(2).value == "("
             ):
                 self.i += 2
                 select = self.select_stmt()
@@ -870,7 +995,7 @@ class _Parser:
             return ast.Star(None)
         if tok.value == "(":
             self.i += 1
-            if self.tok.is_kw("select"):
+            if self.tok.is_kw("select", "with"):
                 select = self.select_stmt()
                 self.expect_op(")")
                 return ast.ScalarSubquery(select)

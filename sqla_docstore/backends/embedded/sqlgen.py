@@ -149,6 +149,8 @@ class SqlGenerator:
         self._param_slots: dict[str, str] = {}
         self.index_fields: set[tuple[str, str]] = set()
         self._used_overlays: dict[str, str] = {}
+        #: recursive CTEs the statement reads, in the order met (rendered in WITH RECURSIVE)
+        self._ctes: dict[str, ast.RecursiveCte] = {}
 
     # -- entry points --------------------------------------------------------------------
     def plan_query(self, stmt: ast.SelectLike) -> SqlPlan:
@@ -350,6 +352,10 @@ class SqlGenerator:
             scope.sources[item.alias] = _Source("derived", None,
                                                 self._derived_columns(item.select),
                                                 _json_labels(item.select))
+        elif isinstance(item, ast.CteRef):
+            scope.sources[item.alias] = _Source("derived", None, item.cte.columns)
+        elif isinstance(item, ast.CteSelf):
+            scope.sources[item.alias] = _Source("derived", None, item.columns)
         else:
             self._collect_sources(item.left, scope)
             self._collect_sources(item.right, scope)
@@ -391,6 +397,12 @@ class SqlGenerator:
             return self._table(item.name, item.ref)
         if isinstance(item, ast.SubqueryRef):
             return f"({self.select(item.select, scope.parent)}) AS {quote(item.alias)}"
+        if isinstance(item, ast.CteRef):
+            if self._ctes.setdefault(item.cte.name, item.cte) is not item.cte:
+                raise NotSupportedError(f"two recursive CTEs named {item.cte.name}")
+            return f"{quote('cte:' + item.cte.name)} AS {quote(item.alias)}"
+        if isinstance(item, ast.CteSelf):
+            return f"{quote('cte:' + item.name)} AS {quote(item.alias)}"
         left = self._from_item(item.left, scope)
         right = self._from_item(item.right, scope)
         if isinstance(item.right, ast.Join):  # a nested join keeps its own grouping
@@ -401,8 +413,22 @@ class SqlGenerator:
         assert item.on is not None
         return f"{left} {keyword} {right} ON {self.expr(item.on, scope, index=True)}"
 
+    def _recursive_ctes(self) -> list[str]:
+        """``"cte:name"(columns) AS (anchor UNION [ALL] step)`` for each recursive CTE read,
+        the ones a CTE reads before it (rendering a body may meet more)."""
+        done: dict[str, str] = {}
+        while len(done) < len(self._ctes):
+            name, cte = next((n, c) for n, c in self._ctes.items() if n not in done)
+            done[name] = ""
+            joiner = f" {cte.select.op.upper()} "
+            body = joiner.join(self.select(member, None) for member in cte.select.selects)
+            cols = ", ".join(quote(c) for c in cte.columns)
+            done[name] = f"{quote('cte:' + name)}({cols}) AS ({body})"
+        return list(reversed(done.values()))
+
     def _with_overlays(self, sql: str) -> str:
-        if not self._used_overlays:
+        recursive = self._recursive_ctes() if self._ctes else []
+        if not self._used_overlays and not recursive:
             return sql
         ctes = []
         for collection, temp in self._used_overlays.items():
@@ -412,7 +438,8 @@ class SqlGenerator:
                 f"SELECT id, body, cv FROM {base} WHERE id NOT IN (SELECT id FROM {temp}) "
                 f"UNION ALL SELECT id, body, NULL FROM {temp} WHERE body IS NOT NULL)"
             )
-        return "WITH " + ", ".join(ctes) + " " + sql
+        keyword = "WITH RECURSIVE " if recursive else "WITH "
+        return keyword + ", ".join(ctes + recursive) + " " + sql
 
     # -- names ---------------------------------------------------------------------------
     def _lookup_source(self, ref: str, scope: _Scope | None) -> _Source:
