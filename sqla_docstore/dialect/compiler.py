@@ -105,8 +105,6 @@ class DocstoreCompiler(compiler.SQLCompiler):
             raise exc.CompileError(f"EXTRACT({extract.field}) is not supported by sqla_docstore")
         return f"CAST(strftime('{code}', {self.process(extract.expr, **kw)}) AS INTEGER)"
 
-    def visit_over(self, over: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError("window functions (OVER) are not supported by sqla_docstore")
 
 
     def visit_lateral(self, lateral_: Any, *args: Any, **kw: Any) -> str:

@@ -123,6 +123,34 @@ class Func:
     args: tuple[Expr, ...]
     distinct: bool = False
     star: bool = False  # count(*)
+    filter: Expr | None = None  # aggregate FILTER (WHERE ...)
+
+
+class FrameBoundKind(Enum):
+    UNBOUNDED_PRECEDING = "UNBOUNDED PRECEDING"
+    PRECEDING = "PRECEDING"
+    CURRENT_ROW = "CURRENT ROW"
+    FOLLOWING = "FOLLOWING"
+    UNBOUNDED_FOLLOWING = "UNBOUNDED FOLLOWING"
+
+
+@dataclass(frozen=True)
+class FrameBound:
+    kind: FrameBoundKind
+    offset: Expr | None = None  # for PRECEDING / FOLLOWING
+
+
+@dataclass(frozen=True)
+class Window:
+    """``func OVER (PARTITION BY ... ORDER BY ... frame)``; ``unit`` is ROWS, RANGE or GROUPS
+    (None: the default frame), ``end`` None for a frame given by its start alone."""
+
+    func: Func
+    partition_by: tuple[Expr, ...] = ()
+    order_by: tuple[OrderItem, ...] = ()
+    unit: str | None = None
+    start: FrameBound | None = None
+    end: FrameBound | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +216,7 @@ Expr = (
     | IsDistinct
     | IsBool
     | Func
+    | Window
     | Cast
     | Case
     | Exists

@@ -245,7 +245,7 @@ def _renamed(select: ast.SelectLike, names: tuple[str, ...]) -> ast.SelectLike |
 
 
 def _aggregates(expr: ast.Expr) -> bool:
-    subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect)
+    subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect, ast.Window)
     return any(isinstance(n, ast.Func) and n.name in _AGGREGATE_NAMES
                for n in ast.walk(expr, subqueries))
 
@@ -1023,12 +1023,56 @@ class _Parser:
     def call(self, name: str) -> ast.Expr:
         fname = name.lower()
         func = self.call_args(fname)
-        if self.tok.is_kw("over", "filter"):
-            self.unsupported(f"{self.tok.value.upper()} clause (window/filtered aggregates)")
+        if self.accept_kw("filter"):
+            self.expect_op("(")
+            self.expect_kw("where")
+            func = replace(func, filter=self.expr())
+            self.expect_op(")")
+        if self.accept_kw("over"):
+            return self.window(func)
         if fname == "exact" and len(func.args) == 1 and not self.keep_exact:
             # RQL: equality is already case-sensitive here
             return func.args[0]
         return func
+
+    def window(self, func: ast.Func) -> ast.Window:
+        """``OVER ([PARTITION BY ...] [ORDER BY ...] [ROWS|RANGE|GROUPS frame])``."""
+        if not self.accept_op("("):
+            self.unsupported("OVER a named window")
+        partition: tuple[ast.Expr, ...] = ()
+        if self.accept_kw("partition"):
+            self.expect_kw("by")
+            partition = self.expr_list()
+        order = self.order_by() if self.tok.is_kw("order") else ()
+        unit = start = end = None
+        if self.tok.is_kw("rows", "range", "groups"):
+            unit = self.advance().value.upper()
+            if self.accept_kw("between"):
+                start = self.frame_bound()
+                self.expect_kw("and")
+                end = self.frame_bound()
+            else:
+                start = self.frame_bound()
+            if self.tok.is_kw("exclude"):
+                self.unsupported("EXCLUDE in a window frame")
+        self.expect_op(")")
+        return ast.Window(func, partition, order, unit, start, end)
+
+    def frame_bound(self) -> ast.FrameBound:
+        kinds = ast.FrameBoundKind
+        if self.accept_kw("unbounded"):
+            if self.accept_kw("preceding"):
+                return ast.FrameBound(kinds.UNBOUNDED_PRECEDING)
+            self.expect_kw("following")
+            return ast.FrameBound(kinds.UNBOUNDED_FOLLOWING)
+        if self.accept_kw("current"):
+            self.expect_kw("row")
+            return ast.FrameBound(kinds.CURRENT_ROW)
+        offset = self.additive()
+        if self.accept_kw("preceding"):
+            return ast.FrameBound(kinds.PRECEDING, offset)
+        self.expect_kw("following")
+        return ast.FrameBound(kinds.FOLLOWING, offset)
 
     def call_args(self, fname: str) -> ast.Func:
         if self.accept_op(")"):

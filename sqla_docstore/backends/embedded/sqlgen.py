@@ -42,6 +42,10 @@ _FUNCTIONS = {
     "datetime", "julianday", "strftime", "sign", "iif",
 }
 _AGGREGATES = {"count", "sum", "total", "avg", "min", "max", "group_concat", "string_agg"}
+#: functions that exist only with OVER (SQLite's built-in window functions)
+_WINDOW_FUNCTIONS = {"row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile",
+                     "lag", "lead", "first_value", "last_value", "nth_value"}
+_SUBQUERIES_AND_WINDOWS = (ast.Exists, ast.ScalarSubquery, ast.InSelect, ast.Window)
 _RENAMED = {"char_length": "length", "character_length": "length", "substring": "substr",
             "string_agg": "group_concat", "aggregate_strings": "group_concat"}
 _BARE_KEYWORDS = {"current_timestamp", "current_date", "current_time"}
@@ -754,6 +758,10 @@ class SqlGenerator:
                 for arg in node.args:
                     if self._exact_typed(arg, scope):
                         self._guard_use(arg, scope, f"{node.name}()", uses)
+        for node in aggregated:
+            if isinstance(node, ast.Window):  # a window orders and partitions by values
+                for expr in (*node.partition_by, *(o.expr for o in node.order_by)):
+                    self._guard_use(expr, scope, "OVER (...)", uses)
         for item in stmt.order_by:
             ordered = labels.get(item.expr.name) if isinstance(item.expr, ast.Column) and (
                 item.expr.table is None and item.expr.name in labels) else item.expr
@@ -913,8 +921,20 @@ class SqlGenerator:
             return self._json_quoted(e.args[0], scope)
         if name == "array_contains":
             return self._array_contains(e, scope)
+        if name in _WINDOW_FUNCTIONS:
+            raise NotSupportedError(f"window function {e.name}() without OVER")
         if name not in _FUNCTIONS and name not in _AGGREGATES:
             raise NotSupportedError(f"SQL function {e.name}() is not supported by sqla_docstore")
+        return self._call(e, name, scope, index) + self._filter(e, scope)
+
+    def _filter(self, e: ast.Func, scope: _Scope) -> str:
+        if e.filter is None:
+            return ""
+        if e.name not in _AGGREGATES:
+            raise ProgrammingError(f"FILTER on {e.name}(), which is not an aggregate")
+        return f" FILTER (WHERE {self.expr(e.filter, scope)})"
+
+    def _call(self, e: ast.Func, name: str, scope: _Scope, index: bool) -> str:
         if e.star:
             return f"{name}(*)"
         if name in ("sum", "avg") and len(e.args) == 1 and not e.distinct and (
@@ -926,6 +946,33 @@ class SqlGenerator:
             return f"docstore_d{name}({raw})"
         args = ", ".join(self.expr(a, scope) for a in e.args)
         return f"{name}({'DISTINCT ' if e.distinct else ''}{args})"
+
+    def _x_Window(self, e: ast.Window, scope: _Scope, index: bool) -> str:
+        f = e.func
+        name = _RENAMED.get(f.name, f.name)
+        if name not in _WINDOW_FUNCTIONS and name not in _AGGREGATES:
+            raise NotSupportedError(f"{f.name}() OVER (...) is not supported by sqla_docstore")
+        if name in _SUMS and any(self._decimal_typed(a, scope) for a in f.args):
+            # the exact decimal sum is an aggregate SQLite can't run over a window
+            raise NotSupportedError(f"{f.name}() OVER (...) of a NUMERIC column (SQLite "
+                                    "would compute it in doubles)")
+        args = "*" if f.star else ", ".join(self.expr(a, scope) for a in f.args)
+        call = f"{name}({'DISTINCT ' if f.distinct else ''}{args}){self._filter(f, scope)}"
+        parts = []
+        if e.partition_by:
+            parts.append("PARTITION BY " + ", ".join(self.expr(x, scope) for x in e.partition_by))
+        if e.order_by:
+            parts.append(self._order_limit(e.order_by, None, None, scope).strip())
+        if e.unit is not None and e.start is not None:
+            start = self._bound(e.start, scope)
+            parts.append(f"{e.unit} BETWEEN {start} AND {self._bound(e.end, scope)}"
+                         if e.end is not None else f"{e.unit} {start}")
+        return f"{call} OVER ({' '.join(parts)})"
+
+    def _bound(self, bound: ast.FrameBound, scope: _Scope) -> str:
+        if bound.offset is None:
+            return bound.kind.value
+        return f"{self.expr(bound.offset, scope)} {bound.kind.value}"
 
     def _x_Cast(self, e: ast.Cast, scope: _Scope, index: bool) -> str:
         target = _CASTS.get(e.type_name.split("(")[0].strip())
@@ -1047,8 +1094,7 @@ _ARITHMETIC = frozenset({"+", "-", "*", "/", "%"})
 def _refuse_aggregates(exprs: tuple[ast.Expr, ...], where: str) -> None:
     """An aggregate where each row gets its own value is SQL's "misuse of aggregate" (run as
     a SELECT it would collapse the rows into one)."""
-    subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect)
-    for node in ast.walk(exprs, subqueries):
+    for node in ast.walk(exprs, _SUBQUERIES_AND_WINDOWS):
         if isinstance(node, ast.Func) and node.name in _AGGREGATES and not (
             node.name in ("min", "max") and len(node.args) > 1  # SQLite's scalar min/max
         ):
@@ -1057,8 +1103,6 @@ def _refuse_aggregates(exprs: tuple[ast.Expr, ...], where: str) -> None:
 
 def _has_aggregate(expr: Any) -> bool:
     """An aggregate call in this SELECT's own expressions (not inside a subquery)."""
-    subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect)
-    return any(
-        isinstance(n, ast.Func) and n.name in _AGGREGATES for n in ast.walk(expr, subqueries)
-    )
+    return any(isinstance(n, ast.Func) and n.name in _AGGREGATES
+               for n in ast.walk(expr, _SUBQUERIES_AND_WINDOWS))
 
