@@ -275,7 +275,7 @@ class CteSelf:
 class Join:
     left: FromItem
     right: FromItem
-    kind: str  # "inner", "left", "cross"
+    kind: str  # "inner", "left", "right", "full", "cross"
     on: Expr | None = None
 
 

@@ -639,8 +639,12 @@ class _Parser:
             elif self.accept_kw("cross"):
                 self._join_kw()
                 kind = "cross"
-            elif self.tok.is_kw("right", "full", "natural"):
-                self.unsupported(f"{self.tok.value.upper()} JOIN")
+            elif self.tok.is_kw("right", "full"):
+                kind = self.advance().value.lower()
+                self.accept_kw("outer")
+                self._join_kw()
+            elif self.tok.is_kw("natural"):
+                self.unsupported("NATURAL JOIN")
                 raise AssertionError
             else:
                 return left

@@ -128,11 +128,17 @@ def test_left_outer_join_and_aliases() -> None:
     assert join.left.ref == "u"
 
 
-def test_right_and_full_joins_are_not_supported() -> None:
-    with pytest.raises(NotSupportedError, match="RIGHT JOIN"):
-        parse("SELECT a.id FROM a RIGHT JOIN b ON a.id = b.id")
-    with pytest.raises(NotSupportedError, match="FULL JOIN"):
-        parse("SELECT a.id FROM a FULL OUTER JOIN b ON a.id = b.id")
+def test_right_and_full_joins() -> None:
+    for text, kind in (("SELECT a.id FROM a RIGHT JOIN b ON a.id = b.id", "right"),
+                       ("SELECT a.id FROM a FULL OUTER JOIN b ON a.id = b.id", "full")):
+        stmt = parse(text)
+        assert isinstance(stmt, ast.Select)
+        assert stmt.from_ == (ast.Join(ast.TableRef("a"), ast.TableRef("b"), kind,
+                                       ast.Binary("=", ast.Column("a", "id"),
+                                                  ast.Column("b", "id"))),)
+
+
+def test_join_using_is_not_supported() -> None:
     with pytest.raises(NotSupportedError, match="USING"):
         parse("SELECT a.id FROM a JOIN b USING (id)")
 

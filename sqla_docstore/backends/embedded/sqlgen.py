@@ -9,6 +9,7 @@ in Python (one JSON parse per row instead of one SQLite call per cell).
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -58,6 +59,8 @@ _CASTS = {
 }
 
 
+_JOINS = {"inner": "JOIN", "left": "LEFT OUTER JOIN", "right": "RIGHT OUTER JOIN",
+          "full": "FULL OUTER JOIN"}
 _COMPARISONS = {"=", "!=", "<>", "<", "<=", ">", ">="}
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _NON_STRICT = {"<": "<=", "<=": "<=", ">": ">=", ">=": ">="}
@@ -413,7 +416,10 @@ class SqlGenerator:
             right = f"({right})"
         if item.kind == "cross":
             return f"{left} CROSS JOIN {right}"
-        keyword = "LEFT OUTER JOIN" if item.kind == "left" else "JOIN"
+        keyword = _JOINS[item.kind]
+        if item.kind in ("right", "full") and sqlite3.sqlite_version_info < (3, 39):
+            raise NotSupportedError(f"{item.kind.upper()} JOIN needs SQLite 3.39 or later "
+                                    f"(this Python has {sqlite3.sqlite_version})")
         assert item.on is not None
         return f"{left} {keyword} {right} ON {self.expr(item.on, scope, index=True)}"
 
