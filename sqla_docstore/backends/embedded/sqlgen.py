@@ -55,6 +55,9 @@ _CASTS = {
     "BOOLEAN": "NUMERIC", "FLOAT": "REAL", "REAL": "REAL", "DOUBLE": "REAL",
     "DOUBLE PRECISION": "REAL", "NUMERIC": "NUMERIC", "DECIMAL": "NUMERIC", "VARCHAR": "TEXT",
     "CHAR": "TEXT", "TEXT": "TEXT", "STRING": "TEXT", "NVARCHAR": "TEXT", "CLOB": "TEXT",
+    "NCHAR": "TEXT", "UUID": "TEXT",  # UUIDs are stored as their text
+    # (BLOB / BINARY and INTERVAL are refused: binaries are stored as base64 text and
+    # intervals as TimeSpan text, which SQLite's CAST would not read as such)
     "DATE": "TEXT", "DATETIME": "TEXT", "TIMESTAMP": "TEXT", "TIME": "TEXT", "JSON": "TEXT",
 }
 
