@@ -95,6 +95,8 @@ class DocstoreDialect(default.DefaultDialect):
     use_insertmanyvalues = False
     update_returning = True
     delete_returning = True
+    update_returning_multifrom = True  # RETURNING of the target's columns after FROM / USING
+    delete_returning_multifrom = True
     postfetch_lastrowid = True  # tables with implicit_returning=False read cursor.lastrowid
     supports_default_values = True
     supports_default_metavalue = False

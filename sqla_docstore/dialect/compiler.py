@@ -215,6 +215,7 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
 
     def visit_create_index(self, create: Any, *args: Any, **kw: Any) -> str:
         index = create.element
+        self._verify_index_table(index)
         fields = self._index_fields(index)
         spec = {"collection": qualified(index.table.schema, index.table.name),
                 "fields": fields, "unique": bool(index.unique)}
@@ -232,11 +233,8 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
     # CREATE VIEW / CREATE TABLE ... AS / DROP VIEW: SQLAlchemy's text, which the DB-API
     # parses (a view is a stored SELECT, see sqla_docstore.dbapi.views).
 
-    def visit_create_schema(self, create: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError(
-            "CREATE SCHEMA is not supported by sqla_docstore: a schema is a namespace of "
-            "collections (schema.table) that exists while it holds one; create its tables with "
-            "Table(..., schema=...)")
+    # CREATE SCHEMA / DROP SCHEMA: SQLAlchemy's text, which the DB-API refuses (a schema is a
+    # namespace of collections that exists while it holds one).
 
 
 def collection_spec(table: schema.Table, dialect: Any,

@@ -379,8 +379,18 @@ class _Parser:
         elif tok.is_kw("savepoint", "release") or (
                 tok.is_kw("rollback") and self.peek(1).is_kw("to")):
             stmt = self.savepoint()
+        elif tok.is_kw("create", "drop") and self.peek().is_kw("schema"):
+            self.unsupported(f"{tok.value.upper()} SCHEMA (a schema is a namespace of "
+                             "collections, schema.table, that exists while it holds one; "
+                             "create its tables with Table(..., schema=...))")
+            raise AssertionError
         elif tok.is_kw("create") or (tok.is_kw("drop") and self.peek().is_kw("view")):
             stmt = self.create() if tok.is_kw("create") else self.drop_view()
+        elif tok.is_kw("drop") and self.peek().is_kw("table"):
+            self.i += 2
+            if self.tok.is_kw("if"):
+                self.unsupported("DROP TABLE IF EXISTS (use DROP COLLECTION after has_table)")
+            stmt = ast.DropCollection(self.table_name())
         elif tok.is_kw("with"):
             stmt = self.with_statement()
         else:
@@ -392,8 +402,9 @@ class _Parser:
             self.error("unexpected text after the statement")
         return stmt
 
-    def create(self) -> ast.CreateView | ast.CreateTableAs:
-        """``CREATE VIEW [IF NOT EXISTS] name AS select``, ``CREATE TABLE ... AS select``."""
+    def create(self) -> ast.CreateView | ast.CreateTableAs | ast.CreateCollection:
+        """``CREATE VIEW [IF NOT EXISTS] name AS select``, ``CREATE TABLE ... AS select``,
+        ``CREATE TABLE name (column definitions)``."""
         self.expect_kw("create")
         for words, construct in ((("temporary", "temp"), "CREATE TEMPORARY VIEW / TABLE AS"),
                                  (("or",), "CREATE OR REPLACE"),
@@ -401,13 +412,17 @@ class _Parser:
             if self.tok.is_kw(*words):
                 self.unsupported(construct)
         if not self.tok.is_kw("view", "table"):
-            self.error("expected VIEW or TABLE")
+            self.unsupported(f"CREATE {self.tok.value.upper()}")
         view = self.advance().value.lower() == "view"
         if_not_exists = self.accept_kw("if")
         if if_not_exists:
             self.expect_kw("not")
             self.expect_kw("exists")
         name = self.table_name()
+        if not view and self.tok.value == "(" and self.tok.kind == "op":
+            if if_not_exists:
+                self.unsupported("CREATE TABLE IF NOT EXISTS with column definitions")
+            return self.table_definition(name)
         self.expect_kw("as")
         start = self.tok.pos
         select = self.select_stmt()
@@ -415,6 +430,59 @@ class _Parser:
             text = self.text[start:self.tok.pos].strip().rstrip(";").strip()
             return ast.CreateView(name, select, text, if_not_exists)
         return ast.CreateTableAs(name, select, if_not_exists)
+
+    def table_definition(self, name: str) -> ast.CreateCollection:
+        """``CREATE TABLE name (column type [NOT NULL] [PRIMARY KEY] [UNIQUE], ...,
+        [PRIMARY KEY (columns)])`` as SQLite reads it (an INTEGER PRIMARY KEY alone takes
+        ids from HiLo, as SQLite's rowid alias numbers rows); other constraints are refused."""
+        self.expect_op("(")
+        fields: list[dict[str, Any]] = []
+        key: list[str] = []
+        unique: list[list[str]] = []
+        while True:
+            if self.accept_kw("primary"):
+                self.expect_kw("key")
+                self.expect_op("(")
+                key = [self.ident()]
+                while self.accept_op(","):
+                    key.append(self.ident())
+                self.expect_op(")")
+            else:
+                column = self.ident()
+                type_name = "JSON"
+                if self.tok.kind == "name" and not self.tok.is_kw(
+                        "not", "null", "primary", "unique"):
+                    type_name = self.ident().upper()
+                    if self.accept_op("("):  # VARCHAR(30), NUMERIC(10, 2)
+                        sizes = [self.advance().value]
+                        while self.accept_op(","):
+                            sizes.append(self.advance().value)
+                        self.expect_op(")")
+                        type_name += "(" + ", ".join(sizes) + ")"
+                nullable = True
+                while not (self.tok.kind == "op" and self.tok.value in (",", ")")):
+                    if self.accept_kw("not"):
+                        self.expect_kw("null")
+                        nullable = False
+                    elif self.accept_kw("null"):
+                        pass
+                    elif self.accept_kw("primary"):
+                        self.expect_kw("key")
+                        key = [column]
+                    elif self.accept_kw("unique"):
+                        unique.append([column])
+                    else:
+                        self.unsupported(f"column constraint {self.tok.value.upper()} in "
+                                         "CREATE TABLE")
+                fields.append({"name": column, "type": type_name, "nullable": nullable,
+                               "default": None})
+            if not self.accept_op(","):
+                break
+        self.expect_op(")")
+        types = {f["name"]: f["type"] for f in fields}
+        auto = key[0] if len(key) == 1 and types.get(key[0]) == "INTEGER" else None
+        return ast.CreateCollection(name, {"fields": fields, "primary_key": key,
+                                           "autoincrement": auto, "unique": unique})
 
     def drop_view(self) -> ast.DropView:
         self.expect_kw("drop")

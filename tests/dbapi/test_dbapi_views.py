@@ -146,3 +146,25 @@ def test_view_forms_the_store_lacks_are_refused_by_name(engine: Engine, statemen
         conn.execute(text(statement))
     assert isinstance(info.value.orig, errors.NotSupportedError)
     assert construct in str(info.value)
+
+
+def test_raw_create_table_ddl_makes_a_collection(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("CREATE TABLE raw (id INTEGER PRIMARY KEY, name VARCHAR(30) NOT NULL "
+                          "UNIQUE, share NUMERIC(10, 2))"))
+        conn.execute(text("INSERT INTO raw (name, share) VALUES ('a', 1.5), ('b', NULL)"))
+        assert conn.execute(text("SELECT id, name, share FROM raw ORDER BY id")).all() == [
+            (1, "a", 1.5), (2, "b", None)]
+        conn.commit()
+        with pytest.raises(exc.IntegrityError):  # NOT NULL: when the statement runs
+            conn.execute(text("INSERT INTO raw (share) VALUES (1)"))
+        conn.execute(text("INSERT INTO raw (name) VALUES ('a')"))
+        with pytest.raises(exc.IntegrityError):  # UNIQUE: at commit
+            conn.commit()
+        conn.rollback()
+        columns = inspect(conn).get_columns("raw")
+        assert [(c["name"], str(c["type"]), c["nullable"]) for c in columns] == [
+            ("id", "INTEGER", True), ("name", "VARCHAR(30)", False),
+            ("share", "NUMERIC(10, 2)", True)]
+        with pytest.raises(exc.NotSupportedError, match="CHECK"):
+            conn.execute(text("CREATE TABLE bad (a INTEGER CHECK (a > 0))"))

@@ -108,5 +108,5 @@ def test_a_dotted_table_name_without_a_schema_is_refused(engine: Engine) -> None
 
 
 def test_create_schema_is_refused_with_the_reason(engine: Engine) -> None:
-    with engine.connect() as conn, pytest.raises(exc.CompileError, match="namespace"):
+    with engine.connect() as conn, pytest.raises(exc.NotSupportedError, match="namespace"):
         conn.execute(CreateSchema("other"))
