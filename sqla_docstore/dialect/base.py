@@ -294,7 +294,7 @@ class DocstoreDialect(default.DefaultDialect):
     @reflection.cache
     def get_table_options(self, connection: Any, table_name: str, schema: str | None = None,
                           **kw: Any) -> dict[str, Any]:
-        spec = self._spec(connection, table_name)
+        spec = self._spec(connection, table_name, schema)
         return {"docstore_key_is_id": True} if spec.key_is_id else {}
 
     @reflection.cache
