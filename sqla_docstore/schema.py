@@ -161,6 +161,9 @@ class CollectionSpec:
     #: a view: the SELECT (as the DB-API parses it) that queries naming it read instead; the
     #: collection holds no documents and takes no writes
     view: str | None = None
+    #: the schema of a schema's table (the collection is then ``schema.table``); None for the
+    #: default schema, whose table names may hold dots too
+    schema: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -200,6 +203,7 @@ class CollectionSpec:
             **({"key_is_id": True} if self.key_is_id else {}),
             **({"temporary": True} if self.temporary else {}),
             **({"view": self.view} if self.view is not None else {}),
+            **({"schema": self.schema} if self.schema is not None else {}),
         }
 
     @classmethod
@@ -229,6 +233,7 @@ class CollectionSpec:
             key_is_id=bool(data.get("key_is_id", False)),
             temporary=data.get("temporary", False),
             view=data.get("view"),
+            schema=data.get("schema"),
         )
 
     @cached_property
@@ -372,20 +377,24 @@ def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per ke
         return "'temporary' must be true or false"
     if not isinstance(data.get("view"), (str, type(None))):
         return "'view' must be the text of a SELECT"
+    if not isinstance(data.get("schema"), (str, type(None))):
+        return "'schema' must be a schema name or null"
     return None
 
 
 def qualified(schema: str | None, name: str) -> str:
     """The collection of table ``name`` in ``schema``. A schema is a namespace of collections:
-    its tables are the collections ``schema.name``; the default schema (None) is the names
-    without a dot."""
+    its tables are the collections ``schema.name`` (their specs name the schema); the default
+    schema (None) is the names alone."""
     return name if schema is None else f"{schema}.{name}"
 
 
-def split_qualified(collection: str) -> tuple[str | None, str]:
-    """(schema, table) of a collection name: the inverse of :func:`qualified`."""
-    schema, dot, name = collection.partition(".")
-    return (schema, name) if dot else (None, collection)
+def split_qualified(collection: str, schema: str | None) -> tuple[str | None, str]:
+    """(schema, table) of a collection of ``schema`` (its spec's): the inverse of
+    :func:`qualified`."""
+    if schema is None:
+        return None, collection
+    return schema, collection[len(schema) + 1:]
 
 
 def _key_text(value: Any) -> str:

@@ -144,7 +144,9 @@ def create_view(backend: BackendConnection, stmt: ast.CreateView) -> None:
     if stmt.if_not_exists and _exists(backend, stmt.name) is not None:
         return
     expanded = expand(backend, stmt.select)  # checks the query reads what exists
-    spec = {"fields": query_fields(backend, expanded), "view": stmt.text}
+    spec: dict[str, Any] = {"fields": query_fields(backend, expanded), "view": stmt.text}
+    if stmt.schema is not None:
+        spec["schema"] = stmt.schema
     backend.execute_schema(ast.CreateCollection(stmt.name, spec))
 
 
@@ -168,6 +170,9 @@ def create_table_as(backend: BackendConnection, stmt: ast.CreateTableAs,
         return executor.Outcome()
     select = expand(backend, stmt.select)
     fields = query_fields(backend, select)
-    backend.execute_schema(ast.CreateCollection(stmt.name, {"fields": fields}))
+    spec: dict[str, Any] = {"fields": fields}
+    if stmt.schema is not None:
+        spec["schema"] = stmt.schema
+    backend.execute_schema(ast.CreateCollection(stmt.name, spec))
     insert = ast.Insert(stmt.name, tuple(f["name"] for f in fields), (), select=select)
     return executor.run_insert(backend, insert, [params], pending, fks)

@@ -233,21 +233,22 @@ class DocstoreDialect(default.DefaultDialect):
         except errors.OperationalError:
             raise exc.NoSuchTableError(qualified(schema, table_name)) from None
 
+    def _catalog(self, connection: Any) -> list[tuple[str, Any]]:
+        """(collection name, spec) of every collection (a spec None: it is gone)."""
+        backend = self._backend(connection)
+        return [(name, _spec_or_none(backend, name)) for name in backend.collection_names()
+                if not name.startswith("@")]
+
     def _collections(self, connection: Any, schema: str | None, kind: str) -> list[str]:
         """Names (without the schema) of the schema's collections of one kind."""
-        backend = self._backend(connection)
-        out = []
-        for name in backend.collection_names():
-            in_schema, table = split_qualified(name)
-            if in_schema == schema and not name.startswith("@") and _kind(backend, name) == kind:
-                out.append(table)
-        return out
+        return [split_qualified(name, schema)[1] for name, spec in self._catalog(connection)
+                if spec is not None and spec.schema == schema and _kind(spec) == kind]
 
     @reflection.cache
     def get_schema_names(self, connection: Any, **kw: Any) -> list[str]:
         """The schemas holding a collection (a schema is a namespace of collections)."""
-        names = self._backend(connection).collection_names()
-        return sorted({s for s, _ in map(split_qualified, names) if s is not None})
+        return sorted({spec.schema for _, spec in self._catalog(connection)
+                       if spec is not None and spec.schema is not None})
 
     @reflection.cache  # an Inspector answers from its cache until clear_cache(), as SQLite's
     def has_table(self, connection: Any, table_name: str, schema: str | None = None,
@@ -309,18 +310,27 @@ class DocstoreDialect(default.DefaultDialect):
         spec = self._spec(connection, table_name, schema)
         return [
             {"name": fk.name, "constrained_columns": list(fk.columns),
-             "referred_schema": split_qualified(fk.referred_table)[0],
-             "referred_table": split_qualified(fk.referred_table)[1],
+             "referred_schema": self._referred(connection, fk.referred_table)[0],
+             "referred_table": self._referred(connection, fk.referred_table)[1],
              "referred_columns": list(fk.referred_columns), "options": fk.options}
             for fk in spec.foreign_keys
         ]
+
+    def _referred(self, connection: Any, collection: str) -> tuple[str | None, str]:
+        """(schema, table) of a referred collection (by its spec; a dropped one by its
+        name's first dot)."""
+        spec = _spec_or_none(self._backend(connection), collection)
+        if spec is not None:
+            return split_qualified(collection, spec.schema)
+        schema, dot, table = collection.partition(".")
+        return (schema, table) if dot else (None, collection)
 
     @reflection.cache
     def get_indexes(self, connection: Any, table_name: str, schema: str | None = None,
                     **kw: Any) -> list[Any]:
         spec = self._spec(connection, table_name, schema)
         return [  # a schema's index names are schema.name in the store
-            _reflected_index(split_qualified(name)[1] if schema else name, fields, unique)
+            _reflected_index(split_qualified(name, schema)[1], fields, unique)
             for name, (fields, unique) in spec.indexes.items()]
 
     @reflection.cache
@@ -356,12 +366,15 @@ def _reflected_index(name: str, elements: tuple[Any, ...], unique: bool) -> dict
     return out
 
 
-def _kind(backend: Any, name: str) -> str:
-    """"table", "view", or "temporary" (not listed) for a collection; "" if it is gone."""
+def _spec_or_none(backend: Any, name: str) -> Any:
     try:
-        spec = backend.spec(name)
+        return backend.spec(name)
     except errors.OperationalError:  # dropped meanwhile
-        return ""
+        return None
+
+
+def _kind(spec: Any) -> str:
+    """"table", "view", or "temporary" (not listed) for a collection."""
     return "view" if spec.view is not None else "temporary" if spec.temporary else "table"
 
 

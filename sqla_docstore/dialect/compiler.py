@@ -160,10 +160,6 @@ def _json_chain(binary: Any) -> tuple[Any, list[Any]]:
 class DocstoreDDLCompiler(compiler.DDLCompiler):
     def visit_create_table(self, create: Any, *args: Any, **kw: Any) -> str:
         table = create.element
-        if table.schema is None and "." in table.name:
-            raise exc.CompileError(
-                f"table name {table.name!r}: a name with a dot is read as schema.table; give "
-                "the schema as Table(..., schema=...)")
         spec = collection_spec(table, self.dialect, self)
         # The table's indexes are created with it, in one step: a crash between CREATE TABLE
         # and CREATE INDEX (which SQLAlchemy emits next, and the store then takes as already
@@ -276,6 +272,7 @@ def collection_spec(table: schema.Table, dialect: Any,
         "unique_names": [c.name if isinstance(c.name, str) else None for c in uniques],
         **({"key_is_id": True} if table.dialect_options["docstore"]["key_is_id"] else {}),
         **({"temporary": True} if _is_temporary(table) else {}),
+        **({"schema": table.schema} if table.schema is not None else {}),
     }
 
 

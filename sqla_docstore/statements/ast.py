@@ -399,6 +399,7 @@ class CreateView:
     select: SelectLike
     text: str
     if_not_exists: bool = False
+    schema: str | None = None  # the schema of ``name`` (schema.table), if it has one
 
 
 @dataclass(frozen=True)
@@ -414,6 +415,7 @@ class CreateTableAs:
     name: str
     select: SelectLike
     if_not_exists: bool = False
+    schema: str | None = None
 
 
 class SavepointAction(Enum):

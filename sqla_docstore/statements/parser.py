@@ -347,12 +347,16 @@ class _Parser:
 
     def table_name(self) -> str:
         """``name`` or ``schema.name``: a schema's table is the collection ``schema.name``."""
+        return self.schema_and_table()[1]
+
+    def schema_and_table(self) -> tuple[str | None, str]:
+        """(schema or None, collection name) of ``name`` or ``schema.name``."""
         name = self.ident()
         if self.tok.kind == "op" and self.tok.value == "." and self.peek().kind in (
                 "name", "qname"):
             self.i += 1
-            name = qualified(name, self.ident())
-        return name
+            return name, qualified(name, self.ident())
+        return None, name
 
     def ident(self) -> str:
         tok = self.tok
@@ -418,20 +422,20 @@ class _Parser:
         if if_not_exists:
             self.expect_kw("not")
             self.expect_kw("exists")
-        name = self.table_name()
+        schema, name = self.schema_and_table()
         if not view and self.tok.value == "(" and self.tok.kind == "op":
             if if_not_exists:
                 self.unsupported("CREATE TABLE IF NOT EXISTS with column definitions")
-            return self.table_definition(name)
+            return self.table_definition(name, schema)
         self.expect_kw("as")
         start = self.tok.pos
         select = self.select_stmt()
         if view:
             text = self.text[start:self.tok.pos].strip().rstrip(";").strip()
-            return ast.CreateView(name, select, text, if_not_exists)
-        return ast.CreateTableAs(name, select, if_not_exists)
+            return ast.CreateView(name, select, text, if_not_exists, schema)
+        return ast.CreateTableAs(name, select, if_not_exists, schema)
 
-    def table_definition(self, name: str) -> ast.CreateCollection:
+    def table_definition(self, name: str, schema: str | None) -> ast.CreateCollection:
         """``CREATE TABLE name (column type [NOT NULL] [PRIMARY KEY] [UNIQUE], ...,
         [PRIMARY KEY (columns)])`` as SQLite reads it (an INTEGER PRIMARY KEY alone takes
         ids from HiLo, as SQLite's rowid alias numbers rows); other constraints are refused."""
@@ -481,8 +485,11 @@ class _Parser:
         self.expect_op(")")
         types = {f["name"]: f["type"] for f in fields}
         auto = key[0] if len(key) == 1 and types.get(key[0]) == "INTEGER" else None
-        return ast.CreateCollection(name, {"fields": fields, "primary_key": key,
-                                           "autoincrement": auto, "unique": unique})
+        spec: dict[str, Any] = {"fields": fields, "primary_key": key, "autoincrement": auto,
+                                "unique": unique}
+        if schema is not None:
+            spec["schema"] = schema
+        return ast.CreateCollection(name, spec)
 
     def drop_view(self) -> ast.DropView:
         self.expect_kw("drop")

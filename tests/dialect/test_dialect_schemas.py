@@ -101,10 +101,16 @@ def test_reflection_by_schema(engine: Engine) -> None:
     assert "other" not in inspect(engine).get_schema_names()
 
 
-def test_a_dotted_table_name_without_a_schema_is_refused(engine: Engine) -> None:
+def test_a_dotted_table_name_without_a_schema_stays_in_the_default_schema(
+        engine: Engine) -> None:
     dotted = Table("a.b", MetaData(), Column("id", Integer, primary_key=True))
-    with pytest.raises(exc.CompileError, match="schema.table"):
-        dotted.create(engine)
+    dotted.create(engine)
+    insp = inspect(engine)
+    assert "a.b" in insp.get_table_names() and "a" not in insp.get_schema_names()
+    # the collection name is taken: table b of schema a would be the same collection
+    in_schema = Table("b", MetaData(), Column("id", Integer, primary_key=True), schema="a")
+    with pytest.raises(exc.OperationalError, match="already exists"):
+        in_schema.create(engine, checkfirst=False)
 
 
 def test_create_schema_is_refused_with_the_reason(engine: Engine) -> None:
