@@ -739,10 +739,13 @@ class _Parser:
     def from_item(self) -> ast.FromItem:
         if self.accept_op("("):
             if self.tok.is_kw("select", "with") or self.tok.value == "(":
+                start, nesting = self.i, self.nesting
                 select = self.select_stmt()
-                self.expect_op(")")
-                self.accept_kw("as")
-                return ast.SubqueryRef(select, self.ident())
+                if self.accept_op(")"):
+                    self.accept_kw("as")
+                    return ast.SubqueryRef(select, self.ident())
+                # "((SELECT ...) AS x JOIN y ON ...)": a join group led by a subquery
+                self.i, self.nesting = start, nesting
             inner = self.join_chain()
             self.expect_op(")")
             return inner

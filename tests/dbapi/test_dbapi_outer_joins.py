@@ -8,7 +8,18 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    text,
+)
 
 metadata = MetaData()
 left = Table("lefts", metadata, Column("id", Integer, primary_key=True), Column("k", Integer),
@@ -45,6 +56,12 @@ def _run(eng: Engine, lks: list[int | None], rks: list[int | None]) -> list[Any]
                 .order_by(right.c.id, left.c.id)).all(),
             conn.execute(select(func.count(), func.count(left.c.id), func.count(right.c.id))
                          .select_from(full)).all(),
+            # a join group led by a subquery, as SQLAlchemy nests eager joins
+            conn.execute(text(
+                "SELECT lefts.id, r2.t FROM lefts LEFT OUTER JOIN ((SELECT lefts.id AS lid, "
+                "rights.id AS rid FROM lefts JOIN rights ON lefts.k = rights.k) AS pairs "
+                "JOIN rights AS r2 ON r2.id = pairs.rid) ON lefts.id = pairs.lid "
+                "ORDER BY lefts.id, r2.id")).all(),
         ]
         conn.rollback()
         return out

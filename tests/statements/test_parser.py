@@ -138,6 +138,16 @@ def test_right_and_full_joins() -> None:
                                                   ast.Column("b", "id"))),)
 
 
+def test_a_join_group_led_by_a_subquery() -> None:
+    stmt = parse("SELECT a.id FROM a LEFT JOIN ((SELECT b.id AS i FROM b) AS s "
+                 "JOIN c ON c.id = s.i) ON a.id = s.i")
+    assert isinstance(stmt, ast.Select)
+    (join,) = stmt.from_
+    assert isinstance(join, ast.Join) and join.kind == "left"
+    assert isinstance(join.right, ast.Join)
+    assert isinstance(join.right.left, ast.SubqueryRef) and join.right.left.alias == "s"
+    assert join.right.right == ast.TableRef("c")
+
 def test_join_using_is_not_supported() -> None:
     with pytest.raises(NotSupportedError, match="USING"):
         parse("SELECT a.id FROM a JOIN b USING (id)")
