@@ -258,7 +258,13 @@ def collection_spec(table: schema.Table, dialect: Any,
         for cons in constraints
         if isinstance(cons, schema.CheckConstraint)
     ]
+    # the HiLo-filled key: SQLAlchemy's autoincrement column, else an Identity() integer
+    # column of the primary key (GENERATED AS IDENTITY fills it in a composite key too)
     auto = table._autoincrement_column
+    if auto is None:
+        auto = next((c for c in table.primary_key.columns
+                     if c.identity is not None and c.type._type_affinity is sqltypes.Integer),
+                    None)
     foreign_keys = [foreign_key_json(cons) for cons in constraints
                     if isinstance(cons, schema.ForeignKeyConstraint)]
     return {
