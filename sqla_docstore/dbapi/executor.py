@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from .. import rowexpr, values
 from ..backends.base import BackendConnection
 from ..commands import Delete, Patch, Put, Recompute
-from ..errors import DuplicateKeyError, NotSupportedError, ProgrammingError
+from ..errors import ConcurrencyError, DuplicateKeyError, NotSupportedError, ProgrammingError
 from ..generated import (
     affected_generated,
     default_expr,
@@ -79,14 +79,27 @@ def _run_guarded(backend: BackendConnection, stmt: ast.Select, params: dict[str,
     prefixes = sorted(((backend.spec(t.name).prefix.lower() + "/", t.name)
                        for t in ast.walk(stmt.from_, (ast.SubqueryRef,))
                        if isinstance(t, ast.TableRef)), reverse=True)
+    versionless: dict[str, list[str]] = {}
     for doc_id, (_, cv) in read.items():
         collection = next((name for head, name in prefixes
                            if doc_id[:len(head)].lower() == head), None)
         if collection is None:
             raise NotSupportedError(f"FOR UPDATE: document {doc_id!r} belongs to no table "
                                     "of the FROM clause")
-        if cv and pending.get(collection, doc_id) is None:
+        if pending.get(collection, doc_id) is not None:
+            continue  # written by this transaction: its own write is checked at commit
+        if cv:
             pending.add_guard(Patch(collection, doc_id, {}, cv, seen=cv))
+        else:  # read without its version (a projection): guard the version stored now
+            versionless.setdefault(collection, []).append(doc_id)
+    for collection, ids in versionless.items():
+        found = backend.get_documents(collection, ids, None)
+        for doc_id in ids:
+            doc = found.get(doc_id)
+            if doc is None or not doc[2]:
+                raise ConcurrencyError(f"document {doc_id!r}, read FOR UPDATE, was deleted by "
+                                       "another transaction", (doc_id,))
+            pending.add_guard(Patch(collection, doc_id, {}, doc[2], seen=doc[2]))
     return out
 
 
