@@ -134,6 +134,9 @@ def _label(expr: ast.Expr) -> str:
 
 
 def _exists(backend: BackendConnection, name: str) -> CollectionSpec | None:
+    """The spec of an existing collection (declared or holding documents), else None."""
+    if not backend.exists(name):
+        return None
     try:
         return backend.spec(name)
     except OperationalError:

@@ -168,3 +168,17 @@ def test_raw_create_table_ddl_makes_a_collection(engine: Engine) -> None:
             ("share", "NUMERIC(10, 2)", True)]
         with pytest.raises(exc.NotSupportedError, match="CHECK"):
             conn.execute(text("CREATE TABLE bad (a INTEGER CHECK (a > 0))"))
+
+
+def test_if_exists_and_if_not_exists_see_only_existing_collections(engine: Engine) -> None:
+    metadata.create_all(engine)
+    with engine.connect() as conn:
+        conn.execute(text("DROP VIEW IF EXISTS never_made"))
+        with pytest.raises(exc.OperationalError, match="no such view"):
+            conn.execute(text("DROP VIEW never_made"))
+        conn.execute(text("CREATE VIEW IF NOT EXISTS fresh AS SELECT id FROM items"))
+        conn.execute(text("CREATE VIEW IF NOT EXISTS fresh AS SELECT n FROM items"))
+        assert inspect(conn).get_view_names() == ["fresh"]
+        assert [c["name"] for c in inspect(conn).get_columns("fresh")] == ["id"]
+        conn.execute(text("DROP VIEW fresh"))
+        assert inspect(conn).get_view_names() == []
