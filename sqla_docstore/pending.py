@@ -60,6 +60,13 @@ class PendingBatch:
         self.commands.append(command)
         self._set_state(command.collection, command.id, body)
 
+    def add_guard(self, command: Patch) -> None:
+        """Queue a command that only checks a document's version at commit (a PATCH that
+        changes nothing): the document's state in the overlay stays as it was."""
+        if command.set or command.unset or command.compute:
+            raise ProgrammingError("a guard changes nothing")
+        self.commands.append(command)
+
     def add_compare_exchange(self, op: str, key: str, value: Any, index: int) -> None:
         """Queue a compare-exchange PUT or DELETE, applied and checked with the batch."""
         if op not in ("PUT", "DELETE"):

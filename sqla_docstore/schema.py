@@ -155,6 +155,15 @@ class CollectionSpec:
     #: RavenDB clients' ``Id`` does, instead of the part after ``{prefix}/``; the id is then
     #: not stored in the body (documents other clients wrote have none there either)
     key_is_id: bool = False
+    #: CREATE TEMPORARY TABLE: the connection that created it drops it when it closes (the
+    #: dialect does not list it with the tables)
+    temporary: bool = False
+    #: a view: the SELECT (as the DB-API parses it) that queries naming it read instead; the
+    #: collection holds no documents and takes no writes
+    view: str | None = None
+    #: the schema of a schema's table (the collection is then ``schema.table``); None for the
+    #: default schema, whose table names may hold dots too
+    schema: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -192,6 +201,9 @@ class CollectionSpec:
             "foreign_keys": [fk.to_json() for fk in self.foreign_keys],
             "unique_names": list(self.unique_names),
             **({"key_is_id": True} if self.key_is_id else {}),
+            **({"temporary": True} if self.temporary else {}),
+            **({"view": self.view} if self.view is not None else {}),
+            **({"schema": self.schema} if self.schema is not None else {}),
         }
 
     @classmethod
@@ -219,6 +231,9 @@ class CollectionSpec:
                                for fk in data.get("foreign_keys", ())),
             unique_names=tuple(data.get("unique_names", ())),
             key_is_id=bool(data.get("key_is_id", False)),
+            temporary=data.get("temporary", False),
+            view=data.get("view"),
+            schema=data.get("schema"),
         )
 
     @cached_property
@@ -358,7 +373,28 @@ def _spec_problem(data: Any) -> str | None:  # noqa: PLR0911 - one answer per ke
         return "'unique_names' must be a list of names (or nulls)"
     if data.get("key_is_id") and len(data.get("primary_key", [])) != 1:
         return "'key_is_id' needs a primary key of one field"
+    if not isinstance(data.get("temporary", False), bool):
+        return "'temporary' must be true or false"
+    if not isinstance(data.get("view"), (str, type(None))):
+        return "'view' must be the text of a SELECT"
+    if not isinstance(data.get("schema"), (str, type(None))):
+        return "'schema' must be a schema name or null"
     return None
+
+
+def qualified(schema: str | None, name: str) -> str:
+    """The collection of table ``name`` in ``schema``. A schema is a namespace of collections:
+    its tables are the collections ``schema.name`` (their specs name the schema); the default
+    schema (None) is the names alone."""
+    return name if schema is None else f"{schema}.{name}"
+
+
+def split_qualified(collection: str, schema: str | None) -> tuple[str | None, str]:
+    """(schema, table) of a collection of ``schema`` (its spec's): the inverse of
+    :func:`qualified`."""
+    if schema is None:
+        return None, collection
+    return schema, collection[len(schema) + 1:]
 
 
 def _key_text(value: Any) -> str:

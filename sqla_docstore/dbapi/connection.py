@@ -14,7 +14,7 @@ from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.parser import parse
-from . import executor
+from . import executor, views
 from .foreign_keys import ForeignKeys
 
 _SCHEMA = (ast.CreateCollection, ast.DropCollection, ast.CreateIndex, ast.DropIndex,
@@ -87,6 +87,8 @@ class Connection:
         self.savepoint_commits = False
         #: schemas assume_collections passed on in this transaction, by collection name
         self._assumed: dict[str, CollectionSpec] = {}
+        #: temporary collections this connection created: dropped when it closes
+        self.temporary: list[str] = []
 
     @property
     def change_vectors(self) -> ChangeVectors:
@@ -256,7 +258,18 @@ class Connection:
             self.pending.clear()
             backend, self._backend = self._backend, None
             with pep249("close"):
+                self._drop_temporary(backend)
                 backend.close()
+
+    def _drop_temporary(self, backend: BackendConnection) -> None:
+        """A temporary collection ends with the connection that created it (as SQLite's
+        temporary tables do); one dropped already is skipped."""
+        for name in self.temporary:
+            try:
+                backend.execute_schema(ast.DropCollection(name))
+            except errors.OperationalError:
+                pass  # dropped by the application already
+        self.temporary.clear()
 
     def __enter__(self) -> Connection:
         return self
@@ -276,12 +289,18 @@ def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
     backend = conn.backend
     if isinstance(stmt, ast.CreateCollection):
         check_schema(CollectionSpec.from_json(stmt.name, stmt.spec), backend.evaluate)
+        if stmt.spec.get("temporary"):
+            conn.temporary.append(stmt.name)
     prefix = None
     if isinstance(stmt, ast.DropCollection):
         try:
-            prefix = backend.spec(stmt.name).prefix
+            spec = backend.spec(stmt.name)
         except errors.OperationalError:
             pass  # no such collection: the DROP itself says so
+        else:
+            if spec.view is not None:
+                raise errors.ProgrammingError(f"use DROP VIEW to delete view {stmt.name}")
+            prefix = spec.prefix
     backend.execute_schema(stmt)
     if isinstance(stmt, ast.DropCollection) and prefix is not None:
         conn.pending.discard_collection(stmt.name, prefix)
@@ -361,7 +380,7 @@ class Cursor:
         backend = conn.backend
         if not isinstance(operation, str):
             raise errors.ProgrammingError(f"operation must be a string, not {operation!r}")
-        stmt = parse(operation)
+        stmt = views.expand(backend, parse(operation))
         pending = conn.pending
         self._end_stream()
         if self._stream and not many and isinstance(stmt, (ast.Select, ast.Compound)):
@@ -387,6 +406,16 @@ class Cursor:
             outcome = executor.Outcome()
         elif isinstance(stmt, ast.Savepoint):
             _SAVEPOINT_OPS[stmt.action](conn, stmt.name)
+            outcome = executor.Outcome()
+        elif isinstance(stmt, ast.CreateTableAs):
+            with pending.atomic_statement():
+                outcome = views.create_table_as(backend, stmt, param_sets[0], pending,
+                                                conn.fks)
+        elif isinstance(stmt, ast.CreateView):
+            views.create_view(backend, stmt)
+            outcome = executor.Outcome()
+        elif isinstance(stmt, ast.DropView):
+            views.drop_view(backend, stmt)
             outcome = executor.Outcome()
         else:  # pragma: no cover - the parser returns only the kinds above
             raise errors.NotSupportedError(f"statement kind {type(stmt).__name__}")

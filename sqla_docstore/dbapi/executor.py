@@ -8,14 +8,14 @@ in the same transaction see them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
 from .. import rowexpr, values
 from ..backends.base import BackendConnection
 from ..commands import Delete, Patch, Put, Recompute
-from ..errors import DuplicateKeyError, NotSupportedError, ProgrammingError
+from ..errors import ConcurrencyError, DuplicateKeyError, NotSupportedError, ProgrammingError
 from ..generated import (
     affected_generated,
     default_expr,
@@ -55,6 +55,55 @@ def _is_plain(expr: ast.Expr) -> bool:
 
 
 def run_select(
+    backend: BackendConnection, stmt: ast.SelectLike, params: dict[str, Any],
+    pending: PendingBatch,
+) -> Outcome:
+    if isinstance(stmt, ast.Select) and stmt.for_update:
+        return _run_guarded(backend, stmt, params, pending)
+    return _run_select(backend, stmt, params, pending)
+
+
+def _run_guarded(backend: BackendConnection, stmt: ast.Select, params: dict[str, Any],
+                 pending: PendingBatch) -> Outcome:
+    """SELECT ... FOR UPDATE on a store without locks: every stored document the rows are
+    read from is guarded by the change vector it was read with (a PATCH that changes
+    nothing, checked in the commit's batch), so if another transaction changes or deletes
+    one before this one commits, this commit fails whole (a StaleDataError in SQLAlchemy).
+    Documents this transaction wrote already are its own and need no guard."""
+    outer, pending.seen = pending.seen, {}
+    try:
+        out = _run_select(backend, stmt, params, pending)
+    finally:
+        read, pending.seen = pending.seen, outer
+        outer.update(read)
+    prefixes = sorted(((backend.spec(t.name).prefix.lower() + "/", t.name)
+                       for t in ast.walk(stmt.from_, (ast.SubqueryRef,))
+                       if isinstance(t, ast.TableRef)), reverse=True)
+    versionless: dict[str, list[str]] = {}
+    for doc_id, (_, cv) in read.items():
+        collection = next((name for head, name in prefixes
+                           if doc_id[:len(head)].lower() == head), None)
+        if collection is None:
+            raise NotSupportedError(f"FOR UPDATE: document {doc_id!r} belongs to no table "
+                                    "of the FROM clause")
+        if pending.get(collection, doc_id) is not None:
+            continue  # written by this transaction: its own write is checked at commit
+        if cv:
+            pending.add_guard(Patch(collection, doc_id, {}, cv, seen=cv))
+        else:  # read without its version (a projection): guard the version stored now
+            versionless.setdefault(collection, []).append(doc_id)
+    for collection, ids in versionless.items():
+        found = backend.get_documents(collection, ids, None)
+        for doc_id in ids:
+            doc = found.get(doc_id)
+            if doc is None or not doc[2]:
+                raise ConcurrencyError(f"document {doc_id!r}, read FOR UPDATE, was deleted by "
+                                       "another transaction", (doc_id,))
+            pending.add_guard(Patch(collection, doc_id, {}, doc[2], seen=doc[2]))
+    return out
+
+
+def _run_select(
     backend: BackendConnection, stmt: ast.SelectLike, params: dict[str, Any],
     pending: PendingBatch,
 ) -> Outcome:
@@ -230,12 +279,19 @@ def run_insert(
     backend: BackendConnection, stmt: ast.Insert, param_sets: list[dict[str, Any]],
     pending: PendingBatch, fks: ForeignKeyRules | None = None,
 ) -> Outcome:
+    if stmt.select is not None:
+        return _merged([_insert_from_select(backend, stmt, params, pending, fks)
+                        for params in param_sets])
+    if stmt.more_values:
+        return _merged([run_insert(backend, row, param_sets, pending, fks)
+                        for row in _row_statements(stmt)])
     plan: _InsertPlan = insert_plan(backend, stmt)
     if len(param_sets) > 1 and plan.reads_tables:
         # VALUES subqueries: each parameter set sees the rows inserted before it, as in SQL
         return _merged([run_insert(backend, stmt, [p], pending, fks) for p in param_sets])
     spec = plan.spec
     bodies = [plan.body(backend, params, pending) for params in param_sets]
+    params_of = {id(b): p for b, p in zip(bodies, param_sets, strict=True)}
     generated: list[int] = []
     auto = spec.autoincrement
     if auto is not None:
@@ -244,6 +300,7 @@ def run_insert(
             generated = backend.next_ids(spec.prefix, need)
     gen = iter(generated)
     out = Outcome(rowcount=len(bodies))
+    returning = returning_plan(backend, stmt) if stmt.returning else None
     seen: set[str] = set()
     for body in bodies:
         if auto is not None:
@@ -270,13 +327,54 @@ def run_insert(
         pending.add(Put(spec.name, doc_id, body, "" if state is None else None), body)
         if auto is not None:
             out.lastrowid = body[auto]
-        if stmt.returning:
-            out.rows.append(tuple(_returning_value(c, body) for c in stmt.returning))
+        if returning is not None:
+            out.rows.append(returning.row(backend, params_of[id(body)], body))
     if fks is not None:
         fks.after_statement(spec, [RowChange(None, body) for body in bodies], pending)
-    if stmt.returning:
-        out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
+    if returning is not None:
+        out.columns = list(returning.labels)
     return out
+
+
+@lru_cache(maxsize=256)
+def _row_statements(stmt: ast.Insert) -> tuple[ast.Insert, ...]:
+    """A multi-row VALUES as one single-row INSERT per row, in order (each row sees the ones
+    before it, as the rows of one SQL statement do for key checks)."""
+    return tuple(replace(stmt, values=row, more_values=())
+                 for row in (stmt.values, *stmt.more_values))
+
+
+_SELECTED = "\x00selected:"  # parameter names of the selected values (never a bind name)
+
+
+def _insert_from_select(
+    backend: BackendConnection, stmt: ast.Insert, params: dict[str, Any],
+    pending: PendingBatch, fks: ForeignKeyRules | None,
+) -> Outcome:
+    """INSERT ... SELECT: the query runs first, whole (it sees the transaction's writes but
+    not the rows it is inserting), then its rows are inserted as VALUES rows."""
+    assert stmt.select is not None
+    columns = stmt.columns or backend.spec(stmt.table).field_names
+    selected = run_select(backend, stmt.select, params, pending)
+    if selected.columns and len(selected.columns) != len(columns):
+        raise ProgrammingError(f"INSERT INTO {stmt.table} names {len(columns)} columns but "
+                               f"its SELECT returns {len(selected.columns)}")
+    if not selected.rows:
+        out = Outcome(rowcount=0)
+        if stmt.returning:
+            out.columns = list(returning_plan(backend, stmt).labels)
+        return out
+    names = tuple(f"{_SELECTED}{i}" for i in range(len(columns)))
+    as_values = _as_values(stmt, tuple(columns), names)
+    param_sets = [dict(params, **dict(zip(names, row, strict=True))) for row in selected.rows]
+    return run_insert(backend, as_values, param_sets, pending, fks)
+
+
+@lru_cache(maxsize=256)
+def _as_values(stmt: ast.Insert, columns: tuple[str, ...],
+               names: tuple[str, ...]) -> ast.Insert:
+    return replace(stmt, columns=columns, values=tuple(ast.Param(n) for n in names),
+                   select=None)
 
 
 def _reads_tables(node: Any) -> bool:
@@ -368,16 +466,62 @@ def check_constraints(
     rowexpr.check_constraints(spec, body, backend.evaluate)
 
 
-def _returning_value(col: ast.ResultColumn, body: dict[str, Any]) -> Any:
-    if isinstance(col.expr, ast.Column):
-        return body.get(col.expr.name)
-    if isinstance(col.expr, ast.Literal):
-        return col.expr.value
-    raise NotSupportedError("RETURNING supports plain columns only")
+@dataclass(frozen=True)
+class _ReturningPlan:
+    """RETURNING of a write statement: each column is a field of the written row, or an
+    expression over the row's own fields (as ``field:`` parameters) the store evaluates."""
+
+    spec: CollectionSpec
+    labels: tuple[str, ...]
+    fields: tuple[str | None, ...]  # per column: the field read, or None for an expression
+    exprs: tuple[ast.Expr, ...]  # the expressions, in column order
+    reads: tuple[str, ...]  # the fields the expressions read
+
+    def row(self, backend: BackendConnection, params: dict[str, Any],
+            body: dict[str, Any]) -> tuple[Any, ...]:
+        computed = iter(backend.evaluate(
+            self.exprs, rowexpr.bind_fields(params, body, self.reads)) if self.exprs else ())
+        return tuple(body.get(f) if f is not None else next(computed) for f in self.fields)
+
+
+def _analyse_returning(backend: BackendConnection,
+                       stmt: ast.Insert | ast.Update | ast.Delete) -> _ReturningPlan:
+    spec = backend.spec(stmt.table)
+    own = frozenset({None, stmt.table, getattr(stmt, "alias", None) or stmt.table})
+    labels: list[str] = []
+    fields: list[str | None] = []
+    exprs: list[ast.Expr] = []
+    for col in stmt.returning:
+        expr = col.expr
+        if isinstance(expr, ast.Star) and expr.table in own:
+            if not spec.fields:
+                raise NotSupportedError(f"RETURNING * from {spec.name}, a collection without "
+                                        "declared columns")
+            labels += spec.field_names
+            fields += spec.field_names
+            continue
+        if not rowexpr.own_row_only(expr, own):
+            raise NotSupportedError("RETURNING of a subquery or of another table's column")
+        labels.append(col.alias or _label(expr))
+        if isinstance(expr, ast.Column):
+            if spec.fields and expr.name not in spec.field_names:
+                raise ProgrammingError(f"no such column: {expr.name}")
+            fields.append(expr.name)
+        else:
+            fields.append(None)
+            exprs.append(rowexpr.fields_to_params(expr, own))
+    bound = tuple(exprs)
+    return _ReturningPlan(spec, tuple(labels), tuple(fields), bound,
+                          rowexpr.field_params(bound))
+
+
+returning_plan = _StatementCache(_analyse_returning)
 
 
 def _label(expr: ast.Expr) -> str:
-    return expr.name if isinstance(expr, ast.Column) else "?column?"
+    if isinstance(expr, ast.Column):
+        return expr.name
+    return expr.name if isinstance(expr, ast.Func) else "?column?"
 
 
 # ----------------------------------------------------------------- updates and deletes
@@ -569,7 +713,7 @@ def run_update(
     if fks is not None and rows:
         fks.after_statement(spec, rows, pending)
     if stmt.returning:
-        out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
+        out.columns = list(returning_plan(backend, stmt).labels)
     return out
 
 
@@ -615,7 +759,7 @@ def _update_one(
         write_update(spec, match, body, changes, expected, pending)
     out.rowcount += 1
     if stmt.returning:
-        out.rows.append(tuple(_returning_value(c, body) for c in stmt.returning))
+        out.rows.append(returning_plan(backend, stmt).row(backend, params, body))
     return body
 
 
@@ -642,7 +786,7 @@ def run_delete(
     rows: list[RowChange] = []
     for group in _in_turn(spec, stmt.alias or spec.name, stmt.where, False, param_sets):
         per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, (), group, pending)
-        for matches in per_set:
+        for params, matches in zip(group, per_set, strict=False):
             for match in matches:
                 expected = pending.expected.get(match.doc_id) or (
                     None if key_only else match.cv)
@@ -651,10 +795,10 @@ def run_delete(
                 if fks is not None:
                     rows.append(RowChange(match.body, None))
                 if stmt.returning:
-                    out.rows.append(tuple(_returning_value(c, match.body)
-                                          for c in stmt.returning))
+                    out.rows.append(returning_plan(backend, stmt).row(backend, params,
+                                                                      match.body))
     if fks is not None and rows:
         fks.after_statement(spec, rows, pending)
     if stmt.returning:
-        out.columns = [c.alias or _label(c.expr) for c in stmt.returning]
+        out.columns = list(returning_plan(backend, stmt).labels)
     return out

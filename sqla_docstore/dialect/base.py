@@ -23,6 +23,7 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import _counts, errors  # _counts installs the Session listeners for request_counts()
+from ..schema import qualified, split_qualified
 from . import types
 from .compiler import (
     DocstoreCompiler,
@@ -94,13 +95,15 @@ class DocstoreDialect(default.DefaultDialect):
     use_insertmanyvalues = False
     update_returning = True
     delete_returning = True
+    update_returning_multifrom = True  # RETURNING of the target's columns after FROM / USING
+    delete_returning_multifrom = True
     postfetch_lastrowid = True  # tables with implicit_returning=False read cursor.lastrowid
     supports_default_values = True
     supports_default_metavalue = False
     supports_empty_insert = False
-    supports_multivalues_insert = False
-    supports_schemas = False
-    supports_views = False
+    supports_multivalues_insert = True
+    supports_schemas = True
+    supports_views = True
     supports_alter = False
     supports_sequences = False
     supports_comments = False
@@ -224,18 +227,36 @@ class DocstoreDialect(default.DefaultDialect):
     def _backend(connection: Any) -> Any:
         return connection.connection.dbapi_connection.backend
 
-    def _spec(self, connection: Any, table_name: str) -> Any:
+    def _spec(self, connection: Any, table_name: str, schema: str | None = None) -> Any:
         try:
-            return self._backend(connection).spec(table_name)
+            return self._backend(connection).spec(qualified(schema, table_name))
         except errors.OperationalError:
-            raise exc.NoSuchTableError(table_name) from None
+            raise exc.NoSuchTableError(qualified(schema, table_name)) from None
 
+    def _catalog(self, connection: Any) -> list[tuple[str, Any]]:
+        """(collection name, spec) of every collection (a spec None: it is gone)."""
+        backend = self._backend(connection)
+        return [(name, _spec_or_none(backend, name)) for name in backend.collection_names()
+                if not name.startswith("@")]
+
+    def _collections(self, connection: Any, schema: str | None, kind: str) -> list[str]:
+        """Names (without the schema) of the schema's collections of one kind."""
+        return [split_qualified(name, schema)[1] for name, spec in self._catalog(connection)
+                if spec is not None and spec.schema == schema and _kind(spec) == kind]
+
+    @reflection.cache
+    def get_schema_names(self, connection: Any, **kw: Any) -> list[str]:
+        """The schemas holding a collection (a schema is a namespace of collections)."""
+        return sorted({spec.schema for _, spec in self._catalog(connection)
+                       if spec is not None and spec.schema is not None})
+
+    @reflection.cache  # an Inspector answers from its cache until clear_cache(), as SQLite's
     def has_table(self, connection: Any, table_name: str, schema: str | None = None,
                   **kw: Any) -> bool:
         # Declared, or holding documents: a collection that is only mapped does not exist yet
         # (create_all then records its schema); one other clients' documents made does.
         self._ensure_has_table_connection(connection)
-        return bool(self._backend(connection).exists(table_name))
+        return bool(self._backend(connection).exists(qualified(schema, table_name)))
 
     @reflection.cache
     def has_index(self, connection: Any, table_name: str, index_name: str,
@@ -246,52 +267,76 @@ class DocstoreDialect(default.DefaultDialect):
     @reflection.cache
     def get_table_names(self, connection: Any, schema: str | None = None,
                         **kw: Any) -> list[str]:
-        return [n for n in self._backend(connection).collection_names() if not n.startswith("@")]
+        # Temporary collections are not listed (as SQLite lists them apart); the reflection
+        # of one by name works as for any collection.
+        return self._collections(connection, schema, "table")
 
     @reflection.cache
     def get_view_names(self, connection: Any, schema: str | None = None, **kw: Any) -> list[str]:
-        return []
+        return self._collections(connection, schema, "view")
+
+    @reflection.cache
+    def get_view_definition(self, connection: Any, view_name: str,
+                            schema: str | None = None, **kw: Any) -> str:
+        spec = self._spec(connection, view_name, schema)
+        if spec.view is None:
+            raise exc.NoSuchTableError(view_name)
+        name = self.identifier_preparer.quote(view_name)
+        if schema is not None:
+            name = f"{self.identifier_preparer.quote_schema(schema)}.{name}"
+        return f"CREATE VIEW {name} AS {spec.view}"
 
     @reflection.cache
     def get_columns(self, connection: Any, table_name: str, schema: str | None = None,
                     **kw: Any) -> list[Any]:
-        spec = self._spec(connection, table_name)
+        spec = self._spec(connection, table_name, schema)
         return [_reflected_column(f, spec.autoincrement) for f in spec.fields]
 
     @reflection.cache
     def get_table_options(self, connection: Any, table_name: str, schema: str | None = None,
                           **kw: Any) -> dict[str, Any]:
-        spec = self._spec(connection, table_name)
+        spec = self._spec(connection, table_name, schema)
         return {"docstore_key_is_id": True} if spec.key_is_id else {}
 
     @reflection.cache
     def get_pk_constraint(self, connection: Any, table_name: str, schema: str | None = None,
                           **kw: Any) -> Any:
-        spec = self._spec(connection, table_name)
+        spec = self._spec(connection, table_name, schema)
         return {"constrained_columns": list(spec.primary_key), "name": None}
 
     @reflection.cache
     def get_foreign_keys(self, connection: Any, table_name: str, schema: str | None = None,
                          **kw: Any) -> list[Any]:
-        spec = self._spec(connection, table_name)
+        spec = self._spec(connection, table_name, schema)
         return [
-            {"name": fk.name, "constrained_columns": list(fk.columns), "referred_schema": None,
-             "referred_table": fk.referred_table, "referred_columns": list(fk.referred_columns),
-             "options": fk.options}
+            {"name": fk.name, "constrained_columns": list(fk.columns),
+             "referred_schema": self._referred(connection, fk.referred_table)[0],
+             "referred_table": self._referred(connection, fk.referred_table)[1],
+             "referred_columns": list(fk.referred_columns), "options": fk.options}
             for fk in spec.foreign_keys
         ]
+
+    def _referred(self, connection: Any, collection: str) -> tuple[str | None, str]:
+        """(schema, table) of a referred collection (by its spec; a dropped one by its
+        name's first dot)."""
+        spec = _spec_or_none(self._backend(connection), collection)
+        if spec is not None:
+            return split_qualified(collection, spec.schema)
+        schema, dot, table = collection.partition(".")
+        return (schema, table) if dot else (None, collection)
 
     @reflection.cache
     def get_indexes(self, connection: Any, table_name: str, schema: str | None = None,
                     **kw: Any) -> list[Any]:
-        spec = self._spec(connection, table_name)
-        return [_reflected_index(name, fields, unique)
-                for name, (fields, unique) in spec.indexes.items()]
+        spec = self._spec(connection, table_name, schema)
+        return [  # a schema's index names are schema.name in the store
+            _reflected_index(split_qualified(name, schema)[1], fields, unique)
+            for name, (fields, unique) in spec.indexes.items()]
 
     @reflection.cache
     def get_unique_constraints(self, connection: Any, table_name: str,
                                schema: str | None = None, **kw: Any) -> list[Any]:
-        spec = self._spec(connection, table_name)
+        spec = self._spec(connection, table_name, schema)
         names = list(spec.unique_names) + [None] * (len(spec.unique) - len(spec.unique_names))
         return [{"name": name, "column_names": list(u)}
                 for name, u in zip(names, spec.unique, strict=False)]
@@ -299,7 +344,7 @@ class DocstoreDialect(default.DefaultDialect):
     @reflection.cache
     def get_check_constraints(self, connection: Any, table_name: str,
                               schema: str | None = None, **kw: Any) -> list[Any]:
-        self._spec(connection, table_name)
+        self._spec(connection, table_name, schema)
         return []
 
 
@@ -319,6 +364,18 @@ def _reflected_index(name: str, elements: tuple[Any, ...], unique: bool) -> dict
     if sorting:
         out["column_sorting"] = sorting
     return out
+
+
+def _spec_or_none(backend: Any, name: str) -> Any:
+    try:
+        return backend.spec(name)
+    except errors.OperationalError:  # dropped meanwhile
+        return None
+
+
+def _kind(spec: Any) -> str:
+    """"table", "view", or "temporary" (not listed) for a collection."""
+    return "view" if spec.view is not None else "temporary" if spec.temporary else "table"
 
 
 def _reflected_column(f: Any, autoincrement: str | None) -> dict[str, Any]:

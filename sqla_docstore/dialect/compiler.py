@@ -14,6 +14,7 @@ from sqlalchemy import exc, schema
 from sqlalchemy.sql import compiler, operators, sqltypes
 from sqlalchemy.sql.elements import BinaryExpression, TextClause, UnaryExpression
 
+from ..schema import qualified
 from ..statements.parser import CLAUSE_WORDS
 
 
@@ -24,6 +25,11 @@ class _EscapeAny(dict[str, str]):
 
     def __missing__(self, char: str) -> str:
         return f"_x{ord(char):x}_"
+
+
+#: EXTRACT fields and their strftime() codes (as SQLite computes them).
+_EXTRACT_FIELDS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M",
+                   "second": "%S", "doy": "%j", "dow": "%w", "week": "%W", "epoch": "%s"}
 
 
 class DocstoreIdentifierPreparer(compiler.IdentifierPreparer):
@@ -40,10 +46,27 @@ class DocstoreCompiler(compiler.SQLCompiler):
         cls._bind_translate_chars = _EscapeAny()
 
     def for_update_clause(self, select: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError(
-            "SELECT ... FOR UPDATE is not supported by sqla_docstore: documents are not locked; "
-            "use version_id_col or optimistic concurrency instead"
-        )
+        # No document is locked: the DB-API guards the documents read by their change
+        # vectors, so another transaction's change of one fails this one's commit.
+        clause = " FOR SHARE" if select._for_update_arg.read else " FOR UPDATE"
+        if select._for_update_arg.nowait:
+            clause += " NOWAIT"
+        elif select._for_update_arg.skip_locked:
+            clause += " SKIP LOCKED"
+        return clause
+
+    def update_from_clause(self, update_stmt: Any, from_table: Any, extra_froms: Any,
+                           from_hints: Any, **kw: Any) -> str:
+        # UPDATE ... FROM as SQLite renders it (the DB-API's parser gives SQLite's meaning)
+        kw["asfrom"] = True
+        return "FROM " + ", ".join(t._compiler_dispatch(self, fromhints=from_hints, **kw)
+                                   for t in extra_froms)
+
+    def delete_extra_from_clause(self, delete_stmt: Any, from_table: Any, extra_froms: Any,
+                                 from_hints: Any, **kw: Any) -> str:
+        kw["asfrom"] = True
+        return "USING " + ", ".join(t._compiler_dispatch(self, fromhints=from_hints, **kw)
+                                    for t in extra_froms)
 
     def visit_now_func(self, fn: Any, **kw: Any) -> str:
         return "CURRENT_TIMESTAMP"  # as SQLite renders it (the store's clock, UTC)
@@ -76,13 +99,13 @@ class DocstoreCompiler(compiler.SQLCompiler):
         return self.visit_regexp_match_op_binary(binary, operator, **kw)
 
     def visit_extract(self, extract: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError(f"EXTRACT({extract.field}) is not supported by sqla_docstore")
+        # As SQLite's dialect renders it: a strftime() field of the stored ISO text.
+        code = _EXTRACT_FIELDS.get(extract.field)
+        if code is None:
+            raise exc.CompileError(f"EXTRACT({extract.field}) is not supported by sqla_docstore")
+        return f"CAST(strftime('{code}', {self.process(extract.expr, **kw)}) AS INTEGER)"
 
-    def visit_over(self, over: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError("window functions (OVER) are not supported by sqla_docstore")
 
-    def visit_cte(self, cte: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError("common table expressions (WITH) are not supported by sqla_docstore")
 
     def visit_lateral(self, lateral_: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("LATERAL is not supported by sqla_docstore")
@@ -146,12 +169,21 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
         return f"CREATE COLLECTION {self.preparer.format_table(table)} {json.dumps(spec)}"
 
     def _index_name(self, index: Any) -> str:
-        """The index name as the store keeps it (unquoted), as CREATE INDEX gives it."""
+        """The index name as the store keeps it (unquoted), as CREATE INDEX gives it: index
+        names are one namespace, so an index of a schema's table is ``schema.name``."""
         name: str = self._prepared_index_name(index, include_schema=False)
         quote, end = self.preparer.initial_quote, self.preparer.final_quote
         if len(name) >= 2 and name.startswith(quote) and name.endswith(end):
             name = self.preparer._unescape_identifier(name[1:-1])
-        return name
+        return qualified(index.table.schema if index.table is not None else None, name)
+
+    def _index_ddl_name(self, index: Any) -> str:
+        """The index name in CREATE / DROP INDEX text (quoted parts, schema first)."""
+        name: str = self._prepared_index_name(index, include_schema=False)
+        schema_name = index.table.schema if index.table is not None else None
+        if schema_name is None:
+            return name
+        return f"{self.preparer.quote_schema(schema_name)}.{name}"
 
     def _index_fields(self, index: Any) -> list[Any]:
         """The index's elements as the collection spec keeps them (schema.IndexElement): a
@@ -179,13 +211,14 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
 
     def visit_create_index(self, create: Any, *args: Any, **kw: Any) -> str:
         index = create.element
+        self._verify_index_table(index)
         fields = self._index_fields(index)
-        spec = {"collection": index.table.name, "fields": fields, "unique": bool(index.unique)}
-        name = self._prepared_index_name(index, include_schema=False)
-        return f"CREATE INDEX {name} {json.dumps(spec)}"
+        spec = {"collection": qualified(index.table.schema, index.table.name),
+                "fields": fields, "unique": bool(index.unique)}
+        return f"CREATE INDEX {self._index_ddl_name(index)} {json.dumps(spec)}"
 
     def visit_drop_index(self, drop: Any, *args: Any, **kw: Any) -> str:
-        return f"DROP INDEX {self._prepared_index_name(drop.element, include_schema=False)}"
+        return f"DROP INDEX {self._index_ddl_name(drop.element)}"
 
     def visit_create_sequence(self, create: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("sequences are not supported by sqla_docstore (ids come from HiLo)")
@@ -193,14 +226,11 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
     def visit_add_constraint(self, create: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("ALTER TABLE ADD CONSTRAINT is not supported by sqla_docstore")
 
-    def visit_create_table_as(self, element: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError("CREATE TABLE ... AS SELECT is not supported by sqla_docstore")
+    # CREATE VIEW / CREATE TABLE ... AS / DROP VIEW: SQLAlchemy's text, which the DB-API
+    # parses (a view is a stored SELECT, see sqla_docstore.dbapi.views).
 
-    def visit_create_view(self, element: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError("views are not supported by sqla_docstore")
-
-    def visit_create_schema(self, create: Any, *args: Any, **kw: Any) -> str:
-        raise exc.CompileError("schemas are not supported by sqla_docstore")
+    # CREATE SCHEMA / DROP SCHEMA: SQLAlchemy's text, which the DB-API refuses (a schema is a
+    # namespace of collections that exists while it holds one).
 
 
 def collection_spec(table: schema.Table, dialect: Any,
@@ -213,7 +243,10 @@ def collection_spec(table: schema.Table, dialect: Any,
     """
     ddl = ddl_compiler if ddl_compiler is not None else dialect.ddl_compiler(dialect, None)
     fields = [_field_spec(col, dialect) for col in table.columns]
-    constraints = list(table.constraints)
+    # reflected in a stable order: unnamed ones first, then by name (as stores that name
+    # every constraint list them), ties in declaration order
+    constraints = sorted(table.constraints, key=lambda c: (
+        isinstance(c.name, str), c.name if isinstance(c.name, str) else "", c._creation_order))
     for col in table.columns:  # Column(..., CheckConstraint(...)) stays on the column
         constraints += [c for c in col.constraints if c not in constraints]
     constraints = [c for c in constraints if c._should_create_for_compiler(ddl)]
@@ -225,7 +258,13 @@ def collection_spec(table: schema.Table, dialect: Any,
         for cons in constraints
         if isinstance(cons, schema.CheckConstraint)
     ]
+    # the HiLo-filled key: SQLAlchemy's autoincrement column, else an Identity() integer
+    # column of the primary key (GENERATED AS IDENTITY fills it in a composite key too)
     auto = table._autoincrement_column
+    if auto is None:
+        auto = next((c for c in table.primary_key.columns
+                     if c.identity is not None and c.type._type_affinity is sqltypes.Integer),
+                    None)
     foreign_keys = [foreign_key_json(cons) for cons in constraints
                     if isinstance(cons, schema.ForeignKeyConstraint)]
     return {
@@ -238,6 +277,8 @@ def collection_spec(table: schema.Table, dialect: Any,
         "foreign_keys": foreign_keys,
         "unique_names": [c.name if isinstance(c.name, str) else None for c in uniques],
         **({"key_is_id": True} if table.dialect_options["docstore"]["key_is_id"] else {}),
+        **({"temporary": True} if _is_temporary(table) else {}),
+        **({"schema": table.schema} if table.schema is not None else {}),
     }
 
 
@@ -245,6 +286,11 @@ def index_elements(index: schema.Index, dialect: Any) -> list[Any]:
     """An index's elements as the collection spec keeps them (DocstoreDDLCompiler)."""
     ddl: Any = dialect.ddl_compiler(dialect, None)
     return list(ddl._index_fields(index))
+
+
+def _is_temporary(table: schema.Table) -> bool:
+    """``Table(..., prefixes=["TEMPORARY"])`` (or TEMP), as SQLite's CREATE TEMPORARY TABLE."""
+    return any(str(p).upper() in ("TEMPORARY", "TEMP") for p in table._prefixes)
 
 
 def foreign_key_json(cons: schema.ForeignKeyConstraint) -> dict[str, Any]:
@@ -290,8 +336,8 @@ def _fk_target(el: schema.ForeignKey) -> list[str]:
     try:
         col = el.column
     except exc.InvalidRequestError:  # the referred table is not in this MetaData (Alembic ops)
-        return el.target_fullname.rsplit(".", 2)[-2:]
-    return [col.table.name, col.name]
+        return el.target_fullname.rsplit(".", 1)  # [schema.]table, column
+    return [qualified(col.table.schema, col.table.name), col.name]
 
 
 def sql_text(element: Any, dialect: Any) -> str:

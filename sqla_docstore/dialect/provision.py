@@ -30,4 +30,4 @@ def _drop_db(cfg: Any, eng: Any, ident: str) -> None:
 
 @temp_table_keyword_args.for_db("docstore", "ravendb")
 def _temp_table_keyword_args(cfg: Any, eng: Any) -> dict[str, Any]:
-    return {}
+    return {"prefixes": ["TEMPORARY"]}

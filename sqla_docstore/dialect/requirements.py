@@ -61,41 +61,28 @@ class Requirements(SuiteRequirements):
     def foreign_key_constraint_reflection(self) -> Any:
         return exclusions.open()
 
-    @property
-    def temp_table_reflection(self) -> Any:
-        # There are no temporary collections.
-        return exclusions.closed()
-
-    @property
-    def temporary_tables(self) -> Any:
-        return exclusions.closed()
+    # Temporary tables: collections dropped when their connection closes (visible to other
+    # connections meanwhile); reflected by name but not listed, so temp_table_names stays
+    # closed (SuiteRequirements' default).
 
     @property
     def temporary_views(self) -> Any:
         return exclusions.closed()
 
     @property
-    def view_reflection(self) -> Any:
-        return exclusions.closed()
-
-    @property
-    def view_column_reflection(self) -> Any:
-        return exclusions.closed()
+    def views(self) -> Any:
+        # A view is a stored SELECT, read as a derived table (sqla_docstore.dbapi.views).
+        return exclusions.open()
 
     @property
     def create_table_as(self) -> Any:
-        # CREATE TABLE ... AS SELECT would copy documents server-side; not supported.
-        return exclusions.closed()
-
-    @property
-    def views(self) -> Any:
-        # No views: a view would be a static index, not part of this dialect yet.
-        return exclusions.closed()
+        return exclusions.open()
 
     @property
     def schemas(self) -> Any:
-        # One namespace per database; a second database is a second store.
-        return exclusions.closed()
+        # A schema is a namespace of collections: table t of schema s is the collection
+        # "s.t"; the default schema is the names without a dot.
+        return exclusions.open()
 
     @property
     def comment_reflection(self) -> Any:
@@ -135,22 +122,34 @@ class Requirements(SuiteRequirements):
 
     # -- SQL the store's query language has no form for ---------------------------------
     @property
+    def update_from(self) -> Any:
+        # UPDATE ... FROM as SQLite renders it (rewritten into correlated subqueries)
+        return exclusions.open()
+
+    @property
+    def delete_from(self) -> Any:
+        # DELETE ... USING (the rows with a match in the USING tables)
+        return exclusions.open()
+
+    @property
     def ctes(self) -> Any:
-        # WITH is refused with a CompileError.
-        return exclusions.closed()
+        # A common table expression is read where the statement names it, as a derived
+        # table; WITH RECURSIVE is refused (CompileError).
+        return exclusions.open()
+
+    @property
+    def ctes_with_update_delete(self) -> Any:
+        return exclusions.open()
 
     @property
     def window_functions(self) -> Any:
-        return exclusions.closed()
+        # OVER (PARTITION BY / ORDER BY / frames) as SQLite computes it; a sum or avg over a
+        # window of a NUMERIC column is refused (SQLite would compute it in doubles)
+        return exclusions.open()
 
     @property
     def sequences(self) -> Any:
         # Integer ids come from HiLo ranges, not sequences.
-        return exclusions.closed()
-
-    @property
-    def insert_from_select(self) -> Any:
-        # INSERT ... SELECT would be a server-side copy; not supported.
         return exclusions.closed()
 
     @property

@@ -123,6 +123,34 @@ class Func:
     args: tuple[Expr, ...]
     distinct: bool = False
     star: bool = False  # count(*)
+    filter: Expr | None = None  # aggregate FILTER (WHERE ...)
+
+
+class FrameBoundKind(Enum):
+    UNBOUNDED_PRECEDING = "UNBOUNDED PRECEDING"
+    PRECEDING = "PRECEDING"
+    CURRENT_ROW = "CURRENT ROW"
+    FOLLOWING = "FOLLOWING"
+    UNBOUNDED_FOLLOWING = "UNBOUNDED FOLLOWING"
+
+
+@dataclass(frozen=True)
+class FrameBound:
+    kind: FrameBoundKind
+    offset: Expr | None = None  # for PRECEDING / FOLLOWING
+
+
+@dataclass(frozen=True)
+class Window:
+    """``func OVER (PARTITION BY ... ORDER BY ... frame)``; ``unit`` is ROWS, RANGE or GROUPS
+    (None: the default frame), ``end`` None for a frame given by its start alone."""
+
+    func: Func
+    partition_by: tuple[Expr, ...] = ()
+    order_by: tuple[OrderItem, ...] = ()
+    unit: str | None = None
+    start: FrameBound | None = None
+    end: FrameBound | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +216,7 @@ Expr = (
     | IsDistinct
     | IsBool
     | Func
+    | Window
     | Cast
     | Case
     | Exists
@@ -216,14 +245,41 @@ class SubqueryRef:
 
 
 @dataclass(frozen=True)
+class RecursiveCte:
+    """``WITH RECURSIVE name(columns) AS (anchor UNION [ALL] step)``: inside ``select`` the
+    CTE's own rows are :class:`CteSelf` references."""
+
+    name: str
+    columns: tuple[str, ...]
+    select: Compound
+
+
+@dataclass(frozen=True)
+class CteRef:
+    """A recursive CTE read by a statement (under ``alias``)."""
+
+    cte: RecursiveCte
+    alias: str
+
+
+@dataclass(frozen=True)
+class CteSelf:
+    """A recursive CTE reading its own rows (the rows of the previous step)."""
+
+    name: str
+    columns: tuple[str, ...]
+    alias: str
+
+
+@dataclass(frozen=True)
 class Join:
     left: FromItem
     right: FromItem
-    kind: str  # "inner", "left", "cross"
+    kind: str  # "inner", "left", "right", "full", "cross"
     on: Expr | None = None
 
 
-FromItem = TableRef | SubqueryRef | Join
+FromItem = TableRef | SubqueryRef | Join | CteRef | CteSelf
 
 
 @dataclass(frozen=True)
@@ -250,6 +306,9 @@ class Select:
     limit: Expr | None = None
     offset: Expr | None = None
     distinct: bool = False
+    #: FOR UPDATE / FOR SHARE: the documents read are guarded by their change vectors (a
+    #: change by another transaction before this one commits fails the commit)
+    for_update: bool = False
 
 
 @dataclass(frozen=True)
@@ -268,10 +327,15 @@ SelectLike = Select | Compound
 
 @dataclass(frozen=True)
 class Insert:
+    """``INSERT INTO table (columns) VALUES (values), (more_values)...`` or, with ``select``,
+    ``INSERT INTO table (columns) SELECT ...`` (then ``values`` is empty)."""
+
     table: str
     columns: tuple[str, ...]
     values: tuple[Expr, ...]
     returning: tuple[ResultColumn, ...] = ()
+    more_values: tuple[tuple[Expr, ...], ...] = ()  # the rows after the first
+    select: SelectLike | None = None
 
 
 @dataclass(frozen=True)
@@ -327,6 +391,33 @@ class AlterCollection:
     spec: dict[str, Any] = field(hash=False, compare=False)
 
 
+@dataclass(frozen=True)
+class CreateView:
+    """``CREATE VIEW name AS select``: ``text`` is the SELECT as written (its definition)."""
+
+    name: str
+    select: SelectLike
+    text: str
+    if_not_exists: bool = False
+    schema: str | None = None  # the schema of ``name`` (schema.table), if it has one
+
+
+@dataclass(frozen=True)
+class DropView:
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class CreateTableAs:
+    """``CREATE TABLE name AS select``: a collection with the query's columns and rows."""
+
+    name: str
+    select: SelectLike
+    if_not_exists: bool = False
+    schema: str | None = None
+
+
 class SavepointAction(Enum):
     SAVEPOINT = "savepoint"
     RELEASE = "release"
@@ -353,5 +444,8 @@ Statement = (
     | CreateIndex
     | DropIndex
     | AlterCollection
+    | CreateView
+    | DropView
+    | CreateTableAs
     | Savepoint
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..schema import (
     index_key_from_json,
     index_key_problem,
     plain_fields,
+    qualified,
 )
 from . import ast
 from .lexer import Token, tokenize
@@ -27,14 +29,16 @@ CLAUSE_WORDS = frozenset(
     """from where group having order limit offset union intersect except on join inner left
     right full cross outer natural using select returning set values as and or not is in between
     like ilike escape when then else end asc desc nulls update delete insert into window over
-    filter collate glob match regexp load include""".split()
+    filter collate glob match regexp load include for""".split()
 )
 _COMPARISONS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
                 ">=": ">="}
+_NAME_PART = r'(?:"(?:[^"]|"")*"|[\w@/-]+)'
 _DDL = re.compile(
-    r"\s*(CREATE|DROP|ALTER)\s+(COLLECTION|INDEX)\s+((?:\"(?:[^\"]|\"\")*\")|[\w@/.-]+)\s*(.*)\Z",
+    rf"\s*(CREATE|DROP|ALTER)\s+(COLLECTION|INDEX)\s+({_NAME_PART}(?:\.{_NAME_PART})*)\s*(.*)\Z",
     re.IGNORECASE | re.DOTALL,
 )
+_PARTS = re.compile(rf"({_NAME_PART})(?:\.|\Z)")
 #: Deepest nesting of parentheses, subqueries, NOT and signs the parser follows (each level
 #: costs about a dozen Python frames), and the deepest statement tree it returns (code that
 #: walks the tree recurses once per level). SQLAlchemy's statements stay far below both.
@@ -100,7 +104,9 @@ def _checked_depth(tree: Any, text: str) -> Any:
 
 
 def _unquote(name: str) -> str:
-    return name[1:-1].replace('""', '"') if name.startswith('"') else name
+    """A DDL statement's name: quoted parts unquoted, joined by dots (``schema.table``)."""
+    return ".".join(part[1:-1].replace('""', '"') if part.startswith('"') else part
+                    for part in _PARTS.findall(name))
 
 
 def _ddl_spec(verb: str, what: str, name: str, rest: str) -> dict[str, Any]:
@@ -190,6 +196,100 @@ def _json_step(left: ast.Expr, step: ast.Expr, result: ast.JsonResult) -> ast.Js
     return ast.JsonPath(left, (step,), result)
 
 
+def _with_ctes(node: Any, ctes: dict[str, ast.SelectLike | ast.RecursiveCte]) -> Any:
+    """``node`` with each table reference naming a CTE replaced by the CTE's query."""
+    if not ctes:
+        return node
+    if isinstance(node, ast.TableRef) and node.name in ctes:
+        cte = ctes[node.name]
+        if isinstance(cte, ast.RecursiveCte):
+            return ast.CteRef(cte, node.ref)
+        return ast.SubqueryRef(cte, node.ref)
+    if isinstance(node, tuple):
+        return tuple(_with_ctes(n, ctes) for n in node)
+    if hasattr(node, "__dataclass_fields__") and not isinstance(node, ast.CreateCollection):
+        return type(node)(**{k: _with_ctes(getattr(node, k), ctes)
+                             for k in node.__dataclass_fields__})
+    return node
+
+
+def _self_refs(node: Any, name: str, columns: tuple[str, ...]) -> Any:
+    """A recursive CTE's step with its references to the CTE made :class:`ast.CteSelf`."""
+    if isinstance(node, ast.TableRef) and node.name == name:
+        return ast.CteSelf(name, columns, node.ref)
+    if isinstance(node, tuple):
+        return tuple(_self_refs(n, name, columns) for n in node)
+    if hasattr(node, "__dataclass_fields__"):
+        return type(node)(**{k: _self_refs(getattr(node, k), name, columns)
+                             for k in node.__dataclass_fields__})
+    return node
+
+
+def _result_labels(select: ast.SelectLike) -> list[str | None]:
+    while isinstance(select, ast.Compound):
+        select = select.selects[0]
+    return [c.alias or (c.expr.name if isinstance(c.expr, ast.Column) else None)
+            for c in select.columns]
+
+
+def _renamed(select: ast.SelectLike, names: tuple[str, ...]) -> ast.SelectLike | None:
+    """The query with its result columns named ``names`` (None if it has a ``*``)."""
+    if isinstance(select, ast.Compound):
+        first = _renamed(select.selects[0], names)
+        return None if first is None else replace(select, selects=(first, *select.selects[1:]))
+    if len(names) != len(select.columns) or any(
+            isinstance(c.expr, ast.Star) for c in select.columns):
+        return None
+    return replace(select, columns=tuple(ast.ResultColumn(c.expr, n)
+                                         for c, n in zip(select.columns, names, strict=True)))
+
+
+def _aggregates(expr: ast.Expr) -> bool:
+    subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect, ast.Window)
+    return any(isinstance(n, ast.Func) and n.name in _AGGREGATE_NAMES
+               for n in ast.walk(expr, subqueries))
+
+
+_AGGREGATE_NAMES = frozenset({"count", "sum", "total", "avg", "min", "max", "group_concat",
+                              "string_agg", "aggregate_strings"})
+
+
+def _one_row_of(from_: tuple[ast.FromItem, ...], where: ast.Expr | None) -> ast.Select:
+    return ast.Select((ast.ResultColumn(ast.Literal(1)),), from_, where, limit=ast.Literal(1))
+
+
+def _update_from(stmt: ast.Update, from_: tuple[ast.FromItem, ...]) -> ast.Update:
+    """``UPDATE t SET a = u.b FROM u WHERE c`` as SQLite runs it: each row of ``t`` with a
+    matching row of the FROM tables takes its values from one matching row. Rewritten as
+    ``SET a = (SELECT u.b FROM u WHERE c LIMIT 1) WHERE EXISTS (SELECT 1 FROM u WHERE c)``:
+    every SET subquery scans the same FROM in the same order, so they read the same row."""
+    others = _from_names(from_)
+    assignments = tuple(
+        (name, ast.ScalarSubquery(replace(_one_row_of(from_, stmt.where),
+                                          columns=(ast.ResultColumn(expr),)))
+         if _reads_names(expr, others) else expr)
+        for name, expr in stmt.assignments)
+    where = ast.Exists(_one_row_of(from_, stmt.where))
+    return replace(stmt, assignments=assignments, where=where)
+
+
+def _from_names(items: tuple[ast.FromItem, ...]) -> frozenset[str]:
+    names: set[str] = set()
+    for item in items:
+        for node in ast.walk(item, (ast.SubqueryRef,)):
+            if isinstance(node, ast.TableRef):
+                names.add(node.ref)
+            elif isinstance(node, ast.SubqueryRef):
+                names.add(node.alias)
+    return frozenset(names)
+
+
+def _reads_names(expr: ast.Expr, names: frozenset[str]) -> bool:
+    """Whether ``expr`` reads a column qualified by one of ``names`` (or by nothing)."""
+    return any(isinstance(n, ast.Column) and (n.table is None or n.table in names)
+               for n in ast.walk(expr))
+
+
 class _Parser:
     def __init__(self, text: str, keep_exact: bool = False) -> None:
         self.text = text
@@ -245,6 +345,19 @@ class _Parser:
     def unsupported(self, construct: str) -> None:
         raise NotSupportedError(f"{construct} is not supported by sqla_docstore: {self.text!r}")
 
+    def table_name(self) -> str:
+        """``name`` or ``schema.name``: a schema's table is the collection ``schema.name``."""
+        return self.schema_and_table()[1]
+
+    def schema_and_table(self) -> tuple[str | None, str]:
+        """(schema or None, collection name) of ``name`` or ``schema.name``."""
+        name = self.ident()
+        if self.tok.kind == "op" and self.tok.value == "." and self.peek().kind in (
+                "name", "qname"):
+            self.i += 1
+            return name, qualified(name, self.ident())
+        return None, name
+
     def ident(self) -> str:
         tok = self.tok
         if tok.kind == "qname" or (tok.kind == "name" and tok.value.lower() not in CLAUSE_WORDS):
@@ -270,9 +383,20 @@ class _Parser:
         elif tok.is_kw("savepoint", "release") or (
                 tok.is_kw("rollback") and self.peek(1).is_kw("to")):
             stmt = self.savepoint()
-        elif tok.is_kw("with"):
-            self.unsupported("WITH (common table expressions)")
+        elif tok.is_kw("create", "drop") and self.peek().is_kw("schema"):
+            self.unsupported(f"{tok.value.upper()} SCHEMA (a schema is a namespace of "
+                             "collections, schema.table, that exists while it holds one; "
+                             "create its tables with Table(..., schema=...))")
             raise AssertionError
+        elif tok.is_kw("create") or (tok.is_kw("drop") and self.peek().is_kw("view")):
+            stmt = self.create() if tok.is_kw("create") else self.drop_view()
+        elif tok.is_kw("drop") and self.peek().is_kw("table"):
+            self.i += 2
+            if self.tok.is_kw("if"):
+                self.unsupported("DROP TABLE IF EXISTS (use DROP COLLECTION after has_table)")
+            stmt = ast.DropCollection(self.table_name())
+        elif tok.is_kw("with"):
+            stmt = self.with_statement()
         else:
             self.error("expected SELECT, FROM, INSERT, UPDATE, DELETE, SAVEPOINT, RELEASE or "
                        "ROLLBACK TO")
@@ -281,6 +405,116 @@ class _Parser:
         if self.tok.kind != "eof":
             self.error("unexpected text after the statement")
         return stmt
+
+    def create(self) -> ast.CreateView | ast.CreateTableAs | ast.CreateCollection:
+        """``CREATE VIEW [IF NOT EXISTS] name AS select``, ``CREATE TABLE ... AS select``,
+        ``CREATE TABLE name (column definitions)``."""
+        self.expect_kw("create")
+        for words, construct in ((("temporary", "temp"), "CREATE TEMPORARY VIEW / TABLE AS"),
+                                 (("or",), "CREATE OR REPLACE"),
+                                 (("materialized",), "MATERIALIZED VIEW")):
+            if self.tok.is_kw(*words):
+                self.unsupported(construct)
+        if not self.tok.is_kw("view", "table"):
+            self.unsupported(f"CREATE {self.tok.value.upper()}")
+        view = self.advance().value.lower() == "view"
+        if_not_exists = self.accept_kw("if")
+        if if_not_exists:
+            self.expect_kw("not")
+            self.expect_kw("exists")
+        schema, name = self.schema_and_table()
+        if not view and self.tok.value == "(" and self.tok.kind == "op":
+            if if_not_exists:
+                self.unsupported("CREATE TABLE IF NOT EXISTS with column definitions")
+            return self.table_definition(name, schema)
+        self.expect_kw("as")
+        start = self.tok.pos
+        select = self.select_stmt()
+        if view:
+            text = self.text[start:self.tok.pos].strip().rstrip(";").strip()
+            return ast.CreateView(name, select, text, if_not_exists, schema)
+        return ast.CreateTableAs(name, select, if_not_exists, schema)
+
+    def table_definition(self, name: str, schema: str | None) -> ast.CreateCollection:
+        """``CREATE TABLE name (column type [NOT NULL] [PRIMARY KEY] [UNIQUE], ...,
+        [PRIMARY KEY (columns)])`` as SQLite reads it (an INTEGER PRIMARY KEY alone takes
+        ids from HiLo, as SQLite's rowid alias numbers rows); other constraints are refused."""
+        self.expect_op("(")
+        fields: list[dict[str, Any]] = []
+        key: list[str] = []
+        unique: list[list[str]] = []
+        while True:
+            if self.accept_kw("primary"):
+                self.expect_kw("key")
+                self.expect_op("(")
+                key = [self.ident()]
+                while self.accept_op(","):
+                    key.append(self.ident())
+                self.expect_op(")")
+            else:
+                column = self.ident()
+                type_name = "JSON"
+                if self.tok.kind == "name" and not self.tok.is_kw(
+                        "not", "null", "primary", "unique"):
+                    type_name = self.ident().upper()
+                    if self.accept_op("("):  # VARCHAR(30), NUMERIC(10, 2)
+                        sizes = [self.advance().value]
+                        while self.accept_op(","):
+                            sizes.append(self.advance().value)
+                        self.expect_op(")")
+                        type_name += "(" + ", ".join(sizes) + ")"
+                nullable = True
+                while not (self.tok.kind == "op" and self.tok.value in (",", ")")):
+                    if self.accept_kw("not"):
+                        self.expect_kw("null")
+                        nullable = False
+                    elif self.accept_kw("null"):
+                        pass
+                    elif self.accept_kw("primary"):
+                        self.expect_kw("key")
+                        key = [column]
+                    elif self.accept_kw("unique"):
+                        unique.append([column])
+                    else:
+                        self.unsupported(f"column constraint {self.tok.value.upper()} in "
+                                         "CREATE TABLE")
+                fields.append({"name": column, "type": type_name, "nullable": nullable,
+                               "default": None})
+            if not self.accept_op(","):
+                break
+        self.expect_op(")")
+        types = {f["name"]: f["type"] for f in fields}
+        auto = key[0] if len(key) == 1 and types.get(key[0]) == "INTEGER" else None
+        spec: dict[str, Any] = {"fields": fields, "primary_key": key, "autoincrement": auto,
+                                "unique": unique}
+        if schema is not None:
+            spec["schema"] = schema
+        return ast.CreateCollection(name, spec)
+
+    def drop_view(self) -> ast.DropView:
+        self.expect_kw("drop")
+        self.expect_kw("view")
+        if_exists = self.accept_kw("if")
+        if if_exists:
+            self.expect_kw("exists")
+        return ast.DropView(self.table_name(), if_exists)
+
+    def recursive_cte(self, name: str, columns: tuple[str, ...],
+                      select: ast.SelectLike) -> ast.RecursiveCte:
+        """The CTE ``anchor UNION [ALL] step``, the step reading the CTE's own rows."""
+        if not isinstance(select, ast.Compound) or select.op not in ("union", "union all") or (
+                len(select.selects) != 2 or select.order_by or select.limit or select.offset):
+            self.unsupported(f"WITH RECURSIVE {name} other than 'anchor UNION [ALL] step'")
+            raise AssertionError
+        anchor, step = select.selects
+        if any(isinstance(n, ast.TableRef) and n.name == name for n in ast.walk(anchor)):
+            self.unsupported(f"WITH RECURSIVE {name} whose first SELECT reads itself")
+        labels = list(columns) or _result_labels(anchor)
+        if any(label is None for label in labels):
+            self.unsupported(f"WITH RECURSIVE {name} without column names")
+        names = tuple(str(label) for label in labels)
+        return ast.RecursiveCte(name, names, replace(select, selects=(
+            anchor, _self_refs(step, name, names))))
 
     def savepoint(self) -> ast.Savepoint:
         word = self.advance().value.lower()
@@ -296,9 +530,70 @@ class _Parser:
 
     def select_stmt(self) -> ast.SelectLike:
         self.nest()
-        stmt = self._select_stmt()
+        if self.tok.is_kw("with"):
+            ctes = self.with_clause()
+            stmt = _with_ctes(self._select_stmt(), ctes)
+        else:
+            stmt = self._select_stmt()
         self.nesting -= 1
         return stmt
+
+    def with_statement(self) -> ast.Statement:
+        """``WITH ... SELECT | INSERT | UPDATE | DELETE``: each common table expression is
+        read where the statement names it, as a derived table (the same rows: a CTE that
+        reads no table twice differently). A CTE that reads itself (WITH RECURSIVE) is
+        refused."""
+        ctes = self.with_clause()
+        inner: ast.Statement
+        if self.tok.is_kw("insert"):
+            inner = self.insert()
+        elif self.tok.is_kw("update"):
+            inner = self.update()
+        elif self.tok.is_kw("delete"):
+            inner = self.delete()
+        else:
+            self.nest()
+            inner = self._select_stmt()
+            self.nesting -= 1
+        return _with_ctes(inner, ctes)
+
+    def with_clause(self) -> dict[str, ast.SelectLike | ast.RecursiveCte]:
+        self.expect_kw("with")
+        recursive = self.accept_kw("recursive")
+        ctes: dict[str, ast.SelectLike | ast.RecursiveCte] = {}
+        while True:
+            name = self.ident()
+            columns: list[str] = []
+            if self.accept_op("("):
+                columns.append(self.ident())
+                while self.accept_op(","):
+                    columns.append(self.ident())
+                self.expect_op(")")
+            self.expect_kw("as")
+            if self.accept_kw("not"):
+                self.expect_kw("materialized")
+            else:
+                self.accept_kw("materialized")
+            self.expect_op("(")
+            select = self.select_stmt()
+            self.expect_op(")")
+            select = _with_ctes(select, ctes)  # the CTEs before it
+            if any(isinstance(n, ast.TableRef) and n.name == name for n in ast.walk(select)):
+                if not recursive:
+                    self.error(f"no such table: {name} (a CTE reading itself needs RECURSIVE)")
+                ctes[name] = self.recursive_cte(name, tuple(columns), select)
+                if not self.accept_op(","):
+                    return ctes
+                continue
+            if columns:
+                renamed = _renamed(select, tuple(columns))
+                if renamed is None:
+                    self.unsupported(f"WITH {name}(columns) over SELECT *")
+                    raise AssertionError
+                select = renamed
+            ctes[name] = select
+            if not self.accept_op(","):
+                return ctes
 
     def _select_stmt(self) -> ast.SelectLike:
         first = self.select_term()
@@ -314,6 +609,15 @@ class _Parser:
             selects.append(self.select_term())
         order_by = self.order_by() if self.tok.is_kw("order") else ()
         limit, offset = self.limit_offset()
+        if self.tok.is_kw("for"):
+            if op is not None or not isinstance(first, ast.Select):
+                self.unsupported(f"FOR UPDATE with {(op or 'a compound query').upper()}")
+            self.locking_clause()
+            assert isinstance(first, ast.Select)
+            if first.group_by or first.having is not None or first.distinct or any(
+                    _aggregates(c.expr) for c in first.columns):
+                self.unsupported("FOR UPDATE with GROUP BY, DISTINCT or aggregate functions")
+            first = replace(first, for_update=True)
         if op is None:
             if isinstance(first, ast.Select):
                 if (order_by and first.order_by) or (
@@ -323,11 +627,26 @@ class _Parser:
                 return ast.Select(
                     first.columns, first.from_, first.where, first.group_by, first.having,
                     order_by or first.order_by, limit or first.limit, offset or first.offset,
-                    first.distinct,
+                    first.distinct, first.for_update,
                 )
             return ast.Compound(first.op, first.selects, order_by or first.order_by,
                                 limit or first.limit, offset or first.offset)
         return ast.Compound(op, tuple(selects), order_by, limit, offset)
+
+    def locking_clause(self) -> None:
+        """``FOR UPDATE | FOR NO KEY UPDATE | FOR SHARE | FOR KEY SHARE [OF names]
+        [NOWAIT | SKIP LOCKED]``: all mean the same on a document store (no row is locked,
+        the rows read are guarded; nothing waits, so NOWAIT and SKIP LOCKED change nothing)."""
+        self.expect_kw("for")
+        self.accept_kw("no", "key")
+        self.accept_kw("key")
+        self.expect_kw("update", "share")
+        if self.accept_kw("of"):
+            self.ident()
+            while self.accept_op(",") or self.accept_op("."):
+                self.ident()
+        if not self.accept_kw("nowait") and self.accept_kw("skip"):
+            self.expect_kw("locked")
 
     def select_term(self) -> ast.SelectLike:
         if self.accept_op("("):
@@ -395,8 +714,12 @@ class _Parser:
             elif self.accept_kw("cross"):
                 self._join_kw()
                 kind = "cross"
-            elif self.tok.is_kw("right", "full", "natural"):
-                self.unsupported(f"{self.tok.value.upper()} JOIN")
+            elif self.tok.is_kw("right", "full"):
+                kind = self.advance().value.lower()
+                self.accept_kw("outer")
+                self._join_kw()
+            elif self.tok.is_kw("natural"):
+                self.unsupported("NATURAL JOIN")
                 raise AssertionError
             else:
                 return left
@@ -415,18 +738,18 @@ class _Parser:
 
     def from_item(self) -> ast.FromItem:
         if self.accept_op("("):
-            if self.tok.is_kw("select") or self.tok.value == "(":
+            if self.tok.is_kw("select", "with") or self.tok.value == "(":
+                start, nesting = self.i, self.nesting
                 select = self.select_stmt()
-                self.expect_op(")")
-                self.accept_kw("as")
-                return ast.SubqueryRef(select, self.ident())
+                if self.accept_op(")"):
+                    self.accept_kw("as")
+                    return ast.SubqueryRef(select, self.ident())
+                # "((SELECT ...) AS x JOIN y ON ...)": a join group led by a subquery
+                self.i, self.nesting = start, nesting
             inner = self.join_chain()
             self.expect_op(")")
             return inner
-        name = self.ident()
-        if self.accept_op("."):  # schema-qualified: the store has one namespace
-            self.unsupported(f"schema-qualified name {name}.{self.tok.value}")
-        return ast.TableRef(name, self.optional_alias())
+        return ast.TableRef(self.table_name(), self.optional_alias())
 
     def order_by(self) -> tuple[ast.OrderItem, ...]:
         self.expect_kw("order")
@@ -499,7 +822,7 @@ class _Parser:
         if self.tok.is_kw("or"):
             self.unsupported("INSERT OR ...")
         self.expect_kw("into")
-        table = self.ident()
+        table = self.table_name()
         columns: list[str] = []
         values: list[ast.Expr] = []
         if self.accept_kw("default"):
@@ -510,30 +833,43 @@ class _Parser:
                 while self.accept_op(","):
                     columns.append(self.ident())
                 self.expect_op(")")
-            if self.tok.is_kw("select"):
-                self.unsupported("INSERT ... SELECT")
+            if self.tok.is_kw("select") or (self.tok.value == "(" and self.tok.kind == "op"):
+                select = self.select_stmt()
+                return ast.Insert(table, tuple(columns), (), self.returning(), select=select)
             self.expect_kw("values")
-            self.expect_op("(")
-            values = list(self.expr_list())
-            self.expect_op(")")
-            if self.tok.kind == "op" and self.tok.value == ",":
-                self.unsupported("multi-row INSERT ... VALUES")
-            if len(values) != len(columns):
-                self.error("INSERT has a different number of columns and values")
+            rows = [self.values_row(len(columns))]
+            while self.accept_op(","):
+                rows.append(self.values_row(len(columns)))
+            values = list(rows[0])
+            return ast.Insert(table, tuple(columns), tuple(values), self.returning(),
+                              tuple(rows[1:]))
         returning = self.returning()
         return ast.Insert(table, tuple(columns), tuple(values), returning)
 
+    def values_row(self, width: int) -> tuple[ast.Expr, ...]:
+        self.expect_op("(")
+        values = self.expr_list()
+        self.expect_op(")")
+        if len(values) != width:
+            self.error("INSERT has a different number of columns and values")
+        return values
+
     def update(self) -> ast.Update:
         self.expect_kw("update")
-        table = self.ident()
+        table = self.table_name()
         alias = self.ident() if self.accept_kw("as") else None
         self.expect_kw("set")
         assignments = [self.assignment()]
         while self.accept_op(","):
             assignments.append(self.assignment())
-        if self.tok.is_kw("from"):
-            self.unsupported("UPDATE ... FROM")
+        from_: tuple[ast.FromItem, ...] = ()
+        if self.accept_kw("from"):
+            from_ = self.from_list()
         where = self.expr() if self.accept_kw("where") else None
+        if from_:
+            self.refuse_unqualified("UPDATE ... FROM", (tuple(e for _, e in assignments), where))
+            return _update_from(ast.Update(table, alias, tuple(assignments), where,
+                                           self.returning()), from_)
         return ast.Update(table, alias, tuple(assignments), where, self.returning())
 
     def assignment(self) -> tuple[str, ast.Expr]:
@@ -546,12 +882,24 @@ class _Parser:
     def delete(self) -> ast.Delete:
         self.expect_kw("delete")
         self.expect_kw("from")
-        table = self.ident()
+        table = self.table_name()
         alias = self.ident() if self.accept_kw("as") else None
-        if self.tok.is_kw("using"):
-            self.unsupported("DELETE ... USING")
+        using: tuple[ast.FromItem, ...] = ()
+        if self.accept_kw("using"):
+            using = self.from_list()
         where = self.expr() if self.accept_kw("where") else None
+        if using:  # the rows with at least one matching row in the USING tables
+            self.refuse_unqualified("DELETE ... USING", where)
+            where = ast.Exists(_one_row_of(using, where))
         return ast.Delete(table, alias, where, self.returning())
+
+    def refuse_unqualified(self, construct: str, node: Any) -> None:
+        """Columns of a statement over several tables must name their table: which table an
+        unqualified one belongs to takes the schema (SQLAlchemy always qualifies them)."""
+        for n in ast.walk(node, (ast.Exists, ast.ScalarSubquery, ast.InSelect)):
+            if isinstance(n, ast.Column) and n.table is None and (
+                    n.name.lower() not in ("current_timestamp", "current_date", "current_time")):
+                self.unsupported(f"unqualified column {n.name} in {construct}")
 
     def returning(self) -> tuple[ast.ResultColumn, ...]:
         if self.accept_kw("returning"):
@@ -634,7 +982,7 @@ class _Parser:
         if self.tok.kind == "param":  # RQL: in ($list) or in $list: one array parameter
             return ast.InList(left, (ast.Param(self.advance().value),), negated)
         self.expect_op("(")
-        if self.tok.is_kw("select"):
+        if self.tok.is_kw("select", "with"):
             select = self.select_stmt()
             self.expect_op(")")
             return ast.InSelect(left, select, negated)
@@ -715,7 +1063,7 @@ class _Parser:
             if word == "cast":
                 return self.cast()
             if word == "exists" and self.peek().value == "(" and (
-                self.peek(2).is_kw("select") or self.peek(2).value == "("
+                self.peek(2).is_kw("select", "with") or self.peek(2).value == "("
             ):
                 self.i += 2
                 select = self.select_stmt()
@@ -729,7 +1077,7 @@ class _Parser:
             return ast.Star(None)
         if tok.value == "(":
             self.i += 1
-            if self.tok.is_kw("select"):
+            if self.tok.is_kw("select", "with"):
                 select = self.select_stmt()
                 self.expect_op(")")
                 return ast.ScalarSubquery(select)
@@ -746,18 +1094,67 @@ class _Parser:
         if self.accept_op("."):
             if self.accept_op("*"):
                 return ast.Star(name)
-            return ast.Column(name, self.ident())
+            second = self.ident()
+            if self.accept_op("."):  # schema.table.column
+                table = qualified(name, second)
+                return ast.Star(table) if self.accept_op("*") else ast.Column(table,
+                                                                                self.ident())
+            return ast.Column(name, second)
         return ast.Column(None, name)
 
     def call(self, name: str) -> ast.Expr:
         fname = name.lower()
         func = self.call_args(fname)
-        if self.tok.is_kw("over", "filter"):
-            self.unsupported(f"{self.tok.value.upper()} clause (window/filtered aggregates)")
+        if self.accept_kw("filter"):
+            self.expect_op("(")
+            self.expect_kw("where")
+            func = replace(func, filter=self.expr())
+            self.expect_op(")")
+        if self.accept_kw("over"):
+            return self.window(func)
         if fname == "exact" and len(func.args) == 1 and not self.keep_exact:
             # RQL: equality is already case-sensitive here
             return func.args[0]
         return func
+
+    def window(self, func: ast.Func) -> ast.Window:
+        """``OVER ([PARTITION BY ...] [ORDER BY ...] [ROWS|RANGE|GROUPS frame])``."""
+        if not self.accept_op("("):
+            self.unsupported("OVER a named window")
+        partition: tuple[ast.Expr, ...] = ()
+        if self.accept_kw("partition"):
+            self.expect_kw("by")
+            partition = self.expr_list()
+        order = self.order_by() if self.tok.is_kw("order") else ()
+        unit = start = end = None
+        if self.tok.is_kw("rows", "range", "groups"):
+            unit = self.advance().value.upper()
+            if self.accept_kw("between"):
+                start = self.frame_bound()
+                self.expect_kw("and")
+                end = self.frame_bound()
+            else:
+                start = self.frame_bound()
+            if self.tok.is_kw("exclude"):
+                self.unsupported("EXCLUDE in a window frame")
+        self.expect_op(")")
+        return ast.Window(func, partition, order, unit, start, end)
+
+    def frame_bound(self) -> ast.FrameBound:
+        kinds = ast.FrameBoundKind
+        if self.accept_kw("unbounded"):
+            if self.accept_kw("preceding"):
+                return ast.FrameBound(kinds.UNBOUNDED_PRECEDING)
+            self.expect_kw("following")
+            return ast.FrameBound(kinds.UNBOUNDED_FOLLOWING)
+        if self.accept_kw("current"):
+            self.expect_kw("row")
+            return ast.FrameBound(kinds.CURRENT_ROW)
+        offset = self.additive()
+        if self.accept_kw("preceding"):
+            return ast.FrameBound(kinds.PRECEDING, offset)
+        self.expect_kw("following")
+        return ast.FrameBound(kinds.FOLLOWING, offset)
 
     def call_args(self, fname: str) -> ast.Func:
         if self.accept_op(")"):

@@ -138,11 +138,8 @@ def test_dialect_capabilities() -> None:
 @pytest.mark.parametrize(
     "build, words",
     [
-        (lambda: select(users).with_for_update(), "FOR UPDATE"),
-        (lambda: select(select(users.c.id).cte("c")), "common table expressions"),
-        (lambda: select(func.row_number().over(order_by=users.c.id)), "window functions"),
         (lambda: select(users).where(users.c.name.regexp_match("a.*")), "regular expression"),
-        (lambda: select(func.extract("year", users.c.age)), "EXTRACT"),
+        (lambda: select(func.extract("quarter", users.c.age)), "EXTRACT\\(quarter\\)"),
     ],
 )
 def test_unsupported_constructs_fail_to_compile_clearly(build: Any, words: str) -> None:
@@ -357,8 +354,8 @@ def test_database_errors_are_wrapped_with_the_original(db: Engine) -> None:
             c.exec_driver_sql("SELECT FROM WHERE")
         assert isinstance(info.value.orig, errors.ProgrammingError)
         with pytest.raises(exc.NotSupportedError) as ns:
-            c.exec_driver_sql("SELECT a FROM t RIGHT JOIN u ON t.a = u.a")
-        assert "RIGHT JOIN" in str(ns.value.orig)
+            c.exec_driver_sql("SELECT a FROM t NATURAL JOIN u")
+        assert "NATURAL JOIN" in str(ns.value.orig)
         with pytest.raises(exc.OperationalError):
             c.exec_driver_sql("SELECT x.a FROM nowhere AS x")
 

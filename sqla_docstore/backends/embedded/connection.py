@@ -719,6 +719,10 @@ def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, cmd: Put | Patch 
         return {"Type": "PUT", "@id": cmd.id, "@collection": cmd.collection,
                 "@change-vector": cv, "@last-modified": modified}
     if isinstance(cmd, Patch):
+        if not (cmd.set or cmd.unset or cmd.compute):
+            # a version check only (FOR UPDATE's guard): as RavenDB, nothing is written
+            return {"Id": cmd.id, "ChangeVector": row[1], "Type": "PATCH",
+                    "PatchStatus": "NotModified"}
         body = values.loads(row[0])
         if cmd.compute:
             body = recompute(cmd, body)

@@ -9,6 +9,7 @@ in Python (one JSON parse per row instead of one SQLite call per cell).
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -42,6 +43,10 @@ _FUNCTIONS = {
     "datetime", "julianday", "strftime", "sign", "iif",
 }
 _AGGREGATES = {"count", "sum", "total", "avg", "min", "max", "group_concat", "string_agg"}
+#: functions that exist only with OVER (SQLite's built-in window functions)
+_WINDOW_FUNCTIONS = {"row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile",
+                     "lag", "lead", "first_value", "last_value", "nth_value"}
+_SUBQUERIES_AND_WINDOWS = (ast.Exists, ast.ScalarSubquery, ast.InSelect, ast.Window)
 _RENAMED = {"char_length": "length", "character_length": "length", "substring": "substr",
             "string_agg": "group_concat", "aggregate_strings": "group_concat"}
 _BARE_KEYWORDS = {"current_timestamp", "current_date", "current_time"}
@@ -50,10 +55,15 @@ _CASTS = {
     "BOOLEAN": "NUMERIC", "FLOAT": "REAL", "REAL": "REAL", "DOUBLE": "REAL",
     "DOUBLE PRECISION": "REAL", "NUMERIC": "NUMERIC", "DECIMAL": "NUMERIC", "VARCHAR": "TEXT",
     "CHAR": "TEXT", "TEXT": "TEXT", "STRING": "TEXT", "NVARCHAR": "TEXT", "CLOB": "TEXT",
+    "NCHAR": "TEXT", "UUID": "TEXT",  # UUIDs are stored as their text
+    # (BLOB / BINARY and INTERVAL are refused: binaries are stored as base64 text and
+    # intervals as TimeSpan text, which SQLite's CAST would not read as such)
     "DATE": "TEXT", "DATETIME": "TEXT", "TIMESTAMP": "TEXT", "TIME": "TEXT", "JSON": "TEXT",
 }
 
 
+_JOINS = {"inner": "JOIN", "left": "LEFT OUTER JOIN", "right": "RIGHT OUTER JOIN",
+          "full": "FULL OUTER JOIN"}
 _COMPARISONS = {"=", "!=", "<>", "<", "<=", ">", ">="}
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _NON_STRICT = {"<": "<=", "<=": "<=", ">": ">=", ">=": ">="}
@@ -149,6 +159,8 @@ class SqlGenerator:
         self._param_slots: dict[str, str] = {}
         self.index_fields: set[tuple[str, str]] = set()
         self._used_overlays: dict[str, str] = {}
+        #: recursive CTEs the statement reads, in the order met (rendered in WITH RECURSIVE)
+        self._ctes: dict[str, ast.RecursiveCte] = {}
 
     # -- entry points --------------------------------------------------------------------
     def plan_query(self, stmt: ast.SelectLike) -> SqlPlan:
@@ -236,7 +248,7 @@ class SqlGenerator:
             items: list[tuple[str, str, Any]] = []
             for ref in refs:
                 source = self._lookup_source(ref, scope)
-                if source.kind == "derived" or source.columns is None:
+                if source.columns is None:
                     if source.kind == "collection":
                         items.append(("id", "value", f"{quote(ref)}.id"))
                         items.append(("@document", "doc", ref))
@@ -347,11 +359,36 @@ class SqlGenerator:
         if isinstance(item, ast.TableRef):
             scope.sources[item.ref] = self._source(item.name)
         elif isinstance(item, ast.SubqueryRef):
-            scope.sources[item.alias] = _Source("derived", None, tuple(_labels(item.select)),
+            scope.sources[item.alias] = _Source("derived", None,
+                                                self._derived_columns(item.select),
                                                 _json_labels(item.select))
+        elif isinstance(item, ast.CteRef):
+            scope.sources[item.alias] = _Source("derived", None, item.cte.columns)
+        elif isinstance(item, ast.CteSelf):
+            scope.sources[item.alias] = _Source("derived", None, item.columns)
         else:
             self._collect_sources(item.left, scope)
             self._collect_sources(item.right, scope)
+
+    def _derived_columns(self, stmt: ast.SelectLike) -> tuple[str, ...] | None:
+        """The column names of a derived table, ``*`` expanded (None if one is unknown: a
+        ``*`` over a collection without declared columns)."""
+        while isinstance(stmt, ast.Compound):
+            stmt = stmt.selects[0]
+        if not any(isinstance(c.expr, ast.Star) for c in stmt.columns):
+            return tuple(_labels(stmt))
+        inner = self._from_scope(stmt.from_, None)
+        names: list[str] = []
+        for col in stmt.columns:
+            if not isinstance(col.expr, ast.Star):
+                names.append(col.alias or _default_label(col.expr))
+                continue
+            for ref in [col.expr.table] if col.expr.table else list(inner.sources):
+                columns = self._lookup_source(ref, inner).columns
+                if columns is None:
+                    return None
+                names += columns
+        return tuple(names)
 
     def _table(self, collection: str, ref: str) -> str:
         if collection in self.overlays:
@@ -370,18 +407,41 @@ class SqlGenerator:
             return self._table(item.name, item.ref)
         if isinstance(item, ast.SubqueryRef):
             return f"({self.select(item.select, scope.parent)}) AS {quote(item.alias)}"
+        if isinstance(item, ast.CteRef):
+            if self._ctes.setdefault(item.cte.name, item.cte) is not item.cte:
+                raise NotSupportedError(f"two recursive CTEs named {item.cte.name}")
+            return f"{quote('cte:' + item.cte.name)} AS {quote(item.alias)}"
+        if isinstance(item, ast.CteSelf):
+            return f"{quote('cte:' + item.name)} AS {quote(item.alias)}"
         left = self._from_item(item.left, scope)
         right = self._from_item(item.right, scope)
         if isinstance(item.right, ast.Join):  # a nested join keeps its own grouping
             right = f"({right})"
         if item.kind == "cross":
             return f"{left} CROSS JOIN {right}"
-        keyword = "LEFT OUTER JOIN" if item.kind == "left" else "JOIN"
+        keyword = _JOINS[item.kind]
+        if item.kind in ("right", "full") and sqlite3.sqlite_version_info < (3, 39):
+            raise NotSupportedError(f"{item.kind.upper()} JOIN needs SQLite 3.39 or later "
+                                    f"(this Python has {sqlite3.sqlite_version})")
         assert item.on is not None
         return f"{left} {keyword} {right} ON {self.expr(item.on, scope, index=True)}"
 
+    def _recursive_ctes(self) -> list[str]:
+        """``"cte:name"(columns) AS (anchor UNION [ALL] step)`` for each recursive CTE read,
+        the ones a CTE reads before it (rendering a body may meet more)."""
+        done: dict[str, str] = {}
+        while len(done) < len(self._ctes):
+            name, cte = next((n, c) for n, c in self._ctes.items() if n not in done)
+            done[name] = ""
+            joiner = f" {cte.select.op.upper()} "
+            body = joiner.join(self.select(member, None) for member in cte.select.selects)
+            cols = ", ".join(quote(c) for c in cte.columns)
+            done[name] = f"{quote('cte:' + name)}({cols}) AS ({body})"
+        return list(reversed(done.values()))
+
     def _with_overlays(self, sql: str) -> str:
-        if not self._used_overlays:
+        recursive = self._recursive_ctes() if self._ctes else []
+        if not self._used_overlays and not recursive:
             return sql
         ctes = []
         for collection, temp in self._used_overlays.items():
@@ -391,7 +451,8 @@ class SqlGenerator:
                 f"SELECT id, body, cv FROM {base} WHERE id NOT IN (SELECT id FROM {temp}) "
                 f"UNION ALL SELECT id, body, NULL FROM {temp} WHERE body IS NOT NULL)"
             )
-        return "WITH " + ", ".join(ctes) + " " + sql
+        keyword = "WITH RECURSIVE " if recursive else "WITH "
+        return keyword + ", ".join(ctes + recursive) + " " + sql
 
     # -- names ---------------------------------------------------------------------------
     def _lookup_source(self, ref: str, scope: _Scope | None) -> _Source:
@@ -706,6 +767,10 @@ class SqlGenerator:
                 for arg in node.args:
                     if self._exact_typed(arg, scope):
                         self._guard_use(arg, scope, f"{node.name}()", uses)
+        for node in aggregated:
+            if isinstance(node, ast.Window):  # a window orders and partitions by values
+                for expr in (*node.partition_by, *(o.expr for o in node.order_by)):
+                    self._guard_use(expr, scope, "OVER (...)", uses)
         for item in stmt.order_by:
             ordered = labels.get(item.expr.name) if isinstance(item.expr, ast.Column) and (
                 item.expr.table is None and item.expr.name in labels) else item.expr
@@ -865,8 +930,20 @@ class SqlGenerator:
             return self._json_quoted(e.args[0], scope)
         if name == "array_contains":
             return self._array_contains(e, scope)
+        if name in _WINDOW_FUNCTIONS:
+            raise NotSupportedError(f"window function {e.name}() without OVER")
         if name not in _FUNCTIONS and name not in _AGGREGATES:
             raise NotSupportedError(f"SQL function {e.name}() is not supported by sqla_docstore")
+        return self._call(e, name, scope, index) + self._filter(e, scope)
+
+    def _filter(self, e: ast.Func, scope: _Scope) -> str:
+        if e.filter is None:
+            return ""
+        if e.name not in _AGGREGATES:
+            raise ProgrammingError(f"FILTER on {e.name}(), which is not an aggregate")
+        return f" FILTER (WHERE {self.expr(e.filter, scope)})"
+
+    def _call(self, e: ast.Func, name: str, scope: _Scope, index: bool) -> str:
         if e.star:
             return f"{name}(*)"
         if name in ("sum", "avg") and len(e.args) == 1 and not e.distinct and (
@@ -878,6 +955,33 @@ class SqlGenerator:
             return f"docstore_d{name}({raw})"
         args = ", ".join(self.expr(a, scope) for a in e.args)
         return f"{name}({'DISTINCT ' if e.distinct else ''}{args})"
+
+    def _x_Window(self, e: ast.Window, scope: _Scope, index: bool) -> str:
+        f = e.func
+        name = _RENAMED.get(f.name, f.name)
+        if name not in _WINDOW_FUNCTIONS and name not in _AGGREGATES:
+            raise NotSupportedError(f"{f.name}() OVER (...) is not supported by sqla_docstore")
+        if name in _SUMS and any(self._decimal_typed(a, scope) for a in f.args):
+            # the exact decimal sum is an aggregate SQLite can't run over a window
+            raise NotSupportedError(f"{f.name}() OVER (...) of a NUMERIC column (SQLite "
+                                    "would compute it in doubles)")
+        args = "*" if f.star else ", ".join(self.expr(a, scope) for a in f.args)
+        call = f"{name}({'DISTINCT ' if f.distinct else ''}{args}){self._filter(f, scope)}"
+        parts = []
+        if e.partition_by:
+            parts.append("PARTITION BY " + ", ".join(self.expr(x, scope) for x in e.partition_by))
+        if e.order_by:
+            parts.append(self._order_limit(e.order_by, None, None, scope).strip())
+        if e.unit is not None and e.start is not None:
+            start = self._bound(e.start, scope)
+            parts.append(f"{e.unit} BETWEEN {start} AND {self._bound(e.end, scope)}"
+                         if e.end is not None else f"{e.unit} {start}")
+        return f"{call} OVER ({' '.join(parts)})"
+
+    def _bound(self, bound: ast.FrameBound, scope: _Scope) -> str:
+        if bound.offset is None:
+            return bound.kind.value
+        return f"{self.expr(bound.offset, scope)} {bound.kind.value}"
 
     def _x_Cast(self, e: ast.Cast, scope: _Scope, index: bool) -> str:
         target = _CASTS.get(e.type_name.split("(")[0].strip())
@@ -999,8 +1103,7 @@ _ARITHMETIC = frozenset({"+", "-", "*", "/", "%"})
 def _refuse_aggregates(exprs: tuple[ast.Expr, ...], where: str) -> None:
     """An aggregate where each row gets its own value is SQL's "misuse of aggregate" (run as
     a SELECT it would collapse the rows into one)."""
-    subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect)
-    for node in ast.walk(exprs, subqueries):
+    for node in ast.walk(exprs, _SUBQUERIES_AND_WINDOWS):
         if isinstance(node, ast.Func) and node.name in _AGGREGATES and not (
             node.name in ("min", "max") and len(node.args) > 1  # SQLite's scalar min/max
         ):
@@ -1009,8 +1112,6 @@ def _refuse_aggregates(exprs: tuple[ast.Expr, ...], where: str) -> None:
 
 def _has_aggregate(expr: Any) -> bool:
     """An aggregate call in this SELECT's own expressions (not inside a subquery)."""
-    subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect)
-    return any(
-        isinstance(n, ast.Func) and n.name in _AGGREGATES for n in ast.walk(expr, subqueries)
-    )
+    return any(isinstance(n, ast.Func) and n.name in _AGGREGATES
+               for n in ast.walk(expr, _SUBQUERIES_AND_WINDOWS))
 
