@@ -160,13 +160,18 @@ def _json_chain(binary: Any) -> tuple[Any, list[Any]]:
 class DocstoreDDLCompiler(compiler.DDLCompiler):
     def visit_create_table(self, create: Any, *args: Any, **kw: Any) -> str:
         table = create.element
+        spec = self.table_spec(table)
+        return f"CREATE COLLECTION {self.preparer.format_table(table)} {json.dumps(spec)}"
+
+    def table_spec(self, table: schema.Table) -> dict[str, Any]:
+        """The collection spec CREATE TABLE gives a Table, indexes included (they are created
+        with it, in one step: a crash between CREATE TABLE and CREATE INDEX, which SQLAlchemy
+        emits next and the store then takes as done, can't leave a unique index missing, and
+        create_all converges when re-run). The mapping's schema too (mapping.py)."""
         spec = collection_spec(table, self.dialect, self)
-        # The table's indexes are created with it, in one step: a crash between CREATE TABLE
-        # and CREATE INDEX (which SQLAlchemy emits next, and the store then takes as already
-        # done) can't leave a unique index missing, and create_all converges when re-run.
         spec["indexes"] = {self._index_name(ix): [self._index_fields(ix), bool(ix.unique)]
                            for ix in sorted(table.indexes, key=lambda ix: str(ix.name))}
-        return f"CREATE COLLECTION {self.preparer.format_table(table)} {json.dumps(spec)}"
+        return spec
 
     def _index_name(self, index: Any) -> str:
         """The index name as the store keeps it (unquoted), as CREATE INDEX gives it: index
@@ -277,7 +282,7 @@ def collection_spec(table: schema.Table, dialect: Any,
         "foreign_keys": foreign_keys,
         "unique_names": [c.name if isinstance(c.name, str) else None for c in uniques],
         **({"key_is_id": True} if table.dialect_options["docstore"]["key_is_id"] else {}),
-        **({"temporary": True} if _is_temporary(table) else {}),
+        **({"temporary": True} if is_temporary(table) else {}),
         **({"schema": table.schema} if table.schema is not None else {}),
     }
 
@@ -288,7 +293,7 @@ def index_elements(index: schema.Index, dialect: Any) -> list[Any]:
     return list(ddl._index_fields(index))
 
 
-def _is_temporary(table: schema.Table) -> bool:
+def is_temporary(table: schema.Table) -> bool:
     """``Table(..., prefixes=["TEMPORARY"])`` (or TEMP), as SQLite's CREATE TEMPORARY TABLE."""
     return any(str(p).upper() in ("TEMPORARY", "TEMP") for p in table._prefixes)
 

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import exc, schema
 from sqlalchemy.sql.util import find_tables
 
-from ..schema import CollectionSpec
-from .compiler import collection_spec
+from ..schema import CollectionSpec, qualified
+from .compiler import is_temporary
 
 _BY_TABLE: weakref.WeakKeyDictionary[schema.Table, tuple[int, CollectionSpec | None]] = (
     weakref.WeakKeyDictionary())
@@ -39,19 +39,16 @@ def mapped_specs(compiled: Any) -> tuple[CollectionSpec, ...]:
 
 
 def table_spec(table: schema.Table, dialect: Any) -> CollectionSpec | None:
-    """The schema ``create_all`` would give the Table, or None for one that has none here
-    (another schema's, or one that only ``create_all`` can declare)."""
+    """The schema ``create_all`` would give the Table, or None for one that only DDL can
+    make (a temporary table, one whose schema DDL would refuse: create_all reports that)."""
     hit = _BY_TABLE.get(table)
     if hit is not None and hit[0] == len(table.columns) + len(table.indexes):
         return hit[1]
     spec = None
-    if table.schema is None and table.columns:
-        ddl = dialect.ddl_compiler(dialect, None)
+    if table.columns and not is_temporary(table):
         try:
-            data = collection_spec(table, dialect, ddl)
-            data["indexes"] = {ddl._index_name(ix): [ddl._index_fields(ix), bool(ix.unique)]
-                               for ix in table.indexes}
-            spec = CollectionSpec.from_json(table.name, data)
+            data = dialect.ddl_compiler(dialect, None).table_spec(table)
+            spec = CollectionSpec.from_json(qualified(table.schema, table.name), data)
         except (exc.CompileError, exc.UnsupportedCompilationError):
             spec = None  # create_all reports it; the statement itself may still run
     _BY_TABLE[table] = (len(table.columns) + len(table.indexes), spec)

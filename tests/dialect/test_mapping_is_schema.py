@@ -157,3 +157,20 @@ def test_async_sessions_need_no_create_all(backend: str, request: pytest.Fixture
     url = (f"docstore:///{tmp_path}/a.db" if backend == "docstore"
            else request.getfixturevalue("ravendb_url"))
     assert asyncio.run(_async_round_trip(url)) == ["a1", "a2"]
+
+
+class Archived(Base):
+    __tablename__ = "archived"
+    __table_args__ = {"schema": "old"}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str]
+
+
+def test_a_table_of_a_schema_needs_no_create_all_either(engine: sa.Engine) -> None:
+    with Session(engine) as session:
+        assert session.scalars(sa.select(Archived)).all() == []
+        session.add(Archived(title="t"))
+        session.commit()
+    with Session(engine) as session:
+        assert session.scalars(sa.select(Archived.title)).all() == ["t"]
+    assert "old" in sa.inspect(engine).get_schema_names()
