@@ -244,6 +244,16 @@ def oracle() -> Iterator[Engine]:
 
 # The project's own tests use short names for the plugin's docstore_* fixtures.
 @pytest.fixture
+def pair(request: pytest.FixtureRequest, engine: Engine,
+         oracle: Engine) -> tuple[Engine, Engine]:
+    """(engine, the SQLite oracle), the test module's ``metadata`` created on both."""
+    metadata = request.module.metadata
+    metadata.create_all(engine)
+    metadata.create_all(oracle)
+    return engine, oracle
+
+
+@pytest.fixture
 def ravendb_server_factory(docstore_ravendb_server_factory: Any) -> Any:
     return docstore_ravendb_server_factory
 

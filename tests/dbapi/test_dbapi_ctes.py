@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -54,13 +53,6 @@ def _queries() -> list[Any]:
         text("WITH RECURSIVE n(k) AS (SELECT 1 UNION SELECT k + 1 FROM n WHERE k < "
              "(SELECT count(*) FROM nodes)) SELECT k FROM n ORDER BY k"),
     ]
-
-
-@pytest.fixture
-def pair(engine: Engine, oracle: Engine) -> Iterator[tuple[Engine, Engine]]:
-    metadata.create_all(engine)
-    metadata.create_all(oracle)
-    yield engine, oracle
 
 
 def _run(eng: Engine, rows: list[dict[str, Any]], cut: int) -> list[Any]:

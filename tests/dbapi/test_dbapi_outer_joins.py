@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import (
@@ -27,13 +25,6 @@ left = Table("lefts", metadata, Column("id", Integer, primary_key=True), Column(
 right = Table("rights", metadata, Column("id", Integer, primary_key=True), Column("k", Integer),
               Column("t", String(5)))
 keys = st.lists(st.one_of(st.none(), st.integers(0, 4)), max_size=6)
-
-
-@pytest.fixture
-def pair(engine: Engine, oracle: Engine) -> Iterator[tuple[Engine, Engine]]:
-    metadata.create_all(engine)
-    metadata.create_all(oracle)
-    yield engine, oracle
 
 
 def _run(eng: Engine, lks: list[int | None], rks: list[int | None]) -> list[Any]:

@@ -3,7 +3,6 @@ compared with SQLite on both backends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -50,13 +49,6 @@ def _queries(low: int, span: int) -> list[Any]:
         select(c.id, func.count().filter(c.points > low).over(partition_by=c.team))
         .order_by(c.id),
     ]
-
-
-@pytest.fixture
-def pair(engine: Engine, oracle: Engine) -> Iterator[tuple[Engine, Engine]]:
-    metadata.create_all(engine)
-    metadata.create_all(oracle)
-    yield engine, oracle
 
 
 def _run(eng: Engine, rows: list[dict[str, Any]], low: int, span: int) -> list[Any]:

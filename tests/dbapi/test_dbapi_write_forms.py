@@ -7,7 +7,6 @@ returned, its rowcount and the tables afterwards, exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -42,13 +41,6 @@ values_ = st.fixed_dictionaries({
 rows_ = st.lists(values_, min_size=0, max_size=6)
 SETTINGS = settings(max_examples=15, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture
-def pair(engine: Engine, oracle: Engine) -> Iterator[tuple[Engine, Engine]]:
-    metadata.create_all(engine)
-    metadata.create_all(oracle)
-    yield engine, oracle
 
 
 def _reset(*engines: Engine) -> None:

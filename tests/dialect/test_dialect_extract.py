@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,13 +14,6 @@ metadata = MetaData()
 times = Table("times", metadata, Column("id", Integer, primary_key=True),
               Column("at", DateTime), Column("day", Date))
 FIELDS = ("year", "month", "day", "hour", "minute", "second", "doy", "dow", "week", "epoch")
-
-
-@pytest.fixture
-def pair(engine: Engine, oracle: Engine) -> Iterator[tuple[Engine, Engine]]:
-    metadata.create_all(engine)
-    metadata.create_all(oracle)
-    yield engine, oracle
 
 
 def _fields(eng: Engine, rows: list[dict[str, object]], field: str) -> list[tuple[object, ...]]:

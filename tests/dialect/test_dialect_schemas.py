@@ -50,13 +50,6 @@ def oracle() -> Iterator[Engine]:
     eng.dispose()
 
 
-@pytest.fixture
-def pair(engine: Engine, oracle: Engine) -> Iterator[tuple[Engine, Engine]]:
-    for eng in (engine, oracle):
-        metadata.create_all(eng)
-    yield engine, oracle
-
-
 def _run(eng: Engine, ns: list[int], ss: list[int]) -> list[Any]:
     with eng.begin() as conn:
         conn.execute(other.delete())
