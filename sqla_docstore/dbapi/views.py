@@ -38,13 +38,27 @@ def expand(backend: BackendConnection, stmt: Any) -> Any:
     if isinstance(stmt, _WRITES) and _view_of(backend, stmt.table) is not None:
         raise OperationalError(f"cannot modify {stmt.table} because it is a view")
     for _ in range(MAX_DEPTH):
-        names = {n.name for n in ast.walk(stmt) if isinstance(n, ast.TableRef)}
-        found = {name: text for name in sorted(names)
+        found = {name: text for name in _table_names(stmt)
                  if (text := _view_of(backend, name)) is not None}
         if not found:
             return stmt
         stmt = _expanded(stmt, tuple(found.items()))
     raise ProgrammingError(f"views nested more than {MAX_DEPTH} deep")
+
+
+_names: dict[int, tuple[Any, tuple[str, ...]]] = {}
+
+
+def _table_names(stmt: Any) -> tuple[str, ...]:
+    """The tables a statement names, sorted; once per statement object (parsed statements
+    are cached and shared; the entry keeps ``stmt`` alive, so its id stays its own)."""
+    hit = _names.get(id(stmt))
+    if hit is None or hit[0] is not stmt:
+        if len(_names) > 4000:
+            _names.clear()
+        names = sorted({n.name for n in ast.walk(stmt) if isinstance(n, ast.TableRef)})
+        hit = _names[id(stmt)] = (stmt, tuple(names))
+    return hit[1]
 
 
 @lru_cache(maxsize=512)
