@@ -71,6 +71,12 @@ class DocstoreInterval(
     def adapt_emulated_to_native(cls, impl: Any, **kw: Any) -> DocstoreInterval:
         return cls()
 
+    @classmethod
+    def adapt_native_to_emulated(cls, impl: Any, **kw: Any) -> Any:
+        # Interval(native=False): the emulated type itself, so SQLAlchemy adapts its DateTime
+        # (epoch + interval) to this dialect's, which reads the stored text back, as on SQLite
+        return impl
+
     def bind_processor(self, dialect: Dialect) -> Any:
         return None
 

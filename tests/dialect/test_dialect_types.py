@@ -62,6 +62,8 @@ CASES: dict[str, tuple[Any, Any]] = {
     "time": (Time, dt.time(13, 14, 15, 999999)),
     "interval": (Interval, dt.timedelta(days=-3, seconds=5, microseconds=7)),
     "interval_big": (Interval, dt.timedelta(days=400, hours=5)),
+    # emulated: stored as the datetime epoch + interval, as on SQLite
+    "interval_emulated": (Interval(native=False), dt.timedelta(days=14, seconds=5874)),
     "uuid": (Uuid, uuid.UUID("0b0e7f0c-49f5-4b7e-9f0e-1d2c3b4a5f6e")),
     "uuid_str": (Uuid(as_uuid=False), "0b0e7f0c-49f5-4b7e-9f0e-1d2c3b4a5f6e"),
     "enum": (Enum(Mood), Mood.sad),
