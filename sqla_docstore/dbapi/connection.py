@@ -479,15 +479,15 @@ class Cursor:
         while len(rows) < size and self._refill():
             more = self._rows[:size - len(rows)]
             self._pos = len(more)
-            rows = rows + more
+            rows.extend(more)
         return rows
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         self._check_result()
-        rows = self._rows[self._pos:] if self._pos else self._rows
+        rows = self._rows[self._pos:] if self._pos or self._chunks is not None else self._rows
         self._pos = len(self._rows)
-        while self._refill():
-            rows = rows + self._rows
+        while self._refill():  # a stream's remaining chunks, appended (not copied per chunk)
+            rows.extend(self._rows)
             self._pos = len(self._rows)
         return rows
 

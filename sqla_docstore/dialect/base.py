@@ -308,13 +308,13 @@ class DocstoreDialect(default.DefaultDialect):
     def get_foreign_keys(self, connection: Any, table_name: str, schema: str | None = None,
                          **kw: Any) -> list[Any]:
         spec = self._spec(connection, table_name, schema)
-        return [
-            {"name": fk.name, "constrained_columns": list(fk.columns),
-             "referred_schema": self._referred(connection, fk.referred_table)[0],
-             "referred_table": self._referred(connection, fk.referred_table)[1],
-             "referred_columns": list(fk.referred_columns), "options": fk.options}
-            for fk in spec.foreign_keys
-        ]
+        out = []
+        for fk in spec.foreign_keys:
+            referred_schema, referred_table = self._referred(connection, fk.referred_table)
+            out.append({"name": fk.name, "constrained_columns": list(fk.columns),
+                        "referred_schema": referred_schema, "referred_table": referred_table,
+                        "referred_columns": list(fk.referred_columns), "options": fk.options})
+        return out
 
     def _referred(self, connection: Any, collection: str) -> tuple[str | None, str]:
         """(schema, table) of a referred collection (by its spec; a dropped one by its

@@ -20,8 +20,10 @@ from sqlalchemy.sql.util import find_tables
 from ..schema import CollectionSpec, qualified
 from .compiler import is_temporary
 
-_BY_TABLE: weakref.WeakKeyDictionary[schema.Table, tuple[int, CollectionSpec | None]] = (
-    weakref.WeakKeyDictionary())
+#: Table -> ((columns, indexes) counted when computed, its spec): a Table that gained a
+#: column or an index (Alembic, tests) gets its spec again
+_BY_TABLE: weakref.WeakKeyDictionary[
+    schema.Table, tuple[tuple[int, int], CollectionSpec | None]] = weakref.WeakKeyDictionary()
 
 
 def mapped_specs(compiled: Any) -> tuple[CollectionSpec, ...]:
@@ -41,8 +43,9 @@ def mapped_specs(compiled: Any) -> tuple[CollectionSpec, ...]:
 def table_spec(table: schema.Table, dialect: Any) -> CollectionSpec | None:
     """The schema ``create_all`` would give the Table, or None for one that only DDL can
     make (a temporary table, one whose schema DDL would refuse: create_all reports that)."""
+    shape = (len(table.columns), len(table.indexes))
     hit = _BY_TABLE.get(table)
-    if hit is not None and hit[0] == len(table.columns) + len(table.indexes):
+    if hit is not None and hit[0] == shape:
         return hit[1]
     spec = None
     if table.columns and not is_temporary(table):
@@ -51,5 +54,5 @@ def table_spec(table: schema.Table, dialect: Any) -> CollectionSpec | None:
             spec = CollectionSpec.from_json(qualified(table.schema, table.name), data)
         except (exc.CompileError, exc.UnsupportedCompilationError):
             spec = None  # create_all reports it; the statement itself may still run
-    _BY_TABLE[table] = (len(table.columns) + len(table.indexes), spec)
+    _BY_TABLE[table] = (shape, spec)
     return spec

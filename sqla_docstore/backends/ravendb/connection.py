@@ -256,16 +256,23 @@ class RavenConnection:
                     collection: str | None) -> Reply:
         """POST /queries; after this connection wrote to ``collection``, waiting for the
         results to be non-stale (cleared once a reply is)."""
-        body: dict[str, Any] = {"Query": text, "QueryParameters": query_params}
-        wait = collection is not None and collection in self._unindexed
-        if wait:
-            body["WaitForNonStaleResults"] = True
-            body["WaitForNonStaleResultsTimeout"] = _NON_STALE_TIMEOUT
+        body = self._query_body(text, query_params, collection)
+        wait = "WaitForNonStaleResults" in body
         reply = self.http.request("POST", "queries", body=body, read=True,
                                   cacheable=not wait).reply("query")
         if wait and reply.optional(reply.object(), "IsStale", bool, False) is False:
             self._unindexed.discard(collection)
         return reply
+
+    def _query_body(self, text: str, query_params: dict[str, Any],
+                    collection: str | None) -> dict[str, Any]:
+        """A query's JSON body: after this connection wrote to ``collection``, asking for
+        non-stale results (RavenDB indexes a batch after applying it)."""
+        body: dict[str, Any] = {"Query": text, "QueryParameters": query_params}
+        if collection is not None and collection in self._unindexed:
+            body["WaitForNonStaleResults"] = True
+            body["WaitForNonStaleResultsTimeout"] = _NON_STALE_TIMEOUT
+        return body
 
     def query(self, stmt: ast.SelectLike, params: dict[str, Any],
               pending: PendingBatch | None) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -335,12 +342,8 @@ class RavenConnection:
         ``max_client_side_documents`` (the local copy is bounded; a query that needs more
         fails, naming the limit, rather than exhaust memory)."""
         args = {name: _rql_value(k, v, params) for name, (k, v) in rql.binds.items()}
-        body: dict[str, Any] = {"Query": rql.text, "QueryParameters": args}
-        if collection in self._unindexed:
-            body["WaitForNonStaleResults"] = True
-            body["WaitForNonStaleResultsTimeout"] = _NON_STALE_TIMEOUT
         self._count("query")
-        lines = self.http.stream("streams/queries", body)
+        lines = self.http.stream("streams/queries", self._query_body(rql.text, args, collection))
         limit = self.cluster.max_client_side_documents
         chunk: list[dict[str, Any]] = []
         count = 0
