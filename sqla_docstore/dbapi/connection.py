@@ -13,12 +13,10 @@ from ..generated import check_schema
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
-from ..statements.parser import parse
+from ..statements.prepared import StatementKind as Kind
+from ..statements.prepared import prepare
 from . import executor, views
 from .foreign_keys import ForeignKeys
-
-_SCHEMA = (ast.CreateCollection, ast.DropCollection, ast.CreateIndex, ast.DropIndex,
-           ast.AlterCollection)
 
 
 @contextmanager
@@ -306,10 +304,10 @@ def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
         conn.pending.discard_collection(stmt.name, prefix)
 
 
-_WRITES: dict[type, Any] = {
-    ast.Insert: executor.run_insert,
-    ast.Update: executor.run_update,
-    ast.Delete: executor.run_delete,
+_WRITES: dict[Kind, Any] = {
+    Kind.INSERT: executor.run_insert,
+    Kind.UPDATE: executor.run_update,
+    Kind.DELETE: executor.run_delete,
 }
 _SAVEPOINT_OPS = {
     ast.SavepointAction.SAVEPOINT: Connection.savepoint,
@@ -380,41 +378,43 @@ class Cursor:
         backend = conn.backend
         if not isinstance(operation, str):
             raise errors.ProgrammingError(f"operation must be a string, not {operation!r}")
-        stmt = views.expand(backend, parse(operation))
+        prep = prepare(operation)
+        stmt = views.expand(backend, prep.stmt)
+        kind = prep.kind
         pending = conn.pending
         self._end_stream()
-        if self._stream and not many and isinstance(stmt, (ast.Select, ast.Compound)):
-            streamed = executor.stream_select(backend, stmt, param_sets[0], pending,
-                                              max(self.arraysize, 1000))
-            if streamed is not None:
-                self._set(executor.Outcome(streamed[0], [], -1))
-                self._chunks = streamed[1]
-                return
-        if isinstance(stmt, (ast.Select, ast.Compound)):
+        if kind is Kind.QUERY:
+            if self._stream and not many:
+                streamed = executor.stream_select(backend, stmt, param_sets[0], pending,
+                                                  max(self.arraysize, 1000))
+                if streamed is not None:
+                    self._set(executor.Outcome(streamed[0], [], -1))
+                    self._chunks = streamed[1]
+                    return
             outcomes = [executor.run_select(backend, stmt, p, pending) for p in param_sets]
             outcome = outcomes[-1] if outcomes else executor.Outcome()
             if many:
                 outcome.rows = [r for o in outcomes for r in o.rows]
-        elif type(stmt) in _WRITES:
+        elif kind in _WRITES:
             with pending.atomic_statement():
-                outcome = _WRITES[type(stmt)](backend, stmt, param_sets, pending, conn.fks)
-        elif isinstance(stmt, _SCHEMA):
+                outcome = _WRITES[kind](backend, stmt, param_sets, pending, conn.fks)
+        elif kind is Kind.SCHEMA:
             _run_schema(conn, stmt)
             conn._assumed.clear()  # a dropped collection is created again on its next use
             if conn.fks is not None:
                 conn.fks.forget()  # the keys that refer to a table may have changed
             outcome = executor.Outcome()
-        elif isinstance(stmt, ast.Savepoint):
+        elif kind is Kind.SAVEPOINT:
             _SAVEPOINT_OPS[stmt.action](conn, stmt.name)
             outcome = executor.Outcome()
-        elif isinstance(stmt, ast.CreateTableAs):
+        elif kind is Kind.CREATE_TABLE_AS:
             with pending.atomic_statement():
                 outcome = views.create_table_as(backend, stmt, param_sets[0], pending,
                                                 conn.fks)
-        elif isinstance(stmt, ast.CreateView):
+        elif kind is Kind.CREATE_VIEW:
             views.create_view(backend, stmt)
             outcome = executor.Outcome()
-        elif isinstance(stmt, ast.DropView):
+        elif kind is Kind.DROP_VIEW:
             views.drop_view(backend, stmt)
             outcome = executor.Outcome()
         else:  # pragma: no cover - the parser returns only the kinds above

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any, Protocol
 
 from .. import rowexpr, values
@@ -27,6 +27,7 @@ from ..generated import (
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
+from ..statements.prepared import prepared
 
 
 @dataclass
@@ -136,29 +137,18 @@ class _PointLookup:
     fields: tuple[str, ...]
 
 
-class _StatementCache:
-    """Analyses of parsed statements, by statement object (the parser caches and shares them).
+def _schema_analysis(name: str, build: Any) -> Any:
+    """An analysis of a statement that reads its collection's schema (``.spec``), kept on the
+    statement's Prepared: valid while the store keeps that schema object, redone after any
+    schema change (an analysis that found nothing to plan, None, is kept)."""
 
-    An analysis holds its collection's schema (``.spec``): it stays valid while the store keeps
-    that schema object, and is redone after any schema change.
-    """
+    def lookup(backend: BackendConnection, stmt: Any) -> Any:
+        return prepared(stmt).analysis(
+            name, lambda: build(backend, stmt),
+            lambda hit: hit is None or backend.spec(hit.spec.name) is hit.spec)
 
-    def __init__(self, build: Any, limit: int = 2000) -> None:
-        self._build = build
-        self._limit = limit
-        self._entries: dict[int, tuple[Any, Any]] = {}
-
-    def __call__(self, backend: BackendConnection, stmt: Any) -> Any:
-        hit = self._entries.get(id(stmt))
-        if hit is not None and hit[0] is stmt and (
-            hit[1] is None or backend.spec(hit[1].spec.name) is hit[1].spec
-        ):
-            return hit[1]
-        result = self._build(backend, stmt)
-        if len(self._entries) > self._limit:
-            self._entries.clear()
-        self._entries[id(stmt)] = (stmt, result)  # keeps stmt alive: its id stays unique
-        return result
+    lookup.__name__ = name
+    return lookup
 
 
 def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLookup | None:
@@ -214,13 +204,18 @@ def _lookup_keys(where: ast.Expr | None, ref: str,
     return tuple((item,) for item in where.items)
 
 
-point_lookup = _StatementCache(_analyse_point)
+point_lookup = _schema_analysis("point_lookup", _analyse_point)
 
 
 def key_equalities(where: ast.Expr | None, ref: str) -> dict[str, ast.Expr] | None:
-    """``{field: Param | Literal}`` if ``where`` is an AND of field = value terms, else None."""
+    """``{field: Param | Literal}`` if ``where`` is an AND of field = value terms, else None
+    (found once per WHERE and table reference; the caller must not change the dict)."""
     if where is None:
         return None
+    return prepared(where).derived(("key equalities", ref), lambda: _key_equalities(where, ref))
+
+
+def _key_equalities(where: ast.Expr, ref: str) -> dict[str, ast.Expr] | None:
     terms: list[ast.Expr] = []
     _conjuncts(where, terms)
     out: dict[str, ast.Expr] = {}
@@ -336,12 +331,11 @@ def run_insert(
     return out
 
 
-@lru_cache(maxsize=256)
 def _row_statements(stmt: ast.Insert) -> tuple[ast.Insert, ...]:
     """A multi-row VALUES as one single-row INSERT per row, in order (each row sees the ones
     before it, as the rows of one SQL statement do for key checks)."""
-    return tuple(replace(stmt, values=row, more_values=())
-                 for row in (stmt.values, *stmt.more_values))
+    return prepared(stmt).derived("rows", lambda: tuple(
+        replace(stmt, values=row, more_values=()) for row in (stmt.values, *stmt.more_values)))
 
 
 _SELECTED = "\x00selected:"  # parameter names of the selected values (never a bind name)
@@ -370,11 +364,10 @@ def _insert_from_select(
     return run_insert(backend, as_values, param_sets, pending, fks)
 
 
-@lru_cache(maxsize=256)
 def _as_values(stmt: ast.Insert, columns: tuple[str, ...],
                names: tuple[str, ...]) -> ast.Insert:
-    return replace(stmt, columns=columns, values=tuple(ast.Param(n) for n in names),
-                   select=None)
+    return prepared(stmt).derived(("as values", columns), lambda: replace(
+        stmt, columns=columns, values=tuple(ast.Param(n) for n in names), select=None))
 
 
 def _reads_tables(node: Any) -> bool:
@@ -454,7 +447,7 @@ def _analyse_insert(backend: BackendConnection, stmt: ast.Insert) -> _InsertPlan
     )
 
 
-insert_plan = _StatementCache(_analyse_insert)
+insert_plan = _schema_analysis("insert_plan", _analyse_insert)
 
 
 def check_constraints(
@@ -515,7 +508,7 @@ def _analyse_returning(backend: BackendConnection,
                           rowexpr.field_params(bound))
 
 
-returning_plan = _StatementCache(_analyse_returning)
+returning_plan = _schema_analysis("returning_plan", _analyse_returning)
 
 
 def _label(expr: ast.Expr) -> str:
@@ -670,7 +663,7 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
     )
 
 
-update_plan = _StatementCache(_analyse_update)
+update_plan = _schema_analysis("update_plan", _analyse_update)
 
 
 def _in_turn(

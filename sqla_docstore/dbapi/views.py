@@ -9,7 +9,6 @@ transaction's pending writes overlaid. Writing to a view is refused.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from ..backends.base import BackendConnection
@@ -17,7 +16,7 @@ from ..errors import OperationalError, ProgrammingError
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
-from ..statements.parser import parse
+from ..statements.prepared import prepare, prepared
 from . import executor
 
 #: views over views expand at most this deep (a view cannot name itself: it must exist first)
@@ -46,27 +45,21 @@ def expand(backend: BackendConnection, stmt: Any) -> Any:
     raise ProgrammingError(f"views nested more than {MAX_DEPTH} deep")
 
 
-_names: dict[int, tuple[Any, tuple[str, ...]]] = {}
-
-
 def _table_names(stmt: Any) -> tuple[str, ...]:
-    """The tables a statement names, sorted; once per statement object (parsed statements
-    are cached and shared; the entry keeps ``stmt`` alive, so its id stays its own)."""
-    hit = _names.get(id(stmt))
-    if hit is None or hit[0] is not stmt:
-        if len(_names) > 4000:
-            _names.clear()
-        names = sorted({n.name for n in ast.walk(stmt) if isinstance(n, ast.TableRef)})
-        hit = _names[id(stmt)] = (stmt, tuple(names))
-    return hit[1]
+    """The tables a statement names, sorted (found once, by its Prepared)."""
+    return prepared(stmt).tables
 
 
-@lru_cache(maxsize=512)
 def _expanded(stmt: Any, views: tuple[tuple[str, str], ...]) -> Any:
-    """The same statement object for the same views, so the plan caches keep hitting."""
+    """The statement with these views expanded: one tree per set of views, kept on the
+    statement's Prepared, so the analyses of the expanded tree are made once too."""
+    return prepared(stmt).derived(("views", views), lambda: _expand_now(stmt, views))
+
+
+def _expand_now(stmt: Any, views: tuple[tuple[str, str], ...]) -> Any:
     queries: dict[str, ast.SelectLike] = {}
     for name, text in views:
-        query = parse(text)
+        query = prepare(text).stmt
         if not isinstance(query, (ast.Select, ast.Compound)):
             raise ProgrammingError(f"view {name} is not a SELECT: {text!r}")
         queries[name] = query

@@ -46,9 +46,8 @@ MAX_NESTING = 48
 MAX_TREE_DEPTH = 160
 
 
-@lru_cache(maxsize=2048)
 def parse(text: str) -> ast.Statement:
-    """Parse one statement; results are cached by text (the dialect's texts repeat)."""
+    """Parse one statement (``prepared.prepare`` keeps the trees of the texts that repeat)."""
     ddl = _DDL.match(text)
     if ddl:
         return _parse_ddl(*ddl.groups())

@@ -81,9 +81,11 @@ def test_lexer_rejects_unknown_character() -> None:
         tokenize("select ? from users")
 
 
-def test_parse_is_cached_by_text() -> None:
+def test_parse_makes_a_new_tree_each_time() -> None:
+    # the trees of texts that repeat are kept by statements.prepared, not by the parser
     text = "SELECT users.id FROM users WHERE users.id = :id"
-    assert parse(text) is parse(text)
+    assert parse(text) == parse(text)
+    assert parse(text) is not parse(text)
 
 
 # ------------------------------------------------------------------ SQLAlchemy SQL

@@ -27,6 +27,7 @@ from ...inference import SAMPLE_SIZE, infer_spec
 from ...pending import PendingBatch, split_pending
 from ...schema import CollectionSpec
 from ...statements import ast
+from ...statements.prepared import Prepared, prepared
 from ..alter import plan_alter
 from ..base import Document
 from .sqlgen import OutColumn, SqlGenerator, SqlPlan, json_path, quote
@@ -63,7 +64,7 @@ class EmbeddedConnection:
         # Temp tables are per SQLite connection; a shared memory connection needs unique names.
         self._temp_prefix = f"overlay{next(_serial)}:" if self._shared else "overlay:"
         self._temps: dict[str, str] = {}
-        self._plans: dict[Any, tuple[Any, SqlPlan]] = {}
+        self._plans: dict[Any, SqlPlan] = {}
         self._plans_version = store.schema_version
         self._prepared = False
         self._rollbacks_seen = store.shared_rollbacks
@@ -177,18 +178,20 @@ class EmbeddedConnection:
         return self.store.collection_names(self._conn)
 
     # -- reads ---------------------------------------------------------------------------
-    def _plan(self, key: Any, stmt: Any, build: Any) -> SqlPlan:
+    def _plan(self, key: Any, build: Any) -> SqlPlan:
+        """The SQL plan of a statement variant; ``key`` starts with the statement's Prepared
+        (hashed by identity, kept alive by the key)."""
         self._check_catalog()
         if self._plans_version != self.store.schema_version:
             self._plans.clear()
             self._plans_version = self.store.schema_version
-        hit = self._plans.get(key)
-        if hit is not None and hit[0] is stmt:
-            return hit[1]
-        plan: SqlPlan = build()
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        plan = build()
         if len(self._plans) > 1000:
             self._plans.clear()
-        self._plans[key] = (stmt, plan)  # keeps stmt alive, so id(stmt) in the key stays unique
+        self._plans[key] = plan
         self.store.ensure_auto_indexes(self._conn, plan.index_fields)
         return plan
 
@@ -286,14 +289,11 @@ class EmbeddedConnection:
     def query(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        collections, singles = statement_shape(stmt)
-        overlays = self._overlays(collections, pending)
-        arrays = frozenset(
-            name for name in singles if isinstance(params.get(name), (list, tuple))
-        ) if singles else frozenset()
-        paths = path_values(stmt, params)
-        key = (id(stmt), tuple(overlays.values()), arrays, paths)
-        plan = self._plan(key, stmt, lambda: SqlGenerator(
+        prep = prepared(stmt)
+        overlays = self._overlays(prep.tables, pending)
+        arrays = _arrays(prep, params)
+        paths = prep.path_values(params)
+        plan = self._plan((prep, tuple(overlays.values()), arrays, paths), lambda: SqlGenerator(
             self, overlays, arrays, dict(paths)).plan_query(stmt))
         self._count("query")
         rows = self._run(plan, params)
@@ -308,15 +308,13 @@ class EmbeddedConnection:
         snapshot of the committed store: the chunks held in memory are the only copy). None
         for a memory store or when the transaction has pending writes to the tables read:
         those are read whole (``query``)."""
-        collections, singles = statement_shape(stmt)
+        prep = prepared(stmt)
         if self._shared or (pending is not None and any(pending.touches(c)
-                                                        for c in collections)):
+                                                        for c in prep.tables)):
             return None
-        arrays = frozenset(
-            name for name in singles if isinstance(params.get(name), (list, tuple))
-        ) if singles else frozenset()
-        paths = path_values(stmt, params)
-        plan = self._plan((id(stmt), (), arrays, paths), stmt,
+        arrays = _arrays(prep, params)
+        paths = prep.path_values(params)
+        plan = self._plan((prep, (), arrays, paths),
                           lambda: SqlGenerator(self, {}, arrays, dict(paths)).plan_query(stmt))
         self._count("query")
         with store_errors(f"running {plan.sql}"):
@@ -331,10 +329,10 @@ class EmbeddedConnection:
     def query_plan(self, stmt: ast.SelectLike, params: dict[str, Any]) -> list[str]:
         """SQLite's EXPLAIN QUERY PLAN lines for a query (no pending writes overlaid): which
         indexes it uses."""
-        arrays = frozenset(name for name in statement_shape(stmt)[1]
-                           if isinstance(params.get(name), (list, tuple)))
-        paths = path_values(stmt, params)
-        plan = self._plan((id(stmt), (), arrays, paths), stmt, lambda: SqlGenerator(
+        prep = prepared(stmt)
+        arrays = _arrays(prep, params)
+        paths = prep.path_values(params)
+        plan = self._plan((prep, (), arrays, paths), lambda: SqlGenerator(
             self, {}, arrays, dict(paths)).plan_query(stmt))
         # An EXPLAIN program reads no schema cookie, so SQLite would not prepare a statement
         # cached before a schema change again: the text names the catalog version.
@@ -348,12 +346,10 @@ class EmbeddedConnection:
     ) -> list[tuple[str, str, str, str, str | None]]:
         """Stored rows (id, body JSON, cv, modified, meta JSON) a one-collection query selects,
         for a server that returns whole documents (no pending overlay)."""
-        arrays = frozenset(
-            name for name in single_in_params(stmt) if isinstance(params.get(name), (list, tuple))
-        )
-        paths = path_values(stmt, params)
-        key = ("documents", id(stmt), arrays, paths)
-        plan = self._plan(key, stmt, lambda: SqlGenerator(
+        prep = prepared(stmt)
+        arrays = _arrays(prep, params)
+        paths = prep.path_values(params)
+        plan = self._plan((prep, "documents", arrays, paths), lambda: SqlGenerator(
             self, {}, arrays, dict(paths)).plan_documents(stmt))
         self._count("query")
         return self._run(plan, params)
@@ -368,11 +364,12 @@ class EmbeddedConnection:
         pending: PendingBatch | None,
     ) -> list[tuple[Any, ...]]:
         # the SET expressions' subqueries read the pending writes too
-        overlays = self._overlays(collections_of((where, exprs)) | {table}, pending)
-        paths = path_values((where, exprs), params)
-        key = ("write", id(where), table, alias, exprs, tuple(overlays.values()), paths)
+        of_where, of_exprs = prepared(where), prepared(exprs)
+        overlays = self._overlays({table, *of_where.tables, *of_exprs.tables}, pending)
+        paths = of_where.path_values(params) + of_exprs.path_values(params)
+        key = (of_where, of_exprs, table, alias, tuple(overlays.values()), paths)
         plan = self._plan(
-            key, where,
+            key,
             lambda: SqlGenerator(self, overlays, path_values=dict(paths)).plan_rows_for_write(
                 table, alias, where, exprs),
         )
@@ -387,9 +384,10 @@ class EmbeddedConnection:
     def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any],
                  pending: PendingBatch | None = None) -> tuple[Any, ...]:
         # Subqueries read the store with the transaction's pending writes overlaid.
-        overlays = self._overlays(collections_of(exprs), pending) if pending else {}
-        paths = path_values(exprs, params)
-        plan = self._plan(("eval", exprs, tuple(overlays.values()), paths), exprs,
+        prep = prepared(exprs)
+        overlays = self._overlays(prep.tables, pending) if pending else {}
+        paths = prep.path_values(params)
+        plan = self._plan((prep, "eval", tuple(overlays.values()), paths),
                           lambda: SqlGenerator(self, overlays, path_values=dict(paths))
                           .plan_scalar(exprs))
         return tuple(self._run(plan, params)[0])
@@ -859,49 +857,9 @@ def _json_value(text: str | None) -> Any:
 
 # ----------------------------------------------------------------------- tree helpers
 
-_shapes: dict[int, tuple[Any, frozenset[str], frozenset[str]]] = {}
-
-
-def statement_shape(node: Any) -> tuple[frozenset[str], frozenset[str]]:
-    """Collections read and lone IN parameters of a statement, computed once per statement
-    object (parsed statements are cached and shared; the entry keeps ``node`` alive)."""
-    hit = _shapes.get(id(node))
-    if hit is None or hit[0] is not node:
-        if len(_shapes) > 4000:
-            _shapes.clear()
-        hit = _shapes[id(node)] = (node, frozenset(collections_of(node)),
-                                   frozenset(single_in_params(node)))
-    return hit[1], hit[2]
-
-
-_paths: dict[int, tuple[Any, tuple[str, ...]]] = {}
-
-
-def path_values(node: Any, params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """The values of the parameters that are JSON path steps in a statement (a plan is made
-    for each path: SQLite uses an index on a path written in the SQL text)."""
-    hit = _paths.get(id(node))
-    if hit is None or hit[0] is not node:
-        if len(_paths) > 4000:
-            _paths.clear()
-        names = tuple(sorted({step.name for n in ast.walk(node) if isinstance(n, ast.JsonPath)
-                              for step in n.steps if isinstance(step, ast.Param)}))
-        hit = _paths[id(node)] = (node, names)
-    return tuple((name, _hashable(params[name])) for name in hit[1] if name in params)
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def collections_of(node: Any) -> set[str]:
-    """Every collection a statement tree reads."""
-    return {n.name for n in ast.walk(node) if isinstance(n, ast.TableRef)}
-
-
-def single_in_params(node: Any) -> set[str]:
-    """Parameters that stand alone in an IN list: they may carry a whole array (RQL style)."""
-    return {
-        n.items[0].name for n in ast.walk(node)
-        if isinstance(n, ast.InList) and len(n.items) == 1 and isinstance(n.items[0], ast.Param)
-    }
+def _arrays(prep: Prepared, params: dict[str, Any]) -> frozenset[str]:
+    """The lone IN parameters given a whole array (a plan is made for each such shape)."""
+    if not prep.single_in:
+        return frozenset()
+    return frozenset(name for name in prep.single_in
+                     if isinstance(params.get(name), (list, tuple)))

@@ -22,9 +22,10 @@ from ...inference import SAMPLE_SIZE, infer_spec
 from ...pending import PendingBatch, split_pending
 from ...schema import CollectionSpec, plain_fields
 from ...statements import ast
+from ...statements.prepared import prepared
 from ..alter import plan_alter
 from ..base import Document
-from ..embedded.connection import EmbeddedConnection, collections_of, statement_shape
+from ..embedded.connection import EmbeddedConnection
 from ..embedded.store import EmbeddedStore, collection_table, transaction
 from .cluster_batch import cluster_commands, needs_cluster, unique_keys, unique_sets
 from .errors import MISSING_MARKER
@@ -276,7 +277,7 @@ class RavenConnection:
 
     def query(self, stmt: ast.SelectLike, params: dict[str, Any],
               pending: PendingBatch | None) -> tuple[list[str], list[tuple[Any, ...]]]:
-        colls = statement_shape(stmt)[0]  # cached per parsed statement
+        colls = prepared(stmt).tables
         overlaid = pending is not None and any(pending.touches(c) for c in colls)
         planned = None if overlaid else translate(stmt, self.spec, params)
         if planned is not None:
@@ -305,7 +306,7 @@ class RavenConnection:
 
     def _client_query(self, stmt: ast.SelectLike, params: dict[str, Any],
                       pending: PendingBatch | None,
-                      colls: frozenset[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
+                      colls: tuple[str, ...]) -> tuple[list[str], list[tuple[Any, ...]]]:
         single = len(colls) == 1 and _single_source(stmt)
         for collection in colls:
             where = stmt.where if single and isinstance(stmt, ast.Select) else None
@@ -379,8 +380,8 @@ class RavenConnection:
     def rows_for_write(self, table: str, alias: str | None, where: ast.Expr | None,
                        exprs: tuple[ast.Expr, ...], params: dict[str, Any],
                        pending: PendingBatch | None) -> list[tuple[Any, ...]]:
-        colls = collections_of(where) | {table}
-        for collection in colls | collections_of(exprs):  # SET subqueries read them too
+        colls = {table, *prepared(where).tables}
+        for collection in colls | set(prepared(exprs).tables):  # SET subqueries read them too
             own = collection == table and len(colls) == 1
             rql = pushdown(where if own else None, self.spec(collection),
                            alias or table if own else collection, params)
@@ -389,7 +390,7 @@ class RavenConnection:
 
     def evaluate(self, exprs: tuple[ast.Expr, ...], params: dict[str, Any],
                  pending: PendingBatch | None = None) -> tuple[Any, ...]:
-        for collection in collections_of(exprs):  # subqueries read what is stored now
+        for collection in prepared(exprs).tables:  # subqueries read what is stored now
             self._fill_scratch(collection,
                                pushdown(None, self.spec(collection), collection, params),
                                params)
