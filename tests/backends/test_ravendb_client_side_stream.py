@@ -50,3 +50,25 @@ def test_the_local_copy_is_bounded(engine: sa.Engine) -> None:
         session.scalars(sa.select(Word.text).where(Word.text.like("w1%"))).all()
     assert isinstance(caught.value.orig, NotSupportedError)
     assert "more than 2000 documents of words" in str(caught.value.orig)
+
+
+def test_a_table_dropped_and_created_again_under_another_case_is_read_fresh(
+        ravendb_url: str) -> None:
+    # RavenDB's collection names ignore case; the local copy of "Pets" must not stand in
+    # the way of "pets", a table of another application created after "Pets" was dropped.
+    eng = sa.create_engine(ravendb_url)
+    try:
+        for name, value in (("Pets", "cat"), ("pets", "dog")):
+            meta = sa.MetaData()
+            table = sa.Table(name, meta, sa.Column("id", sa.Integer, primary_key=True),
+                             sa.Column("kind", sa.String(10)))
+            meta.create_all(eng)
+            with eng.begin() as conn:
+                conn.execute(table.insert(), [{"id": 1, "kind": value}])
+                # LIKE runs on the client: the documents go into the local copy
+                got = conn.execute(sa.select(table.c.kind)
+                                   .where(table.c.kind.like("%"))).scalars().all()
+            assert got == [value]
+            meta.drop_all(eng)
+    finally:
+        eng.dispose()

@@ -319,8 +319,11 @@ class RavenConnection:
         spec = self.spec(collection)
         store = self._scratch.store
         if self._scratch_specs.get(collection) is not spec:
-            if collection in self._scratch_specs:
-                store.drop_collection(self._scratch._conn, collection)
+            # RavenDB's names ignore case: a copy under another case is another table's
+            # (a collection dropped on the server, then another created as "employee")
+            for copied in [n for n in self._scratch_specs if n.lower() == collection.lower()]:
+                store.drop_collection(self._scratch._conn, copied)
+                del self._scratch_specs[copied]
             store.create_collection(self._scratch._conn, replace(spec, unique=(), indexes={},
                                                                checks=()))
             self._scratch_specs[collection] = spec
