@@ -92,6 +92,11 @@ class BackendConnection(Protocol):
     def observe_id(self, tag: str, used: int) -> None:
         """An explicit integer id was written under ``tag``: HiLo must not hand it out."""
 
+    def claim_fresh_id(self, tag: str, value: int) -> bool:
+        """Whether HiLo handed ``value`` out for ``tag`` in this process and no INSERT used
+        it yet (then no stored document can hold it, unless another client wrote that id
+        explicitly); it counts as used from now on."""
+
     def execute_schema(self, stmt: ast.Statement) -> None:
         """Create, drop or alter a collection or index (not transactional, as in RavenDB)."""
 

@@ -297,6 +297,7 @@ def run_insert(
     out = Outcome(rowcount=len(bodies))
     returning = returning_plan(backend, stmt) if stmt.returning else None
     seen: set[str] = set()
+    stored_check: list[str] = []  # ids a committed document may hold already
     for body in bodies:
         if auto is not None:
             if body.get(auto) is None:
@@ -313,22 +314,48 @@ def run_insert(
             doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
         state = pending.get(spec.name, doc_id)
         if doc_id in seen or (state is not None and state[1] is not None):
-            raise DuplicateKeyError(
-                f"UNIQUE constraint failed: {spec.name}.{', '.join(spec.primary_key)} "
-                f"(document {doc_id!r} already exists)"
-            )
+            raise _duplicate_key(spec, doc_id)
         seen.add(doc_id)
+        if state is None and spec.primary_key and not _fresh_key(backend, spec, body):
+            stored_check.append(doc_id)
         # "" = must not exist yet; after a pending delete of the same id the PUT replaces it.
         pending.add(Put(spec.name, doc_id, body, "" if state is None else None), body)
         if auto is not None:
             out.lastrowid = body[auto]
         if returning is not None:
             out.rows.append(returning.row(backend, params_of[id(body)], body))
+    if stored_check:
+        _refuse_stored_keys(backend, spec, stored_check)
     if fks is not None:
         fks.after_statement(spec, [RowChange(None, body) for body in bodies], pending)
     if returning is not None:
         out.columns = list(returning.labels)
     return out
+
+
+def _duplicate_key(spec: CollectionSpec, doc_id: str) -> DuplicateKeyError:
+    return DuplicateKeyError(f"UNIQUE constraint failed: {spec.name}."
+                             f"{', '.join(spec.primary_key)} (document {doc_id!r} already "
+                             "exists)")
+
+
+def _fresh_key(backend: BackendConnection, spec: CollectionSpec, body: dict[str, Any]) -> bool:
+    """Whether the row's key is an integer this process's HiLo handed out (no stored
+    document can hold it), so the INSERT needs no look at the store."""
+    if len(spec.primary_key) != 1:
+        return False
+    value = body.get(spec.primary_key[0])
+    return type(value) is int and backend.claim_fresh_id(spec.prefix, value)
+
+
+def _refuse_stored_keys(backend: BackendConnection, spec: CollectionSpec,
+                        doc_ids: list[str]) -> None:
+    """An INSERT of a key a committed document holds fails at once, as in SQL (not only when
+    the commit's batch is applied): one load of the ids the transaction has not written."""
+    found = backend.get_documents(spec.name, doc_ids, None)
+    taken = next((doc_id for doc_id in doc_ids if doc_id in found), None)
+    if taken is not None:
+        raise _duplicate_key(spec, taken)
 
 
 def _row_statements(stmt: ast.Insert) -> tuple[ast.Insert, ...]:

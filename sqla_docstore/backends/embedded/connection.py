@@ -515,6 +515,9 @@ class EmbeddedConnection:
     def observe_id(self, tag: str, used: int) -> None:
         self.store.hilo.observe(tag, used)
 
+    def claim_fresh_id(self, tag: str, value: int) -> bool:
+        return self.store.hilo.claim(tag, value)
+
     @store_errors("reserving a HiLo range")
     def _fetch_range(self, tag: str, capacity: int, at_least: int) -> tuple[int, int]:
         self.counts["hilo"] += 1

@@ -11,6 +11,7 @@ RangeFetcher = Callable[[str, int, int], tuple[int, int]]
 
 _MIN_CAPACITY = 32
 _MAX_CAPACITY = 1024 * 1024
+_MAX_HANDED_OUT = 256  # ranges of handed-out ids remembered per tag (older ones are forgotten)
 
 
 class _Generator:
@@ -20,6 +21,27 @@ class _Generator:
         self.capacity = _MIN_CAPACITY
         self.fetched_at = 0.0
         self.lock = threading.Lock()
+        #: (first, last) of the ids handed out, in order; contiguous runs merged
+        self.handed_out: list[tuple[int, int]] = []
+
+    def hand_out(self, first: int, last: int) -> None:
+        runs = self.handed_out
+        if runs and runs[-1][1] + 1 == first:
+            runs[-1] = (runs[-1][0], last)
+            return
+        runs.append((first, last))
+        if len(runs) > _MAX_HANDED_OUT:
+            del runs[0]  # its ids are no longer known fresh: a write checks the store
+
+    def claim(self, value: int) -> bool:
+        runs = self.handed_out
+        for pos in range(len(runs) - 1, -1, -1):
+            first, last = runs[pos]
+            if first <= value <= last:
+                runs[pos:pos + 1] = [r for r in ((first, value - 1), (value + 1, last))
+                                     if r[0] <= r[1]]
+                return True
+        return False
 
 
 class HiLoRegistry:
@@ -46,8 +68,19 @@ class HiLoRegistry:
                     self._refill(gen, tag, count - len(out), fetch)
                 take = min(count - len(out), gen.high - gen.next + 1)
                 out.extend(range(gen.next, gen.next + take))
+                gen.hand_out(gen.next, gen.next + take - 1)
                 gen.next += take
         return out
+
+    def claim(self, tag: str, value: int) -> bool:
+        """Whether ``value`` is an id this process handed out for ``tag`` and nobody used
+        yet; it counts as used from now on. Such an id is fresh: no stored document can hold
+        it (unless another client wrote it explicitly)."""
+        gen = self._generators.get(tag)
+        if gen is None:
+            return False
+        with gen.lock:
+            return gen.claim(value)
 
     def _refill(self, gen: _Generator, tag: str, wanted: int, fetch: RangeFetcher) -> None:
         now = time.monotonic()
