@@ -51,12 +51,12 @@ def test_duplicate_key_inside_one_executemany_adds_nothing(conn: dbapi.Connectio
 def test_duplicate_key_across_transactions_fails_at_commit_applying_nothing(
     conn: dbapi.Connection, other: dbapi.Connection
 ) -> None:
-    conn.cursor().execute(INSERT_TAG, {"code": "a", "label": "first"})
-    conn.commit()
     cur = other.cursor()
     cur.execute(INSERT_USER, {"name": "side effect", "age": 1})
     cur.execute(INSERT_TAG, {"code": "b", "label": "ok"})
-    cur.execute(INSERT_TAG, {"code": "a", "label": "dup"})
+    cur.execute(INSERT_TAG, {"code": "a", "label": "dup"})  # "a" is free when inserted
+    conn.cursor().execute(INSERT_TAG, {"code": "a", "label": "first"})
+    conn.commit()  # ... and taken before ``other`` commits
     with pytest.raises(dbapi.IntegrityError, match="tags/a"):
         other.commit()
     other.rollback()
@@ -65,6 +65,21 @@ def test_duplicate_key_across_transactions_fails_at_commit_applying_nothing(
     cur = conn.cursor()
     cur.execute("SELECT tags.label FROM tags WHERE tags.code = :c", {"c": "a"})
     assert cur.fetchall() == [("first",)]
+
+
+def test_insert_of_a_committed_key_fails_at_execute_and_the_transaction_goes_on(
+    conn: dbapi.Connection, other: dbapi.Connection
+) -> None:
+    conn.cursor().execute(INSERT_TAG, {"code": "a", "label": "first"})
+    conn.commit()
+    cur = other.cursor()
+    cur.execute(INSERT_TAG, {"code": "b", "label": "ok"})
+    n = len(other.pending)
+    with pytest.raises(DuplicateKeyError, match="tags/a"):  # as SQLite: at the INSERT
+        cur.executemany(INSERT_TAG, [{"code": "c", "label": None}, {"code": "a", "label": None}])
+    assert len(other.pending) == n
+    other.commit()
+    assert _count(conn, "tags") == 2
 
 
 def test_duplicate_key_error_class(conn: dbapi.Connection) -> None:
