@@ -496,12 +496,21 @@ class _ReturningPlan:
     fields: tuple[str | None, ...]  # per column: the field read, or None for an expression
     exprs: tuple[ast.Expr, ...]  # the expressions, in column order
     reads: tuple[str, ...]  # the fields the expressions read
+    #: columns of the FROM / USING tables' row (UPDATE ... FROM, DELETE ... USING): their
+    #: positions, and the expressions the statement's match evaluates for them
+    matched_at: frozenset[int] = frozenset()
+    matched: tuple[ast.Expr, ...] = ()
 
     def row(self, backend: BackendConnection, params: dict[str, Any],
-            body: dict[str, Any]) -> tuple[Any, ...]:
+            body: dict[str, Any], matched: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         computed = iter(backend.evaluate(
             self.exprs, rowexpr.bind_fields(params, body, self.reads)) if self.exprs else ())
-        return tuple(body.get(f) if f is not None else next(computed) for f in self.fields)
+        if not self.matched_at:
+            return tuple(body.get(f) if f is not None else next(computed) for f in self.fields)
+        from_row = iter(matched)
+        return tuple(next(from_row) if n in self.matched_at else
+                     body.get(f) if f is not None else next(computed)
+                     for n, f in enumerate(self.fields))
 
 
 def _analyse_returning(backend: BackendConnection,
@@ -511,6 +520,7 @@ def _analyse_returning(backend: BackendConnection,
     labels: list[str] = []
     fields: list[str | None] = []
     exprs: list[ast.Expr] = []
+    matched: dict[int, ast.Expr] = {}
     for col in stmt.returning:
         expr = col.expr
         if isinstance(expr, ast.Star) and expr.table in own:
@@ -521,7 +531,10 @@ def _analyse_returning(backend: BackendConnection,
             fields += spec.field_names
             continue
         if not rowexpr.own_row_only(expr, own):
-            raise NotSupportedError("RETURNING of a subquery or of another table's column")
+            matched[len(fields)] = _from_row_expr(stmt, expr, own)
+            labels.append(col.alias or _label(expr))
+            fields.append(None)
+            continue
         labels.append(col.alias or _label(expr))
         if isinstance(expr, ast.Column):
             if spec.fields and expr.name not in spec.field_names:
@@ -532,7 +545,28 @@ def _analyse_returning(backend: BackendConnection,
             exprs.append(rowexpr.fields_to_params(expr, own))
     bound = tuple(exprs)
     return _ReturningPlan(spec, tuple(labels), tuple(fields), bound,
-                          rowexpr.field_params(bound))
+                          rowexpr.field_params(bound), frozenset(matched),
+                          tuple(matched[n] for n in sorted(matched)))
+
+
+def _from_row_expr(stmt: ast.Insert | ast.Update | ast.Delete, expr: ast.Expr,
+                   own: frozenset[str | None]) -> ast.Expr:
+    """A RETURNING expression over the FROM (USING) tables' row as SQLite computes it: from
+    the row the target row was matched with, the one each SET subquery of the rewritten
+    UPDATE reads (the first row of ``SELECT ... FROM <from> WHERE <where>``)."""
+    from_ = getattr(stmt, "from_", ())
+    if not from_ or any(isinstance(n, (ast.ScalarSubquery, ast.Exists, ast.InSelect,
+                                       ast.Select, ast.Compound, ast.Star))
+                        for n in ast.walk(expr)):
+        raise NotSupportedError("RETURNING of a subquery or of another table's column")
+    assigned = {name for name, _ in stmt.assignments} if isinstance(stmt, ast.Update) else ()
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Column) and n.table in own and n.name in assigned:
+            raise NotSupportedError(f"RETURNING of an expression over another table's column "
+                                    f"and {n.name}, which the UPDATE sets")
+    return ast.ScalarSubquery(ast.Select((ast.ResultColumn(expr),), from_,
+                                         getattr(stmt, "from_where", None),
+                                         limit=ast.Literal(1)))
 
 
 returning_plan = _schema_analysis("returning_plan", _analyse_returning)
@@ -721,12 +755,13 @@ def run_update(
     spec = plan.spec
     out = Outcome(rowcount=0)
     rows: list[RowChange] | None = [] if fks is not None else None
+    from_row = returning_plan(backend, stmt).matched if stmt.returning else ()
     for group in _in_turn(spec, stmt.alias or spec.name, stmt.where,
                           plan.assigns_key or plan.reads_tables, param_sets):
-        per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, plan.complex_exprs,
-                                     group, pending)
+        per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where,
+                                     plan.complex_exprs + from_row, group, pending)
         for params, matches in zip(group, per_set, strict=False):
-            for match in matches:
+            for match in _visit_order(spec, matches) if stmt.returning else matches:
                 after = _update_one(backend, stmt, plan, params, match, key_only, pending, out)
                 if rows is not None:
                     rows.append(RowChange(match.body, after))
@@ -779,8 +814,21 @@ def _update_one(
         write_update(spec, match, body, changes, expected, pending)
     out.rowcount += 1
     if stmt.returning:
-        out.rows.append(returning_plan(backend, stmt).row(backend, params, body))
+        out.rows.append(returning_plan(backend, stmt).row(backend, params, body,
+                                                          tuple(computed)))
     return body
+
+
+def _visit_order(spec: CollectionSpec, matches: list[Match]) -> list[Match]:
+    """The matched rows in the order SQLite visits a table's rows when it scans it, which is
+    the order of its RETURNING rows: a table with an INTEGER PRIMARY KEY is kept in key
+    (rowid) order. Other keys are left in the store's order."""
+    if len(matches) < 2 or len(spec.primary_key) != 1:
+        return matches
+    key = spec.primary_key[0]
+    if not all(type(m.body.get(key)) is int for m in matches):
+        return matches
+    return sorted(matches, key=lambda m: int(m.body[key]))
 
 
 def write_update(
@@ -804,10 +852,12 @@ def run_delete(
     spec = backend.spec(stmt.table)
     out = Outcome(rowcount=0)
     rows: list[RowChange] = []
+    from_row = returning_plan(backend, stmt).matched if stmt.returning else ()
     for group in _in_turn(spec, stmt.alias or spec.name, stmt.where, False, param_sets):
-        per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, (), group, pending)
+        per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, from_row, group,
+                                     pending)
         for params, matches in zip(group, per_set, strict=False):
-            for match in matches:
+            for match in _visit_order(spec, matches) if stmt.returning else matches:
                 expected = pending.expected.get(match.doc_id) or (
                     None if key_only else match.cv)
                 pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
@@ -815,8 +865,8 @@ def run_delete(
                 if fks is not None:
                     rows.append(RowChange(match.body, None))
                 if stmt.returning:
-                    out.rows.append(returning_plan(backend, stmt).row(backend, params,
-                                                                      match.body))
+                    out.rows.append(returning_plan(backend, stmt).row(
+                        backend, params, match.body, match.computed))
     if fks is not None and rows:
         fks.after_statement(spec, rows, pending)
     if stmt.returning:

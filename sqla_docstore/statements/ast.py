@@ -345,6 +345,10 @@ class Update:
     assignments: tuple[tuple[str, Expr], ...]
     where: Expr | None = None
     returning: tuple[ResultColumn, ...] = ()
+    #: ``UPDATE ... FROM``: the FROM tables and the WHERE as written (``where`` is then the
+    #: rewritten one), for RETURNING columns of the FROM tables
+    from_: tuple[FromItem, ...] = ()
+    from_where: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -353,6 +357,9 @@ class Delete:
     alias: str | None
     where: Expr | None = None
     returning: tuple[ResultColumn, ...] = ()
+    #: ``DELETE ... USING``: the USING tables and the WHERE as written (see Update.from_)
+    from_: tuple[FromItem, ...] = ()
+    from_where: Expr | None = None
 
 
 # --------------------------------------------------------------------------- schema

@@ -269,7 +269,8 @@ def _update_from(stmt: ast.Update, from_: tuple[ast.FromItem, ...]) -> ast.Updat
          if _reads_names(expr, others) else expr)
         for name, expr in stmt.assignments)
     where = ast.Exists(_one_row_of(from_, stmt.where))
-    return replace(stmt, assignments=assignments, where=where)
+    return replace(stmt, assignments=assignments, where=where, from_=from_,
+                   from_where=stmt.where)
 
 
 def _from_names(items: tuple[ast.FromItem, ...]) -> frozenset[str]:
@@ -865,11 +866,13 @@ class _Parser:
         if self.accept_kw("from"):
             from_ = self.from_list()
         where = self.expr() if self.accept_kw("where") else None
+        returning = self.returning()
         if from_:
-            self.refuse_unqualified("UPDATE ... FROM", (tuple(e for _, e in assignments), where))
+            self.refuse_unqualified("UPDATE ... FROM", (tuple(e for _, e in assignments), where,
+                                                        returning))
             return _update_from(ast.Update(table, alias, tuple(assignments), where,
-                                           self.returning()), from_)
-        return ast.Update(table, alias, tuple(assignments), where, self.returning())
+                                           returning), from_)
+        return ast.Update(table, alias, tuple(assignments), where, returning)
 
     def assignment(self) -> tuple[str, ast.Expr]:
         name = self.ident()
@@ -887,10 +890,12 @@ class _Parser:
         if self.accept_kw("using"):
             using = self.from_list()
         where = self.expr() if self.accept_kw("where") else None
+        returning = self.returning()
         if using:  # the rows with at least one matching row in the USING tables
-            self.refuse_unqualified("DELETE ... USING", where)
-            where = ast.Exists(_one_row_of(using, where))
-        return ast.Delete(table, alias, where, self.returning())
+            self.refuse_unqualified("DELETE ... USING", (where, returning))
+            return ast.Delete(table, alias, ast.Exists(_one_row_of(using, where)), returning,
+                              using, where)
+        return ast.Delete(table, alias, where, returning)
 
     def refuse_unqualified(self, construct: str, node: Any) -> None:
         """Columns of a statement over several tables must name their table: which table an
