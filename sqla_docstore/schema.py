@@ -175,6 +175,12 @@ class CollectionSpec:
         return frozenset(f.name for f in self.fields if f.base_type in EXACT_NUMBER_TYPES)
 
     @cached_property
+    def binary_fields(self) -> frozenset[str]:
+        """Fields declared with a binary type (stored as base64 text)."""
+        return frozenset(f.name for f in self.fields if "BLOB" in f.base_type
+                         or "BINARY" in f.base_type or f.base_type == "BYTEA")
+
+    @cached_property
     def decimal_fields(self) -> frozenset[str]:
         """Fields declared NUMERIC / DECIMAL."""
         return frozenset(f.name for f in self.fields if f.base_type in ("NUMERIC", "DECIMAL"))

@@ -119,6 +119,9 @@ class EmbeddedConnection:
         spec = self.spec(collection)
         return spec.primary_key[0] if spec.key_is_id else None
 
+    def binary_fields(self, collection: str) -> frozenset[str]:
+        return self.spec(collection).binary_fields
+
     def spec(self, collection: str) -> CollectionSpec:
         self._check_catalog()
         spec = self.store.spec(collection, self._conn)
@@ -278,6 +281,10 @@ class EmbeddedConnection:
                 args[slot] = values.sql_array(_param(params, value))
             elif kind == "param":
                 args[slot] = values.to_sql_param(_param(params, value))
+            elif kind == "blob":  # CAST(:p AS BLOB): bytes stay bytes (a SQLite blob)
+                value = _param(params, value)
+                args[slot] = bytes(value) if isinstance(
+                    value, (bytes, bytearray, memoryview)) else values.to_sql_param(value)
             elif kind == "jsondoc":  # a JSON value a path reads into
                 args[slot] = values.dumps(values.to_json(_param(params, value)))
             elif kind == "jsontext":

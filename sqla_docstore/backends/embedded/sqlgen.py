@@ -34,6 +34,9 @@ class Catalog(Protocol):
     def key_field(self, collection: str) -> str | None:
         """The field holding the whole document id (a schema's ``key_is_id``), or None."""
 
+    def binary_fields(self, collection: str) -> frozenset[str]:
+        """Fields declared with a binary type (their values are base64 text)."""
+
 
 # SQLite functions that mean the same on JSON values as in SQL, by name.
 _FUNCTIONS = {
@@ -56,8 +59,8 @@ _CASTS = {
     "DOUBLE PRECISION": "REAL", "NUMERIC": "NUMERIC", "DECIMAL": "NUMERIC", "VARCHAR": "TEXT",
     "CHAR": "TEXT", "TEXT": "TEXT", "STRING": "TEXT", "NVARCHAR": "TEXT", "CLOB": "TEXT",
     "NCHAR": "TEXT", "UUID": "TEXT",  # UUIDs are stored as their text
-    # (BLOB / BINARY and INTERVAL are refused: binaries are stored as base64 text and
-    # intervals as TimeSpan text, which SQLite's CAST would not read as such)
+    # (INTERVAL is refused: intervals are stored as TimeSpan text, which SQLite's CAST would
+    # not read as such; BLOB is _x_Cast's own case: binaries are stored as base64 text)
     "DATE": "TEXT", "DATETIME": "TEXT", "TIMESTAMP": "TEXT", "TIME": "TEXT", "JSON": "TEXT",
 }
 
@@ -984,10 +987,36 @@ class SqlGenerator:
         return f"{self.expr(bound.offset, scope)} {bound.kind.value}"
 
     def _x_Cast(self, e: ast.Cast, scope: _Scope, index: bool) -> str:
+        if "BLOB" in e.type_name.split("(")[0].upper():  # SQLite's BLOB affinity
+            return self._cast_blob(e.expr, scope, index)
         target = _CASTS.get(e.type_name.split("(")[0].strip())
         if target is None:
             raise NotSupportedError(f"CAST to {e.type_name} is not supported by sqla_docstore")
         return f"CAST({self.expr(e.expr, scope)} AS {target})"
+
+    def _cast_blob(self, e: ast.Expr, scope: _Scope, index: bool) -> str:
+        """SQLite's CAST(x AS BLOB) (a blob stays, any other value becomes the bytes of its
+        text), in the form binaries are stored: base64 text (``docstore_blob``). A binary
+        field holds that form already; a bytes parameter is bound as a blob."""
+        if self._binary_typed(e, scope):
+            return self.expr(e, scope, index)
+        if isinstance(e, ast.Param):
+            return f"docstore_blob({self.bind('blob', e.name)})"
+        return f"docstore_blob({self.expr(e, scope, index)})"
+
+    def _binary_typed(self, e: ast.Expr, scope: _Scope) -> bool:
+        try:
+            target = self._field_ref(e, scope)
+        except ProgrammingError:
+            return False
+        s: _Scope | None = scope
+        while target is not None and s is not None:
+            source = s.sources.get(target[0])
+            if source is not None:
+                return bool(source.collection) and target[1] in self.catalog.binary_fields(
+                    str(source.collection))
+            s = s.parent
+        return False
 
     def _x_Case(self, e: ast.Case, scope: _Scope, index: bool) -> str:
         sql = "CASE"
@@ -1026,6 +1055,9 @@ class _IndexCatalog:
 
     def key_field(self, collection: str) -> str | None:
         return None  # an index reads the stored body (a key kept in the id is not in it)
+
+    def binary_fields(self, collection: str) -> frozenset[str]:
+        return self.spec.binary_fields
 
 
 def index_element_sql(element: IndexKey, spec: CollectionSpec) -> str:

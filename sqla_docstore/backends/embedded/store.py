@@ -81,6 +81,26 @@ def store_errors(what: str) -> Iterator[None]:
                         f"while {what}") from exc
 
 
+_FLOAT_TEXT = sqlite3.connect(":memory:", check_same_thread=False)  # SQLite's REAL as text
+_FLOAT_TEXT_LOCK = threading.Lock()
+
+
+def cast_blob(value: Any) -> str | None:
+    """SQLite's ``CAST(value AS BLOB)`` in the form binaries are stored (base64 text): a blob
+    stays its bytes; any other value becomes the UTF-8 bytes of its text, as SQLite writes
+    it (a REAL as SQLite prints it: ``1.0e+20``)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        data = value
+    elif isinstance(value, float):
+        with _FLOAT_TEXT_LOCK:
+            data = _FLOAT_TEXT.execute("SELECT CAST(? AS TEXT)", (value,)).fetchone()[0].encode()
+    else:
+        data = str(value).encode("utf-8", "surrogatepass")
+    return base64.b64encode(data).decode("ascii")
+
+
 def utc_now_text() -> str:
     now = dt.datetime.now(dt.timezone.utc)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond:06d}0Z"
@@ -148,6 +168,7 @@ class EmbeddedStore:
                 # exact comparisons of numbers SQLite reads approximately (values, sqlgen)
                 conn.create_function("docstore_numcmp", 2, values.numcmp, deterministic=True)
                 conn.create_function("docstore_numin", 2, values.numin, deterministic=True)
+                conn.create_function("docstore_blob", 1, cast_blob, deterministic=True)
                 conn.create_function("docstore_check_exact", 2, values.check_exact)
                 conn.create_function("docstore_check_exact_int", 2, values.check_exact_integer)
                 # (typeshed's aggregate protocol wants int results; SQLite takes text too)
