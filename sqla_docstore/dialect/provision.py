@@ -47,8 +47,10 @@ def _post_configure_testing_engine(url: Any, engine: Engine, options: dict[str, 
     # SQLAlchemy's fixtures ask for an engine on the main engine's in-memory database with
     # ``sqlite_share_pool`` (the SQLite dialect moves the main pool over); here each
     # ``docstore://`` engine has a private store, so the new engine is given the main one's.
-    if options.get("sqlite_share_pool") and (url.database or ":memory:") == ":memory:":
-        share_memory_store(engine, config.db)
+    main = config.db
+    if options.get("sqlite_share_pool") and main is not None and (
+            url.database or ":memory:") == ":memory:":
+        share_memory_store(engine, main)
 
 
 def share_memory_store(engine: Engine, main: Engine) -> None:
