@@ -97,3 +97,30 @@ def test_threads_get_unique_ids() -> None:
         t.join()
     everything = [i for r in results for i in r]
     assert len(everything) == len(set(everything)) == 8 * 200 * 3
+
+
+def test_an_id_handed_out_is_fresh_once() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    ids = reg.next_ids("t", 5, store.fetch)
+    assert [reg.claim("t", i) for i in (3, 1, 5)] == [True, True, True]
+    assert [reg.claim("t", i) for i in (3, 1, 5)] == [False, False, False]  # used already
+    assert reg.claim("t", 2) and reg.claim("t", 4)
+    assert not reg.claim("t", 6)  # reserved in the range, but never handed out
+    assert not reg.claim("other", ids[0])
+
+
+def test_an_observed_explicit_id_is_not_fresh() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    reg.observe("t", 7)
+    assert reg.next_ids("t", 1, store.fetch) == [8]
+    assert not reg.claim("t", 7)
+    assert reg.claim("t", 8)
+
+
+def test_ids_used_out_of_order_keep_a_bounded_record() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    ids = reg.next_ids("t", 2000, store.fetch)
+    claimed = [reg.claim("t", i) for i in ids[::2]]  # every other id: the runs split
+    assert all(claimed)
+    # the oldest runs were forgotten (their ids are then checked against the store)
+    assert not reg.claim("t", ids[1]) and reg.claim("t", ids[-1])

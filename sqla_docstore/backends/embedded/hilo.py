@@ -40,6 +40,8 @@ class _Generator:
             if first <= value <= last:
                 runs[pos:pos + 1] = [r for r in ((first, value - 1), (value + 1, last))
                                      if r[0] <= r[1]]
+                if len(runs) > _MAX_HANDED_OUT:  # ids used out of order split the runs
+                    del runs[0]
                 return True
         return False
 
