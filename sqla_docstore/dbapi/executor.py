@@ -689,6 +689,9 @@ class _UpdatePlan:
     not_deferred: bool = True
     #: SET reads a table (a subquery): executemany sets then see each other's writes
     reads_tables: bool = False
+    #: what the match query evaluates: ``complex_exprs``, then the RETURNING columns of the
+    #: FROM tables' row (UPDATE ... FROM)
+    match_exprs: tuple[ast.Expr, ...] = ()
 
 
 def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan:
@@ -713,14 +716,16 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
             spec, planned + (generated or ()))):
         deferred = [None] * len(deferred)
         generated = None
+    complex_exprs = tuple(e for _, e in stmt.assignments if not _is_plain(e))
     return _UpdatePlan(
         spec, tuple(deferred),
-        tuple(e for _, e in stmt.assignments if not _is_plain(e)),
+        complex_exprs,
         any(name in spec.primary_key for name, _ in stmt.assignments),
         generated or (),
         affected_generated(spec, names),
         generated is None,
         _reads_tables(stmt.assignments),
+        complex_exprs + (returning_plan(backend, stmt).matched if stmt.returning else ()),
     )
 
 
@@ -755,11 +760,10 @@ def run_update(
     spec = plan.spec
     out = Outcome(rowcount=0)
     rows: list[RowChange] | None = [] if fks is not None else None
-    from_row = returning_plan(backend, stmt).matched if stmt.returning else ()
     for group in _in_turn(spec, stmt.alias or spec.name, stmt.where,
                           plan.assigns_key or plan.reads_tables, param_sets):
-        per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where,
-                                     plan.complex_exprs + from_row, group, pending)
+        per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, plan.match_exprs,
+                                     group, pending)
         for params, matches in zip(group, per_set, strict=False):
             for match in _visit_order(spec, matches) if stmt.returning else matches:
                 after = _update_one(backend, stmt, plan, params, match, key_only, pending, out)
