@@ -14,8 +14,10 @@ process of its own, from the unpacked SQLAlchemy source distribution (which ship
 - ``sqlite-wal``: the same with the store's durability settings (journal_mode=WAL,
   synchronous=NORMAL), so no ratio is bought with weaker durability than documented.
 
-``--ravendb`` adds ``ravendb://`` against a bundled server started for the run. Not a test:
-the table (and its geometric means) is the result.
+``--ravendb`` adds ``ravendb://`` against a bundled server started for the run; then the CPU
+table shows what the client costs apart from the server (``bench/ravendb_store.py`` compares
+that with the official RavenDB client on the same unit of work). Not a test: the tables (and
+the geometric means) are the result.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import math
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,18 +53,24 @@ runpy.run_module("examples.performance", run_name="__main__")
 """
 
 
-def run_suite(sdist: Path, suite: str, url: str, num: int, wal: bool) -> dict[str, float]:
+def run_suite(sdist: Path, suite: str, url: str, num: int,
+              wal: bool) -> tuple[dict[str, float], float]:
+    """Each test's seconds, and the CPU seconds (user + system) of the client process that
+    ran the whole suite (a bundled server is another process: not counted)."""
     code = _CHILD.format(hook=_WAL_HOOK if wal else "")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(sdist), *filter(None, [os.environ.get("PYTHONPATH")])]))
     out = subprocess.run([sys.executable, "-c", code, suite, "--dburl", url, "--num",
                           str(num)], cwd=sdist, env=env, capture_output=True, text=True,
                          check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     times = {name: float(t) for name, t in _LINE.findall(out.stdout)}
     if out.returncode != 0 or not times:
         tail = (out.stdout + out.stderr)[-2000:]
         raise SystemExit(f"{suite} on {url} failed (exit {out.returncode}):\n{tail}")
-    return times
+    return times, cpu
 
 
 def _geomean(values: list[float]) -> float:
@@ -90,10 +99,13 @@ def main() -> None:
             server = BundledRavenServer(tags="A", database="perf", data=f"{tmp}/raven")
             targets["ravendb"] = (f"ravendb://{server.url.split('://', 1)[1]}/perf", False)
         rows: list[tuple[str, str, dict[str, float]]] = []
+        cpu: dict[str, dict[str, float]] = {}
         try:
             for suite in suites:
-                results = {label: run_suite(args.sdist, suite, url, args.num, wal)
-                           for label, (url, wal) in targets.items()}
+                results = {}
+                for label, (url, wal) in targets.items():
+                    results[label], cpu.setdefault(suite, {})[label] = run_suite(
+                        args.sdist, suite, url, args.num, wal)
                 for test in results["sqlite"]:
                     rows.append((suite, test, {k: v.get(test, float("nan"))
                                                for k, v in results.items()}))
@@ -102,6 +114,7 @@ def main() -> None:
             if server is not None:
                 server.close()
     _print(rows, list(targets), args.num)
+    _print_cpu(cpu, list(targets))
 
 
 def _ratio(times: dict[str, float], label: str) -> float:
@@ -128,6 +141,15 @@ def _print(rows: list[tuple[str, str, dict[str, float]]], labels: list[str], num
         name = "ravendb / sqlite" if label == "ravendb" else f"docstore / {label}"
         print(f"{name}: geometric mean {_geomean(values):.2f}, worst {max(values):.2f} "
               f"over {len(values)} tests")
+
+
+def _print_cpu(cpu: dict[str, dict[str, float]], labels: list[str]) -> None:
+    """The client process's CPU seconds per suite (with ``--ravendb``: what the client costs
+    beside the server's own work, which runs in the bundled server's process)."""
+    print("\nclient CPU seconds per suite (the whole process: interpreter start, setup, tests)")
+    print(f"{'suite':<17}" + "".join(f" {label:>10}" for label in labels))
+    for suite, per_label in cpu.items():
+        print(f"{suite:<17}" + "".join(f" {per_label[label]:>10.2f}" for label in labels))
 
 
 if __name__ == "__main__":

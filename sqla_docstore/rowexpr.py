@@ -80,6 +80,13 @@ def check_expr(sql: str) -> ast.Expr:
     return fields_to_params(parse_expression(sql), None)
 
 
+@lru_cache(maxsize=256)
+def _check_exprs(checks: tuple[tuple[str, str], ...]) -> tuple[ast.Expr, ...]:
+    """The CHECK expressions of a schema, as one tuple per schema (a statement fragment the
+    store plans once)."""
+    return tuple(check_expr(sql) for _, sql in checks)
+
+
 def check_constraints(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate) -> None:
     """NOT NULL and CHECK constraints of ``spec`` on the document ``body``."""
     for f in spec.fields:
@@ -95,7 +102,7 @@ def check_constraints(spec: CollectionSpec, body: dict[str, Any], evaluate: Eval
                 f"{spec.name}.{f.name}: computed value {value!r} is beyond what the store "
                 "computes exactly; it would be stored rounded")
     if spec.checks:
-        exprs = tuple(check_expr(sql) for _, sql in spec.checks)
+        exprs = _check_exprs(spec.checks)
         params = {FIELD + k: v for k, v in body.items()}
         for f in spec.fields:
             params.setdefault(FIELD + f.name, None)

@@ -125,8 +125,8 @@ def prepared(stmt: Any) -> Prepared:
     if hit is not None and hit.stmt is stmt:
         return hit
     if len(_registry) >= _LIMIT:
-        _registry.clear()
-        _by_text.clear()  # its entries would no longer be the ones found by tree
+        _registry.clear()  # the statements kept by text stay (and stay the ones found)
+        _registry.update((id(p.stmt), p) for p in _by_text.values())
     prep = _registry[id(stmt)] = Prepared(stmt)
     return prep
 

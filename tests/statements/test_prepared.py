@@ -69,3 +69,13 @@ def test_path_values_are_hashable() -> None:
                                  ast.JsonResult.JSON))
     assert prep.path_params == ("p1",)
     assert prep.path_values({"p1": ["a", 0]}) == (("p1", ("a", 0)),)
+
+
+def test_statements_kept_by_text_survive_a_flood_of_fragments() -> None:
+    from sqla_docstore.statements import prepared as module
+
+    prep = prepare("SELECT t.flood FROM t")
+    for _ in range(module._LIMIT + 10):  # fragments made anew per call (a tuple per row)
+        prepared((ast.Param("x"),))
+    assert prepare("SELECT t.flood FROM t") is prep
+    assert prepared(prep.stmt) is prep

@@ -408,7 +408,8 @@ class EmbeddedConnection:
         params = dict(cmd.args or {})
         reads = {name for r in cmd.compute for name in r.reads}
         params = rowexpr.bind_fields(params, stored, tuple(reads))
-        computed = self.evaluate(tuple(r.expr for r in cmd.compute), params)
+        exprs = prepared(cmd.compute).derived("exprs", lambda: tuple(r.expr for r in cmd.compute))
+        computed = self.evaluate(exprs, params)
         body = dict(stored)
         body.update(cmd.set)
         body.update(zip((r.field for r in cmd.compute), computed, strict=True))
