@@ -16,17 +16,20 @@ from sqla_docstore import dbapi
 from sqla_docstore.backends.embedded.store import EmbeddedStore
 
 SPEC = '{"fields": [{"name": "id", "type": "INTEGER"}, {"name": "v"}], "primary_key": ["id"]}'
+# v is unique: a taken v fails only when the commit's batch is applied (a taken key fails at
+# the INSERT already)
+UNIQUE_SPEC = SPEC[:-1] + ', "unique": [["v"]]}'
 SECONDS = 4.0
 
 
 def _failing_commits(store: EmbeddedStore, stop: threading.Event) -> int:
-    """Commits that insert many rows and then fail on the last (a taken id): rollbacks."""
+    """Commits that insert many rows and then fail on the last (a taken v): rollbacks."""
     conn = dbapi.connect(store=store)
     cur = conn.cursor()
     done = 0
     while not stop.is_set():
         cur.executemany("INSERT INTO big (id, v) VALUES (:id, :v)",
-                        [{"id": 10 + i, "v": i} for i in range(3000)] + [{"id": 1, "v": 0}])
+                        [{"id": 10 + i, "v": 10 + i} for i in range(3000)] + [{"id": 2, "v": 0}])
         try:
             conn.commit()
         except dbapi.IntegrityError:
@@ -55,7 +58,7 @@ def _overlay_reads(store: EmbeddedStore, stop: threading.Event) -> int:
 def test_overlay_tables_survive_other_threads_rollbacks() -> None:
     store = EmbeddedStore(None)
     setup = dbapi.connect(store=store)
-    setup.cursor().execute(f"CREATE COLLECTION big {SPEC}")
+    setup.cursor().execute(f"CREATE COLLECTION big {UNIQUE_SPEC}")
     setup.cursor().execute(f"CREATE COLLECTION small {SPEC}")
     setup.cursor().execute("INSERT INTO big (id, v) VALUES (1, 0)")
     setup.commit()

@@ -18,6 +18,7 @@ from sqla_docstore.commands import Batch, Delete, Patch, Put
 from sqla_docstore.errors import (
     ConcurrencyError,
     DuplicateKeyError,
+    IntegrityError,
     NotSupportedError,
     OperationalError,
 )
@@ -169,6 +170,28 @@ def test_put_expecting_absence_fails_on_existing(backend: EmbeddedConnection) ->
         backend.submit(Batch([Put("people", "people/1", {"id": 1}, "")]))
     # Ids compare exactly, as SQL primary keys do: another case is another document.
     backend.submit(Batch([Put("people", "PEOPLE/1", {"id": 1}, "")]))
+
+
+def test_a_unique_field_failing_after_other_puts_is_not_called_a_duplicate_key(
+        file_store: EmbeddedStore) -> None:
+    # The puts of the batch before the failing one are still in SQLite's transaction when
+    # the error is read: they are not documents that "already exist".
+    tags = CollectionSpec("tags", (FieldSpec("id", "INTEGER", False), FieldSpec("code")),
+                          ("id",), unique=(("code",),))
+    with file_store.connection() as c:
+        file_store.create_collection(c, tags)
+    conn = EmbeddedConnection(file_store)
+    try:
+        conn.submit(Batch([Put("tags", "tags/1", {"id": 1, "code": "a"}, "")]))
+        with pytest.raises(IntegrityError) as info:
+            conn.submit(Batch([Put("tags", f"tags/{n}", {"id": n, "code": f"c{n}"}, "")
+                               for n in range(2, 6)] + [Put("tags", "tags/9",
+                                                           {"id": 9, "code": "a"}, "")]))
+        assert not isinstance(info.value, DuplicateKeyError), info.value
+        assert "unique constraint failed in collection tags" in str(info.value)
+        assert [d for d in ("tags/2", "tags/9") if conn.get_documents("tags", [d], None)] == []
+    finally:
+        conn.close()
 
 
 def test_delete_may_tolerate_absence(backend: EmbeddedConnection) -> None:

@@ -684,7 +684,8 @@ def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put],
     try:
         conn.executemany(f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?)", rows)
     except sqlite3.IntegrityError as exc:
-        taken = _taken_ids(conn, table, [p.id for p in puts])
+        # the rows this run inserted before the failing one are still there: not taken
+        taken = _taken_ids(conn, table, [p.id for p in puts], {row[2] for row in rows})
         if taken:
             raise DuplicateKeyError(
                 f"document {taken[0]!r} already exists in collection {collection} "
@@ -694,7 +695,10 @@ def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put],
     return etag
 
 
-def _taken_ids(conn: sqlite3.Connection, table: str, ids: list[str]) -> list[str]:
+def _taken_ids(conn: sqlite3.Connection, table: str, ids: list[str],
+               written: set[str]) -> list[str]:
+    """The ids given twice, or held by a stored document (not one of the change vectors
+    ``written`` by the failed run itself)."""
     taken = []
     seen: set[str] = set()
     for doc_id in ids:
@@ -704,8 +708,8 @@ def _taken_ids(conn: sqlite3.Connection, table: str, ids: list[str]) -> list[str
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         marks = ", ".join("?" * len(chunk))
-        taken += [r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE id IN ({marks})",
-                                             chunk)]
+        taken += [r[0] for r in conn.execute(
+            f"SELECT id, cv FROM {table} WHERE id IN ({marks})", chunk) if r[1] not in written]
     return taken
 
 
