@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -66,6 +67,9 @@ class _Handler(BaseHTTPRequestHandler):
             nodes = [{"Url": self.server.url, "ClusterTag": "A", "Database": "db",
                       "ServerRole": "Member"}]
             self._send(200, "application/json", json.dumps({"Nodes": nodes, "Etag": 1}))
+        elif self.path.startswith("/databases/db/docs") and schema_id("things") not in [
+                *parse_qs(urlsplit(self.path).query).get("id", [])]:
+            self._send(404, "application/json", "")  # a load of a document: none stored
         elif self.path.startswith("/databases/db/docs"):
             doc = {"name": "things", "spec": SPEC,
                    "@metadata": {"@id": schema_id("things"), "@change-vector": "A:1-x",
