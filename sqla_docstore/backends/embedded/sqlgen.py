@@ -798,20 +798,24 @@ class SqlGenerator:
 
     def _exact_typed(self, e: ast.Expr, scope: _Scope, decimal_only: bool = False) -> bool:
         """Whether ``e`` is a field declared with an exact number type."""
+        field = self._stored_field(e, scope)
+        return field is not None and field[1] in self.catalog.exact_fields(field[0],
+                                                                            decimal_only)
+
+    def _stored_field(self, e: ast.Expr, scope: _Scope) -> tuple[str, str] | None:
+        """(collection, field) when ``e`` is a field of a stored collection (not of a
+        subquery or a CTE), else None."""
         try:
             target = self._field_ref(e, scope)
         except ProgrammingError:
-            return False
+            return None
         s: _Scope | None = scope
         while target is not None and s is not None:
             source = s.sources.get(target[0])
             if source is not None:
-                if not source.collection:
-                    return False
-                fields = self.catalog.exact_fields(str(source.collection), decimal_only)
-                return target[1] in fields
+                return (str(source.collection), target[1]) if source.collection else None
             s = s.parent
-        return False
+        return None
 
     def _guard_use(self, e: ast.Expr, scope: _Scope, construct: str,
                    uses: dict[tuple[str, str], tuple[str, bool]]) -> None:
@@ -1005,18 +1009,8 @@ class SqlGenerator:
         return f"docstore_blob({self.expr(e, scope, index)})"
 
     def _binary_typed(self, e: ast.Expr, scope: _Scope) -> bool:
-        try:
-            target = self._field_ref(e, scope)
-        except ProgrammingError:
-            return False
-        s: _Scope | None = scope
-        while target is not None and s is not None:
-            source = s.sources.get(target[0])
-            if source is not None:
-                return bool(source.collection) and target[1] in self.catalog.binary_fields(
-                    str(source.collection))
-            s = s.parent
-        return False
+        field = self._stored_field(e, scope)
+        return field is not None and field[1] in self.catalog.binary_fields(field[0])
 
     def _x_Case(self, e: ast.Case, scope: _Scope, index: bool) -> str:
         sql = "CASE"
