@@ -191,6 +191,7 @@ def run(source: Path, out: Path, test_timeout: int, selection: list[str]) -> int
 # -- report ---------------------------------------------------------------------------------
 
 _TIMEOUT = re.compile(r"TestTimeout")
+_CLIENT_BOUND = re.compile(r"\(client-bound: ")
 #: The 5.2.6-era tests against the 7.2.7 client (a name or signature that moved, a guard the
 #: newer client added), a test that cannot run (a module-level test function taking
 #: ``self``), or a test that needs the secured (HTTPS) server environment variables.
@@ -210,7 +211,7 @@ def _outcome(kind: str, message: str, text: str, saw_501: bool) -> Outcome:
     if kind == "skipped":
         return Outcome.SKIPPED
     if _TIMEOUT.search(message) or _TIMEOUT.search(text):
-        return Outcome.TIMEOUT
+        return Outcome.MISMATCH if _CLIENT_BOUND.search(message) else Outcome.TIMEOUT
     if saw_501 or _LAZY_501.search(message):
         return Outcome.UNIMPLEMENTED
     if _MISMATCH.search(message):
@@ -375,13 +376,31 @@ def pytest_runtest_makereport(item: Any, call: Any) -> None:
         item.user_properties.append(("server_501", _SEEN_501[0]))
 
 
+#: Tests that cannot finish within the limit because of the official client's own work, by
+#: node id suffix, with what was measured. They are reported with the client/version failures.
+CLIENT_BOUND = {
+    "stress_test.py::StressTest::test_for_max_document": (
+        "the 7.2.7 client's clear_session_state_after_successful_save_changes tests "
+        "'key in documents_by_id' by iterating (DocumentsByIdHolder has no __contains__): "
+        "quadratic in the session's new documents; measured 15 s after a 20,000-document "
+        "batch the server applied in 0.33 s, 38 s after 40,000 (0.58 s); 600,000 would take "
+        "hours on any server"),
+}
+
+
+def client_bound(nodeid: str) -> str | None:
+    return next((why for suffix, why in CLIENT_BOUND.items() if nodeid.endswith(suffix)), None)
+
+
 def pytest_runtest_call(item: Any) -> None:
     limit = int(os.environ.get(TIMEOUT_ENV, "0") or 0)
     if limit <= 0:
         return
+    why = client_bound(item.nodeid)
+    cause = f" (client-bound: {why})" if why else ""
 
     def expire(signum: int, frame: Any) -> None:
-        raise TestTimeout(f"{item.nodeid} ran longer than {limit} s")
+        raise TestTimeout(f"{item.nodeid} ran longer than {limit} s{cause}")
 
     signal.signal(signal.SIGALRM, expire)
     signal.alarm(limit)

@@ -71,11 +71,14 @@ def _apply(w: Writer, commands: list[Any], cluster: bool, atomic: bool) -> dict[
     if cluster:
         w.raft_index()
     guards = cluster and atomic
+    w.prefetch([cmd["Id"] for cmd in commands if isinstance(cmd, dict) and cmd.get("Type") == "PUT"
+                and isinstance(cmd.get("Id"), str) and not cmd["Id"].endswith(("/", "|"))])
     for cmd in commands:
         if not isinstance(cmd, dict):
             raise errors.bad_request(f"A batch command must be an object, got {cmd!r}")
         kind = cmd.get("Type")
         if kind == "PUT":
+            _refuse_forced_revision(cmd)
             if guards:
                 _check_guard(w, str(cmd.get("Id")), cmd, issues, deleting=False)
             result = w.put(cmd.get("Id"), cmd.get("Document") or {}, cmd.get("ChangeVector"))
@@ -112,6 +115,16 @@ def _apply(w: Writer, commands: list[Any], cluster: bool, atomic: bool) -> dict[
     if cluster:
         out["TransactionIndex"] = w.raft_index()
     return out
+
+
+def _refuse_forced_revision(cmd: dict[str, Any]) -> None:
+    """A PUT asking for a revision of the document (``ForceRevisionCreationStrategy``): the
+    server keeps no revisions, so it answers 501 rather than store without one."""
+    strategy = cmd.get("ForceRevisionCreationStrategy")
+    if strategy not in (None, "None"):
+        raise errors.not_supported(
+            f"ForceRevisionCreationStrategy {strategy!r} on a PUT: revisions are not supported "
+            "by the sqla_docstore server")
 
 
 def _check_guard(w: Writer, doc_id: str, cmd: dict[str, Any], issues: list[str],

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 #: largest request body accepted, as sent and once decompressed
-MAX_BODY = 64 * 1024 * 1024
+MAX_BODY = 256 * 1024 * 1024
 #: seconds an idle keep-alive connection is kept open
 IDLE_TIMEOUT = 120.0
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})

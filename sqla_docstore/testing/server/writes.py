@@ -22,6 +22,13 @@ _VIOLATION = "Optimistic concurrency violation, transaction will be aborted."
 
 
 _HILO_PREFIX = "raven/hilo/"
+_PREFETCH_CHUNK = 10_000
+_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def nocase(doc_id: str) -> str:
+    """An id as the store compares ids (SQLite's NOCASE: ASCII letters folded only)."""
+    return doc_id.translate(_ASCII_FOLD)
 
 
 class NeedCollection(Exception):
@@ -43,6 +50,10 @@ class Writer:
         self.etag = int(row[0])
         self.modified = utc_now_text()
         self.raft: int | None = None  # set for a cluster-wide transaction
+        # documents looked up ahead (prefetch), by their id folded as the store's NOCASE does;
+        # a write drops its entry, so a later lookup reads the store again
+        self._known: dict[str, StoredDoc | None] = {}
+        self._tables: dict[str, tuple[str, str]] = {}
 
     def finish(self) -> None:
         self.sql.execute("""UPDATE "@meta" SET value = ? WHERE key = 'etag'""", (self.etag,))
@@ -63,12 +74,31 @@ class Writer:
             cv += f",RAFT:{self.raft}-{self.db.cluster_tx_id}"
         return cv
 
+    def prefetch(self, ids: list[str]) -> None:
+        """Look ``ids`` up in a few queries (a batch of many PUTs), for ``find`` to answer."""
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), _PREFETCH_CHUNK):
+            chunk = unique[start:start + _PREFETCH_CHUNK]
+            found = {nocase(row[1]): row for row in self.db.find(chunk)}
+            for doc_id in chunk:
+                self._known[nocase(doc_id)] = found.get(nocase(doc_id))
+
     def find(self, doc_id: str) -> StoredDoc | None:
+        key = nocase(doc_id)
+        if key in self._known:
+            return self._known[key]
         rows = self.db.find([doc_id])
         return rows[0] if rows else None
 
     def table(self, collection: str) -> tuple[str, str]:
-        """(store collection, SQL table) for a RavenDB collection name."""
+        """(store collection, SQL table) for a RavenDB collection name. Cached for the
+        transaction: collections are created outside it (NeedCollection restarts the batch)."""
+        cached = self._tables.get(collection)
+        if cached is None:
+            cached = self._tables[collection] = self._table(collection)
+        return cached
+
+    def _table(self, collection: str) -> tuple[str, str]:
         names = self.db.collections()
         name = collection if collection in names else None
         if name is None:
@@ -120,6 +150,7 @@ class Writer:
     def store(self, table: str, doc_id: str, existing: StoredDoc | None, body: dict[str, Any],
               meta: dict[str, Any], cv: str) -> None:
         args = (values.dumps(body), cv, self.modified, values.dumps(meta))
+        self._known.pop(nocase(doc_id), None)
         if existing is None:
             self.sql.execute(
                 f"INSERT INTO {table} (id, body, cv, modified, meta) VALUES (?, ?, ?, ?, ?)",
@@ -146,6 +177,7 @@ class Writer:
                     f"with change vector '{expected}'. {_VIOLATION}")
         if existing is None:
             return {"Id": doc_id, "Type": "DELETE", "Deleted": False}
+        self._known.pop(nocase(doc_id), None)
         self.sql.execute(f"DELETE FROM {collection_table(existing[0])} WHERE id = ?",
                          (existing[1],))
         # A deleted document's atomic guard goes with it (however it was deleted), so that a
