@@ -141,8 +141,35 @@ def split_include(text: str) -> tuple[str, Includes]:
     return text[:found.start()] + " " + text[stop:], Includes(tuple(paths), tuple(keys))
 
 
+#: an identifier path holding ``[]`` (``lines[].product``, ``o.lines[].product``), not a call
+_NAME = r"[A-Za-z_@][\w@]*(?:\[\])?"
+_ARRAY_PATH = re.compile(rf"(?<![\w@$.\]\"'])({_NAME}(?:\.{_NAME})*)(?!\s*\()")
+_ALL_IN = re.compile(r"(\"[^\"]*\"|'(?:[^']|'')*'|[\w@$.]+)\s+all\s+in\s*\(", re.IGNORECASE)
+
+
+def rewrite_rql(text: str) -> str:
+    """What the statement parser cannot read, as what it can (``text`` has single-quoted
+    literals only): ``lines[].product`` becomes the quoted identifier ``"lines[].product"``
+    (rql.path_segments splits it again) and ``x all in (a, b)`` the call
+    ``__rql_all_in(x, a, b)``."""
+    def paths(masked: str, source: str) -> str:
+        out, last = [], 0
+        for m in _ARRAY_PATH.finditer(masked):
+            if rql.ARRAY in m.group(1):
+                out += [source[last:m.start(1)], '"', m.group(1), '"']
+                last = m.end(1)
+        return "".join(out) + source[last:]
+    text = paths(_masked(text), text)
+    out, last = [], 0
+    masked = _masked(text)
+    for m in _ALL_IN.finditer(masked):
+        out += [text[last:m.start()], f"{rql.ALL_IN}(", text[m.start(1):m.end(1)], ", "]
+        last = m.end()
+    return "".join(out) + text[last:]
+
+
 def parse(text: str) -> ast.Select:
-    return _parse(split_include(sql_literals(text))[0], text)
+    return _parse(rewrite_rql(split_include(sql_literals(text))[0]), text)
 
 
 def _parse(sql_text: str, text: str) -> ast.Select:
@@ -182,6 +209,7 @@ class Plan:
 @lru_cache(maxsize=1024)
 def plan(text: str) -> Plan:
     body, includes = split_include(sql_literals(text))
+    body = rewrite_rql(body)
     stmt = _parse(body, text)
     source = stmt.from_[0]
     assert isinstance(source, ast.TableRef)
@@ -197,9 +225,11 @@ def plan(text: str) -> Plan:
         raise rql.unsupported("'*' beside other projected fields")
     else:
         mode = Mode.PROJECTION
-    fields = sorted({n.name for n in ast.walk(stmt.where) if isinstance(n, ast.Column)})
+    refs = frozenset({source.ref, source.name})
+    fields = sorted({rql.path_text(rql.path_segments(n, refs)) for n in ast.walk(stmt.where)
+                     if isinstance(n, ast.Column)})
     index = f"Auto/{source.name}/By" + "And".join(fields) if fields else f"collection/{source.name}"
-    return Plan(stmt, mode, source.name, frozenset({source.ref, source.name}), index,
+    return Plan(stmt, mode, source.name, refs, index,
                 tuple(fields), includes, order_types(body, len(stmt.order_by)))
 
 
@@ -248,7 +278,7 @@ def _prefilter(where: ast.Expr | None, params: dict[str, Any]) -> tuple[str, lis
         if not (short or (exact and e.op == "=" and isinstance(value, str))):
             continue
         name = e.left.name
-        if '"' in name or "\\" in name:
+        if '"' in name or "\\" in name or "." in name or rql.ARRAY in name:
             continue
         path = f'$."{name}"'
         parts.append(f"(json_extract(body, ?) {_RANGE[e.op]} ? OR json_type(body, ?) = 'array')")
@@ -340,14 +370,15 @@ def _projection(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[st
     columns = []
     for col in p.stmt.columns:
         expr = col.expr
-        if isinstance(expr, ast.Column):
-            label = col.alias or expr.name
+        if isinstance(expr, ast.Column):  # a path is named by its text: Address.City
+            label = col.alias or rql.path_text(rql.path_segments(expr, p.refs))
         elif isinstance(expr, ast.Literal) and isinstance(expr.value, str):
             label = col.alias or expr.value
         elif isinstance(expr, ast.Func) and expr.name == "id" and not expr.args:
             label = col.alias or "id()"
         else:
-            raise rql.unsupported(f"Projecting {type(expr).__name__} (only fields and id())")
+            raise rql.unsupported(f"Projecting {type(expr).__name__} (only fields, paths and "
+                                  "id())")
         columns.append((label, expr))
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -372,29 +403,110 @@ def _sum(items: list[Any]) -> Any:
     return sum(float(v) for v in numbers)  # RavenDB sums doubles
 
 
-def _aggregate(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[str, Any]]:
-    group_fields = p.stmt.group_by
-    for g in group_fields:
-        if not isinstance(g, ast.Column):
-            raise rql.unsupported(f"group by {type(g).__name__}")
-    groups: dict[str, tuple[list[Any], list[rql.Doc]]] = {}
-    for doc in docs:
-        key_values = [ev.projected(g, doc) for g in group_fields]
-        groups.setdefault(values.dumps(key_values), (key_values, []))[1].append(doc)
+class GroupKind(Enum):
+    FIELD = "field"  # group by x, a.b: one key per document
+    FAN_OUT = "fan-out"  # group by lines[].product: one entry per element of lines
+    ARRAY = "array"  # group by array(lines[].product): the whole list is the key
 
-    def aggregate(expr: ast.Expr, key_values: list[Any], members: list[rql.Doc]) -> Any:
+
+@dataclass(frozen=True)
+class GroupField:
+    kind: GroupKind
+    segments: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return rql.path_text(self.segments)
+
+    @property
+    def array(self) -> tuple[str, ...]:
+        """The array a fan-out field iterates (the path before its ``[]``)."""
+        return self.segments[:self.segments.index(rql.ARRAY)]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one document (or one element of its array) gives a group."""
+
+    doc: rql.Doc
+    element: Any  # the element of the fanned-out array, or MISSING
+
+
+def _group_fields(p: Plan) -> list[GroupField]:
+    out = []
+    for g in p.stmt.group_by:
+        inner = g.args[0] if isinstance(g, ast.Func) and g.name == "array" and len(
+            g.args) == 1 else g
+        if not isinstance(inner, ast.Column):
+            raise rql.unsupported(f"group by {rql.show(g)}")
+        segments = rql.path_segments(inner, p.refs)
+        arrays = segments.count(rql.ARRAY)
+        if inner is not g:
+            if arrays != 1:
+                raise rql.unsupported("group by array() of a path without exactly one '[]'")
+            out.append(GroupField(GroupKind.ARRAY, segments))
+        elif arrays == 0:
+            out.append(GroupField(GroupKind.FIELD, segments))
+        elif arrays == 1:
+            out.append(GroupField(GroupKind.FAN_OUT, segments))
+        else:
+            raise rql.unsupported("group by a path through nested arrays")
+    if len({f.array for f in out if f.kind is GroupKind.FAN_OUT}) > 1:
+        raise rql.unsupported("group by elements of two different arrays")
+    return out
+
+
+def _entries(doc: rql.Doc, fields: list[GroupField]) -> list[Entry]:
+    fan = next((f for f in fields if f.kind is GroupKind.FAN_OUT), None)
+    if fan is None:
+        return [Entry(doc, rql.MISSING)]
+    items = rql.resolve(doc.body, fan.array)
+    return [Entry(doc, item) for item in items] if isinstance(items, list) else []
+
+
+def _read(entry: Entry, segments: tuple[str, ...], fan: tuple[str, ...] | None) -> Any:
+    """A path's value for one entry: below the fanned-out array, from the entry's element."""
+    if fan is not None and segments[:len(fan) + 1] == (*fan, rql.ARRAY):
+        value = rql.resolve(entry.element, segments[len(fan) + 1:])
+    else:
+        value = rql.resolve(entry.doc.body, segments)
+    return None if value is rql.MISSING else value
+
+
+def _aggregate(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[str, Any]]:
+    """``group by`` as RavenDB's auto map-reduce indexes answer it: plain fields and paths,
+    ``lines[].product`` (an entry per element; fields below one array go together) and
+    ``array(lines[].product)`` (the list is the key); count() counts entries."""
+    fields = _group_fields(p)
+    fan = next((f.array for f in fields if f.kind is GroupKind.FAN_OUT), None)
+    groups: dict[str, tuple[list[Any], list[Entry]]] = {}
+    for doc in docs:
+        for entry in _entries(doc, fields):
+            key_values = [_read(entry, f.segments, fan) for f in fields]
+            groups.setdefault(values.dumps(key_values), (key_values, []))[1].append(entry)
+    texts = [f.text for f in fields]
+
+    def field_text(expr: ast.Expr) -> str | None:
+        inner = expr.args[0] if isinstance(expr, ast.Func) and expr.name == "array" and len(
+            expr.args) == 1 else expr
+        if isinstance(inner, ast.Column):
+            return rql.path_text(rql.path_segments(inner, p.refs))
+        return None
+
+    def aggregate(expr: ast.Expr, key_values: list[Any], members: list[Entry]) -> Any:
         if isinstance(expr, ast.Func) and expr.name == "count" and (expr.star or not expr.args):
             return len(members)
-        if isinstance(expr, ast.Func) and expr.name == "sum" and len(expr.args) == 1:
-            return _sum([ev.projected(expr.args[0], d) for d in members])
+        if isinstance(expr, ast.Func) and expr.name == "sum" and len(expr.args) == 1 \
+                and isinstance(expr.args[0], ast.Column):
+            segments = rql.path_segments(expr.args[0], p.refs)
+            return _sum([_read(m, segments, fan) for m in members])
         if isinstance(expr, ast.Func) and expr.name == "key" and not expr.args:
-            if len(group_fields) != 1:
+            if len(fields) != 1:
                 raise rql.unsupported("key() of a multi-field group by")
             return key_values[0]
-        if isinstance(expr, ast.Column):
-            for g, value in zip(group_fields, key_values, strict=True):
-                if isinstance(g, ast.Column) and g.name == expr.name:
-                    return value
+        text = field_text(expr)
+        if text in texts:
+            return key_values[texts.index(text)]
         raise rql.unsupported(f"{rql.show(expr)} in a grouped select (key(), count(), sum() "
                               "and the grouped fields are)")
 
@@ -405,13 +517,10 @@ def _aggregate(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[str
         if isinstance(expr, ast.Func) and expr.name == "count":
             return "Count"
         if isinstance(expr, ast.Func) and expr.name == "key":
-            first = group_fields[0]
-            return first.name if isinstance(first, ast.Column) else "Key"
+            return texts[0] if texts else "Key"
         if isinstance(expr, ast.Func) and expr.args and isinstance(expr.args[0], ast.Column):
             return expr.args[0].name  # sum(age) is named age
-        if isinstance(expr, ast.Column):
-            return expr.name
-        return rql.show(expr)
+        return field_text(expr) or rql.show(expr)
 
     columns = [c for c in p.stmt.columns if not isinstance(c.expr, ast.Star)]
     rows = []
@@ -422,7 +531,8 @@ def _aggregate(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[str
     keys = []
     for item in p.stmt.order_by:
         expr = item.expr
-        if isinstance(expr, ast.Column) and any(label(c) == expr.name for c in columns):
+        if isinstance(expr, ast.Column) and expr.table is None and any(
+                label(c) == expr.name for c in columns):
             keys.append((lambda r, name=expr.name: rql.sort_key(r[0][name]), item.desc))
         else:
             keys.append((lambda r, expr=expr: rql.sort_key(aggregate(expr, r[1], r[2])),

@@ -13,7 +13,10 @@ grouping happen here, as RavenDB's auto indexes answer them:
 - ``from '@all_docs'`` reads every collection, an unknown collection has no documents;
 - ``order by random('seed')`` shuffles the same way for the same seed;
 - ``select key(), count(), sum(x)`` with ``group by``: the key is named after its field,
-  ``count()`` is ``Count`` and ``sum(x)`` is ``x``.
+  ``count()`` is ``Count`` and ``sum(x)`` is ``x``;
+- paths: ``a.b`` reads a nested object, ``lines[].product`` the product of every element of
+  ``lines`` (a path through an array without ``[]`` answers 501); ``x all in (...)`` matches
+  when the array holds every value (ignoring case).
 
 What it does not implement answers 501 naming the construct.
 """
@@ -33,6 +36,9 @@ from . import errors
 from .database import StoredDoc
 
 ALL_DOCS = "@all_docs"
+#: what query.py rewrites ``x all in (a, b)`` to before parsing (the parser has no ``all in``)
+ALL_IN = "__rql_all_in"
+ARRAY = "[]"
 MISSING: Any = object()
 _NUMBER = (int, float, decimal.Decimal)
 _ORDER_OPS = {"<": lambda c: c < 0, "<=": lambda c: c <= 0, ">": lambda c: c > 0,
@@ -42,7 +48,7 @@ _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
 _UNIMPLEMENTED = {"search", "regex", "lucene", "boost", "fuzzy", "proximity", "intersect",
                   "spatial.within", "within", "contains", "morelikethis", "score",
                   "highlight", "facet", "counter", "counters", "cmpxchg", "load", "include",
-                  "timeseries", "array", "distance", "spatial.point", "spatial.circle"}
+                  "timeseries", "distance", "spatial.point", "spatial.circle"}
 
 
 def unsupported(what: str) -> errors.RavenError:
@@ -63,9 +69,18 @@ def is_number(value: Any) -> bool:
     return isinstance(value, _NUMBER) and not isinstance(value, bool)
 
 
+#: Python's lower() differs from .NET's per-character ToLowerInvariant (simple case mapping)
+#: in two places: 'İ' lowers to two characters, and a final 'Σ' to 'ς'. Mapping those first
+#: leaves lower() one character for one.
+_SIMPLE_LOWER = str.maketrans({"\u0130": "i", "\u03a3": "\u03c3"})
+
+
 def fold(text: str) -> str:
-    """RavenDB's case-insensitive form of a string (.NET's ToLowerInvariant, near enough)."""
-    return text.lower()
+    """RavenDB's case-insensitive form of a string: .NET's ToLowerInvariant, one character
+    for one (RavenDB's indexes lower-case terms so)."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_SIMPLE_LOWER).lower()
 
 
 def _number_cmp(a: Any, b: Any) -> int:
@@ -105,6 +120,44 @@ def equals(stored: Any, wanted: Any, exact: bool) -> bool:
     return any(compare(v, wanted, exact) == 0 for v in _elements(stored))
 
 
+# -- paths ------------------------------------------------------------------------------------
+
+def path_segments(e: ast.Column, refs: set[str] | frozenset[str]) -> tuple[str, ...]:
+    """``u.address.city`` -> (address, city) (the source alias dropped); ``lines[].product``
+    -> (lines, [], product) (query.py quotes paths holding ``[]`` as one identifier)."""
+    out: list[str] = []
+    for part in [*(e.table.split(".") if e.table else []), e.name]:
+        for piece in part.split(".") if ARRAY in part else [part]:
+            out.extend([piece[:-2], ARRAY] if piece.endswith(ARRAY) else [piece])
+    if len(out) > 1 and out[0] in refs:
+        out = out[1:]
+    return tuple(out)
+
+
+def path_text(segments: tuple[str, ...]) -> str:
+    return ".".join(segments).replace("." + ARRAY, ARRAY)
+
+
+def resolve(value: Any, segments: tuple[str, ...]) -> Any:
+    """The value at ``segments`` (MISSING when absent); after ``[]`` the list of what each
+    element holds there (None for an element without it, as an index stores null)."""
+    for i, segment in enumerate(segments):
+        if segment == ARRAY:
+            if not isinstance(value, list):
+                return MISSING
+            rest = segments[i + 1:]
+            found = [resolve(item, rest) for item in value]
+            return [None if v is MISSING else v for v in found]
+        if isinstance(value, dict):
+            value = value.get(segment, MISSING)
+        elif isinstance(value, list):
+            raise unsupported(f"The path {path_text(segments)} through an array without "
+                              "'[]'")
+        else:
+            return MISSING
+    return value
+
+
 # -- expressions ------------------------------------------------------------------------------
 
 class Evaluator:
@@ -133,14 +186,10 @@ class Evaluator:
         if isinstance(e, ast.Literal) and isinstance(e.value, str):
             return doc.body.get(e.value, MISSING)  # a quoted field name
         if isinstance(e, ast.Column):
-            if e.table is not None and e.table not in self.refs:
-                parent = doc.body.get(e.table, MISSING)
-                if isinstance(parent, dict):
-                    return parent.get(e.name, MISSING)
-                return MISSING
-            if e.name == "@metadata":
-                return values.loads(doc.row[5] or "{}")
-            return doc.body.get(e.name, MISSING)
+            segments = path_segments(e, self.refs)
+            if segments[0] == "@metadata":
+                return resolve(values.loads(doc.row[5] or "{}"), segments[1:])
+            return resolve(doc.body, segments)
         raise unsupported(f"{show(e)} as a field")
 
     def is_field(self, e: ast.Expr) -> bool:
@@ -201,10 +250,23 @@ class Evaluator:
             wanted.extend(value if isinstance(value, list) else [value])
         return any(equals(stored, w, exact) for w in wanted)
 
+    def _all_in(self, e: ast.Func, doc: Doc, exact: bool) -> bool:
+        """``x all in (a, b)``: x (an array, or one value) holds every listed value."""
+        stored = self.field(e.args[0], doc)
+        wanted: list[Any] = []
+        for item in e.args[1:]:
+            value = self.value(item)
+            wanted.extend(value if isinstance(value, list) else [value])
+        if not wanted:
+            raise unsupported("'all in' with no values")
+        return all(equals(stored, w, exact) for w in wanted)
+
     def _function(self, e: ast.Func, doc: Doc, exact: bool) -> bool:
         name = e.name
         if name == "exact" and len(e.args) == 1:
             return self.matches(e.args[0], doc, True)
+        if name == ALL_IN and len(e.args) >= 2:
+            return self._all_in(e, doc, exact)
         if name == "exists" and len(e.args) == 1:
             return self.field(e.args[0], doc) is not MISSING
         if name in ("startswith", "endswith") and len(e.args) == 2:
@@ -232,6 +294,8 @@ def _in_order(cmp: int | None, op: str) -> bool:
 def show(e: ast.Expr) -> str:
     if isinstance(e, ast.Column):
         return e.name if e.table is None else f"{e.table}.{e.name}"
+    if isinstance(e, ast.Func) and e.name == ALL_IN:
+        return "all in"
     if isinstance(e, ast.Func):
         return f"{e.name}()"
     return type(e).__name__

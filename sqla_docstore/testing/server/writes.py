@@ -23,12 +23,6 @@ _VIOLATION = "Optimistic concurrency violation, transaction will be aborted."
 
 _HILO_PREFIX = "raven/hilo/"
 _PREFETCH_CHUNK = 10_000
-_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def nocase(doc_id: str) -> str:
-    """An id as the store compares ids (SQLite's NOCASE: ASCII letters folded only)."""
-    return doc_id.translate(_ASCII_FOLD)
 
 
 class NeedCollection(Exception):
@@ -50,7 +44,7 @@ class Writer:
         self.etag = int(row[0])
         self.modified = utc_now_text()
         self.raft: int | None = None  # set for a cluster-wide transaction
-        # documents looked up ahead (prefetch), by their id folded as the store's NOCASE does;
+        # documents looked up ahead (prefetch), by their id folded as the store's NOCASE does
         # a write drops its entry, so a later lookup reads the store again
         self._known: dict[str, StoredDoc | None] = {}
         self._tables: dict[str, tuple[str, str]] = {}
@@ -79,12 +73,12 @@ class Writer:
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), _PREFETCH_CHUNK):
             chunk = unique[start:start + _PREFETCH_CHUNK]
-            found = {nocase(row[1]): row for row in self.db.find(chunk)}
+            found = {fold(row[1]): row for row in self.db.find(chunk)}
             for doc_id in chunk:
-                self._known[nocase(doc_id)] = found.get(nocase(doc_id))
+                self._known[fold(doc_id)] = found.get(fold(doc_id))
 
     def find(self, doc_id: str) -> StoredDoc | None:
-        key = nocase(doc_id)
+        key = fold(doc_id)
         if key in self._known:
             return self._known[key]
         rows = self.db.find([doc_id])
@@ -150,7 +144,7 @@ class Writer:
     def store(self, table: str, doc_id: str, existing: StoredDoc | None, body: dict[str, Any],
               meta: dict[str, Any], cv: str) -> None:
         args = (values.dumps(body), cv, self.modified, values.dumps(meta))
-        self._known.pop(nocase(doc_id), None)
+        self._known.pop(fold(doc_id), None)
         if existing is None:
             self.sql.execute(
                 f"INSERT INTO {table} (id, body, cv, modified, meta) VALUES (?, ?, ?, ?, ?)",
@@ -177,7 +171,7 @@ class Writer:
                     f"with change vector '{expected}'. {_VIOLATION}")
         if existing is None:
             return {"Id": doc_id, "Type": "DELETE", "Deleted": False}
-        self._known.pop(nocase(doc_id), None)
+        self._known.pop(fold(doc_id), None)
         self.sql.execute(f"DELETE FROM {collection_table(existing[0])} WHERE id = ?",
                          (existing[1],))
         # A deleted document's atomic guard goes with it (however it was deleted), so that a
