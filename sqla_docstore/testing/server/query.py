@@ -159,13 +159,31 @@ def rewrite_rql(text: str) -> str:
                 out += [source[last:m.start(1)], '"', m.group(1), '"']
                 last = m.end(1)
         return "".join(out) + source[last:]
-    text = paths(_masked(text), text)
+    text = _where_before_group_by(paths(_masked(text), text))
     out, last = [], 0
     masked = _masked(text)
     for m in _ALL_IN.finditer(masked):
         out += [text[last:m.start()], f"{rql.ALL_IN}(", text[m.start(1):m.end(1)], ", "]
         last = m.end()
     return "".join(out) + text[last:]
+
+
+_GROUP_BY = re.compile(r"\bgroup\s+by\b", re.IGNORECASE)
+_WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+_WHERE_END = re.compile(r"\b(?:order\s+by|select|limit|offset|load|include)\b", re.IGNORECASE)
+
+
+def _where_before_group_by(text: str) -> str:
+    """RQL's ``group by ... where ...`` in the statement parser's order (where first)."""
+    masked = _masked(text)
+    group = _GROUP_BY.search(masked)
+    where = _WHERE.search(masked, group.end()) if group else None
+    if group is None or where is None:
+        return text
+    end = _WHERE_END.search(masked, where.end())
+    stop = end.start() if end else len(text)
+    return (text[:group.start()] + text[where.start():stop].rstrip() + " "
+            + text[group.start():where.start()] + text[stop:])
 
 
 def parse(text: str) -> ast.Select:
@@ -519,7 +537,7 @@ def _aggregate(p: Plan, docs: list[rql.Doc], ev: rql.Evaluator) -> list[dict[str
         if isinstance(expr, ast.Func) and expr.name == "key":
             return texts[0] if texts else "Key"
         if isinstance(expr, ast.Func) and expr.args and isinstance(expr.args[0], ast.Column):
-            return expr.args[0].name  # sum(age) is named age
+            return field_text(expr.args[0]) or rql.show(expr)  # sum(age) is named age
         return field_text(expr) or rql.show(expr)
 
     columns = [c for c in p.stmt.columns if not isinstance(c.expr, ast.Star)]
