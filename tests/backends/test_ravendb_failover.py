@@ -299,6 +299,7 @@ class PlainNode(ThreadingHTTPServer):
         self.reads_status: int | None = None  # answer GET /docs with this status
         self.docs_padding = 0  # bytes of padding in GET /docs replies
         self.drip_seconds = 0.0  # pause between the chunks of a GET /docs reply
+        self.topology_delay = 0.0  # seconds GET /topology takes
 
     @property
     def url(self) -> str:
@@ -336,6 +337,7 @@ class _PlainHandler(BaseHTTPRequestHandler):
         elif self.path.startswith("/databases/db/stats"):
             self._json(200, {"CountOfDocuments": 0})
         elif self.path.startswith("/topology"):
+            time.sleep(self.server.topology_delay)
             nodes = [{"Url": n.url, "ClusterTag": tag, "Database": "db", "ServerRole": "Member"}
                      for n, tag in zip(self.server.peers, "ABC", strict=False)]
             self._json(200, {"Nodes": nodes, "Etag": 1})
@@ -461,26 +463,63 @@ def test_requests_send_the_topology_etag(plain_nodes: list[PlainNode]) -> None:
     engine.dispose()
 
 
-def test_topology_is_refreshed_on_a_timer(plain_nodes: list[PlainNode],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def _until(condition: Any, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_topology_is_refreshed_by_a_background_timer(
+        plain_nodes: list[PlainNode], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqla_docstore.backends.ravendb import http
+
+    monkeypatch.setattr(http, "TOPOLOGY_REFRESH_SECONDS", 0.2)
+    engine = _plain_engine(plain_nodes)
+    conn = engine.connect()
+    Session(bind=conn).get(Entry, 1)
+    backend = conn.connection.dbapi_connection.backend
+    counted = dict(backend.counts)
+    fetched = sum(p.startswith("/topology") for n in plain_nodes for p in n.paths)
+    # no request is made meanwhile: the refreshes are the timer's
+    assert _until(lambda: sum(p.startswith("/topology") for n in plain_nodes
+                              for p in n.paths) >= fetched + 2)
+    assert dict(backend.counts) == counted  # nothing counted on the connection
+    conn.close()
+    timer = _backend_cluster(engine).maintenance._thread
+    assert timer is not None and timer.is_alive() and timer.daemon
+    engine.dispose()
+
+
+def test_a_request_does_not_wait_for_a_due_refresh(
+        plain_nodes: list[PlainNode], monkeypatch: pytest.MonkeyPatch) -> None:
     from sqla_docstore.backends.ravendb import http
 
     engine = _plain_engine(plain_nodes)
     with Session(engine) as session:
         session.get(Entry, 1)
-    fetched = sum(p.startswith("/topology") for n in plain_nodes for p in n.paths)
+    for node in plain_nodes:
+        node.topology_delay = 1.5
     monkeypatch.setattr(http, "TOPOLOGY_REFRESH_SECONDS", 0.0)
+    _backend_cluster(engine).maintenance.wake()
+    assert _until(lambda: sum(p.startswith("/topology") for n in plain_nodes
+                              for p in n.paths) >= 2)  # a slow refresh is under way
+    started = time.monotonic()
     with Session(engine) as session:
         session.get(Entry, 2)
-    assert sum(p.startswith("/topology") for n in plain_nodes for p in n.paths) > fetched
+    assert time.monotonic() - started < 1.0  # inline, it would have waited 1.5 s
+    monkeypatch.setattr(http, "TOPOLOGY_REFRESH_SECONDS", 60.0)
     engine.dispose()
 
 
-def test_a_failed_node_is_health_checked_and_preferred_again(
+def test_a_failed_node_is_health_checked_in_the_background_and_preferred_again(
     plain_nodes: list[PlainNode], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from sqla_docstore.backends.ravendb import http
 
+    monkeypatch.setattr(http, "HEALTH_CHECK_SECONDS", 0.3)
     first, second = plain_nodes
     engine = _plain_engine(plain_nodes)
     first.reads_status = 503
@@ -488,18 +527,63 @@ def test_a_failed_node_is_health_checked_and_preferred_again(
         session.get(Entry, 1)  # fails over to the second node
     assert any("/docs" in p for p in second.paths)
     first.reads_status = None
-    before = len(second.paths)
-    with Session(engine) as session:
-        session.get(Entry, 2)  # the first node failed too recently: still the second
-    assert any("/docs" in p for p in second.paths[before:])
-    monkeypatch.setattr(http, "HEALTH_CHECK_SECONDS", 0.0)
+    # without any request, the timer probes the first node and it is preferred again
+    assert _until(lambda: any(p.startswith("/databases/db/stats?failure=check")
+                              for p in first.paths))
+    cluster = _backend_cluster(engine)
+    assert _until(lambda: not any(n.failures for n in cluster.nodes))
     before = len(first.paths), len(second.paths)
     with Session(engine) as session:
         session.get(Entry, 3)
-    assert any(p.startswith("/databases/db/stats") for p in first.paths[before[0]:])
     assert any("/docs" in p for p in first.paths[before[0]:])  # back on the preferred node
     assert not any("/docs" in p for p in second.paths[before[1]:])
     engine.dispose()
+
+
+def test_a_node_still_down_is_probed_every_interval_not_continuously(
+    plain_nodes: list[PlainNode], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqla_docstore.backends.ravendb import http
+
+    monkeypatch.setattr(http, "HEALTH_CHECK_SECONDS", 0.25)
+    first, _ = plain_nodes
+    engine = _plain_engine(plain_nodes)
+    with Session(engine) as session:
+        session.get(Entry, 1)
+    cluster = _backend_cluster(engine)
+    down = next(n for n in cluster.nodes if n.url == first.url)
+    cluster.mark_failed(down)  # as a failed request would
+    first.paths.clear()
+    real_send = http.HttpSession._send
+
+    def refused(self: Any, node: Any, *args: Any, **kwargs: Any) -> Any:
+        if node.url == first.url:
+            first.paths.append("probe")  # the node is down: the probe fails
+            raise http._Unreachable("connection refused")
+        return real_send(self, node, *args, **kwargs)
+
+    monkeypatch.setattr(http.HttpSession, "_send", refused)
+    time.sleep(1.2)
+    probes = first.paths.count("probe")
+    assert 2 <= probes <= 6  # about one per 0.25 s
+    assert down.failures  # still failed
+    engine.dispose()
+
+
+def test_the_timer_stops_with_the_engines_last_connection(
+        plain_nodes: list[PlainNode], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqla_docstore.backends.ravendb import http
+
+    monkeypatch.setattr(http, "TOPOLOGY_REFRESH_SECONDS", 0.1)
+    engine = _plain_engine(plain_nodes)
+    cluster = _backend_cluster(engine)  # its connection goes back to the pool, still open
+    timer = cluster.maintenance._thread
+    assert timer is not None and cluster.maintenance.running
+    engine.dispose()  # the pool closes it: the last connection stops the timer
+    assert not cluster.maintenance.running and not timer.is_alive()
+    sent = sum(len(n.paths) for n in plain_nodes)
+    time.sleep(0.4)
+    assert sum(len(n.paths) for n in plain_nodes) == sent
 
 
 def test_a_reply_larger_than_the_limit_is_refused(plain_nodes: list[PlainNode]) -> None:

@@ -68,8 +68,7 @@ class RavenConnection:
         self._catalog_fresh = False  # the catalog was checked in this transaction
         #: collections this connection wrote whose indexes have not answered non-stale since
         self._unindexed: set[str] = set()
-        with cluster.lock:
-            cluster.open_connections += 1
+        cluster.connection_opened()
 
     def _count(self, kind: str) -> None:
         if self.before_request is not None:
@@ -681,10 +680,7 @@ class RavenConnection:
     def close(self) -> None:
         self._scratch.close()
         self._scratch.store.close()
-        with self.cluster.lock:
-            self.cluster.open_connections -= 1
-            last = self.cluster.open_connections == 0
-        if last:
+        if self.cluster.connection_closed():
             self._return_hilo_ranges()
         self.http.close()
 

@@ -1,7 +1,9 @@
 """HTTP to a RavenDB cluster: topology, node choice, failover, ETag cache, TLS (on requests).
 
 A ``Cluster`` is shared by every connection of an engine (topology, failed nodes, the HTTP
-cache, HiLo ranges); each connection sends through its own ``requests.Session``.
+cache, HiLo ranges); each connection sends through its own ``requests.Session``. While any
+connection is open, a background timer (``Maintenance``) refreshes the topology and probes
+failed nodes, as RavenDB's own clients do, so no request waits for either.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ HEALTH_CHECK_SECONDS = 5.0
 MAX_REPLY_BYTES = 256 * 1024 * 1024
 #: the most documents one collection's client-side evaluation copies locally
 MAX_CLIENT_SIDE_DOCUMENTS = 1_000_000
+_TIMER_FLOOR = 0.05  # the background timer's shortest sleep
 
 
 @dataclass
@@ -112,6 +115,7 @@ class Cluster:
         self.max_reply_bytes = MAX_REPLY_BYTES
         #: documents a statement evaluated on the client may copy locally (RavenConnection)
         self.max_client_side_documents = MAX_CLIENT_SIDE_DOCUMENTS
+        self.maintenance = Maintenance(self)
 
     def __repr__(self) -> str:  # never shows certificate paths' contents, only where
         return f"<RavenDB cluster {[n.url for n in self.nodes]} database={self.database!r}>"
@@ -134,6 +138,33 @@ class Cluster:
         with self.lock:
             node.failures += 1
             node.failed_at = time.monotonic()
+        self.maintenance.wake()
+
+    def connection_opened(self) -> None:
+        """A connection opens: the first one starts the background timer."""
+        with self.lock:
+            self.open_connections += 1
+            first = self.open_connections == 1
+        if first and (self.topology_updates or len(self.nodes) > 1):
+            self.maintenance.start()
+
+    def connection_closed(self) -> bool:
+        """A connection closes: the last one stops the timer. True for the last one."""
+        with self.lock:
+            self.open_connections -= 1
+            last = self.open_connections == 0
+        if last:
+            self.maintenance.stop()
+        return last
+
+    def next_maintenance(self) -> float:
+        """Seconds until the timer has work: the next topology refresh or health check."""
+        now = time.monotonic()
+        with self.lock:
+            waits = [n.failed_at + HEALTH_CHECK_SECONDS - now for n in self.nodes if n.failures]
+            if self.topology_updates and self._topology_known:
+                waits.append(self.topology_fetched_at + TOPOLOGY_REFRESH_SECONDS - now)
+        return max(0.0, min(waits, default=TOPOLOGY_REFRESH_SECONDS))
 
     def due_for_health_check(self) -> list[Node]:
         """Failed nodes whose last failure is old enough to probe them again."""
@@ -193,18 +224,21 @@ class HttpSession:
         return f"/databases/{quote(self.cluster.database, safe='')}/{endpoint}"
 
     def ensure_topology(self) -> None:
+        """The topology, fetched before the first request (and after a reply said
+        Refresh-Topology); its periodic refresh is the background timer's."""
+        if not self.cluster._topology_known:
+            self._fetch_topology()
+
+    def refresh_topology_if_due(self) -> None:
         cluster = self.cluster
-        if cluster._topology_known:
-            if not cluster.topology_updates or (
-                    time.monotonic() - cluster.topology_fetched_at < TOPOLOGY_REFRESH_SECONDS):
-                return
-            cluster.topology_fetched_at = time.monotonic()  # one refresh at a time
-            try:
-                self._fetch_topology()
-            except errors.Error:
-                pass  # a periodic refresh that fails keeps the topology known
+        if not cluster.topology_updates or (
+                time.monotonic() - cluster.topology_fetched_at < TOPOLOGY_REFRESH_SECONDS):
             return
-        self._fetch_topology()
+        cluster.topology_fetched_at = time.monotonic()  # one refresh at a time
+        try:
+            self._fetch_topology()
+        except errors.Error:
+            pass  # a periodic refresh that fails keeps the topology known
 
     def _fetch_topology(self) -> None:
         failures: list[str] = []
@@ -245,7 +279,6 @@ class HttpSession:
         OutcomeUnknownError and nothing is resent, so no batch is ever applied twice.
         """
         self.ensure_topology()
-        self._health_checks()
         deadline = time.monotonic() + self.cluster.timeout
         path = self.db_path(endpoint)
         data = None if body is None else _encoded(body)
@@ -306,7 +339,6 @@ class HttpSession:
         arrives, for results too many to hold: fails over before the first byte only. Each
         read of the socket is bounded by ``timeout``, not the stream as a whole."""
         self.ensure_topology()
-        self._health_checks()
         path = self.db_path(endpoint)
         data = _encoded(body)
         failures: list[str] = []
@@ -335,7 +367,7 @@ class HttpSession:
         raise errors.OperationalError(
             f"POST {path} failed on every RavenDB node: " + "; ".join(failures))
 
-    def _health_checks(self) -> None:
+    def health_checks(self) -> None:
         """Probe failed nodes now and then (RavenDB's health check): one that answers is
         healthy again, so requests return to the preferred node."""
         for node in self.cluster.due_for_health_check():
@@ -403,6 +435,71 @@ class HttpSession:
             ) from None
         return Response(raw.status_code, _decode(raw.status_code, content), dict(raw.headers),
                         url)
+
+
+class Maintenance:
+    """A cluster's background timer, as RavenDB's clients run one: it refreshes the topology
+    every TOPOLOGY_REFRESH_SECONDS and probes each failed node HEALTH_CHECK_SECONDS after its
+    failure, so requests neither wait for a refresh nor probe nodes themselves, and an idle
+    engine still returns to its preferred node. It runs on a daemon thread with its own HTTP
+    session, touching only the cluster's shared state (under its lock), never a connection's;
+    the cluster's first open connection starts it and its last one stops it."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()  # of the running thread (each run has its own)
+        self._wake = threading.Event()
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None and not self._stop.is_set():
+                return
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(self._stop,),
+                                            name=f"sqla_docstore-ravendb-timer-{id(self):x}",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self, wait: float = 1.0) -> None:
+        """Stop the timer; waits up to ``wait`` s for a probe in flight to end."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(wait)
+
+    def wake(self) -> None:
+        """Something changed (a node failed): compute the next due time again."""
+        self._wake.set()
+
+    def _run(self, stop: threading.Event) -> None:
+        http = HttpSession(self.cluster)
+        try:
+            while not stop.is_set():
+                self._wake.wait(max(_TIMER_FLOOR, self.cluster.next_maintenance()))
+                self._wake.clear()
+                if stop.is_set():
+                    break
+                self.tick(http)
+        finally:
+            http.close()
+
+    def tick(self, http: HttpSession) -> None:
+        """One round: the topology if due, then the failed nodes due for a probe."""
+        try:
+            if self.cluster._topology_known:
+                http.refresh_topology_if_due()
+            http.health_checks()
+        except Exception:  # noqa: BLE001 - a timer must outlive any one failed round
+            pass
 
 
 class _Unreachable(errors.OperationalError):
