@@ -144,6 +144,7 @@ def split_include(text: str) -> tuple[str, Includes]:
 #: an identifier path holding ``[]`` (``lines[].product``, ``o.lines[].product``), not a call
 _NAME = r"[A-Za-z_@][\w@]*(?:\[\])?"
 _ARRAY_PATH = re.compile(rf"(?<![\w@$.\]\"'])({_NAME}(?:\.{_NAME})*)(?!\s*\()")
+_KEYWORDS = frozenset({"where", "and", "or", "not"})
 _ALL_IN = re.compile(r"(\"[^\"]*\"|'(?:[^']|'')*'|[\w@$.]+)\s+all\s+in\s*\(", re.IGNORECASE)
 
 
@@ -163,6 +164,8 @@ def rewrite_rql(text: str) -> str:
     out, last = [], 0
     masked = _masked(text)
     for m in _ALL_IN.finditer(masked):
+        if m.group(1).lower() in _KEYWORDS:  # ``where all in (...)``: a field named all
+            continue
         out += [text[last:m.start()], f"{rql.ALL_IN}(", text[m.start(1):m.end(1)], ", "]
         last = m.end()
     return "".join(out) + text[last:]
