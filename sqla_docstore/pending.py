@@ -14,6 +14,7 @@ from .commands import Command, CompareExchange, Delete, JSONDict, Patch, Put
 from .errors import ProgrammingError
 
 _MISSING: Any = object()
+_NEW: Any = object()  # an undo entry's mark: its key is a list of ids that had no state
 _STATEMENT = "\x00statement"  # the implicit savepoint of one write statement
 #: A document state in the overlay: the id as written and the body, or None once deleted.
 DocState = tuple[str, "JSONDict | None"]
@@ -30,7 +31,7 @@ class PendingBatch:
         self.overlay: dict[str, dict[str, DocState]] = {}
         # Keys written since the overlay mirror was last synced, in write order.
         self.dirty: dict[str, dict[str, None]] = {}
-        self._undo: list[tuple[str, str, Any]] = []
+        self._undo: list[tuple[str, Any, Any]] = []
         self._savepoints: list[tuple[str, int, int]] = []
         #: documents read from the store in this transaction: id -> (body, change vector)
         self.seen: dict[str, tuple[JSONDict, str | None]] = {}
@@ -59,6 +60,21 @@ class PendingBatch:
         """Append a command; ``body`` is the document as it stands after it (None if deleted)."""
         self.commands.append(command)
         self._set_state(command.collection, command.id, body)
+
+    def add_puts(self, collection: str, puts: list[Put]) -> None:
+        """``add`` of each PUT of one collection, in order: the body of each is the document
+        after it. Their ids are distinct (one INSERT statement's rows)."""
+        self.commands.extend(puts)
+        docs = self.overlay.setdefault(collection, {})
+        if self._savepoints:  # only a savepoint can need the states these writes replace
+            new = [put.id for put in puts if put.id not in docs]
+            if len(new) < len(puts):
+                self._undo.extend([(collection, put.id, docs[put.id]) for put in puts
+                                   if put.id in docs])
+            if new:
+                self._undo.append((collection, new, _NEW))  # one entry for the new documents
+        docs.update([(put.id, (put.id, put.body)) for put in puts])
+        self.dirty.setdefault(collection, {}).update(dict.fromkeys([put.id for put in puts]))
 
     def add_guard(self, command: Patch) -> None:
         """Queue a command that only checks a document's version at commit (a PATCH that
@@ -127,6 +143,11 @@ class PendingBatch:
         while len(self._undo) > n_undo:
             collection, key, previous = self._undo.pop()
             docs = self.overlay[collection]
+            if previous is _NEW:  # documents a run of PUTs created (add_puts)
+                for new_key in key:
+                    del docs[new_key]
+                self.dirty.setdefault(collection, {}).update(dict.fromkeys(key))
+                continue
             if previous is _MISSING:
                 del docs[key]
             else:

@@ -190,9 +190,15 @@ class CollectionSpec:
         """The fields of each unique index (a unique index has plain fields only)."""
         return [plain_fields(elements) for elements, unique in self.indexes.values() if unique]
 
-    @property
+    @cached_property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @cached_property
+    def required_fields(self) -> tuple[str, ...]:
+        """NOT NULL fields a write must give a value (the HiLo-filled key is filled first)."""
+        return tuple(f.name for f in self.fields
+                     if not f.nullable and f.name != self.autoincrement)
 
     def to_json(self) -> dict[str, Any]:
         return {

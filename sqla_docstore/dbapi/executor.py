@@ -286,7 +286,6 @@ def run_insert(
         return _merged([run_insert(backend, stmt, [p], pending, fks) for p in param_sets])
     spec = plan.spec
     bodies = [plan.body(backend, params, pending) for params in param_sets]
-    params_of = {id(b): p for b, p in zip(bodies, param_sets, strict=True)}
     generated: list[int] = []
     auto = spec.autoincrement
     if auto is not None:
@@ -296,9 +295,11 @@ def run_insert(
     gen = iter(generated)
     out = Outcome(rowcount=len(bodies))
     returning = returning_plan(backend, stmt) if stmt.returning else None
+    written = pending.overlay.get(spec.name, {})
     seen: set[str] = set()
     stored_check: list[str] = []  # ids a committed document may hold already
-    for body in bodies:
+    puts: list[Put] = []
+    for body, params in zip(bodies, param_sets, strict=True):
         if auto is not None:
             if body.get(auto) is None:
                 body[auto] = next(gen)
@@ -312,20 +313,21 @@ def run_insert(
         else:
             key = tuple(body.get(k) for k in spec.primary_key)
             doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
-        state = pending.get(spec.name, doc_id)
+        state = written.get(doc_id)
         if doc_id in seen or (state is not None and state[1] is not None):
             raise _duplicate_key(spec, doc_id)
         seen.add(doc_id)
         if state is None and spec.primary_key and not _fresh_key(backend, spec, body):
             stored_check.append(doc_id)
         # "" = must not exist yet; after a pending delete of the same id the PUT replaces it.
-        pending.add(Put(spec.name, doc_id, body, "" if state is None else None), body)
-        if auto is not None:
-            out.lastrowid = body[auto]
+        puts.append(Put(spec.name, doc_id, body, "" if state is None else None))
         if returning is not None:
-            out.rows.append(returning.row(backend, params_of[id(body)], body))
+            out.rows.append(returning.row(backend, params, body))
     if stored_check:
         _refuse_stored_keys(backend, spec, stored_check)
+    pending.add_puts(spec.name, puts)
+    if auto is not None and bodies:
+        out.lastrowid = bodies[-1][auto]
     if fks is not None:
         fks.after_statement(spec, [RowChange(None, body) for body in bodies], pending)
     if returning is not None:
