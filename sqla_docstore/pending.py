@@ -33,8 +33,9 @@ class PendingBatch:
         self.dirty: dict[str, dict[str, None]] = {}
         self._undo: list[tuple[str, Any, Any]] = []
         self._savepoints: list[tuple[str, int, int]] = []
-        #: documents read from the store in this transaction: id -> (body, change vector)
-        self.seen: dict[str, tuple[JSONDict, str | None]] = {}
+        #: documents read from the store in this transaction: id -> (body, change vector);
+        #: the body may be kept as its JSON text (parsed when used)
+        self.seen: dict[str, tuple[JSONDict | str, str | None]] = {}
         #: change vectors UPDATE and DELETE by key must find at commit (optimistic
         #: concurrency: set by a session from what it loaded)
         self.expected: dict[str, str] = {}

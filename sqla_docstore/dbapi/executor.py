@@ -647,8 +647,9 @@ def _matches_by_key(
     for wanted_id in ids:
         known = pending.seen.get(wanted_id) if key_only and pending.get(
             spec.name, wanted_id) is None else None
-        if known is not None:
-            docs[wanted_id] = (wanted_id, known[0], known[1])
+        if known is not None:  # a body kept as its JSON text is parsed now (embedded reads)
+            body = values.loads(known[0]) if type(known[0]) is str else known[0]
+            docs[wanted_id] = (wanted_id, body, known[1])
         else:
             to_load.append(wanted_id)
     if to_load:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from json import dumps as json_dumps
+from operator import itemgetter
 from typing import Any
 
 from ... import rowexpr, values
@@ -818,19 +819,7 @@ def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
     kinds = {c.kind for c in columns}
     loads = values.loads
     if kinds == {"field"} and len(plan.documents) == 1:
-        slot, id_slot, cv_slot = plan.documents[0]
-        names = [c.name for c in columns]
-        out = []
-        for row in rows:
-            text = row[slot]
-            if text is None:
-                out.append((None,) * len(names))
-            else:
-                doc = loads(text)
-                if seen is not None and row[cv_slot]:  # stored, not pending (see rows_for_write)
-                    seen[row[id_slot]] = (doc, row[cv_slot])
-                out.append(tuple([doc.get(n) for n in names]))
-        return out
+        return _field_rows(plan, rows, seen)
     if kinds == {"value"}:
         return rows
     getters = [_getter(c) for c in columns]
@@ -844,6 +833,33 @@ def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
                 seen[row[id_slot]] = (doc, row[cv_slot])
         result.append(tuple([g(row, docs) for g in getters]))
     return result
+
+
+def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
+                seen: dict[str, Any] | None) -> list[tuple[Any, ...]]:
+    """Rows of fields of one document each. ``seen`` keeps each stored document's JSON text
+    (parsed when a write by key uses it, see executor), so the parsed bodies die young."""
+    slot, id_slot, cv_slot = plan.documents[0]
+    names = tuple(c.name for c in plan.columns)
+    pick = itemgetter(*names)
+    single = len(names) == 1
+    empty = (None,) * len(names)
+    loads = values.loads
+    out = []
+    append = out.append
+    for row in rows:
+        text = row[slot]
+        if text is None:
+            append(empty)
+            continue
+        doc = loads(text)
+        if seen is not None and row[cv_slot]:  # stored, not pending (see rows_for_write)
+            seen[row[id_slot]] = (text, row[cv_slot])
+        try:
+            append((pick(doc),) if single else pick(doc))
+        except (KeyError, TypeError):  # a field the document lacks (or no object): None
+            append(tuple([doc.get(n) for n in names]))
+    return out
 
 
 def _getter(col: OutColumn) -> Any:
