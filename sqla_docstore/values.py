@@ -364,7 +364,7 @@ def _parse_float(text: str) -> float | decimal.Decimal:
 
 
 _decoder = json.JSONDecoder(parse_float=_parse_float)
-_scan_once = _decoder.scan_once
+_scan_once: Any = getattr(_decoder, "scan_once")  # noqa: B009 - not in typeshed
 
 
 def loads(text: str) -> Any:

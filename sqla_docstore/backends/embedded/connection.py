@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from json import dumps as json_dumps
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeGuard
 
 from ... import rowexpr, values
 from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
@@ -710,7 +710,7 @@ def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put],
     return etag
 
 
-def _plain_patch(cmd: Any) -> bool:
+def _plain_patch(cmd: Any) -> TypeGuard[Patch]:
     """A PATCH that sets or removes fields, nothing computed (see _patch_run)."""
     return isinstance(cmd, Patch) and not cmd.compute and bool(cmd.set or cmd.unset)
 
@@ -895,7 +895,7 @@ def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
     single = len(names) == 1
     empty = (None,) * len(names)
     loads = values.loads
-    out = []
+    out: list[tuple[Any, ...]] = []
     append = out.append
     for row in rows:
         text = row[slot]
