@@ -248,8 +248,8 @@ def _run_point(
     spec = point.spec
     wanted: dict[str, list[tuple[Any, ...]]] = {}
     for exprs in point.keys:
-        key = tuple(_value(k, params) for k in exprs)
-        if not any(k is None for k in key):  # NULL = x is never true
+        key = tuple([_value(k, params) for k in exprs])
+        if None not in key:  # NULL = x is never true
             wanted.setdefault(spec.document_id(key), []).append(key)
     out = Outcome(list(point.labels), [], -1)
     if not wanted:
@@ -261,9 +261,9 @@ def _run_point(
             continue
         body = doc[1]
         # Different key values share an id text (1 and "1"); SQL equality is on the values.
-        if any(all(body.get(f) == v for f, v in zip(spec.primary_key, key, strict=True))
-               for key in keys):
-            out.rows.append(tuple(body.get(f) for f in point.fields))
+        stored = tuple([body.get(f) for f in spec.primary_key])
+        if any(stored == key for key in keys):
+            out.rows.append(tuple([body.get(f) for f in point.fields]))
     return out
 
 

@@ -435,17 +435,19 @@ class EmbeddedConnection:
             with self._lock:
                 for start in range(0, len(missing), 500):
                     chunk = missing[start:start + 500]
-                    marks = ", ".join("?" * len(chunk))
-                    for doc_id, text, cv in self._conn.execute(
-                        f"SELECT id, body, cv FROM {table} WHERE id IN ({marks})", chunk
-                    ):
+                    sql = (f"SELECT id, body, cv FROM {table} WHERE id = ?" if len(chunk) == 1
+                           else f"SELECT id, body, cv FROM {table} WHERE id IN "
+                                f"({', '.join('?' * len(chunk))})")
+                    for doc_id, text, cv in self._conn.execute(sql, chunk):
                         body = values.loads(text)
                         if key is not None:  # the key is the id, not kept in the body
                             body[key] = doc_id
                         found[doc_id] = (doc_id, body, cv)
             if pending is not None:
-                pending.seen.update((k, (v[1], v[2])) for k, v in found.items()
-                                    if v[1] is not None and v[2])
+                seen = pending.seen
+                for doc_id, body, cv in found.values():
+                    if body is not None and cv:
+                        seen[doc_id] = (body, cv)
         return found
 
     # -- writes --------------------------------------------------------------------------
