@@ -33,15 +33,44 @@ class PendingBatch:
         self.dirty: dict[str, dict[str, None]] = {}
         self._undo: list[tuple[str, Any, Any]] = []
         self._savepoints: list[tuple[str, int, int]] = []
-        #: documents read from the store in this transaction: id -> (body, change vector);
-        #: the body may be kept as its JSON text (parsed when used)
-        self.seen: dict[str, tuple[JSONDict | str, str | None]] = {}
+        self._seen: dict[str, tuple[JSONDict | str, str | None]] = {}
+        #: reads noted in bulk (note_read), not yet in ``seen``: (ids, JSON texts, cvs)
+        self._unseen: list[tuple[list[str], list[str | None], list[str | None]]] = []
         #: change vectors UPDATE and DELETE by key must find at commit (optimistic
         #: concurrency: set by a session from what it loaded)
         self.expected: dict[str, str] = {}
         #: documents an enclosing test transaction holds as if committed (see end_of_unit):
         #: (collection, id) -> the state they had then
         self.as_committed: dict[tuple[str, str], DocState] = {}
+
+    @property
+    def seen(self) -> dict[str, tuple[JSONDict | str, str | None]]:
+        """Documents read from the store in this transaction: id -> (body, change vector);
+        the body may be kept as its JSON text (parsed when used)."""
+        if self._unseen:
+            self._take_reads()
+        return self._seen
+
+    @seen.setter
+    def seen(self, value: dict[str, tuple[JSONDict | str, str | None]]) -> None:
+        if self._unseen:
+            self._take_reads()
+        self._seen = value
+
+    def note_read(self, ids: list[str], texts: list[str | None],
+                  cvs: list[str | None]) -> None:
+        """Documents a query read, by id, JSON text and change vector (a pending document,
+        read without one, is left out): they join ``seen`` when it is next looked at, so
+        a read nobody looks back at costs no entry per row."""
+        self._unseen.append((ids, texts, cvs))
+
+    def _take_reads(self) -> None:
+        seen = self._seen
+        for ids, texts, cvs in self._unseen:
+            for doc_id, text, cv in zip(ids, texts, cvs, strict=True):
+                if text is not None and cv:
+                    seen[doc_id] = (text, cv)
+        self._unseen.clear()
 
     def __len__(self) -> int:
         return len(self.commands)
@@ -119,7 +148,8 @@ class PendingBatch:
         fixture, that is its commit (or rollback). What it wrote now reads as stored data
         (loads count as requests, as they would after a real commit), and what it read is
         forgotten, as a real transaction end forgets it."""
-        self.seen.clear()
+        self._unseen.clear()
+        self._seen.clear()
         if committed:
             for collection, docs in self.overlay.items():
                 for doc_id, state in docs.items():
@@ -197,7 +227,8 @@ class PendingBatch:
         """Forget everything (after commit or rollback)."""
         self.commands.clear()
         self.dirty.clear()
-        self.seen.clear()
+        self._unseen.clear()
+        self._seen.clear()
         self.expected.clear()
         self.overlay.clear()
         self._undo.clear()

@@ -185,3 +185,19 @@ def test_add_puts_outside_a_savepoint_keeps_no_undo_log() -> None:
         raise ZeroDivisionError
     assert sorted(batch.overlay["users"]) == ["users/1", "users/2", "users/3"]
     assert len(batch) == 3
+
+
+def test_noted_reads_join_seen_in_order_when_it_is_looked_at() -> None:
+    batch = PendingBatch()
+    batch.note_read(["users/1", "users/2", "users/3"], ['{"a":1}', None, '{"c":3}'],
+                    ["A:1-x", "A:2-x", None])  # users/3: a pending document (no version)
+    batch.seen["users/9"] = ({"z": 9}, "A:9-x")  # a direct write merges the notes first
+    batch.note_read(["users/1"], ['{"a":2}'], ["A:5-x"])  # read again later: this one wins
+    assert batch.seen == {"users/1": ('{"a":2}', "A:5-x"), "users/9": ({"z": 9}, "A:9-x")}
+    outer, batch.seen = batch.seen, {}  # as FOR UPDATE swaps it
+    batch.note_read(["users/4"], ['{"d":4}'], ["A:6-x"])
+    inner, batch.seen = batch.seen, outer
+    assert inner == {"users/4": ('{"d":4}', "A:6-x")} and "users/4" not in batch.seen
+    batch.note_read(["users/7"], ['{}'], ["A:7-x"])
+    batch.clear()
+    assert batch.seen == {}

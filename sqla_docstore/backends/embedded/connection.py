@@ -305,8 +305,12 @@ class EmbeddedConnection:
             self, overlays, arrays, dict(paths)).plan_query(stmt))
         self._count("query")
         rows = self._run(plan, params)
+        columns = plan.columns
+        if pending is not None and len(plan.documents) == 1 and all(
+                c.kind == "field" for c in columns):
+            return [c.label for c in columns], _field_rows(plan, rows, pending)
         seen = pending.seen if pending is not None else None
-        return [c.label for c in plan.columns], build_rows(plan, rows, seen)
+        return [c.label for c in columns], build_rows(plan, rows, seen)
 
     def query_stream(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None,
@@ -871,7 +875,7 @@ def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
     kinds = {c.kind for c in columns}
     loads = values.loads
     if kinds == {"field"} and len(plan.documents) == 1:
-        return _field_rows(plan, rows, seen)
+        return _field_rows(plan, rows, None)
     if kinds == {"value"}:
         return rows
     getters = [_getter(c) for c in columns]
@@ -888,9 +892,9 @@ def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
 
 
 def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
-                seen: dict[str, Any] | None) -> list[tuple[Any, ...]]:
-    """Rows of fields of one document each. ``seen`` keeps each stored document's JSON text
-    (parsed when a write by key uses it, see executor), so the parsed bodies die young."""
+                pending: PendingBatch | None) -> list[tuple[Any, ...]]:
+    """Rows of fields of one document each. The documents read are noted in ``pending`` as
+    their JSON texts (see PendingBatch.note_read), so the parsed bodies die young."""
     slot, id_slot, cv_slot = plan.documents[0]
     names = tuple(c.name for c in plan.columns)
     pick = itemgetter(*names)
@@ -905,12 +909,14 @@ def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
             append(empty)
             continue
         doc = loads(text)
-        if seen is not None and row[cv_slot]:  # stored, not pending (see rows_for_write)
-            seen[row[id_slot]] = (text, row[cv_slot])
         try:
             append((pick(doc),) if single else pick(doc))
         except (KeyError, TypeError):  # a field the document lacks (or no object): None
             append(tuple([doc.get(n) for n in names]))
+    if pending is not None and rows:
+        # stored documents only, not pending ones (no change vector; see rows_for_write)
+        pending.note_read([r[id_slot] for r in rows], [r[slot] for r in rows],
+                          [r[cv_slot] for r in rows])
     return out
 
 
