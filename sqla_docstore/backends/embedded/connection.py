@@ -692,18 +692,11 @@ def _cv(store: EmbeddedStore, etag: int) -> str:
 def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put], etag: int,
                 modified: str, results: list[dict[str, Any]] | None) -> int:
     collection = puts[0].collection
-    node, db_id, dumps = store.node_tag, store.database_id, values.dumps
-    rows = [
-        (put.id, dumps(put.body), f"{node}:{etag + n}-{db_id}", modified)
-        for n, put in enumerate(puts, 1)
-    ]
-    if results is not None:
-        results += [{"Type": "PUT", "@id": row[0], "@collection": collection,
-                     "@change-vector": row[2], "@last-modified": modified} for row in rows]
-    etag += len(puts)
     table = _table(store, conn, collection)
     try:
-        conn.executemany(f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?)", rows)
+        # rows are encoded as SQLite takes them: no second copy of the run in memory
+        conn.executemany(f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?)",
+                         _insert_rows(store, puts, etag, modified, results))
     except sqlite3.IntegrityError as exc:
         # the rows this run inserted before the failing one are still there: not taken
         taken = _taken_ids(conn, table, [p.id for p in puts], {row[2] for row in rows})
@@ -713,7 +706,18 @@ def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put],
                 f"(duplicate primary key)"
             ) from exc
         raise IntegrityError(f"unique constraint failed in collection {collection}: {exc}") from exc
-    return etag
+    return etag + len(puts)
+
+
+def _insert_rows(store: EmbeddedStore, puts: list[Put], etag: int, modified: str,
+                 results: list[dict[str, Any]] | None) -> Iterator[tuple[str, str, str, str]]:
+    node, db_id, dumps = store.node_tag, store.database_id, values.dumps
+    for n, put in enumerate(puts, etag + 1):
+        cv = f"{node}:{n}-{db_id}"
+        if results is not None:
+            results.append({"Type": "PUT", "@id": put.id, "@collection": put.collection,
+                            "@change-vector": cv, "@last-modified": modified})
+        yield put.id, dumps(put.body), cv, modified
 
 
 def _plain_patch(cmd: Any) -> TypeGuard[Patch]:
@@ -724,15 +728,21 @@ def _plain_patch(cmd: Any) -> TypeGuard[Patch]:
 def _patch_run(conn: sqlite3.Connection, store: EmbeddedStore, patches: list[Patch],
                etag: int, modified: str, results: list[dict[str, Any]]) -> int:
     """``_apply_one`` of each PATCH (of one collection, distinct documents, in order), with
-    one read of the stored rows per 500 and one executemany for the writes."""
+    one read of the stored rows and one executemany of the writes per 500 documents."""
     table = _table(store, conn, patches[0].collection)
-    stored: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(patches), 500):
-        chunk = [p.id for p in patches[start:start + 500]]
-        marks = ", ".join("?" * len(chunk))
-        for doc_id, text, cv in conn.execute(
-                f"SELECT id, body, cv FROM {table} WHERE id IN ({marks})", chunk):
-            stored[doc_id] = (text, cv)
+    for start in range(0, len(patches), 500):  # a chunk's rows at a time: bounded memory
+        chunk = patches[start:start + 500]
+        etag = _patch_chunk(conn, store, table, chunk, etag, modified, results)
+    return etag
+
+
+def _patch_chunk(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
+                 patches: list[Patch], etag: int, modified: str,
+                 results: list[dict[str, Any]]) -> int:
+    marks = ", ".join("?" * len(patches))
+    stored: dict[str, tuple[str, str]] = {
+        doc_id: (text, cv) for doc_id, text, cv in conn.execute(
+            f"SELECT id, body, cv FROM {table} WHERE id IN ({marks})", [p.id for p in patches])}
     rows = []
     loads, dumps = values.loads, values.dumps
     for cmd in patches:
