@@ -299,17 +299,18 @@ def run_insert(
     seen: set[str] = set()
     stored_check: list[str] = []  # ids a committed document may hold already
     puts: list[Put] = []
+    prefix, int_key, computed = spec.prefix, plan.int_key, spec.computed_fields
     for body, params in zip(bodies, param_sets, strict=True):
         if auto is not None:
             if body.get(auto) is None:
                 body[auto] = next(gen)
             elif isinstance(body[auto], int):
-                backend.observe_id(spec.prefix, body[auto])
-        if spec.computed_fields:
+                backend.observe_id(prefix, body[auto])
+        if computed:
             body.update(generated_values(spec, body, backend.evaluate))
         check_constraints(backend, spec, body)
-        if plan.int_key is not None and type(body[plan.int_key]) is int:
-            doc_id = f"{spec.prefix}/{body[plan.int_key]}"  # the common case, without tuples
+        if int_key is not None and type(body[int_key]) is int:
+            doc_id = f"{prefix}/{body[int_key]}"  # the common case, without tuples
         else:
             key = tuple(body.get(k) for k in spec.primary_key)
             doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
