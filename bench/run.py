@@ -441,8 +441,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes for CI smoke runs")
     parser.add_argument("-n", type=int, help="rows per insert shape (default 10,000)")
     parser.add_argument("--reps", type=int, help="timed repetitions per shape (median reported)")
-    parser.add_argument("--large", type=int, help="documents in the large point-query "
-                        "collection (default 100,000; the issue's scale point is 1,000,000)")
     parser.add_argument("--only", nargs="+", choices=[*INSERT_SHAPES, "point_query"],
                         help="run only these shapes")
     parser.add_argument("--sqlite-defaults", action="store_true",
@@ -459,8 +457,6 @@ def main(argv: list[str] | None = None) -> int:
         sizes = replace(sizes, n=args.n, load=args.n)
     if args.reps:
         sizes = replace(sizes, reps=args.reps)
-    if args.large:
-        sizes = replace(sizes, large=args.large)
     wanted = args.only or [*INSERT_SHAPES, "point_query"]
 
     tmpdir = Path(tempfile.mkdtemp(prefix="sqla_docstore_bench_"))
