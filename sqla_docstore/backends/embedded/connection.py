@@ -641,7 +641,11 @@ def _apply(
     conn: sqlite3.Connection, store: EmbeddedStore, batch: Batch, want_results: bool,
     recompute: Recomputer,
 ) -> list[dict[str, Any]]:
-    etag = int(conn.execute("""SELECT value FROM "@meta" WHERE key = 'etag'""").fetchone()[0])
+    # Every command takes one etag: the store's counter moves past the batch's first, in the
+    # statement that reads it (one statement, not a read and a write).
+    last = int(conn.execute("""UPDATE "@meta" SET value = value + ? WHERE key = 'etag'
+                               RETURNING value""", (len(batch.commands),)).fetchone()[0])
+    etag = last - len(batch.commands)
     modified = utc_now_text()
     results: list[dict[str, Any]] = []
     commands = batch.commands
@@ -681,7 +685,8 @@ def _apply(
         else:
             results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified, recompute))
         i += 1
-    conn.execute("""UPDATE "@meta" SET value = ? WHERE key = 'etag'""", (etag,))
+    if etag != last:  # pragma: no cover - each command takes exactly one etag
+        conn.execute("""UPDATE "@meta" SET value = ? WHERE key = 'etag'""", (etag,))
     return results
 
 
