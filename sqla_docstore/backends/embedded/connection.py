@@ -704,7 +704,8 @@ def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put],
                          _insert_rows(store, puts, etag, modified, results))
     except sqlite3.IntegrityError as exc:
         # the rows this run inserted before the failing one are still there: not taken
-        taken = _taken_ids(conn, table, [p.id for p in puts], {row[2] for row in rows})
+        written = {_cv(store, n) for n in range(etag + 1, etag + len(puts) + 1)}
+        taken = _taken_ids(conn, table, [p.id for p in puts], written)
         if taken:
             raise DuplicateKeyError(
                 f"document {taken[0]!r} already exists in collection {collection} "
