@@ -34,7 +34,8 @@ from pathlib import Path
 
 SUITES = ("bulk_inserts", "bulk_updates", "large_resultsets", "short_selects",
           "single_inserts")
-_LINE = re.compile(r"^(test_\w+) : .*total time ([0-9.]+) sec", re.M)
+# A test's docstring may span lines: its time follows on a later line.
+_LINE = re.compile(r"^(test_\w+) : .*?total time ([0-9.]+) sec", re.M | re.S)
 
 # Run inside each child before the suite: SQLite with the store's durability settings.
 _WAL_HOOK = """

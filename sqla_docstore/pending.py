@@ -14,6 +14,7 @@ from .commands import Command, CompareExchange, Delete, JSONDict, Patch, Put
 from .errors import ProgrammingError
 
 _MISSING: Any = object()
+_NEW: Any = object()  # an undo entry's mark: its key is a list of ids that had no state
 _STATEMENT = "\x00statement"  # the implicit savepoint of one write statement
 #: A document state in the overlay: the id as written and the body, or None once deleted.
 DocState = tuple[str, "JSONDict | None"]
@@ -30,16 +31,46 @@ class PendingBatch:
         self.overlay: dict[str, dict[str, DocState]] = {}
         # Keys written since the overlay mirror was last synced, in write order.
         self.dirty: dict[str, dict[str, None]] = {}
-        self._undo: list[tuple[str, str, Any]] = []
+        self._undo: list[tuple[str, Any, Any]] = []
         self._savepoints: list[tuple[str, int, int]] = []
-        #: documents read from the store in this transaction: id -> (body, change vector)
-        self.seen: dict[str, tuple[JSONDict, str | None]] = {}
+        self._seen: dict[str, tuple[JSONDict | str, str | None]] = {}
+        #: reads noted in bulk (note_read), not yet in ``seen``: (ids, JSON texts, cvs)
+        self._unseen: list[tuple[list[str], list[str | None], list[str | None]]] = []
         #: change vectors UPDATE and DELETE by key must find at commit (optimistic
         #: concurrency: set by a session from what it loaded)
         self.expected: dict[str, str] = {}
         #: documents an enclosing test transaction holds as if committed (see end_of_unit):
         #: (collection, id) -> the state they had then
         self.as_committed: dict[tuple[str, str], DocState] = {}
+
+    @property
+    def seen(self) -> dict[str, tuple[JSONDict | str, str | None]]:
+        """Documents read from the store in this transaction: id -> (body, change vector);
+        the body may be kept as its JSON text (parsed when used)."""
+        if self._unseen:
+            self._take_reads()
+        return self._seen
+
+    @seen.setter
+    def seen(self, value: dict[str, tuple[JSONDict | str, str | None]]) -> None:
+        if self._unseen:
+            self._take_reads()
+        self._seen = value
+
+    def note_read(self, ids: list[str], texts: list[str | None],
+                  cvs: list[str | None]) -> None:
+        """Documents a query read, by id, JSON text and change vector (a pending document,
+        read without one, is left out): they join ``seen`` when it is next looked at, so
+        a read nobody looks back at costs no entry per row."""
+        self._unseen.append((ids, texts, cvs))
+
+    def _take_reads(self) -> None:
+        seen = self._seen
+        for ids, texts, cvs in self._unseen:
+            for doc_id, text, cv in zip(ids, texts, cvs, strict=True):
+                if text is not None and cv:
+                    seen[doc_id] = (text, cv)
+        self._unseen.clear()
 
     def __len__(self) -> int:
         return len(self.commands)
@@ -59,6 +90,21 @@ class PendingBatch:
         """Append a command; ``body`` is the document as it stands after it (None if deleted)."""
         self.commands.append(command)
         self._set_state(command.collection, command.id, body)
+
+    def add_puts(self, collection: str, puts: list[Put]) -> None:
+        """``add`` of each PUT of one collection, in order: the body of each is the document
+        after it. Their ids are distinct (one INSERT statement's rows)."""
+        self.commands.extend(puts)
+        docs = self.overlay.setdefault(collection, {})
+        if self._savepoints:  # only a savepoint can need the states these writes replace
+            new = [put.id for put in puts if put.id not in docs]
+            if len(new) < len(puts):
+                self._undo.extend([(collection, put.id, docs[put.id]) for put in puts
+                                   if put.id in docs])
+            if new:
+                self._undo.append((collection, new, _NEW))  # one entry for the new documents
+        docs.update([(put.id, (put.id, put.body)) for put in puts])
+        self.dirty.setdefault(collection, {}).update(dict.fromkeys([put.id for put in puts]))
 
     def add_guard(self, command: Patch) -> None:
         """Queue a command that only checks a document's version at commit (a PATCH that
@@ -102,7 +148,8 @@ class PendingBatch:
         fixture, that is its commit (or rollback). What it wrote now reads as stored data
         (loads count as requests, as they would after a real commit), and what it read is
         forgotten, as a real transaction end forgets it."""
-        self.seen.clear()
+        self._unseen.clear()
+        self._seen.clear()
         if committed:
             for collection, docs in self.overlay.items():
                 for doc_id, state in docs.items():
@@ -127,6 +174,11 @@ class PendingBatch:
         while len(self._undo) > n_undo:
             collection, key, previous = self._undo.pop()
             docs = self.overlay[collection]
+            if previous is _NEW:  # documents a run of PUTs created (add_puts)
+                for new_key in key:
+                    del docs[new_key]
+                self.dirty.setdefault(collection, {}).update(dict.fromkeys(key))
+                continue
             if previous is _MISSING:
                 del docs[key]
             else:
@@ -175,7 +227,8 @@ class PendingBatch:
         """Forget everything (after commit or rollback)."""
         self.commands.clear()
         self.dirty.clear()
-        self.seen.clear()
+        self._unseen.clear()
+        self._seen.clear()
         self.expected.clear()
         self.overlay.clear()
         self._undo.clear()

@@ -89,6 +89,27 @@ def _check_exprs(checks: tuple[tuple[str, str], ...]) -> tuple[ast.Expr, ...]:
 
 def check_constraints(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate) -> None:
     """NOT NULL and CHECK constraints of ``spec`` on the document ``body``."""
+    if _may_fail(spec, body):
+        _check_fields(spec, body)
+    if spec.checks:
+        _check_checks(spec, body, evaluate)
+
+
+def _may_fail(spec: CollectionSpec, body: dict[str, Any]) -> bool:
+    """Whether a field of ``body`` may break NOT NULL or exactness (the per-row fast test:
+    only the fields that can fail are looked at; ``_check_fields`` then says which, in
+    field order)."""
+    for name in spec.required_fields:
+        if body.get(name) is None:
+            return True
+    for name in spec.exact_fields:
+        value = body.get(name)
+        if type(value) is float and abs(value) >= _EXACT_FLOAT:
+            return True
+    return False
+
+
+def _check_fields(spec: CollectionSpec, body: dict[str, Any]) -> None:
     for f in spec.fields:
         value = body.get(f.name)
         if value is None:
@@ -101,11 +122,13 @@ def check_constraints(spec: CollectionSpec, body: dict[str, Any], evaluate: Eval
             raise DataError(
                 f"{spec.name}.{f.name}: computed value {value!r} is beyond what the store "
                 "computes exactly; it would be stored rounded")
-    if spec.checks:
-        exprs = _check_exprs(spec.checks)
-        params = {FIELD + k: v for k, v in body.items()}
-        for f in spec.fields:
-            params.setdefault(FIELD + f.name, None)
-        for (name, sql), ok in zip(spec.checks, evaluate(exprs, params), strict=False):
-            if ok is not None and not ok:
-                raise IntegrityError(f"CHECK constraint failed: {name or sql} on {spec.name}")
+
+
+def _check_checks(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate) -> None:
+    exprs = _check_exprs(spec.checks)
+    params = {FIELD + k: v for k, v in body.items()}
+    for f in spec.fields:
+        params.setdefault(FIELD + f.name, None)
+    for (name, sql), ok in zip(spec.checks, evaluate(exprs, params), strict=False):
+        if ok is not None and not ok:
+            raise IntegrityError(f"CHECK constraint failed: {name or sql} on {spec.name}")

@@ -165,7 +165,7 @@ class CollectionSpec:
     #: default schema, whose table names may hold dots too
     schema: str | None = None
 
-    @property
+    @cached_property
     def prefix(self) -> str:
         return self.id_prefix or self.name.lower()
 
@@ -190,9 +190,15 @@ class CollectionSpec:
         """The fields of each unique index (a unique index has plain fields only)."""
         return [plain_fields(elements) for elements, unique in self.indexes.values() if unique]
 
-    @property
+    @cached_property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @cached_property
+    def required_fields(self) -> tuple[str, ...]:
+        """NOT NULL fields a write must give a value (the HiLo-filled key is filled first)."""
+        return tuple(f.name for f in self.fields
+                     if not f.nullable and f.name != self.autoincrement)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -246,7 +252,7 @@ class CollectionSpec:
     def computed_fields(self) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.computed is not None)
 
-    @property
+    @cached_property
     def declared(self) -> bool:
         """Whether the schema says anything: a collection that RavenDB (or the bundled
         server) created with its first document has no fields and no key recorded."""

@@ -289,6 +289,18 @@ def _refuse(obj: Any) -> Any:
 
 _plain_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_refuse,
                                   allow_nan=False)
+# The C encoder behind _plain_encoder, made once (JSONEncoder.encode makes one per call) and
+# without a circular-reference memo: a circular value recurses until RecursionError, and is
+# then encoded by the checking path, which refuses it as before. Same text as _plain_encoder.
+_c_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_encode_c: Any = None if _c_encoder is None else _c_encoder(
+    None, _refuse, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+
+
+def _encode_plain(document: Any) -> str:
+    if _encode_c is None or type(document) is str:
+        return _plain_encoder.encode(document)
+    return "".join(_encode_c(document, 0))
 
 
 # An escaped NUL character: \u0000 after an even number of backslashes.
@@ -317,8 +329,8 @@ def dumps(document: Any) -> str:
     """Compact JSON; Decimal values are written as exact JSON numbers. Strings holding NUL
     are refused (DataError)."""
     try:
-        return _refuse_nul(_plain_encoder.encode(document))  # the common case: JSON types
-    except (TypeError, ValueError):
+        return _refuse_nul(_encode_plain(document))  # the common case: JSON types
+    except (TypeError, ValueError, RecursionError):
         pass
     marks: list[str] = []
 
@@ -352,7 +364,18 @@ def _parse_float(text: str) -> float | decimal.Decimal:
 
 
 _decoder = json.JSONDecoder(parse_float=_parse_float)
-loads = _decoder.decode
+_scan_once: Any = getattr(_decoder, "scan_once")  # noqa: B009 - not in typeshed
+
+
+def loads(text: str) -> Any:
+    """A JSON text as Python values (numbers a float can't hold exactly stay Decimal)."""
+    try:  # the common case, a document as the store writes it: no surrounding whitespace
+        value, end = _scan_once(text, 0)
+    except (StopIteration, json.JSONDecodeError, TypeError):
+        return _decoder.decode(text)  # the error (or the whitespace) as json says it
+    if end != len(text):
+        return _decoder.decode(text)
+    return value
 
 
 class ExactSum:

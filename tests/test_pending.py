@@ -149,3 +149,55 @@ def test_a_unit_of_work_ended_under_a_test_transaction_reads_as_stored() -> None
     assert not split_pending(batch, "users", ["users/1"])[2]  # pending again in this unit
     batch.rollback_to("app")
     assert split_pending(batch, "users", ["users/1"])[2]
+
+
+def test_add_puts_is_add_of_each_put() -> None:
+    one_by_one, at_once = PendingBatch(), PendingBatch()
+    for batch in (one_by_one, at_once):
+        batch.add(_put("users/9", name="old"), {"name": "old"})
+        batch.add(Delete("users", "users/2"), None)  # a pending delete: the PUT replaces it
+        batch.savepoint("s")
+    puts = [_put("users/1", name="a"), Put("users", "users/2", {"name": "b"}),
+            _put("users/3", name="c")]
+    for put in puts:
+        one_by_one.add(put, put.body)
+    at_once.add_puts("users", list(puts))
+    assert at_once.commands == one_by_one.commands
+    assert at_once.overlay == one_by_one.overlay
+    assert list(at_once.dirty["users"]) == list(one_by_one.dirty["users"])
+    for batch in (one_by_one, at_once):
+        batch.rollback_to("s")
+    assert at_once.overlay == one_by_one.overlay == {
+        "users": {"users/9": ("users/9", {"name": "old"}), "users/2": ("users/2", None)}}
+    assert at_once.commands == one_by_one.commands and len(at_once) == 2
+    assert set(at_once.dirty["users"]) == {"users/9", "users/2", "users/1", "users/3"}
+
+
+def test_add_puts_outside_a_savepoint_keeps_no_undo_log() -> None:
+    batch = PendingBatch()
+    batch.add_puts("users", [_put("users/1", name="a")])
+    assert batch.get("users", "users/1") == ("users/1", {"name": "a"})
+    assert batch._undo == []
+    with batch.atomic_statement():
+        batch.add_puts("users", [_put("users/2"), _put("users/3")])
+    with pytest.raises(ZeroDivisionError), batch.atomic_statement():
+        batch.add_puts("users", [_put("users/4"), _put("users/5")])
+        raise ZeroDivisionError
+    assert sorted(batch.overlay["users"]) == ["users/1", "users/2", "users/3"]
+    assert len(batch) == 3
+
+
+def test_noted_reads_join_seen_in_order_when_it_is_looked_at() -> None:
+    batch = PendingBatch()
+    batch.note_read(["users/1", "users/2", "users/3"], ['{"a":1}', None, '{"c":3}'],
+                    ["A:1-x", "A:2-x", None])  # users/3: a pending document (no version)
+    batch.seen["users/9"] = ({"z": 9}, "A:9-x")  # a direct write merges the notes first
+    batch.note_read(["users/1"], ['{"a":2}'], ["A:5-x"])  # read again later: this one wins
+    assert batch.seen == {"users/1": ('{"a":2}', "A:5-x"), "users/9": ({"z": 9}, "A:9-x")}
+    outer, batch.seen = batch.seen, {}  # as FOR UPDATE swaps it
+    batch.note_read(["users/4"], ['{"d":4}'], ["A:6-x"])
+    inner, batch.seen = batch.seen, outer
+    assert inner == {"users/4": ('{"d":4}', "A:6-x")} and "users/4" not in batch.seen
+    batch.note_read(["users/7"], ['{}'], ["A:7-x"])
+    batch.clear()
+    assert batch.seen == {}

@@ -208,3 +208,50 @@ def test_dumps_refuses_strings_holding_nul(text: str) -> None:
 
 def test_dumps_accepts_the_text_of_an_escaped_nul() -> None:
     assert values.loads(values.dumps({"s": "\\u0000"})) == {"s": "\\u0000"}
+
+
+# -- the reused C encoder and scanner (dumps / loads fast paths) -------------------------
+
+_STDLIB_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_TRICKY_DOCUMENTS = [
+    {"a": 1, "b": "x", "c": None, "d": True, "e": False},
+    {"nested": {"list": [1, 2.5, -0.0, 1e300, 2**70, -(2**64)], "empty": {}, "none": []}},
+    {"text": 'quo"te \\ back\nline\ttab \x01 é 漢 😀 \u2028', "key\"q": 1, "ü": "x"},
+    [1, "two", [3]],
+    "top-level text",
+    12345678901234567890123,
+    0.1 + 0.2,
+]
+
+
+@pytest.mark.parametrize("document", _TRICKY_DOCUMENTS)
+def test_dumps_writes_the_standard_encoders_text(document: object) -> None:
+    text = values.dumps(document)
+    assert text == _STDLIB_ENCODER.encode(document)
+    assert values.loads(text) == document
+
+
+@pytest.mark.parametrize("document", _TRICKY_DOCUMENTS)
+def test_loads_reads_as_the_decoder_with_exact_floats(document: object) -> None:
+    text = json.dumps(document, ensure_ascii=False)  # with spaces, as another client writes
+    want = json.loads(text, parse_float=values._parse_float)
+    assert values.loads(text) == want
+    assert values.loads(f"  {text}\n") == want  # surrounding whitespace: the slow path
+
+
+def test_loads_keeps_exact_numbers_and_refuses_malformed_text() -> None:
+    assert values.loads('{"d":1.10000000000000000001,"f":1.5,"i":123456789012345678901}') == {
+        "d": decimal.Decimal("1.10000000000000000001"), "f": 1.5, "i": 123456789012345678901}
+    assert type(values.loads("1.50")) is float
+    for bad in ("", "{", '{"a":1} x', "[1,]", " "):
+        with pytest.raises(json.JSONDecodeError):
+            values.loads(bad)
+
+
+def test_dumps_refuses_what_it_refused_before() -> None:
+    looped: list[object] = []
+    looped.append(looped)
+    for bad in (looped, {"x": float("nan")}, {"x": "a\x00b"}, {"x": decimal.Decimal("NaN")}):
+        with pytest.raises(DataError):
+            values.dumps(bad)
+    assert values.dumps({"d": decimal.Decimal("1.50")}) == '{"d":1.50}'

@@ -11,12 +11,10 @@ import datetime as _dt
 import os
 import threading
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backends.embedded.connection import EmbeddedConnection
 from ..backends.embedded.store import EmbeddedStore
-from ..backends.ravendb.connection import RavenConnection
-from ..backends.ravendb.http import Cluster
 from ..errors import (
     DatabaseError,
     DataError,
@@ -30,6 +28,9 @@ from ..errors import (
     Warning,
 )
 from .connection import Connection, Cursor
+
+if TYPE_CHECKING:
+    from ..backends.ravendb.http import Cluster
 
 apilevel = "2.0"
 threadsafety = 1  # threads may share the module, not connections
@@ -104,6 +105,11 @@ def connect(
     if unknown:
         raise InterfaceError(f"unknown connect() argument(s): {', '.join(sorted(unknown))}")
     if urls is not None or cluster is not None:
+        # Imported here: an embedded store's process needs no HTTP stack (requests, urllib3,
+        # ssl), whose objects every full garbage collection would walk too.
+        from ..backends.ravendb.connection import RavenConnection  # noqa: PLC0415
+        from ..backends.ravendb.http import Cluster  # noqa: PLC0415
+
         if cluster is None:
             cluster = Cluster(list(urls or ()), database, cert=cert, ca=ca, timeout=timeout,
                               read_balance=read_balance)

@@ -248,8 +248,8 @@ def _run_point(
     spec = point.spec
     wanted: dict[str, list[tuple[Any, ...]]] = {}
     for exprs in point.keys:
-        key = tuple(_value(k, params) for k in exprs)
-        if not any(k is None for k in key):  # NULL = x is never true
+        key = tuple([_value(k, params) for k in exprs])
+        if None not in key:  # NULL = x is never true
             wanted.setdefault(spec.document_id(key), []).append(key)
     out = Outcome(list(point.labels), [], -1)
     if not wanted:
@@ -261,9 +261,9 @@ def _run_point(
             continue
         body = doc[1]
         # Different key values share an id text (1 and "1"); SQL equality is on the values.
-        if any(all(body.get(f) == v for f, v in zip(spec.primary_key, key, strict=True))
-               for key in keys):
-            out.rows.append(tuple(body.get(f) for f in point.fields))
+        stored = tuple([body.get(f) for f in spec.primary_key])
+        if any(stored == key for key in keys):
+            out.rows.append(tuple([body.get(f) for f in point.fields]))
     return out
 
 
@@ -286,7 +286,6 @@ def run_insert(
         return _merged([run_insert(backend, stmt, [p], pending, fks) for p in param_sets])
     spec = plan.spec
     bodies = [plan.body(backend, params, pending) for params in param_sets]
-    params_of = {id(b): p for b, p in zip(bodies, param_sets, strict=True)}
     generated: list[int] = []
     auto = spec.autoincrement
     if auto is not None:
@@ -296,36 +295,40 @@ def run_insert(
     gen = iter(generated)
     out = Outcome(rowcount=len(bodies))
     returning = returning_plan(backend, stmt) if stmt.returning else None
+    written = pending.overlay.get(spec.name, {})
     seen: set[str] = set()
     stored_check: list[str] = []  # ids a committed document may hold already
-    for body in bodies:
+    puts: list[Put] = []
+    prefix, int_key, computed = spec.prefix, plan.int_key, spec.computed_fields
+    for body, params in zip(bodies, param_sets, strict=True):
         if auto is not None:
             if body.get(auto) is None:
                 body[auto] = next(gen)
             elif isinstance(body[auto], int):
-                backend.observe_id(spec.prefix, body[auto])
-        if spec.computed_fields:
+                backend.observe_id(prefix, body[auto])
+        if computed:
             body.update(generated_values(spec, body, backend.evaluate))
         check_constraints(backend, spec, body)
-        if plan.int_key is not None and type(body[plan.int_key]) is int:
-            doc_id = f"{spec.prefix}/{body[plan.int_key]}"  # the common case, without tuples
+        if int_key is not None and type(body[int_key]) is int:
+            doc_id = f"{prefix}/{body[int_key]}"  # the common case, without tuples
         else:
             key = tuple(body.get(k) for k in spec.primary_key)
             doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
-        state = pending.get(spec.name, doc_id)
+        state = written.get(doc_id)
         if doc_id in seen or (state is not None and state[1] is not None):
             raise _duplicate_key(spec, doc_id)
         seen.add(doc_id)
         if state is None and spec.primary_key and not _fresh_key(backend, spec, body):
             stored_check.append(doc_id)
         # "" = must not exist yet; after a pending delete of the same id the PUT replaces it.
-        pending.add(Put(spec.name, doc_id, body, "" if state is None else None), body)
-        if auto is not None:
-            out.lastrowid = body[auto]
+        puts.append(Put(spec.name, doc_id, body, "" if state is None else None))
         if returning is not None:
-            out.rows.append(returning.row(backend, params_of[id(body)], body))
+            out.rows.append(returning.row(backend, params, body))
     if stored_check:
         _refuse_stored_keys(backend, spec, stored_check)
+    pending.add_puts(spec.name, puts)
+    if auto is not None and bodies:
+        out.lastrowid = bodies[-1][auto]
     if fks is not None:
         fks.after_statement(spec, [RowChange(None, body) for body in bodies], pending)
     if returning is not None:
@@ -645,8 +648,9 @@ def _matches_by_key(
     for wanted_id in ids:
         known = pending.seen.get(wanted_id) if key_only and pending.get(
             spec.name, wanted_id) is None else None
-        if known is not None:
-            docs[wanted_id] = (wanted_id, known[0], known[1])
+        if known is not None:  # a body kept as its JSON text is parsed now (embedded reads)
+            body = values.loads(known[0]) if type(known[0]) is str else known[0]
+            docs[wanted_id] = (wanted_id, body, known[1])
         else:
             to_load.append(wanted_id)
     if to_load:

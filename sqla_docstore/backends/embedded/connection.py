@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from json import dumps as json_dumps
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeGuard
 
 from ... import rowexpr, values
 from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
@@ -304,8 +305,12 @@ class EmbeddedConnection:
             self, overlays, arrays, dict(paths)).plan_query(stmt))
         self._count("query")
         rows = self._run(plan, params)
+        columns = plan.columns
+        if pending is not None and len(plan.documents) == 1 and all(
+                c.kind == "field" for c in columns):
+            return [c.label for c in columns], _field_rows(plan, rows, pending)
         seen = pending.seen if pending is not None else None
-        return [c.label for c in plan.columns], build_rows(plan, rows, seen)
+        return [c.label for c in columns], build_rows(plan, rows, seen)
 
     def query_stream(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None,
@@ -434,17 +439,19 @@ class EmbeddedConnection:
             with self._lock:
                 for start in range(0, len(missing), 500):
                     chunk = missing[start:start + 500]
-                    marks = ", ".join("?" * len(chunk))
-                    for doc_id, text, cv in self._conn.execute(
-                        f"SELECT id, body, cv FROM {table} WHERE id IN ({marks})", chunk
-                    ):
+                    sql = (f"SELECT id, body, cv FROM {table} WHERE id = ?" if len(chunk) == 1
+                           else f"SELECT id, body, cv FROM {table} WHERE id IN "
+                                f"({', '.join('?' * len(chunk))})")
+                    for doc_id, text, cv in self._conn.execute(sql, chunk):
                         body = values.loads(text)
                         if key is not None:  # the key is the id, not kept in the body
                             body[key] = doc_id
                         found[doc_id] = (doc_id, body, cv)
             if pending is not None:
-                pending.seen.update((k, (v[1], v[2])) for k, v in found.items()
-                                    if v[1] is not None and v[2])
+                seen = pending.seen
+                for doc_id, body, cv in found.values():
+                    if body is not None and cv:
+                        seen[doc_id] = (body, cv)
         return found
 
     # -- writes --------------------------------------------------------------------------
@@ -634,7 +641,11 @@ def _apply(
     conn: sqlite3.Connection, store: EmbeddedStore, batch: Batch, want_results: bool,
     recompute: Recomputer,
 ) -> list[dict[str, Any]]:
-    etag = int(conn.execute("""SELECT value FROM "@meta" WHERE key = 'etag'""").fetchone()[0])
+    # Every command takes one etag: the store's counter moves past the batch's first, in the
+    # statement that reads it (one statement, not a read and a write).
+    last = int(conn.execute("""UPDATE "@meta" SET value = value + ? WHERE key = 'etag'
+                               RETURNING value""", (len(batch.commands),)).fetchone()[0])
+    etag = last - len(batch.commands)
     modified = utc_now_text()
     results: list[dict[str, Any]] = []
     commands = batch.commands
@@ -654,13 +665,28 @@ def _apply(
                                results if want_results else None)
             i = j
             continue
+        if _plain_patch(cmd):
+            # A run of PATCHes that set fields of distinct documents: the stored rows are
+            # read together and written with one executemany, in command order.
+            ids: set[str] = set()
+            patches: list[Patch] = []
+            for nxt in commands[i:]:
+                if not (_plain_patch(nxt) and nxt.collection == cmd.collection
+                        and nxt.id not in ids):
+                    break
+                ids.add(nxt.id)
+                patches.append(nxt)
+            etag = _patch_run(conn, store, patches, etag, modified, results)
+            i += len(patches)
+            continue
         etag += 1
         if isinstance(cmd, CompareExchange):
             results.append(_apply_compare_exchange(conn, cmd, etag))
         else:
             results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified, recompute))
         i += 1
-    conn.execute("""UPDATE "@meta" SET value = ? WHERE key = 'etag'""", (etag,))
+    if etag != last:  # pragma: no cover - each command takes exactly one etag
+        conn.execute("""UPDATE "@meta" SET value = ? WHERE key = 'etag'""", (etag,))
     return results
 
 
@@ -671,27 +697,74 @@ def _cv(store: EmbeddedStore, etag: int) -> str:
 def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put], etag: int,
                 modified: str, results: list[dict[str, Any]] | None) -> int:
     collection = puts[0].collection
-    node, db_id, dumps = store.node_tag, store.database_id, values.dumps
-    rows = [
-        (put.id, dumps(put.body), f"{node}:{etag + n}-{db_id}", modified)
-        for n, put in enumerate(puts, 1)
-    ]
-    if results is not None:
-        results += [{"Type": "PUT", "@id": row[0], "@collection": collection,
-                     "@change-vector": row[2], "@last-modified": modified} for row in rows]
-    etag += len(puts)
     table = _table(store, conn, collection)
     try:
-        conn.executemany(f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?)", rows)
+        # rows are encoded as SQLite takes them: no second copy of the run in memory
+        conn.executemany(f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?)",
+                         _insert_rows(store, puts, etag, modified, results))
     except sqlite3.IntegrityError as exc:
         # the rows this run inserted before the failing one are still there: not taken
-        taken = _taken_ids(conn, table, [p.id for p in puts], {row[2] for row in rows})
+        written = {_cv(store, n) for n in range(etag + 1, etag + len(puts) + 1)}
+        taken = _taken_ids(conn, table, [p.id for p in puts], written)
         if taken:
             raise DuplicateKeyError(
                 f"document {taken[0]!r} already exists in collection {collection} "
                 f"(duplicate primary key)"
             ) from exc
         raise IntegrityError(f"unique constraint failed in collection {collection}: {exc}") from exc
+    return etag + len(puts)
+
+
+def _insert_rows(store: EmbeddedStore, puts: list[Put], etag: int, modified: str,
+                 results: list[dict[str, Any]] | None) -> Iterator[tuple[str, str, str, str]]:
+    node, db_id, dumps = store.node_tag, store.database_id, values.dumps
+    for n, put in enumerate(puts, etag + 1):
+        cv = f"{node}:{n}-{db_id}"
+        if results is not None:
+            results.append({"Type": "PUT", "@id": put.id, "@collection": put.collection,
+                            "@change-vector": cv, "@last-modified": modified})
+        yield put.id, dumps(put.body), cv, modified
+
+
+def _plain_patch(cmd: Any) -> TypeGuard[Patch]:
+    """A PATCH that sets or removes fields, nothing computed (see _patch_run)."""
+    return isinstance(cmd, Patch) and not cmd.compute and bool(cmd.set or cmd.unset)
+
+
+def _patch_run(conn: sqlite3.Connection, store: EmbeddedStore, patches: list[Patch],
+               etag: int, modified: str, results: list[dict[str, Any]]) -> int:
+    """``_apply_one`` of each PATCH (of one collection, distinct documents, in order), with
+    one read of the stored rows and one executemany of the writes per 500 documents."""
+    table = _table(store, conn, patches[0].collection)
+    for start in range(0, len(patches), 500):  # a chunk's rows at a time: bounded memory
+        chunk = patches[start:start + 500]
+        etag = _patch_chunk(conn, store, table, chunk, etag, modified, results)
+    return etag
+
+
+def _patch_chunk(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
+                 patches: list[Patch], etag: int, modified: str,
+                 results: list[dict[str, Any]]) -> int:
+    marks = ", ".join("?" * len(patches))
+    stored: dict[str, tuple[str, str]] = {
+        doc_id: (text, cv) for doc_id, text, cv in conn.execute(
+            f"SELECT id, body, cv FROM {table} WHERE id IN ({marks})", [p.id for p in patches])}
+    rows = []
+    loads, dumps = values.loads, values.dumps
+    for cmd in patches:
+        etag += 1
+        row = stored.get(cmd.id)
+        _check_expected(cmd, row)
+        assert row is not None  # a PATCH of a missing document failed the check
+        body = loads(row[0])
+        body.update(cmd.set)
+        for key in cmd.unset:
+            body.pop(key, None)
+        cv = _cv(store, etag)
+        rows.append((dumps(body), cv, modified, cmd.id))
+        results.append({"Id": cmd.id, "ChangeVector": cv, "LastModified": modified,
+                        "Type": "PATCH", "PatchStatus": "Patched"})
+    conn.executemany(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE id = ?", rows)
     return etag
 
 
@@ -818,19 +891,7 @@ def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
     kinds = {c.kind for c in columns}
     loads = values.loads
     if kinds == {"field"} and len(plan.documents) == 1:
-        slot, id_slot, cv_slot = plan.documents[0]
-        names = [c.name for c in columns]
-        out = []
-        for row in rows:
-            text = row[slot]
-            if text is None:
-                out.append((None,) * len(names))
-            else:
-                doc = loads(text)
-                if seen is not None and row[cv_slot]:  # stored, not pending (see rows_for_write)
-                    seen[row[id_slot]] = (doc, row[cv_slot])
-                out.append(tuple([doc.get(n) for n in names]))
-        return out
+        return _field_rows(plan, rows, None)
     if kinds == {"value"}:
         return rows
     getters = [_getter(c) for c in columns]
@@ -844,6 +905,35 @@ def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
                 seen[row[id_slot]] = (doc, row[cv_slot])
         result.append(tuple([g(row, docs) for g in getters]))
     return result
+
+
+def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
+                pending: PendingBatch | None) -> list[tuple[Any, ...]]:
+    """Rows of fields of one document each. The documents read are noted in ``pending`` as
+    their JSON texts (see PendingBatch.note_read), so the parsed bodies die young."""
+    slot, id_slot, cv_slot = plan.documents[0]
+    names = tuple(c.name for c in plan.columns)
+    pick = itemgetter(*names)
+    single = len(names) == 1
+    empty = (None,) * len(names)
+    loads = values.loads
+    out: list[tuple[Any, ...]] = []
+    append = out.append
+    for row in rows:
+        text = row[slot]
+        if text is None:
+            append(empty)
+            continue
+        doc = loads(text)
+        try:
+            append((pick(doc),) if single else pick(doc))
+        except (KeyError, TypeError):  # a field the document lacks (or no object): None
+            append(tuple([doc.get(n) for n in names]))
+    if pending is not None and rows:
+        # stored documents only, not pending ones (no change vector; see rows_for_write)
+        pending.note_read([r[id_slot] for r in rows], [r[slot] for r in rows],
+                          [r[cv_slot] for r in rows])
+    return out
 
 
 def _getter(col: OutColumn) -> Any:

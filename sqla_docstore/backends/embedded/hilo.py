@@ -37,7 +37,13 @@ class _Generator:
         runs = self.handed_out
         for pos in range(len(runs) - 1, -1, -1):
             first, last = runs[pos]
-            if first <= value <= last:
+            if first == value:  # ids used in the order handed out: the run just shrinks
+                if value < last:
+                    runs[pos] = (value + 1, last)
+                else:
+                    del runs[pos]
+                return True
+            if first < value <= last:
                 runs[pos:pos + 1] = [r for r in ((first, value - 1), (value + 1, last))
                                      if r[0] <= r[1]]
                 if len(runs) > _MAX_HANDED_OUT:  # ids used out of order split the runs

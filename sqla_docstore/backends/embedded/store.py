@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from ... import values
 from ...errors import (
@@ -62,23 +63,48 @@ def translate(exc: sqlite3.Error, what: str) -> DatabaseError:
     return ProgrammingError(f"{text} (in: {what})")
 
 
-@contextmanager
-def store_errors(what: str) -> Iterator[None]:
+class store_errors:  # noqa: N801 - used as a function: ``with store_errors(...)``, ``@...``
     """Errors of store work (sqlite3, numbers SQLite can't hold, text it can't encode) as PEP
-    249 errors naming ``what``, the original kept as the cause. Also a decorator."""
-    try:
-        yield
-    except sqlite3.Error as exc:
+    249 errors naming ``what``, the original kept as the cause. Also a decorator (a plain
+    try/except around the call: it wraps per-statement calls)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, _STORE_ERRORS):
+            raise _store_error(exc, self.what) from exc
+
+    def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
+        what = self.what
+
+        @functools.wraps(func)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return func(*args, **kwargs)
+            except _STORE_ERRORS as exc:
+                raise _store_error(exc, what) from exc
+
+        return wrapper
+
+
+_STORE_ERRORS = (sqlite3.Error, OverflowError, UnicodeEncodeError)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _store_error(exc: BaseException, what: str) -> Exception:
+    if isinstance(exc, sqlite3.Error):
         refused = values.take_refusal()  # a wide number met ORDER BY & co. (sqlgen)
-        if refused is not None:
-            raise refused from exc
-        raise translate(exc, what) from exc
-    except OverflowError as exc:
-        raise DataError(f"a number is out of the store's range while {what}: {exc}") from exc
-    except UnicodeEncodeError as exc:
+        return refused if refused is not None else translate(exc, what)
+    if isinstance(exc, UnicodeEncodeError):
         bad = exc.object[exc.start:exc.end]
-        raise DataError(f"text holding {bad!r} (a lone surrogate) can't be stored or compared "
-                        f"while {what}") from exc
+        return DataError(f"text holding {bad!r} (a lone surrogate) can't be stored or compared "
+                         f"while {what}")
+    return DataError(f"a number is out of the store's range while {what}: {exc}")
 
 
 _FLOAT_TEXT = sqlite3.connect(":memory:", check_same_thread=False)  # SQLite's REAL as text

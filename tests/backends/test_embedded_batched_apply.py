@@ -1,0 +1,114 @@
+"""The commit applies runs of commands together (one read, one executemany): the same rows,
+change vectors, replies and failures as applying each command alone."""
+
+from __future__ import annotations
+
+import decimal
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sqla_docstore.backends.embedded.connection import EmbeddedConnection
+from sqla_docstore.backends.embedded.store import EmbeddedStore
+from sqla_docstore.commands import Batch, Command, Delete, Patch, Put
+from sqla_docstore.errors import ConcurrencyError
+from sqla_docstore.schema import CollectionSpec, FieldSpec
+
+PEOPLE = CollectionSpec(
+    "people", (FieldSpec("id", "INTEGER", False), FieldSpec("name"), FieldSpec("n")), ("id",),
+    "id",
+)
+# Values whose JSON text must survive exactly: NULL (not a missing field), a nested
+# object, an exact decimal, an integer beyond 64 bits, text with escapes.
+TRICKY: dict[str, Any] = {"name": None, "n": {"a": [1, 2.5, True]},
+                          "d": decimal.Decimal("1.10000000000000000001"), "big": 2**70,
+                          "s": 'quo"te\\back\nline é'}
+
+
+def _store(path: Path) -> EmbeddedStore:
+    store = EmbeddedStore(str(path))
+    with store.connection() as c:
+        store.create_collection(c, PEOPLE)
+    return store
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[EmbeddedConnection, EmbeddedConnection]]:
+    """Two stores with the same ten documents (and so the same change vectors ahead)."""
+    conns = []
+    for name in ("a", "b"):
+        store = _store(tmp_path / f"{name}.db")
+        conn = EmbeddedConnection(store)
+        store.database_id = "same-database-id"  # change vectors comparable across the two
+        conn.submit(Batch([Put("people", f"people/{i}", {"id": i, "name": f"p{i}", "n": i}, "")
+                           for i in range(10)]))
+        conns.append(conn)
+    yield conns[0], conns[1]
+    for conn in conns:
+        conn.close()
+
+
+def _one_by_one(conn: EmbeddedConnection, commands: list[Command]) -> list[dict[str, Any]]:
+    """The oracle: each command in a batch of its own, so no run is formed; the change
+    vectors and replies then match those of one batch (one etag per command)."""
+    return [r for cmd in commands for r in conn.submit(Batch([cmd]))]
+
+
+def _rows(path: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(path) as raw:
+        return raw.execute('SELECT id, body, cv FROM "@docs/people" ORDER BY id').fetchall()
+
+
+def _replies(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k not in ("LastModified", "@last-modified")}
+            for r in results]
+
+
+def test_patch_run_gives_the_rows_and_replies_of_one_by_one(
+    pair: tuple[EmbeddedConnection, EmbeddedConnection], tmp_path: Path
+) -> None:
+    batched, single = pair
+    commands: list[Command] = [
+        Patch("people", "people/1", dict(TRICKY)),
+        Patch("people", "people/2", {"name": "x"}, unset=("n",)),
+        Patch("people", "people/3", {"n": None}),
+        Patch("people", "people/1", {"name": "again"}),  # the same document: a new run
+        Patch("people", "people/4", {"name": "y"}),
+        Delete("people", "people/5"),
+        Patch("people", "people/6", {"name": "z"}),
+    ]
+    got = batched.submit(Batch(list(commands)))
+    want = _one_by_one(single, commands)
+    assert _replies(got) == _replies(want)
+    assert _rows(tmp_path / "a.db") == _rows(tmp_path / "b.db")
+    body = json.loads(dict((i, b) for i, b, _ in _rows(tmp_path / "a.db"))["people/1"],
+                      parse_float=decimal.Decimal)
+    assert body["d"] == decimal.Decimal("1.10000000000000000001") and body["big"] == 2**70
+    assert body["name"] == "again" and body["s"] == TRICKY["s"]
+    assert "n" not in json.loads(dict((i, b) for i, b, _ in _rows(tmp_path / "a.db"))[
+        "people/2"])
+
+
+def test_a_failed_check_inside_a_patch_run_applies_nothing(
+    pair: tuple[EmbeddedConnection, EmbeddedConnection], tmp_path: Path
+) -> None:
+    conn = pair[0]
+    before = _rows(tmp_path / "a.db")
+    cv = dict((i, c) for i, _, c in before)
+    with pytest.raises(ConcurrencyError) as info:
+        conn.submit(Batch([
+            Patch("people", "people/1", {"name": "a"}, cv["people/1"]),
+            Patch("people", "people/2", {"name": "b"}, "A:1-stale"),  # the first failing
+            Patch("people", "people/404", {"name": "c"}),  # must exist: fails too
+        ]))
+    assert info.value.stale == ("people/2",)
+    assert _rows(tmp_path / "a.db") == before
+    with pytest.raises(ConcurrencyError) as info:
+        conn.submit(Batch([Patch("people", "people/1", {"name": "a"}),
+                           Patch("people", "people/404", {"name": "c"})]))
+    assert info.value.stale == ("people/404",)
+    assert _rows(tmp_path / "a.db") == before

@@ -1,0 +1,74 @@
+"""The per-row fast paths give what the general ones gave: fields a document lacks read as
+NULL, a document read is what a write by key then starts from, constraint errors name the
+first failing field."""
+
+from __future__ import annotations
+
+import decimal
+from typing import Any
+
+import pytest
+
+from sqla_docstore import dbapi
+from sqla_docstore.commands import Batch, Put
+from sqla_docstore.errors import DataError, IntegrityError
+
+
+def _rows(conn: dbapi.Connection, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+    cur = conn.cursor()
+    cur.execute(sql, params or {})
+    return cur.fetchall()
+
+
+@pytest.fixture
+def odd(conn: dbapi.Connection) -> dbapi.Connection:
+    """users documents written by another client: some lack fields, some hold other types."""
+    conn.backend.submit(Batch([
+        Put("users", "users/1", {"id": 1, "name": "full", "age": 3, "team": 7}, ""),
+        Put("users", "users/2", {"id": 2, "name": "no age or team"}, ""),
+        Put("users", "users/3", {"id": 3, "name": None, "age": 2**70, "team": 1.5}, ""),
+        Put("users", "users/4", {"id": 4, "name": {"nested": [1]}, "age": True,
+                                 "team": decimal.Decimal("1.10000000000000000001")}, ""),
+    ]))
+    return conn
+
+
+def test_fields_a_document_lacks_read_as_null(odd: dbapi.Connection) -> None:
+    assert _rows(odd, "SELECT id, name, age, team FROM users ORDER BY id") == [
+        (1, "full", 3, 7), (2, "no age or team", None, None), (3, None, 2**70, 1.5),
+        (4, {"nested": [1]}, True, decimal.Decimal("1.10000000000000000001"))]
+    assert _rows(odd, "SELECT age FROM users ORDER BY id") == [(3,), (None,), (2**70,), (True,)]
+    assert _rows(odd, "SELECT team, team AS again FROM users WHERE id = 2 OR id = 1 "
+                      "ORDER BY id") == [(7, 7), (None, None)]
+
+
+def test_a_write_by_key_starts_from_the_document_the_query_read(odd: dbapi.Connection) -> None:
+    _rows(odd, "SELECT id, name FROM users ORDER BY id")
+    loads = odd.request_counts.get("load", 0)
+    cur = odd.cursor()
+    cur.execute("UPDATE users SET name = :n WHERE id = :id", {"n": "renamed", "id": 4})
+    assert cur.rowcount == 1
+    assert odd.request_counts.get("load", 0) == loads  # read already: not loaded again
+    assert _rows(odd, "SELECT name, age, team FROM users WHERE id = 4") == [
+        ("renamed", True, decimal.Decimal("1.10000000000000000001"))]
+    assert "users/4" in odd.change_vectors
+    odd.commit()
+    assert _rows(odd, "SELECT name, age FROM users WHERE id = 4") == [("renamed", True)]
+
+
+def test_the_first_failing_field_names_the_error(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    # fields in declared order (id, name, age, team): a wide float in age is the error...
+    with pytest.raises(DataError, match="users.age"):
+        cur.execute("INSERT INTO users (name, age) VALUES (:n, :a)", {"n": "x", "a": 1e300})
+    # ... unless name, declared before it, is NULL
+    with pytest.raises(IntegrityError, match="NOT NULL constraint failed: users.name"):
+        cur.execute("INSERT INTO users (age) VALUES (:a)", {"a": 1e300})
+    with pytest.raises(IntegrityError, match="NOT NULL constraint failed: users.name"):
+        cur.execute("INSERT INTO users (age) VALUES (:a)", {"a": 1})
+    with pytest.raises(IntegrityError, match="CHECK constraint failed: age_positive"):
+        cur.execute("INSERT INTO users (name, age) VALUES (:n, :a)", {"n": "x", "a": -1})
+    cur.executemany("INSERT INTO users (name, age) VALUES (:n, :a)",
+                    [{"n": "a", "a": 1}, {"n": "b", "a": 2**53 - 1}])
+    assert _rows(conn, "SELECT name, age FROM users ORDER BY name") == [
+        ("a", 1), ("b", 2**53 - 1)]
