@@ -86,19 +86,22 @@ class EmbeddedConnection:
         self._catalog_fresh = False
         self._used.clear()
 
-    def _check_schemas_unchanged(self, batch: Batch) -> None:
-        """In the commit's write transaction (no DDL runs meanwhile): the batch's rows were
-        checked against the schemas this transaction read; if another connection changed
-        one since (columns, key, constraints), nothing is applied."""
+    def _check_schemas_unchanged(self, batch: Batch, catalog: int) -> None:
+        """In the commit's write transaction (no DDL runs meanwhile), given the catalog
+        version read in it: the batch's rows were checked against the schemas this
+        transaction read; if another connection changed one since (columns, key,
+        constraints), nothing is applied."""
         if not self._used:
             return
-        self.store.refresh_catalog(self._conn)
+        self.store.refresh_catalog(self._conn, catalog)
         for name in {getattr(cmd, "collection", None) for cmd in batch.commands}:
             used = self._used.get(name) if name else None
             now = self.store.current_spec(name) if name else None
             if now is not None and not now.declared:
                 now = self._resolved(now)
-            if used is not None and now is not None and _row_rules(used) != _row_rules(now):
+            if used is None or now is None or used is now:
+                continue  # (the same schema object: unchanged)
+            if _row_rules(used) != _row_rules(now):
                 raise OperationalError(
                     f"table {name} was changed by another connection during this "
                     "transaction (its columns, key or constraints); nothing was committed")
@@ -456,8 +459,10 @@ class EmbeddedConnection:
         with store_errors("committing"):
             try:
                 with self.store.lock, transaction(self._conn):
-                    self._check_schemas_unchanged(batch)
-                    return _apply(self._conn, self.store, batch, results, self._recompute)
+                    etag, catalog = _reserve_etags(self._conn, len(batch.commands))
+                    self._check_schemas_unchanged(batch, catalog)
+                    return _apply(self._conn, self.store, batch, results, self._recompute,
+                                  etag)
             except sqlite3.IntegrityError as exc:
                 raise IntegrityError(f"constraint failed: {exc}") from exc
 
@@ -482,8 +487,9 @@ class EmbeddedConnection:
             batch = self._as_stored(batch)
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._check_schemas_unchanged(batch)
-                _apply(self._conn, self.store, batch, False, self._recompute)
+                etag, catalog = _reserve_etags(self._conn, len(batch.commands))
+                self._check_schemas_unchanged(batch, catalog)
+                _apply(self._conn, self.store, batch, False, self._recompute, etag)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -630,11 +636,25 @@ def _param(params: dict[str, Any], name: str) -> Any:
 Recomputer = Callable[[Patch, dict[str, Any]], dict[str, Any]]
 
 
+#: One statement (inside the commit's write transaction) takes a batch's etags, one per
+#: command, and reads the catalog version (which DDL of other processes increments).
+_RESERVE_ETAGS = """UPDATE "@meta" SET value = value + ? WHERE key = 'etag'
+RETURNING value, (SELECT value FROM "@meta" WHERE key = 'catalog')"""
+
+
+def _reserve_etags(conn: sqlite3.Connection, count: int) -> tuple[int, int]:
+    """(the store's etag before the batch, the catalog version), the batch's ``count`` etags
+    counted as used (a failed batch rolls the count back with its transaction)."""
+    ((last, catalog),) = conn.execute(_RESERVE_ETAGS, (count,)).fetchall()
+    return int(last) - count, int(catalog or 0)
+
+
 def _apply(
     conn: sqlite3.Connection, store: EmbeddedStore, batch: Batch, want_results: bool,
-    recompute: Recomputer,
+    recompute: Recomputer, etag: int,
 ) -> list[dict[str, Any]]:
-    etag = int(conn.execute("""SELECT value FROM "@meta" WHERE key = 'etag'""").fetchone()[0])
+    """Apply the batch; ``etag`` is the store's etag before it (see ``_reserve_etags``),
+    each command taking the next one."""
     modified = utc_now_text()
     results: list[dict[str, Any]] = []
     commands = batch.commands
@@ -660,7 +680,6 @@ def _apply(
         else:
             results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified, recompute))
         i += 1
-    conn.execute("""UPDATE "@meta" SET value = ? WHERE key = 'etag'""", (etag,))
     return results
 
 
