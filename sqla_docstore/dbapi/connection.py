@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 from .. import errors
@@ -19,21 +19,30 @@ from . import executor, views
 from .foreign_keys import ForeignKeys
 
 
-@contextmanager
-def pep249(what: str) -> Iterator[None]:
+class pep249:  # noqa: N801 - used as a function
     """Every error leaving the DB-API is a PEP 249 one. The package raises its own classes
     where it knows what went wrong; anything else is a defect, reported as InternalError with
     the original exception kept as the cause (a nesting the parser did not bound as a
-    ProgrammingError)."""
-    try:
-        yield
-    except errors.Error:
-        raise
-    except RecursionError as exc:
-        raise errors.ProgrammingError(f"{what}: the statement is nested too deeply") from exc
-    except Exception as exc:
+    ProgrammingError). (A class, not a generator-based context manager: it wraps every
+    statement and commit.)"""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None or isinstance(exc, errors.Error) or not isinstance(exc, Exception):
+            return  # (a BaseException such as KeyboardInterrupt passes through as well)
+        if isinstance(exc, RecursionError):
+            raise errors.ProgrammingError(
+                f"{self.what}: the statement is nested too deeply") from exc
         raise errors.InternalError(
-            f"{what} failed with an unexpected {type(exc).__name__}: {exc}"
+            f"{self.what} failed with an unexpected {type(exc).__name__}: {exc}"
         ) from exc
 
 

@@ -276,25 +276,10 @@ class EmbeddedConnection:
 
     @staticmethod
     def _args(plan: SqlPlan, params: dict[str, Any]) -> dict[str, Any]:
-        args = {}
-        for slot, (kind, value) in plan.binds.items():
-            if kind == "literal":
-                args[slot] = values.to_sql_param(value)
-            elif kind == "array":
-                args[slot] = values.sql_array(_param(params, value))
-            elif kind == "param":
-                args[slot] = values.to_sql_param(_param(params, value))
-            elif kind == "blob":  # CAST(:p AS BLOB): bytes stay bytes (a SQLite blob)
-                value = _param(params, value)
-                args[slot] = bytes(value) if isinstance(
-                    value, (bytes, bytearray, memoryview)) else values.to_sql_param(value)
-            elif kind == "jsondoc":  # a JSON value a path reads into
-                args[slot] = values.dumps(values.to_json(_param(params, value)))
-            elif kind == "jsontext":
-                args[slot] = _json_compared(_param(params, value))
-            else:  # "<part>:<source>", a part of an exact comparison (sqlgen)
-                args[slot] = _compare_part(kind, value, params)
-        return args
+        binder = plan.binder
+        if binder is None:
+            binder = plan.binder = _Binder(plan.binds)
+        return binder.args(params)
 
     def query(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None
@@ -600,6 +585,75 @@ class EmbeddedConnection:
 def _row_rules(spec: CollectionSpec) -> tuple[Any, ...]:
     """What a row was checked against before commit (unique indexes are checked at commit)."""
     return (spec.fields, spec.primary_key, spec.autoincrement, spec.checks, spec.prefix)
+
+
+_PART_INDEX = {part: i for i, part in enumerate(values.COMPARE_PARTS)}
+
+
+class _Binder:
+    """A plan's binds as computed from a statement's parameters, prepared once per plan:
+    literals converted once; the parts of an exact comparison (value, low, high, text, wide)
+    computed once per parameter and execution (``values.compare_parts``), not once per
+    part. Binds are computed in slot order, so a missing or unstorable parameter fails as
+    it would bind by bind."""
+
+    __slots__ = ("binds", "fixed", "steps")
+
+    def __init__(self, binds: dict[str, tuple[str, Any]]) -> None:
+        self.binds = binds
+        self.fixed: dict[str, Any] | None = None  # literal binds, converted on first use
+        #: (slot, kind, reference, part index) of the binds that read parameters
+        self.steps: list[tuple[str, str, Any, int]] = []
+        for slot, (kind, ref) in binds.items():
+            part, _, source = kind.partition(":")
+            if kind == "literal" or source == "literal":
+                continue
+            if source == "param" and part in _PART_INDEX:
+                self.steps.append((slot, "part", ref, _PART_INDEX[part]))
+            else:
+                self.steps.append((slot, kind, ref, -1))
+
+    def _fixed(self) -> dict[str, Any]:
+        fixed = {}
+        for slot, (kind, ref) in self.binds.items():
+            if kind == "literal":
+                fixed[slot] = values.to_sql_param(ref)
+            elif kind.endswith(":literal"):
+                fixed[slot] = _compare_part(kind, ref, {})
+        self.fixed = fixed
+        return fixed
+
+    def args(self, params: dict[str, Any]) -> dict[str, Any]:
+        fixed = self.fixed if self.fixed is not None else self._fixed()
+        args = dict(fixed)
+        parts: dict[str, tuple[Any, ...]] = {}
+        for slot, kind, ref, index in self.steps:
+            if kind == "part":
+                of_ref = parts.get(ref)
+                if of_ref is None:
+                    of_ref = parts[ref] = values.compare_parts(_param(params, ref))
+                args[slot] = of_ref[index]
+            else:
+                args[slot] = _bind_value(kind, ref, params)
+        return args
+
+
+def _bind_value(kind: str, value: Any, params: dict[str, Any]) -> Any:
+    """One bind that reads the statement's parameters (see sqlgen's ``bind``)."""
+    if kind == "array":
+        return values.sql_array(_param(params, value))
+    if kind == "param":
+        return values.to_sql_param(_param(params, value))
+    if kind == "blob":  # CAST(:p AS BLOB): bytes stay bytes (a SQLite blob)
+        value = _param(params, value)
+        return bytes(value) if isinstance(
+            value, (bytes, bytearray, memoryview)) else values.to_sql_param(value)
+    if kind == "jsondoc":  # a JSON value a path reads into
+        return values.dumps(values.to_json(_param(params, value)))
+    if kind == "jsontext":
+        return _json_compared(_param(params, value))
+    # "<part>:<source>", a part of an exact comparison (sqlgen)
+    return _compare_part(kind, value, params)
 
 
 def _compare_part(kind: str, ref: Any, params: dict[str, Any]) -> Any:
