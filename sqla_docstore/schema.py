@@ -165,7 +165,7 @@ class CollectionSpec:
     #: default schema, whose table names may hold dots too
     schema: str | None = None
 
-    @property
+    @cached_property
     def prefix(self) -> str:
         return self.id_prefix or self.name.lower()
 
@@ -190,7 +190,7 @@ class CollectionSpec:
         """The fields of each unique index (a unique index has plain fields only)."""
         return [plain_fields(elements) for elements, unique in self.indexes.values() if unique]
 
-    @property
+    @cached_property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
@@ -246,7 +246,7 @@ class CollectionSpec:
     def computed_fields(self) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.computed is not None)
 
-    @property
+    @cached_property
     def declared(self) -> bool:
         """Whether the schema says anything: a collection that RavenDB (or the bundled
         server) created with its first document has no fields and no key recorded."""

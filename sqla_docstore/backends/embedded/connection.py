@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
+from functools import lru_cache
 from json import dumps as json_dumps
 from typing import Any
 
@@ -407,33 +408,41 @@ class EmbeddedConnection:
         rowexpr.check_constraints(spec, body, self.evaluate)
         return body
 
-    @store_errors("loading documents")
     def get_documents(
         self, collection: str, ids: list[str], pending: PendingBatch | None
     ) -> dict[str, Document]:
-        found, missing, as_stored = split_pending(pending, collection, ids)
-        if as_stored and not missing:
-            self._count("load")  # what a real commit would have sent to the store
-        if missing:
-            self._count("load")
-            spec = self.spec(collection)
-            table = collection_table(collection)
-            key = spec.primary_key[0] if spec.key_is_id else None
-            with self._lock:
-                for start in range(0, len(missing), 500):
-                    chunk = missing[start:start + 500]
-                    marks = ", ".join("?" * len(chunk))
-                    for doc_id, text, cv in self._conn.execute(
-                        f"SELECT id, body, cv FROM {table} WHERE id IN ({marks})", chunk
-                    ):
-                        body = values.loads(text)
-                        if key is not None:  # the key is the id, not kept in the body
-                            body[key] = doc_id
-                        found[doc_id] = (doc_id, body, cv)
-            if pending is not None:
-                pending.seen.update((k, (v[1], v[2])) for k, v in found.items()
-                                    if v[1] is not None and v[2])
+        with store_errors("loading documents"):
+            if pending:
+                found, missing, as_stored = split_pending(pending, collection, ids)
+                if as_stored and not missing:
+                    self._count("load")  # what a real commit would have sent to the store
+            else:  # (what split_pending gives for no pending writes)
+                found, missing = {}, ids
+            if missing:
+                self._count("load")
+                self._load(collection, missing, found,
+                           pending.seen if pending is not None else None)
         return found
+
+    def _load(self, collection: str, ids: list[str], found: dict[str, Document],
+              seen: dict[str, Any] | None) -> None:
+        """Stored documents by id into ``found``; those with a change vector also into
+        ``seen`` (id -> (body, change vector)), as the transaction's reads."""
+        spec = self.spec(collection)
+        table = collection_table(collection)
+        key = spec.primary_key[0] if spec.key_is_id else None
+        loads = values.loads
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                for doc_id, text, cv in self._conn.execute(_load_sql(table, len(chunk)),
+                                                           chunk):
+                    body = loads(text)
+                    if key is not None:  # the key is the id, not kept in the body
+                        body[key] = doc_id
+                    found[doc_id] = (doc_id, body, cv)
+                    if seen is not None and cv:
+                        seen[doc_id] = (body, cv)
 
     # -- writes --------------------------------------------------------------------------
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
@@ -580,6 +589,12 @@ class EmbeddedConnection:
             self._temps.clear()
         if not self._shared:
             self._conn.close()
+
+
+@lru_cache(maxsize=512)
+def _load_sql(table: str, count: int) -> str:
+    """The statement loading ``count`` documents of a collection table by id."""
+    return f"SELECT id, body, cv FROM {table} WHERE id IN ({', '.join('?' * count)})"
 
 
 def _row_rules(spec: CollectionSpec) -> tuple[Any, ...]:
