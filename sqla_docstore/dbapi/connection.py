@@ -94,6 +94,8 @@ class Connection:
         self.savepoint_commits = False
         #: schemas assume_collections passed on in this transaction, by collection name
         self._assumed: dict[str, CollectionSpec] = {}
+        #: the last collection of schemas passed on whole (a compiled statement's, reused)
+        self._assumed_last: object = None
         #: temporary collections this connection created: dropped when it closes
         self.temporary: list[str] = []
 
@@ -140,6 +142,8 @@ class Connection:
         written by it (RavenDB, where collections come with their first document); one that
         exists with no declared schema (another client's) is read and written through it.
         A declared schema always wins. Checked per statement: keep it cheap when known."""
+        if specs is self._assumed_last:
+            return  # the statement run before mapped the same Tables (one identity check)
         todo = self.unassumed(specs)
         if todo:
             with pep249("a mapped collection"):
@@ -147,6 +151,7 @@ class Connection:
                 for spec in todo:
                     backend.assume(spec)
                     self._assumed[spec.name] = spec
+        self._assumed_last = specs
 
     def unassumed(self, specs: Iterable[CollectionSpec]) -> list[CollectionSpec]:
         """Those of ``specs`` this transaction has not assumed yet (no I/O)."""
@@ -232,6 +237,7 @@ class Connection:
             self.backend.reset_overlay()
         self.backend.end_transaction()
         self._assumed.clear()
+        self._assumed_last = None
         if self.fks is not None:
             self.fks.forget()
 
@@ -410,6 +416,7 @@ class Cursor:
         elif kind is Kind.SCHEMA:
             _run_schema(conn, stmt)
             conn._assumed.clear()  # a dropped collection is created again on its next use
+            conn._assumed_last = None
             if conn.fks is not None:
                 conn.fks.forget()  # the keys that refer to a table may have changed
             outcome = executor.Outcome()

@@ -62,6 +62,8 @@ class EmbeddedConnection:
         self._lock: AbstractContextManager[Any] = store.lock if self._shared else nullcontext()
         self._catalog_fresh = False  # the catalog was checked in this transaction
         self._used: dict[str, CollectionSpec] = {}  # schemas this transaction checked rows by
+        #: what ``spec`` gave in this transaction: (store schema version, stored spec, spec)
+        self._read_specs: dict[str, tuple[int, CollectionSpec, CollectionSpec]] = {}
         # Temp tables are per SQLite connection; a shared memory connection needs unique names.
         self._temp_prefix = f"overlay{next(_serial)}:" if self._shared else "overlay:"
         self._temps: dict[str, str] = {}
@@ -86,6 +88,7 @@ class EmbeddedConnection:
     def end_transaction(self) -> None:
         self._catalog_fresh = False
         self._used.clear()
+        self._read_specs.clear()
 
     def _check_schemas_unchanged(self, batch: Batch, catalog: int) -> None:
         """In the commit's write transaction (no DDL runs meanwhile), given the catalog
@@ -127,11 +130,18 @@ class EmbeddedConnection:
         return self.spec(collection).binary_fields
 
     def spec(self, collection: str) -> CollectionSpec:
+        store = self.store
+        hit = self._read_specs.get(collection)
+        # Read again in this transaction: the same answer while the store keeps that schema
+        # (any schema change, a reload, a mapping assumed, bumps the version).
+        if (hit is not None and hit[0] == store.schema_version
+                and store.current_spec(collection) is hit[1]):
+            return hit[2]
         self._check_catalog()
-        spec = self.store.spec(collection, self._conn)
-        if not spec.declared:
-            spec = self._resolved(spec)
+        stored = store.spec(collection, self._conn)
+        spec = stored if stored.declared else self._resolved(stored)
         self._used[collection] = spec
+        self._read_specs[collection] = (store.schema_version, stored, spec)
         return spec
 
     def _resolved(self, stored: CollectionSpec) -> CollectionSpec:
@@ -560,6 +570,7 @@ class EmbeddedConnection:
         else:
             raise NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
         self._used.clear()  # rows checked before this connection's own DDL stand
+        self._read_specs.clear()
 
     def stored_documents(self, collection: str) -> list[tuple[str, dict[str, Any]]]:
         """Every stored document of a collection as (id, body): what a schema change checks."""
