@@ -19,6 +19,7 @@ from ...errors import (
     DataError,
     DuplicateKeyError,
     IntegrityError,
+    InternalError,
     NotSupportedError,
     OperationalError,
     ProgrammingError,
@@ -738,6 +739,7 @@ def _apply(
     modified = utc_now_text()
     results: list[dict[str, Any]] = []
     commands = batch.commands
+    reserved = etag + len(commands)
     i = 0
     while i < len(commands):
         cmd = commands[i]
@@ -760,6 +762,8 @@ def _apply(
         else:
             results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified, recompute))
         i += 1
+    if etag != reserved:  # a change vector would be given twice: nothing is applied
+        raise InternalError(f"the batch used etags up to {etag}, {reserved} were reserved")
     return results
 
 
