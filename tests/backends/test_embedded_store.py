@@ -344,3 +344,18 @@ def test_every_command_of_a_batch_takes_the_next_etag(backend: EmbeddedConnectio
         start + 7)
     backend.submit(Batch([Put("pets", "pets/5", {"id": 5}, "")]))
     assert etag_of(_docs(db_path, "pets")["pets/5"][1]) == start + 8
+
+
+def test_modified_is_utc_now_as_ravendb_writes_it() -> None:
+    import datetime as dt
+    import re
+
+    from sqla_docstore.backends.embedded.store import utc_now_text
+    from sqla_docstore.values import parse_datetime
+
+    before = dt.datetime.now(dt.timezone.utc)
+    texts = [utc_now_text() for _ in range(3)]
+    after = dt.datetime.now(dt.timezone.utc)
+    for text in texts:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}0Z", text), text
+        assert before - dt.timedelta(microseconds=1) <= parse_datetime(text) <= after

@@ -8,10 +8,10 @@ all handles share under a lock, so every connection of an engine sees one store.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ContextDecorator, contextmanager
 from dataclasses import replace
@@ -114,9 +114,19 @@ def cast_blob(value: Any) -> str | None:
     return base64.b64encode(data).decode("ascii")
 
 
+_second_text: tuple[int, str] = (-1, "")  # the last second formatted, and its text
+
+
 def utc_now_text() -> str:
-    """Now in UTC as RavenDB writes it: ``2026-11-30T01:02:03.4567890Z`` (7 decimals)."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")[:26] + "0Z"
+    """Now in UTC as RavenDB writes it: ``2026-11-30T01:02:03.4567890Z`` (7 decimals); the
+    text of the second is made once per second (every commit writes one)."""
+    global _second_text
+    second, nanos = divmod(time.time_ns(), 1_000_000_000)
+    at, text = _second_text
+    if at != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second_text = (second, text)
+    return f"{text}.{nanos // 1000:06d}0Z"
 
 
 class EmbeddedStore:
