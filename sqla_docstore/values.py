@@ -181,6 +181,29 @@ def compare_part(part: str, value: Any) -> Any:
     return math.nextafter(near, -math.inf if part == "low" else math.inf)
 
 
+#: the parts of an exact comparison, in the order ``compare_parts`` gives them
+COMPARE_PARTS = ("value", "low", "high", "text", "wide")
+
+
+def compare_parts(value: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """``compare_part`` of every part of one value at once (``COMPARE_PARTS`` order), the
+    value converted once; plain ints in the exact range and plain strings take a short cut
+    (a compared parameter is bound this way on every execution of a statement)."""
+    kind = type(value)
+    if kind is int and -SAFE_INTEGER < value < SAFE_INTEGER:
+        return value, value, value, str(value), None
+    if kind is str or value is None:
+        return value, value, value, None, None
+    plain = to_sql_param(value)
+    number = exact_number(value)
+    text = None if number is None else str(number)
+    if number is None or isinstance(value, float) or not is_wide(number):
+        return plain, plain, plain, text, None
+    near = _to_float(number)
+    return (plain, math.nextafter(near, -math.inf), math.nextafter(near, math.inf), text,
+            text)
+
+
 def sql_array(items: Any) -> str:
     """An expanding IN list as the JSON array SQLite reads with json_each."""
     # dumps refuses NUL (json_each would cut the string there); inf is written as 1e999

@@ -255,3 +255,38 @@ def test_dumps_refuses_what_it_refused_before() -> None:
         with pytest.raises(DataError):
             values.dumps(bad)
     assert values.dumps({"d": decimal.Decimal("1.50")}) == '{"d":1.50}'
+class _Color(enum.Enum):
+    RED = 3
+
+
+class _Level(enum.IntEnum):
+    HIGH = 2
+
+
+class _Text(str):
+    pass
+
+
+@pytest.mark.parametrize("value", [
+    0, 1, -1, 2**53 - 1, -(2**53 - 1), 2**53, -(2**53), 2**63 - 1, 2**63, 2**63 + 1, -(2**64),
+    10**400, True, False, None, 0.0, -0.0, 1.0, 0.1, 1e20, 1e300, float("inf"), float("-inf"),
+    float("nan"), decimal.Decimal("2.0"), decimal.Decimal("2.5"),
+    decimal.Decimal("0.1234567890123456"), decimal.Decimal("1E-400"), decimal.Decimal("1E+400"),
+    decimal.Decimal("123456789012345678901234567890"), decimal.Decimal("-0"), "", "5", "5.0",
+    "1e3", "abc", _Text("7"), _Level.HIGH, _Color.RED, dt.date(2024, 1, 2), b"\x00\x01",
+    uuid.UUID(int=5), [1, 2], {"a": 1},
+])
+def test_compare_parts_are_each_compare_part(value: object) -> None:
+    """The one-pass form (and its short cuts for ints and strings) gives exactly what each part
+    gives alone: same values, same types (1 is not True, 1.0 is not 1)."""
+    def typed(parts: tuple[object, ...]) -> list[tuple[type, str]]:
+        return [(type(p), repr(p)) for p in parts]
+
+    one_pass = values.compare_parts(value)
+    assert typed(one_pass) == typed(tuple(values.compare_part(part, value)
+                                          for part in values.COMPARE_PARTS))
+
+
+def test_compare_parts_refuse_what_compare_part_refuses() -> None:
+    with pytest.raises(DataError):
+        values.compare_parts(object())

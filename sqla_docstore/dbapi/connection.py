@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 from .. import errors
@@ -19,21 +19,30 @@ from . import executor, views
 from .foreign_keys import ForeignKeys
 
 
-@contextmanager
-def pep249(what: str) -> Iterator[None]:
+class pep249:  # noqa: N801 - used as a function
     """Every error leaving the DB-API is a PEP 249 one. The package raises its own classes
     where it knows what went wrong; anything else is a defect, reported as InternalError with
     the original exception kept as the cause (a nesting the parser did not bound as a
-    ProgrammingError)."""
-    try:
-        yield
-    except errors.Error:
-        raise
-    except RecursionError as exc:
-        raise errors.ProgrammingError(f"{what}: the statement is nested too deeply") from exc
-    except Exception as exc:
+    ProgrammingError). (A class, not a generator-based context manager: it wraps every
+    statement and commit.)"""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None or isinstance(exc, errors.Error) or not isinstance(exc, Exception):
+            return  # (a BaseException such as KeyboardInterrupt passes through as well)
+        if isinstance(exc, RecursionError):
+            raise errors.ProgrammingError(
+                f"{self.what}: the statement is nested too deeply") from exc
         raise errors.InternalError(
-            f"{what} failed with an unexpected {type(exc).__name__}: {exc}"
+            f"{self.what} failed with an unexpected {type(exc).__name__}: {exc}"
         ) from exc
 
 
@@ -85,6 +94,8 @@ class Connection:
         self.savepoint_commits = False
         #: schemas assume_collections passed on in this transaction, by collection name
         self._assumed: dict[str, CollectionSpec] = {}
+        #: the last collection of schemas passed on whole (a compiled statement's, reused)
+        self._assumed_last: object = None
         #: temporary collections this connection created: dropped when it closes
         self.temporary: list[str] = []
 
@@ -131,6 +142,8 @@ class Connection:
         written by it (RavenDB, where collections come with their first document); one that
         exists with no declared schema (another client's) is read and written through it.
         A declared schema always wins. Checked per statement: keep it cheap when known."""
+        if specs is self._assumed_last:
+            return  # the statement run before mapped the same Tables (one identity check)
         todo = self.unassumed(specs)
         if todo:
             with pep249("a mapped collection"):
@@ -138,6 +151,7 @@ class Connection:
                 for spec in todo:
                     backend.assume(spec)
                     self._assumed[spec.name] = spec
+        self._assumed_last = specs
 
     def unassumed(self, specs: Iterable[CollectionSpec]) -> list[CollectionSpec]:
         """Those of ``specs`` this transaction has not assumed yet (no I/O)."""
@@ -223,6 +237,7 @@ class Connection:
             self.backend.reset_overlay()
         self.backend.end_transaction()
         self._assumed.clear()
+        self._assumed_last = None
         if self.fks is not None:
             self.fks.forget()
 
@@ -401,6 +416,7 @@ class Cursor:
         elif kind is Kind.SCHEMA:
             _run_schema(conn, stmt)
             conn._assumed.clear()  # a dropped collection is created again on its next use
+            conn._assumed_last = None
             if conn.fks is not None:
                 conn.fks.forget()  # the keys that refer to a table may have changed
             outcome = executor.Outcome()

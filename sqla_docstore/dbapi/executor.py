@@ -7,6 +7,7 @@ in the same transaction see them.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -110,7 +111,9 @@ def _run_select(
 ) -> Outcome:
     point = point_lookup(backend, stmt)
     if point is not None:
-        return _run_point(backend, point, params, pending)
+        loaded = _run_point(backend, point, params, pending)
+        if loaded is not None:
+            return loaded
     columns, rows = backend.query(stmt, params, pending)
     return Outcome(columns, rows, -1)
 
@@ -244,12 +247,19 @@ def _conjuncts(expr: ast.Expr, out: list[ast.Expr]) -> None:
 def _run_point(
     backend: BackendConnection, point: _PointLookup, params: dict[str, Any],
     pending: PendingBatch,
-) -> Outcome:
+) -> Outcome | None:
+    """The rows of a load by key; None for a key value whose document id text is not the one
+    of the SQL-equal stored keys (a Decimal: ``1.0`` names ``t/1.0``, an integer key 1 is
+    ``t/1``): the query finds those."""
     spec = point.spec
+    if len(point.keys) == 1 and len(point.keys[0]) == 1:
+        return _run_point_one(backend, point, _value(point.keys[0][0], params), pending)
     wanted: dict[str, list[tuple[Any, ...]]] = {}
     for exprs in point.keys:
-        key = tuple([_value(k, params) for k in exprs])
-        if None not in key:  # NULL = x is never true
+        key = tuple(_value(k, params) for k in exprs)
+        if any(isinstance(k, decimal.Decimal) for k in key):
+            return None
+        if not any(k is None for k in key):  # NULL = x is never true
             wanted.setdefault(spec.document_id(key), []).append(key)
     out = Outcome(list(point.labels), [], -1)
     if not wanted:
@@ -264,6 +274,24 @@ def _run_point(
         stored = tuple([body.get(f) for f in spec.primary_key])
         if any(stored == key for key in keys):
             out.rows.append(tuple([body.get(f) for f in point.fields]))
+    return out
+
+
+def _run_point_one(backend: BackendConnection, point: _PointLookup, value: Any,
+                   pending: PendingBatch) -> Outcome | None:
+    """``_run_point`` of the common case, one value of a one-field key (``session.get``)."""
+    if isinstance(value, decimal.Decimal):
+        return None
+    out = Outcome(list(point.labels), [], -1)
+    if value is None:
+        return out  # NULL = x is never true
+    spec = point.spec
+    doc_id = spec.document_id((value,))
+    doc = backend.get_documents(spec.name, [doc_id], pending).get(doc_id)
+    # Different key values share an id text (1 and "1"); SQL equality is on the values.
+    if doc is not None and doc[1] is not None and doc[1].get(spec.primary_key[0]) == value:
+        body = doc[1]
+        out.rows.append(tuple([body.get(f) for f in point.fields]))
     return out
 
 

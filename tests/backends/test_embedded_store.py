@@ -310,3 +310,52 @@ def test_memory_store_connections_share_documents() -> None:
         a.close()
         b.close()
         store.close()
+
+
+def test_every_command_of_a_batch_takes_the_next_etag(backend: EmbeddedConnection,
+                                                      db_path: Path) -> None:
+    """A commit reserves its etags in one statement (one per command); the change vectors
+    written are those etags, and the next commit goes on above them."""
+    def etag_of(cv: str) -> int:
+        return int(cv.split(":")[1].split("-")[0])
+
+    start = int(_raw(db_path, """SELECT value FROM "@meta" WHERE key = 'etag'""")[0][0])
+    backend.submit(Batch([Put("people", "people/1", {"id": 1, "name": "a"}, ""),
+                          Put("people", "people/2", {"id": 2, "name": "b"}, "")]))
+    cv1 = _docs(db_path, "people")["people/1"][1]
+    results = backend.submit(Batch([
+        Put("pets", "pets/1", {"id": 1, "kind": "cat"}, ""),
+        Patch("people", "people/1", {"name": "z"}, cv1),
+        Delete("people", "people/2"),
+        Put("pets", "pets/2", {"id": 2, "kind": "dog"}, ""),
+        Put("pets", "pets/3", {"id": 3, "kind": "eel"}, ""),
+    ]))
+    docs = {**_docs(db_path, "people"), **_docs(db_path, "pets")}
+    assert etag_of(docs["people/1"][1]) == start + 4 and "people/2" not in docs
+    assert [etag_of(docs[f"pets/{n}"][1]) for n in (1, 2, 3)] == [start + 3, start + 6,
+                                                                   start + 7]
+    assert etag_of(results[1]["ChangeVector"]) == start + 4
+    assert int(_raw(db_path, """SELECT value FROM "@meta" WHERE key = 'etag'""")[0][0]) == (
+        start + 7)
+    with pytest.raises(ConcurrencyError):  # a failed batch takes no etag
+        backend.submit(Batch([Put("pets", "pets/4", {"id": 4}, ""),
+                              Patch("people", "people/404", {"name": "x"})]))
+    assert int(_raw(db_path, """SELECT value FROM "@meta" WHERE key = 'etag'""")[0][0]) == (
+        start + 7)
+    backend.submit(Batch([Put("pets", "pets/5", {"id": 5}, "")]))
+    assert etag_of(_docs(db_path, "pets")["pets/5"][1]) == start + 8
+
+
+def test_modified_is_utc_now_as_ravendb_writes_it() -> None:
+    import datetime as dt
+    import re
+
+    from sqla_docstore.backends.embedded.store import utc_now_text
+    from sqla_docstore.values import parse_datetime
+
+    before = dt.datetime.now(dt.timezone.utc)
+    texts = [utc_now_text() for _ in range(3)]
+    after = dt.datetime.now(dt.timezone.utc)
+    for text in texts:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}0Z", text), text
+        assert before - dt.timedelta(microseconds=1) <= parse_datetime(text) <= after

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
+from functools import lru_cache
 from json import dumps as json_dumps
 from operator import itemgetter
 from typing import Any, TypeGuard
@@ -19,6 +20,7 @@ from ...errors import (
     DataError,
     DuplicateKeyError,
     IntegrityError,
+    InternalError,
     NotSupportedError,
     OperationalError,
     ProgrammingError,
@@ -62,6 +64,8 @@ class EmbeddedConnection:
         self._lock: AbstractContextManager[Any] = store.lock if self._shared else nullcontext()
         self._catalog_fresh = False  # the catalog was checked in this transaction
         self._used: dict[str, CollectionSpec] = {}  # schemas this transaction checked rows by
+        #: what ``spec`` gave in this transaction: (store schema version, stored spec, spec)
+        self._read_specs: dict[str, tuple[int, CollectionSpec, CollectionSpec]] = {}
         # Temp tables are per SQLite connection; a shared memory connection needs unique names.
         self._temp_prefix = f"overlay{next(_serial)}:" if self._shared else "overlay:"
         self._temps: dict[str, str] = {}
@@ -86,20 +90,24 @@ class EmbeddedConnection:
     def end_transaction(self) -> None:
         self._catalog_fresh = False
         self._used.clear()
+        self._read_specs.clear()
 
-    def _check_schemas_unchanged(self, batch: Batch) -> None:
-        """In the commit's write transaction (no DDL runs meanwhile): the batch's rows were
-        checked against the schemas this transaction read; if another connection changed
-        one since (columns, key, constraints), nothing is applied."""
+    def _check_schemas_unchanged(self, batch: Batch, catalog: int) -> None:
+        """In the commit's write transaction (no DDL runs meanwhile), given the catalog
+        version read in it: the batch's rows were checked against the schemas this
+        transaction read; if another connection changed one since (columns, key,
+        constraints), nothing is applied."""
         if not self._used:
             return
-        self.store.refresh_catalog(self._conn)
+        self.store.refresh_catalog(self._conn, catalog)
         for name in {getattr(cmd, "collection", None) for cmd in batch.commands}:
             used = self._used.get(name) if name else None
             now = self.store.current_spec(name) if name else None
             if now is not None and not now.declared:
                 now = self._resolved(now)
-            if used is not None and now is not None and _row_rules(used) != _row_rules(now):
+            if used is None or now is None or used is now:
+                continue  # (the same schema object: unchanged)
+            if _row_rules(used) != _row_rules(now):
                 raise OperationalError(
                     f"table {name} was changed by another connection during this "
                     "transaction (its columns, key or constraints); nothing was committed")
@@ -124,11 +132,18 @@ class EmbeddedConnection:
         return self.spec(collection).binary_fields
 
     def spec(self, collection: str) -> CollectionSpec:
+        store = self.store
+        hit = self._read_specs.get(collection)
+        # Read again in this transaction: the same answer while the store keeps that schema
+        # (any schema change, a reload, a mapping assumed, bumps the version).
+        if (hit is not None and hit[0] == store.schema_version
+                and store.current_spec(collection) is hit[1]):
+            return hit[2]
         self._check_catalog()
-        spec = self.store.spec(collection, self._conn)
-        if not spec.declared:
-            spec = self._resolved(spec)
+        stored = store.spec(collection, self._conn)
+        spec = stored if stored.declared else self._resolved(stored)
         self._used[collection] = spec
+        self._read_specs[collection] = (store.schema_version, stored, spec)
         return spec
 
     def _resolved(self, stored: CollectionSpec) -> CollectionSpec:
@@ -274,25 +289,10 @@ class EmbeddedConnection:
 
     @staticmethod
     def _args(plan: SqlPlan, params: dict[str, Any]) -> dict[str, Any]:
-        args = {}
-        for slot, (kind, value) in plan.binds.items():
-            if kind == "literal":
-                args[slot] = values.to_sql_param(value)
-            elif kind == "array":
-                args[slot] = values.sql_array(_param(params, value))
-            elif kind == "param":
-                args[slot] = values.to_sql_param(_param(params, value))
-            elif kind == "blob":  # CAST(:p AS BLOB): bytes stay bytes (a SQLite blob)
-                value = _param(params, value)
-                args[slot] = bytes(value) if isinstance(
-                    value, (bytes, bytearray, memoryview)) else values.to_sql_param(value)
-            elif kind == "jsondoc":  # a JSON value a path reads into
-                args[slot] = values.dumps(values.to_json(_param(params, value)))
-            elif kind == "jsontext":
-                args[slot] = _json_compared(_param(params, value))
-            else:  # "<part>:<source>", a part of an exact comparison (sqlgen)
-                args[slot] = _compare_part(kind, value, params)
-        return args
+        binder = plan.binder
+        if binder is None:
+            binder = plan.binder = _Binder(plan.binds)
+        return binder.args(params)
 
     def query(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None
@@ -424,35 +424,41 @@ class EmbeddedConnection:
         rowexpr.check_constraints(spec, body, self.evaluate)
         return body
 
-    @store_errors("loading documents")
     def get_documents(
         self, collection: str, ids: list[str], pending: PendingBatch | None
     ) -> dict[str, Document]:
-        found, missing, as_stored = split_pending(pending, collection, ids)
-        if as_stored and not missing:
-            self._count("load")  # what a real commit would have sent to the store
-        if missing:
-            self._count("load")
-            spec = self.spec(collection)
-            table = collection_table(collection)
-            key = spec.primary_key[0] if spec.key_is_id else None
-            with self._lock:
-                for start in range(0, len(missing), 500):
-                    chunk = missing[start:start + 500]
-                    sql = (f"SELECT id, body, cv FROM {table} WHERE id = ?" if len(chunk) == 1
-                           else f"SELECT id, body, cv FROM {table} WHERE id IN "
-                                f"({', '.join('?' * len(chunk))})")
-                    for doc_id, text, cv in self._conn.execute(sql, chunk):
-                        body = values.loads(text)
-                        if key is not None:  # the key is the id, not kept in the body
-                            body[key] = doc_id
-                        found[doc_id] = (doc_id, body, cv)
-            if pending is not None:
-                seen = pending.seen
-                for doc_id, body, cv in found.values():
-                    if body is not None and cv:
-                        seen[doc_id] = (body, cv)
+        with store_errors("loading documents"):
+            if pending:
+                found, missing, as_stored = split_pending(pending, collection, ids)
+                if as_stored and not missing:
+                    self._count("load")  # what a real commit would have sent to the store
+            else:  # (what split_pending gives for no pending writes)
+                found, missing = {}, ids
+            if missing:
+                self._count("load")
+                self._load(collection, missing, found,
+                           pending.seen if pending is not None else None)
         return found
+
+    def _load(self, collection: str, ids: list[str], found: dict[str, Document],
+              seen: dict[str, Any] | None) -> None:
+        """Stored documents by id into ``found``; those with a change vector also into
+        ``seen`` (id -> (body, change vector)), as the transaction's reads."""
+        spec = self.spec(collection)
+        table = collection_table(collection)
+        key = spec.primary_key[0] if spec.key_is_id else None
+        loads = values.loads
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                for doc_id, text, cv in self._conn.execute(_load_sql(table, len(chunk)),
+                                                           chunk):
+                    body = loads(text)
+                    if key is not None:  # the key is the id, not kept in the body
+                        body[key] = doc_id
+                    found[doc_id] = (doc_id, body, cv)
+                    if seen is not None and cv:
+                        seen[doc_id] = (body, cv)
 
     # -- writes --------------------------------------------------------------------------
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
@@ -463,8 +469,10 @@ class EmbeddedConnection:
         with store_errors("committing"):
             try:
                 with self.store.lock, transaction(self._conn):
-                    self._check_schemas_unchanged(batch)
-                    return _apply(self._conn, self.store, batch, results, self._recompute)
+                    etag, catalog = _reserve_etags(self._conn, len(batch.commands))
+                    self._check_schemas_unchanged(batch, catalog)
+                    return _apply(self._conn, self.store, batch, results, self._recompute,
+                                  etag)
             except sqlite3.IntegrityError as exc:
                 raise IntegrityError(f"constraint failed: {exc}") from exc
 
@@ -489,8 +497,9 @@ class EmbeddedConnection:
             batch = self._as_stored(batch)
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._check_schemas_unchanged(batch)
-                _apply(self._conn, self.store, batch, False, self._recompute)
+                etag, catalog = _reserve_etags(self._conn, len(batch.commands))
+                self._check_schemas_unchanged(batch, catalog)
+                _apply(self._conn, self.store, batch, False, self._recompute, etag)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -567,6 +576,7 @@ class EmbeddedConnection:
         else:
             raise NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
         self._used.clear()  # rows checked before this connection's own DDL stand
+        self._read_specs.clear()
 
     def stored_documents(self, collection: str) -> list[tuple[str, dict[str, Any]]]:
         """Every stored document of a collection as (id, body): what a schema change checks."""
@@ -598,9 +608,84 @@ class EmbeddedConnection:
             self._conn.close()
 
 
+@lru_cache(maxsize=512)
+def _load_sql(table: str, count: int) -> str:
+    """The statement loading ``count`` documents of a collection table by id."""
+    return f"SELECT id, body, cv FROM {table} WHERE id IN ({', '.join('?' * count)})"
+
+
 def _row_rules(spec: CollectionSpec) -> tuple[Any, ...]:
     """What a row was checked against before commit (unique indexes are checked at commit)."""
     return (spec.fields, spec.primary_key, spec.autoincrement, spec.checks, spec.prefix)
+
+
+_PART_INDEX = {part: i for i, part in enumerate(values.COMPARE_PARTS)}
+
+
+class _Binder:
+    """A plan's binds as computed from a statement's parameters, prepared once per plan:
+    literals converted once; the parts of an exact comparison (value, low, high, text, wide)
+    computed once per parameter and execution (``values.compare_parts``), not once per
+    part. Binds are computed in slot order, so a missing or unstorable parameter fails as
+    it would bind by bind."""
+
+    __slots__ = ("binds", "fixed", "steps")
+
+    def __init__(self, binds: dict[str, tuple[str, Any]]) -> None:
+        self.binds = binds
+        self.fixed: dict[str, Any] | None = None  # literal binds, converted on first use
+        #: (slot, kind, reference, part index) of the binds that read parameters
+        self.steps: list[tuple[str, str, Any, int]] = []
+        for slot, (kind, ref) in binds.items():
+            part, _, source = kind.partition(":")
+            if kind == "literal" or source == "literal":
+                continue
+            if source == "param" and part in _PART_INDEX:
+                self.steps.append((slot, "part", ref, _PART_INDEX[part]))
+            else:
+                self.steps.append((slot, kind, ref, -1))
+
+    def _fixed(self) -> dict[str, Any]:
+        fixed = {}
+        for slot, (kind, ref) in self.binds.items():
+            if kind == "literal":
+                fixed[slot] = values.to_sql_param(ref)
+            elif kind.endswith(":literal"):
+                fixed[slot] = _compare_part(kind, ref, {})
+        self.fixed = fixed
+        return fixed
+
+    def args(self, params: dict[str, Any]) -> dict[str, Any]:
+        fixed = self.fixed if self.fixed is not None else self._fixed()
+        args = dict(fixed)
+        parts: dict[str, tuple[Any, ...]] = {}
+        for slot, kind, ref, index in self.steps:
+            if kind == "part":
+                of_ref = parts.get(ref)
+                if of_ref is None:
+                    of_ref = parts[ref] = values.compare_parts(_param(params, ref))
+                args[slot] = of_ref[index]
+            else:
+                args[slot] = _bind_value(kind, ref, params)
+        return args
+
+
+def _bind_value(kind: str, value: Any, params: dict[str, Any]) -> Any:
+    """One bind that reads the statement's parameters (see sqlgen's ``bind``)."""
+    if kind == "array":
+        return values.sql_array(_param(params, value))
+    if kind == "param":
+        return values.to_sql_param(_param(params, value))
+    if kind == "blob":  # CAST(:p AS BLOB): bytes stay bytes (a SQLite blob)
+        value = _param(params, value)
+        return bytes(value) if isinstance(
+            value, (bytes, bytearray, memoryview)) else values.to_sql_param(value)
+    if kind == "jsondoc":  # a JSON value a path reads into
+        return values.dumps(values.to_json(_param(params, value)))
+    if kind == "jsontext":
+        return _json_compared(_param(params, value))
+    # "<part>:<source>", a part of an exact comparison (sqlgen)
+    return _compare_part(kind, value, params)
 
 
 def _compare_part(kind: str, ref: Any, params: dict[str, Any]) -> Any:
@@ -637,18 +722,29 @@ def _param(params: dict[str, Any], name: str) -> Any:
 Recomputer = Callable[[Patch, dict[str, Any]], dict[str, Any]]
 
 
+#: One statement (inside the commit's write transaction) takes a batch's etags, one per
+#: command, and reads the catalog version (which DDL of other processes increments).
+_RESERVE_ETAGS = """UPDATE "@meta" SET value = value + ? WHERE key = 'etag'
+RETURNING value, (SELECT value FROM "@meta" WHERE key = 'catalog')"""
+
+
+def _reserve_etags(conn: sqlite3.Connection, count: int) -> tuple[int, int]:
+    """(the store's etag before the batch, the catalog version), the batch's ``count`` etags
+    counted as used (a failed batch rolls the count back with its transaction)."""
+    ((last, catalog),) = conn.execute(_RESERVE_ETAGS, (count,)).fetchall()
+    return int(last) - count, int(catalog or 0)
+
+
 def _apply(
     conn: sqlite3.Connection, store: EmbeddedStore, batch: Batch, want_results: bool,
-    recompute: Recomputer,
+    recompute: Recomputer, etag: int,
 ) -> list[dict[str, Any]]:
-    # Every command takes one etag: the store's counter moves past the batch's first, in the
-    # statement that reads it (one statement, not a read and a write).
-    last = int(conn.execute("""UPDATE "@meta" SET value = value + ? WHERE key = 'etag'
-                               RETURNING value""", (len(batch.commands),)).fetchone()[0])
-    etag = last - len(batch.commands)
+    """Apply the batch; ``etag`` is the store's etag before it (see ``_reserve_etags``),
+    each command taking the next one."""
     modified = utc_now_text()
     results: list[dict[str, Any]] = []
     commands = batch.commands
+    reserved = etag + len(commands)
     i = 0
     while i < len(commands):
         cmd = commands[i]
@@ -685,8 +781,8 @@ def _apply(
         else:
             results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified, recompute))
         i += 1
-    if etag != last:  # pragma: no cover - each command takes exactly one etag
-        conn.execute("""UPDATE "@meta" SET value = ? WHERE key = 'etag'""", (etag,))
+    if etag != reserved:  # a change vector would be given twice: nothing is applied
+        raise InternalError(f"the batch used etags up to {etag}, {reserved} were reserved")
     return results
 
 

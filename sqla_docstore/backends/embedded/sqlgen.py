@@ -119,6 +119,9 @@ class SqlPlan:
     array_params: frozenset[str] = frozenset()
     #: (body slot, id slot, change-vector slot) of every document the rows are read from
     documents: list[tuple[int, int, int]] = field(default_factory=list)
+    #: how the binds are computed from a statement's parameters (made on the first run,
+    #: by the connection: ``_Binder``)
+    binder: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass

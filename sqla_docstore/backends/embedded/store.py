@@ -8,15 +8,15 @@ all handles share under a lock, so every connection of an engine sees one store.
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import functools
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ContextDecorator, contextmanager
 from dataclasses import replace
-from typing import Any, ParamSpec, TypeVar
+from types import TracebackType
+from typing import Any
 
 from ... import values
 from ...errors import (
@@ -63,10 +63,12 @@ def translate(exc: sqlite3.Error, what: str) -> DatabaseError:
     return ProgrammingError(f"{text} (in: {what})")
 
 
-class store_errors:  # noqa: N801 - used as a function: ``with store_errors(...)``, ``@...``
+class store_errors(ContextDecorator):  # noqa: N801 - used as a function and a decorator
     """Errors of store work (sqlite3, numbers SQLite can't hold, text it can't encode) as PEP
-    249 errors naming ``what``, the original kept as the cause. Also a decorator (a plain
-    try/except around the call: it wraps per-statement calls)."""
+    249 errors naming ``what``, the original kept as the cause. Also a decorator. (A class, not
+    a generator-based context manager: it wraps every statement and commit.)"""
+
+    __slots__ = ("what",)
 
     def __init__(self, what: str) -> None:
         self.what = what
@@ -74,37 +76,22 @@ class store_errors:  # noqa: N801 - used as a function: ``with store_errors(...)
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if isinstance(exc, _STORE_ERRORS):
-            raise _store_error(exc, self.what) from exc
-
-    def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None:
+            return
         what = self.what
-
-        @functools.wraps(func)
-        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            try:
-                return func(*args, **kwargs)
-            except _STORE_ERRORS as exc:
-                raise _store_error(exc, what) from exc
-
-        return wrapper
-
-
-_STORE_ERRORS = (sqlite3.Error, OverflowError, UnicodeEncodeError)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _store_error(exc: BaseException, what: str) -> Exception:
-    if isinstance(exc, sqlite3.Error):
-        refused = values.take_refusal()  # a wide number met ORDER BY & co. (sqlgen)
-        return refused if refused is not None else translate(exc, what)
-    if isinstance(exc, UnicodeEncodeError):
-        bad = exc.object[exc.start:exc.end]
-        return DataError(f"text holding {bad!r} (a lone surrogate) can't be stored or compared "
-                         f"while {what}")
-    return DataError(f"a number is out of the store's range while {what}: {exc}")
+        if isinstance(exc, sqlite3.Error):
+            refused = values.take_refusal()  # a wide number met ORDER BY & co. (sqlgen)
+            if refused is not None:
+                raise refused from exc
+            raise translate(exc, what) from exc
+        if isinstance(exc, OverflowError):
+            raise DataError(f"a number is out of the store's range while {what}: {exc}") from exc
+        if isinstance(exc, UnicodeEncodeError):
+            bad = exc.object[exc.start:exc.end]
+            raise DataError(f"text holding {bad!r} (a lone surrogate) can't be stored or "
+                            f"compared while {what}") from exc
 
 
 _FLOAT_TEXT = sqlite3.connect(":memory:", check_same_thread=False)  # SQLite's REAL as text
@@ -127,9 +114,19 @@ def cast_blob(value: Any) -> str | None:
     return base64.b64encode(data).decode("ascii")
 
 
+_second_text: tuple[int, str] = (-1, "")  # the last second formatted, and its text
+
+
 def utc_now_text() -> str:
-    now = dt.datetime.now(dt.timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond:06d}0Z"
+    """Now in UTC as RavenDB writes it: ``2026-11-30T01:02:03.4567890Z`` (7 decimals); the
+    text of the second is made once per second (every commit writes one)."""
+    global _second_text
+    second, nanos = divmod(time.time_ns(), 1_000_000_000)
+    at, text = _second_text
+    if at != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second_text = (second, text)
+    return f"{text}.{nanos // 1000:06d}0Z"
 
 
 class EmbeddedStore:
@@ -249,16 +246,18 @@ class EmbeddedStore:
             self.schema_version += 1
         self._catalog_version = version
 
-    def refresh_catalog(self, conn: sqlite3.Connection) -> None:
-        """Reload the schemas if another process changed them (one indexed read when not).
+    def refresh_catalog(self, conn: sqlite3.Connection, version: int | None = None) -> None:
+        """Reload the schemas if another process changed them (one indexed read when not;
+        none when the caller read the catalog version in its transaction: ``version``).
         Its HiLo ranges are dropped then too: a collection dropped and created again there
         starts its ids over, and ours must not collide with them (unused ids are skipped)."""
         if self.path is None:
             return  # a memory store has no other process: its DDL updates ``_specs`` directly
-        try:
-            version = _catalog_version(conn)
-        except sqlite3.Error as exc:
-            raise OperationalError(f"can't read the store's catalog: {exc}") from exc
+        if version is None:
+            try:
+                version = _catalog_version(conn)
+            except sqlite3.Error as exc:
+                raise OperationalError(f"can't read the store's catalog: {exc}") from exc
         if version == self._catalog_version:
             return
         with self.lock:
@@ -543,15 +542,20 @@ def _leads_an_index(spec: CollectionSpec, field: str) -> bool:
     return field in firsts
 
 
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+class _transaction:  # noqa: N801 - used as a function
+    """One SQLite write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error)."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.conn.execute("ROLLBACK" if exc is not None else "COMMIT")
 
 
 transaction = _transaction
