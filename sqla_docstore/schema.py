@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
@@ -410,8 +411,14 @@ def split_qualified(collection: str, schema: str | None) -> tuple[str | None, st
 
 
 def _key_text(value: Any) -> str:
+    """The id text of a key value: SQL-equal numbers get one text (1, 1.0, Decimal("1.00")
+    are all "1"; 1.5 and Decimal("1.50") are "1.5"), so they name one document."""
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, Decimal) and value.is_finite():
+        if value == value.to_integral_value():
+            return str(int(value))
+        return format(value.normalize(), "f")
     return str(value)

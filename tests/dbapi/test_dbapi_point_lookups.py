@@ -67,3 +67,18 @@ def test_a_load_by_key_records_the_version_read(filled: dbapi.Connection) -> Non
     _rows(filled, POINT, 2)
     assert filled.change_vectors.get("t/2") is not None
     filled.rollback()
+
+
+def test_sql_equal_decimal_keys_name_one_document(filled: dbapi.Connection) -> None:
+    # 10 and Decimal("10.0") are one key in SQL: the second INSERT is a duplicate, and a
+    # load by either value finds the row the first stored.
+    cur = filled.cursor()
+    cur.execute("INSERT INTO t (id, name) VALUES (:id, :name)", {"id": D("10.0"), "name": "ten"})
+    filled.commit()
+    with pytest.raises(dbapi.IntegrityError):
+        cur.execute("INSERT INTO t (id, name) VALUES (:id, :name)", {"id": 10, "name": "again"})
+        filled.commit()
+    filled.rollback()
+    for probe in (10, D("10"), 10.0):
+        assert [row[1] for row in _rows(filled, POINT, probe)] == ["ten"], probe
+    assert _rows(filled, POINT, probe) == _rows(filled, QUERY, probe)
