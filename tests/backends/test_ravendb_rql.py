@@ -97,3 +97,15 @@ def test_json_paths_stay_on_the_client_and_plain_fields_of_the_and_are_pushed() 
     order = ast.Select((ast.ResultColumn(ast.Column(None, "id")),), (ast.TableRef("items"),),
                        order_by=(ast.OrderItem(parse_expression("data ->> 'a'")),))
     assert translate(order, lambda name: SPEC, {}) is None
+
+
+def test_a_field_named_like_a_clause_word_is_filtered_on_the_client() -> None:
+    # "left" is a field (SQLAlchemy's many-to-many tables name them so); RQL text naming it
+    # bare would not parse on a server that reads SQL's clause words as keywords
+    spec = CollectionSpec("links", (FieldSpec("left", "INTEGER"), FieldSpec("right", "INTEGER"),
+                                    FieldSpec("n", "INTEGER")), ())
+    where = ast.Binary("=", ast.Column(None, "left"), ast.Param("p"))
+    assert pushdown(where, spec, "links", {"p": 1}).text == "from 'links'"
+    kept = ast.Binary("and", where, ast.Binary("=", ast.Column(None, "n"), ast.Param("q")))
+    assert " where " in pushdown(kept, spec, "links", {"p": 1, "q": 2}).text
+    assert "left" not in pushdown(kept, spec, "links", {"p": 1, "q": 2}).text

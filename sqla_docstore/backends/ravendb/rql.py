@@ -30,6 +30,7 @@ from typing import Any
 
 from ...schema import CollectionSpec
 from ...statements import ast
+from ...statements.parser import CLAUSE_WORDS
 
 
 class Kind(enum.Enum):
@@ -79,7 +80,10 @@ _KEYWORDS = {"from", "where", "and", "or", "not", "in", "between", "order", "by"
              "as", "limit", "offset", "group", "load", "include", "update", "with", "declare",
              "function", "asc", "desc", "true", "false", "null", "exists", "distinct", "index",
              "all", "when", "then", "else", "case", "match", "filter", "filter_limit",
-             "timeseries", "explanations", "highlight", "facet"}
+             "timeseries", "explanations", "highlight", "facet"} | {
+    # and the SQL clause words (left, join, on, having...), which a parser of both languages
+    # (the bundled server's) reads as keywords: such a field is filtered on the client
+    word.lower() for word in CLAUSE_WORDS}
 _MISSING = object()
 
 
