@@ -20,6 +20,9 @@ SQLAlchemy wraps any of these as ``sqlalchemy.exc.<same name>`` with the origina
 
 from __future__ import annotations
 
+from contextlib import ContextDecorator
+from types import TracebackType
+
 
 class Warning(Exception):  # noqa: A001 - the name is fixed by PEP 249
     """Important warnings, such as data truncation."""
@@ -88,6 +91,31 @@ class DuplicateKeyError(IntegrityError):
 
 class RequestBudgetError(OperationalError):
     """The session made more backend requests than its budget allows."""
+
+
+class ErrorScope(ContextDecorator):
+    """A with-block (or a decorated call) whose exceptions ``translate`` turns into errors of
+    this tree naming ``what``, the original kept as the cause; what it returns None for passes
+    through unchanged. A class, not a generator-based context manager: the DB-API and the
+    stores wrap every statement and commit in one."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is not None:
+            translated = self.translate(exc)
+            if translated is not None:
+                raise translated from exc
+
+    def translate(self, exc: BaseException) -> Error | None:
+        raise NotImplementedError
 
 
 __all__ = [

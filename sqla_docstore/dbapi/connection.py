@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 from .. import errors
@@ -19,31 +18,21 @@ from . import executor, views
 from .foreign_keys import ForeignKeys
 
 
-class pep249:  # noqa: N801 - used as a function
+class pep249(errors.ErrorScope):  # noqa: N801 - used as a function
     """Every error leaving the DB-API is a PEP 249 one. The package raises its own classes
     where it knows what went wrong; anything else is a defect, reported as InternalError with
     the original exception kept as the cause (a nesting the parser did not bound as a
-    ProgrammingError). (A class, not a generator-based context manager: it wraps every
-    statement and commit.)"""
+    ProgrammingError). A BaseException such as KeyboardInterrupt passes through."""
 
-    __slots__ = ("what",)
+    __slots__ = ()
 
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if exc is None or isinstance(exc, errors.Error) or not isinstance(exc, Exception):
-            return  # (a BaseException such as KeyboardInterrupt passes through as well)
+    def translate(self, exc: BaseException) -> errors.Error | None:
+        if isinstance(exc, errors.Error) or not isinstance(exc, Exception):
+            return None
         if isinstance(exc, RecursionError):
-            raise errors.ProgrammingError(
-                f"{self.what}: the statement is nested too deeply") from exc
-        raise errors.InternalError(
-            f"{self.what} failed with an unexpected {type(exc).__name__}: {exc}"
-        ) from exc
+            return errors.ProgrammingError(f"{self.what}: the statement is nested too deeply")
+        return errors.InternalError(
+            f"{self.what} failed with an unexpected {type(exc).__name__}: {exc}")
 
 
 def _named(parameters: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ContextDecorator, contextmanager
+from contextlib import contextmanager
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -22,6 +22,8 @@ from ... import values
 from ...errors import (
     DatabaseError,
     DataError,
+    Error,
+    ErrorScope,
     IntegrityError,
     OperationalError,
     ProgrammingError,
@@ -63,35 +65,24 @@ def translate(exc: sqlite3.Error, what: str) -> DatabaseError:
     return ProgrammingError(f"{text} (in: {what})")
 
 
-class store_errors(ContextDecorator):  # noqa: N801 - used as a function and a decorator
+class store_errors(ErrorScope):  # noqa: N801 - used as a function and a decorator
     """Errors of store work (sqlite3, numbers SQLite can't hold, text it can't encode) as PEP
-    249 errors naming ``what``, the original kept as the cause. Also a decorator. (A class, not
-    a generator-based context manager: it wraps every statement and commit.)"""
+    249 errors naming ``what``, the original kept as the cause. Also a decorator."""
 
-    __slots__ = ("what",)
+    __slots__ = ()
 
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if exc is None:
-            return
+    def translate(self, exc: BaseException) -> Error | None:
         what = self.what
         if isinstance(exc, sqlite3.Error):
             refused = values.take_refusal()  # a wide number met ORDER BY & co. (sqlgen)
-            if refused is not None:
-                raise refused from exc
-            raise translate(exc, what) from exc
+            return refused if refused is not None else translate(exc, what)
         if isinstance(exc, OverflowError):
-            raise DataError(f"a number is out of the store's range while {what}: {exc}") from exc
+            return DataError(f"a number is out of the store's range while {what}: {exc}")
         if isinstance(exc, UnicodeEncodeError):
             bad = exc.object[exc.start:exc.end]
-            raise DataError(f"text holding {bad!r} (a lone surrogate) can't be stored or "
-                            f"compared while {what}") from exc
+            return DataError(f"text holding {bad!r} (a lone surrogate) can't be stored or "
+                             f"compared while {what}")
+        return None
 
 
 _FLOAT_TEXT = sqlite3.connect(":memory:", check_same_thread=False)  # SQLite's REAL as text
