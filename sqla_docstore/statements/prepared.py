@@ -106,6 +106,8 @@ class Prepared:
 
     def path_values(self, params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
         """The values given for the JSON-path parameters (hashable)."""
+        if not self.path_params:
+            return ()  # most statements: no generator made per execution
         return tuple((name, _hashable(params[name])) for name in self.path_params
                      if name in params)
 

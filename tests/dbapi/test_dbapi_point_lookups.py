@@ -81,4 +81,4 @@ def test_sql_equal_decimal_keys_name_one_document(filled: dbapi.Connection) -> N
     filled.rollback()
     for probe in (10, D("10"), 10.0):
         assert [row[1] for row in _rows(filled, POINT, probe)] == ["ten"], probe
-    assert _rows(filled, POINT, probe) == _rows(filled, QUERY, probe)
+        assert _rows(filled, POINT, probe) == _rows(filled, QUERY, probe), probe
