@@ -14,7 +14,7 @@ from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.prepared import StatementKind as Kind
 from ..statements.prepared import prepare
-from . import executor, views
+from . import executor, gc_pause, views
 from .foreign_keys import ForeignKeys
 
 
@@ -148,7 +148,7 @@ class Connection:
 
     def commit(self) -> None:
         """Send the pending batch as one atomic backend call (no call if it is empty)."""
-        with pep249("commit"):
+        with pep249("commit"), gc_pause.paused(len(self.pending.commands)):
             self._commit()
 
     def _commit(self) -> None:
@@ -374,7 +374,8 @@ class Cursor:
                                           f"not {type(seq_of_parameters).__name__}")
         with pep249("executemany"):
             param_sets = [p if type(p) is dict else _named(p) for p in seq_of_parameters]
-            self._run(operation, param_sets, many=True)
+            with gc_pause.paused(len(param_sets)):
+                self._run(operation, param_sets, many=True)
         return self
 
     def _run(self, operation: str, param_sets: list[dict[str, Any]], many: bool) -> None:

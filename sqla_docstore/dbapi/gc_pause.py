@@ -1,0 +1,32 @@
+"""The cyclic garbage collector paused around bulk work of the DB-API.
+
+An ``executemany`` of thousands of rows, or the commit of a batch of thousands of documents,
+allocates containers that all stay alive (documents, commands, the overlay). Each allocation
+burst makes CPython's collector traverse them, and every live object of the process, again and
+again for nothing: on SQLAlchemy's ``bulk_inserts`` suite that is 20 to 35 % of the time. The
+collector is paused while such a call runs and resumed when it ends (as the standard library's
+``timeit`` and msgpack's unpacker do); garbage made meanwhile is collected on the next
+allocation burst after it. A process that disabled the collector itself is left as it is.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: Fewer rows or commands than this are not worth the two calls.
+BULK = 64
+
+
+@contextmanager
+def paused(size: int) -> Iterator[None]:
+    """Pause the collector while the block runs if ``size`` (rows, commands) is bulk."""
+    if size < BULK or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
