@@ -215,12 +215,10 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
         return f"DROP COLLECTION {self.preparer.format_table(drop.element)}"
 
     def visit_create_index(self, create: Any, *args: Any, **kw: Any) -> str:
-        index = create.element
-        self._verify_index_table(index)
-        fields = self._index_fields(index)
-        spec = {"collection": qualified(index.table.schema, index.table.name),
-                "fields": fields, "unique": bool(index.unique)}
-        return f"CREATE INDEX {self._index_ddl_name(index)} {json.dumps(spec)}"
+        # SQL's text (the DB-API parses it as SQLite does), checked as the spec's index is
+        self._verify_index_table(create.element)
+        self._index_fields(create.element)
+        return str(super().visit_create_index(create, *args, **kw))
 
     def visit_drop_index(self, drop: Any, *args: Any, **kw: Any) -> str:
         return f"DROP INDEX {self._index_ddl_name(drop.element)}"

@@ -382,6 +382,7 @@ class CreateIndex:
     name: str
     fields: tuple[IndexKey, ...]  # field names, or IndexElements (expressions, DESC)
     unique: bool = False
+    if_not_exists: bool = False
 
 
 @dataclass(frozen=True)

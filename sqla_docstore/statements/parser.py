@@ -16,6 +16,8 @@ from typing import Any
 from ..errors import NotSupportedError, ProgrammingError
 from ..schema import (
     CollectionSpec,
+    IndexElement,
+    IndexKey,
     alter_problem,
     index_key_from_json,
     index_key_problem,
@@ -49,7 +51,7 @@ MAX_TREE_DEPTH = 160
 def parse(text: str) -> ast.Statement:
     """Parse one statement (``prepared.prepare`` keeps the trees of the texts that repeat)."""
     ddl = _DDL.match(text)
-    if ddl:
+    if ddl and not _sql_create_index(ddl):
         return _parse_ddl(*ddl.groups())
     return _checked_depth(_Parser(text).statement(), text)
 
@@ -122,6 +124,13 @@ def _ddl_spec(verb: str, what: str, name: str, rest: str) -> dict[str, Any]:
         raise ProgrammingError(f"{verb} {what} {name}: the specification must be a JSON object, "
                                f"not {type(spec).__name__}")
     return spec
+
+
+def _sql_create_index(ddl: re.Match[str]) -> bool:
+    """``CREATE INDEX name ON table (...)`` (SQL), not the JSON form ``CREATE INDEX name {...}``:
+    the parser reads it."""
+    verb, what, _, rest = ddl.groups()
+    return verb.upper() == "CREATE" and what.upper() == "INDEX" and not rest.startswith("{")
 
 
 def _ddl_text(spec: dict[str, Any], key: str, statement: str) -> str:
@@ -406,10 +415,13 @@ class _Parser:
             self.error("unexpected text after the statement")
         return stmt
 
-    def create(self) -> ast.CreateView | ast.CreateTableAs | ast.CreateCollection:
+    def create(self) -> ast.CreateView | ast.CreateTableAs | ast.CreateCollection | (
+            ast.CreateIndex):
         """``CREATE VIEW [IF NOT EXISTS] name AS select``, ``CREATE TABLE ... AS select``,
         ``CREATE TABLE name (column definitions)``."""
         self.expect_kw("create")
+        if self.tok.is_kw("unique", "index"):
+            return self.create_index()
         for words, construct in ((("temporary", "temp"), "CREATE TEMPORARY VIEW / TABLE AS"),
                                  (("or",), "CREATE OR REPLACE"),
                                  (("materialized",), "MATERIALIZED VIEW")):
@@ -434,6 +446,51 @@ class _Parser:
             text = self.text[start:self.tok.pos].strip().rstrip(";").strip()
             return ast.CreateView(name, select, text, if_not_exists, schema)
         return ast.CreateTableAs(name, select, if_not_exists, schema)
+
+    def create_index(self) -> ast.CreateIndex:
+        """``CREATE [UNIQUE] INDEX [IF NOT EXISTS] [schema.]name ON [schema.]table (element
+        [ASC | DESC], ...)`` as SQLite reads it: an element is a column, or an expression kept
+        as its SQL text (the store evaluates it per document, as for an Index on an expression);
+        a schema's index is named ``schema.name``, in the schema of its table."""
+        unique = self.accept_kw("unique")
+        self.expect_kw("index")
+        if_not_exists = self.accept_kw("if")
+        if if_not_exists:
+            self.expect_kw("not")
+            self.expect_kw("exists")
+        schema, name = self.schema_and_table()
+        self.expect_kw("on")
+        table_schema, collection = self.schema_and_table()
+        if schema is not None and table_schema is not None and schema != table_schema:
+            self.error(f"index {name} and its table {collection} are in different schemas")
+        if schema is not None and table_schema is None:
+            collection = qualified(schema, collection)
+        elif table_schema is not None:
+            name = qualified(table_schema, name)
+        self.expect_op("(")
+        elements = [self.index_element()]
+        while self.accept_op(","):
+            elements.append(self.index_element())
+        self.expect_op(")")
+        if self.tok.is_kw("where"):
+            self.unsupported("a partial index (CREATE INDEX ... WHERE)")
+        if unique:
+            plain_fields(tuple(elements))  # refuses a unique index on expressions
+        return ast.CreateIndex(collection, name, tuple(elements), unique, if_not_exists)
+
+    def index_element(self) -> IndexKey:
+        """A column of CREATE INDEX (its name), or an expression (its SQL text)."""
+        start = self.tok.pos
+        expr = self.expr()
+        end = self.tok.pos
+        if self.tok.is_kw("collate"):
+            self.unsupported("COLLATE in an index element")
+        desc = self.accept_kw("desc")
+        if not desc:
+            self.accept_kw("asc")
+        if isinstance(expr, ast.Column) and expr.table is None:
+            return IndexElement(field=expr.name, desc=True) if desc else expr.name
+        return IndexElement(sql=self.text[start:end].strip(), desc=desc)
 
     def table_definition(self, name: str, schema: str | None) -> ast.CreateCollection:
         """``CREATE TABLE name (column type [NOT NULL] [PRIMARY KEY] [UNIQUE], ...,

@@ -189,3 +189,63 @@ def test_alembic_drop_of_an_expression_index_is_undone_with_its_migration(
             raise RuntimeError("stop")
     indexes = sorted(inspect(engine).get_indexes("items"), key=lambda ix: ix["name"])
     assert indexes == EXPECTED_INDEXES
+
+
+def test_create_index_compiles_to_sql_text() -> None:
+    metadata = MetaData()
+    t = _table(metadata)
+    dialect = create_engine("docstore://").dialect
+    texts = sorted(str(CreateIndex(ix).compile(dialect=dialect)) for ix in t.indexes)
+    assert texts == [
+        "CREATE INDEX ix_items_ab ON items (CAST(data -> 'a' ->> 'b' AS VARCHAR))",
+        "CREATE INDEX ix_items_lower ON items (lower(name))",
+        "CREATE INDEX ix_items_name_desc ON items (name DESC, id)",
+    ]
+
+
+def test_raw_sql_create_index_makes_the_indexes_create_all_makes(engine: Engine) -> None:
+    metadata = MetaData()
+    t = _table(metadata)
+    indexes = list(t.indexes)
+    t.indexes.clear()
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX ix_items_ab ON items "
+                             "(CAST(data -> 'a' ->> 'b' AS VARCHAR))")
+        conn.exec_driver_sql('create index "ix_items_lower" on "items" (lower(name))')
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_items_name_desc ON items "
+                             "(name DESC, id ASC)")
+    assert sorted(inspect(engine).get_indexes("items"), key=lambda ix: ix["name"]) == (
+        EXPECTED_INDEXES)
+    with engine.begin() as conn:  # as create_all declares them: the same again is a no-op
+        for ix in indexes:
+            conn.execute(CreateIndex(ix))
+
+
+def test_create_index_of_a_taken_name_fails_unless_if_not_exists(engine: Engine) -> None:
+    metadata = MetaData()
+    _table(metadata)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_items_lower ON items (id)")
+    with pytest.raises(exc.OperationalError, match="index ix_items_lower already exists"):
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE INDEX ix_items_lower ON items (id)")
+    lower = [ix for ix in inspect(engine).get_indexes("items") if ix["name"] == "ix_items_lower"]
+    assert lower[0]["expressions"] == ["lower(name)"]
+
+
+@pytest.mark.parametrize(("sql", "error"), [
+    ("CREATE UNIQUE INDEX ux ON items (lower(name))", "UNIQUE index on an expression"),
+    ("CREATE INDEX ix ON items (name) WHERE id > 1", "partial index"),
+    ("CREATE INDEX a.ix ON b.items (name)", "different schemas"),
+    ("CREATE INDEX ix ON items ()", "expected an expression"),
+])
+def test_raw_create_index_refusals_name_the_construct(sql: str, error: str) -> None:
+    engine = create_engine("docstore://")
+    metadata = MetaData()
+    _table(metadata)
+    metadata.create_all(engine)
+    with pytest.raises(exc.DBAPIError, match=error), engine.begin() as conn:
+        conn.exec_driver_sql(sql)
+    assert len(inspect(engine).get_indexes("items")) == 3

@@ -568,7 +568,8 @@ class EmbeddedConnection:
             store.drop_collection(conn, stmt.name)
             self.drop_overlay(stmt.name)
         elif isinstance(stmt, ast.CreateIndex):
-            store.create_index(conn, stmt.collection, stmt.name, stmt.fields, stmt.unique)
+            store.create_index(conn, stmt.collection, stmt.name, stmt.fields, stmt.unique,
+                               stmt.if_not_exists)
         elif isinstance(stmt, ast.DropIndex):
             store.drop_index(conn, stmt.name)
         elif isinstance(stmt, ast.AlterCollection):

@@ -456,15 +456,19 @@ class EmbeddedStore:
 
     @store_errors("creating an index")
     def create_index(self, conn: sqlite3.Connection, collection: str, name: str,
-                     fields: tuple[IndexKey, ...], unique: bool) -> None:
+                     fields: tuple[IndexKey, ...], unique: bool,
+                     if_not_exists: bool = False) -> None:
         """Declare an index; declaring one the collection has with the same fields again is a
         no-op (create_all declares a table's indexes with the table, atomically, and then
-        each again), so re-running DDL converges."""
+        each again), so re-running DDL converges. ``if_not_exists``: any index of that name
+        makes it a no-op."""
         spec = self.spec(collection, conn)
         if spec.indexes.get(name) == (fields, unique):
             return
         for other in self._specs.values():
             if name in other.indexes:
+                if if_not_exists:
+                    return
                 raise OperationalError(f"index {name} already exists on {other.name}")
         try:
             with self.lock, _transaction(conn):

@@ -530,6 +530,12 @@ class RavenConnection:
             spec = self.spec(stmt.collection)
             if spec.indexes.get(stmt.name) == (stmt.fields, stmt.unique):
                 return  # declared with the collection (see the embedded store's create_index)
+            holder = next((name for name in self.collection_names()
+                           if stmt.name in self.spec(name).indexes), None)
+            if holder is not None:
+                if stmt.if_not_exists:
+                    return
+                raise errors.OperationalError(f"index {stmt.name} already exists on {holder}")
             indexes = dict(spec.indexes)
             indexes[stmt.name] = (stmt.fields, stmt.unique)
             if stmt.unique:
