@@ -110,11 +110,13 @@ def _may_fail(spec: CollectionSpec, body: dict[str, Any]) -> bool:
 
 
 def _check_fields(spec: CollectionSpec, body: dict[str, Any]) -> None:
+    not_null = spec.not_null
     for f in spec.fields:
         value = body.get(f.name)
         if value is None:
-            if not f.nullable and f.name != spec.autoincrement:
-                raise IntegrityError(f"NOT NULL constraint failed: {spec.name}.{f.name}")
+            if f.name in not_null:
+                raise IntegrityError(f"NOT NULL constraint failed: {spec.name}.{f.name}"
+                                     + _key_note(spec, f.name))
         elif type(value) is float and abs(value) >= _EXACT_FLOAT and (
                 f.name in spec.exact_fields):
             # an exact number computed in doubles (an integer beyond 64 bits, a decimal mixed
@@ -122,6 +124,12 @@ def _check_fields(spec: CollectionSpec, body: dict[str, Any]) -> None:
             raise DataError(
                 f"{spec.name}.{f.name}: computed value {value!r} is beyond what the store "
                 "computes exactly; it would be stored rounded")
+
+
+def _key_note(spec: CollectionSpec, name: str) -> str:
+    """Why a field declared nullable is NOT NULL all the same: it is in the primary key (as in
+    SQL; SQLite alone accepts NULL there, and the document id would be made of it)."""
+    return " (a primary-key column)" if name in spec.primary_key else ""
 
 
 def _check_checks(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate) -> None:

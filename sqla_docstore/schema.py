@@ -197,9 +197,17 @@ class CollectionSpec:
 
     @cached_property
     def required_fields(self) -> tuple[str, ...]:
-        """NOT NULL fields a write must give a value (the HiLo-filled key is filled first)."""
+        """The fields a written row must give a value, in field order: those declared NOT NULL
+        and every primary-key field, as SQL's PRIMARY KEY implies NOT NULL (SQLite alone lets a
+        key other than its INTEGER PRIMARY KEY hold NULL). An INSERT fills the HiLo key before
+        the check, so NULL there still means "generate"."""
         return tuple(f.name for f in self.fields
-                     if not f.nullable and f.name != self.autoincrement)
+                     if not f.nullable or f.name in self.primary_key)
+
+    @cached_property
+    def not_null(self) -> frozenset[str]:
+        """``required_fields`` as a set: the fields that may not hold NULL."""
+        return frozenset(self.required_fields)
 
     def to_json(self) -> dict[str, Any]:
         return {

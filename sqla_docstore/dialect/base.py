@@ -290,7 +290,8 @@ class DocstoreDialect(default.DefaultDialect):
     def get_columns(self, connection: Any, table_name: str, schema: str | None = None,
                     **kw: Any) -> list[Any]:
         spec = self._spec(connection, table_name, schema)
-        return [_reflected_column(f, spec.autoincrement) for f in spec.fields]
+        return [_reflected_column(f, spec.autoincrement, f.name in spec.not_null)
+                for f in spec.fields]
 
     @reflection.cache
     def get_table_options(self, connection: Any, table_name: str, schema: str | None = None,
@@ -378,11 +379,11 @@ def _kind(spec: Any) -> str:
     return "view" if spec.view is not None else "temporary" if spec.temporary else "table"
 
 
-def _reflected_column(f: Any, autoincrement: str | None) -> dict[str, Any]:
+def _reflected_column(f: Any, autoincrement: str | None, not_null: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": f.name,
         "type": types.reflected_type(f.type),
-        "nullable": f.nullable,
+        "nullable": not not_null,  # a primary-key column is NOT NULL, as in SQL
         "default": f.default_sql if f.default_sql is not None else _sql_literal(f.default),
         "autoincrement": f.name == autoincrement,
     }
