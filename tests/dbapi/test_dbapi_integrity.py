@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from sqla_docstore import dbapi
 from sqla_docstore.backends.embedded.store import EmbeddedStore
@@ -124,6 +125,82 @@ def test_not_null_on_insert_and_update(conn: dbapi.Connection) -> None:
     assert len(conn.pending) == n
     cur.execute("SELECT users.name FROM users")
     assert cur.fetchall() == [("a",)]
+
+
+def _raw(engine: Engine) -> Any:
+    """A DB-API connection of ``engine`` (docstore:// or ravendb://)."""
+    return engine.raw_connection()
+
+
+def test_null_in_a_primary_key_column_is_refused_at_the_insert(engine: Engine) -> None:
+    # SQL's PRIMARY KEY implies NOT NULL; SQLite alone accepts NULL there (and then two such
+    # rows): the docstore keeps to the standard, as PostgreSQL does (README: SQL parity)
+    raw = _raw(engine)
+    try:
+        cur = raw.cursor()
+        cur.execute("CREATE TABLE g (a INTEGER, b INTEGER, name TEXT, PRIMARY KEY (a, b))")
+        cur.execute("CREATE TABLE s (code TEXT PRIMARY KEY, n INTEGER)")
+        raw.commit()
+        cur.execute("INSERT INTO g (a, b, name) VALUES (1, 1, 'kept')")
+        for sql, params in [("INSERT INTO g (a, b, name) VALUES (:a, :b, 'x')", {"a": 2, "b": None}),
+                            ("INSERT INTO g (a, b, name) VALUES (:a, :b, 'x')", {"a": None, "b": 2}),
+                            ("INSERT INTO g (a, name) VALUES (3, 'no b')", {})]:
+            column = "g.a" if params.get("a", 0) is None else "g.b"
+            with pytest.raises(dbapi.IntegrityError, match=(
+                    rf"NOT NULL constraint failed: {column} \(a primary-key column\)")):
+                cur.execute(sql, params)
+        with pytest.raises(dbapi.IntegrityError, match=r"NOT NULL constraint failed: s\.code"):
+            cur.execute("INSERT INTO s (code, n) VALUES (NULL, 1)")
+        with pytest.raises(dbapi.IntegrityError, match="NOT NULL constraint failed: g.b"):
+            cur.executemany("INSERT INTO g (a, b) VALUES (:a, :b)",
+                            [{"a": 5, "b": 5}, {"a": 5, "b": None}])
+        raw.commit()  # the transaction's other write is not lost
+        cur.execute("SELECT a, b, name FROM g")
+        assert cur.fetchall() == [(1, 1, "kept")]
+        cur.execute("SELECT count(*) FROM s")
+        assert cur.fetchall() == [(0,)]
+    finally:
+        raw.close()
+
+
+def test_updating_a_primary_key_column_to_null_is_refused(engine: Engine) -> None:
+    raw = _raw(engine)
+    try:
+        cur = raw.cursor()
+        cur.execute("CREATE TABLE g (a INTEGER, b INTEGER, name TEXT, PRIMARY KEY (a, b))")
+        cur.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT)")
+        cur.execute("INSERT INTO g (a, b, name) VALUES (1, 1, 'one')")
+        cur.execute("INSERT INTO t (id, x) VALUES (7, 'seven')")
+        raw.commit()
+        cur.execute("UPDATE g SET name = 'renamed'")
+        with pytest.raises(dbapi.IntegrityError, match=r"NOT NULL constraint failed: g\.b"):
+            cur.execute("UPDATE g SET b = NULL WHERE a = 1")
+        # NULL means "generate" only in an INSERT: the HiLo key can't be updated to NULL
+        with pytest.raises(dbapi.IntegrityError, match=r"NOT NULL constraint failed: t\.id"):
+            cur.execute("UPDATE t SET id = :v", {"v": None})
+        raw.commit()
+        cur.execute("SELECT a, b, name FROM g")
+        assert cur.fetchall() == [(1, 1, "renamed")]
+        cur.execute("SELECT id, x FROM t")
+        assert cur.fetchall() == [(7, "seven")]
+    finally:
+        raw.close()
+
+
+def test_null_in_the_hilo_key_still_generates_it(engine: Engine) -> None:
+    raw = _raw(engine)
+    try:
+        cur = raw.cursor()
+        cur.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT)")
+        cur.execute("INSERT INTO t (id, x) VALUES (NULL, 'a')")
+        cur.execute("INSERT INTO t (id, x) VALUES (:id, 'b')", {"id": None})
+        raw.commit()
+        cur.execute("SELECT id, x FROM t ORDER BY x")
+        found = cur.fetchall()
+        assert [x for _, x in found] == ["a", "b"]
+        assert all(type(i) is int for i, _ in found) and found[0][0] != found[1][0]
+    finally:
+        raw.close()
 
 
 def test_check_constraint_on_insert_and_update(conn: dbapi.Connection) -> None:

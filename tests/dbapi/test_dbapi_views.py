@@ -176,8 +176,9 @@ def test_raw_create_table_ddl_makes_a_collection(engine: Engine) -> None:
             conn.commit()
         conn.rollback()
         columns = inspect(conn).get_columns("raw")
+        # a primary-key column is NOT NULL, as in SQL (SQLite alone reports it nullable)
         assert [(c["name"], str(c["type"]), c["nullable"]) for c in columns] == [
-            ("id", "INTEGER", True), ("name", "VARCHAR(30)", False),
+            ("id", "INTEGER", False), ("name", "VARCHAR(30)", False),
             ("share", "NUMERIC(10, 2)", True)]
         with pytest.raises(exc.NotSupportedError, match="CHECK"):
             conn.execute(text("CREATE TABLE bad (a INTEGER CHECK (a > 0))"))

@@ -84,6 +84,25 @@ def test_reflection(engine: Engine) -> None:
         insp.get_columns("nope")
 
 
+def test_a_primary_key_column_declared_nullable_is_not_null(engine: Engine) -> None:
+    # Column(primary_key=True, nullable=True): SQL's PRIMARY KEY still implies NOT NULL (as on
+    # PostgreSQL; SQLite alone accepts the NULL); the INSERT fails, not the commit
+    meta = MetaData()
+    graphs = Table("graphs", meta, Column("id", Integer, primary_key=True),
+                   Column("version_id", Integer, primary_key=True, nullable=True),
+                   Column("name", String(30)))
+    meta.create_all(engine)
+    cols = {c["name"]: c for c in inspect(engine).get_columns("graphs")}
+    assert (cols["id"]["nullable"], cols["version_id"]["nullable"], cols["name"]["nullable"]) \
+        == (False, False, True)
+    with engine.connect() as conn:
+        conn.execute(insert(graphs).values(id=1, version_id=1, name="kept"))
+        with pytest.raises(exc.IntegrityError, match=r"graphs\.version_id \(a primary-key"):
+            conn.execute(insert(graphs).values(id=2, version_id=None))
+        conn.commit()
+        assert conn.execute(select(graphs.c.id, graphs.c.version_id)).all() == [(1, 1)]
+
+
 def test_reflect_table_into_metadata(engine: Engine) -> None:
     meta, _, _ = _tables(engine)
     meta.create_all(engine)
