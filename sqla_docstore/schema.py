@@ -11,6 +11,8 @@ from .errors import ProgrammingError
 
 #: declared types of exact numbers (SQLite holds values beyond 2**53 only approximately)
 EXACT_NUMBER_TYPES = frozenset({"INTEGER", "INT", "BIGINT", "SMALLINT", "NUMERIC", "DECIMAL"})
+#: declared types of exact decimals: their numbers are read as decimal.Decimal (dbapi.decimals)
+DECIMAL_TYPES = frozenset({"NUMERIC", "DECIMAL"})
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ class CollectionSpec:
     @cached_property
     def decimal_fields(self) -> frozenset[str]:
         """Fields declared NUMERIC / DECIMAL."""
-        return frozenset(f.name for f in self.fields if f.base_type in ("NUMERIC", "DECIMAL"))
+        return frozenset(f.name for f in self.fields if f.base_type in DECIMAL_TYPES)
 
     @property
     def unique_index_fields(self) -> list[tuple[str, ...]]:

@@ -162,6 +162,26 @@ def is_wide(number: decimal.Decimal) -> bool:
     return len(number.normalize().as_tuple().digits) > 15 or -_TINY < number < _TINY
 
 
+_DECIMAL_TEXT = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*\Z", re.ASCII)
+
+
+def declared_decimal(value: Any) -> Any:
+    """A value read from a column declared NUMERIC / DECIMAL, as the DB-API gives it: a
+    number as the Decimal of the digits stored (a float as the shortest text that reads back
+    as it, the JSON text written for it), as psycopg gives PostgreSQL's numeric; so is a text
+    that is a decimal number (an exact sum's, or one SQLite's NUMERIC affinity would have
+    stored as a number). Other values (NULL, other texts, booleans, a non-finite float) are
+    given as they are."""
+    kind = type(value)
+    if kind is int:
+        return decimal.Decimal(value)
+    if kind is float and math.isfinite(value):
+        return decimal.Decimal(repr(value))
+    if kind is str and _DECIMAL_TEXT.match(value):
+        return decimal.Decimal(value.strip())
+    return value
+
+
 def compare_part(part: str, value: Any) -> Any:
     """What a compared parameter binds for one part of an exact comparison (sqlgen):
     ``value`` as SQLite compares it, ``low``/``high`` the doubles around a wide number (the

@@ -14,7 +14,7 @@ from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.prepared import StatementKind as Kind
 from ..statements.prepared import prepare
-from . import executor, gc_pause, views
+from . import decimals, executor, gc_pause, views
 from .foreign_keys import ForeignKeys
 
 
@@ -394,7 +394,7 @@ class Cursor:
                                                   max(self.arraysize, 1000))
                 if streamed is not None:
                     self._set(executor.Outcome(streamed[0], [], -1))
-                    self._chunks = streamed[1]
+                    self._chunks = decimals.convert_stream(backend, stmt, *streamed)
                     return
             outcomes = [executor.run_select(backend, stmt, p, pending) for p in param_sets]
             outcome = outcomes[-1] if outcomes else executor.Outcome()
@@ -425,6 +425,8 @@ class Cursor:
             outcome = executor.Outcome()
         else:  # pragma: no cover - the parser returns only the kinds above
             raise errors.NotSupportedError(f"statement kind {type(stmt).__name__}")
+        if outcome.rows and (kind is Kind.QUERY or kind in _WRITES):
+            outcome.rows = decimals.convert(backend, stmt, outcome.columns, outcome.rows)
         self._set(outcome)
 
     def _set(self, outcome: executor.Outcome) -> None:

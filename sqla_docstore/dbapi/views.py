@@ -14,7 +14,7 @@ from typing import Any
 from ..backends.base import BackendConnection
 from ..errors import OperationalError, ProgrammingError
 from ..pending import PendingBatch
-from ..schema import CollectionSpec
+from ..schema import DECIMAL_TYPES, CollectionSpec
 from ..statements import ast
 from ..statements.prepared import prepare, prepared
 from . import executor
@@ -83,9 +83,21 @@ def _replace(node: Any, queries: dict[str, ast.SelectLike]) -> Any:
 def query_fields(backend: BackendConnection, select: ast.SelectLike) -> list[dict[str, Any]]:
     """Field specs (name, type) of a query's result columns: a column of a collection keeps
     its declared type, a CAST its target type, anything else is untyped (JSON)."""
+    fields = result_fields(backend, select, checked=True)
+    names = [f["name"] for f in fields]
+    if len(set(names)) != len(names):
+        raise ProgrammingError(f"a view or table needs distinct column names, not {names}")
+    return [{"name": f["name"], "type": f["type"], "nullable": True, "default": None}
+            for f in fields]
+
+
+def result_fields(backend: BackendConnection, select: ast.SelectLike,
+                  checked: bool = False) -> list[dict[str, Any]]:
+    """(name, type) of each result column of a query, as :func:`query_fields` types them;
+    ``checked``: the columns of its derived tables must have distinct names."""
     while isinstance(select, ast.Compound):
         select = select.selects[0]
-    sources = _sources(backend, select.from_)
+    sources = _sources(backend, select.from_, checked)
     fields: list[dict[str, Any]] = []
     for col in select.columns:
         expr = col.expr
@@ -96,32 +108,34 @@ def query_fields(backend: BackendConnection, select: ast.SelectLike) -> list[dic
             continue
         label = col.alias or _label(expr)
         fields.append({"name": label, "type": _type_of(expr, sources)})
-    names = [f["name"] for f in fields]
-    if len(set(names)) != len(names):
-        raise ProgrammingError(f"a view or table needs distinct column names, not {names}")
-    return [{"name": f["name"], "type": f["type"], "nullable": True, "default": None}
-            for f in fields]
+    return fields
 
 
-def _sources(backend: BackendConnection,
-             items: tuple[ast.FromItem, ...]) -> dict[str, list[dict[str, Any]]]:
+def _sources(backend: BackendConnection, items: tuple[ast.FromItem, ...],
+             checked: bool) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
+    columns = query_fields if checked else result_fields
     for item in items:
         if isinstance(item, ast.TableRef):
             spec = backend.spec(item.name)
             out[item.ref] = [{"name": f.name, "type": f.type} for f in spec.fields]
         elif isinstance(item, ast.SubqueryRef):
-            out[item.alias] = query_fields(backend, item.select)
+            out[item.alias] = columns(backend, item.select)
         elif isinstance(item, ast.CteRef):
-            out[item.alias] = query_fields(backend, item.cte.select)
+            out[item.alias] = columns(backend, item.cte.select)
         elif isinstance(item, ast.Join):
-            out.update(_sources(backend, (item.left, item.right)))
+            out.update(_sources(backend, (item.left, item.right), checked))
     return out
 
 
 def _type_of(expr: ast.Expr, sources: dict[str, list[dict[str, Any]]]) -> str:
     if isinstance(expr, ast.Cast):
         return expr.type_name
+    if isinstance(expr, ast.Func) and expr.name in ("sum", "avg") and len(expr.args) == 1 and (
+            not expr.distinct):
+        # the store sums a NUMERIC / DECIMAL column exactly: a NUMERIC, as in PostgreSQL
+        base = _type_of(expr.args[0], sources).split("(", 1)[0].strip().upper()
+        return base if base in DECIMAL_TYPES else "JSON"
     if isinstance(expr, ast.Column):
         for ref, fields in sources.items():
             if expr.table in (None, ref):

@@ -100,13 +100,18 @@ class DocstoreNumeric(sqltypes.Numeric):
             scale = self.scale
 
             def to_decimal(value: Any) -> Any:
-                if value is None or isinstance(value, decimal.Decimal):
+                if value is None:
                     return value
-                # repr() is the shortest text that round-trips: the number as it was written.
-                result = decimal.Decimal(repr(value) if isinstance(value, float) else str(value))
-                if scale is not None and isinstance(value, float) and result.is_finite():
-                    # enough digits for the number at the column's scale (the default
-                    # context's 28 would fail on 1E+30 at scale 10)
+                if isinstance(value, decimal.Decimal):
+                    result = value  # the DB-API's answer for a NUMERIC column (dbapi.decimals)
+                else:
+                    # repr() is the shortest text that round-trips: the number as written
+                    result = decimal.Decimal(repr(value) if isinstance(value, float)
+                                             else str(value))
+                if scale is not None and result.is_finite():
+                    # at the column's scale, as PostgreSQL gives NUMERIC(p, s) (the store
+                    # keeps the digits written); enough digits for the number at that scale
+                    # (the default context's 28 would fail on 1E+30 at scale 10)
                     digits = max(result.adjusted(), 0) + scale + 2
                     result = result.quantize(decimal.Decimal(1).scaleb(-scale),
                                              context=decimal.Context(prec=max(28, digits)))
