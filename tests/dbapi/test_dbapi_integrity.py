@@ -142,8 +142,8 @@ def test_null_in_a_primary_key_column_is_refused_at_the_insert(engine: Engine) -
         cur.execute("CREATE TABLE s (code TEXT PRIMARY KEY, n INTEGER)")
         raw.commit()
         cur.execute("INSERT INTO g (a, b, name) VALUES (1, 1, 'kept')")
-        for sql, params in [("INSERT INTO g (a, b, name) VALUES (:a, :b, 'x')", {"a": 2, "b": None}),
-                            ("INSERT INTO g (a, b, name) VALUES (:a, :b, 'x')", {"a": None, "b": 2}),
+        both = "INSERT INTO g (a, b, name) VALUES (:a, :b, 'x')"
+        for sql, params in [(both, {"a": 2, "b": None}), (both, {"a": None, "b": 2}),
                             ("INSERT INTO g (a, name) VALUES (3, 'no b')", {})]:
             column = "g.a" if params.get("a", 0) is None else "g.b"
             with pytest.raises(dbapi.IntegrityError, match=(

@@ -149,6 +149,35 @@ def test_thirty_digit_decimal_is_stored_exactly(
     assert '"amount":1234567890123456789012.12345678' in text
 
 
+def test_numeric_results_are_decimal_at_the_scale_or_float_as_asked(engine: Engine) -> None:
+    # the DB-API gives NUMERIC columns as Decimal (dbapi.decimals): Numeric() keeps it at the
+    # column's scale (as PostgreSQL gives NUMERIC(p, s)), Numeric(asdecimal=False) and Float
+    # give float
+    meta = MetaData()
+    t = Table("nums", meta, Column("id", Integer, primary_key=True),
+              Column("scaled", Numeric(10, 5)), Column("plain", Numeric),
+              Column("as_float", Numeric(10, 2, asdecimal=False)), Column("f", Float))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(t), [
+            {"id": 1, "scaled": decimal.Decimal("45.5"), "plain": decimal.Decimal("45.5"),
+             "as_float": decimal.Decimal("1.25"), "f": 46.583},
+            {"id": 2, "scaled": 45, "plain": 45, "as_float": 3, "f": 2.0}])
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.scaled, t.c.plain, t.c.as_float, t.c.f)
+                            .order_by(t.c.id)).all()
+        raw = conn.exec_driver_sql("SELECT scaled, as_float, f FROM nums ORDER BY id").all()
+    typed = [[(type(v), str(v)) for v in row] for row in rows]
+    assert typed == [
+        [(decimal.Decimal, "45.50000"), (decimal.Decimal, "45.5"), (float, "1.25"),
+         (float, "46.583")],
+        [(decimal.Decimal, "45.00000"), (decimal.Decimal, "45"), (float, "3.0"),
+         (float, "2.0")]]
+    assert [[(type(v), str(v)) for v in row] for row in raw] == [
+        [(decimal.Decimal, "45.5"), (decimal.Decimal, "1.25"), (float, "46.583")],
+        [(decimal.Decimal, "45"), (decimal.Decimal, "3"), (float, "2.0")]]
+
+
 class Base(DeclarativeBase):
     pass
 
