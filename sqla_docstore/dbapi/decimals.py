@@ -44,8 +44,19 @@ class _DecimalColumns:
     at: tuple[tuple[int, str], ...]
 
     def applies(self, columns: list[str]) -> bool:
-        return bool(self.at) and len(columns) == self.width and all(
-            columns[i] == label for i, label in self.at)
+        if not self.at or len(columns) != self.width:
+            return False
+        for i, label in self.at:
+            if columns[i] != label:
+                return False
+        return True
+
+    def holds(self, backend: BackendConnection) -> bool:
+        """Whether the schemas read are still the store's (a loop: run on every statement)."""
+        for spec in self.specs:
+            if backend.spec(spec.name) is not spec:
+                return False
+        return True
 
 
 def _is_decimal(type_name: str) -> bool:
@@ -67,8 +78,7 @@ def _analyse(backend: BackendConnection, stmt: Any) -> _DecimalColumns:
 
 def _columns(backend: BackendConnection, stmt: Any) -> _DecimalColumns:
     return prepared(stmt).analysis(
-        "decimal_columns", lambda: _analyse(backend, stmt),
-        lambda hit: all(backend.spec(s.name) is s for s in hit.specs))
+        "decimal_columns", lambda: _analyse(backend, stmt), lambda hit: hit.holds(backend))
 
 
 def convert(backend: BackendConnection, stmt: Any, columns: list[str], rows: Rows) -> Rows:
