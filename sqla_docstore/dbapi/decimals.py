@@ -100,6 +100,9 @@ def convert_stream(backend: BackendConnection, stmt: Any, columns: list[str],
 def _converted(rows: Rows, at: tuple[tuple[int, str], ...]) -> Rows:
     as_decimal = values.declared_decimal
     positions = [i for i, _ in at]
+    if len(positions) == 1:  # the common case: one NUMERIC column
+        i = positions[0]
+        return [row[:i] + (as_decimal(row[i]),) + row[i + 1:] for row in rows]
     out: Rows = []
     for row in rows:
         items = list(row)
