@@ -42,6 +42,7 @@ from .store import (
     utc_now_text,
 )
 
+#: numbers the overlay temp tables of the process: no two share a name (see _sync_overlay)
 _serial = itertools.count(1)
 
 
@@ -66,8 +67,7 @@ class EmbeddedConnection:
         self._used: dict[str, CollectionSpec] = {}  # schemas this transaction checked rows by
         #: what ``spec`` gave in this transaction: (store schema version, stored spec, spec)
         self._read_specs: dict[str, tuple[int, CollectionSpec, CollectionSpec]] = {}
-        # Temp tables are per SQLite connection; a shared memory connection needs unique names.
-        self._temp_prefix = f"overlay{next(_serial)}:" if self._shared else "overlay:"
+        #: the overlay temp table of each collection this connection has written
         self._temps: dict[str, str] = {}
         self._plans: dict[Any, SqlPlan] = {}
         self._plans_version = store.schema_version
@@ -226,10 +226,14 @@ class EmbeddedConnection:
     @store_errors("copying pending writes to the overlay")
     def _sync_overlay(self, collection: str, pending: PendingBatch) -> str:
         if self._rollbacks_seen != self.store.shared_rollbacks:
-            self._forget_lost_overlays(pending)
+            self._rebuild_overlays(pending)
         temp = self._temps.get(collection)
         if temp is None:
-            temp = "temp." + quote(self._temp_prefix + collection)
+            # A name no other overlay has or had: SQLite ignores case in table names, so one
+            # per collection name would give ``Things`` and ``things`` (one dropped, the other
+            # created) one table, and the overlays of a memory store's connections share
+            # their sqlite3 connection's temp schema.
+            temp = "temp." + quote(f"overlay{next(_serial)}:{collection}")
             # Under the lock: on a shared connection, another thread's open transaction
             # would take the CREATE in, and its rollback would drop the table again.
             with self._lock:
@@ -256,26 +260,29 @@ class EmbeddedConnection:
             with self._lock:
                 self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
 
-    def _forget_lost_overlays(self, pending: PendingBatch | None) -> None:
-        """On a memory store's shared connection a two-phase transaction held open by another
-        connection takes this one's CREATE TEMP TABLE in, and its rollback drops the table:
-        after such a rollback, forget lost tables and mirror them anew from the pending batch
-        (which is the truth)."""
+    def _rebuild_overlays(self, pending: PendingBatch | None) -> None:
+        """On a memory store's shared connection, a two-phase transaction another connection
+        of this thread holds open takes in this one's overlay writes (CREATE TEMP TABLE,
+        INSERT, DELETE), and its rollback undoes them: tables vanish, pending rows are lost,
+        cleared rows come back. After such a rollback every overlay table is dropped and
+        mirrored anew, under a new name, from the pending batch (which is the truth)."""
         self._rollbacks_seen = self.store.shared_rollbacks
+        self._drop_overlays()
+        if pending is not None:
+            for collection, docs in pending.overlay.items():
+                pending.dirty[collection] = dict.fromkeys(docs)
+
+    def _drop_overlays(self) -> None:
+        temps = list(self._temps.values())
+        self._temps.clear()
         with self._lock:
-            alive = {r[0] for r in self._conn.execute(
-                "SELECT name FROM sqlite_temp_master WHERE type = 'table'")}
-        for collection, temp in list(self._temps.items()):
-            if temp[len("temp."):].strip('"').replace('""', '"') not in alive:
-                del self._temps[collection]
-                if pending is not None:
-                    pending.dirty[collection] = dict.fromkeys(
-                        pending.overlay.get(collection, {}))
+            for temp in temps:
+                self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
 
     @store_errors("clearing the overlay")
     def reset_overlay(self) -> None:
         if self._rollbacks_seen != self.store.shared_rollbacks:
-            self._forget_lost_overlays(None)
+            self._rebuild_overlays(None)
         if self._temps:
             with self._lock:
                 for temp in self._temps.values():
@@ -518,6 +525,8 @@ class EmbeddedConnection:
         try:
             self._conn.execute("COMMIT" if commit else "ROLLBACK")
         finally:
+            # the overlay writes other connections of this thread made meanwhile are undone
+            # with it: they mirror their pending writes anew (see _rebuild_overlays)
             if not commit and self._shared:
                 self.store.shared_rollbacks += 1
             self._prepared = False
@@ -599,12 +608,9 @@ class EmbeddedConnection:
     def close(self) -> None:
         if self._temps:
             try:
-                with self._lock:
-                    for temp in self._temps.values():
-                        self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
+                self._drop_overlays()
             except sqlite3.Error:
                 pass  # the connection may already be gone; temp tables die with it
-            self._temps.clear()
         if not self._shared:
             self._conn.close()
 
