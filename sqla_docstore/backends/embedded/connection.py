@@ -11,7 +11,7 @@ from dataclasses import replace
 from functools import lru_cache
 from json import dumps as json_dumps
 from operator import itemgetter
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from ... import rowexpr, values
 from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
@@ -41,6 +41,15 @@ from .store import (
     transaction,
     utc_now_text,
 )
+
+
+class _Prepared(NamedTuple):
+    """A prepared transaction open on a memory store's shared sqlite3 connection."""
+
+    owner: EmbeddedConnection
+    savepoint: str | None  # None: the SQLite transaction's first (BEGIN IMMEDIATE)
+    committed: bool = False  # committed, waiting for the ones prepared before it
+
 
 #: numbers the overlay temp tables of the process: no two share a name (see _sync_overlay)
 _serial = itertools.count(1)
@@ -495,20 +504,25 @@ class EmbeddedConnection:
         return replace(batch, commands=commands)
 
     # Two-phase commit: prepare applies the batch inside an open SQLite transaction (every
-    # check runs, the write lock is held), commit_prepared/rollback_prepared end it.
+    # check runs, the write lock is held), commit_prepared/rollback_prepared end it. On a
+    # memory store's shared sqlite3 connection, a prepare while others are open (two engines
+    # of a two-phase session on one store) applies its batch in a savepoint of their
+    # transaction, which commits once every one of them has committed (store.prepared).
     @store_errors("preparing a batch")
     def prepare(self, batch: Batch) -> None:
         self._count("batch")
         self.store.lock.acquire()  # held across both phases (the memory store shares one conn)
+        nested = self._shared and bool(self.store.prepared)
+        savepoint = quote(f"prepared{next(_serial)}") if nested else None
         try:
             batch = self._as_stored(batch)
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute(f"SAVEPOINT {savepoint}" if savepoint else "BEGIN IMMEDIATE")
             try:
                 etag, catalog = _reserve_etags(self._conn, len(batch.commands))
                 self._check_schemas_unchanged(batch, catalog)
                 _apply(self._conn, self.store, batch, False, self._recompute, etag)
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._undo(savepoint)
                 raise
         except sqlite3.IntegrityError as exc:
             self.store.lock.release()
@@ -516,19 +530,48 @@ class EmbeddedConnection:
         except BaseException:
             self.store.lock.release()
             raise
+        if self._shared:
+            self.store.prepared.append(_Prepared(self, savepoint))
         self._prepared = True
+
+    def _undo(self, savepoint: str | None) -> None:
+        """Roll back a prepared batch: its savepoint, or the whole transaction."""
+        if savepoint is None:
+            self._conn.execute("ROLLBACK")
+        else:
+            self._conn.execute(f"ROLLBACK TO {savepoint}")
+            self._conn.execute(f"RELEASE {savepoint}")
 
     @store_errors("ending a prepared batch")
     def end_prepared(self, commit: bool) -> None:
         if not self._prepared:
             raise ProgrammingError("no prepared transaction")
+        stack = self.store.prepared
+        mine = next((i for i, p in enumerate(stack) if p.owner is self), None)
+        if commit and mine is not None and not all(p.committed for p in stack[:mine]):
+            raise NotSupportedError(
+                "two-phase commit on one memory store: commit the prepared transactions in "
+                "the order they were prepared (an earlier one is still open)")
         try:
-            self._conn.execute("COMMIT" if commit else "ROLLBACK")
-        finally:
-            # the overlay writes other connections of this thread made meanwhile are undone
-            # with it: they mirror their pending writes anew (see _rebuild_overlays)
-            if not commit and self._shared:
+            if not self._shared:
+                self._conn.execute("COMMIT" if commit else "ROLLBACK")
+            elif mine is None:
+                if commit:  # (a rollback of it has nothing left to do)
+                    raise OperationalError(
+                        "this prepared transaction was rolled back with one prepared before "
+                        "it on the same memory store; nothing of it was committed")
+            elif commit:
+                stack[mine] = stack[mine]._replace(committed=True)
+            else:
+                self._undo(stack[mine].savepoint)
+                del stack[mine:]  # the ones prepared after it were undone with it
+                # the overlay writes other connections of this thread made meanwhile are
+                # undone with it: they mirror their pending writes anew (_rebuild_overlays)
                 self.store.shared_rollbacks += 1
+            if stack and all(p.committed for p in stack):
+                stack.clear()
+                self._conn.execute("COMMIT")
+        finally:
             self._prepared = False
             self.store.lock.release()
 

@@ -142,6 +142,9 @@ class EmbeddedStore:
         #: rolled-back prepared transactions on a memory store's shared connection: each may
         #: have taken other connections' overlay tables with it (EmbeddedConnection checks)
         self.shared_rollbacks = 0
+        #: the prepared transactions open on a memory store's shared connection, oldest first
+        #: (EmbeddedConnection.prepare)
+        self.prepared: list[Any] = []
         #: the store's catalog version ("@meta" key 'catalog') ``_specs`` reflect; every DDL
         #: increments it in its own transaction, so another process's DDL is noticed
         self._catalog_version: int | None = None
