@@ -91,3 +91,14 @@ def test_commits_out_of_prepare_order_are_refused(
     second.rollback_prepared()
     first.commit_prepared()
     assert _ids(observer) == [1]
+
+
+def test_closing_a_prepared_connection_rolls_it_back_and_ends_the_wait(
+        connect: Callable[[], dbapi.Connection], observer: dbapi.Connection) -> None:
+    first, second = _prepared(connect, 1, 2)
+    first.commit_prepared()
+    second.close()
+    assert _ids(observer) == [1]
+    _run(observer, "INSERT INTO things (id, v) VALUES (3, 3)")
+    observer.commit()  # the store lock and the SQLite transaction were released
+    assert _ids(observer) == [1, 3]

@@ -649,6 +649,10 @@ class EmbeddedConnection:
             self.drop_overlay(stmt.name)
 
     def close(self) -> None:
+        if self._prepared:
+            # rolled back, as an uncommitted transaction is: the store lock is released, and
+            # on a memory store the ones committed before it wait no longer
+            self.end_prepared(False)
         if self._temps:
             try:
                 self._drop_overlays()
