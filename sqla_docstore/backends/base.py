@@ -107,5 +107,12 @@ class BackendConnection(Protocol):
         """The transaction ended (commit or rollback): the next one checks, once, whether
         another client changed the catalog (schemas), and reloads what changed."""
 
+    def schema_token(self) -> object | None:
+        """A value that stays equal while every schema this connection reads stays the one it
+        read in this transaction, so an analysis of a statement kept with the token is still
+        valid (the DB-API's warm statements); None when the schemas must be read again
+        (a new transaction: another client may have changed them), or always None where the
+        backend can't tell cheaply."""
+
     def close(self) -> None:
         """Release the connection."""

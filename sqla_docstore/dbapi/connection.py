@@ -12,8 +12,8 @@ from ..generated import check_schema
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
+from ..statements.prepared import Prepared, prepare
 from ..statements.prepared import StatementKind as Kind
-from ..statements.prepared import prepare
 from . import decimals, executor, gc_pause, views
 from .foreign_keys import ForeignKeys
 
@@ -87,6 +87,10 @@ class Connection:
         self._assumed_last: object = None
         #: temporary collections this connection created: dropped when it closes
         self.temporary: list[str] = []
+        #: statement text -> (backend schema token, load by key, its NUMERIC columns: see
+        #: dbapi.decimals) of the queries run as loads by key: run again as such while the
+        #: token stands (see Cursor._run_warm)
+        self.warm: dict[str, tuple[object, executor.PointLookup, decimals.Positions]] = {}
 
     @property
     def change_vectors(self) -> ChangeVectors:
@@ -141,6 +145,13 @@ class Connection:
                     backend.assume(spec)
                     self._assumed[spec.name] = spec
         self._assumed_last = specs
+
+    def keep_warm(self, operation: str, token: object, point: executor.PointLookup,
+                  decimal_at: decimals.Positions) -> None:
+        warm = self.warm
+        if len(warm) >= 500 and operation not in warm:
+            warm.clear()
+        warm[operation] = (token, point, decimal_at)
 
     def unassumed(self, specs: Iterable[CollectionSpec]) -> list[CollectionSpec]:
         """Those of ``specs`` this transaction has not assumed yet (no I/O)."""
@@ -320,6 +331,22 @@ _SAVEPOINT_OPS = {
 }
 
 
+_descriptions: dict[tuple[str, ...], tuple[tuple[Any, ...], ...]] = {}
+
+
+def _description(columns: list[str]) -> tuple[tuple[Any, ...], ...]:
+    """A result's PEP 249 description (name and six Nones per column), one tuple per list of
+    names (shared by the results of a statement: immutable)."""
+    key = tuple(columns)
+    hit = _descriptions.get(key)
+    if hit is None:
+        if len(_descriptions) >= 1000:
+            _descriptions.clear()
+        hit = _descriptions[key] = tuple(
+            (name, None, None, None, None, None, None) for name in key)
+    return hit
+
+
 class ChangeVectors:
     """Read-only view: what this transaction read, else what the last commits wrote."""
 
@@ -348,7 +375,7 @@ class Cursor:
 
     def __init__(self, connection: Connection, *, stream: bool = False) -> None:
         self.connection: Connection | None = connection
-        self.description: list[tuple[Any, ...]] | None = None
+        self.description: tuple[tuple[Any, ...], ...] | None = None
         self.rowcount = -1
         self.lastrowid: int | None = None
         self._rows: list[tuple[Any, ...]] = []
@@ -363,8 +390,29 @@ class Cursor:
 
     def execute(self, operation: str, parameters: Mapping[str, Any] | None = None) -> Cursor:
         with pep249("execute"):
-            self._run(operation, [_named(parameters)], many=False)
+            if not self._run_warm(operation, parameters):
+                self._run(operation, [_named(parameters)], many=False)
         return self
+
+    def _run_warm(self, operation: str, parameters: Any) -> bool:
+        """A load by key run before with these schemas (``Connection.warm``): no parse, view
+        or plan lookups, the parameters read as given. False: run it in full (``_run``)."""
+        conn = self.connection
+        if conn is None or type(operation) is not str or type(parameters) is not dict:
+            return False
+        warm = conn.warm.get(operation)
+        if warm is None:
+            return False
+        backend = conn.backend
+        if warm[0] != backend.schema_token():
+            return False
+        self._end_stream()
+        outcome = executor.run_point(backend, warm[1], parameters, conn.pending)
+        if outcome is None:
+            return False
+        outcome.rows = decimals.convert_at(outcome.rows, warm[2])
+        self._set(outcome)
+        return True
 
     def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Cursor:
         if isinstance(seq_of_parameters, (str, bytes, Mapping)) or not isinstance(
@@ -389,6 +437,8 @@ class Cursor:
         pending = conn.pending
         self._end_stream()
         if kind is Kind.QUERY:
+            if not many and self._run_point(operation, prep, stmt, param_sets[0]):
+                return
             if self._stream and not many:
                 streamed = executor.stream_select(backend, stmt, param_sets[0], pending,
                                                   max(self.arraysize, 1000))
@@ -429,11 +479,28 @@ class Cursor:
             outcome.rows = decimals.convert(backend, stmt, outcome.columns, outcome.rows)
         self._set(outcome)
 
+    def _run_point(self, operation: str, prep: Prepared, stmt: ast.SelectLike,
+                   params: dict[str, Any]) -> bool:
+        """A query that is a load by key, run as one (False: it is not, or this key must be
+        queried); kept in ``Connection.warm`` while the backend's schema token stands."""
+        conn = self._conn()
+        backend = conn.backend
+        point = executor.warm_point(backend, stmt)
+        if point is None:
+            return False
+        outcome = executor.run_point(backend, point, params, conn.pending)
+        if outcome is None:
+            return False
+        at = decimals.positions(backend, stmt, outcome.columns)
+        outcome.rows = decimals.convert_at(outcome.rows, at)
+        token = backend.schema_token()
+        if token is not None and stmt is prep.stmt:  # (a statement reading a view: no)
+            conn.keep_warm(operation, token, point, at)
+        self._set(outcome)
+        return True
+
     def _set(self, outcome: executor.Outcome) -> None:
-        self.description = (
-            [(name, None, None, None, None, None, None) for name in outcome.columns]
-            if outcome.columns else None
-        )
+        self.description = _description(outcome.columns) if outcome.columns else None
         self.rowcount = outcome.rowcount
         self.lastrowid = outcome.lastrowid
         self._rows = outcome.rows
@@ -466,6 +533,8 @@ class Cursor:
         return True
 
     def _end_stream(self) -> None:
+        if self._chunks is None:
+            return
         chunks, self._chunks = self._chunks, None
         close = getattr(chunks, "close", None)
         if close is not None:

@@ -31,6 +31,8 @@ from ..statements.prepared import prepared
 from . import executor, views
 
 Rows = list[tuple[Any, ...]]
+#: (position, label) of each NUMERIC / DECIMAL column of a result
+Positions = tuple[tuple[int, str], ...]
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,18 @@ def convert(backend: BackendConnection, stmt: Any, columns: list[str], rows: Row
         return rows
     found = _columns(backend, stmt)
     return _converted(rows, found.at) if found.applies(columns) else rows
+
+
+def positions(backend: BackendConnection, stmt: Any, columns: list[str]) -> Positions:
+    """Where :func:`convert` makes Decimals in rows of ``stmt`` with these ``columns``, for
+    the schemas the backend has now (a caller may keep it while they stand)."""
+    found = _columns(backend, stmt)
+    return found.at if found.applies(columns) else ()
+
+
+def convert_at(rows: Rows, at: Positions) -> Rows:
+    """:func:`convert` with the ``positions`` found for the statement."""
+    return _converted(rows, at) if rows and at else rows
 
 
 def convert_stream(backend: BackendConnection, stmt: Any, columns: list[str],

@@ -11,6 +11,7 @@ import decimal
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from operator import itemgetter
 from typing import Any, Protocol
 
 from .. import rowexpr, values
@@ -118,6 +119,22 @@ def _run_select(
     return Outcome(columns, rows, -1)
 
 
+def warm_point(backend: BackendConnection, stmt: ast.SelectLike) -> PointLookup | None:
+    """The load by key a query is (as ``run_select`` runs it), or None: what the DB-API
+    keeps for a statement text while the backend's schema token stands."""
+    if isinstance(stmt, ast.Select) and stmt.for_update:
+        return None  # read with guards (run_select)
+    result: PointLookup | None = point_lookup(backend, stmt)
+    return result
+
+
+def run_point(backend: BackendConnection, point: PointLookup, params: dict[str, Any],
+              pending: PendingBatch) -> Outcome | None:
+    """The rows of a load by key (``warm_point``); None where the query must run instead
+    (a key value whose document id is not that of the SQL-equal stored keys)."""
+    return _run_point(backend, point, params, pending)
+
+
 def stream_select(
     backend: BackendConnection, stmt: ast.SelectLike, params: dict[str, Any],
     pending: PendingBatch, size: int,
@@ -133,11 +150,32 @@ def stream_select(
 
 
 @dataclass(frozen=True)
-class _PointLookup:
+class PointLookup:
     spec: CollectionSpec
     keys: tuple[tuple[ast.Expr, ...], ...]  # each in primary-key order (several: pk IN (...))
     labels: tuple[str, ...]
     fields: tuple[str, ...]
+
+    @cached_property
+    def int_prefix(self) -> str | None:
+        """The id prefix an integer key value follows (``{prefix}/{value}``), if it does."""
+        spec = self.spec
+        return spec.prefix if len(spec.primary_key) == 1 and not spec.key_is_id else None
+
+    @cached_property
+    def _pick(self) -> Any:
+        return itemgetter(*self.fields) if len(self.fields) > 1 else None
+
+    def row(self, body: dict[str, Any]) -> tuple[Any, ...]:
+        """The result row of a document: its fields, None for one it lacks."""
+        pick = self._pick
+        if pick is not None:
+            try:
+                row: tuple[Any, ...] = pick(body)
+                return row
+            except KeyError:
+                pass
+        return tuple([body.get(f) for f in self.fields])
 
 
 def _schema_analysis(name: str, build: Any) -> Any:
@@ -154,7 +192,7 @@ def _schema_analysis(name: str, build: Any) -> Any:
     return lookup
 
 
-def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLookup | None:
+def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> PointLookup | None:
     """A SELECT of plain fields from one collection by its whole primary key: a load by id."""
     if not isinstance(stmt, ast.Select) or len(stmt.from_) != 1 or stmt.distinct:
         return None
@@ -187,7 +225,7 @@ def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> _PointLo
             return None
     if stmt.limit is not None:
         return None  # keep LIMIT semantics simple: only the ORM's plain get() is a load
-    return _PointLookup(spec, keys, tuple(labels), tuple(fields))
+    return PointLookup(spec, keys, tuple(labels), tuple(fields))
 
 
 def _lookup_keys(where: ast.Expr | None, ref: str,
@@ -245,7 +283,7 @@ def _conjuncts(expr: ast.Expr, out: list[ast.Expr]) -> None:
 
 
 def _run_point(
-    backend: BackendConnection, point: _PointLookup, params: dict[str, Any],
+    backend: BackendConnection, point: PointLookup, params: dict[str, Any],
     pending: PendingBatch,
 ) -> Outcome | None:
     """The rows of a load by key; None for a key value whose document id text is not the one
@@ -273,11 +311,11 @@ def _run_point(
         # Different key values share an id text (1 and "1"); SQL equality is on the values.
         stored = tuple([body.get(f) for f in spec.primary_key])
         if any(stored == key for key in keys):
-            out.rows.append(tuple([body.get(f) for f in point.fields]))
+            out.rows.append(point.row(body))
     return out
 
 
-def _run_point_one(backend: BackendConnection, point: _PointLookup, value: Any,
+def _run_point_one(backend: BackendConnection, point: PointLookup, value: Any,
                    pending: PendingBatch) -> Outcome | None:
     """``_run_point`` of the common case, one value of a one-field key (``session.get``)."""
     if isinstance(value, decimal.Decimal):
@@ -286,12 +324,14 @@ def _run_point_one(backend: BackendConnection, point: _PointLookup, value: Any,
     if value is None:
         return out  # NULL = x is never true
     spec = point.spec
-    doc_id = spec.document_id((value,))
+    if type(value) is int and point.int_prefix is not None:
+        doc_id = f"{point.int_prefix}/{value}"  # (spec.document_id's text of an int)
+    else:
+        doc_id = spec.document_id((value,))
     doc = backend.get_documents(spec.name, [doc_id], pending).get(doc_id)
     # Different key values share an id text (1 and "1"); SQL equality is on the values.
     if doc is not None and doc[1] is not None and doc[1].get(spec.primary_key[0]) == value:
-        body = doc[1]
-        out.rows.append(tuple([body.get(f) for f in point.fields]))
+        out.rows.append(point.row(doc[1]))
     return out
 
 

@@ -82,6 +82,7 @@ class EmbeddedConnection:
         self._plans_version = store.schema_version
         self._prepared = False
         self._rollbacks_seen = store.shared_rollbacks
+        self._epoch = 0  # see schema_token
 
     def _count(self, kind: str) -> None:
         # The hook runs first: a session over its request budget stops the call here.
@@ -100,6 +101,16 @@ class EmbeddedConnection:
         self._catalog_fresh = False
         self._used.clear()
         self._read_specs.clear()
+        self._epoch += 1
+
+    def schema_token(self) -> object | None:
+        """(this connection's schema epoch, the store's schema version) once the catalog was
+        checked in this transaction: any schema change of the store (this process's DDL, a
+        mapping assumed, another process's DDL taken in) bumps the version, and the epoch
+        moves with each transaction and each DDL of this connection."""
+        if not self._catalog_fresh:
+            return None
+        return (self._epoch, self.store.schema_version)
 
     def _check_schemas_unchanged(self, batch: Batch, catalog: int) -> None:
         """In the commit's write transaction (no DDL runs meanwhile), given the catalog
@@ -461,14 +472,14 @@ class EmbeddedConnection:
         """Stored documents by id into ``found``; those with a change vector also into
         ``seen`` (id -> (body, change vector)), as the transaction's reads."""
         spec = self.spec(collection)
-        table = collection_table(collection)
         key = spec.primary_key[0] if spec.key_is_id else None
         loads = values.loads
+        conn = self._conn
         with self._lock:
             for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                for doc_id, text, cv in self._conn.execute(_load_sql(table, len(chunk)),
-                                                           chunk):
+                chunk = ids[start:start + 500] if len(ids) > 500 else ids
+                for doc_id, text, cv in conn.execute(_load_sql(collection, len(chunk)),
+                                                     chunk):
                     body = loads(text)
                     if key is not None:  # the key is the id, not kept in the body
                         body[key] = doc_id
@@ -630,6 +641,7 @@ class EmbeddedConnection:
             raise NotSupportedError(f"not a schema statement: {type(stmt).__name__}")
         self._used.clear()  # rows checked before this connection's own DDL stand
         self._read_specs.clear()
+        self._epoch += 1
 
     def stored_documents(self, collection: str) -> list[tuple[str, dict[str, Any]]]:
         """Every stored document of a collection as (id, body): what a schema change checks."""
@@ -663,8 +675,11 @@ class EmbeddedConnection:
 
 
 @lru_cache(maxsize=512)
-def _load_sql(table: str, count: int) -> str:
-    """The statement loading ``count`` documents of a collection table by id."""
+def _load_sql(collection: str, count: int) -> str:
+    """The statement loading ``count`` documents of a collection by id."""
+    table = collection_table(collection)
+    if count == 1:
+        return f"SELECT id, body, cv FROM {table} WHERE id = ?"
     return f"SELECT id, body, cv FROM {table} WHERE id IN ({', '.join('?' * count)})"
 
 

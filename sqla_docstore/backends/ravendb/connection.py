@@ -79,6 +79,9 @@ class RavenConnection:
     def end_transaction(self) -> None:
         self._catalog_fresh = False
 
+    def schema_token(self) -> object | None:
+        return None  # the cached schemas have no version: a statement reads them each time
+
     def _check_catalog(self) -> None:
         """Once per transaction: if another client changed a schema, forget the cached ones
         (and this engine's HiLo ranges: a collection may have started its ids over)."""

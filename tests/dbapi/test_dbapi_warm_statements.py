@@ -1,0 +1,136 @@
+"""A load by key run again (a warm statement) skips the statement's analysis while the
+store's schemas stand: it finds what its first (cold) run finds, and what the same condition
+finds as a query, until a schema change, a view or a new transaction makes it analysed again."""
+
+from __future__ import annotations
+
+import decimal
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sqla_docstore import dbapi
+
+D = decimal.Decimal
+
+SPEC = {"fields": [{"name": "id", "type": "INTEGER"}, {"name": "name", "type": "VARCHAR"},
+                   {"name": "amount", "type": "NUMERIC"}, {"name": "doc", "type": "JSON"}],
+        "primary_key": ["id"]}
+ROWS: list[dict[str, Any]] = [
+    {"id": 1, "name": "one", "amount": D("1.10"), "doc": {"a": [1, 2.5, None]}},
+    {"id": 2, "name": None, "amount": D("123456789012345678901234567890.5"), "doc": None},
+    {"id": 2**53 + 1, "name": "wide", "amount": 0.1, "doc": "text"},
+]
+PROBES: list[Any] = [1, 2, 2**53 + 1, float(2**53 + 1), 1.0, "1", True, D("1"), D("2.0"),
+                     None, 3, -1]
+POINT = "SELECT t.id, t.name, t.amount, t.doc FROM t WHERE t.id = :x"
+QUERY = "SELECT t.id, t.name, t.amount, t.doc FROM t WHERE (t.id = :x OR 1 = 0)"
+STAR = "SELECT * FROM t WHERE t.id = :x"
+
+
+@pytest.fixture
+def filled(conn: dbapi.Connection,
+           create_collection: Callable[[dbapi.Connection, str, dict[str, Any]], None]
+           ) -> dbapi.Connection:
+    create_collection(conn, "t", SPEC)
+    conn.cursor().executemany(
+        "INSERT INTO t (id, name, amount, doc) VALUES (:id, :name, :amount, :doc)", ROWS)
+    # one document without the name field at all (another client's): read as NULL
+    conn.cursor().execute("INSERT INTO t (id, amount) VALUES (:id, :amount)",
+                          {"id": 3, "amount": 7})
+    conn.commit()
+    return conn
+
+
+def _run(conn: dbapi.Connection, sql: str, probe: Any) -> tuple[Any, list[Any]]:
+    cur = conn.cursor()
+    cur.execute(sql, {"x": probe})
+    names = [d[0] for d in cur.description or ()]
+    return names, [tuple(row) for row in cur.fetchall()]
+
+
+def _same(left: list[Any], right: list[Any]) -> bool:
+    """Equal rows, and equal types of their values (1 is not 1.0, nor True)."""
+    return left == right and [list(map(type, r)) for r in left] == [
+        list(map(type, r)) for r in right]
+
+
+def test_a_warm_load_finds_what_its_cold_run_and_the_query_find(
+        filled: dbapi.Connection) -> None:
+    for probe in PROBES:
+        filled.warm.clear()
+        cold = _run(filled, POINT, probe)
+        warm = _run(filled, POINT, probe)
+        query = _run(filled, QUERY, probe)
+        assert cold[0] == warm[0] == query[0], probe
+        assert _same(cold[1], query[1]) and _same(warm[1], query[1]), probe
+    assert POINT in filled.warm  # it is kept (the embedded store has a schema token)
+    assert _run(filled, POINT, 2)[1] == [
+        (2, None, D("123456789012345678901234567890.5"), None)]
+    assert _run(filled, POINT, 3)[1] == [(3, None, 7, None)]
+
+
+def test_a_warm_load_sees_the_transactions_writes(filled: dbapi.Connection) -> None:
+    assert _run(filled, POINT, 1)[1] == _run(filled, POINT, 1)[1] != []
+    cur = filled.cursor()
+    cur.execute("DELETE FROM t WHERE t.id = :x", {"x": 1})
+    cur.execute("INSERT INTO t (id, name) VALUES (:id, :name)", {"id": 9, "name": "new"})
+    cur.execute("UPDATE t SET name = :n WHERE t.id = :x", {"n": "changed", "x": 2})
+    for probe in (1, 9, 2):
+        assert _run(filled, POINT, probe) == _run(filled, QUERY, probe), probe
+    assert _run(filled, POINT, 1)[1] == []
+    assert _run(filled, POINT, 9)[1] == [(9, "new", None, None)]
+    filled.rollback()
+    assert _run(filled, POINT, 9)[1] == [] and _run(filled, POINT, 1)[1] != []
+
+
+def test_a_schema_change_makes_a_warm_statement_analysed_again(
+        filled: dbapi.Connection, other: dbapi.Connection) -> None:
+    assert _run(filled, STAR, 1) == _run(filled, STAR, 1)
+    assert _run(filled, STAR, 1)[0] == ["id", "name", "amount", "doc"]
+    # another connection of the store adds a column: the same text now reads it
+    other.cursor().execute("ALTER COLLECTION t " + json.dumps(
+        {"action": "add_column", "name": "extra", "type": "INTEGER", "default": 5}))
+    names, rows = _run(filled, STAR, 1)
+    assert names == ["id", "name", "amount", "doc", "extra"]
+    assert rows[0][-1] == 5 and _same(rows, _run(filled, STAR.replace(
+        "t.id = :x", "(t.id = :x OR 1 = 0)"), 1)[1])
+
+
+def test_a_table_replaced_by_a_view_is_read_as_the_view(
+        filled: dbapi.Connection,
+        create_collection: Callable[[dbapi.Connection, str, dict[str, Any]], None]) -> None:
+    point = "SELECT v.id, v.name FROM v WHERE v.id = :x"
+    create_collection(filled, "v", SPEC)
+    filled.cursor().execute("INSERT INTO v (id, name) VALUES (1, 'table row')")
+    filled.commit()
+    assert _run(filled, point, 1)[1] == _run(filled, point, 1)[1] == [(1, "table row")]
+    filled.cursor().execute("DROP COLLECTION v")
+    filled.cursor().execute("CREATE VIEW v AS SELECT t.id, t.name FROM t")
+    assert _run(filled, point, 1)[1] == [(1, "one")]
+    assert _run(filled, point, 1)[1] == [(1, "one")]
+    # a statement over a view is analysed each time: the entry kept for the table is stale
+    assert filled.warm[point][0] != filled.backend.schema_token()
+
+
+def test_a_new_transaction_checks_the_schemas_again(filled: dbapi.Connection) -> None:
+    _run(filled, POINT, 1)
+    token = filled.warm[POINT][0]
+    filled.commit()
+    assert filled.backend.schema_token() is None  # not checked yet in this transaction
+    assert _run(filled, POINT, 1)[1] != []
+    assert filled.warm[POINT][0] != token
+
+
+def test_warm_parameters_are_checked_as_cold_ones(filled: dbapi.Connection) -> None:
+    _run(filled, POINT, 1)
+    cur = filled.cursor()
+    with pytest.raises(dbapi.ProgrammingError, match="no value given for parameter 'x'"):
+        cur.execute(POINT, {"y": 1})
+    with pytest.raises(dbapi.ProgrammingError, match="mapping"):
+        cur.execute(POINT, (1,))  # type: ignore[arg-type]
+    cur.close()
+    with pytest.raises(dbapi.InterfaceError):
+        cur.execute(POINT, {"x": 1})
