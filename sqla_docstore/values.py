@@ -421,6 +421,20 @@ def loads(text: str) -> Any:
     return value
 
 
+def loads_all(texts: list[str | None]) -> list[Any] | None:
+    """``[loads(t) for t in texts]`` for texts of one JSON value each (documents as the store
+    writes them), parsed in one call (one C loop) as the elements of one JSON array; None
+    when that can't give exactly that (a NULL text, a text that is not one JSON value: then
+    parse them one by one, with the errors ``loads`` gives)."""
+    if None in texts:
+        return None
+    try:
+        docs: list[Any] = loads("[" + ",".join(texts) + "]")  # type: ignore[arg-type]
+    except ValueError:
+        return None
+    return docs if len(docs) == len(texts) else None
+
+
 class ExactSum:
     """SQLite aggregate ``docstore_dsum(json_text)``: the exact sum of decimal numbers (SQLite
     sums REALs in doubles: 1E+30 + -5.0000000001 would lose the -5). The result is the exact

@@ -248,6 +248,26 @@ def test_loads_keeps_exact_numbers_and_refuses_malformed_text() -> None:
             values.loads(bad)
 
 
+def test_loads_all_is_loads_of_each_text() -> None:
+    texts: list[str | None] = [values.dumps(d) for d in _TRICKY_DOCUMENTS]
+    texts += [json.dumps(d, ensure_ascii=False) for d in _TRICKY_DOCUMENTS]  # with spaces
+    texts += ['{"d":1.10000000000000000001,"n":1E+400,"f":1.50}', " {} ", "[]", "null"]
+    assert values.loads_all(texts) == [values.loads(t) for t in texts]  # type: ignore[arg-type]
+    assert values.loads_all([]) == []
+
+
+@pytest.mark.parametrize("texts", [
+    ['{"a":1}', None],  # a NULL document (an outer join's missing side)
+    ['{"a":1}', '{"b":'],  # malformed: parsed one by one, which raises
+    ['{"a":"x', 'y"}'],  # two halves of one value: one value where two were asked
+    ['{"a":1},{"b":2}'],  # two values in one text
+    ["", '{"a":1}'],
+    ["1,2", "3"],
+])
+def test_loads_all_leaves_what_is_not_one_value_a_text_to_loads(texts: list[str | None]) -> None:
+    assert values.loads_all(texts) is None
+
+
 def test_dumps_refuses_what_it_refused_before() -> None:
     looped: list[object] = []
     looped.append(looped)

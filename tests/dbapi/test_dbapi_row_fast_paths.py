@@ -72,3 +72,33 @@ def test_the_first_failing_field_names_the_error(conn: dbapi.Connection) -> None
                     [{"n": "a", "a": 1}, {"n": "b", "a": 2**53 - 1}])
     assert _rows(conn, "SELECT name, age FROM users ORDER BY name") == [
         ("a", 1), ("b", 2**53 - 1)]
+
+
+def test_rows_shaped_a_chunk_at_a_time_are_those_of_one_document_at_a_time(
+        conn: dbapi.Connection) -> None:
+    """Results longer than a shaping chunk, documents lacking fields or holding other kinds
+    anywhere in them (so some chunks are shaped by the general path), NULL documents of an
+    outer join: the rows are those of parsing and picking one document at a time."""
+    from sqla_docstore.backends.embedded import connection as embedded
+
+    chunk = embedded._SHAPE_CHUNK
+    count = 2 * chunk + 7
+    odd = {chunk - 1: {"name": "no age"}, chunk: {"name": None, "age": 2**70},
+           chunk + 1: {"name": {"nested": [1]}, "age": decimal.Decimal("1.10000000000000000001")},
+           2 * chunk + 3: {"age": 1.5}}
+    docs = {i: {"id": i, **odd.get(i, {"name": f"n{i}", "age": i})} for i in range(count)}
+    conn.backend.submit(Batch([Put("users", f"users/{i}", d, "") for i, d in docs.items()]))
+    conn.backend.submit(Batch([Put("teams", f"teams/{i}", {"id": i, "title": f"t{i}"}, "")
+                               for i in range(0, count, 2)]))
+    want = [(i, d.get("name"), d.get("age")) for i, d in sorted(docs.items())]
+    assert _rows(conn, "SELECT id, name, age FROM users ORDER BY id") == want
+    # every document read is remembered with its version, whichever chunk it was in
+    assert all(f"users/{i}" in conn.change_vectors for i in range(count))
+    assert _rows(conn, "SELECT age FROM users ORDER BY id") == [(r[2],) for r in want]
+    joined = _rows(conn, "SELECT users.id, teams.title FROM users LEFT OUTER JOIN teams "
+                         "ON teams.id = users.id ORDER BY users.id")
+    assert joined == [(i, f"t{i}" if i % 2 == 0 else None) for i in range(count)]
+    stream = conn.cursor(stream=True)
+    stream.arraysize = chunk + 1  # (a streamed chunk is at least 1000 rows: many of ours)
+    stream.execute("SELECT id, name, age FROM users ORDER BY id")
+    assert stream.fetchall() == want

@@ -331,13 +331,29 @@ class EmbeddedConnection:
         plan = self._plan((prep, tuple(overlays.values()), arrays, paths), lambda: SqlGenerator(
             self, overlays, arrays, dict(paths)).plan_query(stmt))
         self._count("query")
-        rows = self._run(plan, params)
         columns = plan.columns
+        labels = [c.label for c in columns]
+        if not plan.documents:  # SQL values only: the rows as SQLite gives them
+            return labels, build_rows(plan, self._run(plan, params), None)
         if pending is not None and len(plan.documents) == 1 and all(
                 c.kind == "field" for c in columns):
-            return [c.label for c in columns], _field_rows(plan, rows, pending)
+            return labels, self._run_shaped(
+                plan, params, lambda rows: _field_rows(plan, rows, pending))
         seen = pending.seen if pending is not None else None
-        return [c.label for c in columns], build_rows(plan, rows, seen)
+        return labels, self._run_shaped(plan, params, lambda rows: build_rows(plan, rows, seen))
+
+    def _run_shaped(self, plan: SqlPlan, params: dict[str, Any],
+                    shape: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]
+                    ) -> list[tuple[Any, ...]]:
+        """``_run``'s rows, each chunk of ``_SHAPE_CHUNK`` shaped as SQLite gives it."""
+        out: list[tuple[Any, ...]] = []
+        with store_errors(f"running {plan.sql}"):
+            args = self._args(plan, params)
+            with self._lock:
+                cursor = self._conn.execute(plan.sql, args)
+                while rows := cursor.fetchmany(_SHAPE_CHUNK):
+                    out += shape(rows)
+        return out
 
     def query_stream(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None,
@@ -1031,6 +1047,12 @@ def _check_expected(cmd: Put | Patch | Delete, row: Any) -> None:
 
 # ------------------------------------------------------------------------ result rows
 
+#: rows read from SQLite and shaped at a time: SQLite's tuples (and the documents parsed from
+#: them) die with their chunk, so a large result leaves about one object per row alive (its
+#: result tuple), as reading sqlite3 directly does, and the garbage collector (which counts
+#: objects allocated and not yet freed) runs about as often
+_SHAPE_CHUNK = 100
+
 
 def _chunks(plan: SqlPlan, cursor: sqlite3.Cursor, reader: sqlite3.Connection,
             size: int) -> Iterator[list[tuple[Any, ...]]]:
@@ -1038,11 +1060,14 @@ def _chunks(plan: SqlPlan, cursor: sqlite3.Cursor, reader: sqlite3.Connection,
     consumer stops (``close()`` of the generator)."""
     try:
         while True:
+            chunk: list[tuple[Any, ...]] = []
             with store_errors(f"reading the rows of {plan.sql}"):
-                rows = cursor.fetchmany(size)
-            if not rows:
+                while len(chunk) < size and (
+                        rows := cursor.fetchmany(min(_SHAPE_CHUNK, size - len(chunk)))):
+                    chunk += build_rows(plan, rows, None)
+            if not chunk:
                 return
-            yield build_rows(plan, rows, None)
+            yield chunk
     finally:
         reader.close()
 
@@ -1078,14 +1103,41 @@ def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
     their JSON texts (see PendingBatch.note_read), so the parsed bodies die young."""
     slot, id_slot, cv_slot = plan.documents[0]
     names = tuple(c.name for c in plan.columns)
+    texts = list(map(itemgetter(slot), rows))
+    out = _picked(names, values.loads_all(texts)) if rows else []
+    if out is None:
+        out = _picked_each(names, texts)
+    if pending is not None and rows:
+        # stored documents only, not pending ones (no change vector; see rows_for_write)
+        pending.note_read(list(map(itemgetter(id_slot), rows)), texts,
+                          list(map(itemgetter(cv_slot), rows)))
+    return out
+
+
+def _picked(names: tuple[str, ...], docs: list[Any] | None) -> list[tuple[Any, ...]] | None:
+    """The fields ``names`` of every document, by C loops (``map``); None where that can't
+    be (no documents parsed, one lacks a field or is no object): ``_picked_each``."""
+    if docs is None:
+        return None
+    pick = itemgetter(*names)
+    try:
+        if len(names) == 1:
+            return list(zip(map(pick, docs)))
+        result: list[tuple[Any, ...]] = list(map(pick, docs))
+    except (KeyError, TypeError):
+        return None
+    return result
+
+
+def _picked_each(names: tuple[str, ...], texts: list[str | None]) -> list[tuple[Any, ...]]:
+    """``_picked`` a document at a time: a missing field (or document) reads as None."""
     pick = itemgetter(*names)
     single = len(names) == 1
     empty = (None,) * len(names)
     loads = values.loads
     out: list[tuple[Any, ...]] = []
     append = out.append
-    for row in rows:
-        text = row[slot]
+    for text in texts:
         if text is None:
             append(empty)
             continue
@@ -1094,10 +1146,6 @@ def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
             append((pick(doc),) if single else pick(doc))
         except (KeyError, TypeError):  # a field the document lacks (or no object): None
             append(tuple([doc.get(n) for n in names]))
-    if pending is not None and rows:
-        # stored documents only, not pending ones (no change vector; see rows_for_write)
-        pending.note_read([r[id_slot] for r in rows], [r[slot] for r in rows],
-                          [r[cv_slot] for r in rows])
     return out
 
 
