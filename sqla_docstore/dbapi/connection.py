@@ -446,7 +446,8 @@ class Cursor:
                     self._set(executor.Outcome(streamed[0], [], -1))
                     self._chunks = decimals.convert_stream(backend, stmt, *streamed)
                     return
-            outcomes = [executor.run_select(backend, stmt, p, pending) for p in param_sets]
+            with gc_pause.paused(gc_pause.READ):  # a result's rows are all new objects
+                outcomes = [executor.run_select(backend, stmt, p, pending) for p in param_sets]
             outcome = outcomes[-1] if outcomes else executor.Outcome()
             if many:
                 outcome.rows = [r for o in outcomes for r in o.rows]
@@ -524,7 +525,7 @@ class Cursor:
         """The next chunk of a streamed result, if the store has more rows."""
         if self._chunks is None:
             return False
-        with pep249("fetch"):
+        with pep249("fetch"), gc_pause.paused(gc_pause.READ):
             chunk = next(self._chunks, None)
         if chunk is None:
             self._chunks = None

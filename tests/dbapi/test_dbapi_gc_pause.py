@@ -90,3 +90,49 @@ def test_commit_of_a_bulk_batch_pauses_the_collector(
     monkeypatch.setattr(type(conn), "_commit", spy)
     conn.commit()
     assert seen == [False] and gc.isenabled()
+
+
+def test_a_query_and_a_streamed_chunk_are_read_with_the_collector_paused(
+        gc_enabled: None, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    conn = dbapi.connect(f"{tmp_path}/store.db")
+    cur = _table(conn)
+    cur.executemany("INSERT INTO t (id, v) VALUES (:id, :v)",
+                    [{"id": i, "v": str(i)} for i in range(2500)])
+    conn.commit()
+    seen: list[bool] = []
+    backend = type(conn.backend)
+    query, stream = backend.query, backend.query_stream  # type: ignore[attr-defined]
+
+    def spy_query(self: object, *args: object) -> object:
+        seen.append(gc.isenabled())
+        return query(self, *args)
+
+    def spy_stream(self: object, *args: object) -> object:
+        out = stream(self, *args)
+        assert out is not None
+        columns, chunks = out
+
+        def watched() -> Iterator[object]:
+            for chunk in chunks:
+                seen.append(gc.isenabled())
+                yield chunk
+        return columns, watched()
+
+    monkeypatch.setattr(backend, "query", spy_query)
+    monkeypatch.setattr(backend, "query_stream", spy_stream)
+    cur.execute("SELECT id, v FROM t ORDER BY id")
+    assert len(cur.fetchall()) == 2500 and seen == [False] and gc.isenabled()
+    streamed = conn.cursor(stream=True)
+    streamed.execute("SELECT id, v FROM t ORDER BY id")
+    assert len(streamed.fetchall()) == 2500
+    assert seen == [False, False, False, False] and gc.isenabled()  # three chunks of 1000
+
+
+def test_a_failing_query_gives_the_collector_back(gc_enabled: None) -> None:
+    conn = dbapi.connect(":memory:")
+    cur = _table(conn)
+    with pytest.raises(errors.ProgrammingError):
+        cur.execute("SELECT id FROM t WHERE v = :missing")  # (not a load by key)
+    with pytest.raises(errors.OperationalError):
+        cur.execute("SELECT id FROM nowhere")
+    assert gc.isenabled()
