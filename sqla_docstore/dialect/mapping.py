@@ -26,18 +26,48 @@ _BY_TABLE: weakref.WeakKeyDictionary[
     schema.Table, tuple[tuple[int, int], CollectionSpec | None]] = weakref.WeakKeyDictionary()
 
 
+#: statement -> (dialect, the Tables it uses, their specs as last given): a statement compiled
+#: again (no compiled cache) is not searched for its Tables again, and gives the same tuple of
+#: specs while each Table's stands (one identity check in ``assume_collections``)
+_BY_STATEMENT: weakref.WeakKeyDictionary[
+    Any, tuple[Any, tuple[schema.Table, ...], tuple[CollectionSpec, ...]]
+] = weakref.WeakKeyDictionary()
+
+
 def mapped_specs(compiled: Any) -> tuple[CollectionSpec, ...]:
     """The schemas of the Tables a compiled statement uses (cached on the compiled object)."""
     specs: tuple[CollectionSpec, ...] | None = getattr(compiled, "_docstore_mapped", None)
     if specs is None:
         statement = getattr(compiled, "statement", None)
-        found = [] if statement is None else find_tables(
-            statement, include_crud=True, include_joins=True, include_aliases=True)
-        tables = {id(t): t for t in found if isinstance(t, schema.Table)}
-        specs = tuple(s for s in (table_spec(t, compiled.dialect) for t in tables.values())
-                      if s is not None)
+        specs = () if statement is None else _statement_specs(statement, compiled.dialect)
         compiled._docstore_mapped = specs
     return specs
+
+
+def _statement_specs(statement: Any, dialect: Any) -> tuple[CollectionSpec, ...]:
+    try:
+        hit = _BY_STATEMENT.get(statement)
+    except TypeError:  # a statement that can't be a weak key: searched each time
+        return _specs(_tables(statement), dialect)
+    if hit is not None and hit[0] is dialect:
+        tables, before = hit[1], hit[2]
+        specs = _specs(tables, dialect)
+        if len(specs) == len(before) and all(a is b for a, b in zip(specs, before, strict=True)):
+            return before
+    else:
+        tables = _tables(statement)
+        specs = _specs(tables, dialect)
+    _BY_STATEMENT[statement] = (dialect, tables, specs)
+    return specs
+
+
+def _tables(statement: Any) -> tuple[schema.Table, ...]:
+    found = find_tables(statement, include_crud=True, include_joins=True, include_aliases=True)
+    return tuple({id(t): t for t in found if isinstance(t, schema.Table)}.values())
+
+
+def _specs(tables: tuple[schema.Table, ...], dialect: Any) -> tuple[CollectionSpec, ...]:
+    return tuple(s for s in (table_spec(t, dialect) for t in tables) if s is not None)
 
 
 def table_spec(table: schema.Table, dialect: Any) -> CollectionSpec | None:
