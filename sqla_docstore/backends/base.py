@@ -86,8 +86,9 @@ class BackendConnection(Protocol):
     def get_compare_exchange_values(self, keys: list[str]) -> dict[str, tuple[Any, int]]:
         """Compare-exchange values by key: ``{key: (value, index)}``; absent keys left out."""
 
-    def next_ids(self, tag: str, count: int) -> list[int]:
-        """Fresh HiLo integers for new documents with the id prefix ``tag``."""
+    def next_ids(self, tag: str, count: int, *, claimed: bool = False) -> list[int]:
+        """Fresh HiLo integers for new documents with the id prefix ``tag``; ``claimed``:
+        the caller writes them all at once, as ``claim_fresh_id`` of each would say."""
 
     def observe_id(self, tag: str, used: int) -> None:
         """An explicit integer id was written under ``tag``: HiLo must not hand it out."""

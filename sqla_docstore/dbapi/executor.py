@@ -356,10 +356,12 @@ def run_insert(
     bodies = [plan.body(backend, params, pending) for params in param_sets]
     generated: list[int] = []
     auto = spec.autoincrement
+    # a key HiLo generates for this statement is fresh: no stored document can hold it
+    auto_key = auto is not None and spec.primary_key == (auto,)
     if auto is not None:
         need = sum(1 for b in bodies if b.get(auto) is None)
         if need:
-            generated = backend.next_ids(spec.prefix, need)
+            generated = backend.next_ids(spec.prefix, need, claimed=auto_key)
     gen = iter(generated)
     out = Outcome(rowcount=len(bodies))
     returning = returning_plan(backend, stmt) if stmt.returning else None
@@ -369,9 +371,11 @@ def run_insert(
     puts: list[Put] = []
     prefix, int_key, computed = spec.prefix, plan.int_key, spec.computed_fields
     for body, params in zip(bodies, param_sets, strict=True):
+        fresh = False
         if auto is not None:
             if body.get(auto) is None:
                 body[auto] = next(gen)
+                fresh = auto_key
             elif isinstance(body[auto], int):
                 backend.observe_id(prefix, body[auto])
         if computed:
@@ -386,7 +390,8 @@ def run_insert(
         if doc_id in seen or (state is not None and state[1] is not None):
             raise _duplicate_key(spec, doc_id)
         seen.add(doc_id)
-        if state is None and spec.primary_key and not _fresh_key(backend, spec, body):
+        if state is None and spec.primary_key and not (fresh or _fresh_key(backend, spec,
+                                                                           body)):
             stored_check.append(doc_id)
         # "" = must not exist yet; after a pending delete of the same id the PUT replaces it.
         puts.append(Put(spec.name, doc_id, body, "" if state is None else None))

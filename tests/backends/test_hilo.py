@@ -124,3 +124,12 @@ def test_ids_used_out_of_order_keep_a_bounded_record() -> None:
     assert all(claimed)
     # the oldest runs were forgotten (their ids are then checked against the store)
     assert not reg.claim("t", ids[1]) and reg.claim("t", ids[-1])
+
+
+def test_ids_handed_out_claimed_are_never_fresh_again() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    taken = reg.next_ids("t", 3, store.fetch, claimed=True)  # an INSERT's generated keys
+    assert not any(reg.claim("t", i) for i in taken)  # as if claimed one by one
+    later = reg.next_ids("t", 2, store.fetch)
+    assert set(later).isdisjoint(taken)
+    assert all(reg.claim("t", i) for i in later)

@@ -332,6 +332,24 @@ def test_explicit_ids_are_not_handed_out_again(conn: dbapi.Connection) -> None:
     assert cur.fetchone() == (11,)
 
 
+def test_a_generated_key_inserted_again_explicitly_is_a_duplicate(
+    conn: dbapi.Connection, other: dbapi.Connection
+) -> None:
+    """Keys an INSERT generates skip the store check (they are fresh); an explicit INSERT of
+    one of them still fails at execute, in the same transaction and in another one."""
+    cur = conn.cursor()
+    cur.executemany(INSERT_USER, [{"name": f"g{i}", "age": 1} for i in range(3)])
+    cur.execute("SELECT users.id FROM users")
+    ids = sorted(r[0] for r in cur.fetchall())
+    explicit = "INSERT INTO users (id, name) VALUES (:id, :n)"
+    with pytest.raises(DuplicateKeyError, match=f"users/{ids[1]}"):
+        cur.execute(explicit, {"id": ids[1], "n": "again"})
+    conn.commit()
+    with pytest.raises(DuplicateKeyError, match=f"users/{ids[2]}"):
+        other.cursor().execute(explicit, {"id": ids[2], "n": "again"})
+    assert _count(other, "users") == 3
+
+
 def _insert_many(conn: dbapi.Connection, prefix: str, n: int) -> list[int]:
     cur = conn.cursor()
     ids = []

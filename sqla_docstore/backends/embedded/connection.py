@@ -612,8 +612,8 @@ class EmbeddedConnection:
             ).fetchall()
         return {key: (values.loads(value).get("Object"), idx) for key, value, idx in rows}
 
-    def next_ids(self, tag: str, count: int) -> list[int]:
-        return self.store.hilo.next_ids(tag, count, self._fetch_range)
+    def next_ids(self, tag: str, count: int, *, claimed: bool = False) -> list[int]:
+        return self.store.hilo.next_ids(tag, count, self._fetch_range, claimed=claimed)
 
     def observe_id(self, tag: str, used: int) -> None:
         self.store.hilo.observe(tag, used)

@@ -66,8 +66,11 @@ class HiLoRegistry:
                 gen = self._generators.setdefault(tag, _Generator())
         return gen
 
-    def next_ids(self, tag: str, count: int, fetch: RangeFetcher) -> list[int]:
-        """``count`` fresh ids; calls ``fetch`` only when the reserved range runs out."""
+    def next_ids(self, tag: str, count: int, fetch: RangeFetcher, *,
+                 claimed: bool = False) -> list[int]:
+        """``count`` fresh ids; calls ``fetch`` only when the reserved range runs out.
+        ``claimed``: the caller uses them at once (an INSERT's generated keys), so they are
+        not remembered as handed out (as if ``claim`` had taken each)."""
         gen = self._generator(tag)
         out: list[int] = []
         with gen.lock:
@@ -76,7 +79,8 @@ class HiLoRegistry:
                     self._refill(gen, tag, count - len(out), fetch)
                 take = min(count - len(out), gen.high - gen.next + 1)
                 out.extend(range(gen.next, gen.next + take))
-                gen.hand_out(gen.next, gen.next + take - 1)
+                if not claimed:
+                    gen.hand_out(gen.next, gen.next + take - 1)
                 gen.next += take
         return out
 

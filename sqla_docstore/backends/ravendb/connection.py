@@ -487,8 +487,8 @@ class RavenConnection:
                     out[reply.field(item, "Key", str)] = (value.get("Object"), index)
         return out
 
-    def next_ids(self, tag: str, count: int) -> list[int]:
-        return self.cluster.hilo.next_ids(tag, count, self._fetch_range)
+    def next_ids(self, tag: str, count: int, *, claimed: bool = False) -> list[int]:
+        return self.cluster.hilo.next_ids(tag, count, self._fetch_range, claimed=claimed)
 
     def observe_id(self, tag: str, used: int) -> None:
         self.cluster.hilo.observe(tag, used)
