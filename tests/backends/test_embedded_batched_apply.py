@@ -112,3 +112,41 @@ def test_a_failed_check_inside_a_patch_run_applies_nothing(
                            Patch("people", "people/404", {"name": "c"})]))
     assert info.value.stale == ("people/404",)
     assert _rows(tmp_path / "a.db") == before
+
+
+@pytest.mark.parametrize("key", ["plain", "dotted.name", "sp ace", "é", "[0]", "$", ""])
+def test_patch_run_by_json_path_sets_any_plain_field_name(
+    pair: tuple[EmbeddedConnection, EmbeddedConnection], tmp_path: Path, key: str
+) -> None:
+    """SQLite's json_set / json_remove apply the run: a field name that a JSON path could read
+    as syntax (dots, brackets, "$", empty) is still the one field, as one-by-one gives it."""
+    batched, single = pair
+    commands: list[Command] = [
+        Patch("people", "people/1", {key: dict(TRICKY), "name": "one"}),
+        Patch("people", "people/2", {key: 2**70}),
+        Patch("people", "people/3", {"name": "three"}, unset=(key, "n")),
+    ]
+    assert _replies(batched.submit(Batch(list(commands)))) == _replies(
+        _one_by_one(single, commands))
+    assert _rows(tmp_path / "a.db") == _rows(tmp_path / "b.db")
+
+
+@pytest.mark.parametrize("key", ['quo"te', "back\\slash", "new\nline", "\u2028"])
+def test_patch_run_with_a_field_name_json_escapes_matches_one_by_one(
+    pair: tuple[EmbeddedConnection, EmbeddedConnection], tmp_path: Path, key: str
+) -> None:
+    """Names the JSON text holds escaped are patched in Python (a JSON path would compare
+    the escaped text): the same rows either way, and a second patch finds the field."""
+    batched, single = pair
+    commands: list[Command] = [
+        Patch("people", "people/1", {key: 1}),
+        Patch("people", "people/2", {"name": "x"}),
+    ]
+    batched.submit(Batch(list(commands)))
+    _one_by_one(single, commands)
+    again: list[Command] = [Patch("people", "people/1", {key: 2}),
+                            Patch("people", "people/2", {key: 3})]
+    batched.submit(Batch(list(again)))
+    _one_by_one(single, again)
+    assert _rows(tmp_path / "a.db") == _rows(tmp_path / "b.db")
+    assert json.loads(dict((i, b) for i, b, _ in _rows(tmp_path / "a.db"))["people/1"])[key] == 2
