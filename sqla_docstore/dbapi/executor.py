@@ -707,8 +707,13 @@ def _matches_by_key(
     param_sets: list[dict[str, Any]], pending: PendingBatch,
 ) -> list[list[Match]]:
     wanted = []
+    int_ids = len(equalities) == 1 and len(spec.primary_key) == 1  # the common case: an id
+    head = "" if spec.key_is_id else spec.prefix + "/"                # of an integer key
     for params in param_sets:
         expect = {f: _value(e, params) for f, e in equalities.items()}
+        if int_ids and type(value := expect[spec.primary_key[0]]) is int:
+            wanted.append((expect, f"{head}{value}"))  # spec.document_id, without tuples
+            continue
         key = tuple(expect[k] for k in spec.primary_key)
         wanted.append((expect, None if None in key else spec.document_id(key)))
     ids = sorted({doc_id for _, doc_id in wanted if doc_id is not None})
@@ -841,6 +846,15 @@ def run_update(
                           plan.assigns_key or plan.reads_tables, param_sets):
         per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, plan.match_exprs,
                                      group, pending)
+        if _plain_update(plan, stmt):
+            for params, matches in zip(group, per_set, strict=False):
+                for match in matches:
+                    after = _update_plain(backend, stmt, plan, params, match, key_only,
+                                          pending)
+                    if rows is not None:
+                        rows.append(RowChange(match.body, after))
+                out.rowcount += len(matches)
+            continue
         for params, matches in zip(group, per_set, strict=False):
             for match in _visit_order(spec, matches) if stmt.returning else matches:
                 after = _update_one(backend, stmt, plan, params, match, key_only, pending, out)
@@ -851,6 +865,27 @@ def run_update(
     if stmt.returning:
         out.columns = list(returning_plan(backend, stmt).labels)
     return out
+
+
+def _plain_update(plan: _UpdatePlan, stmt: ast.Update) -> bool:
+    """Whether ``_update_one`` of the statement comes down to ``_update_plain``: constant
+    values (parameters, literals) by key, nothing computed, no key change, no RETURNING."""
+    return not (plan.complex_exprs or plan.affected or plan.generated or plan.assigns_key
+                or stmt.returning or any(d is not None for d in plan.deferred))
+
+
+def _update_plain(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePlan,
+                  params: dict[str, Any], match: Match, key_only: bool,
+                  pending: PendingBatch) -> dict[str, Any]:
+    """``_update_one`` of a ``_plain_update`` statement."""
+    spec = plan.spec
+    changes = {name: _value(e, params) for name, e in stmt.assignments}
+    body = {**match.body, **changes}
+    check_constraints(backend, spec, body)
+    # values computed from nothing the transaction read: a write by key is blind, as in SQL
+    expected = pending.expected.get(match.doc_id) or (None if key_only else match.cv)
+    pending.add(Patch(spec.name, match.doc_id, changes, expected, seen=match.cv), body)
+    return body
 
 
 def _update_one(

@@ -102,3 +102,46 @@ def test_rows_shaped_a_chunk_at_a_time_are_those_of_one_document_at_a_time(
     stream.arraysize = chunk + 1  # (a streamed chunk is at least 1000 rows: many of ours)
     stream.execute("SELECT id, name, age FROM users ORDER BY id")
     assert stream.fetchall() == want
+
+
+def _update_outcome(conn: dbapi.Connection, sql: str,
+                    param_sets: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """What an executemany UPDATE leaves: its rowcount or error, the commands it queued, the
+    rows then read, and the stored rows after commit; rolled back for the next run."""
+    _rows(conn, "SELECT id, name FROM users ORDER BY id")  # documents the write starts from
+    cur = conn.cursor()
+    try:
+        cur.executemany(sql, param_sets)
+        outcome: Any = cur.rowcount
+    except dbapi.Error as exc:
+        outcome = (type(exc), str(exc))
+    commands = [(c.id, c.set, c.expected, c.seen) for c in conn.pending.commands]
+    read = _rows(conn, "SELECT id, name, age, team FROM users ORDER BY id")
+    conn.rollback()
+    return outcome, commands, read
+
+
+@pytest.mark.parametrize("sets", [
+    [{"n": "renamed", "a": 5, "id": 1}, {"n": "é\u2028", "a": 2**70, "id": 2},
+     {"n": "x", "a": decimal.Decimal("1.10000000000000000001"), "id": 4}],
+    [{"n": "one", "a": 1, "id": 1.0}, {"n": "two", "a": None, "id": decimal.Decimal("2")},
+     {"n": "missing", "a": 1, "id": 404}, {"n": "none", "a": 1, "id": None}],
+    [{"n": "ok", "a": 1, "id": 1}, {"n": None, "a": 1, "id": 2}],  # NOT NULL
+    [{"n": "ok", "a": 1, "id": 1}, {"n": "nul\x00", "a": 1, "id": 2}],  # NUL refused
+    [{"n": "ok", "a": -1, "id": 3}],  # CHECK
+    [{"n": "wide", "a": 1e300, "id": 3}],  # an exact field given a float beyond exactness
+    [{"n": "guarded", "a": 3, "id": 1}, {"n": "again", "a": 3, "id": 1}],  # age = 3 matches
+])
+@pytest.mark.parametrize("where", ["id = :id", "id = :id AND age = :a", "id = :id AND 1 = 1"])
+def test_a_plain_update_by_key_matches_the_general_path(
+    odd: dbapi.Connection, sets: list[dict[str, Any]], where: str
+) -> None:
+    """The plain executemany UPDATE (constant values by key) gives the rowcount, errors,
+    queued PATCHes (with their version checks) and rows of the general path, which RETURNING
+    takes."""
+    sql = f"UPDATE users SET name = :n, age = :a WHERE {where}"
+    fast = _update_outcome(odd, sql, sets)
+    general = _update_outcome(odd, sql + " RETURNING id", sets)
+    assert fast == general
+    if where == "id = :id AND age = :a" and sets[0]["n"] == "guarded":
+        assert fast[0] == 2 and fast[1][0][2] is not None  # a version check: guarded
