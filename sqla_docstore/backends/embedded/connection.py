@@ -954,30 +954,46 @@ def _patch_chunk(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
 def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
                            patches: list[Patch], etag: int, modified: str,
                            results: list[dict[str, Any]]) -> int:
-    """``_patch_chunk`` with the stored bodies changed by SQLite's json_set / json_remove:
-    only the change vectors are read, and only the values set are encoded in Python (the
-    rest of each document's text is kept as stored)."""
-    marks = ", ".join("?" * len(patches))
-    stored: dict[str, str] = dict(conn.execute(
-        f"SELECT id, cv FROM {table} WHERE id IN ({marks})", [p.id for p in patches]))
+    """``_patch_chunk`` with the stored bodies changed by SQLite's json_set / json_remove
+    (only the values set are encoded in Python; the rest of each document's text stays as
+    stored), each UPDATE checking the change vector the PATCH expects. If a document is
+    missing or changed, the chunk's updates are taken back and ``_check_expected`` of the
+    PATCHes in order says which one fails."""
     by_shape: dict[tuple[int, int], list[list[Any]]] = {}
-    dumps = values.dumps
+    dumps, key_path = values.dumps, _key_path
+    node, db_id = store.node_tag, store.database_id
     for cmd in patches:
         etag += 1
-        cv = stored.get(cmd.id)
-        _check_expected(cmd, None if cv is None else (None, cv))
         args: list[Any] = []
         for key, value in cmd.set.items():
-            args += (_key_path(key), dumps(value))
-        args += [_key_path(key) for key in cmd.unset]
-        cv = _cv(store, etag)
-        args += (cv, modified, cmd.id)
+            args += (key_path(key), dumps(value))
+        if cmd.unset:
+            args += [key_path(key) for key in cmd.unset]
+        cv = f"{node}:{etag}-{db_id}"  # _cv
+        args += (cv, modified, cmd.id, cmd.expected)
         by_shape.setdefault((len(cmd.set), len(cmd.unset)), []).append(args)
         results.append({"Id": cmd.id, "ChangeVector": cv, "LastModified": modified,
                         "Type": "PATCH", "PatchStatus": "Patched"})
+    changes = conn.total_changes
+    conn.execute("SAVEPOINT patch_chunk")
     for (n_set, n_unset), rows in by_shape.items():  # distinct documents: any order
         conn.executemany(_patch_sql(table, n_set, n_unset), rows)
+    if conn.total_changes - changes != len(patches):  # one row per PATCH, or a failed check
+        conn.execute("ROLLBACK TO patch_chunk")
+        _refuse_patches(conn, table, patches)
+    conn.execute("RELEASE patch_chunk")
     return etag
+
+
+def _refuse_patches(conn: sqlite3.Connection, table: str, patches: list[Patch]) -> None:
+    """The error of the first PATCH whose document is missing or not the version expected."""
+    marks = ", ".join("?" * len(patches))
+    stored = dict(conn.execute(f"SELECT id, cv FROM {table} WHERE id IN ({marks})",
+                               [p.id for p in patches]))
+    for cmd in patches:
+        found = stored.get(cmd.id)
+        _check_expected(cmd, None if found is None else (None, found))
+    raise InternalError(f"a PATCH of {table} changed no row, yet every check passes")
 
 
 def _plain_key(key: str) -> bool:
@@ -998,7 +1014,8 @@ def _patch_sql(table: str, n_set: int, n_unset: int) -> str:
         body = f"json_set({body}{', ?, json(?)' * n_set})"
     if n_unset:
         body = f"json_remove({body}{', ?' * n_unset})"
-    return f"UPDATE {table} SET body = {body}, cv = ?, modified = ? WHERE id = ?"
+    return (f"UPDATE {table} SET body = {body}, cv = ?, modified = ? "
+            "WHERE id = ? AND cv = coalesce(?, cv)")
 
 
 def _taken_ids(conn: sqlite3.Connection, table: str, ids: list[str],
