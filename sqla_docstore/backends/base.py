@@ -88,15 +88,15 @@ class BackendConnection(Protocol):
 
     def next_ids(self, tag: str, count: int, *, claimed: bool = False) -> list[int]:
         """Fresh HiLo integers for new documents with the id prefix ``tag``; ``claimed``:
-        the caller writes them all at once, as ``claim_fresh_id`` of each would say."""
+        the caller writes them all at once, as ``claim_fresh_ids`` would say."""
 
     def observe_id(self, tag: str, used: int) -> None:
         """An explicit integer id was written under ``tag``: HiLo must not hand it out."""
 
-    def claim_fresh_id(self, tag: str, value: int) -> bool:
-        """Whether HiLo handed ``value`` out for ``tag`` in this process and no INSERT used
-        it yet (then no stored document can hold it, unless another client wrote that id
-        explicitly); it counts as used from now on."""
+    def claim_fresh_ids(self, tag: str, values: list[int]) -> list[bool]:
+        """Per value: whether HiLo handed it out for ``tag`` in this process and no INSERT
+        used it yet (then no stored document can hold it, unless another client wrote that
+        id explicitly); it counts as used from now on."""
 
     def execute_schema(self, stmt: ast.Statement) -> None:
         """Create, drop or alter a collection or index (not transactional, as in RavenDB)."""

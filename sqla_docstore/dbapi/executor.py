@@ -358,6 +358,7 @@ def run_insert(
     auto = spec.autoincrement
     # a key HiLo generates for this statement is fresh: no stored document can hold it
     auto_key = auto is not None and spec.primary_key == (auto,)
+    single_key = len(spec.primary_key) == 1
     if auto is not None:
         need = sum(1 for b in bodies if b.get(auto) is None)
         if need:
@@ -367,9 +368,12 @@ def run_insert(
     returning = returning_plan(backend, stmt) if stmt.returning else None
     written = pending.overlay.get(spec.name, {})
     seen: set[str] = set()
-    stored_check: list[str] = []  # ids a committed document may hold already
+    # ids a committed document may hold already, each with its integer key if it has one
+    # (a key HiLo handed out and nobody used is fresh: no look at the store)
+    stored_check: list[tuple[str, int | None]] = []
     puts: list[Put] = []
     prefix, int_key, computed = spec.prefix, plan.int_key, spec.computed_fields
+    explicit: list[int] = []  # integer values given for the autoincrement field
     for body, params in zip(bodies, param_sets, strict=True):
         fresh = False
         if auto is not None:
@@ -377,7 +381,7 @@ def run_insert(
                 body[auto] = next(gen)
                 fresh = auto_key
             elif isinstance(body[auto], int):
-                backend.observe_id(prefix, body[auto])
+                explicit.append(body[auto])
         if computed:
             body.update(generated_values(spec, body, backend.evaluate))
         check_constraints(backend, spec, body)
@@ -390,15 +394,17 @@ def run_insert(
         if doc_id in seen or (state is not None and state[1] is not None):
             raise _duplicate_key(spec, doc_id)
         seen.add(doc_id)
-        if state is None and spec.primary_key and not (fresh or _fresh_key(backend, spec,
-                                                                           body)):
-            stored_check.append(doc_id)
+        if state is None and spec.primary_key and not fresh:
+            key_value = body.get(spec.primary_key[0]) if single_key else None
+            stored_check.append((doc_id, key_value if type(key_value) is int else None))
         # "" = must not exist yet; after a pending delete of the same id the PUT replaces it.
         puts.append(Put(spec.name, doc_id, body, "" if state is None else None))
         if returning is not None:
             out.rows.append(returning.row(backend, params, body))
+    if explicit:  # HiLo must never hand them out (the largest says it for all)
+        backend.observe_id(prefix, max(explicit))
     if stored_check:
-        _refuse_stored_keys(backend, spec, stored_check)
+        _refuse_stored_keys(backend, spec, _not_fresh(backend, prefix, stored_check))
     pending.add_puts(spec.name, puts)
     if auto is not None and bodies:
         out.lastrowid = bodies[-1][auto]
@@ -415,13 +421,13 @@ def _duplicate_key(spec: CollectionSpec, doc_id: str) -> DuplicateKeyError:
                              "exists)")
 
 
-def _fresh_key(backend: BackendConnection, spec: CollectionSpec, body: dict[str, Any]) -> bool:
-    """Whether the row's key is an integer this process's HiLo handed out (no stored
-    document can hold it), so the INSERT needs no look at the store."""
-    if len(spec.primary_key) != 1:
-        return False
-    value = body.get(spec.primary_key[0])
-    return type(value) is int and backend.claim_fresh_id(spec.prefix, value)
+def _not_fresh(backend: BackendConnection, prefix: str,
+               ids: list[tuple[str, int | None]]) -> list[str]:
+    """The ids, in order, but those whose integer key HiLo handed out in this process and
+    nobody used (claimed now: no stored document can hold them)."""
+    ints = [key for _, key in ids if key is not None]
+    fresh = iter(backend.claim_fresh_ids(prefix, ints) if ints else ())
+    return [doc_id for doc_id, key in ids if key is None or not next(fresh)]
 
 
 def _refuse_stored_keys(backend: BackendConnection, spec: CollectionSpec,

@@ -133,3 +133,12 @@ def test_ids_handed_out_claimed_are_never_fresh_again() -> None:
     later = reg.next_ids("t", 2, store.fetch)
     assert set(later).isdisjoint(taken)
     assert all(reg.claim("t", i) for i in later)
+
+
+def test_claim_many_claims_each_value_in_order() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    assert reg.claim_many("t", [1, 2]) == [False, False]  # nothing handed out yet
+    ids = reg.next_ids("t", 3, store.fetch)
+    assert reg.claim_many("t", [ids[1], 999, ids[1], ids[0]]) == [True, False, False, True]
+    assert reg.claim_many("t", [ids[2]]) == [True]
+    assert reg.claim_many("t", ids) == [False, False, False]  # all used: none is fresh

@@ -350,6 +350,26 @@ def test_a_generated_key_inserted_again_explicitly_is_a_duplicate(
     assert _count(other, "users") == 3
 
 
+def test_explicit_keys_check_the_store_unless_handed_out_unused(
+    conn: dbapi.Connection, other: dbapi.Connection
+) -> None:
+    """Explicit integer keys HiLo handed out in this process and nobody used skip the store
+    check; the others are checked, and the first taken one, in row order, is the error."""
+    handed = conn.backend.next_ids("users", 2)  # as the ORM's session takes them
+    explicit = "INSERT INTO users (id, name) VALUES (:id, :n)"
+    other.cursor().executemany(explicit, [{"id": 7, "n": "stored"}, {"id": 9, "n": "stored"}])
+    other.commit()
+    loads = conn.request_counts.get("load", 0)
+    rows = [{"id": handed[0], "n": "a"}, {"id": 8, "n": "b"}, {"id": 9, "n": "c"},
+            {"id": 7, "n": "d"}, {"id": handed[1], "n": "e"}]
+    with pytest.raises(DuplicateKeyError, match="users/9"):
+        conn.cursor().executemany(explicit, rows)
+    assert conn.request_counts.get("load", 0) == loads + 1  # one load, of 8, 9 and 7
+    conn.cursor().executemany(explicit, [{"id": 8, "n": "b"}, {"id": 10, "n": "f"}])
+    conn.commit()
+    assert _count(other, "users") == 4
+
+
 def _insert_many(conn: dbapi.Connection, prefix: str, n: int) -> list[int]:
     cur = conn.cursor()
     ids = []

@@ -618,8 +618,8 @@ class EmbeddedConnection:
     def observe_id(self, tag: str, used: int) -> None:
         self.store.hilo.observe(tag, used)
 
-    def claim_fresh_id(self, tag: str, value: int) -> bool:
-        return self.store.hilo.claim(tag, value)
+    def claim_fresh_ids(self, tag: str, values: list[int]) -> list[bool]:
+        return self.store.hilo.claim_many(tag, values)
 
     @store_errors("reserving a HiLo range")
     def _fetch_range(self, tag: str, capacity: int, at_least: int) -> tuple[int, int]:

@@ -88,11 +88,17 @@ class HiLoRegistry:
         """Whether ``value`` is an id this process handed out for ``tag`` and nobody used
         yet; it counts as used from now on. Such an id is fresh: no stored document can hold
         it (unless another client wrote it explicitly)."""
+        return self.claim_many(tag, [value])[0]
+
+    def claim_many(self, tag: str, values: list[int]) -> list[bool]:
+        """``claim`` of each value, in order."""
         gen = self._generators.get(tag)
         if gen is None:
-            return False
+            return [False] * len(values)
         with gen.lock:
-            return gen.claim(value)
+            if not gen.handed_out:  # nothing handed out is unused: no value is fresh
+                return [False] * len(values)
+            return [gen.claim(value) for value in values]
 
     def _refill(self, gen: _Generator, tag: str, wanted: int, fetch: RangeFetcher) -> None:
         now = time.monotonic()

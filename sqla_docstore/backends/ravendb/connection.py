@@ -493,8 +493,8 @@ class RavenConnection:
     def observe_id(self, tag: str, used: int) -> None:
         self.cluster.hilo.observe(tag, used)
 
-    def claim_fresh_id(self, tag: str, value: int) -> bool:
-        return self.cluster.hilo.claim(tag, value)
+    def claim_fresh_ids(self, tag: str, values: list[int]) -> list[bool]:
+        return self.cluster.hilo.claim_many(tag, values)
 
     def _fetch_range(self, tag: str, capacity: int, at_least: int) -> tuple[int, int]:
         self.counts["hilo"] += 1  # HiLo calls are not part of a session's request budget
