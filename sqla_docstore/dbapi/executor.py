@@ -712,7 +712,7 @@ def _matches_by_key(
     backend: BackendConnection, spec: CollectionSpec, equalities: dict[str, ast.Expr],
     param_sets: list[dict[str, Any]], pending: PendingBatch,
 ) -> list[list[Match]]:
-    wanted = []
+    wanted: list[tuple[dict[str, Any], str | None]] = []
     int_ids = len(equalities) == 1 and len(spec.primary_key) == 1  # the common case: an id
     head = "" if spec.key_is_id else spec.prefix + "/"                # of an integer key
     for params in param_sets:
