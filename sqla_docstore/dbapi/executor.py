@@ -353,7 +353,7 @@ def run_insert(
         # VALUES subqueries: each parameter set sees the rows inserted before it, as in SQL
         return _merged([run_insert(backend, stmt, [p], pending, fks) for p in param_sets])
     spec = plan.spec
-    bodies = [plan.body(backend, params, pending) for params in param_sets]
+    bodies = plan.bodies(backend, param_sets, pending)
     generated: list[int] = []
     auto = spec.autoincrement
     # a key HiLo generates for this statement is fresh: no stored document can hold it
@@ -513,6 +513,27 @@ class _InsertPlan:
     @cached_property
     def reads_tables(self) -> bool:
         return _reads_tables(self.computed_exprs)
+
+    def bodies(self, backend: BackendConnection, param_sets: list[dict[str, Any]],
+               pending: PendingBatch | None = None) -> list[dict[str, Any]]:
+        """``body`` of each parameter set."""
+        if self.computed:
+            return [self.body(backend, params, pending) for params in param_sets]
+        defaults, pairs, literals = self.defaults, self.params, self.literals
+        out = []
+        try:
+            for params in param_sets:
+                body = defaults.copy()
+                for name, param in pairs:
+                    value = params[param]
+                    body[name] = value if type(value) in _JSON_SCALARS else values.to_json(
+                        value)
+                if literals:
+                    body.update(literals)
+                out.append(body)
+        except KeyError as exc:
+            raise ProgrammingError(f"no value given for parameter {exc.args[0]!r}") from exc
+        return out
 
     def body(self, backend: BackendConnection, params: dict[str, Any],
              pending: PendingBatch | None = None) -> dict[str, Any]:

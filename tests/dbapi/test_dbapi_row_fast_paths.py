@@ -145,3 +145,31 @@ def test_a_plain_update_by_key_matches_the_general_path(
     assert fast == general
     if where == "id = :id AND age = :a" and sets[0]["n"] == "guarded":
         assert fast[0] == 2 and fast[1][0][2] is not None  # a version check: guarded
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT INTO users (name, age, team) VALUES (:n, :a, :t)",
+    "INSERT INTO users (name, age, team) VALUES (:n, 7, :t)",  # a literal
+    "INSERT INTO users (name) VALUES (:n)",  # defaults for the others
+])
+def test_insert_bodies_in_bulk_are_those_built_one_by_one(conn: dbapi.Connection,
+                                                          sql: str) -> None:
+    """The bulk body builder of an INSERT (one call per statement) gives each row the body
+    the per-row builder gives: values the store converts, literals, defaults, and the error
+    of a missing parameter."""
+    import datetime
+
+    from sqla_docstore.dbapi.executor import insert_plan
+    from sqla_docstore.statements.prepared import prepare
+
+    plan = insert_plan(conn.backend, prepare(sql).stmt)
+    param_sets = [
+        {"n": "plain", "a": 1, "t": None},
+        {"n": "é\u2028", "a": 2**70, "t": decimal.Decimal("1.10000000000000000001")},
+        {"n": datetime.date(2024, 2, 29), "a": 1.5, "t": b"\x00bytes"},
+        {"n": {"nested": [1, None]}, "a": True, "t": datetime.datetime(2024, 1, 1, 5)},
+    ]
+    assert plan.bodies(conn.backend, param_sets) == [
+        plan.body(conn.backend, p) for p in param_sets]
+    with pytest.raises(dbapi.ProgrammingError, match="no value given for parameter 'n'"):
+        plan.bodies(conn.backend, [{"n": "x", "a": 1, "t": 1}, {"a": 1, "t": 1}])
