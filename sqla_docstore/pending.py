@@ -5,7 +5,7 @@ Reads inside the transaction overlay this state on the store; savepoints truncat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import accumulate
 from typing import Any
@@ -90,6 +90,25 @@ class PendingBatch:
         """Append a command; ``body`` is the document as it stands after it (None if deleted)."""
         self.commands.append(command)
         self._set_state(command.collection, command.id, body)
+
+    def add_each(self, commands: Sequence[Put | Patch | Delete],
+                 bodies: Sequence[JSONDict | None]) -> None:
+        """``add`` of each command with its body, in order."""
+        self.commands.extend(commands)
+        overlay, dirty, undo = self.overlay, self.dirty, self._undo
+        keep = bool(self._savepoints)  # only a savepoint can need the states replaced
+        for command, body in zip(commands, bodies, strict=True):
+            collection, key = command.collection, command.id
+            docs = overlay.get(collection)
+            if docs is None:
+                docs = overlay[collection] = {}
+            if keep:
+                undo.append((collection, key, docs.get(key, _MISSING)))
+            docs[key] = (key, body)
+            changed = dirty.get(collection)
+            if changed is None:
+                changed = dirty[collection] = {}
+            changed[key] = None
 
     def add_puts(self, collection: str, puts: list[Put]) -> None:
         """``add`` of each PUT of one collection, in order: the body of each is the document

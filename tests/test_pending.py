@@ -173,6 +173,33 @@ def test_add_puts_is_add_of_each_put() -> None:
     assert set(at_once.dirty["users"]) == {"users/9", "users/2", "users/1", "users/3"}
 
 
+@pytest.mark.parametrize("in_savepoint", [True, False])
+def test_add_each_is_add_of_each_command(in_savepoint: bool) -> None:
+    one_by_one, at_once = PendingBatch(), PendingBatch()
+    for batch in (one_by_one, at_once):
+        batch.add(_put("users/9", name="old"), {"name": "old"})
+        batch.add(Delete("users", "users/2"), None)
+        if in_savepoint:
+            batch.savepoint("s")
+    commands: list[Patch] = [Patch("users", "users/9", {"name": "new"}),
+                             Patch("teams", "teams/1", {"n": 1}, "A:1-x"),
+                             Patch("users", "users/5", {"name": "e"})]
+    bodies: list[dict[str, object] | None] = [{"name": "new"}, {"n": 1}, {"name": "e"}]
+    for command, body in zip(commands, bodies, strict=True):
+        one_by_one.add(command, body)
+    at_once.add_each(list(commands), list(bodies))
+    assert at_once.commands == one_by_one.commands
+    assert at_once.overlay == one_by_one.overlay
+    assert at_once.dirty == one_by_one.dirty and at_once._undo == one_by_one._undo
+    if in_savepoint:
+        for batch in (one_by_one, at_once):
+            batch.rollback_to("s")
+        assert at_once.overlay == one_by_one.overlay == {
+            "users": {"users/9": ("users/9", {"name": "old"}), "users/2": ("users/2", None)},
+            "teams": {}}
+        assert at_once.commands == one_by_one.commands and len(at_once) == 2
+
+
 def test_add_puts_outside_a_savepoint_keeps_no_undo_log() -> None:
     batch = PendingBatch()
     batch.add_puts("users", [_put("users/1", name="a")])

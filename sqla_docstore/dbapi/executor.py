@@ -700,7 +700,7 @@ class ForeignKeyRules(Protocol):
                         pending: PendingBatch) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Match:
     doc_id: str
     body: dict[str, Any]
@@ -750,9 +750,10 @@ def _matches_by_key(
     key_only = set(equalities) == set(spec.primary_key)
     docs: dict[str, Any] = {}
     to_load = []
+    written = pending.overlay.get(spec.name) or {}  # (pending.get)
+    seen = pending.seen if key_only else {}
     for wanted_id in ids:
-        known = pending.seen.get(wanted_id) if key_only and pending.get(
-            spec.name, wanted_id) is None else None
+        known = seen.get(wanted_id) if written.get(wanted_id) is None else None
         if known is not None:  # a body kept as its JSON text is parsed now (embedded reads)
             body = values.loads(known[0]) if type(known[0]) is str else known[0]
             docs[wanted_id] = (wanted_id, body, known[1])
@@ -763,12 +764,16 @@ def _matches_by_key(
     out: list[list[Match]] = []
     for expect, doc_id in wanted:
         doc = docs.get(doc_id) if doc_id else None
-        if doc is None or doc[1] is None or any(
-            not _same(doc[1].get(f), v) for f, v in expect.items()
-        ):
+        body = None if doc is None else doc[1]
+        if doc is None or body is None:
             out.append([])
+            continue
+        for f, v in expect.items():
+            if not _same(body.get(f), v):
+                out.append([])
+                break
         else:
-            out.append([Match(doc[0], doc[1], doc[2])])
+            out.append([Match(doc[0], body, doc[2])])
     return out
 
 
@@ -874,13 +879,8 @@ def run_update(
         per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, plan.match_exprs,
                                      group, pending)
         if _plain_update(plan, stmt):
-            for params, matches in zip(group, per_set, strict=False):
-                for match in matches:
-                    after = _update_plain(backend, stmt, plan, params, match, key_only,
-                                          pending)
-                    if rows is not None:
-                        rows.append(RowChange(match.body, after))
-                out.rowcount += len(matches)
+            out.rowcount += _update_plain(backend, stmt, plan, group, per_set, key_only,
+                                          pending, rows)
             continue
         for params, matches in zip(group, per_set, strict=False):
             for match in _visit_order(spec, matches) if stmt.returning else matches:
@@ -902,17 +902,29 @@ def _plain_update(plan: _UpdatePlan, stmt: ast.Update) -> bool:
 
 
 def _update_plain(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePlan,
-                  params: dict[str, Any], match: Match, key_only: bool,
-                  pending: PendingBatch) -> dict[str, Any]:
-    """``_update_one`` of a ``_plain_update`` statement."""
+                  group: list[dict[str, Any]], per_set: list[list[Match]], key_only: bool,
+                  pending: PendingBatch, rows: list[RowChange] | None) -> int:
+    """``_update_one`` of each match of a ``_plain_update`` statement (the documents of a
+    group are distinct: see ``_in_turn``); returns how many were updated."""
     spec = plan.spec
-    changes = {name: _value(e, params) for name, e in stmt.assignments}
-    body = {**match.body, **changes}
-    check_constraints(backend, spec, body)
-    # values computed from nothing the transaction read: a write by key is blind, as in SQL
-    expected = pending.expected.get(match.doc_id) or (None if key_only else match.cv)
-    pending.add(Patch(spec.name, match.doc_id, changes, expected, seen=match.cv), body)
-    return body
+    assignments = stmt.assignments
+    expected_of = pending.expected.get
+    commands: list[Patch] = []
+    bodies: list[dict[str, Any]] = []
+    for params, matches in zip(group, per_set, strict=False):
+        for match in matches:
+            changes = {name: _value(e, params) for name, e in assignments}
+            body = {**match.body, **changes}
+            check_constraints(backend, spec, body)
+            # values computed from nothing the transaction read: a write by key is blind,
+            # as in SQL
+            expected = expected_of(match.doc_id) or (None if key_only else match.cv)
+            commands.append(Patch(spec.name, match.doc_id, changes, expected, seen=match.cv))
+            bodies.append(body)
+            if rows is not None:
+                rows.append(RowChange(match.body, body))
+    pending.add_each(commands, bodies)
+    return len(commands)
 
 
 def _update_one(
