@@ -736,11 +736,12 @@ def _matches_by_key(
     wanted: list[tuple[dict[str, Any], str | None]] = []
     int_ids = len(equalities) == 1 and len(spec.primary_key) == 1  # the common case: an id
     head = "" if spec.key_is_id else spec.prefix + "/"                # of an integer key
+    field, expr = next(iter(equalities.items()))
     for params in param_sets:
-        expect = {f: _value(e, params) for f, e in equalities.items()}
-        if int_ids and type(value := expect[spec.primary_key[0]]) is int:
-            wanted.append((expect, f"{head}{value}"))  # spec.document_id, without tuples
+        if int_ids and type(value := _value(expr, params)) is int:
+            wanted.append(({field: value}, f"{head}{value}"))  # spec.document_id, no tuples
             continue
+        expect = {f: _value(e, params) for f, e in equalities.items()}
         key = tuple(expect[k] for k in spec.primary_key)
         wanted.append((expect, None if None in key else spec.document_id(key)))
     ids = sorted({doc_id for _, doc_id in wanted if doc_id is not None})
@@ -858,7 +859,11 @@ def _in_turn(
     one_by_one = [[p] for p in param_sets]
     if equalities is None or assigns_key or not set(spec.primary_key) <= set(equalities):
         return one_by_one
-    keys = [tuple(_value(equalities[k], p) for k in spec.primary_key) for p in param_sets]
+    if len(spec.primary_key) == 1:  # the key values themselves (no one-item tuples)
+        expr = equalities[spec.primary_key[0]]
+        keys: list[Any] = [_value(expr, p) for p in param_sets]
+    else:
+        keys = [tuple(_value(equalities[k], p) for k in spec.primary_key) for p in param_sets]
     try:
         distinct = len(set(keys)) == len(keys)
     except TypeError:  # unhashable key values: no shortcut
