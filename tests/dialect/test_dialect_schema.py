@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -187,3 +188,27 @@ def test_file_store_schema_persists(db_path: Path) -> None:
         assert sorted(inspect(second).get_table_names()) == ["child", "parent"]
     finally:
         second.dispose()
+
+
+@pytest.mark.parametrize("use_alter_on", ["constraint", "column"])
+def test_cyclic_foreign_keys_with_use_alter_create_reflect_and_drop(
+        engine: Engine, use_alter_on: str) -> None:
+    """The cycle SQLAlchemy's ConstraintGenTest builds (a.bid -> b.id, b.aid -> a.id, one side
+    ``use_alter``): without ALTER TABLE, both constraints are created with their tables."""
+    meta = MetaData()
+    Table("a", meta, Column("id", Integer, primary_key=True), Column("bid", Integer),
+          ForeignKeyConstraint(["bid"], ["b.id"]))
+    if use_alter_on == "constraint":
+        Table("b", meta, Column("id", Integer, primary_key=True), Column("aid", Integer),
+              ForeignKeyConstraint(["aid"], ["a.id"], use_alter=True, name="bfk"))
+    else:
+        Table("b", meta, Column("id", Integer, primary_key=True),
+              Column("aid", Integer, ForeignKey("a.id", name="bfk", use_alter=True)))
+    meta.create_all(engine)
+    reflected = {name: [(fk["name"], fk["constrained_columns"], fk["referred_table"],
+                         fk["referred_columns"]) for fk in inspect(engine).get_foreign_keys(name)]
+                 for name in ("a", "b")}
+    assert reflected == {"a": [(None, ["bid"], "b", ["id"])],
+                         "b": [("bfk", ["aid"], "a", ["id"])]}
+    meta.drop_all(engine)
+    assert not inspect(engine).has_table("a") and not inspect(engine).has_table("b")
