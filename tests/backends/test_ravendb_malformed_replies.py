@@ -171,6 +171,13 @@ MALFORMED = {
                                "'Results' should be a JSON array, not integer 5"),
     "batch reply not JSON": ("bulk_docs", "<html>ok</html>", _commit, "batch",
                              "should be a JSON object, not string"),
+    # an insert-only commit does not parse the results it does not read, but checks their shape
+    "batch reply cut short": ("bulk_docs", '{"Results":[{"Type":"PUT"}', _commit, "batch",
+                              "should be a JSON object, not string"),
+    "batch Results an object": ("bulk_docs", '{"Results":{"Type":"PUT"}}', _commit, "batch",
+                                "'Results' should be a JSON array"),
+    "batch Results missing": ("bulk_docs", '{"Other":[]}', _commit, "batch",
+                              "'Results' is missing"),
 }
 
 

@@ -42,10 +42,13 @@ def unique_keys(spec: CollectionSpec, body: dict[str, Any]) -> list[str]:
 
 
 def needs_cluster(batch: Batch, spec_of: Callable[[str], CollectionSpec]) -> bool:
-    return batch.cluster_wide or any(
-        not isinstance(c, CompareExchange) and unique_sets(spec_of(c.collection))
-        for c in batch.commands
-    )
+    if batch.cluster_wide:
+        return True
+    # each collection once, in the order of the batch (a batch of 10,000 documents of one
+    # collection asks for one schema, not 10,000 times)
+    collections = dict.fromkeys(c.collection for c in batch.commands
+                                if not isinstance(c, CompareExchange))
+    return any(unique_sets(spec_of(name)) for name in collections)
 
 
 def final_body(batch: Batch, cmd: Put | Patch) -> dict[str, Any] | None:

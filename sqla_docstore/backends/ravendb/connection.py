@@ -10,6 +10,7 @@ overlaid. Collection schemas live in documents of the ``SqlaDocstoreSchemas`` co
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from ..embedded.store import EmbeddedStore, collection_table, transaction
 from .cluster_batch import cluster_commands, needs_cluster, unique_keys, unique_sets
 from .errors import MISSING_MARKER
 from .http import Cluster, HttpSession
+from .http import decode_reply as http_decode
 from .patch_script import patch_json, translatable
 from .replies import Reply
 from .rql import RqlQuery, pushdown, quote_collection, translate
@@ -44,6 +46,7 @@ _UNREAD = "?"
 #: WaitForNonStaleResultsTimeout, a C# TimeSpan)
 _NON_STALE_TIMEOUT = "00:00:15"
 _PAGE = 1024
+_RESULTS_OPEN = re.compile(rb'\{\s*"Results"\s*:\s*\[')
 _META_KEYS = ("@id", "@change-vector", "@last-modified", "@flags", "@index-score",
               "@projection", "@nested-object-types")
 
@@ -417,18 +420,22 @@ class RavenConnection:
             params = {"disableAtomicDocumentWrites": str(not batch.atomic_guards).lower()}
             deduplicated = True
         else:
-            body = {"Commands": [_command_json(c, self.spec) for c in batch.commands]}
+            body = {"Commands": _commands_json(batch.commands, self.spec)}
             deduplicated = False
         self._count("batch")
         resp = self.http.request("POST", "bulk_docs", params=params, body=body,
-                                 idempotent=False, deduplicated=deduplicated)
-        reply = resp.reply("batch")
-        out = reply.field(reply.object(), "Results", list)
+                                 idempotent=False, deduplicated=deduplicated, parse=results)
+        if results:
+            reply = resp.reply("batch")
+            out = reply.field(reply.object(), "Results", list)
+        else:  # nobody reads the per-document results: not parsed (10,000 objects)
+            _check_batch_reply(resp)
+            out = []
         # Read your writes: queries of these collections wait for non-stale results until
         # the indexes have caught up (RavenDB indexes documents after the batch is applied).
-        self._unindexed.update(c.collection for c in batch.commands
-                               if isinstance(c, (Put, Patch, Delete)))
-        return out if results else []
+        self._unindexed.update({c.collection for c in batch.commands
+                                if isinstance(c, (Put, Patch, Delete))})
+        return out
 
     def _existing_ids(self, collection: str, ids: list[str]) -> set[str]:
         return {doc_id.lower() for doc_id in self.get_documents(collection, ids, None)}
@@ -785,6 +792,47 @@ def _rql_value(kind: str, value: Any, params: dict[str, Any]) -> Any:
         return values.to_json(params[value])
     except KeyError as exc:
         raise errors.ProgrammingError(f"no value given for parameter {value!r}") from exc
+
+
+def _commands_json(commands: list[Any],
+                   spec_of: Callable[[str], CollectionSpec]) -> list[dict[str, Any]]:
+    """``[_command_json(c, spec_of) for c in commands]``, asking for each collection's schema
+    once: a PUT to a collection whose key is not the id is ``Put.to_json`` as it stands."""
+    plain: dict[str, bool] = {}  # collection -> its PUTs need nothing from the schema
+    known: dict[str, CollectionSpec] = {}
+
+    def memo(name: str) -> CollectionSpec:
+        spec = known.get(name)
+        if spec is None:
+            spec = known[name] = spec_of(name)
+        return spec
+
+    out = []
+    for cmd in commands:
+        if type(cmd) is Put:
+            name = cmd.collection
+            fast = plain.get(name)
+            if fast is None:
+                fast = plain[name] = _internal_collection(name) or not memo(name).key_is_id
+            if fast:
+                out.append(cmd.to_json())
+                continue
+        out.append(_command_json(cmd, memo))
+    return out
+
+
+def _check_batch_reply(resp: Any) -> None:
+    """A batch reply whose per-document results nobody reads: one that opens and closes as
+    the results array does (``{"Results":[ ... ]}``, as RavenDB writes it) is not parsed;
+    any other is, and one of another shape is an error as when it is read."""
+    content = resp.body
+    if isinstance(content, bytes):
+        text = content.strip()
+        if _RESULTS_OPEN.match(text) and text.endswith(b"]}"):
+            return
+        resp = replace(resp, body=http_decode(resp.status, content))
+    reply = resp.reply("batch")
+    reply.field(reply.object(), "Results", list)
 
 
 def _command_json(cmd: Any, spec_of: Callable[[str], CollectionSpec | None]) -> dict[str, Any]:

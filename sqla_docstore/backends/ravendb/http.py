@@ -269,6 +269,7 @@ class HttpSession:
         cacheable: bool = False,
         idempotent: bool = True,
         deduplicated: bool = False,
+        parse: bool = True,
     ) -> Response:
         """Send to the database, failing over on connection errors and 408/502/503/504.
 
@@ -277,6 +278,8 @@ class HttpSession:
         server applies each request id once (``deduplicated``: cluster-wide transactions on
         RavenDB, every batch on the bundled server); otherwise the caller gets
         OutcomeUnknownError and nothing is resent, so no batch is ever applied twice.
+
+        With ``parse`` false, a successful reply's body is left as the bytes received.
         """
         self.ensure_topology()
         deadline = time.monotonic() + self.cluster.timeout
@@ -301,7 +304,8 @@ class HttpSession:
         failures: list[str] = []
         for node in nodes:
             try:
-                resp = self._send(node, method, path, params, data, headers, deadline)
+                resp = self._send(node, method, path, params, data, headers, deadline,
+                                  parse)
             except _Unreachable as exc:  # never reached the node: safe to try the next one
                 self.cluster.mark_failed(node)
                 failures.append(f"{node.url}: {exc}")
@@ -399,7 +403,7 @@ class HttpSession:
         return resp
 
     def _send(self, node: Node, method: str, path: str, params: Any, data: bytes | None,
-              headers: dict[str, str], deadline: float) -> Response:
+              headers: dict[str, str], deadline: float, parse: bool = True) -> Response:
         url = node.url + path
         left = deadline - time.monotonic()
         if left <= 0:
@@ -433,8 +437,9 @@ class HttpSession:
             raise errors.OperationalError(
                 f"the TLS file given as {option!r} does not exist or cannot be read"
             ) from None
-        return Response(raw.status_code, _decode(raw.status_code, content), dict(raw.headers),
-                        url)
+        status = raw.status_code
+        body = _decode(status, content) if parse or status >= 300 else content
+        return Response(status, body, dict(raw.headers), url)
 
 
 class Maintenance:
@@ -587,3 +592,7 @@ def _decode(status: int, content: bytes) -> Any:
         return values.loads(text)
     except (ValueError, RecursionError):
         return text  # not JSON (or nested beyond reading): the caller reports it
+
+
+#: a reply body's JSON value, for a caller that asked for the bytes (``parse=False``)
+decode_reply = _decode
