@@ -432,12 +432,16 @@ class Cursor:
         if not isinstance(operation, str):
             raise errors.ProgrammingError(f"operation must be a string, not {operation!r}")
         prep = prepare(operation)
+        # The token as it was before any schema was read (views, plans): a schema change made
+        # meanwhile (by another thread's connection sharing the schemas, as RavenDB's
+        # connections of an engine do) moves the token past it, never into it.
+        token = backend.schema_token()
         stmt = views.expand(backend, prep.stmt)
         kind = prep.kind
         pending = conn.pending
         self._end_stream()
         if kind is Kind.QUERY:
-            if not many and self._run_point(operation, prep, stmt, param_sets[0]):
+            if not many and self._run_point(operation, prep, stmt, param_sets[0], token):
                 return
             if self._stream and not many:
                 streamed = executor.stream_select(backend, stmt, param_sets[0], pending,
@@ -481,7 +485,7 @@ class Cursor:
         self._set(outcome)
 
     def _run_point(self, operation: str, prep: Prepared, stmt: ast.SelectLike,
-                   params: dict[str, Any]) -> bool:
+                   params: dict[str, Any], token: object | None) -> bool:
         """A query that is a load by key, run as one (False: it is not, or this key must be
         queried); kept in ``Connection.warm`` while the backend's schema token stands."""
         conn = self._conn()
@@ -494,8 +498,8 @@ class Cursor:
             return False
         at = decimals.positions(backend, stmt, outcome.columns)
         outcome.rows = decimals.convert_at(outcome.rows, at)
-        token = backend.schema_token()
-        if token is not None and stmt is prep.stmt:  # (a statement reading a view: no)
+        # (a statement reading a view: not kept; nor one that read a schema anew)
+        if token is not None and token == backend.schema_token() and stmt is prep.stmt:
             conn.keep_warm(operation, token, point, at)
         self._set(outcome)
         return True

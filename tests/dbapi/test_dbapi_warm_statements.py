@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import decimal
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,6 +28,39 @@ PROBES: list[Any] = [1, 2, 2**53 + 1, float(2**53 + 1), 1.0, "1", True, D("1"), 
 POINT = "SELECT t.id, t.name, t.amount, t.doc FROM t WHERE t.id = :x"
 QUERY = "SELECT t.id, t.name, t.amount, t.doc FROM t WHERE (t.id = :x OR 1 = 0)"
 STAR = "SELECT * FROM t WHERE t.id = :x"
+
+
+@pytest.fixture(params=["docstore", "ravendb"])
+def connect_to(request: pytest.FixtureRequest) -> Iterator[Callable[[], dbapi.Connection]]:
+    """Connections on the test's embedded store, and again on a fresh RavenDB database of the
+    bundled server (sharing one cluster, as an engine's connections do)."""
+    if request.param == "docstore":
+        yield request.getfixturevalue("connect")
+        return
+    from sqla_docstore.backends.ravendb.http import Cluster
+
+    name = request.getfixturevalue("ravendb_url").rsplit("/", 1)[1]
+    cluster = Cluster([request.getfixturevalue("raven_node").url], name)
+    opened: list[dbapi.Connection] = []
+
+    def make() -> dbapi.Connection:
+        opened.append(dbapi.connect(name, cluster=cluster))
+        return opened[-1]
+
+    yield make
+    for c in opened:
+        c.close()
+
+
+@pytest.fixture
+def conn(connect_to: Callable[[], dbapi.Connection]) -> dbapi.Connection:
+    return connect_to()
+
+
+@pytest.fixture
+def other(connect_to: Callable[[], dbapi.Connection], conn: dbapi.Connection
+          ) -> dbapi.Connection:
+    return connect_to()
 
 
 @pytest.fixture
@@ -66,7 +99,7 @@ def test_a_warm_load_finds_what_its_cold_run_and_the_query_find(
         query = _run(filled, QUERY, probe)
         assert cold[0] == warm[0] == query[0], probe
         assert _same(cold[1], query[1]) and _same(warm[1], query[1]), probe
-    assert POINT in filled.warm  # it is kept (the embedded store has a schema token)
+    assert POINT in filled.warm  # it is kept (both backends have a schema token)
     assert _run(filled, POINT, 2)[1] == [
         (2, None, D("123456789012345678901234567890.5"), None)]
     assert _run(filled, POINT, 3)[1] == [(3, None, 7, None)]
@@ -116,12 +149,18 @@ def test_a_table_replaced_by_a_view_is_read_as_the_view(
 
 
 def test_a_new_transaction_checks_the_schemas_again(filled: dbapi.Connection) -> None:
+    _run(filled, POINT, 1)  # (the transaction's first statement: checks the schemas)
+    assert POINT not in filled.warm
     _run(filled, POINT, 1)
     token = filled.warm[POINT][0]
     filled.commit()
     assert filled.backend.schema_token() is None  # not checked yet in this transaction
+    # the first run checks the schemas (it is not kept: the token it started with was None),
+    # the next one is kept under the new transaction's token
     assert _run(filled, POINT, 1)[1] != []
-    assert filled.warm[POINT][0] != token
+    assert filled.warm[POINT][0] == token
+    assert _run(filled, POINT, 1)[1] != []
+    assert filled.warm[POINT][0] not in (token, None)
 
 
 def test_warm_parameters_are_checked_as_cold_ones(filled: dbapi.Connection) -> None:
@@ -134,3 +173,48 @@ def test_warm_parameters_are_checked_as_cold_ones(filled: dbapi.Connection) -> N
     cur.close()
     with pytest.raises(dbapi.InterfaceError):
         cur.execute(POINT, {"x": 1})
+
+
+def test_a_warm_run_skips_the_analysis_until_the_token_moves(
+        filled: dbapi.Connection, other: dbapi.Connection,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqla_docstore.dbapi import connection as dbapi_connection
+
+    cold = [_run(filled, POINT, probe) for probe in (1, 2, 3)]
+    assert POINT in filled.warm and filled.warm[POINT][0] == filled.backend.schema_token()
+    analysed: list[str] = []
+    real = dbapi_connection.prepare
+
+    def counted(operation: str) -> Any:
+        if operation == POINT:
+            analysed.append(operation)
+        return real(operation)
+
+    monkeypatch.setattr(dbapi_connection, "prepare", counted)
+    assert [_run(filled, POINT, probe) for probe in (1, 2, 3)] == cold
+    assert analysed == []  # the warm path: no parse, view or plan lookups
+    # another connection's schema change (DDL) moves the token: analysed again, then warm
+    other.cursor().execute("CREATE COLLECTION u " + json.dumps(SPEC))
+    assert _run(filled, POINT, 1) == cold[0]
+    assert analysed == [POINT]
+    assert _run(filled, POINT, 2) == cold[1] and analysed == [POINT]
+    # a new transaction: the schemas are checked again, then the statement is kept again
+    filled.commit()
+    assert filled.backend.schema_token() is None
+    assert _run(filled, POINT, 3) == cold[2] and _run(filled, POINT, 3) == cold[2]
+    assert _run(filled, POINT, 1) == cold[0]
+    assert analysed == [POINT, POINT, POINT]
+
+
+def test_the_schema_token_moves_with_ddl_transactions_and_schema_reads(
+        filled: dbapi.Connection, other: dbapi.Connection,
+        create_collection: Callable[[dbapi.Connection, str, dict[str, Any]], None]) -> None:
+    backend = filled.backend
+    _run(filled, POINT, 1)
+    token = backend.schema_token()
+    assert token is not None and backend.schema_token() == token  # stable while unchanged
+    create_collection(filled, "w", SPEC)  # this connection's DDL
+    moved = backend.schema_token()
+    assert moved not in (None, token)
+    other.cursor().execute("DROP COLLECTION w")  # another connection's DDL
+    assert backend.schema_token() not in (None, token, moved)

@@ -69,6 +69,7 @@ class RavenConnection:
         self.before_request = budget
         self._prepared: Batch | None = None
         self._catalog_fresh = False  # the catalog was checked in this transaction
+        self._epoch = 0  # moved by each transaction (see schema_token)
         #: collections this connection wrote whose indexes have not answered non-stale since
         self._unindexed: set[str] = set()
         cluster.connection_opened()
@@ -81,9 +82,22 @@ class RavenConnection:
     # -- schemas ---------------------------------------------------------------------------
     def end_transaction(self) -> None:
         self._catalog_fresh = False
+        self._epoch += 1
 
     def schema_token(self) -> object | None:
-        return None  # the cached schemas have no version: a statement reads them each time
+        """(this connection's transaction epoch, the engine's schema version) once the
+        catalog was checked in this transaction: the version moves with every change of the
+        schemas the engine's connections share (a connection's DDL, a catalog check that
+        found another client's change, a schema read or inferred anew, a mapping assumed),
+        the epoch with each transaction."""
+        if not self._catalog_fresh:
+            return None
+        return (self._epoch, self.cluster.schema_version)
+
+    def _schemas_moved(self) -> None:
+        """The cached schemas changed (see schema_token)."""
+        with self.cluster.lock:
+            self.cluster.schema_version += 1
 
     def _check_catalog(self) -> None:
         """Once per transaction: if another client changed a schema, forget the cached ones
@@ -99,6 +113,7 @@ class RavenConnection:
                 cluster.inferred.clear()
                 cluster.unrecorded.clear()
                 cluster.catalog_cv = cv
+                cluster.schema_version += 1
         if changed:
             cluster.hilo.forget_all()
         self._catalog_fresh = True
@@ -126,6 +141,13 @@ class RavenConnection:
         spec = self._specs.get(collection)
         if spec is not None:
             return spec
+        try:
+            return self._read_spec(collection)
+        finally:
+            self._schemas_moved()
+
+    def _read_spec(self, collection: str) -> CollectionSpec:
+        """A schema not cached yet: its record, else the one assumed or inferred."""
         cluster = self.cluster
         if collection not in cluster.unrecorded:
             spec = self._schema_record(collection)
@@ -170,6 +192,12 @@ class RavenConnection:
         self._check_catalog()
         if collection in self._specs or collection in self.cluster.inferred:
             return True
+        try:
+            return self._read_exists(collection)
+        finally:
+            self._schemas_moved()
+
+    def _read_exists(self, collection: str) -> bool:
         spec = self._schema_record(collection)
         if spec is not None:
             self._specs[collection] = spec
@@ -184,7 +212,9 @@ class RavenConnection:
     def assume(self, spec: CollectionSpec) -> None:
         # Nothing is written: a collection comes with its first document, and its schema
         # record only with CREATE COLLECTION (create_all), as for other processes to read.
-        self.cluster.assumed[spec.name] = spec
+        if self.cluster.assumed.get(spec.name) is not spec:
+            self.cluster.assumed[spec.name] = spec
+            self._schemas_moved()
 
     def collection_names(self) -> list[str]:
         body = self._query(RqlQuery(f"from '{SCHEMA_COLLECTION}'"), {}, "schema")
@@ -519,6 +549,12 @@ class RavenConnection:
     def execute_schema(self, stmt: ast.Statement) -> None:
         self._count("schema")
         self._check_catalog()
+        try:
+            self._execute_schema(stmt)
+        finally:
+            self._schemas_moved()  # (also after a failed change: it may have read schemas)
+
+    def _execute_schema(self, stmt: ast.Statement) -> None:
         if isinstance(stmt, ast.CreateCollection):
             if self._schema_exists(stmt.name):
                 raise errors.OperationalError(f"collection {stmt.name} already exists")

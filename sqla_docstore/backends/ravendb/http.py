@@ -108,6 +108,9 @@ class Cluster:
         #: change vector of the catalog document the specs reflect (None: there is none yet;
         #: "?": not read yet); RavenConnection checks it once per transaction
         self.catalog_cv: str | None = "?"
+        #: moved (under ``lock``) by every change of the four above (RavenConnection's
+        #: schema_token)
+        self.schema_version = 0
         self.open_connections = 0
         self._round_robin = itertools.count()
         self._topology_known = not topology_updates
