@@ -138,6 +138,27 @@ def test_ca_option_wins_over_the_environment(tls_cluster: Any, certs: dict[str, 
         conn.close()
 
 
+@pytest.mark.parametrize("bundle", ["ca", "other_ca"])
+def test_without_the_ca_option_the_environments_ca_bundle_is_used(
+        tls_cluster: Any, certs: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+        bundle: str) -> None:
+    # as requests does: $REQUESTS_CA_BUNDLE names the CA when the ca option is not given
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certs[bundle]))
+    conn = dbapi.connect("db", urls=tls_cluster.urls, cert=str(certs["client"]), timeout=5)
+    try:
+        cur = conn.cursor()
+        if bundle == "other_ca":
+            with pytest.raises(errors.OperationalError, match="TLS handshake"):
+                cur.execute("SELECT secrets.id FROM secrets")
+        else:
+            cur.execute('CREATE COLLECTION secrets {"fields": [{"name": "id", "type": '
+                        '"INTEGER", "nullable": false}], "primary_key": ["id"]}')
+            cur.execute("SELECT secrets.id FROM secrets")
+            assert cur.fetchall() == []
+    finally:
+        conn.close()
+
+
 def test_valid_but_unauthorised_certificate_gets_a_clear_403(tls_cluster: Any,
                                                               certs: dict[str, Path]) -> None:
     tls_cluster.allowed_certificates = {"0" * 40}
