@@ -373,7 +373,12 @@ def run_insert(
     stored_check: list[tuple[str, int | None]] = []
     puts: list[Put] = []
     prefix, int_key, computed = spec.prefix, plan.int_key, spec.computed_fields
+    checks = bool(spec.checks)
     explicit: list[int] = []  # integer values given for the autoincrement field
+    # bodies of one plan share their fields: NUL, NOT NULL and exactness tested per field over
+    # all the rows at once; if any row might fail, each row is tested in order as before
+    each_row = bool(computed or plan.computed) or rowexpr.rows_may_fail(
+        spec, bodies, plan.fields, auto)
     for body, params in zip(bodies, param_sets, strict=True):
         fresh = False
         if auto is not None:
@@ -384,7 +389,10 @@ def run_insert(
                 explicit.append(body[auto])
         if computed:
             body.update(generated_values(spec, body, backend.evaluate))
-        check_constraints(backend, spec, body)
+        if each_row:
+            check_constraints(backend, spec, body)
+        elif checks:
+            rowexpr.check_checks(spec, body, backend.evaluate)
         if int_key is not None and type(body[int_key]) is int:
             doc_id = f"{prefix}/{body[int_key]}"  # the common case, without tuples
         else:
@@ -509,6 +517,12 @@ class _InsertPlan:
     @cached_property
     def computed_exprs(self) -> tuple[ast.Expr, ...]:
         return tuple(e for _, e, _ in self.computed)
+
+    @cached_property
+    def fields(self) -> tuple[str, ...]:
+        """The fields of every body ``bodies`` makes (when nothing is ``computed``)."""
+        return tuple(dict.fromkeys([*self.defaults, *(n for n, _ in self.params),
+                                    *(n for n, _ in self.literals)]))
 
     @cached_property
     def reads_tables(self) -> bool:
