@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import CheckConstraint, Column, Engine, Float, Integer, MetaData, String, Table
 
 from sqla_docstore import rowexpr
+from sqla_docstore.dbapi import executor
 
 metadata = MetaData()
 Table("checked", metadata, Column("id", Integer, primary_key=True),
@@ -86,3 +87,39 @@ def test_insert_row_checks_match_testing_each_row(
     assert fast == each
     error = fast[0]
     assert (error and error[0]) == EXPECTED.get(name), error
+
+
+def _generated(eng: Engine, returning: bool) -> tuple[Any, ...]:
+    """An executemany of rows that all take generated keys, beside the transaction's own
+    writes: what it returns, and the rows (keys counted from the statement's first)."""
+    raw = eng.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(INSERT, {"id": 10**6, "name": "pending", "qty": 1, "x": None})
+        sql = INSERT_AUTO + (" RETURNING id, name, qty" if returning else "")
+        cur.executemany(sql, [{"name": f"g{i}", "qty": i} for i in range(25)])
+        got = [tuple(r) for r in cur.fetchall()] if returning else []
+        last = cur.lastrowid
+        cur.execute("SELECT id, name, qty FROM checked WHERE name <> 'pending' ORDER BY id")
+        rows = [tuple(r) for r in cur.fetchall()]
+        raw.commit()
+        first = rows[0][0]
+        assert [r[0] for r in rows] == list(range(first, first + 25))
+        assert got == (rows if returning else [])
+        return [(k - first, *rest) for k, *rest in rows], last - first
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("returning", [False, True])
+def test_generated_keys_without_row_tests_match_testing_each_row(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, returning: bool
+) -> None:
+    metadata.create_all(engine)
+    fast = _generated(engine, returning)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM checked")
+    monkeypatch.setattr(executor, "_fresh_puts", lambda *args: None)  # the loop, row by row
+    each = _generated(engine, returning)
+    assert fast == each
+    assert fast[1] == 24  # lastrowid: the last row's key
