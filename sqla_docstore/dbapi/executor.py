@@ -378,8 +378,9 @@ def run_insert(
     explicit: list[int] = []  # integer values given for the autoincrement field
     # bodies of one plan share their fields: NUL, NOT NULL and exactness tested per field over
     # all the rows at once; if any row might fail, each row is tested in order as before
-    each_row = bool(computed or plan.computed) or rowexpr.rows_may_fail(
-        spec, bodies, plan.fields, auto)
+    # (a few rows are tested in turn: cheaper than the set-up of the test per field)
+    each_row = bool(computed or plan.computed) or len(bodies) < _ROWS_TESTED_TOGETHER or (
+        rowexpr.rows_may_fail(spec, bodies, plan.fields, auto))
     # every row takes a key HiLo generated now and nothing but the key can fail: no test per row
     fresh_puts = _fresh_puts(spec, bodies, generated, written) if (
         auto_key and int_key == auto and len(generated) == len(bodies) and not each_row
@@ -432,6 +433,10 @@ def run_insert(
     if returning is not None:
         out.columns = list(returning.labels)
     return out
+
+
+#: fewer rows than this (an execute, a small executemany) are tested row by row
+_ROWS_TESTED_TOGETHER = 8
 
 
 def _fresh_puts(spec: CollectionSpec, bodies: list[dict[str, Any]], generated: list[int],
