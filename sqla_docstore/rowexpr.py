@@ -7,8 +7,10 @@ store evaluates the expression with its scalar evaluator against the document as
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import decimal
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from . import values
@@ -93,6 +95,46 @@ def check_constraints(spec: CollectionSpec, body: dict[str, Any], evaluate: Eval
         _check_fields(spec, body)
     if spec.checks:
         _check_checks(spec, body, evaluate)
+
+
+def check_checks(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate) -> None:
+    """The CHECK constraints alone (``check_constraints`` of a body ``rows_may_fail`` has
+    cleared)."""
+    if spec.checks:
+        _check_checks(spec, body, evaluate)
+
+
+# Value types ``values.refuse_nul`` and ``_may_fail`` pass whatever the value (strings aside)
+_PLAIN_TYPES = frozenset({int, float, bool, type(None), decimal.Decimal})
+
+
+def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iterable[str],
+                  filled: str | None) -> bool:
+    """Whether ``values.refuse_nul`` or the NOT NULL / exactness test of ``_may_fail`` might
+    refuse one of ``bodies`` (documents with exactly the fields ``keys``; ``filled``, if
+    given, is set to an integer later where it is None), tested a field at a time over all
+    the bodies. False: none of them can fail (only CHECK constraints remain to test)."""
+    keys = set(keys)
+    if any(name not in keys and name != filled for name in spec.required_fields):
+        return True
+    exact, required = spec.exact_fields, spec.not_null
+    for name in keys:
+        column = list(map(itemgetter(name), bodies))
+        types = set(map(type, column))
+        if str in types:
+            texts = column if len(types) == 1 else [v for v in column if type(v) is str]
+            if "\x00" in "".join(texts):
+                return True
+            types.discard(str)
+        if not types <= _PLAIN_TYPES:
+            return True  # objects, arrays, other types: tested body by body
+        if type(None) in types and name in required and name != filled:
+            return True
+        if float in types and name in exact:
+            floats = column if len(types) == 1 else [v for v in column if type(v) is float]
+            if any(map(_EXACT_FLOAT.__le__, map(abs, floats))):
+                return True
+    return False
 
 
 def _may_fail(spec: CollectionSpec, body: dict[str, Any]) -> bool:

@@ -310,3 +310,41 @@ def test_compare_parts_are_each_compare_part(value: object) -> None:
 def test_compare_parts_refuse_what_compare_part_refuses() -> None:
     with pytest.raises(DataError):
         values.compare_parts(object())
+
+
+_PLAIN_DOCS: list[object] = [{"s": 'quo"te\\back\nline é', "n": [1, 2.5, True, None]},
+                             {"s": "\\u0000 is six characters, not NUL"}, "top", 2**70, {}]
+
+
+@pytest.mark.parametrize("extra", [
+    [],  # JSON types only: the one-pass encoder
+    [{"d": decimal.Decimal("1.10000000000000000001")}],  # a document only dumps encodes
+    [{"when": dt.date(2024, 1, 2), "u": uuid.UUID(int=7)}],
+])
+def test_dumps_each_gives_the_texts_of_dumps(extra: list[object]) -> None:
+    docs = [*_PLAIN_DOCS, *extra, *_PLAIN_DOCS]
+    assert values.dumps_each(docs) == [values.dumps(d) for d in docs]
+
+
+def _looped() -> dict[str, object]:
+    looped: dict[str, object] = {}
+    looped["self"] = looped
+    return looped
+
+
+@pytest.mark.parametrize("bad", [{"x": "a\x00b"}, {"x": ["\\\x00"]}, {"x": float("nan")},
+                                 {"x": decimal.Decimal("NaN")}])
+def test_dumps_each_refuses_what_dumps_refuses_with_its_error(bad: dict[str, object]) -> None:
+    with pytest.raises(DataError) as each:
+        values.dumps_each([*_PLAIN_DOCS, bad, *_PLAIN_DOCS])
+    with pytest.raises(DataError) as one:
+        values.dumps(bad)
+    assert str(each.value) == str(one.value)
+
+
+def test_dumps_each_of_a_circular_document_fails_as_dumps_does() -> None:
+    with pytest.raises(DataError) as one:
+        values.dumps(_looped())
+    with pytest.raises(DataError) as each:
+        values.dumps_each([{"a": 1}, _looped()])
+    assert str(each.value) == str(one.value)

@@ -8,6 +8,7 @@ in the same transaction see them.
 from __future__ import annotations
 
 import decimal
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -360,7 +361,7 @@ def run_insert(
     auto_key = auto is not None and spec.primary_key == (auto,)
     single_key = len(spec.primary_key) == 1
     if auto is not None:
-        need = sum(1 for b in bodies if b.get(auto) is None)
+        need = list(map(dict.get, bodies, itertools.repeat(auto))).count(None)
         if need:
             generated = backend.next_ids(spec.prefix, need, claimed=auto_key)
     gen = iter(generated)
@@ -373,34 +374,53 @@ def run_insert(
     stored_check: list[tuple[str, int | None]] = []
     puts: list[Put] = []
     prefix, int_key, computed = spec.prefix, plan.int_key, spec.computed_fields
+    checks = bool(spec.checks)
     explicit: list[int] = []  # integer values given for the autoincrement field
-    for body, params in zip(bodies, param_sets, strict=True):
-        fresh = False
-        if auto is not None:
-            if body.get(auto) is None:
-                body[auto] = next(gen)
-                fresh = auto_key
-            elif isinstance(body[auto], int):
-                explicit.append(body[auto])
-        if computed:
-            body.update(generated_values(spec, body, backend.evaluate))
-        check_constraints(backend, spec, body)
-        if int_key is not None and type(body[int_key]) is int:
-            doc_id = f"{prefix}/{body[int_key]}"  # the common case, without tuples
-        else:
-            key = tuple(body.get(k) for k in spec.primary_key)
-            doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
-        state = written.get(doc_id)
-        if doc_id in seen or (state is not None and state[1] is not None):
-            raise _duplicate_key(spec, doc_id)
-        seen.add(doc_id)
-        if state is None and spec.primary_key and not fresh:
-            key_value = body.get(spec.primary_key[0]) if single_key else None
-            stored_check.append((doc_id, key_value if type(key_value) is int else None))
-        # "" = must not exist yet; after a pending delete of the same id the PUT replaces it.
-        puts.append(Put(spec.name, doc_id, body, "" if state is None else None))
+    # bodies of one plan share their fields: NUL, NOT NULL and exactness tested per field over
+    # all the rows at once; if any row might fail, each row is tested in order as before
+    # (a few rows are tested in turn: cheaper than the set-up of the test per field)
+    each_row = bool(computed or plan.computed) or len(bodies) < _ROWS_TESTED_TOGETHER or (
+        rowexpr.rows_may_fail(spec, bodies, plan.fields, auto))
+    # every row takes a key HiLo generated now and nothing but the key can fail: no test per row
+    fresh_puts = _fresh_puts(spec, bodies, generated, written) if (
+        auto_key and int_key == auto and len(generated) == len(bodies) and not each_row
+        and not checks) else None
+    if fresh_puts is not None:
+        puts = fresh_puts
         if returning is not None:
-            out.rows.append(returning.row(backend, params, body))
+            out.rows.extend([returning.row(backend, params, body)
+                             for body, params in zip(bodies, param_sets, strict=True)])
+    else:
+        for body, params in zip(bodies, param_sets, strict=True):
+            fresh = False
+            if auto is not None:
+                if body.get(auto) is None:
+                    body[auto] = next(gen)
+                    fresh = auto_key
+                elif isinstance(body[auto], int):
+                    explicit.append(body[auto])
+            if computed:
+                body.update(generated_values(spec, body, backend.evaluate))
+            if each_row:
+                check_constraints(backend, spec, body)
+            elif checks:
+                rowexpr.check_checks(spec, body, backend.evaluate)
+            if int_key is not None and type(body[int_key]) is int:
+                doc_id = f"{prefix}/{body[int_key]}"  # the common case, without tuples
+            else:
+                key = tuple(body.get(k) for k in spec.primary_key)
+                doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
+            state = written.get(doc_id)
+            if doc_id in seen or (state is not None and state[1] is not None):
+                raise _duplicate_key(spec, doc_id)
+            seen.add(doc_id)
+            if state is None and spec.primary_key and not fresh:
+                key_value = body.get(spec.primary_key[0]) if single_key else None
+                stored_check.append((doc_id, key_value if type(key_value) is int else None))
+            # "" = must not exist yet; after a pending delete of the same id the PUT replaces it.
+            puts.append(Put(spec.name, doc_id, body, "" if state is None else None))
+            if returning is not None:
+                out.rows.append(returning.row(backend, params, body))
     if explicit:  # HiLo must never hand them out (the largest says it for all)
         backend.observe_id(prefix, max(explicit))
     if stored_check:
@@ -413,6 +433,25 @@ def run_insert(
     if returning is not None:
         out.columns = list(returning.labels)
     return out
+
+
+#: fewer rows than this (an execute, a small executemany) are tested row by row
+_ROWS_TESTED_TOGETHER = 8
+
+
+def _fresh_puts(spec: CollectionSpec, bodies: list[dict[str, Any]], generated: list[int],
+                written: dict[str, Any]) -> list[Put] | None:
+    """The PUTs of ``bodies`` with the integer keys HiLo ``generated`` for them (the key is
+    the document id), as ``run_insert``'s loop makes them; None (nothing changed) if one of
+    their ids is among the transaction's writes (the loop then tells which case it is)."""
+    prefix = spec.prefix
+    ids = [f"{prefix}/{n}" for n in generated]
+    if written and any(map(written.get, ids)):
+        return None
+    auto = spec.primary_key[0]  # the autoincrement field
+    for body, n in zip(bodies, generated, strict=True):
+        body[auto] = n
+    return list(map(Put, itertools.repeat(spec.name), ids, bodies, itertools.repeat("")))
 
 
 def _duplicate_key(spec: CollectionSpec, doc_id: str) -> DuplicateKeyError:
@@ -509,6 +548,12 @@ class _InsertPlan:
     @cached_property
     def computed_exprs(self) -> tuple[ast.Expr, ...]:
         return tuple(e for _, e, _ in self.computed)
+
+    @cached_property
+    def fields(self) -> tuple[str, ...]:
+        """The fields of every body ``bodies`` makes (when nothing is ``computed``)."""
+        return tuple(dict.fromkeys([*self.defaults, *(n for n, _ in self.params),
+                                    *(n for n, _ in self.literals)]))
 
     @cached_property
     def reads_tables(self) -> bool:

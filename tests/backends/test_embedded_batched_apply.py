@@ -15,7 +15,7 @@ import pytest
 from sqla_docstore.backends.embedded.connection import EmbeddedConnection
 from sqla_docstore.backends.embedded.store import EmbeddedStore
 from sqla_docstore.commands import Batch, Command, Delete, Patch, Put
-from sqla_docstore.errors import ConcurrencyError
+from sqla_docstore.errors import ConcurrencyError, DataError
 from sqla_docstore.schema import CollectionSpec, FieldSpec
 
 PEOPLE = CollectionSpec(
@@ -150,3 +150,35 @@ def test_patch_run_with_a_field_name_json_escapes_matches_one_by_one(
     _one_by_one(single, again)
     assert _rows(tmp_path / "a.db") == _rows(tmp_path / "b.db")
     assert json.loads(dict((i, b) for i, b, _ in _rows(tmp_path / "a.db"))["people/1"])[key] == 2
+
+
+def _inserts(count: int, start: int = 100) -> list[Command]:
+    """More puts than one encoding chunk of an insert run, tricky bodies among them."""
+    return [Put("people", f"people/{i}", {"id": i, **(TRICKY if i % 7 == 0 else {"name": f"p{i}"})},
+                "") for i in range(start, start + count)]
+
+
+@pytest.mark.parametrize("results", [True, False])
+def test_insert_run_gives_the_rows_and_replies_of_one_by_one(
+    pair: tuple[EmbeddedConnection, EmbeddedConnection], tmp_path: Path, results: bool
+) -> None:
+    batched, single = pair
+    commands = _inserts(2 * 1000 + 17)
+    got = batched.submit(Batch(list(commands)), results=results)
+    want = _one_by_one(single, commands)
+    assert _replies(got) == (_replies(want) if results else [])
+    assert _rows(tmp_path / "a.db") == _rows(tmp_path / "b.db")
+
+
+def test_an_insert_run_with_nul_in_a_late_chunk_applies_nothing(
+    pair: tuple[EmbeddedConnection, EmbeddedConnection], tmp_path: Path
+) -> None:
+    batched, _ = pair
+    before = _rows(tmp_path / "a.db")
+    commands = _inserts(2500)
+    bad = commands[2300]
+    assert isinstance(bad, Put)
+    commands[2300] = Put("people", bad.id, {"id": 2400, "name": "a\x00b"}, "")
+    with pytest.raises(DataError, match="NUL"):
+        batched.submit(Batch(commands), results=False)
+    assert _rows(tmp_path / "a.db") == before

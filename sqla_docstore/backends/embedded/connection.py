@@ -896,15 +896,35 @@ def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put],
     return etag + len(puts)
 
 
+_ROWS_CHUNK = 1000  # puts encoded at a time by _insert_rows_bulk: bounded extra memory
+
+
 def _insert_rows(store: EmbeddedStore, puts: list[Put], etag: int, modified: str,
                  results: list[dict[str, Any]] | None) -> Iterator[tuple[str, str, str, str]]:
-    node, db_id, dumps = store.node_tag, store.database_id, values.dumps
-    for n, put in enumerate(puts, etag + 1):
-        cv = f"{node}:{n}-{db_id}"
-        if results is not None:
-            results.append({"Type": "PUT", "@id": put.id, "@collection": put.collection,
-                            "@change-vector": cv, "@last-modified": modified})
-        yield put.id, dumps(put.body), cv, modified
+    """The INSERT rows of ``puts`` (taking etags after ``etag``), a chunk of puts at a time
+    (bodies by ``values.dumps_each``, change vectors by one format); their results appended
+    to ``results`` if given."""
+    cv_format = _cv_template(store).format
+
+    def chunk(start: int) -> Iterator[tuple[str, str, str, str]]:
+        part = puts[start:start + _ROWS_CHUNK]
+        first = etag + start + 1
+        return zip([p.id for p in part], values.dumps_each([p.body for p in part]),
+                   map(cv_format, range(first, first + len(part))),
+                   itertools.repeat(modified))
+
+    if results is not None:
+        results.extend([{"Type": "PUT", "@id": put.id, "@collection": put.collection,
+                         "@change-vector": cv_format(n), "@last-modified": modified}
+                        for n, put in enumerate(puts, etag + 1)])
+    return itertools.chain.from_iterable(map(chunk, range(0, len(puts), _ROWS_CHUNK)))
+
+
+def _cv_template(store: EmbeddedStore) -> str:
+    """``_cv(store, etag)`` as a ``str.format`` template of the etag."""
+    node = store.node_tag.replace("{", "{{").replace("}", "}}")
+    db_id = store.database_id.replace("{", "{{").replace("}", "}}")
+    return f"{node}:{{}}-{db_id}"
 
 
 def _plain_patch(cmd: Any) -> TypeGuard[Patch]:
