@@ -86,10 +86,7 @@ def _columns(backend: BackendConnection, stmt: Any) -> _DecimalColumns:
 def convert(backend: BackendConnection, stmt: Any, columns: list[str], rows: Rows) -> Rows:
     """``rows`` of ``stmt`` (a query, or a write's RETURNING) with the NUMERIC / DECIMAL
     columns' numbers as Decimal."""
-    if not rows:
-        return rows
-    found = _columns(backend, stmt)
-    return _converted(rows, found.at) if found.applies(columns) else rows
+    return convert_at(rows, positions(backend, stmt, columns)) if rows else rows
 
 
 def positions(backend: BackendConnection, stmt: Any, columns: list[str]) -> Positions:
@@ -107,8 +104,8 @@ def convert_at(rows: Rows, at: Positions) -> Rows:
 def convert_stream(backend: BackendConnection, stmt: Any, columns: list[str],
                    chunks: Iterator[Rows]) -> Iterator[Rows]:
     """:func:`convert` over a streamed result's chunks (closing them closes the store's)."""
-    found = _columns(backend, stmt)
-    return _converted_chunks(chunks, found.at) if found.applies(columns) else chunks
+    at = positions(backend, stmt, columns)
+    return _converted_chunks(chunks, at) if at else chunks
 
 
 def _converted(rows: Rows, at: tuple[tuple[int, str], ...]) -> Rows:

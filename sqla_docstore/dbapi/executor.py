@@ -564,6 +564,10 @@ class _InsertPlan:
         """``body`` of each parameter set."""
         if self.computed:
             return [self.body(backend, params, pending) for params in param_sets]
+        return self._given(param_sets)
+
+    def _given(self, param_sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The bodies of the values given (defaults, parameters, literals), one per set."""
         defaults, pairs, literals = self.defaults, self.params, self.literals
         out = []
         try:
@@ -582,14 +586,7 @@ class _InsertPlan:
 
     def body(self, backend: BackendConnection, params: dict[str, Any],
              pending: PendingBatch | None = None) -> dict[str, Any]:
-        body = dict(self.defaults)
-        try:
-            for name, param in self.params:
-                value = params[param]
-                body[name] = value if type(value) in _JSON_SCALARS else values.to_json(value)
-        except KeyError as exc:
-            raise ProgrammingError(f"no value given for parameter {exc.args[0]!r}") from exc
-        body.update(self.literals)
+        (body,) = self._given([params])
         if self.computed:
             found = backend.evaluate(self.computed_exprs, params, pending)
             body.update((name, stored_form(type_, value)) for (name, _, type_), value in zip(

@@ -13,8 +13,6 @@ process that disabled the collector itself is left as it is.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 #: Fewer rows or commands than this are not worth the two calls.
 BULK = 64
@@ -25,14 +23,21 @@ BULK = 64
 READ = BULK
 
 
-@contextmanager
-def paused(size: int) -> Iterator[None]:
-    """Pause the collector while the block runs if ``size`` (rows, commands) is bulk."""
-    if size < BULK or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+class paused:  # noqa: N801 - used as a function
+    """Pause the collector while the block runs if ``size`` (rows, commands) is bulk. (A
+    class, not a generator: it is entered on every query.)"""
+
+    __slots__ = ("_pause",)
+
+    def __init__(self, size: int) -> None:
+        self._pause = size >= BULK
+
+    def __enter__(self) -> None:
+        if self._pause:
+            self._pause = gc.isenabled()  # one the application disabled stays so
+            if self._pause:
+                gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pause:
+            gc.enable()

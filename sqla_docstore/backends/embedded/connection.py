@@ -981,7 +981,7 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
     PATCHes in order says which one fails."""
     by_shape: dict[tuple[int, int], list[list[Any]]] = {}
     dumps, key_path = values.dumps, _key_path
-    node, db_id = store.node_tag, store.database_id
+    cv_format = _cv_template(store).format
     for cmd in patches:
         etag += 1
         args: list[Any] = []
@@ -989,7 +989,7 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
             args += (key_path(key), dumps(value))
         if cmd.unset:
             args += [key_path(key) for key in cmd.unset]
-        cv = f"{node}:{etag}-{db_id}"  # _cv
+        cv = cv_format(etag)
         args += (cv, modified, cmd.id, cmd.expected)
         by_shape.setdefault((len(cmd.set), len(cmd.unset)), []).append(args)
         results.append({"Id": cmd.id, "ChangeVector": cv, "LastModified": modified,
