@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from ..errors import IntegrityError, NotSupportedError, OperationalError
+from ..errors import IntegrityError, NotSupportedError, OperationalError, ProgrammingError
 from ..schema import CollectionSpec, FieldSpec, ForeignKeySpec, IndexElement, IndexKey
 
 Documents = Iterable[tuple[str, dict[str, Any]]]
@@ -212,6 +212,10 @@ def _alter_column(spec: CollectionSpec, data: dict[str, Any],
         new = replace(new, type=data["type"])
     if "default" in data:  # a new server default applies to later inserts, as in SQL
         new = replace(new, default=data["default"], default_sql=data.get("default_sql"))
+    if data.get("nullable") is True and name in spec.primary_key:
+        # as PostgreSQL: a key column stays NOT NULL (a NULL can't be part of a document id)
+        raise ProgrammingError(f"making {spec.name}.{name} nullable: the column is in the "
+                               "primary key")
     if data.get("nullable") is False and old.nullable:
         _refuse_nulls(spec, name, _nulls(docs, name), "making the column NOT NULL")
     if "nullable" in data:

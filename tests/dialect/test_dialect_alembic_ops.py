@@ -140,6 +140,16 @@ def test_not_null_over_existing_nulls_is_refused_and_changes_nothing(engine: Eng
     assert _rows(engine, "users", "id", "name") == [(1, "a"), (2, None)]
 
 
+def test_a_key_column_made_nullable_is_refused_and_changes_nothing(engine: Engine) -> None:
+    _setup(engine)
+    with pytest.raises(exc.ProgrammingError, match=r"users\.id nullable: the column is in the "
+                       r"primary key"):
+        _op(engine, lambda op: op.alter_column("users", "id", nullable=True))
+    cols = {c["name"]: c["nullable"] for c in inspect(engine).get_columns("users")}
+    assert cols == {"id": False, "name": True, "age": True}
+    assert _rows(engine, "users", "id", "name") == [(1, "a"), (2, None)]
+
+
 def test_add_not_null_column_without_default_is_refused_on_documents(engine: Engine) -> None:
     _setup(engine)
     with pytest.raises(exc.IntegrityError, match=r"NOT NULL constraint failed: users\.level"):
