@@ -205,10 +205,15 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
 
     def get_column_default_string(self, column: Any) -> str | None:
         """A server default as SQL text: an expression in parentheses, as SQLite requires
-        (``DEFAULT (lower('X'))``); a lone literal (``'x'``, ``-1.5``, ``CURRENT_TIMESTAMP``)
-        as is."""
+        (``DEFAULT (lower('X'))``, ``DEFAULT (false)``); a string, or a ``text()`` that is one
+        literal (``'x'``, ``-1.5``, ``CURRENT_TIMESTAMP``), as is. So the text says what the
+        spec says: a constant, or SQL evaluated per insert (``_field_spec``)."""
         text: str | None = super().get_column_default_string(column)
-        if text is None or _LITERAL_DEFAULT.match(text.strip()):
+        if text is None:
+            return None
+        arg = column.server_default.arg
+        if isinstance(arg, str) or (isinstance(arg, TextClause)
+                                    and _LITERAL_DEFAULT.match(text.strip())):
             return text
         return f"({text})"
 
