@@ -526,8 +526,8 @@ class _Parser:
             if self.tok.is_kw(*words):
                 self.unsupported(construct)
         if not self.tok.is_kw("view", "table"):
-            words = [self.tok.value.upper()] + (["TABLE"] if self.peek().is_kw("table") else [])
-            self.unsupported(" ".join(["CREATE", *(["TEMPORARY"] if temporary else []), *words]))
+            what = [self.tok.value.upper()] + (["TABLE"] if self.peek().is_kw("table") else [])
+            self.unsupported(" ".join(["CREATE", *(["TEMPORARY"] if temporary else []), *what]))
         view = self.advance().value.lower() == "view"
         if_not_exists = self.accept_kw("if")
         if if_not_exists:
