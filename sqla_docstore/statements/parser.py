@@ -299,6 +299,7 @@ def _reads_names(expr: ast.Expr, names: frozenset[str]) -> bool:
                for n in ast.walk(expr))
 
 
+_INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
 #: words that end a column's type name in CREATE TABLE (its constraints begin)
 _COLUMN_CONSTRAINT_WORDS = ("constraint", "primary", "not", "null", "unique", "check",
                             "default", "collate", "references", "generated", "as", "on")
@@ -330,11 +331,22 @@ def _quoted_default(type_name: str, text: str) -> Any:
 
 
 def _number_default(type_name: str, text: str) -> Any:
-    """``DEFAULT -1.5``: the number (its text in a text column, as written)."""
-    if _text_affinity(type_name):
-        return text
+    """``DEFAULT -1.5``: the number; in a text column an integer's text (``+007`` is ``7``,
+    as SQLite stores it) and a real number, which stores as SQLite's text of it on insert."""
+    if _text_affinity(type_name) and _INTEGER_TEXT.match(text):
+        return str(int(text))
     value = _typed_default(type_name, text)
-    return float(text) if isinstance(value, str) else value  # .5, 1. are numbers too
+    if _text_affinity(type_name) or isinstance(value, str):
+        return float(text)  # .5 and 1. are numbers too
+    return value
+
+
+def _boolean_default(type_name: str, word: str) -> Any:
+    """``DEFAULT TRUE``: a BOOLEAN's boolean; SQLite's 1 or 0 elsewhere (``'1'`` as text)."""
+    value = word.lower() == "true"
+    if type_name.split("(", 1)[0] == "BOOLEAN":
+        return value
+    return str(int(value)) if _text_affinity(type_name) else int(value)
 
 
 def _named_last(item: tuple[str | None, Any]) -> tuple[bool, str]:
@@ -766,8 +778,8 @@ class _Parser:
                              "(write DEFAULT (expression))")
         if word == "null":
             return {"default": None}
-        if word in ("true", "false") and not _text_affinity(type_name):
-            return {"default": word == "true"}
+        if word in ("true", "false"):
+            return {"default": _boolean_default(type_name, word)}
         return {"default": tok.value}  # SQLite keeps another bare word as that text
 
     def references(self, name: str | None, columns: list[str]) -> dict[str, Any]:

@@ -34,6 +34,12 @@ SCRIPT = [
         CONSTRAINT fk_code FOREIGN KEY (code) REFERENCES parent (code)
             ON UPDATE CASCADE ON DELETE SET NULL
     )""",
+    """CREATE TABLE odd (
+        id INTEGER PRIMARY KEY,
+        t1 TEXT DEFAULT 1.50, t2 VARCHAR(5) DEFAULT +007, t3 TEXT DEFAULT TRUE,
+        i1 INTEGER DEFAULT '5', i2 INTEGER DEFAULT FALSE, i3 INTEGER DEFAULT -3,
+        r1 REAL DEFAULT 2, s1 VARCHAR(5) DEFAULT bare, n1 INTEGER DEFAULT NULL
+    )""",
 ]
 COLUMNS = "id, parent_id, code, qty, price, status, label, flag, a, b"
 
@@ -45,6 +51,7 @@ def _sql(statement: str) -> Step:
 
 
 def _seed(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("INSERT INTO odd (id) VALUES (1)")
     conn.exec_driver_sql("INSERT INTO parent (code) VALUES ('a'), ('b')")
     conn.exec_driver_sql("INSERT INTO child (id, parent_id, code) VALUES (10, 1, 'a')")
     conn.exec_driver_sql("INSERT INTO child (id, parent_id, code, a, b) VALUES (11, 2, 'b', 1, 1)")
@@ -117,6 +124,7 @@ def _state(engine: sa.Engine) -> dict[str, Any]:
                 "SELECT id, code FROM parent ORDER BY id")],
             "child": [tuple(r) for r in conn.exec_driver_sql(
                 f"SELECT {COLUMNS} FROM child ORDER BY id")],
+            "odd": [tuple(r) for r in conn.exec_driver_sql("SELECT * FROM odd")],
             "created is set": [r[0] for r in conn.exec_driver_sql(
                 "SELECT created IS NOT NULL FROM child ORDER BY id")],
         }

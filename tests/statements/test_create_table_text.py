@@ -26,7 +26,10 @@ def _field(sql: str, name: str) -> dict[str, Any]:
 @pytest.mark.parametrize("column, default", [
     ("a VARCHAR(5) DEFAULT 'x''y'", {"default": "x'y"}),
     ("a VARCHAR(5) DEFAULT '5'", {"default": "5"}),
-    ("a TEXT DEFAULT 1.50", {"default": "1.50"}),
+    ("a TEXT DEFAULT 1.50", {"default": 1.5}),  # stored as SQLite's text of it: '1.5'
+    ("a TEXT DEFAULT +007", {"default": "7"}),
+    ("a TEXT DEFAULT TRUE", {"default": "1"}),
+    ("a INTEGER DEFAULT false", {"default": 0}),
     ("a INTEGER DEFAULT '5'", {"default": 5}),
     ("a INTEGER DEFAULT -5", {"default": -5}),
     ("a INTEGER DEFAULT 'abc'", {"default": "abc"}),
