@@ -1,7 +1,9 @@
 """Compilers: SQLAlchemy constructs to the DB-API's statement language (bound parameters only).
 
-Queries and DML render as the SQL subset the DB-API parses; DDL renders as collection commands
-(``CREATE COLLECTION name {spec}``) whose JSON spec the store keeps as the collection schema.
+Queries and DML render as the SQL subset the DB-API parses; a table's DDL renders as SQL's
+``CREATE TABLE`` when that text says all its collection schema says, else as the collection
+command ``CREATE COLLECTION name {spec}`` whose JSON spec the store keeps as the schema
+(``DocstoreDDLCompiler.visit_create_table``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from sqlalchemy import exc, schema
 from sqlalchemy.sql import compiler, operators, sqltypes
 from sqlalchemy.sql.elements import BinaryExpression, TextClause, UnaryExpression
 
-from ..schema import qualified
-from ..statements.parser import CLAUSE_WORDS
+from ..errors import Error
+from ..schema import CollectionSpec, qualified
+from ..statements import ast
+from ..statements.parser import CLAUSE_WORDS, parse
 
 
 class _EscapeAny(dict[str, str]):
@@ -159,9 +163,59 @@ def _json_chain(binary: Any) -> tuple[Any, list[Any]]:
 
 class DocstoreDDLCompiler(compiler.DDLCompiler):
     def visit_create_table(self, create: Any, *args: Any, **kw: Any) -> str:
+        """SQL's ``CREATE TABLE`` text (SQLAlchemy's, prefixes included) when it says all the
+        collection spec says, else ``CREATE COLLECTION name {spec}``.
+
+        The rule: the text is rendered and parsed by the DB-API's own parser here, and is
+        used when the spec it gives is exactly the spec of the JSON form. So a table with
+        indexes (created with it, in one step: see ``table_spec``), a ``key_is_id`` key, an
+        integer key that is not HiLo-filled (``autoincrement=False``) or a HiLo key SQL can't
+        say (``BIGINT``), a default typed otherwise than SQL text types it, or anything the
+        parser refuses, is created by the JSON form. A table whose prefixes the spec can't
+        hold (``VIRTUAL``, ``UNLOGGED``; TEMPORARY it holds) is rendered as SQL text, which
+        the DB-API refuses naming the construct, as SQLite does: it is not created as an
+        ordinary table.
+        """
         table = create.element
         spec = self.table_spec(table)
+        text = self._create_table_text(create, spec, **kw)
+        if text is not None:
+            return text
         return f"CREATE COLLECTION {self.preparer.format_table(table)} {json.dumps(spec)}"
+
+    def _create_table_text(self, create: Any, spec: dict[str, Any], **kw: Any) -> str | None:
+        """SQL's CREATE TABLE for ``create`` if it gives the collection ``spec``, else None."""
+        table = create.element
+        try:
+            text = str(super().visit_create_table(create, **kw))
+        except exc.SQLAlchemyError:  # e.g. a type without DDL: the JSON form says JSON
+            return None
+        if any(not is_temporary_prefix(p) for p in table._prefixes):
+            return text
+        if spec["indexes"] or spec.get("key_is_id") or create.if_not_exists:
+            return None
+        try:
+            stmt = parse(text)
+        except Error:
+            return None
+        name = qualified(table.schema, table.name)
+        if not isinstance(stmt, ast.CreateCollection) or stmt.name != name:
+            return None
+        return text if _same_spec(name, stmt.spec, spec) else None
+
+    def get_column_default_string(self, column: Any) -> str | None:
+        """A server default as SQL text: an expression in parentheses, as SQLite requires
+        (``DEFAULT (lower('X'))``, ``DEFAULT (false)``); a string, or a ``text()`` that is one
+        literal (``'x'``, ``-1.5``, ``CURRENT_TIMESTAMP``), as is. So the text says what the
+        spec says: a constant, or SQL evaluated per insert (``_field_spec``)."""
+        text: str | None = super().get_column_default_string(column)
+        if text is None:
+            return None
+        arg = column.server_default.arg
+        if isinstance(arg, str) or (isinstance(arg, TextClause)
+                                    and _LITERAL_DEFAULT.match(text.strip())):
+            return text
+        return f"({text})"
 
     def table_spec(self, table: schema.Table) -> dict[str, Any]:
         """The collection spec CREATE TABLE gives a Table, indexes included (they are created
@@ -257,7 +311,7 @@ def collection_spec(table: schema.Table, dialect: Any,
                if isinstance(cons, schema.UniqueConstraint) and cons.columns]
     unique = [[c.name for c in cons.columns] for cons in uniques]
     checks = [
-        [str(cons.name or ""), _check_sql(cons, dialect)]
+        [cons.name if isinstance(cons.name, str) else "", _check_sql(cons, dialect)]
         for cons in constraints
         if isinstance(cons, schema.CheckConstraint)
     ]
@@ -293,7 +347,23 @@ def index_elements(index: schema.Index, dialect: Any) -> list[Any]:
 
 def is_temporary(table: schema.Table) -> bool:
     """``Table(..., prefixes=["TEMPORARY"])`` (or TEMP), as SQLite's CREATE TEMPORARY TABLE."""
-    return any(str(p).upper() in ("TEMPORARY", "TEMP") for p in table._prefixes)
+    return any(is_temporary_prefix(p) for p in table._prefixes)
+
+
+def is_temporary_prefix(prefix: Any) -> bool:
+    return str(prefix).upper() in ("TEMPORARY", "TEMP")
+
+
+def _same_spec(name: str, parsed: dict[str, Any], declared: dict[str, Any]) -> bool:
+    """Whether two collection specs are the same once read (JSON text compared, so that
+    ``true`` and ``1`` or ``1`` and ``1.0`` differ)."""
+    def text(spec: dict[str, Any]) -> str:
+        return json.dumps(CollectionSpec.from_json(name, spec).to_json(), sort_keys=True)
+
+    try:
+        return text(parsed) == text(declared)
+    except Error:
+        return False
 
 
 def foreign_key_json(cons: schema.ForeignKeyConstraint) -> dict[str, Any]:
@@ -371,6 +441,10 @@ def _type_name(type_: Any, type_compiler: Any) -> str:
 _EXPRESSION: Any = object()
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$")
 _BAREWORD = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+#: a server default's SQL text that is one literal: a quoted string, a number, a bare word
+_LITERAL_DEFAULT = re.compile(
+    r"^('(?:[^']|'')*'|[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)"
+    r"|[A-Za-z_][A-Za-z_0-9]*)$")
 # Bare words SQLite reads as values, not as the string SQLite makes of other bare words.
 _SQL_WORDS = frozenset({"current_timestamp", "current_date", "current_time", "null", "true",
                         "false"})

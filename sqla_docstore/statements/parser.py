@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -299,6 +299,114 @@ def _reads_names(expr: ast.Expr, names: frozenset[str]) -> bool:
                for n in ast.walk(expr))
 
 
+_INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
+#: words that end a column's type name in CREATE TABLE (its constraints begin)
+_COLUMN_CONSTRAINT_WORDS = ("constraint", "primary", "not", "null", "unique", "check",
+                            "default", "collate", "references", "generated", "as", "on")
+
+
+def _text_affinity(type_name: str) -> bool:
+    """A declared type SQLite gives TEXT affinity (CHAR, CLOB or TEXT in its name): the
+    dialect's String types (VARCHAR, TEXT, CHAR, NVARCHAR, CLOB ...)."""
+    base = type_name.split("(", 1)[0]
+    return any(word in base for word in ("CHAR", "CLOB", "TEXT"))
+
+
+def _typed_default(type_name: str, text: str) -> Any:
+    """A DEFAULT constant written as text, as a document holds it in a field of that type
+    (as the dialect types a Column's server default): a BOOLEAN's true/false/1/0 as a
+    boolean, JSON text (a number, an object ...) as its value, any other text as is."""
+    if type_name.split("(", 1)[0] == "BOOLEAN" and text.lower() in ("true", "false", "1", "0"):
+        return text.lower() in ("true", "1")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+def _quoted_default(type_name: str, text: str) -> Any:
+    """``DEFAULT 'text'``: the text in a text column, else typed (``'5'`` is 5 in an
+    INTEGER, as SQLite's affinity converts it)."""
+    return text if _text_affinity(type_name) else _typed_default(type_name, text)
+
+
+def _number_default(type_name: str, text: str) -> Any:
+    """``DEFAULT -1.5``: the number; in a text column an integer's text (``+007`` is ``7``,
+    as SQLite stores it) and a real number, which stores as SQLite's text of it on insert."""
+    if _text_affinity(type_name) and _INTEGER_TEXT.match(text):
+        return str(int(text))
+    value = _typed_default(type_name, text)
+    if _text_affinity(type_name) or isinstance(value, str):
+        return float(text)  # .5 and 1. are numbers too
+    return value
+
+
+def _boolean_default(type_name: str, word: str) -> Any:
+    """``DEFAULT TRUE``: a BOOLEAN's boolean; SQLite's 1 or 0 elsewhere (``'1'`` as text)."""
+    value = word.lower() == "true"
+    if type_name.split("(", 1)[0] == "BOOLEAN":
+        return value
+    return str(int(value)) if _text_affinity(type_name) else int(value)
+
+
+def _named_last(item: tuple[str | None, Any]) -> tuple[bool, str]:
+    """Constraints in the order the spec keeps them: unnamed first, then by name."""
+    return bool(item[0]), item[0] or ""
+
+
+@dataclass
+class _TableParts:
+    """What the definitions of CREATE TABLE declared so far (see _Parser.table_definition)."""
+
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    key: list[str] = field(default_factory=list)
+    unique: list[tuple[str | None, list[str]]] = field(default_factory=list)
+    checks: list[tuple[str, str]] = field(default_factory=list)  # table constraints
+    column_checks: list[tuple[str, str]] = field(default_factory=list)
+    foreign_keys: list[dict[str, Any]] = field(default_factory=list)
+    #: the column declared PRIMARY KEY AUTOINCREMENT
+    autoincrement_keyword: str | None = None
+
+    def set_key(self, columns: list[str]) -> None:
+        if self.key:
+            raise ProgrammingError("a table has one PRIMARY KEY (it is declared twice)")
+        self.key = columns
+
+    def spec(self, schema: str | None, temporary: bool) -> dict[str, Any]:
+        """The collection spec (ValueError naming a column the definitions do not have)."""
+        self._check_names()
+        types = {f["name"]: f["type"] for f in self.fields}
+        auto = self.key[0] if len(self.key) == 1 and types[self.key[0]] == "INTEGER" else None
+        if self.autoincrement_keyword is not None and self.autoincrement_keyword != auto:
+            raise ValueError("AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY")
+        unique = sorted(self.unique, key=_named_last)
+        foreign_keys = sorted(self.foreign_keys, key=lambda fk: _named_last((fk["name"], fk)))
+        checks = sorted(self.checks, key=_named_last) + self.column_checks
+        spec: dict[str, Any] = {
+            "fields": self.fields, "primary_key": self.key, "autoincrement": auto,
+            "unique": [columns for _, columns in unique],
+            "unique_names": [name for name, _ in unique],
+            "checks": [[name, sql] for name, sql in checks],
+            "foreign_keys": foreign_keys,
+        }
+        if schema is not None:
+            spec["schema"] = schema
+        if temporary:
+            spec["temporary"] = True
+        return spec
+
+    def _check_names(self) -> None:
+        names = [f["name"] for f in self.fields]
+        duplicate = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if duplicate is not None:
+            raise ValueError(f"duplicate column name: {duplicate}")
+        used = [*self.key, *(c for _, cols in self.unique for c in cols),
+                *(c for fk in self.foreign_keys for c in fk["columns"])]
+        unknown = next((c for c in used if c not in names), None)
+        if unknown is not None:
+            raise ValueError(f"no such column: {unknown}")
+
+
 class _Parser:
     def __init__(self, text: str, keep_exact: bool = False) -> None:
         self.text = text
@@ -418,17 +526,20 @@ class _Parser:
     def create(self) -> ast.CreateView | ast.CreateTableAs | ast.CreateCollection | (
             ast.CreateIndex):
         """``CREATE VIEW [IF NOT EXISTS] name AS select``, ``CREATE TABLE ... AS select``,
-        ``CREATE TABLE name (column definitions)``."""
+        ``CREATE [TEMPORARY] TABLE name (column definitions)`` (a temporary table is dropped
+        when the connection that created it closes)."""
         self.expect_kw("create")
         if self.tok.is_kw("unique", "index"):
             return self.create_index()
-        for words, construct in ((("temporary", "temp"), "CREATE TEMPORARY VIEW / TABLE AS"),
+        temporary = self.accept_kw("temporary", "temp")
+        for words, construct in ((("view",) if temporary else (), "CREATE TEMPORARY VIEW"),
                                  (("or",), "CREATE OR REPLACE"),
                                  (("materialized",), "MATERIALIZED VIEW")):
             if self.tok.is_kw(*words):
                 self.unsupported(construct)
         if not self.tok.is_kw("view", "table"):
-            self.unsupported(f"CREATE {self.tok.value.upper()}")
+            what = [self.tok.value.upper()] + (["TABLE"] if self.peek().is_kw("table") else [])
+            self.unsupported(" ".join(["CREATE", *(["TEMPORARY"] if temporary else []), *what]))
         view = self.advance().value.lower() == "view"
         if_not_exists = self.accept_kw("if")
         if if_not_exists:
@@ -438,7 +549,9 @@ class _Parser:
         if not view and self.tok.value == "(" and self.tok.kind == "op":
             if if_not_exists:
                 self.unsupported("CREATE TABLE IF NOT EXISTS with column definitions")
-            return self.table_definition(name, schema)
+            return self.table_definition(name, schema, temporary)
+        if temporary:
+            self.unsupported("CREATE TEMPORARY TABLE ... AS")
         self.expect_kw("as")
         start = self.tok.pos
         select = self.select_stmt()
@@ -492,61 +605,233 @@ class _Parser:
             return IndexElement(field=expr.name, desc=True) if desc else expr.name
         return IndexElement(sql=self.text[start:end].strip(), desc=desc)
 
-    def table_definition(self, name: str, schema: str | None) -> ast.CreateCollection:
-        """``CREATE TABLE name (column type [NOT NULL] [PRIMARY KEY] [UNIQUE], ...,
-        [PRIMARY KEY (columns)])`` as SQLite reads it (an INTEGER PRIMARY KEY alone takes
-        ids from HiLo, as SQLite's rowid alias numbers rows); other constraints are refused."""
+    def table_definition(self, name: str, schema: str | None,
+                         temporary: bool = False) -> ast.CreateCollection:
+        """``CREATE [TEMPORARY] TABLE [schema.]name (column-def | table-constraint, ...)`` as
+        SQLite reads it, and as SQLAlchemy's DDL compiler renders it:
+
+        * column-def: ``name [type] [CONSTRAINT name] constraint ...`` with ``NOT NULL``,
+          ``NULL``, ``PRIMARY KEY [ASC] [AUTOINCREMENT]``, ``UNIQUE``, ``CHECK (expr)``,
+          ``DEFAULT literal | (expr) | CURRENT_TIMESTAMP ...``, ``REFERENCES ...`` and
+          ``[GENERATED ALWAYS] AS (expr) [STORED | VIRTUAL]``;
+        * table-constraint: ``[CONSTRAINT name]`` ``PRIMARY KEY (cols)``, ``UNIQUE (cols)``,
+          ``CHECK (expr)`` or ``FOREIGN KEY (cols) REFERENCES [schema.]t (cols) [ON DELETE
+          action] [ON UPDATE action] [MATCH name] [[NOT] DEFERRABLE] [INITIALLY ...]``.
+
+        An INTEGER PRIMARY KEY alone takes ids from HiLo, as SQLite's rowid alias numbers rows.
+        The spec is the one the dialect's JSON form gives an equivalent Table (constraints in
+        its order: unnamed first, then by name; column CHECKs last). Anything else (COLLATE,
+        ON CONFLICT, table options, ...) raises NotSupportedError naming it."""
         self.expect_op("(")
-        fields: list[dict[str, Any]] = []
-        key: list[str] = []
-        unique: list[list[str]] = []
+        parts = _TableParts()
         while True:
-            if self.accept_kw("primary"):
-                self.expect_kw("key")
-                self.expect_op("(")
-                key = [self.ident()]
-                while self.accept_op(","):
-                    key.append(self.ident())
-                self.expect_op(")")
+            if self.tok.is_kw("constraint", "primary", "unique", "check", "foreign"):
+                self.table_constraint(parts)
             else:
-                column = self.ident()
-                type_name = "JSON"
-                if self.tok.kind == "name" and not self.tok.is_kw(
-                        "not", "null", "primary", "unique"):
-                    type_name = self.ident().upper()
-                    if self.accept_op("("):  # VARCHAR(30), NUMERIC(10, 2)
-                        sizes = [self.advance().value]
-                        while self.accept_op(","):
-                            sizes.append(self.advance().value)
-                        self.expect_op(")")
-                        type_name += "(" + ", ".join(sizes) + ")"
-                nullable = True
-                while not (self.tok.kind == "op" and self.tok.value in (",", ")")):
-                    if self.accept_kw("not"):
-                        self.expect_kw("null")
-                        nullable = False
-                    elif self.accept_kw("null"):
-                        pass
-                    elif self.accept_kw("primary"):
-                        self.expect_kw("key")
-                        key = [column]
-                    elif self.accept_kw("unique"):
-                        unique.append([column])
-                    else:
-                        self.unsupported(f"column constraint {self.tok.value.upper()} in "
-                                         "CREATE TABLE")
-                fields.append({"name": column, "type": type_name, "nullable": nullable,
-                               "default": None})
+                self.column_definition(parts)
             if not self.accept_op(","):
                 break
+        if not (self.tok.kind == "op" and self.tok.value == ")"):
+            self.unsupported(f"{self.words_here()} in CREATE TABLE")
         self.expect_op(")")
-        types = {f["name"]: f["type"] for f in fields}
-        auto = key[0] if len(key) == 1 and types.get(key[0]) == "INTEGER" else None
-        spec: dict[str, Any] = {"fields": fields, "primary_key": key, "autoincrement": auto,
-                                "unique": unique}
-        if schema is not None:
-            spec["schema"] = schema
+        if self.tok.kind == "name":
+            self.unsupported(f"the table options {self.text[self.tok.pos:].strip()!r} of "
+                             "CREATE TABLE")
+        try:
+            spec = parts.spec(schema, temporary)
+        except ValueError as exc:
+            raise ProgrammingError(f"CREATE TABLE {name}: {exc}") from exc
         return ast.CreateCollection(name, spec)
+
+    def words_here(self) -> str:
+        """The construct at the current token, for a refusal (``ON CONFLICT``, ``COLLATE``)."""
+        words = self.tok.value.upper() or "end of statement"
+        return f"{words} {self.peek().value.upper()}" if self.tok.is_kw("on") else words
+
+    def constraint_name(self) -> str | None:
+        """The name of ``CONSTRAINT name ...``, or None."""
+        return self.ident() if self.accept_kw("constraint") else None
+
+    def name_list(self) -> list[str]:
+        """``(name, ...)``."""
+        self.expect_op("(")
+        names = [self.ident()]
+        while self.accept_op(","):
+            names.append(self.ident())
+        self.expect_op(")")
+        return names
+
+    def parenthesized_text(self) -> str:
+        """``(expression)``: the expression's text as written (a CHECK, a DEFAULT, a generated
+        column), parsed here so a construct the store can't evaluate is refused now."""
+        self.expect_op("(")
+        start = self.tok.pos
+        self.expr()
+        end = self.tok.pos
+        self.expect_op(")")
+        return self.text[start:end].strip()
+
+    def table_constraint(self, parts: _TableParts) -> None:
+        name = self.constraint_name()
+        if self.accept_kw("primary"):
+            self.expect_kw("key")
+            parts.set_key(self.name_list())
+        elif self.accept_kw("unique"):
+            parts.unique.append((name, self.name_list()))
+        elif self.accept_kw("check"):
+            parts.checks.append((name or "", self.parenthesized_text()))
+        elif self.accept_kw("foreign"):
+            self.expect_kw("key")
+            columns = self.name_list()
+            self.expect_kw("references")
+            parts.foreign_keys.append(self.references(name, columns))
+        else:
+            self.unsupported(f"table constraint {self.tok.value.upper()} in CREATE TABLE")
+
+    def column_definition(self, parts: _TableParts) -> None:
+        column = self.ident()
+        definition: dict[str, Any] = {"name": column, "type": self.type_name(),
+                                      "nullable": True, "default": None}
+        while not (self.tok.kind == "op" and self.tok.value in (",", ")")):
+            self.column_constraint(parts, definition, self.constraint_name())
+        parts.fields.append(definition)
+
+    def type_name(self) -> str:
+        """``name ... [(number [, number])]`` uppercased (``NUMERIC(10, 2)``), as the
+        dialect's type compiler renders it; JSON (any value) when there is none."""
+        words = []
+        while self.tok.kind == "name" and not self.tok.is_kw(*_COLUMN_CONSTRAINT_WORDS):
+            words.append(self.advance().value.upper())
+        if not words:
+            return "JSON"
+        type_name = " ".join(words)
+        if self.accept_op("("):  # VARCHAR(30), NUMERIC(10, 2)
+            sizes = [self.signed_number()]
+            while self.accept_op(","):
+                sizes.append(self.signed_number())
+            self.expect_op(")")
+            type_name += "(" + ", ".join(sizes) + ")"
+        return type_name
+
+    def signed_number(self) -> str:
+        sign = "-" if self.accept_op("-") else ""
+        if not sign:
+            self.accept_op("+")
+        if self.tok.kind != "num":
+            self.error("expected a number")
+        return sign + self.advance().value
+
+    def column_constraint(self, parts: _TableParts, definition: dict[str, Any],
+                          name: str | None) -> None:
+        column = definition["name"]
+        if self.accept_kw("not"):
+            self.expect_kw("null")
+            definition["nullable"] = False
+        elif self.accept_kw("null"):
+            pass
+        elif self.accept_kw("primary"):
+            self.expect_kw("key")
+            if self.tok.is_kw("desc"):
+                self.unsupported("PRIMARY KEY DESC")
+            self.accept_kw("asc")
+            parts.set_key([column])
+            if self.accept_kw("autoincrement"):
+                parts.autoincrement_keyword = column
+        elif self.accept_kw("unique"):
+            parts.unique.append((name, [column]))
+        elif self.accept_kw("check"):
+            parts.column_checks.append((name or "", self.parenthesized_text()))
+        elif self.accept_kw("default"):
+            definition.update(self.default_value(definition["type"]))
+        elif self.accept_kw("references"):
+            parts.foreign_keys.append(self.references(name, [column]))
+        elif self.tok.is_kw("generated", "as"):
+            if self.accept_kw("generated"):
+                self.expect_kw("always")
+            self.expect_kw("as")
+            definition["computed"] = self.parenthesized_text()
+            if not self.accept_kw("stored"):
+                self.accept_kw("virtual")
+        else:
+            self.unsupported(f"column constraint {self.words_here()} in CREATE TABLE")
+
+    def default_value(self, type_name: str) -> dict[str, Any]:
+        """``DEFAULT ...``: ``{"default": constant}`` or ``{"default_sql": expression}``, the
+        constant typed as the dialect types a Column's server default of that type."""
+        tok = self.tok
+        if tok.kind == "op" and tok.value == "(":
+            return {"default_sql": self.parenthesized_text()}
+        if tok.kind == "str":
+            self.i += 1
+            return {"default": _quoted_default(type_name, tok.value)}
+        if tok.kind == "num" or (tok.kind == "op" and tok.value in "+-"
+                                 and self.peek().kind == "num"):
+            return {"default": _number_default(type_name, self.signed_number())}
+        if tok.kind != "name":
+            self.error("expected a DEFAULT value")
+        self.i += 1
+        word = tok.value.lower()
+        if word in ("current_timestamp", "current_date", "current_time"):
+            return {"default_sql": tok.value}
+        if self.tok.kind == "op" and self.tok.value == "(":
+            self.unsupported(f"DEFAULT {tok.value}(...) without parentheses around the call "
+                             "(write DEFAULT (expression))")
+        if word == "null":
+            return {"default": None}
+        if word in ("true", "false"):
+            return {"default": _boolean_default(type_name, word)}
+        return {"default": tok.value}  # SQLite keeps another bare word as that text
+
+    def references(self, name: str | None, columns: list[str]) -> dict[str, Any]:
+        """``REFERENCES [schema.]table (columns) [ON DELETE | ON UPDATE action] [MATCH name]
+        [[NOT] DEFERRABLE] [INITIALLY DEFERRED | IMMEDIATE]`` as the spec records it (MATCH is
+        read and ignored, as SQLite does)."""
+        _, table = self.schema_and_table()
+        if not (self.tok.kind == "op" and self.tok.value == "("):
+            self.unsupported(f"REFERENCES {table} without the referred columns (name them: "
+                             f"REFERENCES {table} (column, ...))")
+        referred = self.name_list()
+        if len(referred) != len(columns):
+            self.error(f"the foreign key to {table} names {len(columns)} columns and refers to "
+                       f"{len(referred)}")
+        fk: dict[str, Any] = {"name": name, "columns": columns, "referred_table": table,
+                              "referred_columns": referred, "ondelete": None, "onupdate": None,
+                              "deferrable": None, "initially": None}
+        while True:
+            if self.tok.is_kw("on") and self.peek().is_kw("delete", "update"):
+                self.i += 1
+                which = "ondelete" if self.advance().value.lower() == "delete" else "onupdate"
+                fk[which] = self.foreign_key_action()
+            elif self.accept_kw("match"):
+                if self.tok.kind != "name":
+                    self.error("expected MATCH SIMPLE, PARTIAL or FULL")
+                self.i += 1
+            elif self.tok.is_kw("not") and self.peek().is_kw("deferrable"):
+                self.i += 2
+                fk["deferrable"] = False
+            elif self.accept_kw("deferrable"):
+                fk["deferrable"] = True
+            elif self.accept_kw("initially"):
+                if not self.tok.is_kw("deferred", "immediate"):
+                    self.error("expected DEFERRED or IMMEDIATE")
+                fk["initially"] = self.advance().value
+            else:
+                return fk
+
+    def foreign_key_action(self) -> str:
+        """``SET NULL | SET DEFAULT | CASCADE | RESTRICT | NO ACTION``, as written."""
+        first = self.tok
+        if self.accept_kw("set"):
+            if not self.tok.is_kw("null", "default"):
+                self.error("expected SET NULL or SET DEFAULT")
+            return f"{first.value} {self.advance().value}"
+        if self.accept_kw("no"):
+            if not self.tok.is_kw("action"):
+                self.error("expected NO ACTION")
+            return f"{first.value} {self.advance().value}"
+        if not self.accept_kw("cascade", "restrict"):
+            self.error("expected CASCADE, RESTRICT, SET NULL, SET DEFAULT or NO ACTION")
+        return first.value
 
     def drop_view(self) -> ast.DropView:
         self.expect_kw("drop")

@@ -145,7 +145,7 @@ def test_fuzzed_statements_raise_only_pep249_errors_over_ravendb(
             try:
                 cur.execute(text)
             except errors.OperationalError:
-                cur.execute(text.replace("CREATE", "DROP", 1).split(" {")[0])
+                cur.execute(f"DROP TABLE {text.split()[2]}")  # CREATE TABLE|COLLECTION name
                 cur.execute(text)
         return conn
 
