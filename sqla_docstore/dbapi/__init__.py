@@ -2,8 +2,9 @@
 
 Statements are the SQL subset the dialect renders or RQL queries
 (``from users where name = $name``). Parameters are SQLite's two styles, as stdlib ``sqlite3``
-takes them: ``?`` with a sequence of values, or ``:name`` with a mapping (``dbapi.params``). Writes collect in the connection's pending batch; commit()
-sends them to the store as one atomic batch. Importing this module never imports SQLAlchemy.
+takes them: ``?`` with a sequence of values, or ``:name`` with a mapping (``dbapi.params``).
+Writes collect in the connection's pending batch; commit() sends them to the store as one
+atomic batch. Importing this module never imports SQLAlchemy.
 """
 
 from __future__ import annotations

@@ -398,7 +398,7 @@ class Cursor:
         if positional:
             if type(parameters) is not tuple or len(parameters) != len(positional):
                 return False
-            parameters = dict(zip(positional, parameters))
+            parameters = dict(zip(positional, parameters, strict=False))  # same length
         elif type(parameters) is not dict:
             return False
         backend = conn.backend

@@ -26,7 +26,7 @@ def bind(prep: Prepared, parameters: Any) -> dict[str, Any]:
     if kind is tuple or kind is list:
         names = prep.positional
         if len(parameters) == len(names):
-            return dict(zip(names, parameters)) if names else {}
+            return dict(zip(names, parameters, strict=False)) if names else {}  # same length
         if prep.named:
             if not parameters:
                 return {}  # as no parameters at all: each one used says it has no value
@@ -52,8 +52,8 @@ def bind_many(prep: Prepared, given: list[Any]) -> list[dict[str, Any]]:
     names = prep.positional
     if names:
         n = len(names)
-        return [dict(zip(names, p)) if type(p) is tuple and len(p) == n else bind(prep, p)
-                for p in given]
+        return [dict(zip(names, p, strict=False)) if type(p) is tuple and len(p) == n
+                else bind(prep, p) for p in given]
     return [p if type(p) is dict else bind(prep, p) for p in given]
 
 
