@@ -143,3 +143,19 @@ def test_an_orm_round_trip_in_each_paramstyle(styled_engine: Engine) -> None:
         assert got == [("anne", 1), ("bob", 1)]
         assert session.scalars(sa.select(Book.title).where(Book.title.in_(["two", "three"]))
                                .order_by(Book.title)).all() == ["three", "two"]
+
+
+def test_foreign_keys_are_enforced_on_qmark_writes(engine: Engine) -> None:
+    fk_engine = sa.create_engine(engine.url.update_query_dict({"foreign_keys": "on"}))
+    Base.metadata.create_all(fk_engine)
+    book = "INSERT INTO books (id, title, author_id) VALUES (?, ?, ?)"
+    with fk_engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO authors (id, name) VALUES (?, ?)", (1, "ann"))
+        conn.exec_driver_sql(book, [(1, "one", 1), (2, "two", 1)])
+    with pytest.raises(sa.exc.IntegrityError), fk_engine.begin() as conn:
+        conn.exec_driver_sql(book, (3, "three", 9))
+    with pytest.raises(sa.exc.IntegrityError), fk_engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM authors WHERE id = ?", (1,))
+    with fk_engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM books").scalar() == 2
+    fk_engine.dispose()
