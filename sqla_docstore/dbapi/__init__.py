@@ -1,8 +1,10 @@
 """The PEP 249 module: ``sqla_docstore.dbapi.connect()`` over the embedded store or RavenDB.
 
-Statements are the SQL subset the dialect renders (``:name`` parameters) or RQL queries
-(``from users where name = $name``). Writes collect in the connection's pending batch; commit()
-sends them to the store as one atomic batch. Importing this module never imports SQLAlchemy.
+Statements are the SQL subset the dialect renders or RQL queries
+(``from users where name = $name``). Parameters are SQLite's two styles, as stdlib ``sqlite3``
+takes them: ``?`` with a sequence of values, or ``:name`` with a mapping (``dbapi.params``).
+Writes collect in the connection's pending batch; commit() sends them to the store as one
+atomic batch. Importing this module never imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ if TYPE_CHECKING:
 
 apilevel = "2.0"
 threadsafety = 1  # threads may share the module, not connections
-paramstyle = "named"
+#: PEP 249 names one style: "qmark", as sqlite3 says, and what SQLAlchemy compiles for by
+#: default. Named parameters (``:name`` with a mapping) are taken too, as sqlite3 takes them
+#: (``create_engine(url, paramstyle="named")``); one style per statement.
+paramstyle = "qmark"
 
 Date = _dt.date
 Time = _dt.time

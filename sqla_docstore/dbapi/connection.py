@@ -14,7 +14,7 @@ from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.prepared import Prepared, prepare
 from ..statements.prepared import StatementKind as Kind
-from . import decimals, executor, gc_pause, views
+from . import decimals, executor, gc_pause, params, views
 from .foreign_keys import ForeignKeys
 
 
@@ -33,20 +33,6 @@ class pep249(errors.ErrorScope):  # noqa: N801 - used as a function
             return errors.ProgrammingError(f"{self.what}: the statement is nested too deeply")
         return errors.InternalError(
             f"{self.what} failed with an unexpected {type(exc).__name__}: {exc}")
-
-
-def _named(parameters: Any) -> dict[str, Any]:
-    """One parameter set: a mapping of names to values (the module's paramstyle is "named")."""
-    if parameters is None or (type(parameters) in (tuple, list) and not parameters):
-        return {}  # no parameters at all, whatever the container
-    if type(parameters) is dict:
-        return dict(parameters)
-    if isinstance(parameters, Mapping):
-        return dict(parameters.items())
-    raise errors.ProgrammingError(
-        "parameters must be a mapping of names to values (paramstyle 'named': :name in SQL, "
-        f"$name in RQL), not {type(parameters).__name__}"
-    )
 
 
 class Connection:
@@ -88,9 +74,10 @@ class Connection:
         #: temporary collections this connection created: dropped when it closes
         self.temporary: list[str] = []
         #: statement text -> (backend schema token, load by key, its NUMERIC columns: see
-        #: dbapi.decimals) of the queries run as loads by key: run again as such while the
-        #: token stands (see Cursor._run_warm)
-        self.warm: dict[str, tuple[object, executor.PointLookup, decimals.Positions]] = {}
+        #: dbapi.decimals, the names of its ? parameters) of the queries run as loads by key:
+        #: run again as such while the token stands (see Cursor._run_warm)
+        self.warm: dict[str, tuple[object, executor.PointLookup, decimals.Positions,
+                                   tuple[str, ...]]] = {}
 
     @property
     def change_vectors(self) -> ChangeVectors:
@@ -147,11 +134,11 @@ class Connection:
         self._assumed_last = specs
 
     def keep_warm(self, operation: str, token: object, point: executor.PointLookup,
-                  decimal_at: decimals.Positions) -> None:
+                  decimal_at: decimals.Positions, positional: tuple[str, ...] = ()) -> None:
         warm = self.warm
         if len(warm) >= 500 and operation not in warm:
             warm.clear()
-        warm[operation] = (token, point, decimal_at)
+        warm[operation] = (token, point, decimal_at, positional)
 
     def unassumed(self, specs: Iterable[CollectionSpec]) -> list[CollectionSpec]:
         """Those of ``specs`` this transaction has not assumed yet (no I/O)."""
@@ -388,20 +375,31 @@ class Cursor:
             raise errors.InterfaceError("cursor is closed")
         return self.connection
 
-    def execute(self, operation: str, parameters: Mapping[str, Any] | None = None) -> Cursor:
+    def execute(self, operation: str,
+                parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> Cursor:
+        """Run a statement; ``parameters`` is a sequence of values for a statement with ``?``
+        or a mapping for one with ``:name`` (see ``dbapi.params``)."""
         with pep249("execute"):
             if not self._run_warm(operation, parameters):
-                self._run(operation, [_named(parameters)], many=False)
+                self._run(operation, [parameters], many=False)
         return self
 
     def _run_warm(self, operation: str, parameters: Any) -> bool:
         """A load by key run before with these schemas (``Connection.warm``): no parse, view
-        or plan lookups, the parameters read as given. False: run it in full (``_run``)."""
+        or plan lookups, the parameters read as given (a tuple of the right length for ``?``
+        mapped to their names). False: run it in full (``_run``, which checks them)."""
         conn = self.connection
-        if conn is None or type(operation) is not str or type(parameters) is not dict:
+        if conn is None or type(operation) is not str:
             return False
         warm = conn.warm.get(operation)
         if warm is None:
+            return False
+        positional = warm[3]
+        if positional:
+            if type(parameters) is not tuple or len(parameters) != len(positional):
+                return False
+            parameters = dict(zip(positional, parameters, strict=False))  # same length
+        elif type(parameters) is not dict:
             return False
         backend = conn.backend
         if warm[0] != backend.schema_token():
@@ -414,24 +412,32 @@ class Cursor:
         self._set(outcome)
         return True
 
-    def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Cursor:
+    def executemany(self, operation: str,
+                    seq_of_parameters: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Cursor:
+        """Run a statement once per parameter set (sequences for ``?``, mappings for
+        ``:name``)."""
         if isinstance(seq_of_parameters, (str, bytes, Mapping)) or not isinstance(
             seq_of_parameters, Iterable
         ):
-            raise errors.ProgrammingError("executemany() takes a sequence of parameter mappings, "
-                                          f"not {type(seq_of_parameters).__name__}")
+            raise errors.ProgrammingError(
+                "executemany() takes a sequence of parameter sets (sequences of values for ?, "
+                f"mappings for :name), not {type(seq_of_parameters).__name__}")
         with pep249("executemany"):
-            param_sets = [p if type(p) is dict else _named(p) for p in seq_of_parameters]
-            with gc_pause.paused(len(param_sets)):
-                self._run(operation, param_sets, many=True)
+            given = (seq_of_parameters if type(seq_of_parameters) is list
+                     else list(seq_of_parameters))
+            with gc_pause.paused(len(given)):
+                self._run(operation, given, many=True)
         return self
 
-    def _run(self, operation: str, param_sets: list[dict[str, Any]], many: bool) -> None:
+    def _run(self, operation: str, given: list[Any], many: bool) -> None:
+        """Run ``operation`` with the parameter sets ``given`` (one unless ``many``), each
+        checked against the statement's parameters (``dbapi.params``)."""
         conn = self._conn()
         backend = conn.backend
         if not isinstance(operation, str):
             raise errors.ProgrammingError(f"operation must be a string, not {operation!r}")
         prep = prepare(operation)
+        param_sets = params.bind_many(prep, given) if many else [params.bind(prep, given[0])]
         # The token as it was before any schema was read (views, plans): a schema change made
         # meanwhile (by another thread's connection sharing the schemas, as RavenDB's
         # connections of an engine do) moves the token past it, never into it.
@@ -500,7 +506,7 @@ class Cursor:
         outcome.rows = decimals.convert_at(outcome.rows, at)
         # (a statement reading a view: not kept; nor one that read a schema anew)
         if token is not None and token == backend.schema_token() and stmt is prep.stmt:
-            conn.keep_warm(operation, token, point, at)
+            conn.keep_warm(operation, token, point, at, prep.positional)
         self._set(outcome)
         return True
 

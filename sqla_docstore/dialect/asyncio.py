@@ -59,11 +59,13 @@ class AsyncAdaptedCursor:
     def arraysize(self, value: int) -> None:
         self._cursor.arraysize = value
 
-    def execute(self, operation: str, parameters: Mapping[str, Any] | None = None) -> Any:
+    def execute(self, operation: str,
+                parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> Any:
         _in_thread(self._cursor.execute, operation, parameters)
         return self
 
-    def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Any:
+    def executemany(self, operation: str,
+                    seq_of_parameters: Sequence[Sequence[Any] | Mapping[str, Any]]) -> Any:
         _in_thread(self._cursor.executemany, operation, seq_of_parameters)
         return self
 

@@ -66,6 +66,10 @@ class DocstoreExecutionContext(default.DefaultExecutionContext):
         return self._dbapi_connection.cursor(stream=True)
 
 
+#: the paramstyles the DB-API takes (SQLite's: ``?`` and ``:name``)
+_PARAMSTYLES = ("qmark", "named")
+
+
 class DocstoreDialect(default.DefaultDialect):
     name = "docstore"
     driver = "embedded"
@@ -79,7 +83,9 @@ class DocstoreDialect(default.DefaultDialect):
     execution_ctx_cls = DocstoreExecutionContext
     colspecs = types.colspecs
 
-    default_paramstyle = "named"
+    #: the DB-API's paramstyle; "named" may be asked for (``create_engine(url,
+    #: paramstyle="named")``), the DB-API taking both as sqlite3 does
+    default_paramstyle = "qmark"
     supports_native_boolean = True
     supports_native_decimal = True
     supports_native_enum = False
@@ -117,10 +123,10 @@ class DocstoreDialect(default.DefaultDialect):
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        if self.paramstyle != "named":  # the DB-API reads :name (and RQL $name) only
+        if self.paramstyle not in _PARAMSTYLES:  # the DB-API reads ? and :name only
             raise exc.ArgumentError(
-                "sqla_docstore takes named parameters only (paramstyle 'named'), not "
-                f"paramstyle={self.paramstyle!r}"
+                "sqla_docstore takes paramstyle 'qmark' (the default: ?) or 'named' (:name), "
+                f"not paramstyle={self.paramstyle!r}"
             )
 
     @classmethod

@@ -4,7 +4,8 @@ A statement text is parsed once (the parser keeps its trees by text); the tree t
 :class:`Prepared`, found by :func:`prepared` for the tree object itself. It holds
 
 - the facts that need no schema, computed when it is made: the statement's kind, the tables
-  it names, its lone ``IN`` parameters and its JSON-path parameters;
+  it names, its parameters' style (the names of its positional ones), its lone ``IN``
+  parameters and its JSON-path parameters;
 - the analyses that read a collection's schema (a load by key, an INSERT's plan, a
   RETURNING's columns, a statement with its views expanded...), each made on first use
   through :meth:`Prepared.analysis` and made again after that schema changes;
@@ -23,6 +24,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from . import ast
+from .lexer import position, positional_name
 from .parser import parse
 
 T = TypeVar("T")
@@ -63,7 +65,8 @@ _KINDS: dict[type, StatementKind] = {
 class Prepared:
     """A statement (or a fragment of one) and its analyses; see the module docstring."""
 
-    __slots__ = ("stmt", "kind", "tables", "single_in", "path_params", "_analyses")
+    __slots__ = ("stmt", "kind", "tables", "positional", "named", "single_in", "path_params",
+                 "_analyses")
 
     def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
@@ -71,9 +74,17 @@ class Prepared:
         tables: set[str] = set()
         single_in: set[str] = set()
         paths: set[str] = set()
+        last = 0
+        named = False
         for node in ast.walk(stmt):
             if isinstance(node, ast.TableRef):
                 tables.add(node.name)
+            elif isinstance(node, ast.Param):
+                at = position(node.name)
+                if at is None:
+                    named = True
+                else:
+                    last = max(last, at)
             elif isinstance(node, ast.InList):
                 if len(node.items) == 1 and isinstance(node.items[0], ast.Param):
                     single_in.add(node.items[0].name)  # may carry a whole array (RQL style)
@@ -81,6 +92,11 @@ class Prepared:
                 paths.update(s.name for s in node.steps if isinstance(s, ast.Param))
         #: every collection (or view) the statement names, sorted
         self.tables: tuple[str, ...] = tuple(sorted(tables))
+        #: the names of positional parameters ``?1``..``?n``, n the largest number used (the
+        #: count of values a statement with ``?`` takes, as SQLite counts them); () if none
+        self.positional: tuple[str, ...] = tuple(positional_name(i) for i in range(1, last + 1))
+        #: the statement has named parameters (``:name`` / ``$name``; never with ``?``)
+        self.named = named
         #: parameters that stand alone in an IN list
         self.single_in: frozenset[str] = frozenset(single_in)
         #: parameters that are JSON path steps (a store plans each path value apart)

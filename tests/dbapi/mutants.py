@@ -16,7 +16,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable, DropIndex, DropTable
 
 from sqla_docstore.dialect import DocstoreDialect
 
-_DIALECT = DocstoreDialect()
+_DIALECT = DocstoreDialect(paramstyle="named")  # seeds bind their parameters by name
 meta = sa.MetaData()
 users = sa.Table(
     "users", meta,

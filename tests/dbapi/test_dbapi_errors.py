@@ -187,11 +187,20 @@ def test_an_unexpected_exception_is_an_internal_error_with_its_cause(
     assert isinstance(caught.value.__cause__, KeyError)
 
 
-@pytest.mark.parametrize("params", [(1,), [1], ("a", "b"), "ab", 5, {1, 2}],
-                         ids=["tuple", "list", "pair", "str", "int", "set"])
-def test_positional_parameters_are_a_programming_error(cur: dbapi.Cursor, params: Any) -> None:
-    with pytest.raises(errors.ProgrammingError, match="paramstyle 'named'"):
+@pytest.mark.parametrize("params", [(1,), [1], ("a", "b")], ids=["tuple", "list", "pair"])
+def test_values_for_named_parameters_are_a_programming_error(cur: dbapi.Cursor,
+                                                             params: Any) -> None:
+    with pytest.raises(errors.ProgrammingError, match=r"named parameters \(:name.*not a"):
         cur.execute("SELECT users.id FROM users WHERE users.id = :id", params)
+
+
+@pytest.mark.parametrize("params", ["ab", b"ab", 5, {1, 2}], ids=["str", "bytes", "int", "set"])
+def test_parameters_neither_sequence_nor_mapping_are_a_programming_error(
+        cur: dbapi.Cursor, params: Any) -> None:
+    for sql in ("SELECT users.id FROM users WHERE users.id = :id",
+                "SELECT users.id FROM users WHERE users.id = ?"):
+        with pytest.raises(errors.ProgrammingError, match="sequence of values .* or a mapping"):
+            cur.execute(sql, params)
 
 
 @pytest.mark.parametrize("empty", [None, {}, (), []], ids=["None", "dict", "tuple", "list"])
@@ -201,23 +210,22 @@ def test_no_parameters_may_be_given_in_any_empty_container(cur: dbapi.Cursor,
     assert cur.fetchall() == []
 
 
-def test_executemany_takes_mappings_only(cur: dbapi.Cursor) -> None:
-    with pytest.raises(errors.ProgrammingError, match="paramstyle 'named'"):
+def test_executemany_takes_a_style_per_statement(cur: dbapi.Cursor) -> None:
+    with pytest.raises(errors.ProgrammingError, match="named parameters"):
         cur.executemany("INSERT INTO tags (code) VALUES (:code)", [("a",), ("b",)])
-    with pytest.raises(errors.ProgrammingError, match="sequence of parameter mappings"):
+    with pytest.raises(errors.ProgrammingError, match="positional parameters"):
+        cur.executemany("INSERT INTO tags (code) VALUES (?)", [{"code": "a"}])
+    with pytest.raises(errors.ProgrammingError, match="sequence of parameter sets"):
         cur.executemany("INSERT INTO tags (code) VALUES (:code)", {"code": "a"})
     cur.executemany("INSERT INTO tags (code) VALUES (:code)", [{"code": "a"}, {"code": "b"}])
     assert cur.rowcount == 2
+    cur.executemany("INSERT INTO tags (code) VALUES (?)", [("c",), ["d"]])
+    assert cur.rowcount == 2
 
 
-@pytest.mark.parametrize("sql", ["SELECT users.id FROM users WHERE users.id = ?",
-                                 "SELECT users.id FROM users WHERE users.id = %s"])
-def test_qmark_and_format_placeholders_are_programming_errors(cur: dbapi.Cursor,
-                                                              sql: str) -> None:
-    with pytest.raises(errors.ProgrammingError) as caught:
-        cur.execute(sql, {})
-    if "?" in sql:
-        assert "paramstyle is 'named'" in str(caught.value)
+def test_format_placeholders_are_programming_errors(cur: dbapi.Cursor) -> None:
+    with pytest.raises(errors.ProgrammingError, match="near '%'"):
+        cur.execute("SELECT users.id FROM users WHERE users.id = %s", (1,))
 
 
 def _nested(kind: str, depth: int) -> str:

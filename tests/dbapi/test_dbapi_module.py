@@ -18,7 +18,7 @@ EXCEPTIONS = [
 
 def test_module_globals() -> None:
     assert dbapi.apilevel == "2.0"
-    assert dbapi.paramstyle == "named"
+    assert dbapi.paramstyle == "qmark"
     assert dbapi.threadsafety in (1, 2, 3)
 
 

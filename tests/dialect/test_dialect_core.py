@@ -130,7 +130,7 @@ def test_values_are_bound_parameters_never_inlined() -> None:
 
 def test_dialect_capabilities() -> None:
     d = DocstoreDialect()
-    assert d.paramstyle == "named"
+    assert d.paramstyle == "qmark" and d.positional
     assert d.supports_sane_rowcount and d.supports_sane_multi_rowcount
     assert d.supports_statement_cache
 

@@ -24,7 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateIndex
 
-from sqla_docstore.statements.parser import parse
+from sqla_docstore.dbapi import params
+from sqla_docstore.statements.prepared import prepare
 
 
 def _table(metadata: MetaData) -> Table:
@@ -40,10 +41,12 @@ def _table(metadata: MetaData) -> Table:
 
 def _plan(engine: Engine, stmt: Any) -> list[str]:
     compiled = stmt.compile(engine)
+    prep = prepare(str(compiled))  # the values by the names the DB-API gives ? parameters
+    values = tuple(compiled.params[name] for name in compiled.positiontup or ())
     raw = engine.raw_connection()
     try:
         return raw.dbapi_connection.backend.query_plan(  # type: ignore[union-attr]
-            parse(str(compiled)), compiled.params)
+            prep.stmt, params.bind(prep, values))
     finally:
         raw.close()
 

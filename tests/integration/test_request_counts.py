@@ -224,7 +224,7 @@ def _sql(engine: Engine, stmt: Any) -> str:
 @pytest.mark.parametrize("objects", OBJECTS)
 def test_dbapi_one_batch_per_commit(tmp_path: Path, objects: int, collections: int) -> None:
     path = tmp_path / "dbapi.db"
-    engine = create_engine(f"docstore:///{path}")
+    engine = create_engine(f"docstore:///{path}", paramstyle="named")  # rows are mappings
     Base.metadata.create_all(engine)
     plan = _split(objects, collections)
     inserts = {cls: _sql(engine, insert(cls)) for cls, _ in plan}

@@ -18,7 +18,8 @@ DATA = ast.Column("docs", "data")
 
 
 def _where(stmt: object) -> ast.Expr:
-    tree = parse(str(stmt.compile(dialect=DocstoreDialect())))  # type: ignore[attr-defined]
+    named = DocstoreDialect(paramstyle="named")  # the trees name their parameters
+    tree = parse(str(stmt.compile(dialect=named)))  # type: ignore[attr-defined]
     assert isinstance(tree, ast.Select) and tree.where is not None
     return tree.where
 
