@@ -528,9 +528,12 @@ class EmbeddedConnection:
 
     def _as_stored(self, batch: Batch) -> Batch:
         """The batch with each document as the store keeps it (``CollectionSpec.stored_body``:
-        a key that is the document id stays out of the body)."""
-        specs = {c: self.spec(c) for c in {getattr(cmd, "collection", "") for cmd in
-                                           batch.commands if isinstance(cmd, Put)}}
+        a key that is the document id stays out of the body), by the schema each collection's
+        rows were checked by in this transaction (not read again: a schema another connection
+        changed meanwhile is then noticed by ``_check_schemas_unchanged``)."""
+        used = self._used
+        specs = {c: used.get(c) or self.spec(c) for c in {
+            getattr(cmd, "collection", "") for cmd in batch.commands if isinstance(cmd, Put)}}
         if not any(s.key_is_id for s in specs.values()):
             return batch
         commands = [replace(cmd, body=specs[cmd.collection].stored_body(cmd.body))
