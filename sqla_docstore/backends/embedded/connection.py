@@ -74,6 +74,9 @@ class EmbeddedConnection:
         self._lock: AbstractContextManager[Any] = store.lock if self._shared else nullcontext()
         self._catalog_fresh = False  # the catalog was checked in this transaction
         self._used: dict[str, CollectionSpec] = {}  # schemas this transaction checked rows by
+        #: the store's schema version when ``_used`` got its first entry: while the store
+        #: keeps it, no schema changed since (see _check_schemas_unchanged)
+        self._used_at = -1
         #: what ``spec`` gave in this transaction: (store schema version, stored spec, spec)
         self._read_specs: dict[str, tuple[int, CollectionSpec, CollectionSpec]] = {}
         #: the overlay temp table of each collection this connection has written
@@ -120,6 +123,8 @@ class EmbeddedConnection:
         if not self._used:
             return
         self.store.refresh_catalog(self._conn, catalog)
+        if self.store.schema_version == self._used_at:
+            return  # no schema changed since the first one was read (every change bumps it)
         for name in {getattr(cmd, "collection", None) for cmd in batch.commands}:
             used = self._used.get(name) if name else None
             now = self.store.current_spec(name) if name else None
@@ -162,6 +167,8 @@ class EmbeddedConnection:
         self._check_catalog()
         stored = store.spec(collection, self._conn)
         spec = stored if stored.declared else self._resolved(stored)
+        if not self._used:
+            self._used_at = store.schema_version
         self._used[collection] = spec
         self._read_specs[collection] = (store.schema_version, stored, spec)
         return spec
@@ -521,9 +528,12 @@ class EmbeddedConnection:
 
     def _as_stored(self, batch: Batch) -> Batch:
         """The batch with each document as the store keeps it (``CollectionSpec.stored_body``:
-        a key that is the document id stays out of the body)."""
-        specs = {c: self.spec(c) for c in {getattr(cmd, "collection", "") for cmd in
-                                           batch.commands if isinstance(cmd, Put)}}
+        a key that is the document id stays out of the body), by the schema each collection's
+        rows were checked by in this transaction (not read again: a schema another connection
+        changed meanwhile is then noticed by ``_check_schemas_unchanged``)."""
+        used = self._used
+        specs = {c: used.get(c) or self.spec(c) for c in {
+            getattr(cmd, "collection", "") for cmd in batch.commands if isinstance(cmd, Put)}}
         if not any(s.key_is_id for s in specs.values()):
             return batch
         commands = [replace(cmd, body=specs[cmd.collection].stored_body(cmd.body))
@@ -880,9 +890,12 @@ def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put],
     collection = puts[0].collection
     table = _table(store, conn, collection)
     try:
-        # rows are encoded as SQLite takes them: no second copy of the run in memory
-        conn.executemany(f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?)",
-                         _insert_rows(store, puts, etag, modified, results))
+        if len(puts) == 1:  # one row: one execute (executemany's set-up costs more)
+            _insert_one(conn, store, table, puts[0], etag + 1, modified, results)
+        else:
+            # rows are encoded as SQLite takes them: no second copy of the run in memory
+            conn.executemany(_insert_sql(table),
+                             _insert_rows(store, puts, etag, modified, results))
     except sqlite3.IntegrityError as exc:
         # the rows this run inserted before the failing one are still there: not taken
         written = {_cv(store, n) for n in range(etag + 1, etag + len(puts) + 1)}
@@ -894,6 +907,21 @@ def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put],
             ) from exc
         raise IntegrityError(f"unique constraint failed in collection {collection}: {exc}") from exc
     return etag + len(puts)
+
+
+@lru_cache(maxsize=256)
+def _insert_sql(table: str) -> str:
+    return f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?)"
+
+
+def _insert_one(conn: sqlite3.Connection, store: EmbeddedStore, table: str, put: Put,
+                etag: int, modified: str, results: list[dict[str, Any]] | None) -> None:
+    """``_insert_rows`` of one PUT taking ``etag``, by one execute (same row, same result)."""
+    cv = _cv_template(store).format(etag)
+    conn.execute(_insert_sql(table), (put.id, values.dumps(put.body), cv, modified))
+    if results is not None:
+        results.append({"Type": "PUT", "@id": put.id, "@collection": put.collection,
+                        "@change-vector": cv, "@last-modified": modified})
 
 
 _ROWS_CHUNK = 1000  # puts encoded at a time by _insert_rows_bulk: bounded extra memory
@@ -922,8 +950,13 @@ def _insert_rows(store: EmbeddedStore, puts: list[Put], etag: int, modified: str
 
 def _cv_template(store: EmbeddedStore) -> str:
     """``_cv(store, etag)`` as a ``str.format`` template of the etag."""
-    node = store.node_tag.replace("{", "{{").replace("}", "}}")
-    db_id = store.database_id.replace("{", "{{").replace("}", "}}")
+    return _cv_template_of(store.node_tag, store.database_id)
+
+
+@lru_cache(maxsize=64)
+def _cv_template_of(node_tag: str, database_id: str) -> str:
+    node = node_tag.replace("{", "{{").replace("}", "}}")
+    db_id = database_id.replace("{", "{{").replace("}", "}}")
     return f"{node}:{{}}-{db_id}"
 
 
@@ -979,25 +1012,28 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
     stored), each UPDATE checking the change vector the PATCH expects. If a document is
     missing or changed, the chunk's updates are taken back and ``_check_expected`` of the
     PATCHes in order says which one fails."""
-    by_shape: dict[tuple[int, int], list[list[Any]]] = {}
-    dumps, key_path = values.dumps, _key_path
+    by_shape: dict[tuple[int, int, bool], list[list[Any]]] = {}
+    key_path = _key_path
     cv_format = _cv_template(store).format
+    # the values set, encoded in one pass (values.dumps of each: same texts, same errors)
+    texts = iter(values.dumps_each([value for cmd in patches for value in cmd.set.values()]))
     for cmd in patches:
         etag += 1
         args: list[Any] = []
-        for key, value in cmd.set.items():
-            args += (key_path(key), dumps(value))
+        for key in cmd.set:
+            args += (key_path(key), next(texts))
         if cmd.unset:
             args += [key_path(key) for key in cmd.unset]
         cv = cv_format(etag)
-        args += (cv, modified, cmd.id, cmd.expected)
-        by_shape.setdefault((len(cmd.set), len(cmd.unset)), []).append(args)
+        checked = cmd.expected is not None
+        args += (cv, modified, cmd.id, cmd.expected) if checked else (cv, modified, cmd.id)
+        by_shape.setdefault((len(cmd.set), len(cmd.unset), checked), []).append(args)
         results.append({"Id": cmd.id, "ChangeVector": cv, "LastModified": modified,
                         "Type": "PATCH", "PatchStatus": "Patched"})
     changes = conn.total_changes
     conn.execute("SAVEPOINT patch_chunk")
-    for (n_set, n_unset), rows in by_shape.items():  # distinct documents: any order
-        conn.executemany(_patch_sql(table, n_set, n_unset), rows)
+    for (n_set, n_unset, checked), rows in by_shape.items():  # distinct documents: any order
+        conn.executemany(_patch_sql(table, n_set, n_unset, checked), rows)
     if conn.total_changes - changes != len(patches):  # one row per PATCH, or a failed check
         conn.execute("ROLLBACK TO patch_chunk")
         _refuse_patches(conn, table, patches)
@@ -1028,14 +1064,16 @@ def _key_path(key: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _patch_sql(table: str, n_set: int, n_unset: int) -> str:
+def _patch_sql(table: str, n_set: int, n_unset: int, checked: bool) -> str:
+    """The UPDATE of a PATCH shape; ``checked``: only if the stored change vector is the one
+    the PATCH expects (else any stored version: no comparison per row)."""
     body = "body"
     if n_set:
         body = f"json_set({body}{', ?, json(?)' * n_set})"
     if n_unset:
         body = f"json_remove({body}{', ?' * n_unset})"
     return (f"UPDATE {table} SET body = {body}, cv = ?, modified = ? "
-            "WHERE id = ? AND cv = coalesce(?, cv)")
+            f"WHERE id = ?{' AND cv = ?' if checked else ''}")
 
 
 def _taken_ids(conn: sqlite3.Connection, table: str, ids: list[str],
