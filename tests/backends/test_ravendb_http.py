@@ -399,3 +399,68 @@ def test_a_streamed_reply_is_read_as_it_arrives() -> None:
         node.server_close()
     assert node.waited_for_client  # line one was read before line two was sent
     assert [first, *rest] == [{"Item": {"n": 1}}, {"Item": {"n": 2}}]
+
+
+# -- replies that break off ----------------------------------------------------------------------
+
+class _BrokenNode(ThreadingHTTPServer):
+    """Answers every GET with a JSON reply that promises ``length`` bytes, sends ``sent`` of
+    them after ``pause`` seconds, then closes the connection."""
+
+    def __init__(self, pause: float) -> None:
+        super().__init__(("127.0.0.1", 0), _BrokenHandler)
+        self.pause = pause
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _BrokenHandler(BaseHTTPRequestHandler):
+    server: _BrokenNode
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        body = b'{"Results": [{"n": 1}]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body) + 100))
+        self.end_headers()
+        self.wfile.flush()
+        time.sleep(self.server.pause)
+        self.wfile.write(body)
+        self.close_connection = True
+
+
+@pytest.fixture
+def broken_node(request: pytest.FixtureRequest) -> Iterator[_BrokenNode]:
+    node = _BrokenNode(request.param)
+    threading.Thread(target=node.serve_forever, daemon=True).start()
+    yield node
+    node.shutdown()
+    node.server_close()
+
+
+@pytest.mark.parametrize("broken_node", [0.0], indirect=True)
+def test_a_reply_shorter_than_its_length_is_an_operational_error(
+        broken_node: _BrokenNode) -> None:
+    session = _session([broken_node.url], "db", timeout=5)
+    try:
+        with pytest.raises(errors.OperationalError, match=broken_node.url):
+            session.request("GET", "docs", params=[("id", "things/1")], read=True)
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("broken_node", [1.5], indirect=True)
+def test_a_reply_body_later_than_the_timeout_fails_within_it(broken_node: _BrokenNode) -> None:
+    session = _session([broken_node.url], "db", timeout=0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(errors.OperationalError, match="failed on every RavenDB node"):
+            session.request("GET", "docs", params=[("id", "things/1")], read=True)
+    finally:
+        session.close()
+    assert time.monotonic() - started < 1.4

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 import requests.adapters
+import urllib3.exceptions
 
 from ... import errors, values
 from ..embedded.hilo import HiLoRegistry
@@ -42,6 +43,7 @@ MAX_REPLY_BYTES = 256 * 1024 * 1024
 #: the most documents one collection's client-side evaluation copies locally
 MAX_CLIENT_SIDE_DOCUMENTS = 1_000_000
 _TIMER_FLOOR = 0.05  # the background timer's shortest sleep
+_CHUNK = 1 << 16  # a reply body is read this many bytes at a time
 
 
 @dataclass
@@ -661,7 +663,12 @@ def _read_body(raw: requests.Response, deadline: float, limit: int, where: str) 
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in raw.iter_content(1 << 16):
+        if _one_chunk(raw, limit):
+            content = _read_all(raw)
+            if time.monotonic() > deadline:
+                raise requests.exceptions.Timeout("the reply did not arrive in time")
+            return content
+        for chunk in raw.iter_content(_CHUNK):
             size += len(chunk)
             if size > limit:
                 raise errors.OperationalError(
@@ -672,6 +679,27 @@ def _read_body(raw: requests.Response, deadline: float, limit: int, where: str) 
     finally:
         raw.close()
     return b"".join(chunks)
+
+
+def _one_chunk(raw: requests.Response, limit: int) -> bool:
+    """A reply not compressed whose length, known, is at most one chunk (and the limit): it
+    is read in one call, as its one chunk would be."""
+    length = getattr(raw.raw, "length_remaining", None)
+    return (length is not None and length <= min(_CHUNK, limit)
+            and "Content-Encoding" not in raw.headers)
+
+
+def _read_all(raw: requests.Response) -> bytes:
+    """The rest of the reply, with the errors ``iter_content`` raises for what breaks."""
+    try:
+        content: bytes = raw.raw.read()
+        return content
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
 
 
 def _json_lines(raw: requests.Response, where: str) -> Iterator[Any]:
