@@ -42,7 +42,8 @@ class Seen(NamedTuple):
 class Relay(ThreadingHTTPServer):
     """A loopback hop in front of the bundled node: forwards every request (also one sent to
     it as a proxy, with an absolute URL) and records it. ``set_cookie`` is added to every
-    reply; requests whose path holds ``redirect`` are answered 307 to the node instead."""
+    reply; requests whose path holds ``redirect`` are answered 307 to the node instead;
+    ``lower_case`` sends the reply's header names in lower case."""
 
     def __init__(self, upstream: str) -> None:
         super().__init__(("127.0.0.1", 0), _RelayHandler)
@@ -51,6 +52,7 @@ class Relay(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.set_cookie: str | None = None
         self.redirect: str | None = None
+        self.lower_case = False
 
     @property
     def url(self) -> str:
@@ -92,6 +94,8 @@ class _RelayHandler(BaseHTTPRequestHandler):
             upstream.close()
         if relay.set_cookie is not None:
             headers["Set-Cookie"] = relay.set_cookie
+        if relay.lower_case:
+            headers = {k.lower(): v for k, v in headers.items()}
         self._answer(reply.status, headers, data)
 
     def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
@@ -219,6 +223,22 @@ def test_a_cached_reply_is_asked_for_with_if_none_match_and_a_304_answers_it(
     assert again.body is not first.body  # each caller gets its own objects
     (doc,) = again.body["Results"]
     assert doc["name"] == "Zoë" and doc["n"] == Decimal("12345678901234567890.5")  # exact
+
+
+def test_reply_headers_are_read_whatever_their_case(relay: Relay, database: str) -> None:
+    relay.lower_case = True  # "etag", as HTTP/2 and some proxies write it
+    session = _session([relay.url], database)
+    try:
+        _put(session, "things/1", {"name": "one"})
+        for _ in range(2):
+            session.request("GET", "docs", params=[("id", "things/1")], read=True,
+                            cacheable=True)
+    finally:
+        session.close()
+    asked, conditional = relay.of("/docs?id=things%2F1")
+    assert "etag" in asked.reply_headers
+    assert conditional.headers["If-None-Match"] == asked.reply_headers["etag"]
+    assert conditional.status == 304
 
 
 def test_a_compressed_reply_is_read(relay: Relay, database: str) -> None:

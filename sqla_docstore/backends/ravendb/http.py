@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -58,7 +58,8 @@ class Node:
 class Response:
     status: int
     body: Any
-    headers: dict[str, str] = field(default_factory=dict)
+    #: the reply's headers, by name in any case (requests' own mapping of them)
+    headers: Mapping[str, str] = field(default_factory=dict)
     url: str = ""  # where the request went, without the query string
     #: the body's JSON text as received (what the ETag cache keeps), when it was parsed
     text: str | None = field(default=None, repr=False)
@@ -512,9 +513,9 @@ class HttpSession:
             ) from None
         status = raw.status_code
         if not parse and status < 300:
-            return Response(status, content, dict(raw.headers), url)
+            return Response(status, content, raw.headers, url)
         text = _text(status, content)
-        return Response(status, _parsed(text), dict(raw.headers), url, text)
+        return Response(status, _parsed(text), raw.headers, url, text)
 
 
 class Maintenance:
