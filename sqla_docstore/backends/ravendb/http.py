@@ -14,12 +14,14 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
+import requests.adapters
+import urllib3.exceptions
 
 from ... import errors, values
 from ..embedded.hilo import HiLoRegistry
@@ -41,6 +43,7 @@ MAX_REPLY_BYTES = 256 * 1024 * 1024
 #: the most documents one collection's client-side evaluation copies locally
 MAX_CLIENT_SIDE_DOCUMENTS = 1_000_000
 _TIMER_FLOOR = 0.05  # the background timer's shortest sleep
+_CHUNK = 1 << 16  # a reply body is read this many bytes at a time
 
 
 @dataclass
@@ -55,8 +58,11 @@ class Node:
 class Response:
     status: int
     body: Any
-    headers: dict[str, str] = field(default_factory=dict)
+    #: the reply's headers, by name in any case (requests' own mapping of them)
+    headers: Mapping[str, str] = field(default_factory=dict)
     url: str = ""  # where the request went, without the query string
+    #: the body's JSON text as received (what the ETag cache keeps), when it was parsed
+    text: str | None = field(default=None, repr=False)
 
     def reply(self, what: str) -> Reply:
         """The body, read with typed accessors that name what is malformed."""
@@ -217,7 +223,7 @@ class HttpSession:
         # request, a third of a small request's CPU: it is read once per node instead
         # (``_environment``) and passed explicitly
         self.http.trust_env = False
-        self._environments: dict[str, _Environment] = {}
+        self._routes: dict[str, _Route] = {}  # node URL -> how requests to it go out
         self.http.headers.update({"Raven-Client-Version": CLIENT_VERSION,
                                   "User-Agent": "sqla_docstore"})
         if cluster.cert:
@@ -403,8 +409,11 @@ class HttpSession:
         etag = resp.headers.get("ETag")
         if cache_key is not None and etag and resp.status == 200:
             cache = self.cluster.cache
+            # the JSON text received (a reply that is not JSON is kept as a JSON string)
+            text = (values.dumps(resp.body) if resp.text is None or isinstance(resp.body, str)
+                    else resp.text)
             with self.cluster.lock:
-                cache[cache_key] = (etag.strip('"'), values.dumps(resp.body))
+                cache[cache_key] = (etag.strip('"'), text)
                 cache.move_to_end(cache_key)
                 while len(cache) > _CACHE_ENTRIES:
                     cache.popitem(last=False)
@@ -412,16 +421,60 @@ class HttpSession:
 
     def _call(self, node: Node, method: str, path: str, *, params: Any, data: bytes | None,
               headers: dict[str, str] | None, timeout: float) -> requests.Response:
-        """``requests`` with the environment's settings for this node, as ``requests`` would
-        read them (``trust_env``), read once per node; the configured CA always wins (requests
-        lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE override a Session's own ``verify``)."""
-        env = self._environments.get(node.url)
-        if env is None:
-            env = self._environments[node.url] = _environment(node.url)
-        return self.http.request(method, node.url + path, params=params, data=data,
-                                 headers=headers, timeout=timeout, stream=True,
-                                 verify=self.cluster.ca or env.verify, proxies=env.proxies,
-                                 auth=env.auth)
+        """The request as ``requests.Session.request`` would send it, sent by the session's
+        transport adapter (connection pool, TLS, client certificate, proxies) with the
+        node's settings worked out once (``_Route``). What the session would do on every
+        request besides (merging settings, hooks, the cookie jar, redirects) is done only
+        when there is something to do: cookies once a server set one, and a redirect is
+        sent again through ``Session.request``, which follows it."""
+        route = self._route(node.url)
+        req = requests.PreparedRequest()
+        req.method = method
+        query = _query(params)
+        req.url = f"{route.prefix}{path}?{query}" if query else route.prefix + path
+        sent = dict(route.headers)
+        if headers:
+            sent.update(headers)
+        if data is not None:
+            sent["Content-Length"] = str(len(data))
+        elif method not in ("GET", "HEAD"):
+            sent["Content-Length"] = "0"
+        req.headers = sent  # type: ignore[assignment]  # a dict: its keys spelled as sent
+        req.body = data
+        jar = self.http.cookies
+        if jar:
+            cookie = requests.cookies.get_cookie_header(jar, req)
+            if cookie:
+                sent["Cookie"] = cookie
+        raw = route.adapter.send(req, stream=True, timeout=timeout, verify=route.verify,
+                                 cert=route.cert, proxies=route.proxies)
+        if "Set-Cookie" in raw.headers:
+            jar.update(raw.cookies)
+        if raw.is_redirect:
+            raw.close()
+            return self.http.request(method, req.url, data=data, headers=headers,
+                                     timeout=timeout, stream=True, verify=route.verify,
+                                     cert=route.cert, proxies=route.proxies, auth=route.auth)
+        return raw
+
+    def _route(self, url: str) -> _Route:
+        route = self._routes.get(url)
+        if route is None:
+            route = self._routes[url] = self._new_route(url)
+        return route
+
+    def _new_route(self, url: str) -> _Route:
+        """How ``requests`` sends to the node at ``url``: the environment's settings for it
+        (as ``requests`` reads them with ``trust_env``), the configured CA winning over them
+        (requests lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE override a Session's own
+        ``verify``), and the URL and headers of a request the session prepares for it."""
+        env = _environment(url)
+        template = self.http.prepare_request(requests.Request("GET", url + "/", auth=env.auth))
+        headers = dict(template.headers)
+        headers.pop("Cookie", None)  # the jar's cookies are added per request
+        base = template.url or url + "/"
+        return _Route(self.http.get_adapter(base), base[:-1], headers, env.proxies,
+                      self.cluster.ca or env.verify, self.cluster.cert, env.auth)
 
     def _send(self, node: Node, method: str, path: str, params: Any, data: bytes | None,
               headers: dict[str, str], deadline: float, parse: bool = True) -> Response:
@@ -459,8 +512,10 @@ class HttpSession:
                 f"the TLS file given as {option!r} does not exist or cannot be read"
             ) from None
         status = raw.status_code
-        body = _decode(status, content) if parse or status >= 300 else content
-        return Response(status, body, dict(raw.headers), url)
+        if not parse and status < 300:
+            return Response(status, content, raw.headers, url)
+        text = _text(status, content)
+        return Response(status, _parsed(text), raw.headers, url, text)
 
 
 class Maintenance:
@@ -529,6 +584,19 @@ class Maintenance:
 
 
 @dataclass(frozen=True)
+class _Route:
+    """What every request to one node shares (HttpSession._new_route)."""
+
+    adapter: requests.adapters.BaseAdapter
+    prefix: str  # the node's URL as requests writes it, without a trailing slash
+    headers: dict[str, str]  # the session's own, and the credentials' (basic auth)
+    proxies: dict[str, str]
+    verify: str | bool
+    cert: str | None
+    auth: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
 class _Environment:
     """What ``requests`` takes from the environment for requests to one node."""
 
@@ -582,13 +650,26 @@ def _pairs(params: dict[str, Any] | list[tuple[str, Any]] | None) -> list[tuple[
     return list(params.items()) if isinstance(params, dict) else list(params)
 
 
+def _query(params: dict[str, Any] | list[tuple[str, Any]] | None) -> str:
+    """A query string as requests writes one: ``None`` values left out, each item of a
+    list value a pair of its own, text as UTF-8 (a lone surrogate: UnicodeEncodeError)."""
+    if not params:
+        return ""
+    return urlencode([(k, v) for k, v in _pairs(params) if v is not None], doseq=True)
+
+
 def _read_body(raw: requests.Response, deadline: float, limit: int, where: str) -> bytes:
     """The reply body, read within the request's deadline and size limit (a server that
     drips bytes or sends without end cannot hold the client)."""
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in raw.iter_content(1 << 16):
+        if _one_chunk(raw, limit):
+            content = _read_all(raw)
+            if time.monotonic() > deadline:
+                raise requests.exceptions.Timeout("the reply did not arrive in time")
+            return content
+        for chunk in raw.iter_content(_CHUNK):
             size += len(chunk)
             if size > limit:
                 raise errors.OperationalError(
@@ -599,6 +680,27 @@ def _read_body(raw: requests.Response, deadline: float, limit: int, where: str) 
     finally:
         raw.close()
     return b"".join(chunks)
+
+
+def _one_chunk(raw: requests.Response, limit: int) -> bool:
+    """A reply not compressed whose length, known, is at most one chunk (and the limit): it
+    is read in one call, as its one chunk would be."""
+    length = getattr(raw.raw, "length_remaining", None)
+    return (length is not None and length <= min(_CHUNK, limit)
+            and "Content-Encoding" not in raw.headers)
+
+
+def _read_all(raw: requests.Response) -> bytes:
+    """The rest of the reply, with the errors ``iter_content`` raises for what breaks."""
+    try:
+        content: bytes = raw.raw.read()
+        return content
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
 
 
 def _json_lines(raw: requests.Response, where: str) -> Iterator[Any]:
@@ -621,9 +723,18 @@ def _json_lines(raw: requests.Response, where: str) -> Iterator[Any]:
 
 
 def _decode(status: int, content: bytes) -> Any:
+    return _parsed(_text(status, content))
+
+
+def _text(status: int, content: bytes) -> str | None:
     if status in (204, 304) or not content:
         return None
-    text = content.decode("utf-8", errors="replace")
+    return content.decode("utf-8", errors="replace")
+
+
+def _parsed(text: str | None) -> Any:
+    if text is None:
+        return None
     try:  # exact numbers: decimals with more digits than a float, beyond a float's range
         return values.loads(text)
     except (ValueError, RecursionError):
