@@ -567,7 +567,8 @@ class Cursor:
             close()  # the store's cursor (and its read connection) is released now
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        self._check_result()
+        if self.connection is None or self.description is None:
+            self._check_result()  # (raises: called a row at a time, so checked inline first)
         if self._pos >= len(self._rows) and not self._refill():
             return None
         row = self._rows[self._pos]
