@@ -512,7 +512,10 @@ class EmbeddedConnection:
                 body[key] = doc_id
             found[doc_id] = (doc_id, body, cv)
             if seen is not None and cv:
-                seen[doc_id] = (body, cv)
+                # kept as its JSON text (parsed if a write by key uses it, as a query's reads
+                # are: PendingBatch.note_read), so a transaction of many loads by key keeps one
+                # container per document, not two, for the garbage collector to count
+                seen[doc_id] = (body if key is not None else text, cv)
 
     def _load_rows(self, collection: str, ids: list[str]) -> list[tuple[str, str, str]]:
         out: list[tuple[str, str, str]] = []
