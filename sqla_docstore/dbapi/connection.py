@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import errors
 from ..backends.base import BackendConnection
@@ -33,6 +33,16 @@ class pep249(errors.ErrorScope):  # noqa: N801 - used as a function
             return errors.ProgrammingError(f"{self.what}: the statement is nested too deeply")
         return errors.InternalError(
             f"{self.what} failed with an unexpected {type(exc).__name__}: {exc}")
+
+
+class Warm(NamedTuple):
+    """A query kept as the load by key it is (``Connection.warm``), while ``token`` stands."""
+
+    token: object  # the backend's schema token when it was planned
+    point: executor.PointLookup
+    decimal_at: decimals.Positions  # its NUMERIC columns (see dbapi.decimals)
+    positional: tuple[str, ...]  # the names of its ? parameters, in order
+    description: tuple[tuple[Any, ...], ...] | None  # its result's (the point's labels)
 
 
 class Connection:
@@ -74,10 +84,9 @@ class Connection:
         #: temporary collections this connection created: dropped when it closes
         self.temporary: list[str] = []
         #: statement text -> (backend schema token, load by key, its NUMERIC columns: see
-        #: dbapi.decimals, the names of its ? parameters) of the queries run as loads by key:
-        #: run again as such while the token stands (see Cursor._run_warm)
-        self.warm: dict[str, tuple[object, executor.PointLookup, decimals.Positions,
-                                   tuple[str, ...]]] = {}
+        #: statement text -> the queries run as loads by key (``Warm``): run again as such
+        #: while the token stands (see Cursor._run_warm)
+        self.warm: dict[str, Warm] = {}
 
     @property
     def change_vectors(self) -> ChangeVectors:
@@ -138,7 +147,8 @@ class Connection:
         warm = self.warm
         if len(warm) >= 500 and operation not in warm:
             warm.clear()
-        warm[operation] = (token, point, decimal_at, positional)
+        warm[operation] = Warm(token, point, decimal_at, positional,
+                               _description(list(point.labels)) if point.labels else None)
 
     def unassumed(self, specs: Iterable[CollectionSpec]) -> list[CollectionSpec]:
         """Those of ``specs`` this transaction has not assumed yet (no I/O)."""
@@ -394,7 +404,7 @@ class Cursor:
         warm = conn.warm.get(operation)
         if warm is None:
             return False
-        positional = warm[3]
+        token, point, decimal_at, positional, description = warm
         if positional:
             if type(parameters) is not tuple or len(parameters) != len(positional):
                 return False
@@ -402,14 +412,19 @@ class Cursor:
         elif type(parameters) is not dict:
             return False
         backend = conn.backend
-        if warm[0] != backend.schema_token():
+        if token != backend.schema_token():
             return False
-        self._end_stream()
-        outcome = executor.run_point(backend, warm[1], parameters, conn.pending)
-        if outcome is None:
+        if self._chunks is not None:
+            self._end_stream()
+        rows = executor.point_rows(backend, point, parameters, conn.pending)
+        if rows is None:
             return False
-        outcome.rows = decimals.convert_at(outcome.rows, warm[2])
-        self._set(outcome)
+        # (what _set does with the Outcome run_point gives: its columns are the labels)
+        self.description = description
+        self.rowcount = -1
+        self.lastrowid = None
+        self._rows = decimals.convert_at(rows, decimal_at) if rows and decimal_at else rows
+        self._pos = 0
         return True
 
     def executemany(self, operation: str,
@@ -552,7 +567,8 @@ class Cursor:
             close()  # the store's cursor (and its read connection) is released now
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        self._check_result()
+        if self.connection is None or self.description is None:
+            self._check_result()  # (raises: called a row at a time, so checked inline first)
         if self._pos >= len(self._rows) and not self._refill():
             return None
         row = self._rows[self._pos]

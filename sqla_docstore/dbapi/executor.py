@@ -136,6 +136,16 @@ def run_point(backend: BackendConnection, point: PointLookup, params: dict[str, 
     return _run_point(backend, point, params, pending)
 
 
+def point_rows(backend: BackendConnection, point: PointLookup, params: dict[str, Any],
+               pending: PendingBatch) -> list[tuple[Any, ...]] | None:
+    """``run_point``'s rows alone (its columns are ``point.labels``)."""
+    keys = point.keys
+    if len(keys) == 1 and len(keys[0]) == 1:
+        return _point_rows_one(backend, point, _value(keys[0][0], params), pending)
+    outcome = _run_point(backend, point, params, pending)
+    return None if outcome is None else outcome.rows
+
+
 def stream_select(
     backend: BackendConnection, stmt: ast.SelectLike, params: dict[str, Any],
     pending: PendingBatch, size: int,
@@ -319,11 +329,16 @@ def _run_point(
 def _run_point_one(backend: BackendConnection, point: PointLookup, value: Any,
                    pending: PendingBatch) -> Outcome | None:
     """``_run_point`` of the common case, one value of a one-field key (``session.get``)."""
+    rows = _point_rows_one(backend, point, value, pending)
+    return None if rows is None else Outcome(list(point.labels), rows, -1)
+
+
+def _point_rows_one(backend: BackendConnection, point: PointLookup, value: Any,
+                    pending: PendingBatch) -> list[tuple[Any, ...]] | None:
     if isinstance(value, decimal.Decimal):
         return None
-    out = Outcome(list(point.labels), [], -1)
     if value is None:
-        return out  # NULL = x is never true
+        return []  # NULL = x is never true
     spec = point.spec
     if type(value) is int and point.int_prefix is not None:
         doc_id = f"{point.int_prefix}/{value}"  # (spec.document_id's text of an int)
@@ -332,8 +347,8 @@ def _run_point_one(backend: BackendConnection, point: PointLookup, value: Any,
     doc = backend.get_documents(spec.name, [doc_id], pending).get(doc_id)
     # Different key values share an id text (1 and "1"); SQL equality is on the values.
     if doc is not None and doc[1] is not None and doc[1].get(spec.primary_key[0]) == value:
-        out.rows.append(point.row(doc[1]))
-    return out
+        return [point.row(doc[1])]
+    return []
 
 
 # ----------------------------------------------------------------------------- inserts

@@ -1,10 +1,9 @@
 """The SQLAlchemy dialect: compilers, types and the ``docstore`` dialect class."""
 
+from . import alembic_hook
 from .base import DocstoreDialect
 
-try:  # Alembic finds its impl by dialect name once the class is defined.
-    from . import alembic_impl  # noqa: F401
-except ImportError:  # pragma: no cover - alembic is optional
-    pass
+# Alembic finds its impl by dialect name: defined when Alembic is imported (alembic_hook).
+alembic_hook.install()
 
 __all__ = ["DocstoreDialect"]

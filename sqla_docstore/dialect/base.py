@@ -58,7 +58,10 @@ class DocstoreExecutionContext(default.DefaultExecutionContext):
         if self.compiled is not None and not self.isddl:
             specs = mapped_specs(self.compiled)
             if specs:
-                self._dbapi_connection.assume_collections(specs)
+                # (the pool's proxy passes an unknown attribute on by a Python __getattr__:
+                # the DB-API connection itself is asked, as on every statement)
+                proxy = self._dbapi_connection
+                getattr(proxy, "dbapi_connection", proxy).assume_collections(specs)
 
     def create_server_side_cursor(self) -> Any:
         # stream_results / yield_per / AsyncSession.stream(): a DB-API cursor that reads the

@@ -114,6 +114,16 @@ def test_closed_cursor(conn: dbapi.Connection) -> None:
         cur.execute("SELECT count(*) FROM users")
     with pytest.raises(dbapi.InterfaceError):
         cur.fetchall()
+    with pytest.raises(dbapi.InterfaceError):
+        cur.fetchone()
+
+
+def test_fetchone_before_any_result(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    with pytest.raises(dbapi.ProgrammingError, match="no result set"):
+        cur.fetchone()
+    cur.execute("SELECT count(*) FROM users")
+    assert cur.fetchone() == (0,) and cur.fetchone() is None
 
 
 def test_missing_parameter_is_a_programming_error(conn: dbapi.Connection) -> None:

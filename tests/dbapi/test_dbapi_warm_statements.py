@@ -218,3 +218,37 @@ def test_the_schema_token_moves_with_ddl_transactions_and_schema_reads(
     assert moved not in (None, token)
     other.cursor().execute("DROP COLLECTION w")  # another connection's DDL
     assert backend.schema_token() not in (None, token, moved)
+
+
+def test_a_warm_run_leaves_the_cursor_as_its_cold_run_does(filled: dbapi.Connection) -> None:
+    """Description, rowcount, lastrowid and rows, on a cursor that held another result (a
+    write's, a stream's) and with writes pending, as the cold run leaves them."""
+    fresh = iter(range(101, 200))
+    filled.cursor().execute("CREATE TABLE u (id INTEGER PRIMARY KEY, name VARCHAR)")
+
+    def once(probe: Any, streamed: bool) -> tuple[Any, ...]:
+        cur = filled.cursor(stream=streamed)
+        if streamed:
+            cur.execute("SELECT t.id FROM t ORDER BY t.id")
+            cur.fetchone()
+        else:
+            # (a write to another table, whose lastrowid the query's result resets)
+            cur.execute("INSERT INTO u (id, name) VALUES (:id, 'new')", {"id": next(fresh)})
+        cur.execute(POINT, {"x": probe})
+        return (cur.description, cur.rowcount, cur.lastrowid, cur.fetchall(), cur.fetchone())
+
+    for streamed in (False, True):
+        for probe in (1, 2, 3, 100, None, -1, D("1")):
+            filled.warm.clear()
+            cold = once(probe, streamed)
+            kept = POINT in filled.warm
+            warm = once(probe, streamed)
+            assert kept or probe is None or isinstance(probe, D), probe
+            assert cold == warm, (probe, streamed)
+            assert [d[0] for d in cold[0]] == ["id", "name", "amount", "doc"]
+            assert _same(cold[3], warm[3])
+            filled.rollback()
+    assert once(1, False)[2] is None and filled.cursor().execute(
+        "INSERT INTO u (id) VALUES (1)").lastrowid == 1
+    filled.cursor().execute("INSERT INTO t (id, name) VALUES (100, 'pending')")
+    assert once(100, False)[3] == once(100, True)[3] == [(100, "pending", None, None)]

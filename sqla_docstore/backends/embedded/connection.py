@@ -477,7 +477,7 @@ class EmbeddedConnection:
     def get_documents(
         self, collection: str, ids: list[str], pending: PendingBatch | None
     ) -> dict[str, Document]:
-        with store_errors("loading documents"):
+        with _LOADING:
             if pending:
                 found, missing, as_stored = split_pending(pending, collection, ids)
                 if as_stored and not missing:
@@ -498,17 +498,31 @@ class EmbeddedConnection:
         key = spec.primary_key[0] if spec.key_is_id else None
         loads = values.loads
         conn = self._conn
-        with self._lock:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500] if len(ids) > 500 else ids
-                for doc_id, text, cv in conn.execute(_load_sql(collection, len(chunk)),
-                                                     chunk):
-                    body = loads(text)
-                    if key is not None:  # the key is the id, not kept in the body
-                        body[key] = doc_id
-                    found[doc_id] = (doc_id, body, cv)
-                    if seen is not None and cv:
-                        seen[doc_id] = (body, cv)
+        rows: list[tuple[str, str, str]]
+        if len(ids) == 1:  # a load by key (session.get): one row or none
+            with self._lock:
+                row = conn.execute(_load_sql(collection, 1), ids).fetchone()
+            rows = [] if row is None else [row]
+        else:
+            with self._lock:
+                rows = self._load_rows(collection, ids)
+        for doc_id, text, cv in rows:
+            body = loads(text)
+            if key is not None:  # the key is the id, not kept in the body
+                body[key] = doc_id
+            found[doc_id] = (doc_id, body, cv)
+            if seen is not None and cv:
+                # kept as its JSON text (parsed if a write by key uses it, as a query's reads
+                # are: PendingBatch.note_read), so a transaction of many loads by key keeps one
+                # container per document, not two, for the garbage collector to count
+                seen[doc_id] = (body if key is not None else text, cv)
+
+    def _load_rows(self, collection: str, ids: list[str]) -> list[tuple[str, str, str]]:
+        out: list[tuple[str, str, str]] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500] if len(ids) > 500 else ids
+            out += self._conn.execute(_load_sql(collection, len(chunk)), chunk)
+        return out
 
     # -- writes --------------------------------------------------------------------------
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
@@ -698,6 +712,10 @@ class EmbeddedConnection:
                 pass  # the connection may already be gone; temp tables die with it
         if not self._shared:
             self._conn.close()
+
+
+#: the scope of every load by id (one object: it keeps no state of a call)
+_LOADING = store_errors("loading documents")
 
 
 @lru_cache(maxsize=512)
