@@ -38,7 +38,7 @@ SUITES = ("bulk_inserts", "bulk_updates", "large_resultsets", "short_selects",
 _LINE = re.compile(r"^(test_\w+) : .*?total time ([0-9.]+) sec", re.M | re.S)
 
 # Run inside each child before the suite: SQLite with the store's durability settings.
-_WAL_HOOK = """
+WAL_HOOK = """
 import sqlalchemy as sa
 @sa.event.listens_for(sa.engine.Engine, "connect")
 def _wal(dbapi_connection, record):
@@ -64,7 +64,7 @@ def run_suite(sdist: Path, suite: str, url: str, num: int,
               wal: bool, cpu_clock: bool = False) -> tuple[dict[str, float], float]:
     """Each test's seconds, and the CPU seconds (user + system) of the client process that
     ran the whole suite (a bundled server is another process: not counted)."""
-    code = _CHILD.format(hook=(_WAL_HOOK if wal else "") + (_CPU_HOOK if cpu_clock else ""))
+    code = _CHILD.format(hook=(WAL_HOOK if wal else "") + (_CPU_HOOK if cpu_clock else ""))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(sdist), *filter(None, [os.environ.get("PYTHONPATH")])]))

@@ -33,8 +33,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-SUITES = ("bulk_inserts", "bulk_updates", "large_resultsets", "short_selects",
-          "single_inserts")
+from sqla_performance import SUITES, WAL_HOOK  # bench/, beside this script
+
 COLUMNS = ("sqlalchemy", "ours", "sqlite3", "json", "other")
 _MARK = "@@profile "
 
@@ -42,14 +42,7 @@ _MARK = "@@profile "
 # suite profiled, its breakdown printed as one JSON line after _MARK.
 _CHILD = """
 import cProfile, gc, json, pstats, runpy, sys, time
-import sqlalchemy as sa
-
-@sa.event.listens_for(sa.engine.Engine, "connect")
-def _wal(dbapi_connection, record):
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
-        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-
+__WAL_HOOK__
 from examples.performance import Profiler
 
 # the store's JSON codec: thin wrappers whose own time is the C encoder's or decoder's
@@ -108,7 +101,8 @@ runpy.run_module("examples.performance", run_name="__main__")
 def profile_suite(sdist: Path, suite: str, url: str, num: int,
                   tests: list[str]) -> dict[str, dict[str, float]]:
     """Each test's breakdown (seconds under the profiler) for one suite on one URL."""
-    code = _CHILD.replace("__COLUMNS__", repr(COLUMNS)).replace("__MARK__", repr(_MARK))
+    code = _CHILD.replace("__COLUMNS__", repr(COLUMNS)).replace("__MARK__", repr(_MARK)).replace(
+        "__WAL_HOOK__", WAL_HOOK)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(sdist), *filter(None, [os.environ.get("PYTHONPATH")])]))
     args = [sys.executable, "-c", code, suite, "--dburl", url, "--num", str(num)]

@@ -5,11 +5,12 @@ both backends."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fk_steps import Step, foreign_keys_url, run_steps, sqlite_with_foreign_keys
 
 SCRIPT = [
     """CREATE TABLE parent (
@@ -43,9 +44,6 @@ SCRIPT = [
 ]
 COLUMNS = "id, parent_id, code, qty, price, status, label, flag, a, b"
 
-Step = Callable[[sa.Connection], Any]
-
-
 def _sql(statement: str) -> Step:
     return lambda conn: conn.exec_driver_sql(statement)
 
@@ -76,12 +74,7 @@ SCENARIOS: dict[str, list[Step]] = {
 }
 
 
-def _engine(url: str) -> sa.Engine:
-    engine = sa.create_engine(url)
-    if url.startswith("sqlite"):
-        @sa.event.listens_for(engine, "connect")
-        def _pragma(dbapi_conn: Any, _: Any) -> None:
-            dbapi_conn.execute("PRAGMA foreign_keys = ON")
+def _scripted(engine: sa.Engine) -> sa.Engine:
     with engine.begin() as conn:
         for statement in SCRIPT:
             conn.exec_driver_sql(statement)
@@ -90,31 +83,16 @@ def _engine(url: str) -> sa.Engine:
 
 @pytest.fixture
 def oracle() -> Iterator[sa.Engine]:
-    engine = _engine("sqlite://")
+    engine = _scripted(sqlite_with_foreign_keys())
     yield engine
     engine.dispose()
 
 
 @pytest.fixture(params=["docstore", "ravendb"])
 def target(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
-    url = "docstore://?foreign_keys=on" if request.param == "docstore" else (
-        str(request.getfixturevalue("ravendb_url")) + "?foreign_keys=on")
-    engine = _engine(url)
+    engine = _scripted(sa.create_engine(foreign_keys_url(request)))
     yield engine
     engine.dispose()
-
-
-def _run(engine: sa.Engine, steps: list[Step]) -> list[str]:
-    """Each step in its own transaction; the outcome of each (ok or the error class)."""
-    outcomes = []
-    for step in steps:
-        try:
-            with engine.begin() as conn:
-                step(conn)
-            outcomes.append("ok")
-        except sa.exc.IntegrityError:
-            outcomes.append("IntegrityError")
-    return outcomes
 
 
 def _state(engine: sa.Engine) -> dict[str, Any]:
@@ -134,7 +112,7 @@ def _state(engine: sa.Engine) -> dict[str, Any]:
 def test_same_outcome_and_rows_as_sqlite(name: str, oracle: sa.Engine,
                                          target: sa.Engine) -> None:
     steps = SCENARIOS[name]
-    assert _run(target, steps) == _run(oracle, steps)
+    assert run_steps(target, steps) == run_steps(oracle, steps)
     assert _state(target) == _state(oracle)
 
 

@@ -3,11 +3,12 @@ PRAGMA foreign_keys = ON does (SQLite with the pragma is the oracle), on both ba
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fk_steps import Step, foreign_keys_url, run_steps, sqlite_with_foreign_keys
 
 md = sa.MetaData()
 parent = sa.Table("parent", md, sa.Column("id", sa.Integer, primary_key=True,
@@ -25,17 +26,9 @@ grandchild = sa.Table("grandchild", md,
                       sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
                       sa.Column("child_id", sa.ForeignKey("child.id", ondelete="CASCADE")))
 
-Step = Callable[[sa.Connection], Any]
-
-
 @pytest.fixture
 def oracle() -> Iterator[sa.Engine]:
-    engine = sa.create_engine("sqlite://")
-
-    @sa.event.listens_for(engine, "connect")
-    def _pragma(dbapi_conn: Any, _: Any) -> None:
-        dbapi_conn.execute("PRAGMA foreign_keys = ON")
-
+    engine = sqlite_with_foreign_keys()
     md.create_all(engine)
     yield engine
     engine.dispose()
@@ -43,9 +36,7 @@ def oracle() -> Iterator[sa.Engine]:
 
 @pytest.fixture(params=["docstore", "ravendb"])
 def target(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
-    url = "docstore://?foreign_keys=on" if request.param == "docstore" else (
-        str(request.getfixturevalue("ravendb_url")) + "?foreign_keys=on")
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(foreign_keys_url(request))
     md.create_all(engine)
     yield engine
     engine.dispose()
@@ -55,19 +46,6 @@ def _state(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
     with engine.connect() as conn:
         return {t.name: [tuple(r) for r in conn.execute(sa.select(t).order_by(t.c.id))]
                 for t in (parent, child, grandchild)}
-
-
-def _run(engine: sa.Engine, steps: list[Step]) -> list[str]:
-    """Each step in its own transaction; the outcome of each (ok or the error class)."""
-    outcomes = []
-    for step in steps:
-        try:
-            with engine.begin() as conn:
-                step(conn)
-            outcomes.append("ok")
-        except sa.exc.IntegrityError:
-            outcomes.append("IntegrityError")
-    return outcomes
 
 
 def _seed(conn: sa.Connection) -> None:
@@ -111,7 +89,7 @@ SCENARIOS: dict[str, list[Step]] = {
 def test_same_outcome_and_rows_as_sqlite(name: str, oracle: sa.Engine,
                                          target: sa.Engine) -> None:
     steps = SCENARIOS[name]
-    assert _run(target, steps) == _run(oracle, steps)
+    assert run_steps(target, steps) == run_steps(oracle, steps)
     assert _state(target) == _state(oracle)
 
 
