@@ -6,8 +6,8 @@ subclasses (``alembic_impl``) need Alembic, which brings Mako and Pygments: some
 objects in every process that uses the dialect, each traversed by every full collection of
 the garbage collector (a large query's result pays it). So ``alembic_impl`` is imported right
 after ``alembic.ddl.impl`` is, whichever comes first: at once if Alembic is loaded already,
-else by a finder on ``sys.meta_path`` that wraps the loader of that one module, then removes
-itself. Alembic itself is optional.
+else by a finder on ``sys.meta_path`` that wraps the loader of that one module, then finds
+nothing more. Alembic itself is optional.
 """
 
 from __future__ import annotations
@@ -41,9 +41,7 @@ class _ThenRegister(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         self._loader.exec_module(module)
-        # (the module is in sys.modules already, as import puts it there before it runs;
-        # the finder goes now, not while importlib iterates sys.meta_path to find a spec)
-        uninstall()
+        AlembicFinder.fired = True
         _register()
 
     def __getattr__(self, name: str) -> Any:  # get_code, get_source, ... as the real one
@@ -52,11 +50,15 @@ class _ThenRegister(importlib.abc.Loader):
 
 class AlembicFinder(importlib.abc.MetaPathFinder):
     """Finds ``alembic.ddl.impl`` as the other finders do, with ``_ThenRegister`` as its
-    loader; other modules are left to them."""
+    loader; other modules are left to them. Once it has fired it finds nothing: it stays on
+    ``sys.meta_path``, since taking it off would shift the list under another thread's
+    import looking through it (which could then skip a finder)."""
+
+    fired = False
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> ModuleSpec | None:
-        if fullname != TRIGGER:
+        if fullname != TRIGGER or AlembicFinder.fired:
             return None
         for finder in sys.meta_path:
             find = None if finder is self else getattr(finder, "find_spec", None)
@@ -68,13 +70,10 @@ class AlembicFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-def uninstall() -> None:
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, AlembicFinder)]
-
-
 def install() -> None:
     """Have the impls registered when Alembic's registry exists (now if it does)."""
     if TRIGGER in sys.modules:
+        AlembicFinder.fired = True
         _register()
     elif not any(isinstance(f, AlembicFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, AlembicFinder())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from functools import lru_cache
 from typing import Any
 
@@ -305,48 +306,85 @@ _COLUMN_CONSTRAINT_WORDS = ("constraint", "primary", "not", "null", "unique", "c
                             "default", "collate", "references", "generated", "as", "on")
 
 
-def _text_affinity(type_name: str) -> bool:
-    """A declared type SQLite gives TEXT affinity (CHAR, CLOB or TEXT in its name): the
-    dialect's String types (VARCHAR, TEXT, CHAR, NVARCHAR, CLOB ...)."""
-    base = type_name.split("(", 1)[0]
-    return any(word in base for word in ("CHAR", "CLOB", "TEXT"))
+class _Affinity(Enum):
+    """SQLite's type affinity of a declared column type (its rules, in order)."""
+
+    INTEGER = "integer"
+    TEXT = "text"
+    BLOB = "blob"
+    REAL = "real"
+    NUMERIC = "numeric"
 
 
-def _typed_default(type_name: str, text: str) -> Any:
-    """A DEFAULT constant written as text, as a document holds it in a field of that type
-    (as the dialect types a Column's server default): a BOOLEAN's true/false/1/0 as a
-    boolean, JSON text (a number, an object ...) as its value, any other text as is."""
-    if type_name.split("(", 1)[0] == "BOOLEAN" and text.lower() in ("true", "false", "1", "0"):
-        return text.lower() in ("true", "1")
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return text
+def _affinity(declared: str) -> _Affinity:
+    """The affinity SQLite gives a column declared with this type ("" when none)."""
+    base = declared.split("(", 1)[0]
+    if "INT" in base:
+        return _Affinity.INTEGER
+    if any(word in base for word in ("CHAR", "CLOB", "TEXT")):
+        return _Affinity.TEXT
+    if not base or "BLOB" in base:
+        return _Affinity.BLOB
+    if any(word in base for word in ("REAL", "FLOA", "DOUB")):
+        return _Affinity.REAL
+    return _Affinity.NUMERIC
 
 
-def _quoted_default(type_name: str, text: str) -> Any:
-    """``DEFAULT 'text'``: the text in a text column, else typed (``'5'`` is 5 in an
-    INTEGER, as SQLite's affinity converts it)."""
-    return text if _text_affinity(type_name) else _typed_default(type_name, text)
+_NUMBER_TEXT = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 
 
-def _number_default(type_name: str, text: str) -> Any:
-    """``DEFAULT -1.5``: the number; in a text column an integer's text (``+007`` is ``7``,
-    as SQLite stores it) and a real number, which stores as SQLite's text of it on insert."""
-    if _text_affinity(type_name) and _INTEGER_TEXT.match(text):
-        return str(int(text))
-    value = _typed_default(type_name, text)
-    if _text_affinity(type_name) or isinstance(value, str):
-        return float(text)  # .5 and 1. are numbers too
-    return value
-
-
-def _boolean_default(type_name: str, word: str) -> Any:
-    """``DEFAULT TRUE``: a BOOLEAN's boolean; SQLite's 1 or 0 elsewhere (``'1'`` as text)."""
-    value = word.lower() == "true"
-    if type_name.split("(", 1)[0] == "BOOLEAN":
+def _number(text: str, affinity: _Affinity) -> int | float:
+    """A well-formed number's value as a column of that numeric affinity stores it: an
+    integer when it is one (``2.0`` is 2 but in a REAL column), else a real number."""
+    if _INTEGER_TEXT.match(text.strip()) and affinity is not _Affinity.REAL:
+        return int(text)
+    value = float(text)
+    if affinity is _Affinity.REAL or not value.is_integer() or abs(value) >= 2 ** 63:
         return value
-    return str(int(value)) if _text_affinity(type_name) else int(value)
+    return int(value)
+
+
+def _quoted_default(declared: str, text: str) -> Any:
+    """``DEFAULT 'text'`` as SQLite stores it by the column's affinity: a number's text is
+    the number in an INTEGER, REAL or NUMERIC column (``'5'`` is 5), any other text stays
+    text (``'[1,2]'``, ``'true'``), and text stays text in a TEXT column or one without a
+    type; in a column declared JSON, JSON text is its value (``'{"k": 1}'`` an object), as
+    the dialect's JSON type keeps values, not their text."""
+    if declared.split("(", 1)[0] == "JSON":  # the dialect's JSON: a field holds the value
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            return text
+    affinity = _affinity(declared)
+    if affinity in (_Affinity.TEXT, _Affinity.BLOB) or not _NUMBER_TEXT.match(text):
+        return text
+    return _number(text, affinity)
+
+
+def _number_default(declared: str, text: str) -> Any:
+    """``DEFAULT -1.5``: the number as the column's affinity stores it; in a TEXT column an
+    integer's text (``+007`` is ``7``, as SQLite stores it) and a real number, which stores
+    as SQLite's text of it on insert; as written in a column without a type."""
+    affinity = _affinity(declared)
+    if affinity is _Affinity.TEXT:
+        return str(int(text)) if _INTEGER_TEXT.match(text) else float(text)
+    if affinity is _Affinity.BLOB:
+        return int(text) if _INTEGER_TEXT.match(text) else float(text)
+    return _number(text, affinity)
+
+
+def _boolean_default(declared: str, word: str) -> Any:
+    """``DEFAULT TRUE``: SQLite's 1 or 0 (``'1'`` in a TEXT column)."""
+    value = int(word.lower() == "true")
+    return str(value) if _affinity(declared) is _Affinity.TEXT else value
+
+
+def _no_parameters(node: Any, where: str) -> None:
+    """Refuses a parameter kept in a schema object's text: it would be bound by whatever
+    statement later reads the object (SQLite refuses them too)."""
+    for item in ast.walk(node):
+        if isinstance(item, ast.Param):
+            raise ProgrammingError(f"parameters are not allowed {where}: {item.name}")
 
 
 def _named_last(item: tuple[str | None, Any]) -> tuple[bool, str]:
@@ -556,6 +594,7 @@ class _Parser:
         start = self.tok.pos
         select = self.select_stmt()
         if view:
+            _no_parameters(select, "in a view")  # as SQLite: a view is read without them
             text = self.text[start:self.tok.pos].strip().rstrip(";").strip()
             return ast.CreateView(name, select, text, if_not_exists, schema)
         return ast.CreateTableAs(name, select, if_not_exists, schema)
@@ -666,7 +705,7 @@ class _Parser:
         column), parsed here so a construct the store can't evaluate is refused now."""
         self.expect_op("(")
         start = self.tok.pos
-        self.expr()
+        _no_parameters(self.expr(), "in CREATE TABLE (a CHECK, DEFAULT or generated column)")
         end = self.tok.pos
         self.expect_op(")")
         return self.text[start:end].strip()
@@ -690,20 +729,22 @@ class _Parser:
 
     def column_definition(self, parts: _TableParts) -> None:
         column = self.ident()
-        definition: dict[str, Any] = {"name": column, "type": self.type_name(),
+        declared = self.type_name()
+        definition: dict[str, Any] = {"name": column, "type": declared or "JSON",
                                       "nullable": True, "default": None}
         while not (self.tok.kind == "op" and self.tok.value in (",", ")")):
-            self.column_constraint(parts, definition, self.constraint_name())
+            self.column_constraint(parts, definition, self.constraint_name(), declared)
         parts.fields.append(definition)
 
     def type_name(self) -> str:
         """``name ... [(number [, number])]`` uppercased (``NUMERIC(10, 2)``), as the
-        dialect's type compiler renders it; JSON (any value) when there is none."""
+        dialect's type compiler renders it; "" when there is none (the field is then JSON:
+        any value)."""
         words = []
         while self.tok.kind == "name" and not self.tok.is_kw(*_COLUMN_CONSTRAINT_WORDS):
             words.append(self.advance().value.upper())
         if not words:
-            return "JSON"
+            return ""
         type_name = " ".join(words)
         if self.accept_op("("):  # VARCHAR(30), NUMERIC(10, 2)
             sizes = [self.signed_number()]
@@ -722,7 +763,7 @@ class _Parser:
         return sign + self.advance().value
 
     def column_constraint(self, parts: _TableParts, definition: dict[str, Any],
-                          name: str | None) -> None:
+                          name: str | None, declared: str) -> None:
         column = definition["name"]
         if self.accept_kw("not"):
             self.expect_kw("null")
@@ -742,7 +783,7 @@ class _Parser:
         elif self.accept_kw("check"):
             parts.column_checks.append((name or "", self.parenthesized_text()))
         elif self.accept_kw("default"):
-            definition.update(self.default_value(definition["type"]))
+            definition.update(self.default_value(declared))
         elif self.accept_kw("references"):
             parts.foreign_keys.append(self.references(name, [column]))
         elif self.tok.is_kw("generated", "as"):
@@ -755,18 +796,18 @@ class _Parser:
         else:
             self.unsupported(f"column constraint {self.words_here()} in CREATE TABLE")
 
-    def default_value(self, type_name: str) -> dict[str, Any]:
+    def default_value(self, declared: str) -> dict[str, Any]:
         """``DEFAULT ...``: ``{"default": constant}`` or ``{"default_sql": expression}``, the
-        constant typed as the dialect types a Column's server default of that type."""
+        constant as SQLite stores it in a column declared with that type (its affinity)."""
         tok = self.tok
         if tok.kind == "op" and tok.value == "(":
             return {"default_sql": self.parenthesized_text()}
         if tok.kind == "str":
             self.i += 1
-            return {"default": _quoted_default(type_name, tok.value)}
+            return {"default": _quoted_default(declared, tok.value)}
         if tok.kind == "num" or (tok.kind == "op" and tok.value in "+-"
                                  and self.peek().kind == "num"):
-            return {"default": _number_default(type_name, self.signed_number())}
+            return {"default": _number_default(declared, self.signed_number())}
         if tok.kind != "name":
             self.error("expected a DEFAULT value")
         self.i += 1
@@ -779,7 +820,7 @@ class _Parser:
         if word == "null":
             return {"default": None}
         if word in ("true", "false"):
-            return {"default": _boolean_default(type_name, word)}
+            return {"default": _boolean_default(declared, word)}
         return {"default": tok.value}  # SQLite keeps another bare word as that text
 
     def references(self, name: str | None, columns: list[str]) -> dict[str, Any]:

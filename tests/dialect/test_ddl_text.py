@@ -54,7 +54,8 @@ DEFAULTS: dict[str, list[tuple[Any, bool]]] = {
     "string": [(None, True), ("abc", True), (text("'it''s'"), True), (text("7"), True),
                (func.lower("X"), True)],
     "text": [(None, True), ("long", True)],
-    "boolean": [(None, True), (text("1"), True), ("0", True), (false(), True)],
+    # the JSON form keeps a constant Boolean default as a boolean, SQL text as SQLite's 1 or 0
+    "boolean": [(None, True), (text("1"), False), ("0", False), (false(), True)],
     "datetime": [(None, True), (text("CURRENT_TIMESTAMP"), True), (func.now(), True)],
     "json": [(None, True), ('{"a": [1, 2]}', True)],
     "float": [(None, True), (text("1.5"), True)],

@@ -35,9 +35,18 @@ def _field(sql: str, name: str) -> dict[str, Any]:
     ("a INTEGER DEFAULT 'abc'", {"default": "abc"}),
     ("a NUMERIC(10, 2) DEFAULT '1.50'", {"default": 1.5}),
     ("a FLOAT DEFAULT .5", {"default": 0.5}),
-    ("a BOOLEAN DEFAULT 1", {"default": True}),
-    ("a BOOLEAN DEFAULT 'false'", {"default": False}),
-    ("a BOOLEAN DEFAULT TRUE", {"default": True}),
+    ("a BOOLEAN DEFAULT 1", {"default": 1}),  # SQLite's: BOOLEAN is NUMERIC affinity
+    ("a BOOLEAN DEFAULT 'false'", {"default": "false"}),
+    ("a BOOLEAN DEFAULT TRUE", {"default": 1}),
+    ("a INTEGER DEFAULT '[1,2]'", {"default": "[1,2]"}),
+    ("a INTEGER DEFAULT 'true'", {"default": "true"}),
+    ("a INTEGER DEFAULT '\"x\"'", {"default": '"x"'}),
+    ("a DEFAULT '5'", {"default": "5"}),
+    ("a BLOB DEFAULT '5'", {"default": "5"}),
+    ("a INTEGER DEFAULT 2.0", {"default": 2}),
+    ("a REAL DEFAULT 2", {"default": 2.0}),
+    ("a REAL DEFAULT '2'", {"default": 2.0}),
+    ("a NUMERIC DEFAULT '3.0e2'", {"default": 300}),
     ("a JSON DEFAULT '{\"k\": [1]}'", {"default": {"k": [1]}}),
     ("a INTEGER DEFAULT NULL", {"default": None}),
     ("a VARCHAR DEFAULT word", {"default": "word"}),
@@ -134,6 +143,14 @@ def test_constructs_the_store_lacks_are_refused_by_name(sql: str, construct: str
     ("CREATE TABLE t (a INTEGER, FOREIGN KEY (a) REFERENCES p (x, y))", "refers to 2"),
     ("CREATE TABLE t (a INTEGER REFERENCES p (id) ON DELETE EXPLODE)", "expected CASCADE"),
     ("CREATE TABLE t (a INTEGER CHECK (a >))", "near"),
+    # a parameter kept in the table's text would be bound by each later INSERT (as SQLite)
+    ("CREATE TABLE t (a INTEGER CHECK (a > ?))", "parameters are not allowed in CREATE TABLE"),
+    ("CREATE TABLE t (a INTEGER, CHECK (a > :x))", "parameters are not allowed in CREATE TABLE"),
+    ("CREATE TABLE t (a INTEGER DEFAULT (?))", "parameters are not allowed in CREATE TABLE"),
+    ("CREATE TABLE t (a INTEGER, b AS (a + ?))", "parameters are not allowed in CREATE TABLE"),
+    ("CREATE VIEW v AS SELECT a FROM t WHERE a = ?", "parameters are not allowed in a view"),
+    ("CREATE VIEW v AS SELECT a FROM t WHERE a IN (SELECT b FROM u WHERE b = :x)",
+     "parameters are not allowed in a view"),
 ])
 def test_malformed_definitions_are_programming_errors(sql: str, message: str) -> None:
     with pytest.raises(errors.ProgrammingError) as info:

@@ -165,12 +165,15 @@ class EmbeddedConnection:
                 and store.current_spec(collection) is hit[1]):
             return hit[2]
         self._check_catalog()
+        # the version before the schema: a change landing between the two reads then shows
+        # as a newer version (the commit's check runs in full), never an older schema
+        version = store.schema_version
         stored = store.spec(collection, self._conn)
         spec = stored if stored.declared else self._resolved(stored)
         if not self._used:
-            self._used_at = store.schema_version
+            self._used_at = version
         self._used[collection] = spec
-        self._read_specs[collection] = (store.schema_version, stored, spec)
+        self._read_specs[collection] = (version, stored, spec)
         return spec
 
     def _resolved(self, stored: CollectionSpec) -> CollectionSpec:
