@@ -83,7 +83,6 @@ class Connection:
         self._assumed_last: object = None
         #: temporary collections this connection created: dropped when it closes
         self.temporary: list[str] = []
-        #: statement text -> (backend schema token, load by key, its NUMERIC columns: see
         #: statement text -> the queries run as loads by key (``Warm``): run again as such
         #: while the token stands (see Cursor._run_warm)
         self.warm: dict[str, Warm] = {}
@@ -419,12 +418,9 @@ class Cursor:
         rows = executor.point_rows(backend, point, parameters, conn.pending)
         if rows is None:
             return False
-        # (what _set does with the Outcome run_point gives: its columns are the labels)
-        self.description = description
-        self.rowcount = -1
-        self.lastrowid = None
-        self._rows = decimals.convert_at(rows, decimal_at) if rows and decimal_at else rows
-        self._pos = 0
+        # (the Outcome run_point gives: its columns are the labels)
+        self._set_rows(description, decimals.convert_at(rows, decimal_at)
+                       if rows and decimal_at else rows)
         return True
 
     def executemany(self, operation: str,
@@ -526,10 +522,16 @@ class Cursor:
         return True
 
     def _set(self, outcome: executor.Outcome) -> None:
-        self.description = _description(outcome.columns) if outcome.columns else None
-        self.rowcount = outcome.rowcount
-        self.lastrowid = outcome.lastrowid
-        self._rows = outcome.rows
+        self._set_rows(_description(outcome.columns) if outcome.columns else None,
+                       outcome.rows, outcome.rowcount, outcome.lastrowid)
+
+    def _set_rows(self, description: tuple[tuple[Any, ...], ...] | None,
+                  rows: list[tuple[Any, ...]], rowcount: int = -1,
+                  lastrowid: int | None = None) -> None:
+        self.description = description
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+        self._rows = rows
         self._pos = 0
 
     def _check_result(self) -> None:

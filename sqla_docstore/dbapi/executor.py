@@ -113,7 +113,7 @@ def _run_select(
 ) -> Outcome:
     point = point_lookup(backend, stmt)
     if point is not None:
-        loaded = _run_point(backend, point, params, pending)
+        loaded = run_point(backend, point, params, pending)
         if loaded is not None:
             return loaded
     columns, rows = backend.query(stmt, params, pending)
@@ -129,20 +129,13 @@ def warm_point(backend: BackendConnection, stmt: ast.SelectLike) -> PointLookup 
     return result
 
 
-def run_point(backend: BackendConnection, point: PointLookup, params: dict[str, Any],
-              pending: PendingBatch) -> Outcome | None:
-    """The rows of a load by key (``warm_point``); None where the query must run instead
-    (a key value whose document id is not that of the SQL-equal stored keys)."""
-    return _run_point(backend, point, params, pending)
-
-
 def point_rows(backend: BackendConnection, point: PointLookup, params: dict[str, Any],
                pending: PendingBatch) -> list[tuple[Any, ...]] | None:
     """``run_point``'s rows alone (its columns are ``point.labels``)."""
     keys = point.keys
     if len(keys) == 1 and len(keys[0]) == 1:
         return _point_rows_one(backend, point, _value(keys[0][0], params), pending)
-    outcome = _run_point(backend, point, params, pending)
+    outcome = run_point(backend, point, params, pending)
     return None if outcome is None else outcome.rows
 
 
@@ -293,13 +286,13 @@ def _conjuncts(expr: ast.Expr, out: list[ast.Expr]) -> None:
         out.append(expr)
 
 
-def _run_point(
+def run_point(
     backend: BackendConnection, point: PointLookup, params: dict[str, Any],
     pending: PendingBatch,
 ) -> Outcome | None:
-    """The rows of a load by key; None for a key value whose document id text is not the one
-    of the SQL-equal stored keys (a Decimal: ``1.0`` names ``t/1.0``, an integer key 1 is
-    ``t/1``): the query finds those."""
+    """The rows of a load by key (``point_lookup``, ``warm_point``); None for a key value
+    whose document id text is not the one of the SQL-equal stored keys (a Decimal: ``1.0``
+    names ``t/1.0``, an integer key 1 is ``t/1``): the query finds those."""
     spec = point.spec
     if len(point.keys) == 1 and len(point.keys[0]) == 1:
         return _run_point_one(backend, point, _value(point.keys[0][0], params), pending)
@@ -328,7 +321,7 @@ def _run_point(
 
 def _run_point_one(backend: BackendConnection, point: PointLookup, value: Any,
                    pending: PendingBatch) -> Outcome | None:
-    """``_run_point`` of the common case, one value of a one-field key (``session.get``)."""
+    """``run_point`` of the common case, one value of a one-field key (``session.get``)."""
     rows = _point_rows_one(backend, point, value, pending)
     return None if rows is None else Outcome(list(point.labels), rows, -1)
 
