@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import accumulate
+from operator import attrgetter
 from typing import Any
 
 from .commands import Command, CompareExchange, Delete, JSONDict, Patch, Put
 from .errors import ProgrammingError
 
 _MISSING: Any = object()
+_ID = attrgetter("id")
+_BODY = attrgetter("body")
 _NEW: Any = object()  # an undo entry's mark: its key is a list of ids that had no state
 _STATEMENT = "\x00statement"  # the implicit savepoint of one write statement
 #: A document state in the overlay: the id as written and the body, or None once deleted.
@@ -42,6 +45,9 @@ class PendingBatch:
         #: documents an enclosing test transaction holds as if committed (see end_of_unit):
         #: (collection, id) -> the state they had then
         self.as_committed: dict[tuple[str, str], DocState] = {}
+        #: True: every command is a PUT creating its document (``expected`` ""), a bulk
+        #: load's batch; False: maybe not (a command of another kind was added)
+        self.creates_only = True
 
     @property
     def seen(self) -> dict[str, tuple[JSONDict | str, str | None]]:
@@ -89,12 +95,15 @@ class PendingBatch:
     def add(self, command: Put | Patch | Delete, body: JSONDict | None) -> None:
         """Append a command; ``body`` is the document as it stands after it (None if deleted)."""
         self.commands.append(command)
+        if not (isinstance(command, Put) and command.expected == ""):
+            self.creates_only = False
         self._set_state(command.collection, command.id, body)
 
     def add_each(self, commands: Sequence[Put | Patch | Delete],
                  bodies: Sequence[JSONDict | None]) -> None:
         """``add`` of each command with its body, in order."""
         self.commands.extend(commands)
+        self.creates_only = False
         overlay, dirty, undo = self.overlay, self.dirty, self._undo
         keep = bool(self._savepoints)  # only a savepoint can need the states replaced
         for command, body in zip(commands, bodies, strict=True):
@@ -110,20 +119,24 @@ class PendingBatch:
                 changed = dirty[collection] = {}
             changed[key] = None
 
-    def add_puts(self, collection: str, puts: list[Put]) -> None:
+    def add_puts(self, collection: str, puts: list[Put], *, new: bool = False) -> None:
         """``add`` of each PUT of one collection, in order: the body of each is the document
-        after it. Their ids are distinct (one INSERT statement's rows)."""
-        self.commands.extend(puts)
+        after it. Their ids are distinct (one INSERT statement's rows); ``new``: none of them
+        has a state in the transaction yet (each creates its document: ``expected`` "")."""
+        ids = list(map(_ID, puts))
         docs = self.overlay.setdefault(collection, {})
         if self._savepoints:  # only a savepoint can need the states these writes replace
-            new = [put.id for put in puts if put.id not in docs]
-            if len(new) < len(puts):
+            fresh = ids if new else [doc_id for doc_id in ids if doc_id not in docs]
+            if len(fresh) < len(puts):
                 self._undo.extend([(collection, put.id, docs[put.id]) for put in puts
                                    if put.id in docs])
-            if new:
-                self._undo.append((collection, new, _NEW))  # one entry for the new documents
-        docs.update([(put.id, (put.id, put.body)) for put in puts])
-        self.dirty.setdefault(collection, {}).update(dict.fromkeys([put.id for put in puts]))
+            if fresh:
+                self._undo.append((collection, fresh, _NEW))  # one entry for the new documents
+        self.commands.extend(puts)
+        if not new:
+            self.creates_only = False
+        docs.update(zip(ids, zip(ids, map(_BODY, puts), strict=True), strict=True))
+        self.dirty.setdefault(collection, {}).update(dict.fromkeys(ids))
 
     def add_guard(self, command: Patch) -> None:
         """Queue a command that only checks a document's version at commit (a PATCH that
@@ -131,12 +144,14 @@ class PendingBatch:
         if command.set or command.unset or command.compute:
             raise ProgrammingError("a guard changes nothing")
         self.commands.append(command)
+        self.creates_only = False
 
     def add_compare_exchange(self, op: str, key: str, value: Any, index: int) -> None:
         """Queue a compare-exchange PUT or DELETE, applied and checked with the batch."""
         if op not in ("PUT", "DELETE"):
             raise ProgrammingError(f"compare-exchange operation must be PUT or DELETE: {op!r}")
         self.commands.append(CompareExchange(key, value, index, op == "DELETE"))
+        self.creates_only = False
 
     def _set_state(self, collection: str, doc_id: str, body: JSONDict | None) -> None:
         docs = self.overlay.setdefault(collection, {})
@@ -253,6 +268,7 @@ class PendingBatch:
         self._undo.clear()
         self._savepoints.clear()
         self.as_committed.clear()
+        self.creates_only = True
 
 
 def split_pending(

@@ -8,7 +8,7 @@ store evaluates the expression with its scalar evaluator against the document as
 from __future__ import annotations
 
 import decimal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -109,17 +109,20 @@ _PLAIN_TYPES = frozenset({int, float, bool, type(None), decimal.Decimal})
 
 
 def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iterable[str],
-                  filled: str | None) -> bool:
+                  filled: str | None,
+                  columns: Mapping[str, Sequence[Any]] | None = None) -> bool:
     """Whether ``values.refuse_nul`` or the NOT NULL / exactness test of ``_may_fail`` might
     refuse one of ``bodies`` (documents with exactly the fields ``keys``; ``filled``, if
     given, is set to an integer later where it is None), tested a field at a time over all
-    the bodies. False: none of them can fail (only CHECK constraints remain to test)."""
+    the bodies (or over ``columns``, each field's values if known: a field's values or the
+    one value every body has). False: none of them can fail (only CHECK constraints remain
+    to test)."""
     keys = set(keys)
     if any(name not in keys and name != filled for name in spec.required_fields):
         return True
     exact, required = spec.exact_fields, spec.not_null
     for name in keys:
-        column = list(map(itemgetter(name), bodies))
+        column = columns[name] if columns is not None else list(map(itemgetter(name), bodies))
         types = set(map(type, column))
         if str in types:
             texts = column if len(types) == 1 else [v for v in column if type(v) is str]

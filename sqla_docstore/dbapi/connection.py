@@ -167,7 +167,7 @@ class Connection:
                               atomic_guards=self.atomic_guards, overlay=self.pending.overlay)
                 # Inserts only (bulk loads) need no reply; after updates and deletes the new
                 # change vectors are kept for the next optimistic-concurrency check.
-                wanted = self.track_versions or any(
+                wanted = self.track_versions or not self.pending.creates_only and any(
                     not (isinstance(c, Put) and c.expected == "") for c in commands)
                 results = backend.submit(batch, results=wanted)
                 self._remember_versions(results)

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import decimal
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from operator import itemgetter
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .. import rowexpr, values
 from ..backends.base import BackendConnection
 from ..commands import Delete, Patch, Put, Recompute
-from ..errors import ConcurrencyError, DuplicateKeyError, NotSupportedError, ProgrammingError
+from ..errors import (
+    ConcurrencyError,
+    DataError,
+    DuplicateKeyError,
+    NotSupportedError,
+    ProgrammingError,
+)
 from ..generated import (
     affected_generated,
     default_expr,
@@ -31,6 +37,7 @@ from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.prepared import prepared
+from .params import Positional
 
 
 @dataclass
@@ -348,7 +355,7 @@ def _point_rows_one(backend: BackendConnection, point: PointLookup, value: Any,
 
 
 def run_insert(
-    backend: BackendConnection, stmt: ast.Insert, param_sets: list[dict[str, Any]],
+    backend: BackendConnection, stmt: ast.Insert, param_sets: Sequence[dict[str, Any]],
     pending: PendingBatch, fks: ForeignKeyRules | None = None,
 ) -> Outcome:
     if stmt.select is not None:
@@ -362,14 +369,18 @@ def run_insert(
         # VALUES subqueries: each parameter set sees the rows inserted before it, as in SQL
         return _merged([run_insert(backend, stmt, [p], pending, fks) for p in param_sets])
     spec = plan.spec
-    bodies = plan.bodies(backend, param_sets, pending)
+    columns: dict[str, Sequence[Any]] | None = None
+    if type(param_sets) is Positional and not plan.computed:
+        bodies, columns = plan.given_positional(param_sets)
+    else:
+        bodies = plan.bodies(backend, param_sets, pending)
     generated: list[int] = []
     auto = spec.autoincrement
     # a key HiLo generates for this statement is fresh: no stored document can hold it
     auto_key = auto is not None and spec.primary_key == (auto,)
     single_key = len(spec.primary_key) == 1
     if auto is not None:
-        need = list(map(dict.get, bodies, itertools.repeat(auto))).count(None)
+        need = _column(bodies, auto, columns).count(None)
         if need:
             generated = backend.next_ids(spec.prefix, need, claimed=auto_key)
     gen = iter(generated)
@@ -388,16 +399,19 @@ def run_insert(
     # all the rows at once; if any row might fail, each row is tested in order as before
     # (a few rows are tested in turn: cheaper than the set-up of the test per field)
     each_row = bool(computed or plan.computed) or len(bodies) < _ROWS_TESTED_TOGETHER or (
-        rowexpr.rows_may_fail(spec, bodies, plan.fields, auto))
-    # every row takes a key HiLo generated now and nothing but the key can fail: no test per row
-    fresh_puts = _fresh_puts(spec, bodies, generated, written) if (
-        auto_key and int_key == auto and len(generated) == len(bodies) and not each_row
+        rowexpr.rows_may_fail(spec, bodies, plan.fields, auto, columns))
+    # integer keys, nothing else can fail per row: the keys, ids and PUTs a column at a time
+    keyed = _keyed_puts(spec, int_key, bodies, generated, written, columns) if (
+        int_key is not None and (auto is None or auto == int_key) and not each_row
         and not checks) else None
-    if fresh_puts is not None:
-        puts = fresh_puts
+    replacing = False  # a PUT replaces a document deleted in this transaction
+    if keyed is not None:
+        puts = keyed.puts
+        stored_check = keyed.stored_check
+        if auto is not None and keyed.given_max is not None:
+            explicit.append(keyed.given_max)
         if returning is not None:
-            out.rows.extend([returning.row(backend, params, body)
-                             for body, params in zip(bodies, param_sets, strict=True)])
+            out.rows.extend(returning.rows(backend, param_sets, bodies))
     else:
         for body, params in zip(bodies, param_sets, strict=True):
             fresh = False
@@ -425,6 +439,7 @@ def run_insert(
             if state is None and spec.primary_key and not fresh:
                 key_value = body.get(spec.primary_key[0]) if single_key else None
                 stored_check.append((doc_id, key_value if type(key_value) is int else None))
+            replacing = replacing or state is not None
             # "" = must not exist yet; after a pending delete of the same id the PUT replaces it.
             puts.append(Put(spec.name, doc_id, body, "" if state is None else None))
             if returning is not None:
@@ -433,7 +448,7 @@ def run_insert(
         backend.observe_id(prefix, max(explicit))
     if stored_check:
         _refuse_stored_keys(backend, spec, _not_fresh(backend, prefix, stored_check))
-    pending.add_puts(spec.name, puts)
+    pending.add_puts(spec.name, puts, new=not replacing)
     if auto is not None and bodies:
         out.lastrowid = bodies[-1][auto]
     if fks is not None:
@@ -447,19 +462,61 @@ def run_insert(
 _ROWS_TESTED_TOGETHER = 8
 
 
-def _fresh_puts(spec: CollectionSpec, bodies: list[dict[str, Any]], generated: list[int],
-                written: dict[str, Any]) -> list[Put] | None:
-    """The PUTs of ``bodies`` with the integer keys HiLo ``generated`` for them (the key is
-    the document id), as ``run_insert``'s loop makes them; None (nothing changed) if one of
-    their ids is among the transaction's writes (the loop then tells which case it is)."""
-    prefix = spec.prefix
-    ids = [f"{prefix}/{n}" for n in generated]
-    if written and any(map(written.get, ids)):
+def _column(bodies: list[dict[str, Any]], name: str,
+            columns: dict[str, Sequence[Any]] | None) -> list[Any]:
+    """The values of field ``name`` in ``bodies`` (read from ``columns`` if it has them, where
+    a field every row gives the same value has a column of that one value)."""
+    column = columns.get(name) if columns is not None else None
+    if column is None:
+        return list(map(dict.get, bodies, itertools.repeat(name)))
+    return list(column) * (len(bodies) if len(column) == 1 and len(bodies) != 1 else 1)
+
+
+class _Keyed(NamedTuple):
+    """``run_insert``'s PUTs of rows keyed by one integer field, made a column at a time."""
+
+    puts: list[Put]
+    stored_check: list[tuple[str, int | None]]  # the given keys' ids, as the loop lists them
+    given_max: int | None  # the largest key given (not generated), if any
+
+
+def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
+                generated: list[int], written: dict[str, Any],
+                columns: dict[str, Sequence[Any]] | None) -> _Keyed | None:
+    """The PUTs of ``bodies`` keyed by the integer field ``key`` (the document id is
+    ``{prefix}/{key}``), the keys HiLo ``generated`` for them filled in, in order, where the
+    key is None (as ``run_insert``'s loop does it; ``key`` is then the autoincrement field).
+    None, nothing changed, if the loop must tell what happens: a key that is not an int,
+    an id given twice or one the transaction has written already."""
+    given = _column(bodies, key, columns)
+    if len(generated) == len(given):
+        keys = generated  # (None everywhere: the loop's case of new objects)
+    elif generated:
+        fill = iter(generated)
+        keys = [next(fill) if k is None else k for k in given]
+    else:
+        keys = given
+    if set(map(type, keys)) != {int}:
         return None
-    auto = spec.primary_key[0]  # the autoincrement field
-    for body, n in zip(bodies, generated, strict=True):
-        body[auto] = n
-    return list(map(Put, itertools.repeat(spec.name), ids, bodies, itertools.repeat("")))
+    prefix = spec.prefix
+    ids = [f"{prefix}/{n}" for n in keys]
+    fresh = keys is generated  # distinct: HiLo hands a key out once
+    if (not fresh and len(set(ids)) != len(ids)) or (written and any(map(written.get, ids))):
+        return None
+    if fresh:
+        for body, n in zip(bodies, generated, strict=True):
+            body[key] = n
+        return _Keyed(list(map(Put, itertools.repeat(spec.name), ids, bodies,
+                               itertools.repeat(""))), [], None)
+    stored_check: list[tuple[str, int | None]] = []
+    for body, k, n, doc_id in zip(bodies, given, keys, ids, strict=True):
+        if k is None:
+            body[key] = n  # fresh: HiLo handed it out now
+        else:
+            stored_check.append((doc_id, n))
+    given_max = max(k for k in given if k is not None) if stored_check else None
+    return _Keyed(list(map(Put, itertools.repeat(spec.name), ids, bodies, itertools.repeat(""))),
+                  stored_check, given_max)
 
 
 def _duplicate_key(spec: CollectionSpec, doc_id: str) -> DuplicateKeyError:
@@ -567,14 +624,58 @@ class _InsertPlan:
     def reads_tables(self) -> bool:
         return _reads_tables(self.computed_exprs)
 
-    def bodies(self, backend: BackendConnection, param_sets: list[dict[str, Any]],
+    def bodies(self, backend: BackendConnection, param_sets: Sequence[dict[str, Any]],
                pending: PendingBatch | None = None) -> list[dict[str, Any]]:
         """``body`` of each parameter set."""
         if self.computed:
             return [self.body(backend, params, pending) for params in param_sets]
         return self._given(param_sets)
 
-    def _given(self, param_sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def given_positional(self, sets: Positional) -> tuple[list[dict[str, Any]],
+                                                          dict[str, Sequence[Any]] | None]:
+        """``_given`` of ``?`` parameter sets read by position, a column at a time: the
+        bodies (equal dicts, keys in the same order) and each field's values (a field every
+        row gives the same value, a default or a literal, has a column of that one value)."""
+        at = {name: i for i, name in enumerate(sets.names)}
+        if not sets.rows or any(param not in at for _, param in self.params):
+            return self._given(sets), None  # (which parameter has no value: said by _given)
+        # each field's source, as _given sets it: its default, else the last parameter or
+        # literal naming it (a parameter: its index in the row; a constant: [value])
+        source: dict[str, Any] = {name: [value] for name, value in self.defaults.items()}
+        for name, param in self.params:
+            source[name] = at[param]
+        for name, value in self.literals:
+            source[name] = [value]
+        used = tuple(sorted({i for i in source.values() if type(i) is int}))
+        given = list(zip(*sets.rows, strict=True))
+        try:
+            args = [_as_stored_values(given[i]) for i in used]
+        except DataError:
+            return self._given(sets), None  # the value refused first, row by row: by _given
+        make = self._maker(source, used)
+        bodies = list(map(make, *args)) if used else [make() for _ in sets.rows]
+        columns = {name: args[used.index(src)] if type(src) is int else src
+                   for name, src in source.items()}
+        return bodies, columns
+
+    def _maker(self, source: dict[str, Any],
+               used: tuple[int, ...]) -> Callable[..., dict[str, Any]]:
+        """The function making a body from the values of the parameters at ``used`` (a
+        ``_body_maker``), made once per statement and parameter layout."""
+        key = (tuple((name, src if type(src) is int else None) for name, src in source.items()),
+               used)
+        hit = self._makers.get(key)
+        if hit is None:
+            hit = self._makers[key] = _body_maker(
+                [(name, used.index(src), None) if type(src) is int else (name, None, src[0])
+                 for name, src in source.items()], len(used))
+        return hit
+
+    @cached_property
+    def _makers(self) -> dict[Any, Callable[..., dict[str, Any]]]:
+        return {}
+
+    def _given(self, param_sets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The bodies of the values given (defaults, parameters, literals), one per set."""
         defaults, pairs, literals = self.defaults, self.params, self.literals
         out = []
@@ -600,6 +701,39 @@ class _InsertPlan:
             body.update((name, stored_form(type_, value)) for (name, _, type_), value in zip(
                 self.computed, found, strict=True))
         return body
+
+
+def _as_stored_values(column: Sequence[Any]) -> Sequence[Any]:
+    """A parameter's values as ``_given`` stores them (JSON scalars as given, others by
+    ``values.to_json``)."""
+    if set(map(type, column)) <= _JSON_SCALAR_TYPES:
+        return column
+    return [value if type(value) in _JSON_SCALARS else values.to_json(value)
+            for value in column]
+
+
+_JSON_SCALAR_TYPES = frozenset(_JSON_SCALARS)
+
+
+def _body_maker(fields: list[tuple[str, int | None, Any]],
+                count: int) -> Callable[..., dict[str, Any]]:
+    """A function of ``count`` values making the dict of ``fields`` in order: (name, the
+    index of its value among the arguments, else None and its constant). One dict display,
+    the cheapest way to make thousands of dicts; the code holds only names it made (the
+    fields' names and constants are bound as variables, never written into the code)."""
+    scope: dict[str, Any] = {}
+    items = []
+    for n, (name, at, constant) in enumerate(fields):
+        scope[f"k{n}"] = name
+        if at is None:
+            scope[f"c{n}"] = constant
+            items.append(f"k{n}: c{n}")
+        else:
+            items.append(f"k{n}: _{at}")
+    args = ", ".join(f"_{i}" for i in range(count))
+    maker: Callable[..., dict[str, Any]] = eval(  # noqa: S307 - code of our own names only
+        f"lambda {args}: {{{', '.join(items)}}}", scope)
+    return maker
 
 
 def _analyse_insert(backend: BackendConnection, stmt: ast.Insert) -> _InsertPlan:
@@ -653,6 +787,16 @@ class _ReturningPlan:
     #: positions, and the expressions the statement's match evaluates for them
     matched_at: frozenset[int] = frozenset()
     matched: tuple[ast.Expr, ...] = ()
+
+    def rows(self, backend: BackendConnection, param_sets: Sequence[dict[str, Any]],
+             bodies: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """``row`` of each body with its parameters; of fields alone, a column at a time."""
+        if self.exprs or self.matched_at:
+            return [self.row(backend, params, body)
+                    for body, params in zip(bodies, param_sets, strict=True)]
+        names = [name for name in self.fields if name is not None]  # (all: no expression)
+        return list(zip(*[list(map(dict.get, bodies, itertools.repeat(name)))
+                          for name in names], strict=True))
 
     def row(self, backend: BackendConnection, params: dict[str, Any],
             body: dict[str, Any], matched: tuple[Any, ...] = ()) -> tuple[Any, ...]:

@@ -12,12 +12,12 @@ None or any empty container.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import starmap
-from typing import Any
+from typing import Any, overload
 
 from ..errors import ProgrammingError
-from ..statements.prepared import Prepared
+from ..statements.prepared import Prepared, StatementKind
 
 
 def bind(prep: Prepared, parameters: Any) -> dict[str, Any]:
@@ -46,19 +46,63 @@ def bind(prep: Prepared, parameters: Any) -> dict[str, Any]:
         f"values (for :name parameters), not {kind.__name__}")
 
 
-def bind_many(prep: Prepared, given: list[Any]) -> list[dict[str, Any]]:
+def bind_many(prep: Prepared, given: list[Any]) -> Sequence[dict[str, Any]]:
     """The parameter sets of an ``executemany``: tuples of values for ``?`` mapped to their
     names by one function made per statement (a dict display, the cheapest way to make the
     10,000 dicts of a bulk insert); dicts for ``:name`` read as given (not copied: the
-    executor keeps none)."""
+    executor keeps none). An INSERT's tuples stay tuples (``Positional``): its rows are read
+    by position, no dict made per row."""
     if prep.positional:
         if set(map(type, given)) == {tuple}:
+            if prep.kind is StatementKind.INSERT and set(map(len, given)) == {
+                    len(prep.positional)}:
+                return Positional(prep.positional, given, _names_mapper(prep))
             try:
-                return list(starmap(prep.derived(_VALUES_TO_NAMES, lambda: _mapper(prep)), given))
+                return list(starmap(_names_mapper(prep), given))
             except TypeError:
                 pass  # a tuple of another length: said by bind() below
         return [bind(prep, p) for p in given]
     return [p if type(p) is dict else bind(prep, p) for p in given]
+
+
+class Positional(Sequence[dict[str, Any]]):
+    """The ``?`` parameter sets of an ``executemany``, kept as the tuples given (each of
+    exactly ``len(names)`` values, the value at index i being parameter ``names[i]``); as a
+    sequence, each set is the dict ``bind`` makes of it (all made on first use, then kept)."""
+
+    __slots__ = ("names", "rows", "_mapper", "_dicts")
+
+    def __init__(self, names: tuple[str, ...], rows: list[tuple[Any, ...]],
+                 mapper: Callable[..., dict[str, Any]]) -> None:
+        self.names = names
+        self.rows = rows
+        self._mapper = mapper
+        self._dicts: list[dict[str, Any]] | None = None
+
+    def _as_dicts(self) -> list[dict[str, Any]]:
+        if self._dicts is None:
+            self._dicts = list(starmap(self._mapper, self.rows))
+        return self._dicts
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self._as_dicts()[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._as_dicts())
+
+
+def _names_mapper(prep: Prepared) -> Callable[..., dict[str, Any]]:
+    mapper: Callable[..., dict[str, Any]] = prep.derived(_VALUES_TO_NAMES, lambda: _mapper(prep))
+    return mapper
 
 
 _VALUES_TO_NAMES = "dbapi.params: values to names"

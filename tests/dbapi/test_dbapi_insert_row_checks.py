@@ -119,7 +119,7 @@ def test_generated_keys_without_row_tests_match_testing_each_row(
     fast = _generated(engine, returning)
     with engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM checked")
-    monkeypatch.setattr(executor, "_fresh_puts", lambda *args: None)  # the loop, row by row
+    monkeypatch.setattr(executor, "_keyed_puts", lambda *args: None)  # the loop, row by row
     each = _generated(engine, returning)
     assert fast == each
     assert fast[1] == 24  # lastrowid: the last row's key

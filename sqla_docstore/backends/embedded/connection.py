@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from functools import lru_cache
 from json import dumps as json_dumps
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple, TypeGuard
 
 from ... import rowexpr, values
@@ -549,6 +549,12 @@ class EmbeddedConnection:
         rows were checked by in this transaction (not read again: a schema another connection
         changed meanwhile is then noticed by ``_check_schemas_unchanged``)."""
         used = self._used
+        # every PUT of the transaction's batch is of a collection in its overlay, by a schema
+        # in _used (run_insert read it): none keeps its key as the id, no PUT changes
+        overlay = batch.overlay
+        if overlay is not None and all(
+                (spec := used.get(c)) is not None and not spec.key_is_id for c in overlay):
+            return batch
         specs = {c: used.get(c) or self.spec(c) for c in {
             getattr(cmd, "collection", "") for cmd in batch.commands if isinstance(cmd, Put)}}
         if not any(s.key_is_id for s in specs.values()):
@@ -866,12 +872,7 @@ def _apply(
         cmd = commands[i]
         if isinstance(cmd, Put) and cmd.expected == "":
             # A run of inserts goes in one executemany; a taken id fails the whole batch.
-            run: list[Put] = []
-            for nxt in commands[i:]:
-                if not (isinstance(nxt, Put) and nxt.collection == cmd.collection
-                        and nxt.expected == ""):
-                    break
-                run.append(nxt)
+            run = _insert_run_at(commands, i)
             j = i + len(run)
             etag = _insert_run(conn, store, run, etag, modified,
                                results if want_results else None)
@@ -900,6 +901,31 @@ def _apply(
     if etag != reserved:  # a change vector would be given twice: nothing is applied
         raise InternalError(f"the batch used etags up to {etag}, {reserved} were reserved")
     return results
+
+
+def _insert_run_at(commands: list[Any], i: int) -> list[Put]:
+    """The run of PUTs creating documents of one collection that starts at ``commands[i]``
+    (one): the whole rest of the batch when it is one (a bulk load's batch, told by three
+    passes in C), else found a command at a time."""
+    collection = commands[i].collection
+    rest = commands[i:] if i else commands
+    if (i == 0 and set(map(type, rest)) == {Put}
+            and set(map(_COLLECTION, rest)) == {collection}
+            and set(map(_EXPECTED, rest)) == {""}):
+        return rest
+    run: list[Put] = []
+    for nxt in rest:
+        if not (isinstance(nxt, Put) and nxt.collection == collection
+                and nxt.expected == ""):
+            break
+        run.append(nxt)
+    return run
+
+
+_COLLECTION = attrgetter("collection")
+_ID = attrgetter("id")
+_BODY = attrgetter("body")
+_EXPECTED = attrgetter("expected")
 
 
 def _cv(store: EmbeddedStore, etag: int) -> str:
@@ -958,7 +984,7 @@ def _insert_rows(store: EmbeddedStore, puts: list[Put], etag: int, modified: str
     def chunk(start: int) -> Iterator[tuple[str, str, str, str]]:
         part = puts[start:start + _ROWS_CHUNK]
         first = etag + start + 1
-        return zip([p.id for p in part], values.dumps_each([p.body for p in part]),
+        return zip(list(map(_ID, part)), values.dumps_each(list(map(_BODY, part))),
                    map(cv_format, range(first, first + len(part))),
                    itertools.repeat(modified))
 
