@@ -32,6 +32,10 @@ class Put:
     id: str
     body: JSONDict
     expected: str | None = None
+    #: the body's JSON text as ``values.dumps`` writes it, when the statement made it (a bulk
+    #: insert's, a column at a time); None: written when needed. Bodies are not changed after
+    #: their command is made, so the text stays the body's.
+    text: str | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> JSONDict:
         doc = dict(self.body)

@@ -14,6 +14,7 @@ import re
 import secrets
 import threading
 import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .errors import DataError
@@ -410,6 +411,61 @@ def dumps_each(documents: list[Any]) -> list[str]:
             if not any(map(operator.contains, texts, itertools.repeat("\\u0000"))):
                 return texts
     return list(map(dumps, documents))
+
+
+def dumps_columns(names: Sequence[str], columns: Sequence[Sequence[Any]],
+                  count: int) -> list[str] | None:
+    """``dumps`` of each of ``count`` documents ``{names[0]: columns[0][i], ...}`` (keys in
+    that order; a column of one value gives it to every document), written a column at a
+    time: the same texts. None when a value is not one this writes as ``dumps`` does (a
+    string holding NUL, a number JSON can't write, another type): then ``dumps`` each."""
+    keys = [_encode_str(name) for name in names]
+    if any("\\u0000" in key for key in keys):
+        return None
+    parts: list[Iterable[str]] = []
+    for n, (key, column) in enumerate(zip(keys, columns, strict=True)):
+        parts.append(itertools.repeat(("{" if n == 0 else ",") + key + ":"))
+        texts = _json_scalars(column)
+        if texts is None:
+            return None
+        parts.append(itertools.repeat(texts[0]) if len(column) == 1 else texts)
+    if not parts:
+        return ["{}"] * count
+    parts.append(itertools.repeat("}"))
+    return list(itertools.islice(map("".join, zip(*parts)), count))  # noqa: B905 - repeats
+
+
+_encode_str: Any = json.encoder.encode_basestring  # (the encoder _encode_c writes with)
+_JSON_BOOL = {True: "true", False: "false"}.__getitem__
+
+
+def _json_scalars(column: Sequence[Any]) -> list[str] | None:
+    """The JSON texts of a column of str, int, float, bool and None values, as the C encoder
+    writes them; None if one is not (or is a string holding NUL, or a non-finite float)."""
+    types = set(map(type, column))
+    try:
+        if types == {str}:
+            if "\x00" in "".join(column):
+                return None
+            return list(map(_encode_str, column))
+        if types == {int}:
+            return list(map(int.__repr__, column))
+        if not types <= _SCALAR_WRITERS.keys():
+            return None
+        if float in types and not all(
+                math.isfinite(v) for v in column if type(v) is float):
+            return None
+        if str in types and "\x00" in "".join([v for v in column if type(v) is str]):
+            return None
+        return [_SCALAR_WRITERS[type(v)](v) for v in column]
+    except ValueError:  # an int beyond the digits Python writes
+        return None
+
+
+_SCALAR_WRITERS: dict[type, Any] = {
+    str: _encode_str, int: int.__repr__, float: float.__repr__, bool: _JSON_BOOL,
+    type(None): lambda _: "null",
+}
 
 
 def _parse_float(text: str) -> float | decimal.Decimal:

@@ -348,3 +348,49 @@ def test_dumps_each_of_a_circular_document_fails_as_dumps_does() -> None:
     with pytest.raises(DataError) as each:
         values.dumps_each([{"a": 1}, _looped()])
     assert str(each.value) == str(one.value)
+
+
+#: columns dumps_columns writes (each value a row's): the texts are those of dumps
+WRITTEN_COLUMNS: dict[str, list[object]] = {
+    "strings": ["", "é\u2028\u2029\"q\\/", "\x01\x1f\t\n", "\ud800", "😀", "{}", "a" * 300],
+    "ints": [0, -1, 2**53 + 1, 2**63, -(2**100), 7, 8],
+    "floats": [0.1, -0.0, 1e300, 5e-324, 2.0**60, 1.0, -2.5],
+    "bools": [True, False, True, True, False, False, True],
+    "nulls": [None] * 7,
+    "mixed": ["x", 1, 1.5, True, None, False, ""],
+    "strings and nulls": ["a", None, "b", None, "c", None, "\u00e9"],
+}
+#: columns it leaves to dumps (None): NUL, numbers JSON can't write, other types
+UNWRITTEN_COLUMNS: dict[str, list[object]] = {
+    "NUL": ["a", "b\x00", "c"],
+    "NUL among others": [1, None, "\x00"],
+    "NaN": [1.0, float("nan"), 2.0],
+    "infinity": [None, float("inf"), 1],
+    "decimal": [decimal.Decimal("1.10"), decimal.Decimal("2")],
+    "object": [{"k": 1}, [1]],
+    "too many digits": [10**5000, 1],
+}
+
+
+@pytest.mark.parametrize("name", list(WRITTEN_COLUMNS))
+def test_dumps_columns_writes_what_dumps_writes(name: str) -> None:
+    column = WRITTEN_COLUMNS[name]
+    other = list(reversed(column))
+    names = ["id", 'q"{}\\é', name]
+    texts = values.dumps_columns(names, [range(len(column)), other, column], len(column))
+    assert texts == [values.dumps({"id": n, names[1]: b, name: c})
+                     for n, (b, c) in enumerate(zip(other, column, strict=True))]
+
+
+def test_dumps_columns_gives_a_one_value_column_to_every_document() -> None:
+    texts = values.dumps_columns(["a", "b", "c"], [[1, 2, 3], ["k"], [None]], 3)
+    assert texts == [values.dumps({"a": n, "b": "k", "c": None}) for n in (1, 2, 3)]
+    assert values.dumps_columns([], [], 2) == ["{}", "{}"]
+
+
+@pytest.mark.parametrize("name", list(UNWRITTEN_COLUMNS))
+def test_dumps_columns_leaves_other_values_to_dumps(name: str) -> None:
+    column = UNWRITTEN_COLUMNS[name]
+    assert values.dumps_columns(["id", "v"], [list(range(len(column))), column],
+                                len(column)) is None
+    assert values.dumps_columns(["a\x00"], [[1]], 1) is None  # a name holding NUL

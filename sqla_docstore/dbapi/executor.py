@@ -401,7 +401,8 @@ def run_insert(
     each_row = bool(computed or plan.computed) or len(bodies) < _ROWS_TESTED_TOGETHER or (
         rowexpr.rows_may_fail(spec, bodies, plan.fields, auto, columns))
     # integer keys, nothing else can fail per row: the keys, ids and PUTs a column at a time
-    keyed = _keyed_puts(spec, int_key, bodies, generated, written, columns) if (
+    keyed = _keyed_puts(spec, int_key, bodies, generated, written, columns,
+                        getattr(backend, "stores_json_text", False)) if (
         int_key is not None and (auto is None or auto == int_key) and not each_row
         and not checks) else None
     replacing = False  # a PUT replaces a document deleted in this transaction
@@ -482,12 +483,13 @@ class _Keyed(NamedTuple):
 
 def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
                 generated: list[int], written: dict[str, Any],
-                columns: dict[str, Sequence[Any]] | None) -> _Keyed | None:
+                columns: dict[str, Sequence[Any]] | None, texts: bool = False) -> _Keyed | None:
     """The PUTs of ``bodies`` keyed by the integer field ``key`` (the document id is
     ``{prefix}/{key}``), the keys HiLo ``generated`` for them filled in, in order, where the
     key is None (as ``run_insert``'s loop does it; ``key`` is then the autoincrement field).
     None, nothing changed, if the loop must tell what happens: a key that is not an int,
-    an id given twice or one the transaction has written already."""
+    an id given twice or one the transaction has written already. ``texts``: each PUT
+    carries its body's JSON text, written a column at a time (for a store keeping it)."""
     given = _column(bodies, key, columns)
     if len(generated) == len(given):
         keys = generated  # (None everywhere: the loop's case of new objects)
@@ -506,17 +508,44 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
     if fresh:
         for body, n in zip(bodies, generated, strict=True):
             body[key] = n
-        return _Keyed(list(map(Put, itertools.repeat(spec.name), ids, bodies,
-                               itertools.repeat(""))), [], None)
-    stored_check: list[tuple[str, int | None]] = []
-    for body, k, n, doc_id in zip(bodies, given, keys, ids, strict=True):
-        if k is None:
-            body[key] = n  # fresh: HiLo handed it out now
-        else:
-            stored_check.append((doc_id, n))
-    given_max = max(k for k in given if k is not None) if stored_check else None
-    return _Keyed(list(map(Put, itertools.repeat(spec.name), ids, bodies, itertools.repeat(""))),
+        return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, keys, columns, texts)),
+                      [], None)
+    stored_check: list[tuple[str, int | None]]
+    if generated:
+        stored_check = []
+        for body, k, n, doc_id in zip(bodies, given, keys, ids, strict=True):
+            if k is None:
+                body[key] = n  # fresh: HiLo handed it out now
+            else:
+                stored_check.append((doc_id, n))
+        given_max = max(k for k in given if k is not None) if stored_check else None
+    else:  # every key given
+        stored_check = list(zip(ids, keys, strict=True))
+        given_max = max(keys) if keys else None
+    return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, keys, columns, texts)),
                   stored_check, given_max)
+
+
+def _puts(spec: CollectionSpec, ids: list[str], bodies: list[dict[str, Any]],
+          texts: list[str] | None) -> list[Put]:
+    """PUTs creating the documents ``ids`` with ``bodies`` (and their JSON ``texts``)."""
+    name, new = itertools.repeat(spec.name), itertools.repeat("")
+    if texts is None:
+        return list(map(Put, name, ids, bodies, new))
+    return list(map(Put, name, ids, bodies, new, texts))
+
+
+def _texts(bodies: list[dict[str, Any]], key: str, keys: list[int],
+           columns: dict[str, Sequence[Any]] | None, wanted: bool) -> list[str] | None:
+    """The JSON texts of ``bodies`` (all with the fields of the first, in its order; ``key``
+    holding ``keys``), written a column at a time from ``columns`` where given (see
+    ``values.dumps_columns``); None if not ``wanted`` or not so written."""
+    if not wanted or not bodies:
+        return None
+    names = tuple(bodies[0])
+    cols = [keys if name == key else columns[name] if columns is not None else list(
+        map(itemgetter(name), bodies)) for name in names]
+    return values.dumps_columns(names, cols, len(bodies))
 
 
 def _duplicate_key(spec: CollectionSpec, doc_id: str) -> DuplicateKeyError:

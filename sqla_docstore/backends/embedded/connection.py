@@ -11,7 +11,7 @@ from dataclasses import replace
 from functools import lru_cache
 from json import dumps as json_dumps
 from operator import attrgetter, itemgetter
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, NamedTuple, TypeGuard, cast
 
 from ... import rowexpr, values
 from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
@@ -57,6 +57,10 @@ _serial = itertools.count(1)
 
 class EmbeddedConnection:
     """inherits the docstring from backends.base.BackendConnection"""
+
+    #: documents are stored as their JSON text: a PUT's ``text`` (made by its statement)
+    #: is written as it is
+    stores_json_text = True
 
     def __init__(self, store: EmbeddedStore, *, infer_schemas: bool = False) -> None:
         self.store = store
@@ -559,8 +563,8 @@ class EmbeddedConnection:
             getattr(cmd, "collection", "") for cmd in batch.commands if isinstance(cmd, Put)}}
         if not any(s.key_is_id for s in specs.values()):
             return batch
-        commands = [replace(cmd, body=specs[cmd.collection].stored_body(cmd.body))
-                    if isinstance(cmd, Put) else cmd for cmd in batch.commands]
+        commands = [_as_stored_put(cmd, specs[cmd.collection]) if isinstance(cmd, Put) else cmd
+                    for cmd in batch.commands]
         return replace(batch, commands=commands)
 
     # Two-phase commit: prepare applies the batch inside an open SQLite transaction (every
@@ -903,6 +907,11 @@ def _apply(
     return results
 
 
+def _as_stored_put(put: Put, spec: CollectionSpec) -> Put:
+    body = spec.stored_body(put.body)
+    return put if body is put.body else replace(put, body=body, text=None)
+
+
 def _insert_run_at(commands: list[Any], i: int) -> list[Put]:
     """The run of PUTs creating documents of one collection that starts at ``commands[i]``
     (one): the whole rest of the batch when it is one (a bulk load's batch, told by three
@@ -924,7 +933,7 @@ def _insert_run_at(commands: list[Any], i: int) -> list[Put]:
 
 _COLLECTION = attrgetter("collection")
 _ID = attrgetter("id")
-_BODY = attrgetter("body")
+_TEXT = attrgetter("text")
 _EXPECTED = attrgetter("expected")
 
 
@@ -965,7 +974,7 @@ def _insert_one(conn: sqlite3.Connection, store: EmbeddedStore, table: str, put:
                 etag: int, modified: str, results: list[dict[str, Any]] | None) -> None:
     """``_insert_rows`` of one PUT taking ``etag``, by one execute (same row, same result)."""
     cv = _cv_template(store).format(etag)
-    conn.execute(_insert_sql(table), (put.id, values.dumps(put.body), cv, modified))
+    conn.execute(_insert_sql(table), (put.id, put.text or values.dumps(put.body), cv, modified))
     if results is not None:
         results.append({"Type": "PUT", "@id": put.id, "@collection": put.collection,
                         "@change-vector": cv, "@last-modified": modified})
@@ -984,7 +993,7 @@ def _insert_rows(store: EmbeddedStore, puts: list[Put], etag: int, modified: str
     def chunk(start: int) -> Iterator[tuple[str, str, str, str]]:
         part = puts[start:start + _ROWS_CHUNK]
         first = etag + start + 1
-        return zip(list(map(_ID, part)), values.dumps_each(list(map(_BODY, part))),
+        return zip(list(map(_ID, part)), _texts(part),
                    map(cv_format, range(first, first + len(part))),
                    itertools.repeat(modified))
 
@@ -993,6 +1002,18 @@ def _insert_rows(store: EmbeddedStore, puts: list[Put], etag: int, modified: str
                          "@change-vector": cv_format(n), "@last-modified": modified}
                         for n, put in enumerate(puts, etag + 1)])
     return itertools.chain.from_iterable(map(chunk, range(0, len(puts), _ROWS_CHUNK)))
+
+
+def _texts(puts: list[Put]) -> list[str]:
+    """The JSON text of each PUT's body: its own if its statement made it, else by
+    ``values.dumps_each``."""
+    texts: list[str | None] = list(map(_TEXT, puts))
+    if None in texts:
+        missing = [n for n, text in enumerate(texts) if text is None]
+        for n, text in zip(missing, values.dumps_each([puts[n].body for n in missing]),
+                           strict=True):
+            texts[n] = text
+    return cast(list[str], texts)
 
 
 def _cv_template(store: EmbeddedStore) -> str:
