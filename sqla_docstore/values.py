@@ -14,7 +14,7 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .errors import DataError
@@ -413,18 +413,23 @@ def dumps_each(documents: list[Any]) -> list[str]:
     return list(map(dumps, documents))
 
 
-def dumps_columns(names: Sequence[str], columns: Sequence[Sequence[Any]],
-                  count: int) -> list[str] | None:
+def dumps_columns(names: Sequence[str], columns: Sequence[Sequence[Any]], count: int,
+                  written: Mapping[str, Sequence[str]] | None = None) -> list[str] | None:
     """``dumps`` of each of ``count`` documents ``{names[0]: columns[0][i], ...}`` (keys in
     that order; a column of one value gives it to every document), written a column at a
     time: the same texts. None when a value is not one this writes as ``dumps`` does (a
-    string holding NUL, a number JSON can't write, another type): then ``dumps`` each."""
+    string holding NUL, a number JSON can't write, another type): then ``dumps`` each.
+    ``written``: the JSON texts of some fields' values, by name (their columns unread)."""
     keys = [_encode_str(name) for name in names]
     if any("\\u0000" in key for key in keys):
         return None
     parts: list[Iterable[str]] = []
     for n, (key, column) in enumerate(zip(keys, columns, strict=True)):
         parts.append(itertools.repeat(("{" if n == 0 else ",") + key + ":"))
+        texts = written.get(names[n]) if written else None
+        if texts is not None:
+            parts.append(texts)
+            continue
         texts = _json_scalars(column)
         if texts is None:
             return None

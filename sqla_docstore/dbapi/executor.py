@@ -500,15 +500,18 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         keys = given
     if set(map(type, keys)) != {int}:
         return None
-    prefix = spec.prefix
-    ids = [f"{prefix}/{n}" for n in keys]
+    try:  # an int's text is its JSON text: made once for the ids and the bodies' texts
+        key_texts = list(map(int.__repr__, keys))
+    except ValueError:  # more digits than Python writes: the loop says where
+        return None
+    ids = list(map(f"{spec.prefix}/".__add__, key_texts))  # f"{prefix}/{key}"
     fresh = keys is generated  # distinct: HiLo hands a key out once
     if (not fresh and len(set(ids)) != len(ids)) or (written and any(map(written.get, ids))):
         return None
     if fresh:
         for body, n in zip(bodies, generated, strict=True):
             body[key] = n
-        return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, keys, columns, texts)),
+        return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
                       [], None)
     stored_check: list[tuple[str, int | None]]
     if generated:
@@ -522,7 +525,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
     else:  # every key given
         stored_check = list(zip(ids, keys, strict=True))
         given_max = max(keys) if keys else None
-    return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, keys, columns, texts)),
+    return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
                   stored_check, given_max)
 
 
@@ -535,17 +538,17 @@ def _puts(spec: CollectionSpec, ids: list[str], bodies: list[dict[str, Any]],
     return list(map(Put, name, ids, bodies, new, texts))
 
 
-def _texts(bodies: list[dict[str, Any]], key: str, keys: list[int],
+def _texts(bodies: list[dict[str, Any]], key: str, key_texts: list[str],
            columns: dict[str, Sequence[Any]] | None, wanted: bool) -> list[str] | None:
     """The JSON texts of ``bodies`` (all with the fields of the first, in its order; ``key``
-    holding ``keys``), written a column at a time from ``columns`` where given (see
-    ``values.dumps_columns``); None if not ``wanted`` or not so written."""
+    holding the integers written ``key_texts``), written a column at a time from ``columns``
+    where given (see ``values.dumps_columns``); None if not ``wanted`` or not so written."""
     if not wanted or not bodies:
         return None
     names = tuple(bodies[0])
-    cols = [keys if name == key else columns[name] if columns is not None else list(
+    cols = [() if name == key else columns[name] if columns is not None else list(
         map(itemgetter(name), bodies)) for name in names]
-    return values.dumps_columns(names, cols, len(bodies))
+    return values.dumps_columns(names, cols, len(bodies), {key: key_texts})
 
 
 def _duplicate_key(spec: CollectionSpec, doc_id: str) -> DuplicateKeyError:
