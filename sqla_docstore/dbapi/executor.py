@@ -7,6 +7,7 @@ in the same transaction see them.
 
 from __future__ import annotations
 
+import collections
 import decimal
 import itertools
 from collections.abc import Callable, Iterator, Sequence
@@ -509,8 +510,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
     if (not fresh and len(set(ids)) != len(ids)) or (written and any(map(written.get, ids))):
         return None
     if fresh:
-        for body, n in zip(bodies, generated, strict=True):
-            body[key] = n
+        _consume(map(dict.__setitem__, bodies, itertools.repeat(key), generated))  # body[key]
         return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
                       [], None)
     stored_check: list[tuple[str, int | None]]
@@ -527,6 +527,10 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         given_max = max(keys) if keys else None
     return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
                   stored_check, given_max)
+
+
+def _consume(calls: Iterator[Any]) -> None:
+    collections.deque(calls, maxlen=0)  # (runs each call, keeps nothing)
 
 
 def _puts(spec: CollectionSpec, ids: list[str], bodies: list[dict[str, Any]],
