@@ -104,7 +104,8 @@ def check_checks(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate)
         _check_checks(spec, body, evaluate)
 
 
-# Value types ``values.refuse_nul`` and ``_may_fail`` pass whatever the value (strings aside)
+# Value types ``values.refuse_nul`` and ``_may_fail`` pass whatever the value (strings, floats
+# and decimals aside: NUL, NaN and infinities are refused)
 _PLAIN_TYPES = frozenset({int, float, bool, type(None), decimal.Decimal})
 
 
@@ -133,9 +134,15 @@ def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iter
             return True  # objects, arrays, other types: tested body by body
         if type(None) in types and name in required and name != filled:
             return True
-        if float in types and name in exact:
+        if decimal.Decimal in types and not all(
+                v.is_finite() for v in column if type(v) is decimal.Decimal):
+            return True
+        if float in types:
             floats = column if len(types) == 1 else [v for v in column if type(v) is float]
-            if any(map(_EXACT_FLOAT.__le__, map(abs, floats))):
+            total = sum(floats)
+            if total - total != 0.0:  # a NaN or infinity (or a sum beyond doubles)
+                return True
+            if name in exact and any(map(_EXACT_FLOAT.__le__, map(abs, floats))):
                 return True
     return False
 

@@ -361,14 +361,27 @@ def _refuse_nul(text: str) -> str:
 
 
 def refuse_nul(body: dict[str, Any]) -> None:
-    """DataError if a document about to be written holds NUL in a string (checked when the
-    write is executed, so the pending batch never holds a document it could not store)."""
+    """DataError if a document about to be written holds NUL in a string, or a NaN or
+    infinite float, which JSON has no number for (checked when the write is executed, so the
+    pending batch never holds a document it could not store)."""
     for value in body.values():
         if type(value) is str:
             if "\x00" in value:
                 _refuse_nul("\\u0000")
+        elif type(value) is float:
+            if value - value != 0.0:  # NaN or infinite (value - value is NaN)
+                raise refuse_float(value)
+        elif type(value) is decimal.Decimal:
+            if not value.is_finite():
+                raise DataError(f"can't store a non-finite decimal: {value}")
         elif isinstance(value, (dict, list)):
             dumps(value)
+
+
+def refuse_float(value: float) -> DataError:
+    """The error for storing a NaN or infinite float."""
+    return DataError(f"can't store the float {value!r}: JSON has no NaN or infinity (SQLite "
+                     "would store NaN as NULL)")
 
 
 def dumps(document: Any) -> str:

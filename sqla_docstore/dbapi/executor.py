@@ -429,8 +429,10 @@ def run_insert(
                 check_constraints(backend, spec, body)
             elif checks:
                 rowexpr.check_checks(spec, body, backend.evaluate)
-            if int_key is not None and type(body[int_key]) is int:
-                doc_id = f"{prefix}/{body[int_key]}"  # the common case, without tuples
+            if int_key is not None and type(key_int := body[int_key]) is int:
+                if not _INT64_MIN <= key_int <= _INT64_MAX:
+                    raise _key_out_of_range(spec, int_key, key_int)
+                doc_id = f"{prefix}/{key_int}"  # the common case, without tuples
             else:
                 key = tuple(body.get(k) for k in spec.primary_key)
                 doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
@@ -458,6 +460,17 @@ def run_insert(
     if returning is not None:
         out.columns = list(returning.labels)
     return out
+
+
+#: SQLite's integers: an INTEGER key beyond them is refused, as SQLite refuses it (HiLo could
+#: not reserve keys after it, and its document id would not sort with the others' values)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _key_out_of_range(spec: CollectionSpec, field: str, key: int) -> DataError:
+    shown = str(key) if key.bit_length() < 256 else f"of {key.bit_length()} bits"
+    return DataError(f"{spec.name}.{field}: integer key {shown} is beyond SQLite's 64-bit "
+                     "integers")
 
 
 #: fewer rows than this (an execute, a small executemany) are tested row by row
@@ -499,8 +512,9 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         keys = [next(fill) if k is None else k for k in given]
     else:
         keys = given
-    if set(map(type, keys)) != {int}:
-        return None
+    if set(map(type, keys)) != {int} or not (
+            _INT64_MIN <= min(keys) and max(keys) <= _INT64_MAX):
+        return None  # the loop refuses a key beyond SQLite's integers
     try:  # an int's text is its JSON text: made once for the ids and the bodies' texts
         key_texts = list(map(int.__repr__, keys))
     except ValueError:  # more digits than Python writes: the loop says where

@@ -104,7 +104,7 @@ STEPS: list[tuple[str, list[tuple[Any, ...]]]] = [
     (INS_ID, _ids(3000, (2, 3001), (6, 10**5000))),  # a key twice, then one too long to write
     (INS_ID, _ids(3000, (6, 10**5000))),
     (INS_ID, _ids(7000, (5, True))),  # a boolean key
-    (INS_ID, _ids(2**63 + 1)),  # keys beyond 64 bits (then HiLo can't go on: last)
+    (INS_ID, _ids(2**63 + 1)),  # keys beyond 64 bits: refused, and HiLo goes on
     (INS, _plain_rows(300)),
 ]
 
@@ -176,7 +176,8 @@ def test_positional_inserts_match_dicts_and_the_row_loop(
     assert [outcomes[n][0] for n in (16, 17, 18)] == ["DataError"] * 3
     assert outcomes[20][0] == "DuplicateKeyError" and outcomes[21][0] == N
     assert outcomes[23][0] == "DuplicateKeyError" and outcomes[26][0] == N
-    assert outcomes[29][0] == "DuplicateKeyError" and outcomes[30][0] == "InternalError"
+    assert outcomes[29][0] == "DuplicateKeyError" and outcomes[30][0] == "DataError"
+    assert outcomes[32][0] == "DataError" and outcomes[33][0] == N
 
 
 def test_positional_sets_read_as_the_dicts_bind_makes() -> None:
