@@ -430,9 +430,12 @@ def run_insert(
             elif checks:
                 rowexpr.check_checks(spec, body, backend.evaluate)
             if int_key is not None and type(key_int := body[int_key]) is int:
-                if not _INT64_MIN <= key_int <= _INT64_MAX:
+                if int_key == auto and not _INT64_MIN <= key_int <= _INT64_MAX:
                     raise _key_out_of_range(spec, int_key, key_int)
-                doc_id = f"{prefix}/{key_int}"  # the common case, without tuples
+                try:
+                    doc_id = f"{prefix}/{key_int}"  # the common case, without tuples
+                except ValueError as exc:  # more digits than Python writes
+                    raise _key_out_of_range(spec, int_key, key_int) from exc
             else:
                 key = tuple(body.get(k) for k in spec.primary_key)
                 doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
@@ -462,8 +465,8 @@ def run_insert(
     return out
 
 
-#: SQLite's integers: an INTEGER key beyond them is refused, as SQLite refuses it (HiLo could
-#: not reserve keys after it, and its document id would not sort with the others' values)
+#: SQLite's integers: an autoincrement key beyond them is refused, as SQLite refuses it (HiLo
+#: could not reserve keys after it); other integer keys keep any size, as fields do
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -514,7 +517,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         keys = given
     if set(map(type, keys)) != {int} or not (
             _INT64_MIN <= min(keys) and max(keys) <= _INT64_MAX):
-        return None  # the loop refuses a key beyond SQLite's integers
+        return None  # the loop says what a key beyond SQLite's integers does
     try:  # an int's text is its JSON text: made once for the ids and the bodies' texts
         key_texts = list(map(int.__repr__, keys))
     except ValueError:  # more digits than Python writes: the loop says where
