@@ -33,7 +33,7 @@ from ...statements import ast
 from ...statements.prepared import Prepared, prepared
 from ..alter import plan_alter
 from ..base import Document
-from .sqlgen import OutColumn, SqlGenerator, SqlPlan, json_path, quote
+from .sqlgen import OutColumn, SqlGenerator, SqlPlan, field_sql, json_path, quote
 from .store import (
     EmbeddedStore,
     collection_table,
@@ -81,6 +81,8 @@ class EmbeddedConnection:
         self._read_specs: dict[str, tuple[int, CollectionSpec, CollectionSpec]] = {}
         #: the overlay temp table of each collection this connection has written
         self._temps: dict[str, str] = {}
+        #: the fields each overlay table is indexed on (see _index_overlays)
+        self._temp_indexed: dict[str, set[str]] = {}
         self._plans: dict[Any, SqlPlan] = {}
         self._plans_version = store.schema_version
         self._prepared = False
@@ -242,6 +244,7 @@ class EmbeddedConnection:
             self._plans.clear()
         self._plans[key] = plan
         self.store.ensure_auto_indexes(self._conn, plan.index_fields)
+        self._index_overlays(plan.index_fields)
         return plan
 
     def _overlays(self, collections: Any, pending: PendingBatch | None) -> dict[str, str]:
@@ -274,19 +277,38 @@ class EmbeddedConnection:
         if dirty:
             docs = pending.overlay.get(collection, {})
             gone = [(k,) for k in dirty if k not in docs]
-            rows = [(docs[k][0], None if docs[k][1] is None else values.dumps(docs[k][1]))
-                    for k in dirty if k in docs]
+            states = [docs[k] for k in dirty if k in docs]
+            bodies = [state[1] for state in states if state[1] is not None]
+            texts = iter(values.dumps_each(bodies))  # (in one pass: values.dumps of each)
+            rows = [(doc_id, None if body is None else next(texts)) for doc_id, body in states]
             with self._lock:
                 if gone:
                     self._conn.executemany(f"DELETE FROM {temp} WHERE id = ?", gone)
                 self._conn.executemany(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows)
         return temp
 
+    @store_errors("indexing an overlay")
+    def _index_overlays(self, fields: set[tuple[str, str]]) -> None:
+        """Index the overlay tables on the fields queries filter and sort on, as the store
+        is (``ensure_auto_indexes``): a query then finds its pending documents by the index
+        too, not by reading every pending document of the collection."""
+        for collection, name in fields:
+            temp = self._temps.get(collection)
+            if temp is None or name in (indexed := self._temp_indexed.setdefault(temp, set())):
+                continue
+            index = "temp." + quote(f"overlay-index{next(_serial)}")
+            table = temp.removeprefix("temp.")
+            with self._lock:
+                self._conn.execute(f"CREATE INDEX {index} ON {table} "
+                                   f"({field_sql('@', name).replace(quote('@') + '.', '')})")
+            indexed.add(name)
+
     @store_errors("dropping an overlay")
     def drop_overlay(self, collection: str) -> None:
         """Forget the mirrored pending state of one collection (it was dropped)."""
         temp = self._temps.pop(collection, None)
         if temp:
+            self._temp_indexed.pop(temp, None)
             with self._lock:
                 self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
 
@@ -305,6 +327,7 @@ class EmbeddedConnection:
     def _drop_overlays(self) -> None:
         temps = list(self._temps.values())
         self._temps.clear()
+        self._temp_indexed.clear()
         with self._lock:
             for temp in temps:
                 self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
