@@ -273,7 +273,7 @@ class EmbeddedConnection:
                 self._conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
                                    "(id TEXT PRIMARY KEY, body TEXT)")
             self._temps[collection] = temp
-        dirty = pending.dirty.pop(collection, None)
+        dirty = pending.dirty.get(collection)
         if dirty:
             docs = pending.overlay.get(collection, {})
             gone = [(k,) for k in dirty if k not in docs]
@@ -282,10 +282,32 @@ class EmbeddedConnection:
             texts = iter(values.dumps_each(bodies))  # (in one pass: values.dumps of each)
             rows = [(doc_id, None if body is None else next(texts)) for doc_id, body in states]
             with self._lock:
-                if gone:
-                    self._conn.executemany(f"DELETE FROM {temp} WHERE id = ?", gone)
-                self._conn.executemany(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows)
+                self._write_overlay(temp, gone, rows)
+            del pending.dirty[collection]  # (kept if the copy failed: copied again next time)
         return temp
+
+    def _write_overlay(self, temp: str, gone: list[tuple[str]],
+                       rows: list[tuple[str, str | None]]) -> None:
+        """Delete ``gone`` from an overlay table and write ``rows``: all or nothing, and
+        several rows in one SQLite transaction (a savepoint: the connection otherwise
+        commits, and journals, each row by itself)."""
+        conn = self._conn
+        if len(gone) + len(rows) == 1:
+            if gone:
+                conn.execute(f"DELETE FROM {temp} WHERE id = ?", gone[0])
+            else:
+                conn.execute(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows[0])
+            return
+        conn.execute("SAVEPOINT overlay_copy")
+        try:
+            if gone:
+                conn.executemany(f"DELETE FROM {temp} WHERE id = ?", gone)
+            conn.executemany(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows)
+        except BaseException:
+            conn.execute("ROLLBACK TO overlay_copy")
+            conn.execute("RELEASE overlay_copy")
+            raise
+        conn.execute("RELEASE overlay_copy")
 
     @store_errors("indexing an overlay")
     def _index_overlays(self, fields: set[tuple[str, str]]) -> None:
