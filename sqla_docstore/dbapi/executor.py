@@ -843,8 +843,8 @@ def _matches_by_key(
         expect = {f: _value(e, params) for f, e in equalities.items()}
         key = tuple(expect[k] for k in spec.primary_key)
         wanted.append((expect, None if None in key else spec.document_id(key)))
-    docs = _documents_by_id(backend, spec, sorted({d for _, d in wanted if d is not None}),
-                            pending, key_only)
+    docs = _documents_by_id(backend, spec, {d for _, d in wanted if d is not None}, pending,
+                            key_only)
     out: list[list[Match]] = []
     for expect, doc_id in wanted:
         doc = docs.get(doc_id) if doc_id else None
@@ -868,7 +868,7 @@ def _matches_by_int_key(backend: BackendConnection, spec: CollectionSpec, field:
     ``_value`` of its parameter set)."""
     head = "" if spec.key_is_id else spec.prefix + "/"
     doc_ids = [f"{head}{key}" for key in keys]  # spec.document_id, with no tuples
-    docs = _documents_by_id(backend, spec, sorted(set(doc_ids)), pending, key_only)
+    docs = _documents_by_id(backend, spec, set(doc_ids), pending, key_only)
     out: list[list[Match]] = []
     for key, doc_id in zip(keys, doc_ids, strict=True):
         doc = docs.get(doc_id)
@@ -885,11 +885,11 @@ def _matches_by_int_key(backend: BackendConnection, spec: CollectionSpec, field:
     return out
 
 
-def _documents_by_id(backend: BackendConnection, spec: CollectionSpec, ids: list[str],
+def _documents_by_id(backend: BackendConnection, spec: CollectionSpec, ids: set[str],
                      pending: PendingBatch, key_only: bool) -> dict[str, Any]:
     """The documents ``ids`` name, as the transaction sees them: ``(id, body, cv)`` by id. A
     write by key alone takes a stored document this transaction read (``pending.seen``, its
-    JSON text parsed now) as it was read; the others are loaded."""
+    JSON text parsed now) as it was read; the others are loaded (in id order)."""
     docs: dict[str, Any] = {}
     to_load = []
     written = pending.overlay.get(spec.name) or {}  # (pending.get)
@@ -910,7 +910,7 @@ def _documents_by_id(backend: BackendConnection, spec: CollectionSpec, ids: list
         for (doc_id, _, cv), body in zip(texts, bodies, strict=True):
             docs[doc_id] = (doc_id, body, cv)
     if to_load:
-        docs.update(backend.get_documents(spec.name, to_load, pending))
+        docs.update(backend.get_documents(spec.name, sorted(to_load), pending))
     return docs
 
 
@@ -1060,12 +1060,14 @@ def _update_plain(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePla
         return _update_plain_each(backend, stmt, plan, group, per_set, key_only, pending,
                                   rows)
     names = [name for name, _ in assignments]
+    name = names[0] if len(names) == 1 else None
     expected_of = pending.expected.get if pending.expected else None
     commands: list[Patch] = []
     bodies: list[dict[str, Any]] = []
     for (_, matches), set_values in zip(matched, zip(*columns, strict=True), strict=True):
         for match in matches:
-            changes = dict(zip(names, set_values, strict=True))
+            changes = ({name: set_values[0]} if name is not None
+                       else dict(zip(names, set_values, strict=True)))
             body = {**match.body, **changes}
             # values computed from nothing the transaction read: a write by key is blind,
             # as in SQL

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from functools import lru_cache
@@ -1078,24 +1078,16 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
     stored), each UPDATE checking the change vector the PATCH expects. If a document is
     missing or changed, the chunk's updates are taken back and ``_check_expected`` of the
     PATCHes in order says which one fails."""
-    by_shape: dict[tuple[int, int, bool], list[list[Any]]] = {}
-    key_path = _key_path
-    cv_format = _cv_template(store).format
+    cvs = list(map(_cv_template(store).format, range(etag + 1, etag + len(patches) + 1)))
     # the values set, encoded in one pass (values.dumps of each: same texts, same errors)
-    texts = iter(values.dumps_each([value for cmd in patches for value in cmd.set.values()]))
-    for cmd in patches:
-        etag += 1
-        args: list[Any] = []
-        for key in cmd.set:
-            args += (key_path(key), next(texts))
-        if cmd.unset:
-            args += [key_path(key) for key in cmd.unset]
-        cv = cv_format(etag)
-        checked = cmd.expected is not None
-        args += (cv, modified, cmd.id, cmd.expected) if checked else (cv, modified, cmd.id)
-        by_shape.setdefault((len(cmd.set), len(cmd.unset), checked), []).append(args)
-        results.append({"Id": cmd.id, "ChangeVector": cv, "LastModified": modified,
-                        "Type": "PATCH", "PatchStatus": "Patched"})
+    texts = values.dumps_each([value for cmd in patches for value in cmd.set.values()])
+    shape = _one_shape(patches)
+    if shape is not None:  # the common case: every PATCH sets the same fields
+        by_shape = {shape: _shape_rows(patches, texts, cvs, modified, shape[2])}
+    else:
+        by_shape = _rows_by_shape(patches, texts, cvs, modified)
+    results += [{"Id": cmd.id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
+                 "PatchStatus": "Patched"} for cmd, cv in zip(patches, cvs, strict=True)]
     changes = conn.total_changes
     conn.execute("SAVEPOINT patch_chunk")
     for (n_set, n_unset, checked), rows in by_shape.items():  # distinct documents: any order
@@ -1104,7 +1096,54 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
         conn.execute("ROLLBACK TO patch_chunk")
         _refuse_patches(conn, table, patches)
     conn.execute("RELEASE patch_chunk")
-    return etag
+    return etag + len(patches)
+
+
+def _one_shape(patches: list[Patch]) -> tuple[int, int, bool] | None:
+    """The shape of the UPDATE of every PATCH (``_patch_sql``'s arguments) when they all
+    set the same fields in the same order, remove none, and all or none check a change
+    vector; else None."""
+    first = patches[0]
+    keys = tuple(first.set)
+    checked = first.expected is not None
+    if first.unset or not keys:
+        return None
+    for cmd in patches:
+        if cmd.unset or (cmd.expected is not None) is not checked or tuple(cmd.set) != keys:
+            return None
+    return len(keys), 0, checked
+
+
+def _shape_rows(patches: list[Patch], texts: list[str], cvs: list[str], modified: str,
+                checked: bool) -> list[Sequence[Any]]:
+    """The UPDATE arguments of PATCHes of one shape (``_one_shape``), a column at a time:
+    those ``_rows_by_shape`` gives."""
+    keys = tuple(patches[0].set)
+    columns: list[Any] = []
+    for n, key in enumerate(keys):
+        columns += (itertools.repeat(_key_path(key)), texts[n::len(keys)])
+    columns += (cvs, itertools.repeat(modified), [cmd.id for cmd in patches])
+    if checked:
+        columns.append([cmd.expected for cmd in patches])
+    return list(zip(*columns, strict=False))  # (the repeated columns never end)
+
+
+def _rows_by_shape(patches: list[Patch], texts: list[str], cvs: list[str],
+                   modified: str) -> dict[tuple[int, int, bool], list[Sequence[Any]]]:
+    """The UPDATE arguments of each PATCH, by the shape of its UPDATE."""
+    by_shape: dict[tuple[int, int, bool], list[Sequence[Any]]] = {}
+    key_path = _key_path
+    values_set = iter(texts)
+    for cmd, cv in zip(patches, cvs, strict=True):
+        args: list[Any] = []
+        for key in cmd.set:
+            args += (key_path(key), next(values_set))
+        if cmd.unset:
+            args += [key_path(key) for key in cmd.unset]
+        checked = cmd.expected is not None
+        args += (cv, modified, cmd.id, cmd.expected) if checked else (cv, modified, cmd.id)
+        by_shape.setdefault((len(cmd.set), len(cmd.unset), checked), []).append(args)
+    return by_shape
 
 
 def _refuse_patches(conn: sqlite3.Connection, table: str, patches: list[Patch]) -> None:
