@@ -668,7 +668,7 @@ def check_constraints(
     rowexpr.check_constraints(spec, body, backend.evaluate)
 
 
-def check_each(backend: BackendConnection, spec: CollectionSpec,
+def _check_each(backend: BackendConnection, spec: CollectionSpec,
                bodies: list[dict[str, Any]]) -> None:
     """``check_constraints`` of each body in turn (the first failure raised): documents
     with the same fields are first tested a field at a time over them all
@@ -1075,7 +1075,7 @@ def _update_plain(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePla
                 None if key_only else match.cv)
             commands.append(Patch(spec.name, match.doc_id, changes, expected, (), match.cv))
             bodies.append(body)
-    check_each(backend, spec, bodies)
+    _check_each(backend, spec, bodies)
     if rows is not None:
         rows += [RowChange(match.body, body) for match, body in zip(
             (m for _, matches in matched for m in matches), bodies, strict=True)]
