@@ -1045,7 +1045,9 @@ def _patch_run(conn: sqlite3.Connection, store: EmbeddedStore, patches: list[Pat
 def _patch_chunk(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
                  patches: list[Patch], etag: int, modified: str,
                  results: list[dict[str, Any]]) -> int:
-    if all(_plain_key(k) for p in patches for k in (*p.set, *p.unset)):
+    names = {key for p in patches for key in p.set}  # (each field name tested once)
+    names.update(key for p in patches for key in p.unset)
+    if all(map(_plain_key, names)):
         return _patch_chunk_in_sqlite(conn, store, table, patches, etag, modified, results)
     marks = ", ".join("?" * len(patches))
     stored: dict[str, tuple[str, str]] = {
