@@ -106,17 +106,18 @@ class PendingBatch:
         self.creates_only = False
         overlay, dirty, undo = self.overlay, self.dirty, self._undo
         keep = bool(self._savepoints)  # only a savepoint can need the states replaced
+        collection = None
+        docs: dict[str, DocState] = {}
+        changed: dict[str, None] = {}
         for command, body in zip(commands, bodies, strict=True):
-            collection, key = command.collection, command.id
-            docs = overlay.get(collection)
-            if docs is None:
-                docs = overlay[collection] = {}
+            if command.collection != collection:  # (a run of one collection's writes)
+                collection = command.collection
+                docs = overlay.setdefault(collection, {})
+                changed = dirty.setdefault(collection, {})
+            key = command.id
             if keep:
                 undo.append((collection, key, docs.get(key, _MISSING)))
             docs[key] = (key, body)
-            changed = dirty.get(collection)
-            if changed is None:
-                changed = dirty[collection] = {}
             changed[key] = None
 
     def add_puts(self, collection: str, puts: list[Put], *, new: bool = False) -> None:

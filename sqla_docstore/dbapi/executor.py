@@ -63,6 +63,35 @@ def _is_plain(expr: ast.Expr) -> bool:
     return isinstance(expr, (ast.Param, ast.Literal))
 
 
+#: the types of the values ``values.to_json`` gives back as they are
+_AS_GIVEN = frozenset({str, int, float, bool, type(None), decimal.Decimal})
+
+
+def _plain_columns(exprs: tuple[ast.Expr, ...] | list[ast.Expr],
+                   param_sets: list[dict[str, Any]]) -> list[list[Any]] | None:
+    """``_value`` of each expression over the parameter sets, a list per expression, when
+    every value is given and stored as given (strings, numbers, ...: one pass per
+    expression); None when a value is missing, converted or refused, or an expression is
+    not a parameter or literal: then ``_value`` of each, set by set, gives the values or
+    the error."""
+    out = []
+    for expr in exprs:
+        if isinstance(expr, ast.Literal):
+            out.append([expr.value] * len(param_sets))
+            continue
+        if not isinstance(expr, ast.Param):
+            return None
+        name = expr.name
+        try:
+            column = [params[name] for params in param_sets]
+        except KeyError:
+            return None
+        if not set(map(type, column)) <= _AS_GIVEN:
+            return None
+        out.append(column)
+    return out
+
+
 # ------------------------------------------------------------------------------ reads
 
 
@@ -826,6 +855,23 @@ def check_constraints(
     rowexpr.check_constraints(spec, body, backend.evaluate)
 
 
+def _check_each(backend: BackendConnection, spec: CollectionSpec,
+               bodies: list[dict[str, Any]]) -> None:
+    """``check_constraints`` of each body in turn (the first failure raised): documents
+    with the same fields are first tested a field at a time over them all
+    (``rowexpr.rows_may_fail``); if none can fail there, only CHECK constraints remain."""
+    if bodies:
+        keys = bodies[0].keys()
+        if all(body.keys() == keys for body in bodies) and not rowexpr.rows_may_fail(
+                spec, bodies, keys, None):
+            if spec.checks:
+                for body in bodies:
+                    rowexpr.check_checks(spec, body, backend.evaluate)
+            return
+    for body in bodies:
+        check_constraints(backend, spec, body)
+
+
 @dataclass(frozen=True)
 class _ReturningPlan:
     """RETURNING of a write statement: each column is a field of the written row, or an
@@ -980,35 +1026,22 @@ def _matches_by_key(
     backend: BackendConnection, spec: CollectionSpec, equalities: dict[str, ast.Expr],
     param_sets: list[dict[str, Any]], pending: PendingBatch,
 ) -> list[list[Match]]:
-    wanted: list[tuple[dict[str, Any], str | None]] = []
-    int_ids = len(equalities) == 1 and len(spec.primary_key) == 1  # the common case: an id
-    head = "" if spec.key_is_id else spec.prefix + "/"                # of an integer key
-    field, expr = next(iter(equalities.items()))
-    for params in param_sets:
-        if int_ids and type(value := _value(expr, params)) is int:
-            wanted.append(({field: value}, f"{head}{value}"))  # spec.document_id, no tuples
-            continue
-        expect = {f: _value(e, params) for f, e in equalities.items()}
-        key = tuple(expect[k] for k in spec.primary_key)
-        wanted.append((expect, None if None in key else spec.document_id(key)))
-    ids = sorted({doc_id for _, doc_id in wanted if doc_id is not None})
     # A write by key alone needs no second load of a document this transaction already read
     # (RavenDB's session does not reload what it tracks). A WHERE on other fields, such as a
     # version_id_col check, is evaluated on a fresh read, so it fails at flush as in SQL.
     key_only = set(equalities) == set(spec.primary_key)
-    docs: dict[str, Any] = {}
-    to_load = []
-    written = pending.overlay.get(spec.name) or {}  # (pending.get)
-    seen = pending.seen if key_only else {}
-    for wanted_id in ids:
-        known = seen.get(wanted_id) if written.get(wanted_id) is None else None
-        if known is not None:  # a body kept as its JSON text is parsed now (embedded reads)
-            body = values.loads(known[0]) if type(known[0]) is str else known[0]
-            docs[wanted_id] = (wanted_id, body, known[1])
-        else:
-            to_load.append(wanted_id)
-    if to_load:
-        docs.update(backend.get_documents(spec.name, to_load, pending))
+    if len(equalities) == 1 and len(spec.primary_key) == 1:  # the common case: an id of an
+        field, expr = next(iter(equalities.items()))           # integer key
+        columns = _plain_columns((expr,), param_sets)
+        if columns is not None and set(map(type, columns[0])) == {int}:
+            return _matches_by_int_key(backend, spec, field, columns[0], pending, key_only)
+    wanted: list[tuple[dict[str, Any], str | None]] = []
+    for params in param_sets:
+        expect = {f: _value(e, params) for f, e in equalities.items()}
+        key = tuple(expect[k] for k in spec.primary_key)
+        wanted.append((expect, None if None in key else spec.document_id(key)))
+    docs = _documents_by_id(backend, spec, {d for _, d in wanted if d is not None}, pending,
+                            key_only)
     out: list[list[Match]] = []
     for expect, doc_id in wanted:
         doc = docs.get(doc_id) if doc_id else None
@@ -1023,6 +1056,59 @@ def _matches_by_key(
         else:
             out.append([Match(doc[0], body, doc[2])])
     return out
+
+
+def _matches_by_int_key(backend: BackendConnection, spec: CollectionSpec, field: str,
+                        keys: list[int], pending: PendingBatch,
+                        key_only: bool) -> list[list[Match]]:
+    """``_matches_by_key`` of the values ``keys`` of a one-field key (integers, each the
+    ``_value`` of its parameter set)."""
+    head = "" if spec.key_is_id else spec.prefix + "/"
+    doc_ids = [f"{head}{key}" for key in keys]  # spec.document_id, with no tuples
+    docs = _documents_by_id(backend, spec, set(doc_ids), pending, key_only)
+    out: list[list[Match]] = []
+    for key, doc_id in zip(keys, doc_ids, strict=True):
+        doc = docs.get(doc_id)
+        if doc is None or doc[1] is None:
+            out.append([])
+            continue
+        body = doc[1]
+        stored = body.get(field)
+        # (``_same`` of an integer and a stored integer: equality)
+        if (type(stored) is int and stored == key) or _same(stored, key):
+            out.append([Match(doc[0], body, doc[2])])
+        else:
+            out.append([])
+    return out
+
+
+def _documents_by_id(backend: BackendConnection, spec: CollectionSpec, ids: set[str],
+                     pending: PendingBatch, key_only: bool) -> dict[str, Any]:
+    """The documents ``ids`` name, as the transaction sees them: ``(id, body, cv)`` by id. A
+    write by key alone takes a stored document this transaction read (``pending.seen``, its
+    JSON text parsed now) as it was read; the others are loaded (in id order)."""
+    docs: dict[str, Any] = {}
+    to_load = []
+    written = pending.overlay.get(spec.name) or {}  # (pending.get)
+    seen = pending.seen if key_only else {}
+    texts: list[tuple[str, str, str | None]] = []
+    for wanted_id in ids:
+        known = seen.get(wanted_id) if written.get(wanted_id) is None else None
+        if known is None:
+            to_load.append(wanted_id)
+        elif type(known[0]) is str:  # a body kept as its JSON text (embedded reads)
+            texts.append((wanted_id, known[0], known[1]))
+        else:
+            docs[wanted_id] = (wanted_id, known[0], known[1])
+    if texts:
+        bodies = values.loads_all([text for _, text, _ in texts])  # in one pass, or
+        if bodies is None:                                         # one by one
+            bodies = [values.loads(text) for _, text, _ in texts]
+        for (doc_id, _, cv), body in zip(texts, bodies, strict=True):
+            docs[doc_id] = (doc_id, body, cv)
+    if to_load:
+        docs.update(backend.get_documents(spec.name, sorted(to_load), pending))
+    return docs
 
 
 def _same(stored: Any, given: Any) -> bool:
@@ -1108,7 +1194,9 @@ def _in_turn(
         return one_by_one
     if len(spec.primary_key) == 1:  # the key values themselves (no one-item tuples)
         expr = equalities[spec.primary_key[0]]
-        keys: list[Any] = [_value(expr, p) for p in param_sets]
+        columns = _plain_columns((expr,), param_sets)
+        keys: list[Any] = (columns[0] if columns is not None
+                           else [_value(expr, p) for p in param_sets])
     else:
         keys = [tuple(_value(equalities[k], p) for k in spec.primary_key) for p in param_sets]
     try:
@@ -1157,7 +1245,46 @@ def _update_plain(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePla
                   group: list[dict[str, Any]], per_set: list[list[Match]], key_only: bool,
                   pending: PendingBatch, rows: list[RowChange] | None) -> int:
     """``_update_one`` of each match of a ``_plain_update`` statement (the documents of a
-    group are distinct: see ``_in_turn``); returns how many were updated."""
+    group are distinct: see ``_in_turn``); returns how many were updated. The values set
+    are taken a column at a time and the documents checked together when that gives what
+    ``_update_plain_each`` gives."""
+    spec = plan.spec
+    assignments = stmt.assignments
+    matched = [(params, matches) for params, matches in zip(group, per_set, strict=False)
+               if matches]
+    columns = _plain_columns(tuple(e for _, e in assignments), [p for p, _ in matched])
+    if columns is None or not assignments:  # values converted, or an error to raise in turn
+        return _update_plain_each(backend, stmt, plan, group, per_set, key_only, pending,
+                                  rows)
+    names = [name for name, _ in assignments]
+    name = names[0] if len(names) == 1 else None
+    expected_of = pending.expected.get if pending.expected else None
+    commands: list[Patch] = []
+    bodies: list[dict[str, Any]] = []
+    for (_, matches), set_values in zip(matched, zip(*columns, strict=True), strict=True):
+        for match in matches:
+            changes = ({name: set_values[0]} if name is not None
+                       else dict(zip(names, set_values, strict=True)))
+            body = {**match.body, **changes}
+            # values computed from nothing the transaction read: a write by key is blind,
+            # as in SQL
+            expected = (expected_of is not None and expected_of(match.doc_id)) or (
+                None if key_only else match.cv)
+            commands.append(Patch(spec.name, match.doc_id, changes, expected, (), match.cv))
+            bodies.append(body)
+    _check_each(backend, spec, bodies)
+    if rows is not None:
+        rows += [RowChange(match.body, body) for match, body in zip(
+            (m for _, matches in matched for m in matches), bodies, strict=True)]
+    pending.add_each(commands, bodies)
+    return len(commands)
+
+
+def _update_plain_each(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePlan,
+                       group: list[dict[str, Any]], per_set: list[list[Match]],
+                       key_only: bool, pending: PendingBatch,
+                       rows: list[RowChange] | None) -> int:
+    """``_update_plain``, a document at a time."""
     spec = plan.spec
     assignments = stmt.assignments
     expected_of = pending.expected.get

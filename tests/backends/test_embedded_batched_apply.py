@@ -7,6 +7,7 @@ import decimal
 import json
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,34 @@ def test_a_failed_check_inside_a_patch_run_applies_nothing(
         conn.submit(Batch([Patch("people", "people/1", {"name": "a"}),
                            Patch("people", "people/404", {"name": "c"})]))
     assert info.value.stale == ("people/404",)
+    assert _rows(tmp_path / "a.db") == before
+
+
+@pytest.mark.parametrize("checked", [False, True])
+def test_a_run_setting_the_same_fields_gives_the_rows_and_replies_of_one_by_one(
+    pair: tuple[EmbeddedConnection, EmbeddedConnection], tmp_path: Path, checked: bool
+) -> None:
+    """PATCHes that all set the same fields (their UPDATE arguments built a column at a
+    time), with or without a change-vector check each."""
+    batched, single = pair
+    cv = dict((i, c) for i, _, c in _rows(tmp_path / "a.db"))  # the same in both stores
+    spread = list(TRICKY.values()) + ["", 0, -1.5, False]
+    commands: list[Command] = [
+        Patch("people", f"people/{i}", {"name": spread[i % len(spread)], "n": i * 2**40},
+              cv[f"people/{i}"] if checked else None) for i in range(10)]
+    assert _replies(batched.submit(Batch(list(commands)))) == _replies(
+        _one_by_one(single, commands))
+    assert _rows(tmp_path / "a.db") == _rows(tmp_path / "b.db")
+    before = _rows(tmp_path / "a.db")
+    stale = [Patch("people", f"people/{i}", {"name": "late", "n": 0},
+                   "A:1-stale" if i == 6 else (None if not checked else before[i][2]))
+             for i in range(10)]
+    if not checked:  # (one checked PATCH among unchecked ones: two shapes)
+        stale = [replace(p, expected=None) for p in stale[:6]] + [
+            Patch("people", "people/404", {"name": "late", "n": 0})] + stale[7:]
+    with pytest.raises(ConcurrencyError) as info:
+        batched.submit(Batch(list(stale)))
+    assert info.value.stale == (("people/6",) if checked else ("people/404",))
     assert _rows(tmp_path / "a.db") == before
 
 

@@ -9,6 +9,7 @@ On a memory store all connections share one sqlite3 connection, so its temp sche
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,67 @@ def test_cleared_rows_do_not_come_back_after_another_connections_prepared_rollba
     first.rollback_prepared()
     _write_and_read_back(second, "things", 2)
     assert _run(second, "SELECT things.id FROM things WHERE things.v > 0") == [(2,)]
+
+
+def _plan_through_overlay(conn: dbapi.Connection, query: str, params: dict[str, Any]
+                          ) -> tuple[list[Any], list[str]]:
+    """The rows of a query reading the overlay, and SQLite's plan of the SQL it ran."""
+    statements: list[str] = []
+    raw = conn.backend._conn  # type: ignore[attr-defined]
+    raw.set_trace_callback(statements.append)
+    try:
+        rows = _run(conn, query, params)
+    finally:
+        raw.set_trace_callback(None)
+    select = next(s for s in statements if s.startswith("WITH") and "overlay" in s)
+    return rows, [row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + select)]
+
+
+def test_a_query_by_a_field_finds_pending_rows_by_an_index(
+        connect: Callable[[], dbapi.Connection]) -> None:
+    """The overlay table is indexed on the fields queries filter on, as the collection is,
+    and a plain query is planned as one (the overlay's two arms each searched by their
+    index), not as a co-routine whose rows are filtered again."""
+    conn = connect()
+    _run(conn, f"CREATE COLLECTION things {json.dumps(SPEC)}")
+    cur = conn.cursor()
+    cur.executemany("INSERT INTO things (id, v) VALUES (?, ?)", [(i, i) for i in range(100)])
+    conn.commit()
+    cur.executemany("UPDATE things SET v = ? WHERE id = ?", [(i + 1000, i) for i in range(50)])
+    want = [(i,) for i in [*range(6), *range(50, 100)]]
+    query = "SELECT things.id FROM things WHERE things.v BETWEEN :lo AND :hi"
+    rows, plan = _plan_through_overlay(conn, query, {"lo": 40, "hi": 1005})
+    assert sorted(rows) == want
+    assert not any("CO-ROUTINE" in line for line in plan), plan
+    assert any(line.startswith("SEARCH temp.overlay") and "USING INDEX" in line
+               for line in plan), plan
+    # ORDER BY a field: SQLite keeps the co-routine, its pending arm searched by the index
+    rows, plan = _plan_through_overlay(conn, query + " ORDER BY things.id",
+                                       {"lo": 40, "hi": 1005})
+    assert rows == want
+    assert any(line.startswith("SEARCH temp.overlay") and "USING INDEX" in line
+               for line in plan), plan
+    conn.commit()
+    assert sorted(_run(conn, query, {"lo": 40, "hi": 1005})) == want
+
+
+def test_a_failed_overlay_copy_is_made_again_by_the_next_read(
+        connect: Callable[[], dbapi.Connection], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pending rows the overlay table could not take stay to be copied: the next read that
+    goes through the overlay copies them, and reads every pending row."""
+    conn = connect()
+    _run(conn, f"CREATE COLLECTION things {json.dumps(SPEC)}")
+    cur = conn.cursor()
+    cur.executemany("INSERT INTO things (id, v) VALUES (?, ?)", [(i, i) for i in range(3)])
+    backend = conn.backend
+    write = type(backend)._write_overlay
+
+    def fail_once(self: Any, *args: Any) -> None:
+        monkeypatch.setattr(type(backend), "_write_overlay", write)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(type(backend), "_write_overlay", fail_once)
+    with pytest.raises(dbapi.OperationalError, match="disk I/O error"):
+        _run(conn, "SELECT things.id FROM things WHERE things.v >= 0")
+    assert _run(conn, "SELECT things.id FROM things WHERE things.v >= 0 ORDER BY things.id"
+                ) == [(0,), (1,), (2,)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from functools import lru_cache
@@ -33,7 +33,7 @@ from ...statements import ast
 from ...statements.prepared import Prepared, prepared
 from ..alter import plan_alter
 from ..base import Document
-from .sqlgen import OutColumn, SqlGenerator, SqlPlan, json_path, quote
+from .sqlgen import OutColumn, SqlGenerator, SqlPlan, field_sql, json_path, quote
 from .store import (
     EmbeddedStore,
     collection_table,
@@ -85,6 +85,8 @@ class EmbeddedConnection:
         self._read_specs: dict[str, tuple[int, CollectionSpec, CollectionSpec]] = {}
         #: the overlay temp table of each collection this connection has written
         self._temps: dict[str, str] = {}
+        #: the fields each overlay table is indexed on (see _index_overlays)
+        self._temp_indexed: dict[str, set[str]] = {}
         self._plans: dict[Any, SqlPlan] = {}
         self._plans_version = store.schema_version
         self._prepared = False
@@ -246,6 +248,7 @@ class EmbeddedConnection:
             self._plans.clear()
         self._plans[key] = plan
         self.store.ensure_auto_indexes(self._conn, plan.index_fields)
+        self._index_overlays(plan.index_fields)
         return plan
 
     def _overlays(self, collections: Any, pending: PendingBatch | None) -> dict[str, str]:
@@ -274,23 +277,64 @@ class EmbeddedConnection:
                 self._conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
                                    "(id TEXT PRIMARY KEY, body TEXT)")
             self._temps[collection] = temp
-        dirty = pending.dirty.pop(collection, None)
+        dirty = pending.dirty.get(collection)
         if dirty:
             docs = pending.overlay.get(collection, {})
             gone = [(k,) for k in dirty if k not in docs]
-            rows = [(docs[k][0], None if docs[k][1] is None else values.dumps(docs[k][1]))
-                    for k in dirty if k in docs]
+            states = [docs[k] for k in dirty if k in docs]
+            bodies = [state[1] for state in states if state[1] is not None]
+            texts = iter(values.dumps_each(bodies))  # (in one pass: values.dumps of each)
+            rows = [(doc_id, None if body is None else next(texts)) for doc_id, body in states]
             with self._lock:
-                if gone:
-                    self._conn.executemany(f"DELETE FROM {temp} WHERE id = ?", gone)
-                self._conn.executemany(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows)
+                self._write_overlay(temp, gone, rows)
+            del pending.dirty[collection]  # (kept if the copy failed: copied again next time)
         return temp
+
+    def _write_overlay(self, temp: str, gone: list[tuple[str]],
+                       rows: list[tuple[str, str | None]]) -> None:
+        """Delete ``gone`` from an overlay table and write ``rows``: all or nothing, and
+        several rows in one SQLite transaction (a savepoint: the connection otherwise
+        commits, and journals, each row by itself)."""
+        conn = self._conn
+        if len(gone) + len(rows) == 1:
+            if gone:
+                conn.execute(f"DELETE FROM {temp} WHERE id = ?", gone[0])
+            else:
+                conn.execute(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows[0])
+            return
+        conn.execute("SAVEPOINT overlay_copy")
+        try:
+            if gone:
+                conn.executemany(f"DELETE FROM {temp} WHERE id = ?", gone)
+            conn.executemany(f"INSERT OR REPLACE INTO {temp} VALUES (?, ?)", rows)
+        except BaseException:
+            conn.execute("ROLLBACK TO overlay_copy")
+            conn.execute("RELEASE overlay_copy")
+            raise
+        conn.execute("RELEASE overlay_copy")
+
+    @store_errors("indexing an overlay")
+    def _index_overlays(self, fields: set[tuple[str, str]]) -> None:
+        """Index the overlay tables on the fields queries filter and sort on, as the store
+        is (``ensure_auto_indexes``): a query then finds its pending documents by the index
+        too, not by reading every pending document of the collection."""
+        for collection, name in fields:
+            temp = self._temps.get(collection)
+            if temp is None or name in (indexed := self._temp_indexed.setdefault(temp, set())):
+                continue
+            index = "temp." + quote(f"overlay-index{next(_serial)}")
+            table = temp.removeprefix("temp.")
+            with self._lock:
+                self._conn.execute(f"CREATE INDEX {index} ON {table} "
+                                   f"({field_sql('@', name).replace(quote('@') + '.', '')})")
+            indexed.add(name)
 
     @store_errors("dropping an overlay")
     def drop_overlay(self, collection: str) -> None:
         """Forget the mirrored pending state of one collection (it was dropped)."""
         temp = self._temps.pop(collection, None)
         if temp:
+            self._temp_indexed.pop(temp, None)
             with self._lock:
                 self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
 
@@ -309,6 +353,7 @@ class EmbeddedConnection:
     def _drop_overlays(self) -> None:
         temps = list(self._temps.values())
         self._temps.clear()
+        self._temp_indexed.clear()
         with self._lock:
             for temp in temps:
                 self._conn.execute(f"DROP TABLE IF EXISTS {temp}")
@@ -1047,7 +1092,9 @@ def _patch_run(conn: sqlite3.Connection, store: EmbeddedStore, patches: list[Pat
 def _patch_chunk(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
                  patches: list[Patch], etag: int, modified: str,
                  results: list[dict[str, Any]]) -> int:
-    if all(_plain_key(k) for p in patches for k in (*p.set, *p.unset)):
+    names = {key for p in patches for key in p.set}  # (each field name tested once)
+    names.update(key for p in patches for key in p.unset)
+    if all(map(_plain_key, names)):
         return _patch_chunk_in_sqlite(conn, store, table, patches, etag, modified, results)
     marks = ", ".join("?" * len(patches))
     stored: dict[str, tuple[str, str]] = {
@@ -1080,24 +1127,16 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
     stored), each UPDATE checking the change vector the PATCH expects. If a document is
     missing or changed, the chunk's updates are taken back and ``_check_expected`` of the
     PATCHes in order says which one fails."""
-    by_shape: dict[tuple[int, int, bool], list[list[Any]]] = {}
-    key_path = _key_path
-    cv_format = _cv_template(store).format
+    cvs = list(map(_cv_template(store).format, range(etag + 1, etag + len(patches) + 1)))
     # the values set, encoded in one pass (values.dumps of each: same texts, same errors)
-    texts = iter(values.dumps_each([value for cmd in patches for value in cmd.set.values()]))
-    for cmd in patches:
-        etag += 1
-        args: list[Any] = []
-        for key in cmd.set:
-            args += (key_path(key), next(texts))
-        if cmd.unset:
-            args += [key_path(key) for key in cmd.unset]
-        cv = cv_format(etag)
-        checked = cmd.expected is not None
-        args += (cv, modified, cmd.id, cmd.expected) if checked else (cv, modified, cmd.id)
-        by_shape.setdefault((len(cmd.set), len(cmd.unset), checked), []).append(args)
-        results.append({"Id": cmd.id, "ChangeVector": cv, "LastModified": modified,
-                        "Type": "PATCH", "PatchStatus": "Patched"})
+    texts = values.dumps_each([value for cmd in patches for value in cmd.set.values()])
+    shape = _one_shape(patches)
+    if shape is not None:  # the common case: every PATCH sets the same fields
+        by_shape = {shape: _shape_rows(patches, texts, cvs, modified, shape[2])}
+    else:
+        by_shape = _rows_by_shape(patches, texts, cvs, modified)
+    results += [{"Id": cmd.id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
+                 "PatchStatus": "Patched"} for cmd, cv in zip(patches, cvs, strict=True)]
     changes = conn.total_changes
     conn.execute("SAVEPOINT patch_chunk")
     for (n_set, n_unset, checked), rows in by_shape.items():  # distinct documents: any order
@@ -1106,7 +1145,54 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
         conn.execute("ROLLBACK TO patch_chunk")
         _refuse_patches(conn, table, patches)
     conn.execute("RELEASE patch_chunk")
-    return etag
+    return etag + len(patches)
+
+
+def _one_shape(patches: list[Patch]) -> tuple[int, int, bool] | None:
+    """The shape of the UPDATE of every PATCH (``_patch_sql``'s arguments) when they all
+    set the same fields in the same order, remove none, and all or none check a change
+    vector; else None."""
+    first = patches[0]
+    keys = tuple(first.set)
+    checked = first.expected is not None
+    if first.unset or not keys:
+        return None
+    for cmd in patches:
+        if cmd.unset or (cmd.expected is not None) is not checked or tuple(cmd.set) != keys:
+            return None
+    return len(keys), 0, checked
+
+
+def _shape_rows(patches: list[Patch], texts: list[str], cvs: list[str], modified: str,
+                checked: bool) -> list[Sequence[Any]]:
+    """The UPDATE arguments of PATCHes of one shape (``_one_shape``), a column at a time:
+    those ``_rows_by_shape`` gives."""
+    keys = tuple(patches[0].set)
+    columns: list[Any] = []
+    for n, key in enumerate(keys):
+        columns += (itertools.repeat(_key_path(key)), texts[n::len(keys)])
+    columns += (cvs, itertools.repeat(modified), [cmd.id for cmd in patches])
+    if checked:
+        columns.append([cmd.expected for cmd in patches])
+    return list(zip(*columns, strict=False))  # (the repeated columns never end)
+
+
+def _rows_by_shape(patches: list[Patch], texts: list[str], cvs: list[str],
+                   modified: str) -> dict[tuple[int, int, bool], list[Sequence[Any]]]:
+    """The UPDATE arguments of each PATCH, by the shape of its UPDATE."""
+    by_shape: dict[tuple[int, int, bool], list[Sequence[Any]]] = {}
+    key_path = _key_path
+    values_set = iter(texts)
+    for cmd, cv in zip(patches, cvs, strict=True):
+        args: list[Any] = []
+        for key in cmd.set:
+            args += (key_path(key), next(values_set))
+        if cmd.unset:
+            args += [key_path(key) for key in cmd.unset]
+        checked = cmd.expected is not None
+        args += (cv, modified, cmd.id, cmd.expected) if checked else (cv, modified, cmd.id)
+        by_shape.setdefault((len(cmd.set), len(cmd.unset), checked), []).append(args)
+    return by_shape
 
 
 def _refuse_patches(conn: sqlite3.Connection, table: str, patches: list[Patch]) -> None:
