@@ -57,6 +57,15 @@ def test_fetch_calls_mix_across_chunk_boundaries(file_conn: dbapi.Connection) ->
     assert cur.fetchone() is None and cur.fetchall() == [] and not cur.streaming
 
 
+def test_iterating_a_stream_crosses_its_chunks(file_conn: dbapi.Connection) -> None:
+    expected = _all(file_conn, stream=False)
+    cur = file_conn.cursor(stream=True)
+    cur.execute(QUERY, {"low": 10})
+    rows = iter(cur)
+    got = [next(rows) for _ in range(999)] + cur.fetchmany(3) + list(rows)
+    assert got == expected and not cur.streaming
+
+
 def test_a_stream_reads_the_store_a_chunk_at_a_time(file_conn: dbapi.Connection) -> None:
     cur = file_conn.cursor(stream=True)
     cur.execute(QUERY, {"low": 0})
