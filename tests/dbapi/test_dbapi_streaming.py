@@ -169,6 +169,23 @@ def test_a_stream_gives_the_buffered_rows_of_odd_documents(odd_file_conn: dbapi.
     assert stream.fetchall() == expected
 
 
+def test_a_streamed_read_is_not_noted_as_the_transactions_read(
+        file_conn: dbapi.Connection) -> None:
+    """Its rows come from a snapshot of their own: a write by key after it loads the document
+    (as after no read), and its change vector is not listed; a buffered read is noted."""
+    for stream, loads in ((True, 1), (False, 0)):
+        cur = file_conn.cursor(stream=stream)
+        cur.execute("SELECT t.id, t.name FROM t WHERE t.id = :id OR t.id = :other",
+                    {"id": 7, "other": 8})
+        assert cur.streaming is stream
+        assert len(cur.fetchall()) == 2
+        assert ("t/7" in file_conn.change_vectors) is not stream
+        before = file_conn.request_counts.get("load", 0)
+        file_conn.cursor().execute("UPDATE t SET name = :n WHERE t.id = :id", {"n": "x", "id": 7})
+        assert file_conn.request_counts.get("load", 0) - before == loads
+        file_conn.rollback()
+
+
 def test_a_streamed_select_for_update_guards_the_documents_it_read(
         file_conn: dbapi.Connection, tmp_path: Path) -> None:
     cur = file_conn.cursor(stream=True)
