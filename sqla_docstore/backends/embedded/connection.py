@@ -349,12 +349,8 @@ class EmbeddedConnection:
         labels = [c.label for c in columns]
         if not plan.documents:  # SQL values only: the rows as SQLite gives them
             return labels, build_rows(plan, self._run(plan, params), None)
-        if pending is not None and len(plan.documents) == 1 and all(
-                c.kind == "field" for c in columns):
-            return labels, self._run_shaped(
-                plan, params, lambda rows: _field_rows(plan, rows, pending))
-        seen = pending.seen if pending is not None else None
-        return labels, self._run_shaped(plan, params, lambda rows: build_rows(plan, rows, seen))
+        return labels, self._run_shaped(plan, params,
+                                        lambda rows: build_rows(plan, rows, pending))
 
     def _run_shaped(self, plan: SqlPlan, params: dict[str, Any],
                     shape: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]
@@ -1273,18 +1269,67 @@ def _chunks(plan: SqlPlan, cursor: sqlite3.Cursor, reader: sqlite3.Connection,
 
 
 def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
-               seen: dict[str, Any] | None) -> list[tuple[Any, ...]]:
-    """Result tuples; documents read are remembered in ``seen`` (id -> (body, cv))."""
+               pending: PendingBatch | None) -> list[tuple[Any, ...]]:
+    """Result tuples; the stored documents read are noted in ``pending`` (see
+    PendingBatch.note_read). A chunk is shaped a column at a time (each document slot's texts
+    parsed in one call); if that fails anywhere, a row at a time (``_rows_each``), which
+    raises the error of the first failing row."""
     columns = plan.columns
     if not rows:
         return []
     kinds = {c.kind for c in columns}
-    loads = values.loads
     if kinds == {"field"} and len(plan.documents) == 1:
-        return _field_rows(plan, rows, None)
+        return _field_rows(plan, rows, pending)
     if kinds == {"value"}:
         return rows
-    getters = [_getter(c) for c in columns]
+    try:
+        texts = {slot: list(map(itemgetter(slot), rows)) for slot, _, _ in plan.documents}
+        docs = {slot: _parsed(slot_texts) for slot, slot_texts in texts.items()}
+        out = list(zip(*[_column(c, rows, docs) for c in columns], strict=True))
+    except Exception:  # (the same error again, from the row it is in)
+        return _rows_each(plan, rows, pending.seen if pending is not None else None)
+    if len(out) != len(rows):  # (no columns: zip gives no rows)
+        return _rows_each(plan, rows, pending.seen if pending is not None else None)
+    if pending is not None:
+        for slot, id_slot, cv_slot in plan.documents:
+            pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(texts[slot]),
+                              tuple(map(itemgetter(cv_slot), rows)))
+    return out
+
+
+def _parsed(texts: list[str | None]) -> list[Any]:
+    """The documents of a chunk's texts (None for a NULL one: an outer join's missing side)."""
+    docs = values.loads_all(texts)
+    if docs is None:
+        loads = values.loads
+        docs = [None if text is None else loads(text) for text in texts]
+    return docs
+
+
+def _column(col: OutColumn, rows: list[tuple[Any, ...]],
+            docs: dict[int, list[Any]]) -> list[Any]:
+    """The values of one result column for every row of a chunk (``_getter``'s, a column at
+    a time)."""
+    if col.kind == "field":
+        slot_docs = docs[col.slot]
+        try:
+            return list(map(itemgetter(col.name), slot_docs))
+        except (KeyError, TypeError):  # a field a document lacks, or no document: None
+            name = col.name
+            return [None if doc is None else doc.get(name) for doc in slot_docs]
+    if col.kind == "doc":
+        return docs[col.slot]
+    if col.kind == "json":
+        return list(map(_json_value, map(itemgetter(col.slot), rows)))
+    return list(map(itemgetter(col.slot), rows))
+
+
+def _rows_each(plan: SqlPlan, rows: list[tuple[Any, ...]],
+               seen: dict[str, Any] | None) -> list[tuple[Any, ...]]:
+    """``build_rows`` a row at a time; documents read are remembered in ``seen``
+    (id -> (body, cv))."""
+    loads = values.loads
+    getters = [_getter(c) for c in plan.columns]
     result = []
     for row in rows:
         docs = {}
