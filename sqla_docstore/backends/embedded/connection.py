@@ -1268,12 +1268,17 @@ def _chunks(plan: SqlPlan, cursor: sqlite3.Cursor, reader: sqlite3.Connection,
         reader.close()
 
 
+#: rows from which a chunk is shaped a column at a time (fewer: a row at a time, which costs
+#: less per call)
+_COLUMNS_FROM = 8
+
+
 def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
                pending: PendingBatch | None) -> list[tuple[Any, ...]]:
     """Result tuples; the stored documents read are noted in ``pending`` (see
     PendingBatch.note_read). A chunk is shaped a column at a time (each document slot's texts
     parsed in one call); if that fails anywhere, a row at a time (``_rows_each``), which
-    raises the error of the first failing row."""
+    raises the error of the first failing row, as a chunk of a few rows is."""
     columns = plan.columns
     if not rows:
         return []
@@ -1282,6 +1287,8 @@ def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
         return _field_rows(plan, rows, pending)
     if kinds == {"value"}:
         return rows
+    if len(rows) < _COLUMNS_FROM:
+        return _rows_each(plan, rows, pending.seen if pending is not None else None)
     try:
         texts = {slot: list(map(itemgetter(slot), rows)) for slot, _, _ in plan.documents}
         docs = {slot: _parsed(slot_texts) for slot, slot_texts in texts.items()}
