@@ -38,7 +38,7 @@ class PendingBatch:
         self._savepoints: list[tuple[str, int, int]] = []
         self._seen: dict[str, tuple[JSONDict | str, str | None]] = {}
         #: reads noted in bulk (note_read), not yet in ``seen``: (ids, JSON texts, cvs)
-        self._unseen: list[tuple[list[str], list[str | None], list[str | None]]] = []
+        self._unseen: list[tuple[Sequence[str], Sequence[str | None], Sequence[str | None]]] = []
         #: change vectors UPDATE and DELETE by key must find at commit (optimistic
         #: concurrency: set by a session from what it loaded)
         self.expected: dict[str, str] = {}
@@ -63,8 +63,8 @@ class PendingBatch:
             self._take_reads()
         self._seen = value
 
-    def note_read(self, ids: list[str], texts: list[str | None],
-                  cvs: list[str | None]) -> None:
+    def note_read(self, ids: Sequence[str], texts: Sequence[str | None],
+                  cvs: Sequence[str | None]) -> None:
         """Documents a query read, by id, JSON text and change vector (a pending document,
         read without one, is left out): they join ``seen`` when it is next looked at, so
         a read nobody looks back at costs no entry per row."""

@@ -598,8 +598,19 @@ class Cursor:
         return rows
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        while (row := self.fetchone()) is not None:
-            yield row
+        """``fetchone()`` until the rows run out, without a method call per row: each row is
+        still taken from the cursor's state as it stands (a fetch call or a new statement in
+        between is seen; a closed cursor or a statement without rows raises)."""
+        while True:
+            if self.connection is None or self.description is None:
+                self._check_result()
+            rows, pos = self._rows, self._pos
+            if pos >= len(rows):
+                if not self._refill():
+                    return
+                rows, pos = self._rows, self._pos
+            self._pos = pos + 1
+            yield rows[pos]
 
     def close(self) -> None:
         self._end_stream()

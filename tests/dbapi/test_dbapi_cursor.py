@@ -93,6 +93,38 @@ def test_fetchone_fetchmany_fetchall_and_iteration(conn: dbapi.Connection) -> No
     assert list(cur) == [(2,), (1,), (0,)]
 
 
+def test_iteration_takes_each_row_from_the_cursor_as_it_stands(conn: dbapi.Connection) -> None:
+    """Iterating is fetchone() until None: fetch calls and statements in between are seen,
+    a closed cursor or a statement without rows raises."""
+    _seed(conn, 6)
+    cur = conn.cursor()
+    cur.execute("SELECT users.age FROM users ORDER BY users.age")
+    rows = iter(cur)
+    assert next(rows) == (0,)
+    assert cur.fetchone() == (1,)
+    assert next(rows) == (2,)
+    assert cur.fetchmany(2) == [(3,), (4,)]
+    assert list(rows) == [(5,)]
+    assert cur.fetchone() is None
+    cur.execute("SELECT users.age FROM users ORDER BY users.age DESC")
+    rows = iter(cur)
+    assert next(rows) == (5,)
+    cur.execute("SELECT users.name FROM users WHERE users.age = :a", {"a": 1})
+    assert list(rows) == [("u1",)]  # the new statement's rows
+    cur.execute("SELECT users.age FROM users")
+    rows = iter(cur)
+    next(rows)
+    cur.execute(INSERT_USER, {"name": "x", "age": 9})
+    with pytest.raises(dbapi.ProgrammingError, match="no result set"):
+        next(rows)
+    cur.execute("SELECT users.age FROM users")
+    rows = iter(cur)
+    next(rows)
+    cur.close()
+    with pytest.raises(dbapi.InterfaceError):
+        next(rows)
+
+
 def test_execute_returns_the_cursor(conn: dbapi.Connection) -> None:
     cur = conn.cursor()
     assert cur.execute("SELECT count(*) FROM users") is cur

@@ -173,3 +173,98 @@ def test_insert_bodies_in_bulk_are_those_built_one_by_one(conn: dbapi.Connection
         plan.body(conn.backend, p) for p in param_sets]
     with pytest.raises(dbapi.ProgrammingError, match="no value given for parameter 'n'"):
         plan.bodies(conn.backend, [{"n": "x", "a": 1, "t": 1}, {"a": 1, "t": 1}])
+
+
+GENERAL_QUERIES = [
+    "SELECT id, upper(name), name, age FROM users ORDER BY id",  # SQL values beside fields
+    "SELECT users.id, teams.title, users.name, users.team FROM users LEFT OUTER JOIN teams "
+    "ON teams.id = users.team ORDER BY users.id",  # NULL documents of the missing side
+    "SELECT teams.title, users.name FROM users JOIN teams ON teams.id = users.id "
+    "ORDER BY users.id",
+    "SELECT id, name -> 'nested' AS n, name FROM users ORDER BY id",  # JSON elements
+    "SELECT * FROM loose ORDER BY id",  # whole documents
+    "SELECT loose.id, users.name, loose.x FROM loose LEFT OUTER JOIN users "
+    "ON users.id = loose.id ORDER BY loose.id",
+]
+
+
+def _read_state(conn: dbapi.Connection, sql: str) -> tuple[Any, ...]:
+    """A query's rows (or error), and what the transaction then holds as read: id ->
+    (parsed body, change vector)."""
+    from sqla_docstore import values
+
+    cur = conn.cursor()
+    try:
+        cur.execute(sql)
+        outcome: Any = (cur.description, cur.fetchall())
+    except dbapi.Error as exc:
+        outcome = (type(exc), str(exc))
+    seen = {doc_id: (values.loads(body) if isinstance(body, str) else body, cv)
+            for doc_id, (body, cv) in conn.pending.seen.items()}
+    return outcome, seen
+
+
+@pytest.fixture
+def general(conn: dbapi.Connection, create_collection: Any) -> dbapi.Connection:
+    """More than a shaping chunk of users (some lacking fields or holding other kinds),
+    teams for a few, an undeclared collection, and pending writes to users and teams."""
+    from sqla_docstore.backends.embedded import connection as embedded
+
+    create_collection(conn, "loose", {})
+    count = embedded._SHAPE_CHUNK + 9
+    odd: dict[int, dict[str, Any]] = {
+        3: {"name": "no age"}, 4: {"name": None, "age": 2**70},
+        5: {"name": {"nested": [1]}, "age": decimal.Decimal("1.10000000000000000001")},
+        count - 1: {"team": 1}}
+    users = [Put("users", f"users/{i}", {"id": i, **odd.get(i, {"name": f"n{i}", "age": i,
+                                                              "team": i % 4})}, "")
+             for i in range(count)]
+    teams = [Put("teams", f"teams/{i}", {"id": i, "title": f"t{i}"}, "") for i in range(3)]
+    loose = [Put("loose", f"loose/{i}", {"id": i, "x": [i]} if i % 3 else {"id": i}, "")
+             for i in range(0, count, 7)]
+    conn.backend.submit(Batch(users + teams + loose))
+    cur = conn.cursor()
+    cur.execute("UPDATE users SET name = :n WHERE id = :id", {"n": "pending", "id": 2})
+    cur.execute("INSERT INTO teams (id, title) VALUES (:id, :t)", {"id": 3, "t": "new"})
+    cur.execute("DELETE FROM users WHERE id = :id", {"id": 6})
+    return conn
+
+
+@pytest.mark.parametrize("savepoint", [False, True])
+@pytest.mark.parametrize("sql", GENERAL_QUERIES)
+def test_rows_shaped_a_column_at_a_time_are_those_of_a_row_at_a_time(
+        general: dbapi.Connection, sql: str, savepoint: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The general shaping (several documents or kinds of column per row) gives the rows, the
+    documents read (with their versions; pending ones without) and the errors of shaping one
+    row at a time, with pending writes overlaid, in a savepoint too."""
+    from sqla_docstore.backends.embedded import connection as embedded
+
+    if savepoint:
+        general.savepoint("sp")
+        general.cursor().execute("UPDATE users SET age = :a WHERE id = :id", {"a": 9, "id": 7})
+    general.pending.seen = {}  # (what the writes above read)
+
+    def unused(*args: Any) -> Any:
+        raise AssertionError("not the path under test")
+
+    monkeypatch.setattr(embedded, "_rows_each", unused)
+    monkeypatch.setattr(embedded, "_COLUMNS_FROM", 1)  # (a few rows too)
+    fast = _read_state(general, sql)
+    assert isinstance(fast[0][1], list) and fast[0][1]  # rows, shaped a column at a time
+    monkeypatch.undo()
+    general.pending.seen = {}
+    monkeypatch.setattr(embedded, "_column", unused)  # a row at a time
+    assert _read_state(general, sql) == fast
+
+
+def test_a_document_that_is_no_object_fails_as_a_row_at_a_time(
+        general: dbapi.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqla_docstore.backends.embedded import connection as embedded
+
+    general.backend.submit(Batch([Put("users", "users/5000", [1, 2], "")]))  # type: ignore[arg-type]
+    sql = "SELECT id, upper(name), name FROM users ORDER BY id"
+    fast = _read_state(general, sql)
+    assert fast[0][0] is dbapi.InternalError
+    monkeypatch.setattr(embedded, "_column", lambda *a: 1 / 0)
+    assert _read_state(general, sql) == fast

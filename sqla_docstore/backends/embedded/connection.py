@@ -394,12 +394,8 @@ class EmbeddedConnection:
         labels = [c.label for c in columns]
         if not plan.documents:  # SQL values only: the rows as SQLite gives them
             return labels, build_rows(plan, self._run(plan, params), None)
-        if pending is not None and len(plan.documents) == 1 and all(
-                c.kind == "field" for c in columns):
-            return labels, self._run_shaped(
-                plan, params, lambda rows: _field_rows(plan, rows, pending))
-        seen = pending.seen if pending is not None else None
-        return labels, self._run_shaped(plan, params, lambda rows: build_rows(plan, rows, seen))
+        return labels, self._run_shaped(plan, params,
+                                        lambda rows: build_rows(plan, rows, pending))
 
     def _run_shaped(self, plan: SqlPlan, params: dict[str, Any],
                     shape: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]
@@ -421,15 +417,18 @@ class EmbeddedConnection:
         """The query's rows in chunks, read through a connection of their own (a WAL read
         snapshot of the committed store: the chunks held in memory are the only copy). None
         for a memory store or when the transaction has pending writes to the tables read:
-        those are read whole (``query``)."""
+        those are read whole (``query``), as is a SELECT ... FOR UPDATE (the documents it
+        reads are guarded: executor.run_select). A stream's reads are not noted in the
+        transaction (its rows come from another snapshot): its plan reads bodies only."""
         prep = prepared(stmt)
         if self._shared or (pending is not None and any(pending.touches(c)
-                                                        for c in prep.tables)):
+                                                        for c in prep.tables)) or (
+                isinstance(stmt, ast.Select) and stmt.for_update):
             return None
         arrays = _arrays(prep, params)
         paths = prep.path_values(params)
-        plan = self._plan((prep, (), arrays, paths),
-                          lambda: SqlGenerator(self, {}, arrays, dict(paths)).plan_query(stmt))
+        plan = self._plan((prep, "stream", arrays, paths), lambda: SqlGenerator(
+            self, {}, arrays, dict(paths)).plan_query(stmt, notes=False))
         self._count("query")
         with store_errors(f"running {plan.sql}"):
             reader = self.store.open_connection()
@@ -1331,8 +1330,10 @@ def _check_expected(cmd: Put | Patch | Delete, row: Any) -> None:
 #: rows read from SQLite and shaped at a time: SQLite's tuples (and the documents parsed from
 #: them) die with their chunk, so a large result leaves about one object per row alive (its
 #: result tuple), as reading sqlite3 directly does, and the garbage collector (which counts
-#: objects allocated and not yet freed) runs about as often
-_SHAPE_CHUNK = 100
+#: objects allocated and not yet freed) runs about as often. 1,000 rather than 100: a tenth
+#: of the calls per row (fetchmany, the parse, the picking, noting the reads), the same parse
+#: speed (a chunk's texts, some 100 kB, stay in the CPU's cache)
+_SHAPE_CHUNK = 1000
 
 
 def _chunks(plan: SqlPlan, cursor: sqlite3.Cursor, reader: sqlite3.Connection,
@@ -1353,19 +1354,75 @@ def _chunks(plan: SqlPlan, cursor: sqlite3.Cursor, reader: sqlite3.Connection,
         reader.close()
 
 
+#: rows from which a chunk is shaped a column at a time (fewer: a row at a time, which costs
+#: less per call)
+_COLUMNS_FROM = 8
+
+
 def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
-               seen: dict[str, Any] | None) -> list[tuple[Any, ...]]:
-    """Result tuples; documents read are remembered in ``seen`` (id -> (body, cv))."""
+               pending: PendingBatch | None) -> list[tuple[Any, ...]]:
+    """Result tuples; the stored documents read are noted in ``pending`` (see
+    PendingBatch.note_read). A chunk is shaped a column at a time (each document slot's texts
+    parsed in one call); if that fails anywhere, a row at a time (``_rows_each``), which
+    raises the error of the first failing row, as a chunk of a few rows is."""
     columns = plan.columns
     if not rows:
         return []
     kinds = {c.kind for c in columns}
-    loads = values.loads
     if kinds == {"field"} and len(plan.documents) == 1:
-        return _field_rows(plan, rows, None)
+        return _field_rows(plan, rows, pending)
     if kinds == {"value"}:
         return rows
-    getters = [_getter(c) for c in columns]
+    if len(rows) < _COLUMNS_FROM:
+        return _rows_each(plan, rows, pending.seen if pending is not None else None)
+    try:
+        texts = {slot: list(map(itemgetter(slot), rows)) for slot, _, _ in plan.documents}
+        docs = {slot: _parsed(slot_texts) for slot, slot_texts in texts.items()}
+        out = list(zip(*[_column(c, rows, docs) for c in columns], strict=True))
+    except Exception:  # (the same error again, from the row it is in)
+        return _rows_each(plan, rows, pending.seen if pending is not None else None)
+    if len(out) != len(rows):  # (no columns: zip gives no rows)
+        return _rows_each(plan, rows, pending.seen if pending is not None else None)
+    if pending is not None:
+        for slot, id_slot, cv_slot in plan.documents:
+            pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(texts[slot]),
+                              tuple(map(itemgetter(cv_slot), rows)))
+    return out
+
+
+def _parsed(texts: list[str | None]) -> list[Any]:
+    """The documents of a chunk's texts (None for a NULL one: an outer join's missing side)."""
+    docs = values.loads_all(texts)
+    if docs is None:
+        loads = values.loads
+        docs = [None if text is None else loads(text) for text in texts]
+    return docs
+
+
+def _column(col: OutColumn, rows: list[tuple[Any, ...]],
+            docs: dict[int, list[Any]]) -> list[Any]:
+    """The values of one result column for every row of a chunk (``_getter``'s, a column at
+    a time)."""
+    if col.kind == "field":
+        slot_docs = docs[col.slot]
+        try:
+            return list(map(itemgetter(col.name), slot_docs))
+        except (KeyError, TypeError):  # a field a document lacks, or no document: None
+            name = col.name
+            return [None if doc is None else doc.get(name) for doc in slot_docs]
+    if col.kind == "doc":
+        return docs[col.slot]
+    if col.kind == "json":
+        return list(map(_json_value, map(itemgetter(col.slot), rows)))
+    return list(map(itemgetter(col.slot), rows))
+
+
+def _rows_each(plan: SqlPlan, rows: list[tuple[Any, ...]],
+               seen: dict[str, Any] | None) -> list[tuple[Any, ...]]:
+    """``build_rows`` a row at a time; documents read are remembered in ``seen``
+    (id -> (body, cv))."""
+    loads = values.loads
+    getters = [_getter(c) for c in plan.columns]
     result = []
     for row in rows:
         docs = {}
@@ -1381,7 +1438,9 @@ def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
 def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
                 pending: PendingBatch | None) -> list[tuple[Any, ...]]:
     """Rows of fields of one document each. The documents read are noted in ``pending`` as
-    their JSON texts (see PendingBatch.note_read), so the parsed bodies die young."""
+    their JSON texts (see PendingBatch.note_read), so the parsed bodies die young; in tuples,
+    which the garbage collector stops tracking on its first pass (lists of the same strings
+    would be traversed again by every collection of their generation)."""
     slot, id_slot, cv_slot = plan.documents[0]
     names = tuple(c.name for c in plan.columns)
     texts = list(map(itemgetter(slot), rows))
@@ -1390,8 +1449,8 @@ def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
         out = _picked_each(names, texts)
     if pending is not None and rows:
         # stored documents only, not pending ones (no change vector; see rows_for_write)
-        pending.note_read(list(map(itemgetter(id_slot), rows)), texts,
-                          list(map(itemgetter(cv_slot), rows)))
+        pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(texts),
+                          tuple(map(itemgetter(cv_slot), rows)))
     return out
 
 

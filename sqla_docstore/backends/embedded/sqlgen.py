@@ -117,7 +117,8 @@ class SqlPlan:
     #: (collection, field) pairs the query filters, joins or sorts on: index candidates.
     index_fields: set[tuple[str, str]] = field(default_factory=set)
     array_params: frozenset[str] = frozenset()
-    #: (body slot, id slot, change-vector slot) of every document the rows are read from
+    #: (body slot, id slot, change-vector slot) of every document the rows are read from;
+    #: the id and change-vector slots are -1 in a plan that reads bodies only (``notes``)
     documents: list[tuple[int, int, int]] = field(default_factory=list)
     #: how the binds are computed from a statement's parameters (made on the first run,
     #: by the connection: ``_Binder``)
@@ -169,10 +170,13 @@ class SqlGenerator:
         self._ctes: dict[str, ast.RecursiveCte] = {}
 
     # -- entry points --------------------------------------------------------------------
-    def plan_query(self, stmt: ast.SelectLike) -> SqlPlan:
+    def plan_query(self, stmt: ast.SelectLike, notes: bool = True) -> SqlPlan:
+        """``notes``: each document's id and change vector are read beside its body, for the
+        connection to note what the transaction read; False: bodies only (a read nobody notes,
+        such as a stream's), unless the select list is grouped (DISTINCT over whole rows)."""
         documents: list[tuple[int, int, int]] = []
         if isinstance(stmt, ast.Select):
-            sql, columns = self._top_select(stmt, documents)
+            sql, columns = self._top_select(stmt, documents, notes)
         else:
             sql = self.select(stmt, None)
             columns = [OutColumn(label, "value", i) for i, label in enumerate(_labels(stmt))]
@@ -211,8 +215,8 @@ class SqlGenerator:
         return SqlPlan(self._with_overlays(sql), self.binds, [])
 
     # -- selects -------------------------------------------------------------------------
-    def _top_select(self, stmt: ast.Select,
-                    documents: list[tuple[int, int, int]]) -> tuple[str, list[OutColumn]]:
+    def _top_select(self, stmt: ast.Select, documents: list[tuple[int, int, int]],
+                    notes: bool = True) -> tuple[str, list[OutColumn]]:
         scope = self._from_scope(stmt.from_, None)
         grouped = bool(stmt.distinct or stmt.group_by or stmt.having
                        or any(_has_aggregate(c.expr) for c in stmt.columns))
@@ -233,10 +237,15 @@ class SqlGenerator:
                     planned.append((label, kind, len(sql_cols), ""))
                     sql_cols.append(f"{target} AS {quote(label)}")
         body_slot: dict[str, int] = {}
+        notes = notes or grouped  # (the id and change vector keep DISTINCT rows apart)
         for ref in refs:
             # The body, and the document's id and change vector: the connection remembers
             # what it read.
             body_slot[ref] = len(sql_cols)
+            if not notes:
+                documents.append((len(sql_cols), -1, -1))
+                sql_cols.append(f"{quote(ref)}.body")
+                continue
             documents.append((len(sql_cols), len(sql_cols) + 1, len(sql_cols) + 2))
             sql_cols += [f"{quote(ref)}.body", f"{quote(ref)}.id", f"{quote(ref)}.cv"]
         out = [
