@@ -121,7 +121,9 @@ class Connection:
         """A cursor. ``stream=True`` (a server-side cursor, as SQLAlchemy's
         ``stream_results`` / ``yield_per`` ask for): a query's rows come from the store as
         they are fetched, in memory a chunk (``arraysize``, at least 1000) at a time, where
-        the backend can (a file store, no pending writes to the tables read); else whole."""
+        the backend can (a file store, no pending writes to the tables read); else whole. A
+        statement without rows (DML, DDL) reads as no rows on it, as on sqlite3's cursors:
+        SQLAlchemy fetches a streaming cursor's first row whatever the statement."""
         return Cursor(self, stream=stream)
 
     def assume_collections(self, specs: Iterable[CollectionSpec]) -> None:
@@ -377,6 +379,7 @@ class Cursor:
         self._rows: list[tuple[Any, ...]] = []
         self._pos = 0
         self._stream = stream
+        self._ran = False  # a statement ran (a streaming cursor's DML reads as no rows)
         self._chunks: Iterator[list[tuple[Any, ...]]] | None = None  # rows still in the store
 
     def _conn(self) -> Connection:
@@ -529,6 +532,7 @@ class Cursor:
                   rows: list[tuple[Any, ...]], rowcount: int = -1,
                   lastrowid: int | None = None) -> None:
         self.description = description
+        self._ran = True
         self.rowcount = rowcount
         self.lastrowid = lastrowid
         self._rows = rows
@@ -536,7 +540,7 @@ class Cursor:
 
     def _check_result(self) -> None:
         self._conn()
-        if self.description is None:
+        if self.description is None and not (self._stream and self._ran):
             raise errors.ProgrammingError("the last operation produced no result set")
 
     @property

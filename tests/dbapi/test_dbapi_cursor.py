@@ -35,6 +35,16 @@ def test_description_is_none_for_writes(conn: dbapi.Connection) -> None:
         cur.fetchone()
 
 
+def test_a_streaming_cursor_reads_a_write_as_no_rows(conn: dbapi.Connection) -> None:
+    cur = conn.cursor(stream=True)
+    with pytest.raises(dbapi.ProgrammingError, match="no result set"):
+        cur.fetchmany(1)  # nothing ran yet
+    cur.execute(INSERT_USER, {"name": "a", "age": 1})
+    assert cur.description is None and cur.rowcount == 1
+    assert cur.fetchmany(1) == [] and cur.fetchone() is None and cur.fetchall() == []
+    assert list(cur) == []
+
+
 def test_insert_rowcount_and_lastrowid(conn: dbapi.Connection, rows: Any) -> None:
     cur = conn.cursor()
     cur.execute(INSERT_USER, {"name": "a", "age": 1})
