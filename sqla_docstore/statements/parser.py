@@ -253,6 +253,41 @@ def _renamed(select: ast.SelectLike, names: tuple[str, ...]) -> ast.SelectLike |
                                          for c, n in zip(select.columns, names, strict=True)))
 
 
+def _ordinal(term: ast.Expr, columns: tuple[ast.ResultColumn, ...], clause: str,
+             as_label: bool) -> ast.Expr:
+    """A term of ORDER BY or GROUP BY: an integer constant K stands for the K-th result
+    column, as in SQLite (else the whole clause would order or group by a constant). ORDER BY
+    names an aliased column by its alias (``as_label``); otherwise the column's expression
+    is used, unless one of its names is also a result alias (labels name things in those
+    clauses here, fields in SQLite) or the column comes from a ``*``: NotSupportedError."""
+    if not (isinstance(term, ast.Literal) and type(term.value) is int):
+        return term
+    k = term.value
+    if k >= 1 and any(isinstance(c.expr, ast.Star) for c in columns[:k]):
+        raise NotSupportedError(f"{clause} {k} with a * in the select list is not supported "
+                                "by sqla_docstore: name the column")
+    if not 1 <= k <= len(columns):
+        raise ProgrammingError(f"{clause} term {k} out of range - should be between 1 and "
+                               f"{len(columns)}")
+    col = columns[k - 1]
+    aliases = [c.alias for c in columns if c.alias is not None]
+    if as_label and col.alias is not None and aliases.count(col.alias) == 1:
+        return ast.Column(None, col.alias)
+    if any(isinstance(n, ast.Column) and n.table is None and n.name in aliases
+           for n in ast.walk(col.expr)):
+        raise NotSupportedError(f"{clause} {k}: its column reads a name that is also a "
+                                "result alias; write the expression instead")
+    return col.expr
+
+
+def _ordinals(select: ast.Select) -> ast.Select:
+    """``select`` with the integer constants of ORDER BY read as result column positions
+    (see ``_ordinal``; GROUP BY's are read so by ``select_core``)."""
+    order_by = tuple(replace(item, expr=_ordinal(item.expr, select.columns, "ORDER BY", True))
+                     for item in select.order_by)
+    return select if order_by == select.order_by else replace(select, order_by=order_by)
+
+
 def _aggregates(expr: ast.Expr) -> bool:
     subqueries = (ast.Exists, ast.ScalarSubquery, ast.InSelect, ast.Window)
     return any(isinstance(n, ast.Func) and n.name in _AGGREGATE_NAMES
@@ -1007,11 +1042,11 @@ class _Parser:
                     (limit or offset) and (first.limit or first.offset)
                 ):
                     self.error("ORDER BY / LIMIT given twice")
-                return ast.Select(
+                return _ordinals(ast.Select(
                     first.columns, first.from_, first.where, first.group_by, first.having,
                     order_by or first.order_by, limit or first.limit, offset or first.offset,
                     first.distinct, first.for_update,
-                )
+                ))
             return ast.Compound(first.op, first.selects, order_by or first.order_by,
                                 limit or first.limit, offset or first.offset)
         return ast.Compound(op, tuple(selects), order_by, limit, offset)
@@ -1055,7 +1090,9 @@ class _Parser:
         having = self.expr() if self.accept_kw("having") else None
         if self.tok.is_kw("window"):
             self.unsupported("WINDOW clauses")
-        return ast.Select(columns, from_, where, group_by, having, distinct=distinct)
+        return ast.Select(columns, from_, where,
+                          tuple(_ordinal(e, columns, "GROUP BY", False) for e in group_by),
+                          having, distinct=distinct)
 
     def result_columns(self) -> tuple[ast.ResultColumn, ...]:
         cols = [self.result_column()]

@@ -135,8 +135,8 @@ def _run(path: Path, as_lists: bool) -> list[Any]:
                 continue
             given = [list(r) for r in rows] if as_lists else rows
             seen.append(_outcome(cur, sql, given))
-        for table in ("items", "plain", "by_id"):
-            cur.execute(f"SELECT * FROM {table} ORDER BY 1")  # the transaction's own reads
+        for table, key in (("items", "id"), ("plain", "k"), ("by_id", "ref")):
+            cur.execute(f"SELECT * FROM {table} ORDER BY {key}")  # the transaction's own reads
             seen.append([tuple(r) for r in cur.fetchall()])
         conn.commit()
     finally:
