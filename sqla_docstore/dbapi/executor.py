@@ -8,6 +8,7 @@ in the same transaction see them.
 from __future__ import annotations
 
 import collections
+import copy
 import decimal
 import itertools
 from collections.abc import Callable, Iterator, Sequence
@@ -352,7 +353,7 @@ def run_point(
         # Different key values share an id text (1 and "1"); SQL equality is on the values.
         stored = tuple([body.get(f) for f in spec.primary_key])
         if any(stored == key for key in keys):
-            out.rows.append(point.row(body))
+            out.rows.append(_unshared(point.row(body)))
     return out
 
 
@@ -377,8 +378,21 @@ def _point_rows_one(backend: BackendConnection, point: PointLookup, value: Any,
     doc = backend.get_documents(spec.name, [doc_id], pending).get(doc_id)
     # Different key values share an id text (1 and "1"); SQL equality is on the values.
     if doc is not None and doc[1] is not None and doc[1].get(spec.primary_key[0]) == value:
-        return [point.row(doc[1])]
+        return [_unshared(point.row(doc[1]))]
     return []
+
+
+def _unshared(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``row`` with its JSON objects and arrays copied: a value handed out is the caller's
+    own, as sqlite3's are (a pending document's, or one its body shares with other rows, such
+    as a JSON column's default, would otherwise change with it, and go into the commit)."""
+    if not any(type(value) in _CONTAINERS for value in row):
+        return row
+    return tuple(copy.deepcopy(value) if type(value) in _CONTAINERS else value
+                 for value in row)
+
+
+_CONTAINERS = frozenset({dict, list})
 
 
 # ----------------------------------------------------------------------------- inserts
@@ -894,19 +908,20 @@ class _ReturningPlan:
             return [self.row(backend, params, body)
                     for body, params in zip(bodies, param_sets, strict=True)]
         names = [name for name in self.fields if name is not None]  # (all: no expression)
-        return list(zip(*[list(map(dict.get, bodies, itertools.repeat(name)))
-                          for name in names], strict=True))
+        return list(map(_unshared, zip(*[list(map(dict.get, bodies, itertools.repeat(name)))
+                                         for name in names], strict=True)))
 
     def row(self, backend: BackendConnection, params: dict[str, Any],
             body: dict[str, Any], matched: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         computed = iter(backend.evaluate(
             self.exprs, rowexpr.bind_fields(params, body, self.reads)) if self.exprs else ())
         if not self.matched_at:
-            return tuple(body.get(f) if f is not None else next(computed) for f in self.fields)
+            return _unshared(tuple(body.get(f) if f is not None else next(computed)
+                                   for f in self.fields))
         from_row = iter(matched)
-        return tuple(next(from_row) if n in self.matched_at else
-                     body.get(f) if f is not None else next(computed)
-                     for n, f in enumerate(self.fields))
+        return _unshared(tuple(next(from_row) if n in self.matched_at else
+                               body.get(f) if f is not None else next(computed)
+                               for n, f in enumerate(self.fields)))
 
 
 def _analyse_returning(backend: BackendConnection,
