@@ -127,7 +127,8 @@ def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iter
         types = set(map(type, column))
         if str in types:
             texts = column if len(types) == 1 else [v for v in column if type(v) is str]
-            if "\x00" in "".join(texts):
+            joined = "".join(texts)
+            if "\x00" in joined or values.SURROGATE.search(joined):
                 return True
             types.discard(str)
         if not types <= _PLAIN_TYPES:

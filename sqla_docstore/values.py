@@ -361,13 +361,14 @@ def _refuse_nul(text: str) -> str:
 
 
 def refuse_nul(body: dict[str, Any]) -> None:
-    """DataError if a document about to be written holds NUL in a string, or a NaN or
-    infinite float, which JSON has no number for (checked when the write is executed, so the
-    pending batch never holds a document it could not store)."""
+    """DataError if a document about to be written holds NUL or a lone surrogate in a string,
+    or a NaN or infinite float, which JSON has no number for (checked when the write is
+    executed, so the pending batch never holds a document it could not store)."""
     for value in body.values():
         if type(value) is str:
             if "\x00" in value:
                 _refuse_nul("\\u0000")
+            refuse_surrogates(value)
         elif type(value) is float:
             if value - value != 0.0:  # NaN or infinite (value - value is NaN)
                 raise refuse_float(value)
@@ -375,7 +376,19 @@ def refuse_nul(body: dict[str, Any]) -> None:
             if not value.is_finite():
                 raise DataError(f"can't store a non-finite decimal: {value}")
         elif isinstance(value, (dict, list)):
-            dumps(value)
+            refuse_surrogates(dumps(value))
+
+
+#: a UTF-16 surrogate alone in a str (a pair is one character in Python): it has no UTF-8
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def refuse_surrogates(text: str) -> None:
+    """DataError if ``text`` holds a lone surrogate: no store can hold it (SQLite's and
+    RavenDB's text is UTF-8), so the commit, and every read of the pending write, would fail."""
+    found = SURROGATE.search(text)
+    if found is not None:
+        raise DataError(f"text holding {found.group()!r} (a lone surrogate) can't be stored")
 
 
 def refuse_float(value: float) -> DataError:

@@ -295,9 +295,13 @@ def test_a_lone_surrogate_is_a_data_error(conn: dbapi.Connection, value: str) ->
     with pytest.raises(errors.DataError, match="lone surrogate") as caught:
         cur.execute("SELECT users.id FROM users WHERE users.name = :n", {"n": value})
     assert isinstance(caught.value.__cause__, UnicodeEncodeError)
-    cur.execute("INSERT INTO tags (code, label) VALUES ('s', :v)", {"v": value})
+    # refused by the statement (it was taken, then the commit failed and lost the transaction)
     with pytest.raises(errors.DataError, match="lone surrogate"):
-        conn.commit()
+        cur.execute("INSERT INTO tags (code, label) VALUES ('s', :v)", {"v": value})
+    cur.execute("INSERT INTO tags (code, label) VALUES ('t', 'kept')")
+    conn.commit()
+    cur.execute("SELECT code, label FROM tags")
+    assert cur.fetchall() == [("t", "kept")]
 
 
 def test_numbers_beyond_a_double_compare_exactly(cur: dbapi.Cursor) -> None:
