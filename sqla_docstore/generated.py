@@ -60,11 +60,29 @@ def _has_subquery(expr: ast.Expr) -> bool:
                for n in ast.walk(expr))
 
 
+#: column types whose values are numbers: a key of one is no document id text
+_NUMBER_TYPES = frozenset({"INTEGER", "INT", "BIGINT", "SMALLINT", "TINYINT", "NUMERIC",
+                           "DECIMAL", "FLOAT", "REAL", "DOUBLE", "BOOLEAN"})
+
+
+def _check_key_is_id(spec: CollectionSpec) -> None:
+    """A key that is the whole document id (``key_is_id``) is text: a number key would be
+    stored under ``prefix/N`` and read back as that id, and found by no key lookup."""
+    if not spec.key_is_id:
+        return
+    key = spec.primary_key[0]
+    type_ = next((f.type for f in spec.fields if f.name == key), "")
+    if type_.split("(")[0].strip().upper() in _NUMBER_TYPES:
+        raise ProgrammingError(f"collection {spec.name}: 'key_is_id' needs a string key (the "
+                               f"document id), not {key} {type_}")
+
+
 def check_schema(spec: CollectionSpec, evaluate: rowexpr.Evaluate) -> None:
     """Refuse at CREATE what SQLite refuses at CREATE TABLE: a default that reads fields or a
     subquery; a generated column over unknown fields, itself in a cycle, a subquery or a
     non-deterministic function; a generated key or a default on a generated column. What the
     store cannot evaluate (an unsupported function) is refused here too, not at every write."""
+    _check_key_is_id(spec)
     names = set(spec.field_names)
     for f in spec.fields:
         if f.default_sql is not None:
