@@ -168,6 +168,8 @@ class SqlGenerator:
         self._used_overlays: dict[str, str] = {}
         #: recursive CTEs the statement reads, in the order met (rendered in WITH RECURSIVE)
         self._ctes: dict[str, ast.RecursiveCte] = {}
+        #: rendering an ORDER BY term that is a bare name: a result label comes first
+        self._bare_term = False
 
     # -- entry points --------------------------------------------------------------------
     def plan_query(self, stmt: ast.SelectLike, notes: bool = True) -> SqlPlan:
@@ -348,7 +350,12 @@ class SqlGenerator:
         if order_by:
             parts = []
             for item in order_by:
-                part = self.expr(item.expr, scope, index=True) + (" DESC" if item.desc else "")
+                self._bare_term = isinstance(item.expr, ast.Column) and item.expr.table is None
+                try:
+                    part = self.expr(item.expr, scope, index=True)
+                finally:
+                    self._bare_term = False
+                part += " DESC" if item.desc else ""
                 if item.nulls:
                     part += f" NULLS {item.nulls.upper()}"
                 parts.append(part)
@@ -512,10 +519,13 @@ class SqlGenerator:
         raise ProgrammingError(f"no such column: {col.name}")
 
     def _resolve_here(self, name: str, scope: _Scope) -> tuple[str, str] | None:
-        if name in scope.labels:
-            return "label", name
         known = [ref for ref, src in scope.sources.items()
                  if src.columns is not None and name in src.columns]
+        # As in SQLite, a result label names a column in ORDER BY when the term is that bare
+        # name; in GROUP BY, HAVING and within expressions a table's column of the same name
+        # comes first.
+        if name in scope.labels and (self._bare_term or not known):
+            return "label", name
         if len(known) > 1:
             raise ProgrammingError(f"ambiguous column name: {name}")
         if known:
@@ -535,6 +545,7 @@ class SqlGenerator:
         kind, ref = resolved
         if kind == "label":
             target = self._label_target(ref, scope)
+            self._bare_term = False  # (the label's expression reads the tables' columns)
             return quote(ref) if target is None else self.expr(target, scope, index)
         if kind == "column":
             return f"{quote(ref)}.{quote(col.name)}"
