@@ -392,8 +392,12 @@ class Cursor:
         """Run a statement; ``parameters`` is a sequence of values for a statement with ``?``
         or a mapping for one with ``:name`` (see ``dbapi.params``)."""
         with pep249("execute"):
-            if not self._run_warm(operation, parameters):
-                self._run(operation, [parameters], many=False)
+            try:
+                if not self._run_warm(operation, parameters):
+                    self._run(operation, [parameters], many=False)
+            except BaseException:
+                self._forget_result()
+                raise
         return self
 
     def _run_warm(self, operation: str, parameters: Any) -> bool:
@@ -433,14 +437,19 @@ class Cursor:
         if isinstance(seq_of_parameters, (str, bytes, Mapping)) or not isinstance(
             seq_of_parameters, Iterable
         ):
+            self._forget_result()
             raise errors.ProgrammingError(
                 "executemany() takes a sequence of parameter sets (sequences of values for ?, "
                 f"mappings for :name), not {type(seq_of_parameters).__name__}")
         with pep249("executemany"):
-            given = (seq_of_parameters if type(seq_of_parameters) is list
-                     else list(seq_of_parameters))
-            with gc_pause.paused(len(given)):
-                self._run(operation, given, many=True)
+            try:
+                given = (seq_of_parameters if type(seq_of_parameters) is list
+                         else list(seq_of_parameters))
+                with gc_pause.paused(len(given)):
+                    self._run(operation, given, many=True)
+            except BaseException:
+                self._forget_result()
+                raise
         return self
 
     def _run(self, operation: str, given: list[Any], many: bool) -> None:
@@ -536,6 +545,16 @@ class Cursor:
         self.rowcount = rowcount
         self.lastrowid = lastrowid
         self._rows = rows
+        self._pos = 0
+
+    def _forget_result(self) -> None:
+        """A statement failed: the cursor has no result (the last one's rows are not handed
+        out as if they were its), as sqlite3's has none."""
+        self._end_stream()
+        self.description = None
+        self._ran = False
+        self.rowcount = -1
+        self._rows = []
         self._pos = 0
 
     def _check_result(self) -> None:
