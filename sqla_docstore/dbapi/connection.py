@@ -312,9 +312,34 @@ def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
             if spec.view is not None:
                 raise errors.ProgrammingError(f"use DROP VIEW to delete view {stmt.name}")
             prefix = spec.prefix
+    _refuse_alter_over_pending(conn, stmt)
     backend.execute_schema(stmt)
     if isinstance(stmt, ast.DropCollection) and prefix is not None:
         conn.pending.discard_collection(stmt.name, prefix)
+
+
+def _refuse_alter_over_pending(conn: Connection, stmt: ast.Statement) -> None:
+    """An ALTER COLLECTION that rewrites or checks the stored documents (a default filled in, a
+    column dropped, renamed or retyped, NOT NULL checked, the table renamed) while this
+    transaction has uncommitted writes to that collection: OperationalError. It applies to
+    the stored documents at once (DDL is not transactional) and the pending ones would miss
+    it, and be committed without the default, under the old name or type, or NULL in a NOT
+    NULL column. (Alembic sends the pending writes before each schema change.)"""
+    if not isinstance(stmt, ast.AlterCollection) or not conn.pending.touches(stmt.name):
+        return
+    data = stmt.spec
+    rewrites = {
+        "add_column": data.get("default") is not None or data.get("nullable") is False,
+        "drop_column": True,
+        "alter_column": "type" in data or data.get("nullable") is False
+        or bool(data.get("new_name")),
+        "rename_table": True,
+    }.get(stmt.action, False)
+    if rewrites:
+        raise errors.OperationalError(
+            f"ALTER COLLECTION {stmt.name} ({stmt.action}) while this transaction has "
+            "uncommitted writes to it: commit them first (the change applies to the stored "
+            "documents at once; the pending ones would miss it)")
 
 
 _WRITES: dict[Kind, Any] = {
