@@ -14,6 +14,7 @@ from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.prepared import Prepared, prepare
 from ..statements.prepared import StatementKind as Kind
+from ..values import to_json
 from . import decimals, executor, gc_pause, params, views
 from .foreign_keys import ForeignKeys
 
@@ -43,6 +44,7 @@ class Warm(NamedTuple):
     decimal_at: decimals.Positions  # its NUMERIC columns (see dbapi.decimals)
     positional: tuple[str, ...]  # the names of its ? parameters, in order
     description: tuple[tuple[Any, ...], ...] | None  # its result's (the point's labels)
+    key: str | None  # the parameter that is its one key value, if one is (executor.key_param)
 
 
 class Connection:
@@ -149,7 +151,8 @@ class Connection:
         if len(warm) >= 500 and operation not in warm:
             warm.clear()
         warm[operation] = Warm(token, point, decimal_at, positional,
-                               _description(list(point.labels)) if point.labels else None)
+                               _description(list(point.labels)) if point.labels else None,
+                               executor.key_param(point))
 
     def unassumed(self, specs: Iterable[CollectionSpec]) -> list[CollectionSpec]:
         """Those of ``specs`` this transaction has not assumed yet (no I/O)."""
@@ -355,6 +358,8 @@ _SAVEPOINT_OPS = {
 
 
 _descriptions: dict[tuple[str, ...], tuple[tuple[Any, ...], ...]] = {}
+#: the scope of every execute (one object: it keeps no state of a call)
+_EXECUTE = pep249("execute")
 
 
 def _description(columns: list[str]) -> tuple[tuple[Any, ...], ...]:
@@ -416,7 +421,7 @@ class Cursor:
                 parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> Cursor:
         """Run a statement; ``parameters`` is a sequence of values for a statement with ``?``
         or a mapping for one with ``:name`` (see ``dbapi.params``)."""
-        with pep249("execute"):
+        with _EXECUTE:
             try:
                 if not self._run_warm(operation, parameters):
                     self._run(operation, [parameters], many=False)
@@ -435,19 +440,34 @@ class Cursor:
         warm = conn.warm.get(operation)
         if warm is None:
             return False
-        token, point, decimal_at, positional, description = warm
-        if positional:
-            if type(parameters) is not tuple or len(parameters) != len(positional):
+        token, point, decimal_at, positional, description, key = warm
+        backend = conn._backend
+        if backend is None or token != backend.schema_token():
+            return False
+        if key is not None:  # one key value (the common load by key): no dict of names
+            if positional:  # (then ``key`` is its one ? parameter)
+                if type(parameters) is not tuple or len(parameters) != 1:
+                    return False
+                value = parameters[0]
+            elif type(parameters) is dict and key in parameters:
+                value = parameters[key]
+            else:
                 return False
-            parameters = dict(zip(positional, parameters, strict=False))  # same length
-        elif type(parameters) is not dict:
-            return False
-        backend = conn.backend
-        if token != backend.schema_token():
-            return False
-        if self._chunks is not None:
-            self._end_stream()
-        rows = executor.point_rows(backend, point, parameters, conn.pending)
+            if type(value) is not int and type(value) is not str:
+                value = to_json(value)  # (as executor._value reads a parameter)
+            if self._chunks is not None:
+                self._end_stream()
+            rows = executor.key_rows(backend, point, value, conn.pending)
+        else:
+            if positional:
+                if type(parameters) is not tuple or len(parameters) != len(positional):
+                    return False
+                parameters = dict(zip(positional, parameters, strict=False))  # same length
+            elif type(parameters) is not dict:
+                return False
+            if self._chunks is not None:
+                self._end_stream()
+            rows = executor.point_rows(backend, point, parameters, conn.pending)
         if rows is None:
             return False
         # (the Outcome run_point gives: its columns are the labels)

@@ -172,9 +172,18 @@ def point_rows(backend: BackendConnection, point: PointLookup, params: dict[str,
     """``run_point``'s rows alone (its columns are ``point.labels``)."""
     keys = point.keys
     if len(keys) == 1 and len(keys[0]) == 1:
-        return _point_rows_one(backend, point, _value(keys[0][0], params), pending)
+        return key_rows(backend, point, _value(keys[0][0], params), pending)
     outcome = run_point(backend, point, params, pending)
     return None if outcome is None else outcome.rows
+
+
+def key_param(point: PointLookup) -> str | None:
+    """The name of the parameter that is a point's one key value (``t.id = ?``), if it is
+    one: its value, as ``to_json`` makes it, is all ``key_rows`` needs."""
+    keys = point.keys
+    if len(keys) == 1 and len(keys[0]) == 1 and isinstance(keys[0][0], ast.Param):
+        return keys[0][0].name
+    return None
 
 
 def stream_select(
@@ -360,19 +369,21 @@ def run_point(
 def _run_point_one(backend: BackendConnection, point: PointLookup, value: Any,
                    pending: PendingBatch) -> Outcome | None:
     """``run_point`` of the common case, one value of a one-field key (``session.get``)."""
-    rows = _point_rows_one(backend, point, value, pending)
+    rows = key_rows(backend, point, value, pending)
     return None if rows is None else Outcome(list(point.labels), rows, -1)
 
 
-def _point_rows_one(backend: BackendConnection, point: PointLookup, value: Any,
-                    pending: PendingBatch) -> list[tuple[Any, ...]] | None:
-    if isinstance(value, decimal.Decimal):
-        return None
-    if value is None:
-        return []  # NULL = x is never true
+def key_rows(backend: BackendConnection, point: PointLookup, value: Any,
+             pending: PendingBatch) -> list[tuple[Any, ...]] | None:
+    """``point_rows`` of a point by one value (``value``, in ``to_json``'s form) of a
+    one-field key: the common load by key (``session.get``), run without a dict of names."""
     spec = point.spec
     if type(value) is int and point.int_prefix is not None:
         doc_id = f"{point.int_prefix}/{value}"  # (spec.document_id's text of an int)
+    elif isinstance(value, decimal.Decimal):
+        return None
+    elif value is None:
+        return []  # NULL = x is never true
     else:
         doc_id = spec.document_id((value,))
     doc = backend.get_documents(spec.name, [doc_id], pending).get(doc_id)

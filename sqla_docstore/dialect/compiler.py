@@ -42,6 +42,29 @@ class DocstoreIdentifierPreparer(compiler.IdentifierPreparer):
 
 
 class DocstoreCompiler(compiler.SQLCompiler):
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        #: the Tables the statement renders (its FROMs, joins, subqueries, CTEs, a DML
+        #: target), in order: the schemas ``dialect.mapping`` hands the DB-API, found as the
+        #: statement compiles rather than by searching it again per execution
+        self.tables_used: dict[Any, None] = {}
+        super().__init__(*args, **kw)
+
+    def visit_table(self, table: Any, *args: Any, **kw: Any) -> str:
+        self.tables_used[table] = None
+        return super().visit_table(table, *args, **kw)  # type: ignore[no-any-return]
+
+    def visit_insert(self, insert_stmt: Any, *args: Any, **kw: Any) -> str:
+        self.tables_used[insert_stmt.table] = None  # (rendered by name, not visited)
+        return super().visit_insert(insert_stmt, *args, **kw)  # type: ignore[no-any-return]
+
+    def visit_update(self, update_stmt: Any, *args: Any, **kw: Any) -> str:
+        self.tables_used[update_stmt.table] = None
+        return super().visit_update(update_stmt, *args, **kw)  # type: ignore[no-any-return]
+
+    def visit_delete(self, delete_stmt: Any, *args: Any, **kw: Any) -> str:
+        self.tables_used[delete_stmt.table] = None
+        return super().visit_delete(delete_stmt, *args, **kw)  # type: ignore[no-any-return]
+
     # Bind names come from column names: every character that could end a :name
     # parameter in the statement language is escaped (see _EscapeAny).
     @classmethod

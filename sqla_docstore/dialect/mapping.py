@@ -34,14 +34,39 @@ _BY_STATEMENT: weakref.WeakKeyDictionary[
 ] = weakref.WeakKeyDictionary()
 
 
+#: the tuples of specs given out, by the ids of their specs (the tuple keeps them alive, so
+#: an id names the same spec while its entry stands): Tables that map to the same specs as
+#: a statement compiled before give the same tuple
+_INTERNED: dict[tuple[int, ...], tuple[CollectionSpec, ...]] = {}
+
+
 def mapped_specs(compiled: Any) -> tuple[CollectionSpec, ...]:
-    """The schemas of the Tables a compiled statement uses (cached on the compiled object)."""
+    """The schemas of the Tables a compiled statement uses (cached on the compiled object):
+    the Tables the compiler rendered (``DocstoreCompiler.tables_used``), else those a search
+    of the statement finds."""
     specs: tuple[CollectionSpec, ...] | None = getattr(compiled, "_docstore_mapped", None)
     if specs is None:
-        statement = getattr(compiled, "statement", None)
-        specs = () if statement is None else _statement_specs(statement, compiled.dialect)
+        used = getattr(compiled, "tables_used", None)
+        if used is not None:
+            specs = _interned(_specs(tuple(t for t in used if isinstance(t, schema.Table)),
+                                     compiled.dialect))
+        else:
+            statement = getattr(compiled, "statement", None)
+            specs = () if statement is None else _statement_specs(statement, compiled.dialect)
         compiled._docstore_mapped = specs
     return specs
+
+
+def _interned(specs: tuple[CollectionSpec, ...]) -> tuple[CollectionSpec, ...]:
+    """One tuple per list of specs: ``assume_collections`` then knows a statement compiled
+    again (no compiled cache) by one identity check."""
+    key = tuple(map(id, specs))
+    hit = _INTERNED.get(key)
+    if hit is None:
+        if len(_INTERNED) >= 1000:
+            _INTERNED.clear()
+        hit = _INTERNED[key] = specs
+    return hit
 
 
 def _statement_specs(statement: Any, dialect: Any) -> tuple[CollectionSpec, ...]:

@@ -551,7 +551,10 @@ class EmbeddedConnection:
         conn = self._conn
         rows: list[tuple[str, str, str]]
         if len(ids) == 1:  # a load by key (session.get): one row or none
-            with self._lock:
+            if self._shared:
+                with self._lock:
+                    row = conn.execute(_load_sql(collection, 1), ids).fetchone()
+            else:  # (its own sqlite3 connection: no lock to take)
                 row = conn.execute(_load_sql(collection, 1), ids).fetchone()
             rows = [] if row is None else [row]
         else:
