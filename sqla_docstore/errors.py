@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from contextlib import ContextDecorator
 from types import TracebackType
+from typing import NoReturn
 
 
 class Warning(Exception):  # noqa: A001 - the name is fixed by PEP 249
@@ -113,6 +114,15 @@ class ErrorScope(ContextDecorator):
             translated = self.translate(exc)
             if translated is not None:
                 raise translated from exc
+
+    def reraise(self, exc: Exception) -> NoReturn:
+        """What leaving the with-block with ``exc`` raises, for a hot path that catches it
+        itself (a ``try`` costs nothing until something is raised): its translation (from
+        ``exc``), else ``exc``."""
+        translated = self.translate(exc)
+        if translated is not None:
+            raise translated from exc
+        raise exc
 
     def translate(self, exc: BaseException) -> Error | None:
         raise NotImplementedError

@@ -72,6 +72,11 @@ class BackendConnection(Protocol):
     ) -> dict[str, Document]:
         """Documents by id, pending state first; absent ids are left out."""
 
+    def get_document(self, spec: CollectionSpec, doc_id: str,
+                     pending: PendingBatch | None) -> Document | None:
+        """``get_documents`` of one id (a load by key), of a collection whose schema
+        ``spec`` this transaction read (``spec()`` gave it)."""
+
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
         """Apply the batch atomically; one result per command (RavenDB's reply shapes), or
         none if ``results`` is false. Raises ConcurrencyError or IntegrityError and applies

@@ -421,13 +421,14 @@ class Cursor:
                 parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> Cursor:
         """Run a statement; ``parameters`` is a sequence of values for a statement with ``?``
         or a mapping for one with ``:name`` (see ``dbapi.params``)."""
-        with _EXECUTE:
-            try:
-                if not self._run_warm(operation, parameters):
-                    self._run(operation, [parameters], many=False)
-            except BaseException:
-                self._forget_result()
-                raise
+        try:  # (as ``with pep249("execute")``, and a failure leaves no result)
+            if not self._run_warm(operation, parameters):
+                self._run(operation, [parameters], many=False)
+        except BaseException as exc:
+            self._forget_result()
+            if isinstance(exc, Exception):
+                _EXECUTE.reraise(exc)
+            raise
         return self
 
     def _run_warm(self, operation: str, parameters: Any) -> bool:
@@ -657,10 +658,12 @@ class Cursor:
         return rows
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        self._check_result()
+        if self.connection is None or self.description is None:
+            self._check_result()  # (raises: checked inline first, as in fetchone)
         rows = self._rows[self._pos:] if self._pos or self._chunks is not None else self._rows
         self._pos = len(self._rows)
-        while self._refill():  # a stream's remaining chunks, appended (not copied per chunk)
+        # a stream's remaining chunks, appended (not copied per chunk)
+        while self._chunks is not None and self._refill():
             rows.extend(self._rows)
             self._pos = len(self._rows)
         return rows
@@ -681,7 +684,8 @@ class Cursor:
             yield rows[pos]
 
     def close(self) -> None:
-        self._end_stream()
+        if self._chunks is not None:
+            self._end_stream()
         self.connection = None
         self._rows = []
 

@@ -386,7 +386,7 @@ def key_rows(backend: BackendConnection, point: PointLookup, value: Any,
         return []  # NULL = x is never true
     else:
         doc_id = spec.document_id((value,))
-    doc = backend.get_documents(spec.name, [doc_id], pending).get(doc_id)
+    doc = backend.get_document(spec, doc_id, pending)
     # Different key values share an id text (1 and "1"); SQL equality is on the values.
     if doc is not None and doc[1] is not None and doc[1].get(spec.primary_key[0]) == value:
         return [_unshared(point.row(doc[1]))]

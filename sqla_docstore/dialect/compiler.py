@@ -51,19 +51,19 @@ class DocstoreCompiler(compiler.SQLCompiler):
 
     def visit_table(self, table: Any, *args: Any, **kw: Any) -> str:
         self.tables_used[table] = None
-        return super().visit_table(table, *args, **kw)  # type: ignore[no-any-return]
+        return super().visit_table(table, *args, **kw)
 
     def visit_insert(self, insert_stmt: Any, *args: Any, **kw: Any) -> str:
         self.tables_used[insert_stmt.table] = None  # (rendered by name, not visited)
-        return super().visit_insert(insert_stmt, *args, **kw)  # type: ignore[no-any-return]
+        return super().visit_insert(insert_stmt, *args, **kw)
 
     def visit_update(self, update_stmt: Any, *args: Any, **kw: Any) -> str:
         self.tables_used[update_stmt.table] = None
-        return super().visit_update(update_stmt, *args, **kw)  # type: ignore[no-any-return]
+        return super().visit_update(update_stmt, *args, **kw)
 
     def visit_delete(self, delete_stmt: Any, *args: Any, **kw: Any) -> str:
         self.tables_used[delete_stmt.table] = None
-        return super().visit_delete(delete_stmt, *args, **kw)  # type: ignore[no-any-return]
+        return super().visit_delete(delete_stmt, *args, **kw)
 
     # Bind names come from column names: every character that could end a :name
     # parameter in the statement language is escaped (see _EscapeAny).

@@ -12,6 +12,7 @@ is read and written through the Table.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import exc, schema
@@ -48,8 +49,7 @@ def mapped_specs(compiled: Any) -> tuple[CollectionSpec, ...]:
     if specs is None:
         used = getattr(compiled, "tables_used", None)
         if used is not None:
-            specs = _interned(_specs(tuple(t for t in used if isinstance(t, schema.Table)),
-                                     compiled.dialect))
+            specs = _interned(_specs(used, compiled.dialect))
         else:
             statement = getattr(compiled, "statement", None)
             specs = () if statement is None else _statement_specs(statement, compiled.dialect)
@@ -91,8 +91,15 @@ def _tables(statement: Any) -> tuple[schema.Table, ...]:
     return tuple({id(t): t for t in found if isinstance(t, schema.Table)}.values())
 
 
-def _specs(tables: tuple[schema.Table, ...], dialect: Any) -> tuple[CollectionSpec, ...]:
-    return tuple(s for s in (table_spec(t, dialect) for t in tables) if s is not None)
+def _specs(tables: Iterable[Any], dialect: Any) -> tuple[CollectionSpec, ...]:
+    """The specs of the Tables among ``tables`` (a loop: run per compilation)."""
+    specs = []
+    for table in tables:
+        if isinstance(table, schema.Table):
+            spec = table_spec(table, dialect)
+            if spec is not None:
+                specs.append(spec)
+    return tuple(specs)
 
 
 def table_spec(table: schema.Table, dialect: Any) -> CollectionSpec | None:

@@ -1,5 +1,6 @@
-"""Loads by id on the embedded store: one id (a load by key) finds what a load of many ids
-finds for it (more than a statement's 500 included), and both note the documents read."""
+"""Loads by id on the embedded store: one id (a load by key, by ``get_documents`` or
+``get_document``) finds what a load of many ids finds for it (more than a statement's 500
+included), and both note the documents read."""
 
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ def test_one_id_loads_what_many_ids_load(
     for doc_id in wanted:
         one.update(backend.get_documents("t", [doc_id], other.pending))
     assert one == many
+    other.rollback()
+    spec_read = backend.spec("t")
+    single = {doc_id: backend.get_document(spec_read, doc_id, other.pending) for doc_id in wanted}
+    assert {k: d for k, d in single.items() if d is not None} == many  # get_document: the same
+    assert other.pending.seen == seen_many
     assert len(many) == 1000
     first = next(iter(many.values()))
     assert first[1] == row(1) and first[2]  # the body (with its key), a change vector

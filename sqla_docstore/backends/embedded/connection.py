@@ -541,6 +541,32 @@ class EmbeddedConnection:
                            pending.seen if pending is not None else None)
         return found
 
+    def get_document(self, spec: CollectionSpec, doc_id: str,
+                     pending: PendingBatch | None) -> Document | None:
+        if pending is not None and pending.commands:  # (``if pending``, without a call)
+            return self.get_documents(spec.name, [doc_id], pending).get(doc_id)
+        self._count("load")
+        try:  # (as ``with _LOADING``)
+            sql = _load_one_sql(spec.name)
+            if self._shared:
+                with self._lock:
+                    row = self._conn.execute(sql, (doc_id,)).fetchone()
+            else:  # (its own sqlite3 connection: no lock to take)
+                row = self._conn.execute(sql, (doc_id,)).fetchone()
+            if row is None:
+                return None
+            text, cv = row
+            body = values.loads(text)
+        except Exception as exc:
+            _LOADING.reraise(exc)
+        # as _load keeps a document (see there)
+        key = spec.primary_key[0] if spec.key_is_id else None
+        if key is not None:
+            body[key] = doc_id
+        if pending is not None and cv:
+            pending.seen[doc_id] = (body if key is not None else text, cv)
+        return (doc_id, body, cv)
+
     def _load(self, collection: str, ids: list[str], found: dict[str, Document],
               seen: dict[str, Any] | None) -> None:
         """Stored documents by id into ``found``; those with a change vector also into
@@ -551,10 +577,7 @@ class EmbeddedConnection:
         conn = self._conn
         rows: list[tuple[str, str, str]]
         if len(ids) == 1:  # a load by key (session.get): one row or none
-            if self._shared:
-                with self._lock:
-                    row = conn.execute(_load_sql(collection, 1), ids).fetchone()
-            else:  # (its own sqlite3 connection: no lock to take)
+            with self._lock:
                 row = conn.execute(_load_sql(collection, 1), ids).fetchone()
             rows = [] if row is None else [row]
         else:
@@ -776,6 +799,13 @@ class EmbeddedConnection:
 
 #: the scope of every load by id (one object: it keeps no state of a call)
 _LOADING = store_errors("loading documents")
+
+
+@lru_cache(maxsize=512)
+def _load_one_sql(collection: str) -> str:
+    """The statement loading one document of a collection by id (the id is the one asked
+    for: ids compare as binary text)."""
+    return f"SELECT body, cv FROM {collection_table(collection)} WHERE id = ?"
 
 
 @lru_cache(maxsize=512)

@@ -256,6 +256,10 @@ class RavenConnection:
                         pending.seen[wanted] = (body, cv)
         return found
 
+    def get_document(self, spec: CollectionSpec, doc_id: str,
+                     pending: PendingBatch | None) -> Document | None:
+        return self.get_documents(spec.name, [doc_id], pending).get(doc_id)
+
     def _load(self, ids: list[str]) -> list[Any]:
         if sum(len(i) for i in ids) < 1024:
             resp = self.http.request("GET", "docs", params=[("id", i) for i in ids],
