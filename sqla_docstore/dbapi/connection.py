@@ -150,9 +150,11 @@ class Connection:
         warm = self.warm
         if len(warm) >= 500 and operation not in warm:
             warm.clear()
+        key = executor.key_param(point)
+        if positional and positional != (key,):
+            key = None  # (other ? parameters too: the values are mapped to their names)
         warm[operation] = Warm(token, point, decimal_at, positional,
-                               _description(list(point.labels)) if point.labels else None,
-                               executor.key_param(point))
+                               _description(list(point.labels)) if point.labels else None, key)
 
     def unassumed(self, specs: Iterable[CollectionSpec]) -> list[CollectionSpec]:
         """Those of ``specs`` this transaction has not assumed yet (no I/O)."""

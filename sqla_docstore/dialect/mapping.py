@@ -1,12 +1,12 @@
 """The mapping is the schema: the Tables a statement uses, as collection schemas for the DB-API.
 
 A document store needs no DDL: a collection comes with its first document. So each compiled
-statement carries the schemas of the Tables it reads or writes (computed once per compiled
-statement, and once per Table), and the execution context hands them to the DB-API
-(``Connection.assume_collections``) before the statement runs. A collection with a declared
-schema (``create_all``, a migration) keeps it; a missing one is created from the Table on the
-embedded store, and read and written through it on RavenDB; one other clients made (no schema)
-is read and written through the Table.
+statement carries the schemas of the Tables it reads or writes (those its compilation
+rendered; computed once per compiled statement, and once per Table), and the execution
+context hands them to the DB-API (``Connection.assume_collections``) before the statement
+runs. A collection with a declared schema (``create_all``, a migration) keeps it; a missing
+one is created from the Table on the embedded store, and read and written through it on
+RavenDB; one other clients made (no schema) is read and written through the Table.
 """
 
 from __future__ import annotations
@@ -27,14 +27,6 @@ _BY_TABLE: weakref.WeakKeyDictionary[
     schema.Table, tuple[tuple[int, int], CollectionSpec | None]] = weakref.WeakKeyDictionary()
 
 
-#: statement -> (dialect, the Tables it uses, their specs as last given): a statement compiled
-#: again (no compiled cache) is not searched for its Tables again, and gives the same tuple of
-#: specs while each Table's stands (one identity check in ``assume_collections``)
-_BY_STATEMENT: weakref.WeakKeyDictionary[
-    Any, tuple[Any, tuple[schema.Table, ...], tuple[CollectionSpec, ...]]
-] = weakref.WeakKeyDictionary()
-
-
 #: the tuples of specs given out, by the ids of their specs (the tuple keeps them alive, so
 #: an id names the same spec while its entry stands): Tables that map to the same specs as
 #: a statement compiled before give the same tuple
@@ -48,12 +40,10 @@ def mapped_specs(compiled: Any) -> tuple[CollectionSpec, ...]:
     specs: tuple[CollectionSpec, ...] | None = getattr(compiled, "_docstore_mapped", None)
     if specs is None:
         used = getattr(compiled, "tables_used", None)
-        if used is not None:
-            specs = _interned(_specs(used, compiled.dialect))
-        else:
+        if used is None:  # (another compiler's: its statement searched)
             statement = getattr(compiled, "statement", None)
-            specs = () if statement is None else _statement_specs(statement, compiled.dialect)
-        compiled._docstore_mapped = specs
+            used = () if statement is None else _tables(statement)
+        specs = compiled._docstore_mapped = _interned(_specs(used, compiled.dialect))
     return specs
 
 
@@ -67,23 +57,6 @@ def _interned(specs: tuple[CollectionSpec, ...]) -> tuple[CollectionSpec, ...]:
             _INTERNED.clear()
         hit = _INTERNED[key] = specs
     return hit
-
-
-def _statement_specs(statement: Any, dialect: Any) -> tuple[CollectionSpec, ...]:
-    try:
-        hit = _BY_STATEMENT.get(statement)
-    except TypeError:  # a statement that can't be a weak key: searched each time
-        return _specs(_tables(statement), dialect)
-    if hit is not None and hit[0] is dialect:
-        tables, before = hit[1], hit[2]
-        specs = _specs(tables, dialect)
-        if len(specs) == len(before) and all(a is b for a, b in zip(specs, before, strict=True)):
-            return before
-    else:
-        tables = _tables(statement)
-        specs = _specs(tables, dialect)
-    _BY_STATEMENT[statement] = (dialect, tables, specs)
-    return specs
 
 
 def _tables(statement: Any) -> tuple[schema.Table, ...]:

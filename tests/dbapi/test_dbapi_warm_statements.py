@@ -252,3 +252,44 @@ def test_a_warm_run_leaves_the_cursor_as_its_cold_run_does(filled: dbapi.Connect
         "INSERT INTO u (id) VALUES (1)").lastrowid == 1
     filled.cursor().execute("INSERT INTO t (id, name) VALUES (100, 'pending')")
     assert once(100, False)[3] == once(100, True)[3] == [(100, "pending", None, None)]
+
+
+POINT_Q = "SELECT t.id, t.name, t.amount, t.doc FROM t WHERE t.id = ?"
+QUERY_Q = "SELECT t.id, t.name, t.amount, t.doc FROM t WHERE (t.id = ? OR 1 = 0)"
+
+
+def _run_q(conn: dbapi.Connection, sql: str, values: tuple[Any, ...]) -> list[Any]:
+    return [tuple(row) for row in conn.cursor().execute(sql, values).fetchall()]
+
+
+def test_a_warm_load_by_one_positional_key_finds_what_the_query_finds(
+        filled: dbapi.Connection) -> None:
+    """``t.id = ?`` run warm reads its one value as given (no mapping of names): the same
+    rows, of the same types, as its cold run and as the query, for every kind of value."""
+    for probe in PROBES:
+        filled.warm.clear()
+        cold = _run_q(filled, POINT_Q, (probe,))
+        warm = _run_q(filled, POINT_Q, (probe,))
+        query = _run_q(filled, QUERY_Q, (probe,))
+        assert _same(cold, query) and _same(warm, query), probe
+    assert filled.warm[POINT_Q].key == "?1"  # (the one-key path)
+
+
+def test_a_warm_load_by_key_with_other_parameters_reads_them_all(
+        filled: dbapi.Connection) -> None:
+    """A load by key whose statement has parameters besides the key (an ORDER BY's) runs
+    warm with its values mapped to their names; a named one ignores keys it does not use."""
+    ordered = POINT_Q + " ORDER BY ?"
+    for probe in (1, 2, 3, 9, "1"):
+        expected = _run_q(filled, QUERY_Q, (probe,))
+        for _ in range(2):
+            assert _same(_run_q(filled, ordered, (probe, 1)), expected), probe
+            cur = filled.cursor().execute(POINT, {"x": probe, "unused": object()})
+            assert _same([tuple(r) for r in cur.fetchall()], expected), probe
+    assert filled.warm[ordered].key is None and filled.warm[POINT].key == "x"
+    cur = filled.cursor()
+    for wrong in ((), (1, 2)):
+        with pytest.raises(dbapi.ProgrammingError, match="incorrect number of parameters"):
+            cur.execute(POINT_Q, wrong)
+    assert cur.execute(POINT_Q, [1]).fetchall() == _run_q(filled, POINT_Q, (1,)) == _run_q(
+        filled, QUERY_Q, (1,)) != []  # (a list of values as a tuple)
