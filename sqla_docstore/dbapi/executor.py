@@ -397,7 +397,7 @@ def _unshared(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """``row`` with its JSON objects and arrays copied: a value handed out is the caller's
     own, as sqlite3's are (a pending document's, or one its body shares with other rows, such
     as a JSON column's default, would otherwise change with it, and go into the commit)."""
-    if not any(type(value) in _CONTAINERS for value in row):
+    if _CONTAINERS.isdisjoint(map(type, row)):  # (no value is one: C loops, a load's path)
         return row
     return tuple(copy.deepcopy(value) if type(value) in _CONTAINERS else value
                  for value in row)
