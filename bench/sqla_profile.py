@@ -46,7 +46,7 @@ __WAL_HOOK__
 from examples.performance import Profiler
 
 # the store's JSON codec: thin wrappers whose own time is the C encoder's or decoder's
-_CODEC = {"loads", "loads_all", "dumps", "dumps_each"}
+_CODEC = {"loads", "loads_all", "dumps", "dumps_each", "dumps_columns"}
 
 def where(filename, name):
     if filename == "~":
