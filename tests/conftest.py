@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine
 
 from sqla_docstore import dbapi
@@ -211,6 +211,17 @@ def rows() -> Callable[..., list[Any]]:
 
 
 @pytest.fixture
+def sql_rows() -> Callable[[Engine, str], list[tuple[Any, ...]]]:
+    """``sql_rows(engine, sql)``: a text query's rows as tuples, on a connection of its own."""
+    return _sql_rows
+
+
+def _sql_rows(eng: Engine, sql: str) -> list[tuple[Any, ...]]:
+    with eng.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+@pytest.fixture
 def create_collection() -> Callable[[dbapi.Connection, str, dict[str, Any]], None]:
     """``create_collection(conn, name, spec)`` through the DB-API's DDL statement."""
     return _create_collection
@@ -238,6 +249,24 @@ def specs() -> dict[str, dict[str, Any]]:
 def oracle() -> Iterator[Engine]:
     """SQLite, the oracle differential tests compare with (a module may override it)."""
     eng = create_engine("sqlite://")
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def savepoint_oracle() -> Iterator[Engine]:
+    """SQLite with SQLAlchemy's pysqlite savepoint recipe (``begin_nested`` works: pysqlite
+    would not BEGIN before a SAVEPOINT, so RELEASE of the outermost one would commit)."""
+    eng = create_engine("sqlite://")
+
+    @event.listens_for(eng, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(eng, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
     yield eng
     eng.dispose()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, text
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert
 
 metadata = MetaData()
 Table("shadow", metadata, Column("id", Integer, primary_key=True), Column("g", String(5)),
@@ -29,16 +29,11 @@ QUERIES = [
 ]
 
 
-def _rows(eng: Engine, sql: str) -> list[tuple[Any, ...]]:
-    with eng.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql))]
-
-
 @pytest.mark.parametrize("sql", QUERIES)
 def test_a_label_shadowing_a_column_reads_as_in_sqlite(
-        pair: tuple[Engine, Engine], sql: str) -> None:
+        pair: tuple[Engine, Engine], sql_rows: Any, sql: str) -> None:
     target, oracle = pair
     for eng in pair:
         with eng.begin() as conn:
             conn.execute(insert(metadata.tables["shadow"]), ROWS)
-    assert _rows(target, sql) == _rows(oracle, sql)
+    assert sql_rows(target, sql) == sql_rows(oracle, sql)

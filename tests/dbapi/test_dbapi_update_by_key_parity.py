@@ -24,8 +24,6 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    create_engine,
-    event,
     exc,
     select,
 )
@@ -59,20 +57,9 @@ EVERY_ROW = select(customers).order_by(customers.c.id)
 
 
 @pytest.fixture
-def oracle() -> Iterator[Engine]:
-    """SQLite with SQLAlchemy's pysqlite savepoint recipe (begin_nested works)."""
-    engine = create_engine("sqlite://")
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
-
-    yield engine
-    engine.dispose()
+def oracle(savepoint_oracle: Engine) -> Engine:
+    """SQLite where begin_nested works."""
+    return savepoint_oracle
 
 
 def _rows(conn: Connection, stmt: Any, params: dict[str, Any] | None = None) -> list[Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, text
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert
 
 from sqla_docstore import dbapi
 
@@ -32,19 +32,14 @@ QUERIES = [
 ]
 
 
-def _rows(eng: Engine, sql: str) -> list[tuple[Any, ...]]:
-    with eng.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql))]
-
-
 @pytest.mark.parametrize("sql", QUERIES)
 def test_integer_terms_name_result_columns_as_in_sqlite(
-        pair: tuple[Engine, Engine], sql: str) -> None:
+        pair: tuple[Engine, Engine], sql_rows: Any, sql: str) -> None:
     target, oracle = pair
     for eng in pair:
         with eng.begin() as conn:
             conn.execute(insert(metadata.tables["ords"]), ROWS)
-    assert _rows(target, sql) == _rows(oracle, sql)
+    assert sql_rows(target, sql) == sql_rows(oracle, sql)
 
 
 @pytest.mark.parametrize(("sql", "error"), [
