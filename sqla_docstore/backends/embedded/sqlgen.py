@@ -299,7 +299,8 @@ class SqlGenerator:
             parts = [f"SELECT * FROM ({self.select(s, parent)})" for s in members]
             sql = joiner.join(parts)
             scope = _Scope({}, parent, dict.fromkeys(_labels(stmt)))
-            return sql + self._order_limit(stmt.order_by, stmt.limit, stmt.offset, scope)
+            return sql + self._order_limit(stmt.order_by, stmt.limit, stmt.offset, scope,
+                                           positions=True)
         scope = self._from_scope(stmt.from_, parent)
         cols: list[str] = []
         for col in stmt.columns:
@@ -344,7 +345,7 @@ class SqlGenerator:
 
     def _order_limit(
         self, order_by: tuple[ast.OrderItem, ...], limit: ast.Expr | None,
-        offset: ast.Expr | None, scope: _Scope,
+        offset: ast.Expr | None, scope: _Scope, positions: bool = False,
     ) -> str:
         sql = ""
         if order_by:
@@ -352,7 +353,14 @@ class SqlGenerator:
             for item in order_by:
                 self._bare_term = isinstance(item.expr, ast.Column) and item.expr.table is None
                 try:
-                    part = self.expr(item.expr, scope, index=True)
+                    if positions and isinstance(item.expr, ast.Literal) and (
+                            type(item.expr.value) is int):
+                        # a compound's ORDER BY K names its K-th result column, as SQLite
+                        # reads it (a statement's constant, not a value: a bound K is an
+                        # expression, which a compound's ORDER BY refuses)
+                        part = str(item.expr.value)
+                    else:
+                        part = self.expr(item.expr, scope, index=True)
                 finally:
                     self._bare_term = False
                 part += " DESC" if item.desc else ""
