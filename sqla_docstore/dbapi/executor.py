@@ -476,6 +476,8 @@ def run_insert(
                     body[auto] = next(gen)
                     fresh = auto_key
                 elif isinstance(body[auto], int):
+                    if not _INT64_MIN <= body[auto] <= _INT64_MAX:  # (also in a composite key)
+                        raise _key_out_of_range(spec, auto, body[auto])
                     explicit.append(body[auto])
             if computed:
                 body.update(generated_values(spec, body, backend.evaluate))
@@ -484,8 +486,6 @@ def run_insert(
             elif checks:
                 rowexpr.check_checks(spec, body, backend.evaluate)
             if int_key is not None and type(key_int := body[int_key]) is int:
-                if int_key == auto and not _INT64_MIN <= key_int <= _INT64_MAX:
-                    raise _key_out_of_range(spec, int_key, key_int)
                 try:
                     doc_id = f"{prefix}/{key_int}"  # the common case, without tuples
                 except ValueError as exc:  # more digits than Python writes

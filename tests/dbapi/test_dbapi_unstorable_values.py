@@ -109,3 +109,22 @@ def test_keys_at_the_64_bit_limits_are_kept(eng: Engine) -> None:
     with eng.connect() as conn:
         keys = conn.scalars(select(items.c.id).order_by(items.c.id)).all()
     assert keys == [-(2**63), 1, 2, 3, 2**63 - 1]
+
+
+pairs = Table("pairs", metadata, Column("a", Integer, primary_key=True, autoincrement=True),
+              Column("b", Integer, primary_key=True), Column("x", Float))
+
+
+@pytest.mark.parametrize("key", [2**64, -(2**63) - 1], ids=["2**64", "-2**63-1"])
+def test_autoincrement_key_of_a_composite_key_beyond_64_bits_refused(eng: Engine,
+                                                                       key: int) -> None:
+    # (it was taken, and HiLo could then give no key: every later INSERT without one failed)
+    with eng.begin() as conn:
+        conn.execute(insert(pairs), {"b": 1, "x": 1.0})
+        with pytest.raises(exc.DataError, match="beyond SQLite's 64-bit") as caught:
+            conn.execute(insert(pairs), [{"a": 7, "b": 2, "x": 2.0}, {"a": key, "b": 3, "x": 3.0}])
+        assert isinstance(caught.value.orig, DataError)
+        conn.execute(insert(pairs), {"b": 4, "x": 4.0})
+    with eng.connect() as conn:
+        rows = conn.execute(select(pairs.c.b, pairs.c.x).order_by(pairs.c.b)).all()
+    assert [tuple(r) for r in rows] == [(1, 1.0), (4, 4.0)]
