@@ -1349,6 +1349,12 @@ def _update_one(
         changes.update((k, v) for k, v in generated.items() if k in plan.affected)
         body.update(changes)
     check_constraints(backend, spec, body)
+    if plan.assigns_key and type(new_key := body.get(spec.autoincrement or "")) is int and (
+            spec.autoincrement in changes):
+        # a key set by UPDATE is one HiLo must not hand out later, as one an INSERT gives
+        if not _INT64_MIN <= new_key <= _INT64_MAX:
+            raise _key_out_of_range(spec, spec.autoincrement, new_key)
+        backend.observe_id(spec.prefix, new_key)
     deferred = () if plan.assigns_key else tuple(d for d in plan.deferred if d is not None)
     # A value computed now from what this transaction read is exact only if the document is
     # still that version at commit: a change meanwhile fails the commit (StaleDataError).
