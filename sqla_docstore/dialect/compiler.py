@@ -53,6 +53,15 @@ class DocstoreCompiler(compiler.SQLCompiler):
         self.tables_used[table] = None
         return super().visit_table(table, *args, **kw)
 
+    def visit_textual_select(self, taf: Any, *args: Any, **kw: Any) -> str:
+        # text(...).columns(t.c.x) (the ORM's from_statement): the Tables of the columns it
+        # says it returns, as a search of the statement finds them (its text is not visited)
+        for column in taf.column_args:
+            table = getattr(column, "table", None)
+            if isinstance(table, schema.Table):
+                self.tables_used[table] = None
+        return super().visit_textual_select(taf, *args, **kw)
+
     def visit_insert(self, insert_stmt: Any, *args: Any, **kw: Any) -> str:
         self.tables_used[insert_stmt.table] = None  # (rendered by name, not visited)
         return super().visit_insert(insert_stmt, *args, **kw)

@@ -26,7 +26,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import DeclarativeBase, joinedload, relationship
+from sqlalchemy.orm import DeclarativeBase, Session, joinedload, relationship
 
 from sqla_docstore.dialect import mapping
 
@@ -110,3 +110,29 @@ def test_statements_of_the_same_tables_hand_over_one_tuple() -> None:
     first = mapping.mapped_specs(select(a.c.id).where(a.c.id == 1).compile(engine))
     other = mapping.mapped_specs(select(a.c.name).where(a.c.id == 2).compile(engine))
     assert other is first and [s.name for s in first] == ["a"]
+
+
+def test_a_from_statement_maps_the_table_of_its_columns(engine: Any) -> None:
+    # (the search of the statement finds the entity's table; the compilation rendered none,
+    # so on a store without the collection the query failed with "no such collection")
+    class Base(DeclarativeBase):
+        pass
+
+    class Item(Base):
+        __tablename__ = "fs_item"
+        id = Column(Integer, primary_key=True)
+        v = Column(Integer, server_default="4")
+
+    stmt = select(Item).from_statement(
+        text("SELECT id, v FROM fs_item ORDER BY id").columns(Item.id, Item.v))
+    assert [s.name for s in mapping.mapped_specs(stmt.compile(engine))] == ["fs_item"]
+    with Session(engine) as session:
+        assert session.scalars(stmt).all() == []  # (a collection not created first)
+        session.execute(insert(Item), [{"id": 2}, {"id": 1, "v": 3}])
+        assert [(i.id, i.v) for i in session.scalars(stmt)] == [(1, 3), (2, 4)]
+
+
+def test_textual_columns_map_their_tables() -> None:
+    engine = create_engine("docstore://")
+    stmt = text("SELECT id, v FROM b").columns(b.c.id, b.c.v)
+    assert [s.name for s in mapping.mapped_specs(stmt.compile(engine))] == ["b"]
