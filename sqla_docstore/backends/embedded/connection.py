@@ -511,6 +511,9 @@ class EmbeddedConnection:
     def _recompute(self, cmd: Patch, stored: dict[str, Any]) -> dict[str, Any]:
         """The document a PATCH leaves: its computed fields evaluated against ``stored`` (the
         document as committed, read inside the write transaction), constraints checked."""
+        spec = self.spec(cmd.collection)
+        if spec.key_is_id:  # the key is the id, not kept in the stored body (as _load reads it)
+            stored = {**stored, spec.primary_key[0]: cmd.id}
         params = dict(cmd.args or {})
         reads = {name for r in cmd.compute for name in r.reads}
         params = rowexpr.bind_fields(params, stored, tuple(reads))
@@ -519,11 +522,10 @@ class EmbeddedConnection:
         body = dict(stored)
         body.update(cmd.set)
         body.update(zip((r.field for r in cmd.compute), computed, strict=True))
-        spec = self.spec(cmd.collection)
         if spec.computed_fields:  # in the form a generated column's type stores
             body.update(stored_generated(spec, body))
         rowexpr.check_constraints(spec, body, self.evaluate)
-        return body
+        return spec.stored_body(body)
 
     def get_documents(
         self, collection: str, ids: list[str], pending: PendingBatch | None
