@@ -490,7 +490,8 @@ def _constant_text(arg: Any, col: schema.Column[Any]) -> Any:
         return _EXPRESSION  # func.now(), func.lower("X"), literal(5) ...
     text = arg.text.strip()
     if len(text) >= 2 and text[0] == text[-1] == "'" and "'" not in text[1:-1].replace("''", ""):
-        return text[1:-1].replace("''", "'")
+        value = text[1:-1].replace("''", "'")
+        return _json_text(value) if isinstance(col.type, sqltypes.JSON) else value
     lowered = text.lower()
     if _NUMBER.match(text) or lowered in ("true", "false"):
         return text if isinstance(col.type, sqltypes.String) else _typed_default(col, text)
@@ -499,6 +500,20 @@ def _constant_text(arg: Any, col: schema.Column[Any]) -> Any:
     if _BAREWORD.match(text) and lowered not in _SQL_WORDS:
         return text  # SQLite stores an unquoted word as that string
     return _EXPRESSION
+
+
+def _json_text(text: str) -> Any:
+    """A JSON column's quoted default (``text("'[]'")``): SQLite stores that text, which the
+    JSON type reads back as its value; text that is not JSON stays text."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError:
+        return text
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and infinities: Python's JSON reads them, a document can't hold them
+    raise exc.CompileError(f"a JSON default of {name} can't be stored (JSON has no {name})")
 
 
 def _constant_default(col: schema.Column[Any]) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Column,
@@ -279,3 +280,30 @@ def test_constraints_meant_for_other_dialects_are_not_enforced(engine: Engine,
 
     got, want = _both(engine, oracle, _variant_table, run)
     assert got == want == [(500, "zz", "zz", "a")]
+
+
+def test_quoted_json_server_defaults_read_as_their_json_values(engine: Engine,
+                                                               oracle: Engine) -> None:
+    # (a JSON column's text("'[]'") was stored as the string '[]' and read back as that text,
+    # where SQLite stores the text and the JSON type reads back the list)
+    def build(meta: MetaData) -> Table:
+        return Table("json_defaults", meta, Column("id", Integer, primary_key=True),
+                     Column("empty", JSON, server_default=text("'[]'")),
+                     Column("obj", JSON, server_default=text("'{\"a\": [1, \"it''s\"]}'")),
+                     Column("num", JSON, server_default=text("'5'")),
+                     Column("word", JSON, server_default=text("'\"w\"'")))
+
+    def run(conn: Any, t: Table) -> Any:
+        conn.execute(insert(t).values(id=1))
+        return tuple(conn.execute(select(t)).one())
+
+    got, want = _both(engine, oracle, build, run)
+    assert got == want == (1, [], {"a": [1, "it's"]}, 5, "w")
+
+
+def test_a_non_finite_json_server_default_is_refused(engine: Engine) -> None:
+    meta = MetaData()
+    Table("json_nan", meta, Column("id", Integer, primary_key=True),
+          Column("x", JSON, server_default=text("'NaN'")))
+    with pytest.raises(exc.CompileError, match="NaN"):
+        meta.create_all(engine)
