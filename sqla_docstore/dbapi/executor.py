@@ -276,6 +276,11 @@ def _analyse_point(backend: BackendConnection, stmt: ast.SelectLike) -> PointLoo
             return None
     if stmt.limit is not None:
         return None  # keep LIMIT semantics simple: only the ORM's plain get() is a load
+    if any(not (_is_plain(item.expr) or isinstance(item.expr, ast.Column)
+                and item.expr.table in (None, source.ref)
+                and (item.expr.name in spec.field_names or item.expr.name in labels))
+           for item in stmt.order_by):
+        return None  # (the query says what another ORDER BY does: a name it lacks is an error)
     return PointLookup(spec, keys, tuple(labels), tuple(fields))
 
 

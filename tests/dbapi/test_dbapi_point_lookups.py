@@ -82,3 +82,24 @@ def test_sql_equal_decimal_keys_name_one_document(filled: dbapi.Connection) -> N
     for probe in (10, D("10"), 10.0):
         assert [row[1] for row in _rows(filled, POINT, probe)] == ["ten"], probe
         assert _rows(filled, POINT, probe) == _rows(filled, QUERY, probe), probe
+
+
+@pytest.mark.parametrize(("order_by", "error"), [
+    ("nosuch", dbapi.ProgrammingError),
+    ("u.id", dbapi.ProgrammingError),
+    ("(SELECT nosuch FROM t)", dbapi.ProgrammingError),
+    ("abs(1, 2)", dbapi.OperationalError),
+])
+def test_a_load_by_key_with_an_order_by_sql_refuses_is_refused(
+        filled: dbapi.Connection, order_by: str, error: type[Exception]) -> None:
+    # (the load by key ignored its ORDER BY: the row came back where SQLite says no such column)
+    for _ in range(2):  # cold, then warm
+        with pytest.raises(error):
+            _rows(filled, f"{POINT} ORDER BY {order_by}", 2)
+
+
+@pytest.mark.parametrize("order_by", ["t.name", "name DESC", "id", "1", "2 DESC"])
+def test_a_load_by_key_ordered_by_its_fields_finds_the_row(filled: dbapi.Connection,
+                                                           order_by: str) -> None:
+    for _ in range(2):
+        assert _rows(filled, f"{POINT} ORDER BY {order_by}", 2) == [(2, "n2")]
