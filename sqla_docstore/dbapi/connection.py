@@ -663,7 +663,7 @@ class Cursor:
         if self.connection is None or self.description is None:
             self._check_result()  # (raises: checked inline first, as in fetchone)
         rows = self._rows[self._pos:] if self._pos or self._chunks is not None else self._rows
-        self._pos = len(self._rows)
+        self._rows, self._pos = [], 0  # (the list handed out is the caller's now)
         # a stream's remaining chunks, appended (not copied per chunk)
         while self._chunks is not None and self._refill():
             rows.extend(self._rows)

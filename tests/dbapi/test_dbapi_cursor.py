@@ -209,3 +209,15 @@ def test_setinputsizes_and_setoutputsize_are_accepted(conn: dbapi.Connection) ->
     cur.setinputsizes([None])
     cur.setoutputsize(10)
     cur.setoutputsize(10, 0)
+
+
+@pytest.mark.parametrize("sql", ["SELECT users.id FROM users ORDER BY users.id",
+                                 "SELECT users.id FROM users WHERE users.id = 1"])
+def test_the_list_fetchall_hands_out_is_the_callers(conn: dbapi.Connection, sql: str) -> None:
+    # (it was the cursor's buffer: what the caller added came back from the next fetch)
+    _seed(conn, 3)
+    cur = conn.cursor()
+    cur.execute(sql)
+    rows = cur.fetchall()
+    rows.append(("added",))
+    assert cur.fetchall() == [] and cur.fetchone() is None
