@@ -104,15 +104,15 @@ def check_checks(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate)
         _check_checks(spec, body, evaluate)
 
 
-# Value types ``values.refuse_nul`` and ``_may_fail`` pass whatever the value (strings, floats
-# and decimals aside: NUL, NaN and infinities are refused)
+# Value types ``values.refuse_unstorable`` and ``_may_fail`` pass whatever the value
+# (strings, floats and decimals aside: NUL, NaN and infinities are refused)
 _PLAIN_TYPES = frozenset({int, float, bool, type(None), decimal.Decimal})
 
 
 def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iterable[str],
                   filled: str | None,
                   columns: Mapping[str, Sequence[Any]] | None = None) -> bool:
-    """Whether ``values.refuse_nul`` or the NOT NULL / exactness test of ``_may_fail`` might
+    """Whether ``values.refuse_unstorable`` or the NOT NULL / exactness test of ``_may_fail`` might
     refuse one of ``bodies`` (documents with exactly the fields ``keys``; ``filled``, if
     given, is set to an integer later where it is None), tested a field at a time over all
     the bodies (or over ``columns``, each field's values if known: a field's values or the

@@ -360,7 +360,7 @@ def _refuse_nul(text: str) -> str:
     return text
 
 
-def refuse_nul(body: dict[str, Any]) -> None:
+def refuse_unstorable(body: dict[str, Any]) -> None:
     """DataError if a document about to be written holds NUL or a lone surrogate in a string,
     or a NaN or infinite float, which JSON has no number for (checked when the write is
     executed, so the pending batch never holds a document it could not store)."""
@@ -374,7 +374,7 @@ def refuse_nul(body: dict[str, Any]) -> None:
                 raise refuse_float(value)
         elif type(value) is decimal.Decimal:
             if not value.is_finite():
-                raise DataError(f"can't store a non-finite decimal: {value}")
+                raise refuse_decimal(value)
         elif isinstance(value, (dict, list)):
             refuse_surrogates(dumps(value))
 
@@ -389,6 +389,11 @@ def refuse_surrogates(text: str) -> None:
     found = SURROGATE.search(text)
     if found is not None:
         raise DataError(f"text holding {found.group()!r} (a lone surrogate) can't be stored")
+
+
+def refuse_decimal(value: decimal.Decimal) -> DataError:
+    """The error for storing a NaN or infinite decimal."""
+    return DataError(f"can't store a non-finite decimal: {value}")
 
 
 def refuse_float(value: float) -> DataError:
@@ -409,7 +414,7 @@ def dumps(document: Any) -> str:
     def default(obj: Any) -> Any:
         if isinstance(obj, decimal.Decimal):
             if not obj.is_finite():
-                raise DataError(f"can't store a non-finite decimal: {obj}")
+                raise refuse_decimal(obj)
             if not marks:
                 marks.append(secrets.token_hex(8))
             return f"{marks[0]}{obj}{marks[0]}"
@@ -536,6 +541,15 @@ def loads_all(texts: list[str | None]) -> list[Any] | None:
     except ValueError:
         return None
     return docs if len(docs) == len(texts) else None
+
+
+def loads_each(texts: list[str | None]) -> list[Any]:
+    """``loads`` of each text, None for a NULL one (an outer join's missing side): in one
+    call when ``loads_all`` can, else one by one (with the errors ``loads`` gives)."""
+    docs = loads_all(texts)
+    if docs is None:
+        docs = [None if text is None else loads(text) for text in texts]
+    return docs
 
 
 class ExactSum:

@@ -447,6 +447,8 @@ class Cursor:
         backend = conn._backend
         if backend is None or token != backend.schema_token():
             return False
+        if self._chunks is not None:  # (else ``_run`` ends it, if this returns False)
+            self._end_stream()
         if key is not None:  # one key value (the common load by key): no dict of names
             if positional:  # (then ``key`` is its one ? parameter)
                 if type(parameters) is not tuple or len(parameters) != 1:
@@ -458,8 +460,6 @@ class Cursor:
                 return False
             if type(value) is not int and type(value) is not str:
                 value = to_json(value)  # (as executor._value reads a parameter)
-            if self._chunks is not None:
-                self._end_stream()
             rows = executor.key_rows(backend, point, value, conn.pending)
         else:
             if positional:
@@ -468,8 +468,6 @@ class Cursor:
                 parameters = dict(zip(positional, parameters, strict=False))  # same length
             elif type(parameters) is not dict:
                 return False
-            if self._chunks is not None:
-                self._end_stream()
             rows = executor.point_rows(backend, point, parameters, conn.pending)
         if rows is None:
             return False
@@ -599,11 +597,8 @@ class Cursor:
         """A statement failed: the cursor has no result (the last one's rows are not handed
         out as if they were its), as sqlite3's has none."""
         self._end_stream()
-        self.description = None
+        self._set_rows(None, [])
         self._ran = False
-        self.rowcount = -1
-        self._rows = []
-        self._pos = 0
 
     def _check_result(self) -> None:
         self._conn()

@@ -347,7 +347,8 @@ def run_point(
     names ``t/1.0``, an integer key 1 is ``t/1``): the query finds those."""
     spec = point.spec
     if len(point.keys) == 1 and len(point.keys[0]) == 1:
-        return _run_point_one(backend, point, _value(point.keys[0][0], params), pending)
+        rows = key_rows(backend, point, _value(point.keys[0][0], params), pending)
+        return None if rows is None else Outcome(list(point.labels), rows, -1)
     wanted: dict[str, list[tuple[Any, ...]]] = {}
     for exprs in point.keys:
         key = tuple(_value(k, params) for k in exprs)
@@ -369,13 +370,6 @@ def run_point(
         if any(stored == key for key in keys):
             out.rows.append(_unshared(point.row(body)))
     return out
-
-
-def _run_point_one(backend: BackendConnection, point: PointLookup, value: Any,
-                   pending: PendingBatch) -> Outcome | None:
-    """``run_point`` of the common case, one value of a one-field key (``session.get``)."""
-    rows = key_rows(backend, point, value, pending)
-    return None if rows is None else Outcome(list(point.labels), rows, -1)
 
 
 def key_rows(backend: BackendConnection, point: PointLookup, value: Any,
@@ -881,7 +875,7 @@ def check_constraints(
 ) -> None:
     """NOT NULL and CHECK constraints, enforced when the write is executed; and values the
     store cannot hold (NUL in strings) refused then."""
-    values.refuse_nul(body)
+    values.refuse_unstorable(body)
     rowexpr.check_constraints(spec, body, backend.evaluate)
 
 
@@ -1132,9 +1126,7 @@ def _documents_by_id(backend: BackendConnection, spec: CollectionSpec, ids: set[
         else:
             docs[wanted_id] = (wanted_id, known[0], known[1])
     if texts:
-        bodies = values.loads_all([text for _, text, _ in texts])  # in one pass, or
-        if bodies is None:                                         # one by one
-            bodies = [values.loads(text) for _, text, _ in texts]
+        bodies = values.loads_each([text for _, text, _ in texts])
         for (doc_id, _, cv), body in zip(texts, bodies, strict=True):
             docs[doc_id] = (doc_id, body, cv)
     if to_load:

@@ -33,7 +33,7 @@ from ...statements import ast
 from ...statements.prepared import Prepared, prepared
 from ..alter import plan_alter
 from ..base import Document
-from .sqlgen import OutColumn, SqlGenerator, SqlPlan, field_sql, json_path, quote
+from .sqlgen import OutColumn, SqlGenerator, SqlPlan, field_index_sql, json_path, quote
 from .store import (
     EmbeddedStore,
     collection_table,
@@ -325,8 +325,7 @@ class EmbeddedConnection:
             index = "temp." + quote(f"overlay-index{next(_serial)}")
             table = temp.removeprefix("temp.")
             with self._lock:
-                self._conn.execute(f"CREATE INDEX {index} ON {table} "
-                                   f"({field_sql('@', name).replace(quote('@') + '.', '')})")
+                self._conn.execute(f"CREATE INDEX {index} ON {table} ({field_index_sql(name)})")
             indexed.add(name)
 
     @store_errors("dropping an overlay")
@@ -557,17 +556,10 @@ class EmbeddedConnection:
                 row = self._conn.execute(sql, (doc_id,)).fetchone()
             if row is None:
                 return None
-            text, cv = row
-            body = values.loads(text)
+            return _kept(doc_id, row[0], row[1], spec.primary_key[0] if spec.key_is_id
+                         else None, pending.seen if pending is not None else None)
         except Exception as exc:
             _LOADING.reraise(exc)
-        # as _load keeps a document (see there)
-        key = spec.primary_key[0] if spec.key_is_id else None
-        if key is not None:
-            body[key] = doc_id
-        if pending is not None and cv:
-            pending.seen[doc_id] = (body if key is not None else text, cv)
-        return (doc_id, body, cv)
 
     def _load(self, collection: str, ids: list[str], found: dict[str, Document],
               seen: dict[str, Any] | None) -> None:
@@ -575,7 +567,6 @@ class EmbeddedConnection:
         ``seen`` (id -> (body, change vector)), as the transaction's reads."""
         spec = self.spec(collection)
         key = spec.primary_key[0] if spec.key_is_id else None
-        loads = values.loads
         conn = self._conn
         rows: list[tuple[str, str, str]]
         if len(ids) == 1:  # a load by key (session.get): one row or none
@@ -586,15 +577,7 @@ class EmbeddedConnection:
             with self._lock:
                 rows = self._load_rows(collection, ids)
         for doc_id, text, cv in rows:
-            body = loads(text)
-            if key is not None:  # the key is the id, not kept in the body
-                body[key] = doc_id
-            found[doc_id] = (doc_id, body, cv)
-            if seen is not None and cv:
-                # kept as its JSON text (parsed if a write by key uses it, as a query's reads
-                # are: PendingBatch.note_read), so a transaction of many loads by key keeps one
-                # container per document, not two, for the garbage collector to count
-                seen[doc_id] = (body if key is not None else text, cv)
+            found[doc_id] = _kept(doc_id, text, cv, key, seen)
 
     def _load_rows(self, collection: str, ids: list[str]) -> list[tuple[str, str, str]]:
         out: list[tuple[str, str, str]] = []
@@ -797,6 +780,20 @@ class EmbeddedConnection:
                 pass  # the connection may already be gone; temp tables die with it
         if not self._shared:
             self._conn.close()
+
+
+def _kept(doc_id: str, text: str, cv: str, key: str | None,
+          seen: dict[str, Any] | None) -> Document:
+    """A stored document loaded by id: its body (``key``, the key that is the id, put back in
+    it), noted in ``seen`` if it has a change vector. Noted as its JSON text (parsed if a write
+    by key uses it, as a query's reads are: PendingBatch.note_read), so a transaction of many
+    loads by key keeps one container per document, not two, for the garbage collector."""
+    body = values.loads(text)
+    if key is not None:  # the key is the id, not kept in the body
+        body[key] = doc_id
+    if seen is not None and cv:
+        seen[doc_id] = (body if key is not None else text, cv)
+    return (doc_id, body, cv)
 
 
 #: the scope of every load by id (one object: it keeps no state of a call)
@@ -1409,29 +1406,20 @@ def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
     if kinds == {"value"}:
         return rows
     if len(rows) < _COLUMNS_FROM:
-        return _rows_each(plan, rows, pending.seen if pending is not None else None)
+        return _rows_each(plan, rows, pending)
     try:
         texts = {slot: list(map(itemgetter(slot), rows)) for slot, _, _ in plan.documents}
-        docs = {slot: _parsed(slot_texts) for slot, slot_texts in texts.items()}
+        docs = {slot: values.loads_each(slot_texts) for slot, slot_texts in texts.items()}
         out = list(zip(*[_column(c, rows, docs) for c in columns], strict=True))
     except Exception:  # (the same error again, from the row it is in)
-        return _rows_each(plan, rows, pending.seen if pending is not None else None)
+        return _rows_each(plan, rows, pending)
     if len(out) != len(rows):  # (no columns: zip gives no rows)
-        return _rows_each(plan, rows, pending.seen if pending is not None else None)
+        return _rows_each(plan, rows, pending)
     if pending is not None:
         for slot, id_slot, cv_slot in plan.documents:
             pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(texts[slot]),
                               tuple(map(itemgetter(cv_slot), rows)))
     return out
-
-
-def _parsed(texts: list[str | None]) -> list[Any]:
-    """The documents of a chunk's texts (None for a NULL one: an outer join's missing side)."""
-    docs = values.loads_all(texts)
-    if docs is None:
-        loads = values.loads
-        docs = [None if text is None else loads(text) for text in texts]
-    return docs
 
 
 def _column(col: OutColumn, rows: list[tuple[Any, ...]],
@@ -1453,9 +1441,10 @@ def _column(col: OutColumn, rows: list[tuple[Any, ...]],
 
 
 def _rows_each(plan: SqlPlan, rows: list[tuple[Any, ...]],
-               seen: dict[str, Any] | None) -> list[tuple[Any, ...]]:
-    """``build_rows`` a row at a time; documents read are remembered in ``seen``
+               pending: PendingBatch | None) -> list[tuple[Any, ...]]:
+    """``build_rows`` a row at a time; documents read are remembered in ``pending.seen``
     (id -> (body, cv))."""
+    seen = pending.seen if pending is not None else None
     loads = values.loads
     getters = [_getter(c) for c in plan.columns]
     result = []

@@ -1090,12 +1090,18 @@ class _IndexCatalog:
         return self.spec.binary_fields
 
 
+def field_index_sql(name: str) -> str:
+    """The SQLite text indexing field ``name`` of a table's ``body`` (``field_sql``'s, without
+    the table qualifier)."""
+    return field_sql("@", name).replace(f"{quote('@')}.", "")
+
+
 def index_element_sql(element: IndexKey, spec: CollectionSpec) -> str:
     """The SQLite text of one index element over a collection table's ``body``: the same
     text (up to the table qualifier, which SQLite's matching ignores) the planner gives the
     expression in a query, so SQLite uses the index for it."""
     if isinstance(element, str):
-        return field_sql("@", element).replace(f"{quote('@')}.", "")
+        return field_index_sql(element)
     if element.field is not None:
         sql = field_sql("@", element.field)
     else:
