@@ -120,11 +120,15 @@ class PendingBatch:
             docs[key] = (key, body)
             changed[key] = None
 
-    def add_puts(self, collection: str, puts: list[Put], *, new: bool = False) -> None:
+    def add_puts(self, collection: str, puts: list[Put], *, new: bool = False,
+                 ids: list[str] | None = None,
+                 bodies: Sequence[JSONDict] | None = None) -> None:
         """``add`` of each PUT of one collection, in order: the body of each is the document
         after it. Their ids are distinct (one INSERT statement's rows); ``new``: none of them
-        has a state in the transaction yet (each creates its document: ``expected`` "")."""
-        ids = list(map(_ID, puts))
+        has a state in the transaction yet (each creates its document: ``expected`` "").
+        ``ids``, ``bodies``: the PUTs' ids and bodies in order, if the caller has them."""
+        if ids is None:
+            ids = list(map(_ID, puts))
         docs = self.overlay.setdefault(collection, {})
         if self._savepoints:  # only a savepoint can need the states these writes replace
             fresh = ids if new else [doc_id for doc_id in ids if doc_id not in docs]
@@ -136,8 +140,13 @@ class PendingBatch:
         self.commands.extend(puts)
         if not new:
             self.creates_only = False
-        docs.update(zip(ids, zip(ids, map(_BODY, puts), strict=True), strict=True))
-        self.dirty.setdefault(collection, {}).update(dict.fromkeys(ids))
+        docs.update(zip(ids, zip(ids, map(_BODY, puts) if bodies is None else bodies,
+                                 strict=True), strict=True))
+        changed = self.dirty.get(collection)
+        if changed:
+            changed.update(dict.fromkeys(ids))
+        else:
+            self.dirty[collection] = dict.fromkeys(ids)
 
     def add_guard(self, command: Patch) -> None:
         """Queue a command that only checks a document's version at commit (a PATCH that

@@ -128,7 +128,8 @@ def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iter
         if str in types:
             texts = column if len(types) == 1 else [v for v in column if type(v) is str]
             joined = "".join(texts)
-            if "\x00" in joined or values.SURROGATE.search(joined):
+            # (ASCII text, told by a flag of the str, holds no surrogate)
+            if "\x00" in joined or not joined.isascii() and values.SURROGATE.search(joined):
                 return True
             types.discard(str)
         if not types <= _PLAIN_TYPES:

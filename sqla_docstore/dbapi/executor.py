@@ -405,6 +405,17 @@ def _unshared(row: tuple[Any, ...]) -> tuple[Any, ...]:
 _CONTAINERS = frozenset({dict, list})
 
 
+def _unshared_column(column: list[Any]) -> list[Any]:
+    """``_unshared`` of a column of rows' values, in place: its JSON objects and arrays
+    copied (no value is one, the common case: told by one C pass)."""
+    if _CONTAINERS.isdisjoint(map(type, column)):
+        return column
+    for n, value in enumerate(column):
+        if type(value) in _CONTAINERS:
+            column[n] = copy.deepcopy(value)
+    return column
+
+
 # ----------------------------------------------------------------------------- inserts
 
 
@@ -508,7 +519,10 @@ def run_insert(
         backend.observe_id(prefix, max(explicit))
     if stored_check:
         _refuse_stored_keys(backend, spec, _not_fresh(backend, prefix, stored_check))
-    pending.add_puts(spec.name, puts, new=not replacing)
+    if keyed is not None:
+        pending.add_puts(spec.name, puts, new=not replacing, ids=keyed.ids, bodies=bodies)
+    else:
+        pending.add_puts(spec.name, puts, new=not replacing)
     if auto is not None and bodies:
         out.lastrowid = bodies[-1][auto]
     if fks is not None:
@@ -549,6 +563,7 @@ class _Keyed(NamedTuple):
     puts: list[Put]
     stored_check: list[tuple[str, int | None]]  # the given keys' ids, as the loop lists them
     given_max: int | None  # the largest key given (not generated), if any
+    ids: list[str]  # the PUTs' ids, in order
 
 
 def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
@@ -582,7 +597,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
     if fresh:
         _consume(map(dict.__setitem__, bodies, itertools.repeat(key), generated))  # body[key]
         return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
-                      [], None)
+                      [], None, ids)
     stored_check: list[tuple[str, int | None]]
     if generated:
         stored_check = []
@@ -596,7 +611,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         stored_check = list(zip(ids, keys, strict=True))
         given_max = max(keys) if keys else None
     return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
-                  stored_check, given_max)
+                  stored_check, given_max, ids)
 
 
 def _consume(calls: Iterator[Any]) -> None:
@@ -918,8 +933,8 @@ class _ReturningPlan:
             return [self.row(backend, params, body)
                     for body, params in zip(bodies, param_sets, strict=True)]
         names = [name for name in self.fields if name is not None]  # (all: no expression)
-        return list(map(_unshared, zip(*[list(map(dict.get, bodies, itertools.repeat(name)))
-                                         for name in names], strict=True)))
+        return list(zip(*[_unshared_column(list(map(dict.get, bodies, itertools.repeat(name))))
+                          for name in names], strict=True))
 
     def row(self, backend: BackendConnection, params: dict[str, Any],
             body: dict[str, Any], matched: tuple[Any, ...] = ()) -> tuple[Any, ...]:

@@ -1065,12 +1065,13 @@ def _insert_rows(store: EmbeddedStore, puts: list[Put], etag: int, modified: str
     (bodies by ``values.dumps_each``, change vectors by one format); their results appended
     to ``results`` if given."""
     cv_format = _cv_template(store).format
+    head, tail = f"{store.node_tag}:", f"-{store.database_id}"  # (_cv's text around the etag)
 
     def chunk(start: int) -> Iterator[tuple[str, str, str, str]]:
         part = puts[start:start + _ROWS_CHUNK]
         first = etag + start + 1
         return zip(list(map(_ID, part)), _texts(part),
-                   map(cv_format, range(first, first + len(part))),
+                   [head + str(n) + tail for n in range(first, first + len(part))],
                    itertools.repeat(modified))
 
     if results is not None:
