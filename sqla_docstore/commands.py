@@ -115,6 +115,9 @@ class Batch:
     atomic_guards: bool = True  # only meaningful for cluster-wide batches
     #: the transaction's final document states ``{collection: {id: (id, body | None)}}``
     overlay: dict[str, dict[str, Any]] | None = None
+    #: True: every command is a PUT creating its document (``expected`` ""), as the pending
+    #: batch knew it (``PendingBatch.creates_only``); False: maybe not
+    creates_only: bool = False
 
     def to_json(self) -> JSONDict:
         out: JSONDict = {"Commands": [c.to_json() for c in self.commands]}

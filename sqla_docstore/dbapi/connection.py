@@ -171,7 +171,8 @@ class Connection:
             commands = self.pending.commands
             if commands:
                 batch = Batch(list(commands), self.cluster_wide,
-                              atomic_guards=self.atomic_guards, overlay=self.pending.overlay)
+                              atomic_guards=self.atomic_guards, overlay=self.pending.overlay,
+                              creates_only=self.pending.creates_only)
                 # Inserts only (bulk loads) need no reply; after updates and deletes the new
                 # change vectors are kept for the next optimistic-concurrency check.
                 wanted = self.track_versions or not self.pending.creates_only and any(

@@ -435,16 +435,20 @@ def run_insert(
         return _merged([run_insert(backend, stmt, [p], pending, fks) for p in param_sets])
     spec = plan.spec
     columns: dict[str, Sequence[Any]] | None = None
-    if type(param_sets) is Positional and not plan.computed:
-        bodies, columns = plan.given_positional(param_sets)
-    else:
-        bodies = plan.bodies(backend, param_sets, pending)
     generated: list[int] = []
     auto = spec.autoincrement
     # a key HiLo generates for this statement is fresh: no stored document can hold it
     auto_key = auto is not None and spec.primary_key == (auto,)
     single_key = len(spec.primary_key) == 1
-    if auto is not None:
+    if type(param_sets) is Positional and not plan.computed:
+        # an integer key no row gives is generated as the bodies are made (``prefilled``)
+        fill = (auto, lambda count: backend.next_ids(spec.prefix, count, claimed=auto_key)) if (
+            auto is not None and auto == plan.int_key and not spec.computed_fields) else None
+        bodies, columns, generated = plan.given_positional(param_sets, fill)
+    else:
+        bodies = plan.bodies(backend, param_sets, pending)
+    prefilled = bool(generated)
+    if auto is not None and not prefilled:
         need = _column(bodies, auto, columns).count(None)
         if need:
             generated = backend.next_ids(spec.prefix, need, claimed=auto_key)
@@ -467,7 +471,7 @@ def run_insert(
         rowexpr.rows_may_fail(spec, bodies, plan.fields, auto, columns))
     # integer keys, nothing else can fail per row: the keys, ids and PUTs a column at a time
     keyed = _keyed_puts(spec, int_key, bodies, generated, written, columns,
-                        getattr(backend, "stores_json_text", False)) if (
+                        getattr(backend, "stores_json_text", False), prefilled) if (
         int_key is not None and (auto is None or auto == int_key) and not each_row
         and not checks) else None
     replacing = False  # a PUT replaces a document deleted in this transaction
@@ -482,7 +486,9 @@ def run_insert(
         for body, params in zip(bodies, param_sets, strict=True):
             fresh = False
             if auto is not None:
-                if body.get(auto) is None:
+                if prefilled:  # (every row's key generated: one of ``generated``)
+                    fresh = auto_key
+                elif body.get(auto) is None:
                     body[auto] = next(gen)
                     fresh = auto_key
                 elif isinstance(body[auto], int):
@@ -568,15 +574,17 @@ class _Keyed(NamedTuple):
 
 def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
                 generated: list[int], written: dict[str, Any],
-                columns: dict[str, Sequence[Any]] | None, texts: bool = False) -> _Keyed | None:
+                columns: dict[str, Sequence[Any]] | None, texts: bool = False,
+                prefilled: bool = False) -> _Keyed | None:
     """The PUTs of ``bodies`` keyed by the integer field ``key`` (the document id is
     ``{prefix}/{key}``), the keys HiLo ``generated`` for them filled in, in order, where the
     key is None (as ``run_insert``'s loop does it; ``key`` is then the autoincrement field).
     None, nothing changed, if the loop must tell what happens: a key that is not an int,
     an id given twice or one the transaction has written already. ``texts``: each PUT
-    carries its body's JSON text, written a column at a time (for a store keeping it)."""
+    carries its body's JSON text, written a column at a time (for a store keeping it).
+    ``prefilled``: the bodies hold the ``generated`` keys already (one per body)."""
     given = _column(bodies, key, columns)
-    if len(generated) == len(given):
+    if prefilled or len(generated) == len(given):
         keys = generated  # (None everywhere: the loop's case of new objects)
     elif generated:
         fill = iter(generated)
@@ -595,7 +603,8 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
     if (not fresh and len(set(ids)) != len(ids)) or (written and any(map(written.get, ids))):
         return None
     if fresh:
-        _consume(map(dict.__setitem__, bodies, itertools.repeat(key), generated))  # body[key]
+        if not prefilled:
+            _consume(map(dict.__setitem__, bodies, itertools.repeat(key), generated))
         return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
                       [], None, ids)
     stored_check: list[tuple[str, int | None]]
@@ -658,11 +667,19 @@ def _not_fresh(backend: BackendConnection, prefix: str,
 def _refuse_stored_keys(backend: BackendConnection, spec: CollectionSpec,
                         doc_ids: list[str]) -> None:
     """An INSERT of a key a committed document holds fails at once, as in SQL (not only when
-    the commit's batch is applied): one load of the ids the transaction has not written."""
+    the commit's batch is applied): one load of the ids the transaction has not written (none
+    if the store holds no document of the collection, told by one look when they are many)."""
+    holds_none = getattr(backend, "holds_no_documents", None)
+    if holds_none is not None and len(doc_ids) >= _MANY_KEYS and holds_none(spec.name):
+        return
     found = backend.get_documents(spec.name, doc_ids, None)
     taken = next((doc_id for doc_id in doc_ids if doc_id in found), None)
     if taken is not None:
         raise _duplicate_key(spec, taken)
+
+
+#: as many ids to look for as this: first asked whether the collection holds any document
+_MANY_KEYS = 32
 
 
 def _row_statements(stmt: ast.Insert) -> tuple[ast.Insert, ...]:
@@ -752,14 +769,19 @@ class _InsertPlan:
             return [self.body(backend, params, pending) for params in param_sets]
         return self._given(param_sets)
 
-    def given_positional(self, sets: Positional) -> tuple[list[dict[str, Any]],
-                                                          dict[str, Sequence[Any]] | None]:
+    def given_positional(
+        self, sets: Positional,
+        fill: tuple[str, Callable[[int], list[int]]] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Sequence[Any]] | None, list[int]]:
         """``_given`` of ``?`` parameter sets read by position, a column at a time: the
-        bodies (equal dicts, keys in the same order) and each field's values (a field every
-        row gives the same value, a default or a literal, has a column of that one value)."""
+        bodies (equal dicts, keys in the same order), each field's values (a field every
+        row gives the same value, a default or a literal, has a column of that one value)
+        and the keys generated. ``fill``: (a field, the function generating n integers):
+        if no row gives the field (its default is None), the function's values are put in
+        it, once every value given was read without error; else nothing is generated."""
         at = {name: i for i, name in enumerate(sets.names)}
         if not sets.rows or any(param not in at for _, param in self.params):
-            return self._given(sets), None  # (which parameter has no value: said by _given)
+            return self._given(sets), None, []  # (which parameter has no value: by _given)
         # each field's source, as _given sets it: its default, else the last parameter or
         # literal naming it (a parameter: its index in the row; a constant: [value])
         source: dict[str, Any] = {name: [value] for name, value in self.defaults.items()}
@@ -772,12 +794,18 @@ class _InsertPlan:
         try:
             args = [_as_stored_values(given[i]) for i in used]
         except DataError:
-            return self._given(sets), None  # the value refused first, row by row: by _given
+            return self._given(sets), None, []  # the value refused first, row by row: _given
+        generated: list[int] = []
+        if fill is not None and source.get(fill[0]) == [None]:
+            generated = fill[1](len(sets.rows))
+            source[fill[0]] = len(sets.names)  # (the position after the given values)
+            used += (len(sets.names),)
+            args.append(generated)
         make = self._maker(source, used)
         bodies = list(map(make, *args)) if used else [make() for _ in sets.rows]
         columns = {name: args[used.index(src)] if type(src) is int else src
                    for name, src in source.items()}
-        return bodies, columns
+        return bodies, columns, generated
 
     def _maker(self, source: dict[str, Any],
                used: tuple[int, ...]) -> Callable[..., dict[str, Any]]:

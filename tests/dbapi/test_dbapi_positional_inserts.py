@@ -134,7 +134,9 @@ def _run(path: Path, as_lists: bool) -> list[Any]:
                 conn.commit()
                 continue
             given = [list(r) for r in rows] if as_lists else rows
-            seen.append(_outcome(cur, sql, given))
+            loads = conn.backend.counts["load"]
+            # (and the loads of the store it made: none for the keys HiLo generated)
+            seen.append((_outcome(cur, sql, given), conn.backend.counts["load"] - loads))
         for table, key in (("items", "id"), ("plain", "k"), ("by_id", "ref")):
             cur.execute(f"SELECT * FROM {table} ORDER BY {key}")  # the transaction's own reads
             seen.append([tuple(r) for r in cur.fetchall()])
@@ -154,9 +156,9 @@ def test_positional_inserts_match_dicts_and_the_row_loop(
     taken: list[int] = []
     real = executor._InsertPlan.given_positional
 
-    def counted(self: Any, sets: params.Positional) -> Any:
+    def counted(self: Any, sets: params.Positional, *args: Any) -> Any:
         taken.append(len(sets))
-        return real(self, sets)
+        return real(self, sets, *args)
 
     monkeypatch.setattr(executor._InsertPlan, "given_positional", counted)
     positional = _run(tmp_path / "tuples.db", as_lists=False)
@@ -166,8 +168,14 @@ def test_positional_inserts_match_dicts_and_the_row_loop(
     assert not taken
     monkeypatch.setattr(executor, "_keyed_puts", lambda *args: None)  # the loop, row by row
     looped = _run(tmp_path / "loop.db", as_lists=True)
-    assert positional == as_dicts == looped
-    outcomes = dict(zip(range(-1, len(STEPS)), positional, strict=False))
+    # the loop over bodies whose generated keys the tuples' path put in as it made them
+    looped_tuples = _run(tmp_path / "loop_tuples.db", as_lists=False)
+    assert positional == as_dicts == looped == looped_tuples
+    steps = positional[:len(STEPS) + 1]  # (the seed, then each step: outcome, loads)
+    outcomes = dict(zip(range(-1, len(STEPS)), [o for o, _ in steps], strict=True))
+    loads = dict(zip(range(-1, len(STEPS)), [n for _, n in steps], strict=True))
+    # generated keys are fresh: no load; given ones are looked for in the store
+    assert loads[0] == loads[7] == loads[11] == 0 and loads[2] == 1
     # the scenarios are what they claim: failures and successes where expected
     assert outcomes[0][0] == outcomes[1][0] == outcomes[2][0] == N
     assert outcomes[3][0] == outcomes[4][0] == outcomes[5][0] == "DuplicateKeyError"

@@ -542,6 +542,20 @@ class EmbeddedConnection:
                            pending.seen if pending is not None else None)
         return found
 
+    def holds_no_documents(self, collection: str) -> bool:
+        """Whether the store holds no document of ``collection`` (one look at its table; a
+        bulk insert's keys then need no load): counted as the load it stands for. False when
+        the store can't tell (the load then says why)."""
+        try:
+            with self._lock:
+                row = self._conn.execute(_any_sql(collection)).fetchone()
+        except sqlite3.Error:
+            return False
+        if row is not None:
+            return False
+        self._count("load")
+        return True
+
     def get_document(self, spec: CollectionSpec, doc_id: str,
                      pending: PendingBatch | None) -> Document | None:
         if pending is not None and pending.commands:  # (``if pending``, without a call)
@@ -808,6 +822,12 @@ def _load_one_sql(collection: str) -> str:
 
 
 @lru_cache(maxsize=512)
+def _any_sql(collection: str) -> str:
+    """The statement reading one document id of a collection, if it has any."""
+    return f"SELECT id FROM {collection_table(collection)} LIMIT 1"
+
+
+@lru_cache(maxsize=512)
 def _load_sql(collection: str, count: int) -> str:
     """The statement loading ``count`` documents of a collection by id."""
     table = collection_table(collection)
@@ -952,7 +972,7 @@ def _apply(
         cmd = commands[i]
         if isinstance(cmd, Put) and cmd.expected == "":
             # A run of inserts goes in one executemany; a taken id fails the whole batch.
-            run = _insert_run_at(commands, i)
+            run = _insert_run_at(commands, i, batch.creates_only)
             j = i + len(run)
             etag = _insert_run(conn, store, run, etag, modified,
                                results if want_results else None)
@@ -988,15 +1008,16 @@ def _as_stored_put(put: Put, spec: CollectionSpec) -> Put:
     return put if body is put.body else replace(put, body=body, text=None)
 
 
-def _insert_run_at(commands: list[Any], i: int) -> list[Put]:
+def _insert_run_at(commands: list[Any], i: int, creates_only: bool = False) -> list[Put]:
     """The run of PUTs creating documents of one collection that starts at ``commands[i]``
     (one): the whole rest of the batch when it is one (a bulk load's batch, told by three
-    passes in C), else found a command at a time."""
+    passes in C, one if the batch is known to be all such PUTs: ``creates_only``), else
+    found a command at a time."""
     collection = commands[i].collection
     rest = commands[i:] if i else commands
-    if (i == 0 and set(map(type, rest)) == {Put}
-            and set(map(_COLLECTION, rest)) == {collection}
-            and set(map(_EXPECTED, rest)) == {""}):
+    if i == 0 and (creates_only or (set(map(type, rest)) == {Put}
+                                    and set(map(_EXPECTED, rest)) == {""})) and set(
+            map(_COLLECTION, rest)) == {collection}:
         return rest
     run: list[Put] = []
     for nxt in rest:
