@@ -1,0 +1,140 @@
+"""The shortcuts of a bulk INSERT (an executemany of ``?`` tuples) give what SQLite gives:
+many given keys into a collection the store holds nothing of are not looked for one by one
+(one look at the collection), but a key a stored document holds is still refused at that
+statement; RETURNING hands out JSON values that are the caller's own, also of many rows;
+a commit of inserts into several collections stores each in its own; each document stored
+takes the next change vector."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sqla_docstore import dbapi
+from sqla_docstore.backends.embedded.store import EmbeddedStore
+
+SPEC = {"fields": [{"name": "k", "type": "INTEGER", "nullable": False},
+                   {"name": "v", "type": "VARCHAR", "nullable": True},
+                   {"name": "j", "type": "JSON", "nullable": True, "default": {"d": [1]}}],
+        "primary_key": ["k"], "autoincrement": "k"}
+SQLITE_DDL = "CREATE TABLE {} (k INTEGER PRIMARY KEY, v VARCHAR, j JSON DEFAULT '{{\"d\": [1]}}')"
+INSERT = "INSERT INTO {} (k, v) VALUES (?, ?)"
+
+
+def _both(connect: Callable[[], dbapi.Connection], create_collection: Any,
+          *names: str) -> tuple[dbapi.Connection, sqlite3.Connection]:
+    conn = connect()
+    oracle = sqlite3.connect(":memory:")
+    for name in names:
+        create_collection(conn, name, SPEC)
+        oracle.execute(SQLITE_DDL.format(name))
+    return conn, oracle
+
+
+def _outcome(cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> Any:
+    """The rowcount, or the error; an executemany applies whole or not at all (sqlite3's
+    keeps the rows before the failing one: run in a savepoint there)."""
+    oracle = isinstance(cur, sqlite3.Cursor)
+    if oracle:
+        cur.execute("SAVEPOINT many")
+    try:
+        cur.executemany(sql, rows)
+        count: Any = cur.rowcount
+    except (dbapi.IntegrityError, sqlite3.IntegrityError):
+        if oracle:
+            cur.execute("ROLLBACK TO many")
+        count = "IntegrityError"
+    if oracle:
+        cur.execute("RELEASE many")
+    return count
+
+
+def _rows(cur: Any, name: str) -> list[tuple[Any, ...]]:
+    cur.execute(f"SELECT k, v FROM {name} ORDER BY k")
+    return [tuple(r) for r in cur.fetchall()]
+
+
+@pytest.mark.parametrize("count", [5, 40, 1200])  # one load of the ids, one look, chunks
+def test_given_keys_into_an_empty_collection_then_a_taken_one(
+    connect: Callable[[], dbapi.Connection], create_collection: Any, count: int
+) -> None:
+    conn, oracle = _both(connect, create_collection, "t")
+    cur, ocur = conn.cursor(), oracle.cursor()
+    loads = conn.backend.counts["load"]
+    first = [(k, f"v{k}") for k in range(1, count + 1)]
+    assert _outcome(cur, INSERT.format("t"), first) == _outcome(ocur, INSERT.format("t"), first)
+    assert conn.backend.counts["load"] - loads == 1  # the load of the ids, or the one look
+    conn.commit()
+    oracle.commit()
+    # the store now holds documents: each given key is looked for, and the taken one refused
+    taken = [(k, f"w{k}") for k in range(count + 1, 2 * count + 1)] + [(count // 2 + 1, "x")]
+    refused = _outcome(cur, INSERT.format("t"), taken)
+    assert refused == "IntegrityError" == _outcome(ocur, INSERT.format("t"), taken)
+    fresh = [(k, f"w{k}") for k in range(count + 1, 2 * count + 1)]
+    assert _outcome(cur, INSERT.format("t"), fresh) == _outcome(ocur, INSERT.format("t"), fresh)
+    assert _rows(cur, "t") == _rows(ocur, "t")  # the refused statement left nothing pending
+    conn.commit()
+    assert _rows(cur, "t") == _rows(ocur, "t")
+
+
+def test_given_keys_a_pending_document_holds_are_refused_in_an_empty_collection(
+    connect: Callable[[], dbapi.Connection], create_collection: Any
+) -> None:
+    conn, oracle = _both(connect, create_collection, "t")
+    cur, ocur = conn.cursor(), oracle.cursor()
+    rows = [(k, "a") for k in range(1, 50)]
+    again = [(k, "b") for k in range(100, 150)] + [(7, "b")]
+    for given in (rows, again):
+        assert _outcome(cur, INSERT.format("t"), given) == _outcome(ocur, INSERT.format("t"),
+                                                                     given)
+    assert _outcome(cur, INSERT.format("t"), again) == "IntegrityError"
+    assert _rows(cur, "t") == _rows(ocur, "t")
+
+
+@pytest.mark.parametrize("count", [1, 12, 300])
+def test_returned_json_values_are_the_callers_own(
+    connect: Callable[[], dbapi.Connection], create_collection: Any, count: int
+) -> None:
+    conn, _ = _both(connect, create_collection, "t")
+    cur = conn.cursor()
+    cur.executemany("INSERT INTO t (v) VALUES (?) RETURNING k, j", [(f"v{i}",) for i in
+                                                                   range(count)])
+    returned = cur.fetchall()
+    returned[0][1]["d"].append("changed")  # every row took the default: one object?
+    assert [tuple(r) for r in returned[1:]] == [(k, {"d": [1]}) for k in range(2, count + 1)]
+    cur.execute("SELECT k, j FROM t ORDER BY k")  # the pending documents, unchanged
+    assert [tuple(r) for r in cur.fetchall()] == [(k, {"d": [1]}) for k in range(1, count + 1)]
+    conn.commit()
+    cur.execute("SELECT k, j FROM t ORDER BY k")
+    assert [tuple(r) for r in cur.fetchall()] == [(k, {"d": [1]}) for k in range(1, count + 1)]
+
+
+def test_a_commit_of_inserts_into_two_collections_stores_each_in_its_own(
+    connect: Callable[[], dbapi.Connection], create_collection: Any
+) -> None:
+    conn, oracle = _both(connect, create_collection, "a", "b")
+    cur, ocur = conn.cursor(), oracle.cursor()
+    for n, name in enumerate(["a", "b", "a", "b", "b"]):
+        rows = [(f"{name}{n}-{i}",) for i in range(20 * (n + 1))]
+        sql = f"INSERT INTO {name} (v) VALUES (?)"
+        assert _outcome(cur, sql, rows) == _outcome(ocur, sql, rows)
+    conn.commit()
+    assert _rows(cur, "a") == _rows(ocur, "a") and _rows(cur, "b") == _rows(ocur, "b")
+
+
+def test_each_stored_document_takes_the_next_change_vector(
+    store: EmbeddedStore, connect: Callable[[], dbapi.Connection], create_collection: Any
+) -> None:
+    conn, _ = _both(connect, create_collection, "t")
+    cur = conn.cursor()
+    cur.executemany("INSERT INTO t (v) VALUES (?)", [(f"v{i}",) for i in range(2500)])
+    conn.commit()
+    with store.connection() as raw:
+        cvs = [cv for (cv,) in raw.execute('SELECT cv FROM "@docs/t" ORDER BY rowid')]
+    shape = re.compile(rf"{store.node_tag}:(\d+)-{re.escape(store.database_id)}")
+    etags = [int(shape.fullmatch(cv).group(1)) for cv in cvs]  # type: ignore[union-attr]
+    assert etags == list(range(etags[0], etags[0] + 2500))
