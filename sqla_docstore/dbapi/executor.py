@@ -406,14 +406,11 @@ _CONTAINERS = frozenset({dict, list})
 
 
 def _unshared_column(column: list[Any]) -> list[Any]:
-    """``_unshared`` of a column of rows' values, in place: its JSON objects and arrays
-    copied (no value is one, the common case: told by one C pass)."""
+    """``_unshared`` of a column of rows' values: its JSON objects and arrays copied (no
+    value is one, the common case: told by one C pass)."""
     if _CONTAINERS.isdisjoint(map(type, column)):
         return column
-    for n, value in enumerate(column):
-        if type(value) in _CONTAINERS:
-            column[n] = copy.deepcopy(value)
-    return column
+    return [copy.deepcopy(value) if type(value) in _CONTAINERS else value for value in column]
 
 
 # ----------------------------------------------------------------------------- inserts
@@ -481,7 +478,9 @@ def run_insert(
         if auto is not None and keyed.given_max is not None:
             explicit.append(keyed.given_max)
         if returning is not None:
-            out.rows.extend(returning.rows(backend, param_sets, bodies))
+            known = dict(columns) if columns is not None else {}
+            known[int_key] = keyed.keys
+            out.rows.extend(returning.rows(backend, param_sets, bodies, known))
     else:
         for body, params in zip(bodies, param_sets, strict=True):
             fresh = False
@@ -570,6 +569,7 @@ class _Keyed(NamedTuple):
     stored_check: list[tuple[str, int | None]]  # the given keys' ids, as the loop lists them
     given_max: int | None  # the largest key given (not generated), if any
     ids: list[str]  # the PUTs' ids, in order
+    keys: list[int]  # the bodies' keys, in order
 
 
 def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
@@ -606,7 +606,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         if not prefilled:
             _consume(map(dict.__setitem__, bodies, itertools.repeat(key), generated))
         return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
-                      [], None, ids)
+                      [], None, ids, keys)
     stored_check: list[tuple[str, int | None]]
     if generated:
         stored_check = []
@@ -620,7 +620,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         stored_check = list(zip(ids, keys, strict=True))
         given_max = max(keys) if keys else None
     return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
-                  stored_check, given_max, ids)
+                  stored_check, given_max, ids, keys)
 
 
 def _consume(calls: Iterator[Any]) -> None:
@@ -955,14 +955,17 @@ class _ReturningPlan:
     matched: tuple[ast.Expr, ...] = ()
 
     def rows(self, backend: BackendConnection, param_sets: Sequence[dict[str, Any]],
-             bodies: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        """``row`` of each body with its parameters; of fields alone, a column at a time."""
+             bodies: list[dict[str, Any]],
+             columns: dict[str, Sequence[Any]] | None = None) -> list[tuple[Any, ...]]:
+        """``row`` of each body with its parameters; of fields alone, a column at a time
+        (read from ``columns``, the bodies' values of some fields, where it has them: see
+        ``_column``)."""
         if self.exprs or self.matched_at:
             return [self.row(backend, params, body)
                     for body, params in zip(bodies, param_sets, strict=True)]
         names = [name for name in self.fields if name is not None]  # (all: no expression)
-        return list(zip(*[_unshared_column(list(map(dict.get, bodies, itertools.repeat(name))))
-                          for name in names], strict=True))
+        return list(zip(*[_unshared_column(_column(bodies, name, columns)) for name in names],
+                        strict=True))
 
     def row(self, backend: BackendConnection, params: dict[str, Any],
             body: dict[str, Any], matched: tuple[Any, ...] = ()) -> tuple[Any, ...]:
