@@ -479,7 +479,7 @@ def run_insert(
             explicit.append(keyed.given_max)
         if returning is not None:
             known = dict(columns) if columns is not None else {}
-            known[int_key] = keyed.keys
+            known[keyed.field] = keyed.keys
             out.rows.extend(returning.rows(backend, param_sets, bodies, known))
     else:
         for body, params in zip(bodies, param_sets, strict=True):
@@ -569,6 +569,7 @@ class _Keyed(NamedTuple):
     stored_check: list[tuple[str, int | None]]  # the given keys' ids, as the loop lists them
     given_max: int | None  # the largest key given (not generated), if any
     ids: list[str]  # the PUTs' ids, in order
+    field: str  # the key field
     keys: list[int]  # the bodies' keys, in order
 
 
@@ -606,7 +607,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         if not prefilled:
             _consume(map(dict.__setitem__, bodies, itertools.repeat(key), generated))
         return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
-                      [], None, ids, keys)
+                      [], None, ids, key, keys)
     stored_check: list[tuple[str, int | None]]
     if generated:
         stored_check = []
@@ -620,7 +621,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         stored_check = list(zip(ids, keys, strict=True))
         given_max = max(keys) if keys else None
     return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
-                  stored_check, given_max, ids, keys)
+                  stored_check, given_max, ids, key, keys)
 
 
 def _consume(calls: Iterator[Any]) -> None:
