@@ -455,20 +455,39 @@ def dumps_columns(names: Sequence[str], columns: Sequence[Sequence[Any]], count:
     if any("\\u0000" in key for key in keys):
         return None
     parts: list[Iterable[str]] = []
+    text = "{"  # the text every document has next (constants and one-value columns' texts)
     for n, (key, column) in enumerate(zip(keys, columns, strict=True)):
-        parts.append(itertools.repeat(("{" if n == 0 else ",") + key + ":"))
+        text += ("" if n == 0 else ",") + key + ":"
         texts = written.get(names[n]) if written else None
-        if texts is not None:
-            parts.append(texts)
+        if texts is None and len(column) != 1 and _plain_strings(column):
+            texts, text = column, text + '"'  # (each value's JSON text: itself quoted)
+            parts += (itertools.repeat(text), texts)
+            text = '"'
             continue
-        texts = _json_scalars(column)
         if texts is None:
-            return None
-        parts.append(itertools.repeat(texts[0]) if len(column) == 1 else texts)
+            texts = _json_scalars(column)
+            if texts is None:
+                return None
+            if len(column) == 1:
+                text += texts[0]
+                continue
+        parts += (itertools.repeat(text), texts)
+        text = ""
     if not parts:
-        return ["{}"] * count
-    parts.append(itertools.repeat("}"))
+        return [text + "}"] * count
+    parts.append(itertools.repeat(text + "}"))
     return list(itertools.islice(map("".join, zip(*parts)), count))  # noqa: B905 - repeats
+
+
+def _plain_strings(column: Sequence[Any]) -> bool:
+    """Whether ``column`` holds only strings whose JSON text is the string quoted: none holds
+    a quote, a backslash or a control character (NUL included) the encoder escapes (one
+    test of their joined text; a string of other characters that are not printable, as
+    U+2028, is left to the encoder too)."""
+    if set(map(type, column)) != {str}:
+        return False
+    joined = "".join(column)
+    return '"' not in joined and "\\" not in joined and joined.isprintable()
 
 
 _encode_str: Any = json.encoder.encode_basestring  # (the encoder _encode_c writes with)

@@ -359,6 +359,13 @@ WRITTEN_COLUMNS: dict[str, list[object]] = {
     "nulls": [None] * 7,
     "mixed": ["x", 1, 1.5, True, None, False, ""],
     "strings and nulls": ["a", None, "b", None, "c", None, "\u00e9"],
+    # strings written as themselves quoted (nothing to escape), ASCII or not
+    "plain strings": ["a", "b c", "\u00e9", "\u65e5\u672c", "\U0001f600", "x" * 50, "{}[],:'/"],
+    "plain but one": ["a", "b", "c", "d", "e", "f", "g\x7f"],
+    "plain but one quote": ["a", "b", "c", "d", "e", "f", 'g"'],
+    "plain but one backslash": ["a", "b", "c", "d", "e", "f", "g\\"],
+    "plain but one control": ["a", "b", "c", "d", "e", "f", "g\x1b"],
+    "plain but one separator": ["a", "b", "c", "d", "e", "f", "g\u2028"],
 }
 #: columns it leaves to dumps (None): NUL, numbers JSON can't write, other types
 UNWRITTEN_COLUMNS: dict[str, list[object]] = {
@@ -386,6 +393,10 @@ def test_dumps_columns_gives_a_one_value_column_to_every_document() -> None:
     texts = values.dumps_columns(["a", "b", "c"], [[1, 2, 3], ["k"], [None]], 3)
     assert texts == [values.dumps({"a": n, "b": "k", "c": None}) for n in (1, 2, 3)]
     assert values.dumps_columns([], [], 2) == ["{}", "{}"]
+    assert values.dumps_columns(["a", "b"], [['"k"'], [2]], 2) == ['{"a":"\\"k\\"","b":2}'] * 2
+    texts = values.dumps_columns(["a", "b", "c"], [["x", "y"], ["k"], ["p", "q"]], 2,
+                                 {"c": ["7", "8"]})
+    assert texts == ['{"a":"x","b":"k","c":7}', '{"a":"y","b":"k","c":8}']
 
 
 @pytest.mark.parametrize("name", list(UNWRITTEN_COLUMNS))
