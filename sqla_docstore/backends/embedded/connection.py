@@ -1092,7 +1092,7 @@ def _insert_rows(store: EmbeddedStore, puts: list[Put], etag: int, modified: str
         part = puts[start:start + _ROWS_CHUNK]
         first = etag + start + 1
         return zip(list(map(_ID, part)), _texts(part),
-                   [head + str(n) + tail for n in range(first, first + len(part))],
+                   [f"{head}{n}{tail}" for n in range(first, first + len(part))],
                    itertools.repeat(modified))
 
     if results is not None:
