@@ -6,9 +6,10 @@ must not exist, any other string must equal the stored change vector.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .statements import ast
 
@@ -106,6 +107,25 @@ class CompareExchange:
 Command = Put | Patch | Delete | CompareExchange
 
 
+class CreateRun(NamedTuple):
+    """PUTs creating documents of one collection (``expected`` ""), kept as columns: the
+    documents' ids, bodies and the bodies' JSON texts (None: written when needed). A bulk
+    insert's rows wait so in a pending batch, no object made per row until one is asked
+    for (``puts``)."""
+
+    collection: str
+    ids: list[str]
+    bodies: list[JSONDict]
+    texts: list[str] | None
+
+    def puts(self) -> list[Put]:
+        """The PUTs, in order."""
+        name, new = itertools.repeat(self.collection), itertools.repeat("")
+        if self.texts is None:
+            return list(map(Put, name, self.ids, self.bodies, new))
+        return list(map(Put, name, self.ids, self.bodies, new, self.texts))
+
+
 @dataclass
 class Batch:
     """The commands of one commit, applied atomically or not at all."""
@@ -118,9 +138,13 @@ class Batch:
     #: True: every command is a PUT creating its document (``expected`` ""), as the pending
     #: batch knew it (``PendingBatch.creates_only``); False: maybe not
     creates_only: bool = False
+    #: runs of PUTs kept as columns, applied after ``commands`` (to a backend that takes
+    #: them: ``BackendConnection.takes_create_runs``)
+    created: list[CreateRun] = field(default_factory=list)
 
     def to_json(self) -> JSONDict:
-        out: JSONDict = {"Commands": [c.to_json() for c in self.commands]}
+        out: JSONDict = {"Commands": [c.to_json() for c in self.commands] + [
+            put.to_json() for run in self.created for put in run.puts()]}
         if self.cluster_wide:
             out["TransactionMode"] = "ClusterWide"
         return out

@@ -11,7 +11,7 @@ from itertools import accumulate
 from operator import attrgetter
 from typing import Any
 
-from .commands import Command, CompareExchange, Delete, JSONDict, Patch, Put
+from .commands import Command, CompareExchange, CreateRun, Delete, JSONDict, Patch, Put
 from .errors import ProgrammingError
 
 _MISSING: Any = object()
@@ -30,7 +30,9 @@ class PendingBatch:
     """
 
     def __init__(self) -> None:
-        self.commands: list[Command] = []
+        self._commands: list[Command] = []
+        #: PUTs creating documents kept as columns (``add_created``), after ``_commands``
+        self._created: list[CreateRun] = []
         self.overlay: dict[str, dict[str, DocState]] = {}
         # Keys written since the overlay mirror was last synced, in write order.
         self.dirty: dict[str, dict[str, None]] = {}
@@ -78,11 +80,25 @@ class PendingBatch:
                     seen[doc_id] = (text, cv)
         self._unseen.clear()
 
+    @property
+    def commands(self) -> list[Command]:
+        """The commands in order (the PUTs of runs kept as columns made now)."""
+        if self._created:
+            for run in self._created:
+                self._commands.extend(run.puts())
+            self._created.clear()
+        return self._commands
+
+    def commands_and_runs(self) -> tuple[list[Command], list[CreateRun]]:
+        """The commands made, and the runs of PUTs kept as columns that follow them (no
+        PUT made: for a backend that takes the runs)."""
+        return self._commands, self._created
+
     def __len__(self) -> int:
-        return len(self.commands)
+        return len(self._commands) + sum(len(run.ids) for run in self._created)
 
     def __bool__(self) -> bool:
-        return bool(self.commands)
+        return bool(self._commands or self._created)
 
     def get(self, collection: str, doc_id: str) -> DocState | None:
         """The pending state of a document, or None if this transaction has not touched it."""
@@ -126,7 +142,8 @@ class PendingBatch:
         """``add`` of each PUT of one collection, in order: the body of each is the document
         after it. Their ids are distinct (one INSERT statement's rows); ``new``: none of them
         has a state in the transaction yet (each creates its document: ``expected`` "").
-        ``ids``, ``bodies``: the PUTs' ids and bodies in order, if the caller has them."""
+        ``ids``, ``bodies``: the PUTs' ids and bodies in order, if the caller has them (then
+        ``puts`` may be empty: ``add_created`` keeps the PUTs as columns)."""
         if ids is None:
             ids = list(map(_ID, puts))
         docs = self.overlay.setdefault(collection, {})
@@ -137,7 +154,8 @@ class PendingBatch:
                                    if put.id in docs])
             if fresh:
                 self._undo.append((collection, fresh, _NEW))  # one entry for the new documents
-        self.commands.extend(puts)
+        if puts:
+            self.commands.extend(puts)
         if not new:
             self.creates_only = False
         docs.update(zip(ids, zip(ids, map(_BODY, puts) if bodies is None else bodies,
@@ -147,6 +165,12 @@ class PendingBatch:
             changed.update(dict.fromkeys(ids))
         else:
             self.dirty[collection] = dict.fromkeys(ids)
+
+    def add_created(self, run: CreateRun) -> None:
+        """``add_puts`` of the PUTs of ``run`` (``new``: none of its ids has a state in the
+        transaction yet), kept as columns: each PUT is made only if ``commands`` is read."""
+        self.add_puts(run.collection, [], new=True, ids=run.ids, bodies=run.bodies)
+        self._created.append(run)
 
     def add_guard(self, command: Patch) -> None:
         """Queue a command that only checks a document's version at commit (a PATCH that
@@ -185,7 +209,7 @@ class PendingBatch:
         return bool(self._savepoints) and self._savepoints[0][0] == name
 
     def writes_since(self, name: str) -> bool:
-        return len(self.commands) > self._savepoints[self._find(name)][1]
+        return len(self) > self._savepoints[self._find(name)][1]
 
     def end_of_unit(self, committed: bool) -> None:
         """The outermost savepoint ended: for an application under a transactional test
@@ -201,7 +225,7 @@ class PendingBatch:
 
     # -- savepoints ---------------------------------------------------------------------
     def savepoint(self, name: str) -> None:
-        self._savepoints.append((name, len(self.commands), len(self._undo)))
+        self._savepoints.append((name, len(self), len(self._undo)))
 
     def _find(self, name: str) -> int:
         for pos in range(len(self._savepoints) - 1, -1, -1):
@@ -269,7 +293,8 @@ class PendingBatch:
 
     def clear(self) -> None:
         """Forget everything (after commit or rollback)."""
-        self.commands.clear()
+        self._commands.clear()
+        self._created.clear()
         self.dirty.clear()
         self._unseen.clear()
         self._seen.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqla_docstore.commands import Delete, Patch, Put
+from sqla_docstore.commands import CreateRun, Delete, Patch, Put
 from sqla_docstore.errors import ProgrammingError
 from sqla_docstore.pending import PendingBatch, split_pending
 
@@ -228,3 +228,35 @@ def test_noted_reads_join_seen_in_order_when_it_is_looked_at() -> None:
     batch.note_read(["users/7"], ['{}'], ["A:7-x"])
     batch.clear()
     assert batch.seen == {}
+
+
+@pytest.mark.parametrize("texts", [None, ['{"name":"a"}', '{"name":"b"}']])
+def test_add_created_is_add_puts_with_the_puts_made_when_read(texts: list[str] | None) -> None:
+    kept, made = PendingBatch(), PendingBatch()
+    for batch in (kept, made):
+        batch.add(_put("users/9", name="old"), {"name": "old"})
+        batch.savepoint("s")
+    ids, bodies = ["users/1", "users/2"], [{"name": "a"}, {"name": "b"}]
+    run = CreateRun("users", ids, bodies, texts)
+    kept.add_created(run)
+    made.add_puts("users", run.puts(), new=True)
+    # the states at once, the PUTs kept as columns: counted, not made
+    assert kept.overlay == made.overlay and kept.dirty == made.dirty
+    assert len(kept) == len(made) == 3 and kept.creates_only
+    assert kept.commands_and_runs() == ([_put("users/9", name="old")], [run])
+    kept.savepoint("t")  # (counts the kept PUTs: its position is after them)
+    kept.add_created(CreateRun("users", ["users/3"], [{"name": "c"}], None))
+    kept.rollback_to("t")  # the second run's PUT made and taken back
+    assert kept.commands == made.commands  # the first's made in place, in order
+    assert [c.text for c in kept.commands[1:]] == (texts or [None, None])  # type: ignore[union-attr]
+    assert kept.commands_and_runs()[1] == [] and kept.overlay == made.overlay
+    kept.add_created(run._replace(ids=["users/4", "users/5"]))
+    kept.add(Patch("users", "users/4", {"name": "d"}), {"name": "d"})  # after the run
+    assert [c.id for c in kept.commands] == [
+        "users/9", "users/1", "users/2", "users/4", "users/5", "users/4"]
+    for batch in (kept, made):
+        batch.rollback_to("s")
+    assert kept.commands == made.commands and kept.overlay == made.overlay
+    kept.add_created(run)
+    kept.clear()
+    assert not kept and kept.commands_and_runs() == ([], [])

@@ -162,21 +162,24 @@ class Connection:
 
     def commit(self) -> None:
         """Send the pending batch as one atomic backend call (no call if it is empty)."""
-        with pep249("commit"), gc_pause.paused(len(self.pending.commands)):
+        with pep249("commit"), gc_pause.paused(len(self.pending)):
             self._commit()
 
     def _commit(self) -> None:
         backend = self.backend
+        pending = self.pending
         try:
-            commands = self.pending.commands
-            if commands:
-                batch = Batch(list(commands), self.cluster_wide,
-                              atomic_guards=self.atomic_guards, overlay=self.pending.overlay,
-                              creates_only=self.pending.creates_only)
+            if pending:
                 # Inserts only (bulk loads) need no reply; after updates and deletes the new
                 # change vectors are kept for the next optimistic-concurrency check.
-                wanted = self.track_versions or not self.pending.creates_only and any(
-                    not (isinstance(c, Put) and c.expected == "") for c in commands)
+                wanted = self.track_versions or not pending.creates_only and any(
+                    not (isinstance(c, Put) and c.expected == "") for c in pending.commands)
+                commands, created = pending.commands_and_runs()
+                if created and (wanted or not getattr(backend, "takes_create_runs", False)):
+                    commands, created = pending.commands, []  # (each PUT made)
+                batch = Batch(list(commands), self.cluster_wide,
+                              atomic_guards=self.atomic_guards, overlay=pending.overlay,
+                              creates_only=pending.creates_only, created=list(created))
                 results = backend.submit(batch, results=wanted)
                 self._remember_versions(results)
         finally:

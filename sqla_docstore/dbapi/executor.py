@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, Protocol
 
 from .. import rowexpr, values
 from ..backends.base import BackendConnection
-from ..commands import Delete, Patch, Put, Recompute
+from ..commands import CreateRun, Delete, Patch, Put, Recompute
 from ..errors import (
     ConcurrencyError,
     DataError,
@@ -473,7 +473,6 @@ def run_insert(
         and not checks) else None
     replacing = False  # a PUT replaces a document deleted in this transaction
     if keyed is not None:
-        puts = keyed.puts
         stored_check = keyed.stored_check
         if auto is not None and keyed.given_max is not None:
             explicit.append(keyed.given_max)
@@ -524,8 +523,12 @@ def run_insert(
         backend.observe_id(prefix, max(explicit))
     if stored_check:
         _refuse_stored_keys(backend, spec, _not_fresh(backend, prefix, stored_check))
-    if keyed is not None:
-        pending.add_puts(spec.name, puts, new=not replacing, ids=keyed.ids, bodies=bodies)
+    if keyed is not None:  # (each creates its document: no state in the transaction)
+        run = CreateRun(spec.name, keyed.ids, bodies, keyed.texts)
+        if getattr(backend, "takes_create_runs", False) and not spec.key_is_id:
+            pending.add_created(run)  # (kept as columns: no PUT made per row)
+        else:
+            pending.add_puts(spec.name, run.puts(), new=True, ids=keyed.ids, bodies=bodies)
     else:
         pending.add_puts(spec.name, puts, new=not replacing)
     if auto is not None and bodies:
@@ -565,7 +568,7 @@ def _column(bodies: list[dict[str, Any]], name: str,
 class _Keyed(NamedTuple):
     """``run_insert``'s PUTs of rows keyed by one integer field, made a column at a time."""
 
-    puts: list[Put]
+    texts: list[str] | None  # the bodies' JSON texts, if written
     stored_check: list[tuple[str, int | None]]  # the given keys' ids, as the loop lists them
     given_max: int | None  # the largest key given (not generated), if any
     ids: list[str]  # the PUTs' ids, in order
@@ -606,8 +609,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
     if fresh:
         if not prefilled:
             _consume(map(dict.__setitem__, bodies, itertools.repeat(key), generated))
-        return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
-                      [], None, ids, key, keys)
+        return _Keyed(_texts(bodies, key, key_texts, columns, texts), [], None, ids, key, keys)
     stored_check: list[tuple[str, int | None]]
     if generated:
         stored_check = []
@@ -620,21 +622,12 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
     else:  # every key given
         stored_check = list(zip(ids, keys, strict=True))
         given_max = max(keys) if keys else None
-    return _Keyed(_puts(spec, ids, bodies, _texts(bodies, key, key_texts, columns, texts)),
-                  stored_check, given_max, ids, key, keys)
+    return _Keyed(_texts(bodies, key, key_texts, columns, texts), stored_check, given_max, ids,
+                  key, keys)
 
 
 def _consume(calls: Iterator[Any]) -> None:
     collections.deque(calls, maxlen=0)  # (runs each call, keeps nothing)
-
-
-def _puts(spec: CollectionSpec, ids: list[str], bodies: list[dict[str, Any]],
-          texts: list[str] | None) -> list[Put]:
-    """PUTs creating the documents ``ids`` with ``bodies`` (and their JSON ``texts``)."""
-    name, new = itertools.repeat(spec.name), itertools.repeat("")
-    if texts is None:
-        return list(map(Put, name, ids, bodies, new))
-    return list(map(Put, name, ids, bodies, new, texts))
 
 
 def _texts(bodies: list[dict[str, Any]], key: str, key_texts: list[str],

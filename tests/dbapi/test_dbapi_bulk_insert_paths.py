@@ -17,11 +17,15 @@ import pytest
 from sqla_docstore import dbapi
 from sqla_docstore.backends.embedded.store import EmbeddedStore
 
+#: plain values: a bulk insert's rows are kept as columns in the pending batch
 SPEC = {"fields": [{"name": "k", "type": "INTEGER", "nullable": False},
-                   {"name": "v", "type": "VARCHAR", "nullable": True},
-                   {"name": "j", "type": "JSON", "nullable": True, "default": {"d": [1]}}],
+                   {"name": "v", "type": "VARCHAR", "nullable": True}],
         "primary_key": ["k"], "autoincrement": "k"}
-SQLITE_DDL = "CREATE TABLE {} (k INTEGER PRIMARY KEY, v VARCHAR, j JSON DEFAULT '{{\"d\": [1]}}')"
+SQLITE_DDL = "CREATE TABLE {} (k INTEGER PRIMARY KEY, v VARCHAR)"
+#: with a JSON default (an object every row shares: rows checked and kept one by one)
+JSON_SPEC = {"fields": [*SPEC["fields"],  # type: ignore[misc]
+                        {"name": "j", "type": "JSON", "nullable": True, "default": {"d": [1]}}],
+             "primary_key": ["k"], "autoincrement": "k"}
 INSERT = "INSERT INTO {} (k, v) VALUES (?, ?)"
 
 
@@ -33,6 +37,11 @@ def _both(connect: Callable[[], dbapi.Connection], create_collection: Any,
         create_collection(conn, name, SPEC)
         oracle.execute(SQLITE_DDL.format(name))
     return conn, oracle
+
+
+def _kept_as_columns(conn: dbapi.Connection) -> int:
+    """The rows of the pending batch's runs kept as columns (no PUT made yet)."""
+    return sum(len(run.ids) for run in conn.pending.commands_and_runs()[1])
 
 
 def _outcome(cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> Any:
@@ -99,7 +108,8 @@ def test_given_keys_a_pending_document_holds_are_refused_in_an_empty_collection(
 def test_returned_json_values_are_the_callers_own(
     connect: Callable[[], dbapi.Connection], create_collection: Any, count: int
 ) -> None:
-    conn, _ = _both(connect, create_collection, "t")
+    conn = connect()
+    create_collection(conn, "t", JSON_SPEC)
     cur = conn.cursor()
     cur.executemany("INSERT INTO t (v) VALUES (?) RETURNING k, j", [(f"v{i}",) for i in
                                                                    range(count)])
@@ -131,10 +141,85 @@ def test_each_stored_document_takes_the_next_change_vector(
 ) -> None:
     conn, _ = _both(connect, create_collection, "t")
     cur = conn.cursor()
-    cur.executemany("INSERT INTO t (v) VALUES (?)", [(f"v{i}",) for i in range(2500)])
-    conn.commit()
+    for count in (1, 2500, 1, 40):  # a row alone, then rows kept as columns, in turn
+        cur.executemany("INSERT INTO t (v) VALUES (?)", [(f"v{i}",) for i in range(count)])
+        conn.commit()
     with store.connection() as raw:
         cvs = [cv for (cv,) in raw.execute('SELECT cv FROM "@docs/t" ORDER BY rowid')]
+        (last,) = raw.execute("""SELECT value FROM "@meta" WHERE key = 'etag'""").fetchone()
     shape = re.compile(rf"{store.node_tag}:(\d+)-{re.escape(store.database_id)}")
     etags = [int(shape.fullmatch(cv).group(1)) for cv in cvs]  # type: ignore[union-attr]
-    assert etags == list(range(etags[0], etags[0] + 2500))
+    assert etags == list(range(int(last) - 2541, int(last) + 1))  # the store's, each once
+
+
+#: statements of one transaction mixing bulk inserts (kept as columns in the pending batch)
+#: with what reads or changes them: each step's outcome and the rows after it, then after
+#: the commit, are SQLite's
+MIXED: list[tuple[str, list[tuple[Any, ...]]]] = [
+    ("INSERT INTO a (v) VALUES (?)", [(f"a{i}",) for i in range(50)]),
+    ("UPDATE a SET v = ? WHERE k = ?", [("changed", 7)]),
+    ("INSERT INTO b (v) VALUES (?)", [(f"b{i}",) for i in range(40)]),
+    ("SAVEPOINT sp", []),
+    ("INSERT INTO a (k, v) VALUES (?, ?)", [(2000 + i, "gone") for i in range(30)]),
+    ("DELETE FROM b WHERE k = ?", [(3,)]),
+    ("ROLLBACK TO SAVEPOINT sp", []),
+    ("INSERT INTO a (k, v) VALUES (?, ?)", [(1000 + i, "x") for i in range(40)] + [(5, "x")]),
+    ("INSERT INTO a (k, v) VALUES (?, ?)", [(3000 + i, f"c{i}") for i in range(60)]),
+    ("RELEASE SAVEPOINT sp", []),
+    ("DELETE FROM a WHERE k = ?", [(3010,)]),
+    ("INSERT INTO b (k, v) VALUES (?, ?)", [(500 + i, "y") for i in range(40)]),
+    ("UPDATE b SET v = ? WHERE k = ?", [("z", 510)]),
+]
+# (keys HiLo generates come first: after a rollback or a failed statement it does not hand
+# out again the keys it gave, where SQLite reuses them)
+
+
+def _step(cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> Any:
+    if rows and sql.startswith("INSERT"):
+        return _outcome(cur, sql, rows)
+    for row in rows or [()]:
+        cur.execute(sql, row)
+    return None
+
+
+@pytest.mark.parametrize("commit_at", [1, 3, 10, len(MIXED)])  # (not in the savepoint)
+def test_bulk_inserts_mixed_with_other_writes_and_savepoints_match_sqlite(
+    connect: Callable[[], dbapi.Connection], create_collection: Any, commit_at: int
+) -> None:
+    conn, oracle = _both(connect, create_collection, "a", "b")
+    oracle.isolation_level = None  # (savepoints as given; a transaction begun by hand)
+    cur, ocur = conn.cursor(), oracle.cursor()
+    ocur.execute("BEGIN")
+    kept = []
+    for n, (sql, rows) in enumerate(MIXED):
+        if n == commit_at:
+            conn.commit()
+            ocur.execute("COMMIT")
+            ocur.execute("BEGIN")
+        assert _step(cur, sql, rows) == _step(ocur, sql, rows), sql
+        kept.append(_kept_as_columns(conn))
+        if n % 2:  # (reads of the pending rows make each PUT: half the steps read)
+            assert _rows(cur, "a") == _rows(ocur, "a") and _rows(cur, "b") == _rows(ocur, "b")
+    assert kept[0] == 50 and max(kept[1:]) >= 40  # the runs the steps kept as columns
+    conn.commit()
+    ocur.execute("COMMIT")
+    other = connect().cursor()  # what the store holds
+    assert _rows(other, "a") == _rows(ocur, "a") and _rows(other, "b") == _rows(ocur, "b")
+
+
+def test_a_bulk_insert_a_concurrent_commit_took_a_key_of_fails_whole_at_commit(
+    connect: Callable[[], dbapi.Connection], create_collection: Any
+) -> None:
+    conn, _ = _both(connect, create_collection, "t")
+    cur = conn.cursor()
+    cur.executemany(INSERT.format("t"), [(k, "mine") for k in range(1, 100)])
+    assert _kept_as_columns(conn) == 99
+    other = connect()
+    other.cursor().execute(INSERT.format("t"), (50, "theirs"))
+    other.commit()
+    with pytest.raises(dbapi.IntegrityError, match="t/50"):
+        conn.commit()
+    assert _rows(other.cursor(), "t") == [(50, "theirs")]  # nothing of the batch applied
+    cur.executemany(INSERT.format("t"), [(k, "again") for k in range(100, 140)])
+    conn.commit()  # the failed batch is gone: the next commit sends only its own
+    assert len(_rows(other.cursor(), "t")) == 41

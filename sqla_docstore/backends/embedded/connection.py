@@ -14,7 +14,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple, TypeGuard, cast
 
 from ... import rowexpr, values
-from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
+from ...commands import Batch, CompareExchange, CreateRun, Delete, Patch, Put, Recompute
 from ...errors import (
     ConcurrencyError,
     DataError,
@@ -61,6 +61,7 @@ class EmbeddedConnection:
     #: documents are stored as their JSON text: a PUT's ``text`` (made by its statement)
     #: is written as it is
     stores_json_text = True
+    takes_create_runs = True  # (Batch.created: applied after the batch's commands)
 
     def __init__(self, store: EmbeddedStore, *, infer_schemas: bool = False) -> None:
         self.store = store
@@ -131,7 +132,8 @@ class EmbeddedConnection:
         self.store.refresh_catalog(self._conn, catalog)
         if self.store.schema_version == self._used_at:
             return  # no schema changed since the first one was read (every change bumps it)
-        for name in {getattr(cmd, "collection", None) for cmd in batch.commands}:
+        for name in {getattr(cmd, "collection", None) for cmd in batch.commands} | {
+                run.collection for run in batch.created}:
             used = self._used.get(name) if name else None
             now = self.store.current_spec(name) if name else None
             if now is not None and not now.declared:
@@ -603,13 +605,13 @@ class EmbeddedConnection:
     # -- writes --------------------------------------------------------------------------
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
         self._count("batch")
-        if not batch.commands:
+        if not batch.commands and not batch.created:
             return []
         batch = self._as_stored(batch)
         with store_errors("committing"):
             try:
                 with self.store.lock, transaction(self._conn):
-                    etag, catalog = _reserve_etags(self._conn, len(batch.commands))
+                    etag, catalog = _reserve_etags(self._conn, _document_count(batch))
                     self._check_schemas_unchanged(batch, catalog)
                     return _apply(self._conn, self.store, batch, results, self._recompute,
                                   etag)
@@ -628,6 +630,9 @@ class EmbeddedConnection:
         if overlay is not None and all(
                 (spec := used.get(c)) is not None and not spec.key_is_id for c in overlay):
             return batch
+        if batch.created:  # (each PUT made: the collections' schemas say what is stored)
+            batch = replace(batch, commands=[*batch.commands, *(
+                put for run in batch.created for put in run.puts())], created=[])
         specs = {c: used.get(c) or self.spec(c) for c in {
             getattr(cmd, "collection", "") for cmd in batch.commands if isinstance(cmd, Put)}}
         if not any(s.key_is_id for s in specs.values()):
@@ -651,7 +656,7 @@ class EmbeddedConnection:
             batch = self._as_stored(batch)
             self._conn.execute(f"SAVEPOINT {savepoint}" if savepoint else "BEGIN IMMEDIATE")
             try:
-                etag, catalog = _reserve_etags(self._conn, len(batch.commands))
+                etag, catalog = _reserve_etags(self._conn, _document_count(batch))
                 self._check_schemas_unchanged(batch, catalog)
                 _apply(self._conn, self.store, batch, False, self._recompute, etag)
             except BaseException:
@@ -998,6 +1003,10 @@ def _apply(
         else:
             results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified, recompute))
         i += 1
+    for created in batch.created:  # (after the commands: the runs follow them)
+        etag = _insert_created(conn, store, created, etag, modified,
+                               results if want_results else None)
+        reserved += len(created.ids)
     if etag != reserved:  # a change vector would be given twice: nothing is applied
         raise InternalError(f"the batch used etags up to {etag}, {reserved} were reserved")
     return results
@@ -1050,16 +1059,59 @@ def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put],
             conn.executemany(_insert_sql(table),
                              _insert_rows(store, puts, etag, modified, results))
     except sqlite3.IntegrityError as exc:
-        # the rows this run inserted before the failing one are still there: not taken
-        written = {_cv(store, n) for n in range(etag + 1, etag + len(puts) + 1)}
-        taken = _taken_ids(conn, table, [p.id for p in puts], written)
-        if taken:
-            raise DuplicateKeyError(
-                f"document {taken[0]!r} already exists in collection {collection} "
-                f"(duplicate primary key)"
-            ) from exc
-        raise IntegrityError(f"unique constraint failed in collection {collection}: {exc}") from exc
+        raise _insert_refused(conn, store, table, collection, [p.id for p in puts], etag,
+                              exc) from exc
     return etag + len(puts)
+
+
+def _insert_refused(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
+                    collection: str, ids: list[str], etag: int,
+                    exc: sqlite3.IntegrityError) -> IntegrityError:
+    """The error of a run of inserts (taking the etags after ``etag``) SQLite refused: the
+    first id a stored document holds, else the constraint SQLite names."""
+    # the rows this run inserted before the failing one are still there: not taken
+    written = {_cv(store, n) for n in range(etag + 1, etag + len(ids) + 1)}
+    taken = _taken_ids(conn, table, ids, written)
+    if taken:
+        return DuplicateKeyError(f"document {taken[0]!r} already exists in collection "
+                                 f"{collection} (duplicate primary key)")
+    return IntegrityError(f"unique constraint failed in collection {collection}: {exc}")
+
+
+def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, run: CreateRun,
+                    etag: int, modified: str,
+                    results: list[dict[str, Any]] | None = None) -> int:
+    """``_insert_run`` of a run of PUTs kept as columns: one executemany, the rows made a
+    chunk at a time (the change vectors; the JSON texts where the run has none)."""
+    ids, count = run.ids, len(run.ids)
+    if not count:
+        return etag
+    table = _table(store, conn, run.collection)
+    head, tail = f"{store.node_tag}:", f"-{store.database_id}"  # (_cv's text around the etag)
+
+    def chunk(start: int) -> Iterator[tuple[str, str, str, str]]:
+        end = min(start + _ROWS_CHUNK, count)
+        texts = (run.texts[start:end] if run.texts is not None
+                 else values.dumps_each(run.bodies[start:end]))
+        return zip(ids[start:end], texts,
+                   [f"{head}{n}{tail}" for n in range(etag + start + 1, etag + end + 1)],
+                   itertools.repeat(modified))
+
+    try:
+        conn.executemany(_insert_sql(table), itertools.chain.from_iterable(
+            map(chunk, range(0, count, _ROWS_CHUNK))))
+    except sqlite3.IntegrityError as exc:
+        raise _insert_refused(conn, store, table, run.collection, ids, etag, exc) from exc
+    if results is not None:
+        results.extend([{"Type": "PUT", "@id": doc_id, "@collection": run.collection,
+                         "@change-vector": f"{head}{n}{tail}", "@last-modified": modified}
+                        for n, doc_id in enumerate(ids, etag + 1)])
+    return etag + count
+
+
+def _document_count(batch: Batch) -> int:
+    """The documents a batch writes: one per command, one per PUT of its runs."""
+    return len(batch.commands) + sum(len(run.ids) for run in batch.created)
 
 
 @lru_cache(maxsize=256)
