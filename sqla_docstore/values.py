@@ -487,7 +487,13 @@ def _plain_strings(column: Sequence[Any]) -> bool:
     if set(map(type, column)) != {str}:
         return False
     joined = "".join(column)
+    if joined.isascii():  # (a flag of the str) one pass over its bytes, deleting those
+        return len(joined.encode("ascii").translate(None, _ESCAPED_ASCII)) == len(joined)
     return '"' not in joined and "\\" not in joined and joined.isprintable()
+
+
+#: the ASCII characters the encoder escapes: control characters, quote, backslash
+_ESCAPED_ASCII = bytes(range(32)) + b'"\\'
 
 
 _encode_str: Any = json.encoder.encode_basestring  # (the encoder _encode_c writes with)

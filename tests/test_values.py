@@ -366,6 +366,9 @@ WRITTEN_COLUMNS: dict[str, list[object]] = {
     "plain but one backslash": ["a", "b", "c", "d", "e", "f", "g\\"],
     "plain but one control": ["a", "b", "c", "d", "e", "f", "g\x1b"],
     "plain but one separator": ["a", "b", "c", "d", "e", "f", "g\u2028"],
+    "not ASCII, one quote": ["\u00e9", "b", "c", "d", "e", "f", 'g"'],
+    "not ASCII, one backslash": ["\u00e9", "b", "c", "d", "e", "f", "g\\"],
+    "not ASCII, one control": ["\u00e9", "b", "c", "d", "e", "f", "g\n"],
 }
 #: columns it leaves to dumps (None): NUL, numbers JSON can't write, other types
 UNWRITTEN_COLUMNS: dict[str, list[object]] = {
