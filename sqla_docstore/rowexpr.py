@@ -128,8 +128,7 @@ def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iter
         if str in types:
             texts = column if len(types) == 1 else [v for v in column if type(v) is str]
             joined = "".join(texts)
-            # (ASCII text, told by a flag of the str, holds no surrogate)
-            if "\x00" in joined or not joined.isascii() and values.SURROGATE.search(joined):
+            if "\x00" in joined or (not joined.isascii() and values.SURROGATE.search(joined)):
                 return True
             types.discard(str)
         if not types <= _PLAIN_TYPES:
