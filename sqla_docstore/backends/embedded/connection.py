@@ -560,7 +560,7 @@ class EmbeddedConnection:
 
     def get_document(self, spec: CollectionSpec, doc_id: str,
                      pending: PendingBatch | None) -> Document | None:
-        if pending is not None and pending.commands:  # (``if pending``, without a call)
+        if pending:  # (its runs of PUTs kept as columns stay so)
             return self.get_documents(spec.name, [doc_id], pending).get(doc_id)
         self._count("load")
         try:  # (as ``with _LOADING``)
