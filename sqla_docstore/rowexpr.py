@@ -125,6 +125,7 @@ def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iter
     for name in keys:
         column = columns[name] if columns is not None else list(map(itemgetter(name), bodies))
         types = set(map(type, column))
+        one_type = len(types) == 1  # (before str is set aside: a column of texts and floats)
         if str in types:
             texts = column if len(types) == 1 else [v for v in column if type(v) is str]
             joined = "".join(texts)
@@ -139,7 +140,7 @@ def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iter
                 v.is_finite() for v in column if type(v) is decimal.Decimal):
             return True
         if float in types:
-            floats = column if len(types) == 1 else [v for v in column if type(v) is float]
+            floats = column if one_type else [v for v in column if type(v) is float]
             total = sum(floats)
             if total - total != 0.0:  # a NaN or infinity (or a sum beyond doubles)
                 return True
