@@ -260,11 +260,13 @@ def stored_form(type_name: str, value: Any) -> Any:
         if isinstance(value, str) and _INTEGER_TEXT.match(value):
             return int(value)
     if base in _TEXT_TYPES and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _sqlite_text(value)
+        return sqlite_text(value)
     return value
 
 
-def _sqlite_text(value: int | float) -> str:
+def sqlite_text(value: int | float) -> str:
+    """The text SQLite's TEXT affinity makes of a number (``2.0`` is ``'2.0'``, ``1e300``
+    ``'1.0e+300'``)."""
     if isinstance(value, int):
         return str(value)
     text = f"{value:.15g}"

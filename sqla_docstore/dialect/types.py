@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import re
 import uuid
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.sql import sqltypes, type_api
 from sqlalchemy.types import TypeEngine
 
 from .. import values
+from ..generated import sqlite_text
 
 # Bind values need no conversion here: the DB-API stores datetime, Decimal, UUID, bytes and
 # timedelta itself (sqla_docstore.values). Results come back in their JSON form.
@@ -125,6 +127,69 @@ class DocstoreNumeric(sqltypes.Numeric):
         return to_float
 
 
+# ------------------------------------------------------------------------ bound values
+# SQLite converts a value bound for a typed column by the column's affinity, when it is stored
+# and when it is compared with the column (``Integer == "5"`` finds 5, ``String == 5`` finds
+# '5'); SQLAlchemy's SQLite dialect leaves that to SQLite. The store compares values as given,
+# so a value compared with a column as another kind is bound as an affinity type below,
+# converted as SQLite's affinity would convert it (the compiler chooses them).
+
+#: SQLite's numeric literals (sqlite3AtoF): no hex, no underscores, its own white space
+_NUMBER_TEXT = re.compile(r"[ \t\n\v\f\r]*[+-]?(?:(\d+)|\d+\.\d*(?:[eE][+-]?\d+)?|"
+                          r"\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)[ \t\n\v\f\r]*")
+_INT64 = 2**63
+
+
+def _numeric_text(text: str) -> int | float | None:
+    """The number SQLite's INTEGER or NUMERIC affinity makes of ``text``: an integer if it is
+    one (within 64 bits) or a real literal without a fraction, else a float; None: no number."""
+    m = _NUMBER_TEXT.fullmatch(text)
+    if m is None:
+        return None
+    if m.group(1) is not None:
+        whole = int(text)
+        return whole if -_INT64 <= whole < _INT64 else float(whole)
+    real = float(text)
+    return int(real) if real.is_integer() and -_INT64 <= real < _INT64 else real
+
+
+def _integer_affinity(value: Any) -> Any:
+    kind = type(value)
+    if kind is int or value is None:
+        return value
+    if kind is bool:
+        return int(value)
+    if kind is str:
+        number = _numeric_text(value)
+        return value if number is None else number
+    if kind is float and value.is_integer() and -_INT64 <= value < _INT64:
+        return int(value)
+    return value
+
+
+def _real_affinity(value: Any) -> Any:
+    kind = type(value)
+    if kind is float or value is None:
+        return value
+    if kind is int or kind is bool:
+        return float(value) if -(2**53) <= value <= 2**53 else value
+    if kind is str:
+        number = _numeric_text(value)
+        return value if number is None else float(number)
+    return value
+
+
+def _text_affinity(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or value is None:
+        return value
+    if kind is bool:
+        return "1" if value else "0"
+    if kind is int or kind is float:
+        return sqlite_text(value)
+    return value
+
+
 class DocstoreFloat(sqltypes.Float):
     def bind_processor(self, dialect: Dialect) -> Any:
         return None
@@ -137,6 +202,33 @@ class DocstoreFloat(sqltypes.Float):
             return None if value is None else float(value)
 
         return to_float
+
+
+class AffinityInteger(sqltypes.Integer):
+    """A value compared with an INTEGER column, converted as SQLite's affinity converts it."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return _integer_affinity
+
+
+class AffinityFloat(DocstoreFloat):
+    """A value compared with a REAL column, converted as SQLite's affinity converts it."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return _real_affinity
+
+
+class AffinityString(sqltypes.String):
+    """A value compared with a TEXT column, converted as SQLite's affinity converts it."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return _text_affinity
+
+
+#: the type a value compared with a column of each affinity is bound as
+affinity_types: dict[type[TypeEngine[Any]], TypeEngine[Any]] = {
+    sqltypes.Integer: AffinityInteger(), sqltypes.Float: AffinityFloat(),
+    sqltypes.String: AffinityString()}
 
 
 class DocstoreBoolean(sqltypes.Boolean):
