@@ -130,6 +130,10 @@ def _is_wide(value: Any) -> bool:
     return False
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+
+
 def _wide_numbers(*sources: Any) -> dict[float, Any]:
     """The wide numbers among the patch's values, by the double JavaScript saw."""
     found: dict[float, Any] = {}
@@ -151,7 +155,9 @@ def _wide_numbers(*sources: Any) -> dict[float, Any]:
 
 def _keep_exact(before: Any, after: Any, passed: dict[float, Any]) -> Any:
     """``after`` with each number the script did not change (it equals, as a double, the
-    exact value that was there, or a wide value passed in) put back exactly."""
+    exact value that was there, or a wide value passed in) put back exactly, in the form it
+    was stored in (a float without a fraction stays a float, as RavenDB keeps a value the
+    script leaves alone)."""
     if isinstance(before, dict) and isinstance(after, dict):
         return {k: _keep_exact(before.get(k), v, passed) for k, v in after.items()}
     if isinstance(before, list) and isinstance(after, list):
@@ -159,6 +165,8 @@ def _keep_exact(before: Any, after: Any, passed: dict[float, Any]) -> Any:
                 for i, v in enumerate(after)]
     if isinstance(after, (int, float, decimal.Decimal)) and not isinstance(after, bool):
         if _is_wide(before) and float(before) == float(after):
+            return before
+        if _is_number(before) and before == after:  # 2.0 (2 in JavaScript), Decimal("2.50")
             return before
         if float(after) in passed:
             return passed[float(after)]

@@ -1,0 +1,42 @@
+"""A patch script leaves the numbers it does not change as they were stored (as RavenDB keeps
+the values a script leaves alone): a float without a fraction stays a float, a decimal keeps
+its digits, though JavaScript reads both as doubles (2.0 is 2 there)."""
+
+from __future__ import annotations
+
+import decimal
+from typing import Any
+
+from sqlalchemy import Column, Engine, Float, Integer, MetaData, Table, literal_column, select
+
+from sqla_docstore.testing.server.javascript import run_patch
+
+metadata = MetaData()
+t = Table("t", metadata, Column("id", Integer, primary_key=True), Column("n", Integer),
+          Column("f", Float))
+
+
+def test_numbers_a_script_leaves_alone_keep_their_stored_form() -> None:
+    doc: dict[str, Any] = {"f": 2.0, "d": decimal.Decimal("2.50"), "i": 7, "nested": [1.0, 2],
+                           "n": 1}
+    after = run_patch("this.n = args.v;", doc, {"v": 5})
+    assert after == {"f": 2.0, "d": decimal.Decimal("2.50"), "i": 7, "nested": [1.0, 2],
+                     "n": 5}
+    assert [type(after[k]) for k in ("f", "d", "i")] == [float, decimal.Decimal, int]
+    assert type(after["nested"][0]) is float
+
+
+def _after_update(eng: Engine) -> list[Any]:
+    with eng.begin() as conn:
+        conn.execute(t.insert(), [{"id": 1, "n": 1, "f": 5.0}])
+    with eng.begin() as conn:
+        conn.execute(t.update().where(t.c.id == 1).values(n=2))
+    with eng.connect() as conn:  # (f / 2 divides integers if f were stored as 5)
+        return [tuple(r) for r in conn.execute(
+            select(literal_column("f"), literal_column("f / 2")).select_from(t))]
+
+
+def test_an_update_of_another_field_keeps_a_floats_value(pair: tuple[Engine, Engine]) -> None:
+    docstore, sqlite = (_after_update(eng) for eng in pair)
+    assert [tuple(map(type, r)) for r in docstore] == [tuple(map(type, r)) for r in sqlite]
+    assert docstore == sqlite == [(5.0, 2.5)]
