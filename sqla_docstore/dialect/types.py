@@ -131,8 +131,9 @@ class DocstoreNumeric(sqltypes.Numeric):
 # SQLite converts a value bound for a typed column by the column's affinity, when it is stored
 # and when it is compared with the column (``Integer == "5"`` finds 5, ``String == 5`` finds
 # '5'); SQLAlchemy's SQLite dialect leaves that to SQLite. The store compares values as given,
-# so a value compared with a column as another kind is bound as an affinity type below,
-# converted as SQLite's affinity would convert it (the compiler chooses them).
+# so the column types below convert a value written to a column, and a value compared with a
+# column as another kind is bound as the column's type (the compiler does it), as SQLite's
+# affinity would convert it.
 
 #: SQLite's numeric literals (sqlite3AtoF): no hex, no underscores, its own white space
 _NUMBER_TEXT = re.compile(r"[ \t\n\v\f\r]*[+-]?(?:(\d+)|\d+\.\d*(?:[eE][+-]?\d+)?|"
@@ -191,8 +192,11 @@ def _text_affinity(value: Any) -> Any:
 
 
 class DocstoreFloat(sqltypes.Float):
+    """A value written to a REAL column is a float, as SQLAlchemy's SQLite dialect sends it
+    (``7`` is 7.0, ``"2.5"`` 2.5; ``"x"`` is its ValueError)."""
+
     def bind_processor(self, dialect: Dialect) -> Any:
-        return None
+        return _to_float
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         if self.asdecimal:
@@ -204,31 +208,46 @@ class DocstoreFloat(sqltypes.Float):
         return to_float
 
 
-class AffinityInteger(sqltypes.Integer):
-    """A value compared with an INTEGER column, converted as SQLite's affinity converts it."""
+class DocstoreInteger(sqltypes.Integer):
+    """A value written to an INTEGER column as SQLite's affinity stores it (``"7"`` is 7)."""
 
     def bind_processor(self, dialect: Dialect) -> Any:
         return _integer_affinity
 
 
-class AffinityFloat(DocstoreFloat):
-    """A value compared with a REAL column, converted as SQLite's affinity converts it."""
-
+class DocstoreSmallInteger(sqltypes.SmallInteger):
     def bind_processor(self, dialect: Dialect) -> Any:
-        return _real_affinity
+        return _integer_affinity
 
 
-class AffinityString(sqltypes.String):
-    """A value compared with a TEXT column, converted as SQLite's affinity converts it."""
+class DocstoreBigInteger(sqltypes.BigInteger):
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return _integer_affinity
+
+
+class DocstoreString(sqltypes.String):
+    """A value written to a text column as SQLite's affinity stores it (``7`` is ``'7'``)."""
 
     def bind_processor(self, dialect: Dialect) -> Any:
         return _text_affinity
 
 
+class AffinityFloat(DocstoreFloat):
+    """A value compared with a REAL column, as SQLite's affinity converts it (text that is
+    no number stays text)."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return _real_affinity
+
+
+def _to_float(value: Any) -> Any:
+    return None if value is None else float(value)
+
+
 #: the type a value compared with a column of each affinity is bound as
 affinity_types: dict[type[TypeEngine[Any]], TypeEngine[Any]] = {
-    sqltypes.Integer: AffinityInteger(), sqltypes.Float: AffinityFloat(),
-    sqltypes.String: AffinityString()}
+    sqltypes.Integer: DocstoreInteger(), sqltypes.Float: AffinityFloat(),
+    sqltypes.String: DocstoreString()}
 
 
 class DocstoreBoolean(sqltypes.Boolean):
@@ -305,6 +324,11 @@ colspecs: dict[type[TypeEngine[Any]], type[TypeEngine[Any]]] = {
     sqltypes.Interval: DocstoreInterval,
     sqltypes.Numeric: DocstoreNumeric,
     sqltypes.Float: DocstoreFloat,
+    sqltypes.Integer: DocstoreInteger,
+    sqltypes.SmallInteger: DocstoreSmallInteger,
+    sqltypes.BigInteger: DocstoreBigInteger,
+    sqltypes.String: DocstoreString,
+    sqltypes.Enum: sqltypes.Enum,  # a String with its own values: kept as it is
     sqltypes.Boolean: DocstoreBoolean,
     sqltypes.LargeBinary: DocstoreLargeBinary,
     sqltypes.Uuid: DocstoreUuid,
