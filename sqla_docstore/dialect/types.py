@@ -192,11 +192,11 @@ def _text_affinity(value: Any) -> Any:
 
 
 class DocstoreFloat(sqltypes.Float):
-    """A value written to a REAL column is a float, as SQLAlchemy's SQLite dialect sends it
-    (``7`` is 7.0, ``"2.5"`` 2.5; ``"x"`` is its ValueError)."""
+    """A value written to a REAL column as SQLite's affinity stores it (``7`` is 7.0,
+    ``"2.5"`` 2.5; an integer a double does not hold exactly is left exact)."""
 
     def bind_processor(self, dialect: Dialect) -> Any:
-        return _to_float
+        return _real_affinity
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         if self.asdecimal:
@@ -232,22 +232,27 @@ class DocstoreString(sqltypes.String):
         return _text_affinity
 
 
-class AffinityFloat(DocstoreFloat):
-    """A value compared with a REAL column, as SQLite's affinity converts it (text that is
-    no number stays text)."""
+class AffinityNumeric(DocstoreNumeric):
+    """A value compared with a NUMERIC column, as SQLite's affinity converts it (numeric
+    text is the Decimal it writes)."""
 
     def bind_processor(self, dialect: Dialect) -> Any:
-        return _real_affinity
+        return _numeric_affinity
 
 
-def _to_float(value: Any) -> Any:
-    return None if value is None else float(value)
+def _numeric_affinity(value: Any) -> Any:
+    kind = type(value)
+    if kind is bool:
+        return int(value)
+    if kind is str and _NUMBER_TEXT.fullmatch(value):
+        return decimal.Decimal(value.strip(" \t\n\v\f\r"))
+    return value
 
 
 #: the type a value compared with a column of each affinity is bound as
 affinity_types: dict[type[TypeEngine[Any]], TypeEngine[Any]] = {
-    sqltypes.Integer: DocstoreInteger(), sqltypes.Float: AffinityFloat(),
-    sqltypes.String: DocstoreString()}
+    sqltypes.Integer: DocstoreInteger(), sqltypes.Float: DocstoreFloat(),
+    sqltypes.String: DocstoreString(), sqltypes.Numeric: AffinityNumeric()}
 
 
 class DocstoreBoolean(sqltypes.Boolean):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     select,
@@ -22,9 +23,11 @@ from sqlalchemy import (
 
 metadata = MetaData()
 t = Table("t", metadata, Column("id", Integer, primary_key=True), Column("n", Integer),
-          Column("big", BigInteger), Column("s", String(10)), Column("f", Float))
+          Column("big", BigInteger), Column("s", String(10)), Column("f", Float),
+          Column("d", Numeric(10, 2)))
 
-ROWS = [{"id": i, "n": i, "big": i * 10**12, "s": str(i), "f": i / 2} for i in range(1, 12)]
+ROWS = [{"id": i, "n": i, "big": i * 10**12, "s": str(i), "f": i / 2, "d": i / 4}
+        for i in range(1, 12)]
 # (column, operator, value): values of another kind than the column's
 CASES: list[tuple[str, str, Any]] = [
     ("n", "<", "3"), ("n", "==", "5"), ("n", "==", " 5 "), ("n", "==", "5.0"),
@@ -33,6 +36,7 @@ CASES: list[tuple[str, str, Any]] = [
     ("n", "==", True), ("id", "==", "7"), ("id", "in", ["7", "8"]), ("big", ">", "9e12"),
     ("s", "==", 5), ("s", "in", [1, 2, 11]), ("s", ">", 5), ("s", "==", 0.5),
     ("f", ">", "4"), ("f", "==", "2.5"), ("f", "<", "x"), ("f", "==", 3),
+    ("d", "==", "0.75"), ("d", "in", ["1.5", 2, "x"]), ("d", ">", " 2 "), ("d", "<", "x"),
 ]
 
 

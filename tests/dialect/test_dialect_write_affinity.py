@@ -1,8 +1,7 @@
 """A value written through SQLAlchemy to a typed column is stored as SQLite's affinity stores
-it (``"7"`` in an ``Integer`` is 7, ``5`` in a ``String`` is ``'5'``): SQLAlchemy sends such a
-value as it is given and SQLite converts it (a ``Float``'s value SQLAlchemy makes a float), so
-the rows read back, and the comparisons made later, are SQLite's. Both backends, INSERT and
-UPDATE."""
+it (``"7"`` in an ``Integer`` is 7, ``5`` in a ``String`` is ``'5'``, ``5`` in a ``Float`` is
+5.0): SQLAlchemy sends such a value as it is given and SQLite converts it, so the rows read
+back, and the comparisons made later, are SQLite's. Both backends, INSERT and UPDATE."""
 
 from __future__ import annotations
 
