@@ -170,6 +170,8 @@ class SqlGenerator:
         self._ctes: dict[str, ast.RecursiveCte] = {}
         #: rendering an ORDER BY term that is a bare name: a result label comes first
         self._bare_term = False
+        #: the JSON texts a grouped select reads its fields as, and each field's SQL value
+        self._quoted_fields: dict[str, str] = {}
 
     # -- entry points --------------------------------------------------------------------
     def plan_query(self, stmt: ast.SelectLike, notes: bool = True) -> SqlPlan:
@@ -227,6 +229,7 @@ class SqlGenerator:
         planned: list[tuple[str, str, Any, str]] = []
         refs: dict[str, None] = {}  # aliases whose bodies are read, in order
         labels: dict[str, ast.Expr | None] = {}
+        values: list[str] = []  # the SQL of each value column
         for col in stmt.columns:
             for label, kind, target in self._expand(col, scope, grouped):
                 if col.alias:
@@ -238,6 +241,7 @@ class SqlGenerator:
                 else:
                     planned.append((label, kind, len(sql_cols), ""))
                     sql_cols.append(f"{target} AS {quote(label)}")
+                    values.append(target)
         body_slot: dict[str, int] = {}
         notes = notes or grouped  # (the id and change vector keep DISTINCT rows apart)
         for ref in refs:
@@ -254,7 +258,19 @@ class SqlGenerator:
             OutColumn(label, kind, body_slot[where] if kind in ("field", "doc") else where, name)
             for label, kind, where, name in planned
         ]
-        return self._select_tail(stmt, scope, sql_cols, labels), out
+        keys = [*values, *sql_cols[len(values):]]  # (then bodies, ids, change vectors)
+        return self._select_tail(stmt, scope, sql_cols, labels, self._distinct_keys(
+            stmt, keys)), out
+
+    def _distinct_keys(self, stmt: ast.Select, keys: list[str]) -> list[str] | None:
+        """A plain SELECT DISTINCT's rows told apart by their SQL values, not by the JSON texts
+        its fields are read as (2 and 2.0 are one row, as in SQL; the texts differ): the
+        select list's values, each field's rather than its text; None for other selects."""
+        if not stmt.distinct or stmt.group_by or stmt.having is not None or any(
+                _has_aggregate(c.expr) or any(isinstance(n, ast.Window) for n in ast.walk(
+                    c.expr, _SUBQUERIES_AND_WINDOWS[:-1])) for c in stmt.columns):
+            return None
+        return [self._quoted_fields.get(key, key) for key in keys]
 
     def _expand(
         self, col: ast.ResultColumn, scope: _Scope, grouped: bool
@@ -284,7 +300,9 @@ class SqlGenerator:
                 return [(label, "json", self.expr(expr, scope))]
             if resolved is not None and resolved[0] == "field" and resolved[1] in scope.sources:
                 if grouped:
-                    return [(label, "json", f"json_quote({field_sql(resolved[1], expr.name)})")]
+                    raw = field_sql(resolved[1], expr.name)
+                    self._quoted_fields[f"json_quote({raw})"] = raw
+                    return [(label, "json", f"json_quote({raw})")]
                 return [(label, "field", (resolved[1], expr.name))]
         return [(label, "value", self.expr(expr, scope))]
 
@@ -326,8 +344,10 @@ class SqlGenerator:
         return cols
 
     def _select_tail(self, stmt: ast.Select, scope: _Scope, cols: list[str],
-                     labels: dict[str, ast.Expr | None]) -> str:
-        sql = "SELECT " + ("DISTINCT " if stmt.distinct else "") + ", ".join(cols or ["NULL"])
+                     labels: dict[str, ast.Expr | None],
+                     distinct_keys: list[str] | None = None) -> str:
+        distinct = "DISTINCT " if stmt.distinct and distinct_keys is None else ""
+        sql = "SELECT " + distinct + ", ".join(cols or ["NULL"])
         if stmt.from_:
             sql += " FROM " + ", ".join(self._from_item(f, scope) for f in stmt.from_)
         where = [] if stmt.where is None else [self.expr(stmt.where, scope, index=True)]
@@ -339,6 +359,8 @@ class SqlGenerator:
         scope.labels = labels
         if stmt.group_by:
             sql += " GROUP BY " + ", ".join(self.expr(e, scope, index=True) for e in stmt.group_by)
+        elif distinct_keys:
+            sql += " GROUP BY " + ", ".join(distinct_keys)
         if stmt.having is not None:
             sql += " HAVING " + self.expr(stmt.having, scope)
         return sql + self._order_limit(stmt.order_by, stmt.limit, stmt.offset, scope)

@@ -1,0 +1,67 @@
+"""SELECT DISTINCT tells rows apart by their SQL values, as SQLite does: a field holding 2 in
+one document and 2.0 in another gives one row (its fields are read as JSON texts, which
+differ), while the text '2' stays apart from the number 2. Stored and pending rows, both
+backends, against sqlite3."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+DDL = "CREATE TABLE t (id INTEGER PRIMARY KEY, a, b)"
+INSERT = "INSERT INTO t (id, a, b) VALUES (?, ?, ?)"
+STORED = [(1, 2, 1), (2, 2.0, 1), (3, 0, "x"), (4, 0.0, "x"), (5, "2", None), (6, None, 1),
+          (7, 3, 1), (8, 1.5, "x")]
+PENDING = [(9, 3.0, 1), (10, None, 1), (11, 2, None)]
+QUERIES = [
+    "SELECT count(*) FROM (SELECT DISTINCT a FROM t) AS d",
+    "SELECT count(*) FROM (SELECT DISTINCT a, b FROM t) AS d",
+    "SELECT DISTINCT a = 2, typeof(a) FROM t ORDER BY 1, 2",
+    "SELECT DISTINCT b FROM t ORDER BY b",
+    "SELECT count(*) FROM (SELECT DISTINCT a FROM t WHERE a >= 0 ORDER BY a LIMIT 10) AS d",
+    "SELECT DISTINCT a + 0 FROM t WHERE typeof(a) <> 'text' ORDER BY 1",
+]
+DISTINCT_ROWS = [f"SELECT DISTINCT {cols} FROM t" for cols in ("a", "a, b", "b, a + 1")]
+
+
+def _run(conn: Any) -> list[Any]:
+    cur = conn.cursor()
+    seen: list[Any] = []
+    for rows in (STORED, PENDING):
+        cur.executemany(INSERT, rows)
+        for sql in QUERIES:
+            cur.execute(sql)
+            seen.append([tuple(r) for r in cur.fetchall()])
+        for sql in DISTINCT_ROWS:  # which of 2 and 2.0 stands for both is SQLite's choice:
+            cur.execute(sql)       # compared as numbers
+            seen.append(sorted(repr(tuple(r)).replace(".0", "") for r in cur.fetchall()))
+        if rows is STORED:
+            conn.commit()
+    conn.rollback()
+    return seen
+
+
+@pytest.fixture
+def expected() -> list[Any]:
+    conn = sqlite3.connect(":memory:")
+    conn.execute(DDL)
+    try:
+        return _run(conn)
+    finally:
+        conn.close()
+
+
+def test_select_distinct_tells_rows_apart_by_their_sql_values(
+        engine: Engine, expected: list[Any]) -> None:
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute(DDL)
+        raw.commit()
+        got = _run(raw)
+    finally:
+        raw.close()
+    assert got == expected
+    assert expected[0] == [(6,)]  # 2 (2.0), 0 (0.0), '2', NULL, 3, 1.5
