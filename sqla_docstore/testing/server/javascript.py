@@ -44,8 +44,13 @@ var __run = function (docText, script, argsText, paramsText) {
   var names = Object.keys(params).filter(function (n) { return /^[A-Za-z_][\\w]*$/.test(n); });
   var body = names.map(function (n) { return "var $" + n + " = __params[" + JSON.stringify(n)
                                              + "];"; }).join("\\n") + "\\n" + script;
-  new Function("args", "__params", body).call(doc, args, params);
-  return JSON.stringify(doc);
+  var assigned = {};  // the document's own properties the script sets or deletes
+  var self = new Proxy(doc, {
+    set: function (t, k, v) { assigned[k] = true; t[k] = v; return true; },
+    deleteProperty: function (t, k) { assigned[k] = true; return delete t[k]; }
+  });
+  new Function("args", "__params", body).call(self, args, params);
+  return JSON.stringify([doc, Object.keys(assigned)]);
 };
 var __reset = function () {  // no state between patches, also after a terminated one
   Object.getOwnPropertyNames(globalThis).forEach(function (n) {
@@ -105,10 +110,12 @@ def run_patch(script: str, document: dict[str, Any], args: dict[str, Any],
         raise JavaScriptError(message) from exc
     finally:
         ctx.eval("__reset()")
-    result = values.loads(text)
+    result, assigned = values.loads(text)
     if not isinstance(result, dict):
         raise JavaScriptError("A patch must leave the document a JSON object")
-    return _keep_exact(document, result, _wide_numbers(args, params))
+    # a property the script set holds what it was given, never the value it replaced
+    before = {k: v for k, v in document.items() if k not in assigned}
+    return _keep_exact(before, result, _wide_numbers(args, params))
 
 
 def _message(text: str) -> str:

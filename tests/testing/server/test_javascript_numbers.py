@@ -40,3 +40,24 @@ def test_an_update_of_another_field_keeps_a_floats_value(pair: tuple[Engine, Eng
     docstore, sqlite = (_after_update(eng) for eng in pair)
     assert [tuple(map(type, r)) for r in docstore] == [tuple(map(type, r)) for r in sqlite]
     assert docstore == sqlite == [(5.0, 2.5)]
+
+
+def test_a_wide_number_a_script_sets_is_kept_though_its_double_is_the_old_ones() -> None:
+    doc = {"n": 2**62, "m": 2**62}
+    after = run_patch("this.n = args.v;", doc, {"v": 2**62 + 1})
+    assert after == {"n": 2**62 + 1, "m": 2**62}
+
+
+def _set_wide(eng: Engine) -> list[Any]:
+    with eng.begin() as conn:
+        conn.execute(t.insert(), [{"id": 1, "n": 2**62, "f": 0.5}])
+    with eng.begin() as conn:  # (2**62 + 1 and 2**62 are one double)
+        conn.execute(t.update().where(t.c.id == 1).values(n=2**62 + 1))
+    with eng.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(t.c.n, t.c.f))]
+
+
+def test_an_update_to_a_wide_number_near_the_old_one_is_kept(
+        pair: tuple[Engine, Engine]) -> None:
+    docstore, sqlite = (_set_wide(eng) for eng in pair)
+    assert docstore == sqlite == [(2**62 + 1, 0.5)]
