@@ -115,7 +115,13 @@ def run_patch(script: str, document: dict[str, Any], args: dict[str, Any],
         raise JavaScriptError("A patch must leave the document a JSON object")
     # a property the script set holds what it was given, never the value it replaced
     before = {k: v for k, v in document.items() if k not in assigned}
-    return _keep_exact(before, result, _wide_numbers(args, params))
+    kept = _keep_exact(before, result, _wide_numbers(args, params))
+    # and a number set where a double was is written as a double, as RavenDB writes it (a
+    # whole number elsewhere as an integer: JavaScript's own 3 for 3.0)
+    for name in assigned:
+        if type(document.get(name)) is float and type(kept.get(name)) is int:
+            kept[name] = float(kept[name])
+    return kept
 
 
 def _message(text: str) -> str:

@@ -61,3 +61,27 @@ def test_an_update_to_a_wide_number_near_the_old_one_is_kept(
         pair: tuple[Engine, Engine]) -> None:
     docstore, sqlite = (_set_wide(eng) for eng in pair)
     assert docstore == sqlite == [(2**62 + 1, 0.5)]
+
+
+def test_a_number_set_where_a_double_was_is_a_double() -> None:
+    doc = {"f": 1.5, "n": 1, "g": None}
+    after = run_patch("this.f = this.f + 0.5; this.n = this.n * 2.0; this.g = 3.0;", doc, {})
+    assert after == {"f": 2.0, "n": 2, "g": 3}
+    assert [type(after[k]) for k in ("f", "n", "g")] == [float, int, int]
+
+
+def _computed_float(eng: Engine) -> list[Any]:
+    with eng.begin() as conn:
+        conn.execute(t.insert(), [{"id": 1, "n": 1, "f": 1.5}])
+    with eng.begin() as conn:  # (evaluated by the store at commit)
+        conn.execute(t.update().values(f=t.c.f + 0.5))
+    with eng.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(literal_column("f"), literal_column("f / 2")).select_from(t))]
+
+
+def test_a_computed_float_without_a_fraction_stays_a_float(
+        pair: tuple[Engine, Engine]) -> None:
+    docstore, sqlite = (_computed_float(eng) for eng in pair)
+    assert [tuple(map(type, r)) for r in docstore] == [tuple(map(type, r)) for r in sqlite]
+    assert docstore == sqlite == [(2.0, 1.0)]
