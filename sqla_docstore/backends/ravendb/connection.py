@@ -32,7 +32,7 @@ from .cluster_batch import cluster_commands, needs_cluster, unique_keys, unique_
 from .errors import MISSING_MARKER
 from .http import Cluster, HttpSession
 from .http import decode_reply as http_decode
-from .patch_script import patch_json, translatable
+from .patch_script import json_patch, patch_json, split_script_values, translatable
 from .replies import Reply
 from .rql import RqlQuery, pushdown, quote_collection, translate
 
@@ -857,7 +857,12 @@ def _commands_json(commands: list[Any],
             if fast:
                 out.append(cmd.to_json())
                 continue
+        moved: dict[str, Any] = {}
+        if type(cmd) is Patch:  # values a script would store changed: as a JSON Patch after it
+            cmd, moved = split_script_values(cmd)
         out.append(_command_json(cmd, memo))
+        if moved:
+            out.append(json_patch(cmd.id, moved))
     return out
 
 

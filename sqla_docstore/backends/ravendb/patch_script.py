@@ -11,7 +11,9 @@ Anything else is not translated: the caller then guards the write by change vect
 
 from __future__ import annotations
 
+import decimal
 import json
+from dataclasses import replace
 from typing import Any
 
 from ...commands import Patch, Recompute
@@ -127,3 +129,43 @@ def patch_json(cmd: Patch, spec: CollectionSpec) -> dict[str, Any]:
     lines += [f"delete this[{_js(k)}];" for k in cmd.unset]
     return {"Id": cmd.id, "ChangeVector": cmd.expected,
             "Patch": {"Script": "\n".join(lines), "Values": args}, "Type": "PATCH"}
+
+
+def split_script_values(cmd: Patch) -> tuple[Patch, dict[str, Any]]:
+    """``cmd`` without the values it sets that its script would store changed, and those
+    values (sent as a JSON Patch, which stores them as written). RavenDB's scripts hold
+    numbers as doubles and store a whole one as an integer (unless the property held a
+    double): a float without a fraction (3.0, -0.0), an integer a double does not hold, a
+    decimal's digits, also inside a JSON value, would be stored as another value or kind."""
+    if not cmd.set:
+        return cmd, {}
+    moved = {name: value for name, value in cmd.set.items() if _changed_by_script(value)}
+    if not moved:
+        return cmd, {}
+    kept = {name: value for name, value in cmd.set.items() if name not in moved}
+    return replace(cmd, set=kept), moved
+
+
+def _changed_by_script(value: Any) -> bool:
+    kind = type(value)
+    if kind is float:
+        return value.is_integer()
+    if kind is int:
+        return not (-_LONG < value < _LONG and float(value) == value)
+    if kind is decimal.Decimal:
+        return True
+    if kind is dict:
+        return any(map(_changed_by_script, value.values()))
+    if kind is list:
+        return any(map(_changed_by_script, value))
+    return False
+
+
+_LONG = 2**63
+
+
+def json_patch(doc_id: str, values_set: dict[str, Any]) -> dict[str, Any]:
+    """RavenDB's JsonPatch command setting top-level properties to ``values_set``."""
+    return {"Id": doc_id, "ChangeVector": None, "Type": "JsonPatch", "JsonPatch": {
+        "Operations": [{"op": "add", "path": "/" + name.replace("~", "~0").replace("/", "~1"),
+                        "value": value} for name, value in values_set.items()]}}
