@@ -21,6 +21,7 @@ from .statements.parser import parse_expression
 
 FIELD = "field:"
 _EXACT_FLOAT = 2.0**53
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 #: ``evaluate(exprs, params)``: the values of expressions that read no collection
 Evaluate = Callable[[tuple[ast.Expr, ...], dict[str, Any]], tuple[Any, ...]]
 
@@ -63,11 +64,15 @@ def field_params(exprs: tuple[ast.Expr, ...]) -> tuple[str, ...]:
 def bind_fields(params: dict[str, Any], body: dict[str, Any],
                 names: tuple[str, ...]) -> dict[str, Any]:
     """``params`` plus ``field:<name>`` for each field read (None when the document lacks it).
-    A number SQLite would only approximate (values.is_wide) is refused: an expression over it
-    would compute with the approximation."""
+    A number SQLite would only approximate (values.is_wide, but an integer within SQLite's 64
+    bits, which it binds and computes with exactly) is refused: an expression over it would
+    compute with the approximation."""
     out = dict(params)
     for name in names:
         value = body.get(name)
+        if type(value) is int and _INT64_MIN <= value <= _INT64_MAX:
+            out[FIELD + name] = value
+            continue
         number = values.exact_number(value) if type(value) is not str else None
         if number is not None and not isinstance(value, float) and values.is_wide(number):
             raise DataError(f"an expression reads {name} = {value}, a number the store only "
