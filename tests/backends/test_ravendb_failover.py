@@ -292,6 +292,7 @@ class PlainNode(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _PlainHandler)
         self.peers: list[PlainNode] = []
         self.drop = 0
+        self.cut = 0  # batches applied, then answered with the headers and half the body
         self.batches: list[tuple[str | None, Any]] = []  # (Raft-Request-Id, body)
         self.paths: list[str] = []  # every request's path and query, in order
         self.headers_seen: list[dict[str, str]] = []
@@ -373,6 +374,17 @@ class _PlainHandler(BaseHTTPRequestHandler):
             return
         results = [{"Type": "PUT", "@id": c["Id"], "@change-vector": "A:2-x"}
                    for c in body["Commands"]]
+        if self.server.cut:
+            self.server.cut -= 1
+            data = json.dumps({"Results": results}).encode()
+            self.send_response(201)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         self._json(201, {"Results": results})
 
 
@@ -411,6 +423,71 @@ def test_without_deduplication_a_lost_reply_is_outcome_unknown_and_not_resent(
         session.commit()
     assert len(first.batches) == 1 and len(second.batches) == 1
     assert second.batches[0][1]["Commands"][0]["Document"]["number"] == 2
+    engine.dispose()
+
+
+def test_without_deduplication_a_reply_cut_off_is_outcome_unknown_and_not_resent(
+    plain_nodes: list[PlainNode],
+) -> None:
+    """The batch's reply broke off after its status line: the node had it (and applied it),
+    so the commit is no plain failure (which invites a retry that applies it twice)."""
+    first, second = plain_nodes
+    first.cut = 1
+    engine = _plain_engine(plain_nodes)
+    with Session(engine) as session:
+        session.add(Entry(number=1, thread=0))
+        with pytest.raises(sa.exc.OperationalError) as info:
+            session.commit()
+        assert isinstance(info.value.orig, OutcomeUnknownError)
+        assert "may or may not have been applied" in str(info.value.orig)
+    assert len(first.batches) == 1 and second.batches == []  # never resent
+    engine.dispose()
+
+
+@pytest.fixture
+def single_node(ravendb_server_factory: Any) -> Any:
+    server = ravendb_server_factory("A")
+    if server.real:
+        pytest.skip("injecting faults needs the bundled server")
+    return server
+
+
+def _thread_of_entry_1(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(sa.select(Entry.thread).where(Entry.id == 1)))
+
+
+@pytest.mark.parametrize("fault", ["drop_after", "cut"])
+def test_a_lost_reply_from_a_single_node_is_resent_to_it_and_applied_once(
+        single_node: Any, fault: str) -> None:
+    """One node, which applies a request id once: the batch whose reply was lost (none came,
+    or it broke off) is resent to that node, which answers with what it did. It was reported
+    as failed on every node, though applied (a retry by the caller applied it twice)."""
+    engine = _engine(single_node)
+    with Session(engine) as session:
+        session.add(Entry(number=1, thread=0))
+        session.commit()
+    single_node.add_fault(fault, "bulk_docs")
+    with engine.begin() as conn:
+        conn.execute(sa.update(Entry).where(Entry.id == 1).values(thread=Entry.thread + 1))
+    assert _thread_of_entry_1(engine) == 1
+    batches = [r for r in single_node.requests if r.path.endswith("/bulk_docs")]
+    assert batches[-2].body == batches[-1].body and batches[-1].body["Commands"][0][
+        "Type"] == "PATCH"  # the update, sent twice (the one before: the insert)
+    engine.dispose()
+
+
+def test_a_reply_lost_again_when_resent_is_outcome_unknown(single_node: Any) -> None:
+    engine = _engine(single_node)
+    with Session(engine) as session:
+        session.add(Entry(number=1, thread=0))
+        session.commit()
+    single_node.add_fault("drop_after", "bulk_docs", times=2)
+    with pytest.raises(sa.exc.OperationalError) as info, engine.begin() as conn:
+        conn.execute(sa.update(Entry).where(Entry.id == 1).values(thread=Entry.thread + 1))
+    assert isinstance(info.value.orig, OutcomeUnknownError)
+    assert "may or may not have been applied" in str(info.value.orig)
+    assert _thread_of_entry_1(engine) == 1  # applied once, whatever the client could know
     engine.dispose()
 
 

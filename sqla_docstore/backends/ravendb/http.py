@@ -315,9 +315,10 @@ class HttpSession:
             hit = self.cluster.cache.get(cache_key) if self.use_cache else None
             if hit is not None:
                 headers["If-None-Match"] = f'"{hit[0]}"'
-        nodes = self.cluster.for_read() if read else self.cluster.preferred()
+        nodes = list(self.cluster.for_read() if read else self.cluster.preferred())
         failures: list[str] = []
-        for node in nodes:
+        maybe_applied = False  # a batch reached a node, and its outcome is not known
+        for node in nodes:  # (a batch a node may have applied is resent to it too: below)
             try:
                 resp = self._send(node, method, path, params, data, headers, deadline,
                                   parse)
@@ -328,7 +329,15 @@ class HttpSession:
             except _LostAfterSend as exc:
                 self.cluster.mark_failed(node)
                 failures.append(f"{node.url}: {exc}")
-                if idempotent or deduplicated or self.cluster.dedupes_batches:
+                if idempotent:
+                    continue
+                if deduplicated or self.cluster.dedupes_batches:
+                    # The server applies a request id once: resent, it answers with what it
+                    # did. Once more to this node too, after the others (a single node's
+                    # connection broke; the node itself may well be up).
+                    if not maybe_applied:
+                        nodes.append(node)
+                    maybe_applied = True
                     continue
                 raise OutcomeUnknownError(
                     f"the connection to {node.url} broke after the batch was sent ({exc}); "
@@ -338,7 +347,10 @@ class HttpSession:
             if resp.status in _RETRY_STATUS:
                 self.cluster.mark_failed(node)
                 failures.append(f"{node.url}: HTTP {resp.status}")
-                if idempotent or deduplicated or self.cluster.dedupes_batches:
+                if idempotent:
+                    continue
+                if deduplicated or self.cluster.dedupes_batches:
+                    maybe_applied = True
                     continue
                 # The batch reached the node (or a proxy before it): it may have been applied.
                 raise OutcomeUnknownError(
@@ -349,6 +361,11 @@ class HttpSession:
             if resp.headers.get("Refresh-Topology") == "true":
                 self.cluster._topology_known = False
             return self._finish(resp, node, cache_key)
+        if maybe_applied:
+            raise OutcomeUnknownError(
+                f"{method} {path} reached a node, but no reply to it came back, also when "
+                "resent: it may or may not have been applied; check the data, then retry ("
+                + "; ".join(failures) + ")")
         raise errors.OperationalError(
             f"{method} {path} failed on every RavenDB node: " + "; ".join(failures)
         )
@@ -500,6 +517,11 @@ class HttpSession:
             raise _LostAfterSend(_short(exc)) from exc
         except requests.exceptions.Timeout as exc:
             raise _LostAfterSend(f"no answer within {self.cluster.timeout} s") from exc
+        except (requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            # the reply broke off after its status line: the request was received (a batch
+            # was applied, or refused), and what the node answered is not known
+            raise _LostAfterSend(f"the reply broke off: {_short(exc)}") from exc
         except requests.exceptions.RequestException as exc:
             raise errors.OperationalError(f"request to {node.url} failed: {_short(exc)}") from exc
         except UnicodeEncodeError as exc:  # a parameter in the URL (a document id to load)

@@ -117,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "truncate" and reply.text:
             reply.text = reply.text[: len(reply.text) // 2]
-        self._send(reply)
+        self._send(reply, cut=fault is not None and fault.kind == "cut")
 
     def _answer(self, req: Request) -> Reply:
         denied = self._authorize(req)
@@ -156,7 +156,8 @@ class Handler(BaseHTTPRequestHandler):
                                       "Message": message}))
 
     # -- reply --------------------------------------------------------------------------
-    def _send(self, reply: Reply) -> None:
+    def _send(self, reply: Reply, *, cut: bool = False) -> None:
+        """Send the reply; ``cut``: only its first half (headers whole), then close."""
         body = reply.text.encode("utf-8") if reply.text is not None else b""
         headers = dict(reply.headers)
         headers["Raven-Server-Version"] = self.server.cluster.server_version
@@ -177,6 +178,11 @@ class Handler(BaseHTTPRequestHandler):
         buffered: list[bytes] = getattr(self, "_headers_buffer", [])
         head = b"".join(buffered) + b"\r\n"
         self._headers_buffer: list[bytes] = []
+        if cut:
+            self.wfile.write(head + body[: len(body) // 2])
+            self.wfile.flush()
+            self._drop()
+            return
         self.wfile.write(head + body if self.command != "HEAD" else head)
 
     def _drop(self) -> None:

@@ -38,7 +38,8 @@ class Fault:
     kinds: "drop_before" (close without processing), "drop_after" (process, then close without
     replying), "status" (reply ``status`` with a RavenDB error body, unprocessed), "html"
     (reply ``status`` with an HTML page, unprocessed), "truncate" (process, reply with half the
-    JSON), "slow" (sleep ``delay`` seconds, then process normally).
+    JSON), "cut" (process, send the headers and half the body, then close), "slow" (sleep
+    ``delay`` seconds, then process normally).
     """
 
     kind: str
