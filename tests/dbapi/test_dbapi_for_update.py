@@ -8,12 +8,27 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, exc, func, select, text, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    exc,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm.exc import StaleDataError
 
 metadata = MetaData()
 accounts = Table("accounts", metadata, Column("id", Integer, primary_key=True),
                  Column("balance", Integer))
+#: a unique column: on RavenDB a commit writing it is a cluster-wide batch (no PATCH there)
+emails = Table("emails", metadata, Column("id", Integer, primary_key=True),
+               Column("address", String(50), unique=True))
 
 
 @pytest.fixture
@@ -63,6 +78,32 @@ def test_a_concurrent_delete_of_a_row_read_for_update_fails_the_commit(funded: E
             theirs.execute(accounts.delete().where(accounts.c.id == 3))
         with pytest.raises(StaleDataError):
             mine.commit()
+
+
+def test_rows_read_for_update_commit_with_a_write_of_a_unique_column(funded: Engine) -> None:
+    """On RavenDB such a commit is cluster-wide, which takes no PATCH: the guards of the rows
+    read made every one fail with ProgrammingError ('no final state for document')."""
+    with funded.begin() as conn:
+        conn.execute(select(accounts).where(accounts.c.id < 3).with_for_update()).all()
+        conn.execute(emails.insert(), {"address": "a@x"})
+        conn.execute(update(accounts).where(accounts.c.id == 2).values(balance=50))
+    with funded.connect() as conn:
+        assert conn.execute(select(accounts.c.balance).order_by(accounts.c.id)).scalars().all() \
+            == [100, 50, 100]
+        assert conn.execute(select(emails.c.address)).scalars().all() == ["a@x"]
+
+
+def test_a_concurrent_change_of_a_row_read_for_update_fails_a_commit_writing_a_unique_column(
+        funded: Engine) -> None:
+    with funded.connect() as mine:
+        mine.execute(select(accounts).where(accounts.c.id == 2).with_for_update()).all()
+        with funded.begin() as theirs:
+            theirs.execute(update(accounts).where(accounts.c.id == 2).values(balance=0))
+        mine.execute(emails.insert(), {"address": "a@x"})
+        with pytest.raises(StaleDataError):
+            mine.commit()
+    with funded.connect() as conn:  # nothing of the failed commit was applied
+        assert conn.execute(select(func.count()).select_from(emails)).scalar() == 0
 
 
 def test_rows_read_for_update_then_written_commit_when_nobody_else_changed_them(

@@ -448,6 +448,7 @@ class RavenConnection:
             return []
         params = None
         if needs_cluster(batch, self.spec):
+            batch = self._checked_guards(batch)
             commands = cluster_commands(batch, self.spec, self.get_compare_exchange_values,
                                         self._current_unique_keys, self._existing_ids)
             body: dict[str, Any] = {"Commands": commands, "TransactionMode": "ClusterWide"}
@@ -470,6 +471,36 @@ class RavenConnection:
         self._unindexed.update({c.collection for c in batch.commands
                                 if isinstance(c, (Put, Patch, Delete))})
         return out
+
+    def _checked_guards(self, batch: Batch) -> Batch:
+        """The batch without its guards (PATCHes that change nothing: ``FOR UPDATE``'s), for
+        a cluster-wide batch, which takes no PATCH and can't check a document's version
+        without writing it: a guarded document the batch also writes is guarded by that
+        write (its PUT or DELETE carries the version read); any other is checked by one load
+        just before the batch is sent, and a document changed or deleted since it was read
+        fails the commit (ConcurrencyError) with nothing sent. (They made every such commit
+        fail with ProgrammingError, 'no final state'.) A change between that load and the
+        batch is not seen: the window is one request's time."""
+        guards = [c for c in batch.commands if isinstance(c, Patch)
+                  and not (c.set or c.unset or c.compute)]
+        if not guards:
+            return batch
+        skipped = set(map(id, guards))
+        written = {(c.collection, c.id.lower()) for c in batch.commands
+                   if isinstance(c, (Put, Patch, Delete)) and id(c) not in skipped}
+        by_collection: dict[str, list[Patch]] = {}
+        for guard in guards:
+            if (guard.collection, guard.id.lower()) not in written:
+                by_collection.setdefault(guard.collection, []).append(guard)
+        for collection, checks in by_collection.items():
+            found = self.get_documents(collection, list({g.id: None for g in checks}), None)
+            for guard in checks:
+                doc = found.get(guard.id)
+                if doc is None or (guard.expected and doc[2] != guard.expected):
+                    raise errors.ConcurrencyError(
+                        f"document {guard.id!r} was {'deleted' if doc is None else 'changed'} "
+                        "by another transaction after this one read it", (guard.id,))
+        return replace(batch, commands=[c for c in batch.commands if id(c) not in skipped])
 
     def _existing_ids(self, collection: str, ids: list[str]) -> set[str]:
         return {doc_id.lower() for doc_id in self.get_documents(collection, ids, None)}
@@ -501,7 +532,8 @@ class RavenConnection:
                 raise errors.ConcurrencyError(
                     f"document {doc_id!r} changed or was deleted after it was read", (doc_id,))
         if needs_cluster(batch, self.spec):  # raises if an id or a unique value is taken
-            cluster_commands(batch, self.spec, self.get_compare_exchange_values,
+            cluster_commands(self._checked_guards(batch), self.spec,
+                             self.get_compare_exchange_values,
                              self._current_unique_keys, self._existing_ids)
         self._prepared = batch
 
