@@ -10,8 +10,11 @@ enforced here, at the end of each statement, into the same pending batch:
   ``IntegrityError`` for ``NO ACTION`` / ``RESTRICT`` (the default) while such rows exist.
 
 What a transaction sees decides (its own pending writes included); the store does not lock
-rows, so a reference another transaction adds or removes concurrently is not checked again at
-commit. Deferrable constraints are checked immediately.
+rows. A stored row a written row refers to is guarded in the batch (a PATCH that changes
+nothing, as ``FOR UPDATE``'s guards): if another transaction deleted it meanwhile, the commit
+fails whole (``ConcurrencyError``). A reference another transaction adds to a row this one
+deletes or re-keys is not checked again at commit. Deferrable constraints are checked
+immediately.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends.base import BackendConnection
-from ..commands import Delete
+from ..commands import Delete, Patch
 from ..errors import IntegrityError
 from ..pending import PendingBatch
 from ..schema import CollectionSpec, ForeignKeySpec
@@ -118,10 +121,21 @@ class ForeignKeys:
             # The usual case: references by primary key are one load of every parent.
             ids = {parent.document_id(key): key for key in wanted}
             found = self.backend.get_documents(parent.name, list(ids), pending)
-            return {key for doc_id, key in ids.items()
-                    if not _holds(found.get(doc_id), fk.referred_columns, key)}
-        return {key for key in wanted
-                if not self._rows(parent.name, fk.referred_columns, key, pending)}
+            missing = {key for doc_id, key in ids.items()
+                       if not _holds(found.get(doc_id), fk.referred_columns, key)}
+            if not missing:
+                _guard_stored(parent, list(ids), pending)
+            return missing
+        missing = set()
+        referred: list[str] = []
+        for key in wanted:
+            rows = self._rows(parent.name, fk.referred_columns, key, pending)
+            if not rows:
+                missing.add(key)
+            referred += [row[0] for row in rows]
+        if not missing:
+            _guard_stored(parent, referred, pending)
+        return missing
 
     # -- actions on referring rows ------------------------------------------------------------
     def _act(self, ref: _Reference, old: tuple[Any, ...], new: tuple[Any, ...] | None,
@@ -189,6 +203,16 @@ class ForeignKeys:
         params = {f"fk{i}": v for i, v in enumerate(key)}
         rows = self.backend.rows_for_write(collection, None, where, (), params, pending)
         return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _guard_stored(parent: CollectionSpec, doc_ids: list[str], pending: PendingBatch) -> None:
+    """The commit must find the stored parents referred to, this transaction's reading of
+    them: one guard each (an unchanged PATCH, which fails on a missing document), so a
+    parent another transaction deletes before this one commits fails the commit instead of
+    leaving the new reference dangling. Parents this transaction writes need none."""
+    for doc_id in dict.fromkeys(doc_ids):
+        if pending.get(parent.name, doc_id) is None:
+            pending.add_guard(Patch(parent.name, doc_id, {}))
 
 
 def _values(body: dict[str, Any], columns: tuple[str, ...]) -> tuple[Any, ...] | None:

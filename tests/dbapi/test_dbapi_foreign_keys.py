@@ -100,3 +100,37 @@ def test_without_the_option_foreign_keys_are_recorded_only(ravendb_url: str) -> 
         conn.execute(child.insert(), {"id": 1, "cascade_id": 99})  # as SQLite by default
     assert _state(engine)["child"] == [(1, 99, None, None, None)]
     engine.dispose()
+
+
+# -- two transactions: a parent deleted while a reference to it is inserted elsewhere ------
+@pytest.mark.parametrize("reference", [{"strict_id": 3}, {"code": "c"}],
+                         ids=["by primary key", "by unique column"])
+def test_a_parent_deleted_meanwhile_fails_the_commit_of_a_reference_to_it(
+        target: sa.Engine, reference: dict[str, Any]) -> None:
+    """The reference was checked when inserted, against the parent then stored; another
+    transaction deleted that parent before the commit. The child was committed dangling (a
+    row SQLite with the pragma never holds); the commit fails whole now."""
+    with target.begin() as conn:
+        _seed(conn)
+        conn.execute(parent.insert(), {"id": 3, "code": "c"})
+    before = _state(target)
+    with target.connect() as mine:
+        mine.execute(child.insert(), {"id": 13})
+        mine.execute(child.insert(), {"id": 12, **reference})
+        with target.begin() as theirs:
+            theirs.execute(parent.delete().where(parent.c.id == 3))
+        with pytest.raises(sa.orm.exc.StaleDataError, match="parent/3"):
+            mine.commit()
+    assert _state(target) == {**before, "parent": before["parent"][:2]}
+
+
+def test_a_reference_commits_when_its_parent_changed_other_columns_meanwhile(
+        target: sa.Engine) -> None:
+    with target.begin() as conn:
+        _seed(conn)
+    with target.connect() as mine:
+        mine.execute(child.insert(), {"id": 12, "strict_id": 2})
+        with target.begin() as theirs:  # its code: no row refers to it ("b")
+            theirs.execute(parent.update().where(parent.c.id == 2).values(code="bb"))
+        mine.commit()
+    assert _state(target)["child"][-1] == (12, None, None, 2, None)
