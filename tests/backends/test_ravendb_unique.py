@@ -154,3 +154,54 @@ def test_ids_can_be_created_again_after_the_collection_is_dropped(engine: sa.Eng
         s.add(Account(id=1, email="a@x"))  # its atomic guard went with the deleted document
         s.commit()
     assert _emails(engine) == ["a@x"]
+
+
+class Counter(Base):
+    """A collection without unique constraints: written single-node, so its documents have no
+    atomic guard that a cluster-wide batch could check."""
+
+    __tablename__ = "counters"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int]
+    tag: Mapped[str]
+
+
+UPDATES = {
+    "computed": sa.update(Counter).where(Counter.id == 1).values(n=Counter.n + 1),
+    "by key": sa.update(Counter).where(Counter.id == 1).values(tag="mine"),
+    "by filter": sa.update(Counter).where(Counter.tag == "x").values(n=100),
+}
+
+
+@pytest.mark.parametrize("update", list(UPDATES))
+def test_a_document_changed_meanwhile_fails_a_cluster_wide_commit_that_updates_it(
+        engine: sa.Engine, update: str) -> None:
+    """Writing a unique column makes the batch cluster-wide, where an update is a PUT of the
+    whole document as this transaction leaves it, guarded only by RavenDB's atomic guard,
+    which a single-node write never moves: the other transaction's commit was overwritten,
+    silently. Now the documents it updates are checked just before the batch is sent."""
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Counter), {"id": 1, "n": 1, "tag": "x"})
+    with engine.connect() as mine:
+        mine.execute(sa.insert(Account), {"email": "a@x"})
+        mine.execute(UPDATES[update])
+        with engine.begin() as theirs:
+            theirs.execute(sa.update(Counter).values(n=10, tag="theirs"))
+        with pytest.raises(sa.orm.exc.StaleDataError, match="counters/1"):
+            mine.commit()
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(Counter.n, Counter.tag)).one() == (10, "theirs")
+    assert _emails(engine) == []
+
+
+def test_a_cluster_wide_commit_updating_an_unchanged_document_applies(
+        engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Counter), {"id": 1, "n": 1, "tag": "x"})
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Account), {"email": "a@x"})
+        conn.execute(UPDATES["computed"])
+        conn.execute(sa.delete(Counter).where(Counter.id == 2))  # (none: nothing to check)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(Counter.n, Counter.tag)).one() == (2, "x")
+    assert _emails(engine) == ["a@x"]

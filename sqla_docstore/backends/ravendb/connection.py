@@ -473,33 +473,42 @@ class RavenConnection:
         return out
 
     def _checked_guards(self, batch: Batch) -> Batch:
-        """The batch without its guards (PATCHes that change nothing: ``FOR UPDATE``'s), for
-        a cluster-wide batch, which takes no PATCH and can't check a document's version
-        without writing it: a guarded document the batch also writes is guarded by that
-        write (its PUT or DELETE carries the version read); any other is checked by one load
-        just before the batch is sent, and a document changed or deleted since it was read
-        fails the commit (ConcurrencyError) with nothing sent. (They made every such commit
-        fail with ProgrammingError, 'no final state'.) A change between that load and the
-        batch is not seen: the window is one request's time."""
+        """The batch without its guards (PATCHes that change nothing: ``FOR UPDATE``'s,
+        foreign keys'), for a cluster-wide batch, which takes no PATCH and checks a document
+        only by its atomic guard (which a single-node write never moves): a guarded document
+        the batch also writes is guarded by that write; any other, and every document of a
+        collection without unique constraints (written single-node elsewhere) that the
+        batch updates or deletes, is checked by one load just before the batch is sent. A
+        document changed or deleted since it was read fails the commit (ConcurrencyError)
+        with nothing sent. A change between that load and the batch is not seen: the window
+        is one request's time (it was the whole transaction's: the batch's PUT of the
+        document as this transaction left it overwrote the other commit, silently)."""
         guards = [c for c in batch.commands if isinstance(c, Patch)
                   and not (c.set or c.unset or c.compute)]
-        if not guards:
-            return batch
         skipped = set(map(id, guards))
         written = {(c.collection, c.id.lower()) for c in batch.commands
                    if isinstance(c, (Put, Patch, Delete)) and id(c) not in skipped}
-        by_collection: dict[str, list[Patch]] = {}
+        checks: dict[str, dict[str, str | None]] = {}  # collection -> id -> version read
         for guard in guards:
             if (guard.collection, guard.id.lower()) not in written:
-                by_collection.setdefault(guard.collection, []).append(guard)
-        for collection, checks in by_collection.items():
-            found = self.get_documents(collection, list({g.id: None for g in checks}), None)
-            for guard in checks:
-                doc = found.get(guard.id)
-                if doc is None or (guard.expected and doc[2] != guard.expected):
+                checks.setdefault(guard.collection, {}).setdefault(guard.id, guard.expected)
+        for cmd in batch.commands:
+            if isinstance(cmd, (Patch, Delete)) and id(cmd) not in skipped and (
+                    cmd.expected or cmd.seen) and (
+                    isinstance(cmd, Patch) or cmd.must_exist) and not unique_sets(
+                    self.spec(cmd.collection)):
+                checks.setdefault(cmd.collection, {}).setdefault(
+                    cmd.id, cmd.expected or cmd.seen)
+        for collection, versions in checks.items():
+            found = self.get_documents(collection, list(versions), None)
+            for doc_id, cv in versions.items():
+                doc = found.get(doc_id)
+                if doc is None or (cv and doc[2] != cv):
                     raise errors.ConcurrencyError(
-                        f"document {guard.id!r} was {'deleted' if doc is None else 'changed'} "
-                        "by another transaction after this one read it", (guard.id,))
+                        f"document {doc_id!r} was {'deleted' if doc is None else 'changed'} "
+                        "by another transaction after this one read it", (doc_id,))
+        if not guards:
+            return batch
         return replace(batch, commands=[c for c in batch.commands if id(c) not in skipped])
 
     def _existing_ids(self, collection: str, ids: list[str]) -> set[str]:
