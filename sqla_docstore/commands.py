@@ -104,7 +104,31 @@ class CompareExchange:
                 "Type": "CompareExchangePUT"}
 
 
-Command = Put | Patch | Delete | CompareExchange
+@dataclass(frozen=True, slots=True)
+class Absent:
+    """A check at commit that writes nothing: no document of ``collection`` that the batch
+    does not write holds ``values`` in ``fields``. A foreign key's referring rows, for a key
+    this transaction removed (deleted or changed): a row another transaction made refer to
+    it meanwhile fails the commit instead of being left dangling."""
+
+    collection: str
+    fields: tuple[str, ...]
+    values: tuple[Any, ...]
+    referred: str  # the table whose key it is (for the error)
+
+    def to_json(self) -> JSONDict:
+        raise ValueError("an Absent check is made by the backend, never sent as a command")
+
+    def refusal(self, doc_id: str) -> str:
+        """The error's text when document ``doc_id`` holds the values."""
+        shown = self.values[0] if len(self.values) == 1 else self.values
+        return (f"FOREIGN KEY constraint failed: {self.collection}({', '.join(self.fields)}) "
+                f"of document {doc_id!r}, written by another transaction, refers to "
+                f"{shown!r} in {self.referred}, which this transaction deleted or changed; "
+                "nothing was committed")
+
+
+Command = Put | Patch | Delete | CompareExchange | Absent
 
 
 class CreateRun(NamedTuple):

@@ -11,7 +11,7 @@ from itertools import accumulate
 from operator import attrgetter
 from typing import Any
 
-from .commands import Command, CompareExchange, CreateRun, Delete, JSONDict, Patch, Put
+from .commands import Absent, Command, CompareExchange, CreateRun, Delete, JSONDict, Patch, Put
 from .errors import ProgrammingError
 
 _MISSING: Any = object()
@@ -172,10 +172,11 @@ class PendingBatch:
         self.add_puts(run.collection, [], new=True, ids=run.ids, bodies=run.bodies)
         self._created.append(run)
 
-    def add_guard(self, command: Patch) -> None:
-        """Queue a command that only checks a document's version at commit (a PATCH that
-        changes nothing): the document's state in the overlay stays as it was."""
-        if command.set or command.unset or command.compute:
+    def add_guard(self, command: Patch | Absent) -> None:
+        """Queue a command that only checks at commit (a PATCH that changes nothing checks a
+        document's version; an ``Absent`` that no other document refers to a key): the
+        overlay stays as it was."""
+        if isinstance(command, Patch) and (command.set or command.unset or command.compute):
             raise ProgrammingError("a guard changes nothing")
         self.commands.append(command)
         self.creates_only = False

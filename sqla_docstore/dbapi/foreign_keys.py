@@ -11,10 +11,13 @@ enforced here, at the end of each statement, into the same pending batch:
 
 What a transaction sees decides (its own pending writes included); the store does not lock
 rows. A stored row a written row refers to is guarded in the batch (a PATCH that changes
-nothing, as ``FOR UPDATE``'s guards): if another transaction deleted it meanwhile, the commit
-fails whole (``ConcurrencyError``). A reference another transaction adds to a row this one
-deletes or re-keys is not checked again at commit. Deferrable constraints are checked
-immediately.
+nothing, as ``FOR UPDATE``'s guards): if another transaction deleted it meanwhile (or, for a
+reference to columns other than its key, changed it at all), the commit fails whole
+(``ConcurrencyError``). A key a transaction removes (deletes or changes) is
+checked again at commit (``commands.Absent``): a row another transaction made refer to it
+meanwhile fails the commit whole (``IntegrityError``); on the embedded store inside the
+commit's write transaction, on RavenDB by a query just before the batch. Deferrable
+constraints are checked immediately.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends.base import BackendConnection
-from ..commands import Delete, Patch
+from ..commands import Absent, Delete, Patch
 from ..errors import IntegrityError
 from ..pending import PendingBatch
 from ..schema import CollectionSpec, ForeignKeySpec
@@ -127,19 +130,23 @@ class ForeignKeys:
                 _guard_stored(parent, list(ids), pending)
             return missing
         missing = set()
-        referred: list[str] = []
+        referred: dict[str, str] = {}
         for key in wanted:
             rows = self._rows(parent.name, fk.referred_columns, key, pending)
             if not rows:
                 missing.add(key)
-            referred += [row[0] for row in rows]
-        if not missing:
-            _guard_stored(parent, referred, pending)
+            referred.update((row[0], row[2]) for row in rows)
+        if not missing:  # (the referred columns may change too: the version read is guarded)
+            _guard_stored(parent, list(referred), pending, referred)
         return missing
 
     # -- actions on referring rows ------------------------------------------------------------
     def _act(self, ref: _Reference, old: tuple[Any, ...], new: tuple[Any, ...] | None,
              pending: PendingBatch, checks: _Checks) -> None:
+        # At commit, no row this transaction does not write may refer to the removed key:
+        # one another transaction made refer to it meanwhile fails the commit (a row of this
+        # transaction's statements is checked by them, as here).
+        pending.add_guard(Absent(ref.child.name, ref.fk.columns, old, ref.fk.referred_table))
         rule = ((ref.fk.ondelete if new is None else ref.fk.onupdate) or "NO ACTION").upper()
         if rule == "NO ACTION":
             checks.no_action.append((ref, old))  # checked once the statement's actions ran
@@ -205,14 +212,17 @@ class ForeignKeys:
         return [(r[0], r[1], r[2]) for r in rows]
 
 
-def _guard_stored(parent: CollectionSpec, doc_ids: list[str], pending: PendingBatch) -> None:
-    """The commit must find the stored parents referred to, this transaction's reading of
-    them: one guard each (an unchanged PATCH, which fails on a missing document), so a
-    parent another transaction deletes before this one commits fails the commit instead of
-    leaving the new reference dangling. Parents this transaction writes need none."""
+def _guard_stored(parent: CollectionSpec, doc_ids: list[str], pending: PendingBatch,
+                  versions: dict[str, str] | None = None) -> None:
+    """The commit must find the stored parents referred to, as this transaction read them:
+    one guard each (an unchanged PATCH, which fails on a missing document, and with
+    ``versions`` on one changed since), so a parent another transaction deletes before this
+    one commits fails the commit instead of leaving the new reference dangling. Parents this
+    transaction writes need none."""
     for doc_id in dict.fromkeys(doc_ids):
         if pending.get(parent.name, doc_id) is None:
-            pending.add_guard(Patch(parent.name, doc_id, {}))
+            cv = versions.get(doc_id) if versions else None
+            pending.add_guard(Patch(parent.name, doc_id, {}, cv or None, seen=cv or None))
 
 
 def _values(body: dict[str, Any], columns: tuple[str, ...]) -> tuple[Any, ...] | None:

@@ -134,3 +134,68 @@ def test_a_reference_commits_when_its_parent_changed_other_columns_meanwhile(
             theirs.execute(parent.update().where(parent.c.id == 2).values(code="bb"))
         mine.commit()
     assert _state(target)["child"][-1] == (12, None, None, 2, None)
+
+
+# -- two transactions: a reference added elsewhere to a parent being deleted ----------------
+REMOVALS = {
+    "delete, NO ACTION": (lambda c: c.execute(parent.delete().where(parent.c.id == 3)),
+                          {"strict_id": 3}),
+    "delete, CASCADE": (lambda c: c.execute(parent.delete().where(parent.c.id == 3)),
+                        {"cascade_id": 3}),
+    "delete, SET NULL": (lambda c: c.execute(parent.delete().where(parent.c.id == 3)),
+                         {"null_id": 3}),
+    "key change, ON UPDATE CASCADE": (
+        lambda c: c.execute(parent.update().where(parent.c.id == 3).values(code="cc")),
+        {"code": "c"}),
+}
+
+
+@pytest.mark.parametrize("removal", list(REMOVALS))
+def test_a_reference_committed_meanwhile_fails_the_commit_removing_its_key(
+        target: sa.Engine, removal: str) -> None:
+    """The removal checked the rows referring to the key when it ran (none); another
+    transaction then committed a row referring to it. Both commits went through, leaving
+    that row dangling; serialized, SQLite would have refused the removal or applied its
+    action to the row. The removal's commit fails whole now."""
+    remove, reference = REMOVALS[removal]
+    with target.begin() as conn:
+        _seed(conn)
+        conn.execute(parent.insert(), {"id": 3, "code": "c"})
+    with target.connect() as mine:
+        remove(mine)
+        with target.begin() as theirs:
+            theirs.execute(child.insert(), {"id": 12, **reference})
+        before = _state(target)
+        with pytest.raises(sa.exc.IntegrityError, match="child/12"):
+            mine.commit()
+    assert _state(target) == before
+
+
+def test_removing_a_key_commits_when_only_its_own_rows_referred_to_it(
+        target: sa.Engine, oracle: sa.Engine) -> None:
+    for engine in (target, oracle):
+        with engine.begin() as conn:
+            _seed(conn)
+        with engine.begin() as conn:  # cascades, a reference moved, the key back, referred anew
+            conn.execute(child.update().where(child.c.id == 11).values(strict_id=None))
+            conn.execute(parent.delete().where(parent.c.id.in_([1, 2])))
+            conn.execute(parent.insert(), {"id": 1, "code": "a"})
+            conn.execute(child.insert(), {"id": 12, "strict_id": 1})
+    assert _state(target) == _state(oracle)
+    assert [r[0] for r in _state(target)["child"]] == [12]
+
+
+def test_a_referred_column_changed_meanwhile_fails_the_commit_of_a_reference_to_it(
+        target: sa.Engine) -> None:
+    """A reference to a unique column, not the key: the parent row stays, its value moves."""
+    with target.begin() as conn:
+        _seed(conn)
+        conn.execute(parent.insert(), {"id": 3, "code": "c"})
+    with target.connect() as mine:
+        mine.execute(child.insert(), {"id": 12, "code": "c"})
+        with target.begin() as theirs:
+            theirs.execute(parent.update().where(parent.c.id == 3).values(code="cc"))
+        before = _state(target)
+        with pytest.raises(sa.orm.exc.StaleDataError, match="parent/3"):
+            mine.commit()
+    assert _state(target) == before

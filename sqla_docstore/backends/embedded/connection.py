@@ -14,7 +14,16 @@ from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple, TypeGuard, cast
 
 from ... import rowexpr, values
-from ...commands import Batch, CompareExchange, CreateRun, Delete, Patch, Put, Recompute
+from ...commands import (
+    Absent,
+    Batch,
+    CompareExchange,
+    CreateRun,
+    Delete,
+    Patch,
+    Put,
+    Recompute,
+)
 from ...errors import (
     ConcurrencyError,
     DataError,
@@ -1000,6 +1009,8 @@ def _apply(
         etag += 1
         if isinstance(cmd, CompareExchange):
             results.append(_apply_compare_exchange(conn, cmd, etag))
+        elif isinstance(cmd, Absent):
+            results.append(_check_absent(conn, store, cmd, batch.overlay))
         else:
             results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified, recompute))
         i += 1
@@ -1391,6 +1402,22 @@ def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, cmd: Put | Patch 
     if deleted:
         conn.execute(f"DELETE FROM {table} WHERE id = ?", (cmd.id,))
     return {"Id": cmd.id, "Type": "DELETE", "Deleted": deleted}
+
+
+def _check_absent(conn: sqlite3.Connection, store: EmbeddedStore, cmd: Absent,
+                  overlay: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """Inside the commit's write transaction: no stored document the batch does not write
+    holds ``cmd.values`` in ``cmd.fields`` (the batch's own writes were checked by their
+    statements), else the batch fails (IntegrityError) and nothing is applied."""
+    if not store.has_collection(cmd.collection, conn):
+        return {"Type": "Absent"}  # (dropped meanwhile: no row refers to anything)
+    table = collection_table(cmd.collection)
+    where = " AND ".join(f"{field_index_sql(f)} = ?" for f in cmd.fields)
+    own = (overlay or {}).get(cmd.collection) or {}
+    for (doc_id,) in conn.execute(f"SELECT id FROM {table} WHERE {where}", cmd.values):
+        if doc_id not in own:
+            raise IntegrityError(cmd.refusal(doc_id))
+    return {"Type": "Absent"}
 
 
 def _apply_compare_exchange(conn: sqlite3.Connection, cmd: CompareExchange,

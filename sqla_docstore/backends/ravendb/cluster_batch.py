@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ...commands import Batch, CompareExchange, Delete, Patch, Put
+from ...commands import Absent, Batch, CompareExchange, Delete, Patch, Put
 from ...errors import DuplicateKeyError, ProgrammingError
 from ...schema import CollectionSpec
 
@@ -87,6 +87,8 @@ def cluster_commands(
         if isinstance(cmd, CompareExchange):
             out.append(cmd.to_json())
             continue
+        if isinstance(cmd, Absent):  # (RavenConnection checks them before the batch)
+            raise ProgrammingError("an Absent check can't be sent in a batch")
         if isinstance(cmd, Delete):
             out.append({"Id": cmd.id, "ChangeVector": None, "Type": "DELETE",
                         "OriginalChangeVector": cmd.expected or cmd.seen})

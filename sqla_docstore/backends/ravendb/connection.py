@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from ... import errors, values
-from ...commands import Batch, CompareExchange, Delete, Patch, Put, Recompute
+from ...commands import Absent, Batch, CompareExchange, Delete, Patch, Put, Recompute
 from ...inference import SAMPLE_SIZE, infer_spec
 from ...pending import PendingBatch, split_pending
 from ...schema import CollectionSpec, plain_fields
@@ -447,6 +447,7 @@ class RavenConnection:
         if not batch.commands:
             return []
         params = None
+        batch = self._checked_absent(batch)
         if needs_cluster(batch, self.spec):
             batch = self._checked_guards(batch)
             commands = cluster_commands(batch, self.spec, self.get_compare_exchange_values,
@@ -471,6 +472,33 @@ class RavenConnection:
         self._unindexed.update({c.collection for c in batch.commands
                                 if isinstance(c, (Put, Patch, Delete))})
         return out
+
+    def _checked_absent(self, batch: Batch) -> Batch:
+        """The batch without its ``Absent`` checks (foreign keys' referring rows), made
+        first: one query each, waiting for RavenDB's indexes to be non-stale (a reference
+        committed just now counts). RavenDB's batches have no such check: a reference another
+        transaction adds between the query and the batch is not seen."""
+        checks = [c for c in batch.commands if isinstance(c, Absent)]
+        if not checks:
+            return batch
+        overlay = batch.overlay or {}
+        for check in checks:
+            spec = self.spec(check.collection)
+            own = {doc_id.lower() for doc_id in overlay.get(check.collection) or {}}
+            where: ast.Expr | None = None
+            params: dict[str, Any] = {}
+            for n, field_name in enumerate(check.fields):
+                term = ast.Binary("=", ast.Column(None, field_name), ast.Param(f"fk{n}"))
+                where = term if where is None else ast.Binary("and", where, term)
+                params[f"fk{n}"] = check.values[n]
+            self._unindexed.add(check.collection)  # (asks for non-stale results)
+            rql = pushdown(where, spec, check.collection, params)
+            for doc in self._query(rql, params, collection=check.collection):
+                doc_id, body, _ = _split(doc, spec)
+                if doc_id.lower() not in own and body is not None and tuple(
+                        body.get(f) for f in check.fields) == check.values:
+                    raise errors.IntegrityError(check.refusal(doc_id))
+        return replace(batch, commands=[c for c in batch.commands if not isinstance(c, Absent)])
 
     def _checked_guards(self, batch: Batch) -> Batch:
         """The batch without its guards (PATCHes that change nothing: ``FOR UPDATE``'s,
@@ -526,6 +554,7 @@ class RavenConnection:
         lock between two requests, so this narrows the window, it does not close it: a write
         by someone else after prepare still fails this database's commit (all of its batch,
         never part), possibly after another database of the transaction committed."""
+        batch = self._checked_absent(batch)
         expected: dict[tuple[str, str], str] = {}
         for cmd in batch.commands:
             if isinstance(cmd, (Put, Patch, Delete)):
