@@ -205,3 +205,22 @@ def test_a_cluster_wide_commit_updating_an_unchanged_document_applies(
     with engine.connect() as conn:
         assert conn.execute(sa.select(Counter.n, Counter.tag)).one() == (2, "x")
     assert _emails(engine) == ["a@x"]
+
+
+def test_a_document_written_single_node_since_a_cluster_wide_write_takes_another(
+        engine: sa.Engine) -> None:
+    """The bundled server dropped the cluster-transaction entry (RAFT) from a document's
+    change vector at a single-node write, where RavenDB merges change vectors: the atomic
+    guard no longer matched the version read, so every later cluster-wide write of the
+    document failed (StaleDataError), with nobody else writing."""
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Counter), {"id": 1, "n": 1, "tag": "x"})
+    for n, email in enumerate(["a@x", "b@x"]):
+        with engine.begin() as conn:  # cluster-wide: a unique column
+            conn.execute(sa.insert(Account), {"email": email})
+            conn.execute(UPDATES["computed"])
+        with engine.begin() as conn:  # single-node
+            conn.execute(sa.update(Counter).values(tag=f"plain {n}"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(Counter.n, Counter.tag)).one() == (3, "plain 1")
+    assert _emails(engine) == ["a@x", "b@x"]

@@ -234,7 +234,7 @@ def write_patched(w: Writer, existing: StoredDoc, current: dict[str, Any],
     meta = {k: v for k, v in meta.items() if k not in SERVER_METADATA}
     old_meta = current.get("@metadata") or {}
     meta["@collection"] = old_meta.get("@collection") or existing[0]  # patches keep it
-    cv = w.next_cv()
+    cv = w.next_cv(existing)
     w.store(collection_table(existing[0]), doc_id, existing, patched, meta, cv)
     result: dict[str, Any] = {"Id": doc_id, "ChangeVector": cv, "LastModified": w.modified,
                               "Type": kind, "PatchStatus": "Patched", "Debug": None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import uuid
 from typing import Any
@@ -22,6 +23,8 @@ _VIOLATION = "Optimistic concurrency violation, transaction will be aborted."
 
 
 _HILO_PREFIX = "raven/hilo/"
+#: a change vector's cluster-transaction entry (kept by single-node writes: Writer.next_cv)
+_RAFT_ENTRY = re.compile(r"(?:RAFT|TRXN):\d+-[^,\s]+")
 _PREFETCH_CHUNK = 10_000
 
 
@@ -61,11 +64,18 @@ class Writer:
             self.raft = int(row[0])
         return self.raft
 
-    def next_cv(self) -> str:
+    def next_cv(self, existing: StoredDoc | None = None) -> str:
+        """The change vector of a document this transaction writes (``existing``: as
+        stored before). A cluster transaction's documents carry its index; a single-node
+        write keeps the one the document has, as RavenDB merges change vectors (the atomic
+        guard a later cluster transaction checks is still that index: dropping it made the
+        document fail every cluster-wide write after a single-node one)."""
         self.etag += 1
         cv = f"{self.node}:{self.etag}-{self.db.database_id}"
-        if self.raft is not None:  # a cluster transaction's documents carry its index
+        if self.raft is not None:
             cv += f",RAFT:{self.raft}-{self.db.cluster_tx_id}"
+        elif existing is not None and (kept := _RAFT_ENTRY.search(existing[3] or "")):
+            cv += "," + kept.group(0)
         return cv
 
     def prefetch(self, ids: list[str]) -> None:
@@ -135,7 +145,7 @@ class Writer:
                 500, "System.InvalidOperationException",
                 f"Changing '{doc_id}' from '{existing[0]}' to '{collection}' via update is not "
                 f"supported.\nDelete it and recreate the document '{doc_id}'.")
-        cv = self.next_cv()
+        cv = self.next_cv(existing)
         self.store(table, doc_id, existing, body, meta, cv)
         stored_id = existing[1] if existing else doc_id
         return {"Type": "PUT", "@id": stored_id, "@collection": collection,
