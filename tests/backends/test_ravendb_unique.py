@@ -224,3 +224,22 @@ def test_a_document_written_single_node_since_a_cluster_wide_write_takes_another
     with engine.connect() as conn:
         assert conn.execute(sa.select(Counter.n, Counter.tag)).one() == (3, "plain 1")
     assert _emails(engine) == ["a@x", "b@x"]
+
+
+def test_a_cluster_wide_update_keeps_the_metadata_other_clients_wrote(
+        engine: sa.Engine) -> None:
+    """An update in a cluster-wide batch is a PUT of the whole document: its metadata was
+    replaced by the collection alone, dropping Raven-Python-Type & co. (a PATCH keeps them)."""
+    requests.post(f"{_url(engine)}/bulk_docs", timeout=10, json={"Commands": [{
+        "Id": "counters/1", "ChangeVector": None, "Type": "PUT", "Document": {
+            "id": 1, "n": 1, "tag": "x", "Other": "kept",
+            "@metadata": {"@collection": "counters", "Raven-Python-Type": "app.Counter"}}}],
+    }).raise_for_status()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Account), {"email": "a@x"})
+        conn.execute(UPDATES["computed"])
+    doc = requests.get(f"{_url(engine)}/docs", params={"id": "counters/1"},
+                       timeout=10).json()["Results"][0]
+    assert doc["@metadata"]["Raven-Python-Type"] == "app.Counter"
+    assert doc["@metadata"]["@collection"] == "counters"
+    assert (doc["n"], doc["Other"]) == (2, "kept")

@@ -69,6 +69,7 @@ def cluster_commands(
     reservations_of: Callable[[list[str]], dict[str, tuple[Any, int]]],
     current_keys_of: Callable[[str, str], list[str] | None],
     existing_of: Callable[[str, list[str]], set[str]],
+    metadata: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The batch as cluster-wide commands, with unique-value reservations appended.
 
@@ -78,6 +79,8 @@ def cluster_commands(
     ``existing_of(collection, ids)`` which of the ids are stored (lower-cased), so that an
     insert never overwrites a document: a cluster-wide PUT carries no "must be new" check of
     its own, and a document written outside cluster transactions has no atomic guard.
+    ``metadata`` (by lower-cased id): what an updated document keeps in its ``@metadata``,
+    as a PATCH would keep it.
     """
     _refuse_taken_ids(batch, existing_of)
     out: list[dict[str, Any]] = []
@@ -100,7 +103,8 @@ def cluster_commands(
             continue
         original = cmd.expected or (cmd.seen if isinstance(cmd, Patch) else None)
         doc = dict(body)
-        doc["@metadata"] = {"@collection": cmd.collection}
+        kept = metadata.get(cmd.id.lower()) if metadata and isinstance(cmd, Patch) else None
+        doc["@metadata"] = {**(kept or {}), "@collection": cmd.collection}
         out.append({"Id": cmd.id, "ChangeVector": None, "OriginalChangeVector": original or None,
                     "Document": doc, "Type": "PUT"})
         keys = unique_keys(spec, body)

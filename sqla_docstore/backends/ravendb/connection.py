@@ -449,9 +449,10 @@ class RavenConnection:
         params = None
         batch = self._checked_absent(batch)
         if needs_cluster(batch, self.spec):
-            batch = self._checked_guards(batch)
+            batch, metadata = self._checked_guards(batch)
             commands = cluster_commands(batch, self.spec, self.get_compare_exchange_values,
-                                        self._current_unique_keys, self._existing_ids)
+                                        self._current_unique_keys, self._existing_ids,
+                                        metadata)
             body: dict[str, Any] = {"Commands": commands, "TransactionMode": "ClusterWide"}
             params = {"disableAtomicDocumentWrites": str(not batch.atomic_guards).lower()}
             deduplicated = True
@@ -500,44 +501,63 @@ class RavenConnection:
                     raise errors.IntegrityError(check.refusal(doc_id))
         return replace(batch, commands=[c for c in batch.commands if not isinstance(c, Absent)])
 
-    def _checked_guards(self, batch: Batch) -> Batch:
-        """The batch without its guards (PATCHes that change nothing: ``FOR UPDATE``'s,
-        foreign keys'), for a cluster-wide batch, which takes no PATCH and checks a document
-        only by its atomic guard (which a single-node write never moves): a guarded document
-        the batch also writes is guarded by that write; any other, and every document of a
-        collection without unique constraints (written single-node elsewhere) that the
-        batch updates or deletes, is checked by one load just before the batch is sent. A
-        document changed or deleted since it was read fails the commit (ConcurrencyError)
-        with nothing sent. A change between that load and the batch is not seen: the window
-        is one request's time (it was the whole transaction's: the batch's PUT of the
-        document as this transaction left it overwrote the other commit, silently)."""
+    def _checked_guards(self, batch: Batch) -> tuple[Batch, dict[str, dict[str, Any]]]:
+        """For a cluster-wide batch, which takes no PATCH and checks a document only by its
+        atomic guard (which a single-node write never moves): the batch without its guards
+        (PATCHes that change nothing: ``FOR UPDATE``'s, foreign keys'), and the metadata of
+        the documents it updates (their PUTs keep it, as a PATCH does; they dropped what
+        other clients keep there, such as ``Raven-Python-Type``), by lower-cased id.
+
+        A guarded document the batch also writes is guarded by that write; any other, and
+        every document of a collection without unique constraints (written single-node
+        elsewhere) that the batch updates or deletes, is checked by the one load made just
+        before the batch is sent. A document changed or deleted since it was read fails the
+        commit (ConcurrencyError) with nothing sent. A change between that load and the
+        batch is not seen: the window is one request's time (it was the whole transaction's:
+        the batch's PUT of the document as this transaction left it overwrote the other
+        commit, silently)."""
         guards = [c for c in batch.commands if isinstance(c, Patch)
                   and not (c.set or c.unset or c.compute)]
         skipped = set(map(id, guards))
         written = {(c.collection, c.id.lower()) for c in batch.commands
                    if isinstance(c, (Put, Patch, Delete)) and id(c) not in skipped}
-        checks: dict[str, dict[str, str | None]] = {}  # collection -> id -> version read
+        checks: dict[str, str | None] = {}  # id -> the version read (None: must exist)
+        loads: dict[str, str] = {}  # id -> collection, of every document loaded
         for guard in guards:
             if (guard.collection, guard.id.lower()) not in written:
-                checks.setdefault(guard.collection, {}).setdefault(guard.id, guard.expected)
+                checks.setdefault(guard.id, guard.expected)
+                loads[guard.id] = guard.collection
         for cmd in batch.commands:
-            if isinstance(cmd, (Patch, Delete)) and id(cmd) not in skipped and (
-                    cmd.expected or cmd.seen) and (
-                    isinstance(cmd, Patch) or cmd.must_exist) and not unique_sets(
+            if not isinstance(cmd, (Patch, Delete)) or id(cmd) in skipped:
+                continue
+            cv = cmd.expected or cmd.seen
+            if isinstance(cmd, Patch) and cv:
+                loads[cmd.id] = cmd.collection  # (its metadata)
+            if cv and (isinstance(cmd, Patch) or cmd.must_exist) and not unique_sets(
                     self.spec(cmd.collection)):
-                checks.setdefault(cmd.collection, {}).setdefault(
-                    cmd.id, cmd.expected or cmd.seen)
-        for collection, versions in checks.items():
-            found = self.get_documents(collection, list(versions), None)
-            for doc_id, cv in versions.items():
-                doc = found.get(doc_id)
-                if doc is None or (cv and doc[2] != cv):
+                checks.setdefault(cmd.id, cv)
+                loads[cmd.id] = cmd.collection
+        metadata: dict[str, dict[str, Any]] = {}
+        if loads:
+            self._count("load")
+            for doc_id, doc in zip(loads, self._load(list(loads)), strict=False):
+                if doc is None:
+                    continue
+                _, _, cv = _split(doc, self.spec(loads[doc_id]))
+                metadata[doc_id.lower()] = {k: v for k, v in doc["@metadata"].items()
+                                            if k not in _META_KEYS}
+                if checks.get(doc_id) and checks[doc_id] != cv:
                     raise errors.ConcurrencyError(
-                        f"document {doc_id!r} was {'deleted' if doc is None else 'changed'} "
-                        "by another transaction after this one read it", (doc_id,))
-        if not guards:
-            return batch
-        return replace(batch, commands=[c for c in batch.commands if id(c) not in skipped])
+                        f"document {doc_id!r} was changed by another transaction after this "
+                        "one read it", (doc_id,))
+            for doc_id in checks:
+                if doc_id.lower() not in metadata:
+                    raise errors.ConcurrencyError(
+                        f"document {doc_id!r} was deleted by another transaction after this "
+                        "one read it", (doc_id,))
+        if guards:
+            batch = replace(batch, commands=[c for c in batch.commands if id(c) not in skipped])
+        return batch, metadata
 
     def _existing_ids(self, collection: str, ids: list[str]) -> set[str]:
         return {doc_id.lower() for doc_id in self.get_documents(collection, ids, None)}
@@ -570,7 +590,7 @@ class RavenConnection:
                 raise errors.ConcurrencyError(
                     f"document {doc_id!r} changed or was deleted after it was read", (doc_id,))
         if needs_cluster(batch, self.spec):  # raises if an id or a unique value is taken
-            cluster_commands(self._checked_guards(batch), self.spec,
+            cluster_commands(self._checked_guards(batch)[0], self.spec,
                              self.get_compare_exchange_values,
                              self._current_unique_keys, self._existing_ids)
         self._prepared = batch
