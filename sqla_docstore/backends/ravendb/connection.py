@@ -30,10 +30,10 @@ from ..embedded.connection import EmbeddedConnection
 from ..embedded.store import EmbeddedStore, collection_table, transaction
 from .cluster_batch import cluster_commands, needs_cluster, unique_keys, unique_sets
 from .errors import MISSING_MARKER
-from .http import Cluster, HttpSession
+from .http import Cluster, HttpSession, OutcomeUnknownError
 from .http import decode_reply as http_decode
 from .patch_script import json_patch, patch_json, split_script_values, translatable
-from .replies import Reply
+from .replies import Reply, located
 from .rql import RqlQuery, pushdown, quote_collection, translate
 
 SCHEMA_COLLECTION = "SqlaDocstoreSchemas"
@@ -462,12 +462,21 @@ class RavenConnection:
         self._count("batch")
         resp = self.http.request("POST", "bulk_docs", params=params, body=body,
                                  idempotent=False, deduplicated=deduplicated, parse=results)
-        if results:
-            reply = resp.reply("batch")
-            out = reply.field(reply.object(), "Results", list)
-        else:  # nobody reads the per-document results: not parsed (10,000 objects)
-            _check_batch_reply(resp)
-            out = []
+        try:
+            if results:
+                reply = resp.reply("batch")
+                out = reply.field(reply.object(), "Results", list)
+            else:  # nobody reads the per-document results: not parsed (10,000 objects)
+                _check_batch_reply(resp)
+                out = []
+        except errors.OperationalError as exc:
+            # The server said it applied the batch: no plain failure (a retry applies it
+            # twice), even if its reply can't be read.
+            if not 200 <= resp.status < 300:
+                raise
+            raise located(OutcomeUnknownError(
+                f"{exc}; the server answered HTTP {resp.status}, so the batch was most likely "
+                "applied: check the data before retrying"), exc.status, exc.url) from exc
         # Read your writes: queries of these collections wait for non-stale results until
         # the indexes have caught up (RavenDB indexes documents after the batch is applied).
         self._unindexed.update({c.collection for c in batch.commands
