@@ -277,7 +277,7 @@ class PendingBatch:
         collection was dropped); the other collections' writes and the savepoints stay."""
         self.overlay.pop(collection, None)
         self.dirty.pop(collection, None)
-        keep = [not (isinstance(c, (Put, Patch, Delete)) and c.collection == collection)
+        keep = [not (isinstance(c, (Put, Patch, Delete, Absent)) and c.collection == collection)
                 for c in self.commands]
         keep_undo = [entry[0] != collection for entry in self._undo]
         # a savepoint is a position in the commands and undo log: count what stays before it

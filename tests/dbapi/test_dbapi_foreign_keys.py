@@ -199,3 +199,24 @@ def test_a_referred_column_changed_meanwhile_fails_the_commit_of_a_reference_to_
         with pytest.raises(sa.orm.exc.StaleDataError, match="parent/3"):
             mine.commit()
     assert _state(target) == before
+
+
+def test_a_removal_commits_when_the_referring_table_was_dropped_meanwhile(
+        target: sa.Engine) -> None:
+    """The check a removal makes at commit (no row refers to the key) has nothing to check
+    once the referring tables are gone, dropped by another connection or by its own."""
+    with target.begin() as conn:
+        conn.execute(parent.insert(), [{"id": 1, "code": "a"}, {"id": 2, "code": "b"}])
+    with target.connect() as mine:
+        mine.execute(parent.delete().where(parent.c.id == 1))
+        with target.begin() as theirs:
+            grandchild.drop(theirs)
+            child.drop(theirs)
+        mine.commit()
+    md.create_all(target)
+    with target.begin() as conn:
+        conn.execute(parent.delete().where(parent.c.id == 2))
+        grandchild.drop(conn)
+        child.drop(conn)
+    with target.connect() as conn:
+        assert conn.execute(sa.select(parent)).all() == []

@@ -493,7 +493,10 @@ class RavenConnection:
             return batch
         overlay = batch.overlay or {}
         for check in checks:
-            spec = self.spec(check.collection)
+            try:
+                spec = self.spec(check.collection)
+            except errors.OperationalError:
+                continue  # (dropped meanwhile: no row refers to anything)
             own = {doc_id.lower() for doc_id in overlay.get(check.collection) or {}}
             where: ast.Expr | None = None
             params: dict[str, Any] = {}
