@@ -215,3 +215,47 @@ def test_a_commit_with_no_schema_change_since_its_reads_is_applied(store_url: st
             assert conn.scalars(select(notes.c.body).order_by(notes.c.id)).all() == [None, "x"]
     finally:
         engine.dispose()
+
+
+class _Interrupted(BaseException):
+    """A KeyboardInterrupt-like exit, raised inside the commit."""
+
+
+def test_an_interrupt_inside_the_commit_leaves_the_store_as_it_was_and_the_session_usable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A BaseException (not an Exception) raised after the batch's inserts ran, in the
+    middle of applying it: the write transaction is rolled back whole; the session is usable
+    after rollback(), as SQLAlchemy documents."""
+    from sqlalchemy.orm import Session
+
+    from sqla_docstore.backends.embedded import connection as embedded
+
+    path = tmp_path / "store.db"
+    engine = create_engine(f"docstore:///{path}")
+    metadata = MetaData()
+    people = Table("people", metadata, Column("id", Integer, primary_key=True),
+                   Column("name", String(20)))
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(people), [{"name": "a"}, {"name": "b"}])
+    before = _rows(path)
+    real = embedded._apply_one
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise _Interrupted
+
+    with Session(engine) as session:
+        session.execute(insert(people), [{"name": f"new{i}"} for i in range(100)])
+        session.execute(people.delete().where(people.c.name == "a"))  # after the inserts
+        monkeypatch.setattr(embedded, "_apply_one", interrupted)
+        with pytest.raises(_Interrupted):
+            session.commit()
+        monkeypatch.setattr(embedded, "_apply_one", real)
+        assert _rows(path) == before
+        session.rollback()
+        session.execute(insert(people), {"name": "c"})
+        session.commit()
+    with engine.connect() as conn:
+        assert conn.execute(select(people.c.name).order_by(people.c.id)).scalars().all() == [
+            "a", "b", "c"]
+    engine.dispose()
