@@ -144,3 +144,46 @@ def test_ddl_racing_another_clients_ddl_does_not_hide_it(ravendb_url: str) -> No
     finally:
         ours.close()
         theirs.close()
+
+
+ALTERS = {
+    "column added with a default": {"action": "add_column", "name": "z", "type": "INTEGER",
+                                    "nullable": True, "default": 7},
+    "column renamed": {"action": "alter_column", "name": "body", "new_name": "text"},
+    "column dropped": {"action": "drop_column", "name": "body"},
+}
+
+
+@pytest.mark.parametrize("alter", list(ALTERS))
+def test_a_commit_whose_table_another_client_altered_meanwhile_applies_nothing(
+        ours: Engine, theirs: Engine, alter: str) -> None:
+    """The rows were checked by the schema this transaction read; another client changed it
+    (rewriting the stored documents) before the commit, which stored its row in the old
+    shape: without the new default (NULL where SQL gives 7), under a renamed or dropped
+    name. As on the embedded store, the commit fails (OperationalError) and applies nothing."""
+    import json
+
+    notes = _notes(MetaData())
+    notes.create(ours)
+    with ours.begin() as conn:
+        conn.execute(insert(notes), {"id": 1, "body": "a"})
+    with ours.connect() as mine:
+        mine.execute(insert(notes), {"id": 2, "body": "b"})
+        with theirs.begin() as conn:
+            conn.exec_driver_sql(f"ALTER COLLECTION notes {json.dumps(ALTERS[alter])}")
+        with pytest.raises(exc.OperationalError, match="notes was changed by another"):
+            mine.commit()
+    with theirs.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM notes").scalar() == 1
+
+
+def test_another_tables_change_meanwhile_does_not_fail_the_commit(
+        ours: Engine, theirs: Engine) -> None:
+    notes = _notes(MetaData())
+    notes.create(ours)
+    with ours.connect() as mine:
+        mine.execute(insert(notes), {"id": 2, "body": "b"})
+        Table("other", MetaData(), Column("id", Integer, primary_key=True)).create(theirs)
+        mine.commit()
+    with theirs.connect() as conn:
+        assert conn.execute(select(notes.c.body)).scalars().all() == ["b"]

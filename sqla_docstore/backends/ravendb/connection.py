@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -72,6 +72,9 @@ class RavenConnection:
         self._epoch = 0  # moved by each transaction (see schema_token)
         #: collections this connection wrote whose indexes have not answered non-stale since
         self._unindexed: set[str] = set()
+        #: the version of each schema record this transaction read rows by (lower-cased
+        #: name -> change vector; None: no record): its commit expects it unchanged
+        self._used_versions: dict[str, str | None] = {}
         cluster.connection_opened()
 
     def _count(self, kind: str) -> None:
@@ -83,6 +86,7 @@ class RavenConnection:
     def end_transaction(self) -> None:
         self._catalog_fresh = False
         self._epoch += 1
+        self._used_versions.clear()
 
     def schema_token(self) -> object | None:
         """(this connection's transaction epoch, the engine's schema version) once the
@@ -110,6 +114,7 @@ class RavenConnection:
             changed = cv != cluster.catalog_cv
             if changed:
                 self._specs.clear()
+                cluster.spec_versions.clear()
                 cluster.inferred.clear()
                 cluster.unrecorded.clear()
                 cluster.catalog_cv = cv
@@ -139,12 +144,15 @@ class RavenConnection:
     def spec(self, collection: str) -> CollectionSpec:
         self._check_catalog()
         spec = self._specs.get(collection)
-        if spec is not None:
-            return spec
-        try:
-            return self._read_spec(collection)
-        finally:
-            self._schemas_moved()
+        if spec is None:
+            try:
+                spec = self._read_spec(collection)
+            finally:
+                self._schemas_moved()
+        folded = collection.lower()
+        if folded not in self._used_versions:
+            self._used_versions[folded] = self.cluster.spec_versions.get(folded)
+        return spec
 
     def _read_spec(self, collection: str) -> CollectionSpec:
         """A schema not cached yet: its record, else the one assumed or inferred."""
@@ -173,9 +181,14 @@ class RavenConnection:
             raise reply.bad("'Results' is empty")
         spec_json = reply.field(results[0], "spec", dict)
         try:
-            return CollectionSpec.from_json(collection, spec_json)
+            spec = CollectionSpec.from_json(collection, spec_json)
         except errors.ProgrammingError as exc:
             raise reply.bad(str(exc)) from exc
+        meta = results[0].get("@metadata")
+        cv = meta.get("@change-vector") if isinstance(meta, dict) else None
+        if isinstance(cv, str):
+            self.cluster.spec_versions[collection.lower()] = cv
+        return spec
 
     def _inferred(self, collection: str) -> CollectionSpec:
         """The schema of a collection other clients wrote, from a sample of its documents;
@@ -448,20 +461,26 @@ class RavenConnection:
             return []
         params = None
         batch = self._checked_absent(batch)
-        if needs_cluster(batch, self.spec):
-            batch, metadata = self._checked_guards(batch)
-            commands = cluster_commands(batch, self.spec, self.get_compare_exchange_values,
-                                        self._current_unique_keys, self._existing_ids,
-                                        metadata)
-            body: dict[str, Any] = {"Commands": commands, "TransactionMode": "ClusterWide"}
-            params = {"disableAtomicDocumentWrites": str(not batch.atomic_guards).lower()}
-            deduplicated = True
-        else:
-            body = {"Commands": _commands_json(batch.commands, self.spec)}
-            deduplicated = False
-        self._count("batch")
-        resp = self.http.request("POST", "bulk_docs", params=params, body=body,
-                                 idempotent=False, deduplicated=deduplicated, parse=results)
+        schemas = self._schema_guards(batch)
+        try:
+            if needs_cluster(batch, self.spec):
+                batch, metadata = self._checked_guards(batch, schemas)
+                commands = cluster_commands(batch, self.spec, self.get_compare_exchange_values,
+                                            self._current_unique_keys, self._existing_ids,
+                                            metadata)
+                body: dict[str, Any] = {"Commands": commands, "TransactionMode": "ClusterWide"}
+                params = {"disableAtomicDocumentWrites": str(not batch.atomic_guards).lower()}
+                deduplicated = True
+            else:
+                body = {"Commands": _commands_json([*batch.commands, *schemas], self.spec)}
+                deduplicated = False
+            self._count("batch")
+            resp = self.http.request("POST", "bulk_docs", params=params, body=body,
+                                     idempotent=False, deduplicated=deduplicated,
+                                     parse=results)
+        except errors.ConcurrencyError as exc:
+            self._refuse_changed_schemas(schemas, exc)
+            raise
         try:
             if results:
                 reply = resp.reply("batch")
@@ -513,7 +532,33 @@ class RavenConnection:
                     raise errors.IntegrityError(check.refusal(doc_id))
         return replace(batch, commands=[c for c in batch.commands if not isinstance(c, Absent)])
 
-    def _checked_guards(self, batch: Batch) -> tuple[Batch, dict[str, dict[str, Any]]]:
+    def _schema_guards(self, batch: Batch) -> list[Patch]:
+        """A guard of each schema record the batch's rows were checked by (in this
+        transaction), at the version read: another client's schema change since (a column
+        added with its default, renamed, dropped; the table dropped) fails the commit
+        instead of storing rows of the old shape (see _refuse_changed_schemas)."""
+        used = self._used_versions
+        names = {c.collection for c in batch.commands if isinstance(c, (Put, Patch, Delete))}
+        return [Patch(SCHEMA_COLLECTION, schema_id(name), {}, cv, seen=cv)
+                for name in names if (cv := used.get(name.lower()))]
+
+    def _refuse_changed_schemas(self, guards: list[Patch], exc: Exception) -> None:
+        """After a commit failed on a conflict: if a schema record it guarded changed, the
+        error says so (OperationalError, as on the embedded store)."""
+        if not guards:
+            return
+        self._count("load")
+        found = self._load([g.id for g in guards])
+        for guard, doc in zip(guards, [*found, *[None] * len(guards)], strict=False):
+            meta = doc.get("@metadata") if isinstance(doc, dict) else None
+            if not isinstance(meta, dict) or meta.get("@change-vector") != guard.expected:
+                name = guard.id.rsplit("/", 1)[-1]
+                raise errors.OperationalError(
+                    f"table {name} was changed by another connection during this transaction "
+                    "(its columns, key or constraints); nothing was committed") from exc
+
+    def _checked_guards(self, batch: Batch, schemas: Sequence[Patch] = ()
+                        ) -> tuple[Batch, dict[str, dict[str, Any]]]:
         """For a cluster-wide batch, which takes no PATCH and checks a document only by its
         atomic guard (which a single-node write never moves): the batch without its guards
         (PATCHes that change nothing: ``FOR UPDATE``'s, foreign keys'), and the metadata of
@@ -535,7 +580,7 @@ class RavenConnection:
                    if isinstance(c, (Put, Patch, Delete)) and id(c) not in skipped}
         checks: dict[str, str | None] = {}  # id -> the version read (None: must exist)
         loads: dict[str, str] = {}  # id -> collection, of every document loaded
-        for guard in guards:
+        for guard in [*guards, *schemas]:
             if (guard.collection, guard.id.lower()) not in written:
                 checks.setdefault(guard.id, guard.expected)
                 loads[guard.id] = guard.collection
@@ -553,11 +598,11 @@ class RavenConnection:
         if loads:
             self._count("load")
             for doc_id, doc in zip(loads, self._load(list(loads)), strict=False):
-                if doc is None:
+                meta = doc.get("@metadata") if isinstance(doc, dict) else None
+                if not isinstance(meta, dict):
                     continue
-                _, _, cv = _split(doc, self.spec(loads[doc_id]))
-                metadata[doc_id.lower()] = {k: v for k, v in doc["@metadata"].items()
-                                            if k not in _META_KEYS}
+                cv = meta.get("@change-vector")
+                metadata[doc_id.lower()] = {k: v for k, v in meta.items() if k not in _META_KEYS}
                 if checks.get(doc_id) and checks[doc_id] != cv:
                     raise errors.ConcurrencyError(
                         f"document {doc_id!r} was changed by another transaction after this "
@@ -795,6 +840,8 @@ class RavenConnection:
         folded = name.lower()
         for key in [k for k in self._specs if k.lower() == folded]:
             self._specs.pop(key, None)
+        self.cluster.spec_versions.pop(folded, None)
+        self._used_versions.pop(folded, None)  # (this connection's own change)
 
     def _schema_exists(self, name: str) -> bool:
         self._forget_spec(name)
@@ -803,11 +850,15 @@ class RavenConnection:
 
     def _put_spec(self, spec: CollectionSpec, expected: str | None) -> None:
         body = {"name": spec.name, "spec": spec.to_json()}
-        self._write_schema([Put(SCHEMA_COLLECTION, schema_id(spec.name), body, expected)])
+        results = self._write_schema(
+            [Put(SCHEMA_COLLECTION, schema_id(spec.name), body, expected)])
         self._forget_spec(spec.name)
         self._specs[spec.name] = spec
+        cv = results[0].get("@change-vector") if results else None
+        if isinstance(cv, str):
+            self.cluster.spec_versions[spec.name.lower()] = cv
 
-    def _write_schema(self, commands: list[Any]) -> None:
+    def _write_schema(self, commands: list[Any]) -> list[Any]:
         """A schema change with a new version of the catalog document, in one batch. The
         catalog write expects the version this client saw last: then nobody else changed the
         catalog meanwhile and the cached schemas stay current. Else the batch goes again
@@ -821,9 +872,10 @@ class RavenConnection:
             else:
                 cv = results[-1].get("@change-vector") if results else None
                 self.cluster.catalog_cv = cv if isinstance(cv, str) else _UNREAD
-                return
-        self._write([*commands, _catalog_put(None)])
+                return results
+        results = self._write([*commands, _catalog_put(None)])
         self.cluster.catalog_cv = _UNREAD
+        return results
 
     def _write(self, commands: list[Any]) -> list[Any]:
         # Schema changes: their collections' schemas are the ones known (or being made).

@@ -106,6 +106,8 @@ class Cluster:
         self.dedupes_batches = False
         self.hilo = HiLoRegistry()
         self.specs: dict[str, Any] = {}  # collection schemas, by name (RavenConnection)
+        #: the change vector of each schema record as read or written, by lower-cased name
+        self.spec_versions: dict[str, str] = {}
         #: the schemas applications map, for collections with no schema record (RavenDB
         #: makes a collection with its first document); inferred ones for the rest; names
         #: known to have no schema record (all three forgotten when the catalog changes)
