@@ -50,6 +50,10 @@ class PendingBatch:
         #: True: every command is a PUT creating its document (``expected`` ""), a bulk
         #: load's batch; False: maybe not (a command of another kind was added)
         self.creates_only = True
+        #: per collection written: the fields its pending writes changed, while every one of
+        #: them is a PATCH setting or removing plain values (each pending state is then the
+        #: document as read with those fields changed); None once another write was made
+        self._patched: dict[str, set[str] | None] = {}
 
     @property
     def seen(self) -> dict[str, tuple[JSONDict | str, str | None]]:
@@ -113,13 +117,46 @@ class PendingBatch:
         self.commands.append(command)
         if not (isinstance(command, Put) and command.expected == ""):
             self.creates_only = False
+        self._note_patched(command)
         self._set_state(command.collection, command.id, body)
 
+    def _note_patched(self, command: Put | Patch | Delete) -> None:
+        """Keep ``_patched`` of the command's collection (see ``patched_fields``)."""
+        collection = command.collection
+        fields = self._patched.get(collection, _MISSING)
+        if fields is None:
+            return
+        if type(command) is not Patch or command.compute:
+            self._patched[collection] = None
+            return
+        if fields is _MISSING:
+            fields = self._patched[collection] = set()
+        fields.update(command.set)
+        fields.update(command.unset)
+
+    def patched_fields(self, collection: str) -> frozenset[str] | None:
+        """The fields the pending writes to ``collection`` changed when each of them is a
+        PATCH of plain values (not computed at commit): every pending document of it is then
+        the stored document as this transaction read it with only these fields changed (the
+        body ``add`` is given: the document read, updated). None if another kind of write
+        was made to it in this transaction (even one a savepoint took back)."""
+        fields = self._patched.get(collection)
+        return None if fields is None else frozenset(fields)
+
     def add_each(self, commands: Sequence[Put | Patch | Delete],
-                 bodies: Sequence[JSONDict | None]) -> None:
-        """``add`` of each command with its body, in order."""
+                 bodies: Sequence[JSONDict | None], *,
+                 patched: Sequence[str] | None = None) -> None:
+        """``add`` of each command with its body, in order. ``patched``: every command is a
+        PATCH of the same collection setting plain values of these fields, no others."""
         self.commands.extend(commands)
         self.creates_only = False
+        if patched is not None and commands:
+            fields = self._patched.setdefault(commands[0].collection, set())
+            if fields is not None:
+                fields.update(patched)
+        else:
+            for command in commands:
+                self._note_patched(command)
         overlay, dirty, undo = self.overlay, self.dirty, self._undo
         keep = bool(self._savepoints)  # only a savepoint can need the states replaced
         collection = None
@@ -158,6 +195,7 @@ class PendingBatch:
             self.commands.extend(puts)
         if not new:
             self.creates_only = False
+        self._patched[collection] = None
         docs.update(zip(ids, zip(ids, map(_BODY, puts) if bodies is None else bodies,
                                  strict=True), strict=True))
         changed = self.dirty.get(collection)
@@ -277,6 +315,7 @@ class PendingBatch:
         collection was dropped); the other collections' writes and the savepoints stay."""
         self.overlay.pop(collection, None)
         self.dirty.pop(collection, None)
+        self._patched.pop(collection, None)
         keep = [not (isinstance(c, (Put, Patch, Delete, Absent)) and c.collection == collection)
                 for c in self.commands]
         keep_undo = [entry[0] != collection for entry in self._undo]
@@ -304,6 +343,7 @@ class PendingBatch:
         self._undo.clear()
         self._savepoints.clear()
         self.as_committed.clear()
+        self._patched.clear()
         self.creates_only = True
 
 

@@ -1339,7 +1339,7 @@ def _update_plain(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePla
     if rows is not None:
         rows += [RowChange(match.body, body) for match, body in zip(
             (m for _, matches in matched for m in matches), bodies, strict=True)]
-    pending.add_each(commands, bodies)
+    pending.add_each(commands, bodies, patched=names)
     return len(commands)
 
 
@@ -1365,7 +1365,7 @@ def _update_plain_each(backend: BackendConnection, stmt: ast.Update, plan: _Upda
             bodies.append(body)
             if rows is not None:
                 rows.append(RowChange(match.body, body))
-    pending.add_each(commands, bodies)
+    pending.add_each(commands, bodies, patched=[name for name, _ in assignments])
     return len(commands)
 
 

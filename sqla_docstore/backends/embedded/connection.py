@@ -42,7 +42,15 @@ from ...statements import ast
 from ...statements.prepared import Prepared, prepared
 from ..alter import plan_alter
 from ..base import Document
-from .sqlgen import OutColumn, SqlGenerator, SqlPlan, field_index_sql, json_path, quote
+from .sqlgen import (
+    OutColumn,
+    SqlGenerator,
+    SqlPlan,
+    field_index_sql,
+    json_path,
+    picked_from,
+    quote,
+)
 from .store import (
     EmbeddedStore,
     collection_table,
@@ -62,6 +70,8 @@ class _Prepared(NamedTuple):
 
 #: numbers the overlay temp tables of the process: no two share a name (see _sync_overlay)
 _serial = itertools.count(1)
+#: EmbeddedConnection._read_version once a document was loaded before any version was read
+_UNVERSIONED = -1
 
 
 class EmbeddedConnection:
@@ -102,6 +112,10 @@ class EmbeddedConnection:
         self._prepared = False
         self._rollbacks_seen = store.shared_rollbacks
         self._epoch = 0  # see schema_token
+        #: the sqlite3 connection's ``PRAGMA data_version`` before this transaction's first
+        #: query (None: not read yet; _UNVERSIONED: a document was loaded before it was): while
+        #: it stands, no other connection has committed since (see _patches_aside)
+        self._read_version: int | None = None
 
     def _count(self, kind: str) -> None:
         # The hook runs first: a session over its request budget stops the call here.
@@ -118,6 +132,7 @@ class EmbeddedConnection:
 
     def end_transaction(self) -> None:
         self._catalog_fresh = False
+        self._read_version = None
         self._used.clear()
         self._read_specs.clear()
         self._epoch += 1
@@ -262,12 +277,13 @@ class EmbeddedConnection:
         self._index_overlays(plan.index_fields)
         return plan
 
-    def _overlays(self, collections: Any, pending: PendingBatch | None) -> dict[str, str]:
+    def _overlays(self, collections: Any, pending: PendingBatch | None,
+                  aside: str | None = None) -> dict[str, str]:
         if not pending or not pending.overlay:
             return {}
         overlays = {}
         for collection in collections:
-            if pending.touches(collection):
+            if pending.touches(collection) and collection != aside:
                 overlays[collection] = self._sync_overlay(collection, pending)
         return overlays
 
@@ -394,7 +410,8 @@ class EmbeddedConnection:
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         prep = prepared(stmt)
-        overlays = self._overlays(prep.tables, pending)
+        aside = self._patches_aside(prep, pending)
+        overlays = self._overlays(prep.tables, pending, aside)
         arrays = _arrays(prep, params)
         paths = prep.path_values(params)
         plan = self._plan((prep, tuple(overlays.values()), arrays, paths), lambda: SqlGenerator(
@@ -402,6 +419,16 @@ class EmbeddedConnection:
         self._count("query")
         columns = plan.columns
         labels = [c.label for c in columns]
+        if aside is not None:
+            assert pending is not None
+            rows = self._run_aside(plan, params, pending, aside)
+            if rows is not None:
+                return labels, rows
+            # another connection committed meanwhile: the query again, every write overlaid
+            overlays = self._overlays(prep.tables, pending)
+            plan = self._plan((prep, tuple(overlays.values()), arrays, paths),
+                              lambda: SqlGenerator(self, overlays, arrays, dict(paths))
+                              .plan_query(stmt))
         if not plan.documents:  # SQL values only: the rows as SQLite gives them
             return labels, build_rows(plan, self._run(plan, params), None)
         return labels, self._run_shaped(plan, params,
@@ -419,6 +446,60 @@ class EmbeddedConnection:
                 while rows := cursor.fetchmany(_SHAPE_CHUNK):
                     out += shape(rows)
         return out
+
+    def _patches_aside(self, prep: Prepared, pending: PendingBatch | None) -> str | None:
+        """The collection a query can read from the store itself, its pending documents put
+        in its rows in place of the stored ones (``_run_aside``), rather than copy its
+        pending writes to the overlay table: a query of it alone whose fields are picked
+        from the bodies in Python, where every pending write to it is a PATCH of fields the
+        query's SQL does not read (``sqlgen.picked_from``), on a file store no other
+        connection has committed to since this transaction's first query. Each pending
+        document is then the stored one, as read, with only such fields changed: SQL
+        selects the same documents from the store as from the overlay. None: no such
+        collection (the overlay is used)."""
+        if self._shared:
+            return None  # (a memory store's connections share one sqlite3 connection)
+        if self._read_version is None:
+            self._read_version = self._data_version()  # (before the transaction's reads)
+        if not pending or not pending.overlay:
+            return None
+        picked = prep.derived("picked_from", lambda: picked_from(prep.stmt))
+        if picked is None or not pending.touches(collection := picked[0]):
+            return None
+        patched = pending.patched_fields(collection)
+        if patched is None or not patched.isdisjoint(picked[1]):
+            return None
+        if self._read_version is _UNVERSIONED or self.key_field(collection) is not None:
+            return None  # (a key kept as the id is set in the body by SQL: _table)
+        return collection
+
+    def _run_aside(self, plan: SqlPlan, params: dict[str, Any], pending: PendingBatch,
+                   collection: str) -> list[tuple[Any, ...]] | None:
+        """The rows of a query reading ``collection`` from the store (``_patches_aside``),
+        each pending document's body in place of the stored one, with no change vector (as
+        the overlay gives it); None if another connection committed while it ran (the rows
+        are then not to be trusted: read the overlay)."""
+        docs = pending.overlay[collection]
+        documents = plan.documents
+        noted = pending if documents else None
+
+        def shape(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            if documents:
+                rows = _with_pending(rows, documents[0], docs)
+            return build_rows(plan, rows, noted)
+
+        rows = self._run_shaped(plan, params, shape)
+        if self._data_version() != self._read_version:
+            return None
+        return rows
+
+    @store_errors("reading the store's data version")
+    def _data_version(self) -> int:
+        """The sqlite3 connection's ``PRAGMA data_version``: it changes when another
+        connection commits."""
+        with self._lock:
+            (version,) = self._conn.execute("PRAGMA data_version").fetchone()
+        return int(version)
 
     def query_stream(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None,
@@ -486,6 +567,8 @@ class EmbeddedConnection:
         params: dict[str, Any],
         pending: PendingBatch | None,
     ) -> list[tuple[Any, ...]]:
+        if self._read_version is None and not self._shared:
+            self._read_version = self._data_version()  # (see _patches_aside)
         # the SET expressions' subqueries read the pending writes too
         of_where, of_exprs = prepared(where), prepared(exprs)
         overlays = self._overlays({table, *of_where.tables, *of_exprs.tables}, pending)
@@ -540,6 +623,8 @@ class EmbeddedConnection:
     def get_documents(
         self, collection: str, ids: list[str], pending: PendingBatch | None
     ) -> dict[str, Document]:
+        if self._read_version is None:
+            self._read_version = _UNVERSIONED  # (read before any version: see _patches_aside)
         with _LOADING:
             if pending:
                 found, missing, as_stored = split_pending(pending, collection, ids)
@@ -571,6 +656,8 @@ class EmbeddedConnection:
                      pending: PendingBatch | None) -> Document | None:
         if pending:  # (its runs of PUTs kept as columns stay so)
             return self.get_documents(spec.name, [doc_id], pending).get(doc_id)
+        if self._read_version is None:
+            self._read_version = _UNVERSIONED  # (read before any version: see _patches_aside)
         self._count("load")
         try:  # (as ``with _LOADING``)
             sql = _load_one_sql(spec.name)
@@ -1636,6 +1723,25 @@ def _json_value(text: str | None) -> Any:
     except ValueError as exc:
         raise DataError(f"a stored value can't be read back exactly (SQLite gave {text[:40]!r})"
                         ) from exc
+
+
+@store_errors("copying pending writes to the overlay")
+def _with_pending(rows: list[tuple[Any, ...]], document: tuple[int, int, int],
+                  docs: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Stored rows with the body of each document ``docs`` holds (the pending states) in
+    place of the stored one, as its JSON text, and no change vector (``_run_aside``)."""
+    body_slot, id_slot, cv_slot = document
+    if docs.keys().isdisjoint(map(itemgetter(id_slot), rows)):
+        return rows
+    out = list(rows)
+    for n, row in enumerate(rows):
+        state = docs.get(row[id_slot])
+        if state is not None:
+            cells = list(row)
+            cells[body_slot] = values.dumps(state[1])
+            cells[cv_slot] = None
+            out[n] = tuple(cells)
+    return out
 
 
 # ----------------------------------------------------------------------- tree helpers

@@ -1205,3 +1205,33 @@ def _has_aggregate(expr: Any) -> bool:
     return any(isinstance(n, ast.Func) and n.name in _AGGREGATES
                for n in ast.walk(expr, _SUBQUERIES_AND_WINDOWS))
 
+
+
+def picked_from(stmt: ast.SelectLike) -> tuple[str, frozenset[str]] | None:
+    """For a SELECT of one collection whose plain result columns are read from the document
+    bodies in Python (``plan_query``'s "field" and "doc" columns, not grouped, not DISTINCT):
+    the collection, and the names of the fields its SQL reads (filters, sorts, computed
+    columns, subqueries: every column it names elsewhere, and a result column named by its
+    label). None for any other statement, or one whose SQL reads every field (a ``*`` outside
+    the top-level select list, an ORDER BY by position)."""
+    if not isinstance(stmt, ast.Select) or stmt.distinct or stmt.group_by or (
+            stmt.having is not None) or stmt.for_update:
+        return None
+    if len(stmt.from_) != 1 or not isinstance(stmt.from_[0], ast.TableRef):
+        return None
+    if any(_has_aggregate(c.expr) for c in stmt.columns):
+        return None
+    picked = [c for c in stmt.columns if isinstance(c.expr, ast.Column | ast.Star)]
+    computed = tuple(c.expr for c in stmt.columns if not isinstance(c.expr, ast.Column | ast.Star))
+    if any(isinstance(item.expr, ast.Literal) for item in stmt.order_by):
+        return None
+    names: set[str] = set()
+    for node in ast.walk((computed, stmt.where, stmt.order_by, stmt.limit, stmt.offset)):
+        if isinstance(node, ast.Star):
+            return None
+        if isinstance(node, ast.Column):
+            names.add(node.name)
+    for col in picked:  # a label named elsewhere stands for its column's field
+        if col.alias is not None and col.alias in names and isinstance(col.expr, ast.Column):
+            names.add(col.expr.name)
+    return stmt.from_[0].name, frozenset(names)
