@@ -1208,25 +1208,26 @@ def _has_aggregate(expr: Any) -> bool:
 
 
 def picked_from(stmt: ast.SelectLike) -> tuple[str, frozenset[str]] | None:
-    """For a SELECT of one collection whose plain result columns are read from the document
-    bodies in Python (``plan_query``'s "field" and "doc" columns, not grouped, not DISTINCT):
-    the collection, and the names of the fields its SQL reads (filters, sorts, computed
-    columns, subqueries: every column it names elsewhere, and a result column named by its
-    label). None for any other statement, or one whose SQL reads every field (a ``*`` outside
-    the top-level select list, an ORDER BY by position)."""
-    if not isinstance(stmt, ast.Select) or stmt.distinct or stmt.group_by or (
-            stmt.having is not None) or stmt.for_update:
+    """For a SELECT of one collection: the collection, and the names of the fields its SQL
+    reads (filters, sorts, computed columns, subqueries, grouping: every column it names,
+    except the plain result columns of a SELECT that is not grouped nor DISTINCT, which
+    ``plan_query`` reads from the document bodies in Python, unless their label is named
+    elsewhere). None for any other statement, or one whose SQL may read every field (a ``*``
+    anywhere else than in such a select list, an ORDER BY by position)."""
+    if not isinstance(stmt, ast.Select) or stmt.for_update:
         return None
     if len(stmt.from_) != 1 or not isinstance(stmt.from_[0], ast.TableRef):
         return None
-    if any(_has_aggregate(c.expr) for c in stmt.columns):
-        return None
-    picked = [c for c in stmt.columns if isinstance(c.expr, ast.Column | ast.Star)]
-    computed = tuple(c.expr for c in stmt.columns if not isinstance(c.expr, ast.Column | ast.Star))
     if any(isinstance(item.expr, ast.Literal) for item in stmt.order_by):
         return None
+    grouped = bool(stmt.distinct or stmt.group_by or stmt.having is not None
+                   or any(_has_aggregate(c.expr) for c in stmt.columns))
+    picked = [] if grouped else [c for c in stmt.columns
+                                 if isinstance(c.expr, ast.Column | ast.Star)]
+    computed = tuple(c.expr for c in stmt.columns if not any(c is p for p in picked))
     names: set[str] = set()
-    for node in ast.walk((computed, stmt.where, stmt.order_by, stmt.limit, stmt.offset)):
+    for node in ast.walk((computed, stmt.where, stmt.group_by, stmt.having, stmt.order_by,
+                          stmt.limit, stmt.offset)):
         if isinstance(node, ast.Star):
             return None
         if isinstance(node, ast.Column):
