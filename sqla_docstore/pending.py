@@ -19,6 +19,13 @@ _ID = attrgetter("id")
 _BODY = attrgetter("body")
 _NEW: Any = object()  # an undo entry's mark: its key is a list of ids that had no state
 _STATEMENT = "\x00statement"  # the implicit savepoint of one write statement
+
+
+class _Replaced(list[Any]):
+    """An undo entry's mark and content: the states (or _MISSING) a run of writes replaced,
+    one per id of the entry's key (a list of ids)."""
+
+
 #: A document state in the overlay: the id as written and the body, or None once deleted.
 DocState = tuple[str, "JSONDict | None"]
 
@@ -150,13 +157,12 @@ class PendingBatch:
         PATCH of the same collection setting plain values of these fields, no others."""
         self.commands.extend(commands)
         self.creates_only = False
-        if patched is not None and commands:
-            fields = self._patched.setdefault(commands[0].collection, set())
-            if fields is not None:
-                fields.update(patched)
-        else:
-            for command in commands:
-                self._note_patched(command)
+        if patched is not None:
+            if commands:
+                self._add_patches(commands[0].collection, commands, bodies, patched)
+            return
+        for command in commands:
+            self._note_patched(command)
         overlay, dirty, undo = self.overlay, self.dirty, self._undo
         keep = bool(self._savepoints)  # only a savepoint can need the states replaced
         collection = None
@@ -172,6 +178,20 @@ class PendingBatch:
                 undo.append((collection, key, docs.get(key, _MISSING)))
             docs[key] = (key, body)
             changed[key] = None
+
+    def _add_patches(self, collection: str, commands: Sequence[Put | Patch | Delete],
+                     bodies: Sequence[JSONDict | None], patched: Sequence[str]) -> None:
+        """The states of ``add_each`` of PATCHes of one collection (``patched``), with one
+        undo entry for them all."""
+        fields = self._patched.setdefault(collection, set())
+        if fields is not None:
+            fields.update(patched)
+        ids = list(map(_ID, commands))
+        docs = self.overlay.setdefault(collection, {})
+        if self._savepoints:  # only a savepoint can need the states these writes replace
+            self._undo.append((collection, ids, _Replaced([docs.get(k, _MISSING) for k in ids])))
+        docs.update(zip(ids, zip(ids, bodies, strict=True), strict=True))
+        self.dirty.setdefault(collection, {}).update(dict.fromkeys(ids))
 
     def add_puts(self, collection: str, puts: list[Put], *, new: bool = False,
                  ids: list[str] | None = None,
@@ -281,6 +301,14 @@ class PendingBatch:
         while len(self._undo) > n_undo:
             collection, key, previous = self._undo.pop()
             docs = self.overlay[collection]
+            if type(previous) is _Replaced:  # the states a run of PATCHes replaced
+                for old_key, state in zip(reversed(key), reversed(previous), strict=True):
+                    if state is _MISSING:
+                        docs.pop(old_key, None)
+                    else:
+                        docs[old_key] = state
+                self.dirty.setdefault(collection, {}).update(dict.fromkeys(key))
+                continue
             if previous is _NEW:  # documents a run of PUTs created (add_puts)
                 for new_key in key:
                     del docs[new_key]

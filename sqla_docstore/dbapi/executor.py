@@ -1277,11 +1277,16 @@ def run_update(
     spec = plan.spec
     out = Outcome(rowcount=0)
     rows: list[RowChange] | None = [] if fks is not None else None
+    plain = _plain_update(plan, stmt)
     for group in _in_turn(spec, stmt.alias or spec.name, stmt.where,
                           plan.assigns_key or plan.reads_tables, param_sets):
+        if plain and (done := _update_by_int_key(backend, stmt, plan, group, pending,
+                                                 rows)) is not None:
+            out.rowcount += done
+            continue
         per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, plan.match_exprs,
                                      group, pending)
-        if _plain_update(plan, stmt):
+        if plain:
             out.rowcount += _update_plain(backend, stmt, plan, group, per_set, key_only,
                                           pending, rows)
             continue
@@ -1339,6 +1344,58 @@ def _update_plain(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePla
     if rows is not None:
         rows += [RowChange(match.body, body) for match, body in zip(
             (m for _, matches in matched for m in matches), bodies, strict=True)]
+    pending.add_each(commands, bodies, patched=names)
+    return len(commands)
+
+
+def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePlan,
+                       group: list[dict[str, Any]], pending: PendingBatch,
+                       rows: list[RowChange] | None) -> int | None:
+    """``_matches`` then ``_update_plain`` of a ``_plain_update`` statement by a one-field
+    key whose values are integers, the values set given as stored (the ORM's flush of
+    changed objects), in one pass over the documents (no ``Match`` per row); returns how
+    many were updated. None when the statement or a value is not such: the general path."""
+    spec = plan.spec
+    if len(spec.primary_key) != 1 or not stmt.assignments or plan.match_exprs:
+        return None
+    equalities = key_equalities(stmt.where, stmt.alias or spec.name)
+    if equalities is None or set(equalities) != set(spec.primary_key):
+        return None
+    field, expr = next(iter(equalities.items()))
+    columns = _plain_columns((expr, *(e for _, e in stmt.assignments)), group)
+    if columns is None or set(map(type, columns[0])) != {int}:
+        return None
+    keys = columns[0]
+    head = "" if spec.key_is_id else spec.prefix + "/"
+    doc_ids = [f"{head}{key}" for key in keys]  # (spec.document_id, with no tuples)
+    docs = _documents_by_id(backend, spec, set(doc_ids), pending, True)
+    names = [name for name, _ in stmt.assignments]
+    name = names[0] if len(names) == 1 else None
+    expected_of = pending.expected.get if pending.expected else None
+    collection = spec.name
+    commands: list[Patch] = []
+    bodies: list[dict[str, Any]] = []
+    before: list[dict[str, Any]] = []
+    for doc_id, key, set_values in zip(doc_ids, keys, zip(*columns[1:]), strict=True):
+        doc = docs.get(doc_id)
+        if doc is None or doc[1] is None:
+            continue
+        body = doc[1]
+        stored = body.get(field)
+        # (``_same`` of an integer and a stored integer: equality)
+        if not ((type(stored) is int and stored == key) or _same(stored, key)):
+            continue
+        changes = ({name: set_values[0]} if name is not None
+                   else dict(zip(names, set_values, strict=True)))
+        # a write by key alone of values computed from nothing the transaction read: blind,
+        # as in SQL (unless a session expects the version it loaded)
+        expected = (expected_of(doc[0]) if expected_of is not None else None) or None
+        commands.append(Patch(collection, doc[0], changes, expected, (), doc[2]))
+        bodies.append({**body, **changes})
+        before.append(body)
+    _check_each(backend, spec, bodies)
+    if rows is not None:
+        rows += map(RowChange, before, bodies)
     pending.add_each(commands, bodies, patched=names)
     return len(commands)
 
