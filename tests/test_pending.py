@@ -260,3 +260,49 @@ def test_add_created_is_add_puts_with_the_puts_made_when_read(texts: list[str] |
     kept.add_created(run)
     kept.clear()
     assert not kept and kept.commands_and_runs() == ([], [])
+
+
+def _patch(doc_id: str, **fields: object) -> Patch:
+    return Patch("users", doc_id, dict(fields))
+
+
+def test_patched_fields_are_known_while_every_write_is_a_plain_patch() -> None:
+    batch = PendingBatch()
+    assert batch.patched_fields("users") is None  # nothing written
+    batch.add(_patch("users/1", name="a"), {"name": "a", "n": 1})
+    batch.add_each([_patch("users/2", n=2)], [{"name": "b", "n": 2}], patched=["n"])
+    batch.add_each([_patch("users/3", n=3, age=4)], [{"n": 3, "age": 4}])
+    assert batch.patched_fields("users") == {"name", "n", "age"}
+    batch.add(Patch("other", "other/1", {}, unset=("gone",)), {})
+    assert batch.patched_fields("other") == {"gone"}
+    batch.add(_put("users/9", name="z"), {"name": "z"})
+    assert batch.patched_fields("users") is None  # a PUT: not the stored document any more
+    batch.add(Delete("other", "other/1"), None)
+    assert batch.patched_fields("other") is None
+    batch.clear()
+    assert batch.patched_fields("users") is None
+
+
+def test_patched_fields_are_unknown_after_a_put_a_savepoint_took_back() -> None:
+    batch = PendingBatch()
+    batch.add(_patch("users/1", name="a"), {"name": "a"})
+    batch.savepoint("sp")
+    batch.add_puts("users", [_put("users/2", name="b")], new=True)
+    batch.rollback_to("sp")
+    assert batch.patched_fields("users") is None
+
+
+def test_a_run_of_patches_is_taken_back_whole_by_a_savepoint() -> None:
+    batch = PendingBatch()
+    batch.add(_put("users/1", name="a"), {"name": "a"})
+    batch.dirty.clear()
+    batch.savepoint("sp")
+    batch.add_each([_patch("users/1", name="b"), _patch("users/2", name="c")],
+                   [{"name": "b"}, {"name": "c"}], patched=["name"])
+    batch.add_each([_patch("users/1", name="d")], [{"name": "d"}], patched=["name"])
+    assert batch.get("users", "users/1") == ("users/1", {"name": "d"})
+    batch.rollback_to("sp")
+    assert len(batch) == 1
+    assert batch.get("users", "users/1") == ("users/1", {"name": "a"})
+    assert batch.get("users", "users/2") is None
+    assert set(batch.dirty["users"]) == {"users/1", "users/2"}

@@ -265,3 +265,26 @@ def test_a_concurrent_change_is_kept_or_refused_as_a_document_at_a_time(
     assert fast == _concurrent(fresh(), expect_versions)
     assert fast[-1][49] == (50, "u50" if expect_versions else "mine50", "theirs")
     assert fast[1] == (("refused", ("users/50",)) if expect_versions else "committed")
+
+
+def test_updates_by_integer_key_in_one_pass_as_by_matches(
+    fresh: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-pass UPDATE by integer keys (executor._update_by_int_key) gives what matching
+    the documents first then setting the values a column at a time gives, errors included,
+    and what the general path gives."""
+    calls: list[int] = []
+    one_pass = executor._update_by_int_key
+
+    def counted(*args: Any) -> Any:
+        done = one_pass(*args)
+        calls.append(done is not None)
+        return done
+
+    monkeypatch.setattr(executor, "_update_by_int_key", counted)
+    fast = _updates(fresh()())
+    assert any(calls) and not all(calls)  # both ways taken (by name, BETWEEN ...)
+    monkeypatch.setattr(executor, "_update_by_int_key", lambda *args: None)
+    by_matches = _updates(fresh()())
+    _general(monkeypatch)
+    assert fast == by_matches == _updates(fresh()())
