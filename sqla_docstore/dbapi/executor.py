@@ -1376,7 +1376,8 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
     commands: list[Patch] = []
     bodies: list[dict[str, Any]] = []
     before: list[dict[str, Any]] = []
-    for doc_id, key, set_values in zip(doc_ids, keys, zip(*columns[1:]), strict=True):
+    for doc_id, key, set_values in zip(doc_ids, keys, zip(*columns[1:], strict=True),
+                                       strict=True):
         doc = docs.get(doc_id)
         if doc is None or doc[1] is None:
             continue
