@@ -1082,14 +1082,7 @@ def _apply(
         if _plain_patch(cmd):
             # A run of PATCHes that set fields of distinct documents: the stored rows are
             # read together and written with one executemany, in command order.
-            ids: set[str] = set()
-            patches: list[Patch] = []
-            for nxt in commands[i:]:
-                if not (_plain_patch(nxt) and nxt.collection == cmd.collection
-                        and nxt.id not in ids):
-                    break
-                ids.add(nxt.id)
-                patches.append(nxt)
+            patches = _patch_run_at(commands, i)
             etag = _patch_run(conn, store, patches, etag, modified, results)
             i += len(patches)
             continue
@@ -1274,6 +1267,22 @@ def _cv_template_of(node_tag: str, database_id: str) -> str:
     node = node_tag.replace("{", "{{").replace("}", "}}")
     db_id = database_id.replace("{", "{{").replace("}", "}}")
     return f"{node}:{{}}-{db_id}"
+
+
+def _patch_run_at(commands: list[Any], i: int) -> list[Patch]:
+    """The run of ``_plain_patch`` commands of one collection, of distinct documents, that
+    starts at ``commands[i]`` (one)."""
+    collection = commands[i].collection
+    ids: set[str] = set()
+    end = i
+    for nxt in itertools.islice(commands, i, None):
+        # (_plain_patch, inline)
+        if not (type(nxt) is Patch and not nxt.compute and (nxt.set or nxt.unset)
+                and nxt.collection == collection and nxt.id not in ids):
+            break
+        ids.add(nxt.id)
+        end += 1
+    return commands[i:end]
 
 
 def _plain_patch(cmd: Any) -> TypeGuard[Patch]:
