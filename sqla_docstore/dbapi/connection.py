@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .. import errors
@@ -191,6 +193,10 @@ class Connection:
         versions = self._committed_versions
         if len(versions) > 10_000:
             versions.clear()
+        if _by_id_and_cv(results):  # (the loop's answer, in C loops: a commit's PATCHes)
+            versions.update(zip(map(_RESULT_ID, results), map(_RESULT_CV, results),
+                                strict=True))
+            return
         for result in results:
             if not isinstance(result, dict):
                 continue
@@ -379,6 +385,26 @@ def _description(columns: list[str]) -> tuple[tuple[Any, ...], ...]:
         hit = _descriptions[key] = tuple(
             (name, None, None, None, None, None, None) for name in key)
     return hit
+
+
+_RESULT_ID = itemgetter("Id")
+_RESULT_CV = itemgetter("ChangeVector")
+
+
+def _by_id_and_cv(results: list[Any]) -> bool:
+    """Whether every batch result is a dict naming its document by a string "Id" and its
+    change vector by a string "ChangeVector", none by "@id" or "@change-vector" (which
+    ``_remember_versions`` reads first)."""
+    if not results or set(map(type, results)) != {dict}:
+        return False
+    if any(map(dict.get, results, repeat("@id"))) or any(
+            map(dict.get, results, repeat("@change-vector"))):
+        return False
+    try:
+        return ({*map(type, map(_RESULT_ID, results))} == {str}
+                and {*map(type, map(_RESULT_CV, results))} == {str})
+    except KeyError:
+        return False
 
 
 class ChangeVectors:
