@@ -1340,19 +1340,27 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
     missing or changed, the chunk's updates are taken back and ``_check_expected`` of the
     PATCHes in order says which one fails."""
     cvs = list(map(_cv_template(store).format, range(etag + 1, etag + len(patches) + 1)))
-    # the values set, encoded in one pass (values.dumps of each: same texts, same errors)
-    texts = values.dumps_each([value for cmd in patches for value in cmd.set.values()])
+    set_values = [value for cmd in patches for value in cmd.set.values()]
     shape = _one_shape(patches)
-    if shape is not None:  # the common case: every PATCH sets the same fields
-        by_shape = {shape: _shape_rows(patches, texts, cvs, modified, shape[2])}
+    by_shape: dict[tuple[int, int, bool, bool], list[Sequence[Any]]]
+    if shape is not None and _strings(set_values):
+        # every value set is a string: bound as it is, json_set writes it as the JSON string
+        # values.dumps writes (no text made in Python and parsed again by SQLite)
+        by_shape = {(*shape, True): _shape_rows(patches, set_values, cvs, modified, shape[2])}
     else:
-        by_shape = _rows_by_shape(patches, texts, cvs, modified)
+        # the values set, encoded in one pass (values.dumps of each: same texts, same errors)
+        texts = values.dumps_each(set_values)
+        if shape is not None:  # the common case: every PATCH sets the same fields
+            by_shape = {(*shape, False): _shape_rows(patches, texts, cvs, modified, shape[2])}
+        else:
+            by_shape = {(*key, False): rows for key, rows in _rows_by_shape(
+                patches, texts, cvs, modified).items()}
     results += [{"Id": cmd.id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
                  "PatchStatus": "Patched"} for cmd, cv in zip(patches, cvs, strict=True)]
     changes = conn.total_changes
     conn.execute("SAVEPOINT patch_chunk")
-    for (n_set, n_unset, checked), rows in by_shape.items():  # distinct documents: any order
-        conn.executemany(_patch_sql(table, n_set, n_unset, checked), rows)
+    for (n_set, n_unset, checked, raw), rows in by_shape.items():  # distinct documents: any
+        conn.executemany(_patch_sql(table, n_set, n_unset, checked, raw), rows)  # order
     if conn.total_changes - changes != len(patches):  # one row per PATCH, or a failed check
         conn.execute("ROLLBACK TO patch_chunk")
         _refuse_patches(conn, table, patches)
@@ -1429,13 +1437,23 @@ def _key_path(key: str) -> str:
     return f'$."{key}"'
 
 
+def _strings(set_values: list[Any]) -> bool:
+    """Whether every value is a string values.dumps writes as json_set does a bound string
+    (not one it refuses: NUL, a lone surrogate)."""
+    if not set_values or set(map(type, set_values)) != {str}:
+        return False
+    joined = "".join(set_values)
+    return "\x00" not in joined and (joined.isascii() or not values.SURROGATE.search(joined))
+
+
 @lru_cache(maxsize=256)
-def _patch_sql(table: str, n_set: int, n_unset: int, checked: bool) -> str:
+def _patch_sql(table: str, n_set: int, n_unset: int, checked: bool, raw: bool = False) -> str:
     """The UPDATE of a PATCH shape; ``checked``: only if the stored change vector is the one
-    the PATCH expects (else any stored version: no comparison per row)."""
+    the PATCH expects (else any stored version: no comparison per row); ``raw``: the values
+    set are strings bound as they are (else their JSON texts)."""
     body = "body"
     if n_set:
-        body = f"json_set({body}{', ?, json(?)' * n_set})"
+        body = f"json_set({body}{(', ?, ?' if raw else ', ?, json(?)') * n_set})"
     if n_unset:
         body = f"json_remove({body}{', ?' * n_unset})"
     return (f"UPDATE {table} SET body = {body}, cv = ?, modified = ? "
