@@ -255,18 +255,33 @@ def test_a_commit_while_the_query_runs_reads_again_over_the_overlay(
         expected = _query(stmt)(conn)
         conn.rollback()
     calls: list[int] = []
-    real = EmbeddedConnection._data_version
+    real = EmbeddedConnection._version
 
-    def moving(self: EmbeddedConnection) -> int:
+    def moving(self: EmbeddedConnection) -> tuple[int, int]:
         calls.append(1)
-        return real(self) + (1 if len(calls) >= 2 else 0)  # after the first read: changed
+        data, schema = real(self)
+        return data + (1 if len(calls) >= 2 else 0), schema  # after the first read: changed
 
-    monkeypatch.setattr(EmbeddedConnection, "_data_version", moving)
+    monkeypatch.setattr(EmbeddedConnection, "_version", moving)
     with store.connect() as conn:
         got = _query(stmt)(conn)
         assert _overlaid(conn) and len(calls) >= 2
         conn.rollback()
     assert got == expected
+
+
+def test_a_schema_change_since_the_first_query_reads_the_overlay(
+        both: tuple[Engine, Engine]) -> None:
+    """DDL, even this connection's own (it may rewrite stored documents), ends reading the
+    store aside for the transaction."""
+    stmt = select(items).where(items.c.id.between(1, 25)).order_by(items.c.id)
+
+    def steps(conn: Connection) -> list[Any]:
+        _patch_some(conn)
+        conn.exec_driver_sql("CREATE INDEX ix_items_w ON items (w)")
+        return [tuple(r) for r in conn.execute(stmt)]
+
+    _same_on_both(both, steps, aside=False)
 
 
 # ------------------------------------------------------------------ the ORM's bulk update

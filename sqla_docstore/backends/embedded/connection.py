@@ -71,7 +71,7 @@ class _Prepared(NamedTuple):
 #: numbers the overlay temp tables of the process: no two share a name (see _sync_overlay)
 _serial = itertools.count(1)
 #: EmbeddedConnection._read_version once a document was loaded before any version was read
-_UNVERSIONED = -1
+_UNVERSIONED: Any = ("unversioned",)
 
 
 class EmbeddedConnection:
@@ -112,10 +112,10 @@ class EmbeddedConnection:
         self._prepared = False
         self._rollbacks_seen = store.shared_rollbacks
         self._epoch = 0  # see schema_token
-        #: the sqlite3 connection's ``PRAGMA data_version`` before this transaction's first
-        #: query (None: not read yet; _UNVERSIONED: a document was loaded before it was): while
-        #: it stands, no other connection has committed since (see _patches_aside)
-        self._read_version: int | None = None
+        #: ``_version()`` before this transaction's first query (None: not read yet;
+        #: _UNVERSIONED: a document was loaded before it was): while it stands, no other
+        #: connection has committed, and no schema changed, since (see _patches_aside)
+        self._read_version: tuple[int, int] | None = None
 
     def _count(self, kind: str) -> None:
         # The hook runs first: a session over its request budget stops the call here.
@@ -453,14 +453,15 @@ class EmbeddedConnection:
         pending writes to the overlay table: a query of it alone whose fields are picked
         from the bodies in Python, where every pending write to it is a PATCH of fields the
         query's SQL does not read (``sqlgen.picked_from``), on a file store no other
-        connection has committed to since this transaction's first query. Each pending
+        connection has committed to, and no schema changed in, since this transaction's
+        first query (no document was loaded before it). Each pending
         document is then the stored one, as read, with only such fields changed: SQL
         selects the same documents from the store as from the overlay. None: no such
         collection (the overlay is used)."""
         if self._shared:
             return None  # (a memory store's connections share one sqlite3 connection)
         if self._read_version is None:
-            self._read_version = self._data_version()  # (before the transaction's reads)
+            self._read_version = self._version()  # (before the transaction's reads)
         if not pending or not pending.overlay:
             return None
         picked = prep.derived("picked_from", lambda: picked_from(prep.stmt))
@@ -469,7 +470,10 @@ class EmbeddedConnection:
         patched = pending.patched_fields(collection)
         if patched is None or not patched.isdisjoint(picked[1]):
             return None
-        if self._read_version is _UNVERSIONED or self.key_field(collection) is not None:
+        version = self._read_version
+        if version is _UNVERSIONED or version[1] != self.store.schema_version:
+            return None
+        if self.key_field(collection) is not None:
             return None  # (a key kept as the id is set in the body by SQL: _table)
         return collection
 
@@ -477,8 +481,8 @@ class EmbeddedConnection:
                    collection: str) -> list[tuple[Any, ...]] | None:
         """The rows of a query reading ``collection`` from the store (``_patches_aside``),
         each pending document's body in place of the stored one, with no change vector (as
-        the overlay gives it); None if another connection committed while it ran (the rows
-        are then not to be trusted: read the overlay)."""
+        the overlay gives it); None if another connection committed (or a schema changed)
+        while it ran: the rows are then not to be trusted (read the overlay)."""
         docs = pending.overlay[collection]
         documents = plan.documents
         noted = pending if documents else None
@@ -489,17 +493,18 @@ class EmbeddedConnection:
             return build_rows(plan, rows, noted)
 
         rows = self._run_shaped(plan, params, shape)
-        if self._data_version() != self._read_version:
+        if self._version() != self._read_version:
             return None
         return rows
 
     @store_errors("reading the store's data version")
-    def _data_version(self) -> int:
-        """The sqlite3 connection's ``PRAGMA data_version``: it changes when another
-        connection commits."""
+    def _version(self) -> tuple[int, int]:
+        """The sqlite3 connection's ``PRAGMA data_version``, which changes when another
+        connection commits, and the store's schema version, which changes with any schema
+        change (this connection's too: an ALTER may rewrite stored documents)."""
         with self._lock:
             (version,) = self._conn.execute("PRAGMA data_version").fetchone()
-        return int(version)
+        return int(version), self.store.schema_version
 
     def query_stream(
         self, stmt: ast.SelectLike, params: dict[str, Any], pending: PendingBatch | None,
@@ -568,7 +573,7 @@ class EmbeddedConnection:
         pending: PendingBatch | None,
     ) -> list[tuple[Any, ...]]:
         if self._read_version is None and not self._shared:
-            self._read_version = self._data_version()  # (see _patches_aside)
+            self._read_version = self._version()  # (see _patches_aside)
         # the SET expressions' subqueries read the pending writes too
         of_where, of_exprs = prepared(where), prepared(exprs)
         overlays = self._overlays({table, *of_where.tables, *of_exprs.tables}, pending)
