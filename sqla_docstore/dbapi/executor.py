@@ -1278,10 +1278,11 @@ def run_update(
     out = Outcome(rowcount=0)
     rows: list[RowChange] | None = [] if fks is not None else None
     plain = _plain_update(plan, stmt)
+    by_key = _by_one_key(stmt, plan) if plain else None
     for group in _in_turn(spec, stmt.alias or spec.name, stmt.where,
                           plan.assigns_key or plan.reads_tables, param_sets):
-        if plain and (done := _update_by_int_key(backend, stmt, plan, group, pending,
-                                                 rows)) is not None:
+        if by_key is not None and (done := _update_by_int_key(
+                backend, stmt, plan, by_key, group, pending, rows)) is not None:
             out.rowcount += done
             continue
         per_set, key_only = _matches(backend, spec, stmt.alias, stmt.where, plan.match_exprs,
@@ -1348,20 +1349,27 @@ def _update_plain(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePla
     return len(commands)
 
 
-def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePlan,
-                       group: list[dict[str, Any]], pending: PendingBatch,
-                       rows: list[RowChange] | None) -> int | None:
-    """``_matches`` then ``_update_plain`` of a ``_plain_update`` statement by a one-field
-    key whose values are integers, the values set given as stored (the ORM's flush of
-    changed objects), in one pass over the documents (no ``Match`` per row); returns how
-    many were updated. None when the statement or a value is not such: the general path."""
+def _by_one_key(stmt: ast.Update, plan: _UpdatePlan) -> tuple[str, ast.Expr] | None:
+    """(the key field, the expression it equals) of a ``_plain_update`` statement whose WHERE
+    is the equality of a one-field key and nothing else, with values to set; else None."""
     spec = plan.spec
     if len(spec.primary_key) != 1 or not stmt.assignments or plan.match_exprs:
         return None
     equalities = key_equalities(stmt.where, stmt.alias or spec.name)
     if equalities is None or set(equalities) != set(spec.primary_key):
         return None
-    field, expr = next(iter(equalities.items()))
+    return next(iter(equalities.items()))
+
+
+def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePlan,
+                       by_key: tuple[str, ast.Expr], group: list[dict[str, Any]],
+                       pending: PendingBatch, rows: list[RowChange] | None) -> int | None:
+    """``_matches`` then ``_update_plain`` of a ``_plain_update`` statement by a one-field
+    key (``_by_one_key``) whose values are integers, the values set given as stored (the
+    ORM's flush of changed objects), in one pass over the documents (no ``Match`` per row);
+    returns how many were updated. None when a value is not such: the general path."""
+    spec = plan.spec
+    field, expr = by_key
     columns = _plain_columns((expr, *(e for _, e in stmt.assignments)), group)
     if columns is None or set(map(type, columns[0])) != {int}:
         return None
