@@ -334,4 +334,4 @@ def test_orm_flush_in_ranges_reads_aside_and_commits_what_sqlite_does(
         got = _bulk_update(store)
     assert got == _bulk_update(oracle)
     assert len(queries) == 4  # every range query after the first
-    assert ("customer", "customer/20") and (20, "d20updatedupdated") in got
+    assert (20, "d20updatedupdated") in got  # (the first range's last row, updated twice)
