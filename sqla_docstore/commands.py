@@ -157,7 +157,7 @@ class Batch:
     commands: list[Command] = field(default_factory=list)
     cluster_wide: bool = False
     atomic_guards: bool = True  # only meaningful for cluster-wide batches
-    #: the transaction's final document states ``{collection: {id: (id, body | None)}}``
+    #: the transaction's final document states ``{collection: {id: body | (id,) once deleted}}``
     overlay: dict[str, dict[str, Any]] | None = None
     #: True: every command is a PUT creating its document (``expected`` ""), as the pending
     #: batch knew it (``PendingBatch.creates_only``); False: maybe not

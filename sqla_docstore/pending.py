@@ -26,12 +26,30 @@ class _Replaced(list[Any]):
     one per id of the entry's key (a list of ids)."""
 
 
-#: A document state in the overlay: the id as written and the body, or None once deleted.
-DocState = tuple[str, "JSONDict | None"]
+#: The state of a document the transaction deleted: a 1-tuple of its id. A new one per
+#: delete (``read_as_committed`` tells states apart by identity); holding a string only, it
+#: is no longer tracked by the cyclic collector after its first collection.
+Gone = tuple[str]
+
+#: A document state in the overlay: its body (a dict), or Gone once deleted. The body itself,
+#: not a tuple holding it: a tuple holding a dict stays tracked by the cyclic collector, and
+#: 10,000 of them alive until the commit cost a bulk insert one more full collection (a body
+#: of plain values is a dict the collector stops tracking).
+DocState = JSONDict | Gone
+
+
+def body_of(state: DocState) -> JSONDict | None:
+    """The body of a document state, None if deleted."""
+    return None if type(state) is tuple else state  # type: ignore[return-value]
+
+
+def is_gone(state: DocState | None) -> bool:
+    """Whether a state (None: untouched) is a deleted document's."""
+    return type(state) is tuple
 
 
 class PendingBatch:
-    """Commands in order, the overlay ``{collection: {id: (id, body | None)}}``, savepoints.
+    """Commands in order, the overlay ``{collection: {id: body | (id,)}}``, savepoints.
 
     Document ids compare exactly, as SQL primary keys do (RavenDB ignores their case).
     """
@@ -176,7 +194,7 @@ class PendingBatch:
             key = command.id
             if keep:
                 undo.append((collection, key, docs.get(key, _MISSING)))
-            docs[key] = (key, body)
+            docs[key] = (key,) if body is None else body
             changed[key] = None
 
     def _add_patches(self, collection: str, commands: Sequence[Put | Patch | Delete],
@@ -190,7 +208,7 @@ class PendingBatch:
         docs = self.overlay.setdefault(collection, {})
         if self._savepoints:  # only a savepoint can need the states these writes replace
             self._undo.append((collection, ids, _Replaced([docs.get(k, _MISSING) for k in ids])))
-        docs.update(zip(ids, zip(ids, bodies, strict=True), strict=True))
+        docs.update(zip(ids, bodies, strict=True))  # type: ignore[arg-type]  # (PATCHes: no None)
         self.dirty.setdefault(collection, {}).update(dict.fromkeys(ids))
 
     def add_puts(self, collection: str, puts: list[Put], *, new: bool = False,
@@ -216,8 +234,7 @@ class PendingBatch:
         if not new:
             self.creates_only = False
         self._patched[collection] = None
-        docs.update(zip(ids, zip(ids, map(_BODY, puts) if bodies is None else bodies,
-                                 strict=True), strict=True))
+        docs.update(zip(ids, map(_BODY, puts) if bodies is None else bodies, strict=True))
         changed = self.dirty.get(collection)
         if changed:
             changed.update(dict.fromkeys(ids))
@@ -251,7 +268,7 @@ class PendingBatch:
         key = doc_id
         if self._savepoints:  # only a savepoint can need the state this write replaces
             self._undo.append((collection, key, docs.get(key, _MISSING)))
-        docs[key] = (doc_id, body)
+        docs[key] = (key,) if body is None else body
         self.dirty.setdefault(collection, {})[key] = None
 
     def read_as_committed(self, collection: str, doc_id: str) -> bool:
@@ -390,11 +407,11 @@ def split_pending(
         if state is None:
             missing.append(doc_id)
             continue
-        if state[1] is not None:
-            found[doc_id] = (state[0], state[1], None)
+        if not is_gone(state):
+            found[doc_id] = (doc_id, state, None)
         if pending is not None and pending.read_as_committed(collection, doc_id):
             as_stored = True
     return found, missing, as_stored
 
 
-__all__ = ["DocState", "PendingBatch", "split_pending"]
+__all__ = ["DocState", "Gone", "PendingBatch", "body_of", "is_gone", "split_pending"]

@@ -35,7 +35,7 @@ from ..generated import (
     refuse_generated,
     stored_form,
 )
-from ..pending import PendingBatch
+from ..pending import PendingBatch, is_gone
 from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.prepared import prepared
@@ -508,7 +508,7 @@ def run_insert(
                 key = tuple(body.get(k) for k in spec.primary_key)
                 doc_id = spec.document_id(key) if key else _anonymous_id(backend, spec)
             state = written.get(doc_id)
-            if doc_id in seen or (state is not None and state[1] is not None):
+            if doc_id in seen or (state is not None and not is_gone(state)):
                 raise _duplicate_key(spec, doc_id)
             seen.add(doc_id)
             if state is None and spec.primary_key and not fresh:
@@ -604,7 +604,8 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         return None
     ids = list(map(f"{spec.prefix}/".__add__, key_texts))  # f"{prefix}/{key}"
     fresh = keys is generated  # distinct: HiLo hands a key out once
-    if (not fresh and len(set(ids)) != len(ids)) or (written and any(map(written.get, ids))):
+    if (not fresh and len(set(ids)) != len(ids)) or (
+            written and any(map(written.__contains__, ids))):
         return None
     if fresh:
         if not prefilled:

@@ -28,7 +28,7 @@ from typing import Any
 from ..backends.base import BackendConnection
 from ..commands import Absent, Delete, Patch
 from ..errors import IntegrityError
-from ..pending import PendingBatch
+from ..pending import PendingBatch, is_gone
 from ..schema import CollectionSpec, ForeignKeySpec
 from ..statements import ast
 from . import executor
@@ -245,7 +245,7 @@ def _still_there(spec: CollectionSpec, body: dict[str, Any], pending: PendingBat
         return True
     doc_id = spec.document_id(tuple(body.get(k) for k in spec.primary_key))
     state = pending.get(spec.name, doc_id)
-    return state is None or state[1] is not None
+    return state is None or not is_gone(state)
 
 
 def _show(key: tuple[Any, ...]) -> str:

@@ -36,7 +36,7 @@ from ...errors import (
 )
 from ...generated import stored_generated
 from ...inference import SAMPLE_SIZE, infer_spec
-from ...pending import PendingBatch, split_pending
+from ...pending import PendingBatch, body_of, split_pending
 from ...schema import CollectionSpec
 from ...statements import ast
 from ...statements.prepared import Prepared, prepared
@@ -308,8 +308,8 @@ class EmbeddedConnection:
         if dirty:
             docs = pending.overlay.get(collection, {})
             gone = [(k,) for k in dirty if k not in docs]
-            states = [docs[k] for k in dirty if k in docs]
-            bodies = [state[1] for state in states if state[1] is not None]
+            states = [(k, body_of(docs[k])) for k in dirty if k in docs]
+            bodies = [body for _, body in states if body is not None]
             texts = iter(values.dumps_each(bodies))  # (in one pass: values.dumps of each)
             rows = [(doc_id, None if body is None else next(texts)) for doc_id, body in states]
             with self._lock:
@@ -1770,7 +1770,7 @@ def _with_pending(rows: list[tuple[Any, ...]], document: tuple[int, int, int],
         state = docs.get(row[id_slot])
         if state is not None:
             cells = list(row)
-            cells[body_slot] = values.dumps(state[1])
+            cells[body_slot] = values.dumps(body_of(state))
             cells[cv_slot] = None
             out[n] = tuple(cells)
     return out

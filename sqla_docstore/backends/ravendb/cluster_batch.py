@@ -17,6 +17,7 @@ from typing import Any
 
 from ...commands import Absent, Batch, CompareExchange, Delete, Patch, Put
 from ...errors import DuplicateKeyError, ProgrammingError
+from ...pending import body_of
 from ...schema import CollectionSpec
 
 #: compare-exchange keys of unique values start with this
@@ -60,7 +61,8 @@ def final_body(batch: Batch, cmd: Put | Patch) -> dict[str, Any] | None:
     if cmd.id not in docs:
         raise ProgrammingError(f"no final state for document {cmd.id!r} in the batch")
     state = docs[cmd.id]
-    return None if state[1] is None else dict(state[1])
+    body = body_of(state)
+    return None if body is None else dict(body)
 
 
 def cluster_commands(
