@@ -150,6 +150,25 @@ class CreateRun(NamedTuple):
         return list(map(Put, name, self.ids, self.bodies, new, self.texts))
 
 
+class PatchRun(NamedTuple):
+    """PATCHes setting plain values of distinct documents of one collection, kept as columns:
+    the documents' ids, the values each sets, the change vector each expects and the one it
+    was resolved against (``Patch.expected``, ``Patch.seen``). An UPDATE's rows wait so in a
+    pending batch, no object the collector tracks made per row until one is asked for
+    (``patches``)."""
+
+    collection: str
+    ids: list[str]
+    sets: list[JSONDict]
+    expected: list[str | None]
+    seen: list[str | None]
+
+    def patches(self) -> list[Patch]:
+        """The PATCHes, in order."""
+        return list(map(Patch, itertools.repeat(self.collection), self.ids, self.sets,
+                        self.expected, itertools.repeat(()), self.seen))
+
+
 @dataclass
 class Batch:
     """The commands of one commit, applied atomically or not at all."""

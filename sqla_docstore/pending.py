@@ -11,7 +11,17 @@ from itertools import accumulate
 from operator import attrgetter
 from typing import Any
 
-from .commands import Absent, Command, CompareExchange, CreateRun, Delete, JSONDict, Patch, Put
+from .commands import (
+    Absent,
+    Command,
+    CompareExchange,
+    CreateRun,
+    Delete,
+    JSONDict,
+    Patch,
+    PatchRun,
+    Put,
+)
 from .errors import ProgrammingError
 
 _MISSING: Any = object()
@@ -56,8 +66,9 @@ class PendingBatch:
 
     def __init__(self) -> None:
         self._commands: list[Command] = []
-        #: PUTs creating documents kept as columns (``add_created``), after ``_commands``
-        self._created: list[CreateRun] = []
+        #: PUTs and PATCHes kept as columns (``add_created``, ``add_patch_run``), in order,
+        #: after ``_commands``
+        self._runs: list[CreateRun | PatchRun] = []
         self.overlay: dict[str, dict[str, DocState]] = {}
         # Keys written since the overlay mirror was last synced, in write order.
         self.dirty: dict[str, dict[str, None]] = {}
@@ -111,23 +122,33 @@ class PendingBatch:
 
     @property
     def commands(self) -> list[Command]:
-        """The commands in order (the PUTs of runs kept as columns made now)."""
-        if self._created:
-            for run in self._created:
-                self._commands.extend(run.puts())
-            self._created.clear()
+        """The commands in order (those of runs kept as columns made now)."""
+        if self._runs:
+            self._make_runs(len(self._runs))
         return self._commands
+
+    def _make_runs(self, count: int) -> None:
+        """The commands of the first ``count`` runs kept as columns, made."""
+        made = self._commands
+        for run in self._runs[:count]:
+            made.extend(run.puts() if isinstance(run, CreateRun) else run.patches())
+        del self._runs[:count]
 
     def commands_and_runs(self) -> tuple[list[Command], list[CreateRun]]:
         """The commands made, and the runs of PUTs kept as columns that follow them (no
         PUT made: for a backend that takes the runs)."""
-        return self._commands, self._created
+        runs = self._runs
+        last_patches = max((n for n, run in enumerate(runs) if type(run) is PatchRun),
+                           default=-1)
+        if last_patches >= 0:
+            self._make_runs(last_patches + 1)
+        return self._commands, self._runs  # type: ignore[return-value]  # (CreateRuns left)
 
     def __len__(self) -> int:
-        return len(self._commands) + sum(len(run.ids) for run in self._created)
+        return len(self._commands) + sum(len(run.ids) for run in self._runs)
 
     def __bool__(self) -> bool:
-        return bool(self._commands or self._created)
+        return bool(self._commands or self._runs)
 
     def get(self, collection: str, doc_id: str) -> DocState | None:
         """The pending state of a document, or None if this transaction has not touched it."""
@@ -177,7 +198,8 @@ class PendingBatch:
         self.creates_only = False
         if patched is not None:
             if commands:
-                self._add_patches(commands[0].collection, commands, bodies, patched)
+                self._add_patches(commands[0].collection, list(map(_ID, commands)), bodies,
+                                  patched)
             return
         for command in commands:
             self._note_patched(command)
@@ -197,14 +219,24 @@ class PendingBatch:
             docs[key] = (key,) if body is None else body
             changed[key] = None
 
-    def _add_patches(self, collection: str, commands: Sequence[Put | Patch | Delete],
+    def add_patch_run(self, run: PatchRun, bodies: Sequence[JSONDict],
+                      patched: Sequence[str]) -> None:
+        """``add_each`` of the PATCHes of ``run`` (setting plain values of the fields
+        ``patched``) with the documents as they leave them, kept as columns: each PATCH is
+        made only if ``commands`` is read (at the latest by the commit)."""
+        if not run.ids:
+            return
+        self.creates_only = False
+        self._runs.append(run)
+        self._add_patches(run.collection, run.ids, bodies, patched)
+
+    def _add_patches(self, collection: str, ids: list[str],
                      bodies: Sequence[JSONDict | None], patched: Sequence[str]) -> None:
         """The states of ``add_each`` of PATCHes of one collection (``patched``), with one
         undo entry for them all."""
         fields = self._patched.setdefault(collection, set())
         if fields is not None:
             fields.update(patched)
-        ids = list(map(_ID, commands))
         docs = self.overlay.setdefault(collection, {})
         if self._savepoints:  # only a savepoint can need the states these writes replace
             self._undo.append((collection, ids, _Replaced([docs.get(k, _MISSING) for k in ids])))
@@ -245,7 +277,7 @@ class PendingBatch:
         """``add_puts`` of the PUTs of ``run`` (``new``: none of its ids has a state in the
         transaction yet), kept as columns: each PUT is made only if ``commands`` is read."""
         self.add_puts(run.collection, [], new=True, ids=run.ids, bodies=run.bodies)
-        self._created.append(run)
+        self._runs.append(run)
 
     def add_guard(self, command: Patch | Absent) -> None:
         """Queue a command that only checks at commit (a PATCH that changes nothing checks a
@@ -379,7 +411,7 @@ class PendingBatch:
     def clear(self) -> None:
         """Forget everything (after commit or rollback)."""
         self._commands.clear()
-        self._created.clear()
+        self._runs.clear()
         self.dirty.clear()
         self._unseen.clear()
         self._seen.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqla_docstore.commands import CreateRun, Delete, Patch, Put
+from sqla_docstore.commands import CreateRun, Delete, Patch, PatchRun, Put
 from sqla_docstore.errors import ProgrammingError
 from sqla_docstore.pending import PendingBatch, split_pending
 
@@ -323,3 +323,34 @@ def test_overlay_states_of_plain_documents_are_not_tracked_by_the_collector() ->
     assert not any(map(gc.is_tracked, states))
     assert batch.get("users", "users/8") == ("users/8",) and batch.get("users", "users/7") == {
         "name": "x", "n": 7}
+
+
+def test_add_patch_run_is_add_each_of_its_patches_made_when_read() -> None:
+    kept, made = PendingBatch(), PendingBatch()
+    for batch in (kept, made):
+        batch.add(_put("users/9", name="old"), {"name": "old"})
+        batch.savepoint("s")
+    run = PatchRun("users", ["users/9", "users/1"], [{"name": "a"}, {"name": "b"}],
+                   [None, "A:3-x"], ["A:1-x", "A:2-x"])
+    bodies = [{"name": "a"}, {"name": "b"}]
+    kept.add_patch_run(run, bodies, ["name"])
+    made.add_each(run.patches(), bodies, patched=["name"])
+    assert run.patches()[1] == Patch("users", "users/1", {"name": "b"}, "A:3-x", seen="A:2-x")
+    # the states at once, the PATCHes kept as columns: counted, not made
+    assert kept.overlay == made.overlay and kept.dirty == made.dirty and len(kept) == 3
+    assert kept.patched_fields("users") == made.patched_fields("users")  # (None: a PUT)
+    assert not kept.creates_only and kept._commands == [_put("users/9", name="old")]
+    created = CreateRun("users", ["users/5"], [{"name": "e"}], None)
+    for batch in (kept, made):
+        batch.add_created(created)
+    # a backend taking runs of PUTs gets the PATCHes made, in order, and the PUTs' run
+    assert kept.commands_and_runs() == (made.commands[:3], [created])
+    assert kept.commands == made.commands
+    for batch in (kept, made):
+        batch.rollback_to("s")
+    assert kept.commands == made.commands and kept.overlay == made.overlay
+    kept.add_patch_run(run._replace(ids=[], sets=[], expected=[], seen=[]), [], ["name"])
+    assert len(kept) == 1 and kept.commands == made.commands
+    only = PendingBatch()
+    only.add_patch_run(run, bodies, ["name"])
+    assert only.patched_fields("users") == {"name"} and not only.creates_only

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, Protocol
 
 from .. import rowexpr, values
 from ..backends.base import BackendConnection
-from ..commands import CreateRun, Delete, Patch, Put, Recompute
+from ..commands import CreateRun, Delete, Patch, PatchRun, Put, Recompute
 from ..errors import (
     ConcurrencyError,
     DataError,
@@ -1381,8 +1381,8 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
     names = [name for name, _ in stmt.assignments]
     name = names[0] if len(names) == 1 else None
     expected_of = pending.expected.get if pending.expected else None
-    collection = spec.name
-    commands: list[Patch] = []
+    run = PatchRun(spec.name, [], [], [], [])  # (a Patch of each made at the commit)
+    ids, sets, expects, seens = run.ids, run.sets, run.expected, run.seen
     bodies: list[dict[str, Any]] = []
     before: list[dict[str, Any]] = []
     for doc_id, key, set_values in zip(doc_ids, keys, zip(*columns[1:], strict=True),
@@ -1399,15 +1399,17 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
                    else dict(zip(names, set_values, strict=True)))
         # a write by key alone of values computed from nothing the transaction read: blind,
         # as in SQL (unless a session expects the version it loaded)
-        expected = (expected_of(doc[0]) if expected_of is not None else None) or None
-        commands.append(Patch(collection, doc[0], changes, expected, (), doc[2]))
+        expects.append((expected_of(doc[0]) if expected_of is not None else None) or None)
+        ids.append(doc[0])
+        sets.append(changes)
+        seens.append(doc[2])
         bodies.append({**body, **changes})
         before.append(body)
     _check_each(backend, spec, bodies)
     if rows is not None:
         rows += map(RowChange, before, bodies)
-    pending.add_each(commands, bodies, patched=names)
-    return len(commands)
+    pending.add_patch_run(run, bodies, names)
+    return len(ids)
 
 
 def _update_plain_each(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePlan,

@@ -922,7 +922,7 @@ class Advanced:
             return True
         if any(_field_changes(attributes.instance_state(o)) for o in s.dirty):
             return True
-        return any(a.dbapi_conn.pending.commands for a in s._attached.values()
+        return any(a.dbapi_conn.pending for a in s._attached.values()
                    if not a.dbapi_conn.closed)
 
     def has_changed(self, entity: object) -> bool:
