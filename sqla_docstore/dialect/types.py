@@ -208,21 +208,23 @@ class DocstoreFloat(sqltypes.Float):
         return to_float
 
 
-class DocstoreInteger(sqltypes.Integer):
+class _IntegerAffinity:
     """A value written to an INTEGER column as SQLite's affinity stores it (``"7"`` is 7)."""
 
     def bind_processor(self, dialect: Dialect) -> Any:
         return _integer_affinity
 
 
-class DocstoreSmallInteger(sqltypes.SmallInteger):
-    def bind_processor(self, dialect: Dialect) -> Any:
-        return _integer_affinity
+class DocstoreInteger(_IntegerAffinity, sqltypes.Integer):
+    pass
 
 
-class DocstoreBigInteger(sqltypes.BigInteger):
-    def bind_processor(self, dialect: Dialect) -> Any:
-        return _integer_affinity
+class DocstoreSmallInteger(_IntegerAffinity, sqltypes.SmallInteger):
+    pass
+
+
+class DocstoreBigInteger(_IntegerAffinity, sqltypes.BigInteger):
+    pass
 
 
 class DocstoreString(sqltypes.String):
