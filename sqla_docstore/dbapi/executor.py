@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from .. import rowexpr, values
+from ..affinity import compared_with
 from ..backends.base import BackendConnection
 from ..commands import CreateRun, Delete, Patch, PatchRun, Put, Recompute
 from ..errors import (
@@ -214,6 +215,11 @@ class PointLookup:
         return spec.prefix if len(spec.primary_key) == 1 and not spec.key_is_id else None
 
     @cached_property
+    def int_key(self) -> bool:
+        """Whether an integer compared with the (first) key field is compared as it is."""
+        return compared_key(self.spec, self.spec.primary_key[0], 1) == 1
+
+    @cached_property
     def _pick(self) -> Any:
         return itemgetter(*self.fields) if len(self.fields) > 1 else None
 
@@ -351,7 +357,8 @@ def run_point(
         return None if rows is None else Outcome(list(point.labels), rows, -1)
     wanted: dict[str, list[tuple[Any, ...]]] = {}
     for exprs in point.keys:
-        key = tuple(_value(k, params) for k in exprs)
+        key = tuple(compared_key(spec, f, _value(k, params))
+                    for f, k in zip(spec.primary_key, exprs, strict=True))
         if any(isinstance(k, decimal.Decimal) for k in key):
             return None
         if not any(k is None for k in key):  # NULL = x is never true
@@ -377,6 +384,8 @@ def key_rows(backend: BackendConnection, point: PointLookup, value: Any,
     """``point_rows`` of a point by one value (``value``, in ``to_json``'s form) of a
     one-field key: the common load by key (``session.get``), run without a dict of names."""
     spec = point.spec
+    if type(value) is not int or not point.int_key:
+        value = compared_key(spec, spec.primary_key[0], value)
     if type(value) is int and point.int_prefix is not None:
         doc_id = f"{point.int_prefix}/{value}"  # (spec.document_id's text of an int)
     elif isinstance(value, decimal.Decimal):
@@ -411,6 +420,17 @@ def _unshared_column(column: list[Any]) -> list[Any]:
     if _CONTAINERS.isdisjoint(map(type, column)):
         return column
     return [copy.deepcopy(value) if type(value) in _CONTAINERS else value for value in column]
+
+
+def compared_key(spec: CollectionSpec, field: str, value: Any) -> Any:
+    """``value`` as SQLite compares it with the field ``field`` (a key's): converted by the
+    field's affinity, as SQLite converts a bound value compared with a column (``id = '2'``
+    with an INTEGER ``id`` finds 2; ``code = 2`` with a TEXT ``code`` finds ``'2'``)."""
+    for f in spec.fields:
+        if f.name == field:
+            convert = compared_with(f.type)
+            return value if convert is None else convert(value)
+    return value
 
 
 # ----------------------------------------------------------------------------- inserts
@@ -1099,11 +1119,12 @@ def _matches_by_key(
     if len(equalities) == 1 and len(spec.primary_key) == 1:  # the common case: an id of an
         field, expr = next(iter(equalities.items()))           # integer key
         columns = _plain_columns((expr,), param_sets)
-        if columns is not None and set(map(type, columns[0])) == {int}:
+        if columns is not None and set(map(type, columns[0])) == {int} and (
+                compared_key(spec, field, 1) == 1):  # (a TEXT key compares '1')
             return _matches_by_int_key(backend, spec, field, columns[0], pending, key_only)
     wanted: list[tuple[dict[str, Any], str | None]] = []
     for params in param_sets:
-        expect = {f: _value(e, params) for f, e in equalities.items()}
+        expect = {f: compared_key(spec, f, _value(e, params)) for f, e in equalities.items()}
         key = tuple(expect[k] for k in spec.primary_key)
         wanted.append((expect, None if None in key else spec.document_id(key)))
     docs = _documents_by_id(backend, spec, {d for _, d in wanted if d is not None}, pending,
@@ -1261,8 +1282,11 @@ def _in_turn(
         columns = _plain_columns((expr,), param_sets)
         keys: list[Any] = (columns[0] if columns is not None
                            else [_value(expr, p) for p in param_sets])
+        if set(map(type, keys)) != {int}:  # ('2' and 2 are one key of an INTEGER column)
+            keys = [compared_key(spec, spec.primary_key[0], k) for k in keys]
     else:
-        keys = [tuple(_value(equalities[k], p) for k in spec.primary_key) for p in param_sets]
+        keys = [tuple(compared_key(spec, k, _value(equalities[k], p)) for k in spec.primary_key)
+                for p in param_sets]
     try:
         distinct = len(set(keys)) == len(keys)
     except TypeError:  # unhashable key values: no shortcut

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
-import re
 import uuid
 from typing import Any
 
@@ -14,7 +13,10 @@ from sqlalchemy.sql import sqltypes, type_api
 from sqlalchemy.types import TypeEngine
 
 from .. import values
-from ..generated import sqlite_text
+from ..affinity import NUMBER_TEXT as _NUMBER_TEXT
+from ..affinity import integer_affinity as _integer_affinity
+from ..affinity import numeric_text as _numeric_text
+from ..affinity import text_affinity as _text_affinity
 
 # Bind values need no conversion here: the DB-API stores datetime, Decimal, UUID, bytes and
 # timedelta itself (sqla_docstore.values). Results come back in their JSON form.
@@ -135,39 +137,6 @@ class DocstoreNumeric(sqltypes.Numeric):
 # column as another kind is bound as the column's type (the compiler does it), as SQLite's
 # affinity would convert it.
 
-#: SQLite's numeric literals (sqlite3AtoF): no hex, no underscores, its own white space
-_NUMBER_TEXT = re.compile(r"[ \t\n\v\f\r]*[+-]?(?:(\d+)|\d+\.\d*(?:[eE][+-]?\d+)?|"
-                          r"\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)[ \t\n\v\f\r]*")
-_INT64 = 2**63
-
-
-def _numeric_text(text: str) -> int | float | None:
-    """The number SQLite's INTEGER or NUMERIC affinity makes of ``text``: an integer if it is
-    one (within 64 bits) or a real literal without a fraction, else a float; None: no number."""
-    m = _NUMBER_TEXT.fullmatch(text)
-    if m is None:
-        return None
-    if m.group(1) is not None:
-        whole = int(text)
-        return whole if -_INT64 <= whole < _INT64 else float(whole)
-    real = float(text)
-    return int(real) if real.is_integer() and -_INT64 <= real < _INT64 else real
-
-
-def _integer_affinity(value: Any) -> Any:
-    kind = type(value)
-    if kind is int or value is None:
-        return value
-    if kind is bool:
-        return int(value)
-    if kind is str:
-        number = _numeric_text(value)
-        return value if number is None else number
-    if kind is float and value.is_integer() and -_INT64 <= value < _INT64:
-        return int(value)
-    return value
-
-
 def _real_affinity(value: Any) -> Any:
     kind = type(value)
     if kind is float or value is None:
@@ -177,17 +146,6 @@ def _real_affinity(value: Any) -> Any:
     if kind is str:
         number = _numeric_text(value)
         return value if number is None else float(number)
-    return value
-
-
-def _text_affinity(value: Any) -> Any:
-    kind = type(value)
-    if kind is str or value is None:
-        return value
-    if kind is bool:
-        return "1" if value else "0"
-    if kind is int or kind is float:
-        return sqlite_text(value)
     return value
 
 

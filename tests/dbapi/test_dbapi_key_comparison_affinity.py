@@ -1,0 +1,98 @@
+"""A key compared with a value of another kind, by raw SQL, finds what SQLite finds: SQLite
+converts the value by the key column's affinity (``id = '2'`` with an INTEGER key is
+``id = 2``; ``code = 2`` with a TEXT key is ``code = '2'``). A load by key, and an
+executemany UPDATE or DELETE by key, all compare so (a write that matched nothing where
+SQLite writes the row was a lost write). Both backends, against sqlite3."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table
+
+metadata = MetaData()
+Table("t", metadata, Column("id", Integer, primary_key=True, autoincrement=False),
+      Column("v", String(10)))
+Table("s", metadata, Column("code", String(10), primary_key=True), Column("v", String(10)))
+
+INT_KEYS: list[Any] = ["2", " 2", "2.0", 2.0, "0x2", "2a", "+2", "2e0", " 2.0 ", "2.5", True,
+                       "9223372036854775808", 2]
+TEXT_KEYS: list[Any] = [2, 2.0, "2", True, 1, 2.5]
+Execute = Callable[..., Any]
+
+
+def _sqlite() -> sqlite3.Connection:
+    lite = sqlite3.connect(":memory:")
+    lite.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v VARCHAR(10))")
+    lite.execute("CREATE TABLE s (code VARCHAR(10) PRIMARY KEY, v VARCHAR(10))")
+    return lite
+
+
+def _execute(cursor: Any) -> Execute:
+    def run(sql: str, params: Any = (), many: bool = False) -> Any:
+        if many:
+            cursor.executemany(sql, params)
+            return cursor.rowcount
+        cursor.execute(sql, params)
+        if cursor.description is None:
+            return cursor.rowcount
+        return [tuple(r) for r in cursor.fetchall()]
+
+    return run
+
+
+def _by_key(ex: Execute, table: str, key: str, stored: list[Any], value: Any) -> list[Any]:
+    """A load, an executemany UPDATE and DELETE by key with ``value``, and what is left."""
+    ex(f"DELETE FROM {table}")
+    ex(f"INSERT INTO {table} ({key}, v) VALUES (?, 'x')", [(k,) for k in stored], many=True)
+    return [
+        ex(f"SELECT {key}, v FROM {table} WHERE {key} = ?", (value,)),
+        ex(f"SELECT {key}, v FROM {table} WHERE {key} IN (?)", (value,)),
+        ex(f"UPDATE {table} SET v = 'u' WHERE {key} = ?", [(value,)], many=True),
+        ex(f"SELECT {key}, v FROM {table} ORDER BY {key}"),
+        ex(f"UPDATE {table} SET v = ? WHERE {key} = ?", [("a", value), ("b", value)],
+           many=True),
+        ex(f"SELECT {key}, v FROM {table} ORDER BY {key}"),
+        ex(f"DELETE FROM {table} WHERE {key} = ?", [(value,)], many=True),
+        ex(f"SELECT {key}, v FROM {table} ORDER BY {key}"),
+    ]
+
+
+@pytest.fixture
+def both(engine: Engine) -> tuple[Execute, Execute]:
+    metadata.create_all(engine)
+    raw = engine.raw_connection()
+    return _execute(raw.cursor()), _execute(_sqlite().cursor())
+
+
+@pytest.mark.parametrize("value", INT_KEYS, ids=repr)
+def test_integer_key_compared_with_another_kind_as_sqlite(
+        both: tuple[Execute, Execute], value: Any) -> None:
+    ours, sqlite = both
+    assert _by_key(ours, "t", "id", [1, 2, 3], value) == _by_key(
+        sqlite, "t", "id", [1, 2, 3], value)
+
+
+@pytest.mark.parametrize("value", TEXT_KEYS, ids=repr)
+def test_text_key_compared_with_another_kind_as_sqlite(
+        both: tuple[Execute, Execute], value: Any) -> None:
+    ours, sqlite = both
+    stored = ["1", "2", "2.0", "2.5", "x"]
+    assert _by_key(ours, "s", "code", stored, value) == _by_key(
+        sqlite, "s", "code", stored, value)
+
+
+def test_keys_of_one_row_in_one_executemany_write_it_in_turn(
+        both: tuple[Execute, Execute]) -> None:
+    """'2', 2 and 2.0 name one row: the sets write it in turn, as in SQLite."""
+    results = []
+    for ex in both:
+        ex("DELETE FROM t")
+        ex("INSERT INTO t (id, v) VALUES (1, 'x'), (2, 'x')")
+        results.append([ex("UPDATE t SET v = ? WHERE id = ?",
+                           [("a", "2"), ("b", 2), ("c", 2.0)], many=True),
+                        ex("SELECT id, v FROM t ORDER BY id")])
+    assert results[0] == results[1]
