@@ -1504,6 +1504,9 @@ def _update_one(
             else:
                 plain.pop(name, None)
         args = {k: values.to_json(v) for k, v in params.items()}
+        check = getattr(backend, "check_recompute", None)  # (the commit's evaluation would
+        if check is not None:                                # refuse: refused now)
+            check(spec, deferred, match.body, args)
         pending.add(Patch(spec.name, match.doc_id, plain, expected, seen=match.cv,
                           compute=deferred, args=args), body)
     else:

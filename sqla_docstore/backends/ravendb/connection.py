@@ -32,7 +32,13 @@ from .cluster_batch import cluster_commands, needs_cluster, unique_keys, unique_
 from .errors import MISSING_MARKER
 from .http import Cluster, HttpSession, OutcomeUnknownError
 from .http import decode_reply as http_decode
-from .patch_script import json_patch, patch_json, split_script_values, translatable
+from .patch_script import (
+    json_patch,
+    patch_json,
+    refuse_inexact,
+    split_script_values,
+    translatable,
+)
 from .replies import Reply, located
 from .rql import RqlQuery, pushdown, quote_collection, translate
 
@@ -454,6 +460,11 @@ class RavenConnection:
     def can_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
         # A cluster-wide batch (unique constraints) takes no PATCH: guarded PUTs there.
         return not unique_sets(spec) and translatable(spec, compute)
+
+    def check_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...],
+                        body: dict[str, Any], args: dict[str, Any]) -> None:
+        """DataError now for a document the commit's patch script would refuse."""
+        refuse_inexact(spec, compute, body, args)
 
     # -- writes ----------------------------------------------------------------------------
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:

@@ -17,13 +17,14 @@ from dataclasses import replace
 from typing import Any
 
 from ...commands import Patch, Recompute
+from ...errors import DataError
 from ...rowexpr import FIELD
 from ...schema import CollectionSpec
 from ...statements import ast
 from .errors import NOT_NULL_MARKER
 
 TYPE_MARKER = "sqla_docstore: not a number in a computed UPDATE"
-RANGE_MARKER = "sqla_docstore: integer result beyond 2**53 in a computed UPDATE"
+RANGE_MARKER = "sqla_docstore: integer beyond 2**53 in a computed UPDATE"
 
 _NUMERIC = frozenset({"INTEGER", "BIGINT", "SMALLINT", "FLOAT", "REAL", "DOUBLE",
                       "DOUBLE PRECISION"})
@@ -49,6 +50,9 @@ class _Translator:
     def value(self, ref: str) -> str:
         self.checks.append(f"if ({ref} != null && typeof {ref} !== 'number') "
                            f"throw {_js(TYPE_MARKER)};")
+        # a wider integer read is a double's approximation of it (2**62 + 1 reads 2**62)
+        self.checks.append(f"if ({ref} != null && {ref} % 1 === 0 && "
+                           f"({ref} > {_EXACT} || {ref} < -{_EXACT})) throw {_js(RANGE_MARKER)};")
         return ref
 
     def expr(self, node: ast.Expr) -> str:
@@ -116,6 +120,69 @@ def _script(spec: CollectionSpec, compute: tuple[Recompute, ...]) -> list[str]:
             lines.append(f"if (this[{_js(r.field)}] == null) "
                          f"throw {_js(f'{NOT_NULL_MARKER}: {spec.name}.{r.field}')};")
     return lines
+
+
+def refuse_inexact(spec: CollectionSpec, compute: tuple[Recompute, ...],
+                   body: dict[str, Any], args: dict[str, Any]) -> None:
+    """Raise DataError now if the script of ``compute`` would refuse the document ``body``
+    (as the transaction sees it) at commit, and with it the whole batch: the statement's
+    own answer is computed exactly, but the script computes in doubles and checks what it
+    reads and gives as ``_Translator`` writes it (every operand is evaluated)."""
+    for r in compute:
+        problem = _inexact(r.expr, body, args)
+        if problem is not None:
+            raise DataError(
+                f"UPDATE {spec.name} SET {r.field} = ... : {problem}; RavenDB's patch "
+                f"scripts compute in doubles (exact for integers up to 2**53), so the "
+                f"commit could not store SQL's answer. Nothing of this statement was taken")
+
+
+def _inexact(node: ast.Expr, body: dict[str, Any], args: dict[str, Any]) -> str | None:
+    """What the script of ``node`` would throw on (None: nothing), by ``_Translator``'s
+    checks; the value is carried through ``_operand`` (exact, as SQL computes it)."""
+    try:
+        _operand(node, body, args)
+    except _Refused as refused:
+        return str(refused)
+    return None
+
+
+class _Refused(Exception):
+    pass
+
+
+def _operand(node: ast.Expr, body: dict[str, Any], args: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Param):
+        if node.name.startswith(FIELD):
+            name = node.name[len(FIELD):]
+            return _number(body.get(name), f"the field {name}")
+        return _number(args.get(node.name), f"the parameter {node.name}")
+    if isinstance(node, ast.Literal):
+        return node.value
+    if isinstance(node, ast.Unary):
+        inner = _operand(node.operand, body, args)
+        return inner if node.op == "+" or inner is None else -inner
+    if isinstance(node, ast.Binary):
+        left, right = _operand(node.left, body, args), _operand(node.right, body, args)
+        if left is None or right is None:
+            return None
+        out = {"+": left + right, "-": left - right, "*": left * right}[node.op]
+        if left % 1 == 0 and right % 1 == 0 and abs(out) > _EXACT:
+            raise _Refused(f"an integer result beyond 2**53 ({left} {node.op} {right})")
+        return out
+    assert isinstance(node, ast.Func)  # coalesce / ifnull (``_Translator.expr``)
+    parts = [_operand(a, body, args) for a in node.args]
+    return next((p for p in parts if p is not None), None)
+
+
+def _number(value: Any, what: str) -> Any:
+    if type(value) in (int, float) and value % 1 == 0 and abs(value) > _EXACT:
+        raise _Refused(f"{what} holds an integer beyond 2**53 ({value})")
+    if value is None or type(value) in (int, float):
+        return value
+    if type(value) is decimal.Decimal:  # (sent as a JSON number: a double to the script)
+        return float(value)
+    raise _Refused(f"{what} holds {value!r}, not a number")
 
 
 def patch_json(cmd: Patch, spec: CollectionSpec) -> dict[str, Any]:
