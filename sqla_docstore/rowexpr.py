@@ -75,8 +75,10 @@ def bind_fields(params: dict[str, Any], body: dict[str, Any],
             continue
         number = values.exact_number(value) if type(value) is not str else None
         if number is not None and not isinstance(value, float) and values.is_wide(number):
-            raise DataError(f"an expression reads {name} = {value}, a number the store only "
-                            "computes with approximately")
+            kind = ("an integer beyond SQLite's 64 bits" if type(value) is int
+                    else "a number with more digits than a double holds")
+            raise DataError(f"an expression reads {name} = {value}, {kind}: a number the "
+                            "store only computes with approximately")
         out[FIELD + name] = value
     return out
 

@@ -49,3 +49,46 @@ def test_updates_over_64_bit_integers_commit_what_sqlite_commits() -> None:
         conn.close()
     assert got == expected
     assert expected[1][0] == (1, 2**62, 2**62, 2**62 + 1) and len(expected[1]) == 6
+
+
+WIDE_STEPS = [
+    "UPDATE t SET a = b WHERE id = 1",  # (a, b of no type: the JSON value's kind)
+    "UPDATE t SET a = n WHERE id = 1",
+    "UPDATE t SET a = -b WHERE id = 1",
+    "UPDATE t SET a = coalesce(b, 0) WHERE id = 1",
+    "UPDATE t SET n = b + 0 WHERE id = 1",
+]
+
+
+def test_an_update_reading_an_integer_beyond_64_bits_is_refused_at_the_statement() -> None:
+    """A field holding 2**64 (a JSON value, or a value the session API stored), which SQLite
+    cannot hold exactly, read by an UPDATE evaluated at commit: refused by the statement,
+    never read back as the float 1.8446744073709552e+19 then refused by the commit, which
+    lost the transaction's other writes."""
+    conn = dbapi.connect(":memory:")
+    try:
+        cur = conn.cursor()
+        cur.execute(DDL)
+        cur.execute("INSERT INTO t (id, a, b, n) VALUES (1, 0, ?, ?), (2, 0, 0, 0)",
+                    (2**64, 2**64))
+        conn.commit()
+        for sql in WIDE_STEPS:
+            cur.execute("UPDATE t SET a = 'another write' WHERE id = 2")
+            try:
+                cur.execute(sql)
+            except dbapi.DataError as error:
+                # (arithmetic is refused by the query's guard, before the plain read)
+                assert "beyond SQLite's 64 bits" in str(error) or (
+                    "arithmetic (+) on b" in str(error)), sql
+            else:
+                raise AssertionError(f"{sql} was taken")
+            cur.execute(READ)
+            assert cur.fetchall()[0] == (1, 0, 2**64, 2**64), sql
+            conn.commit()
+            cur.execute(READ)
+            assert [tuple(r) for r in cur.fetchall()] == [
+                (1, 0, 2**64, 2**64), (2, "another write", 0, 0)], sql
+            cur.execute("UPDATE t SET a = 0 WHERE id = 2")
+            conn.commit()
+    finally:
+        conn.close()
