@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import decimal
 import enum
+import functools
 import itertools
 import json
 import math
@@ -303,6 +304,30 @@ def numcmp(left: Any, right: Any) -> int | None:
     if a is None or b is None:
         return None
     return (a > b) - (a < b)
+
+
+def sql_order(left: str, right: str) -> int:
+    """SQLite collation ``docstore_sql_order``: two JSON texts of SQL values (a grouped
+    select's fields, read as ``json_quote``) in the order of those values, as SQLite orders
+    them: null, then numbers by value (2 and 2.0 are equal), then texts byte by byte (an
+    object or array by its JSON text, as ``json_extract`` gives it). A text that is no JSON
+    (a value compared with the column) is that text."""
+    a, b = _sql_order_key(left), _sql_order_key(right)
+    return (a > b) - (a < b)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sql_order_key(text: str) -> tuple[int, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text
+    if value is None:
+        return (0, 0)
+    kind = type(value)
+    if kind is int or kind is float or kind is bool:
+        return (1, value)
+    return (2, (value if kind is str else text).encode("utf-8", "surrogatepass"))
 
 
 def numin(left: Any, items_json: str | None) -> int | None:

@@ -300,9 +300,12 @@ class SqlGenerator:
                 return [(label, "json", self.expr(expr, scope))]
             if resolved is not None and resolved[0] == "field" and resolved[1] in scope.sources:
                 if grouped:
+                    # the JSON text of its SQL value, told apart and ordered by that value
+                    # (DISTINCT, ORDER BY its label): 2 and 2.0 are one (values.sql_order)
                     raw = field_sql(resolved[1], expr.name)
-                    self._quoted_fields[f"json_quote({raw})"] = raw
-                    return [(label, "json", f"json_quote({raw})")]
+                    quoted = f"json_quote({raw}) COLLATE docstore_sql_order"
+                    self._quoted_fields[quoted] = raw
+                    return [(label, "json", quoted)]
                 return [(label, "field", (resolved[1], expr.name))]
         return [(label, "value", self.expr(expr, scope))]
 

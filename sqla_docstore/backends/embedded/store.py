@@ -188,6 +188,7 @@ class EmbeddedStore:
                 conn.create_function("docstore_blob", 1, cast_blob, deterministic=True)
                 conn.create_function("docstore_check_exact", 2, values.check_exact)
                 conn.create_function("docstore_check_exact_int", 2, values.check_exact_integer)
+                conn.create_collation("docstore_sql_order", values.sql_order)
                 # (typeshed's aggregate protocol wants int results; SQLite takes text too)
                 conn.create_aggregate("docstore_dsum", 1, values.ExactSum)  # type: ignore[arg-type]
                 conn.create_aggregate("docstore_davg", 1, values.ExactAvg)  # type: ignore[arg-type]
