@@ -233,6 +233,7 @@ def default_expr(sql: str) -> ast.Expr:
 _INTEGER_TYPES = frozenset({"INTEGER", "INT", "BIGINT", "SMALLINT"})
 _TEXT_TYPES = frozenset({"VARCHAR", "CHAR", "TEXT", "NVARCHAR", "NCHAR", "CLOB", "STRING"})
 _INTEGER_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
+_REAL_TYPES = frozenset({"REAL", "FLOAT", "DOUBLE", "DOUBLE PRECISION"})
 
 
 def stored_form(type_name: str, value: Any) -> Any:
@@ -261,6 +262,8 @@ def stored_form(type_name: str, value: Any) -> Any:
             return int(value)
     if base in _TEXT_TYPES and isinstance(value, (int, float)) and not isinstance(value, bool):
         return sqlite_text(value)
+    if base in _REAL_TYPES and type(value) is int and abs(value) <= 2**53:
+        return float(value)  # (a wider integer a double does not hold is left exact)
     return value
 
 

@@ -1469,8 +1469,8 @@ def _update_one(
     """Write one matched document; returns it as the update leaves it."""
     spec = plan.spec
     computed = iter(match.computed)
-    new_values = [_value(e, params) if _is_plain(e) else next(computed)
-                  for _, e in stmt.assignments]
+    new_values = [_value(e, params) if _is_plain(e) else _stored(spec, name, next(computed))
+                  for name, e in stmt.assignments]
     changes = dict(zip((name for name, _ in stmt.assignments), new_values, strict=True))
     body = dict(match.body)
     body.update(changes)
@@ -1516,6 +1516,16 @@ def _update_one(
         out.rows.append(returning_plan(backend, stmt).row(backend, params, body,
                                                           tuple(computed)))
     return body
+
+
+def _stored(spec: CollectionSpec, name: str, value: Any) -> Any:
+    """A value SQL computed for the field ``name`` as the field's type stores it (SQLite's
+    column affinity: SET s = n + 1 stores '6' in a text column, SET n = f * 2 stores 3 in
+    an integer one), as an INSERT's computed values are."""
+    for f in spec.fields:
+        if f.name == name:
+            return stored_form(f.type, value)
+    return value
 
 
 def _visit_order(spec: CollectionSpec, matches: list[Match]) -> list[Match]:

@@ -99,6 +99,9 @@ def translatable(spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
     names = [r.field for r in compute]
     if len(set(names)) != len(names):
         return False
+    types = {f.name: f.base_type for f in spec.fields}
+    if any(types.get(name) not in _NUMERIC for name in names):
+        return False  # (a script stores a number: a text column stores its text)
     try:
         script = _script(spec, compute)
     except _Untranslatable:

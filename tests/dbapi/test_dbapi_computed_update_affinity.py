@@ -1,0 +1,53 @@
+"""A value an UPDATE computes in SQL is stored by its column's affinity, as SQLite stores it
+(and as an INSERT's computed values are): SET s = n + 1 stores '6' in a text column (it
+stored 6: WHERE s = '6' found nothing, s read back as 6), SET n = f * 2 stores 3 in an
+integer column (3.0), SET f = n + 1 stores 4.0 in a real one (4: f / 8 divided integers).
+Computed now or at commit, both backends, against SQLite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, select
+
+metadata = MetaData()
+t = Table("t", metadata, Column("id", Integer, primary_key=True, autoincrement=False),
+          Column("n", Integer), Column("s", String(10)), Column("f", Float))
+
+UPDATES = [
+    t.update().values(s=t.c.n + 1),
+    t.update().values(n=t.c.f * 2),
+    t.update().values(f=t.c.n + 1),
+    t.update().values(n=t.c.s + "7"),
+    t.update().where(t.c.id == 1).values(s=t.c.f, n=t.c.n + 1),
+    t.update().values(s=t.c.n * 3).returning(t.c.id, t.c.s),
+]
+READS = [
+    select(t).order_by(t.c.id),
+    select(t.c.id).where(t.c.s == "6").order_by(t.c.id),
+    select(t.c.id, t.c.f / 8, t.c.n / 2, t.c.s + "z").order_by(t.c.id),
+]
+
+
+def _run(eng: Engine) -> list[Any]:
+    seen: list[Any] = []
+    with eng.begin() as conn:
+        conn.execute(t.insert(), [{"id": 1, "n": 5, "s": "x", "f": 1.5},
+                                  {"id": 2, "n": 2, "s": "y", "f": 3.0}])
+    for stmt in UPDATES:
+        with eng.begin() as conn:
+            result = conn.execute(stmt)
+            if stmt._returning:  # (what is stored is what RETURNING reports)
+                seen.append(sorted(map(tuple, result)))
+            seen.append([[tuple(r) for r in conn.execute(q)] for q in READS])
+        with eng.connect() as conn:  # as committed
+            seen.append([[tuple(r) for r in conn.execute(q)] for q in READS])
+    return seen
+
+
+def test_a_computed_update_stores_its_value_by_the_column_affinity(
+        pair: tuple[Engine, Engine]) -> None:
+    engine, oracle = pair
+    expected = _run(oracle)
+    assert _run(engine) == expected
+    assert expected[0][0][0] == (1, 5, "6", 1.5)
