@@ -267,6 +267,14 @@ def stored_form(type_name: str, value: Any) -> Any:
     return value
 
 
+def stored_computed(type_name: str, value: Any) -> Any:
+    """``stored_form`` of a value an UPDATE computed for a field; a JSON field's value is
+    computed as its JSON text (executor._json_texts) and is decoded."""
+    if type(value) is str and type_name.split("(")[0].strip().upper() == "JSON":
+        return values.loads(value)
+    return stored_form(type_name, value)
+
+
 def sqlite_text(value: int | float) -> str:
     """The text SQLite's TEXT affinity makes of a number (``2.0`` is ``'2.0'``, ``1e300``
     ``'1.0e+300'``)."""

@@ -34,6 +34,7 @@ from ..generated import (
     generated_recomputes,
     generated_values,
     refuse_generated,
+    stored_computed,
     stored_form,
 )
 from ..pending import PendingBatch, is_gone
@@ -1225,6 +1226,8 @@ class _UpdatePlan:
     #: what the match query evaluates: ``complex_exprs``, then the RETURNING columns of the
     #: FROM tables' row (UPDATE ... FROM)
     match_exprs: tuple[ast.Expr, ...] = ()
+    #: the document's fields ``complex_exprs`` read
+    reads: tuple[str, ...] = ()
 
 
 def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan:
@@ -1235,8 +1238,10 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
     refuse_generated(spec, (name for name, _ in stmt.assignments), "UPDATE")
     own = frozenset({None, stmt.alias or stmt.table})
     deferred: list[Recompute | None] = []
-    for name, expr in stmt.assignments:
-        if _is_plain(expr) or stmt.returning or not rowexpr.own_row_only(expr, own):
+    assignments = _json_texts(spec, stmt.assignments)
+    for (name, expr), (_, given) in zip(assignments, stmt.assignments, strict=True):
+        if _is_plain(expr) or stmt.returning or not rowexpr.own_row_only(expr, own) or (
+                expr is not given):  # (a JSON field bound at commit is no JSON text)
             deferred.append(None)  # RETURNING must report what is stored: guarded instead
             continue
         bound = rowexpr.fields_to_params(expr, own)
@@ -1249,7 +1254,7 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
             spec, planned + (generated or ()))):
         deferred = [None] * len(deferred)
         generated = None
-    complex_exprs = tuple(e for _, e in stmt.assignments if not _is_plain(e))
+    complex_exprs = tuple(e for _, e in assignments if not _is_plain(e))
     return _UpdatePlan(
         spec, tuple(deferred),
         complex_exprs,
@@ -1259,10 +1264,29 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
         generated is None,
         _reads_tables(stmt.assignments),
         complex_exprs + (returning_plan(backend, stmt).matched if stmt.returning else ()),
+        rowexpr.field_params(tuple(rowexpr.fields_to_params(e, own) for e in complex_exprs)),
     )
 
 
 update_plan = _schema_analysis("update_plan", _analyse_update)
+
+
+def _json_texts(spec: CollectionSpec, assignments: Any) -> list[tuple[str, ast.Expr]]:
+    """The assignments, an expression computing a JSON field's value made its JSON text
+    (``json_quote``, which ``_stored`` decodes): SQL reads an object or array field as its
+    JSON text, so SET j = k stored the array [1, 2] as the string '[1,2]'."""
+    json_fields = {f.name for f in spec.fields if f.base_type == "JSON"}
+    return [(name, ast.Func("json_quote", (expr,)) if name in json_fields and not (
+        _is_plain(expr) or _scalar(expr)) else expr) for name, expr in assignments]
+
+
+def _scalar(expr: ast.Expr) -> bool:
+    """Whether ``expr`` gives no JSON text (arithmetic, comparisons, ``||``, ``json_quote``):
+    computed at commit as it is (SET a = a + 1 over a JSON column stays an increment)."""
+    if isinstance(expr, ast.Binary):
+        return expr.op not in ("->", "->>")
+    return isinstance(expr, ast.Unary) or isinstance(expr, ast.Func) and (
+        expr.name == "json_quote")
 
 
 def _in_turn(
@@ -1468,6 +1492,12 @@ def _update_one(
 ) -> dict[str, Any]:
     """Write one matched document; returns it as the update leaves it."""
     spec = plan.spec
+    for name in plan.reads:  # (SQL read it as a float: refused, as the commit would)
+        if type(value := match.body.get(name)) is int and not (
+                _INT64_MIN <= value <= _INT64_MAX):
+            raise DataError(f"UPDATE {spec.name}: an expression reads {name} = {value}, an "
+                            "integer beyond SQLite's 64 bits: a number the store only "
+                            "computes with approximately")
     computed = iter(match.computed)
     new_values = [_value(e, params) if _is_plain(e) else _stored(spec, name, next(computed))
                   for name, e in stmt.assignments]
@@ -1524,7 +1554,7 @@ def _stored(spec: CollectionSpec, name: str, value: Any) -> Any:
     an integer one), as an INSERT's computed values are."""
     for f in spec.fields:
         if f.name == name:
-            return stored_form(f.type, value)
+            return stored_computed(f.type, value)
     return value
 
 

@@ -57,6 +57,7 @@ WIDE_STEPS = [
     "UPDATE t SET a = -b WHERE id = 1",
     "UPDATE t SET a = coalesce(b, 0) WHERE id = 1",
     "UPDATE t SET n = b + 0 WHERE id = 1",
+    "UPDATE t SET a = b WHERE id = 1 RETURNING a",  # (computed now, not at commit)
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, select
+from sqlalchemy import JSON, Column, Engine, Float, Integer, MetaData, String, Table, func, select
 
 metadata = MetaData()
 t = Table("t", metadata, Column("id", Integer, primary_key=True, autoincrement=False),
@@ -51,3 +51,38 @@ def test_a_computed_update_stores_its_value_by_the_column_affinity(
     expected = _run(oracle)
     assert _run(engine) == expected
     assert expected[0][0][0] == (1, 5, "6", 1.5)
+
+
+docs = Table("docs", metadata, Column("id", Integer, primary_key=True, autoincrement=False),
+             Column("j", JSON), Column("k", JSON), Column("n", Integer))
+JSON_UPDATES = [
+    docs.update().values(j=docs.c.k),
+    docs.update().values(k=func.coalesce(docs.c.j, docs.c.k)),
+    docs.update().values(j=docs.c.n + 1),
+    docs.update().values(k=docs.c.j).returning(docs.c.id, docs.c.k),
+]
+
+
+def test_a_json_field_set_from_another_keeps_its_value(pair: tuple[Engine, Engine]) -> None:
+    """SET j = k (JSON columns): the array [1, 2] was stored as the string '[1,2]'."""
+    def run(eng: Engine) -> list[Any]:
+        seen: list[Any] = []
+        with eng.begin() as conn:
+            conn.execute(docs.insert(), [
+                {"id": 1, "j": {"x": 1}, "k": [1, 2], "n": 5},
+                {"id": 2, "j": "s", "k": "5", "n": 6},
+                {"id": 3, "j": None, "k": {"a": [None, 2.5]}, "n": 7}])
+        for stmt in JSON_UPDATES:
+            with eng.begin() as conn:
+                result = conn.execute(stmt)
+                if stmt._returning:
+                    seen.append(sorted(map(tuple, result)))
+                seen.append([tuple(r) for r in conn.execute(select(docs).order_by(docs.c.id))])
+            with eng.connect() as conn:
+                seen.append([tuple(r) for r in conn.execute(select(docs).order_by(docs.c.id))])
+        return seen
+
+    engine, oracle = pair
+    expected = run(oracle)
+    assert run(engine) == expected
+    assert expected[1][0] == (1, [1, 2], [1, 2], 5)
