@@ -1420,7 +1420,8 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
     spec = plan.spec
     field, expr = by_key
     columns = _plain_columns((expr, *(e for _, e in stmt.assignments)), group)
-    if columns is None or set(map(type, columns[0])) != {int}:
+    if columns is None or set(map(type, columns[0])) != {int} or (
+            compared_key(spec, field, 1) != 1):  # (a TEXT key compares '1')
         return None
     keys = columns[0]
     head = "" if spec.key_is_id else spec.prefix + "/"
