@@ -374,7 +374,7 @@ def run_point(
             continue
         body = doc[1]
         # Different key values share an id text (1 and "1"); SQL equality is on the values.
-        stored = tuple([body.get(f) for f in spec.primary_key])
+        stored = tuple([compared_key(spec, f, body.get(f)) for f in spec.primary_key])
         if any(stored == key for key in keys):
             out.rows.append(_unshared(point.row(body)))
     return out
@@ -397,7 +397,11 @@ def key_rows(backend: BackendConnection, point: PointLookup, value: Any,
         doc_id = spec.document_id((value,))
     doc = backend.get_document(spec, doc_id, pending)
     # Different key values share an id text (1 and "1"); SQL equality is on the values.
-    if doc is not None and doc[1] is not None and doc[1].get(spec.primary_key[0]) == value:
+    if doc is None or doc[1] is None:
+        return []
+    stored = doc[1].get(spec.primary_key[0])
+    if stored == value or type(stored) is str and (
+            compared_key(spec, spec.primary_key[0], stored) == value):  # (as SQLite stores it)
         return [_unshared(point.row(doc[1]))]
     return []
 
@@ -1138,7 +1142,7 @@ def _matches_by_key(
             out.append([])
             continue
         for f, v in expect.items():
-            if not _same(body.get(f), v):
+            if not _same(compared_key(spec, f, body.get(f)), v):
                 out.append([])
                 break
         else:
@@ -1163,7 +1167,8 @@ def _matches_by_int_key(backend: BackendConnection, spec: CollectionSpec, field:
         body = doc[1]
         stored = body.get(field)
         # (``_same`` of an integer and a stored integer: equality)
-        if (type(stored) is int and stored == key) or _same(stored, key):
+        if (type(stored) is int and stored == key) or _same(stored, key) or (
+                type(stored) is str and compared_key(spec, field, stored) == key):
             out.append([Match(doc[0], body, doc[2])])
         else:
             out.append([])
@@ -1442,7 +1447,8 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
         body = doc[1]
         stored = body.get(field)
         # (``_same`` of an integer and a stored integer: equality)
-        if not ((type(stored) is int and stored == key) or _same(stored, key)):
+        if not ((type(stored) is int and stored == key) or _same(stored, key) or (
+                type(stored) is str and compared_key(spec, field, stored) == key)):
             continue
         changes = ({name: set_values[0]} if name is not None
                    else dict(zip(names, set_values, strict=True)))

@@ -96,3 +96,24 @@ def test_keys_of_one_row_in_one_executemany_write_it_in_turn(
                            [("a", "2"), ("b", 2), ("c", 2.0)], many=True),
                         ex("SELECT id, v FROM t ORDER BY id")])
     assert results[0] == results[1]
+
+
+def test_a_key_given_as_text_to_an_insert_is_found_by_its_number(
+        both: tuple[Execute, Execute]) -> None:
+    """INSERT of the key '5' (SQLite stores 5; the DB-API keeps '5', in the document t/5):
+    loads, writes and deletes by 5 or '5' find it, as in SQLite."""
+    results = []
+    for ex in both:
+        ex("DELETE FROM t")
+        ex("INSERT INTO t (id, v) VALUES (?, 'x')", ("5",))
+        results.append([
+            ex("SELECT v FROM t WHERE id = ?", (5,)),
+            ex("SELECT v FROM t WHERE id = ?", ("5",)),
+            ex("SELECT v FROM t WHERE id IN (?, 6)", (5,)),
+            ex("UPDATE t SET v = ? WHERE id = ?", [("a", 5)], many=True),
+            ex("UPDATE t SET v = ? WHERE id = ?", [("b", "5"), ("c", 5.0)], many=True),
+            ex("SELECT v FROM t"),
+            ex("DELETE FROM t WHERE id = ?", [(5,)], many=True),
+            ex("SELECT v FROM t"),
+        ])
+    assert results[0] == results[1]
