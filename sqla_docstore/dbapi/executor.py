@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from .. import rowexpr, values
-from ..affinity import compared_with
+from ..affinity import compared_with, integer_affinity
 from ..backends.base import BackendConnection
 from ..commands import CreateRun, Delete, Patch, PatchRun, Put, Recompute
 from ..errors import (
@@ -469,6 +469,8 @@ def run_insert(
         bodies, columns, generated = plan.given_positional(param_sets, fill)
     else:
         bodies = plan.bodies(backend, param_sets, pending)
+    if plan.int_key is not None:
+        columns = _keys_by_affinity(plan.int_key, bodies, columns)
     prefilled = bool(generated)
     if auto is not None and not prefilled:
         need = _column(bodies, auto, columns).count(None)
@@ -578,6 +580,26 @@ def _key_out_of_range(spec: CollectionSpec, field: str, key: int) -> DataError:
 
 #: fewer rows than this (an execute, a small executemany) are tested row by row
 _ROWS_TESTED_TOGETHER = 8
+
+
+def _keys_by_affinity(key: str, bodies: list[dict[str, Any]],
+                      columns: dict[str, Sequence[Any]] | None
+                      ) -> dict[str, Sequence[Any]] | None:
+    """The integer key ``key`` of ``bodies`` given as another kind stored as SQLite's
+    INTEGER affinity stores it ('5', ' 5 ', 5.0 are 5), so its document id is the number's,
+    as loads and writes by key look it up; ``columns``, or None once a key was changed."""
+    given = columns.get(key) if columns is not None else None
+    if given is None:
+        given = [body.get(key) for body in bodies]
+    if _INT_OR_NONE.issuperset(map(type, given)):
+        return columns
+    for body in bodies:
+        if type(value := body.get(key)) is not int and value is not None:
+            body[key] = integer_affinity(value)
+    return None
+
+
+_INT_OR_NONE = frozenset({int, type(None)})
 
 
 def _column(bodies: list[dict[str, Any]], name: str,
@@ -1509,6 +1531,9 @@ def _update_one(
     new_values = [_value(e, params) if _is_plain(e) else _stored(spec, name, next(computed))
                   for name, e in stmt.assignments]
     changes = dict(zip((name for name, _ in stmt.assignments), new_values, strict=True))
+    if plan.assigns_key:  # a key stored by its column's affinity ('8' is 8), as INSERT does
+        changes.update((k, compared_key(spec, k, changes[k])) for k in spec.primary_key
+                       if k in changes)
     body = dict(match.body)
     body.update(changes)
     if plan.affected:  # generated columns follow the fields they read

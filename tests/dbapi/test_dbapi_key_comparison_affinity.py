@@ -117,3 +117,23 @@ def test_a_key_given_as_text_to_an_insert_is_found_by_its_number(
             ex("SELECT v FROM t"),
         ])
     assert results[0] == results[1]
+
+
+def test_a_key_given_as_another_kind_is_stored_as_sqlite_stores_it(
+        both: tuple[Execute, Execute]) -> None:
+    """INSERT and UPDATE of an INTEGER key given as '5', ' 7 ', 6.0 store the number (the
+    DB-API kept '5', in the document t/5, and ' 7 ' in a document 't/ 7 ', which no load or
+    write by 7 found)."""
+    results = []
+    for ex in both:
+        ex("DELETE FROM t")
+        ex("INSERT INTO t (id, v) VALUES (?, 'x')", ("5",))
+        ex("INSERT INTO t (id, v) VALUES (?, ?)", [(6.0, "z"), (" 7 ", "w")], many=True)
+        results.append([
+            ex("SELECT id, typeof(id), v FROM t ORDER BY id"),
+            ex("UPDATE t SET v = 'u' WHERE id = ?", [(7,)], many=True),
+            ex("UPDATE t SET id = ? WHERE id = 7", ("8",)),
+            ex("SELECT id, typeof(id), v FROM t ORDER BY id"),
+            ex("SELECT v FROM t WHERE id = 8"),
+        ])
+    assert results[0] == results[1]
