@@ -280,7 +280,7 @@ def sqlite_text(value: int | float) -> str:
     ``'1.0e+300'``)."""
     if isinstance(value, int):
         return str(value)
-    text = f"{value:.15g}"
+    text = f"{value + 0.0:.15g}"  # + 0.0: -0.0 is '0.0', as SQLite writes it
     mantissa, e, exponent = text.partition("e")
     if "." not in mantissa and mantissa.lstrip("-").isdigit():
         mantissa += ".0"
