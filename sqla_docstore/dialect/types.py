@@ -97,7 +97,8 @@ class DocstoreInterval(
 
 class DocstoreNumeric(sqltypes.Numeric):
     def bind_processor(self, dialect: Dialect) -> Any:
-        return None
+        # a numeric text is stored as the number, as SQLite's NUMERIC affinity stores it
+        return _numeric_affinity
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         if self.asdecimal:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     bindparam,
@@ -66,3 +67,30 @@ def test_values_of_other_kinds_are_stored_as_sqlites_affinity_stores_them(
     docstore, sqlite = (_written(eng) for eng in tables)
     assert docstore == sqlite
     assert ("int", 12) in sqlite[1][0] and ("str", "5") not in sqlite[1][0]
+
+
+numbers = Table("numbers", metadata, Column("id", Integer, primary_key=True),
+                Column("d", Numeric(10, 2)), Column("s", String(20)))
+
+#: a NUMERIC column given numeric texts; a text column given a negative zero
+NUMBER_ROWS: list[dict[str, Any]] = [
+    {"id": 1, "d": "5", "s": -0.0}, {"id": 2, "d": " 20 ", "s": 0.0},
+    {"id": 3, "d": "2.5", "s": "x"}, {"id": 4, "d": None, "s": None},
+]
+
+
+def _numbers(eng: Engine) -> list[Any]:
+    d, s = numbers.c.d, numbers.c.s
+    with eng.begin() as conn:
+        conn.execute(numbers.insert(), NUMBER_ROWS)
+        return [conn.execute(select(numbers.c.id).where(where).order_by(numbers.c.id)).all()
+                for where in (d < 10, d > 4, d == "5", d == 20, s == "0.0", s == "-0.0")] + [
+            conn.execute(select(numbers.c.id).order_by(d, numbers.c.id)).all(),
+            conn.execute(select(s).order_by(numbers.c.id)).all()]
+
+
+def test_numeric_texts_and_negative_zero_are_stored_as_sqlite_stores_them(
+        tables: tuple[Engine, Engine]) -> None:
+    docstore, sqlite = (_numbers(eng) for eng in tables)
+    assert docstore == sqlite
+    assert sqlite[0] == [(1,), (3,)] and sqlite[4] == [(1,), (2,)]
