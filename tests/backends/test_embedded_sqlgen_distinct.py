@@ -115,3 +115,48 @@ def test_distinct_over_a_grouped_select_tells_rows_apart_by_their_sql_values(
         oracle.close()
     assert got == expected
     assert len(expected[0]) == 9  # 2 (2.0), 0 (0.0), '2', NULL, 1 (1.0), 10, 'x', '10', 9
+
+
+EXACT = [(1, 1, 0.1 + 0.2), (2, 2, 1 / 3), (3, 2, 1 / 3), (4, 3, float(2**53)),
+         (5, 4, 9.223372036854776e18), (6, 5, 2**62 + 1), (7, 6, None),
+         (8, 7, "0.30000000000000004")]
+EXACT_PENDING = [(9, 8, 2 / 3), (10, 9, 1e-300 / 3)]
+EXACT_QUERIES = [
+    "SELECT DISTINCT b FROM t ORDER BY b",
+    "SELECT b, count(*) FROM t GROUP BY b ORDER BY b",
+    "SELECT DISTINCT b, count(*) FROM t GROUP BY a ORDER BY b",
+    "SELECT b AS z, max(a) FROM t GROUP BY a ORDER BY z DESC",
+]
+
+
+def _run_exact(conn: Any) -> list[Any]:
+    cur = conn.cursor()
+    seen: list[Any] = []
+    for rows in (EXACT, EXACT_PENDING):
+        cur.executemany(INSERT, rows)
+        for sql in EXACT_QUERIES:
+            cur.execute(sql)
+            seen.append([tuple((type(v).__name__, v) for v in r) for r in cur.fetchall()])
+        if rows is EXACT:
+            conn.commit()
+    conn.rollback()
+    return seen
+
+
+def test_distinct_and_grouped_selects_give_the_fields_stored_numbers_exactly(
+        engine: Engine) -> None:
+    # a grouped select's fields were read as json_quote of their values, which writes a real
+    # with 15 digits: 0.1 + 0.2 came back as 0.3, 2.0**53 as 9007199254740990.0
+    oracle = sqlite3.connect(":memory:")
+    oracle.execute(DDL)
+    raw = engine.raw_connection()
+    try:
+        expected = _run_exact(oracle)
+        raw.cursor().execute(DDL)
+        raw.commit()
+        got = _run_exact(raw)
+    finally:
+        raw.close()
+        oracle.close()
+    assert got == expected
+    assert ("float", 0.1 + 0.2) in expected[0][1]

@@ -300,10 +300,12 @@ class SqlGenerator:
                 return [(label, "json", self.expr(expr, scope))]
             if resolved is not None and resolved[0] == "field" and resolved[1] in scope.sources:
                 if grouped:
-                    # the JSON text of its SQL value, told apart and ordered by that value
-                    # (DISTINCT, ORDER BY its label): 2 and 2.0 are one (values.sql_order)
+                    # its JSON text as stored, told apart and ordered by its SQL value
+                    # (DISTINCT, ORDER BY its label): 2 and 2.0 are one (values.sql_order).
+                    # Not json_quote of the value: it writes a real with 15 digits
                     raw = field_sql(resolved[1], expr.name)
-                    quoted = f"json_quote({raw}) COLLATE docstore_sql_order"
+                    stored = f"{quote(resolved[1])}.body -> {json_path(expr.name)}"
+                    quoted = f"ifnull({stored}, 'null') COLLATE docstore_sql_order"
                     self._quoted_fields[quoted] = raw
                     return [(label, "json", quoted)]
                 return [(label, "field", (resolved[1], expr.name))]
