@@ -1255,6 +1255,8 @@ class _UpdatePlan:
     match_exprs: tuple[ast.Expr, ...] = ()
     #: the document's fields ``complex_exprs`` read
     reads: tuple[str, ...] = ()
+    #: the fields whose value is computed as its JSON text (``_json_texts``), to decode
+    json_texts: frozenset[str] = frozenset()
 
 
 def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan:
@@ -1292,6 +1294,8 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
         _reads_tables(stmt.assignments),
         complex_exprs + (returning_plan(backend, stmt).matched if stmt.returning else ()),
         rowexpr.field_params(tuple(rowexpr.fields_to_params(e, own) for e in complex_exprs)),
+        frozenset(name for (name, e), (_, given) in zip(assignments, stmt.assignments,
+                                                         strict=True) if e is not given),
     )
 
 
@@ -1303,8 +1307,15 @@ def _json_texts(spec: CollectionSpec, assignments: Any) -> list[tuple[str, ast.E
     (``json_quote``, which ``_stored`` decodes): SQL reads an object or array field as its
     JSON text, so SET j = k stored the array [1, 2] as the string '[1,2]'."""
     json_fields = {f.name for f in spec.fields if f.base_type == "JSON"}
-    return [(name, ast.Func("json_quote", (expr,)) if name in json_fields and not (
+    return [(name, _json_text(expr) if name in json_fields and not (
         _is_plain(expr) or _scalar(expr)) else expr) for name, expr in assignments]
+
+
+def _json_text(expr: ast.Expr) -> ast.Expr:
+    """``expr``'s JSON text, a real left as it is: json_quote writes a real with 15 digits
+    (0.1 + 0.2 would be stored as 0.3)."""
+    is_real = ast.Binary("=", ast.Func("typeof", (expr,)), ast.Literal("real"))
+    return ast.Case(None, ((is_real, expr),), ast.Func("json_quote", (expr,)))
 
 
 def _scalar(expr: ast.Expr) -> bool:
@@ -1528,8 +1539,8 @@ def _update_one(
                             "integer beyond SQLite's 64 bits: a number the store only "
                             "computes with approximately")
     computed = iter(match.computed)
-    new_values = [_value(e, params) if _is_plain(e) else _stored(spec, name, next(computed))
-                  for name, e in stmt.assignments]
+    new_values = [_value(e, params) if _is_plain(e) else _stored(
+        spec, name, next(computed), name in plan.json_texts) for name, e in stmt.assignments]
     changes = dict(zip((name for name, _ in stmt.assignments), new_values, strict=True))
     if plan.assigns_key:  # a key stored by its column's affinity ('8' is 8), as INSERT does
         changes.update((k, compared_key(spec, k, changes[k])) for k in spec.primary_key
@@ -1580,13 +1591,14 @@ def _update_one(
     return body
 
 
-def _stored(spec: CollectionSpec, name: str, value: Any) -> Any:
+def _stored(spec: CollectionSpec, name: str, value: Any, json_text: bool) -> Any:
     """A value SQL computed for the field ``name`` as the field's type stores it (SQLite's
     column affinity: SET s = n + 1 stores '6' in a text column, SET n = f * 2 stores 3 in
-    an integer one), as an INSERT's computed values are."""
+    an integer one), as an INSERT's computed values are; ``json_text``: computed as its JSON
+    text (``_json_texts``), decoded (a text computed otherwise, SET j = a || '', stays)."""
     for f in spec.fields:
         if f.name == name:
-            return stored_computed(f.type, value)
+            return (stored_computed if json_text else stored_form)(f.type, value)
     return value
 
 

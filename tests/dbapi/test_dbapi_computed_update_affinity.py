@@ -6,6 +6,7 @@ Computed now or at commit, both backends, against SQLite."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import JSON, Column, Engine, Float, Integer, MetaData, String, Table, func, select
@@ -86,3 +87,42 @@ def test_a_json_field_set_from_another_keeps_its_value(pair: tuple[Engine, Engin
     expected = run(oracle)
     assert run(engine) == expected
     assert expected[1][0] == (1, [1, 2], [1, 2], 5)
+
+
+UNTYPED_DDL = "CREATE TABLE u (id INTEGER PRIMARY KEY, x, src)"
+UNTYPED_SOURCES = [1, 0.1 + 0.2, 1 / 3, float(2**53), 2**62 + 1, "7", "abc", None, 2.5]
+UNTYPED_SETS = ["src", "coalesce(src, 'z')", "abs(src)", "CAST(src AS REAL)", "src || ''",
+                "json_quote(src)", "CASE WHEN id > 3 THEN src END"]
+
+
+def _untyped(conn: Any) -> list[Any]:
+    cur = conn.cursor()
+    cur.execute(UNTYPED_DDL)
+    conn.commit()
+    cur.executemany("INSERT INTO u (id, src) VALUES (?, ?)", list(enumerate(UNTYPED_SOURCES)))
+    seen = []
+    for expr in UNTYPED_SETS:
+        for returning in ("", " RETURNING id"):
+            cur.execute(f"UPDATE u SET x = {expr}{returning}")
+            cur.fetchall() if returning else None
+            cur.execute("SELECT id, x, typeof(x) FROM u ORDER BY id")
+            seen.append([tuple(r) for r in cur.fetchall()])
+    conn.commit()
+    cur.execute("SELECT id, x, typeof(x) FROM u ORDER BY id")
+    return [*seen, [tuple(r) for r in cur.fetchall()]]
+
+
+def test_an_untyped_field_set_from_an_expression_keeps_its_exact_value(engine: Engine) -> None:
+    """SET x = src over an untyped column computed json_quote(src), which writes a real with 15
+    digits (0.1 + 0.2 was stored as 0.3), and decoded any text computed for it as JSON
+    (SET x = src || '' stored 7 for '7' and failed with InternalError on 'abc')."""
+    oracle = sqlite3.connect(":memory:")
+    raw = engine.raw_connection()
+    try:
+        expected = _untyped(oracle)
+        got = _untyped(raw)
+    finally:
+        raw.close()
+        oracle.close()
+    assert got == expected
+    assert (1, 0.1 + 0.2, "real") in expected[0] and (5, "7", "text") in expected[8]

@@ -34,7 +34,7 @@ from ...errors import (
     OperationalError,
     ProgrammingError,
 )
-from ...generated import stored_computed, stored_generated
+from ...generated import stored_form, stored_generated
 from ...inference import SAMPLE_SIZE, infer_spec
 from ...pending import PendingBatch, body_of, split_pending
 from ...schema import CollectionSpec
@@ -626,7 +626,7 @@ class EmbeddedConnection:
         body = dict(stored)
         body.update(cmd.set)
         types = {f.name: f.type for f in spec.fields}  # (stored by the field's affinity)
-        body.update((r.field, stored_computed(types.get(r.field, ""), value))
+        body.update((r.field, stored_form(types.get(r.field, ""), value))
                     for r, value in zip(cmd.compute, computed, strict=True))
         if spec.computed_fields:  # in the form a generated column's type stores
             body.update(stored_generated(spec, body))
