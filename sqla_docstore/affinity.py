@@ -14,9 +14,10 @@ from typing import Any
 
 from .generated import sqlite_text
 
-#: SQLite's numeric literals (sqlite3AtoF): no hex, no underscores, its own white space
+#: SQLite's numeric literals (sqlite3AtoF): no hex, no underscores, its own white space,
+#: ASCII digits only (re.ASCII: the Arabic-Indic digit '\u0663' is no 3 to SQLite)
 NUMBER_TEXT = re.compile(r"[ \t\n\v\f\r]*[+-]?(?:(\d+)|\d+\.\d*(?:[eE][+-]?\d+)?|"
-                         r"\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)[ \t\n\v\f\r]*")
+                         r"\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)[ \t\n\v\f\r]*", re.ASCII)
 _INT64 = 2**63
 
 
