@@ -10,7 +10,6 @@ its local scratch store), and what SQLite refuses at CREATE TABLE is refused her
 from __future__ import annotations
 
 import datetime as dt
-import re
 from functools import lru_cache
 from typing import Any
 
@@ -232,8 +231,8 @@ def default_expr(sql: str) -> ast.Expr:
 
 _INTEGER_TYPES = frozenset({"INTEGER", "INT", "BIGINT", "SMALLINT"})
 _TEXT_TYPES = frozenset({"VARCHAR", "CHAR", "TEXT", "NVARCHAR", "NCHAR", "CLOB", "STRING"})
-_INTEGER_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
 _REAL_TYPES = frozenset({"REAL", "FLOAT", "DOUBLE", "DOUBLE PRECISION"})
+_NUMERIC_TYPES = frozenset({"NUMERIC", "DECIMAL"})
 
 
 def stored_form(type_name: str, value: Any) -> Any:
@@ -258,13 +257,27 @@ def stored_form(type_name: str, value: Any) -> Any:
     if base in _INTEGER_TYPES:
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
             return int(value)
-        if isinstance(value, str) and _INTEGER_TEXT.match(value):
-            return int(value)
+        if isinstance(value, str):  # '7', ' 7 ', '2.5', '1e3' as SQLite's affinity makes them
+            return _numeric_text(value)
     if base in _TEXT_TYPES and isinstance(value, (int, float)) and not isinstance(value, bool):
         return sqlite_text(value)
-    if base in _REAL_TYPES and type(value) is int and abs(value) <= 2**53:
-        return float(value)  # (a wider integer a double does not hold is left exact)
+    if base in _REAL_TYPES:
+        if type(value) is int and abs(value) <= 2**53:
+            return float(value)  # (a wider integer a double does not hold is left exact)
+        if isinstance(value, str):
+            number = _numeric_text(value)
+            return float(number) if type(number) is int else number
+    if base in _NUMERIC_TYPES and isinstance(value, str):
+        return _numeric_text(value)
     return value
+
+
+def _numeric_text(text: str) -> Any:
+    """``text`` as the number SQLite's numeric affinities make of it, else as it is."""
+    from .affinity import numeric_text  # (affinity imports this module)
+
+    number = numeric_text(text)
+    return text if number is None else number
 
 
 def stored_computed(type_name: str, value: Any) -> Any:

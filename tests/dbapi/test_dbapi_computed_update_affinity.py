@@ -126,3 +126,39 @@ def test_an_untyped_field_set_from_an_expression_keeps_its_exact_value(engine: E
         oracle.close()
     assert got == expected
     assert (1, 0.1 + 0.2, "real") in expected[0] and (5, "7", "text") in expected[8]
+
+
+TYPED_DDL = "CREATE TABLE v (id INTEGER PRIMARY KEY, i INTEGER, r REAL, n NUMERIC, src TEXT)"
+NUMBER_TEXTS = ["2.5", "1e3", " 8 ", "0.0", "7", "abc", "\u0663", "-0", "5."]
+
+
+def _typed(conn: Any) -> list[Any]:
+    cur = conn.cursor()
+    cur.execute(TYPED_DDL)
+    conn.commit()
+    cur.executemany("INSERT INTO v (id, src) VALUES (?, ?)", list(enumerate(NUMBER_TEXTS)))
+    seen = []
+    for returning in ("", " RETURNING id"):
+        cur.execute(f"UPDATE v SET i = src || '', r = trim(src), n = src || ''{returning}")
+        cur.fetchall() if returning else None
+        cur.execute("SELECT id, i, typeof(i), r, typeof(r), typeof(n), n < 10 FROM v ORDER BY id")
+        seen.append([tuple(r) for r in cur.fetchall()])
+    conn.commit()
+    return seen
+
+
+def test_a_computed_text_is_stored_as_a_numeric_columns_affinity_stores_it(
+        engine: Engine) -> None:
+    """SET i = src || '' stored '2.5' and '1e3' as texts in an INTEGER column (SQLite: 2.5 and
+    1000), any numeric text as text in REAL and NUMERIC columns, and the Arabic-Indic digit
+    '\u0663' as the integer 3 (SQLite keeps the text)."""
+    oracle = sqlite3.connect(":memory:")
+    raw = engine.raw_connection()
+    try:
+        expected = _typed(oracle)
+        got = _typed(raw)
+    finally:
+        raw.close()
+        oracle.close()
+    assert got == expected
+    assert (0, 2.5, "real", 2.5, "real", "real", 1) in expected[0]
