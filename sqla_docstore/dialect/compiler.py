@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import (
     BinaryExpression,
     BindParameter,
     ColumnClause,
+    ExpressionClauseList,
     TextClause,
     Tuple,
     UnaryExpression,
@@ -50,6 +51,25 @@ _COMPARISONS = frozenset({
     operators.eq, operators.ne, operators.lt, operators.le, operators.gt, operators.ge,
     operators.in_op, operators.not_in_op, operators.is_distinct_from,
     operators.is_not_distinct_from})
+
+
+#: ``column BETWEEN ? AND ?``: each bound compared with the column, as by <= and >=
+_BETWEENS = frozenset({operators.between_op, operators.not_between_op})
+
+
+def _bounds_with_affinity(binary: Any) -> Any:
+    """``column BETWEEN low AND high`` with each bound bound as the column's affinity type
+    when it was bound as another kind (``Integer.between("1", "5")`` finds 1 to 5)."""
+    bounds = binary.right
+    if not isinstance(bounds, ExpressionClauseList):
+        return binary
+    typed = [_pair_with_affinity(binary.left, bound)[1] for bound in bounds.clauses]
+    if all(new is old for new, old in zip(typed, bounds.clauses, strict=True)):
+        return binary
+    binary = binary._clone()
+    binary.right = bounds._clone()
+    binary.right.clauses = tuple(typed)
+    return binary
 
 
 def _with_affinity(binary: Any) -> Any:
@@ -171,6 +191,8 @@ class DocstoreCompiler(compiler.SQLCompiler):
     def visit_binary(self, binary: Any, *args: Any, **kw: Any) -> Any:
         if binary.operator in _COMPARISONS:
             binary = _with_affinity(binary)
+        elif binary.operator in _BETWEENS:
+            binary = _bounds_with_affinity(binary)
         return super().visit_binary(binary, *args, **kw)
 
     def visit_truediv_binary(self, binary: Any, operator: Any, **kw: Any) -> str:

@@ -37,6 +37,8 @@ CASES: list[tuple[str, str, Any]] = [
     ("s", "==", 5), ("s", "in", [1, 2, 11]), ("s", ">", 5), ("s", "==", 0.5),
     ("f", ">", "4"), ("f", "==", "2.5"), ("f", "<", "x"), ("f", "==", 3),
     ("d", "==", "0.75"), ("d", "in", ["1.5", 2, "x"]), ("d", ">", " 2 "), ("d", "<", "x"),
+    ("n", "between", ("2", "5")), ("n", "not_between", ("2", " 5")), ("s", "between", (1, 5)),
+    ("f", "between", ("1", 3)), ("big", "between", ("1e12", "3e12")),
 ]
 
 
@@ -46,6 +48,10 @@ def _where(name: str, op: str, value: Any) -> Any:
         return column.in_(value)
     if op == "not_in":
         return column.not_in(value)
+    if op == "between":
+        return column.between(*value)
+    if op == "not_between":
+        return ~column.between(*value)
     compare = {"<": column.__lt__, "==": column.__eq__, ">=": column.__ge__,
                "!=": column.__ne__, ">": column.__gt__}[op]
     return compare(value)
