@@ -192,6 +192,11 @@ class DocstoreString(sqltypes.String):
     def bind_processor(self, dialect: Dialect) -> Any:
         return _text_affinity
 
+    def literal_processor(self, dialect: Dialect) -> Any:
+        # a number compared with a text column, rendered inline (literal_binds): its text
+        render = super().literal_processor(dialect)
+        return lambda value: render(_text_affinity(value))
+
 
 class AffinityNumeric(DocstoreNumeric):
     """A value compared with a NUMERIC column, as SQLite's affinity converts it (numeric

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     select,
+    text,
     tuple_,
 )
 
@@ -88,3 +89,21 @@ def test_pending_rows_and_tuples_compare_under_affinity_too(
                 .order_by(t.c.id))))
             conn.rollback()
     assert seen[0] == seen[1] == [3, 4, 20]
+
+
+LITERAL_CASES = [("s", ">", 5), ("s", "==", 0.5), ("s", "in", [1, 2, 11]), ("s", "between", (1, 5)),
+                 ("n", "==", "5"), ("n", "in", ["2", "3"]), ("f", "==", 3)]
+
+
+@pytest.mark.parametrize(("name", "op", "value"), LITERAL_CASES)
+def test_a_value_of_another_kind_rendered_inline_is_compared_under_the_affinity_too(
+        filled: tuple[Engine, Engine], name: str, op: str, value: Any) -> None:
+    """literal_binds: ``String > 5`` failed to compile (a number given String's literal
+    rendering) once values compared with a column were bound as its type."""
+    seen = []
+    for eng in filled:
+        stmt = select(t.c.id).where(_where(name, op, value)).order_by(t.c.id)
+        sql = str(stmt.compile(eng, compile_kwargs={"literal_binds": True}))
+        with eng.connect() as conn:
+            seen.append(list(conn.scalars(text(sql))))
+    assert seen[0] == seen[1]
