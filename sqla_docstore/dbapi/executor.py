@@ -1129,10 +1129,34 @@ def _matches(
             set(equalities) == set(spec.primary_key)
         )
     per_set = []
+    if by_key:
+        assert equalities is not None
+        param_sets = _keys_compared(spec, equalities, exprs, param_sets)
     for params in param_sets:
         rows = backend.rows_for_write(spec.name, alias, where, exprs, params, pending)
         per_set.append([Match(r[0], r[1], r[2], tuple(r[3:])) for r in rows])
     return per_set, by_key and equalities is not None and set(equalities) == set(spec.primary_key)
+
+
+def _keys_compared(spec: CollectionSpec, equalities: dict[str, ast.Expr],
+                   exprs: tuple[ast.Expr, ...], param_sets: list[dict[str, Any]]
+                   ) -> list[dict[str, Any]]:
+    """The parameter sets with the value of each key field's parameter as SQLite compares it
+    with the key (its affinity: ``id = '5'`` with an INTEGER ``id`` is ``id = 5``), for the
+    match query, which compares the stored key with the value as given. A parameter the
+    expressions computed read too is left as given."""
+    read = {n.name for n in ast.walk(exprs) if isinstance(n, ast.Param)}
+    names = {f: e.name for f, e in equalities.items()
+             if f in spec.primary_key and isinstance(e, ast.Param) and e.name not in read}
+    if not names:
+        return param_sets
+    out = []
+    for params in param_sets:
+        converted = {name: compared_key(spec, f, _value(equalities[f], params))
+                     for f, name in names.items()}
+        out.append({**params, **converted} if any(
+            converted[name] is not params[name] for name in converted) else params)
+    return out
 
 
 def _matches_by_key(

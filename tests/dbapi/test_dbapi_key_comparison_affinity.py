@@ -53,6 +53,10 @@ def _by_key(ex: Execute, table: str, key: str, stored: list[Any], value: Any) ->
         ex(f"SELECT {key}, v FROM {table} WHERE {key} IN (?)", (value,)),
         ex(f"UPDATE {table} SET v = 'u' WHERE {key} = ?", [(value,)], many=True),
         ex(f"SELECT {key}, v FROM {table} ORDER BY {key}"),
+        # a value computed from the row: matched by the store's query, not a load by id
+        ex(f"UPDATE {table} SET v = v || 'c' WHERE {key} = ?", (value,)),
+        ex(f"UPDATE {table} SET v = v || 'd' WHERE {key} = ?", [(value,)], many=True),
+        ex(f"SELECT {key}, v FROM {table} ORDER BY {key}"),
         ex(f"UPDATE {table} SET v = ? WHERE {key} = ?", [("a", value), ("b", value)],
            many=True),
         ex(f"SELECT {key}, v FROM {table} ORDER BY {key}"),
