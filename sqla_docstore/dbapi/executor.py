@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from .. import rowexpr, values
-from ..affinity import compared_with, integer_affinity
+from ..affinity import compared_with, integer_affinity, text_affinity
 from ..backends.base import BackendConnection
 from ..commands import CreateRun, Delete, Patch, PatchRun, Put, Recompute
 from ..errors import (
@@ -471,6 +471,8 @@ def run_insert(
         bodies = plan.bodies(backend, param_sets, pending)
     if plan.int_key is not None:
         columns = _keys_by_affinity(plan.int_key, bodies, columns)
+    else:
+        columns = _text_keys_by_affinity(spec, bodies, columns)
     prefilled = bool(generated)
     if auto is not None and not prefilled:
         need = _column(bodies, auto, columns).count(None)
@@ -600,6 +602,31 @@ def _keys_by_affinity(key: str, bodies: list[dict[str, Any]],
 
 
 _INT_OR_NONE = frozenset({int, type(None)})
+
+
+def _text_keys_by_affinity(spec: CollectionSpec, bodies: list[dict[str, Any]],
+                           columns: dict[str, Sequence[Any]] | None
+                           ) -> dict[str, Sequence[Any]] | None:
+    """The TEXT key fields of ``bodies`` given as numbers stored as SQLite's TEXT affinity
+    stores them (5 is '5', 2.0 '2.0'), so loads and writes by key find them; ``columns``, or
+    None once a key was changed."""
+    for f in spec.fields:
+        if f.name not in spec.primary_key or compared_with(f.type) is not text_affinity:
+            continue
+        field = f.name
+        given = columns.get(field) if columns is not None else None
+        if given is None:
+            given = [body.get(field) for body in bodies]
+        if _STR_OR_NONE.issuperset(map(type, given)):
+            continue
+        for body in bodies:
+            if type(value := body.get(field)) is not str and value is not None:
+                body[field] = text_affinity(value)
+        columns = None
+    return columns
+
+
+_STR_OR_NONE = frozenset({str, type(None)})
 
 
 def _column(bodies: list[dict[str, Any]], name: str,

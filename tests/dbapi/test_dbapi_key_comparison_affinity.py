@@ -141,3 +141,26 @@ def test_a_key_given_as_another_kind_is_stored_as_sqlite_stores_it(
             ex("SELECT v FROM t WHERE id = 8"),
         ])
     assert results[0] == results[1]
+
+
+def test_a_text_key_given_as_a_number_is_stored_as_its_text(
+        both: tuple[Execute, Execute]) -> None:
+    """INSERT of a TEXT key given as 5, 2.0, True or -0.0 stores '5', '2.0', '1', '0.0', as
+    SQLite does: the DB-API kept the number, which no load by '5' found (nor an UPDATE or
+    DELETE by it: a lost write), one row or many."""
+    results = []
+    for ex in both:
+        ex("DELETE FROM s")
+        ex("INSERT INTO s (code, v) VALUES (?, 'x')", (5,))
+        ex("INSERT INTO s (code, v) VALUES (?, ?)", [(2.0, "z"), (True, "w"), (-0.0, "y"),
+                                                     ("t", "t")], many=True)
+        results.append([
+            ex("SELECT code, typeof(code), v FROM s ORDER BY code"),
+            ex("SELECT v FROM s WHERE code = ?", ("5",)),
+            ex("SELECT v FROM s WHERE code IN (?, ?) ORDER BY v", ("2.0", "1")),
+            ex("UPDATE s SET v = 'u' WHERE code = ?", [("0.0",)], many=True),
+            ex("DELETE FROM s WHERE code = ?", [("5",)], many=True),
+            ex("SELECT code, typeof(code), v FROM s ORDER BY code"),
+        ])
+    assert results[0] == results[1]
+    assert ("5", "text", "x") in results[1][0]
