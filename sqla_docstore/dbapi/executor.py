@@ -1156,33 +1156,59 @@ def _matches(
             set(equalities) == set(spec.primary_key)
         )
     per_set = []
-    if by_key:
-        assert equalities is not None
-        param_sets = _keys_compared(spec, equalities, exprs, param_sets)
+    param_sets = _keys_compared(spec, ref, where, exprs, param_sets)
     for params in param_sets:
         rows = backend.rows_for_write(spec.name, alias, where, exprs, params, pending)
         per_set.append([Match(r[0], r[1], r[2], tuple(r[3:])) for r in rows])
     return per_set, by_key and equalities is not None and set(equalities) == set(spec.primary_key)
 
 
-def _keys_compared(spec: CollectionSpec, equalities: dict[str, ast.Expr],
+def _keys_compared(spec: CollectionSpec, ref: str, where: ast.Expr | None,
                    exprs: tuple[ast.Expr, ...], param_sets: list[dict[str, Any]]
                    ) -> list[dict[str, Any]]:
-    """The parameter sets with the value of each key field's parameter as SQLite compares it
-    with the key (its affinity: ``id = '5'`` with an INTEGER ``id`` is ``id = 5``), for the
-    match query, which compares the stored key with the value as given. A parameter the
-    expressions computed read too is left as given."""
-    read = {n.name for n in ast.walk(exprs) if isinstance(n, ast.Param)}
-    names = {f: e.name for f, e in equalities.items()
-             if f in spec.primary_key and isinstance(e, ast.Param) and e.name not in read}
+    """The parameter sets with the value of each parameter the WHERE compares with a key
+    field (=, <, IN ...) as SQLite compares it (the key's affinity: ``id = '5'`` or
+    ``id IN ('5')`` with an INTEGER ``id`` is 5), for the match query, which compares the
+    stored key with the value as given. A parameter used anywhere else is left as given."""
+    fields = _key_params(spec, ref, where)
+    if not fields:
+        return param_sets
+    uses: dict[str, int] = {}
+    for node in ast.walk((where, exprs)):
+        if isinstance(node, ast.Param):
+            uses[node.name] = uses.get(node.name, 0) + 1
+    names = {name: field for name, field in fields.items() if uses.get(name) == 1}
     if not names:
         return param_sets
     out = []
     for params in param_sets:
-        converted = {name: compared_key(spec, f, _value(equalities[f], params))
-                     for f, name in names.items()}
+        converted = {name: compared_key(spec, field, _value(ast.Param(name), params))
+                     for name, field in names.items()}
         out.append({**params, **converted} if any(
             converted[name] is not params[name] for name in converted) else params)
+    return out
+
+
+_KEY_COMPARISONS = frozenset({"=", "!=", "<>", "<", "<=", ">", ">=", "==", "is", "is not"})
+_SUBQUERIES = (ast.Exists, ast.ScalarSubquery, ast.InSelect, ast.Select)
+
+
+def _key_params(spec: CollectionSpec, ref: str, where: ast.Expr | None) -> dict[str, str]:
+    """{parameter name: key field} of the parameters ``where`` compares with a key field."""
+    out: dict[str, str] = {}
+
+    def key_field(e: ast.Expr) -> str | None:
+        return e.name if isinstance(e, ast.Column) and e.table in (None, ref) and (
+            e.name in spec.primary_key) else None
+
+    for node in ast.walk(where, _SUBQUERIES):  # (a subquery's id is another table's)
+        if isinstance(node, ast.Binary) and node.op in _KEY_COMPARISONS:
+            for column, value in ((node.left, node.right), (node.right, node.left)):
+                if (field := key_field(column)) is not None and isinstance(value, ast.Param):
+                    out[value.name] = field
+        elif isinstance(node, ast.InList) and (field := key_field(node.expr)) is not None:
+            out.update((item.name, field) for item in node.items
+                       if isinstance(item, ast.Param))
     return out
 
 

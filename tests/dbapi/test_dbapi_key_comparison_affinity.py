@@ -60,7 +60,12 @@ def _by_key(ex: Execute, table: str, key: str, stored: list[Any], value: Any) ->
         ex(f"UPDATE {table} SET v = ? WHERE {key} = ?", [("a", value), ("b", value)],
            many=True),
         ex(f"SELECT {key}, v FROM {table} ORDER BY {key}"),
+        ex(f"UPDATE {table} SET v = v || 'e' WHERE {key} IN (?, 'none') OR v = 'none'",
+           (value,)),
+        ex(f"SELECT {key}, v FROM {table} ORDER BY {key}"),
         ex(f"DELETE FROM {table} WHERE {key} = ?", [(value,)], many=True),
+        ex(f"SELECT {key}, v FROM {table} ORDER BY {key}"),
+        ex(f"DELETE FROM {table} WHERE {key} IN (?, ?)", (value, 3)),
         ex(f"SELECT {key}, v FROM {table} ORDER BY {key}"),
     ]
 
