@@ -88,6 +88,7 @@ def cluster_commands(
     out: list[dict[str, Any]] = []
     wanted: dict[str, str] = {}
     written: dict[str, list[str] | None] = {}  # ids this batch writes -> their new keys
+    put_at: dict[str, int] = {}  # ids PUT since their last DELETE -> that PUT's place in out
     for cmd in batch.commands:
         if isinstance(cmd, CompareExchange):
             out.append(cmd.to_json())
@@ -98,6 +99,7 @@ def cluster_commands(
             out.append({"Id": cmd.id, "ChangeVector": None, "Type": "DELETE",
                         "OriginalChangeVector": cmd.expected or cmd.seen})
             written[cmd.id] = None
+            put_at.pop(cmd.id, None)
             continue
         spec = spec_of(cmd.collection)
         body = final_body(batch, cmd)
@@ -107,8 +109,20 @@ def cluster_commands(
         doc = dict(body)
         kept = metadata.get(cmd.id.lower()) if metadata and isinstance(cmd, Patch) else None
         doc["@metadata"] = {**(kept or {}), "@collection": cmd.collection}
-        out.append({"Id": cmd.id, "ChangeVector": None, "OriginalChangeVector": original or None,
-                    "Document": doc, "Type": "PUT"})
+        put = {"Id": cmd.id, "ChangeVector": None, "OriginalChangeVector": original or None,
+               "Document": doc, "Type": "PUT"}
+        at = put_at.get(cmd.id)
+        if at is None:
+            put_at[cmd.id] = len(out)
+            out.append(put)
+        else:
+            # Written again: one PUT of the document as last written, guarded as the first
+            # (a second PUT's atomic guard would no longer match after the first's write).
+            put["OriginalChangeVector"] = out[at]["OriginalChangeVector"] or original or None
+            out[at] = put
+            for key in written.get(cmd.id) or ():  # (values the earlier body held)
+                if wanted.get(key) == cmd.id:
+                    del wanted[key]
         keys = unique_keys(spec, body)
         written[cmd.id] = keys
         for key in keys:
