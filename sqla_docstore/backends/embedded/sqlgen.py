@@ -143,6 +143,29 @@ class _Scope:
     labels: dict[str, ast.Expr | None] = field(default_factory=dict)
 
 
+#: SQLite folds the case of identifiers' ASCII letters only
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _label_in_any_case(name: str, labels: dict[str, Any]) -> str | None:
+    """The result label ``name`` names as SQLite compares identifiers (ASCII letters in any
+    case), if exactly one does."""
+    folded = name.translate(_ASCII_LOWER)
+    found = [label for label in labels if label.translate(_ASCII_LOWER) == folded]
+    return found[0] if len(found) == 1 else None
+
+
+def _refuse_other_case(col: ast.Column, columns: tuple[str, ...]) -> None:
+    """A qualified name of a declared column in another case is refused, as an unqualified
+    one is: read as a field it would be a missing one (NULL), where SQLite finds the column.
+    A name no column has in any case reads a field the documents may hold."""
+    folded = col.name.translate(_ASCII_LOWER)
+    declared = [c for c in columns if c.translate(_ASCII_LOWER) == folded]
+    if declared:
+        raise ProgrammingError(f"no such column: {col.table}.{col.name} (the column is "
+                               f"{declared[0]!r}: names of columns compare exactly here)")
+
+
 class SqlGenerator:
     """One generator per plan: collects binds and index candidates while rendering."""
 
@@ -538,9 +561,13 @@ class SqlGenerator:
         if col.table is not None:
             s: _Scope | None = scope
             while s is not None:
-                if col.table in s.sources:
-                    kind = "field" if s.sources[col.table].kind == "collection" else "column"
-                    return kind, col.table
+                source = s.sources.get(col.table)
+                if source is not None:
+                    if source.kind != "collection":
+                        return "column", col.table
+                    if source.columns is not None and col.name not in source.columns:
+                        _refuse_other_case(col, source.columns)
+                    return "field", col.table
                 s = s.parent
             raise ProgrammingError(f"no such table or alias: {col.table}")
         if col.name.lower() in _BARE_KEYWORDS:
@@ -557,10 +584,11 @@ class SqlGenerator:
         known = [ref for ref, src in scope.sources.items()
                  if src.columns is not None and name in src.columns]
         # As in SQLite, a result label names a column in ORDER BY when the term is that bare
-        # name; in GROUP BY, HAVING and within expressions a table's column of the same name
-        # comes first.
-        if name in scope.labels and (self._bare_term or not known):
-            return "label", name
+        # name (in any case); in GROUP BY, HAVING and within expressions a table's column of
+        # the same name comes first.
+        label = name if name in scope.labels else _label_in_any_case(name, scope.labels)
+        if label is not None and (self._bare_term or not known):
+            return "label", label
         if len(known) > 1:
             raise ProgrammingError(f"ambiguous column name: {name}")
         if known:
