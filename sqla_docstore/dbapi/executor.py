@@ -25,6 +25,7 @@ from ..errors import (
     ConcurrencyError,
     DataError,
     DuplicateKeyError,
+    IntegrityError,
     NotSupportedError,
     ProgrammingError,
 )
@@ -471,6 +472,8 @@ def run_insert(
         bodies = plan.bodies(backend, param_sets, pending)
     if plan.int_key is not None:
         columns = _keys_by_affinity(plan.int_key, bodies, columns)
+        if columns is None and _is_rowid_key(spec):
+            _refuse_mismatched_keys(spec, bodies)
     else:
         columns = _text_keys_by_affinity(spec, bodies, columns)
     prefilled = bool(generated)
@@ -602,6 +605,27 @@ def _keys_by_affinity(key: str, bodies: list[dict[str, Any]],
 
 
 _INT_OR_NONE = frozenset({int, type(None)})
+
+
+def _is_rowid_key(spec: CollectionSpec) -> bool:
+    """Whether the key is an ``INTEGER PRIMARY KEY`` (SQLite's rowid: integers only)."""
+    key = spec.primary_key[0]
+    return any(f.name == key and f.type.split("(", 1)[0].upper() == "INTEGER"
+               for f in spec.fields)
+
+
+def _refuse_mismatched_keys(spec: CollectionSpec, bodies: list[dict[str, Any]]) -> None:
+    """An ``INTEGER PRIMARY KEY`` given a value its affinity leaves no integer ('abc', 2.5)
+    is refused, as SQLite refuses it ("datatype mismatch"): the rowid holds integers only."""
+    key = spec.primary_key[0]
+    for body in bodies:
+        value = body.get(key)
+        if value is None or type(value) is int or (
+                type(value) is decimal.Decimal and value.is_finite()
+                and value == value.to_integral_value()):  # (10.0 is the key 10)
+            continue
+        raise IntegrityError(f"datatype mismatch: {spec.name}.{key} is an INTEGER PRIMARY "
+                             f"KEY, which holds integers only, not {value!r}")
 
 
 def _text_keys_by_affinity(spec: CollectionSpec, bodies: list[dict[str, Any]],

@@ -169,3 +169,25 @@ def test_a_text_key_given_as_a_number_is_stored_as_its_text(
         ])
     assert results[0] == results[1]
     assert ("5", "text", "x") in results[1][0]
+
+
+@pytest.mark.parametrize("value", ["abc", 2.5, "2.5", " x ", "9223372036854775808"], ids=repr)
+def test_an_integer_primary_key_given_no_integer_is_a_datatype_mismatch(
+        both: tuple[Execute, Execute], value: Any) -> None:
+    """SQLite's INTEGER PRIMARY KEY is the rowid: a value its affinity leaves no integer is
+    refused ("datatype mismatch", IntegrityError), one row or in an executemany; the DB-API
+    stored it in a document t/abc. Nothing of the statement is written."""
+    results = []
+    for ex in both:
+        ex("DELETE FROM t")
+        outcome = []
+        for sql, params, many in [
+                ("INSERT INTO t (id, v) VALUES (?, 'x')", (value,), False),
+                ("INSERT INTO t (id, v) VALUES (?, ?)", [(value, "y")], True)]:
+            try:
+                ex(sql, params, many=many)
+            except Exception as exc:  # noqa: BLE001 - sqlite3's class or ours, compared by name
+                outcome.append((type(exc).__name__, "datatype mismatch" in str(exc)))
+        outcome.append(ex("SELECT id, v FROM t"))
+        results.append(outcome)
+    assert results[0] == results[1] == [("IntegrityError", True), ("IntegrityError", True), []]
