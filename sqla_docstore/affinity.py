@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .generated import sqlite_text
+from .schema import CollectionSpec, ColumnAffinity, column_affinity
 
 #: SQLite's numeric literals (sqlite3AtoF): no hex, no underscores, its own white space,
 #: ASCII digits only (re.ASCII: the Arabic-Indic digit '\u0663' is no 3 to SQLite)
@@ -61,12 +62,21 @@ def text_affinity(value: Any) -> Any:
     return value
 
 
+#: what SQLite's comparison makes of a value (of no affinity) compared with a column, for
+#: INTEGER and TEXT affinity (others: left as given)
+_COMPARED: dict[ColumnAffinity, Callable[[Any], Any]] = {
+    ColumnAffinity.INTEGER: integer_affinity, ColumnAffinity.TEXT: text_affinity}
+
+
 def compared_with(type_name: str) -> Callable[[Any], Any] | None:
     """What SQLite's comparison makes of a value (of no affinity) compared with a column of
-    the declared type ``type_name``, for INTEGER and TEXT affinity; None: left as given."""
-    base = type_name.split("(", 1)[0].upper()
-    if "INT" in base:
-        return integer_affinity
-    if any(word in base for word in ("CHAR", "CLOB", "TEXT")):
-        return text_affinity
-    return None
+    the declared type ``type_name``; None: left as given."""
+    return _COMPARED.get(column_affinity(type_name))
+
+
+def compared_field(spec: CollectionSpec, field: str, value: Any) -> Any:
+    """``value`` as SQLite compares it with the declared field ``field`` (``compared_with``;
+    a field not declared: as given)."""
+    affinity = spec.affinities.get(field)
+    convert = _COMPARED.get(affinity) if affinity is not None else None
+    return value if convert is None else convert(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 from functools import cached_property
 from typing import Any
 
@@ -13,6 +14,30 @@ from .errors import ProgrammingError
 EXACT_NUMBER_TYPES = frozenset({"INTEGER", "INT", "BIGINT", "SMALLINT", "NUMERIC", "DECIMAL"})
 #: declared types of exact decimals: their numbers are read as decimal.Decimal (dbapi.decimals)
 DECIMAL_TYPES = frozenset({"NUMERIC", "DECIMAL"})
+
+
+class ColumnAffinity(Enum):
+    """SQLite's type affinity of a declared column type (its rules, in order)."""
+
+    INTEGER = "integer"
+    TEXT = "text"
+    BLOB = "blob"
+    REAL = "real"
+    NUMERIC = "numeric"
+
+
+def column_affinity(declared: str) -> ColumnAffinity:
+    """The affinity SQLite gives a column declared with this type ("" when none)."""
+    base = declared.split("(", 1)[0].upper()
+    if "INT" in base:
+        return ColumnAffinity.INTEGER
+    if any(word in base for word in ("CHAR", "CLOB", "TEXT")):
+        return ColumnAffinity.TEXT
+    if not base or "BLOB" in base:
+        return ColumnAffinity.BLOB
+    if any(word in base for word in ("REAL", "FLOA", "DOUB")):
+        return ColumnAffinity.REAL
+    return ColumnAffinity.NUMERIC
 
 
 @dataclass(frozen=True)
@@ -196,6 +221,11 @@ class CollectionSpec:
     @cached_property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @cached_property
+    def affinities(self) -> dict[str, ColumnAffinity]:
+        """SQLite's affinity of each declared field."""
+        return {f.name: column_affinity(f.type) for f in self.fields}
 
     @cached_property
     def required_fields(self) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from .. import rowexpr, values
-from ..affinity import compared_with, integer_affinity, text_affinity
+from ..affinity import compared_field, compared_with, integer_affinity, text_affinity
 from ..backends.base import BackendConnection
 from ..commands import CreateRun, Delete, Patch, PatchRun, Put, Recompute
 from ..errors import (
@@ -219,7 +219,7 @@ class PointLookup:
     @cached_property
     def int_key(self) -> bool:
         """Whether an integer compared with the (first) key field is compared as it is."""
-        return compared_key(self.spec, self.spec.primary_key[0], 1) == 1
+        return compared_field(self.spec, self.spec.primary_key[0], 1) == 1
 
     @cached_property
     def _pick(self) -> Any:
@@ -359,7 +359,7 @@ def run_point(
         return None if rows is None else Outcome(list(point.labels), rows, -1)
     wanted: dict[str, list[tuple[Any, ...]]] = {}
     for exprs in point.keys:
-        key = tuple(compared_key(spec, f, _value(k, params))
+        key = tuple(compared_field(spec, f, _value(k, params))
                     for f, k in zip(spec.primary_key, exprs, strict=True))
         if any(isinstance(k, decimal.Decimal) for k in key):
             return None
@@ -375,7 +375,7 @@ def run_point(
             continue
         body = doc[1]
         # Different key values share an id text (1 and "1"); SQL equality is on the values.
-        stored = tuple([compared_key(spec, f, body.get(f)) for f in spec.primary_key])
+        stored = tuple([compared_field(spec, f, body.get(f)) for f in spec.primary_key])
         if any(stored == key for key in keys):
             out.rows.append(_unshared(point.row(body)))
     return out
@@ -387,7 +387,7 @@ def key_rows(backend: BackendConnection, point: PointLookup, value: Any,
     one-field key: the common load by key (``session.get``), run without a dict of names."""
     spec = point.spec
     if type(value) is not int or not point.int_key:
-        value = compared_key(spec, spec.primary_key[0], value)
+        value = compared_field(spec, spec.primary_key[0], value)
     if type(value) is int and point.int_prefix is not None:
         doc_id = f"{point.int_prefix}/{value}"  # (spec.document_id's text of an int)
     elif isinstance(value, decimal.Decimal):
@@ -402,7 +402,7 @@ def key_rows(backend: BackendConnection, point: PointLookup, value: Any,
         return []
     stored = doc[1].get(spec.primary_key[0])
     if stored == value or type(stored) is str and (
-            compared_key(spec, spec.primary_key[0], stored) == value):  # (as SQLite stores it)
+            compared_field(spec, spec.primary_key[0], stored) == value):  # (as SQLite stores it)
         return [_unshared(point.row(doc[1]))]
     return []
 
@@ -426,17 +426,6 @@ def _unshared_column(column: list[Any]) -> list[Any]:
     if _CONTAINERS.isdisjoint(map(type, column)):
         return column
     return [copy.deepcopy(value) if type(value) in _CONTAINERS else value for value in column]
-
-
-def compared_key(spec: CollectionSpec, field: str, value: Any) -> Any:
-    """``value`` as SQLite compares it with the field ``field`` (a key's): converted by the
-    field's affinity, as SQLite converts a bound value compared with a column (``id = '2'``
-    with an INTEGER ``id`` finds 2; ``code = 2`` with a TEXT ``code`` finds ``'2'``)."""
-    for f in spec.fields:
-        if f.name == field:
-            convert = compared_with(f.type)
-            return value if convert is None else convert(value)
-    return value
 
 
 # ----------------------------------------------------------------------------- inserts
@@ -1206,7 +1195,7 @@ def _keys_compared(spec: CollectionSpec, ref: str, where: ast.Expr | None,
         return param_sets
     out = []
     for params in param_sets:
-        converted = {name: compared_key(spec, field, _value(ast.Param(name), params))
+        converted = {name: compared_field(spec, field, _value(ast.Param(name), params))
                      for name, field in names.items()}
         out.append({**params, **converted} if any(
             converted[name] is not params[name] for name in converted) else params)
@@ -1248,11 +1237,11 @@ def _matches_by_key(
         field, expr = next(iter(equalities.items()))           # integer key
         columns = _plain_columns((expr,), param_sets)
         if columns is not None and set(map(type, columns[0])) == {int} and (
-                compared_key(spec, field, 1) == 1):  # (a TEXT key compares '1')
+                compared_field(spec, field, 1) == 1):  # (a TEXT key compares '1')
             return _matches_by_int_key(backend, spec, field, columns[0], pending, key_only)
     wanted: list[tuple[dict[str, Any], str | None]] = []
     for params in param_sets:
-        expect = {f: compared_key(spec, f, _value(e, params)) for f, e in equalities.items()}
+        expect = {f: compared_field(spec, f, _value(e, params)) for f, e in equalities.items()}
         key = tuple(expect[k] for k in spec.primary_key)
         wanted.append((expect, None if None in key else spec.document_id(key)))
     docs = _documents_by_id(backend, spec, {d for _, d in wanted if d is not None}, pending,
@@ -1265,7 +1254,7 @@ def _matches_by_key(
             out.append([])
             continue
         for f, v in expect.items():
-            if not _same(compared_key(spec, f, body.get(f)), v):
+            if not _same(compared_field(spec, f, body.get(f)), v):
                 out.append([])
                 break
         else:
@@ -1291,7 +1280,7 @@ def _matches_by_int_key(backend: BackendConnection, spec: CollectionSpec, field:
         stored = body.get(field)
         # (``_same`` of an integer and a stored integer: equality)
         if (type(stored) is int and stored == key) or _same(stored, key) or (
-                type(stored) is str and compared_key(spec, field, stored) == key):
+                type(stored) is str and compared_field(spec, field, stored) == key):
             out.append([Match(doc[0], body, doc[2])])
         else:
             out.append([])
@@ -1446,9 +1435,9 @@ def _in_turn(
         keys: list[Any] = (columns[0] if columns is not None
                            else [_value(expr, p) for p in param_sets])
         if set(map(type, keys)) != {int}:  # ('2' and 2 are one key of an INTEGER column)
-            keys = [compared_key(spec, spec.primary_key[0], k) for k in keys]
+            keys = [compared_field(spec, spec.primary_key[0], k) for k in keys]
     else:
-        keys = [tuple(compared_key(spec, k, _value(equalities[k], p)) for k in spec.primary_key)
+        keys = [tuple(compared_field(spec, k, _value(equalities[k], p)) for k in spec.primary_key)
                 for p in param_sets]
     try:
         distinct = len(set(keys)) == len(keys)
@@ -1560,7 +1549,7 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
     field, expr = by_key
     columns = _plain_columns((expr, *(e for _, e in stmt.assignments)), group)
     if columns is None or set(map(type, columns[0])) != {int} or (
-            compared_key(spec, field, 1) != 1):  # (a TEXT key compares '1')
+            compared_field(spec, field, 1) != 1):  # (a TEXT key compares '1')
         return None
     keys = columns[0]
     head = "" if spec.key_is_id else spec.prefix + "/"
@@ -1582,7 +1571,7 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
         stored = body.get(field)
         # (``_same`` of an integer and a stored integer: equality)
         if not ((type(stored) is int and stored == key) or _same(stored, key) or (
-                type(stored) is str and compared_key(spec, field, stored) == key)):
+                type(stored) is str and compared_field(spec, field, stored) == key)):
             continue
         changes = ({name: set_values[0]} if name is not None
                    else dict(zip(names, set_values, strict=True)))
@@ -1644,7 +1633,7 @@ def _update_one(
         spec, name, next(computed), name in plan.json_texts) for name, e in stmt.assignments]
     changes = dict(zip((name for name, _ in stmt.assignments), new_values, strict=True))
     if plan.assigns_key:  # a key stored by its column's affinity ('8' is 8), as INSERT does
-        changes.update((k, compared_key(spec, k, changes[k])) for k in spec.primary_key
+        changes.update((k, compared_field(spec, k, changes[k])) for k in spec.primary_key
                        if k in changes)
     body = dict(match.body)
     body.update(changes)

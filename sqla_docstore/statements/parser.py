@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from functools import lru_cache
 from typing import Any
 
 from ..errors import NotSupportedError, ProgrammingError
 from ..schema import (
     CollectionSpec,
+    ColumnAffinity,
     IndexElement,
     IndexKey,
     alter_problem,
+    column_affinity,
     index_key_from_json,
     index_key_problem,
     plain_fields,
@@ -341,40 +342,16 @@ _COLUMN_CONSTRAINT_WORDS = ("constraint", "primary", "not", "null", "unique", "c
                             "default", "collate", "references", "generated", "as", "on")
 
 
-class _Affinity(Enum):
-    """SQLite's type affinity of a declared column type (its rules, in order)."""
-
-    INTEGER = "integer"
-    TEXT = "text"
-    BLOB = "blob"
-    REAL = "real"
-    NUMERIC = "numeric"
-
-
-def _affinity(declared: str) -> _Affinity:
-    """The affinity SQLite gives a column declared with this type ("" when none)."""
-    base = declared.split("(", 1)[0]
-    if "INT" in base:
-        return _Affinity.INTEGER
-    if any(word in base for word in ("CHAR", "CLOB", "TEXT")):
-        return _Affinity.TEXT
-    if not base or "BLOB" in base:
-        return _Affinity.BLOB
-    if any(word in base for word in ("REAL", "FLOA", "DOUB")):
-        return _Affinity.REAL
-    return _Affinity.NUMERIC
-
-
 _NUMBER_TEXT = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 
 
-def _number(text: str, affinity: _Affinity) -> int | float:
+def _number(text: str, affinity: ColumnAffinity) -> int | float:
     """A well-formed number's value as a column of that numeric affinity stores it: an
     integer when it is one (``2.0`` is 2 but in a REAL column), else a real number."""
-    if _INTEGER_TEXT.match(text.strip()) and affinity is not _Affinity.REAL:
+    if _INTEGER_TEXT.match(text.strip()) and affinity is not ColumnAffinity.REAL:
         return int(text)
     value = float(text)
-    if affinity is _Affinity.REAL or not value.is_integer() or abs(value) >= 2 ** 63:
+    if affinity is ColumnAffinity.REAL or not value.is_integer() or abs(value) >= 2 ** 63:
         return value
     return int(value)
 
@@ -390,8 +367,8 @@ def _quoted_default(declared: str, text: str) -> Any:
             return json.loads(text)
         except (ValueError, RecursionError):
             return text
-    affinity = _affinity(declared)
-    if affinity in (_Affinity.TEXT, _Affinity.BLOB) or not _NUMBER_TEXT.match(text):
+    affinity = column_affinity(declared)
+    if affinity in (ColumnAffinity.TEXT, ColumnAffinity.BLOB) or not _NUMBER_TEXT.match(text):
         return text
     return _number(text, affinity)
 
@@ -400,10 +377,10 @@ def _number_default(declared: str, text: str) -> Any:
     """``DEFAULT -1.5``: the number as the column's affinity stores it; in a TEXT column an
     integer's text (``+007`` is ``7``, as SQLite stores it) and a real number, which stores
     as SQLite's text of it on insert; as written in a column without a type."""
-    affinity = _affinity(declared)
-    if affinity is _Affinity.TEXT:
+    affinity = column_affinity(declared)
+    if affinity is ColumnAffinity.TEXT:
         return str(int(text)) if _INTEGER_TEXT.match(text) else float(text)
-    if affinity is _Affinity.BLOB:
+    if affinity is ColumnAffinity.BLOB:
         return int(text) if _INTEGER_TEXT.match(text) else float(text)
     return _number(text, affinity)
 
@@ -411,7 +388,7 @@ def _number_default(declared: str, text: str) -> Any:
 def _boolean_default(declared: str, word: str) -> Any:
     """``DEFAULT TRUE``: SQLite's 1 or 0 (``'1'`` in a TEXT column)."""
     value = int(word.lower() == "true")
-    return str(value) if _affinity(declared) is _Affinity.TEXT else value
+    return str(value) if column_affinity(declared) is ColumnAffinity.TEXT else value
 
 
 def _no_parameters(node: Any, where: str) -> None:
