@@ -1389,9 +1389,21 @@ class _Parser:
             return ast.InSelect(left, select, negated)
         if self.accept_op(")"):
             return ast.InList(left, (), negated)
-        items = self.expr_list()
+        items = self.values_rows() if self.accept_kw("values") else self.expr_list()
         self.expect_op(")")
         return ast.InList(left, items, negated)
+
+    def values_rows(self) -> tuple[ast.Expr, ...]:
+        """``IN (VALUES (a, b), (c, d))``, as SQLAlchemy's ``tuple_(...).in_()`` renders it:
+        the rows of the list (a one-value row is its value)."""
+        rows: list[ast.Expr] = []
+        while True:
+            self.expect_op("(")
+            items = self.expr_list()
+            self.expect_op(")")
+            rows.append(items[0] if len(items) == 1 else ast.TupleExpr(items))
+            if not self.accept_op(","):
+                return tuple(rows)
 
     def additive(self) -> ast.Expr:
         left = self.multiplicative()
