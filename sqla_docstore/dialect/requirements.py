@@ -30,6 +30,15 @@ class Requirements(SuiteRequirements):
         return exclusions.open()
 
     @property
+    def tuple_in(self) -> Any:
+        # Row values in IN lists, as SQLite's (a, b) IN (VALUES (?, ?), ...).
+        return exclusions.open()
+
+    @property
+    def tuple_in_w_empty(self) -> Any:
+        return exclusions.open()
+
+    @property
     def implicitly_named_constraints(self) -> Any:
         return exclusions.closed()
 
