@@ -210,6 +210,12 @@ class DocstoreCompiler(compiler.SQLCompiler):
             return f"{left} / {right}"
         return f"CAST(({left} / {right}) AS INTEGER)"
 
+    def visit_bitwise_xor_op_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
+        # SQL has no XOR operator (SQLite's dialect neither): a ^ b is (a | b) & ~(a & b)
+        left = self.process(binary.left, eager_grouping=True, **kw)
+        right = self.process(binary.right, eager_grouping=True, **kw)
+        return f"(({left} | {right}) & ~({left} & {right}))"
+
     def visit_empty_set_expr(self, element_types: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("an empty IN list of tuples is not supported by sqla_docstore")
 

@@ -124,6 +124,27 @@ class Requirements(SuiteRequirements):
     def precision_numerics_retains_significant_digits(self) -> Any:
         return exclusions.open()
 
+    @property
+    def supports_bitwise_and(self) -> Any:
+        return exclusions.open()
+
+    @property
+    def supports_bitwise_or(self) -> Any:
+        return exclusions.open()
+
+    @property
+    def supports_bitwise_not(self) -> Any:
+        return exclusions.open()
+
+    @property
+    def supports_bitwise_xor(self) -> Any:
+        # rendered (a | b) & ~(a & b): SQL has no XOR
+        return exclusions.open()
+
+    @property
+    def supports_bitwise_shift(self) -> Any:
+        return exclusions.open()
+
     # precision_numerics_many_significant_digits stays closed: a numeric literal in SQL text
     # is read as SQLite reads it (a double), so 5.02797279921331664759 / 0.71828182845904523537
     # gives SQLite's 7.000000000000001, not 7.

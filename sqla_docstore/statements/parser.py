@@ -37,6 +37,9 @@ CLAUSE_WORDS = frozenset(
 )
 _COMPARISONS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
                 ">=": ">="}
+_EQUALITIES = frozenset({"=", "==", "!=", "<>"})
+_ORDERINGS = frozenset({"<", "<=", ">", ">="})
+_BITWISE = frozenset({"&", "|", "<<", ">>"})
 _NAME_PART = r'(?:"(?:[^"]|"")*"|[\w@/-]+)'
 _DDL = re.compile(
     rf"\s*(CREATE|DROP|ALTER)\s+(COLLECTION|INDEX)\s+({_NAME_PART}(?:\.{_NAME_PART})*)\s*(.*)\Z",
@@ -1337,12 +1340,13 @@ class _Parser:
         return self.predicate()
 
     def predicate(self) -> ast.Expr:
-        left = self.additive()
+        """SQLite's equality level (``= != IS IN LIKE BETWEEN``) over relational terms."""
+        left = self.relational()
         while True:
             tok = self.tok
-            if tok.kind == "op" and tok.value in _COMPARISONS:
+            if tok.kind == "op" and tok.value in _EQUALITIES:
                 self.i += 1
-                left = ast.Binary(_COMPARISONS[tok.value], left, self.additive())
+                left = ast.Binary(_COMPARISONS[tok.value], left, self.relational())
                 continue
             if tok.is_kw("is"):
                 self.i += 1
@@ -1351,12 +1355,12 @@ class _Parser:
                     left = ast.IsNull(left, negated)
                 elif self.accept_kw("distinct"):
                     self.expect_kw("from")
-                    left = ast.IsDistinct(left, self.additive(), negated)
+                    left = ast.IsDistinct(left, self.relational(), negated)
                 elif self.accept_kw("true", "false"):
                     value = self.tokens[self.i - 1].value.lower() == "true"
                     left = ast.IsBool(left, value, negated)
                 else:
-                    right = self.additive()  # SQLite's IS: null-safe equality
+                    right = self.relational()  # SQLite's IS: null-safe equality
                     left = ast.IsDistinct(left, right, not negated)
                 continue
             negated = False
@@ -1366,13 +1370,13 @@ class _Parser:
             if self.accept_kw("in"):
                 left = self.in_tail(left, negated)
             elif self.accept_kw("between"):
-                low = self.additive()
+                low = self.relational()
                 self.expect_kw("and")
-                left = ast.Between(left, low, self.additive(), negated)
+                left = ast.Between(left, low, self.relational(), negated)
             elif self.tok.is_kw("like", "ilike"):
                 ilike = self.advance().value.lower() == "ilike"
-                pattern = self.additive()
-                escape = self.additive() if self.accept_kw("escape") else None
+                pattern = self.relational()
+                escape = self.relational() if self.accept_kw("escape") else None
                 left = ast.Like(left, pattern, escape, negated, ilike)
             elif self.tok.is_kw("glob", "regexp", "match"):
                 self.unsupported(self.tok.value.upper())
@@ -1405,6 +1409,23 @@ class _Parser:
             if not self.accept_op(","):
                 return tuple(rows)
 
+    def relational(self) -> ast.Expr:
+        """``< <= > >=``, binding tighter than ``=`` as in SQLite (``a = b < c`` is
+        ``a = (b < c)``)."""
+        left = self.bitwise()
+        while self.tok.kind == "op" and self.tok.value in _ORDERINGS:
+            op = self.advance().value
+            left = ast.Binary(op, left, self.bitwise())
+        return left
+
+    def bitwise(self) -> ast.Expr:
+        """``& | << >>``, one level, left to right, as in SQLite."""
+        left = self.additive()
+        while self.tok.kind == "op" and self.tok.value in _BITWISE:
+            op = self.advance().value
+            left = ast.Binary(op, left, self.additive())
+        return left
+
     def additive(self) -> ast.Expr:
         left = self.multiplicative()
         while self.tok.kind == "op" and self.tok.value in ("+", "-"):
@@ -1432,6 +1453,12 @@ class _Parser:
         return left
 
     def unary(self) -> ast.Expr:
+        if self.tok.kind == "op" and self.tok.value == "~":
+            self.i += 1
+            self.nest()
+            operand = self.unary()
+            self.nesting -= 1
+            return ast.Unary("~", operand)
         if self.tok.kind == "op" and self.tok.value in ("-", "+"):
             self.nest()
             operand = self._signed()

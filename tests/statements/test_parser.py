@@ -78,7 +78,7 @@ def test_lexer_kinds_and_unquoting() -> None:
 
 def test_lexer_rejects_unknown_character() -> None:
     with pytest.raises(ProgrammingError, match="unexpected character"):
-        tokenize("select & from users")
+        tokenize("select ^ from users")
 
 
 def test_parse_makes_a_new_tree_each_time() -> None:
@@ -483,3 +483,15 @@ def test_not_supported_is_not_a_programming_error() -> None:
 def test_syntax_error_message_points_at_the_token() -> None:
     with pytest.raises(ProgrammingError, match="near '=' at position 26"):
         parse("SELECT a FROM t WHERE a = = 1")
+
+
+def test_ordering_binds_tighter_than_equality_and_bitwise_between_them() -> None:
+    # SQLite's precedence: "a = b < c" is a = (b < c); "a < b & c" is a < (b & c);
+    # "a & b + c" is a & (b + c)
+    stmt = parse("SELECT a = b < c, a < b & c, a & b + c, ~a + b FROM t")
+    assert isinstance(stmt, ast.Select)
+    eq, lt, band, neg = (item.expr for item in stmt.columns)
+    assert eq.op == "=" and eq.right.op == "<"
+    assert lt.op == "<" and lt.right.op == "&"
+    assert band.op == "&" and band.right.op == "+"
+    assert neg.op == "+" and neg.left == ast.Unary("~", ast.Column(None, "a"))

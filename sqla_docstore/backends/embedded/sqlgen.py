@@ -650,6 +650,8 @@ class SqlGenerator:
         raise NotSupportedError("'*' outside of count(*) and the select list")
 
     def _x_Unary(self, e: ast.Unary, scope: _Scope, index: bool) -> str:
+        if e.op == "~":  # a wide number would be complemented as its approximation
+            return f"(~{self._operand(e.operand, scope, e.op)})"
         op = "NOT " if e.op == "not" else e.op  # (negation is exact: no wide-number guard)
         return f"({op}{self.expr(e.operand, scope, index)})"
 
@@ -1220,7 +1222,7 @@ def _labels(stmt: ast.SelectLike) -> list[str]:
     return [c.alias or _default_label(c.expr) for c in stmt.columns]
 
 
-_ARITHMETIC = frozenset({"+", "-", "*", "/", "%"})
+_ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "&", "|", "<<", ">>"})
 
 
 def _refuse_aggregates(exprs: tuple[ast.Expr, ...], where: str) -> None:
