@@ -313,6 +313,8 @@ def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
     a transaction drops the rows that transaction wrote: a collection created again starts
     empty, and COMMIT sends the transaction's other writes."""
     backend = conn.backend
+    if _nothing_to_do(backend, stmt):
+        return
     if isinstance(stmt, ast.CreateCollection):
         check_schema(CollectionSpec.from_json(stmt.name, stmt.spec), backend.evaluate)
         if stmt.spec.get("temporary"):
@@ -328,9 +330,32 @@ def _run_schema(conn: Connection, stmt: ast.Statement) -> None:
                 raise errors.ProgrammingError(f"use DROP VIEW to delete view {stmt.name}")
             prefix = spec.prefix
     _refuse_alter_over_pending(conn, stmt)
-    backend.execute_schema(stmt)
+    try:
+        backend.execute_schema(stmt)
+    except errors.OperationalError:
+        conditional = getattr(stmt, "if_exists", False) or getattr(stmt, "if_not_exists", False)
+        if conditional and _nothing_to_do(backend, stmt):
+            return  # another client created or dropped it meanwhile
+        raise
     if isinstance(stmt, ast.DropCollection) and prefix is not None:
         conn.pending.discard_collection(stmt.name, prefix)
+
+
+def _nothing_to_do(backend: BackendConnection, stmt: ast.Statement) -> bool:
+    """``CREATE ... IF NOT EXISTS`` of a table (or view) that exists, ``DROP ... IF EXISTS``
+    of one that does not: nothing, as in SQLite. A DROP INDEX of no index without IF EXISTS
+    is an OperationalError, as SQLite says it."""
+    if isinstance(stmt, ast.CreateCollection) and stmt.if_not_exists:
+        return backend.exists(stmt.name)
+    if isinstance(stmt, ast.DropCollection) and stmt.if_exists:
+        return not backend.exists(stmt.name)
+    if isinstance(stmt, ast.DropIndex):
+        if any(stmt.name in backend.spec(name).indexes for name in backend.collection_names()):
+            return False
+        if stmt.if_exists:
+            return True
+        raise errors.OperationalError(f"no such index: {stmt.name}")
+    return False
 
 
 def _refuse_alter_over_pending(conn: Connection, stmt: ast.Statement) -> None:

@@ -304,7 +304,9 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
         text = self._create_table_text(create, spec, **kw)
         if text is not None:
             return text
-        return f"CREATE COLLECTION {self.preparer.format_table(table)} {json.dumps(spec)}"
+        condition = "IF NOT EXISTS " if create.if_not_exists else ""
+        return (f"CREATE COLLECTION {condition}{self.preparer.format_table(table)} "
+                f"{json.dumps(spec)}")
 
     def _create_table_text(self, create: Any, spec: dict[str, Any], **kw: Any) -> str | None:
         """SQL's CREATE TABLE for ``create`` if it gives the collection ``spec``, else None."""
@@ -315,7 +317,7 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
             return None
         if any(not is_temporary_prefix(p) for p in table._prefixes):
             return text
-        if spec["indexes"] or spec.get("key_is_id") or create.if_not_exists:
+        if spec["indexes"] or spec.get("key_is_id"):
             return None
         try:
             stmt = parse(text)
@@ -389,7 +391,8 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
         return {**element, "desc": True} if desc else element
 
     def visit_drop_table(self, drop: Any, *args: Any, **kw: Any) -> str:
-        return f"DROP COLLECTION {self.preparer.format_table(drop.element)}"
+        condition = "IF EXISTS " if drop.if_exists else ""
+        return f"DROP COLLECTION {condition}{self.preparer.format_table(drop.element)}"
 
     def visit_create_index(self, create: Any, *args: Any, **kw: Any) -> str:
         # SQL's text (the DB-API parses it as SQLite does), checked as the spec's index is
@@ -398,7 +401,8 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
         return str(super().visit_create_index(create, *args, **kw))
 
     def visit_drop_index(self, drop: Any, *args: Any, **kw: Any) -> str:
-        return f"DROP INDEX {self._index_ddl_name(drop.element)}"
+        condition = "IF EXISTS " if drop.if_exists else ""
+        return f"DROP INDEX {condition}{self._index_ddl_name(drop.element)}"
 
     def visit_create_sequence(self, create: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("sequences are not supported by sqla_docstore (ids come from HiLo)")

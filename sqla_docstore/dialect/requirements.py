@@ -145,6 +145,14 @@ class Requirements(SuiteRequirements):
     def supports_bitwise_shift(self) -> Any:
         return exclusions.open()
 
+    @property
+    def table_ddl_if_exists(self) -> Any:
+        return exclusions.open()
+
+    # index_ddl_if_exists stays closed though CREATE INDEX IF NOT EXISTS works: its tests
+    # expect CreateTable to leave the table's indexes out, and the store creates a table's
+    # indexes with it, in one step (DocstoreDDLCompiler.table_spec).
+
     # precision_numerics_many_significant_digits stays closed: a numeric literal in SQL text
     # is read as SQLite reads it (a double), so 5.02797279921331664759 / 0.71828182845904523537
     # gives SQLite's 7.000000000000001, not 7.

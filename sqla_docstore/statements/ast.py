@@ -369,11 +369,13 @@ class Delete:
 class CreateCollection:
     name: str
     spec: dict[str, Any] = field(hash=False, compare=False)
+    if_not_exists: bool = False
 
 
 @dataclass(frozen=True)
 class DropCollection:
     name: str
+    if_exists: bool = False
 
 
 @dataclass(frozen=True)
@@ -388,6 +390,7 @@ class CreateIndex:
 @dataclass(frozen=True)
 class DropIndex:
     name: str
+    if_exists: bool = False
 
 
 @dataclass(frozen=True)

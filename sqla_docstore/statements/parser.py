@@ -42,7 +42,8 @@ _ORDERINGS = frozenset({"<", "<=", ">", ">="})
 _BITWISE = frozenset({"&", "|", "<<", ">>"})
 _NAME_PART = r'(?:"(?:[^"]|"")*"|[\w@/-]+)'
 _DDL = re.compile(
-    rf"\s*(CREATE|DROP|ALTER)\s+(COLLECTION|INDEX)\s+({_NAME_PART}(?:\.{_NAME_PART})*)\s*(.*)\Z",
+    r"\s*(CREATE|DROP|ALTER)\s+(COLLECTION|INDEX)\s+(?:(IF\s+(?:NOT\s+)?EXISTS)\s+)?"
+    rf"({_NAME_PART}(?:\.{_NAME_PART})*)\s*(.*)\Z",
     re.IGNORECASE | re.DOTALL,
 )
 _PARTS = re.compile(rf"({_NAME_PART})(?:\.|\Z)")
@@ -134,7 +135,7 @@ def _ddl_spec(verb: str, what: str, name: str, rest: str) -> dict[str, Any]:
 def _sql_create_index(ddl: re.Match[str]) -> bool:
     """``CREATE INDEX name ON table (...)`` (SQL), not the JSON form ``CREATE INDEX name {...}``:
     the parser reads it."""
-    verb, what, _, rest = ddl.groups()
+    verb, what, _, _, rest = ddl.groups()
     return verb.upper() == "CREATE" and what.upper() == "INDEX" and not rest.startswith("{")
 
 
@@ -145,16 +146,23 @@ def _ddl_text(spec: dict[str, Any], key: str, statement: str) -> str:
     return value
 
 
-def _parse_ddl(verb: str, what: str, name: str, rest: str) -> ast.Statement:
+def _parse_ddl(verb: str, what: str, condition: str | None, name: str,
+               rest: str) -> ast.Statement:
     verb, what, name = verb.upper(), what.upper(), _unquote(name)
     spec = _ddl_spec(verb, what, name, rest)
     statement = f"{verb} {what} {name}"
+    conditional = condition is not None
+    if conditional and " ".join(condition.upper().split()) != (
+            "IF NOT EXISTS" if verb == "CREATE" else "IF EXISTS"):
+        raise ProgrammingError(f"{statement}: {verb} takes "
+                               f"{'IF NOT EXISTS' if verb == 'CREATE' else 'IF EXISTS'}, "
+                               f"not {condition.upper()}")
     if what == "COLLECTION":
         if verb == "CREATE":
             CollectionSpec.from_json(name, spec)  # refuses a malformed one now, naming it
-            return ast.CreateCollection(name, spec)
+            return ast.CreateCollection(name, spec, conditional)
         if verb == "DROP":
-            return ast.DropCollection(name)
+            return ast.DropCollection(name, conditional)
         action = _ddl_text(spec, "action", statement)
         problem = alter_problem(action, {k: v for k, v in spec.items() if k != "action"})
         if problem:
@@ -173,9 +181,9 @@ def _parse_ddl(verb: str, what: str, name: str, rest: str) -> ast.Statement:
         if spec.get("unique"):
             plain_fields(elements)  # refuses a unique index on expressions
         return ast.CreateIndex(_ddl_text(spec, "collection", statement), name, elements,
-                               bool(spec.get("unique")))
+                               bool(spec.get("unique")), conditional)
     if verb == "DROP":
-        return ast.DropIndex(name)
+        return ast.DropIndex(name, conditional)
     raise NotSupportedError(f"ALTER INDEX is not supported: {name}")
 
 
@@ -562,9 +570,10 @@ class _Parser:
             stmt = self.create() if tok.is_kw("create") else self.drop_view()
         elif tok.is_kw("drop") and self.peek().is_kw("table"):
             self.i += 2
-            if self.tok.is_kw("if"):
-                self.unsupported("DROP TABLE IF EXISTS (use DROP COLLECTION after has_table)")
-            stmt = ast.DropCollection(self.table_name())
+            if_exists = self.accept_kw("if")
+            if if_exists:
+                self.expect_kw("exists")
+            stmt = ast.DropCollection(self.table_name(), if_exists)
         elif tok.is_kw("with"):
             stmt = self.with_statement()
         else:
@@ -600,9 +609,7 @@ class _Parser:
             self.expect_kw("exists")
         schema, name = self.schema_and_table()
         if not view and self.tok.value == "(" and self.tok.kind == "op":
-            if if_not_exists:
-                self.unsupported("CREATE TABLE IF NOT EXISTS with column definitions")
-            return self.table_definition(name, schema, temporary)
+            return self.table_definition(name, schema, temporary, if_not_exists)
         if temporary:
             self.unsupported("CREATE TEMPORARY TABLE ... AS")
         self.expect_kw("as")
@@ -659,10 +666,11 @@ class _Parser:
             return IndexElement(field=expr.name, desc=True) if desc else expr.name
         return IndexElement(sql=self.text[start:end].strip(), desc=desc)
 
-    def table_definition(self, name: str, schema: str | None,
-                         temporary: bool = False) -> ast.CreateCollection:
-        """``CREATE [TEMPORARY] TABLE [schema.]name (column-def | table-constraint, ...)`` as
-        SQLite reads it, and as SQLAlchemy's DDL compiler renders it:
+    def table_definition(self, name: str, schema: str | None, temporary: bool = False,
+                         if_not_exists: bool = False) -> ast.CreateCollection:
+        """``CREATE [TEMPORARY] TABLE [IF NOT EXISTS] [schema.]name (column-def |
+        table-constraint, ...)`` as SQLite reads it, and as SQLAlchemy's DDL compiler renders
+        it:
 
         * column-def: ``name [type] [CONSTRAINT name] constraint ...`` with ``NOT NULL``,
           ``NULL``, ``PRIMARY KEY [ASC] [AUTOINCREMENT]``, ``UNIQUE``, ``CHECK (expr)``,
@@ -695,7 +703,7 @@ class _Parser:
             spec = parts.spec(schema, temporary)
         except ValueError as exc:
             raise ProgrammingError(f"CREATE TABLE {name}: {exc}") from exc
-        return ast.CreateCollection(name, spec)
+        return ast.CreateCollection(name, spec, if_not_exists)
 
     def words_here(self) -> str:
         """The construct at the current token, for a refusal (``ON CONFLICT``, ``COLLATE``)."""

@@ -124,7 +124,6 @@ def test_temporary_and_generated_columns() -> None:
     ("CREATE UNLOGGED TABLE t (a INTEGER)", "CREATE UNLOGGED TABLE"),
     ("CREATE TEMPORARY TABLE t AS SELECT 1", "CREATE TEMPORARY TABLE ... AS"),
     ("CREATE TEMPORARY VIEW v AS SELECT 1", "CREATE TEMPORARY VIEW"),
-    ("CREATE TABLE IF NOT EXISTS t (a INTEGER)", "IF NOT EXISTS"),
     ("CREATE TABLE t (a INTEGER, CONSTRAINT x EXCLUDE (a))", "table constraint EXCLUDE"),
 ])
 def test_constructs_the_store_lacks_are_refused_by_name(sql: str, construct: str) -> None:
