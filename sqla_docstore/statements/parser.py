@@ -152,11 +152,10 @@ def _parse_ddl(verb: str, what: str, condition: str | None, name: str,
     spec = _ddl_spec(verb, what, name, rest)
     statement = f"{verb} {what} {name}"
     conditional = condition is not None
-    if conditional and " ".join(condition.upper().split()) != (
-            "IF NOT EXISTS" if verb == "CREATE" else "IF EXISTS"):
-        raise ProgrammingError(f"{statement}: {verb} takes "
-                               f"{'IF NOT EXISTS' if verb == 'CREATE' else 'IF EXISTS'}, "
-                               f"not {condition.upper()}")
+    expected = {"CREATE": "IF NOT EXISTS", "DROP": "IF EXISTS"}.get(verb)
+    if condition is not None and " ".join(condition.upper().split()) != expected:
+        takes = f"takes {expected}" if expected else "takes no condition"
+        raise ProgrammingError(f"{statement}: {verb} {takes}, not {condition.upper()}")
     if what == "COLLECTION":
         if verb == "CREATE":
             CollectionSpec.from_json(name, spec)  # refuses a malformed one now, naming it

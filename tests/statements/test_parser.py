@@ -495,3 +495,13 @@ def test_ordering_binds_tighter_than_equality_and_bitwise_between_them() -> None
     assert lt.op == "<" and lt.right.op == "&"
     assert band.op == "&" and band.right.op == "+"
     assert neg.op == "+" and neg.left == ast.Unary("~", ast.Column(None, "a"))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("DROP COLLECTION IF NOT EXISTS x", "DROP takes IF EXISTS, not IF NOT EXISTS"),
+    ("CREATE COLLECTION IF EXISTS x {}", "CREATE takes IF NOT EXISTS, not IF EXISTS"),
+    ("ALTER COLLECTION IF EXISTS x {}", "ALTER takes no condition, not IF EXISTS"),
+])
+def test_a_ddl_condition_that_does_not_fit_its_verb_is_refused(text: str, message: str) -> None:
+    with pytest.raises(ProgrammingError, match=message):
+        parse(text)
