@@ -17,7 +17,7 @@ from ..statements import ast
 from ..statements.prepared import Prepared, prepare
 from ..statements.prepared import StatementKind as Kind
 from ..values import to_json
-from . import decimals, executor, gc_pause, params, views
+from . import decimals, executor, gc_pause, params, upsert, views
 from .foreign_keys import ForeignKeys
 
 
@@ -383,7 +383,7 @@ def _refuse_alter_over_pending(conn: Connection, stmt: ast.Statement) -> None:
 
 
 _WRITES: dict[Kind, Any] = {
-    Kind.INSERT: executor.run_insert,
+    Kind.INSERT: upsert.run_insert,
     Kind.UPDATE: executor.run_update,
     Kind.DELETE: executor.run_delete,
 }

@@ -336,6 +336,21 @@ class Insert:
     returning: tuple[ResultColumn, ...] = ()
     more_values: tuple[tuple[Expr, ...], ...] = ()  # the rows after the first
     select: SelectLike | None = None
+    #: SQLite's upsert clauses, in order (``ON CONFLICT ... DO NOTHING | DO UPDATE ...``)
+    on_conflict: tuple[OnConflict, ...] = ()
+
+
+@dataclass(frozen=True)
+class OnConflict:
+    """``ON CONFLICT [(target) [WHERE target_where]] DO NOTHING | DO UPDATE SET ... [WHERE]``:
+    ``target`` () stands for any uniqueness constraint; ``assignments`` None is DO NOTHING.
+    In ``assignments`` and ``where``, ``excluded.c`` is the column ``c`` of table
+    ``excluded`` (the row the INSERT proposed)."""
+
+    target: tuple[str, ...]
+    target_where: Expr | None = None
+    assignments: tuple[tuple[str, Expr], ...] | None = None
+    where: Expr | None = None
 
 
 @dataclass(frozen=True)

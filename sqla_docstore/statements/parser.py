@@ -1242,16 +1242,62 @@ class _Parser:
                 self.expect_op(")")
             if self.tok.is_kw("select") or (self.tok.value == "(" and self.tok.kind == "op"):
                 select = self.select_stmt()
-                return ast.Insert(table, tuple(columns), (), self.returning(), select=select)
+                upsert = self.upsert_clauses()
+                return ast.Insert(table, tuple(columns), (), self.returning(), select=select,
+                                  on_conflict=upsert)
             self.expect_kw("values")
             rows = [self.values_row(len(columns))]
             while self.accept_op(","):
                 rows.append(self.values_row(len(columns)))
             values = list(rows[0])
+            upsert = self.upsert_clauses()
             return ast.Insert(table, tuple(columns), tuple(values), self.returning(),
-                              tuple(rows[1:]))
+                              tuple(rows[1:]), on_conflict=upsert)
+        if self.tok.is_kw("on") and self.peek().is_kw("conflict"):
+            self.unsupported("ON CONFLICT with DEFAULT VALUES")  # (SQLite refuses it too)
         returning = self.returning()
         return ast.Insert(table, tuple(columns), tuple(values), returning)
+
+    def upsert_clauses(self) -> tuple[ast.OnConflict, ...]:
+        """SQLite's upsert clauses: ``ON CONFLICT [(cols) [WHERE expr]] DO NOTHING`` or
+        ``DO UPDATE SET ... [WHERE expr]``, as many as given (SQLite 3.35+); only the last may
+        omit its target."""
+        clauses: list[ast.OnConflict] = []
+        while self.tok.is_kw("on") and self.peek().is_kw("conflict"):
+            if clauses and not clauses[-1].target:
+                self.error("only the last ON CONFLICT clause may omit its conflict target")
+            clauses.append(self.upsert_clause())
+        return tuple(clauses)
+
+    def upsert_clause(self) -> ast.OnConflict:
+        self.i += 2  # ON CONFLICT
+        target: list[str] = []
+        target_where = None
+        if self.accept_op("("):
+            target.append(self.conflict_column())
+            while self.accept_op(","):
+                target.append(self.conflict_column())
+            self.expect_op(")")
+            target_where = self.expr() if self.accept_kw("where") else None
+        self.expect_kw("do")
+        if self.accept_kw("nothing"):
+            return ast.OnConflict(tuple(target), target_where)
+        self.expect_kw("update")
+        self.expect_kw("set")
+        if self.tok.kind == "op" and self.tok.value == "(":
+            self.unsupported("a column-name list, SET (a, b) = (...), in ON CONFLICT DO UPDATE")
+        assignments = [self.assignment()]
+        while self.accept_op(","):
+            assignments.append(self.assignment())
+        where = self.expr() if self.accept_kw("where") else None
+        return ast.OnConflict(tuple(target), target_where, tuple(assignments), where)
+
+    def conflict_column(self) -> str:
+        """A column of an ON CONFLICT target (a COLLATE or ASC / DESC after it is refused)."""
+        name = self.ident()
+        if self.tok.is_kw("collate", "asc", "desc"):
+            self.unsupported(f"{self.tok.value.upper()} in an ON CONFLICT target")
+        return name
 
     def values_row(self, width: int) -> tuple[ast.Expr, ...]:
         self.expect_op("(")

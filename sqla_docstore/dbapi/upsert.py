@@ -1,0 +1,311 @@
+"""SQLite's upsert: ``INSERT ... ON CONFLICT ... DO NOTHING | DO UPDATE SET ... [WHERE ...]``.
+
+Each proposed row is taken in turn (the parameter sets of an executemany in order, the VALUES
+rows of each in order), so a row sees the rows before it, as SQLite's do. Its conflicts are
+looked up as the transaction sees the collection (the pending writes overlaid): the document
+its primary key names, and a document holding each of its unique values. Then the first
+clause whose conflict target has a conflict applies (a clause without a target: any
+conflict, the primary key's first); a row with no conflict is inserted by ``run_insert``
+(a PUT that must not find the document at commit, unique values reserved at commit), a row
+with one is skipped (DO NOTHING, or DO UPDATE whose WHERE is not true) or updated by
+``_update_one`` guarded by the change vector it was read with, so a document another
+transaction created, changed or deleted meanwhile fails the commit instead of being
+overwritten. A conflict no clause handles raises IntegrityError, as SQLite's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .. import rowexpr
+from ..backends.base import BackendConnection
+from ..errors import DuplicateKeyError, OperationalError, ProgrammingError
+from ..generated import generated_values
+from ..pending import PendingBatch, is_gone
+from ..schema import CollectionSpec
+from ..statements import ast
+from ..statements.prepared import prepared
+from . import executor
+from .executor import ForeignKeyRules, Match, Outcome, RowChange
+
+#: parameter names of the proposed row's values (``excluded.c``) and of the unique values
+#: looked up (a ``:name`` parameter never holds a colon)
+EXCLUDED = "excluded:"
+_UNIQUE = "unique:"
+
+
+def run_insert(
+    backend: BackendConnection, stmt: ast.Insert, param_sets: Sequence[dict[str, Any]],
+    pending: PendingBatch, fks: ForeignKeyRules | None = None,
+) -> Outcome:
+    """``executor.run_insert``, or an upsert when the INSERT has ON CONFLICT clauses."""
+    if not stmt.on_conflict:
+        return executor.run_insert(backend, stmt, param_sets, pending, fks)
+    return run_upsert(backend, stmt, param_sets, pending, fks)
+
+
+@dataclass(frozen=True)
+class _Clause:
+    #: the position in ``_UpsertPlan.constraints`` of the constraint the target names; None
+    #: for a clause without a target (any constraint)
+    constraint: int | None
+    #: DO UPDATE as an UPDATE of the conflicting row (``excluded.c`` as EXCLUDED parameters);
+    #: None for DO NOTHING
+    update: ast.Update | None
+    #: the DO UPDATE's WHERE as 1 or 0 with the row's fields as ``field:`` parameters
+    where: ast.Expr | None
+    where_reads: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _UpsertPlan:
+    spec: CollectionSpec
+    #: the uniqueness constraints a row may conflict on, in the order SQLite checks them:
+    #: the primary key (if any), then each unique constraint and unique index
+    constraints: tuple[tuple[str, ...], ...]
+    has_key: bool  # constraints[0] is the primary key
+    clauses: tuple[_Clause, ...]
+    #: the lookup of a row holding each unique constraint's values (None for the key)
+    lookups: tuple[ast.Expr | None, ...]
+    #: the INSERT of a proposed row, by the fields it holds
+    inserts: dict[tuple[str, ...], ast.Insert] = field(default_factory=dict, compare=False)
+
+
+def _analyse_upsert(backend: BackendConnection, stmt: ast.Insert) -> _UpsertPlan:
+    spec = backend.spec(stmt.table)
+    if spec.view is not None:
+        raise ProgrammingError(f"cannot modify {spec.name} because it is a view")
+    has_key = bool(spec.primary_key)
+    uniques = [tuple(u) for u in (*spec.unique, *spec.unique_index_fields)]
+    constraints = ((tuple(spec.primary_key),) if has_key else ()) + tuple(uniques)
+    lookups = ((None,) if has_key else ()) + tuple(_lookup(u) for u in uniques)
+    clauses = tuple(_clause(backend, spec, stmt, clause, constraints)
+                    for clause in stmt.on_conflict)
+    return _UpsertPlan(spec, constraints, has_key, clauses, lookups)
+
+
+upsert_plan = executor._schema_analysis("upsert_plan", _analyse_upsert)
+
+
+def _lookup(fields: tuple[str, ...]) -> ast.Expr:
+    """``f1 = :unique:f1 AND ...``: the rows holding a unique constraint's values."""
+    terms = [ast.Binary("=", ast.Column(None, f), ast.Param(_UNIQUE + f)) for f in fields]
+    where = terms[0]
+    for term in terms[1:]:
+        where = ast.Binary("and", where, term)
+    return where
+
+
+def _clause(backend: BackendConnection, spec: CollectionSpec, stmt: ast.Insert,
+            clause: ast.OnConflict, constraints: tuple[tuple[str, ...], ...]) -> _Clause:
+    constraint = None
+    if clause.target:
+        unknown = [c for c in clause.target if spec.fields and c not in spec.field_names]
+        if unknown:
+            raise OperationalError(f"no such column: {unknown[0]}")
+        wanted = set(clause.target)
+        constraint = next((n for n, c in enumerate(constraints) if set(c) == wanted), None)
+        if constraint is None:
+            raise OperationalError(
+                f"ON CONFLICT ({', '.join(clause.target)}) on {spec.name}: ON CONFLICT clause "
+                "does not match any PRIMARY KEY or UNIQUE constraint")
+    if clause.assignments is None:
+        return _Clause(constraint, None, None)
+    own = frozenset({None, stmt.table})
+    assignments = tuple((name, _excluded(spec, expr)) for name, expr in clause.assignments)
+    update = ast.Update(stmt.table, None, assignments, None, stmt.returning)
+    executor.update_plan(backend, update)  # (refuses unknown and generated columns now)
+    where = None
+    reads: tuple[str, ...] = ()
+    if clause.where is not None:
+        # SQL's truth of the WHERE, as the store computes it
+        truth = ast.Case(None, ((_excluded(spec, clause.where), ast.Literal(1)),),
+                         ast.Literal(0))
+        where = rowexpr.fields_to_params(truth, own)
+        reads = rowexpr.field_params((where,))
+    return _Clause(constraint, update, where, reads)
+
+
+def _excluded(spec: CollectionSpec, node: Any) -> Any:
+    """``node`` with each ``excluded.c`` made the parameter of the proposed row's ``c``."""
+    if isinstance(node, ast.Column) and node.table is not None and (
+            node.table.lower() == "excluded"):
+        if spec.fields and node.name not in spec.field_names:
+            raise OperationalError(f"no such column: excluded.{node.name}")
+        return ast.Param(EXCLUDED + node.name)
+    if isinstance(node, tuple):
+        return tuple(_excluded(spec, n) for n in node)
+    if hasattr(node, "__dataclass_fields__"):
+        return type(node)(**{k: _excluded(spec, getattr(node, k))
+                             for k in node.__dataclass_fields__})
+    return node
+
+
+class _Changes:
+    """Collects the rows each part of the statement wrote, for one foreign-key check of the
+    whole statement at its end (as SQLite checks immediate constraints)."""
+
+    def __init__(self) -> None:
+        self.changes: list[RowChange] = []
+
+    def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
+                        pending: PendingBatch) -> None:
+        self.changes += changes
+
+
+def run_upsert(
+    backend: BackendConnection, stmt: ast.Insert, param_sets: Sequence[dict[str, Any]],
+    pending: PendingBatch, fks: ForeignKeyRules | None = None,
+) -> Outcome:
+    plan: _UpsertPlan = upsert_plan(backend, stmt)
+    out = Outcome(rowcount=0)
+    if stmt.returning:
+        out.columns = list(executor.returning_plan(backend, stmt).labels)
+    changes = _Changes() if fks is not None else None
+    for params in param_sets:
+        for row_stmt, row_params in _proposed(backend, stmt, params, pending):
+            _upsert_row(backend, plan, row_stmt, row_params, pending, changes, out)
+    if fks is not None and changes is not None and changes.changes:
+        fks.after_statement(plan.spec, changes.changes, pending)
+    return out
+
+
+def _proposed(backend: BackendConnection, stmt: ast.Insert, params: dict[str, Any],
+              pending: PendingBatch) -> list[tuple[ast.Insert, dict[str, Any]]]:
+    """The single-row INSERTs of one execution, in order, each with its parameters: the
+    VALUES rows, or the rows of the SELECT (run whole first, as ``_insert_from_select``)."""
+    if stmt.select is None:
+        rows = executor._row_statements(stmt) if stmt.more_values else (stmt,)
+        return [(row, params) for row in rows]
+    columns = stmt.columns or backend.spec(stmt.table).field_names
+    selected = executor.run_select(backend, stmt.select, params, pending)
+    if selected.columns and len(selected.columns) != len(columns):
+        raise ProgrammingError(f"INSERT INTO {stmt.table} names {len(columns)} columns but "
+                               f"its SELECT returns {len(selected.columns)}")
+    names = tuple(f"{executor._SELECTED}{i}" for i in range(len(columns)))
+    as_values = executor._as_values(stmt, tuple(columns), names)
+    return [(as_values, dict(params, **dict(zip(names, row, strict=True))))
+            for row in selected.rows]
+
+
+def _upsert_row(backend: BackendConnection, plan: _UpsertPlan, stmt: ast.Insert,
+                params: dict[str, Any], pending: PendingBatch, changes: _Changes | None,
+                out: Outcome) -> None:
+    spec = plan.spec
+    body = _proposed_body(backend, spec, stmt, params, pending)
+    conflicts = _conflicts(backend, plan, body, pending)
+    for clause in plan.clauses:
+        index = clause.constraint if clause.constraint is not None else next(
+            (n for n, match in enumerate(conflicts) if match is not None), None)
+        match = conflicts[index] if index is not None else None
+        if match is None:
+            continue
+        if clause.update is not None:
+            _do_update(backend, spec, clause, params, body, match, pending, changes, out)
+        return
+    taken = next((n for n, match in enumerate(conflicts) if match is not None), None)
+    if taken is not None:
+        raise _conflict_error(spec, plan.constraints[taken], conflicts[taken])
+    _insert(backend, plan, stmt, body, pending, changes, out)
+
+
+def _proposed_body(backend: BackendConnection, spec: CollectionSpec, stmt: ast.Insert,
+                   params: dict[str, Any], pending: PendingBatch) -> dict[str, Any]:
+    """The row the INSERT proposes, as ``run_insert`` would store it: defaults filled, the
+    key stored by its affinity, generated columns computed (its ``excluded`` row)."""
+    insert = executor.insert_plan(backend, stmt)
+    body = insert.body(backend, params, pending)
+    if insert.int_key is not None:
+        executor._keys_by_affinity(insert.int_key, [body], None)
+    else:
+        executor._text_keys_by_affinity(spec, [body], None)
+    if spec.computed_fields:
+        body.update(generated_values(spec, body, backend.evaluate))
+    return body
+
+
+def _conflicts(backend: BackendConnection, plan: _UpsertPlan, body: dict[str, Any],
+               pending: PendingBatch) -> list[Match | None]:
+    """Per constraint of ``plan``, the document the proposed row conflicts with on it (as
+    the transaction sees the collection), or None. A NULL in the values never conflicts."""
+    spec = plan.spec
+    out: list[Match | None] = []
+    for fields, lookup in zip(plan.constraints, plan.lookups, strict=True):
+        key = tuple(body.get(f) for f in fields)
+        if None in key:
+            out.append(None)
+        elif lookup is None:
+            out.append(_by_key(backend, spec, key, pending))
+        else:
+            found = backend.rows_for_write(spec.name, None, lookup, (),
+                                           {_UNIQUE + f: v for f, v in zip(fields, key,
+                                                                           strict=True)},
+                                           pending)
+            out.append(Match(found[0][0], found[0][1], found[0][2]) if found else None)
+    return out
+
+
+def _by_key(backend: BackendConnection, spec: CollectionSpec, key: tuple[Any, ...],
+            pending: PendingBatch) -> Match | None:
+    doc_id = spec.document_id(key)
+    written = pending.overlay.get(spec.name, {}).get(doc_id)
+    if written is not None and is_gone(written):
+        return None
+    found = backend.get_documents(spec.name, [doc_id], pending).get(doc_id)
+    if found is None or found[1] is None:
+        return None
+    return Match(found[0], found[1], found[2])
+
+
+def _conflict_error(spec: CollectionSpec, fields: tuple[str, ...],
+                    match: Match | None) -> DuplicateKeyError:
+    names = ", ".join(f"{spec.name}.{f}" for f in fields)
+    held = f" (document {match.doc_id!r} holds the value)" if match is not None else ""
+    return DuplicateKeyError(f"UNIQUE constraint failed: {names}{held}")
+
+
+def _insert(backend: BackendConnection, plan: _UpsertPlan, stmt: ast.Insert,
+            body: dict[str, Any], pending: PendingBatch, changes: _Changes | None,
+            out: Outcome) -> None:
+    """INSERT the proposed row as it is (its defaults are not evaluated again)."""
+    computed = {f.name for f in plan.spec.computed_fields}
+    fields = tuple(name for name in body if name not in computed)
+    insert = plan.inserts.get(fields)
+    if insert is None:
+        insert = plan.inserts[fields] = ast.Insert(
+            stmt.table, fields, tuple(ast.Param(EXCLUDED + name) for name in fields),
+            stmt.returning)
+    done = executor.run_insert(backend, insert, [{EXCLUDED + name: body[name]
+                                                  for name in fields}], pending, changes)
+    out.rowcount += done.rowcount
+    out.rows += done.rows
+    if done.lastrowid is not None:
+        out.lastrowid = done.lastrowid
+
+
+def _do_update(backend: BackendConnection, spec: CollectionSpec, clause: _Clause,
+               params: dict[str, Any], body: dict[str, Any], match: Match,
+               pending: PendingBatch, changes: _Changes | None, out: Outcome) -> None:
+    """DO UPDATE of the conflicting document ``match``, if the clause's WHERE is true of it
+    and the proposed row: written guarded by the change vector ``match`` was read with."""
+    assert clause.update is not None
+    given = dict(params)
+    given.update((EXCLUDED + name, value) for name, value in body.items())
+    if clause.where is not None:
+        (true,) = backend.evaluate((clause.where,), rowexpr.bind_fields(
+            given, match.body, clause.where_reads), pending)
+        if not true:
+            return
+    plan = executor.update_plan(backend, clause.update)
+    if plan.complex_exprs:
+        own = frozenset({None, clause.update.table})
+        exprs = tuple(rowexpr.fields_to_params(e, own) for e in plan.complex_exprs)
+        match = replace(match, computed=tuple(backend.evaluate(
+            exprs, rowexpr.bind_fields(given, match.body, plan.reads), pending)))
+    after = executor._update_one(backend, clause.update, plan, given, match, False, pending,
+                                 out)
+    if changes is not None:
+        changes.changes.append(RowChange(match.body, after))
+
