@@ -152,6 +152,55 @@ class DocstoreCompiler(compiler.SQLCompiler):
         self.tables_used[delete_stmt.table] = None
         return super().visit_delete(delete_stmt, *args, **kw)
 
+    # SQLite's upsert (sqlite.insert(...).on_conflict_do_nothing() / _do_update(); also
+    # PostgreSQL's constructs, which have the same shape): the DB-API runs it as SQLite does.
+    def visit_on_conflict_do_nothing(self, on_conflict: Any, **kw: Any) -> str:
+        return f"ON CONFLICT {self._conflict_target(on_conflict, **kw)}DO NOTHING"
+
+    def visit_on_conflict_do_update(self, on_conflict: Any, **kw: Any) -> str:
+        target = self._conflict_target(on_conflict, **kw)
+        table = self.stack[-1]["selectable"].table
+        to_set = dict(on_conflict.update_values_to_set)
+        set_kw = dict(kw, use_schema=False, is_upsert_set=True)
+        assignments = []
+        for column in table.c:  # (in the table's column order, as SQLite's dialect does)
+            if column.key in to_set:
+                value = to_set.pop(column.key)
+            elif column in to_set:
+                value = to_set.pop(column)
+            else:
+                continue
+            if isinstance(value, BindParameter) and value.type._isnull:
+                value = value._with_binary_element_type(column.type)  # (the column's type)
+            assignments.append(f"{self.preparer.quote(column.name)} = "
+                               f"{self.process(value.self_group(), **set_kw)}")
+        if to_set:
+            raise exc.CompileError(
+                f"ON CONFLICT DO UPDATE of {table.name}: set_ names "
+                f"{', '.join(str(k) for k in to_set)}, which are not its columns")
+        text = f"ON CONFLICT {target}DO UPDATE SET {', '.join(assignments)}"
+        if on_conflict.update_whereclause is not None:
+            where_kw = dict(kw, include_table=True, use_schema=False)
+            text += f" WHERE {self.process(on_conflict.update_whereclause, **where_kw)}"
+        return text
+
+    def _conflict_target(self, on_conflict: Any, **kw: Any) -> str:
+        """``(col, ...) [WHERE ...] `` of an ON CONFLICT clause, or "" for none."""
+        if getattr(on_conflict, "constraint_target", None) is not None:
+            raise exc.CompileError(
+                f"ON CONFLICT ON CONSTRAINT {on_conflict.constraint_target} is not supported "
+                "by sqla_docstore (SQLite has no such form): give index_elements instead")
+        elements = on_conflict.inferred_target_elements
+        if elements is None:
+            return ""
+        names = ", ".join(self.preparer.quote(c) if isinstance(c, str) else self.process(
+            c, include_table=False, use_schema=False) for c in elements)
+        where = on_conflict.inferred_target_whereclause
+        if where is None:
+            return f"({names}) "
+        where_kw = dict(kw, include_table=False, use_schema=False)
+        return f"({names}) WHERE {self.process(where, **where_kw)} "
+
     # Bind names come from column names: every character that could end a :name
     # parameter in the statement language is escaped (see _EscapeAny).
     @classmethod
