@@ -114,6 +114,10 @@ def _clause(backend: BackendConnection, spec: CollectionSpec, stmt: ast.Insert,
     if clause.assignments is None:
         return _Clause(constraint, None, None)
     own = frozenset({None, stmt.table})
+    unknown = [n for n, _ in clause.assignments if spec.fields and n not in spec.field_names]
+    if unknown:  # (SQLite's error: the statement does not compile)
+        raise OperationalError(f"ON CONFLICT DO UPDATE of {spec.name}: no such column: "
+                               f"{unknown[0]}")
     assignments = tuple((name, _excluded(spec, expr)) for name, expr in clause.assignments)
     update = ast.Update(stmt.table, None, assignments, None, stmt.returning)
     executor.update_plan(backend, update)  # (refuses unknown and generated columns now)

@@ -1,0 +1,311 @@
+"""SQLite's upsert through the DB-API (``INSERT ... ON CONFLICT ... DO NOTHING | DO UPDATE``):
+each script runs on both backends and on SQLite in one transaction (the upserts see its
+pending rows, and after a commit the stored ones), and gives SQLite's rows, rowcounts,
+RETURNING rows, lastrowid and errors; two connections racing upserts of one key end with a
+correct row or a commit error, never a lost write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
+
+from sqla_docstore import errors
+
+metadata = MetaData()
+Table("accounts", metadata, Column("id", Integer, primary_key=True),
+      Column("email", String(40), unique=True), Column("n", Integer, server_default=text("7")),
+      Column("label", String(20), nullable=False, server_default="none"),
+      CheckConstraint("n >= 0", name="n_not_negative"))
+Table("tags", metadata, Column("name", String(20), primary_key=True),
+      Column("hits", Integer, nullable=False))
+Table("seats", metadata, Column("id", Integer, primary_key=True),
+      Column("row", String(2)), Column("num", Integer), Column("holder", String(20)),
+      UniqueConstraint("row", "num"))
+
+_PEP249 = ("IntegrityError", "OperationalError", "ProgrammingError", "DataError",
+           "NotSupportedError")
+
+
+def _kind(exc: Exception) -> str:
+    """The PEP 249 class of an error (sqlite3's and ours name the same tree)."""
+    return next((k.__name__ for k in type(exc).__mro__ if k.__name__ in _PEP249),
+                type(exc).__name__)
+
+
+def _run(eng: Engine, steps: list[Any], final: str) -> list[Any]:
+    """Each step's outcome (rowcount, RETURNING rows, lastrowid if asked, or the error's
+    PEP 249 class), then the rows of ``final`` after a commit. (lastrowid is asked after
+    statements that insert a row: after one that inserts none, sqlite3 gives the rowid the
+    connection inserted last and the DB-API None, see the README.)"""
+    raw = eng.raw_connection()
+    try:
+        cur = raw.cursor()
+        seen: list[Any] = []
+        for step in steps:
+            if step == "commit":
+                raw.commit()
+                continue
+            sql, params, *flags = step
+            try:
+                if isinstance(params, list):
+                    cur.executemany(sql, params)
+                else:
+                    cur.execute(sql, params)
+            except Exception as exc:  # noqa: BLE001 - the error is the outcome compared
+                seen.append(("error", _kind(exc)))
+                continue
+            rows = [tuple(r) for r in cur.fetchall()] if "RETURNING" in sql else None
+            seen.append((cur.rowcount, rows, cur.lastrowid if "lastrowid" in flags else ""))
+        raw.commit()
+        cur.execute(final)
+        seen.append([tuple(r) for r in cur.fetchall()])
+        return seen
+    finally:
+        raw.close()
+
+
+ACCOUNTS = "SELECT id, email, n, label FROM accounts ORDER BY id"
+INS = "INSERT INTO accounts (id, email, n) VALUES (?, ?, ?)"
+
+SCRIPTS: dict[str, tuple[list[Any], str]] = {
+    "do nothing on the key, pending and stored": ([
+        (INS, (1, "a", 1)),
+        (INS + " ON CONFLICT DO NOTHING", (1, "b", 2)),
+        (INS + " ON CONFLICT (id) DO NOTHING", (2, "b", 2), "lastrowid"),
+        (INS + " ON CONFLICT (id) DO NOTHING RETURNING id, email", (2, "c", 3)),
+        "commit",
+        (INS + " ON CONFLICT (id) DO NOTHING RETURNING id, email", (2, "d", 4)),
+        (INS + " ON CONFLICT DO NOTHING RETURNING id, email, n, label", (3, "b", 4)),
+        (INS + " ON CONFLICT DO NOTHING RETURNING id, email, n, label", (3, "c", 4)),
+    ], ACCOUNTS),
+    "do update with excluded, the row and a WHERE": ([
+        (INS, (1, "a", 1)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = accounts.n + excluded.n, "
+               "email = excluded.email WHERE excluded.n > 0 RETURNING id, email, n",
+         (1, "b", 5)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = n + excluded.n WHERE excluded.n > 0 "
+               "RETURNING id, n", (1, "b", 0)),
+        "commit",
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = n * 2 WHERE accounts.email = 'b' "
+               "RETURNING *", (1, "zz", 0)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET label = 'up:' || excluded.email", (1, "q", 0)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET label = 'new' RETURNING id, label",
+         (4, "d", 1), "lastrowid"),
+    ], ACCOUNTS),
+    "excluded holds the defaults and the key by its affinity": ([
+        ("INSERT INTO accounts (id, email) VALUES (?, ?) ON CONFLICT (id) DO UPDATE "
+         "SET n = excluded.n + 1, label = excluded.label", (1, "a")),
+        ("INSERT INTO accounts (id, email) VALUES (?, ?) ON CONFLICT (id) DO UPDATE "
+         "SET n = excluded.n + 1, label = excluded.label || '!'", ("1", "a")),
+        ("INSERT INTO accounts (email) VALUES (?) ON CONFLICT (email) DO UPDATE "
+         "SET n = n + 100 RETURNING email, n", ("a",)),
+    ], ACCOUNTS),
+    "conflict on a unique column": ([
+        (INS, (1, "a", 1)),
+        (INS + " ON CONFLICT (email) DO UPDATE SET n = excluded.n RETURNING id, n",
+         (2, "a", 9)),
+        (INS + " ON CONFLICT (email) DO NOTHING", (3, "a", 9)),
+        (INS + " ON CONFLICT (email) DO NOTHING", (3, "c", 9), "lastrowid"),
+        (INS + " ON CONFLICT (id) DO NOTHING", (9, "c", 1)),  # (the email is taken)
+        (INS + " ON CONFLICT (email) DO NOTHING", (3, "z", 1)),  # (the key is taken)
+        "commit",
+        (INS + " ON CONFLICT (email) DO UPDATE SET n = n + 1 RETURNING id, n", (9, "c", 0)),
+        (INS + " ON CONFLICT (email) DO UPDATE SET n = n + 1", (None, None, 5)),
+    ], ACCOUNTS),
+    "multi-row VALUES and repeats in one statement": ([
+        (INS, (1, "a", 1)),
+        ("INSERT INTO accounts (id, email, n) VALUES (1, 'b', 5), (1, 'c', 6), (2, 'a', 9), "
+         "(3, 'd', 1), (3, 'e', 2) ON CONFLICT (id) DO UPDATE SET n = accounts.n + excluded.n,"
+         " email = excluded.email ON CONFLICT DO NOTHING RETURNING id, email, n", (),
+         "lastrowid"),
+    ], ACCOUNTS),
+    "executemany sees the sets before it": ([
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = n + excluded.n",
+         [(7, "x", 1), (7, "y", 2), (8, "z", 3), (7, "w", 4)]),
+        (INS + " ON CONFLICT (email) DO NOTHING", [(9, "x", 1), (10, "q", 2), (11, "q", 3)]),
+    ], ACCOUNTS),
+    "a failing row takes the whole statement back": ([
+        (INS, (1, "a", 1)),
+        ("INSERT INTO accounts (id, email, n) VALUES (5, 'e', 1), (6, 'a', 1) "
+         "ON CONFLICT (id) DO NOTHING", ()),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = -1", (1, "a", 0)),  # CHECK
+        (INS + " ON CONFLICT (id) DO UPDATE SET label = NULL", (1, "a", 0)),  # NOT NULL
+        (INS + " ON CONFLICT (email) DO UPDATE SET n = 1", (1, "zz", 0)),  # key taken
+        (INS + " ON CONFLICT (label) DO NOTHING", (1, "a", 0)),  # no such constraint
+        (INS + " ON CONFLICT (nope) DO NOTHING", (1, "a", 0)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET nope = 1", (1, "a", 0)),
+    ], ACCOUNTS),
+    "several clauses: the first whose target conflicts": ([
+        (INS, (1, "a", 1)),
+        (INS, (5, "z", 1)),
+        (INS + " ON CONFLICT (email) DO UPDATE SET n = 100 ON CONFLICT (id) DO UPDATE "
+               "SET n = 200", (1, "z", 0)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = 300 ON CONFLICT (email) DO UPDATE "
+               "SET n = 400", (1, "z", 0)),
+        (INS + " ON CONFLICT (email) DO UPDATE SET n = 500 ON CONFLICT DO UPDATE SET n = 600",
+         (5, "q", 0)),
+    ], ACCOUNTS),
+    "INSERT ... SELECT": ([
+        (INS, (1, "a", 1)),
+        (INS, (2, "b", 2)),
+        ("INSERT INTO accounts (id, email, n) SELECT id + 1, email || 'x', n * 10 "
+         "FROM accounts WHERE true ORDER BY id ON CONFLICT (id) DO UPDATE "
+         "SET n = excluded.n RETURNING id, email, n", ()),
+    ], ACCOUNTS),
+    "a text key": ([
+        ("INSERT INTO tags (name, hits) VALUES (?, 1) ON CONFLICT (name) "
+         "DO UPDATE SET hits = hits + 1", [("a",), ("b",), ("a",), ("a",)]),
+        "commit",
+        ("INSERT INTO tags (name, hits) VALUES (?, 1) ON CONFLICT (name) "
+         "DO UPDATE SET hits = hits + 1 RETURNING name, hits", ("b",)),
+        ("INSERT INTO tags (name, hits) VALUES (?, 1) ON CONFLICT (name) "
+         "DO UPDATE SET hits = hits + 1 RETURNING name, hits", (5,)),
+        ("INSERT INTO tags (name, hits) VALUES (?, 1) ON CONFLICT (name) "
+         "DO UPDATE SET hits = hits + 1 RETURNING name, hits", ("5",)),
+    ], "SELECT name, hits FROM tags ORDER BY name"),
+    "a unique constraint over two columns, NULLs never conflict": ([
+        ("INSERT INTO seats (id, row, num, holder) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT (num, row) DO UPDATE SET holder = excluded.holder",
+         [(1, "A", 1, "ann"), (2, "A", 2, "bob"), (3, "A", 1, "cid"), (4, None, 1, "dan"),
+          (5, None, 1, "eve"), (6, "B", 1, "fay")]),
+        ("INSERT INTO seats (id, row, num, holder) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT (row) DO NOTHING", (7, "A", 1, "x")),
+    ], "SELECT id, row, num, holder FROM seats ORDER BY id"),
+    "the key changed by DO UPDATE": ([
+        (INS, (1, "a", 1)),
+        "commit",  # (RavenDB: a row re-keyed in the commit that inserts it fails, any UPDATE)
+        (INS + " ON CONFLICT (email) DO UPDATE SET id = excluded.id RETURNING id, email",
+         (40, "a", 0)),
+        (INS + " ON CONFLICT (id) DO NOTHING", (1, "b", 1)),
+    ], ACCOUNTS),
+}
+
+
+@pytest.mark.parametrize("name", list(SCRIPTS))
+def test_upsert_scripts_match_sqlite(pair: tuple[Engine, Engine], name: str) -> None:
+    eng, oracle = pair
+    steps, final = SCRIPTS[name]
+    got = _run(eng, steps, final)
+    assert got == _run(oracle, steps, final)
+    assert got[-1], "the script leaves rows to compare"
+
+
+def test_default_values_with_on_conflict_is_refused_by_name(engine: Engine) -> None:
+    metadata.create_all(engine)
+    raw = engine.raw_connection()
+    try:
+        with pytest.raises(errors.NotSupportedError, match="ON CONFLICT with DEFAULT VALUES"):
+            raw.cursor().execute("INSERT INTO accounts DEFAULT VALUES ON CONFLICT DO NOTHING")
+        with pytest.raises(errors.ProgrammingError, match="only the last ON CONFLICT"):
+            raw.cursor().execute(INS + " ON CONFLICT DO NOTHING ON CONFLICT (id) DO NOTHING",
+                                 (1, "a", 1))
+        with pytest.raises(errors.NotSupportedError, match="column-name list"):
+            raw.cursor().execute(INS + " ON CONFLICT (id) DO UPDATE SET (n, email) = (1, 'x')",
+                                 (1, "a", 1))
+    finally:
+        raw.close()
+
+
+def _two(eng: Engine) -> tuple[Any, Any]:
+    metadata.create_all(eng)
+    return eng.raw_connection(), eng.raw_connection()
+
+
+def _commit(raw: Any) -> str:
+    try:
+        raw.commit()
+    except errors.Error as exc:
+        raw.rollback()
+        return _kind(exc) if not isinstance(exc, errors.ConcurrencyError) else "stale"
+    return "ok"
+
+
+def _value(eng: Engine, sql: str) -> list[Any]:
+    raw = eng.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(sql)
+        return [tuple(r) for r in cur.fetchall()]
+    finally:
+        raw.close()
+
+
+COUNT = ("INSERT INTO tags (name, hits) VALUES ('k', ?) ON CONFLICT (name) "
+         "DO UPDATE SET hits = hits + excluded.hits")
+SET_FROM_READ = ("INSERT INTO tags (name, hits) VALUES ('k', ?) ON CONFLICT (name) "
+                 "DO UPDATE SET hits = excluded.hits WHERE hits < excluded.hits")
+
+
+@pytest.mark.parametrize("sql", [COUNT, SET_FROM_READ])
+def test_racing_upserts_of_an_absent_key_never_lose_a_write(engine: Engine, sql: str) -> None:
+    a, b = _two(engine)
+    try:
+        a.cursor().execute(sql, (1,))
+        b.cursor().execute(sql, (2,))
+        first, second = _commit(a), _commit(b)
+        assert first == "ok"
+        assert second in ("IntegrityError", "stale")  # b's row was absent when it looked
+        assert _value(engine, "SELECT name, hits FROM tags") == [("k", 1)]
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("sql", [COUNT, SET_FROM_READ])
+def test_racing_updates_of_one_row_never_lose_a_write(engine: Engine, sql: str) -> None:
+    a, b = _two(engine)
+    try:
+        a.cursor().execute(sql, (1,))
+        assert _commit(a) == "ok"
+        a.cursor().execute(sql, (5,))
+        b.cursor().execute(sql, (3,))
+        assert (_commit(a), _commit(b)) == ("ok", "stale")  # b updated the row it read
+        assert _value(engine, "SELECT name, hits FROM tags") == [
+            ("k", 6 if sql == COUNT else 5)]
+        b.cursor().execute(sql, (3,))  # again, on the row as it is now
+        assert _commit(b) == "ok"
+        assert _value(engine, "SELECT name, hits FROM tags") == [
+            ("k", 9 if sql == COUNT else 5)]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_racing_upserts_of_a_unique_value_fail_the_later_commit(engine: Engine) -> None:
+    a, b = _two(engine)
+    try:
+        sql = ("INSERT INTO accounts (email, n) VALUES ('x', ?) ON CONFLICT (email) "
+               "DO UPDATE SET n = n + excluded.n")
+        a.cursor().execute(sql, (1,))
+        b.cursor().execute(sql, (2,))
+        assert (_commit(a), _commit(b)) == ("ok", "IntegrityError")
+        assert _value(engine, "SELECT email, n FROM accounts") == [("x", 1)]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_row_deleted_meanwhile_fails_the_update(engine: Engine) -> None:
+    a, b = _two(engine)
+    try:
+        a.cursor().execute(COUNT, (1,))
+        assert _commit(a) == "ok"
+        b.cursor().execute(COUNT, (3,))
+        a.cursor().execute("DELETE FROM tags WHERE name = 'k'")
+        assert (_commit(a), _commit(b)) == ("ok", "stale")
+        assert _value(engine, "SELECT name, hits FROM tags") == []
+    finally:
+        a.close()
+        b.close()
