@@ -26,7 +26,6 @@ from ..generated import generated_values
 from ..pending import PendingBatch, is_gone
 from ..schema import CollectionSpec
 from ..statements import ast
-from ..statements.prepared import prepared
 from . import executor
 from .executor import ForeignKeyRules, Match, Outcome, RowChange
 

@@ -159,7 +159,8 @@ class DocstoreCompiler(compiler.SQLCompiler):
 
     def visit_on_conflict_do_update(self, on_conflict: Any, **kw: Any) -> str:
         target = self._conflict_target(on_conflict, **kw)
-        table = self.stack[-1]["selectable"].table
+        insert: Any = self.stack[-1]["selectable"]
+        table = insert.table
         to_set = dict(on_conflict.update_values_to_set)
         set_kw = dict(kw, use_schema=False, is_upsert_set=True)
         assignments = []
