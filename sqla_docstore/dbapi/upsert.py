@@ -21,8 +21,9 @@ from typing import Any
 
 from .. import rowexpr
 from ..backends.base import BackendConnection
-from ..errors import DuplicateKeyError, OperationalError, ProgrammingError
-from ..generated import generated_values
+from ..commands import Delete
+from ..errors import DuplicateKeyError, IntegrityError, OperationalError, ProgrammingError
+from ..generated import default_expr, generated_values, stored_form
 from ..pending import PendingBatch, is_gone
 from ..schema import CollectionSpec
 from ..statements import ast
@@ -39,8 +40,9 @@ def run_insert(
     backend: BackendConnection, stmt: ast.Insert, param_sets: Sequence[dict[str, Any]],
     pending: PendingBatch, fks: ForeignKeyRules | None = None,
 ) -> Outcome:
-    """``executor.run_insert``, or an upsert when the INSERT has ON CONFLICT clauses."""
-    if not stmt.on_conflict:
+    """``executor.run_insert``, or an upsert when the INSERT has ON CONFLICT clauses or a
+    conflict resolution (``INSERT OR IGNORE`` / ``OR REPLACE``)."""
+    if not stmt.on_conflict and stmt.resolution is None:
         return executor.run_insert(backend, stmt, param_sets, pending, fks)
     return run_upsert(backend, stmt, param_sets, pending, fks)
 
@@ -209,8 +211,16 @@ def _upsert_row(backend: BackendConnection, plan: _UpsertPlan, stmt: ast.Insert,
             _do_update(backend, spec, clause, params, body, match, pending, changes, out)
         return
     taken = next((n for n, match in enumerate(conflicts) if match is not None), None)
-    if taken is not None:
+    resolution = stmt.resolution
+    if taken is not None and resolution is not ast.ConflictResolution.REPLACE:
+        if resolution is ast.ConflictResolution.IGNORE:
+            return
         raise _conflict_error(spec, plan.constraints[taken], conflicts[taken])
+    if resolution is ast.ConflictResolution.REPLACE:
+        _replace(backend, spec, conflicts, body, pending, changes)
+    elif resolution is ast.ConflictResolution.IGNORE:
+        _insert_or_ignore(backend, plan, stmt, body, pending, changes, out)
+        return
     _insert(backend, plan, stmt, body, pending, changes, out)
 
 
@@ -288,12 +298,60 @@ def _insert(backend: BackendConnection, plan: _UpsertPlan, stmt: ast.Insert,
         out.lastrowid = done.lastrowid
 
 
+#: a pending savepoint around one row of INSERT OR IGNORE (no name a statement can give)
+_ROW = "\x00insert or ignore row"
+#: the checks INSERT OR IGNORE skips a row for (SQLite's IGNORE: not foreign keys, not a
+#: datatype mismatch)
+_IGNORED = ("NOT NULL constraint failed", "CHECK constraint failed")
+
+
+def _insert_or_ignore(backend: BackendConnection, plan: _UpsertPlan, stmt: ast.Insert,
+                      body: dict[str, Any], pending: PendingBatch, changes: _Changes | None,
+                      out: Outcome) -> None:
+    """``_insert``, the row skipped if it breaks a NOT NULL or CHECK constraint."""
+    pending.savepoint(_ROW)
+    try:
+        _insert(backend, plan, stmt, body, pending, changes, out)
+    except IntegrityError as exc:
+        if not str(exc).startswith(_IGNORED):
+            pending.release(_ROW)
+            raise
+        pending.rollback_to(_ROW)
+    pending.release(_ROW)
+
+
+def _replace(backend: BackendConnection, spec: CollectionSpec, conflicts: list[Match | None],
+             body: dict[str, Any], pending: PendingBatch, changes: _Changes | None) -> None:
+    """INSERT OR REPLACE before its insert: each document the row conflicts with is deleted
+    (guarded by the change vector it was read with), and a NULL given to a NOT NULL column
+    with a default takes the default, as SQLite's REPLACE does."""
+    done: set[str] = set()
+    for match in conflicts:
+        if match is None or match.doc_id in done:
+            continue
+        done.add(match.doc_id)
+        expected = pending.expected.get(match.doc_id) or match.cv
+        pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
+        if changes is not None:
+            changes.changes.append(RowChange(match.body, None))
+    for f in spec.fields:
+        if body.get(f.name) is None and f.name in spec.not_null and f.computed is None:
+            if f.default_sql is not None:
+                (value,) = backend.evaluate((default_expr(f.default_sql),), {}, pending)
+                body[f.name] = stored_form(f.type, value)
+            elif f.default is not None:
+                body[f.name] = stored_form(f.type, f.default)
+
+
 def _do_update(backend: BackendConnection, spec: CollectionSpec, clause: _Clause,
                params: dict[str, Any], body: dict[str, Any], match: Match,
                pending: PendingBatch, changes: _Changes | None, out: Outcome) -> None:
     """DO UPDATE of the conflicting document ``match``, if the clause's WHERE is true of it
     and the proposed row: written guarded by the change vector ``match`` was read with."""
     assert clause.update is not None
+    auto = spec.autoincrement
+    if auto is not None and body.get(auto) is None:  # SQLite's excluded row has its new key
+        body = {**body, auto: backend.next_ids(spec.prefix, 1)[0]}
     given = dict(params)
     given.update((EXCLUDED + name, value) for name, value in body.items())
     if clause.where is not None:

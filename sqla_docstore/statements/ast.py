@@ -338,6 +338,16 @@ class Insert:
     select: SelectLike | None = None
     #: SQLite's upsert clauses, in order (``ON CONFLICT ... DO NOTHING | DO UPDATE ...``)
     on_conflict: tuple[OnConflict, ...] = ()
+    #: ``INSERT OR IGNORE`` / ``INSERT OR REPLACE`` (``REPLACE INTO``); None: SQLite's ABORT
+    resolution: ConflictResolution | None = None
+
+
+class ConflictResolution(Enum):
+    """SQLite's conflict resolution of ``INSERT OR ...`` for the constraints no ON CONFLICT
+    clause handles."""
+
+    IGNORE = "ignore"  # skip the row (a uniqueness, NOT NULL or CHECK violation)
+    REPLACE = "replace"  # delete the rows it conflicts with (uniqueness), then insert it
 
 
 @dataclass(frozen=True)

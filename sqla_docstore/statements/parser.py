@@ -551,7 +551,7 @@ class _Parser:
             stmt = self.select_stmt()
         elif tok.is_kw("from"):
             stmt = self.rql_query()
-        elif tok.is_kw("insert"):
+        elif tok.is_kw("insert") or (tok.is_kw("replace") and self.peek().is_kw("into")):
             stmt = self.insert()
         elif tok.is_kw("update"):
             stmt = self.update()
@@ -1225,10 +1225,29 @@ class _Parser:
                           distinct)
 
     def insert(self) -> ast.Insert:
+        resolution = self.insert_verb()
+        stmt = self.insert_into()
+        return replace(stmt, resolution=resolution) if resolution else stmt
+
+    def insert_verb(self) -> ast.ConflictResolution | None:
+        """``INSERT [OR IGNORE | OR REPLACE | OR ABORT] INTO`` or ``REPLACE INTO``: the
+        conflict resolution (ABORT is an INSERT's own; FAIL and ROLLBACK are refused)."""
+        if self.accept_kw("replace"):
+            self.expect_kw("into")
+            return ast.ConflictResolution.REPLACE
         self.expect_kw("insert")
-        if self.tok.is_kw("or"):
-            self.unsupported("INSERT OR ...")
+        resolution = None
+        if self.accept_kw("or"):
+            word = self.tok.value.lower() if self.tok.kind == "name" else ""
+            if word not in ("ignore", "replace", "abort"):
+                self.unsupported(f"INSERT OR {self.tok.value.upper()}")
+            self.i += 1
+            resolution = None if word == "abort" else ast.ConflictResolution(word)
         self.expect_kw("into")
+        return resolution
+
+    def insert_into(self) -> ast.Insert:
+        """An INSERT after ``INTO``: the table, columns, rows, upsert clauses, RETURNING."""
         table = self.table_name()
         columns: list[str] = []
         values: list[ast.Expr] = []

@@ -93,6 +93,22 @@ def test_a_value_given_up_can_be_taken_and_case_matters(engine: sa.Engine) -> No
     assert _emails(engine) == ["NEW@x", "new@x", "old@x"]
 
 
+def test_a_value_held_by_a_document_the_commit_creates_then_deletes_is_free(
+        engine: sa.Engine) -> None:
+    with Session(engine) as s:  # (INSERT OR REPLACE and a key change do this in one commit)
+        s.add(Account(id=1, email="a@x"))
+        s.flush()
+        s.delete(s.get(Account, 1))
+        s.flush()
+        s.add(Account(id=2, email="a@x"))
+        s.commit()
+    assert _emails(engine) == ["a@x"]
+    with Session(engine) as s, pytest.raises(sa.exc.IntegrityError, match="UNIQUE"):
+        s.add(Account(id=3, email="b@x"))
+        s.add(Account(id=4, email="b@x"))  # (both kept: still taken twice)
+        s.commit()
+
+
 def test_a_duplicate_insert_never_overwrites_the_stored_document(engine: sa.Engine) -> None:
     with Session(engine) as s:
         s.add(Account(id=1, email="first@x"))

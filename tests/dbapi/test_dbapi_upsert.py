@@ -185,10 +185,40 @@ SCRIPTS: dict[str, tuple[list[Any], str]] = {
     ], "SELECT id, row, num, holder FROM seats ORDER BY id"),
     "the key changed by DO UPDATE": ([
         (INS, (1, "a", 1)),
-        "commit",  # (RavenDB: a row re-keyed in the commit that inserts it fails, any UPDATE)
         (INS + " ON CONFLICT (email) DO UPDATE SET id = excluded.id RETURNING id, email",
          (40, "a", 0)),
         (INS + " ON CONFLICT (id) DO NOTHING", (1, "b", 1)),
+    ], ACCOUNTS),
+    "the excluded row has its new key": ([
+        (INS, (1, "a", 1)),
+        ("INSERT INTO accounts (email) VALUES (?) ON CONFLICT (email) DO UPDATE "
+         "SET n = excluded.id IS NOT NULL RETURNING id, n", ("a",)),
+    ], ACCOUNTS),
+    "INSERT OR IGNORE": ([
+        (INS, (1, "a", 1)),
+        ("INSERT OR IGNORE INTO accounts (id, email, n, label) VALUES (?, ?, ?, ?)",
+         [(1, "x", 1, "k"), (2, "a", 1, "u"), (3, "c", -1, "check"), (4, "d", 1, None),
+          (5, "e", 1, "ok"), (5, "f", 2, "again")]),
+        ("INSERT OR IGNORE INTO accounts (id, email, n) VALUES (6, 'g', 1), (1, 'h', 1), "
+         "(7, 'i', 1) RETURNING id, email", (), "lastrowid"),
+        # the upsert clause first, IGNORE for the rest; DO UPDATE's own errors are raised
+        ("INSERT OR IGNORE INTO accounts (id, email, n) VALUES (?, ?, ?) ON CONFLICT (id) "
+         "DO UPDATE SET n = n + 10", [(1, "a", 0), (8, "a", 0), (9, "z", 0)]),
+        ("INSERT OR IGNORE INTO accounts (id, email, n) VALUES (1, 'a', 0) ON CONFLICT (id) "
+         "DO UPDATE SET n = -1", ()),
+        ("INSERT OR ABORT INTO accounts (id, email, n) VALUES (1, 'a', 0)", ()),
+    ], ACCOUNTS),
+    "INSERT OR REPLACE and REPLACE INTO": ([
+        (INS, (1, "a", 1)),
+        (INS, (2, "b", 2)),
+        ("INSERT OR REPLACE INTO accounts (id, email, n) VALUES (?, ?, ?)",
+         [(1, "a1", 10), (3, "b", 30), (4, "d", 40)]),
+        "commit",
+        ("REPLACE INTO accounts (id, email, label) VALUES (4, 'a1', NULL), (4, 'z', 'zz') "
+         "RETURNING id, email, n, label", (), "lastrowid"),
+        ("INSERT OR REPLACE INTO accounts (id, email, n) VALUES (9, 'q', -1)", ()),
+        ("INSERT OR REPLACE INTO accounts (id, email, n) VALUES (3, 'z', 5) ON CONFLICT (id) "
+         "DO UPDATE SET n = 99", ()),
     ], ACCOUNTS),
 }
 
@@ -202,7 +232,7 @@ def test_upsert_scripts_match_sqlite(pair: tuple[Engine, Engine], name: str) -> 
     assert got[-1], "the script leaves rows to compare"
 
 
-def test_default_values_with_on_conflict_is_refused_by_name(engine: Engine) -> None:
+def test_forms_sqlite_has_and_the_db_api_lacks_are_refused_by_name(engine: Engine) -> None:
     metadata.create_all(engine)
     raw = engine.raw_connection()
     try:
@@ -211,6 +241,8 @@ def test_default_values_with_on_conflict_is_refused_by_name(engine: Engine) -> N
         with pytest.raises(errors.ProgrammingError, match="only the last ON CONFLICT"):
             raw.cursor().execute(INS + " ON CONFLICT DO NOTHING ON CONFLICT (id) DO NOTHING",
                                  (1, "a", 1))
+        with pytest.raises(errors.NotSupportedError, match="INSERT OR FAIL"):
+            raw.cursor().execute("INSERT OR FAIL INTO accounts (id) VALUES (1)")
         with pytest.raises(errors.NotSupportedError, match="column-name list"):
             raw.cursor().execute(INS + " ON CONFLICT (id) DO UPDATE SET (n, email) = (1, 'x')",
                                  (1, "a", 1))

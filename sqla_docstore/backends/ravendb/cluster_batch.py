@@ -98,6 +98,9 @@ def cluster_commands(
         if isinstance(cmd, Delete):
             out.append({"Id": cmd.id, "ChangeVector": None, "Type": "DELETE",
                         "OriginalChangeVector": cmd.expected or cmd.seen})
+            for key in written.get(cmd.id) or ():  # (values a PUT before it held: given up)
+                if wanted.get(key) == cmd.id:
+                    del wanted[key]
             written[cmd.id] = None
             put_at.pop(cmd.id, None)
             continue
