@@ -24,16 +24,16 @@ from ..backends.base import BackendConnection
 from ..commands import Delete
 from ..errors import DuplicateKeyError, IntegrityError, OperationalError, ProgrammingError
 from ..generated import default_expr, generated_values, stored_form
-from ..pending import PendingBatch, is_gone
+from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
 from . import executor
 from .executor import ForeignKeyRules, Match, Outcome, RowChange
+from .upsert_lookup import Lookup, conflicts_of
 
-#: parameter names of the proposed row's values (``excluded.c``) and of the unique values
-#: looked up (a ``:name`` parameter never holds a colon)
+#: parameter names of the proposed row's values (``excluded.c``; a ``:name`` parameter never
+#: holds a colon)
 EXCLUDED = "excluded:"
-_UNIQUE = "unique:"
 
 
 def run_insert(
@@ -68,8 +68,6 @@ class _UpsertPlan:
     constraints: tuple[tuple[str, ...], ...]
     has_key: bool  # constraints[0] is the primary key
     clauses: tuple[_Clause, ...]
-    #: the lookup of a row holding each unique constraint's values (None for the key)
-    lookups: tuple[ast.Expr | None, ...]
     #: the INSERT of a proposed row, by the fields it holds
     inserts: dict[tuple[str, ...], ast.Insert] = field(default_factory=dict, compare=False)
 
@@ -81,22 +79,12 @@ def _analyse_upsert(backend: BackendConnection, stmt: ast.Insert) -> _UpsertPlan
     has_key = bool(spec.primary_key)
     uniques = [tuple(u) for u in (*spec.unique, *spec.unique_index_fields)]
     constraints = ((tuple(spec.primary_key),) if has_key else ()) + tuple(uniques)
-    lookups = ((None,) if has_key else ()) + tuple(_lookup(u) for u in uniques)
     clauses = tuple(_clause(backend, spec, stmt, clause, constraints)
                     for clause in stmt.on_conflict)
-    return _UpsertPlan(spec, constraints, has_key, clauses, lookups)
+    return _UpsertPlan(spec, constraints, has_key, clauses)
 
 
 upsert_plan = executor._schema_analysis("upsert_plan", _analyse_upsert)
-
-
-def _lookup(fields: tuple[str, ...]) -> ast.Expr:
-    """``f1 = :unique:f1 AND ...``: the rows holding a unique constraint's values."""
-    terms = [ast.Binary("=", ast.Column(None, f), ast.Param(_UNIQUE + f)) for f in fields]
-    where = terms[0]
-    for term in terms[1:]:
-        where = ast.Binary("and", where, term)
-    return where
 
 
 def _clause(backend: BackendConnection, spec: CollectionSpec, stmt: ast.Insert,
@@ -168,13 +156,91 @@ def run_upsert(
     out = Outcome(rowcount=0)
     if stmt.returning:
         out.columns = list(executor.returning_plan(backend, stmt).labels)
-    changes = _Changes() if fks is not None else None
-    for params in param_sets:
-        for row_stmt, row_params in _proposed(backend, stmt, params, pending):
-            _upsert_row(backend, plan, row_stmt, row_params, pending, changes, out)
-    if fks is not None and changes is not None and changes.changes:
-        fks.after_statement(plan.spec, changes.changes, pending)
+    run = _Run(backend, plan, pending, out, _Changes() if fks is not None else None)
+    if stmt.select is not None or executor.insert_plan(backend, stmt).reads_tables:
+        # each row's values are computed after the rows before it are written (they read
+        # the table), and each is looked up alone
+        for params in param_sets:
+            for row_stmt, row_params in _proposed(backend, stmt, params, pending):
+                run.row(row_stmt, row_params, _proposed_body(
+                    backend, plan.spec, row_stmt, row_params, pending))
+                run.flush()
+    else:
+        rows = [row for params in param_sets
+                for row in _proposed(backend, stmt, params, pending)]
+        bodies = [_proposed_body(backend, plan.spec, s, p, pending) for s, p in rows]
+        run.lookup = Lookup(backend, plan.spec, plan.constraints, plan.has_key, pending,
+                            bodies)
+        for n, ((row_stmt, row_params), body) in enumerate(zip(rows, bodies, strict=True)):
+            run.row(row_stmt, row_params, body, n)
+        run.flush()
+    if fks is not None and run.changes is not None and run.changes.changes:
+        fks.after_statement(plan.spec, run.changes.changes, pending)
     return out
+
+
+@dataclass
+class _Run:
+    """One upsert statement's rows in order: the inserts of rows in a row are queued and
+    written by one ``run_insert`` (one check that their ids are free), before anything else
+    is written or looked up alone."""
+
+    backend: BackendConnection
+    plan: _UpsertPlan
+    pending: PendingBatch
+    out: Outcome
+    changes: _Changes | None
+    lookup: Lookup | None = None
+    queued: list[dict[str, Any]] = field(default_factory=list)
+    queued_fields: tuple[str, ...] = ()
+    queued_stmt: ast.Insert | None = None
+
+    def conflicts(self, body: dict[str, Any], index: int | None) -> list[Match | None]:
+        if self.lookup is not None and index is not None:
+            known = self.lookup.conflicts(index, body)
+            if known is not None:
+                return known
+        self.flush()  # (the rows before it, seen by its lookup)
+        return conflicts_of(self.backend, self.plan.spec, self.plan.constraints,
+                            self.plan.has_key, body, self.pending)
+
+    def wrote(self, doc_id: str | None, *bodies: dict[str, Any] | None) -> None:
+        if self.lookup is not None:
+            self.lookup.wrote(doc_id, *bodies)
+
+    def insert(self, stmt: ast.Insert, body: dict[str, Any]) -> None:
+        computed = {f.name for f in self.plan.spec.computed_fields}
+        fields = tuple(name for name in body if name not in computed)
+        if self.queued and fields != self.queued_fields:
+            self.flush()
+        self.queued.append(body)
+        self.queued_fields, self.queued_stmt = fields, stmt
+        self.wrote(None, body)
+
+    def flush(self) -> None:
+        """INSERT the queued rows as they are (their defaults are not evaluated again)."""
+        if not self.queued:
+            return
+        bodies, fields, stmt = self.queued, self.queued_fields, self.queued_stmt
+        assert stmt is not None
+        self.queued = []
+        plan = self.plan
+        insert = plan.inserts.get(fields)
+        if insert is None:
+            insert = plan.inserts[fields] = ast.Insert(
+                stmt.table, fields, tuple(ast.Param(EXCLUDED + name) for name in fields),
+                stmt.returning)
+        done = executor.run_insert(self.backend, insert, [
+            {EXCLUDED + name: body[name] for name in fields} for body in bodies],
+            self.pending, self.changes)
+        self.out.rowcount += done.rowcount
+        self.out.rows += done.rows
+        if done.lastrowid is not None:
+            self.out.lastrowid = done.lastrowid
+
+    def row(self, stmt: ast.Insert, params: dict[str, Any], body: dict[str, Any],
+            index: int | None = None) -> None:
+        _upsert_row(self, stmt, params, body, index)
 
 
 def _proposed(backend: BackendConnection, stmt: ast.Insert, params: dict[str, Any],
@@ -195,20 +261,22 @@ def _proposed(backend: BackendConnection, stmt: ast.Insert, params: dict[str, An
             for row in selected.rows]
 
 
-def _upsert_row(backend: BackendConnection, plan: _UpsertPlan, stmt: ast.Insert,
-                params: dict[str, Any], pending: PendingBatch, changes: _Changes | None,
-                out: Outcome) -> None:
+def _upsert_row(run: _Run, stmt: ast.Insert, params: dict[str, Any], body: dict[str, Any],
+                index: int | None) -> None:
+    plan, backend, pending = run.plan, run.backend, run.pending
     spec = plan.spec
-    body = _proposed_body(backend, spec, stmt, params, pending)
-    conflicts = _conflicts(backend, plan, body, pending)
+    conflicts = run.conflicts(body, index)
     for clause in plan.clauses:
-        index = clause.constraint if clause.constraint is not None else next(
+        at = clause.constraint if clause.constraint is not None else next(
             (n for n, match in enumerate(conflicts) if match is not None), None)
-        match = conflicts[index] if index is not None else None
+        match = conflicts[at] if at is not None else None
         if match is None:
             continue
         if clause.update is not None:
-            _do_update(backend, spec, clause, params, body, match, pending, changes, out)
+            run.flush()
+            after = _do_update(backend, spec, clause, params, body, match, pending,
+                               run.changes, run.out)
+            run.wrote(match.doc_id, match.body, after)
         return
     taken = next((n for n, match in enumerate(conflicts) if match is not None), None)
     resolution = stmt.resolution
@@ -216,12 +284,17 @@ def _upsert_row(backend: BackendConnection, plan: _UpsertPlan, stmt: ast.Insert,
         if resolution is ast.ConflictResolution.IGNORE:
             return
         raise _conflict_error(spec, plan.constraints[taken], conflicts[taken])
-    if resolution is ast.ConflictResolution.REPLACE:
-        _replace(backend, spec, conflicts, body, pending, changes)
-    elif resolution is ast.ConflictResolution.IGNORE:
-        _insert_or_ignore(backend, plan, stmt, body, pending, changes, out)
+    if resolution is None:
+        run.insert(stmt, body)
         return
-    _insert(backend, plan, stmt, body, pending, changes, out)
+    run.flush()
+    if resolution is ast.ConflictResolution.REPLACE:
+        for match in _replace(backend, spec, conflicts, body, pending, run.changes):
+            run.wrote(match.doc_id, match.body)
+        run.insert(stmt, body)
+    else:
+        _insert_or_ignore(run, stmt, body)
+    run.flush()
 
 
 def _proposed_body(backend: BackendConnection, spec: CollectionSpec, stmt: ast.Insert,
@@ -239,63 +312,11 @@ def _proposed_body(backend: BackendConnection, spec: CollectionSpec, stmt: ast.I
     return body
 
 
-def _conflicts(backend: BackendConnection, plan: _UpsertPlan, body: dict[str, Any],
-               pending: PendingBatch) -> list[Match | None]:
-    """Per constraint of ``plan``, the document the proposed row conflicts with on it (as
-    the transaction sees the collection), or None. A NULL in the values never conflicts."""
-    spec = plan.spec
-    out: list[Match | None] = []
-    for fields, lookup in zip(plan.constraints, plan.lookups, strict=True):
-        key = tuple(body.get(f) for f in fields)
-        if None in key:
-            out.append(None)
-        elif lookup is None:
-            out.append(_by_key(backend, spec, key, pending))
-        else:
-            found = backend.rows_for_write(spec.name, None, lookup, (),
-                                           {_UNIQUE + f: v for f, v in zip(fields, key,
-                                                                           strict=True)},
-                                           pending)
-            out.append(Match(found[0][0], found[0][1], found[0][2]) if found else None)
-    return out
-
-
-def _by_key(backend: BackendConnection, spec: CollectionSpec, key: tuple[Any, ...],
-            pending: PendingBatch) -> Match | None:
-    doc_id = spec.document_id(key)
-    written = pending.overlay.get(spec.name, {}).get(doc_id)
-    if written is not None and is_gone(written):
-        return None
-    found = backend.get_documents(spec.name, [doc_id], pending).get(doc_id)
-    if found is None or found[1] is None:
-        return None
-    return Match(found[0], found[1], found[2])
-
-
 def _conflict_error(spec: CollectionSpec, fields: tuple[str, ...],
                     match: Match | None) -> DuplicateKeyError:
     names = ", ".join(f"{spec.name}.{f}" for f in fields)
     held = f" (document {match.doc_id!r} holds the value)" if match is not None else ""
     return DuplicateKeyError(f"UNIQUE constraint failed: {names}{held}")
-
-
-def _insert(backend: BackendConnection, plan: _UpsertPlan, stmt: ast.Insert,
-            body: dict[str, Any], pending: PendingBatch, changes: _Changes | None,
-            out: Outcome) -> None:
-    """INSERT the proposed row as it is (its defaults are not evaluated again)."""
-    computed = {f.name for f in plan.spec.computed_fields}
-    fields = tuple(name for name in body if name not in computed)
-    insert = plan.inserts.get(fields)
-    if insert is None:
-        insert = plan.inserts[fields] = ast.Insert(
-            stmt.table, fields, tuple(ast.Param(EXCLUDED + name) for name in fields),
-            stmt.returning)
-    done = executor.run_insert(backend, insert, [{EXCLUDED + name: body[name]
-                                                  for name in fields}], pending, changes)
-    out.rowcount += done.rowcount
-    out.rows += done.rows
-    if done.lastrowid is not None:
-        out.lastrowid = done.lastrowid
 
 
 #: a pending savepoint around one row of INSERT OR IGNORE (no name a statement can give)
@@ -305,13 +326,13 @@ _ROW = "\x00insert or ignore row"
 _IGNORED = ("NOT NULL constraint failed", "CHECK constraint failed")
 
 
-def _insert_or_ignore(backend: BackendConnection, plan: _UpsertPlan, stmt: ast.Insert,
-                      body: dict[str, Any], pending: PendingBatch, changes: _Changes | None,
-                      out: Outcome) -> None:
-    """``_insert``, the row skipped if it breaks a NOT NULL or CHECK constraint."""
+def _insert_or_ignore(run: _Run, stmt: ast.Insert, body: dict[str, Any]) -> None:
+    """INSERT the row, or skip it if it breaks a NOT NULL or CHECK constraint."""
+    pending = run.pending
     pending.savepoint(_ROW)
     try:
-        _insert(backend, plan, stmt, body, pending, changes, out)
+        run.insert(stmt, body)
+        run.flush()
     except IntegrityError as exc:
         if not str(exc).startswith(_IGNORED):
             pending.release(_ROW)
@@ -321,15 +342,17 @@ def _insert_or_ignore(backend: BackendConnection, plan: _UpsertPlan, stmt: ast.I
 
 
 def _replace(backend: BackendConnection, spec: CollectionSpec, conflicts: list[Match | None],
-             body: dict[str, Any], pending: PendingBatch, changes: _Changes | None) -> None:
+             body: dict[str, Any], pending: PendingBatch, changes: _Changes | None) -> list[Match]:
     """INSERT OR REPLACE before its insert: each document the row conflicts with is deleted
     (guarded by the change vector it was read with), and a NULL given to a NOT NULL column
     with a default takes the default, as SQLite's REPLACE does."""
     done: set[str] = set()
+    deleted: list[Match] = []
     for match in conflicts:
         if match is None or match.doc_id in done:
             continue
         done.add(match.doc_id)
+        deleted.append(match)
         expected = pending.expected.get(match.doc_id) or match.cv
         pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
         if changes is not None:
@@ -341,13 +364,16 @@ def _replace(backend: BackendConnection, spec: CollectionSpec, conflicts: list[M
                 body[f.name] = stored_form(f.type, value)
             elif f.default is not None:
                 body[f.name] = stored_form(f.type, f.default)
+    return deleted
 
 
 def _do_update(backend: BackendConnection, spec: CollectionSpec, clause: _Clause,
                params: dict[str, Any], body: dict[str, Any], match: Match,
-               pending: PendingBatch, changes: _Changes | None, out: Outcome) -> None:
+               pending: PendingBatch, changes: _Changes | None,
+               out: Outcome) -> dict[str, Any] | None:
     """DO UPDATE of the conflicting document ``match``, if the clause's WHERE is true of it
-    and the proposed row: written guarded by the change vector ``match`` was read with."""
+    and the proposed row: written guarded by the change vector ``match`` was read with.
+    Returns the document as updated (None: not updated)."""
     assert clause.update is not None
     auto = spec.autoincrement
     if auto is not None and body.get(auto) is None:  # SQLite's excluded row has its new key
@@ -358,7 +384,7 @@ def _do_update(backend: BackendConnection, spec: CollectionSpec, clause: _Clause
         (true,) = backend.evaluate((clause.where,), rowexpr.bind_fields(
             given, match.body, clause.where_reads), pending)
         if not true:
-            return
+            return None
     plan = executor.update_plan(backend, clause.update)
     if plan.complex_exprs:
         own = frozenset({None, clause.update.table})
@@ -369,4 +395,5 @@ def _do_update(backend: BackendConnection, spec: CollectionSpec, clause: _Clause
                                  out)
     if changes is not None:
         changes.changes.append(RowChange(match.body, after))
+    return after
 

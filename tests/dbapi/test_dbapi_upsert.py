@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 from sqla_docstore import errors
+from sqla_docstore.dbapi import upsert_lookup
 
 metadata = MetaData()
 Table("accounts", metadata, Column("id", Integer, primary_key=True),
@@ -223,8 +224,13 @@ SCRIPTS: dict[str, tuple[list[Any], str]] = {
 }
 
 
+@pytest.mark.parametrize("alone", [False, True], ids=["together", "alone"])
 @pytest.mark.parametrize("name", list(SCRIPTS))
-def test_upsert_scripts_match_sqlite(pair: tuple[Engine, Engine], name: str) -> None:
+def test_upsert_scripts_match_sqlite(pair: tuple[Engine, Engine], name: str, alone: bool,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``alone``: each row looked up by itself, as the rows looked up together must match."""
+    if alone:
+        monkeypatch.setattr(upsert_lookup.Lookup, "conflicts", lambda *args: None)
     eng, oracle = pair
     steps, final = SCRIPTS[name]
     got = _run(eng, steps, final)
