@@ -283,6 +283,7 @@ def _upsert_row(run: _Run, stmt: ast.Insert, params: dict[str, Any], body: dict[
     if taken is not None and resolution is not ast.ConflictResolution.REPLACE:
         if resolution is ast.ConflictResolution.IGNORE:
             return
+        run.flush()  # (a row before it fails first, as in SQL)
         raise _conflict_error(spec, plan.constraints[taken], conflicts[taken])
     if resolution is None:
         run.insert(stmt, body)

@@ -6,18 +6,22 @@ correct row or a commit error, never a lost write."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fk_steps import foreign_keys_url, run_steps, sqlite_with_foreign_keys
 from sqlalchemy import (
     CheckConstraint,
     Column,
     Engine,
+    ForeignKey,
     Integer,
     MetaData,
     String,
     Table,
     UniqueConstraint,
+    create_engine,
     text,
 )
 
@@ -347,3 +351,42 @@ def test_a_row_deleted_meanwhile_fails_the_update(engine: Engine) -> None:
     finally:
         a.close()
         b.close()
+
+
+fk_metadata = MetaData()
+Table("nodes", fk_metadata, Column("id", Integer, primary_key=True, autoincrement=False),
+      Column("parent_id", ForeignKey("nodes.id", ondelete="CASCADE")),
+      Column("name", String(10)))
+
+FK_STEPS = [
+    # a row may refer to one inserted after it by the same statement (checked at its end)
+    "INSERT INTO nodes (id, parent_id, name) VALUES (2, 1, 'b'), (1, NULL, 'a') "
+    "ON CONFLICT (id) DO NOTHING",
+    "INSERT INTO nodes (id, parent_id, name) VALUES (3, 9, 'c') ON CONFLICT (id) DO NOTHING",
+    "INSERT INTO nodes (id, parent_id, name) VALUES (2, 9, 'b') ON CONFLICT (id) "
+    "DO UPDATE SET parent_id = excluded.parent_id",
+    "INSERT INTO nodes (id, parent_id, name) VALUES (2, 2, 'b') ON CONFLICT (id) "
+    "DO UPDATE SET parent_id = excluded.parent_id",
+    "INSERT INTO nodes (id, parent_id, name) VALUES (4, 1, 'd')",
+    # the row replaced is deleted: ON DELETE CASCADE takes its children
+    "INSERT OR REPLACE INTO nodes (id, parent_id, name) VALUES (1, NULL, 'a2')",
+]
+
+
+@pytest.fixture(params=["docstore", "ravendb"])
+def fk_target(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    eng = create_engine(foreign_keys_url(request))
+    fk_metadata.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+def test_upserts_keep_foreign_keys_as_sqlite_does(fk_target: Engine) -> None:
+    oracle = sqlite_with_foreign_keys()
+    fk_metadata.create_all(oracle)
+    steps = [lambda conn, sql=sql: conn.exec_driver_sql(sql) for sql in FK_STEPS]
+    final = "SELECT id, parent_id, name FROM nodes ORDER BY id"
+    got = run_steps(fk_target, steps), _value(fk_target, final)
+    assert got == (run_steps(oracle, steps), _value(oracle, final))
+    assert got[0][1] == "IntegrityError"
+    oracle.dispose()
