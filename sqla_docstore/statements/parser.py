@@ -1249,6 +1249,8 @@ class _Parser:
     def insert_into(self) -> ast.Insert:
         """An INSERT after ``INTO``: the table, columns, rows, upsert clauses, RETURNING."""
         table = self.table_name()
+        if self.tok.is_kw("as"):
+            self.unsupported("INSERT INTO table AS alias")
         columns: list[str] = []
         values: list[ast.Expr] = []
         if self.accept_kw("default"):

@@ -251,6 +251,9 @@ def test_forms_sqlite_has_and_the_db_api_lacks_are_refused_by_name(engine: Engin
         with pytest.raises(errors.ProgrammingError, match="only the last ON CONFLICT"):
             raw.cursor().execute(INS + " ON CONFLICT DO NOTHING ON CONFLICT (id) DO NOTHING",
                                  (1, "a", 1))
+        with pytest.raises(errors.NotSupportedError, match="INSERT INTO table AS alias"):
+            raw.cursor().execute("INSERT INTO accounts AS a (id) VALUES (1) "
+                                 "ON CONFLICT DO NOTHING")
         with pytest.raises(errors.NotSupportedError, match="INSERT OR FAIL"):
             raw.cursor().execute("INSERT OR FAIL INTO accounts (id) VALUES (1)")
         with pytest.raises(errors.NotSupportedError, match="column-name list"):
