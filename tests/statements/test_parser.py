@@ -431,6 +431,32 @@ def test_rql_unsupported_clauses() -> None:
         parse("from orders include company")
 
 
+def test_upsert_clauses_parse_in_order() -> None:
+    stmt = parse("INSERT INTO t (a, b) VALUES (?, 1) ON CONFLICT (a, b) WHERE b > 0 DO UPDATE "
+                 "SET b = t.b + excluded.b WHERE excluded.b < 9 ON CONFLICT DO NOTHING "
+                 "RETURNING a")
+    assert isinstance(stmt, ast.Insert)
+    first, last = stmt.on_conflict
+    assert first.target == ("a", "b") and first.target_where is not None
+    assert first.assignments == (("b", ast.Binary("+", ast.Column("t", "b"),
+                                                  ast.Column("excluded", "b"))),)
+    assert first.where == ast.Binary("<", ast.Column("excluded", "b"), ast.Literal(9))
+    assert last == ast.OnConflict(())
+    assert stmt.returning == (ast.ResultColumn(ast.Column(None, "a")),)
+
+
+@pytest.mark.parametrize(("text", "resolution"), [
+    ("INSERT OR IGNORE INTO t (a) VALUES (1)", ast.ConflictResolution.IGNORE),
+    ("INSERT OR REPLACE INTO t (a) VALUES (1)", ast.ConflictResolution.REPLACE),
+    ("REPLACE INTO t (a) VALUES (1)", ast.ConflictResolution.REPLACE),
+    ("INSERT OR ABORT INTO t (a) VALUES (1)", None),
+])
+def test_insert_or_forms_parse_to_their_resolution(text: str, resolution: Any) -> None:
+    stmt = parse(text)
+    assert isinstance(stmt, ast.Insert) and stmt.resolution is resolution
+    assert stmt.columns == ("a",)
+
+
 # ----------------------------------------------------------- unsupported / errors
 
 
@@ -440,7 +466,9 @@ def test_rql_unsupported_clauses() -> None:
         ("SELECT a FROM t WINDOW w AS (PARTITION BY a)", "WINDOW"),
         ("SELECT sum(a) OVER w FROM t", "OVER a named window"),
         ("SELECT sum(a) OVER (ROWS 1 PRECEDING EXCLUDE TIES) FROM t", "EXCLUDE"),
-        ("INSERT OR REPLACE INTO t (a) VALUES (1)", "INSERT OR"),
+        ("INSERT OR FAIL INTO t (a) VALUES (1)", "INSERT OR FAIL"),
+        ("INSERT OR ROLLBACK INTO t (a) VALUES (1)", "INSERT OR ROLLBACK"),
+        ("INSERT INTO t (a) VALUES (1) ON CONFLICT (a COLLATE NOCASE) DO NOTHING", "COLLATE"),
         ("SELECT a FROM t WHERE a GLOB 'x*'", "GLOB"),
         ("SELECT a FROM t WHERE a REGEXP 'x'", "REGEXP"),
         ("SELECT a COLLATE NOCASE FROM t", "COLLATE"),
