@@ -433,8 +433,10 @@ def _unshared_column(column: list[Any]) -> list[Any]:
 
 def run_insert(
     backend: BackendConnection, stmt: ast.Insert, param_sets: Sequence[dict[str, Any]],
-    pending: PendingBatch, fks: ForeignKeyRules | None = None,
+    pending: PendingBatch, fks: ForeignKeyRules | None = None, *, looked_up: bool = False,
 ) -> Outcome:
+    """``looked_up``: the caller found the rows' keys free (an upsert): not looked up again
+    (their PUTs still fail the commit if the documents exist by then)."""
     if stmt.select is not None:
         return _merged([_insert_from_select(backend, stmt, params, pending, fks)
                         for params in param_sets])
@@ -542,7 +544,7 @@ def run_insert(
                 out.rows.append(returning.row(backend, params, body))
     if explicit:  # HiLo must never hand them out (the largest says it for all)
         backend.observe_id(prefix, max(explicit))
-    if stored_check:
+    if stored_check and not looked_up:
         _refuse_stored_keys(backend, spec, _not_fresh(backend, prefix, stored_check))
     if keyed is not None:  # (each creates its document: no state in the transaction)
         run = CreateRun(spec.name, keyed.ids, bodies, keyed.texts)

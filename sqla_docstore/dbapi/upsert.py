@@ -232,7 +232,7 @@ class _Run:
                 stmt.returning)
         done = executor.run_insert(self.backend, insert, [
             {EXCLUDED + name: body[name] for name in fields} for body in bodies],
-            self.pending, self.changes)
+            self.pending, self.changes, looked_up=True)
         self.out.rowcount += done.rowcount
         self.out.rows += done.rows
         if done.lastrowid is not None:

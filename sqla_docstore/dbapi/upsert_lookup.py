@@ -156,7 +156,13 @@ class Lookup:
                     row.append(docs.get(doc_id) if doc_id is not None else None)
                 continue
             values = [tuple(body.get(f) for f in fields) for body in bodies]
-            found = self._holders(fields, [v for v in dict.fromkeys(values) if None not in v])
+            try:
+                distinct = [v for v in dict.fromkeys(values) if None not in v]
+            except TypeError:  # (an object or array value: each row looked up alone)
+                for row in known:
+                    row.append(_UNKNOWN)
+                continue
+            found = self._holders(fields, distinct)
             for row, value in zip(known, values, strict=True):
                 row.append(None if None in value else _match(found, value))
         return known

@@ -6,6 +6,7 @@ correct row or a commit error, never a lost write."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -393,3 +394,32 @@ def test_upserts_keep_foreign_keys_as_sqlite_does(fk_target: Engine) -> None:
     assert got == (run_steps(oracle, steps), _value(oracle, final))
     assert got[0][1] == "IntegrityError"
     oracle.dispose()
+
+
+def test_threads_racing_upserts_count_every_commit_that_succeeds(engine: Engine) -> None:
+    metadata.create_all(engine)
+    start = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def increment() -> None:
+        raw = engine.raw_connection()
+        try:
+            start.wait()
+            for _ in range(3):
+                try:
+                    raw.cursor().execute(COUNT, (1,))
+                except errors.Error as exc:  # (looked up once: a taken key fails the commit)
+                    outcomes.append(f"execute: {exc}")
+                    raw.rollback()
+                    continue
+                outcomes.append(_commit(raw))
+        finally:
+            raw.close()
+
+    threads = [threading.Thread(target=increment) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(outcomes) <= {"ok", "IntegrityError", "stale"}
+    assert _value(engine, "SELECT name, hits FROM tags") == [("k", outcomes.count("ok"))]
