@@ -94,9 +94,10 @@ def loose(value: Any) -> Any:
         return decimal.Decimal(value)
     if isinstance(value, str):
         try:
-            return decimal.Decimal(value.strip())
+            number = decimal.Decimal(value.strip())
         except decimal.InvalidOperation:
             return value
+        return number if number.is_finite() else value  # ('NaN' is no number to SQL)
     return repr(value)
 
 

@@ -423,3 +423,12 @@ def test_threads_racing_upserts_count_every_commit_that_succeeds(engine: Engine)
         t.join()
     assert set(outcomes) <= {"ok", "IntegrityError", "stale"}
     assert _value(engine, "SELECT name, hits FROM tags") == [("k", outcomes.count("ok"))]
+
+
+@pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity", " 7 ", "7.0", "x"])
+def test_values_that_look_like_numbers_are_matched_within_a_statement(
+        pair: tuple[Engine, Engine], value: str) -> None:
+    eng, oracle = pair
+    steps = [(INS + " ON CONFLICT (email) DO UPDATE SET n = n + excluded.n",
+              [(1, value, 1), (2, value, 2), (3, "7", 4), (4, "7", 8)])]
+    assert _run(eng, steps, ACCOUNTS) == _run(oracle, steps, ACCOUNTS)
