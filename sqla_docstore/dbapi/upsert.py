@@ -1,16 +1,19 @@
-"""SQLite's upsert: ``INSERT ... ON CONFLICT ... DO NOTHING | DO UPDATE SET ... [WHERE ...]``.
+"""SQLite's upsert: ``INSERT ... ON CONFLICT ... DO NOTHING | DO UPDATE SET ... [WHERE ...]``,
+and ``INSERT OR IGNORE`` / ``INSERT OR REPLACE`` (``REPLACE INTO``).
 
 Each proposed row is taken in turn (the parameter sets of an executemany in order, the VALUES
 rows of each in order), so a row sees the rows before it, as SQLite's do. Its conflicts are
-looked up as the transaction sees the collection (the pending writes overlaid): the document
-its primary key names, and a document holding each of its unique values. Then the first
-clause whose conflict target has a conflict applies (a clause without a target: any
-conflict, the primary key's first); a row with no conflict is inserted by ``run_insert``
-(a PUT that must not find the document at commit, unique values reserved at commit), a row
-with one is skipped (DO NOTHING, or DO UPDATE whose WHERE is not true) or updated by
-``_update_one`` guarded by the change vector it was read with, so a document another
-transaction created, changed or deleted meanwhile fails the commit instead of being
-overwritten. A conflict no clause handles raises IntegrityError, as SQLite's.
+the document its primary key names and a document holding each of its unique values, as the
+transaction sees the collection (the pending writes overlaid; see ``upsert_lookup``, which
+finds them for all the rows at once where that is exact). The first clause whose conflict
+target has a conflict applies (a clause without a target: any conflict, the primary key's
+first): the row is skipped (DO NOTHING, or DO UPDATE whose WHERE is not true) or the document
+updated by ``_update_one`` guarded by the change vector it was read with, so a document
+another transaction changed or deleted meanwhile fails the commit instead of being
+overwritten. A row without conflict is inserted by ``run_insert``: a PUT that must not find
+its document at commit, its unique values reserved at commit. A conflict no clause handles
+raises IntegrityError, as SQLite's ABORT does, or is resolved by the INSERT's OR IGNORE (the
+row skipped) or OR REPLACE (the documents in the way deleted, guarded as an update is).
 """
 
 from __future__ import annotations
@@ -181,9 +184,9 @@ def run_upsert(
 
 @dataclass
 class _Run:
-    """One upsert statement's rows in order: the inserts of rows in a row are queued and
-    written by one ``run_insert`` (one check that their ids are free), before anything else
-    is written or looked up alone."""
+    """One upsert statement's rows in order. Consecutive rows to insert are queued and
+    written by one ``run_insert``, before anything else is written or a row is looked up
+    alone (which must see them)."""
 
     backend: BackendConnection
     plan: _UpsertPlan
