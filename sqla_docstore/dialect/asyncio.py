@@ -91,6 +91,11 @@ class AsyncAdaptedCursor:
     def close(self) -> None:
         self._cursor.close()
 
+    async def _async_soft_close(self) -> None:
+        """What SQLAlchemy (2.0.44 and later) awaits after a Core ``await conn.execute()``
+        before the result is read in sync code. The rows are buffered already (a streaming
+        cursor is never soft-closed), so the cursor stays open until the result closes it."""
+
     def setinputsizes(self, *args: Any) -> None:
         pass
 

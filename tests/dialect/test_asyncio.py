@@ -191,3 +191,27 @@ def test_the_event_loop_runs_while_a_large_commit_is_applied(run: Any) -> None:
         assert len(during) >= 2, (finished - started, len(during))
 
     run(scenario)
+
+
+def test_core_execute_of_a_select_gives_its_rows_as_aiosqlite_does(url: str) -> None:
+    """``await conn.execute(select)`` (SQLAlchemy's examples/asyncio/basic.py): SQLAlchemy
+    awaits ``cursor._async_soft_close()`` before handing the result over."""
+    table = sa.Table("t1", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("name", sa.String))
+
+    async def rows_of(engine_url: str) -> list[Any]:
+        engine = create_async_engine(engine_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(table.metadata.create_all)
+                await conn.execute(table.insert(), [{"name": "n1"}, {"name": "n2"}])
+            async with engine.connect() as conn:
+                result = await conn.execute(table.select().order_by(table.c.id))
+                got = [tuple(row) for row in result.fetchall()]
+                got.append(await conn.scalar(sa.select(sa.func.count()).select_from(table)))
+                got.extend((await conn.scalars(sa.select(table.c.name))).all())
+                return got
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(rows_of(url)) == asyncio.run(rows_of("sqlite+aiosqlite://"))
