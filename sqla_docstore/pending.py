@@ -332,6 +332,11 @@ class PendingBatch:
                     self.as_committed[(collection, doc_id)] = state
 
     # -- savepoints ---------------------------------------------------------------------
+    @property
+    def in_savepoint(self) -> bool:
+        """A savepoint is open (in autocommit mode it holds the transaction open)."""
+        return bool(self._savepoints)
+
     def savepoint(self, name: str) -> None:
         self._savepoints.append((name, len(self), len(self._undo)))
 

@@ -90,6 +90,11 @@ class Connection:
         #: statement text -> the queries run as loads by key (``Warm``): run again as such
         #: while the token stands (see Cursor._run_warm)
         self.warm: dict[str, Warm] = {}
+        #: each statement is a transaction of its own, committed when it ends (sqlite3's
+        #: ``autocommit``; SQLAlchemy's AUTOCOMMIT isolation level), except while a
+        #: savepoint is open: as in SQLite, a SAVEPOINT outside a transaction begins one,
+        #: which the release of the outermost savepoint commits
+        self.autocommit = False
 
     @property
     def change_vectors(self) -> ChangeVectors:
@@ -204,6 +209,12 @@ class Connection:
             cv = result.get("@change-vector") or result.get("ChangeVector")
             if isinstance(doc_id, str) and isinstance(cv, str):
                 versions[doc_id] = cv
+
+    def statement_done(self) -> None:
+        """In autocommit mode a statement that ran commits what it wrote (and forgets what
+        it read: the next statement is another transaction)."""
+        if self.autocommit and not self.pending.in_savepoint:
+            self.commit()
 
     def rollback(self) -> None:
         if self._backend is not None:
@@ -481,6 +492,8 @@ class Cursor:
         try:  # (as ``with pep249("execute")``, and a failure leaves no result)
             if not self._run_warm(operation, parameters):
                 self._run(operation, [parameters], many=False)
+            if self.connection is not None and self.connection.autocommit:
+                self.connection.statement_done()
         except BaseException as exc:
             self._forget_result()
             if isinstance(exc, Exception):
@@ -548,6 +561,7 @@ class Cursor:
                          else list(seq_of_parameters))
                 with gc_pause.paused(len(given)):
                     self._run(operation, given, many=True)
+                self._conn().statement_done()
             except BaseException:
                 self._forget_result()
                 raise

@@ -216,14 +216,17 @@ class DocstoreDialect(default.DefaultDialect):
         return not dbapi_connection.closed
 
     def get_isolation_level(self, dbapi_connection: Any) -> Any:
-        return "READ COMMITTED"
+        return "AUTOCOMMIT" if dbapi_connection.autocommit else "READ COMMITTED"
 
     def get_isolation_level_values(self, dbapi_conn: Any) -> Any:
-        return ["READ COMMITTED"]
+        return ["AUTOCOMMIT", "READ COMMITTED"]
 
     def set_isolation_level(self, dbapi_connection: Any, level: Any) -> None:
-        if level != "READ COMMITTED":
-            raise exc.ArgumentError(f"sqla_docstore supports READ COMMITTED only, not {level}")
+        # AUTOCOMMIT: the DB-API commits each statement as it ends (Connection.autocommit).
+        if level not in ("AUTOCOMMIT", "READ COMMITTED"):
+            raise exc.ArgumentError(
+                f"sqla_docstore supports READ COMMITTED and AUTOCOMMIT only, not {level}")
+        dbapi_connection.autocommit = level == "AUTOCOMMIT"
 
     def _get_server_version_info(self, connection: Any) -> tuple[int, ...]:
         return (1, 0)
