@@ -1,7 +1,7 @@
 """SQLAlchemy's own ORM examples (its source distribution's ``examples/``) as an oracle.
 
     python bench/sqla_examples.py /work/sqla-src/sqlalchemy-2.1.9 [--example NAME ...]
-        [--ravendb] [--tests] [--out DIR] [--timeout 300]
+        [--file] [--ravendb] [--tests] [--out DIR] [--timeout 300]
 
 Every example script runs in a fresh process per target, from a fresh temporary working
 directory, with the unpacked source distribution on ``sys.path`` (``runpy`` runs it as the
@@ -13,16 +13,28 @@ the script names (``sqlite://``, ``sqlite:///x.db``, ``sqlite+aiosqlite://``, or
 - ``sqlite``: ``sqlite://`` (``sqlite+aiosqlite://`` for an async engine), the reference;
 - ``docstore``: ``docstore://`` (a file URL ``sqlite:///x.db`` becomes ``docstore:///x.db`` in
   the temporary directory, as it becomes ``sqlite:///x.db`` there for the reference);
+- ``docstore-file`` (``--file``): ``docstore:///<tmp>/engine<n>.db``, a durable file store
+  per engine (``sqlite:///x.db`` as for ``docstore``);
 - ``ravendb`` (``--ravendb``): ``ravendb://`` against a bundled server started for the run,
   a fresh database per engine the script creates (so the sharding examples' four engines stay
   four stores, as four ``sqlite://`` engines are).
 
-``echo`` is forced off in every run, ``random`` is seeded (gather_orm_statements picks rows
-at random), so stdout holds only what the script prints. stdout is
-compared exactly, after one normalisation: object addresses (``0x7f3a...``) in default reprs
-differ between any two processes and are replaced by ``0x?``. Each script is then ``same``,
-``different`` (a unified diff follows the table) or ``error`` (the exception's last line; the
-reference's too when SQLite fails as well).
+``echo`` is forced off in every run and ``random`` is seeded (gather_orm_statements picks
+rows at random), so stdout holds only what the script prints, the same on every run. stdout
+is compared exactly, after two normalisations: object addresses (``0x7f3a...``) in default
+reprs differ between any two processes (``0x?``), and datetimes follow the clock: one within
+5 s of the run is the current time the run read (``server_default=func.now()``; ``<now>``),
+one within 30 days of it (``now() - timedelta(days=3)``) is shown as its distance from the
+run's start in whole hours (``<now-72h>``). After the script, the child prints every table of
+every sync engine it made, rows sorted (``what the script left in its databases``): most
+examples check themselves with ``assert`` and print little, so their data is compared too.
+Each script is then ``same`` (with the number of lines compared), ``different`` (a unified
+diff follows the table), ``error`` (the exception's line) or ``error on sqlite too`` (whether
+the output up to it and the exception's class are the same as SQLite's).
+
+``sharding/separate_schema_translates.py`` also runs adapted: on the store its
+``exec_driver_sql("ATTACH DATABASE ...")`` is skipped (SQLite's way to get schemas; a schema
+is a namespace of collections that needs none, and the DB-API refuses ``ATTACH`` by name).
 
 ``--tests`` also runs the tests that ship with ``examples/versioned_history``
 (``test_versioning.py``, collected through ``test/base/test_examples.py`` as SQLAlchemy's own
@@ -108,7 +120,7 @@ import sqlalchemy.ext.asyncio
 import sqlalchemy.ext.asyncio.engine
 from sqlalchemy.engine import make_url
 
-TARGET, SERVER, MODULE, ADAPT = sys.argv[1:5]
+TARGET, SERVER, MODULE, ADAPT, DUMP = sys.argv[1:6]
 _numbers = itertools.count(1)
 _create_engine = sqlalchemy.create_engine
 _create_async_engine = sqlalchemy.ext.asyncio.create_async_engine
@@ -133,12 +145,42 @@ def _target(url, is_async):
         return ("sqlite+aiosqlite://" if is_async else "sqlite://") + (path or "")
     if TARGET == "docstore":
         return "docstore://" + (path or "")
+    if TARGET == "docstore-file":  # a memory URL becomes a file of its own
+        return "docstore://" + (path or f"/{os.path.abspath(f'engine{next(_numbers)}.db')}")
     return _fresh_database()
+
+
+_engines = []
 
 
 def create_engine(url, *args, **kw):
     kw["echo"] = False
-    return _create_engine(_target(url, False), *args, **kw)
+    engine = _create_engine(_target(url, False), *args, **kw)
+    _engines.append(engine)
+    return engine
+
+
+def _shown(value):
+    return value.isoformat(" ") if hasattr(value, "isoformat") else value
+
+
+def _dump():
+    """Every table of every (sync) engine the script made, its rows sorted: what the script
+    left in the database, compared too (most examples check with assert and print little)."""
+    print("=" * 20, "what the script left in its databases")
+    for number, engine in enumerate(_engines, 1):
+        try:
+            meta = sqlalchemy.MetaData()
+            with engine.connect() as conn:
+                meta.reflect(conn)
+                for name in sorted(meta.tables):
+                    rows = conn.execute(sqlalchemy.select(meta.tables[name])).all()
+                    shown = sorted((tuple(map(_shown, row)) for row in rows), key=repr)
+                    print(f"engine {number} {name}: {len(shown)} rows")
+                    for row in shown:
+                        print("   ", row)
+        except Exception as exc:
+            print(f"engine {number}: not read ({type(exc).__name__})")
 
 
 def create_async_engine(url, *args, **kw):
@@ -161,6 +203,9 @@ if ADAPT == "skip-attach" and TARGET != "sqlite":
 random.seed(0)  # (gather_orm_statements picks rows at random)
 sys.argv = [MODULE]
 runpy.run_module(MODULE, run_name="__main__", alter_sys=True)
+sys.stdout.flush()
+if DUMP == "dump":
+    _dump()
 '''
 
 # The child for --tests: pytest with SQLAlchemy's plugin, test_versioning's engine redirected.
@@ -248,13 +293,14 @@ def _clock() -> datetime:
 
 
 def run_example(sdist: Path, module: str, target: str, server: str, timeout: float,
-                adapt: str = "") -> Run:
+                adapt: str = "", dump: bool = True) -> Run:
     """One script in a fresh process and a fresh working directory."""
     started, began = time.perf_counter(), _clock()
     with tempfile.TemporaryDirectory(prefix="sqla-example-") as cwd:
         try:
             proc = subprocess.run(
-                [sys.executable, "-c", _CHILD, target, server, f"examples.{module}", adapt],
+                [sys.executable, "-c", _CHILD, target, server, f"examples.{module}", adapt,
+                 "dump" if dump else ""],
                 cwd=cwd, env=_env(sdist), capture_output=True, text=True, timeout=timeout,
                 check=False)
         except subprocess.TimeoutExpired as exc:
@@ -274,10 +320,21 @@ def _near(text: str, window: tuple[datetime, datetime]) -> bool:
     return any(low <= value + shift <= high for shift in (timedelta(0), offset))
 
 
+def _relative(text: str, window: tuple[datetime, datetime]) -> str:
+    """A datetime the run read as the current time is ``<now>``; one within 30 days of the
+    run (the script's ``now() + timedelta(days=2)``) its distance from the run's start in
+    whole hours; any other is kept."""
+    if _near(text, window):
+        return "<now>"
+    value = datetime.fromisoformat(text)
+    hours = round((value - window[0]).total_seconds() / 3600)
+    return f"<now{hours:+d}h>" if abs(hours) <= 30 * 24 else text
+
+
 def normalise(stdout: str, window: tuple[datetime, datetime]) -> str:
-    """Object addresses, and the datetimes the run read as the current time, replaced."""
+    """Object addresses, and datetimes relative to the run's clock (``_relative``)."""
     stdout = _ADDRESS.sub("0x?", stdout)
-    return _DATETIME.sub(lambda m: "<now>" if _near(m.group(), window) else m.group(), stdout)
+    return _DATETIME.sub(lambda m: _relative(m.group(), window), stdout)
 
 
 def _error_kind(error: str) -> str:
@@ -297,7 +354,8 @@ def compare(example: str, target: str, reference: Run, run: Run) -> Result:
         return Result(example, target, Outcome.DIFFERENT, f"sqlite failed: {reference.error}",
                       run.seconds)
     if want == got:
-        return Result(example, target, Outcome.SAME, "", run.seconds)
+        return Result(example, target, Outcome.SAME, f"{len(want.splitlines())} lines",
+                      run.seconds)
     diff = difflib.unified_diff(want.splitlines(), got.splitlines(), "sqlite", target,
                                 lineterm="", n=1)
     return Result(example, target, Outcome.DIFFERENT, "\n".join(diff), run.seconds)
@@ -381,6 +439,8 @@ def report(results: list[Result], targets: Sequence[str]) -> str:
             cell = result.outcome.value
             if result.outcome in (Outcome.ERROR, Outcome.REFERENCE_ERROR, Outcome.SKIPPED):
                 cell += f": {result.detail.splitlines()[0][:120]}"
+            elif result.outcome is Outcome.SAME:
+                cell += f" ({result.detail})"
             cells.append(cell.replace("|", "\\|"))
         lines.append(f"| {example} | " + " | ".join(cells) + " |")
     for target in targets:
@@ -403,6 +463,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run only examples whose module contains this (repeatable)")
     parser.add_argument("--ravendb", action="store_true",
                         help="also ravendb:// against a bundled server")
+    parser.add_argument("--file", action="store_true",
+                        help="also docstore:///file (a file store per engine)")
     parser.add_argument("--tests", action="store_true",
                         help="also run examples/versioned_history's tests per database")
     parser.add_argument("--no-examples", action="store_true", help="with --tests: only those")
@@ -415,6 +477,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     server = None
     targets = {"docstore": ""}
+    if args.file:
+        targets["docstore-file"] = ""
     try:
         if args.ravendb:
             from sqla_docstore.testing.ravendb_server import BundledRavenServer
