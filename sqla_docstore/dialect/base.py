@@ -31,7 +31,7 @@ from .compiler import (
     DocstoreIdentifierPreparer,
     DocstoreTypeCompiler,
 )
-from .mapping import mapped_specs
+from .mapping import mapped_specs, translated_specs
 
 
 class DocumentConflictError(StaleDataError):
@@ -57,6 +57,11 @@ class DocstoreExecutionContext(default.DefaultExecutionContext):
         # The mapping is the schema: the statement's Tables reach the DB-API (see mapping.py).
         if self.compiled is not None and not self.isddl:
             specs = mapped_specs(self.compiled)
+            if specs and self.compiled.schema_translate_map:
+                # (the text names each Table in the schema this execution's map gives it)
+                translate = self.execution_options.get("schema_translate_map")
+                if translate:
+                    specs = translated_specs(self.compiled, translate)
             if specs:
                 # (the pool's proxy passes an unknown attribute on by a Python __getattr__:
                 # the DB-API connection itself is asked, as on every statement)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import exc, schema
@@ -373,7 +374,7 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
             stmt = parse(text)
         except Error:
             return None
-        name = qualified(table.schema, table.name)
+        name = qualified(self._schema_of(table), table.name)
         if not isinstance(stmt, ast.CreateCollection) or stmt.name != name:
             return None
         return text if _same_spec(name, stmt.spec, spec) else None
@@ -402,6 +403,11 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
                            for ix in sorted(table.indexes, key=lambda ix: str(ix.name))}
         return spec
 
+    def _schema_of(self, table: Any) -> str | None:
+        """The schema of ``table`` as this DDL names it (``schema_translate_map``)."""
+        return translated_schema(table.schema if table is not None else None,
+                                 self.schema_translate_map)
+
     def _index_name(self, index: Any) -> str:
         """The index name as the store keeps it (unquoted), as CREATE INDEX gives it: index
         names are one namespace, so an index of a schema's table is ``schema.name``."""
@@ -409,12 +415,12 @@ class DocstoreDDLCompiler(compiler.DDLCompiler):
         quote, end = self.preparer.initial_quote, self.preparer.final_quote
         if len(name) >= 2 and name.startswith(quote) and name.endswith(end):
             name = self.preparer._unescape_identifier(name[1:-1])
-        return qualified(index.table.schema if index.table is not None else None, name)
+        return qualified(self._schema_of(index.table), name)
 
     def _index_ddl_name(self, index: Any) -> str:
         """The index name in CREATE / DROP INDEX text (quoted parts, schema first)."""
         name: str = self._prepared_index_name(index, include_schema=False)
-        schema_name = index.table.schema if index.table is not None else None
+        schema_name = self._schema_of(index.table)
         if schema_name is None:
             return name
         return f"{self.preparer.quote_schema(schema_name)}.{name}"
@@ -476,6 +482,7 @@ def collection_spec(table: schema.Table, dialect: Any,
     the CREATE TABLE of any other dialect does.
     """
     ddl = ddl_compiler if ddl_compiler is not None else dialect.ddl_compiler(dialect, None)
+    translate = ddl.schema_translate_map
     fields = [_field_spec(col, dialect) for col in table.columns]
     # reflected in a stable order: unnamed ones first, then by name (as stores that name
     # every constraint list them), ties in declaration order
@@ -499,7 +506,7 @@ def collection_spec(table: schema.Table, dialect: Any,
         auto = next((c for c in table.primary_key.columns
                      if c.identity is not None and c.type._type_affinity is sqltypes.Integer),
                     None)
-    foreign_keys = [foreign_key_json(cons) for cons in constraints
+    foreign_keys = [foreign_key_json(cons, translate) for cons in constraints
                     if isinstance(cons, schema.ForeignKeyConstraint)]
     return {
         "fields": fields,
@@ -512,8 +519,18 @@ def collection_spec(table: schema.Table, dialect: Any,
         "unique_names": [c.name if isinstance(c.name, str) else None for c in uniques],
         **({"key_is_id": True} if table.dialect_options["docstore"]["key_is_id"] else {}),
         **({"temporary": True} if is_temporary(table) else {}),
-        **({"schema": table.schema} if table.schema is not None else {}),
+        **({"schema": schema_name}
+           if (schema_name := translated_schema(table.schema, translate)) is not None else {}),
     }
+
+
+def translated_schema(name: str | None, translate: Mapping[str | None, str | None] | None
+                      ) -> str | None:
+    """The schema a statement executed with ``schema_translate_map`` gives a Table of schema
+    ``name`` (SQLAlchemy renders it so in the statement's text)."""
+    if translate and name in translate:
+        return translate[name]
+    return name
 
 
 def index_elements(index: schema.Index, dialect: Any) -> list[Any]:
@@ -543,9 +560,10 @@ def _same_spec(name: str, parsed: dict[str, Any], declared: dict[str, Any]) -> b
         return False
 
 
-def foreign_key_json(cons: schema.ForeignKeyConstraint) -> dict[str, Any]:
+def foreign_key_json(cons: schema.ForeignKeyConstraint,
+                     translate: Mapping[str | None, str | None] | None = None) -> dict[str, Any]:
     """A foreign key as the collection spec records it (reflected, not enforced)."""
-    targets = [_fk_target(el) for el in cons.elements]
+    targets = [_fk_target(el, translate) for el in cons.elements]
     tables = {t[0] for t in targets}
     if len(tables) != 1 or any(len(t) != 2 for t in targets):
         raise exc.CompileError(f"foreign key {cons.name}: one referred table is supported")
@@ -581,13 +599,14 @@ def _field_spec(col: schema.Column[Any], dialect: Any) -> dict[str, Any]:
     return out
 
 
-def _fk_target(el: schema.ForeignKey) -> list[str]:
+def _fk_target(el: schema.ForeignKey,
+               translate: Mapping[str | None, str | None] | None = None) -> list[str]:
     """[table name, column name] a foreign key refers to (by name, not by column key)."""
     try:
         col = el.column
     except exc.InvalidRequestError:  # the referred table is not in this MetaData (Alembic ops)
         return el.target_fullname.rsplit(".", 1)  # [schema.]table, column
-    return [qualified(col.table.schema, col.table.name), col.name]
+    return [qualified(translated_schema(col.table.schema, translate), col.table.name), col.name]
 
 
 def sql_text(element: Any, dialect: Any) -> str:

@@ -12,14 +12,14 @@ RavenDB; one other clients made (no schema) is read and written through the Tabl
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import exc, schema
 from sqlalchemy.sql.util import find_tables
 
 from ..schema import CollectionSpec, qualified
-from .compiler import is_temporary
+from .compiler import is_temporary, translated_schema
 
 #: Table -> ((columns, indexes) counted when computed, its spec): a Table that gained a
 #: column or an index (Alembic, tests) gets its spec again
@@ -39,12 +39,35 @@ def mapped_specs(compiled: Any) -> tuple[CollectionSpec, ...]:
     of the statement finds."""
     specs: tuple[CollectionSpec, ...] | None = getattr(compiled, "_docstore_mapped", None)
     if specs is None:
-        used = getattr(compiled, "tables_used", None)
-        if used is None:  # (another compiler's: its statement searched)
-            statement = getattr(compiled, "statement", None)
-            used = () if statement is None else _tables(statement)
-        specs = compiled._docstore_mapped = _interned(_specs(used, compiled.dialect))
+        specs = compiled._docstore_mapped = _interned(_specs(_used(compiled),
+                                                             compiled.dialect))
     return specs
+
+
+def translated_specs(compiled: Any, translate: Mapping[str | None, str | None]
+                     ) -> tuple[CollectionSpec, ...]:
+    """``mapped_specs`` of a statement executed with a ``schema_translate_map``: each Table
+    in the schema the statement's text names it in (a compiled statement serves every map;
+    cached on it per map)."""
+    key = tuple(sorted(translate.items(), key=repr))
+    cache: dict[Any, tuple[CollectionSpec, ...]] | None = getattr(
+        compiled, "_docstore_translated", None)
+    if cache is None:
+        cache = compiled._docstore_translated = {}
+    specs = cache.get(key)
+    if specs is None:
+        if len(cache) >= 100:
+            cache.clear()
+        specs = cache[key] = _specs(_used(compiled), compiled.dialect, translate)
+    return specs
+
+
+def _used(compiled: Any) -> Iterable[Any]:
+    used = getattr(compiled, "tables_used", None)
+    if used is None:  # (another compiler's: its statement searched)
+        statement = getattr(compiled, "statement", None)
+        used = () if statement is None else _tables(statement)
+    return used
 
 
 def _interned(specs: tuple[CollectionSpec, ...]) -> tuple[CollectionSpec, ...]:
@@ -64,12 +87,15 @@ def _tables(statement: Any) -> tuple[schema.Table, ...]:
     return tuple({id(t): t for t in found if isinstance(t, schema.Table)}.values())
 
 
-def _specs(tables: Iterable[Any], dialect: Any) -> tuple[CollectionSpec, ...]:
+def _specs(tables: Iterable[Any], dialect: Any,
+           translate: Mapping[str | None, str | None] | None = None
+           ) -> tuple[CollectionSpec, ...]:
     """The specs of the Tables among ``tables`` (a loop: run per compilation)."""
     specs = []
     for table in tables:
         if isinstance(table, schema.Table):
-            spec = table_spec(table, dialect)
+            spec = (table_spec(table, dialect) if not translate
+                    else _translated_spec(table, dialect, translate))
             if spec is not None:
                 specs.append(spec)
     return tuple(specs)
@@ -91,3 +117,17 @@ def table_spec(table: schema.Table, dialect: Any) -> CollectionSpec | None:
             spec = None  # create_all reports it; the statement itself may still run
     _BY_TABLE[table] = (shape, spec)
     return spec
+
+
+def _translated_spec(table: schema.Table, dialect: Any,
+                     translate: Mapping[str | None, str | None]) -> CollectionSpec | None:
+    """``table_spec`` with the schemas ``translate`` maps (the Table's, its foreign keys')."""
+    if not table.columns or is_temporary(table):
+        return None
+    try:
+        ddl = dialect.ddl_compiler(dialect, None, schema_translate_map=dict(translate))
+        return CollectionSpec.from_json(
+            qualified(translated_schema(table.schema, translate), table.name),
+            ddl.table_spec(table))
+    except (exc.CompileError, exc.UnsupportedCompilationError):
+        return None

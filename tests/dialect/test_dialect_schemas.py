@@ -110,3 +110,40 @@ def test_a_dotted_table_name_without_a_schema_stays_in_the_default_schema(
 def test_create_schema_is_refused_with_the_reason(engine: Engine) -> None:
     with engine.connect() as conn, pytest.raises(exc.NotSupportedError, match="namespace"):
         conn.execute(CreateSchema("other"))
+
+
+def _translated_story(eng: Engine) -> list[Any]:
+    """Tables of the default schema created, written and read through
+    ``schema_translate_map={None: "other"}`` (SQLAlchemy's examples/sharding/
+    separate_schema_translates.py), then reflected by schema."""
+    meta = MetaData()
+    parent = Table("parent", meta, Column("id", Integer, primary_key=True),
+                   Column("n", Integer), Index("ix_parent_n", "n"))
+    child = Table("child", meta, Column("id", Integer, primary_key=True),
+                  Column("parent_id", ForeignKey("parent.id")), Index("ix_child_p", "parent_id"))
+    translated = eng.execution_options(schema_translate_map={None: "other"})
+    meta.create_all(translated)
+    with translated.begin() as conn:
+        conn.execute(insert(parent), [{"id": 1, "n": 10}, {"id": 2, "n": 20}])
+        conn.execute(insert(child), [{"id": 1, "parent_id": 2}])
+        rows = conn.execute(select(parent.c.n, child.c.id).join_from(child, parent)).all()
+    insp = inspect(eng)
+    fks = insp.get_foreign_keys("child", schema="other")
+    return [
+        rows,
+        [name for name in insp.get_table_names() if name in ("parent", "child")]
+        + [name for name in insp.get_table_names() if "." in name],
+        sorted(insp.get_table_names(schema="other")),
+        [(ix["name"], ix["column_names"]) for ix in insp.get_indexes("parent", "other")],
+        [(fk["referred_schema"], fk["referred_table"], fk["referred_columns"]) for fk in fks],
+    ]
+
+
+def test_schema_translate_map_puts_the_tables_in_the_schema_it_names(
+        engine: Engine, oracle: Engine) -> None:
+    """The tables are created in schema ``other`` (they were the default schema's collections
+    ``other.parent``, and a write made the untranslated ``parent`` too, whose index name then
+    clashed: 'index ix_parent_n already exists')."""
+    want = _translated_story(oracle)
+    assert want[0] == [(20, 1)] and want[2] == ["child", "parent"]
+    assert _translated_story(engine) == want
