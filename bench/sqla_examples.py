@@ -26,11 +26,15 @@ reprs differ between any two processes (``0x?``), and datetimes follow the clock
 5 s of the run is the current time the run read (``server_default=func.now()``; ``<now>``),
 one within 30 days of it (``now() - timedelta(days=3)``) is shown as its distance from the
 run's start in whole hours (``<now-72h>``). After the script, the child prints every table of
-every sync engine it made, rows sorted (``what the script left in its databases``): most
+every sync engine it made, in every schema (SQLite's attached databases), rows sorted, once
+its sessions are closed (``what the script left in its databases``): most
 examples check themselves with ``assert`` and print little, so their data is compared too.
 Each script is then ``same`` (with the number of lines compared), ``different`` (a unified
-diff follows the table), ``error`` (the exception's line) or ``error on sqlite too`` (whether
-the output up to it and the exception's class are the same as SQLite's).
+diff follows the table; a script that differs is run on SQLite again: if the two SQLite runs
+differ as well, it is ``sqlite unstable``, the script's output is not deterministic, and the
+diff shown is SQLite's against itself), ``error`` (the exception's line) or ``error on
+sqlite too`` (whether the output up to it and the exception's class are the same as
+SQLite's).
 
 ``sharding/separate_schema_translates.py`` also runs adapted: on the store its
 ``exec_driver_sql("ATTACH DATABASE ...")`` is skipped (SQLite's way to get schemas; a schema
@@ -167,12 +171,19 @@ def _shown(value):
 def _dump():
     """Every table of every (sync) engine the script made, its rows sorted: what the script
     left in the database, compared too (most examples check with assert and print little)."""
+    import sqlalchemy.orm
+
+    sqlalchemy.orm.close_all_sessions()  # (a session left open: its transaction ends)
     print("=" * 20, "what the script left in its databases")
     for number, engine in enumerate(_engines, 1):
         try:
             meta = sqlalchemy.MetaData()
             with engine.connect() as conn:
-                meta.reflect(conn)
+                inspector = sqlalchemy.inspect(conn)
+                others = set(inspector.get_schema_names()) - {
+                    "main", "temp", inspector.default_schema_name}
+                for schema in [None, *sorted(others)]:
+                    meta.reflect(conn, schema=schema)
                 for name in sorted(meta.tables):
                     rows = conn.execute(sqlalchemy.select(meta.tables[name])).all()
                     shown = sorted((tuple(map(_shown, row)) for row in rows), key=repr)
@@ -255,6 +266,7 @@ class Outcome(Enum):
     ERROR = "error"
     REFERENCE_ERROR = "error on sqlite too"
     SKIPPED = "skipped"
+    UNSTABLE = "sqlite unstable"  # two SQLite runs differ: the script is not deterministic
 
 
 @dataclass(frozen=True)
@@ -276,7 +288,8 @@ class Result:
 
 def _env(sdist: Path) -> dict[str, str]:
     paths = [str(sdist), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONDONTWRITEBYTECODE="1")
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONDONTWRITEBYTECODE="1",
+                PYTHONHASHSEED="0")
 
 
 def _last_line(text: str) -> str:
@@ -341,8 +354,19 @@ def _error_kind(error: str) -> str:
     return error.split(":", 1)[0]
 
 
-def compare(example: str, target: str, reference: Run, run: Run) -> Result:
+def compare(example: str, target: str, reference: Run, run: Run,
+            control: Run | None = None) -> Result:
+    """``run`` against ``reference``; ``control``, a second SQLite run, tells a script whose
+    output changes from run to run (Python's set order of objects, the clock)."""
     want, got = normalise(reference.stdout, reference.window), normalise(run.stdout, run.window)
+    if control is not None and not run.error and not reference.error and want != got:
+        again = normalise(control.stdout, control.window)
+        if again != want:
+            seen = "like one of them" if got == again else "like neither"
+            diff = difflib.unified_diff(want.splitlines(), again.splitlines(), "sqlite",
+                                        "sqlite again", lineterm="", n=1)
+            return Result(example, target, Outcome.UNSTABLE,
+                          f"{target} {seen}\n" + "\n".join(diff), run.seconds)
     if run.error and reference.error:
         alike = want == got and _error_kind(run.error) == _error_kind(reference.error)
         detail = (f"{'same output and exception' if alike else 'DIFFERENT output or exception'}"
@@ -393,10 +417,16 @@ def run_examples(sdist: Path, chosen: Sequence[str], targets: dict[str, str], ti
             continue
         reference = run_example(sdist, module, "sqlite", "", timeout, adapt)
         _save(out, name, "sqlite", reference)
+        control: Run | None = None
         for target, server in targets.items():
             run = run_example(sdist, module, target, server, timeout, adapt)
             _save(out, name, target, run)
-            results.append(compare(name, target, reference, run))
+            result = compare(name, target, reference, run, control)
+            if result.outcome is Outcome.DIFFERENT and control is None and not run.error:
+                control = run_example(sdist, module, "sqlite", "", timeout, adapt)
+                _save(out, name, "sqlite-again", control)
+                result = compare(name, target, reference, run, control)
+            results.append(result)
             print(f"... {name} on {target}: {results[-1].outcome.value}", file=sys.stderr,
                   flush=True)
     return results
@@ -449,7 +479,7 @@ def report(results: list[Result], targets: Sequence[str]) -> str:
             if result.target == target:
                 counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
         lines.append(f"\n{target}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    diffs = [r for r in results if r.outcome is Outcome.DIFFERENT]
+    diffs = [r for r in results if r.outcome in (Outcome.DIFFERENT, Outcome.UNSTABLE)]
     for result in diffs:
         lines += ["", f"--- {result.example} on {result.target}:", result.detail]
     return "\n".join(lines)
