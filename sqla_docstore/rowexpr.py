@@ -175,7 +175,8 @@ def _check_fields(spec: CollectionSpec, body: dict[str, Any]) -> None:
     for f in spec.fields:
         value = body.get(f.name)
         if value is None:
-            if f.name in not_null:
+            if f.name in not_null and not (f.name in spec.json_fields and f.name in body):
+                # (a JSON field holding null holds JSON null, which is no SQL NULL)
                 raise IntegrityError(f"NOT NULL constraint failed: {spec.name}.{f.name}"
                                      + _key_note(spec, f.name))
         elif type(value) is float and abs(value) >= _EXACT_FLOAT and (

@@ -209,6 +209,13 @@ class CollectionSpec:
                          or "BINARY" in f.base_type or f.base_type == "BYTEA")
 
     @cached_property
+    def json_fields(self) -> frozenset[str]:
+        """Fields declared JSON (stored ones): JSON null is ``null`` in the document there, SQL
+        NULL the field left out (``values.JsonNull``)."""
+        return frozenset(f.name for f in self.fields
+                         if f.base_type == "JSON" and f.computed is None)
+
+    @cached_property
     def decimal_fields(self) -> frozenset[str]:
         """Fields declared NUMERIC / DECIMAL."""
         return frozenset(f.name for f in self.fields if f.base_type in DECIMAL_TYPES)

@@ -83,10 +83,26 @@ def parse_datetime(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
+class JsonNull(enum.Enum):
+    """JSON's ``null`` as a parameter value, apart from SQL NULL (None), as SQLite tells the
+    text ``'null'`` in a JSON column from NULL. A JSON-typed field given it holds ``null``
+    in the document; given None it is left out of the document (a missing field is NULL).
+    Compared with a value, it is the JSON text ``null``."""
+
+    JSON_NULL = "null"
+
+
+#: JSON's ``null`` (``dbapi.JSON_NULL``): see ``JsonNull``
+JSON_NULL = JsonNull.JSON_NULL
+
+
 def to_json(value: Any) -> Any:
-    """A parameter value in the form stored in documents (Decimal stays Decimal, see dumps)."""
+    """A parameter value in the form stored in documents (Decimal stays Decimal, see dumps;
+    ``JSON_NULL`` is null)."""
     if value is None or isinstance(value, (str, bool, int, float, decimal.Decimal)):
         return value
+    if value is JSON_NULL:
+        return None
     if isinstance(value, dt.datetime):
         return format_datetime(value)
     if isinstance(value, dt.date):
@@ -110,6 +126,8 @@ def to_json(value: Any) -> Any:
 
 def to_sql_param(value: Any) -> Any:
     """A parameter value as SQLite should compare it with stored JSON values."""
+    if value is JSON_NULL:
+        return "null"  # (the JSON text a JSON column holds for it, as in SQLite)
     value = to_json(value)
     if isinstance(value, decimal.Decimal):
         value = int(value) if _integral(value) else _to_float(value)

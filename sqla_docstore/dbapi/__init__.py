@@ -15,6 +15,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from .. import values as _values
 from ..backends.embedded.connection import EmbeddedConnection
 from ..backends.embedded.store import EmbeddedStore
 from ..errors import (
@@ -45,6 +46,9 @@ Date = _dt.date
 Time = _dt.time
 Timestamp = _dt.datetime
 Binary = bytes
+#: JSON's ``null`` as a parameter, apart from None (SQL NULL): a JSON column given it holds
+#: ``null`` in the document, given None it is NULL (the field left out of the document)
+JSON_NULL = _values.JSON_NULL
 STRING, BINARY, NUMBER, DATETIME, ROWID = "STRING", "BINARY", "NUMBER", "DATETIME", "ROWID"
 
 
@@ -128,7 +132,8 @@ def connect(
 
 __all__ = [
     "BINARY", "Binary", "Connection", "Cursor", "DATETIME", "DataError", "DatabaseError", "Date",
-    "DateFromTicks", "Error", "IntegrityError", "InterfaceError", "InternalError", "NUMBER",
+    "DateFromTicks", "Error", "IntegrityError", "InterfaceError", "InternalError", "JSON_NULL",
+    "NUMBER",
     "NotSupportedError", "OperationalError", "ProgrammingError", "ROWID", "STRING", "Time",
     "TimeFromTicks", "Timestamp", "TimestampFromTicks", "Warning", "apilevel", "connect",
     "open_store", "paramstyle", "threadsafety",

@@ -42,6 +42,7 @@ from ..pending import PendingBatch, is_gone
 from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.prepared import prepared
+from ..values import JSON_NULL
 from .params import Positional
 
 
@@ -461,6 +462,10 @@ def run_insert(
         bodies, columns, generated = plan.given_positional(param_sets, fill)
     else:
         bodies = plan.bodies(backend, param_sets, pending)
+    uneven = False  # a JSON field left out of some bodies: they differ in their fields
+    if spec.json_fields:
+        columns = None  # (the bodies' JSON fields settled: read from them)
+        uneven = settle_json_nulls(spec.json_fields, bodies)
     if plan.int_key is not None:
         columns = _keys_by_affinity(plan.int_key, bodies, columns)
         if columns is None and _is_rowid_key(spec):
@@ -487,7 +492,7 @@ def run_insert(
     # bodies of one plan share their fields: NUL, NOT NULL and exactness tested per field over
     # all the rows at once; if any row might fail, each row is tested in order as before
     # (a few rows are tested in turn: cheaper than the set-up of the test per field)
-    each_row = bool(computed or plan.computed) or len(bodies) < _ROWS_TESTED_TOGETHER or (
+    each_row = bool(computed or plan.computed) or uneven or len(bodies) < _ROWS_TESTED_TOGETHER or (
         rowexpr.rows_may_fail(spec, bodies, plan.fields, auto, columns))
     # integer keys, nothing else can fail per row: the keys, ids and PUTs a column at a time
     keyed = _keyed_puts(spec, int_key, bodies, generated, written, columns,
@@ -917,8 +922,8 @@ class _InsertPlan:
                 body = defaults.copy()
                 for name, param in pairs:
                     value = params[param]
-                    body[name] = value if type(value) in _JSON_SCALARS else values.to_json(
-                        value)
+                    body[name] = value if type(value) in _JSON_SCALARS or (
+                        value is JSON_NULL) else values.to_json(value)
                 if literals:
                     body.update(literals)
                 out.append(body)
@@ -936,13 +941,40 @@ class _InsertPlan:
         return body
 
 
+def settle_json_nulls(fields: frozenset[str], bodies: list[dict[str, Any]]) -> bool:
+    """The JSON-typed ``fields`` of ``bodies`` as documents hold them: SQL NULL (None) is the
+    field left out, JSON null (``JSON_NULL``) is ``null``; True when a field was left out."""
+    left_out = False
+    for body in bodies:
+        for name in fields:
+            value = body.get(name, JSON_NULL)
+            if value is None:
+                del body[name]
+                left_out = True
+            elif value is JSON_NULL and name in body:
+                body[name] = None
+    return left_out
+
+
+def settled_changes(spec: CollectionSpec,
+                    changes: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """An UPDATE's values as ``settle_json_nulls`` stores them: (the values set, the JSON
+    fields set to SQL NULL, left out of the document)."""
+    fields = spec.json_fields
+    if not fields or fields.isdisjoint(changes):
+        return changes, ()
+    unset = tuple(k for k, v in changes.items() if v is None and k in fields)
+    return {k: None if v is JSON_NULL else v for k, v in changes.items()
+            if k not in unset}, unset
+
+
 def _as_stored_values(column: Sequence[Any]) -> Sequence[Any]:
     """A parameter's values as ``_given`` stores them (JSON scalars as given, others by
     ``values.to_json``)."""
     if set(map(type, column)) <= _JSON_SCALAR_TYPES:
         return column
-    return [value if type(value) in _JSON_SCALARS else values.to_json(value)
-            for value in column]
+    return [value if type(value) in _JSON_SCALARS or value is JSON_NULL
+            else values.to_json(value) for value in column]
 
 
 _JSON_SCALAR_TYPES = frozenset(_JSON_SCALARS)

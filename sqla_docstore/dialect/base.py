@@ -129,8 +129,12 @@ class DocstoreDialect(default.DefaultDialect):
     #: document id (``orders/1-A``), as RavenDB clients' ``Id`` does
     construct_arguments = [(schema.Table, {"key_is_id": False})]
 
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, json_serializer: Any = None, json_deserializer: Any = None,
+                 **kw: Any) -> None:
         super().__init__(**kw)
+        # (as SQLite's dialect takes them: the JSON type uses them, types.DocstoreJSON)
+        self._json_serializer = json_serializer
+        self._json_deserializer = json_deserializer
         if self.paramstyle not in _PARAMSTYLES:  # the DB-API reads ? and :name only
             raise exc.ArgumentError(
                 "sqla_docstore takes paramstyle 'qmark' (the default: ?) or 'named' (:name), "

@@ -10,10 +10,12 @@ from typing import Any
 
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql import sqltypes, type_api
+from sqlalchemy.sql.elements import Null
 from sqlalchemy.types import TypeEngine
 
 from .. import values
 from ..affinity import NUMBER_TEXT as _NUMBER_TEXT
+from ..values import JSON_NULL
 from ..affinity import integer_affinity as _integer_affinity
 from ..affinity import numeric_text as _numeric_text
 from ..affinity import text_affinity as _text_affinity
@@ -262,30 +264,38 @@ class DocstoreUuid(sqltypes.Uuid):
 
 
 class DocstoreJSON(sqltypes.JSON):
-    """JSON values stay nested JSON inside the document, never a string."""
+    """JSON values stay nested JSON inside the document, never a string. JSON null
+    (``JSON.NULL``, and None unless ``none_as_null``) is bound as the DB-API's ``JSON_NULL``,
+    SQL NULL (``null()``, None with ``none_as_null``) as None: the document holds ``null``
+    for the one and leaves the field out for the other, as SQLite holds ``'null'`` and NULL.
+    A ``json_serializer`` / ``json_deserializer`` given to ``create_engine`` is used: the
+    serializer's text is stored as the JSON value it reads as, the deserializer reads the
+    stored value's JSON text."""
 
     def bind_processor(self, dialect: Dialect) -> Any:
         none_as_null = self.none_as_null
         json_null = self.NULL
+        serializer = getattr(dialect, "_json_serializer", None)
 
         def process(value: Any) -> Any:
             if value is json_null:
+                return JSON_NULL
+            if isinstance(value, Null) or (value is None and none_as_null):
                 return None
-            if value is None and none_as_null:
-                return None
-            return _plain_json(value)
+            if value is None:
+                return JSON_NULL
+            if serializer is not None:
+                return JSON_NULL if (stored := values.loads(serializer(value))) is None else (
+                    stored)
+            return value
 
         return process
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
-        return None
-
-
-def _plain_json(value: Any) -> Any:
-    # SQLAlchemy's null() construct inside a structure means JSON null.
-    from sqlalchemy.sql.elements import Null
-
-    return None if isinstance(value, Null) else value
+        deserializer = getattr(dialect, "_json_deserializer", None)
+        if deserializer is None:
+            return None
+        return lambda value: None if value is None else deserializer(values.dumps(value))
 
 
 colspecs: dict[type[TypeEngine[Any]], type[TypeEngine[Any]]] = {

@@ -188,6 +188,9 @@ class EmbeddedConnection:
     def binary_fields(self, collection: str) -> frozenset[str]:
         return self.spec(collection).binary_fields
 
+    def json_fields(self, collection: str) -> frozenset[str]:
+        return self.spec(collection).json_fields
+
     def spec(self, collection: str) -> CollectionSpec:
         store = self.store
         hit = self._read_specs.get(collection)

@@ -37,6 +37,9 @@ class Catalog(Protocol):
     def binary_fields(self, collection: str) -> frozenset[str]:
         """Fields declared with a binary type (their values are base64 text)."""
 
+    def json_fields(self, collection: str) -> frozenset[str]:
+        """Fields declared JSON: ``null`` there is JSON null, a value (``json_value_sql``)."""
+
 
 # SQLite functions that mean the same on JSON values as in SQL, by name.
 _FUNCTIONS = {
@@ -95,6 +98,13 @@ def json_path(name: str) -> str:
 
 def field_sql(alias: str, name: str) -> str:
     return f"json_extract({quote(alias)}.body, {json_path(name)})"
+
+
+def json_value_sql(alias: str, name: str) -> str:
+    """A JSON-typed field's SQL value: ``field_sql``'s, and JSON null the text ``'null'``
+    (``json_type`` of a missing field is NULL, of a null one 'null'), as SQLite's JSON
+    column holds it: no NULL (IS NULL, count, CAST, GROUP BY tell it from a missing one)."""
+    return f"coalesce({field_sql(alias, name)}, json_type({quote(alias)}.body, {json_path(name)}))"
 
 
 @dataclass(frozen=True)
@@ -326,7 +336,7 @@ class SqlGenerator:
                     # its JSON text as stored, told apart and ordered by its SQL value
                     # (DISTINCT, ORDER BY its label): 2 and 2.0 are one (values.sql_order).
                     # Not json_quote of the value: it writes a real with 15 digits
-                    raw = field_sql(resolved[1], expr.name)
+                    raw = self._column(expr, scope, False)
                     stored = f"{quote(resolved[1])}.body -> {json_path(expr.name)}"
                     quoted = f"ifnull({stored}, 'null') COLLATE docstore_sql_order"
                     self._quoted_fields[quoted] = raw
@@ -368,7 +378,8 @@ class SqlGenerator:
             elif source.columns is None:
                 raise NotSupportedError(f"SELECT * in a subquery over schemaless {ref}")
             else:
-                cols += [f"{field_sql(ref, n)} AS {quote(n)}" for n in source.columns]
+                cols += [f"{self._field_value(ref, n, source.collection)} AS {quote(n)}"
+                         for n in source.columns]
         return cols
 
     def _select_tail(self, stmt: ast.Select, scope: _Scope, cols: list[str],
@@ -615,7 +626,13 @@ class SqlGenerator:
         source = self._lookup_source(ref, scope)
         if index and source.collection is not None:
             self.index_fields.add((source.collection, col.name))
-        return field_sql(ref, col.name)
+        return self._field_value(ref, col.name, source.collection)
+
+    def _field_value(self, ref: str, name: str, collection: str | None) -> str:
+        """The SQL value of field ``name`` of the collection's document ``ref``."""
+        if collection is not None and name in self.catalog.json_fields(collection):
+            return json_value_sql(ref, name)
+        return field_sql(ref, name)
 
     # -- expressions ---------------------------------------------------------------------
     def bind(self, kind: str, value: Any) -> str:
@@ -1008,6 +1025,8 @@ class SqlGenerator:
         if name == "exists" and len(e.args) == 1 and isinstance(e.args[0], ast.Column):
             # RQL exists(field): the field is present in the document (null counts).
             field = self._column(e.args[0], scope, index)
+            if field.startswith("coalesce("):  # (json_value_sql: its json_type)
+                return f"({field[field.index('json_type('):-1]} IS NOT NULL)"
             return field.replace("json_extract(", "(json_type(", 1) + " IS NOT NULL)"
         if name == "id" and not e.args:
             refs = list(scope.sources)
@@ -1145,6 +1164,9 @@ class _IndexCatalog:
 
     def binary_fields(self, collection: str) -> frozenset[str]:
         return self.spec.binary_fields
+
+    def json_fields(self, collection: str) -> frozenset[str]:
+        return frozenset()  # (an index reads the field as field_index_sql does)
 
 
 def field_index_sql(name: str) -> str:
