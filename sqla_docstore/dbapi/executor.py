@@ -57,9 +57,10 @@ class Outcome:
 def _value(expr: ast.Expr, params: dict[str, Any]) -> Any:
     if isinstance(expr, ast.Param):
         try:
-            return values.to_json(params[expr.name])
+            value = params[expr.name]
         except KeyError as exc:
             raise ProgrammingError(f"no value given for parameter {expr.name!r}") from exc
+        return value if value is JSON_NULL else values.to_json(value)  # (settled_changes)
     assert isinstance(expr, ast.Literal)
     return expr.value
 
@@ -1533,7 +1534,8 @@ def _update_plain(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePla
     matched = [(params, matches) for params, matches in zip(group, per_set, strict=False)
                if matches]
     columns = _plain_columns(tuple(e for _, e in assignments), [p for p, _ in matched])
-    if columns is None or not assignments:  # values converted, or an error to raise in turn
+    if columns is None or not assignments or _sets_json(spec, assignments):
+        # values converted, or an error to raise in turn; JSON fields settled in turn
         return _update_plain_each(backend, stmt, plan, group, per_set, key_only, pending,
                                   rows)
     names = [name for name, _ in assignments]
@@ -1582,7 +1584,8 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
     spec = plan.spec
     field, expr = by_key
     columns = _plain_columns((expr, *(e for _, e in stmt.assignments)), group)
-    if columns is None or set(map(type, columns[0])) != {int} or (
+    if columns is None or _sets_json(spec, stmt.assignments) or set(
+            map(type, columns[0])) != {int} or (
             compared_field(spec, field, 1) != 1):  # (a TEXT key compares '1')
         return None
     keys = columns[0]
@@ -1636,18 +1639,34 @@ def _update_plain_each(backend: BackendConnection, stmt: ast.Update, plan: _Upda
     bodies: list[dict[str, Any]] = []
     for params, matches in zip(group, per_set, strict=False):
         for match in matches:
-            changes = {name: _value(e, params) for name, e in assignments}
-            body = {**match.body, **changes}
+            changes, unset = settled_changes(
+                spec, {name: _value(e, params) for name, e in assignments})
+            body = _changed(match.body, changes, unset)
             check_constraints(backend, spec, body)
             # values computed from nothing the transaction read: a write by key is blind,
             # as in SQL
             expected = expected_of(match.doc_id) or (None if key_only else match.cv)
-            commands.append(Patch(spec.name, match.doc_id, changes, expected, seen=match.cv))
+            commands.append(Patch(spec.name, match.doc_id, changes, expected, unset,
+                                  seen=match.cv))
             bodies.append(body)
             if rows is not None:
                 rows.append(RowChange(match.body, body))
     pending.add_each(commands, bodies, patched=[name for name, _ in assignments])
     return len(commands)
+
+
+def _sets_json(spec: CollectionSpec, assignments: Any) -> bool:
+    """Whether an UPDATE sets a JSON-typed field (``settled_changes``)."""
+    return bool(spec.json_fields) and any(name in spec.json_fields for name, _ in assignments)
+
+
+def _changed(body: dict[str, Any], changes: dict[str, Any],
+             unset: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of ``body`` with ``changes`` set and the fields ``unset`` left out."""
+    out = {**body, **changes}
+    for name in unset:
+        out.pop(name, None)
+    return out
 
 
 def _update_one(
@@ -1669,8 +1688,8 @@ def _update_one(
     if plan.assigns_key:  # a key stored by its column's affinity ('8' is 8), as INSERT does
         changes.update((k, compared_field(spec, k, changes[k])) for k in spec.primary_key
                        if k in changes)
-    body = dict(match.body)
-    body.update(changes)
+    changes, unset = settled_changes(spec, changes)
+    body = _changed(match.body, changes, unset)
     if plan.affected:  # generated columns follow the fields they read
         generated = generated_values(spec, body, backend.evaluate)
         changes.update((k, v) for k, v in generated.items() if k in plan.affected)
@@ -1696,18 +1715,18 @@ def _update_one(
         plain: dict[str, Any] = {}
         for (name, _), recompute, value in zip(stmt.assignments, plan.deferred, new_values,
                                                strict=True):
-            if recompute is None:
-                plain[name] = value
+            if recompute is None and name not in unset:
+                plain[name] = None if value is JSON_NULL else value
             else:
                 plain.pop(name, None)
         args = {k: values.to_json(v) for k, v in params.items()}
         check = getattr(backend, "check_recompute", None)  # (the commit's evaluation would
         if check is not None:                                # refuse: refused now)
             check(spec, deferred, match.body, args)
-        pending.add(Patch(spec.name, match.doc_id, plain, expected, seen=match.cv,
+        pending.add(Patch(spec.name, match.doc_id, plain, expected, unset, seen=match.cv,
                           compute=deferred, args=args), body)
     else:
-        write_update(spec, match, body, changes, expected, pending)
+        write_update(spec, match, body, changes, expected, pending, unset)
     out.rowcount += 1
     if stmt.returning:
         out.rows.append(returning_plan(backend, stmt).row(backend, params, body,
@@ -1740,7 +1759,7 @@ def _visit_order(spec: CollectionSpec, matches: list[Match]) -> list[Match]:
 
 def write_update(
     spec: CollectionSpec, match: Match, body: dict[str, Any], changes: dict[str, Any],
-    expected: str | None, pending: PendingBatch,
+    expected: str | None, pending: PendingBatch, unset: tuple[str, ...] = (),
 ) -> None:
     if spec.primary_key and any(k in changes for k in spec.primary_key):
         new_id = spec.document_id(tuple(body.get(k) for k in spec.primary_key))
@@ -1749,7 +1768,7 @@ def write_update(
             pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
             pending.add(Put(spec.name, new_id, body, ""), body)
             return
-    pending.add(Patch(spec.name, match.doc_id, changes, expected, seen=match.cv), body)
+    pending.add(Patch(spec.name, match.doc_id, changes, expected, unset, seen=match.cv), body)
 
 
 def run_delete(
