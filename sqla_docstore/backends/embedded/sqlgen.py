@@ -1108,7 +1108,23 @@ class SqlGenerator:
         target = _CASTS.get(e.type_name.split("(")[0].strip())
         if target is None:
             raise NotSupportedError(f"CAST to {e.type_name} is not supported by sqla_docstore")
+        if target == "TEXT" and (text := self._json_field_text(e.expr, scope)) is not None:
+            return f"CAST({text} AS TEXT)"
         return f"CAST({self.expr(e.expr, scope)} AS {target})"
+
+    def _json_field_text(self, e: ast.Expr, scope: _Scope) -> str | None:
+        """A JSON-typed field as its JSON text (``body -> path``: ``'"x"'`` for a string,
+        ``'null'`` for JSON null, NULL when missing), the text SQLite's JSON column holds;
+        None for any other expression."""
+        if not isinstance(e, ast.Column):
+            return None
+        resolved = self._resolve(e, scope)
+        if resolved is None or resolved[0] != "field":
+            return None
+        collection = self._lookup_source(resolved[1], scope).collection
+        if collection is None or e.name not in self.catalog.json_fields(collection):
+            return None
+        return f"({quote(resolved[1])}.body -> {json_path(e.name)})"
 
     def _cast_blob(self, e: ast.Expr, scope: _Scope, index: bool) -> str:
         """SQLite's CAST(x AS BLOB) (a blob stays, any other value becomes the bytes of its
