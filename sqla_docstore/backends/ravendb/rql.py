@@ -235,6 +235,8 @@ class _Translator:
         if target is None:
             return None
         path = target[0]
+        if path in self.spec.json_fields:  # null there is JSON null, a value: SQL NULL is absence
+            return f"(true and not exists({path}))" if is_null else f"exists({path})"
         if is_null:
             return f"({path} = null or (true and not exists({path})))"
         return f"(exists({path}) and {path} != null)"
