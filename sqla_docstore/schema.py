@@ -40,6 +40,12 @@ def column_affinity(declared: str) -> ColumnAffinity:
     return ColumnAffinity.NUMERIC
 
 
+#: The type of a column declared without one in SQL text (``CREATE TABLE t (a, b)``): any
+#: value, as "JSON" holds any value, but a field that is no JSON column (``json_fields``:
+#: null there is NULL). (Its affinity is NUMERIC, as "JSON"'s.)
+UNTYPED = "ANY"
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str

@@ -15,10 +15,10 @@ from sqlalchemy.types import TypeEngine
 
 from .. import values
 from ..affinity import NUMBER_TEXT as _NUMBER_TEXT
-from ..values import JSON_NULL
 from ..affinity import integer_affinity as _integer_affinity
 from ..affinity import numeric_text as _numeric_text
 from ..affinity import text_affinity as _text_affinity
+from ..values import JSON_NULL
 
 # Bind values need no conversion here: the DB-API stores datetime, Decimal, UUID, bytes and
 # timedelta itself (sqla_docstore.values). Results come back in their JSON form.

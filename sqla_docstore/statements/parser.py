@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import NotSupportedError, ProgrammingError
 from ..schema import (
+    UNTYPED,
     CollectionSpec,
     ColumnAffinity,
     IndexElement,
@@ -752,7 +753,7 @@ class _Parser:
     def column_definition(self, parts: _TableParts) -> None:
         column = self.ident()
         declared = self.type_name()
-        definition: dict[str, Any] = {"name": column, "type": declared or "JSON",
+        definition: dict[str, Any] = {"name": column, "type": declared or UNTYPED,
                                       "nullable": True, "default": None}
         while not (self.tok.kind == "op" and self.tok.value in (",", ")")):
             self.column_constraint(parts, definition, self.constraint_name(), declared)
@@ -760,8 +761,8 @@ class _Parser:
 
     def type_name(self) -> str:
         """``name ... [(number [, number])]`` uppercased (``NUMERIC(10, 2)``), as the
-        dialect's type compiler renders it; "" when there is none (the field is then JSON:
-        any value)."""
+        dialect's type compiler renders it; "" when there is none (the field is then
+        ``schema.UNTYPED``: any value)."""
         words = []
         while self.tok.kind == "name" and not self.tok.is_kw(*_COLUMN_CONSTRAINT_WORDS):
             words.append(self.advance().value.upper())

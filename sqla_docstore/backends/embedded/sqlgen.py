@@ -215,8 +215,10 @@ class SqlGenerator:
         if isinstance(stmt, ast.Select):
             sql, columns = self._top_select(stmt, documents, notes)
         else:
-            sql = self.select(stmt, None)
-            columns = [OutColumn(label, "value", i) for i, label in enumerate(_labels(stmt))]
+            sql = self.select(stmt, None, json_text=True)
+            json_labels = self._json_text_labels(stmt)
+            columns = [OutColumn(label, "json" if label in json_labels else "value", i)
+                       for i, label in enumerate(_labels(stmt))]
         return SqlPlan(self._with_overlays(sql), self.binds, columns, self.index_fields,
                        self.array_params, documents)
 
@@ -344,15 +346,18 @@ class SqlGenerator:
                 return [(label, "field", (resolved[1], expr.name))]
         return [(label, "value", self.expr(expr, scope))]
 
-    def select(self, stmt: ast.SelectLike, parent: _Scope | None) -> str:
-        """A nested SELECT rendered with SQL values (subqueries, compound members)."""
+    def select(self, stmt: ast.SelectLike, parent: _Scope | None,
+               json_text: bool = False) -> str:
+        """A nested SELECT rendered with SQL values (subqueries, compound members);
+        ``json_text``: its JSON-typed fields as their JSON text (a derived table's or a
+        compound's rows, read back as values: ``_json_text_labels``)."""
         if isinstance(stmt, ast.Compound):
             joiner = f" {stmt.op.upper()} "
             # members of a set operation that removes duplicates are DISTINCT already (so
             # their fields get the wide-number check of SELECT DISTINCT)
             members = [replace(s, distinct=True) if isinstance(s, ast.Select) and (
                 stmt.op != "union all") else s for s in stmt.selects]
-            parts = [f"SELECT * FROM ({self.select(s, parent)})" for s in members]
+            parts = [f"SELECT * FROM ({self.select(s, parent, json_text)})" for s in members]
             sql = joiner.join(parts)
             scope = _Scope({}, parent, dict.fromkeys(_labels(stmt)))
             return sql + self._order_limit(stmt.order_by, stmt.limit, stmt.offset, scope,
@@ -361,14 +366,15 @@ class SqlGenerator:
         cols: list[str] = []
         for col in stmt.columns:
             if isinstance(col.expr, ast.Star):
-                cols += self._star_values(col.expr, scope)
+                cols += self._star_values(col.expr, scope, json_text)
                 continue
             label = col.alias or _default_label(col.expr)
-            cols.append(f"{self.expr(col.expr, scope)} AS {quote(label)}")
+            text = self._json_field_text(col.expr, scope) if json_text else None
+            cols.append(f"{text or self.expr(col.expr, scope)} AS {quote(label)}")
         return self._select_tail(stmt, scope, cols,
                                  {c.alias: None for c in stmt.columns if c.alias})
 
-    def _star_values(self, star: ast.Star, scope: _Scope) -> list[str]:
+    def _star_values(self, star: ast.Star, scope: _Scope, json_text: bool = False) -> list[str]:
         refs = [star.table] if star.table else list(scope.sources)
         cols = []
         for ref in refs:
@@ -378,9 +384,43 @@ class SqlGenerator:
             elif source.columns is None:
                 raise NotSupportedError(f"SELECT * in a subquery over schemaless {ref}")
             else:
-                cols += [f"{self._field_value(ref, n, source.collection)} AS {quote(n)}"
-                         for n in source.columns]
+                cols += [f"{self._star_field(ref, n, source.collection, json_text)} AS "
+                         f"{quote(n)}" for n in source.columns]
         return cols
+
+    def _star_field(self, ref: str, name: str, collection: str | None, json_text: bool) -> str:
+        if json_text and collection is not None and name in self.catalog.json_fields(
+                collection):
+            return f"({quote(ref)}.body -> {json_path(name)})"
+        return self._field_value(ref, name, collection)
+
+    def _json_text_labels(self, stmt: ast.SelectLike) -> frozenset[str]:
+        """The labels of a derived table's or compound's columns that hold JSON text: JSON
+        elements, and JSON-typed fields (``select(..., json_text=True)``) read directly or
+        from a derived table."""
+        while isinstance(stmt, ast.Compound):
+            stmt = stmt.selects[0]
+        out = set(_json_labels(stmt))
+        scope = self._from_scope(stmt.from_, None)
+        for col in stmt.columns:
+            if isinstance(col.expr, ast.Star):
+                for ref in [col.expr.table] if col.expr.table else list(scope.sources):
+                    source = self._lookup_source(ref, scope)
+                    if source.collection is not None:
+                        out.update(self.catalog.json_fields(source.collection))
+                    out.update(source.json_columns)
+                continue
+            if not isinstance(col.expr, ast.Column):
+                continue
+            resolved = self._resolve(col.expr, scope)
+            if resolved is None or resolved[0] not in ("field", "column"):
+                continue
+            source = self._lookup_source(resolved[1], scope)
+            if col.expr.name in source.json_columns or (
+                    source.collection is not None and resolved[0] == "field"
+                    and col.expr.name in self.catalog.json_fields(source.collection)):
+                out.add(col.alias or col.expr.name)
+        return frozenset(out)
 
     def _select_tail(self, stmt: ast.Select, scope: _Scope, cols: list[str],
                      labels: dict[str, ast.Expr | None],
@@ -452,7 +492,7 @@ class SqlGenerator:
         elif isinstance(item, ast.SubqueryRef):
             scope.sources[item.alias] = _Source("derived", None,
                                                 self._derived_columns(item.select),
-                                                _json_labels(item.select))
+                                                self._json_text_labels(item.select))
         elif isinstance(item, ast.CteRef):
             scope.sources[item.alias] = _Source("derived", None, item.cte.columns)
         elif isinstance(item, ast.CteSelf):
@@ -497,7 +537,8 @@ class SqlGenerator:
         if isinstance(item, ast.TableRef):
             return self._table(item.name, item.ref)
         if isinstance(item, ast.SubqueryRef):
-            return f"({self.select(item.select, scope.parent)}) AS {quote(item.alias)}"
+            return (f"({self.select(item.select, scope.parent, json_text=True)}) AS "
+                    f"{quote(item.alias)}")
         if isinstance(item, ast.CteRef):
             if self._ctes.setdefault(item.cte.name, item.cte) is not item.cte:
                 raise NotSupportedError(f"two recursive CTEs named {item.cte.name}")
