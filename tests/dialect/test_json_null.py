@@ -106,7 +106,8 @@ def _insert_rows(conn: Connection, many: bool) -> None:
             conn.execute(insert(docs).values(**row))
         return
     # executemany (the bulk paths) of the rows giving every column as a parameter
-    given = [r for r in ROWS if len(r) == 4 and not any(isinstance(v, type(null())) for v in r.values())]
+    given = [r for r in ROWS if len(r) == 4 and not any(
+        isinstance(v, type(null())) for v in r.values())]
     conn.execute(insert(docs), given)
     for row in ROWS:
         if row not in given:
@@ -270,7 +271,8 @@ def test_ravendb_documents_hold_null_or_leave_the_field_out(ravendb_url: str) ->
               Column("j", JSON), Column("k", JSON(none_as_null=True)))
     t.create(eng)
     with eng.begin() as conn:
-        conn.execute(insert(t), [{"id": 1, "j": None, "k": None}, {"id": 2, "j": {"a": 1}, "k": [2]}])
+        conn.execute(insert(t), [{"id": 1, "j": None, "k": None},
+                                 {"id": 2, "j": {"a": 1}, "k": [2]}])
         conn.execute(update(t).where(t.c.id == 2).values(j=null(), k=JSON.NULL))
     eng.dispose()
     base, database = ravendb_url.replace("ravendb://", "http://").rsplit("/", 1)
