@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .schema import CollectionSpec, FieldSpec
+from .schema import UNTYPED, CollectionSpec, FieldSpec
 
 #: how many documents a collection's inferred schema is read from
 SAMPLE_SIZE = 200
@@ -62,6 +62,7 @@ def infer_spec(name: str, bodies: Iterable[dict[str, Any]]) -> CollectionSpec:
                 present[field_name] = present.get(field_name, 0) + 1
     key = next(k for k in _KEY_NAMES if k not in kinds)
     fields = [FieldSpec(key, "VARCHAR", nullable=False)]
-    fields += [FieldSpec(n, _merged(k) if k else "JSON", nullable=present.get(n, 0) < count)
+    # (a field only ever null: its type unknown, no JSON column, where null would be a value)
+    fields += [FieldSpec(n, _merged(k) if k else UNTYPED, nullable=present.get(n, 0) < count)
                for n, k in kinds.items()]
     return CollectionSpec(name, tuple(fields), primary_key=(key,), key_is_id=True)
