@@ -282,9 +282,11 @@ def _numeric_text(text: str) -> Any:
 
 def stored_computed(type_name: str, value: Any) -> Any:
     """``stored_form`` of a value an UPDATE computed for a field; a JSON field's value is
-    computed as its JSON text (executor._json_texts) and is decoded."""
+    computed as its JSON text (executor._json_texts) and is decoded (the text ``null`` is
+    JSON null, ``values.JSON_NULL``: SQL NULL is no text)."""
     if type(value) is str and type_name.split("(")[0].strip().upper() == "JSON":
-        return values.loads(value)
+        decoded = values.loads(value)
+        return values.JSON_NULL if decoded is None else decoded
     return stored_form(type_name, value)
 
 

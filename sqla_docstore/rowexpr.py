@@ -61,12 +61,13 @@ def field_params(exprs: tuple[ast.Expr, ...]) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def bind_fields(params: dict[str, Any], body: dict[str, Any],
-                names: tuple[str, ...]) -> dict[str, Any]:
+def bind_fields(params: dict[str, Any], body: dict[str, Any], names: tuple[str, ...],
+                json_fields: frozenset[str] = frozenset()) -> dict[str, Any]:
     """``params`` plus ``field:<name>`` for each field read (None when the document lacks it).
     A number SQLite would only approximate (values.is_wide, but an integer within SQLite's 64
     bits, which it binds and computes with exactly) is refused: an expression over it would
-    compute with the approximation."""
+    compute with the approximation. A field of ``json_fields`` holding null is JSON null
+    (``values.JSON_NULL``, the text 'null'), not NULL."""
     out = dict(params)
     for name in names:
         value = body.get(name)
@@ -79,6 +80,8 @@ def bind_fields(params: dict[str, Any], body: dict[str, Any],
                     else "a number with more digits than a double holds")
             raise DataError(f"an expression reads {name} = {value}, {kind}: a number the "
                             "store only computes with approximately")
+        if value is None and name in json_fields and name in body:
+            value = values.JSON_NULL
         out[FIELD + name] = value
     return out
 
@@ -196,7 +199,9 @@ def _key_note(spec: CollectionSpec, name: str) -> str:
 
 def _check_checks(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate) -> None:
     exprs = _check_exprs(spec.checks)
-    params = {FIELD + k: v for k, v in body.items()}
+    json_fields = spec.json_fields
+    params = {FIELD + k: values.JSON_NULL if v is None and k in json_fields else v
+              for k, v in body.items()}
     for f in spec.fields:
         params.setdefault(FIELD + f.name, None)
     for (name, sql), ok in zip(spec.checks, evaluate(exprs, params), strict=False):

@@ -789,8 +789,13 @@ def _insert_from_select(
     """INSERT ... SELECT: the query runs first, whole (it sees the transaction's writes but
     not the rows it is inserting), then its rows are inserted as VALUES rows."""
     assert stmt.select is not None
-    columns = stmt.columns or backend.spec(stmt.table).field_names
-    selected = run_select(backend, stmt.select, params, pending)
+    spec = backend.spec(stmt.table)
+    columns = stmt.columns or spec.field_names
+    query, json_at = _json_nulls_selected(stmt.select, columns, spec.json_fields)
+    selected = run_select(backend, query, params, pending)
+    if json_at:
+        selected.rows = _with_json_nulls(selected.rows, json_at, len(columns))
+        selected.columns = selected.columns[:len(columns)]
     if selected.columns and len(selected.columns) != len(columns):
         raise ProgrammingError(f"INSERT INTO {stmt.table} names {len(columns)} columns but "
                                f"its SELECT returns {len(selected.columns)}")
@@ -803,6 +808,32 @@ def _insert_from_select(
     as_values = _as_values(stmt, tuple(columns), names)
     param_sets = [dict(params, **dict(zip(names, row, strict=True))) for row in selected.rows]
     return run_insert(backend, as_values, param_sets, pending, fks)
+
+
+def _json_nulls_selected(select: ast.SelectLike, columns: Sequence[str],
+                         json_fields: frozenset[str]) -> tuple[ast.SelectLike, list[int]]:
+    """An INSERT's SELECT with, for each JSON column it fills, whether the selected value IS
+    NULL (after the columns it selects): a JSON field's null is read as None, which the
+    column would store as SQL NULL, where SQL's value is JSON null (``_with_json_nulls``).
+    The positions of those columns; none (the SELECT as it is) for a compound or a ``*``."""
+    at = [i for i, name in enumerate(columns) if name in json_fields]
+    if not at or not isinstance(select, ast.Select) or len(select.columns) != len(columns) or (
+            any(isinstance(c.expr, ast.Star) for c in select.columns)):
+        return select, []
+    tests = tuple(ast.ResultColumn(ast.IsNull(select.columns[i].expr)) for i in at)
+    return replace(select, columns=select.columns + tests), at
+
+
+def _with_json_nulls(rows: list[Any], json_at: list[int], width: int) -> list[Any]:
+    """The rows of ``_json_nulls_selected``'s SELECT, a None that is not NULL JSON null."""
+    out = []
+    for row in rows:
+        values_ = list(row[:width])
+        for i, is_null in zip(json_at, row[width:], strict=True):
+            if values_[i] is None and not is_null:
+                values_[i] = JSON_NULL
+        out.append(tuple(values_))
+    return out
 
 
 def _as_values(stmt: ast.Insert, columns: tuple[str, ...],
@@ -1087,7 +1118,8 @@ class _ReturningPlan:
     def row(self, backend: BackendConnection, params: dict[str, Any],
             body: dict[str, Any], matched: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         computed = iter(backend.evaluate(
-            self.exprs, rowexpr.bind_fields(params, body, self.reads)) if self.exprs else ())
+            self.exprs, rowexpr.bind_fields(params, body, self.reads, self.spec.json_fields))
+            if self.exprs else ())
         if not self.matched_at:
             return _unshared(tuple(body.get(f) if f is not None else next(computed)
                                    for f in self.fields))
@@ -1440,7 +1472,9 @@ def _json_text(expr: ast.Expr) -> ast.Expr:
     """``expr``'s JSON text, a real left as it is: json_quote writes a real with 15 digits
     (0.1 + 0.2 would be stored as 0.3)."""
     is_real = ast.Binary("=", ast.Func("typeof", (expr,)), ast.Literal("real"))
-    return ast.Case(None, ((is_real, expr),), ast.Func("json_quote", (expr,)))
+    # (NULL stays NULL: json_quote would make it the JSON null text)
+    return ast.Case(None, ((ast.IsNull(expr), ast.Literal(None)), (is_real, expr)),
+                    ast.Func("json_quote", (expr,)))
 
 
 def _scalar(expr: ast.Expr) -> bool:

@@ -303,3 +303,45 @@ def test_custom_json_serializer_and_deserializer(engine: Engine) -> None:
         assert [json.loads(c.args[0]) for c in jd.mock_calls] == [{"key1": "data1"}]
     finally:
         eng.dispose()
+
+
+def test_copied_between_json_columns_match_sqlite(engine: Engine, oracle: Engine) -> None:
+    """INSERT ... SELECT and UPDATE ... SET j = k keep JSON null and SQL NULL apart."""
+    copies = Table("copies", MetaData(), Column("id", Integer, primary_key=True),
+                   Column("j", JSON), Column("k", JSON), Column("n", JSON))
+
+    def write(conn: Connection) -> None:
+        _insert_rows(conn, False)
+        copies.create(conn)
+        conn.execute(insert(copies).from_select(["id", "j", "k", "n"],
+                                                select(docs.c.id, K, J, N)))
+        conn.execute(update(docs).values(j=K, k=J))
+        conn.execute(insert(docs).from_select(
+            ["id", "j", "n"], select(copies.c.id + 10, copies.c.j, copies.c.n)))
+
+    _both(engine, oracle, write)
+    for eng in (oracle, engine):
+        with eng.connect() as conn:
+            assert conn.execute(select(func.count(copies.c.j), func.count(copies.c.k),
+                                       func.count())).one() == (3, 4, 6)
+
+
+def test_returning_and_check_read_json_null_as_a_value(engine: Engine,
+                                                       oracle: Engine) -> None:
+    from sqlalchemy import CheckConstraint
+
+    got = []
+    for eng in (oracle, engine):
+        checked = Table("checked", MetaData(), Column("id", Integer, primary_key=True),
+                        Column("j", JSON), CheckConstraint("j IS NOT NULL", name="j_given"))
+        checked.create(eng)
+        with eng.begin() as conn:
+            rows = conn.execute(insert(checked).values(id=1, j=None).returning(
+                checked.c.j, checked.c.j.is_(None), cast(checked.c.j, String))).all()
+            rows += conn.execute(update(checked).values(j=JSON.NULL).returning(
+                checked.c.id, checked.c.j.is_(None))).all()
+            with pytest.raises(exc.IntegrityError, match="CHECK constraint failed"):
+                conn.execute(insert(checked).values(id=2, j=null()))
+        got.append(rows)
+    assert got[1] == got[0] == [(None, False, "null"), (1, False)]
+

@@ -623,7 +623,7 @@ class EmbeddedConnection:
             stored = {**stored, spec.primary_key[0]: cmd.id}
         params = dict(cmd.args or {})
         reads = {name for r in cmd.compute for name in r.reads}
-        params = rowexpr.bind_fields(params, stored, tuple(reads))
+        params = rowexpr.bind_fields(params, stored, tuple(reads), spec.json_fields)
         exprs = prepared(cmd.compute).derived("exprs", lambda: tuple(r.expr for r in cmd.compute))
         computed = self.evaluate(exprs, params)
         body = dict(stored)

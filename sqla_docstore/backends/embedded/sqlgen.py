@@ -104,7 +104,9 @@ def json_value_sql(alias: str, name: str) -> str:
     """A JSON-typed field's SQL value: ``field_sql``'s, and JSON null the text ``'null'``
     (``json_type`` of a missing field is NULL, of a null one 'null'), as SQLite's JSON
     column holds it: no NULL (IS NULL, count, CAST, GROUP BY tell it from a missing one)."""
-    return f"coalesce({field_sql(alias, name)}, json_type({quote(alias)}.body, {json_path(name)}))"
+    # (json(): the text 'null' as JSON, so json_quote keeps it as JSON null: SET j = k)
+    return (f"coalesce({field_sql(alias, name)}, "
+            f"json(json_type({quote(alias)}.body, {json_path(name)})))")
 
 
 @dataclass(frozen=True)
@@ -1065,9 +1067,12 @@ class SqlGenerator:
         name = _RENAMED.get(e.name, e.name)
         if name == "exists" and len(e.args) == 1 and isinstance(e.args[0], ast.Column):
             # RQL exists(field): the field is present in the document (null counts).
+            resolved = self._resolve(e.args[0], scope)
+            if resolved is not None and resolved[0] == "field":
+                self._column(e.args[0], scope, index)  # (notes the field for an index)
+                return (f"(json_type({quote(resolved[1])}.body, {json_path(e.args[0].name)}) "
+                        "IS NOT NULL)")
             field = self._column(e.args[0], scope, index)
-            if field.startswith("coalesce("):  # (json_value_sql: its json_type)
-                return f"({field[field.index('json_type('):-1]} IS NOT NULL)"
             return field.replace("json_extract(", "(json_type(", 1) + " IS NOT NULL)"
         if name == "id" and not e.args:
             refs = list(scope.sources)
