@@ -101,15 +101,13 @@ def field_sql(alias: str, name: str) -> str:
 
 
 def json_value_sql(alias: str, name: str) -> str:
-    """A JSON-typed field's SQL value, as SQLite's JSON column holds it (SQLAlchemy stores
-    the JSON text, which the column's NUMERIC affinity makes a number when it is one): a
-    number as the number, any other value as its JSON text (``'"x"'``, ``'null'`` for JSON
-    null, ``'{"a":1}'``, with SQLite's JSON subtype, so json_quote keeps it), NULL when the
-    field is missing. JSON null is so no NULL (IS NULL, count, GROUP BY tell it apart), and
-    the JSON string "null" is no JSON null."""
-    body, path = f"{quote(alias)}.body", json_path(name)
-    return (f"CASE WHEN json_type({body}, {path}) IN ('integer', 'real') "
-            f"THEN json_extract({body}, {path}) ELSE ({body} -> {path}) END")
+    """A JSON-typed field's SQL value: ``field_sql``'s (the value as stored: a number, a
+    string, an object or array as its JSON text), and JSON null the text ``'null'``, as
+    SQLite's JSON column holds it: no NULL (IS NULL, count, GROUP BY tell it from a missing
+    field, whose ``json_type`` is NULL). ``json()`` gives the text SQLite's JSON subtype, so
+    json_quote keeps it JSON null (SET j = k)."""
+    return (f"coalesce({field_sql(alias, name)}, "
+            f"json(json_type({quote(alias)}.body, {json_path(name)})))")
 
 
 @dataclass(frozen=True)
