@@ -49,7 +49,7 @@ UNTYPED = "ANY"
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
-    type: str = "JSON"
+    type: str = UNTYPED  # (a field given no type holds any value; "JSON" marks a JSON column)
     nullable: bool = True
     default: Any = None  # a constant default applied when an insert omits the field
     #: a SQL expression (SQLite's syntax and semantics, no field references) evaluated when
@@ -282,7 +282,7 @@ class CollectionSpec:
         return cls(
             name=name,
             fields=tuple(
-                FieldSpec(f["name"], f.get("type", "JSON"), f.get("nullable", True),
+                FieldSpec(f["name"], f.get("type", UNTYPED), f.get("nullable", True),
                           f.get("default"), f.get("default_sql"), f.get("computed"))
                 for f in data.get("fields", ())
             ),

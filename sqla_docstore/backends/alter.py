@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Any
 
 from ..errors import IntegrityError, NotSupportedError, OperationalError, ProgrammingError
-from ..schema import CollectionSpec, FieldSpec, ForeignKeySpec, IndexElement, IndexKey
+from ..schema import UNTYPED, CollectionSpec, FieldSpec, ForeignKeySpec, IndexElement, IndexKey
 
 Documents = Iterable[tuple[str, dict[str, Any]]]
 
@@ -154,7 +154,7 @@ def _add_column(spec: CollectionSpec, data: dict[str, Any],
     nulls = _nulls(docs, name)
     if default is None and not data.get("nullable", True):
         _refuse_nulls(spec, name, nulls, "adding a NOT NULL column without a default")
-    new = FieldSpec(name, data.get("type", "JSON"), data.get("nullable", True), default)
+    new = FieldSpec(name, data.get("type", UNTYPED), data.get("nullable", True), default)
     bodies = {} if default is None else {
         doc_id: {**body, name: default} for doc_id, body in docs if body.get(name) is None}
     return AlterPlan(replace(spec, fields=(*spec.fields, new)), bodies)
