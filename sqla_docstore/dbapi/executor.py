@@ -464,9 +464,11 @@ def run_insert(
     else:
         bodies = plan.bodies(backend, param_sets, pending)
     uneven = False  # a JSON field left out of some bodies: they differ in their fields
+    fields = plan.fields
     if spec.json_fields:
         columns = None  # (the bodies' JSON fields settled: read from them)
         uneven = settle_json_nulls(spec.json_fields, bodies)
+        fields = tuple(bodies[0]) if bodies and not uneven else fields
     if plan.int_key is not None:
         columns = _keys_by_affinity(plan.int_key, bodies, columns)
         if columns is None and _is_rowid_key(spec):
@@ -494,7 +496,7 @@ def run_insert(
     # all the rows at once; if any row might fail, each row is tested in order as before
     # (a few rows are tested in turn: cheaper than the set-up of the test per field)
     each_row = bool(computed or plan.computed) or uneven or len(bodies) < _ROWS_TESTED_TOGETHER or (
-        rowexpr.rows_may_fail(spec, bodies, plan.fields, auto, columns))
+        rowexpr.rows_may_fail(spec, bodies, fields, auto, columns))
     # integer keys, nothing else can fail per row: the keys, ids and PUTs a column at a time
     keyed = _keyed_puts(spec, int_key, bodies, generated, written, columns,
                         getattr(backend, "stores_json_text", False), prefilled) if (
@@ -975,17 +977,24 @@ class _InsertPlan:
 
 def settle_json_nulls(fields: frozenset[str], bodies: list[dict[str, Any]]) -> bool:
     """The JSON-typed ``fields`` of ``bodies`` as documents hold them: SQL NULL (None) is the
-    field left out, JSON null (``JSON_NULL``) is ``null``; True when a field was left out."""
-    left_out = False
+    field left out, JSON null (``JSON_NULL``) is ``null``. True when the bodies no longer
+    all have the same fields (a field left out of some only)."""
+    first: list[str] | None = None
+    uneven = False
     for body in bodies:
+        left_out = []
         for name in fields:
             value = body.get(name, JSON_NULL)
             if value is None:
                 del body[name]
-                left_out = True
+                left_out.append(name)
             elif value is JSON_NULL and name in body:
                 body[name] = None
-    return left_out
+        if first is None:
+            first = left_out
+        elif left_out != first:
+            uneven = True
+    return uneven
 
 
 def settled_changes(spec: CollectionSpec,

@@ -76,3 +76,19 @@ def test_the_document_holds_null_or_leaves_the_field_out(tmp_path: Path) -> None
                       "t/2": '{"id":2,"a":null,"s":null}',
                       "t/3": '{"id":3,"j":null,"a":5,"s":"x"}',
                       "t/4": '{"id":4,"j":null,"a":null,"s":"y"}'}
+
+
+@pytest.mark.parametrize("count", [3, 60])
+def test_not_null_json_column_takes_json_null_and_refuses_none(connect: Any,
+                                                               count: int) -> None:
+    """Row by row and in the column-at-a-time insert path (many rows alike)."""
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE n (id INTEGER PRIMARY KEY, j JSON NOT NULL)")
+    cur.executemany("INSERT INTO n (id, j) VALUES (?, ?)",
+                    [(i, dbapi.JSON_NULL) for i in range(count)])
+    with pytest.raises(dbapi.IntegrityError, match="NOT NULL constraint failed: n.j"):
+        cur.executemany("INSERT INTO n (id, j) VALUES (?, ?)",
+                        [(i, None) for i in range(count, 2 * count)])
+    cur.execute("SELECT count(j), count(*) FROM n WHERE j IS NOT NULL")
+    assert cur.fetchall() == [(count, count)]
