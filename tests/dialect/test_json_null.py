@@ -349,3 +349,21 @@ def test_returning_and_check_read_json_null_as_a_value(engine: Engine,
         got.append(rows)
     assert got[1] == got[0] == [(None, False, "null"), (1, False)]
 
+
+
+def test_upserts_keep_json_null_apart(engine: Engine, oracle: Engine) -> None:
+    """ON CONFLICT DO UPDATE SET from the excluded row, and DO NOTHING, as on SQLite."""
+    from sqlalchemy.dialects.sqlite import insert as upsert
+
+    def write(conn: Connection) -> None:
+        conn.execute(insert(docs), [{"id": i, "j": {"a": i}, "k": {"a": i}, "n": i}
+                                    for i in (1, 2)])
+        stmt = upsert(docs)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[docs.c.id],
+            set_={"j": stmt.excluded.j, "k": stmt.excluded.k, "n": stmt.excluded.n}), [
+            {"id": 1, "j": None, "k": None, "n": None},
+            {"id": 2, "j": JSON.NULL, "k": JSON.NULL, "n": JSON.NULL},
+            {"id": 3, "j": None, "k": None, "n": None}])
+        conn.execute(stmt.values(id=4, j=null(), n={"x": 1}).on_conflict_do_nothing())
+    _both(engine, oracle, write)
