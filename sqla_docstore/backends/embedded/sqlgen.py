@@ -141,6 +141,9 @@ class _Scope:
     #: result labels ORDER BY may name: None if the label is a SQL output column, else the
     #: expression to order by (fields read from the body in Python have no SQL column).
     labels: dict[str, ast.Expr | None] = field(default_factory=dict)
+    #: ORDER BY terms (a label's SQL) that read a field as its JSON text, where NULL is the
+    #: text 'null': the field's SQL value, for NULLS FIRST / LAST to see its NULL
+    null_texts: dict[str, str] = field(default_factory=dict)
 
 
 #: SQLite folds the case of identifiers' ASCII letters only
@@ -257,6 +260,8 @@ class SqlGenerator:
             for label, kind, target in self._expand(col, scope, grouped):
                 if col.alias:
                     labels[col.alias] = col.expr if kind == "field" else None
+                    if kind == "json" and target in self._quoted_fields:
+                        scope.null_texts[quote(col.alias)] = self._quoted_fields[target]
                 if kind in ("field", "doc"):
                     ref, name = target if kind == "field" else (target, "")
                     refs[ref] = None
@@ -413,6 +418,10 @@ class SqlGenerator:
                         part = self.expr(item.expr, scope, index=True)
                 finally:
                     self._bare_term = False
+                if item.nulls and part in scope.null_texts:
+                    # NULL is the text 'null' there, which NULLS FIRST / LAST does not see
+                    is_null = f"({scope.null_texts[part]} IS NULL)"
+                    parts.append(is_null + (" DESC" if item.nulls == "first" else ""))
                 part += " DESC" if item.desc else ""
                 if item.nulls:
                     part += f" NULLS {item.nulls.upper()}"
