@@ -64,6 +64,7 @@ from sqlalchemy import (
     asc,
     case,
     cast,
+    column,
     create_engine,
     delete,
     desc,
@@ -391,6 +392,8 @@ class Gen:
         q = select(inner.c[COLUMN[kind]]).select_from(inner)
         if where is not None:
             q = q.where(where)
+        if self.chance(0.2):  # the first rows in a total order
+            q = q.order_by(inner.c[COLUMN[kind]].desc(), inner.c.id).limit(2)
         outer = self.expr(scope, kind, 1)
         return outer.in_(q) if self.chance(0.6) else outer.not_in(q)
 
@@ -544,7 +547,7 @@ def window_query(g: Gen) -> tuple[Any, Output]:
         key = g.column(scope, g.pick([Kind.INT, Kind.FLOAT, Kind.STR]))
         key = key.desc() if g.chance(0.4) else key
         form = g.pick(["row_number", "rank", "dense_rank", "sum", "count", "lag", "lead",
-                       "sum_all"])
+                       "sum_all", "frame", "first_value", "cume_dist"])
         if form == "row_number":
             out.add(func.row_number().over(partition_by=partition, order_by=[key, *total]),
                     Kind.INT)
@@ -554,6 +557,17 @@ def window_query(g: Gen) -> tuple[Any, Output]:
             arg = g.column(scope, Kind.INT if form == "sum" else g.pick(list(Kind)))
             out.add(getattr(func, form)(arg).over(partition_by=partition, order_by=key),
                     Kind.INT)
+        elif form == "frame":  # a ROWS frame in a total order
+            out.add(func.sum(g.column(scope, Kind.INT)).over(
+                partition_by=partition, order_by=[key, *total],
+                rows=g.pick([(-1, 1), (None, 0), (0, None), (-2, -1)])), Kind.INT)
+        elif form == "first_value":
+            kind = g.pick([Kind.INT, Kind.STR, Kind.BOOL])
+            out.add(func.first_value(g.column(scope, kind)).over(
+                partition_by=partition, order_by=[key, *total]), kind)
+        elif form == "cume_dist":
+            out.add(func.cume_dist(type_=Float()).over(partition_by=partition, order_by=key),
+                    Kind.FLOAT)
         elif form == "sum_all":
             out.add(func.sum(g.column(scope, Kind.FLOAT)).over(partition_by=partition),
                     Kind.FLOAT)
@@ -568,27 +582,52 @@ def window_query(g: Gen) -> tuple[Any, Output]:
 
 
 def compound_query(g: Gen) -> tuple[Any, Output]:
+    """Set operations of two or three members (one may be grouped), the compound itself
+    (ordered by its labels) or a derived table of it."""
     kinds = _kinds(g, 1, 2)
-    parts = []
-    for _ in range(2):
-        from_, froms = g.from_clause()
-        scope = Scope(froms)
-        q = select(*[g.expr(scope, k, 1).label(f"c{n}") for n, k in enumerate(kinds)])
-        q = q.select_from(from_)
-        if g.chance(0.6):
-            q = q.where(g.boolean(scope, 1))
-        parts.append(q)
-    op = g.pick([union, union_all, intersect, except_])
-    sub = op(*parts).subquery(f"u{g.names}")
+    parts = [compound_member(g, kinds) for _ in range(g.draw(st.integers(2, 3)))]
+    compound = g.pick([union, union_all, intersect, except_])(*parts[:2])
+    if len(parts) == 3:
+        g.names += 1  # (SQLite refuses a parenthesized compound member: a derived table)
+        first = select(compound.subquery(f"m{g.names}"))
+        compound = g.pick([union, union_all, intersect, except_])(first, parts[2])
     out = Output()
+    if g.chance(0.5):  # the compound itself: ORDER BY / LIMIT apply to it
+        out.columns = [column(f"c{n}") for n in range(len(kinds))]
+        out.kinds = kinds
+        return compound, out
+    sub = compound.subquery(f"u{g.names}")
     for n, kind in enumerate(kinds):
         out.add(sub.c[f"c{n}"], kind)
     return select(*out.columns), out
 
 
+def compound_member(g: Gen, kinds: list[Kind]) -> Any:
+    from_, froms = g.from_clause()
+    scope = Scope(froms)
+    if g.chance(0.25):  # grouped by its first column
+        first = g.expr(Scope(froms, depth=1), kinds[0], 1)
+        rest = [aggregate_of_kind(g, scope, k) for k in kinds[1:]]
+        q = select(first.label("c0"), *[a.label(f"c{n}") for n, a in enumerate(rest, 1)])
+        return q.select_from(from_).group_by(first)
+    q = select(*[g.expr(scope, k, 1).label(f"c{n}") for n, k in enumerate(kinds)])
+    q = q.select_from(from_)
+    if g.chance(0.6):
+        q = q.where(g.boolean(scope, 1))
+    return q
+
+
+def aggregate_of_kind(g: Gen, scope: Scope, kind: Kind) -> Any:
+    """An aggregate whose result has ``kind``."""
+    col = g.column(scope, kind)
+    if kind is Kind.INT:
+        return g.pick([func.count(col), func.sum(col), func.max(col)])
+    return g.pick([func.min(col), func.max(col)])
+
+
 def wrapped_query(g: Gen) -> tuple[Any, Output]:
     """A derived table or a CTE of a plain or grouped query, filtered and projected again."""
-    inner, inner_out = g.pick([plain_query, grouped_query])(g)
+    inner, inner_out = g.pick([plain_query, grouped_query, window_query])(g)
     g.names += 1
     source = inner.cte(f"w{g.names}") if g.chance(0.5) else inner.subquery(f"w{g.names}")
     scope = Scope([_Renamed(source, inner_out)])
