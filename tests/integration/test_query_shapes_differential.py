@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from functools import partial
 from typing import Any
 
 import pytest
@@ -447,11 +448,15 @@ class Output:
     columns: list[Any] = field(default_factory=list)
     kinds: list[Kind] = field(default_factory=list)
     concat: set[int] = field(default_factory=set)
+    #: what ORDER BY names each column by: its label, or the column itself when unlabeled
+    keys: list[Any] = field(default_factory=list)
 
-    def add(self, expr: Any, kind: Kind, concat: bool = False) -> None:
+    def add(self, expr: Any, kind: Kind, concat: bool = False, labeled: bool = True) -> None:
         if concat:
             self.concat.add(len(self.columns))
-        self.columns.append(expr.label(f"c{len(self.columns)}"))
+        label = f"c{len(self.columns)}"
+        self.columns.append(expr.label(label) if labeled else expr)
+        self.keys.append(label if labeled else expr)
         self.kinds.append(kind)
 
 
@@ -459,12 +464,16 @@ def _kinds(g: Gen, low: int = 1, high: int = 3) -> list[Kind]:
     return [g.pick(list(Kind)) for _ in range(g.draw(st.integers(low, high)))]
 
 
-def plain_query(g: Gen) -> tuple[Any, Output]:
+def plain_query(g: Gen, bare: bool = True) -> tuple[Any, Output]:
+    """``bare``: a column may be selected unlabeled (not in a derived table's query)."""
     from_, froms = g.from_clause()
     scope = Scope(froms)
     out = Output()
     for kind in _kinds(g):
-        out.add(g.expr(scope, kind), kind)
+        if bare and g.chance(0.3):  # a column as itself, unlabeled (two of one name: SQLAlchemy's)
+            out.add(g.column(scope, kind), kind, labeled=False)
+        else:
+            out.add(g.expr(scope, kind), kind)
     stmt = select(*out.columns).select_from(from_)
     if g.chance(0.5):
         stmt = stmt.where(g.boolean(scope, 2))
@@ -627,7 +636,8 @@ def aggregate_of_kind(g: Gen, scope: Scope, kind: Kind) -> Any:
 
 def wrapped_query(g: Gen) -> tuple[Any, Output]:
     """A derived table or a CTE of a plain or grouped query, filtered and projected again."""
-    inner, inner_out = g.pick([plain_query, grouped_query, window_query])(g)
+    inner, inner_out = g.pick([partial(plain_query, bare=False), grouped_query,
+                               window_query])(g)
     g.names += 1
     source = inner.cte(f"w{g.names}") if g.chance(0.5) else inner.subquery(f"w{g.names}")
     scope = Scope([_Renamed(source, inner_out)])
@@ -678,7 +688,7 @@ def queries(draw: st.DrawFn) -> Query:
     if out.concat or not g.chance(0.6):
         return Query(stmt, ordered=False, concat=frozenset(out.concat), shape=shape)
     order = []
-    for label in g.draw(st.permutations([c.name for c in out.columns])):
+    for label in g.draw(st.permutations(out.keys or [c.name for c in out.columns])):
         term = desc(label) if g.chance(0.4) else asc(label)
         if g.chance(0.3):
             term = nulls_first(term) if g.chance(0.5) else nulls_last(term)
