@@ -3,36 +3,51 @@ tables with NULL-heavy rows, run on SQLite (the oracle) and on ``docstore://`` /
 compared exactly.
 
 ``test_differential.py`` fuzzes one table's predicates and writes; this one fuzzes what a
-SELECT can be built of. Each example fills three tables (``qa``, ``qb``, ``qc``: an Integer key
-and nullable Integer, Float, String, Boolean and Numeric columns, about a third NULL, values
-drawn from small pools so joins and groups collide) and runs a few random SELECTs made of:
+SELECT can be built of. Each example commits rows into three tables (``qa``, ``qb``, ``qc``:
+an Integer key and nullable Integer, Float, String, Boolean and Numeric columns, about a third
+NULL, values drawn from small pools so joins and groups collide; ``qc`` may be empty), leaves
+a few writes pending in an open transaction (inserted rows lacking their NULL fields, updates,
+deletes) and runs a few random SELECTs in it, made of:
 
-- FROM one table, an alias of one (self joins), inner and left outer joins whose ON holds an
-  equality and/or a non-equality term, derived tables and CTEs;
+- FROM one table, an alias of one (self joins), chains of inner and left outer joins whose ON
+  holds an equality and/or a non-equality term, derived tables and CTEs (of plain, grouped
+  and windowed queries);
 - expressions: column references, bound literals of the column's own kind, ``+ - * / // %``
-  (integer division, modulo and division by zero included), abs, round, CAST, CASE,
-  coalesce/ifnull/nullif, scalar min/max, length, upper, lower, substr, trim/ltrim/rtrim,
-  replace, instr, ``||``, comparisons, IS [NOT] NULL, IS DISTINCT FROM, BETWEEN, LIKE, IN
-  lists, AND/OR/NOT, scalar and correlated subqueries, EXISTS, IN / NOT IN (subquery);
-- GROUP BY with HAVING and count, count(DISTINCT), sum, avg, min, max, total and group_concat;
-  DISTINCT; UNION [ALL], INTERSECT, EXCEPT; window functions (row_number, rank, dense_rank,
-  sum/count over partitions and orderings, lag, lead);
-- ORDER BY mixed directions with NULLS FIRST/LAST, LIMIT/OFFSET.
+  (integer division, modulo and division by zero included), abs, round, CAST (numbers, text,
+  booleans to each other), typeof, CASE, coalesce/ifnull/nullif, scalar min/max, length,
+  upper, lower, substr, trim/ltrim/rtrim (one and two arguments), replace, instr, ``||``, on
+  ASCII and non-ASCII text and texts that look like numbers; comparisons, IS [NOT] NULL, IS
+  [NOT] DISTINCT FROM, BETWEEN, LIKE (with ESCAPE), IN lists with NULLs, AND/OR/NOT, scalar
+  and correlated subqueries (aggregate or first row), EXISTS / NOT EXISTS, IN / NOT IN
+  (subquery, with ORDER BY ... LIMIT);
+- GROUP BY (zero, one or two keys) with HAVING and count(*), count, count(DISTINCT), sum,
+  sum(DISTINCT), avg, min, max, total and group_concat of every kind; DISTINCT; UNION [ALL],
+  INTERSECT, EXCEPT of two or three members (grouped ones too), ordered and limited themselves
+  or read as a derived table; window functions (row_number, rank, dense_rank, cume_dist,
+  sum/count over partitions and orderings, ROWS frames, first_value, lag, lead);
+- ORDER BY labels and unlabeled columns, mixed directions with NULLS FIRST/LAST, LIMIT/OFFSET.
 
 A query with an ORDER BY is compared as a list: its ORDER BY ends with every output column, so
-rows it leaves tied are equal (LIMIT/OFFSET appear only then). Others are compared as
+rows it leaves tied are equal (LIMIT/OFFSET appear only then); windows that need a total order
+(row_number, lag, lead, frames) end theirs with every table's key. Others are compared as
 multisets. group_concat's order is SQLite's scan order, so its parts are compared sorted.
 Every value is compared with its Python type (1 is not 1.0, nor True). Floats are quarters, so
-sums are exact in any order. Numeric values are quarters too and meet only comparisons, min,
-max, sum and ``+``: SQLite holds them as doubles, exact for these. Bound literals have their
-column's kind: a column compared with a value of another kind is affinity's question
-(``test_differential.py`` and the affinity tests), not this test's.
+sums are exact in any order. Numeric values are quarters too: SQLite holds them as doubles,
+exact for these; a Numeric literal never reaches a text or typeof() (SQLite's dialect binds a
+Decimal as a float, ``Decimal('0')`` is ``'0.0'`` there). Bound literals have their column's
+kind: a column compared with a value of another kind is affinity's question
+(``test_differential.py`` and the affinity tests), not this test's. Left out as SQLite quirks
+not to copy: a subquery in a GROUP BY key (SQLite then reads an integral real key back as an
+integer) and a parenthesized compound member (SQLite refuses it; it is read as a derived
+table here).
 
 A statement the target refuses with a PEP 249 ``NotSupportedError`` is counted as "not
-supported"; any other error, or any difference, fails. The run is reproducible
-(``derandomize=True``, no example database) unless ``QUERY_SHAPES_SEED`` is set.
-``QUERY_SHAPES_EXAMPLES=N`` sets the number of examples (default 150 on ``docstore://``, about
-600 queries; 40 on ``ravendb://``); ``pytest -s`` prints the counts.
+supported"; a statement SQLite refuses (integer overflow) must be refused too; any other
+error, or any difference, fails. The run is reproducible (``derandomize=True``, no example
+database) unless ``QUERY_SHAPES_SEED`` is set. ``QUERY_SHAPES_EXAMPLES=N`` sets the number of
+examples: by default 400 on ``docstore://`` (about 1,200 queries) and 100 on ``ravendb://``
+(about 330), together ~20 s on an idle 2-core machine, ~45 s on a loaded one; ``pytest -s``
+prints the counts.
 """
 
 from __future__ import annotations
@@ -878,14 +893,14 @@ def ravendb_engine(ravendb_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@_reproducible(150)
+@_reproducible(400)
 @given(example=examples())
 def test_query_shapes_on_docstore_match_sqlite(oracle_engine: Engine, docstore_engine: Engine,
                                                stats: Stats, example: Any) -> None:
     run_example(oracle_engine, docstore_engine, example, stats)
 
 
-@_reproducible(40)
+@_reproducible(100)
 @given(example=examples())
 def test_query_shapes_on_ravendb_match_sqlite(oracle_engine: Engine, ravendb_engine: Engine,
                                               stats: Stats, example: Any) -> None:
