@@ -622,12 +622,15 @@ def loads_each(texts: list[str | None]) -> list[Any]:
 
 class ExactSum:
     """SQLite aggregate ``docstore_dsum(json_text)``: the exact sum of decimal numbers (SQLite
-    sums REALs in doubles: 1E+30 + -5.0000000001 would lose the -5). The result is the exact
-    decimal as text, or NULL for no non-NULL value, as SUM gives."""
+    sums REALs in doubles: 1E+30 + -5.0000000001 would lose the -5). The result is SQLite's
+    number when that holds the exact sum (an integer when every value is one, as SUM gives, a
+    REAL otherwise), so it compares and sorts as a number; else the exact decimal as text
+    (the DB-API reads it back as that Decimal); NULL for no non-NULL value, as SUM gives."""
 
     def __init__(self) -> None:
         self.total: decimal.Decimal | None = None
         self.count = 0
+        self.real = False  # a value SQLite reads as a REAL: its sum is a REAL
 
     def step(self, raw: Any) -> None:
         number = _exact_of(raw)
@@ -636,19 +639,52 @@ class ExactSum:
         with decimal.localcontext(_EXACT_CONTEXT):
             self.total = number if self.total is None else self.total + number
         self.count += 1
+        self.real = self.real or isinstance(raw, float) or (
+            isinstance(raw, str) and any(c in raw for c in ".eE"))
 
-    def finalize(self) -> str | None:
-        return None if self.total is None else str(self.total)
+    def finalize(self) -> int | float | str | None:
+        total = self.total
+        if total is None:
+            return None
+        if not self.real and total == total.to_integral_value() and (
+                -(2**63) <= total < 2**63):
+            return int(total)
+        if self.real and _double_exact(total):
+            return float(total)
+        return str(total)
 
 
 class ExactAvg(ExactSum):
-    """``docstore_davg(json_text)``: the exact sum divided by the count, to 50 digits."""
+    """``docstore_davg(json_text)``: the sum divided by the count: SQLite's REAL when the
+    sum is exactly a double (the quotient then rounds once, as SQLite's), else the exact
+    quotient to 50 digits as text."""
 
-    def finalize(self) -> str | None:
-        if self.total is None:
+    def finalize(self) -> int | float | str | None:
+        total = self.total
+        if total is None:
             return None
+        if _double_exact(total):
+            return float(total) / self.count
         with decimal.localcontext(decimal.Context(prec=50)):
-            return str(self.total / self.count)
+            return str(total / self.count)
+
+
+def exact_sum_value(value: Any, construct: str) -> Any:
+    """SQLite function: an exact sum or average (``ExactSum``) used in an expression, in
+    ORDER BY or HAVING: its number as is; the text of a sum no double holds fails the
+    statement with DataError (it would compare as a text: after every number)."""
+    if not isinstance(value, str):
+        return value
+    _refusals.error = DataError(
+        f"{construct}: the exact sum or average of NUMERIC values has more digits than a "
+        "double holds and would be compared or computed approximately; select it as a "
+        "result column instead")
+    raise _refusals.error
+
+
+def _double_exact(number: decimal.Decimal) -> bool:
+    as_float = float(number)
+    return math.isfinite(as_float) and decimal.Decimal(as_float) == number
 
 
 #: wide enough for sums of any stored decimal (exponents are bounded by JSON's doubles)

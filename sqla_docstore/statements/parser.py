@@ -475,6 +475,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.nesting = 0
+        self.unnamed = 0  # derived tables without an alias so far
 
     # -- token helpers -------------------------------------------------------------------
     @property
@@ -1150,8 +1151,11 @@ class _Parser:
                 start, nesting = self.i, self.nesting
                 select = self.select_stmt()
                 if self.accept_op(")"):
-                    self.accept_kw("as")
-                    return ast.SubqueryRef(select, self.ident())
+                    alias = self.optional_alias()
+                    if alias is None:  # SQLite's name for it (named only quoted)
+                        self.unnamed += 1
+                        alias = f"(subquery-{self.unnamed})"
+                    return ast.SubqueryRef(select, alias)
                 # "((SELECT ...) AS x JOIN y ON ...)": a join group led by a subquery
                 self.i, self.nesting = start, nesting
             inner = self.join_chain()

@@ -44,15 +44,31 @@ def test_not_of_a_comparison_excludes_unknown_rows() -> None:
     assert _where("NOT (n < :v)", {"v": 1}) == (
         "((exists(n) and n != null) and (true and not n < $p0))")
     # NOT (a AND b) is FALSE-of-a OR FALSE-of-b: no row where either is unknown slips in
-    assert _where("NOT (n = 1 AND flag = true)") == (
+    assert _where("NOT (n = 1 AND s = 'x')") == (
         "(((exists(n) and n != null) and (true and not n = $p0)) or "
-        "((exists(flag) and flag != null) and (true and not flag = $p1)))")
+        "((exists(s) and s != null) and (true and not exact(s = $p1))))")
 
 
 def test_is_distinct_from_uses_ravens_inclusive_negation() -> None:
     assert _where("n IS DISTINCT FROM :v", {"v": 3}) == "(true and not n = $p0)"
     assert _where("n IS NOT DISTINCT FROM :v", {"v": 3}) == "n = $p0"
-    assert _where("flag IS NOT TRUE") == "(true and not flag = $p0)"
+
+
+@pytest.mark.parametrize("sql", ["flag", "NOT flag", "flag = true", "flag = :v", "flag IS TRUE",
+                                 "flag IS NOT TRUE", "NOT (n = 1 AND flag = true)"])
+def test_boolean_predicates_stay_on_the_client(sql: str) -> None:
+    # a BOOLEAN field may hold 1 or 0 (raw SQL stores them as given), which SQL reads as TRUE
+    # or FALSE and RQL's flag = true does not match
+    assert _where(sql, {"v": True}) is None
+
+
+def test_boolean_predicates_fetch_all_but_the_other_boolean() -> None:
+    query = pushdown(parse_expression("flag"), SPEC, "items", {})
+    assert (query.text, query.binds) == (
+        "from 'items' where (true and not flag = $p0)", {"p0": ("literal", False)})
+    query = pushdown(parse_expression("NOT flag"), SPEC, "items", {})
+    assert (query.text, query.binds) == (
+        "from 'items' where (true and not flag = $p0)", {"p0": ("literal", True)})
 
 
 def test_null_parameter_is_never_sent_as_a_comparison() -> None:

@@ -154,7 +154,15 @@ class _Scope:
     #: result labels ORDER BY may name: None if the label is a SQL output column, else the
     #: expression to order by (fields read from the body in Python have no SQL column).
     labels: dict[str, ast.Expr | None] = field(default_factory=dict)
+    #: ORDER BY terms (a label's SQL) that read a field as its JSON text, where NULL is the
+    #: text 'null': the field's SQL value, for NULLS FIRST / LAST to see its NULL
+    null_texts: dict[str, str] = field(default_factory=dict)
+    #: ORDER BY terms (a label's SQL) naming a result column that is an exact sum or average
+    exact_sums: set[str] = field(default_factory=set)
 
+
+#: the SQL of an exact sum or average (values.ExactSum)
+_EXACT_AGGREGATES = ("docstore_dsum(", "docstore_davg(")
 
 #: SQLite folds the case of identifiers' ASCII letters only
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -208,6 +216,9 @@ class SqlGenerator:
         self._bare_term = False
         #: the JSON texts a grouped select reads its fields as, and each field's SQL value
         self._quoted_fields: dict[str, str] = {}
+        #: the top select's result column that is an exact sum or average itself (values.
+        #: ExactSum): the one place its exact text (a sum no double holds) may come out as is
+        self._result_sum: ast.Expr | None = None
 
     # -- entry points --------------------------------------------------------------------
     def plan_query(self, stmt: ast.SelectLike, notes: bool = True) -> SqlPlan:
@@ -272,6 +283,10 @@ class SqlGenerator:
             for label, kind, target in self._expand(col, scope, grouped):
                 if col.alias:
                     labels[col.alias] = col.expr if kind == "field" else None
+                    if kind == "json" and target in self._quoted_fields:
+                        scope.null_texts[quote(col.alias)] = self._quoted_fields[target]
+                    if kind == "value" and target.startswith(_EXACT_AGGREGATES):
+                        scope.exact_sums.add(quote(col.alias))
                 if kind in ("field", "doc"):
                     ref, name = target if kind == "field" else (target, "")
                     refs[ref] = None
@@ -347,7 +362,11 @@ class SqlGenerator:
                     self._quoted_fields[quoted] = raw
                     return [(label, "json", quoted)]
                 return [(label, "field", (resolved[1], expr.name))]
-        return [(label, "value", self.expr(expr, scope))]
+        self._result_sum = expr
+        try:
+            return [(label, "value", self.expr(expr, scope))]
+        finally:
+            self._result_sum = None
 
     def select(self, stmt: ast.SelectLike, parent: _Scope | None,
                json_text: bool = False) -> str:
@@ -467,6 +486,12 @@ class SqlGenerator:
                         part = self.expr(item.expr, scope, index=True)
                 finally:
                     self._bare_term = False
+                if part in scope.exact_sums:
+                    part = self._exact_value(part, "ORDER BY")
+                if item.nulls and part in scope.null_texts:
+                    # NULL is the text 'null' there, which NULLS FIRST / LAST does not see
+                    is_null = f"({scope.null_texts[part]} IS NULL)"
+                    parts.append(is_null + (" DESC" if item.nulls == "first" else ""))
                 part += " DESC" if item.desc else ""
                 if item.nulls:
                     part += f" NULLS {item.nulls.upper()}"
@@ -1118,9 +1143,17 @@ class SqlGenerator:
             target = self._field_ref(e.args[0], scope)
             assert target is not None
             raw = f"({quote(target[0])}.body -> {json_path(target[1])})"
-            return f"docstore_d{name}({raw})"
+            if e is self._result_sum:
+                return f"docstore_d{name}({raw})"
+            return self._exact_value(f"docstore_d{name}({raw})", f"{name}({target[1]})")
         args = ", ".join(self.expr(a, scope) for a in e.args)
         return f"{name}({'DISTINCT ' if e.distinct else ''}{args})"
+
+    def _exact_value(self, sql: str, construct: str) -> str:
+        """An exact sum or average used as a value: its number, or DataError for a sum no
+        double holds (its exact text would compare as a text, sort after every number)."""
+        what = self.bind("literal", f"{construct} in an expression")
+        return f"docstore_exact_value({sql}, {what})"
 
     def _x_Window(self, e: ast.Window, scope: _Scope, index: bool) -> str:
         f = e.func

@@ -192,6 +192,8 @@ class EmbeddedStore:
                 # (typeshed's aggregate protocol wants int results; SQLite takes text too)
                 conn.create_aggregate("docstore_dsum", 1, values.ExactSum)  # type: ignore[arg-type]
                 conn.create_aggregate("docstore_davg", 1, values.ExactAvg)  # type: ignore[arg-type]
+                conn.create_function("docstore_exact_value", 2, values.exact_sum_value,
+                                     deterministic=True)
                 conn.execute("PRAGMA temp_store=MEMORY")
         except BaseException:
             conn.close()

@@ -68,7 +68,9 @@ _EXACTNESS: dict[Kind, dict[str, Exactness]] = {
     Kind.FLOAT: dict.fromkeys(_ORDER_OPS, _E),
     Kind.DECIMAL: dict.fromkeys(_ORDER_OPS, _S),
     Kind.DATE: dict.fromkeys(_ORDER_OPS, _E),
-    Kind.BOOLEAN: {"=": _E},
+    # A flag may hold a number (raw SQL's 1 or 0 is stored as given) that SQL reads as TRUE or
+    # FALSE and ``flag = true`` misses: only the rows surely not asked for are left out
+    Kind.BOOLEAN: {"=": _S},
     Kind.TEXT: {"=": _E},
 }
 _NON_STRICT = {"<": "<=", ">": ">="}
@@ -272,6 +274,11 @@ class _Translator:
         exactness = _EXACTNESS[kind].get(op)
         if exactness is None or (exactness is _S and mode is _E):
             return None
+        if kind is Kind.BOOLEAN:  # not the other boolean (a number stays in)
+            flag = _boolean_operand(right, self.params)
+            if flag is None:
+                return None
+            return f"(true and not {path} = {self.bind('literal', not flag)})"
         value = self.operand(right, kind)
         if value is None:
             return None
@@ -306,6 +313,13 @@ class _Translator:
             return None
         same = want == e.negated  # the set asked for is where the two are equal
         return equal if same else f"(true and not {equal})"
+
+
+def _boolean_operand(e: ast.Expr, params: dict[str, Any]) -> bool | None:
+    """The boolean a parameter or literal holds, or None for any other operand."""
+    value = params.get(e.name, _MISSING) if isinstance(e, ast.Param) else (
+        e.value if isinstance(e, ast.Literal) else None)
+    return value if isinstance(value, bool) else None
 
 
 def _is_bool(e: ast.IsBool) -> ast.IsDistinct:

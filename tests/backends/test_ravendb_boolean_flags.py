@@ -1,0 +1,66 @@
+"""A BOOLEAN column holding 1 or 0 (raw SQL stores them as given) is TRUE or FALSE to a WHERE,
+as in SQLite, on RavenDB too: a bare ``WHERE flag``, ``NOT flag``, ``flag = ?`` and ``flag IS
+[NOT] TRUE`` were sent as RQL ``flag = true``, which matches no number, so they found no row
+there (while the embedded store found them). Stored and pending rows, both backends, against
+sqlite3."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+DDL = "CREATE TABLE t (id INTEGER PRIMARY KEY, b BOOLEAN, n INTEGER)"
+INSERT = "INSERT INTO t (id, b, n) VALUES (?, ?, ?)"
+STORED = [(1, 1, 5), (2, 0, 5), (3, None, 5), (4, 1, 6), (5, 2, 6), (6, 0, None)]
+PENDING = [(7, 1, 5), (8, 0, 7)]
+QUERIES = [
+    ("SELECT id FROM t WHERE b ORDER BY id", ()),
+    ("SELECT id FROM t WHERE NOT b ORDER BY id", ()),
+    ("SELECT id FROM t WHERE b = ? ORDER BY id", (True,)),
+    ("SELECT id FROM t WHERE b = ? ORDER BY id", (False,)),
+    ("SELECT id FROM t WHERE b IS TRUE ORDER BY id", ()),
+    ("SELECT id FROM t WHERE b IS NOT TRUE ORDER BY id", ()),
+    ("SELECT id FROM t WHERE b IS FALSE ORDER BY id", ()),
+    ("SELECT id FROM t WHERE n = 5 AND b ORDER BY id", ()),
+    ("SELECT id FROM t WHERE NOT (n = 5 AND b) ORDER BY id", ()),
+    ("SELECT count(*) FROM t WHERE b", ()),
+    ("SELECT id FROM t WHERE b ORDER BY id LIMIT 2", ()),
+]
+
+
+def _run(conn: Any) -> list[Any]:
+    cur = conn.cursor()
+    seen: list[Any] = []
+    for rows in (STORED, PENDING):
+        cur.executemany(INSERT, rows)
+        for sql, params in QUERIES:
+            cur.execute(sql, params)
+            seen.append((sql, params, [tuple(r) for r in cur.fetchall()]))
+        if rows is STORED:
+            conn.commit()
+    conn.rollback()
+    return seen
+
+
+@pytest.fixture
+def expected() -> list[Any]:
+    conn = sqlite3.connect(":memory:")
+    conn.execute(DDL)
+    try:
+        return _run(conn)
+    finally:
+        conn.close()
+
+
+def test_a_flag_holding_a_number_is_true_or_false_to_where(
+        engine: Engine, expected: list[Any]) -> None:
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute(DDL)
+        raw.commit()
+        assert _run(raw) == expected
+    finally:
+        raw.close()
