@@ -29,7 +29,31 @@ _T = TypeVar("_T")
 def _in_thread(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     """Run ``fn`` in the loop's default executor and wait for it without blocking the loop."""
     loop = asyncio.get_running_loop()
-    return await_only(loop.run_in_executor(None, functools.partial(fn, *args, **kwargs)))
+    call = loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+    return await_only(_to_completion(call))
+
+
+async def _to_completion(call: asyncio.Future[_T]) -> _T:
+    """Wait for a worker thread's call to end, even if the task is cancelled meanwhile.
+
+    A thread can't be stopped: a cancelled wait (``task.cancel()``, ``asyncio.timeout``) that
+    returned at once would leave the call running while the connection's cleanup (rollback,
+    close, its return to the pool) starts in another worker thread, two threads in one
+    connection at the same time (half a batch rolled back under a commit, or a crash inside
+    sqlite3). The cancellation is raised once the call has ended, whatever it did: a commit
+    under way when its task is cancelled ends applied whole or not at all, and the connection
+    is idle again before anything else uses it."""
+    cancelled: asyncio.CancelledError | None = None
+    while not call.done():
+        try:
+            await asyncio.wait([call])
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        if not call.cancelled():
+            call.exception()  # retrieved: the cancellation is what the caller is told
+        raise cancelled
+    return call.result()
 
 
 class AsyncAdaptedCursor:
