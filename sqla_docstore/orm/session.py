@@ -23,6 +23,7 @@ from sqlalchemy.util.concurrency import in_greenlet
 from .. import errors
 from ..dbapi import Connection as DBAPIConnection
 from ..dialect.mapping import table_spec
+from . import inplace
 from .budget import DEFAULT_MAX_REQUESTS, RequestBudget
 from .options import SessionOptions, TransactionMode
 
@@ -428,6 +429,21 @@ class DocumentSession(Session):
             if cvs is not None and cvs.get(doc_id):
                 self._change_vectors[key] = cvs.get(doc_id)
 
+    def flush(self, objects: Any = None) -> None:
+        """Flush as Session does, and also what was changed in place inside a tracked value
+        (a nested dict or list, see :mod:`sqla_docstore.orm.inplace`), as RavenDB saves it."""
+        self._mark_changed_in_place()
+        touched = [st for st in self.identity_map.all_states() if st.modified]
+        touched += list(self._new)
+        super().flush(objects)
+        for state in touched:
+            if state.key is not None and not state.deleted and not state.detached:
+                inplace.remember(state)
+
+    def _mark_changed_in_place(self) -> None:
+        for state in self.identity_map.all_states():
+            inplace.mark_changed(state)
+
     def add(self, instance: object, *, _warn: bool = True) -> None:
         self._require_tracking("add entity")
         super().add(instance, _warn=_warn)
@@ -831,6 +847,19 @@ def _on_before_commit(session: Session) -> None:
 
 
 @event.listens_for(DocumentSession, "loaded_as_persistent")
+def _on_loaded_values(session: Session, instance: object) -> None:
+    if isinstance(session, DocumentSession):
+        inplace.remember(attributes.instance_state(instance))
+
+
+@event.listens_for(Mapper, "refresh")
+def _on_refresh(instance: object, context: Any, attrs: Any) -> None:
+    state = attributes.instance_state(instance)
+    if isinstance(state.session, DocumentSession):
+        inplace.remember(state, None if attrs is None else set(attrs))
+
+
+@event.listens_for(DocumentSession, "loaded_as_persistent")
 def _on_loaded(session: Session, instance: object) -> None:
     if isinstance(session, DocumentSession) and (
         session.use_optimistic_concurrency or session.session_options.cluster_wide
@@ -918,6 +947,7 @@ class Advanced:
         """Whether save_changes() would write anything: new, deleted or changed objects, or
         writes already flushed in the current transaction."""
         s = self._session
+        s._mark_changed_in_place()
         if s._new or s._deleted or s._flushed:
             return True
         if any(_field_changes(attributes.instance_state(o)) for o in s.dirty):
@@ -927,6 +957,7 @@ class Advanced:
 
     def has_changed(self, entity: object) -> bool:
         s = self._session
+        s._mark_changed_in_place()
         state = attributes.instance_state(entity)
         if state in s._new or state in s._deleted or _field_changes(state):
             return True
@@ -937,6 +968,7 @@ class Advanced:
         SQLAlchemy's attribute history (including changes an autoflush already sent to the
         pending batch): DOCUMENT_ADDED, DOCUMENT_DELETED, or one FIELD_CHANGED per field."""
         s = self._session
+        s._mark_changed_in_place()
         merged: dict[int, tuple[ChangeType, InstanceState[Any], dict[str, tuple[Any, Any]]]] = {}
 
         def note(kind: ChangeType, state: InstanceState[Any],
