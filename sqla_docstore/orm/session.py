@@ -306,6 +306,7 @@ class DocumentSession(Session):
         self._advanced: Advanced | None = None
         self._hilo_targets: dict[Mapper[Any], tuple[Any, str]] = {}
         self._dbapi_by_mapper: dict[Mapper[Any], DBAPIConnection | None] = {}
+        self._autoflushing = False
         # RavenDB's session keeps what it tracks until disposed; SQLAlchemy's identity map is
         # weak, so an object nobody references would be loaded again (another request).
         self._strong: dict[int, object] | None = {} if strong_identity_map else None
@@ -431,14 +432,26 @@ class DocumentSession(Session):
 
     def flush(self, objects: Any = None) -> None:
         """Flush as Session does, and also what was changed in place inside a tracked value
-        (a nested dict or list, see :mod:`sqla_docstore.orm.inplace`), as RavenDB saves it."""
-        self._mark_changed_in_place()
-        touched = [st for st in self.identity_map.all_states() if st.modified]
-        touched += list(self._new)
+        (a nested dict or list, see :mod:`sqla_docstore.orm.inplace`), as RavenDB saves it.
+        An autoflush (before a query) sends assignments only, as in any Session: comparing
+        every tracked value before each query would cost as much as the query."""
+        if not self._autoflushing:
+            self._mark_changed_in_place()
+        written: list[tuple[InstanceState[Any], set[str] | None]] = [
+            (st, set(st.committed_state)) for st in self.identity_map.all_states()
+            if st.modified]
+        written += [(st, None) for st in self._new]
         super().flush(objects)
-        for state in touched:
+        for state, keys in written:  # what they were written with, compared from now on
             if state.key is not None and not state.deleted and not state.detached:
-                inplace.remember(state)
+                inplace.remember(state, keys)
+
+    def _autoflush(self) -> None:
+        self._autoflushing = True
+        try:
+            super()._autoflush()
+        finally:
+            self._autoflushing = False
 
     def _mark_changed_in_place(self) -> None:
         for state in self.identity_map.all_states():

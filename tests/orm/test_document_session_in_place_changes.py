@@ -108,7 +108,7 @@ def test_an_edit_after_a_save_or_a_query_is_saved_too(
         o.tags.append("b")
         s.save_changes()
         o.tags.append("c")  # compared with what was just saved
-        s.scalars(sa.select(Order)).all()  # an autoflush sends it
+        s.scalars(sa.select(Order)).all()  # (an autoflush: assignments only)
         o.address = {"city": "Rome"}
         s.save_changes()
         o.address["zip"] = "001"  # inside the value assigned and saved
