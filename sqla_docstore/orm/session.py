@@ -306,6 +306,7 @@ class DocumentSession(Session):
         self._advanced: Advanced | None = None
         self._hilo_targets: dict[Mapper[Any], tuple[Any, str]] = {}
         self._dbapi_by_mapper: dict[Mapper[Any], DBAPIConnection | None] = {}
+        self._spec_by_mapper: dict[Mapper[Any], Any] = {}  # (found ones only)
         self._autoflushing = False
         # RavenDB's session keeps what it tracks until disposed; SQLAlchemy's identity map is
         # weak, so an object nobody references would be loaded again (another request).
@@ -501,7 +502,11 @@ class DocumentSession(Session):
 
     def _spec(self, mapper: Mapper[Any]) -> Any:
         """The stored collection spec of the mapper's key table, or None (not a docstore
-        backend, or no such collection yet). Schema lookups are HiLo's: not counted."""
+        backend, or no such collection yet). Schema lookups are HiLo's: not counted. Kept
+        until the transaction ends (a document id per loaded object asks for it)."""
+        known = self._spec_by_mapper.get(mapper)
+        if known is not None:
+            return known
         dbapi_conn = self._dbapi_for(mapper)
         if dbapi_conn is None:
             return None
@@ -511,9 +516,12 @@ class DocumentSession(Session):
                 mapped = table_spec(table, self.get_bind(mapper).dialect)
                 if mapped is not None:  # the mapping is the schema (dialect/mapping.py)
                     dbapi_conn.assume_collections([mapped])
-                return dbapi_conn.backend.spec(table.name)
+                found = dbapi_conn.backend.spec(table.name)
             except errors.OperationalError:
                 return None
+        if found is not None:
+            self._spec_by_mapper[mapper] = found
+        return found
 
     def _prefix(self, mapper: Mapper[Any]) -> str:
         spec = self._spec(mapper)
@@ -735,6 +743,7 @@ class DocumentSession(Session):
         self._detach_all()
         self._hilo_targets.clear()
         self._dbapi_by_mapper.clear()
+        self._spec_by_mapper.clear()
         self._known_missing.clear()
         self._flushed.clear()
         self._cmpxchg.clear()
@@ -874,9 +883,9 @@ def _on_refresh(instance: object, context: Any, attrs: Any) -> None:
 
 @event.listens_for(DocumentSession, "loaded_as_persistent")
 def _on_loaded(session: Session, instance: object) -> None:
-    if isinstance(session, DocumentSession) and (
-        session.use_optimistic_concurrency or session.session_options.cluster_wide
-    ):
+    # Every session: get_change_vector_for() gives it, as RavenDB's does; optimistic
+    # concurrency and cluster-wide guards send it.
+    if isinstance(session, DocumentSession):
         session._record_change_vector(instance)
 
 
