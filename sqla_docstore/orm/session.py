@@ -23,7 +23,7 @@ from sqlalchemy.util.concurrency import in_greenlet
 from .. import errors
 from ..dbapi import Connection as DBAPIConnection
 from ..dialect.mapping import table_spec
-from . import inplace
+from . import inplace, patching, unsupported
 from .budget import DEFAULT_MAX_REQUESTS, RequestBudget
 from .options import SessionOptions, TransactionMode
 
@@ -308,11 +308,17 @@ class DocumentSession(Session):
         self._dbapi_by_mapper: dict[Mapper[Any], DBAPIConnection | None] = {}
         self._spec_by_mapper: dict[Mapper[Any], Any] = {}  # (found ones only)
         self._autoflushing = False
+        self._ignored: dict[int, InstanceState[Any]] = {}  # advanced.ignore_changes_for()
         # RavenDB's session keeps what it tracks until disposed; SQLAlchemy's identity map is
         # weak, so an object nobody references would be loaded again (another request).
         self._strong: dict[int, object] | None = {} if strong_identity_map else None
 
     # -- RavenDB API ------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        # Only names Session lacks get here: RavenDB's that this session does not have are
+        # refused by name.
+        unsupported.check("session", name, unsupported.SESSION)
+
     @property
     def advanced(self) -> Advanced:
         """RavenDB's ``session.advanced``: request counts, change tracking, metadata."""
@@ -436,6 +442,7 @@ class DocumentSession(Session):
         (a nested dict or list, see :mod:`sqla_docstore.orm.inplace`), as RavenDB saves it.
         An autoflush (before a query) sends assignments only, as in any Session: comparing
         every tracked value before each query would cost as much as the query."""
+        self._drop_ignored_changes()
         if not self._autoflushing:
             self._mark_changed_in_place()
         written: list[tuple[InstanceState[Any], set[str] | None]] = [
@@ -455,8 +462,23 @@ class DocumentSession(Session):
             self._autoflushing = False
 
     def _mark_changed_in_place(self) -> None:
+        self._drop_ignored_changes()
         for state in self.identity_map.all_states():
             inplace.mark_changed(state)
+
+    def _drop_ignored_changes(self) -> None:
+        """advanced.ignore_changes_for(): the object's changes are taken as saved and never
+        sent (a new object is not stored); its deletion still is."""
+        for key, state in list(self._ignored.items()):
+            obj = state.obj()
+            if obj is None or state.session_id != self.hash_key:
+                del self._ignored[key]
+            elif state in self._new:
+                del self._ignored[key]
+                self.expunge(obj)
+            elif state.modified and not state.deleted and state not in self._deleted:
+                state._commit_all(state.dict, self.identity_map)
+                inplace.remember(state)
 
     def add(self, instance: object, *, _warn: bool = True) -> None:
         self._require_tracking("add entity")
@@ -477,6 +499,7 @@ class DocumentSession(Session):
         self._flushed.clear()
         self._change_vectors.clear()
         self._cmpxchg.clear()
+        self._ignored.clear()
         if self._strong is not None:
             self._strong.clear()
 
@@ -1056,6 +1079,30 @@ class Advanced:
         if state.key is None and state not in self._session._new:
             return None
         return self._session._document_id(state.mapper, state)
+
+    def __getattr__(self, name: str) -> Any:
+        unsupported.check("session.advanced", name, unsupported.ADVANCED)
+
+    def ignore_changes_for(self, entity: object) -> None:
+        """RavenDB's ``ignore_changes_for``: the entity stays tracked (loading its id gives it)
+        but its changes are never saved nor reported; an entity stored and not yet saved is
+        not saved. Deleting it still deletes it."""
+        state = self._tracked_state(entity)
+        self._session._ignored[id(state)] = state
+
+    def increment(self, key_or_entity: Any, path: str, value_to_add: Any,
+                  object_type: Any = None) -> None:
+        """RavenDB's ``increment``: add ``value_to_add`` to the numeric field ``path`` on the
+        server when the batch is applied (a missing or null field becomes ``value_to_add``);
+        sent by ``save_changes()``. See :mod:`sqla_docstore.orm.patching`."""
+        patching.apply(self._session, key_or_entity, path, value_to_add, increment=True,
+                       object_type=object_type)
+
+    def patch(self, key_or_entity: Any, path: str, value: Any, object_type: Any = None) -> None:
+        """RavenDB's ``patch``: set the field ``path`` of the document on the server when the
+        batch is applied, whatever else changed it; sent by ``save_changes()``."""
+        patching.apply(self._session, key_or_entity, path, value, increment=False,
+                       object_type=object_type)
 
     def get_change_vector_for(self, entity: object) -> str | None:
         """The change vector the entity's document had when loaded or last saved."""
