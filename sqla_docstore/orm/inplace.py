@@ -82,6 +82,16 @@ def _keep(value: Any) -> _Kept:
     return _Kept(text, None if text is not None else copy.deepcopy(value))
 
 
+def kept(value: Any) -> _Kept:
+    """Any value as it is now (a compare-exchange value as read), for :func:`unchanged`."""
+    return _keep(value)
+
+
+def unchanged(current: Any, kept: _Kept) -> bool:
+    """Whether ``current`` is still the value :func:`kept` kept (compared as stored)."""
+    return _unchanged(current, kept)
+
+
 def _unchanged(current: Any, kept: _Kept) -> bool:
     if kept.text is not None:
         return _json_text(current) == kept.text

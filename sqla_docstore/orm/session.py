@@ -302,6 +302,8 @@ class DocumentSession(Session):
         self._flushed: list[tuple[ChangeType, InstanceState[Any], dict[str, tuple[Any, Any]]]] = []
         self._change_vectors: dict[Any, str | None] = {}
         self._cmpxchg: dict[str, tuple[str, CompareExchangeValue]] = {}
+        #: compare-exchange values read in this transaction, with their value as read
+        self._cmpxchg_read: dict[str, tuple[CompareExchangeValue, Any]] = {}
         self._executing = 0
         self._advanced: Advanced | None = None
         self._hilo_targets: dict[Mapper[Any], tuple[Any, str]] = {}
@@ -499,6 +501,7 @@ class DocumentSession(Session):
         self._flushed.clear()
         self._change_vectors.clear()
         self._cmpxchg.clear()
+        self._cmpxchg_read.clear()
         self._ignored.clear()
         if self._strong is not None:
             self._strong.clear()
@@ -770,8 +773,12 @@ class DocumentSession(Session):
         self._known_missing.clear()
         self._flushed.clear()
         self._cmpxchg.clear()
+        self._cmpxchg_read.clear()
 
     def _before_commit(self) -> None:
+        for key, (item, loaded) in self._cmpxchg_read.items():
+            if key not in self._cmpxchg and not inplace.unchanged(item.value, loaded):
+                self._cmpxchg[key] = ("PUT", item)
         if not self._cmpxchg:
             return
         for key, (op, item) in self._cmpxchg.items():
@@ -1198,7 +1205,12 @@ class ClusterTransaction:
                 "backend.get_compare_exchange_values(keys) -> {key: (value, index)}"
             )
         found: Mapping[str, tuple[Any, int]] = getter(list(keys))
-        return {k: CompareExchangeValue(k, index, value) for k, (value, index) in found.items()}
+        values = {k: CompareExchangeValue(k, index, value) for k, (value, index) in found.items()}
+        for key, item in values.items():
+            # Tracked as RavenDB's session tracks it: a change of .value is saved (a PUT at
+            # the index read, so a concurrent change fails the commit).
+            s._cmpxchg_read[key] = (item, inplace.kept(item.value))
+        return values
 
     def delete_compare_exchange_value(self, item_or_key: Any, index: int | None = None) -> None:
         """Delete a compare-exchange value (an item read in this session, or key + index)."""
