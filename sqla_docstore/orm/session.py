@@ -301,6 +301,8 @@ class DocumentSession(Session):
         # (kind, state, {field: (old, new)}).
         self._flushed: list[tuple[ChangeType, InstanceState[Any], dict[str, tuple[Any, Any]]]] = []
         self._change_vectors: dict[Any, str | None] = {}
+        #: identity keys store(..., change_vector) / delete(..., expected_change_vector) gave
+        self._forced_keys: set[Any] = set()
         self._cmpxchg: dict[str, tuple[str, CompareExchangeValue]] = {}
         #: compare-exchange values read in this transaction, with their value as read
         self._cmpxchg_read: dict[str, tuple[CompareExchangeValue, Any]] = {}
@@ -369,11 +371,7 @@ class DocumentSession(Session):
                 f"{self._document_id(mapper, state)}"
             )
         if change_vector is not None:
-            raise MissingCoreHookError(
-                "store(entity, change_vector=...) needs the core hook "
-                "dbapi.Connection.expected_change_vectors (a forced change-vector check for "
-                "one document); it is not available yet"
-            )
+            self._force_change_vector(state, change_vector, "store()")
         if key is not None:
             values = self._key(mapper, key)
             if state.key is not None and state.key[1] != values:
@@ -399,11 +397,6 @@ class DocumentSession(Session):
         loaded first (one request) so cascades and the identity map stay right. Deleting an
         id that does not exist does nothing, as in RavenDB."""
         self._require_tracking("delete entity")
-        if expected_change_vector is not None:
-            raise MissingCoreHookError(
-                "delete(..., expected_change_vector=...) needs the core hook "
-                "dbapi.Connection.expected_change_vectors; it is not available yet"
-            )
         try:
             attributes.instance_state(entity_or_id)
         except orm_exc.NO_STATE:
@@ -411,6 +404,9 @@ class DocumentSession(Session):
             if entity is None:
                 return
             entity_or_id = entity
+        if expected_change_vector is not None:
+            self._force_change_vector(attributes.instance_state(entity_or_id),
+                                      expected_change_vector, "delete()")
         super().delete(entity_or_id)
 
     def save_changes(self) -> None:
@@ -500,6 +496,7 @@ class DocumentSession(Session):
         self._known_missing.clear()
         self._flushed.clear()
         self._change_vectors.clear()
+        self._forced_keys.clear()
         self._cmpxchg.clear()
         self._cmpxchg_read.clear()
         self._ignored.clear()
@@ -507,6 +504,25 @@ class DocumentSession(Session):
             self._strong.clear()
 
     # -- helpers ----------------------------------------------------------------------
+    def _force_change_vector(self, state: InstanceState[Any], change_vector: str,
+                             what: str) -> None:
+        """RavenDB's forced concurrency check: the document's update or delete carries
+        ``change_vector`` (whatever use_optimistic_concurrency says), so the commit fails
+        (StaleDataError), nothing applied, unless the stored document still has it."""
+        if state.key is None:
+            if change_vector == "":
+                return  # must not exist: an INSERT of a taken id fails already
+            raise errors.NotSupportedError(
+                f"{what} with a change vector of an object not loaded in this session: load "
+                "the document, then change the loaded object (a new object is inserted, it "
+                "cannot overwrite a stored document)")
+        if change_vector == "":
+            raise errors.NotSupportedError(
+                f"{what} with the change vector '' (the document must not exist) of a document "
+                "loaded in this session")
+        self._change_vectors[state.key] = change_vector
+        self._forced_keys.add(state.key)
+
     def _require_tracking(self, what: str) -> None:
         if self.session_options.no_tracking:
             raise TrackingDisabledError(
@@ -735,6 +751,8 @@ class DocumentSession(Session):
             self.session_options.cluster_wide and not self._disable_atomic_writes
         )):
             self._expect_change_vectors(writes)
+        elif self._forced_keys:
+            self._expect_change_vectors([st for st in writes if st.key in self._forced_keys])
 
     def _expect_change_vectors(self, states: list[InstanceState[Any]]) -> None:
         """Optimistic concurrency: updates and deletes carry the change vector each document

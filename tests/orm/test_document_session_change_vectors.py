@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 
-from sqla_docstore import DocumentStore
+from sqla_docstore import DocumentStore, errors
 
 
 class Base(DeclarativeBase):
@@ -61,3 +62,57 @@ def test_a_queried_document_has_its_change_vector(doc_store: DocumentStore) -> N
         c = s.scalars(sa.select(Company).where(Company.name == "Acme")).one()
         assert c.id == company_id
         assert s.advanced.get_change_vector_for(c) == saved_cv
+
+
+def _change_elsewhere(doc_store: DocumentStore, company_id: int, name: str) -> None:
+    with doc_store.open_session() as other:
+        other.load(company_id, Company).name = name
+        other.save_changes()
+
+
+def test_store_with_a_change_vector_checks_it_at_save(doc_store: DocumentStore) -> None:
+    """RavenDB's store(entity, change_vector=...): the write carries that change vector (in a
+    session without optimistic concurrency too): a form posted back with the version it showed
+    fails if the document changed since, nothing applied."""
+    company_id, shown_cv = _saved(doc_store)
+    _change_elsewhere(doc_store, company_id, "changed meanwhile")
+    with doc_store.open_session() as s:
+        c = s.load(company_id, Company)
+        s.store(c, change_vector=shown_cv)
+        c.name = "from the form"
+        with pytest.raises(StaleDataError):
+            s.save_changes()
+    with doc_store.open_session() as s:
+        c = s.load(company_id, Company)
+        assert c.name == "changed meanwhile"
+        s.store(c, change_vector=s.advanced.get_change_vector_for(c))
+        c.name = "from the form"
+        s.save_changes()
+    with doc_store.open_session() as s:
+        assert s.load(company_id, Company).name == "from the form"
+
+
+def test_delete_with_an_expected_change_vector_checks_it(doc_store: DocumentStore) -> None:
+    company_id, old_cv = _saved(doc_store)
+    _change_elsewhere(doc_store, company_id, "changed meanwhile")
+    with doc_store.open_session() as s:
+        s.delete(company_id, Company, expected_change_vector=old_cv)
+        with pytest.raises(StaleDataError):
+            s.save_changes()
+    with doc_store.open_session() as s:
+        c = s.load(company_id, Company)
+        assert c is not None
+        s.delete(company_id, Company,
+                 expected_change_vector=s.advanced.get_change_vector_for(c))
+        s.save_changes()
+    with doc_store.open_session() as s:
+        assert s.load(company_id, Company) is None
+
+
+def test_a_change_vector_for_an_object_not_loaded_is_refused(doc_store: DocumentStore) -> None:
+    company_id, cv = _saved(doc_store)
+    with doc_store.open_session() as s:
+        with pytest.raises(errors.NotSupportedError, match="not loaded in this session"):
+            s.store(Company(id=company_id, name="overwrite"), change_vector=cv)
+        s.store(Company(name="new"), change_vector="")  # must not exist: a new id doesn't
+        s.save_changes()
