@@ -5,6 +5,7 @@ silently not saved. Both backends; the official RavenDB client saves the same ed
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -145,3 +146,18 @@ def test_a_refreshed_object_is_compared_with_what_was_reloaded(
         o.tags.append("y")
         s.save_changes()
     assert _stored(doc_store, order_id).tags == ["z", "y"]
+
+
+def test_nested_edits_are_saved_by_an_async_session(
+        doc_store: DocumentStore, order_id: int) -> None:
+    async def edit() -> None:
+        async with doc_store.open_async_session() as s:
+            o = await s.load(order_id, Order)
+            o.address["geo"]["lat"] = 3
+            o.tags.append("async")
+            await s.save_changes()
+
+    asyncio.run(edit())
+    stored = _stored(doc_store, order_id)
+    assert stored.address["geo"] == {"lat": 3}
+    assert stored.tags == ["a", "async"]
