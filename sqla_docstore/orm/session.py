@@ -794,6 +794,8 @@ class DocumentSession(Session):
         self._cmpxchg_read.clear()
 
     def _before_commit(self) -> None:
+        # A commit flushes only a session SQLAlchemy sees changes in: in-place edits first.
+        self._mark_changed_in_place()
         for key, (item, loaded) in self._cmpxchg_read.items():
             if key not in self._cmpxchg and not inplace.unchanged(item.value, loaded):
                 self._cmpxchg[key] = ("PUT", item)

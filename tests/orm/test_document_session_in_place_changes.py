@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.mutable import MutableDict
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from sqla_docstore import ChangeType, DocumentSession, DocumentStore
 
@@ -161,3 +161,27 @@ def test_nested_edits_are_saved_by_an_async_session(
     stored = _stored(doc_store, order_id)
     assert stored.address["geo"] == {"lat": 3}
     assert stored.tags == ["a", "async"]
+
+
+def test_nested_edits_are_saved_by_commit_after_expiry(doc_store: DocumentStore,
+                                                        order_id: int) -> None:
+    """sessionmaker(class_=DocumentSession): commit() (expire_on_commit) and the reload of
+    expired values; an in-place edit is the session's only change."""
+    make = sessionmaker(doc_store.engine, class_=DocumentSession)
+    with make() as s, make() as other:
+        o = s.get(Order, order_id)
+        assert o is not None
+        s.commit()  # expires o
+        theirs = other.get(Order, order_id)
+        assert theirs is not None
+        theirs.tags = ["theirs"]
+        other.commit()
+        o.tags.append("mine")  # reloads, then edits in place
+        s.commit()
+    with make() as s, s.begin():  # SessionTransaction's own commit
+        o = s.get(Order, order_id)
+        assert o is not None
+        o.address["geo"]["lat"] = 4
+    stored = _stored(doc_store, order_id)
+    assert stored.tags == ["theirs", "mine"]
+    assert stored.address["geo"] == {"lat": 4}
