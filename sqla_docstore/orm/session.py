@@ -87,6 +87,23 @@ class CompareExchangeValue:
     value: Any
 
 
+class ReadOnlyMetadata(dict[str, Any]):
+    """``advanced.get_metadata_for()``: a dict whose edits raise NotSupportedError (RavenDB's
+    client would save them; this session can't write metadata, so they are not dropped
+    silently)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        keys = [a for a in args[:1] if isinstance(a, str)]
+        what = f" ({keys[0]})" if keys else ""
+        raise errors.NotSupportedError(
+            f"editing a document's metadata{what} through advanced.get_metadata_for() is not "
+            "supported: sqla_docstore does not write metadata (RavenDB's client saves such "
+            "edits, e.g. @expires); the metadata given is read-only")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _refuse
+    __ior__ = _refuse
+
+
 # ------------------------------------------------------------- backend attachments
 
 
@@ -1148,22 +1165,23 @@ class Advanced:
 
     def get_metadata_for(self, entity: object) -> dict[str, Any]:
         """The document's metadata as far as the session knows it: ``@id``, ``@collection``,
-        ``Raven-Python-Type``, and ``@change-vector`` when the backend exposes it. A copy:
-        editing it changes nothing."""
+        ``Raven-Python-Type``, and ``@change-vector`` when the backend exposes it. Read-only:
+        RavenDB's client saves edits (``@expires``, custom keys), this session can't, so an
+        edit raises NotSupportedError instead of being dropped."""
         s = self._session
         state = self._tracked_state(entity)
         table = state.mapper.primary_key[0].table
-        meta: dict[str, Any] = {
+        meta = ReadOnlyMetadata({
             "@id": s._document_id(state.mapper, state),
             "@collection": table.name,
             "Raven-Python-Type": f"{type(entity).__module__}.{type(entity).__qualname__}",
-        }
+        })
         try:
             cv = self.get_change_vector_for(entity)
         except MissingCoreHookError:
             cv = None
         if cv is not None:
-            meta["@change-vector"] = cv
+            dict.__setitem__(meta, "@change-vector", cv)
         return meta
 
     def _tracked_state(self, entity: object) -> InstanceState[Any]:

@@ -116,3 +116,18 @@ def test_a_change_vector_for_an_object_not_loaded_is_refused(doc_store: Document
             s.store(Company(id=company_id, name="overwrite"), change_vector=cv)
         s.store(Company(name="new"), change_vector="")  # must not exist: a new id doesn't
         s.save_changes()
+
+
+def test_editing_metadata_is_refused_not_dropped(doc_store: DocumentStore) -> None:
+    """RavenDB's client saves metadata edits (``@expires``, custom keys); here they would be
+    silently lost, so the metadata given is read-only and an edit names what is refused."""
+    company_id, _ = _saved(doc_store)
+    with doc_store.open_session() as s:
+        meta = s.advanced.get_metadata_for(s.load(company_id, Company))
+        with pytest.raises(errors.NotSupportedError, match="@expires"):
+            meta["@expires"] = "2030-01-01T00:00:00.0000000Z"
+        with pytest.raises(errors.NotSupportedError):
+            meta.update({"owner": "x"})
+        with pytest.raises(errors.NotSupportedError):
+            del meta["@id"]
+        assert meta["@id"] == f"companies/{company_id}" and "@expires" not in meta
