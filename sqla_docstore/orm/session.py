@@ -335,6 +335,14 @@ class DocumentSession(Session):
         self._strong: dict[int, object] | None = {} if strong_identity_map else None
 
     # -- RavenDB API ------------------------------------------------------------------
+    def query(self, *entities: Any, **kwargs: Any) -> Any:
+        """SQLAlchemy's legacy ``Session.query(Model)``. RavenDB's form
+        (``query(object_type=..., index_name=..., collection_name=...)``) is refused by name."""
+        ravendb_form = {"object_type", "index_name", "collection_name", "is_map_reduce"}
+        if ravendb_form & kwargs.keys():
+            unsupported.check("session", "query", unsupported.SESSION)
+        return super().query(*entities, **kwargs)
+
     def __getattr__(self, name: str) -> Any:
         # Only names Session lacks get here: RavenDB's that this session does not have are
         # refused by name.

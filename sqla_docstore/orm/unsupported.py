@@ -45,6 +45,8 @@ ADVANCED: dict[str, str] = {
 
 #: session.<name> -> what to use instead
 SESSION: dict[str, str] = {
+    "query": "session.scalars(select(Model).where(...)) (RavenDB's query(object_type=...) "
+             "form; session.query(Model) is SQLAlchemy's and works)",
     "include": "load(id, options=[selectinload(...)]) or selectinload()/joinedload()",
     "counters_for": "an integer column and advanced.increment()",
     "time_series_for": "a table of (entity key, timestamp, values) rows",

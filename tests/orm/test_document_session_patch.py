@@ -128,6 +128,9 @@ def test_ravendb_session_features_it_lacks_are_refused_by_name(
             s.include("company")
         with pytest.raises(errors.NotSupportedError, match="wait_for_indexes_after_save"):
             s.advanced.wait_for_indexes_after_save_changes()
+        with pytest.raises(UnsupportedSessionFeatureError, match=r"select\(Model\)"):
+            s.query(object_type=Post)
+        assert s.query(Post).count() == 0  # SQLAlchemy's form
         assert not hasattr(s.advanced, "lazily")
         with pytest.raises(AttributeError, match="no_such_thing"):
             s.advanced.no_such_thing  # noqa: B018
