@@ -33,7 +33,16 @@ def _in_thread(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     return await_only(_to_completion(call))
 
 
-async def _to_completion(call: asyncio.Future[_T]) -> _T:
+def _connect_in_thread(connect: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """:func:`_in_thread` for opening a connection: one opened for a task cancelled meanwhile
+    is closed (in the thread) before the cancellation is raised, not left open unowned."""
+    loop = asyncio.get_running_loop()
+    call = loop.run_in_executor(None, functools.partial(connect, *args, **kwargs))
+    return await_only(_to_completion(call, abandoned=lambda conn: conn.close()))
+
+
+async def _to_completion(call: asyncio.Future[_T],
+                         abandoned: Callable[[_T], object] | None = None) -> _T:
     """Wait for a worker thread's call to end, even if the task is cancelled meanwhile.
 
     A thread can't be stopped: a cancelled wait (``task.cancel()``, ``asyncio.timeout``) that
@@ -50,8 +59,10 @@ async def _to_completion(call: asyncio.Future[_T]) -> _T:
         except asyncio.CancelledError as exc:
             cancelled = exc
     if cancelled is not None:
-        if not call.cancelled():
-            call.exception()  # retrieved: the cancellation is what the caller is told
+        if not call.cancelled() and call.exception() is None and abandoned is not None:
+            cleanup = asyncio.get_running_loop().run_in_executor(
+                None, abandoned, call.result())
+            await _to_completion(cleanup)
         raise cancelled
     return call.result()
 
@@ -210,7 +221,7 @@ class AsyncAdaptedDBAPI:
         return getattr(self._dbapi, name)
 
     def connect(self, *args: Any, **kwargs: Any) -> AsyncAdaptedConnection:
-        return AsyncAdaptedConnection(_in_thread(self._dbapi.connect, *args, **kwargs))
+        return AsyncAdaptedConnection(_connect_in_thread(self._dbapi.connect, *args, **kwargs))
 
 
 class _AsyncMixin:

@@ -5,6 +5,7 @@ cancellation is raised, and the pooled connection is clean for the next task. Bo
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -15,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sqla_docstore import dbapi
 
 N = 2000
 
@@ -173,5 +176,26 @@ def test_a_commit_over_its_timeout_leaves_the_connection_clean(run: Any) -> None
             assert now == later
             assert now % N == 0, (outcomes, now)
         await _pool_connection_is_clean(engine, now)
+
+    run(scenario)
+
+
+def _open_dbapi_connections() -> set[int]:
+    return {id(o) for o in gc.get_objects()
+            if isinstance(o, dbapi.Connection) and not o.closed}
+
+
+def test_a_connection_opened_for_a_cancelled_task_is_closed(run: Any) -> None:
+    async def scenario(engine: AsyncEngine, url: str) -> None:
+        await engine.dispose()
+        before = _open_dbapi_connections()
+        remove = _cancel_at(engine, "do_connect")
+        with pytest.raises(asyncio.CancelledError):
+            async with engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        remove()
+        assert _open_dbapi_connections() - before == set()
+        async with engine.connect() as conn:  # the pool opens a new one
+            assert (await conn.execute(sa.text("SELECT 1"))).scalar() == 1
 
     run(scenario)
