@@ -133,6 +133,11 @@ def remember(state: InstanceState[Any], keys: Any = None) -> None:
             kept.pop(key, None)
 
 
+def remembers(state: InstanceState[Any]) -> bool:
+    """Whether :func:`remember` kept values of ``state``."""
+    return _INFO_KEY in state.info
+
+
 def mark_changed(state: InstanceState[Any]) -> bool:
     """Mark the attributes whose mutable value was changed in place since :func:`remember` as
     modified (the kept value as their old one). Whether one was."""

@@ -949,6 +949,15 @@ def _on_loaded_values(session: Session, instance: object) -> None:
         inplace.remember(attributes.instance_state(instance))
 
 
+@event.listens_for(DocumentSession, "detached_to_persistent")
+def _on_attached_values(session: Session, instance: object) -> None:
+    # An object a DocumentSession kept values of is compared with those (an edit made while
+    # detached is saved); one from elsewhere, from what it holds now.
+    state = attributes.instance_state(instance)
+    if isinstance(session, DocumentSession) and not inplace.remembers(state):
+        inplace.remember(state)
+
+
 @event.listens_for(Mapper, "refresh")
 def _on_refresh(instance: object, context: Any, attrs: Any) -> None:
     state = attributes.instance_state(instance)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.mutable import MutableDict
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from sqla_docstore import ChangeType, DocumentSession, DocumentStore
 
@@ -185,3 +185,15 @@ def test_nested_edits_are_saved_by_commit_after_expiry(doc_store: DocumentStore,
     stored = _stored(doc_store, order_id)
     assert stored.tags == ["theirs", "mine"]
     assert stored.address["geo"] == {"lat": 4}
+
+
+def test_an_object_from_a_plain_session_is_compared_once_attached(
+        doc_store: DocumentStore, order_id: int) -> None:
+    with Session(doc_store.engine, expire_on_commit=False) as plain:
+        o = plain.get(Order, order_id)
+        assert o is not None
+    with doc_store.open_session() as s:
+        s.add(o)
+        o.tags.append("attached")
+        s.save_changes()
+    assert _stored(doc_store, order_id).tags == ["a", "attached"]
