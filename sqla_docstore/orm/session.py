@@ -499,9 +499,10 @@ class DocumentSession(Session):
             elif state in self._new:
                 del self._ignored[key]
                 self.expunge(obj)
-            elif state.modified and not state.deleted and state not in self._deleted:
-                state._commit_all(state.dict, self.identity_map)
-                inplace.remember(state)
+            elif not state.deleted and state not in self._deleted:
+                if state.modified:
+                    state._commit_all(state.dict, self.identity_map)
+                inplace.remember(state)  # an edit in place is ignored too
 
     def add(self, instance: object, *, _warn: bool = True) -> None:
         self._require_tracking("add entity")

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sqla_docstore import DocumentStore, errors
@@ -26,6 +27,7 @@ class Post(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str]
     views: Mapped[int | None]
+    tags: Mapped[list[str] | None] = mapped_column(sa.JSON)
 
 
 @pytest.fixture(params=["docstore", "ravendb"])
@@ -41,7 +43,7 @@ def doc_store(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Docu
 @pytest.fixture
 def post_id(doc_store: DocumentStore) -> int:
     with doc_store.open_session() as s:
-        p = Post(title="first")
+        p = Post(title="first", tags=["t"])
         s.store(p)
         s.save_changes()
         return p.id
@@ -107,7 +109,10 @@ def test_ignored_changes_are_not_saved_and_the_entity_stays_tracked(
     with doc_store.open_session() as s:
         p = s.load(post_id, Post)
         s.advanced.ignore_changes_for(p)
-        p.title = "not saved"
+        p.tags.append("not saved")  # in place: the only change
+        assert not s.advanced.has_changes()
+        s.save_changes()
+        p.title = "not saved either"
         assert not s.advanced.has_changes()
         s.save_changes()
         assert s.load(post_id, Post) is p
@@ -119,6 +124,7 @@ def test_ignored_changes_are_not_saved_and_the_entity_stays_tracked(
     assert _post(doc_store, post_id) == ("first", None)
     with doc_store.open_session() as s:
         assert s.load(fresh_id, Post) is None
+        assert s.load(post_id, Post).tags == ["t"]
 
 
 def test_ravendb_session_features_it_lacks_are_refused_by_name(
