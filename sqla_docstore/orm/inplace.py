@@ -141,6 +141,8 @@ def remembers(state: InstanceState[Any]) -> bool:
 def mark_changed(state: InstanceState[Any]) -> bool:
     """Mark the attributes whose mutable value was changed in place since :func:`remember` as
     modified (the kept value as their old one). Whether one was."""
+    if not _candidate_keys(state.mapper):
+        return False
     kept = state.info.get(_INFO_KEY)
     if not kept:
         return False

@@ -809,6 +809,15 @@ class DocumentSession(Session):
         if cvs is not None:
             self._change_vectors[state.key] = cvs.get(self._document_id(state.mapper, state))
 
+    def _read_change_vector(self, state: InstanceState[Any]) -> str | None:
+        """The change vector the current transaction read the document with, if it has one
+        (no transaction is begun for it)."""
+        if not self._attached or state.key is None:
+            return None
+        dbapi_conn = self._dbapi_for(state.mapper)
+        cvs = getattr(dbapi_conn, "change_vectors", None)
+        return None if cvs is None else cvs.get(self._document_id(state.mapper, state))
+
     def _after_transaction_end(self) -> None:
         self._detach_all()
         self._hilo_targets.clear()
@@ -822,6 +831,13 @@ class DocumentSession(Session):
     def _before_commit(self) -> None:
         # A commit flushes only a session SQLAlchemy sees changes in: in-place edits first.
         self._mark_changed_in_place()
+        # The change vectors documents were read with end with the transaction: kept for
+        # get_change_vector_for() (a read-only session that never commits pays nothing).
+        for state in self.identity_map.all_states() if self._attached else ():
+            if self._change_vectors.get(state.key) is None:
+                cv = self._read_change_vector(state)
+                if cv is not None:
+                    self._change_vectors[state.key] = cv
         for key, (item, loaded) in self._cmpxchg_read.items():
             if key not in self._cmpxchg and not inplace.unchanged(item.value, loaded):
                 self._cmpxchg[key] = ("PUT", item)
@@ -968,9 +984,11 @@ def _on_refresh(instance: object, context: Any, attrs: Any) -> None:
 
 @event.listens_for(DocumentSession, "loaded_as_persistent")
 def _on_loaded(session: Session, instance: object) -> None:
-    # Every session: get_change_vector_for() gives it, as RavenDB's does; optimistic
-    # concurrency and cluster-wide guards send it.
-    if isinstance(session, DocumentSession):
+    # Optimistic concurrency and cluster-wide guards send it with the next write; other
+    # sessions look it up when asked (get_change_vector_for) or keep it at commit.
+    if isinstance(session, DocumentSession) and (
+        session.use_optimistic_concurrency or session.session_options.cluster_wide
+    ):
         session._record_change_vector(instance)
 
 
@@ -1170,8 +1188,13 @@ class Advanced:
         """The change vector the entity's document had when loaded or last saved."""
         s = self._session
         state = self._tracked_state(entity)
-        if state.key in s._change_vectors:
+        if s._change_vectors.get(state.key) is not None:
             return s._change_vectors[state.key]
+        read = s._read_change_vector(state)
+        if read is not None:
+            return read
+        if state.key in s._change_vectors:
+            return None
         dbapi_conn = s._dbapi_for(state.mapper)
         if dbapi_conn is None or not hasattr(dbapi_conn, "change_vectors"):
             raise MissingCoreHookError(
