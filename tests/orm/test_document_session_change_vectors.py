@@ -131,3 +131,15 @@ def test_editing_metadata_is_refused_not_dropped(doc_store: DocumentStore) -> No
         with pytest.raises(errors.NotSupportedError):
             del meta["@id"]
         assert meta["@id"] == f"companies/{company_id}" and "@expires" not in meta
+
+
+def test_an_unchanged_document_keeps_its_change_vector_after_a_save(
+        doc_store: DocumentStore) -> None:
+    first_id, first_cv = _saved(doc_store)
+    second_id, _ = _saved(doc_store)
+    with doc_store.open_session() as s:
+        first = s.load(first_id, Company)
+        s.load(second_id, Company).name = "changed"
+        s.save_changes()
+        assert s.advanced.get_change_vector_for(first) == first_cv
+        assert s.advanced.get_metadata_for(first)["@change-vector"] == first_cv
