@@ -984,10 +984,12 @@ def _on_refresh(instance: object, context: Any, attrs: Any) -> None:
 
 @event.listens_for(DocumentSession, "loaded_as_persistent")
 def _on_loaded(session: Session, instance: object) -> None:
-    # Optimistic concurrency and cluster-wide guards send it with the next write; other
+    # Optimistic concurrency and cluster-wide guards send it with the next write; an
+    # AsyncSession's (in its greenlet now) could not look it up later without I/O; other
     # sessions look it up when asked (get_change_vector_for) or keep it at commit.
     if isinstance(session, DocumentSession) and (
         session.use_optimistic_concurrency or session.session_options.cluster_wide
+        or in_greenlet()
     ):
         session._record_change_vector(instance)
 

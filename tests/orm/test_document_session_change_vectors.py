@@ -5,6 +5,7 @@ last save gave it. Both backends."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -143,3 +144,19 @@ def test_an_unchanged_document_keeps_its_change_vector_after_a_save(
         s.save_changes()
         assert s.advanced.get_change_vector_for(first) == first_cv
         assert s.advanced.get_metadata_for(first)["@change-vector"] == first_cv
+
+
+def test_an_async_session_gives_change_vectors_without_io(doc_store: DocumentStore) -> None:
+    """``advanced`` of an AsyncDocumentSession is called outside its greenlet: the change
+    vector must be known without a request (it raised MissingGreenlet)."""
+    company_id, saved_cv = _saved(doc_store)
+
+    async def main() -> None:
+        async with doc_store.open_async_session() as s:
+            loaded = await s.load(company_id, Company)
+            assert s.advanced.get_change_vector_for(loaded) == saved_cv
+        async with doc_store.open_async_session() as s:
+            queried = (await s.scalars(sa.select(Company))).one()
+            assert s.advanced.get_metadata_for(queried)["@change-vector"] == saved_cv
+
+    asyncio.run(main())
