@@ -328,6 +328,7 @@ class DocumentSession(Session):
         self._hilo_targets: dict[Mapper[Any], tuple[Any, str]] = {}
         self._dbapi_by_mapper: dict[Mapper[Any], DBAPIConnection | None] = {}
         self._spec_by_mapper: dict[Mapper[Any], Any] = {}  # (found ones only)
+        self._id_specs: dict[Mapper[Any], Any] = {}  # the last found, for the session's life
         self._autoflushing = False
         self._ignored: dict[int, InstanceState[Any]] = {}  # advanced.ignore_changes_for()
         # RavenDB's session keeps what it tracks until disposed; SQLAlchemy's identity map is
@@ -526,6 +527,7 @@ class DocumentSession(Session):
         self._cmpxchg.clear()
         self._cmpxchg_read.clear()
         self._ignored.clear()
+        self._id_specs.clear()
         if self._strong is not None:
             self._strong.clear()
 
@@ -588,7 +590,7 @@ class DocumentSession(Session):
             except errors.OperationalError:
                 return None
         if found is not None:
-            self._spec_by_mapper[mapper] = found
+            self._spec_by_mapper[mapper] = self._id_specs[mapper] = found
         return found
 
     def _prefix(self, mapper: Mapper[Any]) -> str:
@@ -603,10 +605,14 @@ class DocumentSession(Session):
             )
         else:
             key = key_or_state
-        spec = self._spec(mapper)
+        # (outside a transaction, the spec a transaction of this session found: an id's
+        # shape does not change, and an AsyncSession's advanced.* can do no I/O here)
+        spec = self._id_specs.get(mapper) if not self._attached else None
+        if spec is None:
+            spec = self._spec(mapper)
         if spec is not None and None not in key:
             return str(spec.document_id(tuple(key)))
-        prefix = self._prefix(mapper)
+        prefix = spec.prefix if spec is not None else self._prefix(mapper)
         return prefix + "/" + "/".join("" if k is None else str(k) for k in key)
 
     def _mapper(self, object_type: Any, sample_id: Any) -> Mapper[Any]:

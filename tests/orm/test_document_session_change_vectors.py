@@ -160,3 +160,17 @@ def test_an_async_session_gives_change_vectors_without_io(doc_store: DocumentSto
             assert s.advanced.get_metadata_for(queried)["@change-vector"] == saved_cv
 
     asyncio.run(main())
+
+
+def test_an_async_session_gives_metadata_after_its_save(doc_store: DocumentStore) -> None:
+    async def main() -> None:
+        async with doc_store.open_async_session() as s:
+            c = Company(name="async")
+            await s.store(c)
+            await s.save_changes()  # the transaction ended: advanced.* must do no I/O
+            meta = s.advanced.get_metadata_for(c)
+            assert meta["@id"] == f"companies/{c.id}"
+            assert meta["@change-vector"] == s.advanced.get_change_vector_for(c)
+            assert s.advanced.get_document_id(c) == f"companies/{c.id}"
+
+    asyncio.run(main())
