@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, update
-from sqlalchemy.orm import Mapper, attributes
+from sqlalchemy import func, inspect, update
+from sqlalchemy.orm import Mapper
+from sqlalchemy.orm.state import InstanceState
 
 from .. import errors
 
@@ -25,9 +26,7 @@ if TYPE_CHECKING:
 def _target(session: DocumentSession, key_or_entity: Any,
             object_type: Any) -> tuple[Mapper[Any], tuple[Any, ...], object | None]:
     """(mapper, primary key, tracked object or None) of an entity, a document id or a key."""
-    mapper = attributes.manager_of_class(type(key_or_entity)) if not isinstance(
-        key_or_entity, (str, int, tuple)) else None
-    if mapper is not None:
+    if isinstance(inspect(key_or_entity, raiseerr=False), InstanceState):
         state = session.advanced._tracked_state(key_or_entity)
         key = state.key[1] if state.key is not None else tuple(
             state.mapper.primary_key_from_instance(key_or_entity))

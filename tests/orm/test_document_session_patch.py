@@ -8,6 +8,7 @@ its changes. Both backends."""
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -28,6 +29,12 @@ class Post(Base):
     title: Mapped[str]
     views: Mapped[int | None]
     tags: Mapped[list[str] | None] = mapped_column(sa.JSON)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sold: Mapped[int]
 
 
 @pytest.fixture(params=["docstore", "ravendb"])
@@ -140,3 +147,15 @@ def test_ravendb_session_features_it_lacks_are_refused_by_name(
         assert not hasattr(s.advanced, "lazily")
         with pytest.raises(AttributeError, match="no_such_thing"):
             s.advanced.no_such_thing  # noqa: B018
+
+
+def test_increment_by_a_key_that_is_no_int_or_str(doc_store: DocumentStore) -> None:
+    key = uuid.uuid4()
+    with doc_store.open_session() as s:
+        s.store(Ticket(id=key, sold=1))
+        s.save_changes()
+    with doc_store.open_session() as s:
+        s.advanced.increment(key, "sold", 2, object_type=Ticket)
+        s.save_changes()
+    with doc_store.open_session() as s:
+        assert s.load(key, Ticket).sold == 3
