@@ -123,12 +123,6 @@ class AsyncAdaptedCursor:
     def __iter__(self) -> Any:
         return iter(self._cursor)
 
-    async def _async_soft_close(self) -> None:
-        """SQLAlchemy (2.0.44+) calls this on a result's cursor before handing the result to
-        async code, to let the driver close what it can while the rows stay readable. The
-        rows are the DB-API's buffer (or a streaming cursor's, which SQLAlchemy leaves open):
-        nothing to close."""
-
     def close(self) -> None:
         self._cursor.close()
 
