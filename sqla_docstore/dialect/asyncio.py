@@ -29,7 +29,42 @@ _T = TypeVar("_T")
 def _in_thread(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     """Run ``fn`` in the loop's default executor and wait for it without blocking the loop."""
     loop = asyncio.get_running_loop()
-    return await_only(loop.run_in_executor(None, functools.partial(fn, *args, **kwargs)))
+    call = loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+    return await_only(_to_completion(call))
+
+
+def _connect_in_thread(connect: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """:func:`_in_thread` for opening a connection: one opened for a task cancelled meanwhile
+    is closed (in the thread) before the cancellation is raised, not left open unowned."""
+    loop = asyncio.get_running_loop()
+    call = loop.run_in_executor(None, functools.partial(connect, *args, **kwargs))
+    return await_only(_to_completion(call, abandoned=lambda conn: conn.close()))
+
+
+async def _to_completion(call: asyncio.Future[_T],
+                         abandoned: Callable[[_T], object] | None = None) -> _T:
+    """Wait for a worker thread's call to end, even if the task is cancelled meanwhile.
+
+    A thread can't be stopped: a cancelled wait (``task.cancel()``, ``asyncio.timeout``) that
+    returned at once would leave the call running while the connection's cleanup (rollback,
+    close, its return to the pool) starts in another worker thread, two threads in one
+    connection at the same time (half a batch rolled back under a commit, or a crash inside
+    sqlite3). The cancellation is raised once the call has ended, whatever it did: a commit
+    under way when its task is cancelled ends applied whole or not at all, and the connection
+    is idle again before anything else uses it."""
+    cancelled: asyncio.CancelledError | None = None
+    while not call.done():
+        try:
+            await asyncio.wait([call])
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        if not call.cancelled() and call.exception() is None and abandoned is not None:
+            cleanup = asyncio.get_running_loop().run_in_executor(
+                None, abandoned, call.result())
+            await _to_completion(cleanup)
+        raise cancelled
+    return call.result()
 
 
 class AsyncAdaptedCursor:
@@ -180,7 +215,7 @@ class AsyncAdaptedDBAPI:
         return getattr(self._dbapi, name)
 
     def connect(self, *args: Any, **kwargs: Any) -> AsyncAdaptedConnection:
-        return AsyncAdaptedConnection(_in_thread(self._dbapi.connect, *args, **kwargs))
+        return AsyncAdaptedConnection(_connect_in_thread(self._dbapi.connect, *args, **kwargs))
 
 
 class _AsyncMixin:

@@ -34,9 +34,11 @@ class AsyncDocumentSession(AsyncSession):
         """:meth:`DocumentSession.store`, awaited (a HiLo id may need a request)."""
         await greenlet_spawn(self.sync_session.store, entity, key, change_vector)
 
-    async def delete(self, entity_or_id: Any, object_type: Any = None) -> None:
+    async def delete(self, entity_or_id: Any, object_type: Any = None, *,
+                     expected_change_vector: str | None = None) -> None:
         """:meth:`DocumentSession.delete`: an object, or a document by id."""
-        await greenlet_spawn(self.sync_session.delete, entity_or_id, object_type)
+        await greenlet_spawn(self.sync_session.delete, entity_or_id, object_type,
+                             expected_change_vector=expected_change_vector)
 
     async def save_changes(self) -> None:
         """:meth:`DocumentSession.save_changes`: one batch per database."""

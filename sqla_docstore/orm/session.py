@@ -23,6 +23,7 @@ from sqlalchemy.util.concurrency import in_greenlet
 from .. import errors
 from ..dbapi import Connection as DBAPIConnection
 from ..dialect.mapping import table_spec
+from . import inplace, patching, unsupported
 from .budget import DEFAULT_MAX_REQUESTS, RequestBudget
 from .options import SessionOptions, TransactionMode
 
@@ -84,6 +85,23 @@ class CompareExchangeValue:
     key: str
     index: int
     value: Any
+
+
+class ReadOnlyMetadata(dict[str, Any]):
+    """``advanced.get_metadata_for()``: a dict whose edits raise NotSupportedError (RavenDB's
+    client would save them; this session can't write metadata, so they are not dropped
+    silently)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        keys = [a for a in args[:1] if isinstance(a, str)]
+        what = f" ({keys[0]})" if keys else ""
+        raise errors.NotSupportedError(
+            f"editing a document's metadata{what} through advanced.get_metadata_for() is not "
+            "supported: sqla_docstore does not write metadata (RavenDB's client saves such "
+            "edits, e.g. @expires); the metadata given is read-only")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _refuse
+    __ior__ = _refuse
 
 
 # ------------------------------------------------------------- backend attachments
@@ -300,16 +318,37 @@ class DocumentSession(Session):
         # (kind, state, {field: (old, new)}).
         self._flushed: list[tuple[ChangeType, InstanceState[Any], dict[str, tuple[Any, Any]]]] = []
         self._change_vectors: dict[Any, str | None] = {}
+        #: identity keys store(..., change_vector) / delete(..., expected_change_vector) gave
+        self._forced_keys: set[Any] = set()
         self._cmpxchg: dict[str, tuple[str, CompareExchangeValue]] = {}
+        #: compare-exchange values read in this transaction, with their value as read
+        self._cmpxchg_read: dict[str, tuple[CompareExchangeValue, Any]] = {}
         self._executing = 0
         self._advanced: Advanced | None = None
         self._hilo_targets: dict[Mapper[Any], tuple[Any, str]] = {}
         self._dbapi_by_mapper: dict[Mapper[Any], DBAPIConnection | None] = {}
+        self._spec_by_mapper: dict[Mapper[Any], Any] = {}  # (found ones only)
+        self._id_specs: dict[Mapper[Any], Any] = {}  # the last found, for the session's life
+        self._autoflushing = False
+        self._ignored: dict[int, InstanceState[Any]] = {}  # advanced.ignore_changes_for()
         # RavenDB's session keeps what it tracks until disposed; SQLAlchemy's identity map is
         # weak, so an object nobody references would be loaded again (another request).
         self._strong: dict[int, object] | None = {} if strong_identity_map else None
 
     # -- RavenDB API ------------------------------------------------------------------
+    def query(self, *entities: Any, **kwargs: Any) -> Any:
+        """SQLAlchemy's legacy ``Session.query(Model)``. RavenDB's form
+        (``query(object_type=..., index_name=..., collection_name=...)``) is refused by name."""
+        ravendb_form = {"object_type", "index_name", "collection_name", "is_map_reduce"}
+        if ravendb_form & kwargs.keys():
+            unsupported.check("session", "query", unsupported.SESSION)
+        return super().query(*entities, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only names Session lacks get here: RavenDB's that this session does not have are
+        # refused by name.
+        unsupported.check("session", name, unsupported.SESSION)
+
     @property
     def advanced(self) -> Advanced:
         """RavenDB's ``session.advanced``: request counts, change tracking, metadata."""
@@ -358,11 +397,7 @@ class DocumentSession(Session):
                 f"{self._document_id(mapper, state)}"
             )
         if change_vector is not None:
-            raise MissingCoreHookError(
-                "store(entity, change_vector=...) needs the core hook "
-                "dbapi.Connection.expected_change_vectors (a forced change-vector check for "
-                "one document); it is not available yet"
-            )
+            self._force_change_vector(state, change_vector, "store()")
         if key is not None:
             values = self._key(mapper, key)
             if state.key is not None and state.key[1] != values:
@@ -388,11 +423,6 @@ class DocumentSession(Session):
         loaded first (one request) so cascades and the identity map stay right. Deleting an
         id that does not exist does nothing, as in RavenDB."""
         self._require_tracking("delete entity")
-        if expected_change_vector is not None:
-            raise MissingCoreHookError(
-                "delete(..., expected_change_vector=...) needs the core hook "
-                "dbapi.Connection.expected_change_vectors; it is not available yet"
-            )
         try:
             attributes.instance_state(entity_or_id)
         except orm_exc.NO_STATE:
@@ -400,6 +430,9 @@ class DocumentSession(Session):
             if entity is None:
                 return
             entity_or_id = entity
+        if expected_change_vector is not None:
+            self._force_change_vector(attributes.instance_state(entity_or_id),
+                                      expected_change_vector, "delete()")
         super().delete(entity_or_id)
 
     def save_changes(self) -> None:
@@ -428,6 +461,50 @@ class DocumentSession(Session):
             if cvs is not None and cvs.get(doc_id):
                 self._change_vectors[key] = cvs.get(doc_id)
 
+    def flush(self, objects: Any = None) -> None:
+        """Flush as Session does, and also what was changed in place inside a tracked value
+        (a nested dict or list, see :mod:`sqla_docstore.orm.inplace`), as RavenDB saves it.
+        An autoflush (before a query) sends assignments only, as in any Session: comparing
+        every tracked value before each query would cost as much as the query."""
+        self._drop_ignored_changes()
+        if not self._autoflushing:
+            self._mark_changed_in_place()
+        written: list[tuple[InstanceState[Any], set[str] | None]] = [
+            (st, set(st.committed_state)) for st in self.identity_map.all_states()
+            if st.modified]
+        written += [(st, None) for st in self._new]
+        super().flush(objects)
+        for state, keys in written:  # what they were written with, compared from now on
+            if state.key is not None and not state.deleted and not state.detached:
+                inplace.remember(state, keys)
+
+    def _autoflush(self) -> None:
+        self._autoflushing = True
+        try:
+            super()._autoflush()
+        finally:
+            self._autoflushing = False
+
+    def _mark_changed_in_place(self) -> None:
+        self._drop_ignored_changes()
+        for state in self.identity_map.all_states():
+            inplace.mark_changed(state)
+
+    def _drop_ignored_changes(self) -> None:
+        """advanced.ignore_changes_for(): the object's changes are taken as saved and never
+        sent (a new object is not stored); its deletion still is."""
+        for key, state in list(self._ignored.items()):
+            obj = state.obj()
+            if obj is None or state.session_id != self.hash_key:
+                del self._ignored[key]
+            elif state in self._new:
+                del self._ignored[key]
+                self.expunge(obj)
+            elif not state.deleted and state not in self._deleted:
+                if state.modified:
+                    state._commit_all(state.dict, self.identity_map)
+                inplace.remember(state)  # an edit in place is ignored too
+
     def add(self, instance: object, *, _warn: bool = True) -> None:
         self._require_tracking("add entity")
         super().add(instance, _warn=_warn)
@@ -446,11 +523,34 @@ class DocumentSession(Session):
         self._known_missing.clear()
         self._flushed.clear()
         self._change_vectors.clear()
+        self._forced_keys.clear()
         self._cmpxchg.clear()
+        self._cmpxchg_read.clear()
+        self._ignored.clear()
+        self._id_specs.clear()
         if self._strong is not None:
             self._strong.clear()
 
     # -- helpers ----------------------------------------------------------------------
+    def _force_change_vector(self, state: InstanceState[Any], change_vector: str,
+                             what: str) -> None:
+        """RavenDB's forced concurrency check: the document's update or delete carries
+        ``change_vector`` (whatever use_optimistic_concurrency says), so the commit fails
+        (StaleDataError), nothing applied, unless the stored document still has it."""
+        if state.key is None:
+            if change_vector == "":
+                return  # must not exist: an INSERT of a taken id fails already
+            raise errors.NotSupportedError(
+                f"{what} with a change vector of an object not loaded in this session: load "
+                "the document, then change the loaded object (a new object is inserted, it "
+                "cannot overwrite a stored document)")
+        if change_vector == "":
+            raise errors.NotSupportedError(
+                f"{what} with the change vector '' (the document must not exist) of a document "
+                "loaded in this session")
+        self._change_vectors[state.key] = change_vector
+        self._forced_keys.add(state.key)
+
     def _require_tracking(self, what: str) -> None:
         if self.session_options.no_tracking:
             raise TrackingDisabledError(
@@ -472,7 +572,11 @@ class DocumentSession(Session):
 
     def _spec(self, mapper: Mapper[Any]) -> Any:
         """The stored collection spec of the mapper's key table, or None (not a docstore
-        backend, or no such collection yet). Schema lookups are HiLo's: not counted."""
+        backend, or no such collection yet). Schema lookups are HiLo's: not counted. Kept
+        until the transaction ends (a document id per loaded object asks for it)."""
+        known = self._spec_by_mapper.get(mapper)
+        if known is not None:
+            return known
         dbapi_conn = self._dbapi_for(mapper)
         if dbapi_conn is None:
             return None
@@ -482,9 +586,12 @@ class DocumentSession(Session):
                 mapped = table_spec(table, self.get_bind(mapper).dialect)
                 if mapped is not None:  # the mapping is the schema (dialect/mapping.py)
                     dbapi_conn.assume_collections([mapped])
-                return dbapi_conn.backend.spec(table.name)
+                found = dbapi_conn.backend.spec(table.name)
             except errors.OperationalError:
                 return None
+        if found is not None:
+            self._spec_by_mapper[mapper] = self._id_specs[mapper] = found
+        return found
 
     def _prefix(self, mapper: Mapper[Any]) -> str:
         spec = self._spec(mapper)
@@ -498,10 +605,14 @@ class DocumentSession(Session):
             )
         else:
             key = key_or_state
-        spec = self._spec(mapper)
+        # (outside a transaction, the spec a transaction of this session found: an id's
+        # shape does not change, and an AsyncSession's advanced.* can do no I/O here)
+        spec = self._id_specs.get(mapper) if not self._attached else None
+        if spec is None:
+            spec = self._spec(mapper)
         if spec is not None and None not in key:
             return str(spec.document_id(tuple(key)))
-        prefix = self._prefix(mapper)
+        prefix = spec.prefix if spec is not None else self._prefix(mapper)
         return prefix + "/" + "/".join("" if k is None else str(k) for k in key)
 
     def _mapper(self, object_type: Any, sample_id: Any) -> Mapper[Any]:
@@ -672,6 +783,8 @@ class DocumentSession(Session):
             self.session_options.cluster_wide and not self._disable_atomic_writes
         )):
             self._expect_change_vectors(writes)
+        elif self._forced_keys:
+            self._expect_change_vectors([st for st in writes if st.key in self._forced_keys])
 
     def _expect_change_vectors(self, states: list[InstanceState[Any]]) -> None:
         """Optimistic concurrency: updates and deletes carry the change vector each document
@@ -702,15 +815,38 @@ class DocumentSession(Session):
         if cvs is not None:
             self._change_vectors[state.key] = cvs.get(self._document_id(state.mapper, state))
 
+    def _read_change_vector(self, state: InstanceState[Any]) -> str | None:
+        """The change vector the current transaction read the document with, if it has one
+        (no transaction is begun for it)."""
+        if not self._attached or state.key is None:
+            return None
+        dbapi_conn = self._dbapi_for(state.mapper)
+        cvs = getattr(dbapi_conn, "change_vectors", None)
+        return None if cvs is None else cvs.get(self._document_id(state.mapper, state))
+
     def _after_transaction_end(self) -> None:
         self._detach_all()
         self._hilo_targets.clear()
         self._dbapi_by_mapper.clear()
+        self._spec_by_mapper.clear()
         self._known_missing.clear()
         self._flushed.clear()
         self._cmpxchg.clear()
+        self._cmpxchg_read.clear()
 
     def _before_commit(self) -> None:
+        # A commit flushes only a session SQLAlchemy sees changes in: in-place edits first.
+        self._mark_changed_in_place()
+        # The change vectors documents were read with end with the transaction: kept for
+        # get_change_vector_for() (a read-only session that never commits pays nothing).
+        for state in self.identity_map.all_states() if self._attached else ():
+            if self._change_vectors.get(state.key) is None:
+                cv = self._read_change_vector(state)
+                if cv is not None:
+                    self._change_vectors[state.key] = cv
+        for key, (item, loaded) in self._cmpxchg_read.items():
+            if key not in self._cmpxchg and not inplace.unchanged(item.value, loaded):
+                self._cmpxchg[key] = ("PUT", item)
         if not self._cmpxchg:
             return
         for key, (op, item) in self._cmpxchg.items():
@@ -831,9 +967,35 @@ def _on_before_commit(session: Session) -> None:
 
 
 @event.listens_for(DocumentSession, "loaded_as_persistent")
+def _on_loaded_values(session: Session, instance: object) -> None:
+    if isinstance(session, DocumentSession):
+        inplace.remember(attributes.instance_state(instance))
+
+
+@event.listens_for(DocumentSession, "detached_to_persistent")
+def _on_attached_values(session: Session, instance: object) -> None:
+    # An object a DocumentSession kept values of is compared with those (an edit made while
+    # detached is saved); one from elsewhere, from what it holds now.
+    state = attributes.instance_state(instance)
+    if isinstance(session, DocumentSession) and not inplace.remembers(state):
+        inplace.remember(state)
+
+
+@event.listens_for(Mapper, "refresh")
+def _on_refresh(instance: object, context: Any, attrs: Any) -> None:
+    state = attributes.instance_state(instance)
+    if isinstance(state.session, DocumentSession):
+        inplace.remember(state, None if attrs is None else set(attrs))
+
+
+@event.listens_for(DocumentSession, "loaded_as_persistent")
 def _on_loaded(session: Session, instance: object) -> None:
+    # Optimistic concurrency and cluster-wide guards send it with the next write; an
+    # AsyncSession's (in its greenlet now) could not look it up later without I/O; other
+    # sessions look it up when asked (get_change_vector_for) or keep it at commit.
     if isinstance(session, DocumentSession) and (
         session.use_optimistic_concurrency or session.session_options.cluster_wide
+        or in_greenlet()
     ):
         session._record_change_vector(instance)
 
@@ -918,6 +1080,7 @@ class Advanced:
         """Whether save_changes() would write anything: new, deleted or changed objects, or
         writes already flushed in the current transaction."""
         s = self._session
+        s._mark_changed_in_place()
         if s._new or s._deleted or s._flushed:
             return True
         if any(_field_changes(attributes.instance_state(o)) for o in s.dirty):
@@ -927,6 +1090,7 @@ class Advanced:
 
     def has_changed(self, entity: object) -> bool:
         s = self._session
+        s._mark_changed_in_place()
         state = attributes.instance_state(entity)
         if state in s._new or state in s._deleted or _field_changes(state):
             return True
@@ -937,6 +1101,7 @@ class Advanced:
         SQLAlchemy's attribute history (including changes an autoflush already sent to the
         pending batch): DOCUMENT_ADDED, DOCUMENT_DELETED, or one FIELD_CHANGED per field."""
         s = self._session
+        s._mark_changed_in_place()
         merged: dict[int, tuple[ChangeType, InstanceState[Any], dict[str, tuple[Any, Any]]]] = {}
 
         def note(kind: ChangeType, state: InstanceState[Any],
@@ -1003,12 +1168,41 @@ class Advanced:
             return None
         return self._session._document_id(state.mapper, state)
 
+    def __getattr__(self, name: str) -> Any:
+        unsupported.check("session.advanced", name, unsupported.ADVANCED)
+
+    def ignore_changes_for(self, entity: object) -> None:
+        """RavenDB's ``ignore_changes_for``: the entity stays tracked (loading its id gives it)
+        but its changes are never saved nor reported; an entity stored and not yet saved is
+        not saved. Deleting it still deletes it."""
+        state = self._tracked_state(entity)
+        self._session._ignored[id(state)] = state
+
+    def increment(self, key_or_entity: Any, path: str, value_to_add: Any,
+                  object_type: Any = None) -> None:
+        """RavenDB's ``increment``: add ``value_to_add`` to the numeric field ``path`` on the
+        server when the batch is applied (a missing or null field becomes ``value_to_add``);
+        sent by ``save_changes()``. See :mod:`sqla_docstore.orm.patching`."""
+        patching.apply(self._session, key_or_entity, path, value_to_add, increment=True,
+                       object_type=object_type)
+
+    def patch(self, key_or_entity: Any, path: str, value: Any, object_type: Any = None) -> None:
+        """RavenDB's ``patch``: set the field ``path`` of the document on the server when the
+        batch is applied, whatever else changed it; sent by ``save_changes()``."""
+        patching.apply(self._session, key_or_entity, path, value, increment=False,
+                       object_type=object_type)
+
     def get_change_vector_for(self, entity: object) -> str | None:
         """The change vector the entity's document had when loaded or last saved."""
         s = self._session
         state = self._tracked_state(entity)
-        if state.key in s._change_vectors:
+        if s._change_vectors.get(state.key) is not None:
             return s._change_vectors[state.key]
+        read = s._read_change_vector(state)
+        if read is not None:
+            return read
+        if state.key in s._change_vectors:
+            return None
         dbapi_conn = s._dbapi_for(state.mapper)
         if dbapi_conn is None or not hasattr(dbapi_conn, "change_vectors"):
             raise MissingCoreHookError(
@@ -1020,22 +1214,23 @@ class Advanced:
 
     def get_metadata_for(self, entity: object) -> dict[str, Any]:
         """The document's metadata as far as the session knows it: ``@id``, ``@collection``,
-        ``Raven-Python-Type``, and ``@change-vector`` when the backend exposes it. A copy:
-        editing it changes nothing."""
+        ``Raven-Python-Type``, and ``@change-vector`` when the backend exposes it. Read-only:
+        RavenDB's client saves edits (``@expires``, custom keys), this session can't, so an
+        edit raises NotSupportedError instead of being dropped."""
         s = self._session
         state = self._tracked_state(entity)
         table = state.mapper.primary_key[0].table
-        meta: dict[str, Any] = {
+        meta = ReadOnlyMetadata({
             "@id": s._document_id(state.mapper, state),
             "@collection": table.name,
             "Raven-Python-Type": f"{type(entity).__module__}.{type(entity).__qualname__}",
-        }
+        })
         try:
             cv = self.get_change_vector_for(entity)
         except MissingCoreHookError:
             cv = None
         if cv is not None:
-            meta["@change-vector"] = cv
+            dict.__setitem__(meta, "@change-vector", cv)
         return meta
 
     def _tracked_state(self, entity: object) -> InstanceState[Any]:
@@ -1097,7 +1292,12 @@ class ClusterTransaction:
                 "backend.get_compare_exchange_values(keys) -> {key: (value, index)}"
             )
         found: Mapping[str, tuple[Any, int]] = getter(list(keys))
-        return {k: CompareExchangeValue(k, index, value) for k, (value, index) in found.items()}
+        values = {k: CompareExchangeValue(k, index, value) for k, (value, index) in found.items()}
+        for key, item in values.items():
+            # Tracked as RavenDB's session tracks it: a change of .value is saved (a PUT at
+            # the index read, so a concurrent change fails the commit).
+            s._cmpxchg_read[key] = (item, inplace.kept(item.value))
+        return values
 
     def delete_compare_exchange_value(self, item_or_key: Any, index: int | None = None) -> None:
         """Delete a compare-exchange value (an item read in this session, or key + index)."""
