@@ -1,25 +1,33 @@
-"""SQLite's column affinity applied to a value compared with a column (no SQLAlchemy here).
+"""SQLite's column affinity applied to a value written to a column or compared with one (no
+SQLAlchemy here).
 
-SQLite converts a value with no affinity (a bound parameter, a literal) by the affinity of
-the column it is compared with: ``id = '2'`` with an INTEGER ``id`` compares 2, ``code = 2``
-with a TEXT ``code`` compares ``'2'``. The dialect's bind types (``dialect.types``) and the
-DB-API's loads and writes by key use these rules.
+SQLite converts a value written to a declared column by the column's affinity ("Datatypes In
+SQLite", section 3: ``'5'`` in an INTEGER column is 5, ``2.0`` is 2, ``5`` in a TEXT column
+is ``'5'``), and a value with no affinity (a bound parameter, a literal) by the affinity of
+the column it is compared with (section 4.2: ``id = '2'`` with an INTEGER ``id`` compares
+2, ``code = 2`` with a TEXT ``code`` compares ``'2'``). The dialect's bind types
+(``dialect.types``) and the DB-API's writes and comparisons (``dbapi.compared``) use these
+rules. Values of no SQLite type (Decimal, dates, bytes) are left as given, and so are
+integers a double does not hold exactly in a REAL column (the exact numbers the store keeps).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
+import decimal
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from .generated import sqlite_text
-from .schema import CollectionSpec, ColumnAffinity, column_affinity
+from .schema import CollectionSpec, ColumnAffinity, ValueAffinity, column_affinity
 
 #: SQLite's numeric literals (sqlite3AtoF): no hex, no underscores, its own white space,
 #: ASCII digits only (re.ASCII: the Arabic-Indic digit '\u0663' is no 3 to SQLite)
 NUMBER_TEXT = re.compile(r"[ \t\n\v\f\r]*[+-]?(?:(\d+)|\d+\.\d*(?:[eE][+-]?\d+)?|"
                          r"\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)[ \t\n\v\f\r]*", re.ASCII)
 _INT64 = 2**63
+_EXACT_FLOAT = 2**53
+_SPACE = " \t\n\v\f\r"
 
 
 def numeric_text(text: str) -> int | float | None:
@@ -31,8 +39,25 @@ def numeric_text(text: str) -> int | float | None:
     if m.group(1) is not None:
         whole = int(text)
         return whole if -_INT64 <= whole < _INT64 else float(whole)
-    real = float(text)
-    return int(real) if real.is_integer() and -_INT64 <= real < _INT64 else real
+    return integral_float(float(text))
+
+
+def integral_float(value: float) -> int | float:
+    """A real as SQLite's INTEGER and NUMERIC affinities store it: an integer if it is one
+    strictly within 64 bits (sqlite3VdbeIntegerAffinity: -2**63 stays real), else itself."""
+    return int(value) if value.is_integer() and -_INT64 < value < _INT64 else value
+
+
+def exact_numeric_text(text: str) -> int | float | decimal.Decimal | None:
+    """``numeric_text`` for a NUMERIC / DECIMAL column, which keeps a number's digits: a real
+    whose shortest text is not the number written (more digits than a double holds) is the
+    Decimal of the text, as the store keeps Decimals (None: no number)."""
+    number = numeric_text(text)
+    if type(number) is float and number - number == 0.0:
+        exact = decimal.Decimal(text.strip(_SPACE))
+        if decimal.Decimal(repr(number)) != exact:
+            return exact
+    return number
 
 
 def integer_affinity(value: Any) -> Any:
@@ -62,21 +87,140 @@ def text_affinity(value: Any) -> Any:
     return value
 
 
-#: what SQLite's comparison makes of a value (of no affinity) compared with a column, for
-#: INTEGER and TEXT affinity (others: left as given)
-_COMPARED: dict[ColumnAffinity, Callable[[Any], Any]] = {
-    ColumnAffinity.INTEGER: integer_affinity, ColumnAffinity.TEXT: text_affinity}
+# ------------------------------------------------------------------ values written
+
+
+def stored_numeric(value: Any) -> Any:
+    """``value`` written to an INTEGER or NUMERIC column, as SQLite stores it (``'5'`` and
+    ``5.0`` are 5, ``'2.5'`` 2.5, ``True`` 1, ``'abc'`` stays text)."""
+    kind = type(value)
+    if kind is str:
+        number = numeric_text(value)
+        return value if number is None else number
+    if kind is float:
+        return integral_float(value)
+    if kind is bool:
+        return int(value)
+    return value
+
+
+def stored_boolean(value: Any) -> Any:
+    """``stored_numeric`` for a BOOLEAN column (NUMERIC affinity), which keeps booleans."""
+    return value if type(value) is bool else stored_numeric(value)
+
+
+def stored_decimal(value: Any) -> Any:
+    """``stored_numeric`` for a NUMERIC / DECIMAL column (``exact_numeric_text``)."""
+    if type(value) is str:
+        number = exact_numeric_text(value)
+        return value if number is None else number
+    return stored_numeric(value)
+
+
+def stored_real(value: Any) -> Any:
+    """``value`` written to a REAL column, as SQLite stores it (``7`` and ``'7'`` are 7.0);
+    an integer a double does not hold exactly stays exact."""
+    kind = type(value)
+    if kind is str:
+        number = numeric_text(value)
+        return value if number is None else float(number)
+    if kind is int:
+        return float(value) if -_EXACT_FLOAT <= value <= _EXACT_FLOAT else value
+    if kind is bool:
+        return float(value)
+    return value
+
+
+# --------------------------------------------------------------- values compared
+
+
+def compared_numeric(value: Any) -> Any:
+    """A value (of no affinity) compared with an INTEGER, REAL or NUMERIC column: SQLite's
+    NUMERIC affinity applied to it (``'3'`` is 3, ``'2.5'`` 2.5, ``True`` 1)."""
+    kind = type(value)
+    if kind is str:
+        number = numeric_text(value)
+        return value if number is None else number
+    if kind is bool:
+        return int(value)
+    return value
+
+
+def compared_boolean(value: Any) -> Any:
+    """``compared_numeric`` for a BOOLEAN column (booleans kept)."""
+    return value if type(value) is bool else compared_numeric(value)
+
+
+def compared_decimal(value: Any) -> Any:
+    """``compared_numeric`` for a NUMERIC / DECIMAL column (``exact_numeric_text``)."""
+    return stored_decimal(value) if type(value) is str else compared_numeric(value)
+
+
+class Conversion(NamedTuple):
+    """What an affinity makes of a value: ``apply`` changes values of the types ``acts_on``
+    only (others are returned as given)."""
+
+    name: str
+    acts_on: frozenset[type]
+    apply: Callable[[Any], Any]
+
+    def column(self, values: Sequence[Any]) -> Sequence[Any]:
+        """``apply`` of each of ``values`` (``values`` itself when none is of a type acted
+        on: one C pass)."""
+        if self.acts_on.isdisjoint(map(type, values)):
+            return values
+        return list(map(self.apply, values))
+
+
+_NUMERIC_KINDS = frozenset({str, float, bool})
+_NUMERIC = Conversion("numeric", _NUMERIC_KINDS, stored_numeric)
+_TEXT = Conversion("text", frozenset({int, float, bool}), text_affinity)
+#: what a column of each affinity stores of a value written to it (none: as given)
+WRITTEN: dict[ValueAffinity, Conversion] = {
+    ValueAffinity.INTEGER: _NUMERIC,
+    ValueAffinity.NUMERIC: _NUMERIC,
+    ValueAffinity.DECIMAL: Conversion("decimal", _NUMERIC_KINDS, stored_decimal),
+    ValueAffinity.BOOLEAN: Conversion("boolean", frozenset({str, float}), stored_boolean),
+    ValueAffinity.REAL: Conversion("real", frozenset({str, int, bool}), stored_real),
+    ValueAffinity.TEXT: _TEXT,
+}
+_COMPARED_NUMERIC = Conversion("numeric", frozenset({str, bool}), compared_numeric)
+#: what SQLite's comparison makes of a value of no affinity compared with a column of each
+#: affinity (none: as given)
+COMPARED: dict[ValueAffinity, Conversion] = {
+    ValueAffinity.INTEGER: _COMPARED_NUMERIC,
+    ValueAffinity.NUMERIC: _COMPARED_NUMERIC,
+    ValueAffinity.REAL: _COMPARED_NUMERIC,
+    ValueAffinity.DECIMAL: Conversion("decimal", frozenset({str, bool}), compared_decimal),
+    ValueAffinity.BOOLEAN: Conversion("boolean", frozenset({str}), compared_boolean),
+    ValueAffinity.TEXT: _TEXT,
+}
+
+
+def written(spec: CollectionSpec, field: str) -> Conversion | None:
+    """What the declared field ``field`` stores of a value written to it (None: as given)."""
+    affinity = spec.value_affinities.get(field)
+    return None if affinity is None else WRITTEN.get(affinity)
+
+
+#: what SQLite's comparison makes of a key value (of no affinity) compared with a key column
+#: (an INTEGER key's integral real is the integer: it names the document ``t/2``)
+_KEY_COMPARED: dict[ValueAffinity, Callable[[Any], Any]] = {
+    **{affinity: conversion.apply for affinity, conversion in COMPARED.items()},
+    ValueAffinity.INTEGER: integer_affinity,
+}
+_COMPARED = {ColumnAffinity.INTEGER: integer_affinity, ColumnAffinity.TEXT: text_affinity}
 
 
 def compared_with(type_name: str) -> Callable[[Any], Any] | None:
     """What SQLite's comparison makes of a value (of no affinity) compared with a column of
-    the declared type ``type_name``; None: left as given."""
+    the declared type ``type_name``, for INTEGER and TEXT affinity; None: left as given."""
     return _COMPARED.get(column_affinity(type_name))
 
 
 def compared_field(spec: CollectionSpec, field: str, value: Any) -> Any:
-    """``value`` as SQLite compares it with the declared field ``field`` (``compared_with``;
-    a field not declared: as given)."""
-    affinity = spec.affinities.get(field)
-    convert = _COMPARED.get(affinity) if affinity is not None else None
+    """``value`` as SQLite compares it with the declared field ``field`` (``COMPARED``; an
+    INTEGER field's integral real is the integer; a field not declared: as given)."""
+    affinity = spec.value_affinities.get(field)
+    convert = _KEY_COMPARED.get(affinity) if affinity is not None else None
     return value if convert is None else convert(value)

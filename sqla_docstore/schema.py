@@ -46,6 +46,34 @@ def column_affinity(declared: str) -> ColumnAffinity:
 UNTYPED = "ANY"
 
 
+class ValueAffinity(Enum):
+    """What a declared column makes of a value written to it or compared with it: SQLite's
+    affinity (``column_affinity``), with the dialect's own types kept apart (a JSON or untyped
+    column holds values as given, a BOOLEAN one keeps booleans, a NUMERIC / DECIMAL one keeps
+    the digits of a number text a double would round)."""
+
+    NONE = "none"  # BLOB affinity, untyped, JSON: values as given
+    INTEGER = "integer"
+    REAL = "real"
+    NUMERIC = "numeric"
+    DECIMAL = "decimal"  # NUMERIC / DECIMAL
+    BOOLEAN = "boolean"  # NUMERIC affinity keeping booleans (the dialect's Boolean)
+    TEXT = "text"
+
+
+_KEPT_TYPES = {"JSON": ValueAffinity.NONE, UNTYPED: ValueAffinity.NONE,
+               "BOOLEAN": ValueAffinity.BOOLEAN,
+               "NUMERIC": ValueAffinity.DECIMAL, "DECIMAL": ValueAffinity.DECIMAL}
+
+
+def value_affinity(declared: str) -> ValueAffinity:
+    """The ``ValueAffinity`` of a column declared with this type ("" or JSON: none)."""
+    kept = _KEPT_TYPES.get(declared.split("(", 1)[0].strip().upper())
+    if kept is not None:
+        return kept
+    return ValueAffinity(column_affinity(declared).value.replace("blob", "none"))
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
@@ -239,6 +267,11 @@ class CollectionSpec:
     def affinities(self) -> dict[str, ColumnAffinity]:
         """SQLite's affinity of each declared field."""
         return {f.name: column_affinity(f.type) for f in self.fields}
+
+    @cached_property
+    def value_affinities(self) -> dict[str, ValueAffinity]:
+        """The ``ValueAffinity`` of each declared field."""
+        return {f.name: value_affinity(f.type) for f in self.fields}
 
     @cached_property
     def required_fields(self) -> tuple[str, ...]:

@@ -18,7 +18,14 @@ from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from .. import rowexpr, values
-from ..affinity import compared_field, compared_with, integer_affinity, text_affinity
+from ..affinity import (
+    Conversion,
+    compared_field,
+    compared_with,
+    integer_affinity,
+    text_affinity,
+    written,
+)
 from ..backends.base import BackendConnection
 from ..commands import CreateRun, Delete, Patch, PatchRun, Put, Recompute
 from ..errors import (
@@ -54,15 +61,20 @@ class Outcome:
     lastrowid: int | None = None
 
 
-def _value(expr: ast.Expr, params: dict[str, Any]) -> Any:
+def _value(expr: ast.Expr, params: dict[str, Any],
+           convert: Callable[[Any], Any] | None = None) -> Any:
+    """The value of a parameter or literal in its stored form; ``convert``: first made what a
+    column's affinity stores of it (``Conversion.apply``)."""
     if isinstance(expr, ast.Param):
         try:
             value = params[expr.name]
         except KeyError as exc:
             raise ProgrammingError(f"no value given for parameter {expr.name!r}") from exc
+        if convert is not None:
+            value = convert(value)
         return value if value is JSON_NULL else values.to_json(value)  # (settled_changes)
     assert isinstance(expr, ast.Literal)
-    return expr.value
+    return expr.value if convert is None else convert(expr.value)
 
 
 def _is_plain(expr: ast.Expr) -> bool:
@@ -870,6 +882,8 @@ class _InsertPlan:
     # defaults of omitted fields
     computed: tuple[tuple[str, ast.Expr, str], ...]
     int_key: str | None  # the single integer key field, if any
+    #: per ``params`` pair: what the field's affinity stores of the value (None: as given)
+    conversions: tuple[Conversion | None, ...] = ()
 
     @cached_property
     def computed_exprs(self) -> tuple[ast.Expr, ...]:
@@ -913,9 +927,13 @@ class _InsertPlan:
         for name, value in self.literals:
             source[name] = [value]
         used = tuple(sorted({i for i in source.values() if type(i) is int}))
+        converted = self._positional_conversions(source, used)
+        if converted is None:  # a parameter stored by two affinities: row by row
+            return self._given(sets), None, []
         given = list(zip(*sets.rows, strict=True))
         try:
-            args = [_as_stored_values(given[i]) for i in used]
+            args = [_as_stored_values(given[i] if conversion is None else conversion.column(
+                given[i])) for i, conversion in zip(used, converted, strict=True)]
         except DataError:
             return self._given(sets), None, []  # the value refused first, row by row: _given
         generated: list[int] = []
@@ -929,6 +947,21 @@ class _InsertPlan:
         columns = {name: args[used.index(src)] if type(src) is int else src
                    for name, src in source.items()}
         return bodies, columns, generated
+
+    def _positional_conversions(self, source: dict[str, Any], used: tuple[int, ...]
+                                ) -> tuple[Conversion | None, ...] | None:
+        """The conversion of each parameter at ``used`` by the affinity of the field it is
+        stored in (``conversions``); None if one is stored in fields of two affinities."""
+        if not any(self.conversions):
+            return (None,) * len(used)
+        by_index: dict[int, set[Conversion | None]] = {}
+        for (name, _), conversion in zip(self.params, self.conversions, strict=True):
+            src = source.get(name)
+            if type(src) is int:
+                by_index.setdefault(src, set()).add(conversion)
+        if any(len(found) > 1 for found in by_index.values()):
+            return None
+        return tuple(next(iter(by_index[i])) if i in by_index else None for i in used)
 
     def _maker(self, source: dict[str, Any],
                used: tuple[int, ...]) -> Callable[..., dict[str, Any]]:
@@ -949,13 +982,18 @@ class _InsertPlan:
 
     def _given(self, param_sets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The bodies of the values given (defaults, parameters, literals), one per set."""
-        defaults, pairs, literals = self.defaults, self.params, self.literals
+        defaults, literals = self.defaults, self.literals
+        pairs = [(name, param, conversion.apply if conversion is not None else None)
+                 for (name, param), conversion in itertools.zip_longest(
+                     self.params, self.conversions)]
         out = []
         try:
             for params in param_sets:
                 body = defaults.copy()
-                for name, param in pairs:
+                for name, param, convert in pairs:
                     value = params[param]
+                    if convert is not None:  # (by the field's affinity, before to_json)
+                        value = convert(value)
                     body[name] = value if type(value) in _JSON_SCALARS or (
                         value is JSON_NULL) else values.to_json(value)
                 if literals:
@@ -1056,15 +1094,25 @@ def _analyse_insert(backend: BackendConnection, stmt: ast.Insert) -> _InsertPlan
     int_key = spec.primary_key[0] if len(spec.primary_key) == 1 and key_types and (
         key_types[0] in ("INTEGER", "BIGINT", "SMALLINT")
     ) else None
+    params = tuple((n, e.name) for n, e in pairs if isinstance(e, ast.Param))
     return _InsertPlan(
         spec,
         {f.name: stored_form(f.type, f.default) for f in spec.fields},
-        tuple((n, e.name) for n, e in pairs if isinstance(e, ast.Param)),
-        tuple((n, e.value) for n, e in pairs if isinstance(e, ast.Literal)),
+        params,
+        tuple((n, stored_value(spec, n, e.value)) for n, e in pairs
+              if isinstance(e, ast.Literal)),
         tuple((n, e, types.get(n, "JSON")) for n, e in pairs if not _is_plain(e))
         + sql_defaults,
         int_key,
+        tuple(written(spec, n) for n, _ in params),
     )
+
+
+def stored_value(spec: CollectionSpec, field: str, value: Any) -> Any:
+    """``value`` (a parameter's, before ``values.to_json``, or a literal) as the declared
+    field ``field`` stores it, by its affinity (SQLite's: '5' in an INTEGER column is 5)."""
+    conversion = written(spec, field)
+    return value if conversion is None else conversion.apply(value)
 
 
 insert_plan = _schema_analysis("insert_plan", _analyse_insert)
@@ -1423,6 +1471,22 @@ class _UpdatePlan:
     reads: tuple[str, ...] = ()
     #: the fields whose value is computed as its JSON text (``_json_texts``), to decode
     json_texts: frozenset[str] = frozenset()
+    #: per assignment: what the field's affinity stores of a value set (None: as given)
+    conversions: tuple[Conversion | None, ...] = ()
+
+    def convert(self, at: int) -> Callable[[Any], Any] | None:
+        """``Conversion.apply`` of the assignment at ``at`` (None: none)."""
+        conversion = self.conversions[at] if self.conversions else None
+        return None if conversion is None else conversion.apply
+
+    def columns(self, columns: list[list[Any]], start: int = 0) -> list[Sequence[Any]]:
+        """``_plain_columns`` of the assignments (from ``columns[start]`` on) converted by
+        their fields' affinities."""
+        out: list[Sequence[Any]] = list(columns)
+        for i, conversion in enumerate(self.conversions):
+            if conversion is not None:
+                out[start + i] = conversion.column(out[start + i])
+        return out
 
 
 def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan:
@@ -1462,6 +1526,7 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
         rowexpr.field_params(tuple(rowexpr.fields_to_params(e, own) for e in complex_exprs)),
         frozenset(name for (name, e), (_, given) in zip(assignments, stmt.assignments,
                                                          strict=True) if e is not given),
+        tuple(written(spec, name) if _is_plain(e) else None for name, e in stmt.assignments),
     )
 
 
@@ -1576,11 +1641,12 @@ def _update_plain(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePla
     assignments = stmt.assignments
     matched = [(params, matches) for params, matches in zip(group, per_set, strict=False)
                if matches]
-    columns = _plain_columns(tuple(e for _, e in assignments), [p for p, _ in matched])
-    if columns is None or not assignments or _sets_json(spec, assignments):
+    found = _plain_columns(tuple(e for _, e in assignments), [p for p, _ in matched])
+    if found is None or not assignments or _sets_json(spec, assignments):
         # values converted, or an error to raise in turn; JSON fields settled in turn
         return _update_plain_each(backend, stmt, plan, group, per_set, key_only, pending,
                                   rows)
+    columns = plan.columns(found)
     names = [name for name, _ in assignments]
     name = names[0] if len(names) == 1 else None
     expected_of = pending.expected.get if pending.expected else None
@@ -1626,11 +1692,12 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
     returns how many were updated. None when a value is not such: the general path."""
     spec = plan.spec
     field, expr = by_key
-    columns = _plain_columns((expr, *(e for _, e in stmt.assignments)), group)
-    if columns is None or _sets_json(spec, stmt.assignments) or set(
-            map(type, columns[0])) != {int} or (
+    found = _plain_columns((expr, *(e for _, e in stmt.assignments)), group)
+    if found is None or _sets_json(spec, stmt.assignments) or set(
+            map(type, found[0])) != {int} or (
             compared_field(spec, field, 1) != 1):  # (a TEXT key compares '1')
         return None
+    columns = plan.columns(found, 1)
     keys = columns[0]
     head = "" if spec.key_is_id else spec.prefix + "/"
     doc_ids = [f"{head}{key}" for key in keys]  # (spec.document_id, with no tuples)
@@ -1683,7 +1750,8 @@ def _update_plain_each(backend: BackendConnection, stmt: ast.Update, plan: _Upda
     for params, matches in zip(group, per_set, strict=False):
         for match in matches:
             changes, unset = settled_changes(
-                spec, {name: _value(e, params) for name, e in assignments})
+                spec, {name: _value(e, params, plan.convert(i))
+                       for i, (name, e) in enumerate(assignments)})
             body = _changed(match.body, changes, unset)
             check_constraints(backend, spec, body)
             # values computed from nothing the transaction read: a write by key is blind,
@@ -1725,8 +1793,9 @@ def _update_one(
                             "integer beyond SQLite's 64 bits: a number the store only "
                             "computes with approximately")
     computed = iter(match.computed)
-    new_values = [_value(e, params) if _is_plain(e) else _stored(
-        spec, name, next(computed), name in plan.json_texts) for name, e in stmt.assignments]
+    new_values = [_value(e, params, plan.convert(i)) if _is_plain(e) else _stored(
+        spec, name, next(computed), name in plan.json_texts)
+        for i, (name, e) in enumerate(stmt.assignments)]
     changes = dict(zip((name for name, _ in stmt.assignments), new_values, strict=True))
     if plan.assigns_key:  # a key stored by its column's affinity ('8' is 8), as INSERT does
         changes.update((k, compared_field(spec, k, changes[k])) for k in spec.primary_key

@@ -89,7 +89,8 @@ STEPS: list[tuple[str, list[tuple[Any, ...]]]] = [
      [(f"o{i}", i) for i in range(3)] + [("ok", object()), (object(), 1)] * 5),
     ("INSERT INTO items (name, qty) VALUES (?, ?)",
      [(f"n{i}", i) for i in range(N - 1)] + [("a\x00b", 1)]),
-    ("INSERT INTO items (name, qty) VALUES (?, ?)", [(f"big{i}", 2.0**60) for i in range(N)]),
+    # (a float beyond 64 bits in an integer column: 2.0**60 is the integer, as in SQLite)
+    ("INSERT INTO items (name, qty) VALUES (?, ?)", [(f"big{i}", 2.0**70) for i in range(N)]),
     ("DELETE FROM items WHERE id = ?", [(1001,)]),
     (INS_ID, _ids(1000)),  # 1001 replaces the deleted pending row, the others are taken
     (INS_ID, _ids(9000, (3, 1001))),  # 1001 was deleted: inserted again
