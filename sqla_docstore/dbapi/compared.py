@@ -10,7 +10,7 @@ CAST its type's), a scalar subquery that of its one column; an expression has no
 The store compares values as given, so before a statement runs (on both backends) its
 literals so compared are converted, and its parameters so compared are converted as they are
 bound: in place when the parameter is used only in such comparisons by one affinity, else
-read under a name of its own (``name`` + NUL + the conversion) where it is compared. A column
+read under a name of its own (NUL, the conversion, the name) where it is compared. A column
 whose affinity is not known here (a compound SELECT's whose arms have different affinities)
 compared with a value some affinity would convert is refused with NotSupportedError.
 """
@@ -142,7 +142,7 @@ def _analyse(backend: BackendConnection, stmt: Any) -> Compared:
 
 
 def _renamed(name: str, conversion: Conversion) -> str:
-    return f"{name}\x00{conversion.name}"
+    return f"\x00compared {conversion.name}:{name}"  # (never a bind name, nor a position)
 
 
 class _Rewriter:
@@ -159,6 +159,8 @@ class _Rewriter:
         #: per parameter compared: the conversion of each comparison (None: unknown)
         self.compared: dict[str, list[Conversion | None]] = {}
         self.constructs: dict[str, list[str]] = {}
+        #: the columns of each recursive CTE by name, for its step's own rows (CteSelf)
+        self.ctes: dict[str, Columns] = {}
 
     # --------------------------------------------------------------------- statements
 
@@ -167,11 +169,11 @@ class _Rewriter:
             return self.expr(stmt, [])
         if isinstance(stmt, ast.Insert):
             scope = [{stmt.table: self.table_columns(stmt.table)}]
-            return replace(
-                stmt, values=self.expr(stmt.values, []),
-                more_values=self.expr(stmt.more_values, []),
-                select=None if stmt.select is None else self.expr(stmt.select, []),
-                returning=self.expr(stmt.returning, scope))
+            return _replaced(stmt, {
+                "values": self.expr(stmt.values, []),
+                "more_values": self.expr(stmt.more_values, []),
+                "select": self.expr(stmt.select, []),
+                "returning": self.expr(stmt.returning, scope)})
         if isinstance(stmt, (ast.Update, ast.Delete)):
             frame: Frame = {stmt.alias or stmt.table: self.table_columns(stmt.table)}
             frame.update(self.frame(stmt.from_, []))
@@ -230,7 +232,7 @@ class _Rewriter:
             elif isinstance(item, ast.CteRef):
                 out[item.alias] = self.cte_columns(item.cte, outer)
             elif isinstance(item, ast.CteSelf):
-                out[item.alias] = None  # (set by ``cte_columns`` where it is known)
+                out[item.alias] = self.ctes.get(item.name)
             elif isinstance(item, ast.Join):
                 out.update(self.frame((item.left, item.right), outer))
         return out
@@ -243,9 +245,9 @@ class _Rewriter:
                 item = _replaced(item, {"select": self.expr(item.select, outer)})
             elif isinstance(item, ast.CteRef):
                 cte = item.cte
-                anchor = self.cte_columns(cte, outer)
+                self.ctes[cte.name] = self.cte_columns(cte, outer)
                 item = _replaced(item, {"cte": _replaced(cte, {"select": self.expr(
-                    cte.select, outer, cte=(cte.name, anchor))})})
+                    cte.select, outer)})})
             elif isinstance(item, ast.Join):
                 left, right = self.from_items((item.left, item.right), outer, scope)
                 item = _replaced(item, {"left": left, "right": right,
@@ -255,11 +257,10 @@ class _Rewriter:
 
     def cte_columns(self, cte: ast.RecursiveCte, outer: list[Frame]) -> Columns:
         """A recursive CTE's columns: its anchor's affinities (as SQLite compares them)."""
-        anchor = self.result_columns(cte.select.selects[0], outer)
+        anchor = self.result_kinds(cte.select.selects[0], outer)
         if anchor is None:
             return None
-        kinds = list(anchor.values())
-        return {name: kinds[i] if i < len(kinds) else None
+        return {name: anchor[i][1] if i < len(anchor) else None
                 for i, name in enumerate(cte.columns)}
 
     def result_columns(self, query: ast.SelectLike, outer: list[Frame]) -> Columns:
@@ -331,37 +332,25 @@ class _Rewriter:
             return self.kind(labels[col.name], scope)  # a result column's label
         return None
 
-    def expr(self, node: Any, scope: list[Frame], labels: dict[str, Any] | None = None,
-             cte: tuple[str, Columns] | None = None) -> Any:
+    def expr(self, node: Any, scope: list[Frame], labels: dict[str, Any] | None = None
+             ) -> Any:
         """``node`` with the values it compares with columns converted (the same object
         where nothing changed)."""
         if node is None or isinstance(node, (str, int, float, bool, ast.Literal, ast.Column,
                                              ast.Star)):
             return node
         if isinstance(node, tuple):
-            items = tuple(self.expr(n, scope, labels, cte) for n in node)
+            items = tuple(self.expr(n, scope, labels) for n in node)
             return node if all(a is b for a, b in zip(items, node, strict=True)) else items
         if isinstance(node, ast.Param):
             self.uses[node.name] += 1
             return node
         if isinstance(node, ast.Select):
-            if cte is not None:  # a recursive CTE's step: its own rows have the anchor's
-                return self.cte_step(node, scope, cte)
             return self.select(node, scope)
         if isinstance(node, ast.Compound):
-            return _replaced(node, {"selects": self.expr(node.selects, scope, None, cte)})
+            return _replaced(node, {"selects": self.expr(node.selects, scope)})
         node = self.children(node, scope, labels)
         return self.compare(node, scope, labels)
-
-    def cte_step(self, sel: ast.Select, scope: list[Frame],
-                 cte: tuple[str, Columns]) -> ast.Select:
-        name, columns = cte
-        own = {item.alias for item in ast.walk(sel.from_)
-               if isinstance(item, ast.CteSelf) and item.name == name}
-        if not own:
-            return self.select(sel, scope)
-        frame: Frame = dict.fromkeys(own, columns)
-        return self.select(sel, [*scope, frame])
 
     def children(self, node: Any, scope: list[Frame], labels: dict[str, Any] | None) -> Any:
         names = getattr(node, "__dataclass_fields__", None)

@@ -17,7 +17,7 @@ from ..statements import ast
 from ..statements.prepared import Prepared, prepare
 from ..statements.prepared import StatementKind as Kind
 from ..values import to_json
-from . import decimals, executor, gc_pause, params, upsert, views
+from . import compared, decimals, executor, gc_pause, params, upsert, views
 from .foreign_keys import ForeignKeys
 
 
@@ -582,6 +582,10 @@ class Cursor:
         token = backend.schema_token()
         stmt = views.expand(backend, prep.stmt)
         kind = prep.kind
+        if kind in compared.KINDS:  # values compared with columns, by their affinity
+            found = compared.compared(backend, stmt)
+            stmt = found.stmt
+            param_sets = found.bind(param_sets)
         pending = conn.pending
         self._end_stream()
         if kind is Kind.QUERY:
