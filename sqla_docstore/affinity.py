@@ -119,16 +119,33 @@ def stored_decimal(value: Any) -> Any:
 
 def stored_real(value: Any) -> Any:
     """``value`` written to a REAL column, as SQLite stores it (``7`` and ``'7'`` are 7.0);
-    an integer a double does not hold exactly stays exact."""
+    an integer a double does not hold exactly (``2**53 + 1``) stays exact."""
     kind = type(value)
     if kind is str:
         number = numeric_text(value)
         return value if number is None else float(number)
     if kind is int:
-        return float(value) if -_EXACT_FLOAT <= value <= _EXACT_FLOAT else value
+        if -_EXACT_FLOAT <= value <= _EXACT_FLOAT:
+            return float(value)
+        return _exact_float(value)
     if kind is bool:
         return float(value)
     return value
+
+
+def _exact_float(value: int) -> int | float:
+    """The float equal to a wide integer (2**62 is one), else the integer, exact."""
+    try:
+        real = float(value)
+    except OverflowError:
+        return value
+    return real if int(real) == value else value
+
+
+def stored_blob(value: Any) -> Any:
+    """A boolean written to (or compared with) a BLOB column: sqlite3's 1 or 0 (SQLite has no
+    booleans); anything else as given."""
+    return int(value) if type(value) is bool else value
 
 
 # --------------------------------------------------------------- values compared
@@ -183,6 +200,7 @@ WRITTEN: dict[ValueAffinity, Conversion] = {
     ValueAffinity.BOOLEAN: Conversion("boolean", frozenset({str, float}), stored_boolean),
     ValueAffinity.REAL: Conversion("real", frozenset({str, int, bool}), stored_real),
     ValueAffinity.TEXT: _TEXT,
+    ValueAffinity.BLOB: Conversion("blob", frozenset({bool}), stored_blob),
 }
 _COMPARED_NUMERIC = Conversion("numeric", frozenset({str, bool}), compared_numeric)
 #: what SQLite's comparison makes of a value of no affinity compared with a column of each
@@ -194,6 +212,7 @@ COMPARED: dict[ValueAffinity, Conversion] = {
     ValueAffinity.DECIMAL: Conversion("decimal", frozenset({str, bool}), compared_decimal),
     ValueAffinity.BOOLEAN: Conversion("boolean", frozenset({str}), compared_boolean),
     ValueAffinity.TEXT: _TEXT,
+    ValueAffinity.BLOB: WRITTEN[ValueAffinity.BLOB],
 }
 
 

@@ -52,7 +52,8 @@ class ValueAffinity(Enum):
     column holds values as given, a BOOLEAN one keeps booleans, a NUMERIC / DECIMAL one keeps
     the digits of a number text a double would round)."""
 
-    NONE = "none"  # BLOB affinity, untyped, JSON: values as given
+    NONE = "none"  # untyped, JSON: values as given
+    BLOB = "blob"  # declared BLOB: values as given, but a boolean is sqlite3's 1 or 0
     INTEGER = "integer"
     REAL = "real"
     NUMERIC = "numeric"
@@ -71,7 +72,10 @@ def value_affinity(declared: str) -> ValueAffinity:
     kept = _KEPT_TYPES.get(declared.split("(", 1)[0].strip().upper())
     if kept is not None:
         return kept
-    return ValueAffinity(column_affinity(declared).value.replace("blob", "none"))
+    affinity = column_affinity(declared)
+    if affinity is ColumnAffinity.BLOB:
+        return ValueAffinity.BLOB if declared.strip() else ValueAffinity.NONE
+    return ValueAffinity(affinity.value)
 
 
 @dataclass(frozen=True)
