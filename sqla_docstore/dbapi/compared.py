@@ -253,7 +253,7 @@ class _Rewriter:
                 item = _replaced(item, {"left": left, "right": right,
                                         "on": self.expr(item.on, scope)})
             out.append(item)
-        return tuple(out)
+        return items if all(a is b for a, b in zip(out, items, strict=True)) else tuple(out)
 
     def cte_columns(self, cte: ast.RecursiveCte, outer: list[Frame]) -> Columns:
         """A recursive CTE's columns: its anchor's affinities (as SQLite compares them)."""
