@@ -13,8 +13,8 @@ integers a double does not hold exactly in a REAL column (the exact numbers the 
 
 from __future__ import annotations
 
-import re
 import decimal
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 

@@ -104,10 +104,34 @@ class Compared:
         return out
 
 
+def converted(backend: BackendConnection, stmt: Any, param_sets: Sequence[dict[str, Any]]
+              ) -> tuple[Any, Sequence[dict[str, Any]]]:
+    """``stmt`` and ``param_sets`` with the values compared with columns converted (as they
+    are when the statement compares nothing: told once per statement)."""
+    prep = prepared(stmt)
+    if not prep.derived(_COMPARES, lambda: _compares(stmt)):
+        return stmt, param_sets
+    found = compared(backend, stmt)
+    return found.stmt, found.bind(param_sets)
+
+
 def compared(backend: BackendConnection, stmt: Any) -> Compared:
     """The ``Compared`` of ``stmt`` for the backend's schemas (kept on its Prepared)."""
     return prepared(stmt).analysis("compared values", lambda: _analyse(backend, stmt),
                                    lambda hit: hit.holds(backend))
+
+
+_COMPARES = "dbapi.compared: compares"
+
+
+def _compares(stmt: Any) -> bool:
+    """Whether the statement has a comparison a value could be converted in."""
+    for node in ast.walk(stmt):
+        if isinstance(node, (ast.Between, ast.InList, ast.IsDistinct)) or (
+                isinstance(node, ast.Binary) and node.op in _COMPARISONS) or (
+                isinstance(node, ast.Case) and node.base is not None):
+            return True
+    return False
 
 
 def _convertible(value: Any) -> bool:
@@ -446,7 +470,7 @@ def _by_ref(frame: Frame, ref: str) -> Columns:
     for name, columns in frame.items():
         if name.casefold() == folded:
             return columns
-    return _ABSENT  # type: ignore[no-any-return]
+    return _ABSENT
 
 
 def _replaced(node: Any, changes: dict[str, Any]) -> Any:

@@ -583,9 +583,7 @@ class Cursor:
         stmt = views.expand(backend, prep.stmt)
         kind = prep.kind
         if kind in compared.KINDS:  # values compared with columns, by their affinity
-            found = compared.compared(backend, stmt)
-            stmt = found.stmt
-            param_sets = found.bind(param_sets)
+            stmt, param_sets = compared.converted(backend, stmt, param_sets)
         pending = conn.pending
         self._end_stream()
         if kind is Kind.QUERY:

@@ -980,12 +980,16 @@ class _InsertPlan:
     def _makers(self) -> dict[Any, Callable[..., dict[str, Any]]]:
         return {}
 
+    @cached_property
+    def _converted_params(self) -> list[tuple[str, str, Callable[[Any], Any] | None]]:
+        """(field, parameter, what the field's affinity makes of its value) of each pair."""
+        return [(name, param, conversion.apply if conversion is not None else None)
+                for (name, param), conversion in itertools.zip_longest(
+                    self.params, self.conversions)]
+
     def _given(self, param_sets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The bodies of the values given (defaults, parameters, literals), one per set."""
-        defaults, literals = self.defaults, self.literals
-        pairs = [(name, param, conversion.apply if conversion is not None else None)
-                 for (name, param), conversion in itertools.zip_longest(
-                     self.params, self.conversions)]
+        defaults, literals, pairs = self.defaults, self.literals, self._converted_params
         out = []
         try:
             for params in param_sets:
