@@ -38,6 +38,8 @@ class _Unknown(Enum):
 _UNKNOWN = _Unknown.UNKNOWN
 #: a column's affinity: None for no affinity (an expression), UNKNOWN if not known here
 Kind = ValueAffinity | _Unknown | None
+#: a row value's affinities, one per element (``(a, b) = (?, ?)``, ``(a, b) IN (...)``)
+Kinds = Kind | tuple[Kind, ...]
 #: the columns of a FROM item by name (None: a collection without declared columns)
 Columns = dict[str, Kind] | None
 Frame = dict[str, Columns]
@@ -321,14 +323,21 @@ class _Rewriter:
                         out += columns.items()
                 continue
             name = col.alias or (expr.name if isinstance(expr, ast.Column) else "")
-            out.append((name, self.kind(expr, scope)))
+            out.append((name, self.one_kind(expr, scope)))
         return out
 
     # ------------------------------------------------------------------- expressions
 
     def kind(self, expr: Any, scope: list[Frame], labels: dict[str, Any] | None = None
-             ) -> Kind:
-        """The affinity of an expression compared with a value."""
+             ) -> Kinds:
+        """The affinity of an expression compared with a value (of a row value: of each
+        element)."""
+        if isinstance(expr, ast.TupleExpr):
+            return tuple(self.one_kind(e, scope, labels) for e in expr.items)
+        return self.one_kind(expr, scope, labels)
+
+    def one_kind(self, expr: Any, scope: list[Frame], labels: dict[str, Any] | None = None
+                 ) -> Kind:
         if isinstance(expr, ast.Column):
             return self.column_kind(expr, scope, labels)
         if isinstance(expr, ast.Cast):
@@ -353,7 +362,7 @@ class _Rewriter:
             if declared or found:
                 return None  # (ambiguous, or not declared: the store says which)
         if col.table is None and labels and col.name in labels:
-            return self.kind(labels[col.name], scope)  # a result column's label
+            return self.one_kind(labels[col.name], scope)  # a result column's label
         return None
 
     def expr(self, node: Any, scope: list[Frame], labels: dict[str, Any] | None = None
@@ -431,8 +440,15 @@ class _Rewriter:
                 return replace(node, whens=whens)
         return node
 
-    def value(self, expr: Any, kind: Kind, op: str) -> Any:
-        """A literal or parameter compared with an expression of affinity ``kind``."""
+    def value(self, expr: Any, kind: Kinds, op: str) -> Any:
+        """A literal or parameter compared with an expression of affinity ``kind`` (a row
+        value's elements each with its own)."""
+        if isinstance(kind, tuple):
+            if not (isinstance(expr, ast.TupleExpr) and len(expr.items) == len(kind)):
+                return expr
+            items = tuple(self.value(e, k, op) for e, k in zip(expr.items, kind, strict=True))
+            changed = any(a is not b for a, b in zip(items, expr.items, strict=True))
+            return replace(expr, items=items) if changed else expr
         if kind is None or kind is ValueAffinity.NONE or not isinstance(
                 expr, (ast.Literal, ast.Param)):
             return expr

@@ -196,6 +196,9 @@ QUERIES: list[tuple[str, tuple[Any, ...]]] = [
     ("SELECT id FROM t WHERE i = TRUE", ()),
     ("SELECT id FROM t WHERE s = ?", (True,)),
     ("SELECT id FROM t WHERE i > '9223372036854775808' ORDER BY id", ()),
+    ("SELECT id FROM t WHERE (i, s) = (?, 1)", ("1",)),  # row values: element by element
+    ("SELECT id FROM t WHERE (i, s) IN (VALUES (?, 10), ('2', 2)) ORDER BY id", ("10",)),
+    ("SELECT id FROM t WHERE (i, s) IN ((?, ?)) ORDER BY id", ("1", 1)),
     ("UPDATE t SET v = 'u' WHERE i < '3'", ()),
     ("UPDATE t SET v = 'w' WHERE s = ? AND i > ?", (10, "5")),
     ("SELECT id, v FROM t ORDER BY id", ()),
