@@ -16,7 +16,7 @@ from typing import Any
 from . import rowexpr, values
 from .commands import Recompute
 from .errors import OperationalError, ProgrammingError
-from .schema import CollectionSpec
+from .schema import CollectionSpec, value_affinity
 from .statements import ast
 from .statements.parser import parse_expression
 
@@ -229,15 +229,10 @@ def default_expr(sql: str) -> ast.Expr:
 
 # -------------------------------------------------------------------------- affinity
 
-_INTEGER_TYPES = frozenset({"INTEGER", "INT", "BIGINT", "SMALLINT"})
-_TEXT_TYPES = frozenset({"VARCHAR", "CHAR", "TEXT", "NVARCHAR", "NCHAR", "CLOB", "STRING"})
-_REAL_TYPES = frozenset({"REAL", "FLOAT", "DOUBLE", "DOUBLE PRECISION"})
-_NUMERIC_TYPES = frozenset({"NUMERIC", "DECIMAL"})
-
-
 def stored_form(type_name: str, value: Any) -> Any:
     """A value SQL computed for a field, in the form the field's type stores, converted as
-    SQLite's column affinity converts it (an integer in a text column is stored as text).
+    SQLite's column affinity converts it (``affinity.WRITTEN``: an integer in a text column
+    is stored as text, a real that is an integer in a NUMERIC one as the integer).
     Date-times the store keeps in one sortable form, so comparisons with bound values hold."""
     if value is None:
         return None
@@ -252,32 +247,20 @@ def stored_form(type_name: str, value: Any) -> Any:
             return values.format_time(dt.time.fromisoformat(value))
         except ValueError:
             return value
+    conversion = _written(type_name)
+    if conversion is not None and type(value) in conversion.acts_on:
+        value = conversion.apply(value)  # (SQLite's affinity of the declared type)
     if base == "BOOLEAN" and type(value) is int and value in (0, 1):
-        return bool(value)
-    if base in _INTEGER_TYPES:
-        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
-            return int(value)
-        if isinstance(value, str):  # '7', ' 7 ', '2.5', '1e3' as SQLite's affinity makes them
-            return _numeric_text(value)
-    if base in _TEXT_TYPES and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return sqlite_text(value)
-    if base in _REAL_TYPES:
-        if type(value) is int and abs(value) <= 2**53:
-            return float(value)  # (a wider integer a double does not hold is left exact)
-        if isinstance(value, str):
-            number = _numeric_text(value)
-            return float(number) if type(number) is int else number
-    if base in _NUMERIC_TYPES and isinstance(value, str):
-        return _numeric_text(value)
+        return bool(value)  # (the dialect's Boolean keeps booleans)
     return value
 
 
-def _numeric_text(text: str) -> Any:
-    """``text`` as the number SQLite's numeric affinities make of it, else as it is."""
-    from .affinity import numeric_text  # (affinity imports this module)
+@lru_cache(maxsize=512)
+def _written(type_name: str) -> Any:
+    """``affinity.WRITTEN``'s conversion for a declared type (None: kept as given)."""
+    from .affinity import WRITTEN  # (affinity imports this module)
 
-    number = numeric_text(text)
-    return text if number is None else number
+    return WRITTEN.get(value_affinity(type_name))
 
 
 def stored_computed(type_name: str, value: Any) -> Any:

@@ -289,3 +289,26 @@ def test_a_float_beyond_64_bits_for_an_integer_column_is_refused(
         lite("INSERT INTO t (id, i) VALUES (1, ?)", (value,))
         assert lite("SELECT typeof(i) FROM t") == [("real",)]
         lite("DELETE FROM t")
+
+
+COMPUTED_DDL = ("CREATE TABLE c (id INTEGER PRIMARY KEY, n NUMERIC, r REAL, m MEDIUMINT, "
+                "ch CHARACTER(10), i INTEGER, s TEXT, d DOUBLE)")
+
+
+def test_a_computed_value_is_stored_by_each_columns_affinity(both: tuple[Run, Run]) -> None:
+    # values an expression computes, in INSERT VALUES and UPDATE SET (computed now, or at
+    # commit where the store can), by the declared type's affinity: also type names SQLite
+    # classifies by their words (MEDIUMINT is INTEGER, CHARACTER(10) TEXT, DOUBLE REAL)
+    read = "SELECT id, " + ", ".join(f"{c}, typeof({c})" for c in "n r m ch i s d".split()) \
+        + " FROM c ORDER BY id"
+    for run in both:
+        run(COMPUTED_DDL)
+        run("INSERT INTO c (id, n, r, m, ch, i, s, d) VALUES "
+            "(1, 1.0 * 2, 1 + 1, 2.0 + 0, 3 + 0, '7' || '', 2.5 * 2, 3 - 1)")
+        run("INSERT INTO c (id, n, r, m, ch, i, s, d) VALUES "
+            "(2, '0.5' || '', 3 / 2, 7.5 / 2.5, 1.0 * 1, 1 = 1, 1e10 * 1, '4' || '')")
+    _same(*both, read)
+    for run in both:
+        run("UPDATE c SET n = r * 3, m = r * 2, ch = r + 1, i = s || '', d = i + 1")
+        run("UPDATE c SET s = n + 0.5, r = m * 1 WHERE id = 2")
+    _same(*both, read)
