@@ -312,3 +312,16 @@ def test_a_computed_value_is_stored_by_each_columns_affinity(both: tuple[Run, Ru
         run("UPDATE c SET n = r * 3, m = r * 2, ch = r + 1, i = s || '', d = i + 1")
         run("UPDATE c SET s = n + 0.5, r = m * 1 WHERE id = 2")
     _same(*both, read)
+
+
+def test_untyped_json_and_boolean_columns_keep_their_values(both: tuple[Run, Run]) -> None:
+    # (README: the dialect's JSON and Boolean; SQLite gives JSON NUMERIC affinity and stores
+    # 1 for True) a boolean still compares equal to 1, as SQLite's 1 does
+    docstore, _ = both
+    docstore("CREATE TABLE k (id INTEGER PRIMARY KEY, x, j JSON, flag BOOLEAN)")
+    docstore("INSERT INTO k (id, x, j, flag) VALUES (?, ?, ?, ?)", (1, "5", "5", True))
+    docstore("INSERT INTO k (id, x, j, flag) VALUES (2, '7', '7', '1')")
+    assert docstore("SELECT x, j, flag FROM k ORDER BY id") == [("5", "5", True), ("7", "7", 1)]
+    assert docstore("SELECT id FROM k WHERE flag = 1 ORDER BY id") == [(1,), (2,)]
+    assert docstore("SELECT id FROM k WHERE flag = ? ORDER BY id", ("1",)) == [(1,), (2,)]
+    assert docstore("SELECT id FROM k WHERE x = 5") == []  # (no affinity: as given)
