@@ -121,6 +121,8 @@ def stored_real(value: Any) -> Any:
     """``value`` written to a REAL column, as SQLite stores it (``7`` and ``'7'`` are 7.0);
     an integer a double does not hold exactly (``2**53 + 1``) stays exact."""
     kind = type(value)
+    if kind is float:
+        return value + 0.0  # (-0.0 is 0.0: SQLite stores a real that is an integer so)
     if kind is str:
         number = numeric_text(value)
         return value if number is None else float(number)
@@ -180,11 +182,13 @@ class Conversion(NamedTuple):
     name: str
     acts_on: frozenset[type]
     apply: Callable[[Any], Any]
+    #: ``apply`` also makes a float -0.0 0.0 (a REAL column: tested with ``0.0 in values``)
+    zero: bool = False
 
     def column(self, values: Sequence[Any]) -> Sequence[Any]:
         """``apply`` of each of ``values`` (``values`` itself when none is of a type acted
-        on: one C pass)."""
-        if self.acts_on.isdisjoint(map(type, values)):
+        on, nor a zero where ``zero``: C passes)."""
+        if self.acts_on.isdisjoint(map(type, values)) and not (self.zero and 0.0 in values):
             return values
         return list(map(self.apply, values))
 
@@ -198,7 +202,7 @@ WRITTEN: dict[ValueAffinity, Conversion] = {
     ValueAffinity.NUMERIC: _NUMERIC,
     ValueAffinity.DECIMAL: Conversion("decimal", _NUMERIC_KINDS, stored_decimal),
     ValueAffinity.BOOLEAN: Conversion("boolean", frozenset({str, float}), stored_boolean),
-    ValueAffinity.REAL: Conversion("real", frozenset({str, int, bool}), stored_real),
+    ValueAffinity.REAL: Conversion("real", frozenset({str, int, bool}), stored_real, True),
     ValueAffinity.TEXT: _TEXT,
     ValueAffinity.BLOB: Conversion("blob", frozenset({bool}), stored_blob),
 }

@@ -248,7 +248,7 @@ def stored_form(type_name: str, value: Any) -> Any:
         except ValueError:
             return value
     conversion = _written(type_name)
-    if conversion is not None and type(value) in conversion.acts_on:
+    if conversion is not None:
         value = conversion.apply(value)  # (SQLite's affinity of the declared type)
     if base == "BOOLEAN" and type(value) is int and value in (0, 1):
         return bool(value)  # (the dialect's Boolean keeps booleans)
