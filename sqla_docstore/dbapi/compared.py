@@ -194,12 +194,17 @@ class _Rewriter:
         if isinstance(stmt, (ast.Select, ast.Compound)):
             return self.expr(stmt, [])
         if isinstance(stmt, ast.Insert):
-            scope = [{stmt.table: self.table_columns(stmt.table)}]
+            columns = self.table_columns(stmt.table)
+            scope = [{stmt.table: columns}]
+            clauses = tuple(self.on_conflict(c, [{stmt.table: columns, "excluded": columns}])
+                            for c in stmt.on_conflict)
             return _replaced(stmt, {
                 "values": self.expr(stmt.values, []),
                 "more_values": self.expr(stmt.more_values, []),
                 "select": self.expr(stmt.select, []),
-                "returning": self.expr(stmt.returning, scope)})
+                "returning": self.expr(stmt.returning, scope),
+                "on_conflict": stmt.on_conflict if all(
+                    a is b for a, b in zip(clauses, stmt.on_conflict, strict=True)) else clauses})
         if isinstance(stmt, (ast.Update, ast.Delete)):
             frame: Frame = {stmt.alias or stmt.table: self.table_columns(stmt.table)}
             frame.update(self.frame(stmt.from_, []))
@@ -216,6 +221,17 @@ class _Rewriter:
         if isinstance(stmt, ast.CreateTableAs):
             return _replaced(stmt, {"select": self.expr(stmt.select, [])})
         return stmt
+
+    def on_conflict(self, clause: ast.OnConflict, scope: list[Frame]) -> ast.OnConflict:
+        """An upsert clause: its WHEREs and DO UPDATE SET over the table and ``excluded``."""
+        changes: dict[str, Any] = {"target_where": self.expr(clause.target_where, scope),
+                                   "where": self.expr(clause.where, scope)}
+        if clause.assignments is not None:
+            assignments = tuple((name, self.expr(e, scope)) for name, e in clause.assignments)
+            if any(a[1] is not b[1] for a, b in zip(assignments, clause.assignments,
+                                                    strict=True)):
+                changes["assignments"] = assignments
+        return _replaced(clause, changes)
 
     def table_columns(self, name: str) -> Columns:
         spec = self.specs.get(name)

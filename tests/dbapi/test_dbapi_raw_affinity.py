@@ -326,3 +326,15 @@ def test_untyped_json_and_boolean_columns_keep_their_values(both: tuple[Run, Run
     assert docstore("SELECT id FROM k WHERE flag = 1 ORDER BY id") == [(1,), (2,)]
     assert docstore("SELECT id FROM k WHERE flag = ? ORDER BY id", ("1",)) == [(1,), (2,)]
     assert docstore("SELECT id FROM k WHERE x = 5") == []  # (no affinity: as given)
+
+
+def test_an_upsert_stores_and_compares_by_the_affinity(both: tuple[Run, Run]) -> None:
+    for run in both:
+        run("INSERT INTO t (id, i, s) VALUES (1, 5, 'a')")
+        run("INSERT INTO t (id, i, s) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET s = ? "
+            "WHERE t.i > ?", ("1", "7", "x", 2.0, "3"))
+        run("INSERT INTO t (id, i, s) VALUES (1, 6, 9) ON CONFLICT (id) DO UPDATE SET "
+            "s = excluded.s || '', i = '8' WHERE excluded.i < '10' AND t.s = 2.0")
+        run("INSERT INTO t (id, i, s) VALUES (2, '6', 9) ON CONFLICT DO NOTHING")
+        run("INSERT OR REPLACE INTO t (id, i, r) VALUES ('2', ?, ?)", ("3.0", 4))
+    _same(*both)
