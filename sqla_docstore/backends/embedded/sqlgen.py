@@ -278,11 +278,16 @@ class SqlGenerator:
         planned: list[tuple[str, str, Any, str]] = []
         refs: dict[str, None] = {}  # aliases whose bodies are read, in order
         labels: dict[str, ast.Expr | None] = {}
+        # a label of a field read as its JSON text (grouped selects) stands for the field's
+        # value in HAVING: "HAVING m > 1" compares the number, not its text
+        value_labels: dict[str, ast.Expr | None] = {}
         values: list[str] = []  # the SQL of each value column
         for col in stmt.columns:
             for label, kind, target in self._expand(col, scope, grouped):
                 if col.alias:
                     labels[col.alias] = col.expr if kind == "field" else None
+                    if kind == "json" and target in self._quoted_fields:
+                        value_labels[col.alias] = col.expr
                     if kind == "json" and target in self._quoted_fields:
                         scope.null_texts[quote(col.alias)] = self._quoted_fields[target]
                     if kind == "value" and target.startswith(_EXACT_AGGREGATES):
@@ -313,7 +318,7 @@ class SqlGenerator:
         ]
         keys = [*values, *sql_cols[len(values):]]  # (then bodies, ids, change vectors)
         return self._select_tail(stmt, scope, sql_cols, labels, self._distinct_keys(
-            stmt, keys)), out
+            stmt, keys), {**labels, **value_labels}), out
 
     def _distinct_keys(self, stmt: ast.Select, keys: list[str]) -> list[str] | None:
         """A plain SELECT DISTINCT's rows told apart by their SQL values, not by the JSON texts
@@ -446,7 +451,8 @@ class SqlGenerator:
 
     def _select_tail(self, stmt: ast.Select, scope: _Scope, cols: list[str],
                      labels: dict[str, ast.Expr | None],
-                     distinct_keys: list[str] | None = None) -> str:
+                     distinct_keys: list[str] | None = None,
+                     having_labels: dict[str, ast.Expr | None] | None = None) -> str:
         distinct = "DISTINCT " if stmt.distinct and distinct_keys is None else ""
         sql = "SELECT " + distinct + ", ".join(cols or ["NULL"])
         if stmt.from_:
@@ -463,7 +469,9 @@ class SqlGenerator:
         elif distinct_keys:
             sql += " GROUP BY " + ", ".join(distinct_keys)
         if stmt.having is not None:
+            scope.labels = labels if having_labels is None else having_labels
             sql += " HAVING " + self.expr(stmt.having, scope)
+            scope.labels = labels
         return sql + self._order_limit(stmt.order_by, stmt.limit, stmt.offset, scope)
 
     def _order_limit(
