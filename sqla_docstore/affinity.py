@@ -175,6 +175,17 @@ def compared_decimal(value: Any) -> Any:
     return stored_decimal(value) if type(value) is str else compared_numeric(value)
 
 
+#: the store's SQL function applying an affinity to a compared value of no affinity, or of
+#: TEXT affinity facing a numeric one (``docstore_affinity(value, kind)``; dbapi.compared)
+SQL_COMPARED = "docstore_affinity"
+
+
+def sql_compared(value: Any, kind: str) -> Any:
+    """``docstore_affinity(value, 'numeric' | 'text')``: SQLite's NUMERIC or TEXT affinity
+    applied to a value SQL compares with a column of that affinity."""
+    return compared_numeric(value) if kind == "numeric" else text_affinity(value)
+
+
 class Conversion(NamedTuple):
     """What an affinity makes of a value: ``apply`` changes values of the types ``acts_on``
     only (others are returned as given)."""

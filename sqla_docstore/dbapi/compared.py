@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields, replace
 from enum import Enum
 from typing import Any
 
-from ..affinity import COMPARED, NUMBER_TEXT, Conversion
+from ..affinity import COMPARED, NUMBER_TEXT, SQL_COMPARED, Conversion
 from ..backends.base import BackendConnection
 from ..errors import NotSupportedError, OperationalError
 from ..schema import CollectionSpec, ValueAffinity, value_affinity
@@ -45,6 +45,8 @@ Columns = dict[str, Kind] | None
 Frame = dict[str, Columns]
 
 _COMPARISONS = frozenset({"=", "==", "!=", "<>", "<", "<=", ">", ">=", "is", "is not"})
+_NUMERIC_KINDS = frozenset({ValueAffinity.INTEGER, ValueAffinity.REAL, ValueAffinity.NUMERIC,
+                            ValueAffinity.DECIMAL, ValueAffinity.BOOLEAN})
 #: the statements whose comparisons are converted
 KINDS = frozenset({StatementKind.QUERY, StatementKind.INSERT, StatementKind.UPDATE,
                    StatementKind.DELETE, StatementKind.CREATE_TABLE_AS})
@@ -129,7 +131,7 @@ _COMPARES = "dbapi.compared: compares"
 def _compares(stmt: Any) -> bool:
     """Whether the statement has a comparison a value could be converted in."""
     for node in ast.walk(stmt):
-        if isinstance(node, (ast.Between, ast.InList, ast.IsDistinct)) or (
+        if isinstance(node, (ast.Between, ast.InList, ast.InSelect, ast.IsDistinct)) or (
                 isinstance(node, ast.Binary) and node.op in _COMPARISONS) or (
                 isinstance(node, ast.Case) and node.base is not None):
             return True
@@ -420,31 +422,37 @@ class _Rewriter:
         return replace(node, **changes) if changes else node
 
     def compare(self, node: Any, scope: list[Frame], labels: dict[str, Any] | None) -> Any:
-        if isinstance(node, ast.Binary) and node.op in _COMPARISONS:
+        if isinstance(node, (ast.Binary, ast.IsDistinct)) and (
+                not isinstance(node, ast.Binary) or node.op in _COMPARISONS):
+            op = node.op if isinstance(node, ast.Binary) else "IS DISTINCT FROM"
             left, right = node.left, node.right
-            new_right = self.value(right, self.kind(left, scope, labels), node.op)
-            new_left = self.value(left, self.kind(right, scope, labels), node.op)
+            left_kind, right_kind = self.kind(left, scope, labels), self.kind(right, scope, labels)
+            new_right = self.operand(self.value(right, left_kind, op), right_kind, left_kind)
+            new_left = self.operand(self.value(left, right_kind, op), left_kind, right_kind)
             if new_left is not left or new_right is not right:
-                return replace(node, left=new_left, right=new_right)
-            return node
-        if isinstance(node, ast.IsDistinct):
-            new_right = self.value(node.right, self.kind(node.left, scope, labels),
-                                   "IS DISTINCT FROM")
-            new_left = self.value(node.left, self.kind(node.right, scope, labels),
-                                  "IS DISTINCT FROM")
-            if new_left is not node.left or new_right is not node.right:
                 return replace(node, left=new_left, right=new_right)
             return node
         if isinstance(node, ast.Between):
             kind = self.kind(node.expr, scope, labels)
-            low, high = self.value(node.low, kind, "BETWEEN"), self.value(
-                node.high, kind, "BETWEEN")
+            low, high = (self.operand(self.value(bound, kind, "BETWEEN"),
+                                      self.kind(bound, scope, labels), kind)
+                         for bound in (node.low, node.high))
             if low is not node.low or high is not node.high:
                 return replace(node, low=low, high=high)
             return node
+        if isinstance(node, ast.InSelect):
+            # x IN (SELECT y ...) compares as x = y does
+            kinds = self.result_kinds(node.select, scope)
+            if kinds is not None and len(kinds) == 1:
+                left = self.operand(node.expr, self.kind(node.expr, scope, labels), kinds[0][1])
+                if left is not node.expr:
+                    return replace(node, expr=left)
+            return node
         if isinstance(node, ast.InList):
             kind = self.kind(node.expr, scope, labels)
-            items = tuple(self.value(item, kind, "IN") for item in node.items)
+            # the list's items have no affinity, columns too ("a = +x OR a = +y")
+            items = tuple(self.operand(self.value(item, kind, "IN"), None, kind, True)
+                          for item in node.items)
             if any(a is not b for a, b in zip(items, node.items, strict=True)):
                 return replace(node, items=items)
             return node
@@ -455,6 +463,27 @@ class _Rewriter:
             if any(a[0] is not b[0] for a, b in zip(whens, node.whens, strict=True)):
                 return replace(node, whens=whens)
         return node
+
+    def operand(self, expr: Any, own: Kinds, other: Kinds, unaffined: bool = False) -> Any:
+        """An operand that is no literal or parameter, of affinity ``own``, compared with one
+        of affinity ``other``: SQLite applies NUMERIC affinity to a TEXT column or an
+        expression (no affinity) facing a numeric column, TEXT affinity to an expression
+        facing a TEXT column (``docstore_affinity``). Columns of no declared type (BLOB
+        affinity) are compared as stored; ``unaffined``: an IN list's item, of no affinity
+        even when it is a column."""
+        if isinstance(expr, (ast.Literal, ast.Param, ast.TupleExpr)) or isinstance(
+                own, tuple) or isinstance(other, tuple):
+            return expr
+        if isinstance(expr, ast.Func) and expr.name == SQL_COMPARED:
+            return expr  # (converted in the first walk)
+        plain = unaffined or (own is None and not isinstance(expr, ast.Column))
+        if other in _NUMERIC_KINDS and (plain or own is ValueAffinity.TEXT):
+            kind = "numeric"
+        elif other is ValueAffinity.TEXT and plain:
+            kind = "text"
+        else:
+            return expr
+        return ast.Func(SQL_COMPARED, (expr, ast.Literal(kind)))
 
     def value(self, expr: Any, kind: Kinds, op: str) -> Any:
         """A literal or parameter compared with an expression of affinity ``kind`` (a row

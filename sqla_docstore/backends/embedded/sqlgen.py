@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from ...affinity import SQL_COMPARED
 from ...errors import NotSupportedError, ProgrammingError
 from ...schema import CollectionSpec, IndexKey
 from ...statements import ast
@@ -1129,6 +1130,10 @@ class SqlGenerator:
             return self._json_quoted(e.args[0], scope)
         if name == "array_contains":
             return self._array_contains(e, scope)
+        if name == SQL_COMPARED and len(e.args) == 2 and isinstance(e.args[1], ast.Literal):
+            # an affinity applied to a compared value (dbapi.compared)
+            return f"{SQL_COMPARED}({self.expr(e.args[0], scope)}, " \
+                   f"{sql_string(str(e.args[1].value))})"
         if name in _WINDOW_FUNCTIONS:
             raise NotSupportedError(f"window function {e.name}() without OVER")
         if name not in _FUNCTIONS and name not in _AGGREGATES:

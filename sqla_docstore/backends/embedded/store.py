@@ -18,7 +18,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from ... import values
+from ... import affinity, values
 from ...errors import (
     DatabaseError,
     DataError,
@@ -186,6 +186,8 @@ class EmbeddedStore:
                 conn.create_function("docstore_numcmp", 2, values.numcmp, deterministic=True)
                 conn.create_function("docstore_numin", 2, values.numin, deterministic=True)
                 conn.create_function("docstore_blob", 1, cast_blob, deterministic=True)
+                conn.create_function(affinity.SQL_COMPARED, 2, affinity.sql_compared,
+                                     deterministic=True)
                 conn.create_function("docstore_check_exact", 2, values.check_exact)
                 conn.create_function("docstore_check_exact_int", 2, values.check_exact_integer)
                 conn.create_collation("docstore_sql_order", values.sql_order)

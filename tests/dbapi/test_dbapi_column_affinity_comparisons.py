@@ -1,0 +1,49 @@
+"""A column compared with a column or an expression of another affinity, as SQLite compares
+them ("Datatypes In SQLite" 4.2): NUMERIC affinity applied to a TEXT column or an expression
+facing a numeric column, TEXT affinity to an expression facing a TEXT column; an IN list's
+items have no affinity; ``x IN (SELECT y ...)`` compares as ``x = y``. A join of a TEXT
+column holding '5' with an INTEGER column holding 5 found nothing. Both backends, over
+committed and pending rows."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+
+_QUERIES = [
+    "SELECT a.id, b.id FROM a JOIN b ON a.s = b.n ORDER BY 1, 2",
+    "SELECT a.id, b.id FROM a JOIN b ON b.n = a.s ORDER BY 1, 2",
+    "SELECT a.id, b.id FROM a JOIN b ON a.s < b.n ORDER BY 1, 2",
+    "SELECT a.id, b.id FROM a JOIN b ON a.s IS b.n ORDER BY 1, 2",
+    "SELECT a.id, b.id FROM a LEFT JOIN b ON a.s IS NOT DISTINCT FROM b.n ORDER BY 1, 2",
+    "SELECT id FROM b WHERE n = (SELECT s FROM a WHERE id = 1) ORDER BY 1",
+    "SELECT id FROM a WHERE s = 2 + 3 ORDER BY 1",
+    "SELECT id FROM b WHERE n = '5' || '' ORDER BY 1",
+    "SELECT id FROM a WHERE s IN (SELECT n FROM b) ORDER BY 1",
+    "SELECT id FROM a WHERE s NOT IN (SELECT n FROM b WHERE n IS NOT NULL) ORDER BY 1",
+    "SELECT a.id, b.id FROM a, b WHERE b.n IN (a.s) ORDER BY 1, 2",
+    "SELECT a.id, b.id FROM a, b WHERE a.s IN (b.n, 99) ORDER BY 1, 2",
+    "SELECT a.id, b.id FROM a, b WHERE a.r = b.n ORDER BY 1, 2",
+    "SELECT a.id, b.id FROM a JOIN b ON a.s = b.n WHERE b.n > '4' ORDER BY 1, 2",
+    "SELECT id FROM b WHERE n BETWEEN (SELECT s FROM a WHERE id = 1) AND 10 ORDER BY 1",
+    "SELECT count(*) FROM a JOIN b ON a.s = b.n",
+]
+
+
+@pytest.mark.parametrize("pending", [False, True], ids=["committed", "pending"])
+def test_columns_of_different_affinity_compare_as_in_sqlite(
+        engine: Engine, oracle: Engine, pending: bool) -> None:
+    found = []
+    for eng in (engine, oracle):
+        with eng.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE a (id INTEGER PRIMARY KEY, s TEXT, r REAL)")
+            conn.exec_driver_sql("CREATE TABLE b (id INTEGER PRIMARY KEY, n INTEGER)")
+            conn.commit()
+            conn.exec_driver_sql("INSERT INTO a (s, r) VALUES ('5', 5), (' 7', 7.5), "
+                                 "('abc', NULL), (NULL, 2), ('5.0', 5), ('1e0', 1)")
+            conn.exec_driver_sql("INSERT INTO b (n) VALUES (5), (7), (NULL), (2), (1)")
+            if not pending:
+                conn.commit()
+            found.append([conn.exec_driver_sql(sql).all() for sql in _QUERIES])
+            conn.rollback()
+    assert found[0] == found[1]
