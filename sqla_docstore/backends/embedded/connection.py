@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import sqlite3
 from collections import Counter
@@ -1748,19 +1749,27 @@ def _rows_each(plan: SqlPlan, rows: list[tuple[Any, ...]],
 
 def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
                 pending: PendingBatch | None) -> list[tuple[Any, ...]]:
-    """Rows of fields of one document each. The documents read are noted in ``pending`` as
-    their JSON texts (see PendingBatch.note_read), so the parsed bodies die young; in tuples,
-    which the garbage collector stops tracking on its first pass (lists of the same strings
-    would be traversed again by every collection of their generation)."""
+    """Rows of fields of one document each. The documents read are noted in ``pending`` (see
+    PendingBatch.note_read) as their JSON texts, so the parsed bodies die young; in a
+    transaction that has written, which may well write what it reads (an UPDATE by key
+    takes the body read), as the parsed bodies when none of them holds an object or array
+    (a body the garbage collector does not track: nothing in it is shared with the rows
+    given out, which a caller may change). In tuples, which the garbage collector stops
+    tracking on its first pass (lists of the same strings would be traversed again by every
+    collection of their generation)."""
     slot, id_slot, cv_slot = plan.documents[0]
     names = tuple(c.name for c in plan.columns)
     texts = list(map(itemgetter(slot), rows))
-    out = _picked(names, values.loads_all(texts)) if rows else []
+    docs = values.loads_all(texts) if rows else None
+    out = _picked(names, docs) if rows else []
     if out is None:
         out = _picked_each(names, texts)
     if pending is not None and rows:
+        kept: list[Any] = texts
+        if pending and docs is not None and not any(map(gc.is_tracked, docs)):
+            kept = docs  # (parsed once: each a dict of plain values, in no row given out)
         # stored documents only, not pending ones (no change vector; see rows_for_write)
-        pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(texts),
+        pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(kept),
                           tuple(map(itemgetter(cv_slot), rows)))
     return out
 
