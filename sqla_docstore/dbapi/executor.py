@@ -1708,8 +1708,8 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
     docs = _documents_by_id(backend, spec, set(doc_ids), pending, True)
     names = tuple(name for name, _ in stmt.assignments)
     expected_of = pending.expected.get if pending.expected else None
-    found = list(map(docs.get, doc_ids))
-    made = _patch_columns(spec, field, keys, found, names, columns[1:], expected_of)
+    stored_docs = list(map(docs.get, doc_ids))
+    made = _patch_columns(spec, field, keys, stored_docs, names, columns[1:], expected_of)
     if made is None:  # (a document missing, or its key stored as another kind)
         made = _patch_rows(spec, field, keys, doc_ids, docs, names, columns[1:], expected_of)
     run, before = made
@@ -1724,8 +1724,8 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
 _BODY = itemgetter(1)
 
 
-def _patch_columns(spec: CollectionSpec, field: str, keys: list[int], found: list[Any],
-                   names: tuple[str, ...], columns: list[list[Any]],
+def _patch_columns(spec: CollectionSpec, field: str, keys: Sequence[Any], found: list[Any],
+                   names: tuple[str, ...], columns: Sequence[Sequence[Any]],
                    expected_of: Callable[[str], str | None] | None
                    ) -> tuple[PatchRun, list[dict[str, Any]]] | None:
     """The PATCHes of ``_update_by_int_key`` a column at a time, and the documents they
@@ -1738,7 +1738,7 @@ def _patch_columns(spec: CollectionSpec, field: str, keys: list[int], found: lis
     if None in before:
         return None
     stored = list(map(dict.get, before, itertools.repeat(field)))
-    if set(map(type, stored)) != {int} or stored != keys:
+    if set(map(type, stored)) != {int} or stored != list(keys):
         return None
     ids = list(map(itemgetter(0), found))
     # a write by key alone of values computed from nothing the transaction read: blind,
@@ -1749,8 +1749,8 @@ def _patch_columns(spec: CollectionSpec, field: str, keys: list[int], found: lis
                     list(map(itemgetter(2), found))), before
 
 
-def _patch_rows(spec: CollectionSpec, field: str, keys: list[int], doc_ids: list[str],
-                docs: dict[str, Any], names: tuple[str, ...], columns: list[list[Any]],
+def _patch_rows(spec: CollectionSpec, field: str, keys: Sequence[Any], doc_ids: list[str],
+                docs: dict[str, Any], names: tuple[str, ...], columns: Sequence[Sequence[Any]],
                 expected_of: Callable[[str], str | None] | None
                 ) -> tuple[PatchRun, list[dict[str, Any]]]:
     """The PATCHes of ``_update_by_int_key``, a key at a time, and the documents they
