@@ -152,20 +152,24 @@ class CreateRun(NamedTuple):
 
 class PatchRun(NamedTuple):
     """PATCHes setting plain values of distinct documents of one collection, kept as columns:
-    the documents' ids, the values each sets, the change vector each expects and the one it
-    was resolved against (``Patch.expected``, ``Patch.seen``). An UPDATE's rows wait so in a
-    pending batch, no object the collector tracks made per row until one is asked for
-    (``patches``)."""
+    the documents' ids, the fields every PATCH sets (in order), the values each sets (a
+    tuple, one per field), the change vector each expects and the one it was resolved
+    against (``Patch.expected``, ``Patch.seen``). An UPDATE's rows wait so in a pending
+    batch, no object the collector tracks made per row until one is asked for
+    (``patches``), and a backend that takes the run (``Batch.created``) writes it so."""
 
     collection: str
     ids: list[str]
-    sets: list[JSONDict]
+    fields: tuple[str, ...]
+    values: list[tuple[Any, ...]]
     expected: list[str | None]
     seen: list[str | None]
 
     def patches(self) -> list[Patch]:
         """The PATCHes, in order."""
-        return list(map(Patch, itertools.repeat(self.collection), self.ids, self.sets,
+        fields = self.fields
+        sets = [dict(zip(fields, row, strict=True)) for row in self.values]
+        return list(map(Patch, itertools.repeat(self.collection), self.ids, sets,
                         self.expected, itertools.repeat(()), self.seen))
 
 
@@ -181,16 +185,22 @@ class Batch:
     #: True: every command is a PUT creating its document (``expected`` ""), as the pending
     #: batch knew it (``PendingBatch.creates_only``); False: maybe not
     creates_only: bool = False
-    #: runs of PUTs kept as columns, applied after ``commands`` (to a backend that takes
-    #: them: ``BackendConnection.takes_create_runs``)
-    created: list[CreateRun] = field(default_factory=list)
+    #: runs of PUTs (and of PATCHes) kept as columns, applied in order after ``commands``
+    #: (to a backend that takes them: ``BackendConnection.takes_create_runs``,
+    #: ``takes_patch_runs``)
+    created: list[CreateRun | PatchRun] = field(default_factory=list)
 
     def to_json(self) -> JSONDict:
         out: JSONDict = {"Commands": [c.to_json() for c in self.commands] + [
-            put.to_json() for run in self.created for put in run.puts()]}
+            command.to_json() for run in self.created for command in run_commands(run)]}
         if self.cluster_wide:
             out["TransactionMode"] = "ClusterWide"
         return out
+
+
+def run_commands(run: CreateRun | PatchRun) -> list[Put] | list[Patch]:
+    """The commands of a run kept as columns, in order."""
+    return run.puts() if isinstance(run, CreateRun) else run.patches()
 
 
 def _js(key: str) -> str:

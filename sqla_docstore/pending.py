@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from itertools import accumulate
+from itertools import accumulate, repeat
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from .commands import (
     Absent,
@@ -67,7 +67,7 @@ class PendingBatch:
     def __init__(self) -> None:
         self._commands: list[Command] = []
         #: PUTs and PATCHes kept as columns (``add_created``, ``add_patch_run``), in order,
-        #: after ``_commands``
+        #: after ``_commands`` (``commands`` makes them first)
         self._runs: list[CreateRun | PatchRun] = []
         self.overlay: dict[str, dict[str, DocState]] = {}
         # Keys written since the overlay mirror was last synced, in write order.
@@ -115,6 +115,10 @@ class PendingBatch:
     def _take_reads(self) -> None:
         seen = self._seen
         for ids, texts, cvs in self._unseen:
+            if None not in texts and all(cvs):  # (every document read is a stored one)
+                seen.update(zip(ids, zip(cast("Sequence[str]", texts), cvs, strict=True),
+                                strict=True))
+                continue
             for doc_id, text, cv in zip(ids, texts, cvs, strict=True):
                 if text is not None and cv:
                     seen[doc_id] = (text, cv)
@@ -134,15 +138,25 @@ class PendingBatch:
             made.extend(run.puts() if isinstance(run, CreateRun) else run.patches())
         del self._runs[:count]
 
-    def commands_and_runs(self) -> tuple[list[Command], list[CreateRun]]:
-        """The commands made, and the runs of PUTs kept as columns that follow them (no
-        PUT made: for a backend that takes the runs)."""
+    def commands_and_runs(self, taken: tuple[type, ...] = (CreateRun,)
+                          ) -> tuple[list[Command], list[CreateRun | PatchRun]]:
+        """The commands made, and the runs kept as columns that follow them, of the kinds
+        ``taken`` (for a backend that takes them: the runs before the last one of another
+        kind are made into commands)."""
         runs = self._runs
-        last_patches = max((n for n, run in enumerate(runs) if type(run) is PatchRun),
-                           default=-1)
-        if last_patches >= 0:
-            self._make_runs(last_patches + 1)
-        return self._commands, self._runs  # type: ignore[return-value]  # (CreateRuns left)
+        last_made = max((n for n, run in enumerate(runs) if type(run) not in taken),
+                        default=-1)
+        if last_made >= 0:
+            self._make_runs(last_made + 1)
+        return self._commands, self._runs
+
+    def only_creates(self) -> bool:
+        """Whether every pending write is a PUT creating its document (``expected`` ""),
+        told without making the runs kept as columns."""
+        if self.creates_only:
+            return True
+        return all(type(run) is CreateRun for run in self._runs) and all(
+            isinstance(c, Put) and c.expected == "" for c in self._commands)
 
     def __len__(self) -> int:
         return len(self._commands) + sum(len(run.ids) for run in self._runs)
@@ -239,7 +253,7 @@ class PendingBatch:
             fields.update(patched)
         docs = self.overlay.setdefault(collection, {})
         if self._savepoints:  # only a savepoint can need the states these writes replace
-            self._undo.append((collection, ids, _Replaced([docs.get(k, _MISSING) for k in ids])))
+            self._undo.append((collection, ids, _Replaced(map(docs.get, ids, repeat(_MISSING)))))
         docs.update(zip(ids, bodies, strict=True))  # type: ignore[arg-type]  # (PATCHes: no None)
         self.dirty.setdefault(collection, {}).update(dict.fromkeys(ids))
 

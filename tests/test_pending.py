@@ -330,7 +330,7 @@ def test_add_patch_run_is_add_each_of_its_patches_made_when_read() -> None:
     for batch in (kept, made):
         batch.add(_put("users/9", name="old"), {"name": "old"})
         batch.savepoint("s")
-    run = PatchRun("users", ["users/9", "users/1"], [{"name": "a"}, {"name": "b"}],
+    run = PatchRun("users", ["users/9", "users/1"], ("name",), [("a",), ("b",)],
                    [None, "A:3-x"], ["A:1-x", "A:2-x"])
     bodies = [{"name": "a"}, {"name": "b"}]
     kept.add_patch_run(run, bodies, ["name"])
@@ -349,7 +349,7 @@ def test_add_patch_run_is_add_each_of_its_patches_made_when_read() -> None:
     for batch in (kept, made):
         batch.rollback_to("s")
     assert kept.commands == made.commands and kept.overlay == made.overlay
-    kept.add_patch_run(run._replace(ids=[], sets=[], expected=[], seen=[]), [], ["name"])
+    kept.add_patch_run(run._replace(ids=[], values=[], expected=[], seen=[]), [], ["name"])
     assert len(kept) == 1 and kept.commands == made.commands
     only = PendingBatch()
     only.add_patch_run(run, bodies, ["name"])

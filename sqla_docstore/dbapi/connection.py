@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from .. import errors
 from ..backends.base import BackendConnection
-from ..commands import Batch, Put
+from ..commands import Batch, CreateRun, PatchRun
 from ..generated import check_schema
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
@@ -179,11 +179,14 @@ class Connection:
             if pending:
                 # Inserts only (bulk loads) need no reply; after updates and deletes the new
                 # change vectors are kept for the next optimistic-concurrency check.
-                wanted = self.track_versions or not pending.creates_only and any(
-                    not (isinstance(c, Put) and c.expected == "") for c in pending.commands)
-                commands, created = pending.commands_and_runs()
-                if created and (wanted or not getattr(backend, "takes_create_runs", False)):
-                    commands, created = pending.commands, []  # (each PUT made)
+                wanted = self.track_versions or not pending.only_creates()
+                # runs kept as columns go as they are to a backend that takes them (runs of
+                # PUTs only when no reply is wanted), the others are made into commands
+                taken: tuple[type, ...] = (CreateRun,) if not wanted and getattr(
+                    backend, "takes_create_runs", False) else ()
+                if getattr(backend, "takes_patch_runs", False):
+                    taken += (PatchRun,)
+                commands, created = pending.commands_and_runs(taken)
                 batch = Batch(list(commands), self.cluster_wide,
                               atomic_guards=self.atomic_guards, overlay=pending.overlay,
                               creates_only=pending.creates_only, created=list(created))

@@ -1138,7 +1138,7 @@ def _check_each(backend: BackendConnection, spec: CollectionSpec,
     (``rowexpr.rows_may_fail``); if none can fail there, only CHECK constraints remain."""
     if bodies:
         keys = bodies[0].keys()
-        if all(body.keys() == keys for body in bodies) and not rowexpr.rows_may_fail(
+        if all(map(keys.__eq__, map(dict.keys, bodies))) and not rowexpr.rows_may_fail(
                 spec, bodies, keys, None):
             if spec.checks:
                 for body in bodies:
@@ -1420,23 +1420,23 @@ def _documents_by_id(backend: BackendConnection, spec: CollectionSpec, ids: set[
     """The documents ``ids`` name, as the transaction sees them: ``(id, body, cv)`` by id. A
     write by key alone takes a stored document this transaction read (``pending.seen``, its
     JSON text parsed now) as it was read; the others are loaded (in id order)."""
-    docs: dict[str, Any] = {}
-    to_load = []
-    written = pending.overlay.get(spec.name) or {}  # (pending.get)
+    written = pending.overlay.get(spec.name)  # (pending.get)
+    pending_ids = written.keys() & ids if written else set()
+    rest = list(ids - pending_ids if pending_ids else ids)
     seen = pending.seen if key_only else {}
-    texts: list[tuple[str, str, str | None]] = []
-    for wanted_id in ids:
-        known = seen.get(wanted_id) if written.get(wanted_id) is None else None
-        if known is None:
-            to_load.append(wanted_id)
-        elif type(known[0]) is str:  # a body kept as its JSON text (embedded reads)
-            texts.append((wanted_id, known[0], known[1]))
-        else:
-            docs[wanted_id] = (wanted_id, known[0], known[1])
-    if texts:
-        bodies = values.loads_each([text for _, text, _ in texts])
-        for (doc_id, _, cv), body in zip(texts, bodies, strict=True):
-            docs[doc_id] = (doc_id, body, cv)
+    known: list[Any] = list(map(seen.get, rest))
+    to_load = list(pending_ids)
+    if None in known:  # (a document this transaction did not read)
+        to_load += [doc_id for doc_id, doc in zip(rest, known, strict=True) if doc is None]
+        rest = [doc_id for doc_id, doc in zip(rest, known, strict=True) if doc is not None]
+        known = [doc for doc in known if doc is not None]
+    bodies = list(map(itemgetter(0), known))
+    if set(map(type, bodies)) == {str}:  # bodies kept as their JSON texts (embedded reads)
+        bodies = values.loads_each(bodies)
+    elif str in set(map(type, bodies)):
+        bodies = [values.loads(b) if type(b) is str else b for b in bodies]
+    docs: dict[str, Any] = dict(zip(rest, zip(rest, bodies, map(itemgetter(1), known),
+                                              strict=True), strict=True))
     if to_load:
         docs.update(backend.get_documents(spec.name, sorted(to_load), pending))
     return docs
@@ -1706,39 +1706,88 @@ def _update_by_int_key(backend: BackendConnection, stmt: ast.Update, plan: _Upda
     head = "" if spec.key_is_id else spec.prefix + "/"
     doc_ids = [f"{head}{key}" for key in keys]  # (spec.document_id, with no tuples)
     docs = _documents_by_id(backend, spec, set(doc_ids), pending, True)
-    names = [name for name, _ in stmt.assignments]
-    name = names[0] if len(names) == 1 else None
+    names = tuple(name for name, _ in stmt.assignments)
     expected_of = pending.expected.get if pending.expected else None
-    run = PatchRun(spec.name, [], [], [], [])  # (a Patch of each made at the commit)
-    ids, sets, expects, seens = run.ids, run.sets, run.expected, run.seen
-    bodies: list[dict[str, Any]] = []
-    before: list[dict[str, Any]] = []
-    for doc_id, key, set_values in zip(doc_ids, keys, zip(*columns[1:], strict=True),
-                                       strict=True):
-        doc = docs.get(doc_id)
-        if doc is None or doc[1] is None:
-            continue
-        body = doc[1]
-        stored = body.get(field)
-        # (``_same`` of an integer and a stored integer: equality)
-        if not ((type(stored) is int and stored == key) or _same(stored, key) or (
-                type(stored) is str and compared_field(spec, field, stored) == key)):
-            continue
-        changes = ({name: set_values[0]} if name is not None
-                   else dict(zip(names, set_values, strict=True)))
-        # a write by key alone of values computed from nothing the transaction read: blind,
-        # as in SQL (unless a session expects the version it loaded)
-        expects.append((expected_of(doc[0]) if expected_of is not None else None) or None)
-        ids.append(doc[0])
-        sets.append(changes)
-        seens.append(doc[2])
-        bodies.append({**body, **changes})
-        before.append(body)
+    stored_docs = list(map(docs.get, doc_ids))
+    made = _patch_columns(spec, field, keys, stored_docs, names, columns[1:], expected_of)
+    if made is None:  # (a document missing, or its key stored as another kind)
+        made = _patch_rows(spec, field, keys, doc_ids, docs, names, columns[1:], expected_of)
+    run, before = made
+    bodies = _patched_bodies(before, names, run.values)
     _check_each(backend, spec, bodies)
     if rows is not None:
         rows += map(RowChange, before, bodies)
     pending.add_patch_run(run, bodies, names)
-    return len(ids)
+    return len(run.ids)
+
+
+_BODY = itemgetter(1)
+
+
+def _patch_columns(spec: CollectionSpec, field: str, keys: Sequence[Any], found: list[Any],
+                   names: tuple[str, ...], columns: Sequence[Sequence[Any]],
+                   expected_of: Callable[[str], str | None] | None
+                   ) -> tuple[PatchRun, list[dict[str, Any]]] | None:
+    """The PATCHes of ``_update_by_int_key`` a column at a time, and the documents they
+    update, when every key's document (``found``: ``(id, body, cv)`` or None, by key) is
+    there and holds its key as that integer: each is then updated (what ``_patch_rows``
+    gives). None otherwise."""
+    if None in found:
+        return None
+    before = list(map(_BODY, found))
+    if None in before:
+        return None
+    stored = list(map(dict.get, before, itertools.repeat(field)))
+    if set(map(type, stored)) != {int} or stored != list(keys):
+        return None
+    ids = list(map(itemgetter(0), found))
+    # a write by key alone of values computed from nothing the transaction read: blind,
+    # as in SQL (unless a session expects the version it loaded)
+    expected: list[str | None] = ([None] * len(ids) if expected_of is None
+                else [expected_of(doc_id) or None for doc_id in ids])
+    return PatchRun(spec.name, ids, names, list(zip(*columns, strict=True)), expected,
+                    list(map(itemgetter(2), found))), before
+
+
+def _patch_rows(spec: CollectionSpec, field: str, keys: Sequence[Any], doc_ids: list[str],
+                docs: dict[str, Any], names: tuple[str, ...], columns: Sequence[Sequence[Any]],
+                expected_of: Callable[[str], str | None] | None
+                ) -> tuple[PatchRun, list[dict[str, Any]]]:
+    """The PATCHes of ``_update_by_int_key``, a key at a time, and the documents they
+    update: each key's document that is there and holds the key (compared as SQLite
+    compares it)."""
+    run = PatchRun(spec.name, [], names, [], [], [])  # (a Patch of each made at the commit)
+    ids, sets, expects, seens = run.ids, run.values, run.expected, run.seen
+    before: list[dict[str, Any]] = []
+    for doc_id, key, set_values in zip(doc_ids, keys, zip(*columns, strict=True),
+                                       strict=True):
+        doc = docs.get(doc_id)
+        if doc is None or doc[1] is None:
+            continue
+        stored = doc[1].get(field)
+        # (``_same`` of an integer and a stored integer: equality)
+        if not ((type(stored) is int and stored == key) or _same(stored, key) or (
+                type(stored) is str and compared_field(spec, field, stored) == key)):
+            continue
+        # a write by key alone of values computed from nothing the transaction read: blind,
+        # as in SQL (unless a session expects the version it loaded)
+        expects.append((expected_of(doc[0]) if expected_of is not None else None) or None)
+        ids.append(doc[0])
+        sets.append(set_values)
+        seens.append(doc[2])
+        before.append(doc[1])
+    return run, before
+
+
+def _patched_bodies(before: list[dict[str, Any]], names: tuple[str, ...],
+                    set_values: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Each document of ``before`` with the fields ``names`` set to its values."""
+    if len(names) == 1:
+        name = names[0]
+        return [{**body, name: value} for body, (value,) in zip(before, set_values,
+                                                                 strict=True)]
+    return [{**body, **dict(zip(names, row, strict=True))}
+            for body, row in zip(before, set_values, strict=True)]
 
 
 def _update_plain_each(backend: BackendConnection, stmt: ast.Update, plan: _UpdatePlan,

@@ -15,7 +15,7 @@ import pytest
 
 from sqla_docstore.backends.embedded.connection import EmbeddedConnection
 from sqla_docstore.backends.embedded.store import EmbeddedStore
-from sqla_docstore.commands import Batch, Command, Delete, Patch, Put
+from sqla_docstore.commands import Batch, Command, CreateRun, Delete, Patch, PatchRun, Put
 from sqla_docstore.errors import ConcurrencyError, DataError
 from sqla_docstore.schema import CollectionSpec, FieldSpec
 
@@ -211,3 +211,65 @@ def test_an_insert_run_with_nul_in_a_late_chunk_applies_nothing(
     with pytest.raises(DataError, match="NUL"):
         batched.submit(Batch(commands), results=False)
     assert _rows(tmp_path / "a.db") == before
+
+
+def _run(ids: list[int], fields: tuple[str, ...], values: list[Any],
+         expected: list[str | None]) -> PatchRun:
+    """A run of PATCHes kept as columns setting ``fields`` of documents ``ids`` to
+    ``values`` (cycled through, a field at a time)."""
+    rows = [tuple(values[(n * len(fields) + f) % len(values)] for f in range(len(fields)))
+            for n in range(len(ids))]
+    return PatchRun("people", [f"people/{i}" for i in ids], fields, rows, expected,
+                    [None] * len(ids))
+
+
+@pytest.mark.parametrize("fields", [("name",), ("name", "n"), ('quo"te',), ("n", "n")])
+@pytest.mark.parametrize("values", [["a", "é\u2028", 'q"\\', ""], list(TRICKY.values())],
+                         ids=["strings", "tricky"])
+@pytest.mark.parametrize("checked", ["none", "all", "some"])
+def test_a_patch_run_kept_as_columns_gives_the_rows_and_replies_of_its_patches(
+    pair: tuple[EmbeddedConnection, EmbeddedConnection], tmp_path: Path,
+    fields: tuple[str, ...], values: list[Any], checked: str,
+) -> None:
+    """A run of PATCHes in ``Batch.created`` (after the batch's commands, before a run of
+    PUTs after it), written by one executemany (or, for a field name JSON escapes or some
+    PATCHes checked and others not, as its PATCHes): the rows and replies of its PATCHes
+    applied one by one."""
+    batched, single = pair
+    cv = dict((i, c) for i, _, c in _rows(tmp_path / "a.db"))  # the same in both stores
+    ids = [3, 1, 4, 9, 5, 2, 6]
+    expected = [cv[f"people/{i}"] if checked == "all" or (checked == "some" and i % 2)
+                else None for i in ids]
+    run = _run(ids, fields, values, expected)
+    first: list[Command] = [Patch("people", "people/7", {"name": "before"})]
+    after = CreateRun("people", ["people/20"], [{"id": 20, "name": "new"}], None)
+    got = batched.submit(Batch(list(first), created=[run, after]))
+    want = _one_by_one(single, [*first, *run.patches(), *after.puts()])
+    assert _replies(got) == _replies(want)
+    assert _rows(tmp_path / "a.db") == _rows(tmp_path / "b.db")
+
+
+def test_a_failed_check_in_a_long_patch_run_applies_nothing(tmp_path: Path) -> None:
+    """A document missing or changed late in a run kept as columns (beyond the 500 documents
+    one look at the stored change vectors reads): nothing of the batch is applied, and the
+    error names the run's first failing document."""
+    store = _store(tmp_path / "long.db")
+    conn = EmbeddedConnection(store)
+    try:
+        conn.submit(Batch([Put("people", f"people/{i}", {"id": i, "name": f"p{i}"}, "")
+                           for i in range(1201)]))
+        before = _rows(tmp_path / "long.db")
+        cv = dict((i, c) for i, _, c in before)
+        ids = list(range(1200))
+        stale = _run(ids, ("name",), ["x"], [cv[f"people/{i}"] for i in ids])
+        stale.expected[1100], stale.expected[700] = "A:1-stale", "A:2-stale"
+        with pytest.raises(ConcurrencyError) as info:
+            conn.submit(Batch([Patch("people", "people/1200", {"n": 1})], created=[stale]))
+        assert info.value.stale == ("people/700",)
+        gone = _run([5, *range(1000, 1300)], ("name",), [1.5], [None] * 301)  # 1201 on: none
+        with pytest.raises(ConcurrencyError) as info:
+            conn.submit(Batch([], created=[gone]))
+        assert info.value.stale == ("people/1201",)
+        assert _rows(tmp_path / "long.db") == before
+    finally:
+        conn.close()

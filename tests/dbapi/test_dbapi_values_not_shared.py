@@ -66,3 +66,30 @@ def test_a_pending_row_loaded_by_key_is_a_copy(docs: dbapi.Connection) -> None:
     assert _all(docs) == [(7, {"a": [1]})]
     docs.commit()
     assert _all(docs) == [(7, {"a": [1]})]
+
+
+@pytest.mark.parametrize("written", [False, True])
+def test_a_fetched_value_changed_in_place_changes_no_later_update_by_key(
+    docs: dbapi.Connection, written: bool
+) -> None:
+    """Rows read (in a transaction that has written or not: the bodies read are then noted
+    parsed) whose JSON value the caller changes in place, then an UPDATE by key of another
+    field of their documents: the stored values, as SQLite keeps them."""
+    cur = docs.cursor()
+    cur.executemany("INSERT INTO docs (id, j, n) VALUES (?, ?, ?)",
+                    [(i, {"a": [i]} if i % 2 else "plain", i) for i in range(1, 21)])
+    docs.commit()
+    if written:
+        cur.execute("UPDATE docs SET n = ? WHERE id = ?", (0, 20))
+    cur.execute("SELECT id, j, n FROM docs WHERE id BETWEEN ? AND ? ORDER BY id", (1, 19))
+    rows = cur.fetchall()
+    for row in rows:
+        if isinstance(row[1], dict):
+            row[1]["a"].append("changed")
+    cur.executemany("UPDATE docs SET n = ? WHERE id = ?", [(-row[0], row[0]) for row in rows])
+    cur.execute("SELECT id, j, n FROM docs ORDER BY id")
+    want = [(i, {"a": [i]} if i % 2 else "plain", -i if i < 20 else (0 if written else 20))
+            for i in range(1, 21)]
+    assert cur.fetchall() == want
+    docs.commit()
+    assert [tuple(r) for r in _all(docs)] == [w[:2] for w in want]

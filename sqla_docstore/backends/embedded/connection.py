@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import sqlite3
 from collections import Counter
@@ -10,7 +11,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from functools import lru_cache
 from json import dumps as json_dumps
-from operator import attrgetter, itemgetter
+from operator import attrgetter, is_not, itemgetter
 from typing import Any, NamedTuple, TypeGuard, cast
 
 from ... import rowexpr, values
@@ -21,8 +22,10 @@ from ...commands import (
     CreateRun,
     Delete,
     Patch,
+    PatchRun,
     Put,
     Recompute,
+    run_commands,
 )
 from ...errors import (
     ConcurrencyError,
@@ -81,6 +84,7 @@ class EmbeddedConnection:
     #: is written as it is
     stores_json_text = True
     takes_create_runs = True  # (Batch.created: applied after the batch's commands)
+    takes_patch_runs = True  # (the same, runs of PATCHes: _patch_columns)
 
     def __init__(self, store: EmbeddedStore, *, infer_schemas: bool = False) -> None:
         self.store = store
@@ -744,7 +748,8 @@ class EmbeddedConnection:
             return batch
         if batch.created:  # (each PUT made: the collections' schemas say what is stored)
             batch = replace(batch, commands=[*batch.commands, *(
-                put for run in batch.created for put in run.puts())], created=[])
+                command for run in batch.created for command in run_commands(run))],
+                created=[])
         specs = {c: used.get(c) or self.spec(c) for c in {
             getattr(cmd, "collection", "") for cmd in batch.commands if isinstance(cmd, Put)}}
         if not any(s.key_is_id for s in specs.values()):
@@ -1111,8 +1116,11 @@ def _apply(
             results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified, recompute))
         i += 1
     for created in batch.created:  # (after the commands: the runs follow them)
-        etag = _insert_created(conn, store, created, etag, modified,
-                               results if want_results else None)
+        if isinstance(created, PatchRun):
+            etag = _patch_columns(conn, store, created, etag, modified, results)
+        else:
+            etag = _insert_created(conn, store, created, etag, modified,
+                                   results if want_results else None)
         reserved += len(created.ids)
     if etag != reserved:  # a change vector would be given twice: nothing is applied
         raise InternalError(f"the batch used etags up to {etag}, {reserved} were reserved")
@@ -1384,6 +1392,52 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
     return etag + len(patches)
 
 
+def _patch_columns(conn: sqlite3.Connection, store: EmbeddedStore, run: PatchRun, etag: int,
+                   modified: str, results: list[dict[str, Any]]) -> int:
+    """``_patch_run`` of the PATCHes of a run kept as columns, no PATCH made: one
+    executemany of ``_patch_sql``'s UPDATE over the run, its rows made as SQLite takes them
+    (json_set of each field; the values set bound as they are when all are strings, else as
+    their JSON texts), each checking the change vector expected if every PATCH expects one.
+    If a document is missing or changed, the run's updates are taken back and
+    ``_refuse_patches`` of its PATCHes says which one fails first. A run of another shape
+    (a field name json_set's path can't name, some PATCHes checked and others not) is made
+    into PATCHes (``_patch_run``)."""
+    ids, count = run.ids, len(run.ids)
+    fields = run.fields
+    unchecked = run.expected.count(None)
+    if not count or not fields or not all(map(_plain_key, fields)) or (
+            unchecked not in (0, count)):
+        return _patch_run(conn, store, run.patches(), etag, modified, results) if count \
+            else etag
+    table = _table(store, conn, run.collection)
+    cvs = list(map(_cv_template(store).format, range(etag + 1, etag + count + 1)))
+    flat = (list(map(itemgetter(0), run.values)) if len(fields) == 1
+            else list(itertools.chain.from_iterable(run.values)))
+    raw = _strings(flat)
+    texts = flat if raw else values.dumps_each(flat)  # (values.dumps of each, one pass)
+    width = len(fields)
+    columns: list[Any] = []
+    for n, name in enumerate(fields):
+        columns += (itertools.repeat(_key_path(name)), texts if width == 1 else texts[n::width])
+    columns += (cvs, itertools.repeat(modified), ids)
+    if not unchecked:
+        columns.append(run.expected)
+    changes = conn.total_changes
+    conn.execute("SAVEPOINT patch_run")
+    # (the rows made as SQLite binds them: the repeated columns never end, ``ids`` does)
+    conn.executemany(_patch_sql(table, len(fields), 0, not unchecked, raw),
+                     zip(*columns, strict=False))
+    if conn.total_changes - changes != count:  # one row per PATCH, or a failed check
+        conn.execute("ROLLBACK TO patch_run")
+        patches = run.patches()
+        for start in range(0, count, 500):
+            _refuse_patches(conn, table, patches[start:start + 500], last=start + 500 >= count)
+    conn.execute("RELEASE patch_run")
+    results += [{"Id": doc_id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
+                 "PatchStatus": "Patched"} for doc_id, cv in zip(ids, cvs, strict=True)]
+    return etag + count
+
+
 def _one_shape(patches: list[Patch]) -> tuple[int, int, bool] | None:
     """The shape of the UPDATE of every PATCH (``_patch_sql``'s arguments) when they all
     set the same fields in the same order, remove none, and all or none check a change
@@ -1431,15 +1485,18 @@ def _rows_by_shape(patches: list[Patch], texts: list[str], cvs: list[str],
     return by_shape
 
 
-def _refuse_patches(conn: sqlite3.Connection, table: str, patches: list[Patch]) -> None:
-    """The error of the first PATCH whose document is missing or not the version expected."""
+def _refuse_patches(conn: sqlite3.Connection, table: str, patches: list[Patch],
+                    last: bool = True) -> None:
+    """The error of the first PATCH whose document is missing or not the version expected
+    (``last``: if none is, an InternalError; else none is raised: later PATCHes are)."""
     marks = ", ".join("?" * len(patches))
     stored = dict(conn.execute(f"SELECT id, cv FROM {table} WHERE id IN ({marks})",
                                [p.id for p in patches]))
     for cmd in patches:
         found = stored.get(cmd.id)
         _check_expected(cmd, None if found is None else (None, found))
-    raise InternalError(f"a PATCH of {table} changed no row, yet every check passes")
+    if last:
+        raise InternalError(f"a PATCH of {table} changed no row, yet every check passes")
 
 
 def _plain_key(key: str) -> bool:
@@ -1692,19 +1749,27 @@ def _rows_each(plan: SqlPlan, rows: list[tuple[Any, ...]],
 
 def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
                 pending: PendingBatch | None) -> list[tuple[Any, ...]]:
-    """Rows of fields of one document each. The documents read are noted in ``pending`` as
-    their JSON texts (see PendingBatch.note_read), so the parsed bodies die young; in tuples,
-    which the garbage collector stops tracking on its first pass (lists of the same strings
-    would be traversed again by every collection of their generation)."""
+    """Rows of fields of one document each. The documents read are noted in ``pending`` (see
+    PendingBatch.note_read) as their JSON texts, so the parsed bodies die young; in a
+    transaction that has written, which may well write what it reads (an UPDATE by key
+    takes the body read), as the parsed bodies when none of them holds an object or array
+    (a body the garbage collector does not track: nothing in it is shared with the rows
+    given out, which a caller may change). In tuples, which the garbage collector stops
+    tracking on its first pass (lists of the same strings would be traversed again by every
+    collection of their generation)."""
     slot, id_slot, cv_slot = plan.documents[0]
     names = tuple(c.name for c in plan.columns)
     texts = list(map(itemgetter(slot), rows))
-    out = _picked(names, values.loads_all(texts)) if rows else []
+    docs = values.loads_all(texts) if rows else None
+    out = _picked(names, docs) if rows else []
     if out is None:
         out = _picked_each(names, texts)
     if pending is not None and rows:
+        kept: list[Any] = texts
+        if pending and docs is not None and not any(map(gc.is_tracked, docs)):
+            kept = docs  # (parsed once: each a dict of plain values, in no row given out)
         # stored documents only, not pending ones (no change vector; see rows_for_write)
-        pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(texts),
+        pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(kept),
                           tuple(map(itemgetter(cv_slot), rows)))
     return out
 
@@ -1774,16 +1839,17 @@ def _with_pending(rows: list[tuple[Any, ...]], document: tuple[int, int, int],
     """Stored rows with the body of each document ``docs`` holds (the pending states) in
     place of the stored one, as its JSON text, and no change vector (``_run_aside``)."""
     body_slot, id_slot, cv_slot = document
-    if docs.keys().isdisjoint(map(itemgetter(id_slot), rows)):
+    ids = list(map(itemgetter(id_slot), rows))
+    if docs.keys().isdisjoint(ids):
         return rows
+    states: list[Any] = list(map(docs.get, ids))
     out = list(rows)
-    for n, row in enumerate(rows):
-        state = docs.get(row[id_slot])
-        if state is not None:
-            cells = list(row)
-            cells[body_slot] = values.dumps(body_of(state))
-            cells[cv_slot] = None
-            out[n] = tuple(cells)
+    # (the rows of pending documents, found in C loops: the others are most of them)
+    for n in itertools.compress(range(len(ids)), map(is_not, states, itertools.repeat(None))):
+        cells = list(rows[n])
+        cells[body_slot] = values.dumps(body_of(states[n]))
+        cells[cv_slot] = None
+        out[n] = tuple(cells)
     return out
 
 
