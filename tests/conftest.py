@@ -211,6 +211,29 @@ def rows() -> Callable[..., list[Any]]:
 
 
 @pytest.fixture
+def raw_and_sqlite(engine: Engine) -> Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]:
+    """``raw_and_sqlite(ddl, run)``: ``run(conn)`` on the engine's DB-API connection and on
+    stdlib sqlite3 (the oracle), each after ``ddl``; returns (the store's, SQLite's)."""
+
+    def both(ddl: str, run: Callable[[Any], Any]) -> tuple[Any, Any]:
+        oracle = sqlite3.connect(":memory:")
+        try:
+            oracle.execute(ddl)
+            expected = run(oracle)
+        finally:
+            oracle.close()
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute(ddl)
+            raw.commit()
+            return run(raw), expected
+        finally:
+            raw.close()
+
+    return both
+
+
+@pytest.fixture
 def sql_rows() -> Callable[[Engine, str], list[tuple[Any, ...]]]:
     """``sql_rows(engine, sql)``: a text query's rows as tuples, on a connection of its own."""
     return _sql_rows

@@ -5,11 +5,8 @@ backends, against sqlite3."""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Callable
 from typing import Any
-
-import pytest
-from sqlalchemy import Engine
 
 DDL = "CREATE TABLE t (id INTEGER PRIMARY KEY, a, b)"
 INSERT = "INSERT INTO t (id, a, b) VALUES (?, ?, ?)"
@@ -44,25 +41,9 @@ def _run(conn: Any) -> list[Any]:
     return seen
 
 
-@pytest.fixture
-def expected() -> list[Any]:
-    conn = sqlite3.connect(":memory:")
-    conn.execute(DDL)
-    try:
-        return _run(conn)
-    finally:
-        conn.close()
-
-
 def test_select_distinct_tells_rows_apart_by_their_sql_values(
-        engine: Engine, expected: list[Any]) -> None:
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().execute(DDL)
-        raw.commit()
-        got = _run(raw)
-    finally:
-        raw.close()
+        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]) -> None:
+    got, expected = raw_and_sqlite(DDL, _run)
     assert got == expected
     assert expected[0] == [(6,)]  # 2 (2.0), 0 (0.0), '2', NULL, 3, 1.5
 
@@ -101,18 +82,8 @@ def _run_grouped(conn: Any) -> list[Any]:
 
 
 def test_distinct_over_a_grouped_select_tells_rows_apart_by_their_sql_values(
-        engine: Engine) -> None:
-    oracle = sqlite3.connect(":memory:")
-    oracle.execute(DDL)
-    raw = engine.raw_connection()
-    try:
-        expected = _run_grouped(oracle)
-        raw.cursor().execute(DDL)
-        raw.commit()
-        got = _run_grouped(raw)
-    finally:
-        raw.close()
-        oracle.close()
+        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]) -> None:
+    got, expected = raw_and_sqlite(DDL, _run_grouped)
     assert got == expected
     assert len(expected[0]) == 9  # 2 (2.0), 0 (0.0), '2', NULL, 1 (1.0), 10, 'x', '10', 9
 
@@ -144,19 +115,9 @@ def _run_exact(conn: Any) -> list[Any]:
 
 
 def test_distinct_and_grouped_selects_give_the_fields_stored_numbers_exactly(
-        engine: Engine) -> None:
+        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]) -> None:
     # a grouped select's fields were read as json_quote of their values, which writes a real
     # with 15 digits: 0.1 + 0.2 came back as 0.3, 2.0**53 as 9007199254740990.0
-    oracle = sqlite3.connect(":memory:")
-    oracle.execute(DDL)
-    raw = engine.raw_connection()
-    try:
-        expected = _run_exact(oracle)
-        raw.cursor().execute(DDL)
-        raw.commit()
-        got = _run_exact(raw)
-    finally:
-        raw.close()
-        oracle.close()
+    got, expected = raw_and_sqlite(DDL, _run_exact)
     assert got == expected
     assert ("float", 0.1 + 0.2) in expected[0][1]

@@ -5,11 +5,8 @@ both backends, against sqlite3."""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Callable
 from typing import Any
-
-import pytest
-from sqlalchemy import Engine
 
 DDL = "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, s VARCHAR(10))"
 INSERT = "INSERT INTO t (id, a, s) VALUES (?, ?, ?)"
@@ -43,22 +40,7 @@ def _run(conn: Any) -> list[Any]:
     return seen
 
 
-@pytest.fixture
-def expected() -> list[Any]:
-    conn = sqlite3.connect(":memory:")
-    conn.execute(DDL)
-    try:
-        return _run(conn)
-    finally:
-        conn.close()
-
-
 def test_nulls_first_and_last_order_a_distinct_or_grouped_label(
-        engine: Engine, expected: list[Any]) -> None:
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().execute(DDL)
-        raw.commit()
-        assert _run(raw) == expected
-    finally:
-        raw.close()
+        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]) -> None:
+    got, expected = raw_and_sqlite(DDL, _run)
+    assert got == expected

@@ -8,7 +8,7 @@ against sqlite3."""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -50,24 +50,10 @@ def _run(conn: Any) -> list[Any]:
     return seen
 
 
-@pytest.fixture
-def expected() -> list[Any]:
-    conn = sqlite3.connect(":memory:")
-    conn.execute(DDL)
-    try:
-        return _run(conn)
-    finally:
-        conn.close()
-
-
-def test_exact_sums_compare_and_sort_as_numbers(engine: Engine, expected: list[Any]) -> None:
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().execute(DDL)
-        raw.commit()
-        assert _run(raw) == expected
-    finally:
-        raw.close()
+def test_exact_sums_compare_and_sort_as_numbers(
+        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]) -> None:
+    got, expected = raw_and_sqlite(DDL, _run)
+    assert got == expected
 
 
 WIDE = [(1, 1, Decimal("1E+30")), (2, 1, Decimal("0.01")), (3, 2, Decimal("1"))]

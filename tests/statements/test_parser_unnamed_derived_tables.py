@@ -4,11 +4,8 @@ against sqlite3."""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Callable
 from typing import Any
-
-import pytest
-from sqlalchemy import Engine
 
 DDL = "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, s VARCHAR(10))"
 ROWS = [(1, 2, "a"), (2, None, None), (3, 2, "b"), (4, 10, "a")]
@@ -34,22 +31,7 @@ def _run(conn: Any) -> list[Any]:
     return seen
 
 
-@pytest.fixture
-def expected() -> list[Any]:
-    conn = sqlite3.connect(":memory:")
-    conn.execute(DDL)
-    try:
-        return _run(conn)
-    finally:
-        conn.close()
-
-
 def test_a_derived_table_without_an_alias_is_read_as_in_sqlite(
-        engine: Engine, expected: list[Any]) -> None:
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().execute(DDL)
-        raw.commit()
-        assert _run(raw) == expected
-    finally:
-        raw.close()
+        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]) -> None:
+    got, expected = raw_and_sqlite(DDL, _run)
+    assert got == expected
