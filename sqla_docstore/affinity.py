@@ -155,14 +155,9 @@ def stored_blob(value: Any) -> Any:
 
 def compared_numeric(value: Any) -> Any:
     """A value (of no affinity) compared with an INTEGER, REAL or NUMERIC column: SQLite's
-    NUMERIC affinity applied to it (``'3'`` is 3, ``'2.5'`` 2.5, ``True`` 1)."""
-    kind = type(value)
-    if kind is str:
-        number = numeric_text(value)
-        return value if number is None else number
-    if kind is bool:
-        return int(value)
-    return value
+    NUMERIC affinity applied to it (``'3'`` is 3, ``'2.5'`` 2.5, ``True`` 1): as stored, but
+    a real stays a real (2.0 compares equal to 2 as it is)."""
+    return value if type(value) is float else stored_numeric(value)
 
 
 def compared_boolean(value: Any) -> Any:
