@@ -65,4 +65,4 @@ def infer_spec(name: str, bodies: Iterable[dict[str, Any]]) -> CollectionSpec:
     # (a field only ever null: its type unknown, no JSON column, where null would be a value)
     fields += [FieldSpec(n, _merged(k) if k else UNTYPED, nullable=present.get(n, 0) < count)
                for n, k in kinds.items()]
-    return CollectionSpec(name, tuple(fields), primary_key=(key,), key_is_id=True)
+    return CollectionSpec(name, tuple(fields), primary_key=(key,), key_is_id=True, inferred=True)

@@ -230,6 +230,9 @@ class CollectionSpec:
     #: the schema of a schema's table (the collection is then ``schema.table``); None for the
     #: default schema, whose table names may hold dots too
     schema: str | None = None
+    #: inferred from the documents of a collection nobody declared (``inference``): its
+    #: fields' order is the documents', no declaration's (not kept in the JSON form)
+    inferred: bool = field(default=False, compare=False)
 
     @cached_property
     def prefix(self) -> str:

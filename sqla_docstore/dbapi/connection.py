@@ -17,7 +17,7 @@ from ..statements import ast
 from ..statements.prepared import Prepared, prepare
 from ..statements.prepared import StatementKind as Kind
 from ..values import to_json
-from . import compared, decimals, executor, gc_pause, params, upsert, views
+from . import compared, decimals, executor, gc_pause, insert_columns, params, upsert, views
 from .foreign_keys import ForeignKeys
 
 
@@ -585,6 +585,8 @@ class Cursor:
         token = backend.schema_token()
         stmt = views.expand(backend, prep.stmt)
         kind = prep.kind
+        if kind is Kind.INSERT:  # (without a column list: the table's own)
+            stmt = insert_columns.with_columns(backend, stmt)
         if kind in compared.KINDS:  # values compared with columns, by their affinity
             stmt, param_sets = compared.converted(backend, stmt, param_sets)
         pending = conn.pending

@@ -50,6 +50,7 @@ from ..schema import CollectionSpec
 from ..statements import ast
 from ..statements.prepared import prepared
 from ..values import JSON_NULL
+from . import insert_columns
 from .params import Positional
 
 
@@ -811,6 +812,8 @@ def _insert_from_select(
         selected.rows = _with_json_nulls(selected.rows, json_at, len(columns))
         selected.columns = selected.columns[:len(columns)]
     if selected.columns and len(selected.columns) != len(columns):
+        if stmt.implicit_columns:  # (its SELECT's width was not known before it ran)
+            raise insert_columns.wrong_width(stmt.table, len(columns), len(selected.columns))
         raise ProgrammingError(f"INSERT INTO {stmt.table} names {len(columns)} columns but "
                                f"its SELECT returns {len(selected.columns)}")
     if not selected.rows:

@@ -340,6 +340,8 @@ class Insert:
     on_conflict: tuple[OnConflict, ...] = ()
     #: ``INSERT OR IGNORE`` / ``INSERT OR REPLACE`` (``REPLACE INTO``); None: SQLite's ABORT
     resolution: ConflictResolution | None = None
+    #: ``columns`` are the table's own, the INSERT named none (``dbapi.insert_columns``)
+    implicit_columns: bool = False
 
 
 class ConflictResolution(Enum):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from ..errors import NotSupportedError, ProgrammingError
+from ..errors import NotSupportedError, OperationalError, ProgrammingError
 from ..schema import (
     UNTYPED,
     CollectionSpec,
@@ -1272,9 +1272,11 @@ class _Parser:
                 return ast.Insert(table, tuple(columns), (), self.returning(), select=select,
                                   on_conflict=upsert)
             self.expect_kw("values")
-            rows = [self.values_row(len(columns))]
+            rows = [self.values_row(len(columns) or None)]
             while self.accept_op(","):
-                rows.append(self.values_row(len(columns)))
+                # without a column list, the table's columns are resolved by the executor
+                # (``dbapi.insert_columns``): the rows need only agree with the first
+                rows.append(self.values_row(len(columns) or len(rows[0]), bool(columns)))
             values = list(rows[0])
             upsert = self.upsert_clauses()
             return ast.Insert(table, tuple(columns), tuple(values), self.returning(),
@@ -1325,11 +1327,16 @@ class _Parser:
             self.unsupported(f"{self.tok.value.upper()} in an ON CONFLICT target")
         return name
 
-    def values_row(self, width: int) -> tuple[ast.Expr, ...]:
+    def values_row(self, width: int | None, named: bool = True) -> tuple[ast.Expr, ...]:
+        """A row of VALUES of ``width`` values (None: any); ``named``: the INSERT names its
+        columns (else a row of another width than the first is SQLite's error)."""
         self.expect_op("(")
         values = self.expr_list()
         self.expect_op(")")
-        if len(values) != width:
+        if width is not None and len(values) != width:
+            if not named:
+                raise OperationalError("all VALUES must have the same number of terms: "
+                                       f"{self.text!r}")
             self.error("INSERT has a different number of columns and values")
         return values
 
