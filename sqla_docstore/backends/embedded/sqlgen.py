@@ -392,11 +392,12 @@ class SqlGenerator:
                                            positions=True)
         scope = self._from_scope(stmt.from_, parent)
         cols: list[str] = []
+        names = iter(_labels(stmt))
         for col in stmt.columns:
             if isinstance(col.expr, ast.Star):
                 cols += self._star_values(col.expr, scope, json_text)
                 continue
-            label = col.alias or _default_label(col.expr)
+            label = next(names)
             text = self._json_field_text(col.expr, scope) if json_text else None
             cols.append(f"{text or self.expr(col.expr, scope)} AS {quote(label)}")
         return self._select_tail(stmt, scope, cols,
@@ -1348,9 +1349,27 @@ def _json_labels(stmt: ast.SelectLike) -> frozenset[str]:
 
 
 def _labels(stmt: ast.SelectLike) -> list[str]:
+    """The names of a query's result columns (its first member's, for a compound), a
+    repeated name made unique as SQLite names a derived table's columns (``max``, ``max:1``),
+    so ``SELECT * FROM (SELECT max(a), max(b) ...)`` reads both; ``*`` columns are not
+    counted."""
     while isinstance(stmt, ast.Compound):
         stmt = stmt.selects[0]
-    return [c.alias or _default_label(c.expr) for c in stmt.columns]
+    names = [c.alias or _default_label(c.expr) for c in stmt.columns
+             if not isinstance(c.expr, ast.Star)]
+    if any(isinstance(c.expr, ast.Star) for c in stmt.columns) or len(set(names)) == len(names):
+        return names
+    taken = set(names)
+    out: list[str] = []
+    for name in names:
+        if name in out:
+            k = 1
+            while f"{name}:{k}" in taken:
+                k += 1
+            name = f"{name}:{k}"
+            taken.add(name)
+        out.append(name)
+    return out
 
 
 _ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "&", "|", "<<", ">>"})
