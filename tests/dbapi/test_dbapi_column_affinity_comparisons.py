@@ -8,7 +8,9 @@ committed and pending rows."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, exc
+
+from sqla_docstore.errors import DataError
 
 _QUERIES = [
     "SELECT a.id, b.id FROM a JOIN b ON a.s = b.n ORDER BY 1, 2",
@@ -47,3 +49,24 @@ def test_columns_of_different_affinity_compare_as_in_sqlite(
             found.append([conn.exec_driver_sql(sql).all() for sql in _QUERIES])
             conn.rollback()
     assert found[0] == found[1]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT a.id, b.id FROM a JOIN b ON a.s = b.n",
+    "SELECT a.id, b.id FROM a JOIN b ON b.n IN (a.s)",
+    "SELECT a.id, b.id FROM a JOIN b ON a.s IS NOT b.n",
+    "SELECT b.id FROM b WHERE n BETWEEN (SELECT s FROM a WHERE id = 1) AND 2e21",
+])
+def test_a_wide_number_compared_with_a_converted_value_is_refused(engine: Engine,
+                                                                  sql: str) -> None:
+    # SQLite compares the converted text as a double: 2**70 + 1 would match '2**70'
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE a (id INTEGER PRIMARY KEY, s TEXT)")
+        conn.exec_driver_sql("CREATE TABLE b (id INTEGER PRIMARY KEY, n INTEGER)")
+        conn.exec_driver_sql("INSERT INTO a (s) VALUES (?)", (str(2**70),))
+        conn.exec_driver_sql("INSERT INTO b (n) VALUES (?)", (2**70 + 1,))
+        conn.commit()
+        with pytest.raises(exc.DBAPIError) as caught:
+            conn.exec_driver_sql(sql).all()
+    assert isinstance(caught.value.orig, DataError)
+    assert "n" in str(caught.value.orig)

@@ -753,6 +753,9 @@ class SqlGenerator:
 
     def _x_Binary(self, e: ast.Binary, scope: _Scope, index: bool) -> str:
         if e.op in _COMPARISONS:
+            if _affined(e.left) or _affined(e.right):
+                return f"({self._facing_affined(e.left, scope)} {e.op} " \
+                       f"{self._facing_affined(e.right, scope)})"
             exact = self._exact_compare(e, scope, index)
             if exact is not None:
                 return exact
@@ -767,7 +770,16 @@ class SqlGenerator:
             left, right = self.expr(e.left, scope, index), self.expr(e.right, scope, index)
         return f"({left} {op} {right})"
 
-    def _operand(self, e: ast.Expr, scope: _Scope, op: str) -> str:
+    def _facing_affined(self, e: ast.Expr, scope: _Scope) -> str:
+        """An operand compared with a value an affinity converts (``docstore_affinity``,
+        dbapi.compared), which SQLite compares as a double: a field holding a wide number
+        makes the statement fail with DataError rather than match approximately."""
+        if _affined(e):
+            return self.expr(e, scope)
+        return self._operand(e, scope, "", "a comparison with a converted value of")
+
+    def _operand(self, e: ast.Expr, scope: _Scope, op: str,
+                 construct: str | None = None) -> str:
         """An arithmetic operand; a field holding a wide number (values.py) makes the statement
         fail with DataError rather than compute with its approximation."""
         sql = self.expr(e, scope)
@@ -775,7 +787,7 @@ class SqlGenerator:
         if target is None:
             return sql
         raw, wide = self._raw_and_wide(target)
-        what = self.bind("literal", f"arithmetic ({op}) on {target[1]}")
+        what = self.bind("literal", f"{construct or f'arithmetic ({op}) on'} {target[1]}")
         return f"(CASE WHEN {wide} THEN docstore_check_exact({raw}, {what}) * 0 + {sql} " \
                f"ELSE {sql} END)"
 
@@ -861,7 +873,8 @@ class SqlGenerator:
         return sql + ")"
 
     def _x_InList(self, e: ast.InList, scope: _Scope, index: bool) -> str:
-        left = self.expr(e.expr, scope, index)
+        left = self._facing_affined(e.expr, scope) if any(map(_affined, e.items)) else (
+            self.expr(e.expr, scope, index))
         neg = "NOT " if e.negated else ""
         items = e.items
         if len(items) == 1 and isinstance(items[0], ast.Param) and (
@@ -932,6 +945,9 @@ class SqlGenerator:
 
     def _x_IsDistinct(self, e: ast.IsDistinct, scope: _Scope, index: bool) -> str:
         op = "IS" if e.negated else "IS NOT"
+        if _affined(e.left) or _affined(e.right):
+            return f"({self._facing_affined(e.left, scope)} {op} " \
+                   f"{self._facing_affined(e.right, scope)})"
         plain = f"({self.expr(e.left, scope, index)} {op} {self.expr(e.right, scope, index)})"
         exact = self._exact_terms(e.left, e.right, scope, index)
         if exact is None:
@@ -1346,6 +1362,11 @@ def _json_labels(stmt: ast.SelectLike) -> frozenset[str]:
         stmt = stmt.selects[0]
     return frozenset(c.alias or _default_label(c.expr) for c in stmt.columns
                      if json_text(c.expr))
+
+
+def _affined(e: ast.Expr) -> bool:
+    """An operand an affinity converts for a comparison (dbapi.compared)."""
+    return isinstance(e, ast.Func) and e.name == SQL_COMPARED
 
 
 def _labels(stmt: ast.SelectLike) -> list[str]:
