@@ -18,19 +18,14 @@ from sqlalchemy.sql import compiler, operators, sqltypes
 from sqlalchemy.sql.elements import (
     BinaryExpression,
     BindParameter,
-    ColumnClause,
-    ExpressionClauseList,
     TextClause,
-    Tuple,
     UnaryExpression,
 )
-from sqlalchemy.sql.type_api import TypeDecorator
 
 from ..errors import Error
 from ..schema import CollectionSpec, qualified
 from ..statements import ast
 from ..statements.parser import CLAUSE_WORDS, parse
-from .types import affinity_types
 
 
 class _EscapeAny(dict[str, str]):
@@ -45,74 +40,6 @@ class _EscapeAny(dict[str, str]):
 #: EXTRACT fields and their strftime() codes (as SQLite computes them).
 _EXTRACT_FIELDS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M",
                    "second": "%S", "doy": "%j", "dow": "%w", "week": "%W", "epoch": "%s"}
-
-
-#: operators whose operands SQLite compares under a column's affinity
-_COMPARISONS = frozenset({
-    operators.eq, operators.ne, operators.lt, operators.le, operators.gt, operators.ge,
-    operators.in_op, operators.not_in_op, operators.is_distinct_from,
-    operators.is_not_distinct_from})
-
-
-#: ``column BETWEEN ? AND ?``: each bound compared with the column, as by <= and >=
-_BETWEENS = frozenset({operators.between_op, operators.not_between_op})
-
-
-def _bounds_with_affinity(binary: Any) -> Any:
-    """``column BETWEEN low AND high`` with each bound bound as the column's affinity type
-    when it was bound as another kind (``Integer.between("1", "5")`` finds 1 to 5)."""
-    bounds = binary.right
-    if not isinstance(bounds, ExpressionClauseList):
-        return binary
-    typed = [_pair_with_affinity(binary.left, bound)[1] for bound in bounds.clauses]
-    if all(new is old for new, old in zip(typed, bounds.clauses, strict=True)):
-        return binary
-    binary = binary._clone()
-    binary.right = bounds._clone()
-    binary.right.clauses = tuple(typed)
-    return binary
-
-
-def _with_affinity(binary: Any) -> Any:
-    """``column OP value`` with the value bound as the column's type when it was bound as
-    another (SQLAlchemy types ``Integer == "5"``'s value as a String): SQLite compares it
-    under the column's affinity (finding 5; ``String == 5`` finds '5'), which the column's
-    affinity type converts it to (dialect.types). Other comparisons are returned as they
-    are."""
-    left, right = binary.left, binary.right
-    if isinstance(left, Tuple) and isinstance(right, Tuple) and (
-            len(left.clauses) == len(right.clauses)):  # (a, b) = (?, ?): each pair
-        pairs = [_pair_with_affinity(a, b) for a, b in zip(left.clauses, right.clauses,
-                                                           strict=True)]
-        if all(a is a0 and b is b0 for (a, b), a0, b0 in zip(
-                pairs, left.clauses, right.clauses, strict=True)):
-            return binary
-        binary = binary._clone()
-        binary.left = Tuple(*(a for a, _ in pairs))
-        binary.right = Tuple(*(b for _, b in pairs))
-        return binary
-    new_left, new_right = _pair_with_affinity(left, right)
-    if new_left is left and new_right is right:
-        return binary
-    binary = binary._clone()
-    binary.left, binary.right = new_left, new_right
-    return binary
-
-
-def _pair_with_affinity(left: Any, right: Any) -> tuple[Any, Any]:
-    """``(left, right)``, the one that is a value bound as another kind than the column
-    the other is bound as that column's affinity type."""
-    for column, value in ((left, right), (right, left)):
-        kind = getattr(column, "type", None)
-        if (isinstance(column, ColumnClause) and kind is not None and not column.is_literal
-                and getattr(column, "table", None) is not None
-                and kind._type_affinity in affinity_types
-                and not isinstance(kind, (sqltypes.Enum, TypeDecorator))
-                and isinstance(value, BindParameter)
-                and value.type._type_affinity is not kind._type_affinity):
-            typed = value._with_binary_element_type(affinity_types[kind._type_affinity])
-            return (typed, right) if value is left else (left, typed)
-    return left, right
 
 
 class DocstoreIdentifierPreparer(compiler.IdentifierPreparer):
@@ -238,13 +165,6 @@ class DocstoreCompiler(compiler.SQLCompiler):
 
     def visit_sequence(self, sequence: Any, *args: Any, **kw: Any) -> str:
         raise exc.CompileError("sequences are not supported by sqla_docstore (ids come from HiLo)")
-
-    def visit_binary(self, binary: Any, *args: Any, **kw: Any) -> Any:
-        if binary.operator in _COMPARISONS:
-            binary = _with_affinity(binary)
-        elif binary.operator in _BETWEENS:
-            binary = _bounds_with_affinity(binary)
-        return super().visit_binary(binary, *args, **kw)
 
     def visit_truediv_binary(self, binary: Any, operator: Any, **kw: Any) -> str:
         # SQL "/" on two integers is integer division; Python's "/" asks for true division.

@@ -14,10 +14,6 @@ from sqlalchemy.sql.elements import Null
 from sqlalchemy.types import TypeEngine
 
 from .. import values
-from ..affinity import NUMBER_TEXT as _NUMBER_TEXT
-from ..affinity import integer_affinity as _integer_affinity
-from ..affinity import numeric_text as _numeric_text
-from ..affinity import text_affinity as _text_affinity
 from ..values import JSON_NULL
 
 # Bind values need no conversion here: the DB-API stores datetime, Decimal, UUID, bytes and
@@ -98,10 +94,6 @@ class DocstoreInterval(
 
 
 class DocstoreNumeric(sqltypes.Numeric):
-    def bind_processor(self, dialect: Dialect) -> Any:
-        # a numeric text is stored as the number, as SQLite's NUMERIC affinity stores it
-        return _numeric_affinity
-
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         if self.asdecimal:
             scale = self.scale
@@ -132,33 +124,7 @@ class DocstoreNumeric(sqltypes.Numeric):
         return to_float
 
 
-# ------------------------------------------------------------------------ bound values
-# SQLite converts a value bound for a typed column by the column's affinity, when it is stored
-# and when it is compared with the column (``Integer == "5"`` finds 5, ``String == 5`` finds
-# '5'); SQLAlchemy's SQLite dialect leaves that to SQLite. The store compares values as given,
-# so the column types below convert a value written to a column, and a value compared with a
-# column as another kind is bound as the column's type (the compiler does it), as SQLite's
-# affinity would convert it.
-
-def _real_affinity(value: Any) -> Any:
-    kind = type(value)
-    if kind is float or value is None:
-        return value
-    if kind is int or kind is bool:
-        return float(value) if -(2**53) <= value <= 2**53 else value
-    if kind is str:
-        number = _numeric_text(value)
-        return value if number is None else float(number)
-    return value
-
-
 class DocstoreFloat(sqltypes.Float):
-    """A value written to a REAL column as SQLite's affinity stores it (``7`` is 7.0,
-    ``"2.5"`` 2.5; an integer a double does not hold exactly is left exact)."""
-
-    def bind_processor(self, dialect: Dialect) -> Any:
-        return _real_affinity
-
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         if self.asdecimal:
             return DocstoreNumeric(asdecimal=True).result_processor(dialect, coltype)
@@ -167,60 +133,6 @@ class DocstoreFloat(sqltypes.Float):
             return None if value is None else float(value)
 
         return to_float
-
-
-class _IntegerAffinity:
-    """A value written to an INTEGER column as SQLite's affinity stores it (``"7"`` is 7)."""
-
-    def bind_processor(self, dialect: Dialect) -> Any:
-        return _integer_affinity
-
-
-class DocstoreInteger(_IntegerAffinity, sqltypes.Integer):
-    pass
-
-
-class DocstoreSmallInteger(_IntegerAffinity, sqltypes.SmallInteger):
-    pass
-
-
-class DocstoreBigInteger(_IntegerAffinity, sqltypes.BigInteger):
-    pass
-
-
-class DocstoreString(sqltypes.String):
-    """A value written to a text column as SQLite's affinity stores it (``7`` is ``'7'``)."""
-
-    def bind_processor(self, dialect: Dialect) -> Any:
-        return _text_affinity
-
-    def literal_processor(self, dialect: Dialect) -> Any:
-        # a number compared with a text column, rendered inline (literal_binds): its text
-        render = super().literal_processor(dialect)
-        return lambda value: render(_text_affinity(value))
-
-
-class AffinityNumeric(DocstoreNumeric):
-    """A value compared with a NUMERIC column, as SQLite's affinity converts it (numeric
-    text is the Decimal it writes)."""
-
-    def bind_processor(self, dialect: Dialect) -> Any:
-        return _numeric_affinity
-
-
-def _numeric_affinity(value: Any) -> Any:
-    kind = type(value)
-    if kind is bool:
-        return int(value)
-    if kind is str and _NUMBER_TEXT.fullmatch(value):
-        return decimal.Decimal(value.strip(" \t\n\v\f\r"))
-    return value
-
-
-#: the type a value compared with a column of each affinity is bound as
-affinity_types: dict[type[TypeEngine[Any]], TypeEngine[Any]] = {
-    sqltypes.Integer: DocstoreInteger(), sqltypes.Float: DocstoreFloat(),
-    sqltypes.String: DocstoreString(), sqltypes.Numeric: AffinityNumeric()}
 
 
 class DocstoreBoolean(sqltypes.Boolean):
@@ -305,11 +217,6 @@ colspecs: dict[type[TypeEngine[Any]], type[TypeEngine[Any]]] = {
     sqltypes.Interval: DocstoreInterval,
     sqltypes.Numeric: DocstoreNumeric,
     sqltypes.Float: DocstoreFloat,
-    sqltypes.Integer: DocstoreInteger,
-    sqltypes.SmallInteger: DocstoreSmallInteger,
-    sqltypes.BigInteger: DocstoreBigInteger,
-    sqltypes.String: DocstoreString,
-    sqltypes.Enum: sqltypes.Enum,  # a String with its own values: kept as it is
     sqltypes.Boolean: DocstoreBoolean,
     sqltypes.LargeBinary: DocstoreLargeBinary,
     sqltypes.Uuid: DocstoreUuid,
