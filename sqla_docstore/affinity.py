@@ -51,12 +51,18 @@ def integral_float(value: float) -> int | float:
 def exact_numeric_text(text: str) -> int | float | decimal.Decimal | None:
     """``numeric_text`` for a NUMERIC / DECIMAL column, which keeps a number's digits: a real
     whose shortest text is not the number written (more digits than a double holds) is the
-    Decimal of the text, as the store keeps Decimals (None: no number)."""
+    Decimal of the text, as the store keeps Decimals (None: no number). That holds for a
+    real a double makes integral too (``'12345678901234567.891'``, SQLite's integer
+    12345678901234568): an integer is returned only when it is the number written."""
     number = numeric_text(text)
-    if type(number) is float and number - number == 0.0:
-        exact = decimal.Decimal(text.strip(_SPACE))
-        if decimal.Decimal(repr(number)) != exact:
-            return exact
+    if number is None:
+        return None
+    exact = decimal.Decimal(text.strip(_SPACE))
+    if type(number) is int and number == exact:
+        return number
+    real = float(number)
+    if real - real == 0.0 and decimal.Decimal(repr(real)) != exact:
+        return exact
     return number
 
 

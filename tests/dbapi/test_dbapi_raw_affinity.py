@@ -279,6 +279,28 @@ def test_exact_numbers_stay_exact(both: tuple[Run, Run]) -> None:
     assert docstore("SELECT r, typeof(r) FROM t WHERE id = 2") == [(2**53 + 1, "integer")]
 
 
+def test_a_numeric_text_a_double_makes_integral_keeps_its_digits(
+        both: tuple[Run, Run]) -> None:
+    """A NUMERIC column given a text whose double is an integer within 64 bits: SQLite
+    stores that integer (12345678901234568 for '12345678901234567.891'); the store kept
+    the digits only through SQLAlchemy's Numeric (its bind processor made the Decimal),
+    raw SQL lost them. A text that is its integer ('2.0', '1e3') is SQLite's integer."""
+    docstore, lite = both
+    wide = ["12345678901234567.891", "12345678901234567.0", "1.00000000000000000001"]
+    same = ["2.0", "1e3", " 20 ", "12345678901234567", "-0", "12.50"]
+    for run in both:
+        run("INSERT INTO t (id, n) VALUES (?, ?)", [(i, v) for i, v in enumerate(wide + same)],
+            many=True)
+        run("INSERT INTO t (id, n) VALUES (100, '12345678901234567.891')")
+    lite_rows = lite("SELECT id, n, typeof(n) FROM t ORDER BY id")
+    assert lite_rows[0] == (0, 12345678901234568, "integer")
+    got = docstore("SELECT id, n, typeof(n) FROM t ORDER BY id")
+    assert [n for _, n, _ in got[:len(wide)]] == [Decimal(v) for v in wide]
+    assert got[-1][1] == Decimal(wide[0])
+    assert _typed(got[len(wide):-1]) == _typed(lite_rows[len(wide):-1])
+    assert docstore("SELECT id FROM t WHERE n = ? ORDER BY id", (wide[0],)) == [(0,), (100,)]
+
+
 def test_a_float_beyond_64_bits_for_an_integer_column_is_refused(
         both: tuple[Run, Run]) -> None:
     docstore, lite = both

@@ -149,6 +149,24 @@ def test_thirty_digit_decimal_is_stored_exactly(
     assert '"amount":1234567890123456789012.12345678' in text
 
 
+def test_a_numeric_text_keeps_its_digits_in_a_numeric_column(engine: Engine) -> None:
+    # the DB-API keeps a text's digits a double would round (affinity.exact_numeric_text),
+    # also when the double is an integer; the dialect binds the text as given
+    meta = MetaData()
+    t = Table("texts", meta, Column("id", Integer, primary_key=True),
+              Column("amount", Numeric(30, 3)))
+    meta.create_all(engine)
+    given = ["12345678901234567.891", "0.125", " 7 "]
+    with engine.begin() as conn:
+        conn.execute(insert(t), [{"id": i, "amount": v} for i, v in enumerate(given)])
+        conn.execute(t.update().where(t.c.id == 2).values(amount="98765432109876543.21"))
+    with engine.connect() as conn:
+        assert conn.scalars(select(t.c.amount).order_by(t.c.id)).all() == [
+            decimal.Decimal("12345678901234567.891"), decimal.Decimal("0.125"),
+            decimal.Decimal("98765432109876543.210")]
+        assert conn.scalars(select(t.c.id).where(t.c.amount == given[0])).all() == [0]
+
+
 def test_numeric_results_are_decimal_at_the_scale_or_float_as_asked(engine: Engine) -> None:
     # the DB-API gives NUMERIC columns as Decimal (dbapi.decimals): Numeric() keeps it at the
     # column's scale (as PostgreSQL gives NUMERIC(p, s)), Numeric(asdecimal=False) and Float
