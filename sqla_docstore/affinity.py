@@ -5,10 +5,11 @@ SQLite converts a value written to a declared column by the column's affinity ("
 SQLite", section 3: ``'5'`` in an INTEGER column is 5, ``2.0`` is 2, ``5`` in a TEXT column
 is ``'5'``), and a value with no affinity (a bound parameter, a literal) by the affinity of
 the column it is compared with (section 4.2: ``id = '2'`` with an INTEGER ``id`` compares
-2, ``code = 2`` with a TEXT ``code`` compares ``'2'``). The dialect's bind types
-(``dialect.types``) and the DB-API's writes and comparisons (``dbapi.compared``) use these
-rules. Values of no SQLite type (Decimal, dates, bytes) are left as given, and so are
-integers a double does not hold exactly in a REAL column (the exact numbers the store keeps).
+2, ``code = 2`` with a TEXT ``code`` compares ``'2'``). The DB-API's writes (``WRITTEN``)
+and comparisons (``dbapi.compared``) use these rules; the dialect binds values as given, as
+SQLAlchemy's SQLite dialect does. Values of no SQLite type (Decimal, dates, bytes) are left
+as given, and so are integers a double does not hold exactly in a REAL column (the exact
+numbers the store keeps).
 """
 
 from __future__ import annotations

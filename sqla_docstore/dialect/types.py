@@ -17,7 +17,10 @@ from .. import values
 from ..values import JSON_NULL
 
 # Bind values need no conversion here: the DB-API stores datetime, Decimal, UUID, bytes and
-# timedelta itself (sqla_docstore.values). Results come back in their JSON form.
+# timedelta itself (sqla_docstore.values), and converts a value written to or compared with a
+# declared column by the column's affinity as SQLite does (sqla_docstore.affinity): Integer,
+# Float, String and Numeric have no bind processor, as on SQLite. Results come back in their
+# JSON form.
 
 
 def _parse_time(text: str) -> dt.time:
