@@ -392,12 +392,10 @@ class SqlGenerator:
                                            positions=True)
         scope = self._from_scope(stmt.from_, parent)
         cols: list[str] = []
-        names = iter(_labels(stmt))
-        for col in stmt.columns:
+        for col, label in zip(stmt.columns, _labels(stmt), strict=True):
             if isinstance(col.expr, ast.Star):
                 cols += self._star_values(col.expr, scope, json_text)
                 continue
-            label = next(names)
             text = self._json_field_text(col.expr, scope) if json_text else None
             cols.append(f"{text or self.expr(col.expr, scope)} AS {quote(label)}")
         return self._select_tail(stmt, scope, cols,
@@ -1372,12 +1370,11 @@ def _affined(e: ast.Expr) -> bool:
 def _labels(stmt: ast.SelectLike) -> list[str]:
     """The names of a query's result columns (its first member's, for a compound), a
     repeated name made unique as SQLite names a derived table's columns (``max``, ``max:1``),
-    so ``SELECT * FROM (SELECT max(a), max(b) ...)`` reads both; ``*`` columns are not
-    counted."""
+    so ``SELECT * FROM (SELECT max(a), max(b) ...)`` reads both (a select list with ``*``
+    keeps its names)."""
     while isinstance(stmt, ast.Compound):
         stmt = stmt.selects[0]
-    names = [c.alias or _default_label(c.expr) for c in stmt.columns
-             if not isinstance(c.expr, ast.Star)]
+    names = [c.alias or _default_label(c.expr) for c in stmt.columns]
     if any(isinstance(c.expr, ast.Star) for c in stmt.columns) or len(set(names)) == len(names):
         return names
     taken = set(names)
