@@ -13,11 +13,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import exc, schema
+from sqlalchemy import exc, literal, schema
 from sqlalchemy.sql import compiler, operators, sqltypes
 from sqlalchemy.sql.elements import (
     BinaryExpression,
     BindParameter,
+    ClauseElement,
     TextClause,
     UnaryExpression,
 )
@@ -99,6 +100,8 @@ class DocstoreCompiler(compiler.SQLCompiler):
                 value = to_set.pop(column)
             else:
                 continue
+            if not isinstance(value, ClauseElement):  # (SQLAlchemy 2.0 keeps plain values)
+                value = literal(value, type_=column.type)
             if isinstance(value, BindParameter) and value.type._isnull:
                 value = value._with_binary_element_type(column.type)  # (the column's type)
             assignments.append(f"{self.preparer.quote(column.name)} = "
