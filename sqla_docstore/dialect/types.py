@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import json
 import uuid
 from typing import Any
 
@@ -210,7 +211,7 @@ class DocstoreJSON(sqltypes.JSON):
         deserializer = getattr(dialect, "_json_deserializer", None)
         if deserializer is None:
             return None
-        return lambda value: None if value is None else deserializer(values.dumps(value))
+        return lambda value: None if value is None else deserializer(_json_text(value))
 
 
 colspecs: dict[type[TypeEngine[Any]], type[TypeEngine[Any]]] = {
@@ -249,3 +250,12 @@ def reflected_type(stored: str) -> TypeEngine[Any]:
         return cls(*numbers)
     except TypeError:
         return cls()
+
+
+def _json_text(value: Any) -> str:
+    """A JSON value as the text a custom ``json_deserializer`` reads: ``json.dumps``'s, as
+    SQLAlchemy's default serializer wrote it (exact numbers: the store's own text)."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return values.dumps(value)
