@@ -210,6 +210,49 @@ def rows() -> Callable[..., list[Any]]:
     return _rows
 
 
+def _statement_runner(cursor: Any) -> Callable[..., Any]:
+    def run(sql: str, params: Any = (), many: bool = False) -> Any:
+        if many:
+            cursor.executemany(sql, params)
+            return cursor.rowcount
+        cursor.execute(sql, params)
+        if cursor.description is None:
+            return cursor.rowcount
+        return [tuple(r) for r in cursor.fetchall()]
+
+    return run
+
+
+@pytest.fixture
+def statement_runner() -> Callable[[Any], Callable[..., Any]]:
+    """``statement_runner(cursor)``: ``run(sql, params=(), many=False)`` on that DB-API
+    cursor, giving the rows as tuples, or the rowcount of a statement without rows."""
+    return _statement_runner
+
+
+def _stored_then_pending(insert: str, stored: list[Any], pending: list[Any],
+                         query: Callable[[Any], list[Any]]) -> Callable[[Any], list[Any]]:
+    def run(conn: Any) -> list[Any]:
+        cur = conn.cursor()
+        cur.executemany(insert, stored)
+        seen = query(cur)
+        conn.commit()
+        cur.executemany(insert, pending)
+        seen += query(cur)
+        conn.rollback()
+        return seen
+
+    return run
+
+
+@pytest.fixture
+def stored_then_pending() -> Callable[..., Callable[[Any], list[Any]]]:
+    """``stored_then_pending(insert, stored, pending, query)``: a script for
+    ``raw_and_sqlite`` that inserts the ``stored`` rows, runs ``query(cursor)``, commits,
+    inserts the ``pending`` rows, runs it again over them uncommitted, and rolls back."""
+    return _stored_then_pending
+
+
 @pytest.fixture
 def raw_and_sqlite(engine: Engine) -> Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]:
     """``raw_and_sqlite(ddl, run)``: ``run(conn)`` on the engine's DB-API connection and on

@@ -24,26 +24,22 @@ QUERIES = [
 DISTINCT_ROWS = [f"SELECT DISTINCT {cols} FROM t" for cols in ("a", "a, b", "b, a + 1")]
 
 
-def _run(conn: Any) -> list[Any]:
-    cur = conn.cursor()
+def _queries(cur: Any) -> list[Any]:
     seen: list[Any] = []
-    for rows in (STORED, PENDING):
-        cur.executemany(INSERT, rows)
-        for sql in QUERIES:
-            cur.execute(sql)
-            seen.append([tuple(r) for r in cur.fetchall()])
-        for sql in DISTINCT_ROWS:  # which of 2 and 2.0 stands for both is SQLite's choice:
-            cur.execute(sql)       # compared as numbers
-            seen.append(sorted(repr(tuple(r)).replace(".0", "") for r in cur.fetchall()))
-        if rows is STORED:
-            conn.commit()
-    conn.rollback()
+    for sql in QUERIES:
+        cur.execute(sql)
+        seen.append([tuple(r) for r in cur.fetchall()])
+    for sql in DISTINCT_ROWS:  # which of 2 and 2.0 stands for both is SQLite's choice:
+        cur.execute(sql)       # compared as numbers
+        seen.append(sorted(repr(tuple(r)).replace(".0", "") for r in cur.fetchall()))
     return seen
 
 
 def test_select_distinct_tells_rows_apart_by_their_sql_values(
-        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]) -> None:
-    got, expected = raw_and_sqlite(DDL, _run)
+        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]],
+        stored_then_pending: Callable[..., Callable[[Any], Any]]) -> None:
+    script = stored_then_pending(INSERT, STORED, PENDING, _queries)
+    got, expected = raw_and_sqlite(DDL, script)
     assert got == expected
     assert expected[0] == [(6,)]  # 2 (2.0), 0 (0.0), '2', NULL, 3, 1.5
 
@@ -65,25 +61,21 @@ GROUPED_QUERIES = [
 ]
 
 
-def _run_grouped(conn: Any) -> list[Any]:
-    cur = conn.cursor()
+def _queries_grouped(cur: Any) -> list[Any]:
     seen: list[Any] = []
-    for rows in (GROUPED, GROUPED_PENDING):
-        cur.executemany(INSERT, rows)
-        for sql in GROUPED_QUERIES:
-            cur.execute(sql)
-            got = [repr(tuple(r)).replace(".0,", ",").replace(".0)", ")")
-                   for r in cur.fetchall()]
-            seen.append(got if "ORDER BY" in sql else sorted(got))  # (else in no order)
-        if rows is GROUPED:
-            conn.commit()
-    conn.rollback()
+    for sql in GROUPED_QUERIES:
+        cur.execute(sql)
+        got = [repr(tuple(r)).replace(".0,", ",").replace(".0)", ")")
+               for r in cur.fetchall()]
+        seen.append(got if "ORDER BY" in sql else sorted(got))  # (else in no order)
     return seen
 
 
 def test_distinct_over_a_grouped_select_tells_rows_apart_by_their_sql_values(
-        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]) -> None:
-    got, expected = raw_and_sqlite(DDL, _run_grouped)
+        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]],
+        stored_then_pending: Callable[..., Callable[[Any], Any]]) -> None:
+    script = stored_then_pending(INSERT, GROUPED, GROUPED_PENDING, _queries_grouped)
+    got, expected = raw_and_sqlite(DDL, script)
     assert got == expected
     assert len(expected[0]) == 9  # 2 (2.0), 0 (0.0), '2', NULL, 1 (1.0), 10, 'x', '10', 9
 
@@ -100,24 +92,20 @@ EXACT_QUERIES = [
 ]
 
 
-def _run_exact(conn: Any) -> list[Any]:
-    cur = conn.cursor()
+def _queries_exact(cur: Any) -> list[Any]:
     seen: list[Any] = []
-    for rows in (EXACT, EXACT_PENDING):
-        cur.executemany(INSERT, rows)
-        for sql in EXACT_QUERIES:
-            cur.execute(sql)
-            seen.append([tuple((type(v).__name__, v) for v in r) for r in cur.fetchall()])
-        if rows is EXACT:
-            conn.commit()
-    conn.rollback()
+    for sql in EXACT_QUERIES:
+        cur.execute(sql)
+        seen.append([tuple((type(v).__name__, v) for v in r) for r in cur.fetchall()])
     return seen
 
 
 def test_distinct_and_grouped_selects_give_the_fields_stored_numbers_exactly(
-        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]) -> None:
+        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]],
+        stored_then_pending: Callable[..., Callable[[Any], Any]]) -> None:
     # a grouped select's fields were read as json_quote of their values, which writes a real
     # with 15 digits: 0.1 + 0.2 came back as 0.3, 2.0**53 as 9007199254740990.0
-    got, expected = raw_and_sqlite(DDL, _run_exact)
+    script = stored_then_pending(INSERT, EXACT, EXACT_PENDING, _queries_exact)
+    got, expected = raw_and_sqlite(DDL, script)
     assert got == expected
     assert ("float", 0.1 + 0.2) in expected[0][1]

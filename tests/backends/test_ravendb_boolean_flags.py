@@ -28,21 +28,16 @@ QUERIES = [
 ]
 
 
-def _run(conn: Any) -> list[Any]:
-    cur = conn.cursor()
+def _queries(cur: Any) -> list[Any]:
     seen: list[Any] = []
-    for rows in (STORED, PENDING):
-        cur.executemany(INSERT, rows)
-        for sql, params in QUERIES:
-            cur.execute(sql, params)
-            seen.append((sql, params, [tuple(r) for r in cur.fetchall()]))
-        if rows is STORED:
-            conn.commit()
-    conn.rollback()
+    for sql, params in QUERIES:
+        cur.execute(sql, params)
+        seen.append((sql, params, [tuple(r) for r in cur.fetchall()]))
     return seen
 
 
 def test_a_flag_holding_a_number_is_true_or_false_to_where(
-        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]) -> None:
-    got, expected = raw_and_sqlite(DDL, _run)
+        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]],
+        stored_then_pending: Callable[..., Callable[[Any], Any]]) -> None:
+    got, expected = raw_and_sqlite(DDL, stored_then_pending(INSERT, STORED, PENDING, _queries))
     assert got == expected

@@ -35,24 +35,19 @@ QUERIES = [
 ]
 
 
-def _run(conn: Any) -> list[Any]:
-    cur = conn.cursor()
+def _queries(cur: Any) -> list[Any]:
     seen: list[Any] = []
-    for rows in (STORED, PENDING):
-        cur.executemany(INSERT, rows)
-        for sql in QUERIES:
-            cur.execute(sql)  # (NUMERIC results are Decimal here, SQLite's numbers there)
-            seen.append((sql, [tuple(float(v) if isinstance(v, Decimal) else v for v in r)
-                               for r in cur.fetchall()]))
-        if rows is STORED:
-            conn.commit()
-    conn.rollback()
+    for sql in QUERIES:
+        cur.execute(sql)  # (NUMERIC results are Decimal here, SQLite's numbers there)
+        seen.append((sql, [tuple(float(v) if isinstance(v, Decimal) else v for v in r)
+                           for r in cur.fetchall()]))
     return seen
 
 
 def test_exact_sums_compare_and_sort_as_numbers(
-        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]]) -> None:
-    got, expected = raw_and_sqlite(DDL, _run)
+        raw_and_sqlite: Callable[[str, Callable[[Any], Any]], tuple[Any, Any]],
+        stored_then_pending: Callable[..., Callable[[Any], Any]]) -> None:
+    got, expected = raw_and_sqlite(DDL, stored_then_pending(INSERT, STORED, PENDING, _queries))
     assert got == expected
 
 

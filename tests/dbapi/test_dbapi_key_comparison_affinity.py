@@ -31,19 +31,6 @@ def _sqlite() -> sqlite3.Connection:
     return lite
 
 
-def _execute(cursor: Any) -> Execute:
-    def run(sql: str, params: Any = (), many: bool = False) -> Any:
-        if many:
-            cursor.executemany(sql, params)
-            return cursor.rowcount
-        cursor.execute(sql, params)
-        if cursor.description is None:
-            return cursor.rowcount
-        return [tuple(r) for r in cursor.fetchall()]
-
-    return run
-
-
 def _by_key(ex: Execute, table: str, key: str, stored: list[Any], value: Any) -> list[Any]:
     """A load, an executemany UPDATE and DELETE by key with ``value``, and what is left."""
     ex(f"DELETE FROM {table}")
@@ -71,10 +58,11 @@ def _by_key(ex: Execute, table: str, key: str, stored: list[Any], value: Any) ->
 
 
 @pytest.fixture
-def both(engine: Engine) -> tuple[Execute, Execute]:
+def both(engine: Engine,
+         statement_runner: Callable[[Any], Execute]) -> tuple[Execute, Execute]:
     metadata.create_all(engine)
     raw = engine.raw_connection()
-    return _execute(raw.cursor()), _execute(_sqlite().cursor())
+    return statement_runner(raw.cursor()), statement_runner(_sqlite().cursor())
 
 
 @pytest.mark.parametrize("value", INT_KEYS, ids=repr)

@@ -31,24 +31,12 @@ VALUES: list[Any] = ["5", " 7 ", "2.5", "1e3", "3.0e+5", "+5", "-0", ".5", "5.",
 Run = Callable[..., Any]
 
 
-def _runner(cursor: Any) -> Run:
-    def run(sql: str, params: Any = (), many: bool = False) -> Any:
-        if many:
-            cursor.executemany(sql, params)
-            return cursor.rowcount
-        cursor.execute(sql, params)
-        if cursor.description is None:
-            return cursor.rowcount
-        return [tuple(r) for r in cursor.fetchall()]
-
-    return run
-
-
 @pytest.fixture
-def both(engine: Engine) -> Iterator[tuple[Run, Run]]:
+def both(engine: Engine,
+         statement_runner: Callable[[Any], Run]) -> Iterator[tuple[Run, Run]]:
     raw = engine.raw_connection()
     lite = sqlite3.connect(":memory:")
-    runs = _runner(raw.cursor()), _runner(lite.cursor())
+    runs = statement_runner(raw.cursor()), statement_runner(lite.cursor())
     for run in runs:
         run(DDL)
         run("CREATE TABLE src (id INTEGER PRIMARY KEY, val)")
