@@ -52,7 +52,10 @@ class ValueAffinity(Enum):
     column holds values as given, a BOOLEAN one keeps booleans, a NUMERIC / DECIMAL one keeps
     the digits of a number text a double would round)."""
 
-    NONE = "none"  # untyped, JSON: values as given
+    NONE = "none"  # untyped: values as given (SQLite's BLOB affinity: "no affinity")
+    #: JSON: values as given (SQLite gives the type name NUMERIC affinity, which the dialect's
+    #: JSON values, native JSON in the document, do not follow)
+    JSON = "json"
     BLOB = "blob"  # declared BLOB: values as given, but a boolean is sqlite3's 1 or 0
     INTEGER = "integer"
     REAL = "real"
@@ -62,7 +65,7 @@ class ValueAffinity(Enum):
     TEXT = "text"
 
 
-_KEPT_TYPES = {"JSON": ValueAffinity.NONE, UNTYPED: ValueAffinity.NONE,
+_KEPT_TYPES = {"JSON": ValueAffinity.JSON, UNTYPED: ValueAffinity.NONE,
                "BOOLEAN": ValueAffinity.BOOLEAN,
                "NUMERIC": ValueAffinity.DECIMAL, "DECIMAL": ValueAffinity.DECIMAL}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,10 @@ def open_store(database: str = ":memory:", *, timeout: float = 30.0) -> Embedded
         return store
 
 
+#: a SQLAlchemy URL of this project's (or SQLite's) passed to ``connect()`` as a path
+_URL = re.compile(r"(?i)(docstore|ravendb|sqlite)(\+\w+)?://")
+
+
 def connect(
     database: str = ":memory:",
     *,
@@ -125,6 +130,11 @@ def connect(
         return Connection(RavenConnection(cluster), cluster_wide=cluster_wide,
                           foreign_keys=foreign_keys)
     if store is None:
+        if _URL.match(database):
+            url = database.split("?")[0]
+            raise InterfaceError(
+                f"connect() takes a file path or ':memory:', not the URL {url!r} (a URL is "
+                "for SQLAlchemy's create_engine); it would have made a file of that name")
         store = open_store(database, timeout=timeout)
     return Connection(EmbeddedConnection(store, infer_schemas=True), cluster_wide=cluster_wide,
                       foreign_keys=foreign_keys)

@@ -47,6 +47,13 @@ Frame = dict[str, Columns]
 _COMPARISONS = frozenset({"=", "==", "!=", "<>", "<", "<=", ">", ">=", "is", "is not"})
 _NUMERIC_KINDS = frozenset({ValueAffinity.INTEGER, ValueAffinity.REAL, ValueAffinity.NUMERIC,
                             ValueAffinity.DECIMAL, ValueAffinity.BOOLEAN})
+#: columns holding values as given, which a compared literal or parameter is not converted for
+_AS_GIVEN = frozenset({ValueAffinity.NONE, ValueAffinity.JSON})
+#: the column affinities SQLite applies NUMERIC affinity to facing a numeric column: TEXT and
+#: BLOB (a column of no declared type too). A JSON column is NUMERIC in SQLite, whose values
+#: SQLAlchemy's JSON type writes as JSON text; here they are native JSON values, compared as
+#: stored (README)
+_NUMERIC_APPLIED = frozenset({ValueAffinity.TEXT, ValueAffinity.BLOB, ValueAffinity.NONE})
 #: the statements whose comparisons are converted
 KINDS = frozenset({StatementKind.QUERY, StatementKind.INSERT, StatementKind.UPDATE,
                    StatementKind.DELETE, StatementKind.CREATE_TABLE_AS})
@@ -477,7 +484,7 @@ class _Rewriter:
         if isinstance(expr, ast.Func) and expr.name == SQL_COMPARED:
             return expr  # (converted in the first walk)
         plain = unaffined or (own is None and not isinstance(expr, ast.Column))
-        if other in _NUMERIC_KINDS and (plain or own is ValueAffinity.TEXT):
+        if other in _NUMERIC_KINDS and (plain or own in _NUMERIC_APPLIED):
             kind = "numeric"
         elif other is ValueAffinity.TEXT and plain:
             kind = "text"
@@ -494,7 +501,7 @@ class _Rewriter:
             items = tuple(self.value(e, k, op) for e, k in zip(expr.items, kind, strict=True))
             changed = any(a is not b for a, b in zip(items, expr.items, strict=True))
             return replace(expr, items=items) if changed else expr
-        if kind is None or kind is ValueAffinity.NONE or not isinstance(
+        if kind is None or kind in _AS_GIVEN or not isinstance(
                 expr, (ast.Literal, ast.Param)):
             return expr
         conversion = None if kind is _UNKNOWN else COMPARED.get(kind)

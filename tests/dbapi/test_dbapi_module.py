@@ -63,6 +63,16 @@ def test_connect_rejects_unknown_arguments() -> None:
         dbapi.connect(bogus=1)
 
 
+@pytest.mark.parametrize("url", ["docstore://", "docstore:///x.db", "ravendb://h:8080/db",
+                                 "SQLite://", "docstore+aio:///x.db?foreign_keys=on"])
+def test_connect_refuses_a_url_instead_of_making_a_file_of_that_name(
+        url: str, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(dbapi.InterfaceError, match="create_engine"):
+        dbapi.connect(url)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_memory_connects_are_private_stores() -> None:
     a, b = dbapi.connect(), dbapi.connect()
     try:
