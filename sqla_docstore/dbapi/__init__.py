@@ -100,6 +100,7 @@ def connect(
     read_balance: str = "none",
     check_same_thread: bool = False,
     foreign_keys: bool = False,
+    unique_checks: str = "statement",
     **unknown: Any,
 ) -> Connection:
     """Open a connection.
@@ -111,6 +112,11 @@ def connect(
 
     ``foreign_keys=True`` enforces declared foreign keys and their ON DELETE / ON UPDATE
     actions, as SQLite's ``PRAGMA foreign_keys = ON`` (see ``dbapi.foreign_keys``).
+
+    ``unique_checks``: ``"statement"`` (the default) checks unique values at each write
+    statement, as SQL does (an IntegrityError there; the commit reserves them again);
+    ``"commit"`` only at commit, which saves a request per statement on RavenDB (see
+    ``dbapi.unique_check``).
 
     ``check_same_thread`` is accepted for code written for ``sqlite3`` (FastAPI's tutorial
     passes ``False``): a connection here is never tied to the thread that opened it, and may be
@@ -128,7 +134,7 @@ def connect(
             cluster = Cluster(list(urls or ()), database, cert=cert, ca=ca, timeout=timeout,
                               read_balance=read_balance)
         return Connection(RavenConnection(cluster), cluster_wide=cluster_wide,
-                          foreign_keys=foreign_keys)
+                          foreign_keys=foreign_keys, unique_checks=unique_checks)
     if store is None:
         if _URL.match(database):
             url = database.split("?")[0]
@@ -137,7 +143,7 @@ def connect(
                 "for SQLAlchemy's create_engine); it would have made a file of that name")
         store = open_store(database, timeout=timeout)
     return Connection(EmbeddedConnection(store, infer_schemas=True), cluster_wide=cluster_wide,
-                      foreign_keys=foreign_keys)
+                      foreign_keys=foreign_keys, unique_checks=unique_checks)
 
 
 __all__ = [

@@ -17,7 +17,17 @@ from ..statements import ast
 from ..statements.prepared import Prepared, prepare
 from ..statements.prepared import StatementKind as Kind
 from ..values import to_json
-from . import compared, decimals, executor, gc_pause, insert_columns, params, upsert, views
+from . import (
+    compared,
+    decimals,
+    executor,
+    gc_pause,
+    insert_columns,
+    params,
+    unique_check,
+    upsert,
+    views,
+)
 from .foreign_keys import ForeignKeys
 
 
@@ -64,10 +74,13 @@ class Connection:
     NotSupportedError = errors.NotSupportedError
 
     def __init__(self, backend: BackendConnection, *, cluster_wide: bool = False,
-                 foreign_keys: bool = False) -> None:
+                 foreign_keys: bool = False, unique_checks: str = "statement") -> None:
         self._backend: BackendConnection | None = backend
         self.pending = PendingBatch()
         self.cluster_wide = cluster_wide
+        #: when unique values are checked: "statement" (each write statement, as SQL; the
+        #: commit reserves them too) or "commit" only (see dbapi.unique_check)
+        self.unique_checks = _unique_checks(unique_checks)
         #: declared foreign keys enforced (SQLite's PRAGMA foreign_keys; see foreign_keys.py)
         self.fks: ForeignKeys | None = ForeignKeys(backend) if foreign_keys else None
         #: cluster-wide batches check every written document's version (RavenDB's atomic
@@ -396,6 +409,17 @@ def _refuse_alter_over_pending(conn: Connection, stmt: ast.Statement) -> None:
             "documents at once; the pending ones would miss it)")
 
 
+#: ``Connection.unique_checks``: at each write statement, or at commit only
+STATEMENT, COMMIT = "statement", "commit"
+
+
+def _unique_checks(value: str) -> str:
+    if value not in (STATEMENT, COMMIT):
+        raise errors.ProgrammingError(
+            f"unique_checks must be {STATEMENT!r} or {COMMIT!r}, not {value!r}")
+    return value
+
+
 _WRITES: dict[Kind, Any] = {
     Kind.INSERT: upsert.run_insert,
     Kind.UPDATE: executor.run_update,
@@ -608,7 +632,11 @@ class Cursor:
                 outcome.rows = [r for o in outcomes for r in o.rows]
         elif kind in _WRITES:
             with pending.atomic_statement():
-                outcome = _WRITES[kind](backend, stmt, param_sets, pending, conn.fks)
+                uniques = unique_check.rules_for(backend, stmt, conn.fks) if (
+                    conn.unique_checks == STATEMENT) else None
+                outcome = _WRITES[kind](backend, stmt, param_sets, pending, uniques or conn.fks)
+                if uniques is not None:
+                    uniques.verify(pending)
         elif kind is Kind.SCHEMA:
             _run_schema(conn, stmt)
             conn._assumed.clear()  # a dropped collection is created again on its next use

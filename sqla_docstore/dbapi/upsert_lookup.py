@@ -170,26 +170,32 @@ class Lookup:
 
     def _holders(self, fields: tuple[str, ...], values: list[tuple[Any, ...]]
                  ) -> dict[Any, list[tuple[tuple[Any, ...], Match]]]:
-        """The documents holding any of ``values`` of a constraint, by their loose key."""
-        out: dict[Any, list[tuple[tuple[Any, ...], Match]]] = {}
-        for start in range(0, len(values), _CHUNK):
-            chunk = values[start:start + _CHUNK]
-            params: dict[str, Any] = {}
-            terms: list[ast.Expr] = []
-            for i, value in enumerate(chunk):
-                names = [f"{UNIQUE}{i}:{f}" for f in fields]
-                params.update(zip(names, value, strict=True))
-                terms.append(_and([ast.Binary("=", ast.Column(None, f), ast.Param(p))
-                                   for f, p in zip(fields, names, strict=True)]))
-            where = ast.InList(ast.Column(None, fields[0]), tuple(
-                ast.Param(f"{UNIQUE}{i}:{fields[0]}") for i in range(len(chunk)))) if len(
-                fields) == 1 else _any(terms)
-            for row in self.backend.rows_for_write(self.spec.name, None, where, (), params,
-                                                   self.pending):
-                held = tuple(row[1].get(f) for f in fields)
-                out.setdefault(tuple(map(loose, held)), []).append(
-                    (held, Match(row[0], row[1], row[2])))
-        return out
+        return holders(self.backend, self.spec, fields, values, self.pending)
+
+
+def holders(backend: BackendConnection, spec: CollectionSpec, fields: tuple[str, ...],
+            values: list[tuple[Any, ...]], pending: PendingBatch
+            ) -> dict[Any, list[tuple[tuple[Any, ...], Match]]]:
+    """The documents holding any of ``values`` of a constraint, as the transaction sees the
+    collection, by their loose key (one query per ``_CHUNK`` values)."""
+    out: dict[Any, list[tuple[tuple[Any, ...], Match]]] = {}
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start:start + _CHUNK]
+        params: dict[str, Any] = {}
+        terms: list[ast.Expr] = []
+        for i, value in enumerate(chunk):
+            names = [f"{UNIQUE}{i}:{f}" for f in fields]
+            params.update(zip(names, value, strict=True))
+            terms.append(_and([ast.Binary("=", ast.Column(None, f), ast.Param(p))
+                               for f, p in zip(fields, names, strict=True)]))
+        where = ast.InList(ast.Column(None, fields[0]), tuple(
+            ast.Param(f"{UNIQUE}{i}:{fields[0]}") for i in range(len(chunk)))) if len(
+            fields) == 1 else _any(terms)
+        for row in backend.rows_for_write(spec.name, None, where, (), params, pending):
+            held = tuple(row[1].get(f) for f in fields)
+            out.setdefault(tuple(map(loose, held)), []).append(
+                (held, Match(row[0], row[1], row[2])))
+    return out
 
 
 def _any(terms: list[ast.Expr]) -> ast.Expr:

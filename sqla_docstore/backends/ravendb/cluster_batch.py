@@ -37,9 +37,15 @@ def unique_keys(spec: CollectionSpec, body: dict[str, Any]) -> list[str]:
         values = [body.get(f) for f in fields]
         if any(v is None for v in values):
             continue
-        digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode())
+        digest = hashlib.sha256(unique_value_text(values).encode())
         keys.append(f"{UNIQUE_PREFIX}{spec.name}/{','.join(fields)}/{digest.hexdigest()[:40]}")
     return keys
+
+
+def unique_value_text(values: list[Any] | tuple[Any, ...]) -> str:
+    """What a reservation key is made of: two documents' values of a unique constraint
+    are duplicates exactly when their texts are equal (case and number form count)."""
+    return json.dumps(list(values), sort_keys=True, default=str)
 
 
 def needs_cluster(batch: Batch, spec_of: Callable[[str], CollectionSpec]) -> bool:

@@ -28,7 +28,13 @@ from ..alter import plan_alter
 from ..base import Document
 from ..embedded.connection import EmbeddedConnection
 from ..embedded.store import EmbeddedStore, collection_table, transaction
-from .cluster_batch import cluster_commands, needs_cluster, unique_keys, unique_sets
+from .cluster_batch import (
+    cluster_commands,
+    needs_cluster,
+    unique_keys,
+    unique_sets,
+    unique_value_text,
+)
 from .errors import MISSING_MARKER
 from .http import Cluster, HttpSession, OutcomeUnknownError
 from .http import decode_reply as http_decode
@@ -456,6 +462,12 @@ class RavenConnection:
                                pushdown(None, self.spec(collection), collection, params),
                                params)
         return self._scratch.evaluate(exprs, params, pending)
+
+    @staticmethod
+    def unique_value_key(values: tuple[Any, ...]) -> str:
+        """When two documents' values of a unique constraint are one value (the text of the
+        compare-exchange key they reserve at commit; see dbapi.unique_check)."""
+        return unique_value_text(values)
 
     def can_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
         # A cluster-wide batch (unique constraints) takes no PATCH: guarded PUTs there.

@@ -1,0 +1,164 @@
+"""Unique constraints checked at the end of each write statement, as SQL checks them.
+
+The commit still reserves every unique value (the embedded store's SQLite unique indexes;
+on RavenDB compare-exchange keys in the commit's cluster-wide batch): that is what keeps two
+racing transactions from both taking a value. This check is the early answer SQL gives: an
+INSERT, UPDATE or upsert ``DO UPDATE`` whose rows take a unique value another document holds
+(stored, or written by this transaction, or by another row of the statement) raises
+``IntegrityError`` ("UNIQUE constraint failed: t.col") at the statement, which then applies
+none of its rows (the cursor runs it atomically); the transaction goes on.
+
+The rows a statement wrote to a collection with unique constraints are collected as the
+foreign keys collect them (``RowChange``); per constraint, the values that are new (inserted,
+or changed by an update; NULLs never conflict) are looked up together, one query per
+constraint (``upsert_lookup.holders``), over the collection as the transaction sees it, this
+statement's writes included: a value two documents hold is a duplicate. Values are one value
+as the commit's check compares them (``unique_value_key``). Unlike SQLite, which checks an
+UPDATE row by row, the statement's final state is checked (``UPDATE t SET n = n + 1`` over a
+unique ``n`` succeeds whatever the order of the rows).
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from ..backends.base import BackendConnection
+from ..errors import DuplicateKeyError
+from ..pending import PendingBatch
+from ..schema import CollectionSpec
+from ..statements import ast
+from .executor import ForeignKeyRules, RowChange
+from .upsert_lookup import holders
+
+#: SQLite's integers (a JSON number beyond them is read as a REAL)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+UniqueKey = Callable[[tuple[Any, ...]], Hashable]
+
+
+def unique_sets(spec: CollectionSpec) -> list[tuple[str, ...]]:
+    """The fields of each unique constraint and unique index (the primary key apart)."""
+    if not spec.unique and not spec.indexes:
+        return []
+    return [tuple(u) for u in (*spec.unique, *spec.unique_index_fields)]
+
+
+def sqlite_unique_key(values: tuple[Any, ...]) -> Hashable:
+    """When the embedded store's unique index finds two values equal: SQLite compares the
+    JSON values it reads, numbers by their value (``1``, ``1.0`` and ``true`` are one), texts
+    exactly (case counts)."""
+    return tuple(_sqlite_value(v) for v in values)
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value if _INT64_MIN <= value <= _INT64_MAX else float(value)
+    if isinstance(value, decimal.Decimal):
+        if value == value.to_integral_value() and _INT64_MIN <= value <= _INT64_MAX:
+            return int(value)
+        return float(value)
+    return value
+
+
+def rules_for(backend: BackendConnection, stmt: ast.Statement,
+              fks: ForeignKeyRules | None) -> UniqueChecks | None:
+    """The checks a write statement needs (None: it can take no unique value: a DELETE, a
+    table without unique constraints, an UPDATE or upsert setting none of their fields)."""
+    if not isinstance(stmt, (ast.Insert, ast.Update)):
+        return None
+    spec = backend.spec(stmt.table)
+    sets = unique_sets(spec)
+    if not sets:
+        return None
+    upsert = isinstance(stmt, ast.Insert) and bool(stmt.on_conflict or stmt.resolution)
+    if upsert or isinstance(stmt, ast.Update):
+        assert isinstance(stmt, (ast.Insert, ast.Update))
+        if not spec.computed_fields and not _sets_unique_field(stmt, sets):
+            return None
+    return UniqueChecks(backend, fks, updates_only=upsert)
+
+
+def _sets_unique_field(stmt: ast.Insert | ast.Update, sets: list[tuple[str, ...]]) -> bool:
+    names = {f.lower() for fields in sets for f in fields}
+    if isinstance(stmt, ast.Update):
+        assigned = {name.lower() for name, _ in stmt.assignments}
+    else:  # (an upsert: its inserted rows are checked by its lookup, see dbapi.upsert)
+        assigned = {name.lower() for clause in stmt.on_conflict
+                    for name, _ in clause.assignments or ()}
+    return not assigned.isdisjoint(names)
+
+
+class UniqueChecks:
+    """A statement's ``ForeignKeyRules``: collects the rows it writes to collections with
+    unique constraints, passes them on to the foreign keys (if enforced), and checks them at
+    the statement's end (:meth:`verify`). ``updates_only``: the inserted rows were checked
+    already (an upsert's lookup): only updated rows are."""
+
+    def __init__(self, backend: BackendConnection, fks: ForeignKeyRules | None,
+                 updates_only: bool) -> None:
+        self.backend, self.fks, self.updates_only = backend, fks, updates_only
+        self.written: dict[str, tuple[CollectionSpec, list[RowChange]]] = {}
+
+    def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
+                        pending: PendingBatch) -> None:
+        if unique_sets(spec):
+            self.written.setdefault(spec.name, (spec, []))[1].extend(changes)
+        if self.fks is not None:
+            self.fks.after_statement(spec, changes, pending)
+
+    def verify(self, pending: PendingBatch) -> None:
+        """IntegrityError if a row the statement wrote holds a unique value another document
+        holds, as the transaction sees the collections now."""
+        key_of: UniqueKey = getattr(self.backend, "unique_value_key", sqlite_unique_key)
+        for spec, changes in self.written.values():
+            for fields in unique_sets(spec):
+                new = self._new_values(fields, changes, key_of)
+                if new:
+                    _refuse_held_twice(self.backend, spec, fields, new, pending, key_of)
+
+    def _new_values(self, fields: tuple[str, ...], changes: list[RowChange],
+                    key_of: UniqueKey) -> dict[Hashable, tuple[Any, ...]]:
+        """The values of ``fields`` the changes gave their rows (by their unique key)."""
+        new: dict[Hashable, tuple[Any, ...]] = {}
+        for change in changes:
+            after, before = change.after, change.before
+            if after is None or (before is None and self.updates_only):
+                continue
+            value = tuple(after.get(f) for f in fields)
+            if None in value:
+                continue
+            try:
+                key = key_of(value)
+                if before is not None and key_of(tuple(before.get(f) for f in fields)) == key:
+                    continue  # (unchanged)
+                new.setdefault(key, value)
+            except TypeError:  # (an object or array value: left to the commit's check)
+                continue
+        return new
+
+
+def _refuse_held_twice(backend: BackendConnection, spec: CollectionSpec,
+                       fields: tuple[str, ...], new: dict[Hashable, tuple[Any, ...]],
+                       pending: PendingBatch, key_of: UniqueKey) -> None:
+    found = holders(backend, spec, fields, list(new.values()), pending)
+    held_by: dict[Hashable, list[str]] = {}
+    for group in found.values():
+        for held, match in group:
+            try:
+                key = key_of(held)
+            except TypeError:
+                continue
+            if key in new:
+                ids = held_by.setdefault(key, [])
+                if match.doc_id not in ids:
+                    ids.append(match.doc_id)
+    for ids in held_by.values():
+        if len(ids) > 1:
+            names = ", ".join(f"{spec.name}.{f}" for f in fields)
+            raise DuplicateKeyError(
+                f"UNIQUE constraint failed: {names} (documents {ids[0]!r} and {ids[1]!r} "
+                "would hold one value)")
