@@ -81,6 +81,9 @@ class Connection:
         #: when unique values are checked: "statement" (each write statement, as SQL; the
         #: commit reserves them too) or "commit" only (see dbapi.unique_check)
         self.unique_checks = _unique_checks(unique_checks)
+        #: the integer key the connection's INSERTs gave the last row they inserted (SQLite's
+        #: last_insert_rowid(); 0 before any): the lastrowid of an INSERT that inserted none
+        self.last_insert_rowid = 0
         #: declared foreign keys enforced (SQLite's PRAGMA foreign_keys; see foreign_keys.py)
         self.fks: ForeignKeys | None = ForeignKeys(backend) if foreign_keys else None
         #: cluster-wide batches check every written document's version (RavenDB's atomic
@@ -661,7 +664,19 @@ class Cursor:
             raise errors.NotSupportedError(f"statement kind {type(stmt).__name__}")
         if outcome.rows and (kind is Kind.QUERY or kind in _WRITES):
             outcome.rows = decimals.convert(backend, stmt, outcome.columns, outcome.rows)
+        if kind is Kind.INSERT:
+            self._last_insert_rowid(outcome, many)
         self._set(outcome)
+
+    def _last_insert_rowid(self, outcome: executor.Outcome, many: bool) -> None:
+        """sqlite3's lastrowid after an INSERT that inserted no row (an upsert that skipped or
+        updated its rows, an INSERT ... SELECT of no rows): after execute() the rowid the
+        connection inserted last (0 if none), after executemany() the cursor's as it was."""
+        conn = self._conn()
+        if outcome.lastrowid is not None:
+            conn.last_insert_rowid = outcome.lastrowid
+        elif outcome.inserted_none or outcome.rowcount == 0:
+            outcome.lastrowid = self.lastrowid if many else conn.last_insert_rowid
 
     def _run_point(self, operation: str, prep: Prepared, stmt: ast.SelectLike,
                    params: dict[str, Any], token: object | None) -> bool:

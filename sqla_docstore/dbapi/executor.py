@@ -60,6 +60,9 @@ class Outcome:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     rowcount: int = -1
     lastrowid: int | None = None
+    #: an upsert inserted no row (it skipped or updated them): sqlite3's lastrowid is then
+    #: the rowid the connection inserted last
+    inserted_none: bool = False
 
 
 def _value(expr: ast.Expr, params: dict[str, Any],

@@ -179,6 +179,7 @@ def run_upsert(
         run.flush()
     if fks is not None and run.changes is not None and run.changes.changes:
         fks.after_statement(plan.spec, run.changes.changes, pending)
+    out.inserted_none = not run.inserted
     return out
 
 
@@ -197,6 +198,7 @@ class _Run:
     queued: list[dict[str, Any]] = field(default_factory=list)
     queued_fields: tuple[str, ...] = ()
     queued_stmt: ast.Insert | None = None
+    inserted: int = 0  # rows inserted
 
     def conflicts(self, body: dict[str, Any], index: int | None) -> list[Match | None]:
         if self.lookup is not None and index is not None:
@@ -237,6 +239,7 @@ class _Run:
             {EXCLUDED + name: body[name] for name in fields} for body in bodies],
             self.pending, self.changes, looked_up=True)
         self.out.rowcount += done.rowcount
+        self.inserted += done.rowcount
         self.out.rows += done.rows
         if done.lastrowid is not None:
             self.out.lastrowid = done.lastrowid

@@ -9,7 +9,8 @@ URLs::
 
 Query options: ``timeout`` (seconds to wait for the store's write lock, default 30),
 ``foreign_keys=on`` (enforce declared foreign keys and their actions, as SQLite's
-``PRAGMA foreign_keys = ON``).
+``PRAGMA foreign_keys = ON``), ``unique_checks=commit`` (unique values checked at commit only,
+not at each statement; see ``dbapi.unique_check``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ def _flag(name: str, value: Any) -> bool:
     if text in ("off", "false", "0", "no"):
         return False
     raise exc.ArgumentError(f"URL option {name} takes on or off, not {value!r}")
+
+
+def _unique_checks(value: Any) -> str:
+    text = str(value).lower()
+    if text not in ("statement", "commit"):
+        raise exc.ArgumentError(
+            f"URL option unique_checks takes statement or commit, not {value!r}")
+    return text
 
 
 class DocstoreExecutionContext(default.DefaultExecutionContext):
@@ -163,6 +172,8 @@ class DocstoreDialect(default.DefaultDialect):
         query = dict(url.query)
         if "foreign_keys" in query:
             opts["foreign_keys"] = _flag("foreign_keys", query.pop("foreign_keys"))
+        if "unique_checks" in query:
+            opts["unique_checks"] = _unique_checks(query.pop("unique_checks"))
         if "timeout" in query:
             opts["timeout"] = float(query.pop("timeout"))  # type: ignore[arg-type]
         if query:

@@ -9,7 +9,9 @@ URLs::
 
 Query options: ``cert``, ``ca``, ``timeout`` (seconds, default 30), ``foreign_keys=on``
 (enforce declared foreign keys, see ``dbapi.foreign_keys``), ``read_balance``
-(``none``: reads go to the preferred node, ``round_robin``: spread over healthy nodes).
+(``none``: reads go to the preferred node, ``round_robin``: spread over healthy nodes),
+``unique_checks=commit`` (unique values checked at commit only: no request per write
+statement for them; see ``dbapi.unique_check``).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from sqlalchemy import exc
 from sqlalchemy.engine.url import URL
 
 from ..backends.ravendb.http import Cluster
-from .base import DocstoreDialect, _flag
+from .base import DocstoreDialect, _flag, _unique_checks
 
 _OPTIONS: dict[str, Callable[[Any], Any]] = {
     "cert": str, "ca": str, "timeout": float, "read_balance": str,
     "foreign_keys": lambda v: _flag("foreign_keys", v),
+    "unique_checks": _unique_checks,
 }
 
 

@@ -109,7 +109,8 @@ class ReadOnlyMetadata(dict[str, Any]):
 
 class _Attachment:
     """The session's settings installed on one DB-API connection for one transaction: the
-    request-budget hook, cluster-wide batches, no HTTP cache. ``detach`` restores them."""
+    request-budget hook, cluster-wide batches, unique values checked at commit only, no HTTP
+    cache. ``detach`` restores them."""
 
     def __init__(self, session: DocumentSession, dbapi_conn: DBAPIConnection) -> None:
         self.session_ref = weakref.ref(session)
@@ -140,6 +141,9 @@ class _Attachment:
                 dbapi_conn.atomic_guards = (
                     not session._disable_atomic_writes
                 )
+        # RavenDB's session finds a taken unique value at save_changes(), not at each flush
+        self.unique_checks = dbapi_conn.unique_checks
+        dbapi_conn.unique_checks = "commit"
         self.http = getattr(backend, "http", None)
         self.use_cache = getattr(self.http, "use_cache", None)
         if options.no_caching and self.use_cache is not None:
@@ -158,6 +162,7 @@ class _Attachment:
         if self.dbapi_conn.closed:
             return
         self.dbapi_conn.cluster_wide = self.cluster_wide
+        self.dbapi_conn.unique_checks = self.unique_checks
         if self.atomic_guards is not None:
             self.dbapi_conn.atomic_guards = self.atomic_guards
         if self.use_cache is not None:

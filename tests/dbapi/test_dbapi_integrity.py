@@ -90,23 +90,67 @@ def test_duplicate_key_error_class(conn: dbapi.Connection) -> None:
         cur.execute(INSERT_TAG, {"code": "a", "label": None})
 
 
-def test_unique_constraint_is_enforced_at_commit(
-    connect: Any, create_collection: Any
-) -> None:
-    conn = connect()
+def _emails(conn: dbapi.Connection, create_collection: Any) -> None:
     create_collection(conn, "emails", {
         "fields": [{"name": "id", "nullable": False}, {"name": "addr", "nullable": False}],
         "primary_key": ["id"], "autoincrement": "id", "unique": [["addr"]],
     })
+
+
+def test_unique_value_taken_fails_the_insert_and_the_transaction_goes_on(
+    connect: Any, create_collection: Any
+) -> None:
+    conn = connect()
+    _emails(conn, create_collection)
     cur = conn.cursor()
     cur.execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "x@y"})
     conn.commit()
     cur.execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "other@y"})
-    cur.execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "x@y"})
-    with pytest.raises(dbapi.IntegrityError):
+    with pytest.raises(dbapi.IntegrityError, match=r"UNIQUE constraint failed: emails\.addr"):
+        cur.execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "x@y"})
+    conn.commit()
+    assert _count(conn, "emails") == 2
+
+
+def test_unique_checks_commit_finds_a_taken_value_at_commit_only(
+    connect: Any, create_collection: Any
+) -> None:
+    conn = dbapi.connect(store=connect().backend.store, unique_checks="commit")
+    try:
+        _emails(conn, create_collection)
+        cur = conn.cursor()
+        cur.execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "x@y"})
         conn.commit()
-    conn.rollback()
-    assert _count(conn, "emails") == 1
+        cur.execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "other@y"})
+        cur.execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "x@y"})
+        with pytest.raises(dbapi.IntegrityError):
+            conn.commit()
+        conn.rollback()
+        assert _count(conn, "emails") == 1
+    finally:
+        conn.close()
+
+
+def test_unique_checks_takes_statement_or_commit_only(connect: Any) -> None:
+    store = connect().backend.store
+    with pytest.raises(dbapi.ProgrammingError, match="unique_checks"):
+        dbapi.connect(store=store, unique_checks="never")
+
+
+def test_two_transactions_racing_for_a_unique_value_one_commit_fails(
+    connect: Any, create_collection: Any
+) -> None:
+    # the statement-time check sees only what is committed and this transaction's writes:
+    # the commit's reservation is what keeps two racing transactions from both taking it
+    first, second = connect(), connect()
+    _emails(first, create_collection)
+    first.cursor().execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "x@y"})
+    second.cursor().execute("INSERT INTO emails (addr) VALUES (:a)", {"a": "x@y"})
+    first.commit()
+    with pytest.raises(dbapi.IntegrityError):
+        second.commit()
+    second.rollback()
+    assert _count(second, "emails") == 1
 
 
 # ------------------------------------------------------------ NOT NULL and CHECK

@@ -1,0 +1,215 @@
+"""Unique values are checked at each write statement, as SQLite checks them: an INSERT, UPDATE
+or upsert DO UPDATE taking a value another row holds (stored, pending, or in the same
+statement) fails with SQLite's IntegrityError there, applies none of its rows, and the
+transaction goes on. Each script runs on the DB-API (docstore:// and ravendb://) and on
+sqlite3, and their outcomes are compared step by step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from sqla_docstore import dbapi
+from sqla_docstore.dbapi import connection as dbapi_connection
+
+DDL = ("CREATE TABLE t (id INTEGER PRIMARY KEY, email VARCHAR(20) UNIQUE, k INTEGER UNIQUE, "
+       "a VARCHAR(5), b INTEGER, n INTEGER, UNIQUE (a, b))")
+INS = "INSERT INTO t (id, email) VALUES (?, ?)"
+INS_K = "INSERT INTO t (id, k) VALUES (?, ?)"
+INS_AB = "INSERT INTO t (id, a, b) VALUES (?, ?, ?)"
+ROWS = "SELECT id, email, k, a, b, n FROM t ORDER BY id"
+
+
+def _outcome(exc: Exception) -> tuple[str, str]:
+    """The PEP 249 class and SQLite's message (ours adds the documents in parentheses)."""
+    kind = next(k.__name__ for k in type(exc).__mro__
+                if k.__name__ in ("IntegrityError", "OperationalError", "ProgrammingError"))
+    return kind, str(exc).split(" (")[0]
+
+
+def _script(steps: list[Any]) -> Any:
+    """A ``raw_and_sqlite`` script: each step's outcome ("ok" or the error), the rows after
+    each failure (nothing of the statement applied), and the rows after the final commit.
+    An executemany runs in a savepoint, rolled back if it fails: sqlite3 applies the sets
+    before the failing one, the DB-API none (README: a failing statement applies none of its
+    rows; ``test_a_failed_statement_left_no_write_in_the_batch``)."""
+
+    def run(conn: Any) -> list[Any]:
+        cur = conn.cursor()
+        seen: list[Any] = []
+        for step in steps:
+            if step == "commit":
+                conn.commit()
+                continue
+            sql, params = step
+            many = isinstance(params, list)
+            if many:  # (sqlite3 keeps the sets before a failing one: taken back here)
+                cur.execute("SAVEPOINT many")
+            try:
+                if many:
+                    cur.executemany(sql, params)
+                else:
+                    cur.execute(sql, params)
+                seen.append("ok")
+            except Exception as exc:  # noqa: BLE001 - the error is the outcome compared
+                seen.append(_outcome(exc))
+                if many:
+                    cur.execute("ROLLBACK TO many")
+                cur.execute(ROWS)
+                seen.append([tuple(r) for r in cur.fetchall()])
+            if many:
+                cur.execute("RELEASE many")
+        conn.commit()
+        cur.execute(ROWS)
+        seen.append([tuple(r) for r in cur.fetchall()])
+        return seen
+
+    return run
+
+
+SCRIPTS: dict[str, list[Any]] = {
+    "get or create in a savepoint, the transaction goes on": [
+        (INS, (1, "x")), "commit",
+        (INS, (2, "y")),
+        ("SAVEPOINT s", ()), (INS, (3, "x")), ("ROLLBACK TO s", ()), ("RELEASE s", ()),
+        ("SAVEPOINT s", ()), (INS, (3, "z")), ("RELEASE s", ()),
+    ],
+    "a value taken by a pending row": [
+        (INS, (1, "x")), (INS, (2, "x")), (INS, (2, "y")),
+    ],
+    "executemany with one bad row applies none": [
+        (INS, (1, "x")), "commit",
+        (INS, [(4, "p"), (5, "x"), (6, "q")]),
+        (INS, [(4, "p"), (6, "q")]),
+    ],
+    "repeated within one statement": [
+        ("INSERT INTO t (id, email) VALUES (1, 'd'), (2, 'e'), (3, 'd')", ()),
+        (INS, [(4, "f"), (5, "f")]),
+        (INS, [(6, "g"), (7, "h")]),
+    ],
+    "a value freed by a pending delete or update is taken again": [
+        (INS, (1, "x")), (INS, (2, "y")), "commit",
+        ("DELETE FROM t WHERE id = 1", ()), (INS, (3, "x")),
+        ("UPDATE t SET email = 'w' WHERE id = 2", ()), (INS, (4, "y")),
+        (INS, (5, "w")),
+    ],
+    "NULLs never conflict": [
+        (INS, (1, None)), (INS, (2, None)),
+        ("INSERT INTO t (id, email) VALUES (3, NULL), (4, NULL)", ()),
+        (INS_AB, (5, "k", None)), (INS_AB, (6, "k", None)),
+    ],
+    "composite constraints": [
+        (INS_AB, (1, "k", 1)), (INS_AB, (2, "k", 2)), (INS_AB, (3, "j", 1)), "commit",
+        (INS_AB, (4, "k", 1)),
+        ("UPDATE t SET b = 1 WHERE id = 2", ()),
+        ("UPDATE t SET a = 'x' WHERE id = 1", ()), ("UPDATE t SET b = 1 WHERE id = 2", ()),
+    ],
+    "values compared by affinity, texts by case": [
+        (INS_K, (1, 5)), (INS, (2, "Ab")), "commit",
+        (INS_K, (3, "5")), (INS_K, (3, 5.0)), (INS_K, (3, "05")),
+        (INS, (4, "ab")), (INS, (5, "Ab ")), (INS, (6, "Ab")),
+    ],
+    "UPDATE taking another row's value": [
+        (INS, (1, "x")), (INS, (2, "y")), (INS_K, (3, 1)), "commit",
+        ("UPDATE t SET email = 'x' WHERE id = 2", ()),
+        ("UPDATE t SET email = 'y' WHERE id = 2", ()),
+        ("UPDATE t SET email = 'q' WHERE id IN (1, 2)", ()),
+        ("UPDATE t SET k = 1 WHERE id = 1", ()),
+        ("UPDATE t SET email = 'x' || '' WHERE id = 1", ()),
+        ("UPDATE t SET email = ? WHERE id = ?", [("z", 1), ("z", 2)]),
+        ("UPDATE t SET email = ? WHERE id = ?", [("v", 1), ("u", 2)]),
+    ],
+    "upsert DO UPDATE taking another row's value": [
+        (INS, (1, "x")), (INS, (2, "y")), "commit",
+        ("INSERT INTO t (id, email) VALUES (1, 'q') ON CONFLICT (id) DO UPDATE "
+         "SET email = 'y'", ()),
+        ("INSERT INTO t (id, email) VALUES (1, 'y') ON CONFLICT (id) DO UPDATE "
+         "SET email = excluded.email", ()),
+        ("INSERT INTO t (id, email) VALUES (1, 'w') ON CONFLICT (id) DO UPDATE "
+         "SET email = excluded.email", ()),
+        ("INSERT INTO t (id, email) VALUES (?, ?) ON CONFLICT (id) DO UPDATE "
+         "SET email = excluded.email", [(1, "s"), (2, "s")]),
+        ("INSERT INTO t (id, email) VALUES (?, ?) ON CONFLICT (id) DO UPDATE "
+         "SET email = excluded.email", [(1, "s"), (2, "x"), (3, "w")]),
+        ("INSERT INTO t (id, email) VALUES (3, 'r') ON CONFLICT (id) DO UPDATE "
+         "SET email = 's'", ()),
+    ],
+    "a plain insert after an upsert took the value in the same transaction": [
+        (INS, (1, "x")),
+        ("INSERT INTO t (id, email) VALUES (1, 'q') ON CONFLICT (id) DO UPDATE "
+         "SET email = 'p'", ()),
+        (INS, (2, "p")), (INS, (2, "x")),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_unique_values_fail_the_statement_as_in_sqlite(
+    raw_and_sqlite: Any, name: str
+) -> None:
+    ours, expected = raw_and_sqlite(DDL, _script(SCRIPTS[name]))
+    assert ours == expected
+
+
+def test_a_failed_statement_left_no_write_in_the_batch(engine: Engine) -> None:
+    raw: Any = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(DDL)
+        raw.commit()
+        cur.executemany(INS, [(1, "x"), (2, "y")])
+        pending = len(raw.driver_connection.pending)
+        with pytest.raises(dbapi.IntegrityError, match=r"UNIQUE constraint failed: t\.email"):
+            cur.executemany(INS, [(3, "z"), (4, "x")])
+        assert len(raw.driver_connection.pending) == pending
+    finally:
+        raw.close()
+
+
+def test_an_update_is_checked_in_its_final_state(engine: Engine) -> None:
+    # SQLite checks an UPDATE row by row (shifting unique values by one fails there when it
+    # visits the rows in key order); here the statement's final state is checked, and the
+    # commit then judges as its store does: the embedded store applies the rows in turn (its
+    # SQLite index refuses the batch, nothing applied), RavenDB reserves the final values
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(DDL)
+        cur.executemany(INS_K, [(1, 1), (2, 2), (3, 3)])
+        raw.commit()
+        with pytest.raises(dbapi.IntegrityError, match=r"UNIQUE constraint failed: t\.k"):
+            cur.execute("UPDATE t SET k = 7")
+        cur.execute("UPDATE t SET k = k + 1")
+        if engine.dialect.name == "ravendb":
+            raw.commit()
+            expected = [(1, 2), (2, 3), (3, 4)]
+        else:
+            with pytest.raises(dbapi.IntegrityError):
+                raw.commit()
+            raw.rollback()
+            expected = [(1, 1), (2, 2), (3, 3)]
+        cur.execute("SELECT id, k FROM t ORDER BY id")
+        assert [tuple(r) for r in cur.fetchall()] == expected
+    finally:
+        raw.close()
+
+
+def test_unique_checks_commit_leaves_a_taken_value_to_the_commit(engine: Engine) -> None:
+    raw: Any = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        conn.unique_checks = dbapi_connection.COMMIT
+        cur = raw.cursor()
+        cur.execute(DDL)
+        cur.execute(INS, (1, "x"))
+        raw.commit()
+        cur.execute(INS, (2, "x"))  # (no error yet)
+        with pytest.raises(dbapi.IntegrityError):
+            raw.commit()
+        raw.rollback()
+        cur.execute(ROWS)
+        assert [r[:2] for r in cur.fetchall()] == [(1, "x")]
+    finally:
+        raw.close()
