@@ -21,6 +21,7 @@ unique ``n`` succeeds whatever the order of the rows).
 from __future__ import annotations
 
 import decimal
+import functools
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -30,7 +31,7 @@ from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
 from .executor import ForeignKeyRules, RowChange
-from .upsert_lookup import holders
+from .upsert_lookup import UNIQUE, _and, _any, holders
 
 #: SQLite's integers (a JSON number beyond them is read as a REAL)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -141,17 +142,47 @@ class UniqueChecks:
         return new
 
 
+#: values looked up per query
+_CHUNK = 500
+_COUNT = ast.Func("count", (), star=True)
+
+
+@functools.lru_cache(maxsize=256)  # (one tree per shape: its query plan is kept)
+def _duplicates(table: str, fields: tuple[str, ...], count: int) -> ast.Select:
+    """``SELECT f.., count(*) FROM t WHERE (f..) is one of ``count`` values GROUP BY f..
+    HAVING count(*) > 1``: the values that documents hold twice (``:unique:i:f``)."""
+    columns = tuple(ast.Column(None, f) for f in fields)
+    where: ast.Expr
+    if len(fields) == 1:
+        where = ast.InList(columns[0], tuple(
+            ast.Param(f"{UNIQUE}{i}:{fields[0]}") for i in range(count)))
+    else:
+        where = _any([_and([ast.Binary("=", ast.Column(None, f), ast.Param(f"{UNIQUE}{i}:{f}"))
+                            for f in fields]) for i in range(count)])
+    return ast.Select(tuple(ast.ResultColumn(c) for c in (*columns, _COUNT)),
+                      (ast.TableRef(table),), where, columns,
+                      ast.Binary(">", _COUNT, ast.Literal(1)))
+
+
 def _refuse_held_twice(backend: BackendConnection, spec: CollectionSpec,
                        fields: tuple[str, ...], new: dict[Hashable, tuple[Any, ...]],
                        pending: PendingBatch, key_of: UniqueKey) -> None:
-    found = holders(backend, spec, fields, list(new.values()), pending)
+    """One query per ``_CHUNK`` values finds those SQL's equality sees twice; only those are
+    looked at document by document, by the store's own equality (``key_of``)."""
+    values = list(new.values())
+    candidates: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start:start + _CHUNK]
+        params = {f"{UNIQUE}{i}:{f}": v for i, value in enumerate(chunk)
+                  for f, v in zip(fields, value, strict=True)}
+        _, rows = backend.query(_duplicates(spec.name, fields, len(chunk)), params, pending)
+        candidates += [tuple(row[:len(fields)]) for row in rows]
+    if not candidates:
+        return
     held_by: dict[Hashable, list[str]] = {}
-    for group in found.values():
+    for group in holders(backend, spec, fields, candidates, pending).values():
         for held, match in group:
-            try:
-                key = key_of(held)
-            except TypeError:
-                continue
+            key = key_of(held)
             if key in new:
                 ids = held_by.setdefault(key, [])
                 if match.doc_id not in ids:

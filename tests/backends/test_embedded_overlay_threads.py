@@ -16,15 +16,15 @@ from sqla_docstore import dbapi
 from sqla_docstore.backends.embedded.store import EmbeddedStore
 
 SPEC = '{"fields": [{"name": "id", "type": "INTEGER"}, {"name": "v"}], "primary_key": ["id"]}'
-# v is unique: a taken v fails only when the commit's batch is applied (a taken key fails at
-# the INSERT already)
+# v is unique: with unique_checks="commit" a taken v fails only when the commit's batch is
+# applied (a taken key fails at the INSERT already)
 UNIQUE_SPEC = SPEC[:-1] + ', "unique": [["v"]]}'
 SECONDS = 4.0
 
 
 def _failing_commits(store: EmbeddedStore, stop: threading.Event) -> int:
     """Commits that insert many rows and then fail on the last (a taken v): rollbacks."""
-    conn = dbapi.connect(store=store)
+    conn = dbapi.connect(store=store, unique_checks="commit")
     cur = conn.cursor()
     done = 0
     while not stop.is_set():

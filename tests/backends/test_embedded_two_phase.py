@@ -59,6 +59,7 @@ def test_a_later_prepare_failing_leaves_the_earlier_prepared(
         connect: Callable[[], dbapi.Connection], observer: dbapi.Connection) -> None:
     (first,) = _prepared(connect, 1)
     second = connect()
+    second.unique_checks = "commit"  # (else the INSERT fails already: it sees the prepared v)
     _run(second, "INSERT INTO things (id, v) VALUES (2, 1)")  # v=1 is the first's
     with pytest.raises(IntegrityError):
         second.prepare()

@@ -190,7 +190,9 @@ def test_a_malformed_reply_is_an_operational_error_naming_what_is_wrong(
     if endpoint == "cmpxchg":  # the insert's HiLo range comes first, then the unique check
         fake.replies["hilo"] = fake.default("hilo")
     fake.replies[endpoint] = (201 if endpoint == "bulk_docs" else 200, body)
-    conn = dbapi.connect("db", urls=[fake.url], timeout=5)
+    # (unique values checked at commit only: the insert's query of its unique value would
+    # get the fake's canned query reply)
+    conn = dbapi.connect("db", urls=[fake.url], timeout=5, unique_checks="commit")
     try:
         with pytest.raises(errors.OperationalError) as caught:
             action(conn)
