@@ -130,14 +130,14 @@ class UniqueChecks:
             if after is None or (before is None and self.updates_only):
                 continue
             value = tuple(after.get(f) for f in fields)
-            if None in value:
-                continue
+            if None in value or any(isinstance(v, (dict, list)) for v in value):
+                continue  # (NULLs never conflict; objects and arrays: the commit's check)
             try:
                 key = key_of(value)
                 if before is not None and key_of(tuple(before.get(f) for f in fields)) == key:
                     continue  # (unchanged)
                 new.setdefault(key, value)
-            except TypeError:  # (an object or array value: left to the commit's check)
+            except TypeError:  # (an unhashable value: left to the commit's check)
                 continue
         return new
 

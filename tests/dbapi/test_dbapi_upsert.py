@@ -52,9 +52,9 @@ def _kind(exc: Exception) -> str:
 
 def _run(eng: Engine, steps: list[Any], final: str) -> list[Any]:
     """Each step's outcome (rowcount, RETURNING rows, lastrowid if asked, or the error's
-    PEP 249 class), then the rows of ``final`` after a commit. (lastrowid is asked after
-    statements that insert a row: after one that inserts none, sqlite3 gives the rowid the
-    connection inserted last and the DB-API None, see the README.)"""
+    PEP 249 class), then the rows of ``final`` after a commit. (After a statement that
+    inserts no row, lastrowid is the rowid the connection inserted last, or after an
+    executemany the cursor's as it was, on both.)"""
     raw = eng.raw_connection()
     try:
         cur = raw.cursor()
@@ -88,7 +88,7 @@ INS = "INSERT INTO accounts (id, email, n) VALUES (?, ?, ?)"
 SCRIPTS: dict[str, tuple[list[Any], str]] = {
     "do nothing on the key, pending and stored": ([
         (INS, (1, "a", 1)),
-        (INS + " ON CONFLICT DO NOTHING", (1, "b", 2)),
+        (INS + " ON CONFLICT DO NOTHING", (1, "b", 2), "lastrowid"),
         (INS + " ON CONFLICT (id) DO NOTHING", (2, "b", 2), "lastrowid"),
         (INS + " ON CONFLICT (id) DO NOTHING RETURNING id, email", (2, "c", 3)),
         "commit",
@@ -121,8 +121,8 @@ SCRIPTS: dict[str, tuple[list[Any], str]] = {
     "conflict on a unique column": ([
         (INS, (1, "a", 1)),
         (INS + " ON CONFLICT (email) DO UPDATE SET n = excluded.n RETURNING id, n",
-         (2, "a", 9)),
-        (INS + " ON CONFLICT (email) DO NOTHING", (3, "a", 9)),
+         (2, "a", 9), "lastrowid"),
+        (INS + " ON CONFLICT (email) DO NOTHING", (3, "a", 9), "lastrowid"),
         (INS + " ON CONFLICT (email) DO NOTHING", (3, "c", 9), "lastrowid"),
         (INS + " ON CONFLICT (id) DO NOTHING", (9, "c", 1)),  # (the email is taken)
         (INS + " ON CONFLICT (email) DO NOTHING", (3, "z", 1)),  # (the key is taken)
@@ -141,6 +141,8 @@ SCRIPTS: dict[str, tuple[list[Any], str]] = {
         (INS + " ON CONFLICT (id) DO UPDATE SET n = n + excluded.n",
          [(7, "x", 1), (7, "y", 2), (8, "z", 3), (7, "w", 4)]),
         (INS + " ON CONFLICT (email) DO NOTHING", [(9, "x", 1), (10, "q", 2), (11, "q", 3)]),
+        (INS + " ON CONFLICT DO NOTHING", (7, "k", 1), "lastrowid"),
+        (INS + " ON CONFLICT DO NOTHING", [(7, "k", 1), (8, "k", 1)], "lastrowid"),
     ], ACCOUNTS),
     "a failing row takes the whole statement back": ([
         (INS, (1, "a", 1)),
@@ -432,3 +434,53 @@ def test_values_that_look_like_numbers_are_matched_within_a_statement(
     steps = [(INS + " ON CONFLICT (email) DO UPDATE SET n = n + excluded.n",
               [(1, value, 1), (2, value, 2), (3, "7", 4), (4, "7", 8)])]
     assert _run(eng, steps, ACCOUNTS) == _run(oracle, steps, ACCOUNTS)
+
+
+def test_lastrowid_after_inserting_no_row_is_sqlite3s(raw_and_sqlite: Any) -> None:
+    """The connection's last inserted rowid (0 before any, kept by commit and rollback, shared
+    by its cursors) after execute(); the cursor's own after executemany()."""
+
+    def run(conn: Any) -> list[Any]:
+        cur, other = conn.cursor(), conn.cursor()
+        ignored = "INSERT INTO t (id, u) VALUES (?, ?) ON CONFLICT DO NOTHING"
+        seen = [cur.lastrowid]
+        cur.execute("INSERT INTO t (id, u) VALUES (5, 'a')")
+        conn.commit()
+        other.execute(ignored, (6, "a"))
+        seen.append(other.lastrowid)
+        cur.execute("INSERT INTO t (id, u) VALUES (8, 'b')")
+        conn.rollback()
+        other.execute(ignored, (9, "a"))
+        seen.append(other.lastrowid)
+        other.execute("INSERT INTO t (id, u) VALUES (2, 'c') ON CONFLICT (u) DO UPDATE "
+                      "SET id = 2")
+        seen.append(other.lastrowid)
+        cur.execute("INSERT OR IGNORE INTO t (id, u) VALUES (7, 'a')")
+        seen.append(cur.lastrowid)
+        cur.execute("INSERT INTO t (id, u) VALUES (3, 'a') ON CONFLICT (u) DO UPDATE SET n = 1")
+        seen.append(cur.lastrowid)
+        other.executemany(ignored, [(5, "x"), (10, "a")])
+        seen.append(other.lastrowid)
+        cur.execute("INSERT INTO t (id, u) SELECT id, u FROM t WHERE id < 0")
+        seen.append(cur.lastrowid)
+        return seen
+
+    ours, expected = raw_and_sqlite(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, u VARCHAR(5) UNIQUE, n INTEGER)", run)
+    assert expected == [None, 5, 8, 2, 2, 2, 2, 2]
+    assert ours == expected
+
+
+def test_lastrowid_of_a_fresh_connection_inserting_no_row_is_0(engine: Engine) -> None:
+    metadata.create_all(engine)
+    inserting, fresh = engine.raw_connection(), engine.raw_connection()
+    try:
+        assert inserting.driver_connection is not fresh.driver_connection
+        inserting.cursor().execute("INSERT INTO accounts (id, email) VALUES (4, 'a')")
+        inserting.commit()
+        cur = fresh.cursor()
+        cur.execute("INSERT INTO accounts (id, email) VALUES (5, 'a') ON CONFLICT DO NOTHING")
+        assert cur.lastrowid == 0  # (sqlite3's on a connection that inserted no row yet)
+    finally:
+        inserting.close()
+        fresh.close()

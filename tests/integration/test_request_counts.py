@@ -1,6 +1,7 @@
 """``sqla_docstore.request_counts``: exactly one "batch" per commit, whatever the number of
 objects (1, 100, 5000) and collections (1, 3), through a Session across several transactions,
-a SQLAlchemy Connection and a DB-API connection."""
+a SQLAlchemy Connection and a DB-API connection; and what checking unique values at each
+statement costs (one query per 500 values, none with ``unique_checks=commit``)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ class Gamma(Base):
     code: Mapped[str] = mapped_column(String(20), primary_key=True)  # a string key
     name: Mapped[str] = mapped_column(String(20))
     n: Mapped[int]
+
+
+class Delta(Base):
+    __tablename__ = "rc_delta"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(20), unique=True)
 
 
 CLASSES: list[Any] = [Alpha, Beta, Gamma]
@@ -270,3 +277,29 @@ def test_dbapi_one_batch_per_commit(tmp_path: Path, objects: int, collections: i
     finally:
         conn.close()
         engine.dispose()
+
+
+# ------------------------------------------------------------------ unique values
+
+
+@pytest.mark.parametrize("checks", ["statement", "commit"])
+def test_unique_values_cost_one_query_per_500_at_each_statement(
+    engine: Engine, checks: str
+) -> None:
+    made = engine if checks == "statement" else create_engine(
+        engine.url.update_query_dict({"unique_checks": checks}))
+    try:
+        Base.metadata.create_all(made)
+        with Session(made) as session:
+            session.add_all([Delta(email=f"e{i}") for i in range(1200)])
+            session.flush()  # one executemany: its 1,200 values in 3 queries
+            session.execute(update(Delta).where(Delta.email == "e1").values(email="f1"))
+            flushed = sqla_docstore.request_counts(session).get("query", 0)
+            session.commit()
+            counts = sqla_docstore.request_counts(session)
+        # (the UPDATE's own query finds its row: one more, in both modes)
+        assert flushed == (3 + 1 + 1 if checks == "statement" else 1), counts
+        assert counts["batch"] == 1
+    finally:
+        if made is not engine:
+            made.dispose()
