@@ -159,7 +159,8 @@ def _duplicates(table: str, fields: tuple[str, ...], count: int) -> ast.Select:
     else:
         where = _any([_and([ast.Binary("=", ast.Column(None, f), ast.Param(f"{UNIQUE}{i}:{f}"))
                             for f in fields]) for i in range(count)])
-    return ast.Select(tuple(ast.ResultColumn(c) for c in (*columns, _COUNT)),
+    selected: tuple[ast.Expr, ...] = (*columns, _COUNT)
+    return ast.Select(tuple(ast.ResultColumn(c) for c in selected),
                       (ast.TableRef(table),), where, columns,
                       ast.Binary(">", _COUNT, ast.Literal(1)))
 
