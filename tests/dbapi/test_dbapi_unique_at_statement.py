@@ -213,3 +213,23 @@ def test_unique_checks_commit_leaves_a_taken_value_to_the_commit(engine: Engine)
         assert [r[:2] for r in cur.fetchall()] == [(1, "x")]
     finally:
         raw.close()
+
+
+def test_two_transactions_racing_for_a_value_the_later_commit_fails(engine: Engine) -> None:
+    # neither statement sees the other's pending row: the commit's reservation decides
+    first, second = engine.raw_connection(), engine.raw_connection()
+    try:
+        first.cursor().execute(DDL)
+        first.commit()
+        first.cursor().execute(INS, (1, "x"))
+        second.cursor().execute(INS, (2, "x"))
+        first.commit()
+        with pytest.raises(dbapi.IntegrityError):
+            second.commit()
+        second.rollback()
+        cur = second.cursor()
+        cur.execute(ROWS)
+        assert [r[:2] for r in cur.fetchall()] == [(1, "x")]
+    finally:
+        first.close()
+        second.close()
