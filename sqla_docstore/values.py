@@ -261,9 +261,10 @@ def _finite_json(value: Any) -> Any:
 def array_part(part: str, items: Any) -> Any:
     """The parts of an expanding IN list: ``text`` a JSON array of each item's exact decimal
     text (null for others), ``wide`` 1 when any item is a wide number."""
+    # (a string is no number: no parts, and no call per string of a long list)
     if part == "text":
-        return json.dumps([compare_part("text", v) for v in items])
-    return int(any(compare_part("wide", v) is not None for v in items))
+        return json.dumps([None if type(v) is str else compare_part("text", v) for v in items])
+    return int(any(type(v) is not str and compare_part("wide", v) is not None for v in items))
 
 
 _refusals = threading.local()

@@ -50,6 +50,8 @@ def sqlite_unique_key(values: tuple[Any, ...]) -> Hashable:
     """When the embedded store's unique index finds two values equal: SQLite compares the
     JSON values it reads, numbers by their value (``1``, ``1.0`` and ``true`` are one), texts
     exactly (case counts)."""
+    if len(values) == 1 and type(values[0]) is str:  # (the common case, without a copy)
+        return values
     return tuple(_sqlite_value(v) for v in values)
 
 
@@ -125,21 +127,38 @@ class UniqueChecks:
                     key_of: UniqueKey) -> dict[Hashable, tuple[Any, ...]]:
         """The values of ``fields`` the changes gave their rows (by their unique key)."""
         new: dict[Hashable, tuple[Any, ...]] = {}
+        get = _getter(fields)
         for change in changes:
             after, before = change.after, change.before
             if after is None or (before is None and self.updates_only):
                 continue
-            value = tuple(after.get(f) for f in fields)
-            if None in value or any(isinstance(v, (dict, list)) for v in value):
+            value = get(after)
+            if None in value or not _plain(value):
                 continue  # (NULLs never conflict; objects and arrays: the commit's check)
             try:
                 key = key_of(value)
-                if before is not None and key_of(tuple(before.get(f) for f in fields)) == key:
+                if before is not None and key_of(get(before)) == key:
                     continue  # (unchanged)
                 new.setdefault(key, value)
             except TypeError:  # (an unhashable value: left to the commit's check)
                 continue
         return new
+
+
+def _getter(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A row's values of ``fields``, as a tuple."""
+    if len(fields) == 1:
+        name = fields[0]
+        return lambda body: (body.get(name),)
+    return lambda body: tuple(body.get(f) for f in fields)
+
+
+def _plain(value: tuple[Any, ...]) -> bool:
+    """No object or array among the values (those are left to the commit's check)."""
+    if len(value) == 1:
+        kind = type(value[0])
+        return kind is not dict and kind is not list
+    return not any(isinstance(v, (dict, list)) for v in value)
 
 
 #: values looked up per query

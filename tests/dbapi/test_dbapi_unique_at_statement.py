@@ -15,11 +15,12 @@ from sqla_docstore import dbapi
 from sqla_docstore.dbapi import connection as dbapi_connection
 
 DDL = ("CREATE TABLE t (id INTEGER PRIMARY KEY, email VARCHAR(20) UNIQUE, k INTEGER UNIQUE, "
-       "a VARCHAR(5), b INTEGER, n INTEGER, UNIQUE (a, b))")
+       "a VARCHAR(5), b INTEGER, n INTEGER, r REAL UNIQUE, UNIQUE (a, b))")
 INS = "INSERT INTO t (id, email) VALUES (?, ?)"
 INS_K = "INSERT INTO t (id, k) VALUES (?, ?)"
 INS_AB = "INSERT INTO t (id, a, b) VALUES (?, ?, ?)"
-ROWS = "SELECT id, email, k, a, b, n FROM t ORDER BY id"
+INS_R = "INSERT INTO t (id, r) VALUES (?, ?)"
+ROWS = "SELECT id, email, k, a, b, n, r FROM t ORDER BY id"
 
 
 def _outcome(exc: Exception) -> tuple[str, str]:
@@ -110,6 +111,8 @@ SCRIPTS: dict[str, list[Any]] = {
         (INS_K, (1, 5)), (INS, (2, "Ab")), "commit",
         (INS_K, (3, "5")), (INS_K, (3, 5.0)), (INS_K, (3, "05")),
         (INS, (4, "ab")), (INS, (5, "Ab ")), (INS, (6, "Ab")),
+        (INS_R, (7, 1)), (INS_R, (8, 1.0)), (INS_R, (8, "1")), (INS_R, (8, 1.5)),
+        ("UPDATE t SET r = 1.5 WHERE id = 7", ()),
     ],
     "UPDATE taking another row's value": [
         (INS, (1, "x")), (INS, (2, "y")), (INS_K, (3, 1)), "commit",
