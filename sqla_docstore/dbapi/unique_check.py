@@ -10,12 +10,14 @@ none of its rows (the cursor runs it atomically); the transaction goes on.
 
 The rows a statement wrote to a collection with unique constraints are collected as the
 foreign keys collect them (``RowChange``); per constraint, the values that are new (inserted,
-or changed by an update; NULLs never conflict) are looked up together, one query per
-constraint (``upsert_lookup.holders``), over the collection as the transaction sees it, this
-statement's writes included: a value two documents hold is a duplicate. Values are one value
-as the commit's check compares them (``unique_value_key``). Unlike SQLite, which checks an
-UPDATE row by row, the statement's final state is checked (``UPDATE t SET n = n + 1`` over a
-unique ``n`` succeeds whatever the order of the rows).
+or changed by an update; NULLs never conflict) are looked up together over the collection as
+the transaction sees it, this statement's writes included: one ``GROUP BY ... HAVING count(*)
+> 1`` query per 500 values finds those SQL's equality sees twice, and only those are looked
+at document by document (``upsert_lookup.holders``), a value two documents hold being a
+duplicate. Values are one value as the commit's check compares them (``unique_value_key``).
+Unlike SQLite, which checks an UPDATE row by row, the statement's final state is checked:
+``UPDATE t SET n = n + 1`` over a unique ``n`` passes whatever the order of the rows (the
+embedded store's commit, which applies the rows in turn, may refuse it then).
 """
 
 from __future__ import annotations
