@@ -303,3 +303,28 @@ def test_unique_values_cost_one_query_per_500_at_each_statement(
     finally:
         if made is not engine:
             made.dispose()
+
+
+def test_an_upsert_setting_a_unique_column_costs_one_more_query(engine: Engine) -> None:
+    # README (Upserts): an executemany of 200 upserts into a table with one unique column makes
+    # 2 requests before the commit; a DO UPDATE that sets the unique column is checked too
+    rows = [{"id": i, "email": f"u{i}"} for i in range(200)]
+    with engine.connect() as conn:
+        conn.execute(insert(Delta), rows[:100])
+        conn.commit()
+    raw: Any = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        sql = ("INSERT INTO rc_delta (id, email) VALUES (:id, :email) ON CONFLICT (id) DO UPDATE "
+               "SET email = excluded.email")
+        before = sum(raw.driver_connection.request_counts.values())
+        cur.executemany(sql.replace("SET email = excluded.email", "SET id = excluded.id"), rows)
+        plain = sum(raw.driver_connection.request_counts.values()) - before
+        raw.rollback()
+        before = sum(raw.driver_connection.request_counts.values())
+        cur.executemany(sql, [{"id": r["id"], "email": "v" + r["email"]} for r in rows])
+        setting = sum(raw.driver_connection.request_counts.values()) - before
+        raw.rollback()
+    finally:
+        raw.close()
+    assert (plain, setting) == (2, 3)
