@@ -15,9 +15,11 @@ the transaction sees it, this statement's writes included: one ``GROUP BY ... HA
 > 1`` query per 500 values finds those SQL's equality sees twice, and only those are looked
 at document by document (``upsert_lookup.holders``), a value two documents hold being a
 duplicate. Values are one value as the commit's check compares them (``unique_value_key``).
-Unlike SQLite, which checks an UPDATE row by row, the statement's final state is checked:
-``UPDATE t SET n = n + 1`` over a unique ``n`` passes whatever the order of the rows (the
-embedded store's commit, which applies the rows in turn, may refuse it then).
+An UPDATE moving values among its own rows is checked as the commit will write it: on the
+embedded store, whose commit writes the rows in turn (each checked by SQLite's unique index),
+row by row in that order too (``_refuse_taken_in_turn``: SQLite's own check, so ``UPDATE t
+SET n = n + 1`` fails as on SQLite); on RavenDB, whose commit reserves the final values, in
+the statement's final state only (``n = n + 1`` passes).
 """
 
 from __future__ import annotations
@@ -84,7 +86,11 @@ def rules_for(backend: BackendConnection, stmt: ast.Statement,
         assert isinstance(stmt, (ast.Insert, ast.Update))
         if not spec.computed_fields and not _sets_unique_field(stmt, sets):
             return None
-    return UniqueChecks(backend, fks, updates_only=upsert)
+    # the embedded store's commit applies an UPDATE's rows in turn, each checked by SQLite's
+    # unique index as it is written: the statement checks them in that order too (SQLite's
+    # own row-at-a-time check), where RavenDB's commit reserves the final values
+    in_turn = isinstance(stmt, ast.Update) and not hasattr(backend, "unique_value_key")
+    return UniqueChecks(backend, fks, updates_only=upsert, in_turn=in_turn)
 
 
 def _sets_unique_field(stmt: ast.Insert | ast.Update, sets: list[tuple[str, ...]]) -> bool:
@@ -101,11 +107,13 @@ class UniqueChecks:
     """A statement's ``ForeignKeyRules``: collects the rows it writes to collections with
     unique constraints, passes them on to the foreign keys (if enforced), and checks them at
     the statement's end (:meth:`verify`). ``updates_only``: the inserted rows were checked
-    already (an upsert's lookup): only updated rows are."""
+    already (an upsert's lookup): only updated rows are. ``in_turn``: the updated rows are
+    also checked one after the other, in the order they were written."""
 
     def __init__(self, backend: BackendConnection, fks: ForeignKeyRules | None,
-                 updates_only: bool) -> None:
+                 updates_only: bool, in_turn: bool = False) -> None:
         self.backend, self.fks, self.updates_only = backend, fks, updates_only
+        self.in_turn = in_turn
         self.written: dict[str, tuple[CollectionSpec, list[RowChange]]] = {}
 
     def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
@@ -123,6 +131,8 @@ class UniqueChecks:
             for fields in unique_sets(spec):
                 new = self._new_values(fields, changes, key_of)
                 if new:
+                    if self.in_turn:
+                        _refuse_taken_in_turn(spec, fields, changes, key_of)
                     _refuse_held_twice(self.backend, spec, fields, new, pending, key_of)
 
     def _new_values(self, fields: tuple[str, ...], changes: list[RowChange],
@@ -161,6 +171,60 @@ def _plain(value: tuple[Any, ...]) -> bool:
         kind = type(value[0])
         return kind is not dict and kind is not list
     return not any(isinstance(v, (dict, list)) for v in value)
+
+
+def _refuse_taken_in_turn(spec: CollectionSpec, fields: tuple[str, ...],
+                          changes: list[RowChange], key_of: UniqueKey) -> None:
+    """The statement's rows written one after the other: a row taking a value that another
+    of its rows holds until it is written later fails (``UPDATE t SET k = k + 1`` visiting
+    ``k`` = 1 while 2 is still held). Values held by rows the statement does not write are
+    the final check's (``_refuse_held_twice``)."""
+    get = _getter(fields)
+    held: dict[Hashable, Any] = {}  # value -> the row holding it now
+    rows: list[tuple[Any, Any, Hashable, Hashable]] = []
+    seen: set[Any] = set()
+    for n, change in enumerate(changes):
+        if change.before is None or change.after is None:
+            continue
+        row = _row_id(spec, change.before, n)
+        before, after = _in_turn_key(get(change.before), key_of), _in_turn_key(
+            get(change.after), key_of)
+        if row not in seen and before is not None:
+            held.setdefault(before, row)  # (its value when the statement began)
+        seen.add(row)
+        rows.append((row, _row_id(spec, change.after, n), before, after))
+    for row, row_after, before, after in rows:
+        if before == after:
+            continue
+        if held.get(before) == row:
+            del held[before]
+        taker = held.get(after)
+        if after is not None and taker is not None and taker != row:
+            names = ", ".join(f"{spec.name}.{f}" for f in fields)
+            raise DuplicateKeyError(
+                f"UNIQUE constraint failed: {names} (a row of the statement takes the value "
+                f"of {taker!r} before that row gives it up: the rows are written in turn)")
+        if after is not None:
+            held[after] = row_after
+
+
+def _row_id(spec: CollectionSpec, body: dict[str, Any], n: int) -> Any:
+    """The document a row is (its position in the statement if the table has no key)."""
+    if not spec.primary_key:
+        return n
+    return spec.document_id(tuple(body.get(k) for k in spec.primary_key))
+
+
+def _in_turn_key(value: tuple[Any, ...], key_of: UniqueKey) -> Hashable:
+    """A value's unique key; None for a value that never conflicts (NULL) or is not checked."""
+    if None in value or not _plain(value):
+        return None
+    try:
+        key = key_of(value)
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 #: values looked up per query
