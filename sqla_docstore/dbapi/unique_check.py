@@ -132,7 +132,7 @@ class UniqueChecks:
                 new = self._new_values(fields, changes, key_of)
                 if new:
                     if self.in_turn:
-                        _refuse_taken_in_turn(spec, fields, changes, key_of)
+                        _refuse_taken_in_turn(spec, fields, changes, key_of, new)
                     _refuse_held_twice(self.backend, spec, fields, new, pending, key_of)
 
     def _new_values(self, fields: tuple[str, ...], changes: list[RowChange],
@@ -174,12 +174,19 @@ def _plain(value: tuple[Any, ...]) -> bool:
 
 
 def _refuse_taken_in_turn(spec: CollectionSpec, fields: tuple[str, ...],
-                          changes: list[RowChange], key_of: UniqueKey) -> None:
+                          changes: list[RowChange], key_of: UniqueKey,
+                          new: dict[Hashable, tuple[Any, ...]]) -> None:
     """The statement's rows written one after the other: a row taking a value that another
     of its rows holds until it is written later fails (``UPDATE t SET k = k + 1`` visiting
     ``k`` = 1 while 2 is still held). Values held by rows the statement does not write are
-    the final check's (``_refuse_held_twice``)."""
+    the final check's (``_refuse_held_twice``); so is everything when no row takes a value
+    another row had or takes too (``new``: the values the rows take)."""
     get = _getter(fields)
+    taken = [_in_turn_key(get(c.after), key_of) for c in changes if c.after is not None]
+    if len(set(taken)) == len(taken) and all(
+            _in_turn_key(get(c.before), key_of) not in new for c in changes
+            if c.before is not None):
+        return
     held: dict[Hashable, Any] = {}  # value -> the row holding it now
     rows: list[tuple[Any, Any, Hashable, Hashable]] = []
     seen: set[Any] = set()

@@ -178,10 +178,12 @@ UPDATES_IN_TURN = [
     ("UPDATE t SET k = ? WHERE id = ?", [(2, 1), (9, 2)]),  # (the same in executemany)
     ("UPDATE t SET k = ? WHERE id = ?", [(9, 2), (2, 1)]),
     ("UPDATE t SET k = ? WHERE id = ?", [(7, 1), (8, 1), (7, 2)]),
+    ("UPDATE t SET k = ? WHERE id = ?", [(7, 1), (7, 2), (8, 1)]),  # (7 is row 1's then)
 ]
 
 #: the rows RavenDB commits for the steps SQLite refuses
-FINAL_STATE = {0: [(1, 2), (2, 3), (3, 4)], 2: [(1, 2), (2, 9), (3, 3)]}
+FINAL_STATE = {0: [(1, 2), (2, 3), (3, 4)], 2: [(1, 2), (2, 9), (3, 3)],
+               5: [(1, 8), (2, 7), (3, 3)]}
 
 
 @pytest.mark.parametrize("step", range(len(UPDATES_IN_TURN)))
