@@ -612,6 +612,40 @@ def loads_all(texts: list[str | None]) -> list[Any] | None:
     return docs if len(docs) == len(texts) else None
 
 
+def picked_all(texts: list[str], names: tuple[str, ...]) -> list[tuple[Any, ...]] | None:
+    """``[operator.itemgetter(*names)(loads(t)) for t in texts]``: the fields ``names`` (two
+    or more) of documents of plain values, each made into its tuple as it is parsed (one
+    call for all the texts, no dict kept). None when that can't give exactly that (a NULL
+    text, a text that is not one object, one with an object or a ``{`` inside, a missing
+    field): ``loads_all`` then, and the picking after it, say what each text holds."""
+    if len(names) < 2:  # (one name: itemgetter gives the value, not a tuple)
+        return None
+    try:
+        joined = ",".join(texts)
+    except TypeError:  # a NULL text (or not a text)
+        return None
+    # one "{" per text, and each text one object (a tuple below): no object inside one, so
+    # the hook makes the documents, and only them, into tuples
+    if joined.count("{") != len(texts):
+        return None
+    text = "[" + joined + "]"
+    try:
+        rows, end = _picking_scanner(names)(text, 0)
+    except (StopIteration, ValueError, KeyError):  # (KeyError: the hook's missing field)
+        return None
+    if end != len(text) or len(rows) != len(texts) or set(map(type, rows)) != {tuple}:
+        return None
+    return rows
+
+
+@functools.lru_cache(maxsize=256)
+def _picking_scanner(names: tuple[str, ...]) -> Any:
+    """The ``scan_once`` of ``loads``'s decoder that makes each object into the tuple of its
+    fields ``names`` (``object_hook``: the dict dies as soon as it is parsed)."""
+    decoder = json.JSONDecoder(parse_float=_parse_float, object_hook=operator.itemgetter(*names))
+    return getattr(decoder, "scan_once")  # noqa: B009 - not in typeshed
+
+
 def loads_each(texts: list[str | None]) -> list[Any]:
     """``loads`` of each text, None for a NULL one (an outer join's missing side): in one
     call when ``loads_all`` can, else one by one (with the errors ``loads`` gives)."""

@@ -268,6 +268,43 @@ def test_loads_all_leaves_what_is_not_one_value_a_text_to_loads(texts: list[str 
     assert values.loads_all(texts) is None
 
 
+_PLAIN_DOCUMENTS = [
+    {"a": 1, "b": "x", "c": None},
+    {"c": 2.5, "b": 'quo"te \\ 漢 😀 [1,2]', "a": 2**70, "z": [1, "x"]},  # (any key order)
+    {"a": -0.0, "b": 1e300, "c": True, "b2": False},
+    {"a": "1.10000000000000000001", "b": decimal.Decimal("1.10000000000000000001"), "c": 0},
+]
+
+
+def test_picked_all_is_the_fields_of_each_parsed_document() -> None:
+    texts = [values.dumps(d) for d in _PLAIN_DOCUMENTS]
+    texts += [json.dumps(d, ensure_ascii=False, default=str) for d in _PLAIN_DOCUMENTS[:3]]
+    names = ("a", "b", "c")
+    want = [tuple(values.loads(t)[n] for n in names) for t in texts]
+    assert values.picked_all(texts, names) == want
+    assert values.picked_all(texts, ("c", "a")) == [(c, a) for a, _, c in want]
+    exact = values.picked_all(texts[3:4], names)
+    assert exact is not None and type(exact[0][1]) is decimal.Decimal  # (parse_float's)
+
+
+@pytest.mark.parametrize("texts, names", [
+    (['{"a":1,"b":{"a":1,"b":2}}', '{"a":2,"b":3}'], ("a", "b")),  # an object inside one
+    (['{"a":1,"b":[{"c":1}]}', '{"a":"{","b":1}'], ("a", "b")),  # in an array, in a string
+    (['{"a":"x{","b":2}', '{"a":1,"b":2}'], ("a", "b")),  # a "{" in a string alone
+    (['{"a":1,"b":2}', '{"a":1}'], ("a", "b")),  # a field missing
+    (['{"a":1,"b":2}', None], ("a", "b")),  # a NULL document
+    (['{"a":1,"b":2}', "[1,2]"], ("a", "b")),  # not an object
+    (['{"a":1,"b":2}', '{"a":3,"b":4}'], ("a",)),  # one name: a value, not a tuple
+    (['{"a":1,"b":2},{"a":3,"b":4}', ""], ("a", "b")),  # two values in one text
+    (['{"a":1,"b":', '2}'], ("a", "b")),  # one value in two texts
+    (['{"a":1,"b":2} x', '{"a":1,"b":2}'], ("a", "b")),  # malformed
+])
+def test_picked_all_leaves_what_is_not_plain_documents_to_loads(
+    texts: list[str], names: tuple[str, ...]
+) -> None:
+    assert values.picked_all(texts, names) is None
+
+
 def test_dumps_refuses_what_it_refused_before() -> None:
     looped: list[object] = []
     looped.append(looped)

@@ -21,6 +21,7 @@ import collections
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from enum import Enum
+from operator import itemgetter
 from typing import Any
 
 from ..affinity import COMPARED, NUMBER_TEXT, SQL_COMPARED, Conversion
@@ -93,7 +94,25 @@ class Compared:
         copy: the caller's dicts are never changed)."""
         if not self.bindings:
             return param_sets
+        if len(param_sets) > 1 and self._as_given(param_sets):
+            return param_sets
         return [self._bound(params) for params in param_sets]
+
+    def _as_given(self, param_sets: Sequence[dict[str, Any]]) -> bool:
+        """Whether ``_bound`` leaves every set as it is, told a parameter at a time (C loops
+        over the sets, as an executemany of thousands gives them): each is read under its
+        own name, given in every set, and none of its values is of a type its conversion
+        acts on. False: ``_bound`` of each set says what it makes of it."""
+        for b in self.bindings:
+            if b.conversion is None or b.read != b.given:
+                return False
+            try:
+                kinds = set(map(type, map(itemgetter(b.given), param_sets)))
+            except KeyError:  # (a set without it: ``_bound`` skips it there)
+                return False
+            if not b.conversion.acts_on.isdisjoint(kinds):
+                return False
+        return True
 
     def _bound(self, params: dict[str, Any]) -> dict[str, Any]:
         out = params

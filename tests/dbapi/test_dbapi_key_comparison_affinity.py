@@ -179,3 +179,28 @@ def test_an_integer_primary_key_given_no_integer_is_a_datatype_mismatch(
         outcome.append(ex("SELECT id, v FROM t"))
         results.append(outcome)
     assert results[0] == results[1] == [("IntegrityError", True), ("IntegrityError", True), []]
+
+
+@pytest.mark.parametrize("keys", [[1, 2, 3], [1, "2", 3], [2.0, 1, "3"]],
+                         ids=["integers", "a text", "mixed"])
+def test_an_executemany_converts_the_sets_values_as_sqlite(
+        both: tuple[Execute, Execute], keys: list[Any]) -> None:
+    """The sets of an executemany compared with a column are converted by its affinity
+    where a value needs it; sets whose values all compare as given (integers with an
+    INTEGER key) are taken as given, told over all of them at once: as SQLite either way."""
+    results = []
+    for ex in both:
+        ex("DELETE FROM t")
+        ex("INSERT INTO t (id, v) VALUES (?, ?)", [(k, str(k)) for k in range(1, 5)],
+           many=True)
+        results.append([
+            ex("UPDATE t SET v = 'w' || v WHERE v = ?", [(k,) for k in keys], many=True),
+            ex("SELECT id, v FROM t ORDER BY id"),
+            ex("UPDATE t SET v = ? WHERE id = ?", [(f"u{n}", k) for n, k in enumerate(keys)],
+               many=True),
+            ex("SELECT id, v FROM t ORDER BY id"),
+            [ex("SELECT id, v FROM t WHERE id = ?", (k,)) for k in keys],
+            ex("DELETE FROM t WHERE id = ?", [(k,) for k in keys[1:]], many=True),
+            ex("SELECT id, v FROM t ORDER BY id"),
+        ])
+    assert results[0] == results[1]

@@ -5,11 +5,15 @@ first failing field."""
 from __future__ import annotations
 
 import decimal
+import json
+import sqlite3
 from typing import Any
 
 import pytest
 
-from sqla_docstore import dbapi
+from sqla_docstore import dbapi, values
+from sqla_docstore.backends.embedded.connection import EmbeddedConnection
+from sqla_docstore.backends.embedded.store import collection_table
 from sqla_docstore.commands import Batch, Put
 from sqla_docstore.errors import DataError, IntegrityError
 
@@ -268,3 +272,57 @@ def test_a_document_that_is_no_object_fails_as_a_row_at_a_time(
     assert fast[0][0] is dbapi.InternalError
     monkeypatch.setattr(embedded, "_column", lambda *a: 1 / 0)
     assert _read_state(general, sql) == fast
+
+
+_PLAIN_SPEC = {"fields": [{"name": "id", "type": "INTEGER", "nullable": False},
+                          {"name": "name", "type": "VARCHAR", "nullable": True},
+                          {"name": "age", "type": "INTEGER", "nullable": True},
+                          {"name": "j", "type": "JSON", "nullable": True}],
+               "primary_key": ["id"]}
+
+
+@pytest.mark.parametrize("odd", ["", "a { in a string", "an object inside", "a field missing"])
+def test_fields_picked_as_the_documents_are_parsed_are_sqlites_rows(
+    connect: Any, create_collection: Any, monkeypatch: pytest.MonkeyPatch, odd: str
+) -> None:
+    """Rows of two or more fields of one document each are picked as the documents are
+    parsed (``values.picked_all``) when they hold plain values; one holding an object or a
+    "{" in a string, or lacking a field, leaves its chunk to the general path. Both give
+    SQLite's rows, and note each document read with its change vector."""
+    conn = connect()
+    create_collection(conn, "t", _PLAIN_SPEC)
+    oracle = sqlite3.connect(":memory:")
+    oracle.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name VARCHAR, age INTEGER, j)")
+    rows: list[tuple[Any, ...]] = [(i, f"n{i}", i * 3, None) for i in range(1, 30)]
+    if odd == "a { in a string":
+        rows[7] = (8, "brace { here", 24, None)
+    elif odd == "an object inside":
+        rows[7] = (8, "n8", 24, '{"a":{"b":1}}')
+    cur = conn.cursor()
+    cur.executemany("INSERT INTO t (id, name, age, j) VALUES (?, ?, ?, ?)",
+                    [r if r[3] is None else (*r[:3], json.loads(r[3])) for r in rows])
+    oracle.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+    conn.commit()
+    if odd == "a field missing":  # (another client's document: no age)
+        conn.backend.submit(Batch([Put("t", "t/8", {"id": 8, "name": "n8", "j": None}, None)]))
+        oracle.execute("UPDATE t SET age = NULL WHERE id = 8")
+    picked: list[Any] = []
+    real = values.picked_all
+
+    def spy(texts: list[str], names: tuple[str, ...]) -> Any:
+        picked.append(real(texts, names))
+        return picked[-1]
+
+    monkeypatch.setattr(values, "picked_all", spy)
+    for sql in ("SELECT id, name, age FROM t ORDER BY id", "SELECT age, id FROM t WHERE id > 3",
+                "SELECT name, name AS again, id FROM t ORDER BY name DESC"):
+        picked.clear()
+        cur.execute(sql)
+        assert cur.fetchall() == oracle.execute(sql).fetchall()
+        general = bool(odd) and not (odd == "a field missing" and "age" not in sql)
+        assert [p is None for p in picked] == [general]  # (the path taken)
+    backend = conn.backend
+    assert isinstance(backend, EmbeddedConnection)
+    stored = backend._conn.execute(f"SELECT id, cv FROM {collection_table('t')}").fetchall()
+    assert len(stored) == len(rows)
+    assert {doc_id: conn.change_vectors[doc_id] for doc_id, _ in stored} == dict(stored)

@@ -1760,6 +1760,13 @@ def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
     slot, id_slot, cv_slot = plan.documents[0]
     names = tuple(c.name for c in plan.columns)
     texts = list(map(itemgetter(slot), rows))
+    if not pending and rows:  # (no parsed body to keep: picked as parsed, no dict kept)
+        out = values.picked_all(texts, names)
+        if out is not None:
+            if pending is not None:
+                pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(texts),
+                                  tuple(map(itemgetter(cv_slot), rows)))
+            return out
     docs = values.loads_all(texts) if rows else None
     out = _picked(names, docs) if rows else []
     if out is None:
