@@ -233,7 +233,12 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("query"), kinds, loaders, small),
     st.tuples(st.just("query_items"), st.booleans()),
     st.tuples(st.just("orm_update"), small, small, syncs),
+    st.tuples(st.just("orm_increment"), small, syncs),
+    st.tuples(st.just("orm_update_gadgets"), st.booleans(), small, small, syncs),
     st.tuples(st.just("orm_delete"), small, syncs),
+    st.tuples(st.just("query_related"), st.booleans(), small),
+    st.tuples(st.just("bulk_update_authors"), st.lists(st.tuples(picks, small), min_size=1,
+                                                       max_size=3)),
     st.tuples(st.just("bulk_insert_tags"), st.integers(1, 3)),
     st.tuples(st.just("bulk_update_books"), st.lists(st.tuples(picks, small), min_size=1,
                                                      max_size=3)),
@@ -441,7 +446,10 @@ def _append_book(side: Side, author: int, book: int) -> Any:
 def _remove_book(side: Side, author: int, index: int) -> Any:
     owner = _need(side.pick(Kind.AUTHOR, author))
     if owner.books:
-        book = owner.books[index % len(owner.books)]
+        # Picked by name: a collection loaded without ORDER BY comes in index order here,
+        # in rowid order on SQLite (README: rows without ORDER BY come in index order).
+        books = sorted(owner.books, key=side.name_of)
+        book = books[index % len(books)]
         owner.books.remove(book)
         return side.name_of(book)
     return None
@@ -576,6 +584,49 @@ def _orm_update(side: Side, bound: int | None, value: int | None, sync: Any) -> 
     return result.rowcount  # type: ignore[attr-defined]
 
 
+def _orm_increment(side: Side, bound: int | None, sync: Any) -> Any:
+    stmt = update(Author).where(Author.rating.is_not(None)).values(rating=Author.rating + 1)
+    if bound is not None:
+        stmt = stmt.where(Author.rating >= bound)
+    result = side.session.execute(stmt.execution_options(synchronize_session=sync))
+    return result.rowcount  # type: ignore[attr-defined]
+
+
+def _orm_update_gadgets(side: Side, on_base: bool, bound: int | None, value: int | None,
+                        sync: Any) -> Any:
+    """An UPDATE of the joined-table subclass, filtered on its own or on the base table's
+    column (SQLAlchemy then renders UPDATE ... FROM)."""
+    stmt = update(Gadget).values(power=value)
+    if bound is not None:
+        stmt = stmt.where((Gadget.weight if on_base else Gadget.power) < bound)
+    result = side.session.execute(stmt.execution_options(synchronize_session=sync))
+    return result.rowcount  # type: ignore[attr-defined]
+
+
+def _query_related(side: Side, through_any: bool, bound: int | None) -> Any:
+    """Filters across relationships: EXISTS through ``any()`` or a JOIN to the parent."""
+    if through_any:
+        criterion = Book.pages > bound if bound is not None else Book.pages.is_(None)
+        stmt = select(Author).where(Author.books.any(criterion)).order_by(Author.name)
+    else:
+        stmt = select(Book).join(Book.author).order_by(Book.title)
+        if bound is not None:
+            stmt = stmt.where(Author.rating < bound)
+    return [_row(side, o) for o in side.session.scalars(stmt).all()]
+
+
+def _bulk_update_authors(side: Side, changes: list[tuple[int, int | None]]) -> Any:
+    """Bulk UPDATE by primary key of a versioned mapper (lists of dicts)."""
+    rows = {}
+    for index, rating in changes:
+        author = _need(side.pick(Kind.AUTHOR, index))
+        if inspect(author).key is None:
+            raise Skip
+        # the version is part of the key SQLAlchemy matches a versioned row by
+        rows[inspect(author).key[1][0]] = {"rating": rating, "version": author.version}
+    side.session.execute(update(Author), [{"id": k, **v} for k, v in rows.items()])
+
+
 def _orm_delete(side: Side, bound: int | None, sync: Any) -> Any:
     # Books without tags only: SQLite enforces no foreign keys here, so deleting a tagged
     # book's row would leave association rows that a later flush trips over in different
@@ -651,6 +702,10 @@ RUNNERS: dict[str, Callable[..., Any]] = {
     "query_items": _query_items,
     "orm_update": _orm_update,
     "orm_delete": _orm_delete,
+    "orm_increment": _orm_increment,
+    "orm_update_gadgets": _orm_update_gadgets,
+    "query_related": _query_related,
+    "bulk_update_authors": _bulk_update_authors,
     "bulk_insert_tags": _bulk_insert_tags,
     "bulk_update_books": _bulk_update_books,
     "insert_returning": _insert_returning,
