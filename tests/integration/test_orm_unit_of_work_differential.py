@@ -60,6 +60,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     inspect,
     literal_column,
@@ -68,6 +69,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -243,6 +245,15 @@ OPERATIONS = st.one_of(
                                                      max_size=3)),
     st.tuples(st.just("insert_returning"), st.lists(small, min_size=1, max_size=3)),
     st.tuples(st.just("no_autoflush"), kinds, small),
+    st.tuples(st.just("upsert"), st.lists(st.tuples(st.none() | picks, small), min_size=1,
+                                          max_size=3), st.booleans()),
+    st.tuples(st.just("aggregate"), st.booleans()),
+    st.tuples(st.just("text_update"), small),
+    st.tuples(st.just("expire_attrs"), picks, st.sampled_from(["meta", "rating", "books"])),
+    st.tuples(st.just("populate_existing"), kinds),
+    st.tuples(st.just("get_for_update"), kinds, picks),
+    st.tuples(st.just("merge_no_load"), kinds, picks),
+    st.tuples(st.just("core_insert_books"), picks, st.integers(1, 3)),
 )
 
 # ----------------------------------------------------------------------------- one side
@@ -665,6 +676,94 @@ def _insert_returning(side: Side, ratings: list[int | None]) -> Any:
     return sorted(_row(side, o) for o in made)
 
 
+def _upsert(side: Side, rows: list[tuple[int | None, int | None]], update_on_conflict: bool
+            ) -> Any:
+    """SQLite's INSERT ... ON CONFLICT (name) DO UPDATE / DO NOTHING RETURNING the ORM
+    objects; a row names an existing author (a conflict) or a fresh one."""
+    values: dict[str, dict[str, Any]] = {}
+    for index, rating in rows:
+        known = side.pick(Kind.AUTHOR, index)
+        name = side.names.get(id(known)) if known is not None else None
+        name = name or side.fresh("a")
+        values[name] = {"name": name, "rating": rating, "version": 1, "touched": 0,
+                        "meta": {}}
+    stmt = sqlite_insert(Author).values(list(values.values()))
+    if update_on_conflict:
+        stmt = stmt.on_conflict_do_update(index_elements=[Author.name],
+                                          set_={"rating": stmt.excluded.rating})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=[Author.name])
+    made = side.session.scalars(
+        stmt.returning(Author), execution_options={"populate_existing": True}).all()
+    for obj in made:
+        if id(obj) not in side.names:
+            side.remember(Kind.AUTHOR, obj, obj.name)
+    return sorted(_row(side, o) for o in made)
+
+
+def _aggregate(side: Side, by_author: bool) -> Any:
+    """Aggregates over what the session flushed: counts and sums per author, or overall."""
+    if by_author:
+        stmt = (select(Author.name, func.count(Book.id), func.sum(Book.pages))
+                .join(Book, Book.author_id == Author.id, isouter=True)
+                .group_by(Author.name).order_by(Author.name))
+        return [tuple(r) for r in side.session.execute(stmt).all()]
+    stmt = select(func.count(), func.max(Author.rating), func.min(Author.version)).select_from(
+        Author)
+    return tuple(side.session.execute(stmt).one())
+
+
+def _text_update(side: Side, bound: int | None) -> Any:
+    """SQL text through the session: the ORM knows nothing of it (the objects keep the values
+    they have loaded until expired)."""
+    result = side.session.execute(
+        text("UPDATE uow_books SET pages = coalesce(pages, 0) + 1 WHERE pages < :b"),
+        {"b": 5 if bound is None else bound})
+    return result.rowcount  # type: ignore[attr-defined]
+
+
+def _expire_attrs(side: Side, index: int, attr: str) -> Any:
+    obj = _need(side.pick(Kind.AUTHOR, index))
+    _flushed(side)
+    side.session.expire(obj, [attr])
+
+
+def _populate_existing(side: Side, kind: Kind) -> Any:
+    _flushed(side)  # populate_existing overwrites unflushed changes, as expire does
+    cls = CLASS[kind]
+    stmt = select(cls).order_by(getattr(cls, NATURAL[cls])).execution_options(
+        populate_existing=True)
+    return [_row(side, o) for o in side.session.scalars(stmt).unique().all()]
+
+
+def _get_for_update(side: Side, kind: Kind, index: int) -> Any:
+    obj = _need(side.pick(kind, index))
+    key = inspect(obj).key
+    if key is None:
+        raise Skip
+    found = side.session.get(CLASS[kind], key[1], with_for_update=True)
+    return None if found is None else (_row(side, found), found is obj)
+
+
+def _merge_no_load(side: Side, kind: Kind, index: int) -> Any:
+    obj = _need(side.pick(kind, index))
+    if inspect(obj).key is None:
+        raise Skip  # see _merge
+    return _row(side, side.session.merge(obj, load=False))
+
+
+def _core_insert_books(side: Side, author: int, count: int) -> Any:
+    """Rows inserted with Core on the session's connection, then found by the ORM."""
+    owner = _need(side.pick(Kind.AUTHOR, author))
+    key = inspect(owner).key
+    if key is None:
+        raise Skip
+    titles = [side.fresh("b") for _ in range(count)]
+    side.session.connection().execute(
+        insert(Book.__table__), [{"title": t, "pages": 1, "author_id": key[1][0]} for t in titles])
+    return titles
+
+
 def _no_autoflush(side: Side, kind: Kind, bound: int | None) -> Any:
     with side.session.no_autoflush:
         return _query(side, kind, "lazy", bound)
@@ -713,6 +812,14 @@ RUNNERS: dict[str, Callable[..., Any]] = {
     "bulk_update_books": _bulk_update_books,
     "insert_returning": _insert_returning,
     "no_autoflush": _no_autoflush,
+    "upsert": _upsert,
+    "aggregate": _aggregate,
+    "text_update": _text_update,
+    "expire_attrs": _expire_attrs,
+    "populate_existing": _populate_existing,
+    "get_for_update": _get_for_update,
+    "merge_no_load": _merge_no_load,
+    "core_insert_books": _core_insert_books,
 }
 
 # -------------------------------------------------------------------------------- harness
