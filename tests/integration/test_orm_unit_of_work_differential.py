@@ -680,10 +680,16 @@ def _upsert(side: Side, rows: list[tuple[int | None, int | None]], update_on_con
             ) -> Any:
     """SQLite's INSERT ... ON CONFLICT (name) DO UPDATE / DO NOTHING RETURNING the ORM
     objects; a row names an existing author (a conflict) or a fresh one."""
+    # A conflict only with a stored row (flushed first, persistent): an upsert of a pending
+    # or transient author's name would make its own INSERT a unique violation, which the
+    # store reports at commit, SQLite at flush (README: unique constraints are checked at
+    # commit).
+    _flushed(side)
     values: dict[str, dict[str, Any]] = {}
     for index, rating in rows:
         known = side.pick(Kind.AUTHOR, index)
-        name = side.names.get(id(known)) if known is not None else None
+        name = side.names.get(id(known)) if known is not None and inspect(
+            known).persistent else None
         name = name or side.fresh("a")
         values[name] = {"name": name, "rating": rating, "version": 1, "touched": 0,
                         "meta": {}}
