@@ -33,7 +33,9 @@ anything ordered without ORDER BY (every query orders by a name, collections com
 The run is reproducible (``derandomize=True``, no example database) unless ``ORM_UOW_SEED`` is
 set. ``ORM_UOW_EXAMPLES=N`` sets the number of programs (default 300 on ``docstore://``, 60 on
 ``ravendb://``), ``ORM_UOW_STEPS=N`` their longest length (default 40),
-``ORM_UOW_SHRINK=1`` turns on shrinking; ``pytest -s`` prints the counts.
+``ORM_UOW_SHRINK=1`` turns on shrinking, ``ORM_UOW_FILE=1`` runs the ``docstore://`` test on a
+file store, ``ORM_UOW_FOREIGN_KEYS=1`` enforces foreign keys on both sides; ``pytest -s``
+prints the counts.
 """
 
 from __future__ import annotations
@@ -1001,17 +1003,34 @@ def _reproducible(examples: int) -> Callable[[Any], Any]:
     return apply
 
 
+#: ``ORM_UOW_FOREIGN_KEYS=1``: foreign keys enforced on both sides (SQLite's PRAGMA, the URL
+#: option ``foreign_keys=on``; README: Foreign keys).
+FOREIGN_KEYS = bool(os.environ.get("ORM_UOW_FOREIGN_KEYS"))
+
+
+def _target_url(url: str) -> str:
+    if not FOREIGN_KEYS:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}foreign_keys=on"
+
+
 @pytest.fixture
 def oracle_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = sqlite_oracle()
+    if FOREIGN_KEYS:
+        event.listen(engine, "connect",
+                     lambda dbapi_conn, _record: dbapi_conn.execute("PRAGMA foreign_keys = ON"))
     metadata.create_all(engine)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def docstore_engine() -> Iterator[Engine]:
-    engine = create_engine("docstore://")
+def docstore_engine(tmp_path: Path) -> Iterator[Engine]:
+    """``docstore://`` (memory), or a file store under ``ORM_UOW_FILE=1``."""
+    file_store = bool(os.environ.get("ORM_UOW_FILE"))
+    engine = create_engine(_target_url(
+        f"docstore:///{tmp_path / 'uow.db'}" if file_store else "docstore://"))
     metadata.create_all(engine)
     yield engine
     engine.dispose()
@@ -1019,7 +1038,7 @@ def docstore_engine() -> Iterator[Engine]:
 
 @pytest.fixture
 def ravendb_engine(ravendb_url: str) -> Iterator[Engine]:
-    engine = create_engine(ravendb_url)
+    engine = create_engine(_target_url(ravendb_url))
     metadata.create_all(engine)
     yield engine
     engine.dispose()
