@@ -26,15 +26,18 @@ from __future__ import annotations
 
 import decimal
 import functools
+import itertools
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from .. import values as json_values
 from ..backends.base import BackendConnection
 from ..errors import DuplicateKeyError
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
 from .executor import ForeignKeyRules, RowChange
+from .unique_pending import SCALARS, PendingValues, pending_values
 from .upsert_lookup import UNIQUE, _and, _any, holders
 
 #: SQLite's integers (a JSON number beyond them is read as a REAL)
@@ -127,12 +130,20 @@ class UniqueChecks:
         """IntegrityError if a row the statement wrote holds a unique value another document
         holds, as the transaction sees the collections now."""
         key_of: UniqueKey = getattr(self.backend, "unique_value_key", sqlite_unique_key)
+        by_index = hasattr(self.backend, "stored_holders")
         for spec, changes in self.written.values():
-            for fields in unique_sets(spec):
+            sets = unique_sets(spec)
+            record: PendingValues | None = None
+            for n, fields in enumerate(sets):
                 new = self._new_values(fields, changes, key_of)
-                if new:
-                    if self.in_turn:
-                        _refuse_taken_in_turn(spec, fields, changes, key_of, new)
+                if not new:
+                    continue
+                if self.in_turn:
+                    _refuse_taken_in_turn(spec, fields, changes, key_of, new)
+                if by_index and record is None:
+                    record = pending_values(pending, spec.name, tuple(sets), key_of)
+                if record is None or not _refuse_held_by_index(
+                        self.backend, spec, fields, n, new, record, pending, key_of):
                     _refuse_held_twice(self.backend, spec, fields, new, pending, key_of)
 
     def _new_values(self, fields: tuple[str, ...], changes: list[RowChange],
@@ -234,6 +245,52 @@ def _in_turn_key(value: tuple[Any, ...], key_of: UniqueKey) -> Hashable:
     return key
 
 
+def _refuse_held_by_index(backend: BackendConnection, spec: CollectionSpec,
+                          fields: tuple[str, ...], n: int,
+                          new: dict[Hashable, tuple[Any, ...]], record: PendingValues,
+                          pending: PendingBatch, key_of: UniqueKey) -> bool:
+    """``_refuse_held_twice`` without the overlay: the documents holding each new value are
+    the pending ones holding it (``record``, of the ``n``-th constraint: a dict lookup) and
+    the stored ones the transaction did not write (the store's unique index, one query per
+    500 values: ``stored_holders``). False when it can't tell so (a value of another type
+    than JSON's scalars, a key kept as the id, no table): ``_refuse_held_twice`` then does."""
+    if (spec.key_is_id and spec.primary_key[0] in fields) or not record.usable(n) or (
+            not SCALARS.issuperset(map(type, itertools.chain.from_iterable(new.values())))):
+        return False
+    doubled = record.doubled(n)
+    if doubled and not doubled.isdisjoint(new):  # (pending documents held it twice already)
+        for key in new:
+            if key in doubled:
+                raise _held_twice(spec, fields, *record.holders(n, key)[:2])
+    rows = backend.stored_holders(spec.name, fields, list(new))  # type: ignore[attr-defined]
+    if rows is None:
+        return False
+    docs = pending.overlay.get(spec.name, {})
+    get = _getter(fields)
+    stored: dict[Hashable, str] = {}
+    for doc_id, text in rows:
+        if doc_id in docs:
+            continue  # (its pending state holds what it holds: the record says)
+        held = get(json_values.loads(text))
+        if None in held or not _plain(held):
+            continue
+        key = key_of(held)
+        if key not in new:
+            continue  # (equal to SQL, not to the commit's equality)
+        others = (*record.holders(n, key), *((stored[key],) if key in stored else ()))
+        if others:
+            raise _held_twice(spec, fields, others[0], doc_id)
+        stored[key] = doc_id
+    return True
+
+
+def _held_twice(spec: CollectionSpec, fields: tuple[str, ...], first: str,
+                second: str) -> DuplicateKeyError:
+    names = ", ".join(f"{spec.name}.{f}" for f in fields)
+    return DuplicateKeyError(f"UNIQUE constraint failed: {names} (documents {first!r} and "
+                             f"{second!r} would hold one value)")
+
+
 #: values looked up per query
 _CHUNK = 500
 _COUNT = ast.Func("count", (), star=True)
@@ -282,7 +339,4 @@ def _refuse_held_twice(backend: BackendConnection, spec: CollectionSpec,
                     ids.append(match.doc_id)
     for ids in held_by.values():
         if len(ids) > 1:
-            names = ", ".join(f"{spec.name}.{f}" for f in fields)
-            raise DuplicateKeyError(
-                f"UNIQUE constraint failed: {names} (documents {ids[0]!r} and {ids[1]!r} "
-                "would hold one value)")
+            raise _held_twice(spec, fields, ids[0], ids[1])

@@ -672,6 +672,28 @@ class EmbeddedConnection:
         self._count("load")
         return True
 
+    def stored_holders(self, collection: str, fields: tuple[str, ...],
+                       keys: list[tuple[Any, ...]]) -> list[tuple[str, str]] | None:
+        """The stored documents (id, body JSON) whose ``fields`` equal one of ``keys`` (SQLite
+        integers, reals and texts, one per field) as the collection's unique index compares
+        them, the transaction's pending writes left aside (``dbapi.unique_check``): one query
+        per 500 keys, by the index on the fields. None when the store can't tell so (no
+        table): ask ``query``."""
+        if self._read_version is None and not self._shared:
+            self._read_version = self._version()  # (see _patches_aside)
+        out: list[tuple[str, str]] = []
+        for start in range(0, len(keys), _HOLDERS_CHUNK):
+            chunk = keys[start:start + _HOLDERS_CHUNK] if len(keys) > _HOLDERS_CHUNK else keys
+            sql = _holders_sql(collection, fields, len(chunk))
+            args = chunk[0] if len(chunk) == 1 else [v for key in chunk for v in key]
+            self._count("query")
+            try:
+                with self._lock:
+                    out += self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error:
+                return None
+        return out
+
     def get_document(self, spec: CollectionSpec, doc_id: str,
                      pending: PendingBatch | None) -> Document | None:
         if pending:  # (its runs of PUTs kept as columns stay so)
@@ -941,6 +963,23 @@ def _load_one_sql(collection: str) -> str:
     """The statement loading one document of a collection by id (the id is the one asked
     for: ids compare as binary text)."""
     return f"SELECT body, cv FROM {collection_table(collection)} WHERE id = ?"
+
+
+#: keys looked up per query by ``stored_holders``
+_HOLDERS_CHUNK = 500
+
+
+@lru_cache(maxsize=256)
+def _holders_sql(collection: str, fields: tuple[str, ...], count: int) -> str:
+    """The statement reading the documents of a collection whose ``fields`` equal one of
+    ``count`` keys, in the text of the unique index on them (so SQLite uses it)."""
+    exprs = [field_index_sql(f) for f in fields]
+    if len(exprs) == 1:
+        where = f"{exprs[0]} IN ({', '.join('?' * count)})"
+    else:  # (SQLite looks each term up in the index: its multi-index OR)
+        one = " AND ".join(f"{expr} = ?" for expr in exprs)
+        where = " OR ".join([f"({one})"] * count)
+    return f"SELECT id, body FROM {collection_table(collection)} WHERE {where}"
 
 
 @lru_cache(maxsize=512)
