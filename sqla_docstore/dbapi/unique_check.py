@@ -24,10 +24,11 @@ the statement's final state only (``n = n + 1`` passes).
 
 from __future__ import annotations
 
-import decimal
 import functools
 import itertools
+import operator
 from collections.abc import Callable, Hashable
+from types import NoneType
 from typing import Any
 
 from .. import values as json_values
@@ -37,11 +38,8 @@ from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
 from .executor import ForeignKeyRules, RowChange
-from .unique_pending import SCALARS, PendingValues, pending_values
+from .unique_pending import SCALARS, PendingValues, pending_values, sqlite_unique_key
 from .upsert_lookup import UNIQUE, _and, _any, holders
-
-#: SQLite's integers (a JSON number beyond them is read as a REAL)
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 UniqueKey = Callable[[tuple[Any, ...]], Hashable]
 
@@ -51,27 +49,6 @@ def unique_sets(spec: CollectionSpec) -> list[tuple[str, ...]]:
     if not spec.unique and not spec.indexes:
         return []
     return [tuple(u) for u in (*spec.unique, *spec.unique_index_fields)]
-
-
-def sqlite_unique_key(values: tuple[Any, ...]) -> Hashable:
-    """When the embedded store's unique index finds two values equal: SQLite compares the
-    JSON values it reads, numbers by their value (``1``, ``1.0`` and ``true`` are one), texts
-    exactly (case counts)."""
-    if len(values) == 1 and type(values[0]) is str:  # (the common case, without a copy)
-        return values
-    return tuple(_sqlite_value(v) for v in values)
-
-
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value if _INT64_MIN <= value <= _INT64_MAX else float(value)
-    if isinstance(value, decimal.Decimal):
-        if value == value.to_integral_value() and _INT64_MIN <= value <= _INT64_MAX:
-            return int(value)
-        return float(value)
-    return value
 
 
 def rules_for(backend: BackendConnection, stmt: ast.Statement,
@@ -130,7 +107,7 @@ class UniqueChecks:
         """IntegrityError if a row the statement wrote holds a unique value another document
         holds, as the transaction sees the collections now."""
         key_of: UniqueKey = getattr(self.backend, "unique_value_key", sqlite_unique_key)
-        by_index = hasattr(self.backend, "stored_holders")
+        by_index = hasattr(self.backend, "stored_holders") and key_of is sqlite_unique_key
         for spec, changes in self.written.values():
             sets = unique_sets(spec)
             record: PendingValues | None = None
@@ -141,7 +118,7 @@ class UniqueChecks:
                 if self.in_turn:
                     _refuse_taken_in_turn(spec, fields, changes, key_of, new)
                 if by_index and record is None:
-                    record = pending_values(pending, spec.name, tuple(sets), key_of)
+                    record = pending_values(pending, spec.name, tuple(sets))
                 if record is None or not _refuse_held_by_index(
                         self.backend, spec, fields, n, new, record, pending, key_of):
                     _refuse_held_twice(self.backend, spec, fields, new, pending, key_of)
@@ -149,6 +126,10 @@ class UniqueChecks:
     def _new_values(self, fields: tuple[str, ...], changes: list[RowChange],
                     key_of: UniqueKey) -> dict[Hashable, tuple[Any, ...]]:
         """The values of ``fields`` the changes gave their rows (by their unique key)."""
+        if len(fields) == 1 and key_of is sqlite_unique_key and not self.updates_only:
+            texts = _inserted_texts(fields[0], changes)
+            if texts is not None:
+                return texts
         new: dict[Hashable, tuple[Any, ...]] = {}
         get = _getter(fields)
         for change in changes:
@@ -166,6 +147,29 @@ class UniqueChecks:
             except TypeError:  # (an unhashable value: left to the commit's check)
                 continue
         return new
+
+
+_BEFORE, _AFTER = operator.attrgetter("before"), operator.attrgetter("after")
+
+
+def _inserted_texts(name: str, changes: list[RowChange]
+                    ) -> dict[Hashable, tuple[Any, ...]] | None:
+    """``_new_values`` of rows all inserted, each holding a text or NULL in ``name`` (a bulk
+    load's), in C loops (a text is its own key); None for any other rows."""
+    if list(map(_BEFORE, changes)).count(None) != len(changes):
+        return None
+    afters = list(map(_AFTER, changes))
+    if None in afters:
+        return None
+    held = [after.get(name) for after in afters]
+    kinds = set(map(type, held))
+    if kinds - _TEXT_OR_NULL:
+        return None
+    keys = [(v,) for v in held if v is not None] if NoneType in kinds else [(v,) for v in held]
+    return dict(zip(keys, keys, strict=True))
+
+
+_TEXT_OR_NULL = frozenset({str, NoneType})
 
 
 def _getter(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -257,11 +261,9 @@ def _refuse_held_by_index(backend: BackendConnection, spec: CollectionSpec,
     if (spec.key_is_id and spec.primary_key[0] in fields) or not record.usable(n) or (
             not SCALARS.issuperset(map(type, itertools.chain.from_iterable(new.values())))):
         return False
-    doubled = record.doubled(n)
-    if doubled and not doubled.isdisjoint(new):  # (pending documents held it twice already)
-        for key in new:
-            if key in doubled:
-                raise _held_twice(spec, fields, *record.holders(n, key)[:2])
+    twice = record.doubled(n, new)  # (two pending documents hold it)
+    if twice is not None:
+        raise _held_twice(spec, fields, *twice)
     rows = backend.stored_holders(spec.name, fields, list(new))  # type: ignore[attr-defined]
     if rows is None:
         return False

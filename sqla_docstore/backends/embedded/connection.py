@@ -685,7 +685,7 @@ class EmbeddedConnection:
         for start in range(0, len(keys), _HOLDERS_CHUNK):
             chunk = keys[start:start + _HOLDERS_CHUNK] if len(keys) > _HOLDERS_CHUNK else keys
             sql = _holders_sql(collection, fields, len(chunk))
-            args = chunk[0] if len(chunk) == 1 else [v for key in chunk for v in key]
+            args = chunk[0] if len(chunk) == 1 else list(itertools.chain.from_iterable(chunk))
             self._count("query")
             try:
                 with self._lock:
