@@ -44,11 +44,23 @@ from .upsert_lookup import UNIQUE, _and, _any, holders
 UniqueKey = Callable[[tuple[Any, ...]], Hashable]
 
 
-def unique_sets(spec: CollectionSpec) -> list[tuple[str, ...]]:
+def unique_sets(spec: CollectionSpec) -> tuple[tuple[str, ...], ...]:
     """The fields of each unique constraint and unique index (the primary key apart)."""
     if not spec.unique and not spec.indexes:
-        return []
-    return [tuple(u) for u in (*spec.unique, *spec.unique_index_fields)]
+        return ()
+    known = _SETS.get(id(spec))
+    if known is not None and known[0] is spec:
+        return known[1]
+    sets = tuple(tuple(u) for u in (*spec.unique, *spec.unique_index_fields))
+    if len(_SETS) > 256:
+        _SETS.clear()
+    _SETS[id(spec)] = (spec, sets)
+    return sets
+
+
+#: ``unique_sets`` of the schemas seen last, by identity (a schema is never changed: a new
+#: one replaces it), with the schema (which keeps its id from being reused)
+_SETS: dict[int, tuple[CollectionSpec, tuple[tuple[str, ...], ...]]] = {}
 
 
 def rules_for(backend: BackendConnection, stmt: ast.Statement,
@@ -73,7 +85,8 @@ def rules_for(backend: BackendConnection, stmt: ast.Statement,
     return UniqueChecks(backend, fks, updates_only=upsert, in_turn=in_turn)
 
 
-def _sets_unique_field(stmt: ast.Insert | ast.Update, sets: list[tuple[str, ...]]) -> bool:
+def _sets_unique_field(stmt: ast.Insert | ast.Update,
+                       sets: tuple[tuple[str, ...], ...]) -> bool:
     names = {f.lower() for fields in sets for f in fields}
     if isinstance(stmt, ast.Update):
         assigned = {name.lower() for name, _ in stmt.assignments}
@@ -118,7 +131,7 @@ class UniqueChecks:
                 if self.in_turn:
                     _refuse_taken_in_turn(spec, fields, changes, key_of, new)
                 if by_index and record is None:
-                    record = pending_values(pending, spec.name, tuple(sets))
+                    record = pending_values(pending, spec.name, sets)
                 if record is None or not _refuse_held_by_index(
                         self.backend, spec, fields, n, new, record, pending, key_of):
                     _refuse_held_twice(self.backend, spec, fields, new, pending, key_of)
@@ -126,10 +139,12 @@ class UniqueChecks:
     def _new_values(self, fields: tuple[str, ...], changes: list[RowChange],
                     key_of: UniqueKey) -> dict[Hashable, tuple[Any, ...]]:
         """The values of ``fields`` the changes gave their rows (by their unique key)."""
-        if len(fields) == 1 and key_of is sqlite_unique_key and not self.updates_only:
-            texts = _inserted_texts(fields[0], changes)
-            if texts is not None:
-                return texts
+        if len(fields) == 1 and key_of is sqlite_unique_key:
+            if len(changes) > 16 and not self.updates_only:
+                texts = _inserted_texts(fields[0], changes)
+                if texts is not None:
+                    return texts
+            return self._new_scalars(fields[0], changes)
         new: dict[Hashable, tuple[Any, ...]] = {}
         get = _getter(fields)
         for change in changes:
@@ -146,6 +161,35 @@ class UniqueChecks:
                 new.setdefault(key, value)
             except TypeError:  # (an unhashable value: left to the commit's check)
                 continue
+        return new
+
+    def _new_scalars(self, name: str, changes: list[RowChange]
+                     ) -> dict[Hashable, tuple[Any, ...]]:
+        """``_new_values`` of a one-field constraint by ``sqlite_unique_key`` (a text keyed
+        without a call, as it keys it: the value's tuple)."""
+        new: dict[Hashable, tuple[Any, ...]] = {}
+        updates_only = self.updates_only
+        for change in changes:
+            after, before = change.after, change.before
+            if after is None or (before is None and updates_only):
+                continue
+            held = after.get(name)
+            kind = type(held)
+            if kind is str:
+                key: Hashable = (held,)
+                value = key
+            elif held is None or kind is dict or kind is list:
+                continue  # (NULLs never conflict; objects and arrays: the commit's check)
+            else:
+                value = (held,)
+                try:
+                    key = sqlite_unique_key(value)
+                    hash(key)
+                except TypeError:  # (an unhashable value: left to the commit's check)
+                    continue
+            if before is not None and sqlite_unique_key((before.get(name),)) == key:
+                continue  # (unchanged)
+            new.setdefault(key, value)  # type: ignore[arg-type]
         return new
 
 
@@ -258,15 +302,15 @@ def _refuse_held_by_index(backend: BackendConnection, spec: CollectionSpec,
     the stored ones the transaction did not write (the store's unique index, one query per
     500 values: ``stored_holders``). False when it can't tell so (a value of another type
     than JSON's scalars, a key kept as the id, no table): ``_refuse_held_twice`` then does."""
-    if (spec.key_is_id and spec.primary_key[0] in fields) or not record.usable(n) or (
-            not SCALARS.issuperset(map(type, itertools.chain.from_iterable(new.values())))):
+    if (spec.key_is_id and spec.primary_key[0] in fields) or not record.usable(n) or not (
+            _scalars(new)):
         return False
     twice = record.doubled(n, new)  # (two pending documents hold it)
     if twice is not None:
         raise _held_twice(spec, fields, *twice)
     rows = backend.stored_holders(spec.name, fields, list(new))  # type: ignore[attr-defined]
-    if rows is None:
-        return False
+    if not rows:
+        return rows is not None
     docs = pending.overlay.get(spec.name, {})
     get = _getter(fields)
     stored: dict[Hashable, str] = {}
@@ -284,6 +328,14 @@ def _refuse_held_by_index(backend: BackendConnection, spec: CollectionSpec,
             raise _held_twice(spec, fields, others[0], doc_id)
         stored[key] = doc_id
     return True
+
+
+def _scalars(new: dict[Hashable, tuple[Any, ...]]) -> bool:
+    """Whether every value is made of JSON scalars (texts, numbers, booleans)."""
+    if len(new) == 1:
+        (value,) = new.values()
+        return len(value) == 1 and type(value[0]) is str or SCALARS.issuperset(map(type, value))
+    return SCALARS.issuperset(map(type, itertools.chain.from_iterable(new.values())))
 
 
 def _held_twice(spec: CollectionSpec, fields: tuple[str, ...], first: str,

@@ -681,6 +681,14 @@ class EmbeddedConnection:
         table): ask ``query``."""
         if self._read_version is None and not self._shared:
             self._read_version = self._version()  # (see _patches_aside)
+        if len(keys) == 1:  # (a statement of one row: the common case, without a loop)
+            self._count("query")
+            try:
+                with self._lock:
+                    return self._conn.execute(_holders_sql(collection, fields, 1),
+                                              keys[0]).fetchall()
+            except sqlite3.Error:
+                return None
         out: list[tuple[str, str]] = []
         for start in range(0, len(keys), _HOLDERS_CHUNK):
             chunk = keys[start:start + _HOLDERS_CHUNK] if len(keys) > _HOLDERS_CHUNK else keys
