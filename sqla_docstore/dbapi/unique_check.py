@@ -176,20 +176,24 @@ class UniqueChecks:
             held = after.get(name)
             kind = type(held)
             if kind is str:
+                if before is not None:
+                    had = before.get(name)
+                    if type(had) is str and had == held:
+                        continue  # (unchanged)
                 key: Hashable = (held,)
-                value = key
-            elif held is None or kind is dict or kind is list:
+                new.setdefault(key, key)  # type: ignore[arg-type]
+                continue
+            if held is None or kind is dict or kind is list:
                 continue  # (NULLs never conflict; objects and arrays: the commit's check)
-            else:
-                value = (held,)
-                try:
-                    key = sqlite_unique_key(value)
-                    hash(key)
-                except TypeError:  # (an unhashable value: left to the commit's check)
-                    continue
+            value = (held,)
+            try:
+                key = sqlite_unique_key(value)
+                hash(key)
+            except TypeError:  # (an unhashable value: left to the commit's check)
+                continue
             if before is not None and sqlite_unique_key((before.get(name),)) == key:
                 continue  # (unchanged)
-            new.setdefault(key, value)  # type: ignore[arg-type]
+            new.setdefault(key, value)
         return new
 
 
@@ -240,6 +244,8 @@ def _refuse_taken_in_turn(spec: CollectionSpec, fields: tuple[str, ...],
     ``k`` = 1 while 2 is still held). Values held by rows the statement does not write are
     the final check's (``_refuse_held_twice``); so is everything when no row takes a value
     another row had or takes too (``new``: the values the rows take)."""
+    if _no_row_takes_another_rows(fields, changes, key_of, new):
+        return
     get = _getter(fields)
     taken = [_in_turn_key(get(c.after), key_of) for c in changes if c.after is not None]
     if len(set(taken)) == len(taken) and all(
@@ -272,6 +278,26 @@ def _refuse_taken_in_turn(spec: CollectionSpec, fields: tuple[str, ...],
                 f"of {taker!r} before that row gives it up: the rows are written in turn)")
         if after is not None:
             held[after] = row_after
+
+
+def _no_row_takes_another_rows(fields: tuple[str, ...], changes: list[RowChange],
+                               key_of: UniqueKey, new: dict[Hashable, tuple[Any, ...]]
+                               ) -> bool:
+    """``_refuse_taken_in_turn``'s first test, in C loops, for rows holding texts before and
+    after in a one-field constraint (a text is keyed as its tuple): no two rows take one text
+    and no row held a text a row takes. False: not so, or other rows (the test then runs)."""
+    if len(fields) != 1 or key_of is not sqlite_unique_key:
+        return False
+    name = fields[0]
+    afters = [c.after.get(name) for c in changes if c.after is not None]
+    befores = [c.before.get(name) for c in changes if c.before is not None]
+    if not (_TEXT.issuperset(map(type, afters)) and _TEXT.issuperset(map(type, befores))):
+        return False
+    return len(set(afters)) == len(afters) and {key[0] for key in new}.isdisjoint(  # type: ignore[index]
+        befores)
+
+
+_TEXT = frozenset({str})
 
 
 def _row_id(spec: CollectionSpec, body: dict[str, Any], n: int) -> Any:
