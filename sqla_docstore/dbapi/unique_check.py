@@ -29,7 +29,7 @@ import itertools
 import operator
 from collections.abc import Callable, Hashable
 from types import NoneType
-from typing import Any
+from typing import Any, cast
 
 from .. import values as json_values
 from ..backends.base import BackendConnection
@@ -125,6 +125,16 @@ class UniqueChecks:
             sets = unique_sets(spec)
             record: PendingValues | None = None
             for n, fields in enumerate(sets):
+                texts = _inserted_texts(fields[0], changes) if (
+                    by_index and len(fields) == 1 and len(changes) > 16
+                    and not self.updates_only) else None
+                if texts is not None:  # (a bulk load's: in C loops where it can)
+                    if not texts:
+                        continue
+                    record = record or pending_values(pending, spec.name, sets)
+                    if _refuse_texts_held_by_index(self.backend, spec, fields[0], n, texts,
+                                                   record, pending):
+                        continue
                 new = self._new_values(fields, changes, key_of)
                 if not new:
                     continue
@@ -140,10 +150,6 @@ class UniqueChecks:
                     key_of: UniqueKey) -> dict[Hashable, tuple[Any, ...]]:
         """The values of ``fields`` the changes gave their rows (by their unique key)."""
         if len(fields) == 1 and key_of is sqlite_unique_key:
-            if len(changes) > 16 and not self.updates_only:
-                texts = _inserted_texts(fields[0], changes)
-                if texts is not None:
-                    return texts
             return self._new_scalars(fields[0], changes)
         new: dict[Hashable, tuple[Any, ...]] = {}
         get = _getter(fields)
@@ -200,10 +206,10 @@ class UniqueChecks:
 _BEFORE, _AFTER = operator.attrgetter("before"), operator.attrgetter("after")
 
 
-def _inserted_texts(name: str, changes: list[RowChange]
-                    ) -> dict[Hashable, tuple[Any, ...]] | None:
-    """``_new_values`` of rows all inserted, each holding a text or NULL in ``name`` (a bulk
-    load's), in C loops (a text is its own key); None for any other rows."""
+def _inserted_texts(name: str, changes: list[RowChange]) -> dict[str, None] | None:
+    """The texts rows all inserted hold in ``name`` (NULLs left out: they never conflict),
+    as ``_new_values`` keys them but without the tuples, in C loops (a bulk load's rows);
+    None for any other rows."""
     if list(map(_BEFORE, changes)).count(None) != len(changes):
         return None
     afters = list(map(_AFTER, changes))
@@ -213,8 +219,9 @@ def _inserted_texts(name: str, changes: list[RowChange]
     kinds = set(map(type, held))
     if kinds - _TEXT_OR_NULL:
         return None
-    keys = [(v,) for v in held if v is not None] if NoneType in kinds else [(v,) for v in held]
-    return dict(zip(keys, keys, strict=True))
+    texts: dict[Any, None] = dict.fromkeys(held)
+    texts.pop(None, None)
+    return texts
 
 
 _TEXT_OR_NULL = frozenset({str, NoneType})
@@ -328,15 +335,63 @@ def _refuse_held_by_index(backend: BackendConnection, spec: CollectionSpec,
     the stored ones the transaction did not write (the store's unique index, one query per
     500 values: ``stored_holders``). False when it can't tell so (a value of another type
     than JSON's scalars, a key kept as the id, no table): ``_refuse_held_twice`` then does."""
-    if (spec.key_is_id and spec.primary_key[0] in fields) or not record.usable(n) or not (
-            _scalars(new)):
+    if not _fits_index(spec, fields, n, record) or not _scalars(new):
         return False
-    twice = record.doubled(n, new)  # (two pending documents hold it)
+    keys = [record.key(n, key) for key in new] if record.doubled(n) else ()
+    twice = record.held_twice(n, keys)
+    if twice is not None:  # (two pending documents hold it)
+        raise _held_twice(spec, fields, *twice)
+    rows = backend.stored_holders(  # type: ignore[attr-defined]
+        spec.name, fields, list(itertools.chain.from_iterable(cast("Any", new))))
+    if rows is None:
+        return False
+
+    def taken(held: tuple[Any, ...]) -> Hashable | None:
+        key = key_of(held)
+        return record.key(n, key) if key in new else None
+
+    _refuse_stored(spec, fields, n, rows, record, pending, taken)
+    return True
+
+
+def _refuse_texts_held_by_index(backend: BackendConnection, spec: CollectionSpec,
+                                name: str, n: int, texts: dict[str, None],
+                                record: PendingValues, pending: PendingBatch) -> bool:
+    """``_refuse_held_by_index`` of the texts a bulk load's rows hold in a one-field
+    constraint (``_inserted_texts``: each its own key in ``record``)."""
+    fields = (name,)
+    if not _fits_index(spec, fields, n, record):
+        return False
+    twice = record.held_twice(n, texts)
     if twice is not None:
         raise _held_twice(spec, fields, *twice)
-    rows = backend.stored_holders(spec.name, fields, list(new))  # type: ignore[attr-defined]
+    rows = backend.stored_holders(spec.name, fields, list(texts))  # type: ignore[attr-defined]
+    if rows is None:
+        return False
+
+    def taken(held: tuple[Any, ...]) -> Hashable | None:
+        return held[0] if type(held[0]) is str and held[0] in texts else None
+
+    _refuse_stored(spec, fields, n, rows, record, pending, taken)
+    return True
+
+
+def _fits_index(spec: CollectionSpec, fields: tuple[str, ...], n: int,
+                record: PendingValues) -> bool:
+    """Whether the stored documents holding a constraint's values can be found by the store's
+    index (not a key kept as the id, which the stored body does not hold) and the pending
+    ones by ``record`` (each holds JSON scalars there)."""
+    return not (spec.key_is_id and spec.primary_key[0] in fields) and record.usable(n)
+
+
+def _refuse_stored(spec: CollectionSpec, fields: tuple[str, ...], n: int,
+                   rows: list[tuple[str, str]], record: PendingValues, pending: PendingBatch,
+                   taken: Callable[[tuple[Any, ...]], Hashable | None]) -> None:
+    """IntegrityError if a stored document of ``rows`` (id, body JSON) the transaction did
+    not write holds a value a row takes (``taken``: its key in ``record``, None if no row
+    takes it) that another document holds (pending, or stored too)."""
     if not rows:
-        return rows is not None
+        return
     docs = pending.overlay.get(spec.name, {})
     get = _getter(fields)
     stored: dict[Hashable, str] = {}
@@ -346,14 +401,13 @@ def _refuse_held_by_index(backend: BackendConnection, spec: CollectionSpec,
         held = get(json_values.loads(text))
         if None in held or not _plain(held):
             continue
-        key = key_of(held)
-        if key not in new:
+        key = taken(held)
+        if key is None:
             continue  # (equal to SQL, not to the commit's equality)
         others = (*record.holders(n, key), *((stored[key],) if key in stored else ()))
         if others:
             raise _held_twice(spec, fields, others[0], doc_id)
         stored[key] = doc_id
-    return True
 
 
 def _scalars(new: dict[Hashable, tuple[Any, ...]]) -> bool:

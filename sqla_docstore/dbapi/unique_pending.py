@@ -79,12 +79,6 @@ class _Constraint:
             return unique_key[0]  # type: ignore[index]
         return unique_key
 
-    def holders(self, unique_key: Hashable) -> tuple[str, ...]:
-        held = self.by_key.get(self.key(unique_key))
-        if held is None:
-            return ()
-        return (held,) if type(held) is str else held  # type: ignore[return-value]
-
     def _drop(self, doc_id: str, key: Hashable) -> None:
         held = self.by_key[key]
         if type(held) is str:
@@ -190,19 +184,31 @@ class PendingValues:
         (none holds a value of another type)."""
         return not self.constraints[n].odd
 
-    def holders(self, n: int, unique_key: Hashable) -> tuple[str, ...]:
-        """The pending documents holding the value of ``unique_key`` on the ``n``-th
-        constraint."""
-        return self.constraints[n].holders(unique_key)
+    def key(self, n: int, unique_key: Hashable) -> Hashable:
+        """The key in the ``n``-th constraint's record of a value's ``sqlite_unique_key``."""
+        return self.constraints[n].key(unique_key)
 
-    def doubled(self, n: int, unique_keys: Iterable[Hashable]) -> tuple[str, ...] | None:
-        """Two pending documents holding one of ``unique_keys`` on the ``n``-th constraint
-        (the first such value's), or None."""
-        constraint = self.constraints[n]
-        if constraint.doubled:
-            for unique_key in unique_keys:
-                if constraint.key(unique_key) in constraint.doubled:
-                    return constraint.holders(unique_key)[:2]
+    def holders(self, n: int, key: Hashable) -> tuple[str, ...]:
+        """The pending documents holding the value of ``key`` (the record's, see ``key``) on
+        the ``n``-th constraint."""
+        held = self.constraints[n].by_key.get(key)
+        if held is None:
+            return ()
+        return (held,) if type(held) is str else held  # type: ignore[return-value]
+
+    def doubled(self, n: int) -> bool:
+        """Whether two pending documents hold one value on the ``n``-th constraint."""
+        return bool(self.constraints[n].doubled)
+
+    def held_twice(self, n: int, keys: Iterable[Hashable]) -> tuple[str, str] | None:
+        """Two pending documents holding the value of one of ``keys`` (the record's) on the
+        ``n``-th constraint (the first such value's), or None."""
+        doubled = self.constraints[n].doubled
+        if doubled:
+            for key in keys:
+                if key in doubled:
+                    first, second = self.holders(n, key)[:2]
+                    return first, second
         return None
 
     def update(self, docs: dict[str, DocState], ids: Iterable[str]) -> None:

@@ -673,31 +673,32 @@ class EmbeddedConnection:
         return True
 
     def stored_holders(self, collection: str, fields: tuple[str, ...],
-                       keys: list[tuple[Any, ...]]) -> list[tuple[str, str]] | None:
-        """The stored documents (id, body JSON) whose ``fields`` equal one of ``keys`` (SQLite
-        integers, reals and texts, one per field) as the collection's unique index compares
-        them, the transaction's pending writes left aside (``dbapi.unique_check``): one query
-        per 500 keys, by the index on the fields. None when the store can't tell so (no
-        table): ask ``query``."""
+                       values: list[Any]) -> list[tuple[str, str]] | None:
+        """The stored documents (id, body JSON) whose ``fields`` equal one of the keys of
+        ``values`` (``len(fields)`` values a key, in turn: SQLite integers, reals and texts)
+        as the collection's unique index compares them, the transaction's pending writes
+        left aside (``dbapi.unique_check``): one query per 500 keys, by the index on the
+        fields. None when the store can't tell so (no table): ask ``query``."""
         if self._read_version is None and not self._shared:
             self._read_version = self._version()  # (see _patches_aside)
-        if len(keys) == 1:  # (a statement of one row: the common case, without a loop)
+        width = len(fields)
+        if len(values) == width:  # (a statement of one row: the common case, without a loop)
             self._count("query")
             try:
                 with self._lock:
                     return self._conn.execute(_holders_sql(collection, fields, 1),
-                                              keys[0]).fetchall()
+                                              values).fetchall()
             except sqlite3.Error:
                 return None
         out: list[tuple[str, str]] = []
-        for start in range(0, len(keys), _HOLDERS_CHUNK):
-            chunk = keys[start:start + _HOLDERS_CHUNK] if len(keys) > _HOLDERS_CHUNK else keys
-            sql = _holders_sql(collection, fields, len(chunk))
-            args = chunk[0] if len(chunk) == 1 else list(itertools.chain.from_iterable(chunk))
+        step = _HOLDERS_CHUNK * width
+        for start in range(0, len(values), step):
+            chunk = values[start:start + step] if len(values) > step else values
+            sql = _holders_sql(collection, fields, len(chunk) // width)
             self._count("query")
             try:
                 with self._lock:
-                    out += self._conn.execute(sql, args).fetchall()
+                    out += self._conn.execute(sql, chunk).fetchall()
             except sqlite3.Error:
                 return None
         return out
