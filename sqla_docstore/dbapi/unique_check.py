@@ -15,6 +15,12 @@ the transaction sees it, this statement's writes included: one ``GROUP BY ... HA
 > 1`` query per 500 values finds those SQL's equality sees twice, and only those are looked
 at document by document (``upsert_lookup.holders``), a value two documents hold being a
 duplicate. Values are one value as the commit's check compares them (``unique_value_key``).
+On the embedded store no overlay is queried (``_refuse_held_by_index``): the stored documents
+holding the values are found through the store's unique index (``stored_holders``, one
+query per 500 values), the pending ones in a record of the values the transaction's pending
+writes hold, kept as it writes (``dbapi.unique_pending``); a stored document the transaction
+wrote counts by its pending state only. That check falls back to the query for what it
+can't key (a value of another type than JSON's scalars, a key kept as the id).
 An UPDATE moving values among its own rows is checked as the commit will write it: on the
 embedded store, whose commit writes the rows in turn (each checked by SQLite's unique index),
 row by row in that order too (``_refuse_taken_in_turn``: SQLite's own check, so ``UPDATE t
