@@ -72,6 +72,10 @@ class PendingBatch:
         self.overlay: dict[str, dict[str, DocState]] = {}
         # Keys written since the overlay mirror was last synced, in write order.
         self.dirty: dict[str, dict[str, None]] = {}
+        #: per collection whose pending writes someone keeps a record of (the unique values
+        #: they hold: dbapi.unique_pending): that record, and the ids written since it was
+        #: last brought up to date (a savepoint's rollback writes the ids it restores)
+        self.watched: dict[str, tuple[Any, dict[str, None]]] = {}
         self._undo: list[tuple[str, Any, Any]] = []
         self._savepoints: list[tuple[str, int, int]] = []
         self._seen: dict[str, tuple[JSONDict | str, str | None]] = {}
@@ -222,16 +226,20 @@ class PendingBatch:
         collection = None
         docs: dict[str, DocState] = {}
         changed: dict[str, None] = {}
+        watched: dict[str, None] | None = None
         for command, body in zip(commands, bodies, strict=True):
             if command.collection != collection:  # (a run of one collection's writes)
                 collection = command.collection
                 docs = overlay.setdefault(collection, {})
                 changed = dirty.setdefault(collection, {})
+                watched = self._written_since(collection)
             key = command.id
             if keep:
                 undo.append((collection, key, docs.get(key, _MISSING)))
             docs[key] = (key,) if body is None else body
             changed[key] = None
+            if watched is not None:
+                watched[key] = None
 
     def add_patch_run(self, run: PatchRun, bodies: Sequence[JSONDict],
                       patched: Sequence[str]) -> None:
@@ -256,6 +264,8 @@ class PendingBatch:
             self._undo.append((collection, ids, _Replaced(map(docs.get, ids, repeat(_MISSING)))))
         docs.update(zip(ids, bodies, strict=True))  # type: ignore[arg-type]  # (PATCHes: no None)
         self.dirty.setdefault(collection, {}).update(dict.fromkeys(ids))
+        if (watched := self._written_since(collection)) is not None:
+            watched.update(dict.fromkeys(ids))
 
     def add_puts(self, collection: str, puts: list[Put], *, new: bool = False,
                  ids: list[str] | None = None,
@@ -286,6 +296,8 @@ class PendingBatch:
             changed.update(dict.fromkeys(ids))
         else:
             self.dirty[collection] = dict.fromkeys(ids)
+        if (watched := self._written_since(collection)) is not None:
+            watched.update(dict.fromkeys(ids))
 
     def add_created(self, run: CreateRun) -> None:
         """``add_puts`` of the PUTs of ``run`` (``new``: none of its ids has a state in the
@@ -316,6 +328,14 @@ class PendingBatch:
             self._undo.append((collection, key, docs.get(key, _MISSING)))
         docs[key] = (key,) if body is None else body
         self.dirty.setdefault(collection, {})[key] = None
+        if (watched := self._written_since(collection)) is not None:
+            watched[key] = None
+
+    def _written_since(self, collection: str) -> dict[str, None] | None:
+        """The ids written to a watched collection since its record was brought up to date
+        (None: no record of it is kept)."""
+        entry = self.watched.get(collection) if self.watched else None
+        return None if entry is None else entry[1]
 
     def read_as_committed(self, collection: str, doc_id: str) -> bool:
         """Whether a read of this pending document stands for a read of the store (it was
@@ -369,6 +389,9 @@ class PendingBatch:
         while len(self._undo) > n_undo:
             collection, key, previous = self._undo.pop()
             docs = self.overlay[collection]
+            watched = self._written_since(collection)
+            if watched is not None:
+                watched.update(dict.fromkeys(key) if isinstance(key, list) else {key: None})
             if type(previous) is _Replaced:  # the states a run of PATCHes replaced
                 for old_key, state in zip(reversed(key), reversed(previous), strict=True):
                     if state is _MISSING:
@@ -411,6 +434,7 @@ class PendingBatch:
         collection was dropped); the other collections' writes and the savepoints stay."""
         self.overlay.pop(collection, None)
         self.dirty.pop(collection, None)
+        self.watched.pop(collection, None)
         self._patched.pop(collection, None)
         keep = [not (isinstance(c, (Put, Patch, Delete, Absent)) and c.collection == collection)
                 for c in self.commands]
@@ -432,6 +456,7 @@ class PendingBatch:
         self._commands.clear()
         self._runs.clear()
         self.dirty.clear()
+        self.watched.clear()
         self._unseen.clear()
         self._seen.clear()
         self.expected.clear()

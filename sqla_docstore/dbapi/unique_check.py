@@ -15,6 +15,12 @@ the transaction sees it, this statement's writes included: one ``GROUP BY ... HA
 > 1`` query per 500 values finds those SQL's equality sees twice, and only those are looked
 at document by document (``upsert_lookup.holders``), a value two documents hold being a
 duplicate. Values are one value as the commit's check compares them (``unique_value_key``).
+On the embedded store no overlay is queried (``_refuse_held_by_index``): the stored documents
+holding the values are found through the store's unique index (``stored_holders``, one
+query per 500 values), the pending ones in a record of the values the transaction's pending
+writes hold, kept as it writes (``dbapi.unique_pending``); a stored document the transaction
+wrote counts by its pending state only. That check falls back to the query for what it
+can't key (a value of another type than JSON's scalars, a key kept as the id).
 An UPDATE moving values among its own rows is checked as the commit will write it: on the
 embedded store, whose commit writes the rows in turn (each checked by SQLite's unique index),
 row by row in that order too (``_refuse_taken_in_turn``: SQLite's own check, so ``UPDATE t
@@ -24,51 +30,43 @@ the statement's final state only (``n = n + 1`` passes).
 
 from __future__ import annotations
 
-import decimal
 import functools
+import itertools
+import operator
 from collections.abc import Callable, Hashable
-from typing import Any
+from types import NoneType
+from typing import Any, cast
 
+from .. import values as json_values
 from ..backends.base import BackendConnection
 from ..errors import DuplicateKeyError
 from ..pending import PendingBatch
 from ..schema import CollectionSpec
 from ..statements import ast
 from .executor import ForeignKeyRules, RowChange
+from .unique_pending import SCALARS, PendingValues, pending_values, sqlite_unique_key
 from .upsert_lookup import UNIQUE, _and, _any, holders
-
-#: SQLite's integers (a JSON number beyond them is read as a REAL)
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 UniqueKey = Callable[[tuple[Any, ...]], Hashable]
 
 
-def unique_sets(spec: CollectionSpec) -> list[tuple[str, ...]]:
+def unique_sets(spec: CollectionSpec) -> tuple[tuple[str, ...], ...]:
     """The fields of each unique constraint and unique index (the primary key apart)."""
     if not spec.unique and not spec.indexes:
-        return []
-    return [tuple(u) for u in (*spec.unique, *spec.unique_index_fields)]
+        return ()
+    known = _SETS.get(id(spec))
+    if known is not None and known[0] is spec:
+        return known[1]
+    sets = tuple(tuple(u) for u in (*spec.unique, *spec.unique_index_fields))
+    if len(_SETS) > 256:
+        _SETS.clear()
+    _SETS[id(spec)] = (spec, sets)
+    return sets
 
 
-def sqlite_unique_key(values: tuple[Any, ...]) -> Hashable:
-    """When the embedded store's unique index finds two values equal: SQLite compares the
-    JSON values it reads, numbers by their value (``1``, ``1.0`` and ``true`` are one), texts
-    exactly (case counts)."""
-    if len(values) == 1 and type(values[0]) is str:  # (the common case, without a copy)
-        return values
-    return tuple(_sqlite_value(v) for v in values)
-
-
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value if _INT64_MIN <= value <= _INT64_MAX else float(value)
-    if isinstance(value, decimal.Decimal):
-        if value == value.to_integral_value() and _INT64_MIN <= value <= _INT64_MAX:
-            return int(value)
-        return float(value)
-    return value
+#: ``unique_sets`` of the schemas seen last, by identity (a schema is never changed: a new
+#: one replaces it), with the schema (which keeps its id from being reused)
+_SETS: dict[int, tuple[CollectionSpec, tuple[tuple[str, ...], ...]]] = {}
 
 
 def rules_for(backend: BackendConnection, stmt: ast.Statement,
@@ -93,7 +91,8 @@ def rules_for(backend: BackendConnection, stmt: ast.Statement,
     return UniqueChecks(backend, fks, updates_only=upsert, in_turn=in_turn)
 
 
-def _sets_unique_field(stmt: ast.Insert | ast.Update, sets: list[tuple[str, ...]]) -> bool:
+def _sets_unique_field(stmt: ast.Insert | ast.Update,
+                       sets: tuple[tuple[str, ...], ...]) -> bool:
     names = {f.lower() for fields in sets for f in fields}
     if isinstance(stmt, ast.Update):
         assigned = {name.lower() for name, _ in stmt.assignments}
@@ -127,17 +126,37 @@ class UniqueChecks:
         """IntegrityError if a row the statement wrote holds a unique value another document
         holds, as the transaction sees the collections now."""
         key_of: UniqueKey = getattr(self.backend, "unique_value_key", sqlite_unique_key)
+        by_index = hasattr(self.backend, "stored_holders") and key_of is sqlite_unique_key
         for spec, changes in self.written.values():
-            for fields in unique_sets(spec):
+            sets = unique_sets(spec)
+            record: PendingValues | None = None
+            for n, fields in enumerate(sets):
+                texts = _inserted_texts(fields[0], changes) if (
+                    by_index and len(fields) == 1 and len(changes) > 16
+                    and not self.updates_only) else None
+                if texts is not None:  # (a bulk load's: in C loops where it can)
+                    if not texts:
+                        continue
+                    record = record or pending_values(pending, spec.name, sets)
+                    if _refuse_texts_held_by_index(self.backend, spec, fields[0], n, texts,
+                                                   record, pending):
+                        continue
                 new = self._new_values(fields, changes, key_of)
-                if new:
-                    if self.in_turn:
-                        _refuse_taken_in_turn(spec, fields, changes, key_of, new)
+                if not new:
+                    continue
+                if self.in_turn:
+                    _refuse_taken_in_turn(spec, fields, changes, key_of, new)
+                if by_index and record is None:
+                    record = pending_values(pending, spec.name, sets)
+                if record is None or not _refuse_held_by_index(
+                        self.backend, spec, fields, n, new, record, pending, key_of):
                     _refuse_held_twice(self.backend, spec, fields, new, pending, key_of)
 
     def _new_values(self, fields: tuple[str, ...], changes: list[RowChange],
                     key_of: UniqueKey) -> dict[Hashable, tuple[Any, ...]]:
         """The values of ``fields`` the changes gave their rows (by their unique key)."""
+        if len(fields) == 1 and key_of is sqlite_unique_key:
+            return self._new_scalars(fields[0], changes)
         new: dict[Hashable, tuple[Any, ...]] = {}
         get = _getter(fields)
         for change in changes:
@@ -155,6 +174,63 @@ class UniqueChecks:
             except TypeError:  # (an unhashable value: left to the commit's check)
                 continue
         return new
+
+    def _new_scalars(self, name: str, changes: list[RowChange]
+                     ) -> dict[Hashable, tuple[Any, ...]]:
+        """``_new_values`` of a one-field constraint by ``sqlite_unique_key`` (a text keyed
+        without a call, as it keys it: the value's tuple)."""
+        new: dict[Hashable, tuple[Any, ...]] = {}
+        updates_only = self.updates_only
+        for change in changes:
+            after, before = change.after, change.before
+            if after is None or (before is None and updates_only):
+                continue
+            held = after.get(name)
+            kind = type(held)
+            if kind is str:
+                if before is not None:
+                    had = before.get(name)
+                    if type(had) is str and had == held:
+                        continue  # (unchanged)
+                key: Hashable = (held,)
+                new.setdefault(key, key)  # type: ignore[arg-type]
+                continue
+            if held is None or kind is dict or kind is list:
+                continue  # (NULLs never conflict; objects and arrays: the commit's check)
+            value = (held,)
+            try:
+                key = sqlite_unique_key(value)
+                hash(key)
+            except TypeError:  # (an unhashable value: left to the commit's check)
+                continue
+            if before is not None and sqlite_unique_key((before.get(name),)) == key:
+                continue  # (unchanged)
+            new.setdefault(key, value)
+        return new
+
+
+_BEFORE, _AFTER = operator.attrgetter("before"), operator.attrgetter("after")
+
+
+def _inserted_texts(name: str, changes: list[RowChange]) -> dict[str, None] | None:
+    """The texts rows all inserted hold in ``name`` (NULLs left out: they never conflict),
+    as ``_new_values`` keys them but without the tuples, in C loops (a bulk load's rows);
+    None for any other rows."""
+    if list(map(_BEFORE, changes)).count(None) != len(changes):
+        return None
+    afters = list(map(_AFTER, changes))
+    if None in afters:
+        return None
+    held = [after.get(name) for after in afters]
+    kinds = set(map(type, held))
+    if kinds - _TEXT_OR_NULL:
+        return None
+    texts: dict[Any, None] = dict.fromkeys(held)
+    texts.pop(None, None)
+    return texts
+
+
+_TEXT_OR_NULL = frozenset({str, NoneType})
 
 
 def _getter(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -181,6 +257,8 @@ def _refuse_taken_in_turn(spec: CollectionSpec, fields: tuple[str, ...],
     ``k`` = 1 while 2 is still held). Values held by rows the statement does not write are
     the final check's (``_refuse_held_twice``); so is everything when no row takes a value
     another row had or takes too (``new``: the values the rows take)."""
+    if _no_row_takes_another_rows(fields, changes, key_of, new):
+        return
     get = _getter(fields)
     taken = [_in_turn_key(get(c.after), key_of) for c in changes if c.after is not None]
     if len(set(taken)) == len(taken) and all(
@@ -215,6 +293,26 @@ def _refuse_taken_in_turn(spec: CollectionSpec, fields: tuple[str, ...],
             held[after] = row_after
 
 
+def _no_row_takes_another_rows(fields: tuple[str, ...], changes: list[RowChange],
+                               key_of: UniqueKey, new: dict[Hashable, tuple[Any, ...]]
+                               ) -> bool:
+    """``_refuse_taken_in_turn``'s first test, in C loops, for rows holding texts before and
+    after in a one-field constraint (a text is keyed as its tuple): no two rows take one text
+    and no row held a text a row takes. False: not so, or other rows (the test then runs)."""
+    if len(fields) != 1 or key_of is not sqlite_unique_key:
+        return False
+    name = fields[0]
+    afters = [c.after.get(name) for c in changes if c.after is not None]
+    befores = [c.before.get(name) for c in changes if c.before is not None]
+    if not (_TEXT.issuperset(map(type, afters)) and _TEXT.issuperset(map(type, befores))):
+        return False
+    return len(set(afters)) == len(afters) and {key[0] for key in new}.isdisjoint(  # type: ignore[index]
+        befores)
+
+
+_TEXT = frozenset({str})
+
+
 def _row_id(spec: CollectionSpec, body: dict[str, Any], n: int) -> Any:
     """The document a row is (its position in the statement if the table has no key)."""
     if not spec.primary_key:
@@ -232,6 +330,105 @@ def _in_turn_key(value: tuple[Any, ...], key_of: UniqueKey) -> Hashable:
     except TypeError:
         return None
     return key
+
+
+def _refuse_held_by_index(backend: BackendConnection, spec: CollectionSpec,
+                          fields: tuple[str, ...], n: int,
+                          new: dict[Hashable, tuple[Any, ...]], record: PendingValues,
+                          pending: PendingBatch, key_of: UniqueKey) -> bool:
+    """``_refuse_held_twice`` without the overlay: the documents holding each new value are
+    the pending ones holding it (``record``, of the ``n``-th constraint: a dict lookup) and
+    the stored ones the transaction did not write (the store's unique index, one query per
+    500 values: ``stored_holders``). False when it can't tell so (a value of another type
+    than JSON's scalars, a key kept as the id, no table): ``_refuse_held_twice`` then does."""
+    if not _fits_index(spec, fields, n, record) or not _scalars(new):
+        return False
+    keys = [record.key(n, key) for key in new] if record.doubled(n) else ()
+    twice = record.held_twice(n, keys)
+    if twice is not None:  # (two pending documents hold it)
+        raise _held_twice(spec, fields, *twice)
+    rows = backend.stored_holders(  # type: ignore[attr-defined]
+        spec.name, fields, list(itertools.chain.from_iterable(cast("Any", new))))
+    if rows is None:
+        return False
+
+    def taken(held: tuple[Any, ...]) -> Hashable | None:
+        key = key_of(held)
+        return record.key(n, key) if key in new else None
+
+    _refuse_stored(spec, fields, n, rows, record, pending, taken)
+    return True
+
+
+def _refuse_texts_held_by_index(backend: BackendConnection, spec: CollectionSpec,
+                                name: str, n: int, texts: dict[str, None],
+                                record: PendingValues, pending: PendingBatch) -> bool:
+    """``_refuse_held_by_index`` of the texts a bulk load's rows hold in a one-field
+    constraint (``_inserted_texts``: each its own key in ``record``)."""
+    fields = (name,)
+    if not _fits_index(spec, fields, n, record):
+        return False
+    twice = record.held_twice(n, texts)
+    if twice is not None:
+        raise _held_twice(spec, fields, *twice)
+    rows = backend.stored_holders(spec.name, fields, list(texts))  # type: ignore[attr-defined]
+    if rows is None:
+        return False
+
+    def taken(held: tuple[Any, ...]) -> Hashable | None:
+        return held[0] if type(held[0]) is str and held[0] in texts else None
+
+    _refuse_stored(spec, fields, n, rows, record, pending, taken)
+    return True
+
+
+def _fits_index(spec: CollectionSpec, fields: tuple[str, ...], n: int,
+                record: PendingValues) -> bool:
+    """Whether the stored documents holding a constraint's values can be found by the store's
+    index (not a key kept as the id, which the stored body does not hold) and the pending
+    ones by ``record`` (each holds JSON scalars there)."""
+    return not (spec.key_is_id and spec.primary_key[0] in fields) and record.usable(n)
+
+
+def _refuse_stored(spec: CollectionSpec, fields: tuple[str, ...], n: int,
+                   rows: list[tuple[str, str]], record: PendingValues, pending: PendingBatch,
+                   taken: Callable[[tuple[Any, ...]], Hashable | None]) -> None:
+    """IntegrityError if a stored document of ``rows`` (id, body JSON) the transaction did
+    not write holds a value a row takes (``taken``: its key in ``record``, None if no row
+    takes it) that another document holds (pending, or stored too)."""
+    if not rows:
+        return
+    docs = pending.overlay.get(spec.name, {})
+    get = _getter(fields)
+    stored: dict[Hashable, str] = {}
+    for doc_id, text in rows:
+        if doc_id in docs:
+            continue  # (its pending state holds what it holds: the record says)
+        held = get(json_values.loads(text))
+        if None in held or not _plain(held):
+            continue
+        key = taken(held)
+        if key is None:
+            continue  # (equal to SQL, not to the commit's equality)
+        others = (*record.holders(n, key), *((stored[key],) if key in stored else ()))
+        if others:
+            raise _held_twice(spec, fields, others[0], doc_id)
+        stored[key] = doc_id
+
+
+def _scalars(new: dict[Hashable, tuple[Any, ...]]) -> bool:
+    """Whether every value is made of JSON scalars (texts, numbers, booleans)."""
+    if len(new) == 1:
+        (value,) = new.values()
+        return len(value) == 1 and type(value[0]) is str or SCALARS.issuperset(map(type, value))
+    return SCALARS.issuperset(map(type, itertools.chain.from_iterable(new.values())))
+
+
+def _held_twice(spec: CollectionSpec, fields: tuple[str, ...], first: str,
+                second: str) -> DuplicateKeyError:
+    names = ", ".join(f"{spec.name}.{f}" for f in fields)
+    return DuplicateKeyError(f"UNIQUE constraint failed: {names} (documents {first!r} and "
+                             f"{second!r} would hold one value)")
 
 
 #: values looked up per query
@@ -282,7 +479,4 @@ def _refuse_held_twice(backend: BackendConnection, spec: CollectionSpec,
                     ids.append(match.doc_id)
     for ids in held_by.values():
         if len(ids) > 1:
-            names = ", ".join(f"{spec.name}.{f}" for f in fields)
-            raise DuplicateKeyError(
-                f"UNIQUE constraint failed: {names} (documents {ids[0]!r} and {ids[1]!r} "
-                "would hold one value)")
+            raise _held_twice(spec, fields, ids[0], ids[1])

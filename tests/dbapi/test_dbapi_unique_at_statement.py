@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from sqla_docstore import dbapi
 from sqla_docstore.dbapi import connection as dbapi_connection
+from sqla_docstore.dbapi import unique_check
 
 DDL = ("CREATE TABLE t (id INTEGER PRIMARY KEY, email VARCHAR(20) UNIQUE, k INTEGER UNIQUE, "
        "a VARCHAR(5), b INTEGER, n INTEGER, r REAL UNIQUE, UNIQUE (a, b))")
@@ -280,3 +281,185 @@ def test_two_transactions_racing_for_a_value_the_later_commit_fails(engine: Engi
     finally:
         first.close()
         second.close()
+
+
+# ------------------------------------------------ the embedded store's check by its index
+# The embedded store looks a statement's new values up in its unique index (stored documents)
+# and in a record of the values its pending writes hold, kept as it writes (savepoint
+# rollbacks and failed statements restore it); a bulk load's texts (more than 16 rows) take a
+# path of their own. Each script runs on both backends, and on the embedded store by that
+# path and by the query of the overlay it falls back to, each compared with sqlite3.
+
+
+def _many(first: int, prefix: str, count: int = 20) -> list[tuple[int, str]]:
+    return [(first + i, f"{prefix}{i}") for i in range(count)]
+
+
+RECORD_SCRIPTS: dict[str, list[Any]] = {
+    "a stored value deleted, then taken by a bulk load and by one row": [
+        (INS, _many(1, "e")), "commit",
+        ("DELETE FROM t WHERE id = 6", ()),
+        (INS, _many(100, "n") + [(200, "e4")]),  # (e4 is row 5's)
+        (INS, _many(100, "n") + [(200, "e5")]),  # (e5 was row 6's, deleted)
+        (INS, (300, "e5")),
+        (INS, (300, "n3")),
+        ("DELETE FROM t WHERE id = 103", ()),
+        (INS, (300, "n3")),
+    ],
+    "a value freed by a pending update, taken back": [
+        (INS, _many(1, "e")), "commit",
+        ("UPDATE t SET email = 'moved' WHERE id = 3", ()),
+        (INS, (50, "moved")),
+        (INS, _many(100, "x") + [(200, "e2")]),
+        ("UPDATE t SET email = 'e2' WHERE id = 4", ()),
+        ("UPDATE t SET email = 'e2' WHERE id = 200", ()),
+        ("UPDATE t SET email = 'moved' WHERE id = 200", ()),
+        ("UPDATE t SET email = 'free' WHERE id = 3", ()),
+        ("UPDATE t SET email = 'moved' WHERE id = 200", ()),
+    ],
+    "a savepoint's rollback gives the values back": [
+        (INS, (1, "x")), (INS, (2, "y")),
+        ("SAVEPOINT s", ()), ("UPDATE t SET email = 'z' WHERE id = 1", ()), (INS, (3, "x")),
+        ("ROLLBACK TO s", ()), ("RELEASE s", ()),
+        (INS, (3, "x")), (INS, (3, "z")),
+        ("SAVEPOINT s", ()), (INS, _many(10, "b")), ("ROLLBACK TO s", ()), ("RELEASE s", ()),
+        (INS, _many(30, "b")),
+        ("DELETE FROM t WHERE id = 2", ()),
+        ("SAVEPOINT s", ()), ("DELETE FROM t WHERE id = 1", ()), ("ROLLBACK TO s", ()),
+        ("RELEASE s", ()),
+        (INS, (4, "y")), (INS, (5, "x")),
+        ("SAVEPOINT s", ()), ("SAVEPOINT s2", ()), ("UPDATE t SET email = 'w' WHERE id = 4", ()),
+        ("RELEASE s2", ()), (INS, (6, "y")), ("ROLLBACK TO s", ()), ("RELEASE s", ()),
+        (INS, (6, "y")), (INS, (6, "w")),
+    ],
+    "a failed statement leaves the values as they were": [
+        (INS, (1, "x")), "commit",
+        (INS, _many(10, "f") + [(40, "x")]),
+        (INS, _many(50, "f")),
+        (INS, _many(70, "g") + [(90, "g0")]),
+        (INS, (91, "g0")),
+        ("UPDATE t SET email = 'h' WHERE id IN (1, 50)", ()),
+        (INS, (92, "h")),
+        ("UPDATE t SET email = 'x' WHERE id = 50", ()),
+        ("UPDATE t SET email = ? WHERE id = ?", [("q", 50), ("f1", 50), ("f1", 52)]),
+        ("UPDATE t SET email = ? WHERE id = ?", [("q", 50), ("f0", 51)]),
+        (INS, (93, "f1")),
+    ],
+    "numbers by value (1, 1.0 and true are one), in bulk and alone": [
+        (INS_K, (1, 1)), (INS_R, (2, 2.5)), "commit",
+        (INS_K, (3, 1.0)), (INS_K, (3, True)), (INS_K, (3, 2)),
+        (INS_K, (4, 2.0)), (INS_K, (4, False)), (INS_K, (5, 0)),
+        (INS_R, (6, 2.5)), (INS_R, (6, 1)), (INS_R, (7, True)),
+        (INS_K, [(100 + i, i + 10) for i in range(20)] + [(200, 1.0)]),
+        (INS_K, [(100 + i, i + 10) for i in range(20)] + [(200, 10.0)]),
+        (INS_K, [(100 + i, i + 10) for i in range(20)] + [(200, 50)]),
+        (INS_R, [(300 + i, i + 0.5) for i in range(20)] + [(400, 2.5)]),
+        (INS_R, [(300 + i, i + 0.25) for i in range(20)]),
+    ],
+    "texts by case, in bulk and alone": [
+        (INS, (1, "Ab")), "commit", (INS, (2, "Cd")),
+        (INS, _many(10, "v") + [(40, "ab")]),
+        (INS, _many(50, "w") + [(70, "Ab")]),
+        (INS, _many(50, "w") + [(70, "Cd")]),
+        (INS, _many(50, "w") + [(70, "cd"), (71, "AB")]),
+        (INS, (80, "W0")), (INS, (80, "w0")), (INS, (80, "v1 ")),
+    ],
+    "a bulk load with NULLs and a composite constraint": [
+        (INS_AB, (1, "k", 1)), "commit",
+        (INS, [(10 + i, None if i % 2 else f"m{i}") for i in range(20)]),
+        (INS_AB, [(40 + i, "k", i + 2) for i in range(20)] + [(70, "k", 1)]),
+        (INS_AB, [(40 + i, "k", i + 2) for i in range(20)] + [(70, "j", 1)]),
+        (INS_AB, (71, "k", 5)),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", RECORD_SCRIPTS)
+def test_values_held_by_pending_writes_are_kept_as_sqlite_sees_them(
+    raw_and_sqlite: Any, name: str
+) -> None:
+    ours, expected = raw_and_sqlite(DDL, _script(RECORD_SCRIPTS[name]))
+    assert ours == expected
+
+
+def _embedded_and_sqlite(connect: Any, steps: list[Any]) -> tuple[Any, Any]:
+    oracle = sqlite3.connect(":memory:")
+    try:
+        oracle.execute(DDL)
+        expected = _script(steps)(oracle)
+    finally:
+        oracle.close()
+    conn = connect()
+    conn.cursor().execute(DDL)
+    conn.commit()
+    return _script(steps)(conn), expected
+
+
+@pytest.mark.parametrize("name", [*SCRIPTS, *RECORD_SCRIPTS])
+def test_the_embedded_store_checks_by_its_index_without_the_overlay(
+    connect: Any, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # (the query of the overlay is the fallback: no statement of these needs it)
+    def fallback(*args: Any) -> None:
+        raise AssertionError("the check fell back to the overlay query")
+
+    monkeypatch.setattr(unique_check, "_refuse_held_twice", fallback)
+    ours, expected = _embedded_and_sqlite(connect, {**SCRIPTS, **RECORD_SCRIPTS}[name])
+    assert ours == expected
+
+
+@pytest.mark.parametrize("name", [*SCRIPTS, *RECORD_SCRIPTS])
+def test_the_overlay_query_the_check_falls_back_to_gives_the_same(
+    connect: Any, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setattr(unique_check, "_refuse_held_by_index", lambda *args: False)
+    monkeypatch.setattr(unique_check, "_refuse_texts_held_by_index", lambda *args: False)
+    ours, expected = _embedded_and_sqlite(connect, {**SCRIPTS, **RECORD_SCRIPTS}[name])
+    assert ours == expected
+
+
+def test_a_value_pending_writes_hold_twice_fails_a_statement_taking_it(engine: Engine) -> None:
+    # (with unique_checks=commit two pending rows may hold one value: a statement checked
+    # afterwards that takes it fails, one taking another value passes)
+    raw: Any = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(DDL)
+        raw.commit()
+        conn = raw.driver_connection
+        conn.unique_checks = dbapi_connection.COMMIT
+        cur.executemany(INS, [(1, "x"), (2, "x")])
+        conn.unique_checks = dbapi_connection.STATEMENT
+        cur.execute(INS, (3, "y"))
+        with pytest.raises(dbapi.IntegrityError, match=r"UNIQUE constraint failed: t\.email"):
+            cur.execute(INS, (4, "x"))
+        with pytest.raises(dbapi.IntegrityError, match=r"UNIQUE constraint failed: t\.email"):
+            cur.executemany(INS, [*_many(10, "z"), (40, "x")])
+        cur.execute("DELETE FROM t WHERE id = 2")
+        with pytest.raises(dbapi.IntegrityError, match=r"UNIQUE constraint failed: t\.email"):
+            cur.execute(INS, (4, "x"))
+        cur.execute("DELETE FROM t WHERE id = 1")
+        cur.execute(INS, (4, "x"))
+        cur.execute("SELECT id, email FROM t ORDER BY id")  # (the transaction's view)
+        assert [tuple(r) for r in cur.fetchall()] == [(3, "y"), (4, "x")]
+        raw.rollback()
+    finally:
+        raw.close()
+
+
+def test_a_stored_value_changed_by_another_connection_is_seen_by_the_index(
+    connect: Any
+) -> None:
+    first, second = connect(), connect()
+    first.cursor().execute(DDL)
+    first.commit()
+    cur = first.cursor()
+    cur.execute(INS, (1, "x"))  # (pending in the first: the record holds it)
+    second.cursor().executemany(INS, _many(10, "s"))
+    second.commit()
+    with pytest.raises(dbapi.IntegrityError, match=r"UNIQUE constraint failed: t\.email"):
+        cur.executemany(INS, [*_many(40, "n"), (70, "s3")])
+    with pytest.raises(dbapi.IntegrityError, match=r"UNIQUE constraint failed: t\.email"):
+        cur.execute(INS, (70, "s3"))
+    cur.execute(INS, (70, "s30"))
+    first.commit()

@@ -672,6 +672,37 @@ class EmbeddedConnection:
         self._count("load")
         return True
 
+    def stored_holders(self, collection: str, fields: tuple[str, ...],
+                       values: list[Any]) -> list[tuple[str, str]] | None:
+        """The stored documents (id, body JSON) whose ``fields`` equal one of the keys of
+        ``values`` (``len(fields)`` values a key, in turn: SQLite integers, reals and texts)
+        as the collection's unique index compares them, the transaction's pending writes
+        left aside (``dbapi.unique_check``): one query per 500 keys, by the index on the
+        fields. None when the store can't tell so (no table): ask ``query``."""
+        if self._read_version is None and not self._shared:
+            self._read_version = self._version()  # (see _patches_aside)
+        width = len(fields)
+        if len(values) == width:  # (a statement of one row: the common case, without a loop)
+            self._count("query")
+            try:
+                with self._lock:
+                    return self._conn.execute(_holders_sql(collection, fields, 1),
+                                              values).fetchall()
+            except sqlite3.Error:
+                return None
+        out: list[tuple[str, str]] = []
+        step = _HOLDERS_CHUNK * width
+        for start in range(0, len(values), step):
+            chunk = values[start:start + step] if len(values) > step else values
+            sql = _holders_sql(collection, fields, len(chunk) // width)
+            self._count("query")
+            try:
+                with self._lock:
+                    out += self._conn.execute(sql, chunk).fetchall()
+            except sqlite3.Error:
+                return None
+        return out
+
     def get_document(self, spec: CollectionSpec, doc_id: str,
                      pending: PendingBatch | None) -> Document | None:
         if pending:  # (its runs of PUTs kept as columns stay so)
@@ -941,6 +972,23 @@ def _load_one_sql(collection: str) -> str:
     """The statement loading one document of a collection by id (the id is the one asked
     for: ids compare as binary text)."""
     return f"SELECT body, cv FROM {collection_table(collection)} WHERE id = ?"
+
+
+#: keys looked up per query by ``stored_holders``
+_HOLDERS_CHUNK = 500
+
+
+@lru_cache(maxsize=256)
+def _holders_sql(collection: str, fields: tuple[str, ...], count: int) -> str:
+    """The statement reading the documents of a collection whose ``fields`` equal one of
+    ``count`` keys, in the text of the unique index on them (so SQLite uses it)."""
+    exprs = [field_index_sql(f) for f in fields]
+    if len(exprs) == 1:
+        where = f"{exprs[0]} IN ({', '.join('?' * count)})"
+    else:  # (SQLite looks each term up in the index: its multi-index OR)
+        one = " AND ".join(f"{expr} = ?" for expr in exprs)
+        where = " OR ".join([f"({one})"] * count)
+    return f"SELECT id, body FROM {collection_table(collection)} WHERE {where}"
 
 
 @lru_cache(maxsize=512)
