@@ -272,6 +272,13 @@ def _upsert_row(run: _Run, stmt: ast.Insert, params: dict[str, Any], body: dict[
     plan, backend, pending = run.plan, run.backend, run.pending
     spec = plan.spec
     conflicts = run.conflicts(body, index)
+    if stmt.resolution is None and any(match is not None for match in conflicts):
+        # SQLite checks NOT NULL and CHECK before uniqueness: a row breaking one fails even
+        # where its conflict would have it skipped (DO NOTHING) or update the row it meets
+        run.flush()
+        filled = spec.autoincrement  # (a key the store fills is not NULL)
+        executor.check_constraints(backend, spec, body if filled is None or body.get(
+            filled) is not None else {**body, filled: 0})
     for clause in plan.clauses:
         at = clause.constraint if clause.constraint is not None else next(
             (n for n, match in enumerate(conflicts) if match is not None), None)

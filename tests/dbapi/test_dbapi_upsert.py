@@ -155,6 +155,17 @@ SCRIPTS: dict[str, tuple[list[Any], str]] = {
         (INS + " ON CONFLICT (nope) DO NOTHING", (1, "a", 0)),
         (INS + " ON CONFLICT (id) DO UPDATE SET nope = 1", (1, "a", 0)),
     ], ACCOUNTS),
+    "NOT NULL and CHECK are checked before the conflict": ([
+        (INS, (1, "a", 1)),
+        ("INSERT INTO accounts (id, email, label) VALUES (1, 'a', NULL) "
+         "ON CONFLICT DO NOTHING", ()),
+        ("INSERT INTO accounts (id, email, n) VALUES (2, 'b', 1), (2, 'c', -1) "
+         "ON CONFLICT (id) DO NOTHING", ()),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = 9", (1, "a", -5)),
+        ("INSERT INTO accounts (id, email, label) VALUES (1, 'a', NULL) "
+         "ON CONFLICT (email) DO UPDATE SET n = 9 RETURNING id, n", ()),
+        ("INSERT OR IGNORE INTO accounts (id, email, label) VALUES (1, 'a', NULL)", ()),
+    ], ACCOUNTS),
     "several clauses: the first whose target conflicts": ([
         (INS, (1, "a", 1)),
         (INS, (5, "z", 1)),
