@@ -196,6 +196,8 @@ class _Run:
     changes: _Changes | None
     lookup: Lookup | None = None
     queued: list[dict[str, Any]] = field(default_factory=list)
+    #: the statement's own parameters of each queued row (what its RETURNING may name)
+    queued_params: list[dict[str, Any]] = field(default_factory=list)
     queued_fields: tuple[str, ...] = ()
     queued_stmt: ast.Insert | None = None
     inserted: int = 0  # rows inserted
@@ -213,12 +215,13 @@ class _Run:
         if self.lookup is not None:
             self.lookup.wrote(doc_id, *bodies)
 
-    def insert(self, stmt: ast.Insert, body: dict[str, Any]) -> None:
+    def insert(self, stmt: ast.Insert, body: dict[str, Any], params: dict[str, Any]) -> None:
         computed = {f.name for f in self.plan.spec.computed_fields}
         fields = tuple(name for name in body if name not in computed)
         if self.queued and fields != self.queued_fields:
             self.flush()
         self.queued.append(body)
+        self.queued_params.append(params if stmt.returning else {})
         self.queued_fields, self.queued_stmt = fields, stmt
         self.wrote(None, body)
 
@@ -227,8 +230,9 @@ class _Run:
         if not self.queued:
             return
         bodies, fields, stmt = self.queued, self.queued_fields, self.queued_stmt
+        given = self.queued_params
         assert stmt is not None
-        self.queued = []
+        self.queued, self.queued_params = [], []
         plan = self.plan
         insert = plan.inserts.get(fields)
         if insert is None:
@@ -236,7 +240,8 @@ class _Run:
                 stmt.table, fields, tuple(ast.Param(EXCLUDED + name) for name in fields),
                 stmt.returning)
         done = executor.run_insert(self.backend, insert, [
-            {EXCLUDED + name: body[name] for name in fields} for body in bodies],
+            {**params, **{EXCLUDED + name: body[name] for name in fields}}
+            for body, params in zip(bodies, given, strict=True)],
             self.pending, self.changes, looked_up=True)
         self.out.rowcount += done.rowcount
         self.inserted += done.rowcount
@@ -299,15 +304,15 @@ def _upsert_row(run: _Run, stmt: ast.Insert, params: dict[str, Any], body: dict[
         run.flush()  # (a row before it fails first, as in SQL)
         raise _conflict_error(spec, plan.constraints[taken], conflicts[taken])
     if resolution is None:
-        run.insert(stmt, body)
+        run.insert(stmt, body, params)
         return
     run.flush()
     if resolution is ast.ConflictResolution.REPLACE:
         for match in _replace(backend, spec, conflicts, body, pending, run.changes):
             run.wrote(match.doc_id, match.body)
-        run.insert(stmt, body)
+        run.insert(stmt, body, params)
     else:
-        _insert_or_ignore(run, stmt, body)
+        _insert_or_ignore(run, stmt, body, params)
     run.flush()
 
 
@@ -340,12 +345,13 @@ _ROW = "\x00insert or ignore row"
 _IGNORED = ("NOT NULL constraint failed", "CHECK constraint failed")
 
 
-def _insert_or_ignore(run: _Run, stmt: ast.Insert, body: dict[str, Any]) -> None:
+def _insert_or_ignore(run: _Run, stmt: ast.Insert, body: dict[str, Any],
+                      params: dict[str, Any]) -> None:
     """INSERT the row, or skip it if it breaks a NOT NULL or CHECK constraint."""
     pending = run.pending
     pending.savepoint(_ROW)
     try:
-        run.insert(stmt, body)
+        run.insert(stmt, body, params)
         run.flush()
     except IntegrityError as exc:
         if not str(exc).startswith(_IGNORED):

@@ -166,6 +166,17 @@ SCRIPTS: dict[str, tuple[list[Any], str]] = {
          "ON CONFLICT (email) DO UPDATE SET n = 9 RETURNING id, n", ()),
         ("INSERT OR IGNORE INTO accounts (id, email, label) VALUES (1, 'a', NULL)", ()),
     ], ACCOUNTS),
+    "RETURNING names the statement's parameters": ([
+        (INS + " ON CONFLICT DO NOTHING RETURNING id, ?", (1, "a", 1, "p")),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = ? RETURNING id, n, ?",
+         (1, "a", 1, 5, "q")),
+        ("INSERT INTO accounts (id, email, n) VALUES (:i, :e, 2) ON CONFLICT (id) DO NOTHING"
+         " RETURNING id, n * :k", {"i": 2, "e": "b", "k": 10}),
+        ("REPLACE INTO accounts (id, email, n) VALUES (?, ?, 3) RETURNING id, n + ?",
+         (2, "b", 7)),
+        ("INSERT OR IGNORE INTO accounts (id, email, n) VALUES (?, ?, 3), (3, 'c', 4) "
+         "RETURNING id, ? || email", (1, "z", "x:")),
+    ], ACCOUNTS),
     "several clauses: the first whose target conflicts": ([
         (INS, (1, "a", 1)),
         (INS, (5, "z", 1)),
