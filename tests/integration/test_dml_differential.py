@@ -48,8 +48,10 @@ Accepted, as the README documents them (the comparator allows exactly these):
   column compared with a numeric one, booleans into columns other than ``b``, ``UPDATE ...
   FROM`` with several FROM rows per target row (SQLite takes any one of them), rows without
   ORDER BY (every read is ordered by key; RETURNING is a multiset);
-- SQLite quirk not to copy: RETURNING of a ``REAL`` column whose row was stored as an integer
-  (the upsert's DO UPDATE path) gives SQLite's integer, here the float; compared by value.
+- SQLite quirk not to copy: RETURNING of a ``REAL`` column given an integer (``INSERT ... (w)
+  VALUES (-42) RETURNING w``, also in an expression) gives SQLite's integer where its SELECT
+  gives the float -42.0, as here: an integer RETURNING of an expression reading a REAL column
+  is compared by value.
 
 The run is reproducible: sequence ``n`` uses ``random.Random(DML_DIFFERENTIAL_SEED + n)``
 (seed 0 unless set). ``DML_DIFFERENTIAL_EXAMPLES=N`` sets the number of sequences: by default
@@ -563,8 +565,14 @@ def _returned(table: Table, rows: list[tuple[Any, ...]], description: Any) -> Co
         keep = [n for n, name in enumerate(names) if name != "id"]
         rows = [tuple(row[n] for n in keep) for row in rows]
         names = [names[n] for n in keep]
-    return Counter(tuple(_shape(v, table.columns.get(n), returning=True)
-                         for n, v in zip(names, row, strict=True)) for row in rows)
+    affs = [table.columns.get(n) or (Aff.REAL if _READS_REAL.search(n) else None)
+            for n in names]
+    return Counter(tuple(_shape(v, aff, returning=True) for aff, v in zip(affs, row, strict=True))
+                   for row in rows)
+
+
+#: a RETURNING expression reading a REAL column (SQLite's quirk: see the module's docstring)
+_READS_REAL = re.compile(r"\b(?:c\.w|p\.r)\b")
 
 
 @dataclass(frozen=True)
