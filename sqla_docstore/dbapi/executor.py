@@ -1277,7 +1277,10 @@ class ForeignKeyRules(Protocol):
     """What enforces foreign keys at the end of each statement (see dbapi.foreign_keys)."""
 
     def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
-                        pending: PendingBatch) -> None: ...
+                        pending: PendingBatch, checks: Any = None) -> None: ...
+
+    def act_now(self, spec: CollectionSpec, deleted: dict[str, Any], pending: PendingBatch,
+                checks: Any) -> Any: ...
 
 
 @dataclass(slots=True)

@@ -141,14 +141,22 @@ def _excluded(spec: CollectionSpec, node: Any) -> Any:
 
 class _Changes:
     """Collects the rows each part of the statement wrote, for one foreign-key check of the
-    whole statement at its end (as SQLite checks immediate constraints)."""
+    whole statement at its end (as SQLite checks immediate constraints); the actions of the
+    rows REPLACE deletes are taken at once (``ForeignKeys.act_now``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fks: ForeignKeyRules) -> None:
         self.changes: list[RowChange] = []
+        self.fks = fks
+        self.checks: Any = None  # what the actions taken at once leave to check
 
     def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
-                        pending: PendingBatch) -> None:
+                        pending: PendingBatch, checks: Any = None) -> None:
         self.changes += changes
+
+    def act_now(self, spec: CollectionSpec, deleted: dict[str, Any], pending: PendingBatch,
+                checks: Any) -> Any:
+        self.checks = self.fks.act_now(spec, deleted, pending, checks or self.checks)
+        return self.checks
 
 
 def run_upsert(
@@ -159,7 +167,7 @@ def run_upsert(
     out = Outcome(rowcount=0)
     if stmt.returning:
         out.columns = list(executor.returning_plan(backend, stmt).labels)
-    run = _Run(backend, plan, pending, out, _Changes() if fks is not None else None)
+    run = _Run(backend, plan, pending, out, _Changes(fks) if fks is not None else None)
     if stmt.select is not None or executor.insert_plan(backend, stmt).reads_tables:
         # each row's values are computed after the rows before it are written (they read
         # the table), and each is looked up alone
@@ -177,8 +185,9 @@ def run_upsert(
         for n, ((row_stmt, row_params), body) in enumerate(zip(rows, bodies, strict=True)):
             run.row(row_stmt, row_params, body, n)
         run.flush()
-    if fks is not None and run.changes is not None and run.changes.changes:
-        fks.after_statement(plan.spec, run.changes.changes, pending)
+    if fks is not None and run.changes is not None and (
+            run.changes.changes or run.changes.checks is not None):
+        fks.after_statement(plan.spec, run.changes.changes, pending, run.changes.checks)
     out.inserted_none = not run.inserted
     return out
 
@@ -376,7 +385,7 @@ def _replace(backend: BackendConnection, spec: CollectionSpec, conflicts: list[M
         expected = pending.expected.get(match.doc_id) or match.cv
         pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
         if changes is not None:
-            changes.changes.append(RowChange(match.body, None))
+            changes.act_now(spec, match.body, pending, None)
     for f in spec.fields:
         if body.get(f.name) is None and f.name in spec.not_null and f.computed is None:
             if f.default_sql is not None:

@@ -385,6 +385,8 @@ fk_metadata = MetaData()
 Table("nodes", fk_metadata, Column("id", Integer, primary_key=True, autoincrement=False),
       Column("parent_id", ForeignKey("nodes.id", ondelete="CASCADE")),
       Column("name", String(10)))
+Table("leaves", fk_metadata, Column("id", Integer, primary_key=True, autoincrement=False),
+      Column("node_id", ForeignKey("nodes.id")))  # (NO ACTION)
 
 FK_STEPS = [
     # a row may refer to one inserted after it by the same statement (checked at its end)
@@ -398,6 +400,16 @@ FK_STEPS = [
     "INSERT INTO nodes (id, parent_id, name) VALUES (4, 1, 'd')",
     # the row replaced is deleted: ON DELETE CASCADE takes its children
     "INSERT OR REPLACE INTO nodes (id, parent_id, name) VALUES (1, NULL, 'a2')",
+    # only the rows that remain at the statement's end are checked: a row referring to no
+    # row, replaced by a later row of the same statement, breaks nothing
+    "INSERT OR REPLACE INTO nodes (id, parent_id, name) VALUES (5, 9, 'e'), (5, 1, 'e2')",
+    "INSERT OR REPLACE INTO nodes (id, parent_id, name) VALUES (6, 1, 'f'), (6, 9, 'f2')",
+    "REPLACE INTO nodes (id, parent_id, name) VALUES (7, 8, 'g'), (7, 5, 'g2'), (8, 7, 'h')",
+    # under NO ACTION a row REPLACE deletes may be referred to: its key is there again
+    "INSERT INTO leaves (id, node_id) VALUES (1, 5)",
+    "REPLACE INTO nodes (id, parent_id, name) VALUES (5, 1, 'e3')",
+    "INSERT INTO nodes (id, parent_id, name) VALUES (5, 1, 'x') ON CONFLICT (id) "
+    "DO UPDATE SET id = 50",
 ]
 
 

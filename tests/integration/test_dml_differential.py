@@ -409,13 +409,14 @@ def insert_select(g: Gen) -> Statement:
         sql = f"INSERT INTO g (y, z) SELECT v, m FROM c WHERE {g.predicate(C, 'c')}"
     elif form == "c_from_p":
         sql = (f"INSERT INTO c (k, pid, v, m) SELECT {g.lit(g.pick(['k', 'p', '']))} || p.id,"
-               f" p.id, {g.text_expr(P, 'p', 1)}, p.n FROM p WHERE {g.predicate(P, 'p')}")
+               f" p.id, {g.text_expr(P, 'p', 1)}, p.n FROM p WHERE {g.predicate(P, 'p')}"
+               " ORDER BY p.id")
     elif form == "p_from_c":
         sql = (f"INSERT INTO p (id, i, t) SELECT length(c.k) + {g.lit(g.pick([0, 2, 4]))},"
-               f" coalesce(c.pid, 0), c.v FROM c WHERE {g.predicate(C, 'c')}")
+               f" coalesce(c.pid, 0), c.v FROM c WHERE {g.predicate(C, 'c')} ORDER BY c.k")
     else:
         sql = (f"INSERT INTO p (id, i, t, r) SELECT p.id + {g.lit(g.pick([1, 3, 10]))}, p.i,"
-               f" p.t, p.r FROM p WHERE {g.predicate(P, 'p')}")
+               f" p.t, p.r FROM p WHERE {g.predicate(P, 'p')} ORDER BY p.id")
     verb = g.pick(["", "", " OR IGNORE", " OR REPLACE"]) if not form.startswith("g") else ""
     sql = sql.replace("INSERT", f"INSERT{verb}", 1)
     table = {"g": G, "c": C, "p": P}[form[0]]
