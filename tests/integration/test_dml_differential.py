@@ -59,8 +59,10 @@ Accepted, as the README documents them (the comparator allows exactly these):
 
 The run is reproducible: sequence ``n`` uses ``random.Random(DML_DIFFERENTIAL_SEED + n)``
 (seed 0 unless set). ``DML_DIFFERENTIAL_EXAMPLES=N`` sets the number of sequences: by default
-120 on ``docstore://`` and 25 on ``ravendb://``; ``pytest -s`` prints the counts. A failure
-prints the seed and every statement run so far, a script to replay.
+400 on ``docstore://`` (about 6,700 statements, ~30 s on a loaded 2-core machine) and 60 on
+``ravendb://`` (about 1,000 statements, ~25 s: HTTP round trips); ``pytest -s`` prints the
+counts, the errors both raised and what was accepted. A failure prints the seed and every
+statement run so far, a script to replay.
 """
 
 from __future__ import annotations
@@ -166,8 +168,9 @@ class Gen:
             base = {Aff.INT: INTS, Aff.REAL: FLOATS + INTS[:6], Aff.NUM: NUMERIC_TEXTS + INTS[:7],
                     Aff.TEXT: TEXTS, Aff.NONE: TEXTS[:8] + INTS[:6]}[aff]
             return self.pick(base)
-        if r < 0.75:
-            return self.pick(INTS[:8] if self.chance(0.9) else INTS)
+        if r < 0.75:  # (not a wide integer into a REAL column: README "What still differs",
+            # it stays exact there, and what reads it computes on the exact value)
+            return self.pick(INTS[:8] if self.chance(0.9) or aff is Aff.REAL else INTS)
         if r < 0.85:
             return self.pick(FLOATS)
         return self.pick(NUMERIC_TEXTS + TEXTS)
@@ -339,9 +342,11 @@ def _returning(g: Gen, table: Table, qualified: bool = False) -> str:
     q = table.name
     prefix = f"{q}." if qualified else ""
     items = [prefix + g.column(table) for _ in range(g.rng.randint(1, 3))]
-    if g.chance(0.4):  # (not a subquery: refused by name, README "SQL support")
+    if g.chance(0.4):  # (not a subquery: refused by name, README "SQL support"; no CASE:
+        # SQLite's RETURNING compares a TEXT column without its affinity, '1e3' > 7 is true
+        # there and false in its SELECT, as here)
         expr = g.num_expr(table, q, 1) if g.chance(0.5) else g.text_expr(table, q, 1)
-        if "SELECT" not in expr:
+        if "SELECT" not in expr and "CASE" not in expr:
             items.append(expr)
     if table.key:
         items.insert(0, prefix + table.key)
