@@ -177,6 +177,22 @@ SCRIPTS: dict[str, tuple[list[Any], str]] = {
         ("INSERT OR IGNORE INTO accounts (id, email, n) VALUES (?, ?, 3), (3, 'c', 4) "
          "RETURNING id, ? || email", (1, "z", "x:")),
     ], ACCOUNTS),
+    "a subquery in DO UPDATE reads its own tables": ([
+        (INS, (1, "a", 1)),
+        (INS, (2, "b", 5)),
+        ("INSERT INTO tags (name, hits) VALUES ('a', 3), ('b', 4)", ()),
+        # unqualified columns of a subquery are its tables' (they were read as the
+        # conflicting row's fields, NULL here), and FROM accounts binds accounts again
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = (SELECT sum(hits) FROM tags "
+               "WHERE hits > 0)", (1, "a", 0)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET label = (SELECT max(name) FROM tags "
+               "WHERE name <> accounts.email)", (1, "a", 0)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = (SELECT max(n) FROM accounts) + 1 "
+               "RETURNING id, n", (2, "b", 0)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = (SELECT min(a2.n) FROM accounts AS a2 "
+               "WHERE a2.id <> accounts.id) WHERE accounts.email IN (SELECT email FROM "
+               "accounts WHERE n > ?)", (2, "b", 0, 6)),
+    ], ACCOUNTS),
     "several clauses: the first whose target conflicts": ([
         (INS, (1, "a", 1)),
         (INS, (5, "z", 1)),
