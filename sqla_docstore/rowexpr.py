@@ -33,12 +33,30 @@ def fields_to_params(node: Any, own: frozenset[str | None] | None = frozenset({N
     ``own``; any column if ``own`` is None) replaced by the parameter ``field:<name>``."""
     if isinstance(node, ast.Column) and (own is None or node.table in own):
         return ast.Param(FIELD + node.name)
+    if isinstance(node, ast.Select) and own is not None:
+        # a subquery's own columns are its tables': an unqualified one, or one qualified by a
+        # name its FROM binds again (SELECT max(i) FROM p inside an upsert of p), is not the
+        # document's (only a column qualified by the document's name reaches out to it)
+        own = own - {None} - _bound_names(node.from_)
     if isinstance(node, tuple):
         return tuple(fields_to_params(n, own) for n in node)
     if hasattr(node, "__dataclass_fields__"):
         changes = {k: fields_to_params(getattr(node, k), own) for k in node.__dataclass_fields__}
         return type(node)(**changes)
     return node
+
+
+def _bound_names(items: Any) -> frozenset[str | None]:
+    """The names a FROM clause binds (tables, aliases, derived tables)."""
+    names: set[str | None] = set()
+    for item in items:
+        if isinstance(item, ast.Join):
+            names |= _bound_names((item.left, item.right))
+        elif isinstance(item, ast.TableRef):
+            names.add(item.ref)  # (FROM p AS p2 binds p2 only)
+        elif isinstance(item, (ast.SubqueryRef, ast.CteRef, ast.CteSelf)):
+            names.add(item.alias)
+    return frozenset(names)
 
 
 def own_row_only(expr: ast.Expr, own: frozenset[str | None]) -> bool:

@@ -1277,7 +1277,10 @@ class ForeignKeyRules(Protocol):
     """What enforces foreign keys at the end of each statement (see dbapi.foreign_keys)."""
 
     def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
-                        pending: PendingBatch) -> None: ...
+                        pending: PendingBatch, checks: Any = None) -> None: ...
+
+    def act_now(self, spec: CollectionSpec, deleted: dict[str, Any], pending: PendingBatch,
+                checks: Any) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -1622,7 +1625,10 @@ def run_update(
                                           pending, rows)
             continue
         for params, matches in zip(group, per_set, strict=False):
-            for match in _visit_order(spec, matches) if stmt.returning else matches:
+            # (rows whose key changes are moved in turn, in SQLite's order: each new key must
+            # be free when its row moves)
+            ordered = stmt.returning or plan.assigns_key
+            for match in _visit_order(spec, matches) if ordered else matches:
                 after = _update_one(backend, stmt, plan, params, match, key_only, pending, out)
                 if rows is not None:
                     rows.append(RowChange(match.body, after))
@@ -1872,6 +1878,8 @@ def _update_one(
         if not _INT64_MIN <= new_key <= _INT64_MAX:
             raise _key_out_of_range(spec, spec.autoincrement, new_key)
         backend.observe_id(spec.prefix, new_key)
+    if plan.assigns_key:
+        _refuse_taken_key(backend, spec, match.doc_id, body, pending)
     deferred = () if plan.assigns_key else tuple(d for d in plan.deferred if d is not None)
     # A value computed now from what this transaction read is exact only if the document is
     # still that version at commit: a change meanwhile fails the commit (StaleDataError).
@@ -1926,6 +1934,22 @@ def _visit_order(spec: CollectionSpec, matches: list[Match]) -> list[Match]:
     if not all(type(m.body.get(key)) is int for m in matches):
         return matches
     return sorted(matches, key=lambda m: int(m.body[key]))
+
+
+def _refuse_taken_key(backend: BackendConnection, spec: CollectionSpec, doc_id: str,
+                      body: dict[str, Any], pending: PendingBatch) -> None:
+    """An UPDATE moving a row to a key another row holds now (a row of the transaction, a
+    stored one, or one the same statement has not moved yet) fails at once, as in SQLite,
+    which checks each row as it changes it."""
+    new_id = spec.document_id(tuple(body.get(k) for k in spec.primary_key))
+    if new_id == doc_id:
+        return
+    state = pending.get(spec.name, new_id)
+    if state is None:
+        if new_id in backend.get_documents(spec.name, [new_id], None):
+            raise _duplicate_key(spec, new_id)
+    elif not is_gone(state):
+        raise _duplicate_key(spec, new_id)
 
 
 def write_update(

@@ -28,7 +28,7 @@ from typing import Any
 from ..backends.base import BackendConnection
 from ..commands import Absent, Delete, Patch
 from ..errors import IntegrityError
-from ..pending import PendingBatch, is_gone
+from ..pending import PendingBatch, body_of
 from ..schema import CollectionSpec, ForeignKeySpec
 from ..statements import ast
 from . import executor
@@ -47,6 +47,9 @@ class _Checks:
 
     written: list[tuple[CollectionSpec, dict[str, Any]]] = field(default_factory=list)
     no_action: list[tuple[_Reference, tuple[Any, ...]]] = field(default_factory=list)
+    #: keys removed (deleted or changed) that rows may refer to: guarded at commit unless
+    #: the statement gives them back (a row ``INSERT OR REPLACE`` deletes and inserts again)
+    removed: list[tuple[_Reference, tuple[Any, ...]]] = field(default_factory=list)
 
 
 class ForeignKeys:
@@ -63,15 +66,25 @@ class ForeignKeys:
 
     # -- the statement's rows ----------------------------------------------------------
     def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
-                        pending: PendingBatch) -> None:
+                        pending: PendingBatch, checks: _Checks | None = None) -> None:
         """Apply the actions the statement's changes call for, then check, as SQL does at
         the end of a statement, the references of every row written and that no row still
         refers to a key removed under ``NO ACTION``."""
-        if not changes:
+        if not changes and checks is None:
             return
-        checks = _Checks()
+        checks = checks if checks is not None else _Checks()
         self._apply(spec, changes, pending, checks)
         self._verify(checks, pending)
+
+    def act_now(self, spec: CollectionSpec, deleted: dict[str, Any], pending: PendingBatch,
+                checks: _Checks | None) -> _Checks:
+        """The actions a row deleted amid a statement calls for (a row ``INSERT OR REPLACE``
+        deletes), taken at once on the rows referring to it then, as SQLite takes them (not
+        on a row the statement inserts after it); what is left to check goes in ``checks``
+        for ``after_statement`` (returned: ``checks``, or new ones)."""
+        checks = checks if checks is not None else _Checks()
+        self._apply(spec, [RowChange(deleted, None)], pending, checks)
+        return checks
 
     def _apply(self, spec: CollectionSpec, changes: list[RowChange], pending: PendingBatch,
                checks: _Checks) -> None:
@@ -90,18 +103,41 @@ class ForeignKeys:
                     self._act(ref, old, new, pending, checks)
 
     def _verify(self, checks: _Checks, pending: PendingBatch) -> None:
+        gone = self._still_removed(checks.removed, pending)
         for ref, old in checks.no_action:
-            if self._rows(ref.child.name, ref.fk.columns, old, pending):
+            if (ref.child.name, ref.fk, old) in gone and self._rows(
+                    ref.child.name, ref.fk.columns, old, pending):
                 raise IntegrityError(
                     f"FOREIGN KEY constraint failed: {ref.child.name}"
                     f"({', '.join(ref.fk.columns)}) refers to {_show(old)} in "
                     f"{ref.fk.referred_table}, which is gone")
         by_table: dict[str, tuple[CollectionSpec, list[dict[str, Any]]]] = {}
+        seen: set[int] = set()
         for spec, body in checks.written:
-            if _still_there(spec, body, pending):
-                by_table.setdefault(spec.name, (spec, []))[1].append(body)
+            current = _still_there(spec, body, pending)
+            if current is not None and id(current) not in seen:
+                seen.add(id(current))
+                by_table.setdefault(spec.name, (spec, []))[1].append(current)
         for spec, bodies in by_table.values():
             self._check_references(spec, bodies, pending)
+
+    def _still_removed(
+        self, removed: list[tuple[_Reference, tuple[Any, ...]]], pending: PendingBatch,
+    ) -> set[tuple[str, ForeignKeySpec, tuple[Any, ...]]]:
+        """The removed keys no row holds at the statement's end (by child table), each
+        guarded at commit: no row this transaction does not write may refer to it then (one
+        another transaction made refer to it meanwhile fails the commit; a row of this
+        transaction's statements is checked by them, as here)."""
+        by_ref: dict[tuple[str, ForeignKeySpec], set[tuple[Any, ...]]] = {}
+        for ref, old in removed:
+            by_ref.setdefault((ref.child.name, ref.fk), set()).add(old)
+        gone: set[tuple[str, ForeignKeySpec, tuple[Any, ...]]] = set()
+        for (child, fk), keys in by_ref.items():
+            parent = self.backend.spec(fk.referred_table)
+            for old in self._missing_parents(parent, fk, keys, pending):
+                gone.add((child, fk, old))
+                pending.add_guard(Absent(child, fk.columns, old, fk.referred_table))
+        return gone
 
     # -- references from written rows -----------------------------------------------------
     def _check_references(self, spec: CollectionSpec, bodies: list[dict[str, Any]],
@@ -146,7 +182,7 @@ class ForeignKeys:
         # At commit, no row this transaction does not write may refer to the removed key:
         # one another transaction made refer to it meanwhile fails the commit (a row of this
         # transaction's statements is checked by them, as here).
-        pending.add_guard(Absent(ref.child.name, ref.fk.columns, old, ref.fk.referred_table))
+        checks.removed.append((ref, old))
         rule = ((ref.fk.ondelete if new is None else ref.fk.onupdate) or "NO ACTION").upper()
         if rule == "NO ACTION":
             checks.no_action.append((ref, old))  # checked once the statement's actions ran
@@ -239,13 +275,16 @@ def _moved(spec: CollectionSpec, before: dict[str, Any], after: dict[str, Any]) 
     return any(before.get(c) != after.get(c) for fk in spec.foreign_keys for c in fk.columns)
 
 
-def _still_there(spec: CollectionSpec, body: dict[str, Any], pending: PendingBatch) -> bool:
-    """Whether a row the statement wrote survived its actions (a cascade may delete it)."""
+def _still_there(spec: CollectionSpec, body: dict[str, Any],
+                 pending: PendingBatch) -> dict[str, Any] | None:
+    """A row the statement wrote as it stands at the statement's end: None if its actions
+    deleted it (a cascade), the later row if one took its key (a row of the same ``INSERT OR
+    REPLACE``: SQLite checks only the rows that remain)."""
     if not spec.primary_key:
-        return True
+        return body
     doc_id = spec.document_id(tuple(body.get(k) for k in spec.primary_key))
     state = pending.get(spec.name, doc_id)
-    return state is None or not is_gone(state)
+    return body if state is None else body_of(state)
 
 
 def _show(key: tuple[Any, ...]) -> str:

@@ -116,11 +116,15 @@ class UniqueChecks:
         self.written: dict[str, tuple[CollectionSpec, list[RowChange]]] = {}
 
     def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
-                        pending: PendingBatch) -> None:
+                        pending: PendingBatch, checks: Any = None) -> None:
         if unique_sets(spec):
             self.written.setdefault(spec.name, (spec, []))[1].extend(changes)
         if self.fks is not None:
-            self.fks.after_statement(spec, changes, pending)
+            self.fks.after_statement(spec, changes, pending, checks)
+
+    def act_now(self, spec: CollectionSpec, deleted: dict[str, Any], pending: PendingBatch,
+                checks: Any) -> Any:
+        return None if self.fks is None else self.fks.act_now(spec, deleted, pending, checks)
 
     def verify(self, pending: PendingBatch) -> None:
         """IntegrityError if a row the statement wrote holds a unique value another document

@@ -141,14 +141,22 @@ def _excluded(spec: CollectionSpec, node: Any) -> Any:
 
 class _Changes:
     """Collects the rows each part of the statement wrote, for one foreign-key check of the
-    whole statement at its end (as SQLite checks immediate constraints)."""
+    whole statement at its end (as SQLite checks immediate constraints); the actions of the
+    rows REPLACE deletes are taken at once (``ForeignKeys.act_now``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fks: ForeignKeyRules) -> None:
         self.changes: list[RowChange] = []
+        self.fks = fks
+        self.checks: Any = None  # what the actions taken at once leave to check
 
     def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
-                        pending: PendingBatch) -> None:
+                        pending: PendingBatch, checks: Any = None) -> None:
         self.changes += changes
+
+    def act_now(self, spec: CollectionSpec, deleted: dict[str, Any], pending: PendingBatch,
+                checks: Any) -> Any:
+        self.checks = self.fks.act_now(spec, deleted, pending, checks or self.checks)
+        return self.checks
 
 
 def run_upsert(
@@ -159,7 +167,7 @@ def run_upsert(
     out = Outcome(rowcount=0)
     if stmt.returning:
         out.columns = list(executor.returning_plan(backend, stmt).labels)
-    run = _Run(backend, plan, pending, out, _Changes() if fks is not None else None)
+    run = _Run(backend, plan, pending, out, _Changes(fks) if fks is not None else None)
     if stmt.select is not None or executor.insert_plan(backend, stmt).reads_tables:
         # each row's values are computed after the rows before it are written (they read
         # the table), and each is looked up alone
@@ -177,8 +185,9 @@ def run_upsert(
         for n, ((row_stmt, row_params), body) in enumerate(zip(rows, bodies, strict=True)):
             run.row(row_stmt, row_params, body, n)
         run.flush()
-    if fks is not None and run.changes is not None and run.changes.changes:
-        fks.after_statement(plan.spec, run.changes.changes, pending)
+    if fks is not None and run.changes is not None and (
+            run.changes.changes or run.changes.checks is not None):
+        fks.after_statement(plan.spec, run.changes.changes, pending, run.changes.checks)
     out.inserted_none = not run.inserted
     return out
 
@@ -196,6 +205,8 @@ class _Run:
     changes: _Changes | None
     lookup: Lookup | None = None
     queued: list[dict[str, Any]] = field(default_factory=list)
+    #: the statement's own parameters of each queued row (what its RETURNING may name)
+    queued_params: list[dict[str, Any]] = field(default_factory=list)
     queued_fields: tuple[str, ...] = ()
     queued_stmt: ast.Insert | None = None
     inserted: int = 0  # rows inserted
@@ -213,12 +224,13 @@ class _Run:
         if self.lookup is not None:
             self.lookup.wrote(doc_id, *bodies)
 
-    def insert(self, stmt: ast.Insert, body: dict[str, Any]) -> None:
+    def insert(self, stmt: ast.Insert, body: dict[str, Any], params: dict[str, Any]) -> None:
         computed = {f.name for f in self.plan.spec.computed_fields}
         fields = tuple(name for name in body if name not in computed)
         if self.queued and fields != self.queued_fields:
             self.flush()
         self.queued.append(body)
+        self.queued_params.append(params if stmt.returning else {})
         self.queued_fields, self.queued_stmt = fields, stmt
         self.wrote(None, body)
 
@@ -227,8 +239,9 @@ class _Run:
         if not self.queued:
             return
         bodies, fields, stmt = self.queued, self.queued_fields, self.queued_stmt
+        given = self.queued_params
         assert stmt is not None
-        self.queued = []
+        self.queued, self.queued_params = [], []
         plan = self.plan
         insert = plan.inserts.get(fields)
         if insert is None:
@@ -236,7 +249,8 @@ class _Run:
                 stmt.table, fields, tuple(ast.Param(EXCLUDED + name) for name in fields),
                 stmt.returning)
         done = executor.run_insert(self.backend, insert, [
-            {EXCLUDED + name: body[name] for name in fields} for body in bodies],
+            {**params, **{EXCLUDED + name: body[name] for name in fields}}
+            for body, params in zip(bodies, given, strict=True)],
             self.pending, self.changes, looked_up=True)
         self.out.rowcount += done.rowcount
         self.inserted += done.rowcount
@@ -272,6 +286,13 @@ def _upsert_row(run: _Run, stmt: ast.Insert, params: dict[str, Any], body: dict[
     plan, backend, pending = run.plan, run.backend, run.pending
     spec = plan.spec
     conflicts = run.conflicts(body, index)
+    if stmt.resolution is None and any(match is not None for match in conflicts):
+        # SQLite checks NOT NULL and CHECK before uniqueness: a row breaking one fails even
+        # where its conflict would have it skipped (DO NOTHING) or update the row it meets
+        run.flush()
+        filled = spec.autoincrement  # (a key the store fills is not NULL)
+        executor.check_constraints(backend, spec, body if filled is None or body.get(
+            filled) is not None else {**body, filled: 0})
     for clause in plan.clauses:
         at = clause.constraint if clause.constraint is not None else next(
             (n for n, match in enumerate(conflicts) if match is not None), None)
@@ -292,15 +313,15 @@ def _upsert_row(run: _Run, stmt: ast.Insert, params: dict[str, Any], body: dict[
         run.flush()  # (a row before it fails first, as in SQL)
         raise _conflict_error(spec, plan.constraints[taken], conflicts[taken])
     if resolution is None:
-        run.insert(stmt, body)
+        run.insert(stmt, body, params)
         return
     run.flush()
     if resolution is ast.ConflictResolution.REPLACE:
         for match in _replace(backend, spec, conflicts, body, pending, run.changes):
             run.wrote(match.doc_id, match.body)
-        run.insert(stmt, body)
+        run.insert(stmt, body, params)
     else:
-        _insert_or_ignore(run, stmt, body)
+        _insert_or_ignore(run, stmt, body, params)
     run.flush()
 
 
@@ -333,12 +354,13 @@ _ROW = "\x00insert or ignore row"
 _IGNORED = ("NOT NULL constraint failed", "CHECK constraint failed")
 
 
-def _insert_or_ignore(run: _Run, stmt: ast.Insert, body: dict[str, Any]) -> None:
+def _insert_or_ignore(run: _Run, stmt: ast.Insert, body: dict[str, Any],
+                      params: dict[str, Any]) -> None:
     """INSERT the row, or skip it if it breaks a NOT NULL or CHECK constraint."""
     pending = run.pending
     pending.savepoint(_ROW)
     try:
-        run.insert(stmt, body)
+        run.insert(stmt, body, params)
         run.flush()
     except IntegrityError as exc:
         if not str(exc).startswith(_IGNORED):
@@ -363,7 +385,7 @@ def _replace(backend: BackendConnection, spec: CollectionSpec, conflicts: list[M
         expected = pending.expected.get(match.doc_id) or match.cv
         pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
         if changes is not None:
-            changes.changes.append(RowChange(match.body, None))
+            changes.act_now(spec, match.body, pending, None)
     for f in spec.fields:
         if body.get(f.name) is None and f.name in spec.not_null and f.computed is None:
             if f.default_sql is not None:

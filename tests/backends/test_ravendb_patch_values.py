@@ -1,7 +1,8 @@
 """An UPDATE's values reach RavenDB as written: a patch script holds numbers as doubles and
 stores a whole one as an integer (unless the property held a double), so a float without a
-fraction, an integer a double does not hold and a decimal's digits (also inside a JSON value)
-are set by a JSON Patch instead. Rows read back as SQLite gives them."""
+fraction, any integer (the property may hold a double: a REAL in an INTEGER column), an
+integer a double does not hold inside a JSON value and a decimal's digits are set by a JSON
+Patch instead. Rows read back as SQLite gives them."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from sqlalchemy import (
     select,
 )
 
+from sqla_docstore import dbapi
 from sqla_docstore.backends.ravendb.patch_script import json_patch, split_script_values
 from sqla_docstore.commands import Patch
 
@@ -60,7 +62,24 @@ def test_only_the_values_a_script_would_change_are_moved() -> None:
                              "z": -0.0, "d": decimal.Decimal("1.5"), "j": [{"a/b~": 1.0}]},
                 unset=("gone",))
     kept, moved = split_script_values(cmd)
-    assert kept.set == {"g": 2.5, "s": "x", "n": 7} and kept.unset == ("gone",)
-    assert list(moved) == ["f", "w", "z", "d", "j"]
+    assert kept.set == {"g": 2.5, "s": "x"} and kept.unset == ("gone",)
+    assert list(moved) == ["f", "n", "w", "z", "d", "j"]
     ops = json_patch("t/1", {"a/b~": 1.0})["JsonPatch"]["Operations"]
     assert ops == [{"op": "add", "path": "/a~1b~0", "value": 1.0}]
+
+
+def test_integer_set_over_a_stored_real_reads_back_as_an_integer(ravendb_url: str) -> None:
+    """SQLite keeps 0.5 in an INTEGER column; an UPDATE setting 1 there stores the integer 1
+    (a patch script would have stored 1.0 where the property held a double)."""
+    host, database = ravendb_url.removeprefix("ravendb://").split("/", 1)
+    conn = dbapi.connect(database, urls=[f"http://{host}"])
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE g (id INTEGER PRIMARY KEY, x INTEGER, u, y TEXT DEFAULT 'd')")
+    cur.execute("INSERT INTO g (id, x, u) VALUES (1, 0.5, 1.5), (2, 3, 2)")
+    conn.commit()
+    cur.execute("UPDATE g SET x = length(y), u = id")
+    conn.commit()
+    reader = dbapi.connect(database, urls=[f"http://{host}"])
+    rows = reader.cursor().execute("SELECT id, x, u FROM g ORDER BY id").fetchall()
+    assert [tuple((type(v), v) for v in row) for row in rows] == [
+        ((int, 1), (int, 1), (int, 1)), ((int, 2), (int, 1), (int, 2))]

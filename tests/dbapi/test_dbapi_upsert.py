@@ -155,6 +155,44 @@ SCRIPTS: dict[str, tuple[list[Any], str]] = {
         (INS + " ON CONFLICT (nope) DO NOTHING", (1, "a", 0)),
         (INS + " ON CONFLICT (id) DO UPDATE SET nope = 1", (1, "a", 0)),
     ], ACCOUNTS),
+    "NOT NULL and CHECK are checked before the conflict": ([
+        (INS, (1, "a", 1)),
+        ("INSERT INTO accounts (id, email, label) VALUES (1, 'a', NULL) "
+         "ON CONFLICT DO NOTHING", ()),
+        ("INSERT INTO accounts (id, email, n) VALUES (2, 'b', 1), (2, 'c', -1) "
+         "ON CONFLICT (id) DO NOTHING", ()),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = 9", (1, "a", -5)),
+        ("INSERT INTO accounts (id, email, label) VALUES (1, 'a', NULL) "
+         "ON CONFLICT (email) DO UPDATE SET n = 9 RETURNING id, n", ()),
+        ("INSERT OR IGNORE INTO accounts (id, email, label) VALUES (1, 'a', NULL)", ()),
+    ], ACCOUNTS),
+    "RETURNING names the statement's parameters": ([
+        (INS + " ON CONFLICT DO NOTHING RETURNING id, ?", (1, "a", 1, "p")),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = ? RETURNING id, n, ?",
+         (1, "a", 1, 5, "q")),
+        ("INSERT INTO accounts (id, email, n) VALUES (:i, :e, 2) ON CONFLICT (id) DO NOTHING"
+         " RETURNING id, n * :k", {"i": 2, "e": "b", "k": 10}),
+        ("REPLACE INTO accounts (id, email, n) VALUES (?, ?, 3) RETURNING id, n + ?",
+         (2, "b", 7)),
+        ("INSERT OR IGNORE INTO accounts (id, email, n) VALUES (?, ?, 3), (3, 'c', 4) "
+         "RETURNING id, ? || email", (1, "z", "x:")),
+    ], ACCOUNTS),
+    "a subquery in DO UPDATE reads its own tables": ([
+        (INS, (1, "a", 1)),
+        (INS, (2, "b", 5)),
+        ("INSERT INTO tags (name, hits) VALUES ('a', 3), ('b', 4)", ()),
+        # unqualified columns of a subquery are its tables' (they were read as the
+        # conflicting row's fields, NULL here), and FROM accounts binds accounts again
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = (SELECT sum(hits) FROM tags "
+               "WHERE hits > 0)", (1, "a", 0)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET label = (SELECT max(name) FROM tags "
+               "WHERE name <> accounts.email)", (1, "a", 0)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = (SELECT max(n) FROM accounts) + 1 "
+               "RETURNING id, n", (2, "b", 0)),
+        (INS + " ON CONFLICT (id) DO UPDATE SET n = (SELECT min(a2.n) FROM accounts AS a2 "
+               "WHERE a2.id <> accounts.id) WHERE accounts.email IN (SELECT email FROM "
+               "accounts WHERE n > ?)", (2, "b", 0, 6)),
+    ], ACCOUNTS),
     "several clauses: the first whose target conflicts": ([
         (INS, (1, "a", 1)),
         (INS, (5, "z", 1)),
@@ -363,6 +401,8 @@ fk_metadata = MetaData()
 Table("nodes", fk_metadata, Column("id", Integer, primary_key=True, autoincrement=False),
       Column("parent_id", ForeignKey("nodes.id", ondelete="CASCADE")),
       Column("name", String(10)))
+Table("leaves", fk_metadata, Column("id", Integer, primary_key=True, autoincrement=False),
+      Column("node_id", ForeignKey("nodes.id")))  # (NO ACTION)
 
 FK_STEPS = [
     # a row may refer to one inserted after it by the same statement (checked at its end)
@@ -376,6 +416,16 @@ FK_STEPS = [
     "INSERT INTO nodes (id, parent_id, name) VALUES (4, 1, 'd')",
     # the row replaced is deleted: ON DELETE CASCADE takes its children
     "INSERT OR REPLACE INTO nodes (id, parent_id, name) VALUES (1, NULL, 'a2')",
+    # only the rows that remain at the statement's end are checked: a row referring to no
+    # row, replaced by a later row of the same statement, breaks nothing
+    "INSERT OR REPLACE INTO nodes (id, parent_id, name) VALUES (5, 9, 'e'), (5, 1, 'e2')",
+    "INSERT OR REPLACE INTO nodes (id, parent_id, name) VALUES (6, 1, 'f'), (6, 9, 'f2')",
+    "REPLACE INTO nodes (id, parent_id, name) VALUES (7, 8, 'g'), (7, 5, 'g2'), (8, 7, 'h')",
+    # under NO ACTION a row REPLACE deletes may be referred to: its key is there again
+    "INSERT INTO leaves (id, node_id) VALUES (1, 5)",
+    "REPLACE INTO nodes (id, parent_id, name) VALUES (5, 1, 'e3')",
+    "INSERT INTO nodes (id, parent_id, name) VALUES (5, 1, 'x') ON CONFLICT (id) "
+    "DO UPDATE SET id = 50",
 ]
 
 

@@ -204,9 +204,10 @@ def patch_json(cmd: Patch, spec: CollectionSpec) -> dict[str, Any]:
 def split_script_values(cmd: Patch) -> tuple[Patch, dict[str, Any]]:
     """``cmd`` without the values it sets that its script would store changed, and those
     values (sent as a JSON Patch, which stores them as written). RavenDB's scripts hold
-    numbers as doubles and store a whole one as an integer (unless the property held a
-    double): a float without a fraction (3.0, -0.0), an integer a double does not hold, a
-    decimal's digits, also inside a JSON value, would be stored as another value or kind."""
+    numbers as doubles and store a whole one as an integer unless the property held a
+    double, which the client may not know (a REAL stored in an INTEGER column, as SQLite keeps
+    0.5 there): a float without a fraction (3.0, -0.0), any integer, a decimal's digits, also
+    inside a JSON value, could be stored as another value or kind."""
     if not cmd.set:
         return cmd, {}
     moved = {name: value for name, value in cmd.set.items() if _changed_by_script(value)}
@@ -220,15 +221,22 @@ def _changed_by_script(value: Any) -> bool:
     kind = type(value)
     if kind is float:
         return value.is_integer()
-    if kind is int:
-        return not (-_LONG < value < _LONG and float(value) == value)
+    if kind is int:  # (where the property held a double, a script would store 7 as 7.0)
+        return True
     if kind is decimal.Decimal:
         return True
     if kind is dict:
-        return any(map(_changed_by_script, value.values()))
+        return any(map(_nested_changed_by_script, value.values()))
     if kind is list:
-        return any(map(_changed_by_script, value))
+        return any(map(_nested_changed_by_script, value))
     return False
+
+
+def _nested_changed_by_script(value: Any) -> bool:
+    """Inside a JSON value (set whole): an integer a double does not hold."""
+    if type(value) is int:
+        return not (-_LONG < value < _LONG and float(value) == value)
+    return _changed_by_script(value)
 
 
 _LONG = 2**63

@@ -217,11 +217,25 @@ def _patch_missing(w: Writer, cmd: dict[str, Any], kind: str, doc_id: str) -> di
     return result
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal JSON, kinds of numbers too (0 is not -0.0, nor 1 1.0: a patch storing the one
+    over the other changes the document, as RavenDB's blittable comparison sees it)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    return bool(a == b)
+
+
 def write_patched(w: Writer, existing: StoredDoc, current: dict[str, Any],
                   patched: dict[str, Any], kind: str, return_document: bool) -> dict[str, Any]:
     """Store a patched document (unless the patch changed nothing); RavenDB's PATCH reply."""
     doc_id = existing[1]
-    if patched == current:  # RavenDB still returns the document when asked
+    if _same(patched, current):  # RavenDB still returns the document when asked
         unchanged: dict[str, Any] = {"Id": doc_id, "ChangeVector": existing[3],
                                      "LastModified": existing[4], "Type": kind,
                                      "PatchStatus": "NotModified", "Debug": None}

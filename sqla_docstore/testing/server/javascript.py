@@ -181,6 +181,8 @@ def _keep_exact(before: Any, after: Any, passed: dict[float, Any]) -> Any:
             return before
         if _is_number(before) and before == after:  # 2.0 (2 in JavaScript), Decimal("2.50")
             return before
+        if type(before) is float and float(after) == before:  # a double JavaScript prints as
+            return before  # an integer's digits (2.0**63 is 9223372036854776000 there)
         if float(after) in passed:
             return passed[float(after)]
     if isinstance(after, dict):

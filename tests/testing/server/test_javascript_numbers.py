@@ -26,6 +26,15 @@ def test_numbers_a_script_leaves_alone_keep_their_stored_form() -> None:
     assert type(after["nested"][0]) is float
 
 
+def test_a_large_double_a_script_leaves_alone_stays_that_double() -> None:
+    """JavaScript prints 2.0**63 with an integer's digits (9223372036854776000), another
+    number than the double: the stored double is kept (found by the DML differential test)."""
+    doc: dict[str, Any] = {"b": 2.0**63, "c": -1e20, "n": 1}
+    after = run_patch("this.n = this.n + args.v;", doc, {"v": 5})
+    assert after == {"b": 2.0**63, "c": -1e20, "n": 6}
+    assert [type(after[k]) for k in ("b", "c")] == [float, float]
+
+
 def _after_update(eng: Engine) -> list[Any]:
     with eng.begin() as conn:
         conn.execute(t.insert(), [{"id": 1, "n": 1, "f": 5.0}])

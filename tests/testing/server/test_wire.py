@@ -324,6 +324,20 @@ def test_json_patch_command(server: Any) -> None:
     assert reply.status_code == 400 and reply.json()["Type"].endswith("JsonPatchException")
 
 
+def test_a_patch_storing_another_kind_of_an_equal_number_changes_the_document(
+        server: Any) -> None:
+    """0 over -0.0, 1 over 1.0: the document changes (was NotModified, Python's 0 == -0.0)."""
+    _batch(server, _put("users/1", a=-0.0, b=1.0, c=2))
+    ops = [{"op": "add", "path": "/a", "value": 0}, {"op": "add", "path": "/b", "value": 1}]
+    command = {"Id": "users/1", "ChangeVector": None, "Type": "JsonPatch",
+               "JsonPatch": {"Operations": ops}, "ReturnDocument": False}
+    assert _batch(server, command).json()["Results"][0]["PatchStatus"] == "Patched"
+    doc = _get(server, "users/1").json()["Results"][0]
+    assert [(type(doc[k]), doc[k]) for k in "abc"] == [(int, 0), (int, 1), (int, 2)]
+    same = {**command, "JsonPatch": {"Operations": [{"op": "add", "path": "/c", "value": 2}]}}
+    assert _batch(server, same).json()["Results"][0]["PatchStatus"] == "NotModified"
+
+
 def test_queries_on_the_wire(server: Any) -> None:
     _batch(server, *(_put(f"users/{i}", name=f"n{i % 3}", age=i) for i in range(10)))
 
