@@ -57,6 +57,7 @@ class Warm(NamedTuple):
     positional: tuple[str, ...]  # the names of its ? parameters, in order
     description: tuple[tuple[Any, ...], ...] | None  # its result's (the point's labels)
     key: str | None  # the parameter that is its one key value, if one is (executor.key_param)
+    read: executor.KeyReader | None  # the point's read by that value (PointLookup.read_key)
 
 
 class Connection:
@@ -177,7 +178,8 @@ class Connection:
         if positional and positional != (key,):
             key = None  # (other ? parameters too: the values are mapped to their names)
         warm[operation] = Warm(token, point, decimal_at, positional,
-                               _description(list(point.labels)) if point.labels else None, key)
+                               _description(list(point.labels)) if point.labels else None, key,
+                               None if key is None else point.read_key)
 
     def unassumed(self, specs: Iterable[CollectionSpec]) -> list[CollectionSpec]:
         """Those of ``specs`` this transaction has not assumed yet (no I/O)."""
@@ -541,13 +543,13 @@ class Cursor:
         warm = conn.warm.get(operation)
         if warm is None:
             return False
-        token, point, decimal_at, positional, description, key = warm
+        token, point, decimal_at, positional, description, key, read = warm
         backend = conn._backend
         if backend is None or token != backend.schema_token():
             return False
         if self._chunks is not None:  # (else ``_run`` ends it, if this returns False)
             self._end_stream()
-        if key is not None:  # one key value (the common load by key): no dict of names
+        if read is not None:  # one key value (the common load by key): no dict of names
             if positional:  # (then ``key`` is its one ? parameter)
                 if type(parameters) is not tuple or len(parameters) != 1:
                     return False
@@ -558,7 +560,7 @@ class Cursor:
                 return False
             if type(value) is not int and type(value) is not str:
                 value = to_json(value)  # (as executor._value reads a parameter)
-            rows = executor.key_rows(backend, point, value, conn.pending)
+            rows = read(backend, value, conn.pending)
         else:
             if positional:
                 if type(parameters) is not tuple or len(parameters) != len(positional):
@@ -569,9 +571,13 @@ class Cursor:
             rows = executor.point_rows(backend, point, parameters, conn.pending)
         if rows is None:
             return False
-        # (the Outcome run_point gives: its columns are the labels)
-        self._set_rows(description, decimals.convert_at(rows, decimal_at)
-                       if rows and decimal_at else rows)
+        # (the Outcome run_point gives: its columns are the labels; ``_set_rows``, inline)
+        self.description = description
+        self._ran = True
+        self.rowcount = -1
+        self.lastrowid = None
+        self._rows = decimals.convert_at(rows, decimal_at) if rows and decimal_at else rows
+        self._pos = 0
         return True
 
     def executemany(self, operation: str,

@@ -254,6 +254,63 @@ class PointLookup:
                 pass
         return tuple([body.get(f) for f in self.fields])
 
+    @cached_property
+    def read_key(self) -> KeyReader:
+        """``key_rows`` of this point (one value of a one-field key), with what the point
+        says about its key and fields looked up once: a warm statement's whole read."""
+        return _key_reader(self)
+
+
+#: (backend, key value in ``to_json``'s form, pending batch) -> the rows, or None: the value
+#: names no id its SQL-equal stored keys have (a Decimal): the query finds those
+KeyReader = Callable[[BackendConnection, Any, PendingBatch], "list[tuple[Any, ...]] | None"]
+
+
+def _key_reader(point: PointLookup) -> KeyReader:
+    spec = point.spec
+    key = spec.primary_key[0]
+    prefix = point.int_prefix
+    int_key = point.int_key
+    pick = point._pick
+    row_of = point.row
+    containers = _CONTAINERS
+
+    def read(backend: BackendConnection, value: Any,
+             pending: PendingBatch) -> list[tuple[Any, ...]] | None:
+        if type(value) is not int or not int_key:
+            value = compared_field(spec, key, value)
+        if type(value) is int and prefix is not None:
+            doc_id = f"{prefix}/{value}"  # (spec.document_id's text of an int)
+        elif isinstance(value, decimal.Decimal):
+            return None
+        elif value is None:
+            return []  # NULL = x is never true
+        else:
+            doc_id = spec.document_id((value,))
+        doc = backend.get_document(spec, doc_id, pending)
+        if doc is None:
+            return []
+        body = doc[1]
+        if body is None:
+            return []
+        # Different key values share an id text (1 and "1"); SQL equality is on the values.
+        stored = body.get(key)
+        if not (stored == value or type(stored) is str and (
+                compared_field(spec, key, stored) == value)):  # (as SQLite stores it)
+            return []
+        row: tuple[Any, ...]
+        if pick is None:
+            row = row_of(body)
+        else:
+            try:
+                row = pick(body)
+            except KeyError:
+                row = row_of(body)
+        # (``_unshared``: no value is a JSON object or array, the common case, told in C)
+        return [row if containers.isdisjoint(map(type, row)) else _unshared(row)]
+
+    return read
+
 
 def _schema_analysis(name: str, build: Any) -> Any:
     """An analysis of a statement that reads its collection's schema (``.spec``), kept on the
@@ -402,27 +459,9 @@ def run_point(
 def key_rows(backend: BackendConnection, point: PointLookup, value: Any,
              pending: PendingBatch) -> list[tuple[Any, ...]] | None:
     """``point_rows`` of a point by one value (``value``, in ``to_json``'s form) of a
-    one-field key: the common load by key (``session.get``), run without a dict of names."""
-    spec = point.spec
-    if type(value) is not int or not point.int_key:
-        value = compared_field(spec, spec.primary_key[0], value)
-    if type(value) is int and point.int_prefix is not None:
-        doc_id = f"{point.int_prefix}/{value}"  # (spec.document_id's text of an int)
-    elif isinstance(value, decimal.Decimal):
-        return None
-    elif value is None:
-        return []  # NULL = x is never true
-    else:
-        doc_id = spec.document_id((value,))
-    doc = backend.get_document(spec, doc_id, pending)
-    # Different key values share an id text (1 and "1"); SQL equality is on the values.
-    if doc is None or doc[1] is None:
-        return []
-    stored = doc[1].get(spec.primary_key[0])
-    if stored == value or type(stored) is str and (
-            compared_field(spec, spec.primary_key[0], stored) == value):  # (as SQLite stores it)
-        return [_unshared(point.row(doc[1]))]
-    return []
+    one-field key: the common load by key (``session.get``), run without a dict of names
+    (``PointLookup.read_key``)."""
+    return point.read_key(backend, value, pending)
 
 
 def _unshared(row: tuple[Any, ...]) -> tuple[Any, ...]:
