@@ -294,3 +294,23 @@ def test_a_warm_load_by_key_with_other_parameters_reads_them_all(
             cur.execute(POINT_Q, wrong)
     assert cur.execute(POINT_Q, [1]).fetchall() == _run_q(filled, POINT_Q, (1,)) == _run_q(
         filled, QUERY_Q, (1,)) != []  # (a list of values as a tuple)
+
+
+
+def test_a_warm_load_notes_its_read_as_a_cold_one_does(
+        filled: dbapi.Connection, other: dbapi.Connection) -> None:
+    """The documents a warm load read are the transaction's reads, with the change vectors
+    the cold run notes: the ones another connection's commit then moved."""
+    noted: list[Any] = []
+    for warm in (False, True):
+        filled.rollback()
+        filled.warm.clear()
+        for _ in range(2 if warm else 1):
+            assert _run(filled, POINT, 2)[1] != []
+        assert (POINT in filled.warm) is warm
+        noted.append(filled.change_vectors["t/2"])
+    assert noted[0] == noted[1] is not None
+    other.cursor().execute("UPDATE t SET name = 'moved' WHERE t.id = 2")
+    other.commit()
+    assert _run(filled, POINT, 2)[1][0][1] == "moved" and POINT in filled.warm
+    assert filled.change_vectors["t/2"] not in (None, noted[0])
