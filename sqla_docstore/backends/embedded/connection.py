@@ -116,6 +116,9 @@ class EmbeddedConnection:
         self._prepared = False
         self._rollbacks_seen = store.shared_rollbacks
         self._epoch = 0  # see schema_token
+        #: the largest explicit integer id this transaction wrote per HiLo tag: its commit
+        #: raises the stored HiLo state above it, so no process hands it out later
+        self._explicit_ids: dict[str, int] = {}
         #: ``_version()`` before this transaction's first query (None: not read yet;
         #: _UNVERSIONED: a document was loaded before it was): while it stands, no other
         #: connection has committed, and no schema changed, since (see _patches_aside)
@@ -135,6 +138,7 @@ class EmbeddedConnection:
             self._catalog_fresh = True
 
     def end_transaction(self) -> None:
+        self._explicit_ids.clear()
         self._catalog_fresh = False
         self._read_version = None
         self._used.clear()
@@ -768,8 +772,10 @@ class EmbeddedConnection:
                 with self.store.lock, transaction(self._conn):
                     etag, catalog = _reserve_etags(self._conn, _document_count(batch))
                     self._check_schemas_unchanged(batch, catalog)
-                    return _apply(self._conn, self.store, batch, results, self._recompute,
-                                  etag)
+                    out = _apply(self._conn, self.store, batch, results, self._recompute,
+                                 etag)
+                    _raise_hilo(self._conn, self._explicit_ids)
+                    return out
             except sqlite3.IntegrityError as exc:
                 raise IntegrityError(f"constraint failed: {exc}") from exc
 
@@ -815,6 +821,7 @@ class EmbeddedConnection:
                 etag, catalog = _reserve_etags(self._conn, _document_count(batch))
                 self._check_schemas_unchanged(batch, catalog)
                 _apply(self._conn, self.store, batch, False, self._recompute, etag)
+                _raise_hilo(self._conn, self._explicit_ids)
             except BaseException:
                 self._undo(savepoint)
                 raise
@@ -884,6 +891,8 @@ class EmbeddedConnection:
 
     def observe_id(self, tag: str, used: int) -> None:
         self.store.hilo.observe(tag, used)
+        if used > self._explicit_ids.get(tag, 0):
+            self._explicit_ids[tag] = used
 
     def claim_fresh_ids(self, tag: str, values: list[int]) -> list[bool]:
         return self.store.hilo.claim_many(tag, values)
@@ -1699,6 +1708,16 @@ def _check_expected(cmd: Put | Patch | Delete, row: Any) -> None:
             f"(expected change vector {cmd.expected}, found {row[1]})",
             (cmd.id,),
         )
+
+
+def _raise_hilo(conn: sqlite3.Connection, explicit: dict[str, int]) -> None:
+    """In the commit's transaction: each tag's stored HiLo state raised to the largest
+    explicit id the batch wrote under it, so another process's next range starts above it
+    (SQLite gives a new row max(rowid) + 1); a state already above it stays."""
+    for tag, used in explicit.items():
+        conn.execute(
+            """INSERT INTO "@hilo" (tag, max, last_range_at, last_size) VALUES (?, ?, NULL, 0)
+               ON CONFLICT(tag) DO UPDATE SET max = max(max, excluded.max)""", (tag, used))
 
 
 # ------------------------------------------------------------------------ result rows
