@@ -890,9 +890,9 @@ class EmbeddedConnection:
         return self.store.hilo.next_ids(tag, count, self._fetch_range, claimed=claimed)
 
     def observe_id(self, tag: str, used: int) -> None:
+        if used > max(self.store.hilo.reserved(tag), self._explicit_ids.get(tag, 0)):
+            self._explicit_ids[tag] = used  # (the store's state is above a reserved range)
         self.store.hilo.observe(tag, used)
-        if used > self._explicit_ids.get(tag, 0):
-            self._explicit_ids[tag] = used
 
     def claim_fresh_ids(self, tag: str, values: list[int]) -> list[bool]:
         return self.store.hilo.claim_many(tag, values)

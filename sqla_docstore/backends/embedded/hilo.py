@@ -20,6 +20,9 @@ class _Generator:
         self.high = 0
         self.capacity = _MIN_CAPACITY
         self.fetched_at = 0.0
+        #: the end of the last range the store reserved for this process (``high`` may be
+        #: moved past it by ``observe``; the store knows only this one)
+        self.reserved = 0
         self.lock = threading.Lock()
         #: (first, last) of the ids handed out, in order; contiguous runs merged
         self.handed_out: list[tuple[int, int]] = []
@@ -110,6 +113,7 @@ class HiLoRegistry:
         capacity = gen.capacity = min(max(gen.capacity, wanted), _MAX_CAPACITY)
         low, high = fetch(tag, capacity, gen.high + 1)
         gen.next, gen.high, gen.fetched_at = low, high, now
+        gen.reserved = max(gen.reserved, high)
 
     def observe(self, tag: str, used: int) -> None:
         """An explicit id was written: never hand it out later from this process."""
@@ -119,6 +123,12 @@ class HiLoRegistry:
                 gen.next = used + 1
                 if gen.next > gen.high:
                     gen.high = gen.next - 1  # forces a refill that starts above ``used``
+
+    def reserved(self, tag: str) -> int:
+        """The end of the last range the store reserved for ``tag`` in this process: the
+        store hands out no id up to it again (0: none reserved yet)."""
+        gen = self._generators.get(tag)
+        return 0 if gen is None else gen.reserved
 
     def reserve_above(self, tag: str, used: int, fetch: RangeFetcher) -> None:
         """Reserve a range above ``used`` in the store now (a collection's ids took a new

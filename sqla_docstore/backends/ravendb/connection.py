@@ -81,6 +81,10 @@ class RavenConnection:
         self.before_request = budget
         self._prepared: Batch | None = None
         self._catalog_fresh = False  # the catalog was checked in this transaction
+        #: the largest explicit integer id this transaction wrote per HiLo tag above what the
+        #: server reserved for this process: after the commit, the server's HiLo state is
+        #: raised above it (``_raise_hilo``)
+        self._explicit_ids: dict[str, int] = {}
         self._epoch = 0  # moved by each transaction (see schema_token)
         #: collections this connection wrote whose indexes have not answered non-stale since
         self._unindexed: set[str] = set()
@@ -96,6 +100,7 @@ class RavenConnection:
 
     # -- schemas ---------------------------------------------------------------------------
     def end_transaction(self) -> None:
+        self._explicit_ids.clear()
         self._catalog_fresh = False
         self._epoch += 1
         self._used_versions.clear()
@@ -523,6 +528,8 @@ class RavenConnection:
         # the indexes have caught up (RavenDB indexes documents after the batch is applied).
         self._unindexed.update({c.collection for c in batch.commands
                                 if isinstance(c, (Put, Patch, Delete))})
+        if self._explicit_ids:
+            self._raise_hilo()
         return out
 
     def _checked_absent(self, batch: Batch) -> Batch:
@@ -702,7 +709,21 @@ class RavenConnection:
         return self.cluster.hilo.next_ids(tag, count, self._fetch_range, claimed=claimed)
 
     def observe_id(self, tag: str, used: int) -> None:
+        if used > max(self.cluster.hilo.reserved(tag), self._explicit_ids.get(tag, 0)):
+            self._explicit_ids[tag] = used
         self.cluster.hilo.observe(tag, used)
+
+    def _raise_hilo(self) -> None:
+        """After a commit that wrote explicit integer ids above the ranges the server reserved
+        for this process: a range above them, so another client's next generated id starts
+        above them (SQLite: max(rowid) + 1). One HiLo request per such tag, made after the
+        batch (RavenDB's batch can't raise a HiLo document atomically: a crash in between
+        leaves another client's generated id to fail its commit as taken, never to
+        overwrite)."""
+        explicit, self._explicit_ids = self._explicit_ids, {}
+        for tag, used in explicit.items():
+            if used > self.cluster.hilo.reserved(tag):
+                self.cluster.hilo.reserve_above(tag, used, self._fetch_range)
 
     def claim_fresh_ids(self, tag: str, values: list[int]) -> list[bool]:
         return self.cluster.hilo.claim_many(tag, values)
