@@ -45,7 +45,7 @@ from ..schema import CollectionSpec
 from ..statements import ast
 from .executor import ForeignKeyRules, RowChange
 from .unique_pending import SCALARS, PendingValues, pending_values, sqlite_unique_key
-from .upsert_lookup import UNIQUE, _and, _any, holders
+from .upsert_lookup import UNIQUE, all_of, any_of, holders
 
 UniqueKey = Callable[[tuple[Any, ...]], Hashable]
 
@@ -450,7 +450,7 @@ def _duplicates(table: str, fields: tuple[str, ...], count: int) -> ast.Select:
         where = ast.InList(columns[0], tuple(
             ast.Param(f"{UNIQUE}{i}:{fields[0]}") for i in range(count)))
     else:
-        where = _any([_and([ast.Binary("=", ast.Column(None, f), ast.Param(f"{UNIQUE}{i}:{f}"))
+        where = any_of([all_of([ast.Binary("=", ast.Column(None, f), ast.Param(f"{UNIQUE}{i}:{f}"))
                             for f in fields]) for i in range(count)])
     selected: tuple[ast.Expr, ...] = (*columns, _COUNT)
     return ast.Select(tuple(ast.ResultColumn(c) for c in selected),

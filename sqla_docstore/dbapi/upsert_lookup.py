@@ -37,10 +37,10 @@ _UNKNOWN = _Unknown()
 @functools.lru_cache(maxsize=256)  # (one tree per constraint: its query plan is kept)
 def lookup_where(fields: tuple[str, ...]) -> ast.Expr:
     """``f1 = :unique:f1 AND ...``: the rows holding one row's values of a constraint."""
-    return _and([ast.Binary("=", ast.Column(None, f), ast.Param(UNIQUE + f)) for f in fields])
+    return all_of([ast.Binary("=", ast.Column(None, f), ast.Param(UNIQUE + f)) for f in fields])
 
 
-def _and(terms: list[ast.Expr]) -> ast.Expr:
+def all_of(terms: list[ast.Expr]) -> ast.Expr:
     where = terms[0]
     for term in terms[1:]:
         where = ast.Binary("and", where, term)
@@ -186,11 +186,11 @@ def holders(backend: BackendConnection, spec: CollectionSpec, fields: tuple[str,
         for i, value in enumerate(chunk):
             names = [f"{UNIQUE}{i}:{f}" for f in fields]
             params.update(zip(names, value, strict=True))
-            terms.append(_and([ast.Binary("=", ast.Column(None, f), ast.Param(p))
+            terms.append(all_of([ast.Binary("=", ast.Column(None, f), ast.Param(p))
                                for f, p in zip(fields, names, strict=True)]))
         where = ast.InList(ast.Column(None, fields[0]), tuple(
             ast.Param(f"{UNIQUE}{i}:{fields[0]}") for i in range(len(chunk)))) if len(
-            fields) == 1 else _any(terms)
+            fields) == 1 else any_of(terms)
         for row in backend.rows_for_write(spec.name, None, where, (), params, pending):
             held = tuple(row[1].get(f) for f in fields)
             out.setdefault(tuple(map(loose, held)), []).append(
@@ -198,12 +198,12 @@ def holders(backend: BackendConnection, spec: CollectionSpec, fields: tuple[str,
     return out
 
 
-def _any(terms: list[ast.Expr]) -> ast.Expr:
+def any_of(terms: list[ast.Expr]) -> ast.Expr:
     """``t1 OR t2 OR ...`` as a balanced tree (its depth grows as the log of its terms)."""
     if len(terms) == 1:
         return terms[0]
     half = len(terms) // 2
-    return ast.Binary("or", _any(terms[:half]), _any(terms[half:]))
+    return ast.Binary("or", any_of(terms[:half]), any_of(terms[half:]))
 
 
 def _match(found: dict[Any, list[tuple[tuple[Any, ...], Match]]],
