@@ -75,3 +75,11 @@ def test_explicit_keys_rolled_back_leave_the_hilo_state(tmp_path: Path) -> None:
     _in_process(path, [(_DDL, None, "one")])
     _in_process(path, [(_INSERT, [500, "x"], "one")], end="rollback")
     assert _in_process(path, [(_NEW, None, "one")]) == 1  # as SQLite: nothing was stored
+
+
+def test_a_key_at_the_64_bit_limit_leaves_the_hilo_state(tmp_path: Path) -> None:
+    # no range fits above 2**63 - 1 (SQLite then picks an unused rowid at random): another
+    # process generates keys where it would have, and its insert succeeds
+    path = tmp_path / "store.db"
+    _in_process(path, [(_DDL, None, "one"), (_INSERT, [2**63 - 1, "top"], "one")])
+    assert _in_process(path, [(_NEW, None, "one")]) == 1

@@ -45,6 +45,7 @@ from ...statements import ast
 from ...statements.prepared import Prepared, prepared
 from ..alter import plan_alter
 from ..base import Document
+from .hilo import RAISES_UP_TO
 from .sqlgen import (
     OutColumn,
     SqlGenerator,
@@ -890,7 +891,8 @@ class EmbeddedConnection:
         return self.store.hilo.next_ids(tag, count, self._fetch_range, claimed=claimed)
 
     def observe_id(self, tag: str, used: int) -> None:
-        if used > max(self.store.hilo.reserved(tag), self._explicit_ids.get(tag, 0)):
+        if max(self.store.hilo.reserved(tag), self._explicit_ids.get(tag, 0)) < used <= \
+                RAISES_UP_TO:
             self._explicit_ids[tag] = used  # (the store's state is above a reserved range)
         self.store.hilo.observe(tag, used)
 

@@ -11,6 +11,9 @@ RangeFetcher = Callable[[str, int, int], tuple[int, int]]
 
 _MIN_CAPACITY = 32
 _MAX_CAPACITY = 1024 * 1024
+#: an explicit id above this leaves the store's HiLo state as it is: no range fits above it
+#: (SQLite, its largest rowid taken, picks unused rowids at random)
+RAISES_UP_TO = 2**63 - 1 - _MAX_CAPACITY
 _MAX_HANDED_OUT = 256  # ranges of handed-out ids remembered per tag (older ones are forgotten)
 
 

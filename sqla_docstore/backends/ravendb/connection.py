@@ -10,6 +10,7 @@ overlaid. Collection schemas live in documents of the ``SqlaDocstoreSchemas`` co
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import Counter
@@ -27,6 +28,7 @@ from ...statements.prepared import prepared
 from ..alter import plan_alter
 from ..base import Document
 from ..embedded.connection import EmbeddedConnection
+from ..embedded.hilo import RAISES_UP_TO
 from ..embedded.store import EmbeddedStore, collection_table, transaction
 from .cluster_batch import (
     cluster_commands,
@@ -47,6 +49,8 @@ from .patch_script import (
 )
 from .replies import Reply, located
 from .rql import RqlQuery, pushdown, quote_collection, translate
+
+_log = logging.getLogger(__name__)
 
 SCHEMA_COLLECTION = "SqlaDocstoreSchemas"
 #: One document every schema change rewrites, in the change's own batch: its change vector is
@@ -709,7 +713,8 @@ class RavenConnection:
         return self.cluster.hilo.next_ids(tag, count, self._fetch_range, claimed=claimed)
 
     def observe_id(self, tag: str, used: int) -> None:
-        if used > max(self.cluster.hilo.reserved(tag), self._explicit_ids.get(tag, 0)):
+        if max(self.cluster.hilo.reserved(tag), self._explicit_ids.get(tag, 0)) < used <= \
+                RAISES_UP_TO:
             self._explicit_ids[tag] = used
         self.cluster.hilo.observe(tag, used)
 
@@ -723,7 +728,11 @@ class RavenConnection:
         explicit, self._explicit_ids = self._explicit_ids, {}
         for tag, used in explicit.items():
             if used > self.cluster.hilo.reserved(tag):
-                self.cluster.hilo.reserve_above(tag, used, self._fetch_range)
+                try:
+                    self.cluster.hilo.reserve_above(tag, used, self._fetch_range)
+                except errors.Error as exc:  # (the batch is applied: the commit stands)
+                    _log.warning("could not raise the HiLo state of %s above %d after a "
+                                 "commit: %s", tag, used, exc)
 
     def claim_fresh_ids(self, tag: str, values: list[int]) -> list[bool]:
         return self.cluster.hilo.claim_many(tag, values)
