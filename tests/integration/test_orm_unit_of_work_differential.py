@@ -32,11 +32,12 @@ identity map or pending, with the attributes it has loaded, collections as sets)
 loading anything. After each successful commit a fresh session reads every table back and the
 two must agree again.
 
-Left out on purpose (README): a unique value taken twice (unique constraints are checked at
-commit on the embedded store, not at flush: names and labels are fresh by construction, merge
-and upserts avoid copies), anything ordered without ORDER BY (every query orders by a name,
-collections compare as sets), and a key SQLite hands out twice (``OracleKeys``). SQLAlchemy is
-not deterministic everywhere (its unit of work visits objects in set order): the harness holds
+Left out on purpose (README): a unique value taken twice by new objects (names and labels
+are fresh by construction; a merge of an object without a key adds a copy, whose flush fails
+with IntegrityError on both sides, and upserts meet stored rows only), anything ordered
+without ORDER BY (every query orders by a name, collections compare as sets), and a key
+SQLite hands out twice (``OracleKeys``). SQLAlchemy is not deterministic everywhere (its unit
+of work visits objects in set order): the harness holds
 every loaded object (a weak identity map loses them when the garbage collector runs), flushes
 before expiring, counts the ORM's usage errors as one class and lets an unloaded relationship
 match any value; each of these says why where it is done.
@@ -593,11 +594,8 @@ def _expunge(side: Side, kind: Kind, index: int) -> Any:
 
 def _merge(side: Side, kind: Kind, index: int) -> Any:
     obj = _need(side.pick(kind, index))
-    if inspect(obj).key is None:
-        # Merging an object without a key adds a copy of it: a second row with the same
-        # unique values, which the store refuses at commit, SQLite at flush (README: unique
-        # constraints are checked at commit). Unique violations are left out.
-        raise Skip
+    # (merging an object without a key adds a copy of it: a second row with the same unique
+    # values, which the flush refuses with IntegrityError on both sides)
     merged = side.session.merge(obj)
     return _row(side, merged)
 
