@@ -270,6 +270,11 @@ class CollectionSpec:
         return [plain_fields(elements) for elements, unique in self.indexes.values() if unique]
 
     @cached_property
+    def unique_sets(self) -> tuple[tuple[str, ...], ...]:
+        """The fields of each unique constraint and unique index (the primary key apart)."""
+        return tuple(tuple(u) for u in (*self.unique, *self.unique_index_fields))
+
+    @cached_property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 

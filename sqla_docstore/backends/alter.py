@@ -84,14 +84,9 @@ def _plan(spec: CollectionSpec, kind: Action, data: dict[str, Any],
     return AlterPlan(_drop_foreign_key(spec, data["name"]), {})
 
 
-def unique_field_sets(spec: CollectionSpec) -> list[tuple[str, ...]]:
-    """The field sets whose values must be unique: unique constraints and unique indexes."""
-    return list(spec.unique) + spec.unique_index_fields
-
-
 def _check_unique(plan: AlterPlan, docs: list[tuple[str, dict[str, Any]]]) -> None:
     """Converted or moved values must still be unique where the schema says so."""
-    for fields in unique_field_sets(plan.spec):
+    for fields in plan.spec.unique_sets:
         owners: dict[str, str] = {}
         for doc_id, stored in docs:
             body = plan.bodies.get(doc_id, stored)

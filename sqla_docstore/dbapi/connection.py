@@ -571,13 +571,9 @@ class Cursor:
             rows = executor.point_rows(backend, point, parameters, conn.pending)
         if rows is None:
             return False
-        # (the Outcome run_point gives: its columns are the labels; ``_set_rows``, inline)
-        self.description = description
-        self._ran = True
-        self.rowcount = -1
-        self.lastrowid = None
-        self._rows = decimals.convert_at(rows, decimal_at) if rows and decimal_at else rows
-        self._pos = 0
+        # (the Outcome run_point gives: its columns are the labels)
+        self._set_rows(description, decimals.convert_at(rows, decimal_at)
+                       if rows and decimal_at else rows)
         return True
 
     def executemany(self, operation: str,

@@ -50,25 +50,6 @@ from .upsert_lookup import UNIQUE, all_of, any_of, holders
 UniqueKey = Callable[[tuple[Any, ...]], Hashable]
 
 
-def unique_sets(spec: CollectionSpec) -> tuple[tuple[str, ...], ...]:
-    """The fields of each unique constraint and unique index (the primary key apart)."""
-    if not spec.unique and not spec.indexes:
-        return ()
-    known = _SETS.get(id(spec))
-    if known is not None and known[0] is spec:
-        return known[1]
-    sets = tuple(tuple(u) for u in (*spec.unique, *spec.unique_index_fields))
-    if len(_SETS) > 256:
-        _SETS.clear()
-    _SETS[id(spec)] = (spec, sets)
-    return sets
-
-
-#: ``unique_sets`` of the schemas seen last, by identity (a schema is never changed: a new
-#: one replaces it), with the schema (which keeps its id from being reused)
-_SETS: dict[int, tuple[CollectionSpec, tuple[tuple[str, ...], ...]]] = {}
-
-
 def rules_for(backend: BackendConnection, stmt: ast.Statement,
               fks: ForeignKeyRules | None) -> UniqueChecks | None:
     """The checks a write statement needs (None: it can take no unique value: a DELETE, a
@@ -76,7 +57,7 @@ def rules_for(backend: BackendConnection, stmt: ast.Statement,
     if not isinstance(stmt, (ast.Insert, ast.Update)):
         return None
     spec = backend.spec(stmt.table)
-    sets = unique_sets(spec)
+    sets = spec.unique_sets
     if not sets:
         return None
     upsert = isinstance(stmt, ast.Insert) and bool(stmt.on_conflict or stmt.resolution)
@@ -117,7 +98,7 @@ class UniqueChecks:
 
     def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
                         pending: PendingBatch, checks: Any = None) -> None:
-        if unique_sets(spec):
+        if spec.unique_sets:
             self.written.setdefault(spec.name, (spec, []))[1].extend(changes)
         if self.fks is not None:
             self.fks.after_statement(spec, changes, pending, checks)
@@ -132,7 +113,7 @@ class UniqueChecks:
         key_of: UniqueKey = getattr(self.backend, "unique_value_key", sqlite_unique_key)
         by_index = hasattr(self.backend, "stored_holders") and key_of is sqlite_unique_key
         for spec, changes in self.written.values():
-            sets = unique_sets(spec)
+            sets = spec.unique_sets
             record: PendingValues | None = None
             for n, fields in enumerate(sets):
                 texts = _inserted_texts(fields[0], changes) if (

@@ -80,8 +80,7 @@ def _analyse_upsert(backend: BackendConnection, stmt: ast.Insert) -> _UpsertPlan
     if spec.view is not None:
         raise ProgrammingError(f"cannot modify {spec.name} because it is a view")
     has_key = bool(spec.primary_key)
-    uniques = [tuple(u) for u in (*spec.unique, *spec.unique_index_fields)]
-    constraints = ((tuple(spec.primary_key),) if has_key else ()) + tuple(uniques)
+    constraints = ((tuple(spec.primary_key),) if has_key else ()) + spec.unique_sets
     clauses = tuple(_clause(backend, spec, stmt, clause, constraints)
                     for clause in stmt.on_conflict)
     return _UpsertPlan(spec, constraints, has_key, clauses)

@@ -714,10 +714,8 @@ class EmbeddedConnection:
             return self.get_documents(spec.name, [doc_id], pending).get(doc_id)
         if self._read_version is None:
             self._read_version = _UNVERSIONED  # (read before any version: see _patches_aside)
-        if self.before_request is not None:  # (as ``_count``, inline: a load's hot path)
-            self.before_request("load")
-        self.counts["load"] += 1
-        try:  # (as ``with _LOADING``)
+        self._count("load")
+        with _LOADING:
             sql = _load_one_sql(spec.name)
             if self._shared:
                 with self._lock:
@@ -727,15 +725,8 @@ class EmbeddedConnection:
             if row is None:
                 return None
             text, cv = row
-            if spec.key_is_id:
-                return _kept(doc_id, text, cv, spec.primary_key[0],
-                             pending.seen if pending is not None else None)
-            body = values.loads(text)  # (``_kept``, inline: its key is in the body)
-            if cv and pending is not None:
-                pending.seen[doc_id] = (text, cv)
-            return (doc_id, body, cv)
-        except Exception as exc:
-            _LOADING.reraise(exc)
+            return _kept(doc_id, text, cv, spec.primary_key[0] if spec.key_is_id else None,
+                         pending.seen if pending is not None else None)
 
     def _load(self, collection: str, ids: list[str], found: dict[str, Document],
               seen: dict[str, Any] | None) -> None:

@@ -24,16 +24,12 @@ from ...schema import CollectionSpec
 UNIQUE_PREFIX = "sqla_docstore/unique/"
 
 
-def unique_sets(spec: CollectionSpec) -> list[tuple[str, ...]]:
-    return list(spec.unique) + spec.unique_index_fields
-
-
 def unique_keys(spec: CollectionSpec, body: dict[str, Any]) -> list[str]:
     """The reservation keys a document's values need (NULLs are never duplicates, as in SQL).
 
     Values are hashed: compare-exchange keys ignore case, SQL unique values do not."""
     keys = []
-    for fields in unique_sets(spec):
+    for fields in spec.unique_sets:
         values = [body.get(f) for f in fields]
         if any(v is None for v in values):
             continue
@@ -55,7 +51,7 @@ def needs_cluster(batch: Batch, spec_of: Callable[[str], CollectionSpec]) -> boo
     # collection asks for one schema, not 10,000 times)
     collections = dict.fromkeys(c.collection for c in batch.commands
                                 if not isinstance(c, CompareExchange))
-    return any(unique_sets(spec_of(name)) for name in collections)
+    return any(spec_of(name).unique_sets for name in collections)
 
 
 def final_body(batch: Batch, cmd: Put | Patch) -> dict[str, Any] | None:

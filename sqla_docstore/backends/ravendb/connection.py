@@ -34,7 +34,6 @@ from .cluster_batch import (
     cluster_commands,
     needs_cluster,
     unique_keys,
-    unique_sets,
     unique_value_text,
 )
 from .errors import MISSING_MARKER
@@ -480,7 +479,7 @@ class RavenConnection:
 
     def can_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...]) -> bool:
         # A cluster-wide batch (unique constraints) takes no PATCH: guarded PUTs there.
-        return not unique_sets(spec) and translatable(spec, compute)
+        return not spec.unique_sets and translatable(spec, compute)
 
     def check_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...],
                         body: dict[str, Any], args: dict[str, Any]) -> None:
@@ -624,8 +623,8 @@ class RavenConnection:
             cv = cmd.expected or cmd.seen
             if isinstance(cmd, Patch) and cv:
                 loads[cmd.id] = cmd.collection  # (its metadata)
-            if cv and (isinstance(cmd, Patch) or cmd.must_exist) and not unique_sets(
-                    self.spec(cmd.collection)):
+            if cv and (isinstance(cmd, Patch) or cmd.must_exist) and not self.spec(
+                    cmd.collection).unique_sets:
                 checks.setdefault(cmd.id, cv)
                 loads[cmd.id] = cmd.collection
         metadata: dict[str, dict[str, Any]] = {}
@@ -763,7 +762,7 @@ class RavenConnection:
             if self._schema_exists(stmt.name):
                 raise errors.OperationalError(f"collection {stmt.name} already exists")
             spec = CollectionSpec.from_json(stmt.name, stmt.spec)
-            for fields in unique_sets(spec):  # other clients may have stored documents
+            for fields in spec.unique_sets:  # other clients may have stored documents
                 self._reserve_stored_values(spec, fields)
             self._put_spec(spec, "")
         elif isinstance(stmt, ast.DropCollection):
@@ -861,10 +860,10 @@ class RavenConnection:
         if new.prefix != spec.prefix and plan.max_key:
             # The server's HiLo for the new prefix goes on above every key in use.
             self.cluster.hilo.reserve_above(new.prefix, plan.max_key, self._fetch_range)
-        if new.name != spec.name or plan.bodies or unique_sets(new) != unique_sets(spec):
+        if new.name != spec.name or plan.bodies or new.unique_sets != spec.unique_sets:
             # Reservation keys name the collection, the fields and the values: take the new
             # ones (the plan checked they are unique).
-            for fields in unique_sets(new):
+            for fields in new.unique_sets:
                 self._reserve_stored_values(new, fields)
 
     def _delete_all(self, collection: str) -> None:
