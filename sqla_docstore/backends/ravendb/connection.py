@@ -6,6 +6,13 @@ aggregates, LIKE, string ordering, or a transaction's pending writes to overlay)
 client: the needed documents are fetched (with the exactly-answerable filters pushed down)
 into a private in-memory embedded store, where the statement runs with the pending batch
 overlaid. Collection schemas live in documents of the ``SqlaDocstoreSchemas`` collection.
+
+The numeric fields (INTEGER, REAL, NUMERIC kinds) a write has put a string into, which RavenDB's
+numeric ranges do not match (see rql.py), are recorded in one document, ``TEXTS_ID``, by
+lower-cased collection name: a batch storing such a string for the first time patches it (in
+the same batch when it is a single-node one, so a committed string is never unrecorded; just
+before a cluster-wide one, which takes no PATCH: a failed batch then leaves a harmless mark).
+Each transaction reads it with the catalog (one conditional GET of both documents).
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from .patch_script import (
     translatable,
 )
 from .replies import Reply, located
-from .rql import RqlQuery, pushdown, quote_collection, translate
+from .rql import RqlQuery, pushdown, quote_collection, ranged_fields, translate
 
 _log = logging.getLogger(__name__)
 
@@ -56,6 +63,9 @@ SCHEMA_COLLECTION = "SqlaDocstoreSchemas"
 #: the catalog's version, which each transaction checks once (a conditional GET, mostly 304).
 CATALOG_COLLECTION = "SqlaDocstoreCatalog"
 CATALOG_ID = "sqla_docstore/catalog"
+#: lower-cased collection name -> the numeric fields its writes put a string into (monotone,
+#: until the collection is dropped); read with the catalog
+TEXTS_ID = "sqla_docstore/texts"
 _UNREAD = "?"
 #: how long a query after this connection's own write waits for the indexes (RavenDB's
 #: WaitForNonStaleResultsTimeout, a C# TimeSpan)
@@ -128,9 +138,12 @@ class RavenConnection:
         (and this engine's HiLo ranges: a collection may have started its ids over)."""
         if self._catalog_fresh:
             return
-        cv = self._catalog_version()
+        cv, texts = self._catalog_version()
         cluster = self.cluster
         with cluster.lock:
+            if texts != cluster.texts:
+                cluster.texts = texts
+                cluster.schema_version += 1
             changed = cv != cluster.catalog_cv
             if changed:
                 self._specs.clear()
@@ -143,23 +156,31 @@ class RavenConnection:
             cluster.hilo.forget_all()
         self._catalog_fresh = True
 
-    def _catalog_version(self) -> str | None:
+    def _catalog_version(self) -> tuple[str | None, dict[str, frozenset[str]]]:
+        """The catalog's change vector (None: no schema change yet) and the recorded string
+        fields (``TEXTS_ID``), with one conditional GET of both documents."""
         # Not counted in ``counts``: the check is the client's own upkeep, as topology
         # requests are, and stays out of a session's request budget.
-        resp = self.http.request("GET", "docs", params=[("id", CATALOG_ID)], read=True,
-                                 cacheable=True)
+        resp = self.http.request("GET", "docs", params=[("id", CATALOG_ID), ("id", TEXTS_ID)],
+                                 read=True, cacheable=True)
         if resp.status == 404:
-            return None
+            return None, {}
         reply = resp.reply("catalog load")
         results = reply.field(reply.object(), "Results", list)
         doc = results[0] if results else None
+        texts = _texts_of(reply, results[1] if len(results) > 1 else None)
         if doc is None:
-            return None  # no schema change yet
+            return None, texts  # no schema change yet
         meta = doc.get("@metadata") if isinstance(doc, dict) else None
         cv = meta.get("@change-vector") if isinstance(meta, dict) else None
         if not isinstance(cv, str):
             raise reply.bad("the catalog document has no change vector")
-        return cv
+        return cv, texts
+
+    def texts_of(self, collection: str) -> frozenset[str]:
+        """The numeric fields of a collection a write put a string into (as of this
+        transaction's catalog check)."""
+        return self.cluster.texts.get(collection.lower(), frozenset())
 
     def spec(self, collection: str) -> CollectionSpec:
         self._check_catalog()
@@ -351,7 +372,7 @@ class RavenConnection:
               pending: PendingBatch | None) -> tuple[list[str], list[tuple[Any, ...]]]:
         colls = prepared(stmt).tables
         overlaid = pending is not None and any(pending.touches(c) for c in colls)
-        planned = None if overlaid else translate(stmt, self.spec, params)
+        planned = None if overlaid else translate(stmt, self.spec, params, self.texts_of)
         if planned is not None:
             return self._server_query(stmt, planned, params, pending)
         return self._client_query(stmt, params, pending, colls)
@@ -383,8 +404,8 @@ class RavenConnection:
         for collection in colls:
             where = stmt.where if single and isinstance(stmt, ast.Select) else None
             ref = stmt.from_[0].ref if single else collection  # type: ignore[union-attr]
-            self._fill_scratch(collection,
-                               pushdown(where, self.spec(collection), ref, params), params)
+            self._fill_scratch(collection, pushdown(where, self.spec(collection), ref, params,
+                                                    self.texts_of(collection)), params)
         return self._scratch.query(stmt, params, pending)
 
     def _fill_scratch(self, collection: str, rql: RqlQuery, params: dict[str, Any]) -> None:
@@ -459,7 +480,8 @@ class RavenConnection:
         for collection in colls | set(prepared(exprs).tables):  # SET subqueries read them too
             own = collection == table and len(colls) == 1
             rql = pushdown(where if own else None, self.spec(collection),
-                           alias or table if own else collection, params)
+                           alias or table if own else collection, params,
+                           self.texts_of(collection))
             self._fill_scratch(collection, rql, params)
         return self._scratch.rows_for_write(table, alias, where, exprs, params, pending)
 
@@ -493,9 +515,13 @@ class RavenConnection:
         params = None
         batch = self._checked_absent(batch)
         schemas = self._schema_guards(batch)
+        texts = self._new_texts(batch)
         try:
             if needs_cluster(batch, self.spec):
                 batch, metadata = self._checked_guards(batch, schemas)
+                if texts:  # (a cluster-wide batch takes no PATCH: recorded just before)
+                    self._count("batch")
+                    self._write([_texts_patch(texts)])
                 commands = cluster_commands(batch, self.spec, self.get_compare_exchange_values,
                                             self._current_unique_keys, self._existing_ids,
                                             metadata)
@@ -504,6 +530,8 @@ class RavenConnection:
                 deduplicated = True
             else:
                 body = {"Commands": _commands_json([*batch.commands, *schemas], self.spec)}
+                if texts:
+                    body["Commands"].append(_texts_patch(texts))
                 deduplicated = False
             self._count("batch")
             resp = self.http.request("POST", "bulk_docs", params=params, body=body,
@@ -531,9 +559,43 @@ class RavenConnection:
         # the indexes have caught up (RavenDB indexes documents after the batch is applied).
         self._unindexed.update({c.collection for c in batch.commands
                                 if isinstance(c, (Put, Patch, Delete))})
+        if texts:
+            self._recorded(texts)
         if self._explicit_ids:
             self._raise_hilo()
         return out
+
+    def _new_texts(self, batch: Batch) -> dict[str, frozenset[str]]:
+        """The numeric fields the batch puts a string into that are not recorded yet, by
+        lower-cased collection name (see the module docstring)."""
+        ranged: dict[str, frozenset[str]] = {}
+        found: dict[str, set[str]] = {}
+        for cmd in batch.commands:
+            if type(cmd) is Put:
+                written = cmd.body
+            elif type(cmd) is Patch:
+                written = cmd.set
+            else:
+                continue
+            name = cmd.collection
+            fields = ranged.get(name)
+            if fields is None:
+                fields = ranged[name] = frozenset() if _internal_collection(name) else (
+                    ranged_fields(self.spec(name)) - self.texts_of(name))
+            for f in fields:
+                if type(written.get(f)) is str:
+                    found.setdefault(name.lower(), set()).add(f)
+        return {name: frozenset(fields) for name, fields in found.items()}
+
+    def _recorded(self, texts: dict[str, frozenset[str]]) -> None:
+        """Recorded fields this connection wrote: known to the engine at once."""
+        cluster = self.cluster
+        with cluster.lock:
+            merged = dict(cluster.texts)
+            for name, fields in texts.items():
+                merged[name] = merged.get(name, frozenset()) | fields
+            cluster.texts = merged
+            cluster.schema_version += 1
 
     def _checked_absent(self, batch: Batch) -> Batch:
         """The batch without its ``Absent`` checks (foreign keys' referring rows), made
@@ -557,7 +619,8 @@ class RavenConnection:
                 where = term if where is None else ast.Binary("and", where, term)
                 params[f"fk{n}"] = check.values[n]
             self._unindexed.add(check.collection)  # (asks for non-stale results)
-            rql = pushdown(where, spec, check.collection, params)
+            rql = pushdown(where, spec, check.collection, params,
+                           self.texts_of(check.collection))
             for doc in self._query(rql, params, collection=check.collection):
                 doc_id, body, _ = _split(doc, spec)
                 if doc_id.lower() not in own and body is not None and tuple(
@@ -771,7 +834,8 @@ class RavenConnection:
             # As DROP TABLE does, start integer keys over: forget the HiLo state too.
             self._write_schema([Delete(SCHEMA_COLLECTION, schema_id(stmt.name)),
                                 Delete("@hilo", f"Raven/Hilo/{spec.prefix}",
-                                       must_exist=False)])
+                                       must_exist=False),
+                                _texts_patch({}, dropped=stmt.name.lower())])
             self.cluster.hilo.forget(spec.prefix)
             self._forget_spec(stmt.name)
             self._scratch.drop_overlay(stmt.name)
@@ -852,7 +916,14 @@ class RavenConnection:
             commands += [Put(spec.name, i, b) for i, b in plan.bodies.items()]
         commands.append(Put(SCHEMA_COLLECTION, schema_id(new.name),
                             {"name": new.name, "spec": new.to_json()}))
+        texts = _stored_texts(new, [plan.bodies.get(i, b) for i, b in docs])
+        if texts or new.name != spec.name:
+            commands.append(_texts_patch({new.name.lower(): texts} if texts else {},
+                                         dropped=spec.name.lower() if (
+                                             new.name.lower() != spec.name.lower()) else None))
         self._write_schema(commands)
+        if texts:
+            self._recorded({new.name.lower(): texts})
         self._forget_spec(spec.name)
         self._specs[new.name] = new
         if new.name != spec.name:
@@ -931,7 +1002,8 @@ class RavenConnection:
 
     def _write(self, commands: list[Any]) -> list[Any]:
         # Schema changes: their collections' schemas are the ones known (or being made).
-        body = {"Commands": [_command_json(c, self._specs.get) for c in commands]}
+        body = {"Commands": [c if isinstance(c, dict) else _command_json(c, self._specs.get)
+                             for c in commands]}
         resp = self.http.request("POST", "bulk_docs", body=body, idempotent=False)
         reply = resp.reply("batch")
         return [r for r in reply.field(reply.object(), "Results", list) if isinstance(r, dict)]
@@ -963,6 +1035,52 @@ def _operation_id(reply: Reply) -> int | str:
 
 def _catalog_put(expected: str | None) -> Put:
     return Put(CATALOG_COLLECTION, CATALOG_ID, {"changed": time.time()}, expected)
+
+
+def _texts_of(reply: Reply, doc: Any) -> dict[str, frozenset[str]]:
+    """The recorded string fields of the ``TEXTS_ID`` document (None: none yet)."""
+    if doc is None:
+        return {}
+    doc = reply.expect(doc, dict, "the recorded string fields")
+    out: dict[str, frozenset[str]] = {}
+    for name, fields in doc.items():
+        if name == "@metadata":
+            continue
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise reply.bad(f"the recorded string fields of {name!r} are not a list of names")
+        out[name] = frozenset(fields)
+    return out
+
+
+def _texts_patch(texts: dict[str, frozenset[str]], dropped: str | None = None
+                 ) -> dict[str, Any]:
+    """The PATCH of the ``TEXTS_ID`` document adding ``texts`` (lower-cased collection ->
+    fields) and forgetting the collection ``dropped``; it creates the document if missing.
+    Names travel as the script's values, never in its text."""
+    lines: list[str] = []
+    values: dict[str, Any] = {}
+    if dropped is not None:
+        values["dropped"] = dropped
+        lines.append("delete this[args.dropped];")
+    for i, (name, fields) in enumerate(sorted(texts.items())):
+        values[f"c{i}"] = name
+        lines.append(f"if (!this[args.c{i}]) {{ this[args.c{i}] = []; }}")
+        for j, field_name in enumerate(sorted(fields)):
+            values[f"f{i}_{j}"] = field_name
+            lines.append(f"if (this[args.c{i}].indexOf(args.f{i}_{j}) < 0) "
+                         f"{{ this[args.c{i}].push(args.f{i}_{j}); }}")
+    script = "\n".join(lines)
+    created = f"this['@metadata'] = {{'@collection': args.catalog}};\n{script}"
+    return {"Id": TEXTS_ID, "ChangeVector": None, "Type": "PATCH",
+            "Patch": {"Script": script, "Values": values},
+            "PatchIfMissing": {"Script": created,
+                               "Values": {**values, "catalog": CATALOG_COLLECTION}}}
+
+
+def _stored_texts(spec: CollectionSpec, bodies: list[dict[str, Any]]) -> frozenset[str]:
+    """The numeric fields of ``spec`` some of ``bodies`` hold a string in."""
+    ranged = ranged_fields(spec)
+    return frozenset(f for f in ranged if any(type(b.get(f)) is str for b in bodies))
 
 
 def _single_source(stmt: ast.SelectLike) -> bool:

@@ -16,6 +16,14 @@ kind and operator, whether RavenDB's answer is exactly SQL's or only a superset 
 are checked at run time (a null, a number beyond 2**53 or a value of another type is not sent).
 A whole query goes to the server only when its translation is exact; otherwise the documents
 are fetched with a superset filter and the statement runs on the client.
+
+A text (or a blob, stored as base64 text) in an INTEGER, REAL or NUMERIC column, which SQL
+keeps where it does not look like a number, is greater than every number in SQL, but RavenDB's
+numeric ranges never match a string. So the fields a write has put a string into (``texts``,
+recorded on the server with the write: see connection.py) are compared differently: ``n > v``
+is sent as ``present and not n <= v`` (``n >= v`` as ``... not n < v``), which keeps the
+strings, and the FALSE set of ``n > v`` is the range ``n <= v``, which leaves them out; such a
+field is not ordered by on the server. Other fields keep the plain ranges.
 """
 
 from __future__ import annotations
@@ -74,6 +82,10 @@ _EXACTNESS: dict[Kind, dict[str, Exactness]] = {
     Kind.TEXT: {"=": _E},
 }
 _NON_STRICT = {"<": "<=", ">": ">="}
+#: ``>``/``>=`` on a field that may hold strings: the range left out (``not``) for the TRUE set,
+#: the range that is the FALSE set
+_BELOW = {">": "<=", ">=": "<"}
+_RANGED = (Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL)
 _SAFE_INT = 2**53  # every integer below is a double too: long and double compare alike
 _COMPARE = {"=", "!=", "<", "<=", ">", ">="}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -135,10 +147,12 @@ class _Translator:
     """RQL for the TRUE set (``truth``) and the FALSE set (``falsity``) of SQL predicates over
     one collection; None where RavenDB can't give it (with the exactness asked for)."""
 
-    def __init__(self, spec: CollectionSpec, ref: str, params: dict[str, Any]) -> None:
+    def __init__(self, spec: CollectionSpec, ref: str, params: dict[str, Any],
+                 texts: frozenset[str] = frozenset()) -> None:
         self.spec = spec
         self.ref = ref
         self.params = params
+        self.texts = texts  # fields that may hold strings (see the module docstring)
         self.binds: dict[str, tuple[str, Any]] = {}
 
     def bind(self, kind: str, value: Any) -> str:
@@ -263,7 +277,14 @@ class _Translator:
             return self._compare(eq, mode, not want)
         if want:
             return self._truth_of(left, op, right, mode)
+        if op in _BELOW and self._holds_texts(left):  # a string is no number below
+            return self._truth_of(left, _BELOW[op], right, mode)
         return self._negate(left, self._truth_of(left, op, right, _E), mode)
+
+    def _holds_texts(self, e: ast.Expr) -> bool:
+        """A numeric field a write has put a string into (greater than any number in SQL)."""
+        target = self.field(e)
+        return target is not None and target[1] in _RANGED and target[0] in self.texts
 
     def _truth_of(self, left: ast.Expr, op: str, right: ast.Expr,
                   mode: Exactness) -> str | None:
@@ -284,6 +305,9 @@ class _Translator:
             return None
         if exactness is _S:
             op = _NON_STRICT.get(op, op)
+        if op in _BELOW and kind in _RANGED and path in self.texts:  # strings are above
+            present = self._null(left, False)
+            return f"({present} and (true and not {path} {_BELOW[op]} {value}))"
         text = f"{path} {op} {value}"
         return f"exact({text})" if kind is Kind.TEXT else text
 
@@ -328,17 +352,19 @@ def _is_bool(e: ast.IsBool) -> ast.IsDistinct:
 
 
 def translate(
-    stmt: ast.SelectLike, spec_of: Callable[[str], CollectionSpec], params: dict[str, Any]
+    stmt: ast.SelectLike, spec_of: Callable[[str], CollectionSpec], params: dict[str, Any],
+    texts_of: Callable[[str], frozenset[str]] = lambda name: frozenset(),
 ) -> tuple[RqlQuery, list[tuple[str, str]], bool] | None:
     """(RQL, [(label, field)], is_count) for a single-collection query RavenDB answers exactly
-    (with these parameter values)."""
+    (with these parameter values); ``texts_of`` names a collection's numeric fields that may
+    hold strings."""
     if not isinstance(stmt, ast.Select) or len(stmt.from_) != 1 or stmt.distinct:
         return None
     source = stmt.from_[0]
     if not isinstance(source, ast.TableRef) or stmt.group_by or stmt.having:
         return None
     spec = spec_of(source.name)
-    tr = _Translator(spec, source.ref, params)
+    tr = _Translator(spec, source.ref, params, texts_of(spec.name))
     projection = _projection(stmt, spec, source.ref)
     is_count = projection is None and _is_count(stmt)
     if projection is None and not is_count:
@@ -397,6 +423,9 @@ def _order(tr: _Translator, items: tuple[ast.OrderItem, ...]) -> str | None:
         nullable = next((f.nullable for f in tr.spec.fields if f.name == path), True)
         if nullable and path not in tr.spec.primary_key:
             return None  # RavenDB's place for null/missing values differs from SQL's
+        if path in tr.texts:
+            return None  # strings come after numbers in SQL; RavenDB's typed order has no place
+
         if kind in (Kind.INTEGER, Kind.BOOLEAN):
             typed = f"{path} as long"
         elif kind is Kind.FLOAT:
@@ -418,12 +447,19 @@ def quote_collection(name: str) -> str:
 
 
 def pushdown(where: ast.Expr | None, spec: CollectionSpec, ref: str,
-             params: dict[str, Any]) -> RqlQuery:
+             params: dict[str, Any], texts: frozenset[str] = frozenset()) -> RqlQuery:
     """RQL fetching a superset of the documents of one collection a statement can need:
-    what of ``where`` RavenDB can filter without losing a row, or the whole collection."""
-    tr = _Translator(spec, ref, params)
+    what of ``where`` RavenDB can filter without losing a row, or the whole collection
+    (``texts``: its numeric fields that may hold strings)."""
+    tr = _Translator(spec, ref, params, texts)
     found = None if where is None else tr.truth(where, Exactness.SUPERSET)
     text = f"from {quote_collection(spec.name)}"
     if found is not None:
         text += " where " + found
     return RqlQuery(text, tr.binds)
+
+
+def ranged_fields(spec: CollectionSpec) -> frozenset[str]:
+    """The fields compared as numbers (INTEGER, REAL, NUMERIC kinds): a string in one of them
+    must be recorded (see the module docstring)."""
+    return frozenset(f.name for f in spec.fields if _KINDS.get(f.base_type) in _RANGED)
