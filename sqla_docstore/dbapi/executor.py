@@ -1929,6 +1929,15 @@ def _update_one(
     if not plan.assigns_key:
         deferred += plan.generated
     expected = pending.expected.get(match.doc_id) or (match.cv if guarded else None)
+    args: dict[str, Any] = {}
+    if deferred:
+        args = {k: values.to_json(v) for k, v in params.items()}
+        check = getattr(backend, "check_recompute", None)  # (the commit's evaluation would
+        if check is not None and not check(spec, deferred, match.body, args):  # refuse)
+            # a field read holds what the store's evaluation does not compute with (a text
+            # in a numeric column): the value computed now, guarded by the version read
+            deferred = ()
+            expected = pending.expected.get(match.doc_id) or match.cv
     if deferred:
         plain: dict[str, Any] = {}
         for (name, _), recompute, value in zip(stmt.assignments, plan.deferred, new_values,
@@ -1937,10 +1946,6 @@ def _update_one(
                 plain[name] = None if value is JSON_NULL else value
             else:
                 plain.pop(name, None)
-        args = {k: values.to_json(v) for k, v in params.items()}
-        check = getattr(backend, "check_recompute", None)  # (the commit's evaluation would
-        if check is not None:                                # refuse: refused now)
-            check(spec, deferred, match.body, args)
         pending.add(Patch(spec.name, match.doc_id, plain, expected, unset, seen=match.cv,
                           compute=deferred, args=args), body)
     else:

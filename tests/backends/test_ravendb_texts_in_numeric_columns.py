@@ -267,3 +267,25 @@ def test_sqlite_keeps_these_texts_as_text() -> None:
     assert oracle.execute("SELECT id FROM t WHERE n > 2 ORDER BY id").fetchall() == [
         (3,), (4,), (6,), (8,)]
     oracle.close()
+
+
+@pytest.mark.parametrize("update", ["UPDATE t SET n = n + 1 WHERE id = ?",
+                                    "UPDATE t SET n = n * 2, k = k - 1 WHERE id = ?",
+                                    "UPDATE t SET n = coalesce(n, 0) + 1",
+                                    "UPDATE t SET k = k + n WHERE id = ?"])
+def test_a_computed_update_reading_a_text_gives_sqlites_answer(
+        raw_and_sqlite: Callable[..., tuple[Any, Any]], update: str) -> None:
+    """RavenDB's patch script computes with numbers only: a document whose field holds a text
+    gets SQL's answer computed by the statement, guarded by the version read (it used to be
+    refused with DataError)."""
+    def run(conn: Any) -> Any:
+        cur = conn.cursor()
+        cur.executemany(INSERT, ROWS[:7])  # (a blob outside a BLOB column reads back as its
+        conn.commit()                       # base64 text here, LargeBinary's form)
+        for doc_id in (1, 4, 6, 7):
+            cur.execute(update, (doc_id,) if "?" in update else ())
+        conn.commit()
+        cur.execute("SELECT id, n, k FROM t ORDER BY id")
+        return cur.fetchall()
+    got, expected = raw_and_sqlite(DDL, run)
+    assert got == expected

@@ -5,7 +5,9 @@ compared exactly.
 ``test_differential.py`` fuzzes one table's predicates and writes; this one fuzzes what a
 SELECT can be built of. Each example commits rows into three tables (``qa``, ``qb``, ``qc``:
 an Integer key and nullable Integer, Float, String, Boolean and Numeric columns, about a third
-NULL, values drawn from small pools so joins and groups collide; ``qc`` may be empty), leaves
+NULL, values drawn from small pools so joins and groups collide, texts its affinity keeps as
+text in the Integer column (``'0x10'``, ``'abc'``, ``''``: greater than any number); ``qc``
+may be empty), leaves
 a few writes pending in an open transaction (inserted rows lacking their NULL fields, updates,
 deletes) and runs a few random SELECTs in it, made of:
 
@@ -131,6 +133,10 @@ POOL: dict[Kind, list[Any]] = {
     Kind.NUM: [Decimal("0"), Decimal("0.25"), Decimal("1.50"), Decimal("-2"), Decimal("10.75"),
                Decimal("1.5")],
 }
+#: stored values: the pools, and texts an INTEGER column keeps as text (SQL's affinity leaves
+#: them text; they are greater than every number, ordered after them). SQLAlchemy's Float and
+#: Numeric bind processors convert what they are given, so those columns get numbers only.
+ROW_POOL: dict[Kind, list[Any]] = {**POOL, Kind.INT: [*POOL[Kind.INT], "0x10", "abc", ""]}
 LIKE_PATTERNS = ["a%", "%a", "_", "%b%", "a_", "%", "A%"]
 
 metadata = MetaData()
@@ -143,7 +149,8 @@ TABLES = [
 
 def _rows(min_size: int = 0) -> st.SearchStrategy[list[dict[str, Any]]]:
     row = st.fixed_dictionaries(
-        {col: st.one_of(st.none(), st.sampled_from(POOL[kind])) for kind, col in COLUMN.items()})
+        {col: st.one_of(st.none(), st.sampled_from(ROW_POOL[kind]))
+         for kind, col in COLUMN.items()})
     return st.lists(row, min_size=min_size, max_size=7).map(
         lambda rows: [{"id": n, **r} for n, r in enumerate(rows, 1)])
 
@@ -727,7 +734,7 @@ def examples(draw: st.DrawFn) -> tuple[Data, list[Query]]:
         st.tuples(st.just("delete"), st.integers(0, 2), st.integers(1, 6)),
         st.tuples(st.just("update"), st.integers(0, 2), st.integers(1, 6),
                   st.sampled_from(list(Kind)).flatmap(lambda k: st.tuples(
-                      st.just(COLUMN[k]), st.none() | st.sampled_from(POOL[k]))))),
+                      st.just(COLUMN[k]), st.none() | st.sampled_from(ROW_POOL[k]))))),
         max_size=3))
     return Data(tables, pending), draw(st.lists(queries(), min_size=2, max_size=5))
 

@@ -619,10 +619,12 @@ class EmbeddedConnection:
         return True  # evaluated by SQLite inside the commit's write transaction
 
     def check_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...],
-                        body: dict[str, Any], args: dict[str, Any]) -> None:
+                        body: dict[str, Any], args: dict[str, Any]) -> bool:
         """DataError now for a document ``_recompute`` would refuse at commit (a field read
-        holding a number SQLite only approximates, such as an integer beyond 64 bits)."""
+        holding a number SQLite only approximates, such as an integer beyond 64 bits); True:
+        the commit computes these fields."""
         rowexpr.bind_fields(args, body, tuple({name for r in compute for name in r.reads}))
+        return True
 
     def _recompute(self, cmd: Patch, stored: dict[str, Any]) -> dict[str, Any]:
         """The document a PATCH leaves: its computed fields evaluated against ``stored`` (the

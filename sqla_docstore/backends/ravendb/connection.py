@@ -48,6 +48,7 @@ from .http import Cluster, HttpSession, OutcomeUnknownError
 from .http import decode_reply as http_decode
 from .patch_script import (
     json_patch,
+    numbers_only,
     patch_json,
     refuse_inexact,
     split_script_values,
@@ -504,9 +505,14 @@ class RavenConnection:
         return not spec.unique_sets and translatable(spec, compute)
 
     def check_recompute(self, spec: CollectionSpec, compute: tuple[Recompute, ...],
-                        body: dict[str, Any], args: dict[str, Any]) -> None:
-        """DataError now for a document the commit's patch script would refuse."""
+                        body: dict[str, Any], args: dict[str, Any]) -> bool:
+        """False for a document the commit's patch script would refuse for a value that is
+        no number (a text SQL's affinity kept in a numeric column): SQL's answer is written
+        instead, guarded. DataError now for one it would refuse otherwise (a wide number)."""
+        if not numbers_only(compute, body, args):
+            return False
         refuse_inexact(spec, compute, body, args)
+        return True
 
     # -- writes ----------------------------------------------------------------------------
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:

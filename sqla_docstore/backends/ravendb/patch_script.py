@@ -125,6 +125,23 @@ def _script(spec: CollectionSpec, compute: tuple[Recompute, ...]) -> list[str]:
     return lines
 
 
+def numbers_only(compute: tuple[Recompute, ...], body: dict[str, Any],
+                 args: dict[str, Any]) -> bool:
+    """Whether every field and parameter the expressions read holds a number or NULL for
+    this document (the script refuses anything else, such as a text in a numeric field)."""
+    for r in compute:
+        for node in ast.walk(r.expr):
+            if not isinstance(node, ast.Param):
+                continue
+            if node.name.startswith(FIELD):
+                value = body.get(node.name[len(FIELD):])
+            else:
+                value = args.get(node.name)
+            if value is not None and type(value) not in (int, float, decimal.Decimal):
+                return False
+    return True
+
+
 def refuse_inexact(spec: CollectionSpec, compute: tuple[Recompute, ...],
                    body: dict[str, Any], args: dict[str, Any]) -> None:
     """Raise DataError now if the script of ``compute`` would refuse the document ``body``
