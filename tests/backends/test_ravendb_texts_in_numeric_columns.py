@@ -289,3 +289,31 @@ def test_a_computed_update_reading_a_text_gives_sqlites_answer(
         return cur.fetchall()
     got, expected = raw_and_sqlite(DDL, run)
     assert got == expected
+
+
+@pytest.mark.parametrize("unique", [False, True])
+def test_the_record_is_internal_and_only_grows(ravendb_url: str, unique: bool) -> None:
+    """The record is no table; a rolled-back text records nothing; a committed one is
+    recorded, in a single-node batch and before a cluster-wide one."""
+    from sqlalchemy import inspect
+
+    engine = create_engine(ravendb_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(DDL.replace("k INTEGER NOT NULL",
+                                             "k INTEGER NOT NULL UNIQUE" if unique else
+                                             "k INTEGER NOT NULL"))
+            conn.exec_driver_sql("INSERT INTO t (id, n, k) VALUES (1, 1, 1)")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("INSERT INTO t (id, n, k) VALUES (2, 'abc', 2)")
+            conn.rollback()
+            backend = conn.connection.dbapi_connection.backend  # type: ignore[union-attr]
+            assert backend.texts_of("t") == frozenset()
+            conn.exec_driver_sql("INSERT INTO t (id, r, k) VALUES (3, 'x', 3)")
+            conn.commit()
+            conn.exec_driver_sql("SELECT 1 FROM t").all()  # (the next transaction reads it)
+            assert backend.texts_of("t") == frozenset({"r"})
+            assert inspect(engine).get_table_names() == ["t"]
+            assert conn.exec_driver_sql("SELECT id FROM t WHERE r > 0").all() == [(3,)]
+    finally:
+        engine.dispose()

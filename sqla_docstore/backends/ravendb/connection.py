@@ -1076,7 +1076,9 @@ def _texts_patch(texts: dict[str, frozenset[str]], dropped: str | None = None
             lines.append(f"if (this[args.c{i}].indexOf(args.f{i}_{j}) < 0) "
                          f"{{ this[args.c{i}].push(args.f{i}_{j}); }}")
     script = "\n".join(lines)
-    created = f"this['@metadata'] = {{'@collection': args.catalog}};\n{script}"
+    # (a missing document starts as RavenDB makes it: {"@metadata": {}}; the collection is
+    # the one its metadata names)
+    created = f"this['@metadata']['@collection'] = args.catalog;\n{script}"
     return {"Id": TEXTS_ID, "ChangeVector": None, "Type": "PATCH",
             "Patch": {"Script": script, "Values": values},
             "PatchIfMissing": {"Script": created,
