@@ -189,7 +189,7 @@ def test_renamed_and_dropped_tables_keep_exact_answers(ravendb_url: str) -> None
             raw = conn.connection.dbapi_connection
             backend = raw.backend  # type: ignore[union-attr]
             assert isinstance(backend, RavenConnection)
-            assert backend.texts_of("u") == frozenset()  # dropped with the table
+            assert backend.mixed_of("u") == frozenset()  # dropped with the table
     finally:
         engine.dispose()
 
@@ -255,7 +255,7 @@ def test_recording_a_text_costs_no_request_in_a_single_node_batch(counted: Engin
 
         number = cost("INSERT INTO t (id, n, k) VALUES (2, 7, 2)")
         assert cost("INSERT INTO t (id, n, k) VALUES (3, 'abc', 3)") == number
-        assert backend.texts_of("t") == frozenset({"n"})
+        assert backend.mixed_of("t") == frozenset({"n"})
         assert conn.exec_driver_sql("SELECT id FROM t WHERE n > 1").all() == [(2,), (3,)]
 
 
@@ -308,11 +308,11 @@ def test_the_record_is_internal_and_only_grows(ravendb_url: str, unique: bool) -
             conn.exec_driver_sql("INSERT INTO t (id, n, k) VALUES (2, 'abc', 2)")
             conn.rollback()
             backend = conn.connection.dbapi_connection.backend  # type: ignore[union-attr]
-            assert backend.texts_of("t") == frozenset()
+            assert backend.mixed_of("t") == frozenset()
             conn.exec_driver_sql("INSERT INTO t (id, r, k) VALUES (3, 'x', 3)")
             conn.commit()
             conn.exec_driver_sql("SELECT 1 FROM t").all()  # (the next transaction reads it)
-            assert backend.texts_of("t") == frozenset({"r"})
+            assert backend.mixed_of("t") == frozenset({"r"})
             assert inspect(engine).get_table_names() == ["t"]
             assert conn.exec_driver_sql("SELECT id FROM t WHERE r > 0").all() == [(3,)]
     finally:

@@ -7,12 +7,13 @@ client: the needed documents are fetched (with the exactly-answerable filters pu
 into a private in-memory embedded store, where the statement runs with the pending batch
 overlaid. Collection schemas live in documents of the ``SqlaDocstoreSchemas`` collection.
 
-The numeric fields (INTEGER, REAL, NUMERIC kinds) a write has put a string into, which RavenDB's
-numeric ranges do not match (see rql.py), are recorded in one document, ``TEXTS_ID``, by
-lower-cased collection name: a batch storing such a string for the first time patches it (in
-the same batch when it is a single-node one, so a committed string is never unrecorded; just
-before a cluster-wide one, which takes no PATCH: a failed batch then leaves a harmless mark).
-Each transaction reads it with the catalog (one conditional GET of both documents).
+The fields a write has put a value of the other kind into (a string into an INTEGER, REAL or
+NUMERIC field, a number into a date field), which RavenDB's ranges do not match (see rql.py),
+are recorded in one document, ``MIXED_ID``, by lower-cased collection name: a batch storing
+such a value for the first time patches it (in the same batch when it is a single-node one,
+so a committed value is never unrecorded; just before a cluster-wide one, which takes no
+PATCH: a failed batch then leaves a harmless mark). Each transaction reads it with the
+catalog (one conditional GET of both documents).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from .patch_script import (
     translatable,
 )
 from .replies import Reply, located
-from .rql import RqlQuery, pushdown, quote_collection, ranged_fields, translate
+from .rql import RqlQuery, other_kind_tests, pushdown, quote_collection, translate
 
 _log = logging.getLogger(__name__)
 
@@ -64,9 +65,9 @@ SCHEMA_COLLECTION = "SqlaDocstoreSchemas"
 #: the catalog's version, which each transaction checks once (a conditional GET, mostly 304).
 CATALOG_COLLECTION = "SqlaDocstoreCatalog"
 CATALOG_ID = "sqla_docstore/catalog"
-#: lower-cased collection name -> the numeric fields its writes put a string into (monotone,
-#: until the collection is dropped); read with the catalog
-TEXTS_ID = "sqla_docstore/texts"
+#: lower-cased collection name -> the fields its writes put a value of the other kind into
+#: (monotone, until the collection is dropped); read with the catalog
+MIXED_ID = "sqla_docstore/mixed_fields"
 _UNREAD = "?"
 #: how long a query after this connection's own write waits for the indexes (RavenDB's
 #: WaitForNonStaleResultsTimeout, a C# TimeSpan)
@@ -139,11 +140,11 @@ class RavenConnection:
         (and this engine's HiLo ranges: a collection may have started its ids over)."""
         if self._catalog_fresh:
             return
-        cv, texts = self._catalog_version()
+        cv, mixed = self._catalog_version()
         cluster = self.cluster
         with cluster.lock:
-            if texts != cluster.texts:
-                cluster.texts = texts
+            if mixed != cluster.mixed:
+                cluster.mixed = mixed
                 cluster.schema_version += 1
             changed = cv != cluster.catalog_cv
             if changed:
@@ -158,30 +159,31 @@ class RavenConnection:
         self._catalog_fresh = True
 
     def _catalog_version(self) -> tuple[str | None, dict[str, frozenset[str]]]:
-        """The catalog's change vector (None: no schema change yet) and the recorded string
-        fields (``TEXTS_ID``), with one conditional GET of both documents."""
+        """The catalog's change vector (None: no schema change yet) and the recorded fields
+        holding values of the other kind (``MIXED_ID``), with one conditional GET of both."""
         # Not counted in ``counts``: the check is the client's own upkeep, as topology
         # requests are, and stays out of a session's request budget.
-        resp = self.http.request("GET", "docs", params=[("id", CATALOG_ID), ("id", TEXTS_ID)],
+        resp = self.http.request("GET", "docs", params=[("id", CATALOG_ID), ("id", MIXED_ID)],
                                  read=True, cacheable=True)
         if resp.status == 404:
             return None, {}
         reply = resp.reply("catalog load")
         results = reply.field(reply.object(), "Results", list)
         doc = results[0] if results else None
-        texts = _texts_of(reply, results[1] if len(results) > 1 else None)
+        mixed = _recorded_fields(reply, results[1] if len(results) > 1 else None)
         if doc is None:
-            return None, texts  # no schema change yet
+            return None, mixed  # no schema change yet
         meta = doc.get("@metadata") if isinstance(doc, dict) else None
         cv = meta.get("@change-vector") if isinstance(meta, dict) else None
         if not isinstance(cv, str):
             raise reply.bad("the catalog document has no change vector")
-        return cv, texts
+        return cv, mixed
 
-    def texts_of(self, collection: str) -> frozenset[str]:
-        """The numeric fields of a collection a write put a string into (as of this
-        transaction's catalog check)."""
-        return self.cluster.texts.get(collection.lower(), frozenset())
+    def mixed_of(self, collection: str) -> frozenset[str]:
+        """The fields of a collection a write put a value of the other kind into (a string
+        into a numeric field, a number into a date field), as of this transaction's catalog
+        check."""
+        return self.cluster.mixed.get(collection.lower(), frozenset())
 
     def spec(self, collection: str) -> CollectionSpec:
         self._check_catalog()
@@ -373,7 +375,7 @@ class RavenConnection:
               pending: PendingBatch | None) -> tuple[list[str], list[tuple[Any, ...]]]:
         colls = prepared(stmt).tables
         overlaid = pending is not None and any(pending.touches(c) for c in colls)
-        planned = None if overlaid else translate(stmt, self.spec, params, self.texts_of)
+        planned = None if overlaid else translate(stmt, self.spec, params, self.mixed_of)
         if planned is not None:
             return self._server_query(stmt, planned, params, pending)
         return self._client_query(stmt, params, pending, colls)
@@ -406,7 +408,7 @@ class RavenConnection:
             where = stmt.where if single and isinstance(stmt, ast.Select) else None
             ref = stmt.from_[0].ref if single else collection  # type: ignore[union-attr]
             self._fill_scratch(collection, pushdown(where, self.spec(collection), ref, params,
-                                                    self.texts_of(collection)), params)
+                                                    self.mixed_of(collection)), params)
         return self._scratch.query(stmt, params, pending)
 
     def _fill_scratch(self, collection: str, rql: RqlQuery, params: dict[str, Any]) -> None:
@@ -482,7 +484,7 @@ class RavenConnection:
             own = collection == table and len(colls) == 1
             rql = pushdown(where if own else None, self.spec(collection),
                            alias or table if own else collection, params,
-                           self.texts_of(collection))
+                           self.mixed_of(collection))
             self._fill_scratch(collection, rql, params)
         return self._scratch.rows_for_write(table, alias, where, exprs, params, pending)
 
@@ -521,13 +523,13 @@ class RavenConnection:
         params = None
         batch = self._checked_absent(batch)
         schemas = self._schema_guards(batch)
-        texts = self._new_texts(batch)
+        mixed = self._new_mixed(batch)
         try:
             if needs_cluster(batch, self.spec):
                 batch, metadata = self._checked_guards(batch, schemas)
-                if texts:  # (a cluster-wide batch takes no PATCH: recorded just before)
+                if mixed:  # (a cluster-wide batch takes no PATCH: recorded just before)
                     self._count("batch")
-                    self._write([_texts_patch(texts)])
+                    self._write([_mixed_patch(mixed)])
                 commands = cluster_commands(batch, self.spec, self.get_compare_exchange_values,
                                             self._current_unique_keys, self._existing_ids,
                                             metadata)
@@ -536,8 +538,8 @@ class RavenConnection:
                 deduplicated = True
             else:
                 body = {"Commands": _commands_json([*batch.commands, *schemas], self.spec)}
-                if texts:
-                    body["Commands"].append(_texts_patch(texts))
+                if mixed:
+                    body["Commands"].append(_mixed_patch(mixed))
                 deduplicated = False
             self._count("batch")
             resp = self.http.request("POST", "bulk_docs", params=params, body=body,
@@ -565,16 +567,16 @@ class RavenConnection:
         # the indexes have caught up (RavenDB indexes documents after the batch is applied).
         self._unindexed.update({c.collection for c in batch.commands
                                 if isinstance(c, (Put, Patch, Delete))})
-        if texts:
-            self._recorded(texts)
+        if mixed:
+            self._recorded(mixed)
         if self._explicit_ids:
             self._raise_hilo()
         return out
 
-    def _new_texts(self, batch: Batch) -> dict[str, frozenset[str]]:
-        """The numeric fields the batch puts a string into that are not recorded yet, by
-        lower-cased collection name (see the module docstring)."""
-        ranged: dict[str, frozenset[str]] = {}
+    def _new_mixed(self, batch: Batch) -> dict[str, frozenset[str]]:
+        """The fields the batch puts a value of the other kind into that are not recorded
+        yet, by lower-cased collection name (see the module docstring)."""
+        tests: dict[str, tuple[tuple[str, Callable[[Any], bool]], ...]] = {}
         found: dict[str, set[str]] = {}
         for cmd in batch.commands:
             if type(cmd) is Put:
@@ -584,23 +586,24 @@ class RavenConnection:
             else:
                 continue
             name = cmd.collection
-            fields = ranged.get(name)
-            if fields is None:
-                fields = ranged[name] = frozenset() if _internal_collection(name) else (
-                    ranged_fields(self.spec(name)) - self.texts_of(name))
-            for f in fields:
-                if type(written.get(f)) is str:
+            checks = tests.get(name)
+            if checks is None:
+                known = self.mixed_of(name)
+                checks = tests[name] = () if _internal_collection(name) else tuple(
+                    (f, test) for f, test in other_kind_tests(self.spec(name)) if f not in known)
+            for f, test in checks:
+                if test(written.get(f)):
                     found.setdefault(name.lower(), set()).add(f)
         return {name: frozenset(fields) for name, fields in found.items()}
 
-    def _recorded(self, texts: dict[str, frozenset[str]]) -> None:
+    def _recorded(self, mixed: dict[str, frozenset[str]]) -> None:
         """Recorded fields this connection wrote: known to the engine at once."""
         cluster = self.cluster
         with cluster.lock:
-            merged = dict(cluster.texts)
-            for name, fields in texts.items():
+            merged = dict(cluster.mixed)
+            for name, fields in mixed.items():
                 merged[name] = merged.get(name, frozenset()) | fields
-            cluster.texts = merged
+            cluster.mixed = merged
             cluster.schema_version += 1
 
     def _checked_absent(self, batch: Batch) -> Batch:
@@ -626,7 +629,7 @@ class RavenConnection:
                 params[f"fk{n}"] = check.values[n]
             self._unindexed.add(check.collection)  # (asks for non-stale results)
             rql = pushdown(where, spec, check.collection, params,
-                           self.texts_of(check.collection))
+                           self.mixed_of(check.collection))
             for doc in self._query(rql, params, collection=check.collection):
                 doc_id, body, _ = _split(doc, spec)
                 if doc_id.lower() not in own and body is not None and tuple(
@@ -841,7 +844,7 @@ class RavenConnection:
             self._write_schema([Delete(SCHEMA_COLLECTION, schema_id(stmt.name)),
                                 Delete("@hilo", f"Raven/Hilo/{spec.prefix}",
                                        must_exist=False),
-                                _texts_patch({}, dropped=stmt.name.lower())])
+                                _mixed_patch({}, dropped=stmt.name.lower())])
             self.cluster.hilo.forget(spec.prefix)
             self._forget_spec(stmt.name)
             self._scratch.drop_overlay(stmt.name)
@@ -922,14 +925,14 @@ class RavenConnection:
             commands += [Put(spec.name, i, b) for i, b in plan.bodies.items()]
         commands.append(Put(SCHEMA_COLLECTION, schema_id(new.name),
                             {"name": new.name, "spec": new.to_json()}))
-        texts = _stored_texts(new, [plan.bodies.get(i, b) for i, b in docs])
-        if texts or new.name != spec.name:
-            commands.append(_texts_patch({new.name.lower(): texts} if texts else {},
+        mixed = _stored_mixed(new, [plan.bodies.get(i, b) for i, b in docs])
+        if mixed or new.name != spec.name:
+            commands.append(_mixed_patch({new.name.lower(): mixed} if mixed else {},
                                          dropped=spec.name.lower() if (
                                              new.name.lower() != spec.name.lower()) else None))
         self._write_schema(commands)
-        if texts:
-            self._recorded({new.name.lower(): texts})
+        if mixed:
+            self._recorded({new.name.lower(): mixed})
         self._forget_spec(spec.name)
         self._specs[new.name] = new
         if new.name != spec.name:
@@ -1043,24 +1046,24 @@ def _catalog_put(expected: str | None) -> Put:
     return Put(CATALOG_COLLECTION, CATALOG_ID, {"changed": time.time()}, expected)
 
 
-def _texts_of(reply: Reply, doc: Any) -> dict[str, frozenset[str]]:
-    """The recorded string fields of the ``TEXTS_ID`` document (None: none yet)."""
+def _recorded_fields(reply: Reply, doc: Any) -> dict[str, frozenset[str]]:
+    """The fields the ``MIXED_ID`` document records, by collection (None: none yet)."""
     if doc is None:
         return {}
-    doc = reply.expect(doc, dict, "the recorded string fields")
+    doc = reply.expect(doc, dict, "the record of fields holding values of the other kind")
     out: dict[str, frozenset[str]] = {}
     for name, fields in doc.items():
         if name == "@metadata":
             continue
         if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-            raise reply.bad(f"the recorded string fields of {name!r} are not a list of names")
+            raise reply.bad(f"the recorded fields of {name!r} are not a list of names")
         out[name] = frozenset(fields)
     return out
 
 
-def _texts_patch(texts: dict[str, frozenset[str]], dropped: str | None = None
+def _mixed_patch(mixed: dict[str, frozenset[str]], dropped: str | None = None
                  ) -> dict[str, Any]:
-    """The PATCH of the ``TEXTS_ID`` document adding ``texts`` (lower-cased collection ->
+    """The PATCH of the ``MIXED_ID`` document adding ``mixed`` (lower-cased collection ->
     fields) and forgetting the collection ``dropped``; it creates the document if missing.
     Names travel as the script's values, never in its text."""
     lines: list[str] = []
@@ -1068,7 +1071,7 @@ def _texts_patch(texts: dict[str, frozenset[str]], dropped: str | None = None
     if dropped is not None:
         values["dropped"] = dropped
         lines.append("delete this[args.dropped];")
-    for i, (name, fields) in enumerate(sorted(texts.items())):
+    for i, (name, fields) in enumerate(sorted(mixed.items())):
         values[f"c{i}"] = name
         lines.append(f"if (!this[args.c{i}]) {{ this[args.c{i}] = []; }}")
         for j, field_name in enumerate(sorted(fields)):
@@ -1079,16 +1082,16 @@ def _texts_patch(texts: dict[str, frozenset[str]], dropped: str | None = None
     # (a missing document starts as RavenDB makes it: {"@metadata": {}}; the collection is
     # the one its metadata names)
     created = f"this['@metadata']['@collection'] = args.catalog;\n{script}"
-    return {"Id": TEXTS_ID, "ChangeVector": None, "Type": "PATCH",
+    return {"Id": MIXED_ID, "ChangeVector": None, "Type": "PATCH",
             "Patch": {"Script": script, "Values": values},
             "PatchIfMissing": {"Script": created,
                                "Values": {**values, "catalog": CATALOG_COLLECTION}}}
 
 
-def _stored_texts(spec: CollectionSpec, bodies: list[dict[str, Any]]) -> frozenset[str]:
-    """The numeric fields of ``spec`` some of ``bodies`` hold a string in."""
-    ranged = ranged_fields(spec)
-    return frozenset(f for f in ranged if any(type(b.get(f)) is str for b in bodies))
+def _stored_mixed(spec: CollectionSpec, bodies: list[dict[str, Any]]) -> frozenset[str]:
+    """The fields of ``spec`` some of ``bodies`` hold a value of the other kind in."""
+    return frozenset(f for f, test in other_kind_tests(spec)
+                     if any(test(b.get(f)) for b in bodies))
 
 
 def _single_source(stmt: ast.SelectLike) -> bool:

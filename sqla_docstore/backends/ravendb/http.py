@@ -117,9 +117,9 @@ class Cluster:
         #: change vector of the catalog document the specs reflect (None: there is none yet;
         #: "?": not read yet); RavenConnection checks it once per transaction
         self.catalog_cv: str | None = "?"
-        #: lower-cased collection name -> its numeric fields a write put a string into, as
-        #: the last catalog check read them (RavenConnection.texts_of)
-        self.texts: dict[str, frozenset[str]] = {}
+        #: lower-cased collection name -> its fields a write put a value of the other kind
+        #: into, as the last catalog check read them (RavenConnection.mixed_of)
+        self.mixed: dict[str, frozenset[str]] = {}
         #: moved (under ``lock``) by every change of the four above (RavenConnection's
         #: schema_token)
         self.schema_version = 0

@@ -17,13 +17,16 @@ are checked at run time (a null, a number beyond 2**53 or a value of another typ
 A whole query goes to the server only when its translation is exact; otherwise the documents
 are fetched with a superset filter and the statement runs on the client.
 
-A text (or a blob, stored as base64 text) in an INTEGER, REAL or NUMERIC column, which SQL
-keeps where it does not look like a number, is greater than every number in SQL, but RavenDB's
-numeric ranges never match a string. So the fields a write has put a string into (``texts``,
-recorded on the server with the write: see connection.py) are compared differently: ``n > v``
-is sent as ``present and not n <= v`` (``n >= v`` as ``... not n < v``), which keeps the
-strings, and the FALSE set of ``n > v`` is the range ``n <= v``, which leaves them out; such a
-field is not ordered by on the server. Other fields keep the plain ranges.
+A field may hold values of the other kind than its comparisons: a text (or a blob, stored as
+base64 text) in an INTEGER, REAL or NUMERIC column, which SQL keeps where it does not look like
+a number, is greater than every number in SQL; a number in a date column (NUMERIC affinity in
+SQL) is less than every text. RavenDB's numeric ranges never match a string, nor its string
+ranges a number. So the fields a write has put such a value into (``mixed``, recorded on the
+server with the write: see connection.py) are compared differently: ``n > v`` is sent as
+``present and not n <= v`` (``n >= v`` as ``... not n < v``; for a date ``d < v`` as ``...
+not d >= v``), which keeps those values, and the FALSE set of ``n > v`` is the range
+``n <= v``, which leaves them out; such a field is not ordered by on the server. Other fields
+keep the plain ranges.
 """
 
 from __future__ import annotations
@@ -82,10 +85,14 @@ _EXACTNESS: dict[Kind, dict[str, Exactness]] = {
     Kind.TEXT: {"=": _E},
 }
 _NON_STRICT = {"<": "<=", ">": ">="}
-#: ``>``/``>=`` on a field that may hold strings: the range left out (``not``) for the TRUE set,
-#: the range that is the FALSE set
-_BELOW = {">": "<=", ">=": "<"}
-_RANGED = (Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL)
+#: On a field holding values of the other kind (see the module docstring): the operators whose
+#: TRUE set holds those values, each with its complement range, left out (``not``) for the TRUE
+#: set and sent as the FALSE set. Strings are above numbers, numbers below date texts.
+_ABOVE_NUMBERS = {">": "<=", ">=": "<"}
+_OTHER_SIDE: dict[Kind, dict[str, str]] = {
+    Kind.INTEGER: _ABOVE_NUMBERS, Kind.FLOAT: _ABOVE_NUMBERS, Kind.DECIMAL: _ABOVE_NUMBERS,
+    Kind.DATE: {"<": ">=", "<=": ">"},
+}
 _SAFE_INT = 2**53  # every integer below is a double too: long and double compare alike
 _COMPARE = {"=", "!=", "<", "<=", ">", ">="}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -148,11 +155,11 @@ class _Translator:
     one collection; None where RavenDB can't give it (with the exactness asked for)."""
 
     def __init__(self, spec: CollectionSpec, ref: str, params: dict[str, Any],
-                 texts: frozenset[str] = frozenset()) -> None:
+                 mixed: frozenset[str] = frozenset()) -> None:
         self.spec = spec
         self.ref = ref
         self.params = params
-        self.texts = texts  # fields that may hold strings (see the module docstring)
+        self.mixed = mixed  # fields holding values of the other kind (module docstring)
         self.binds: dict[str, tuple[str, Any]] = {}
 
     def bind(self, kind: str, value: Any) -> str:
@@ -277,14 +284,18 @@ class _Translator:
             return self._compare(eq, mode, not want)
         if want:
             return self._truth_of(left, op, right, mode)
-        if op in _BELOW and self._holds_texts(left):  # a string is no number below
-            return self._truth_of(left, _BELOW[op], right, mode)
+        complement = self._complement(left, op)
+        if complement is not None:  # (the values of the other kind are in the TRUE set)
+            return self._truth_of(left, complement, right, mode)
         return self._negate(left, self._truth_of(left, op, right, _E), mode)
 
-    def _holds_texts(self, e: ast.Expr) -> bool:
-        """A numeric field a write has put a string into (greater than any number in SQL)."""
+    def _complement(self, e: ast.Expr, op: str) -> str | None:
+        """The complement range of ``e <op> v`` on a field holding values of the other kind
+        whose TRUE set those values are in (None: any other case)."""
         target = self.field(e)
-        return target is not None and target[1] in _RANGED and target[0] in self.texts
+        if target is None or target[1] is None or target[0] not in self.mixed:
+            return None
+        return _OTHER_SIDE.get(target[1], {}).get(op)
 
     def _truth_of(self, left: ast.Expr, op: str, right: ast.Expr,
                   mode: Exactness) -> str | None:
@@ -305,9 +316,10 @@ class _Translator:
             return None
         if exactness is _S:
             op = _NON_STRICT.get(op, op)
-        if op in _BELOW and kind in _RANGED and path in self.texts:  # strings are above
+        complement = _OTHER_SIDE.get(kind, {}).get(op) if path in self.mixed else None
+        if complement is not None:  # keeps the values of the other kind
             present = self._null(left, False)
-            return f"({present} and (true and not {path} {_BELOW[op]} {value}))"
+            return f"({present} and (true and not {path} {complement} {value}))"
         text = f"{path} {op} {value}"
         return f"exact({text})" if kind is Kind.TEXT else text
 
@@ -353,18 +365,18 @@ def _is_bool(e: ast.IsBool) -> ast.IsDistinct:
 
 def translate(
     stmt: ast.SelectLike, spec_of: Callable[[str], CollectionSpec], params: dict[str, Any],
-    texts_of: Callable[[str], frozenset[str]] = lambda name: frozenset(),
+    mixed_of: Callable[[str], frozenset[str]] = lambda name: frozenset(),
 ) -> tuple[RqlQuery, list[tuple[str, str]], bool] | None:
     """(RQL, [(label, field)], is_count) for a single-collection query RavenDB answers exactly
-    (with these parameter values); ``texts_of`` names a collection's numeric fields that may
-    hold strings."""
+    (with these parameter values); ``mixed_of`` names a collection's fields holding values of
+    the other kind (see the module docstring)."""
     if not isinstance(stmt, ast.Select) or len(stmt.from_) != 1 or stmt.distinct:
         return None
     source = stmt.from_[0]
     if not isinstance(source, ast.TableRef) or stmt.group_by or stmt.having:
         return None
     spec = spec_of(source.name)
-    tr = _Translator(spec, source.ref, params, texts_of(spec.name))
+    tr = _Translator(spec, source.ref, params, mixed_of(spec.name))
     projection = _projection(stmt, spec, source.ref)
     is_count = projection is None and _is_count(stmt)
     if projection is None and not is_count:
@@ -423,8 +435,8 @@ def _order(tr: _Translator, items: tuple[ast.OrderItem, ...]) -> str | None:
         nullable = next((f.nullable for f in tr.spec.fields if f.name == path), True)
         if nullable and path not in tr.spec.primary_key:
             return None  # RavenDB's place for null/missing values differs from SQL's
-        if path in tr.texts:
-            return None  # strings come after numbers in SQL; RavenDB's typed order has no place
+        if path in tr.mixed:
+            return None  # SQL orders numbers before texts; RavenDB's typed order has no place
 
         if kind in (Kind.INTEGER, Kind.BOOLEAN):
             typed = f"{path} as long"
@@ -447,11 +459,11 @@ def quote_collection(name: str) -> str:
 
 
 def pushdown(where: ast.Expr | None, spec: CollectionSpec, ref: str,
-             params: dict[str, Any], texts: frozenset[str] = frozenset()) -> RqlQuery:
+             params: dict[str, Any], mixed: frozenset[str] = frozenset()) -> RqlQuery:
     """RQL fetching a superset of the documents of one collection a statement can need:
     what of ``where`` RavenDB can filter without losing a row, or the whole collection
-    (``texts``: its numeric fields that may hold strings)."""
-    tr = _Translator(spec, ref, params, texts)
+    (``mixed``: its fields holding values of the other kind)."""
+    tr = _Translator(spec, ref, params, mixed)
     found = None if where is None else tr.truth(where, Exactness.SUPERSET)
     text = f"from {quote_collection(spec.name)}"
     if found is not None:
@@ -459,7 +471,23 @@ def pushdown(where: ast.Expr | None, spec: CollectionSpec, ref: str,
     return RqlQuery(text, tr.binds)
 
 
-def ranged_fields(spec: CollectionSpec) -> frozenset[str]:
-    """The fields compared as numbers (INTEGER, REAL, NUMERIC kinds): a string in one of them
-    must be recorded (see the module docstring)."""
-    return frozenset(f.name for f in spec.fields if _KINDS.get(f.base_type) in _RANGED)
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, decimal.Decimal))  # (a JSON boolean is 1 or 0)
+
+
+def _is_string(value: Any) -> bool:
+    return type(value) is str
+
+
+_OTHER_KIND: dict[Kind, Callable[[Any], bool]] = {
+    Kind.INTEGER: _is_string, Kind.FLOAT: _is_string, Kind.DECIMAL: _is_string,
+    Kind.DATE: _is_number,
+}
+
+
+def other_kind_tests(spec: CollectionSpec) -> tuple[tuple[str, Callable[[Any], bool]], ...]:
+    """(field, test) of each field whose comparisons miss values of the other kind: the test
+    says whether a stored value is one (see the module docstring)."""
+    return tuple((f.name, _OTHER_KIND[kind]) for f in spec.fields
+                 if (kind := _KINDS.get(f.base_type)) in _OTHER_KIND)
