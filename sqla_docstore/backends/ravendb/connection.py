@@ -56,7 +56,14 @@ from .patch_script import (
     translatable,
 )
 from .replies import Reply, located
-from .rql import RqlQuery, other_kind_tests, pushdown, quote_collection, translate
+from .rql import (
+    NUMBER_TYPES,
+    RqlQuery,
+    other_kind_fields,
+    pushdown,
+    quote_collection,
+    translate,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -576,7 +583,7 @@ class RavenConnection:
     def _new_mixed(self, batch: Batch) -> dict[str, frozenset[str]]:
         """The fields the batch puts a value of the other kind into that are not recorded
         yet, by lower-cased collection name (see the module docstring)."""
-        tests: dict[str, tuple[tuple[str, Callable[[Any], bool]], ...]] = {}
+        fields: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # numeric, dates
         found: dict[str, set[str]] = {}
         for cmd in batch.commands:
             if type(cmd) is Put:
@@ -586,15 +593,32 @@ class RavenConnection:
             else:
                 continue
             name = cmd.collection
-            checks = tests.get(name)
+            checks = fields.get(name)
             if checks is None:
-                known = self.mixed_of(name)
-                checks = tests[name] = () if _internal_collection(name) else tuple(
-                    (f, test) for f, test in other_kind_tests(self.spec(name)) if f not in known)
-            for f, test in checks:
-                if test(written.get(f)):
+                checks = fields[name] = ((), ()) if _internal_collection(name) else (
+                    self._unrecorded(name))
+            numeric, dates = checks  # (plain loops: this runs per document of a bulk insert)
+            hit = False
+            for f in numeric:
+                if type(written.get(f)) is str:
                     found.setdefault(name.lower(), set()).add(f)
+                    hit = True
+            for f in dates:
+                if type(written.get(f)) in NUMBER_TYPES:
+                    found.setdefault(name.lower(), set()).add(f)
+                    hit = True
+            if hit:  # (found ones are not looked for again)
+                done = found[name.lower()]
+                fields[name] = (tuple(f for f in numeric if f not in done),
+                                tuple(f for f in dates if f not in done))
         return {name: frozenset(fields) for name, fields in found.items()}
+
+    def _unrecorded(self, collection: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The collection's numeric and date fields not recorded as holding values of the
+        other kind."""
+        known = self.mixed_of(collection)
+        numeric, dates = other_kind_fields(self.spec(collection))
+        return (tuple(sorted(numeric - known)), tuple(sorted(dates - known)))
 
     def _recorded(self, mixed: dict[str, frozenset[str]]) -> None:
         """Recorded fields this connection wrote: known to the engine at once."""
@@ -1090,8 +1114,9 @@ def _mixed_patch(mixed: dict[str, frozenset[str]], dropped: str | None = None
 
 def _stored_mixed(spec: CollectionSpec, bodies: list[dict[str, Any]]) -> frozenset[str]:
     """The fields of ``spec`` some of ``bodies`` hold a value of the other kind in."""
-    return frozenset(f for f, test in other_kind_tests(spec)
-                     if any(test(b.get(f)) for b in bodies))
+    numeric, dates = other_kind_fields(spec)
+    return frozenset({f for f in numeric if any(type(b.get(f)) is str for b in bodies)} | {
+        f for f in dates if any(type(b.get(f)) in NUMBER_TYPES for b in bodies)})
 
 
 def _single_source(stmt: ast.SelectLike) -> bool:

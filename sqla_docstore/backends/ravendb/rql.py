@@ -37,7 +37,7 @@ import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...schema import CollectionSpec
 from ...statements import ast
@@ -89,6 +89,7 @@ _NON_STRICT = {"<": "<=", ">": ">="}
 #: TRUE set holds those values, each with its complement range, left out (``not``) for the TRUE
 #: set and sent as the FALSE set. Strings are above numbers, numbers below date texts.
 _ABOVE_NUMBERS = {">": "<=", ">=": "<"}
+_ABOVE_NUMBERS_KINDS = (Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL)
 _OTHER_SIDE: dict[Kind, dict[str, str]] = {
     Kind.INTEGER: _ABOVE_NUMBERS, Kind.FLOAT: _ABOVE_NUMBERS, Kind.DECIMAL: _ABOVE_NUMBERS,
     Kind.DATE: {"<": ">=", "<=": ">"},
@@ -472,22 +473,19 @@ def pushdown(where: ast.Expr | None, spec: CollectionSpec, ref: str,
 
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, decimal.Decimal))  # (a JSON boolean is 1 or 0)
+class OtherKind(NamedTuple):
+    """The fields whose comparisons miss values of the other kind (see the module
+    docstring): numeric ones, where that is a string, and date ones, where it is a number."""
+
+    numeric: frozenset[str]
+    dates: frozenset[str]
 
 
-def _is_string(value: Any) -> bool:
-    return type(value) is str
+#: the types of a stored number (a JSON boolean is 1 or 0 to SQL)
+NUMBER_TYPES = frozenset({int, float, decimal.Decimal, bool})
 
 
-_OTHER_KIND: dict[Kind, Callable[[Any], bool]] = {
-    Kind.INTEGER: _is_string, Kind.FLOAT: _is_string, Kind.DECIMAL: _is_string,
-    Kind.DATE: _is_number,
-}
-
-
-def other_kind_tests(spec: CollectionSpec) -> tuple[tuple[str, Callable[[Any], bool]], ...]:
-    """(field, test) of each field whose comparisons miss values of the other kind: the test
-    says whether a stored value is one (see the module docstring)."""
-    return tuple((f.name, _OTHER_KIND[kind]) for f in spec.fields
-                 if (kind := _KINDS.get(f.base_type)) in _OTHER_KIND)
+def other_kind_fields(spec: CollectionSpec) -> OtherKind:
+    kinds = {f.name: _KINDS.get(f.base_type) for f in spec.fields}
+    return OtherKind(frozenset(n for n, k in kinds.items() if k in _ABOVE_NUMBERS_KINDS),
+                     frozenset(n for n, k in kinds.items() if k is Kind.DATE))
