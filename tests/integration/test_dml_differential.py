@@ -146,11 +146,9 @@ class Statement:
 class Gen:
     """Random statements over the schema; literals go into the text or are bound as ``?``."""
 
-    def __init__(self, rng: random.Random, texts_in_numbers: bool = True) -> None:
+    def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.params: list[Any] = []
-        #: whether a text that stays text may go into an INTEGER, REAL or NUMERIC column
-        self.texts_in_numbers = texts_in_numbers
 
     def pick(self, options: list[Any]) -> Any:
         return self.rng.choice(options)
@@ -175,9 +173,7 @@ class Gen:
             return self.pick(INTS[:8] if self.chance(0.9) or aff is Aff.REAL else INTS)
         if r < 0.85:
             return self.pick(FLOATS)
-        if aff in (Aff.INT, Aff.REAL, Aff.NUM) and not self.texts_in_numbers:
-            return self.pick(NUMERIC_TEXTS)
-        return self.pick(NUMERIC_TEXTS + TEXTS)
+        return self.pick(NUMERIC_TEXTS + TEXTS)  # (texts that stay text in any column too)
 
     def lit(self, value: Any) -> str:
         """``value`` as a literal in the text, or a ``?`` bound to it."""
@@ -519,7 +515,7 @@ class Control(Enum):
 Step = Statement | tuple[Control, str]
 
 
-def sequence(rng: random.Random, texts_in_numbers: bool = True) -> Iterator[Step]:
+def sequence(rng: random.Random) -> Iterator[Step]:
     """A random program; savepoint names are kept so ROLLBACK TO / RELEASE name open ones."""
     open_savepoints: list[str] = []
     count = 0
@@ -540,7 +536,7 @@ def sequence(rng: random.Random, texts_in_numbers: bool = True) -> Iterator[Step
             open_savepoints.clear()
             yield (rng.choice([Control.COMMIT, Control.COMMIT, Control.ROLLBACK]), "")
         else:
-            g = Gen(rng, texts_in_numbers)
+            g = Gen(rng)
             makers, weights = zip(*WRITES, strict=True)
             yield rng.choices(makers, weights)[0](g)
     yield (Control.COMMIT, "")
@@ -769,13 +765,13 @@ class Pair:
         self.target.close()
 
 
-def run_sequences(pair: Pair, count: int, texts_in_numbers: bool = True) -> None:
+def run_sequences(pair: Pair, count: int) -> None:
     for n in range(count):
         seed = SEED + n
         pair.reset()
         pair.log = [f"# seed {seed}"]
         pair.stats.sequences += 1
-        for step in sequence(random.Random(seed), texts_in_numbers):
+        for step in sequence(random.Random(seed)):
             pair.step(step)
 
 
