@@ -238,9 +238,14 @@ def counted(ravendb_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def test_recording_a_text_costs_no_request_in_a_single_node_batch(counted: Engine) -> None:
+@pytest.mark.parametrize("unique", [False, True])
+def test_recording_a_text_costs_a_batch_more_only_when_cluster_wide(counted: Engine,
+                                                                   unique: bool) -> None:
+    """A cluster-wide batch (a table with a UNIQUE column) takes no PATCH: one batch more,
+    the first time a field gets such a value."""
     with counted.begin() as conn:
-        conn.exec_driver_sql(DDL)
+        conn.exec_driver_sql(DDL.replace("k INTEGER NOT NULL", "k INTEGER NOT NULL UNIQUE")
+                             if unique else DDL)
         conn.exec_driver_sql("INSERT INTO t (id, n, k) VALUES (1, 1, 1)")
     with counted.connect() as conn:
         conn.exec_driver_sql("SELECT id FROM t WHERE n > 0").all()  # schemas cached
@@ -254,9 +259,12 @@ def test_recording_a_text_costs_no_request_in_a_single_node_batch(counted: Engin
                     if v != before.get(k, 0)}
 
         number = cost("INSERT INTO t (id, n, k) VALUES (2, 7, 2)")
-        assert cost("INSERT INTO t (id, n, k) VALUES (3, 'abc', 3)") == number
+        extra = {"batch": number["batch"] + 1} if unique else {}
+        assert cost("INSERT INTO t (id, n, k) VALUES (3, 'abc', 3)") == {**number, **extra}
+        assert cost("INSERT INTO t (id, n, k) VALUES (4, 'xyz', 4)") == number  # (recorded)
         assert backend.mixed_of("t") == frozenset({"n"})
-        assert conn.exec_driver_sql("SELECT id FROM t WHERE n > 1").all() == [(2,), (3,)]
+        assert conn.exec_driver_sql("SELECT id FROM t WHERE n > 1 ORDER BY id").all() == [
+            (2,), (3,), (4,)]
 
 
 def test_sqlite_keeps_these_texts_as_text() -> None:
