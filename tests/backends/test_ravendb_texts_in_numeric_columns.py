@@ -239,8 +239,8 @@ def counted(ravendb_url: str) -> Iterator[Engine]:
 
 
 @pytest.mark.parametrize("unique", [False, True])
-def test_recording_a_text_costs_a_batch_more_only_when_cluster_wide(counted: Engine,
-                                                                   unique: bool) -> None:
+def test_recording_a_text_costs_a_batch_more_only_when_cluster_wide(
+        counted: Engine, unique: bool) -> None:
     """A cluster-wide batch (a table with a UNIQUE column) takes no PATCH: one batch more,
     the first time a field gets such a value."""
     with counted.begin() as conn:
