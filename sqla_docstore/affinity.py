@@ -15,11 +15,13 @@ numbers the store keeps).
 from __future__ import annotations
 
 import decimal
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from .generated import sqlite_text
+from .values import JSON_NULL, JsonNull
 from .schema import CollectionSpec, ColumnAffinity, ValueAffinity, column_affinity
 
 #: SQLite's numeric literals (sqlite3AtoF): no hex, no underscores, its own white space,
@@ -177,6 +179,35 @@ def compared_decimal(value: Any) -> Any:
     return stored_decimal(value) if type(value) is str else compared_numeric(value)
 
 
+def compared_json(value: Any) -> Any:
+    """A value (of no affinity) compared with a whole JSON column, which SQLite holds as
+    ``sqlite_json`` of its value: NUMERIC affinity (``'5'`` is 5, ``True`` 1); an object or
+    array as SQLAlchemy's SQLite dialect binds a JSON-typed one (json.dumps' text), JSON null
+    the text ``'null'``."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        return json.dumps(value)
+    if kind is str or kind is bool:
+        return compared_numeric(value)
+    return "null" if value is JSON_NULL else value
+
+
+#: the store's SQL function giving a JSON field's value in SQL as SQLite holds it
+#: (``docstore_json(json_text)``; backends.embedded.sqlgen)
+SQL_JSON = "docstore_json"
+
+
+def sqlite_json(text: str | None) -> Any:
+    """``docstore_json(json_text)``: the SQL value SQLite's JSON column holds for the JSON
+    value of ``text`` (NULL: SQL NULL): SQLAlchemy's default serializer's text (json.dumps:
+    ``'"x"'``, ``'{"a": 1}'``, ``'null'``, non-ASCII escaped) under the column's NUMERIC
+    affinity (a number's text is the number: ``1.0`` is 1, an integer beyond 64 bits a
+    real)."""
+    if text is None:
+        return None
+    return stored_numeric(json.dumps(json.loads(text)))
+
+
 #: the store's SQL function applying an affinity to a compared value of no affinity, or of
 #: TEXT affinity facing a numeric one (``docstore_affinity(value, kind)``; dbapi.compared)
 SQL_COMPARED = "docstore_affinity"
@@ -230,6 +261,8 @@ COMPARED: dict[ValueAffinity, Conversion] = {
     ValueAffinity.BOOLEAN: Conversion("boolean", frozenset({str}), compared_boolean),
     ValueAffinity.TEXT: _TEXT,
     ValueAffinity.BLOB: WRITTEN[ValueAffinity.BLOB],
+    ValueAffinity.JSON: Conversion("json", frozenset({str, bool, dict, list, JsonNull}),
+                                     compared_json),
 }
 
 

@@ -46,14 +46,14 @@ Columns = dict[str, Kind] | None
 Frame = dict[str, Columns]
 
 _COMPARISONS = frozenset({"=", "==", "!=", "<>", "<", "<=", ">", ">=", "is", "is not"})
+#: (a JSON column is NUMERIC in SQLite, holding SQLAlchemy's JSON text: its SQL value here
+#: is SQLite's, ``affinity.sqlite_json``)
 _NUMERIC_KINDS = frozenset({ValueAffinity.INTEGER, ValueAffinity.REAL, ValueAffinity.NUMERIC,
-                            ValueAffinity.DECIMAL, ValueAffinity.BOOLEAN})
+                            ValueAffinity.DECIMAL, ValueAffinity.BOOLEAN, ValueAffinity.JSON})
 #: columns holding values as given, which a compared literal or parameter is not converted for
-_AS_GIVEN = frozenset({ValueAffinity.NONE, ValueAffinity.JSON})
+_AS_GIVEN = frozenset({ValueAffinity.NONE})
 #: the column affinities SQLite applies NUMERIC affinity to facing a numeric column: TEXT and
-#: BLOB (a column of no declared type too). A JSON column is NUMERIC in SQLite, whose values
-#: SQLAlchemy's JSON type writes as JSON text; here they are native JSON values, compared as
-#: stored (README)
+#: BLOB (a column of no declared type too)
 _NUMERIC_APPLIED = frozenset({ValueAffinity.TEXT, ValueAffinity.BLOB, ValueAffinity.NONE})
 #: the statements whose comparisons are converted
 KINDS = frozenset({StatementKind.QUERY, StatementKind.INSERT, StatementKind.UPDATE,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from ...affinity import SQL_COMPARED
+from ...affinity import SQL_COMPARED, SQL_JSON
 from ...errors import NotSupportedError, ProgrammingError
 from ...schema import CollectionSpec, IndexKey
 from ...statements import ast
@@ -102,13 +102,16 @@ def field_sql(alias: str, name: str) -> str:
 
 
 def json_value_sql(alias: str, name: str) -> str:
-    """A JSON-typed field's SQL value: ``field_sql``'s (the value as stored: a number, a
-    string, an object or array as its JSON text), and JSON null the text ``'null'``, as
-    SQLite's JSON column holds it: no NULL (IS NULL, count, GROUP BY tell it from a missing
-    field, whose ``json_type`` is NULL). ``json()`` gives the text SQLite's JSON subtype, so
-    json_quote keeps it JSON null (SET j = k)."""
-    return (f"coalesce({field_sql(alias, name)}, "
-            f"json(json_type({quote(alias)}.body, {json_path(name)})))")
+    """A JSON-typed field's SQL value: the value SQLite's JSON column holds for it
+    (``affinity.sqlite_json`` of its JSON text: SQLAlchemy's serializer's text under NUMERIC
+    affinity, ``'"x"'``, 5, ``'{"a": 1}'``, JSON null ``'null'``), NULL for a missing field:
+    compared, grouped, ordered and given to functions as on SQLite."""
+    return f"{SQL_JSON}({json_raw_sql(alias, name)})"
+
+
+def json_raw_sql(alias: str, name: str) -> str:
+    """A field's JSON text as stored (NULL: missing; JSON null ``'null'``)."""
+    return f"({quote(alias)}.body -> {json_path(name)})"
 
 
 @dataclass(frozen=True)
@@ -859,6 +862,9 @@ class SqlGenerator:
         double, a missing element as JSON null)."""
         if isinstance(arg, ast.JsonPath):
             return f"json_quote({self._json_path_sql(arg, scope, False, True)})"
+        raw = self._json_field_raw(arg, scope)
+        if raw is not None:  # a JSON field's JSON text is its stored text (SET j = k)
+            return raw
         return f"json_quote({self.expr(arg, scope)})"
 
     def _x_Like(self, e: ast.Like, scope: _Scope, index: bool) -> str:
@@ -939,7 +945,9 @@ class SqlGenerator:
                 f"AND {self.expr(e.high, scope)})")
 
     def _x_IsNull(self, e: ast.IsNull, scope: _Scope, index: bool) -> str:
-        return f"({self.expr(e.expr, scope, index)} IS {'NOT ' if e.negated else ''}NULL)"
+        raw = self._json_field_raw(e.expr, scope)  # (SQL NULL: the field is missing)
+        value = self.expr(e.expr, scope, index) if raw is None else raw
+        return f"({value} IS {'NOT ' if e.negated else ''}NULL)"
 
     def _x_IsDistinct(self, e: ast.IsDistinct, scope: _Scope, index: bool) -> str:
         op = "IS" if e.negated else "IS NOT"
@@ -1035,9 +1043,25 @@ class SqlGenerator:
         if not isinstance(e, ast.Column):
             return None
         resolved = self._resolve(e, scope)
-        if resolved is None or resolved[0] != "field":
-            return None
+        if resolved is None or resolved[0] != "field" or self._json_field(resolved[1], e.name,
+                                                                          scope):
+            return None  # (a JSON field's SQL value is SQLite's, exact: json_value_sql)
         return resolved[1], e.name
+
+    def _json_field(self, ref: str, name: str, scope: _Scope) -> bool:
+        """Whether field ``name`` of the document ``ref`` is a JSON-typed field."""
+        collection = self._lookup_source(ref, scope).collection
+        return collection is not None and name in self.catalog.json_fields(collection)
+
+    def _json_field_raw(self, e: ast.Expr, scope: _Scope) -> str | None:
+        """A JSON-typed field's JSON text as stored (``json_raw_sql``), None for others."""
+        if not isinstance(e, ast.Column):
+            return None
+        resolved = self._resolve(e, scope)
+        if resolved is None or resolved[0] != "field" or not self._json_field(
+                resolved[1], e.name, scope):
+            return None
+        return json_raw_sql(resolved[1], e.name)
 
     @staticmethod
     def _raw_and_wide(target: tuple[str, str]) -> tuple[str, str]:
