@@ -208,6 +208,19 @@ def sqlite_json(text: str | None) -> Any:
     return stored_numeric(json.dumps(json.loads(text)))
 
 
+#: the store's SQL function giving a JSON-typed expression's value as JSON text, as
+#: SQLAlchemy's SQLite dialect reads it back (``docstore_json_text(value)``)
+SQL_JSON_TEXT = "docstore_json_text"
+
+
+def sqlite_json_text(value: Any) -> Any:
+    """``docstore_json_text(value)``: a value computed from a JSON column as the JSON text
+    SQLAlchemy's SQLite dialect deserializes (a text as it is, a number as its text)."""
+    if type(value) is float:
+        return repr(value)
+    return str(value) if type(value) is int else value
+
+
 #: the store's SQL function applying an affinity to a compared value of no affinity, or of
 #: TEXT affinity facing a numeric one (``docstore_affinity(value, kind)``; dbapi.compared)
 SQL_COMPARED = "docstore_affinity"

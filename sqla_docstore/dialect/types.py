@@ -10,8 +10,15 @@ import uuid
 from typing import Any
 
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.sql import sqltypes, type_api
-from sqlalchemy.sql.elements import Null
+from sqlalchemy.sql import func, operators, sqltypes, type_api
+from sqlalchemy.sql.elements import (
+    BinaryExpression,
+    BindParameter,
+    ColumnClause,
+    ColumnElement,
+    Label,
+    Null,
+)
 from sqlalchemy.types import TypeEngine
 
 from .. import values
@@ -179,6 +186,9 @@ class DocstoreUuid(sqltypes.Uuid):
         return lambda v: "'" + str(v) + "'"
 
 
+_JSON_ELEMENT = (operators.json_getitem_op, operators.json_path_getitem_op)
+
+
 class DocstoreJSON(sqltypes.JSON):
     """JSON values stay nested JSON inside the document, never a string. JSON null
     (``JSON.NULL``, and None unless ``none_as_null``) is bound as the DB-API's ``JSON_NULL``,
@@ -206,6 +216,18 @@ class DocstoreJSON(sqltypes.JSON):
             return value
 
         return process
+
+    def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A JSON-typed expression in the select list that is no column or JSON element
+        (``coalesce(data, ...)``, ``max(data)``, ``CASE``) computes SQLite's value of the
+        JSON column (its JSON text, or a number), which SQLAlchemy's SQLite dialect reads
+        back as JSON: ``DOCSTORE_JSON_VALUE(expr)`` tells the store to read it so."""
+        inner = colexpr.element if isinstance(colexpr, Label) else colexpr
+        if isinstance(inner, (ColumnClause, BindParameter, Null)) or (
+                isinstance(inner, BinaryExpression) and inner.operator in _JSON_ELEMENT):
+            return colexpr
+        wrapped = func.docstore_json_value(inner, type_=self)
+        return wrapped.label(colexpr.name) if isinstance(colexpr, Label) else wrapped
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         deserializer = getattr(dialect, "_json_deserializer", None)

@@ -1901,8 +1901,8 @@ def _json_value(text: str | None) -> Any:
     """A value SQLite computed as JSON text (NULL: a missing JSON element). SQLite writes a
     number beyond a double's range as ``Inf``, which is no JSON: that value can't be given back
     exactly."""
-    if text is None:
-        return None
+    if text is None or type(text) is not str:  # (a number: SQLite's value of a JSON column)
+        return text
     try:
         return values.loads(text)
     except ValueError as exc:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from ...affinity import SQL_COMPARED, SQL_JSON
+from ...affinity import SQL_COMPARED, SQL_JSON, SQL_JSON_TEXT
 from ...errors import NotSupportedError, ProgrammingError
 from ...schema import CollectionSpec, IndexKey
 from ...statements import ast
@@ -355,6 +355,8 @@ class SqlGenerator:
         label = col.alias or _default_label(expr)
         if json_text(expr):  # a JSON element comes back as its value (dict, list, str ...)
             return [(label, "json", self.expr(expr, scope))]
+        if _json_valued(expr):  # SQLite's JSON text or number, read back as JSON
+            return [(label, "json", f"{SQL_JSON_TEXT}({self.expr(expr, scope)})")]
         if isinstance(expr, ast.Column):
             resolved = self._resolve(expr, scope)
             if resolved is not None and resolved[0] == "column" and (
@@ -421,7 +423,7 @@ class SqlGenerator:
     def _star_field(self, ref: str, name: str, collection: str | None, json_text: bool) -> str:
         if json_text and collection is not None and name in self.catalog.json_fields(
                 collection):
-            return f"({quote(ref)}.body -> {json_path(name)})"
+            return json_value_sql(ref, name)
         return self._field_value(ref, name, collection)
 
     def _json_text_labels(self, stmt: ast.SelectLike) -> frozenset[str]:
@@ -1167,6 +1169,8 @@ class SqlGenerator:
             return "CURRENT_TIMESTAMP"
         if name == "json_quote" and len(e.args) == 1:
             return self._json_quoted(e.args[0], scope)
+        if _json_valued(e):  # (the value itself inside an expression)
+            return self.expr(e.args[0], scope, index)
         if name == "array_contains":
             return self._array_contains(e, scope)
         if name == SQL_COMPARED and len(e.args) == 2 and isinstance(e.args[1], ast.Literal):
@@ -1240,23 +1244,18 @@ class SqlGenerator:
         target = _CASTS.get(e.type_name.split("(")[0].strip())
         if target is None:
             raise NotSupportedError(f"CAST to {e.type_name} is not supported by sqla_docstore")
-        if target == "TEXT" and (text := self._json_field_text(e.expr, scope)) is not None:
-            return f"CAST({text} AS TEXT)"
         return f"CAST({self.expr(e.expr, scope)} AS {target})"
 
     def _json_field_text(self, e: ast.Expr, scope: _Scope) -> str | None:
-        """A JSON-typed field as its JSON text (``body -> path``: ``'"x"'`` for a string,
-        ``'null'`` for JSON null, NULL when missing), the text SQLite's JSON column holds;
-        None for any other expression."""
+        """A JSON-typed field's SQL value (``json_value_sql``: SQLite's JSON text or number,
+        which the outer query reads back as JSON), None for any other expression."""
         if not isinstance(e, ast.Column):
             return None
         resolved = self._resolve(e, scope)
-        if resolved is None or resolved[0] != "field":
+        if resolved is None or resolved[0] != "field" or not self._json_field(
+                resolved[1], e.name, scope):
             return None
-        collection = self._lookup_source(resolved[1], scope).collection
-        if collection is None or e.name not in self.catalog.json_fields(collection):
-            return None
-        return f"({quote(resolved[1])}.body -> {json_path(e.name)})"
+        return json_value_sql(resolved[1], e.name)
 
     def _cast_blob(self, e: ast.Expr, scope: _Scope, index: bool) -> str:
         """SQLite's CAST(x AS BLOB) (a blob stays, any other value becomes the bytes of its
@@ -1376,6 +1375,13 @@ def _default_label(expr: ast.Expr) -> str:
     if isinstance(expr, ast.Func):
         return expr.name
     return "?column?"
+
+
+def _json_valued(expr: ast.Expr) -> bool:
+    """Whether ``expr`` is ``docstore_json_value(x)``: a JSON-typed expression the dialect
+    asks to be read back as JSON (``types.DocstoreJSON.column_expression``)."""
+    return isinstance(expr, ast.Func) and expr.name == "docstore_json_value" and len(
+        expr.args) == 1
 
 
 def _json_labels(stmt: ast.SelectLike) -> frozenset[str]:
