@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from .generated import sqlite_text
-from .values import JSON_NULL, JsonNull
 from .schema import CollectionSpec, ColumnAffinity, ValueAffinity, column_affinity
+from .values import JSON_NULL, JsonNull
 
 #: SQLite's numeric literals (sqlite3AtoF): no hex, no underscores, its own white space,
 #: ASCII digits only (re.ASCII: the Arabic-Indic digit '\u0663' is no 3 to SQLite)
