@@ -27,6 +27,7 @@ from ..errors import Error
 from ..schema import CollectionSpec, qualified
 from ..statements import ast
 from ..statements.parser import CLAUSE_WORDS, parse
+from . import types
 
 
 class _EscapeAny(dict[str, str]):
@@ -48,6 +49,23 @@ class DocstoreIdentifierPreparer(compiler.IdentifierPreparer):
     reserved_words = compiler.RESERVED_WORDS | CLAUSE_WORDS
 
 
+_COMPARED = frozenset({operators.eq, operators.ne, operators.lt, operators.le, operators.gt,
+                       operators.ge, operators.is_distinct_from, operators.is_not_distinct_from})
+
+
+def _json_typed(element: Any) -> bool:
+    return getattr(element.type, "_type_affinity", None) is sqltypes.JSON
+
+
+def _compared_json(element: Any) -> Any:
+    """A JSON-typed bound value (not JSON null, which is rendered as such) retyped so that
+    it binds as its serializer's text; anything else as it is."""
+    if isinstance(element, BindParameter) and _json_typed(element) and not (
+            isinstance(element.type, types.JsonComparedValue)):
+        return element._with_binary_element_type(types.JsonComparedValue())
+    return element
+
+
 class DocstoreCompiler(compiler.SQLCompiler):
     def __init__(self, *args: Any, **kw: Any) -> None:
         #: the Tables the statement renders (its FROMs, joins, subqueries, CTEs, a DML
@@ -55,6 +73,18 @@ class DocstoreCompiler(compiler.SQLCompiler):
         #: statement compiles rather than by searching it again per execution
         self.tables_used: dict[Any, None] = {}
         super().__init__(*args, **kw)
+
+    def visit_binary(self, binary: Any, override_operator: Any = None, **kw: Any) -> str:
+        """A JSON-typed bound value compared with a JSON column or element is bound as
+        SQLAlchemy's SQLite dialect binds it, as its serializer's text (``'"x"'``, ``'5'``,
+        ``'{"a": 1}'``: ``types.JsonComparedValue``), not as the value stored."""
+        if binary.operator in _COMPARED and (
+                _json_typed(binary.left) or _json_typed(binary.right)):
+            left, right = _compared_json(binary.left), _compared_json(binary.right)
+            if left is not binary.left or right is not binary.right:
+                binary = BinaryExpression(left, right, binary.operator, type_=binary.type,
+                                          negate=binary.negate, modifiers=binary.modifiers)
+        return str(super().visit_binary(binary, override_operator=override_operator, **kw))
 
     def visit_table(self, table: Any, *args: Any, **kw: Any) -> str:
         self.tables_used[table] = None

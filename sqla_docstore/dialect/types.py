@@ -236,6 +236,26 @@ class DocstoreJSON(sqltypes.JSON):
         return lambda value: None if value is None else deserializer(_json_text(value))
 
 
+class JsonComparedValue(sqltypes.TypeEngine[Any]):
+    """A JSON-typed value compared with a JSON column or element: bound as the serializer's
+    text (the engine's ``json_serializer``, else json.dumps), as SQLAlchemy's SQLite dialect
+    binds it; JSON null is ``'null'``."""
+
+    cache_ok = True
+    _type_affinity = sqltypes.JSON  # type: ignore[assignment]
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        serializer = getattr(dialect, "_json_serializer", None) or json.dumps
+        json_null = sqltypes.JSON.NULL
+
+        def process(value: Any) -> Any:
+            if value is None:
+                return None
+            return "null" if value is json_null else serializer(value)
+
+        return process
+
+
 colspecs: dict[type[TypeEngine[Any]], type[TypeEngine[Any]]] = {
     sqltypes.DateTime: DocstoreDateTime,
     sqltypes.Date: DocstoreDate,
