@@ -197,15 +197,33 @@ def compared_json(value: Any) -> Any:
 SQL_JSON = "docstore_json"
 
 
-def sqlite_json(text: str | None) -> Any:
-    """``docstore_json(json_text)``: the SQL value SQLite's JSON column holds for the JSON
-    value of ``text`` (NULL: SQL NULL): SQLAlchemy's default serializer's text (json.dumps:
-    ``'"x"'``, ``'{"a": 1}'``, ``'null'``, non-ASCII escaped) under the column's NUMERIC
-    affinity (a number's text is the number: ``1.0`` is 1, an integer beyond 64 bits a
-    real)."""
+def sqlite_json(text: str | None, serializer: int | None = None) -> Any:
+    """``docstore_json(json_text[, serializer])``: the SQL value SQLite's JSON column holds
+    for the JSON value of ``text`` (NULL: SQL NULL): SQLAlchemy's serializer's text (json.dumps
+    unless ``serializer`` names one: ``json_serializer_id``; json.dumps writes ``'"x"'``,
+    ``'{"a": 1}'``, ``'null'``, non-ASCII escaped) under the column's NUMERIC affinity (a
+    number's text is the number: ``1.0`` is 1, an integer beyond 64 bits a real)."""
     if text is None:
         return None
-    return stored_numeric(json.dumps(json.loads(text)))
+    dumps = json.dumps if serializer is None else _SERIALIZERS[serializer]
+    return stored_numeric(dumps(json.loads(text)))
+
+
+#: the JSON serializers connections were given (``json_serializer_id``), by number
+_SERIALIZERS: dict[int, Callable[[Any], str]] = {}
+_SERIALIZER_IDS: dict[Callable[[Any], str], int] = {}
+
+
+def json_serializer_id(serializer: Callable[[Any], str] | None) -> int | None:
+    """The number ``docstore_json`` knows ``serializer`` by (None: json.dumps). Serializers
+    are kept for the process's life (an engine's one, given to each of its connections)."""
+    if serializer is None or serializer is json.dumps:
+        return None
+    found = _SERIALIZER_IDS.get(serializer)
+    if found is None:
+        found = _SERIALIZER_IDS[serializer] = len(_SERIALIZERS) + 1
+        _SERIALIZERS[found] = serializer
+    return found
 
 
 #: the store's SQL function giving a JSON-typed expression's value as JSON text, as

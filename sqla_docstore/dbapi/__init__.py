@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import values as _values
@@ -101,6 +102,7 @@ def connect(
     check_same_thread: bool = False,
     foreign_keys: bool = False,
     unique_checks: str = "statement",
+    json_serializer: Callable[[Any], str] | None = None,
     **unknown: Any,
 ) -> Connection:
     """Open a connection.
@@ -118,6 +120,11 @@ def connect(
     ``"commit"`` only at commit, which saves a request per statement on RavenDB (see
     ``dbapi.unique_check``).
 
+    ``json_serializer``: a JSON column's value in SQL (compared, grouped, ordered, given to
+    functions) is its JSON text, as SQLite holds the text SQLAlchemy's JSON type writes
+    (json.dumps, or this callable, as ``create_engine(json_serializer=...)`` gives it), under
+    NUMERIC affinity.
+
     ``check_same_thread`` is accepted for code written for ``sqlite3`` (FastAPI's tutorial
     passes ``False``): a connection here is never tied to the thread that opened it, and may be
     used by one thread at a time (``threadsafety = 1``).
@@ -133,7 +140,8 @@ def connect(
         if cluster is None:
             cluster = Cluster(list(urls or ()), database, cert=cert, ca=ca, timeout=timeout,
                               read_balance=read_balance)
-        return Connection(RavenConnection(cluster), cluster_wide=cluster_wide,
+        return Connection(RavenConnection(cluster, json_serializer=json_serializer),
+                          cluster_wide=cluster_wide,
                           foreign_keys=foreign_keys, unique_checks=unique_checks)
     if store is None:
         if _URL.match(database):
@@ -142,7 +150,9 @@ def connect(
                 f"connect() takes a file path or ':memory:', not the URL {url!r} (a URL is "
                 "for SQLAlchemy's create_engine); it would have made a file of that name")
         store = open_store(database, timeout=timeout)
-    return Connection(EmbeddedConnection(store, infer_schemas=True), cluster_wide=cluster_wide,
+    return Connection(EmbeddedConnection(store, infer_schemas=True,
+                                         json_serializer=json_serializer),
+                      cluster_wide=cluster_wide,
                       foreign_keys=foreign_keys, unique_checks=unique_checks)
 
 

@@ -176,6 +176,8 @@ class DocstoreDialect(default.DefaultDialect):
             opts["unique_checks"] = _unique_checks(query.pop("unique_checks"))
         if "timeout" in query:
             opts["timeout"] = float(query.pop("timeout"))  # type: ignore[arg-type]
+        if self._json_serializer is not None:  # (a JSON column's text in SQL, as SQLite's)
+            opts["json_serializer"] = self._json_serializer
         if query:
             raise exc.ArgumentError(f"unknown docstore URL option(s): {', '.join(sorted(query))}")
         if url.host:

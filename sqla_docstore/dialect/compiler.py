@@ -74,7 +74,9 @@ class DocstoreCompiler(compiler.SQLCompiler):
         self.tables_used: dict[Any, None] = {}
         super().__init__(*args, **kw)
 
-    def visit_binary(self, binary: Any, override_operator: Any = None, **kw: Any) -> str:
+    def visit_binary(self, binary: Any, override_operator: Any = None,
+                     eager_grouping: Any = False, from_linter: Any = None,
+                     lateral_from_linter: Any = None, **kw: Any) -> str:
         """A JSON-typed bound value compared with a JSON column or element is bound as
         SQLAlchemy's SQLite dialect binds it, as its serializer's text (``'"x"'``, ``'5'``,
         ``'{"a": 1}'``: ``types.JsonComparedValue``), not as the value stored."""
@@ -84,7 +86,9 @@ class DocstoreCompiler(compiler.SQLCompiler):
             if left is not binary.left or right is not binary.right:
                 binary = BinaryExpression(left, right, binary.operator, type_=binary.type,
                                           negate=binary.negate, modifiers=binary.modifiers)
-        return str(super().visit_binary(binary, override_operator=override_operator, **kw))
+        return str(super().visit_binary(
+            binary, override_operator=override_operator, eager_grouping=eager_grouping,
+            from_linter=from_linter, lateral_from_linter=lateral_from_linter, **kw))
 
     def visit_table(self, table: Any, *args: Any, **kw: Any) -> str:
         self.tables_used[table] = None

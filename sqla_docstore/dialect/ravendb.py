@@ -62,6 +62,8 @@ class RavenDBDialect(DocstoreDialect):
         port = f":{url.port}" if url.port else ""
         opts["urls"] = [f"{self.scheme}://{url.host}{port}"]
         opts["database"] = url.database
+        if self._json_serializer is not None:  # (a JSON column's text in SQL, as SQLite's)
+            opts["json_serializer"] = self._json_serializer
         return [], opts
 
     def connect(self, *cargs: Any, **cparams: Any) -> Any:

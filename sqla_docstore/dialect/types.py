@@ -242,7 +242,7 @@ class JsonComparedValue(sqltypes.TypeEngine[Any]):
     binds it; JSON null is ``'null'``."""
 
     cache_ok = True
-    _type_affinity = sqltypes.JSON  # type: ignore[assignment]
+    _type_affinity = sqltypes.JSON
 
     def bind_processor(self, dialect: Dialect) -> Any:
         serializer = getattr(dialect, "_json_serializer", None) or json.dumps

@@ -9,6 +9,7 @@ NUMERIC affinity: ``'"x"'``, 5 (from ``'5'``), 1 (from ``'1.0'``), ``'{"a": 1}'`
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
+    create_engine,
     cast,
     delete,
     exc,
@@ -256,3 +258,23 @@ def test_orm_distinct_and_eager_loading_over_json_columns(engine: Engine,
             values_ = sorted(map(_canon, s.scalars(select(Child.data).distinct())))
         answers.append((distinct, by_data, eager, values_))
     assert answers[1] == answers[0]
+
+
+def _sorted_dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("name", ["= str", "= object", "= object other order", "= JSON-typed str",
+                                  "= JSON-typed object", "order by", "group by", "distinct",
+                                  "cast text", "length", "union", "column"])
+def test_custom_json_serializer_is_sqlites_text(engine: Engine, name: str) -> None:
+    """``create_engine(json_serializer=...)``: SQLite holds that serializer's text (keys
+    sorted, non-ASCII as is here), and so do these statements."""
+    oracle = create_engine("sqlite://", json_serializer=_sorted_dumps)
+    custom = create_engine(engine.url, json_serializer=_sorted_dumps)
+    try:
+        expected, got = _oracle_and_here(oracle, custom, VALUES, {name: CASES[name]})
+    finally:
+        oracle.dispose()
+        custom.dispose()
+    assert got == expected

@@ -14,7 +14,7 @@ from json import dumps as json_dumps
 from operator import attrgetter, is_not, itemgetter
 from typing import Any, NamedTuple, TypeGuard, cast
 
-from ... import rowexpr, values
+from ... import affinity, rowexpr, values
 from ...commands import (
     Absent,
     Batch,
@@ -87,8 +87,12 @@ class EmbeddedConnection:
     takes_create_runs = True  # (Batch.created: applied after the batch's commands)
     takes_patch_runs = True  # (the same, runs of PATCHes: _patch_columns)
 
-    def __init__(self, store: EmbeddedStore, *, infer_schemas: bool = False) -> None:
+    def __init__(self, store: EmbeddedStore, *, infer_schemas: bool = False,
+                 json_serializer: Callable[[Any], str] | None = None) -> None:
         self.store = store
+        #: the number of the JSON serializer whose text is a JSON column's value in SQL
+        #: (None: json.dumps; ``affinity.sqlite_json``)
+        self.json_serializer = affinity.json_serializer_id(json_serializer)
         #: undeclared collections (made by their first document) read as tables with the
         #: schema an application maps (``assume``) or one inferred from their documents;
         #: off, they are schemaless (the bundled server's RQL view of them)

@@ -39,7 +39,8 @@ class Catalog(Protocol):
         """Fields declared with a binary type (their values are base64 text)."""
 
     def json_fields(self, collection: str) -> frozenset[str]:
-        """Fields declared JSON: ``null`` there is JSON null, a value (``json_value_sql``)."""
+        """Fields declared JSON: ``null`` there is JSON null, a value
+        (``SqlGenerator._json_value``)."""
 
 
 # SQLite functions that mean the same on JSON values as in SQL, by name.
@@ -99,14 +100,6 @@ def json_path(name: str) -> str:
 
 def field_sql(alias: str, name: str) -> str:
     return f"json_extract({quote(alias)}.body, {json_path(name)})"
-
-
-def json_value_sql(alias: str, name: str) -> str:
-    """A JSON-typed field's SQL value: the value SQLite's JSON column holds for it
-    (``affinity.sqlite_json`` of its JSON text: SQLAlchemy's serializer's text under NUMERIC
-    affinity, ``'"x"'``, 5, ``'{"a": 1}'``, JSON null ``'null'``), NULL for a missing field:
-    compared, grouped, ordered and given to functions as on SQLite."""
-    return f"{SQL_JSON}({json_raw_sql(alias, name)})"
 
 
 def json_raw_sql(alias: str, name: str) -> str:
@@ -423,7 +416,7 @@ class SqlGenerator:
     def _star_field(self, ref: str, name: str, collection: str | None, json_text: bool) -> str:
         if json_text and collection is not None and name in self.catalog.json_fields(
                 collection):
-            return json_value_sql(ref, name)
+            return self._json_value(ref, name)
         return self._field_value(ref, name, collection)
 
     def _json_text_labels(self, stmt: ast.SelectLike) -> frozenset[str]:
@@ -713,8 +706,18 @@ class SqlGenerator:
     def _field_value(self, ref: str, name: str, collection: str | None) -> str:
         """The SQL value of field ``name`` of the collection's document ``ref``."""
         if collection is not None and name in self.catalog.json_fields(collection):
-            return json_value_sql(ref, name)
+            return self._json_value(ref, name)
         return field_sql(ref, name)
+
+    def _json_value(self, ref: str, name: str) -> str:
+        """A JSON-typed field's SQL value: the value SQLite's JSON column holds for it
+        (``affinity.sqlite_json`` of its JSON text: SQLAlchemy's serializer's text under
+        NUMERIC affinity, ``'"x"'``, 5, ``'{"a": 1}'``, JSON null ``'null'``), NULL for a
+        missing field: compared, grouped, ordered and given to functions as on SQLite."""
+        serializer = getattr(self.catalog, "json_serializer", None)
+        if serializer is None:
+            return f"{SQL_JSON}({json_raw_sql(ref, name)})"
+        return f"{SQL_JSON}({json_raw_sql(ref, name)}, {self.bind('literal', serializer)})"
 
     # -- expressions ---------------------------------------------------------------------
     def bind(self, kind: str, value: Any) -> str:
@@ -1047,7 +1050,7 @@ class SqlGenerator:
         resolved = self._resolve(e, scope)
         if resolved is None or resolved[0] != "field" or self._json_field(resolved[1], e.name,
                                                                           scope):
-            return None  # (a JSON field's SQL value is SQLite's, exact: json_value_sql)
+            return None  # (a JSON field's SQL value is SQLite's, exact: _json_value)
         return resolved[1], e.name
 
     def _json_field(self, ref: str, name: str, scope: _Scope) -> bool:
@@ -1247,7 +1250,7 @@ class SqlGenerator:
         return f"CAST({self.expr(e.expr, scope)} AS {target})"
 
     def _json_field_text(self, e: ast.Expr, scope: _Scope) -> str | None:
-        """A JSON-typed field's SQL value (``json_value_sql``: SQLite's JSON text or number,
+        """A JSON-typed field's SQL value (``_json_value``: SQLite's JSON text or number,
         which the outer query reads back as JSON), None for any other expression."""
         if not isinstance(e, ast.Column):
             return None
@@ -1255,7 +1258,7 @@ class SqlGenerator:
         if resolved is None or resolved[0] != "field" or not self._json_field(
                 resolved[1], e.name, scope):
             return None
-        return json_value_sql(resolved[1], e.name)
+        return self._json_value(resolved[1], e.name)
 
     def _cast_blob(self, e: ast.Expr, scope: _Scope, index: bool) -> str:
         """SQLite's CAST(x AS BLOB) (a blob stays, any other value becomes the bytes of its

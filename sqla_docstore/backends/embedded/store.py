@@ -188,6 +188,8 @@ class EmbeddedStore:
                 conn.create_function("docstore_blob", 1, cast_blob, deterministic=True)
                 conn.create_function(affinity.SQL_JSON, 1, affinity.sqlite_json,
                                      deterministic=True)
+                conn.create_function(affinity.SQL_JSON, 2, affinity.sqlite_json,
+                                     deterministic=True)
                 conn.create_function(affinity.SQL_JSON_TEXT, 1, affinity.sqlite_json_text,
                                      deterministic=True)
                 conn.create_function(affinity.SQL_COMPARED, 2, affinity.sql_compared,

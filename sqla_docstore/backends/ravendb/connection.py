@@ -92,13 +92,14 @@ def schema_id(collection: str) -> str:
 class RavenConnection:
     """inherits the docstring from backends.base.BackendConnection"""
 
-    def __init__(self, cluster: Cluster, *, budget: Callable[[str], None] | None = None) -> None:
+    def __init__(self, cluster: Cluster, *, budget: Callable[[str], None] | None = None,
+                 json_serializer: Callable[[Any], str] | None = None) -> None:
         self.cluster = cluster
         self.http = HttpSession(cluster)
         self.counts: Counter[str] = Counter()
         # Shared by the engine's connections, so one connection's DDL is seen by the others.
         self._specs: dict[str, CollectionSpec] = cluster.specs
-        self._scratch = EmbeddedConnection(EmbeddedStore(None))
+        self._scratch = EmbeddedConnection(EmbeddedStore(None), json_serializer=json_serializer)
         self._scratch_specs: dict[str, CollectionSpec] = {}
         self.before_request = budget
         self._prepared: Batch | None = None
