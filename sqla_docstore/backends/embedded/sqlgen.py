@@ -1205,6 +1205,9 @@ class SqlGenerator:
             if e is self._result_sum:
                 return f"docstore_d{name}({raw})"
             return self._exact_value(f"docstore_d{name}({raw})", f"{name}({target[1]})")
+        if name == "count" and len(e.args) == 1 and not e.distinct and (
+                raw := self._json_field_raw(e.args[0], scope)) is not None:
+            return f"count({raw})"  # (what is counted is present: no value needed)
         args = ", ".join(self.expr(a, scope) for a in e.args)
         return f"{name}({'DISTINCT ' if e.distinct else ''}{args})"
 
