@@ -239,6 +239,30 @@ def sqlite_json_text(value: Any) -> Any:
     return str(value) if type(value) is int else value
 
 
+#: the store's SQL function giving the JSON value a JSON column holds of a value SQL
+#: computed for it (``docstore_json_stored(value)``: UPDATE ... SET j = expr)
+SQL_JSON_STORED = "docstore_json_stored"
+
+
+def sqlite_json_stored(value: Any) -> Any:
+    """``docstore_json_stored(value)``: the value SQLite's JSON column holds of a value SQL
+    computed (NUMERIC affinity: ``'5'`` is 5), as the JSON text SQLAlchemy's SQLite dialect
+    reads it as (``'[1, 2]'`` is that array); a text that is no JSON, which SQLite's dialect
+    fails to read, is kept as a JSON string. Numbers and NULL are given back as they are."""
+    value = stored_numeric(value) if type(value) is str else value
+    if type(value) is not str:
+        return value
+    try:
+        json.loads(value, parse_constant=_no_constant)
+    except ValueError:
+        return json.dumps(value)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)  # (NaN and infinities: no JSON a document holds)
+
+
 #: the store's SQL function applying an affinity to a compared value of no affinity, or of
 #: TEXT affinity facing a numeric one (``docstore_affinity(value, kind)``; dbapi.compared)
 SQL_COMPARED = "docstore_affinity"

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, Protocol
 
 from .. import rowexpr, values
 from ..affinity import (
+    SQL_JSON_STORED,
     Conversion,
     compared_field,
     compared_with,
@@ -1595,12 +1596,10 @@ def _json_texts(spec: CollectionSpec, assignments: Any) -> list[tuple[str, ast.E
 
 
 def _json_text(expr: ast.Expr) -> ast.Expr:
-    """``expr``'s JSON text, a real left as it is: json_quote writes a real with 15 digits
-    (0.1 + 0.2 would be stored as 0.3)."""
-    is_real = ast.Binary("=", ast.Func("typeof", (expr,)), ast.Literal("real"))
-    # (NULL stays NULL: json_quote would make it the JSON null text)
-    return ast.Case(None, ((ast.IsNull(expr), ast.Literal(None)), (is_real, expr)),
-                    ast.Func("json_quote", (expr,)))
+    """The JSON value a JSON column holds of ``expr``'s SQL value, as JSON text (a number,
+    NULL as it is): SQLite's, as SQLAlchemy reads it (``affinity.sqlite_json_stored``): a
+    text is the JSON it holds (a JSON column's value in SQL is its JSON text)."""
+    return ast.Func(SQL_JSON_STORED, (expr,))
 
 
 def _scalar(expr: ast.Expr) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from ...affinity import SQL_COMPARED, SQL_JSON, SQL_JSON_TEXT
+from ...affinity import SQL_COMPARED, SQL_JSON, SQL_JSON_STORED, SQL_JSON_TEXT
 from ...errors import NotSupportedError, ProgrammingError
 from ...schema import CollectionSpec, IndexKey
 from ...statements import ast
@@ -1172,6 +1172,8 @@ class SqlGenerator:
             return "CURRENT_TIMESTAMP"
         if name == "json_quote" and len(e.args) == 1:
             return self._json_quoted(e.args[0], scope)
+        if name == SQL_JSON_STORED and len(e.args) == 1:  # (executor._json_text)
+            return f"{SQL_JSON_STORED}({self.expr(e.args[0], scope, index)})"
         if _json_valued(e):  # (the value itself inside an expression)
             return self.expr(e.args[0], scope, index)
         if name == "array_contains":
@@ -1206,8 +1208,8 @@ class SqlGenerator:
                 return f"docstore_d{name}({raw})"
             return self._exact_value(f"docstore_d{name}({raw})", f"{name}({target[1]})")
         if name == "count" and len(e.args) == 1 and not e.distinct and (
-                raw := self._json_field_raw(e.args[0], scope)) is not None:
-            return f"count({raw})"  # (what is counted is present: no value needed)
+                present := self._json_field_raw(e.args[0], scope)) is not None:
+            return f"count({present})"  # (what is counted is present: no value needed)
         args = ", ".join(self.expr(a, scope) for a in e.args)
         return f"{name}({'DISTINCT ' if e.distinct else ''}{args})"
 

@@ -192,6 +192,8 @@ class EmbeddedStore:
                                      deterministic=True)
                 conn.create_function(affinity.SQL_JSON_TEXT, 1, affinity.sqlite_json_text,
                                      deterministic=True)
+                conn.create_function(affinity.SQL_JSON_STORED, 1, affinity.sqlite_json_stored,
+                                     deterministic=True)
                 conn.create_function(affinity.SQL_COMPARED, 2, affinity.sql_compared,
                                      deterministic=True)
                 conn.create_function("docstore_check_exact", 2, values.check_exact)
