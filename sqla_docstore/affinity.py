@@ -205,8 +205,20 @@ def sqlite_json(text: str | None, serializer: int | None = None) -> Any:
     number's text is the number: ``1.0`` is 1, an integer beyond 64 bits a real)."""
     if text is None:
         return None
-    dumps = json.dumps if serializer is None else _SERIALIZERS[serializer]
-    return stored_numeric(dumps(json.loads(text)))
+    value = _json_loads(text)
+    if serializer is not None:
+        return stored_numeric(_SERIALIZERS[serializer](value))
+    kind = type(value)
+    if kind is float:  # (its text, repr, reads as itself)
+        return integral_float(value)
+    if kind is int:
+        return value if -_INT64 <= value < _INT64 else float(value)
+    return _JSON_WORDS[value] if kind is bool or value is None else _json_dumps(value)
+
+
+_json_loads = json.JSONDecoder().decode
+_json_dumps = json.JSONEncoder().encode  # (json.dumps' text: its default settings)
+_JSON_WORDS = {True: "true", False: "false", None: "null"}
 
 
 #: the JSON serializers connections were given (``json_serializer_id``), by number

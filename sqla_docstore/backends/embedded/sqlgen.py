@@ -715,9 +715,19 @@ class SqlGenerator:
         NUMERIC affinity, ``'"x"'``, 5, ``'{"a": 1}'``, JSON null ``'null'``), NULL for a
         missing field: compared, grouped, ordered and given to functions as on SQLite."""
         serializer = getattr(self.catalog, "json_serializer", None)
-        if serializer is None:
-            return f"{SQL_JSON}({json_raw_sql(ref, name)})"
-        return f"{SQL_JSON}({json_raw_sql(ref, name)}, {self.bind('literal', serializer)})"
+        if serializer is not None:
+            return f"{SQL_JSON}({json_raw_sql(ref, name)}, {self.bind('literal', serializer)})"
+        # json.dumps' text, in SQL where SQLite writes the same: a 64-bit integer, a string
+        # of printable ASCII (json_quote escapes " and \ as json.dumps does), true, false,
+        # null; in Python (docstore_json) for reals, objects, arrays and other strings
+        value, slow = field_sql(ref, name), f"{SQL_JSON}({json_raw_sql(ref, name)})"
+        return (f"(CASE json_type({quote(ref)}.body, {json_path(name)}) "
+                f"WHEN 'integer' THEN CASE WHEN typeof({value}) = 'integer' THEN {value} "
+                f"ELSE {slow} END "
+                f"WHEN 'text' THEN CASE WHEN {value} GLOB '*[^ -~]*' THEN {slow} "
+                f"ELSE json_quote({value}) END "
+                "WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' "
+                f"ELSE {slow} END)")
 
     # -- expressions ---------------------------------------------------------------------
     def bind(self, kind: str, value: Any) -> str:
