@@ -125,3 +125,37 @@ def test_a_field_named_like_a_clause_word_is_filtered_on_the_client() -> None:
     kept = ast.Binary("and", where, ast.Binary("=", ast.Column(None, "n"), ast.Param("q")))
     assert " where " in pushdown(kept, spec, "links", {"p": 1, "q": 2}).text
     assert "left" not in pushdown(kept, spec, "links", {"p": 1, "q": 2}).text
+
+
+JSON_SPEC = CollectionSpec("docs", (FieldSpec("id", "INTEGER", False), FieldSpec("data", "JSON"),
+                                    FieldSpec("n", "INTEGER")), ("id",), "id")
+
+
+@pytest.mark.parametrize("sql", ["data = :v", "data < :v", "data != :v", "data IN (:v, 5)",
+                                 "data BETWEEN 1 AND :v", "data IS DISTINCT FROM :v",
+                                 "NOT (data = :v)"])
+def test_a_whole_json_column_compared_stays_on_the_client(sql: str) -> None:
+    # SQL compares the JSON text SQLite holds ('"x"', '{"a": 1}', 5 for 5.0), not RavenDB's
+    # value: never sent; IS NULL (the field absent) is exact and sent
+    select = ast.Select((ast.ResultColumn(ast.Column(None, "id")),), (ast.TableRef("docs"),),
+                        parse_expression(sql))
+    assert translate(select, lambda name: JSON_SPEC, {"v": "x"}) is None
+    # the fetch filters on n only (and, for != / NOT, on data being present: a superset)
+    pushed = pushdown(parse_expression(f"n = 1 AND {sql}"), JSON_SPEC, "docs", {"v": "x"}).text
+    assert pushed in ("from 'docs' where n = $p0",
+                      "from 'docs' where (n = $p0 and exists(data))")
+    is_null = ast.Select((ast.ResultColumn(ast.Column(None, "id")),), (ast.TableRef("docs"),),
+                         parse_expression("data IS NULL"))
+    planned = translate(is_null, lambda name: JSON_SPEC, {})
+    assert planned is not None and "not exists(data)" in planned[0].text
+
+
+@pytest.mark.parametrize("clause", ["order", "group", "distinct"])
+def test_a_whole_json_column_ordered_grouped_or_distinct_stays_on_the_client(
+        clause: str) -> None:
+    column = ast.Column(None, "data")
+    select = ast.Select((ast.ResultColumn(column),), (ast.TableRef("docs"),),
+                        order_by=(ast.OrderItem(column),) if clause == "order" else (),
+                        group_by=(column,) if clause == "group" else (),
+                        distinct=clause == "distinct")
+    assert translate(select, lambda name: JSON_SPEC, {}) is None
