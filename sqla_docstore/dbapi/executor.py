@@ -881,15 +881,22 @@ def _json_nulls_selected(select: ast.SelectLike, columns: Sequence[str],
             any(isinstance(c.expr, ast.Star) for c in select.columns)):
         return select, []
     tests = tuple(ast.ResultColumn(ast.IsNull(select.columns[i].expr)) for i in at)
-    return replace(select, columns=select.columns + tests), at
+    # each value selected for a JSON column as SQLite's JSON column holds it, as JSON text
+    # (``_json_text``: a JSON column's value in SQL is its JSON text; decoded below)
+    held = tuple(replace(c, expr=_json_text(c.expr)) if i in at else c
+                 for i, c in enumerate(select.columns))
+    return replace(select, columns=held + tests), at
 
 
 def _with_json_nulls(rows: list[Any], json_at: list[int], width: int) -> list[Any]:
-    """The rows of ``_json_nulls_selected``'s SELECT, a None that is not NULL JSON null."""
+    """The rows of ``_json_nulls_selected``'s SELECT, their JSON columns' texts decoded, a
+    None that is not NULL JSON null."""
     out = []
     for row in rows:
         values_ = list(row[:width])
         for i, is_null in zip(json_at, row[width:], strict=True):
+            if type(values_[i]) is str:
+                values_[i] = values.loads(values_[i])
             if values_[i] is None and not is_null:
                 values_[i] = JSON_NULL
         out.append(tuple(values_))

@@ -186,6 +186,14 @@ def test_writes_where_a_whole_json_column_matches_sqlite(engine: Engine,
             conn.execute(update(docs).where(D == {"a": 1}).values(name="obj"))
             conn.execute(delete(docs).where(D == "x"))
             conn.execute(update(docs).where(docs.c.id == 1).values(data=OTHER, other=D))
+            conn.execute(update(docs).where(docs.c.id == 2).values(data=func.coalesce(
+                None, OTHER), other=docs.c.name))
+            # INSERT ... SELECT of computed values (SQLite's JSON text, read back as JSON)
+            conn.execute(insert(docs).from_select(["id", "data", "other"], select(
+                docs.c.id + 2000, func.coalesce(D, OTHER), case((docs.c.id > 5, OTHER),
+                                                                else_=docs.c.name))))
+            conn.execute(insert(docs).from_select(["id", "data"], select(
+                docs.c.id + 5000, D).distinct().where(docs.c.id < 1000)))
             answers.append(conn.execute(select(docs.c.id, docs.c.name, D, OTHER, D.is_(None))
                                         .order_by(docs.c.id)).all())
     assert answers[1] == answers[0]
