@@ -154,6 +154,8 @@ def generated_values(spec: CollectionSpec, body: dict[str, Any],
         return {}
     names, exprs = _generated(tuple((f.name, f.computed or "") for f in computed))
     params = {_FIELD + name: body.get(name) for name in spec.field_names}
+    for name in spec.json_fields & body.keys():  # (its value in SQL: SQLite's JSON text)
+        params[_FIELD + name] = rowexpr.json_held(body[name])
     types = {f.name: f.type for f in computed}
     return {name: stored_form(types[name], value)
             for name, value in zip(names, evaluate(exprs, params), strict=True)}

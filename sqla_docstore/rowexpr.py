@@ -13,7 +13,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from . import values
+from . import affinity, values
 from .errors import DataError, IntegrityError
 from .schema import CollectionSpec
 from .statements import ast
@@ -84,11 +84,14 @@ def bind_fields(params: dict[str, Any], body: dict[str, Any], names: tuple[str, 
     """``params`` plus ``field:<name>`` for each field read (None when the document lacks it).
     A number SQLite would only approximate (values.is_wide, but an integer within SQLite's 64
     bits, which it binds and computes with exactly) is refused: an expression over it would
-    compute with the approximation. A field of ``json_fields`` holding null is JSON null
-    (``values.JSON_NULL``, the text 'null'), not NULL."""
+    compute with the approximation. A field of ``json_fields`` is bound with its value in SQL
+    (``values.JsonHeld``: SQLite's JSON text, JSON null the text 'null'), SQL NULL as None."""
     out = dict(params)
     for name in names:
         value = body.get(name)
+        if name in json_fields and name in body:
+            out[FIELD + name] = json_held(value)
+            continue
         if type(value) is int and _INT64_MIN <= value <= _INT64_MAX:
             out[FIELD + name] = value
             continue
@@ -104,10 +107,23 @@ def bind_fields(params: dict[str, Any], body: dict[str, Any], names: tuple[str, 
     return out
 
 
+def json_held(value: Any) -> values.JsonHeld:
+    """A JSON field's value (present: JSON null is None) bound for an expression over the
+    document: in SQL it is SQLite's JSON text (json.dumps under NUMERIC affinity), a JSON
+    path reads into the value."""
+    return values.JsonHeld(value, affinity.sqlite_json(values.dumps(value)))
+
+
 @lru_cache(maxsize=256)
 def check_expr(sql: str) -> ast.Expr:
     # A CHECK reads its own row only: "t.x > 0" (as older stores kept it) is the field x.
     return fields_to_params(parse_expression(sql), None)
+
+
+@lru_cache(maxsize=256)
+def _check_reads(checks: tuple[tuple[str, str], ...]) -> frozenset[str]:
+    """The fields a schema's CHECK expressions read."""
+    return frozenset(field_params(_check_exprs(checks)))
 
 
 @lru_cache(maxsize=256)
@@ -217,9 +233,8 @@ def _key_note(spec: CollectionSpec, name: str) -> str:
 
 def _check_checks(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate) -> None:
     exprs = _check_exprs(spec.checks)
-    json_fields = spec.json_fields
-    params = {FIELD + k: values.JSON_NULL if v is None and k in json_fields else v
-              for k, v in body.items()}
+    json_read = spec.json_fields & _check_reads(spec.checks)
+    params = {FIELD + k: json_held(v) if k in json_read else v for k, v in body.items()}
     for f in spec.fields:
         params.setdefault(FIELD + f.name, None)
     for (name, sql), ok in zip(spec.checks, evaluate(exprs, params), strict=False):

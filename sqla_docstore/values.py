@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import decimal
 import enum
@@ -96,6 +97,16 @@ class JsonNull(enum.Enum):
 JSON_NULL = JsonNull.JSON_NULL
 
 
+@dataclasses.dataclass(frozen=True)
+class JsonHeld:
+    """A JSON field's value bound for an expression over the document (rowexpr): ``held``
+    is its value in SQL (the JSON text SQLite holds: ``affinity.sqlite_json``), ``value``
+    what a JSON path reads into."""
+
+    value: Any
+    held: Any
+
+
 def to_json(value: Any) -> Any:
     """A parameter value in the form stored in documents (Decimal stays Decimal, see dumps;
     ``JSON_NULL`` is null)."""
@@ -103,6 +114,8 @@ def to_json(value: Any) -> Any:
         return value
     if value is JSON_NULL:
         return None
+    if type(value) is JsonHeld:
+        return to_json(value.value)
     if isinstance(value, dt.datetime):
         return format_datetime(value)
     if isinstance(value, dt.date):
@@ -126,6 +139,8 @@ def to_json(value: Any) -> Any:
 
 def to_sql_param(value: Any) -> Any:
     """A parameter value as SQLite should compare it with stored JSON values."""
+    if type(value) is JsonHeld:
+        return value.held
     if value is JSON_NULL:
         return "null"  # (the JSON text a JSON column holds for it, as in SQLite)
     value = to_json(value)

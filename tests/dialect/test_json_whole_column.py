@@ -286,3 +286,32 @@ def test_custom_json_serializer_is_sqlites_text(engine: Engine, name: str) -> No
         oracle.dispose()
         custom.dispose()
     assert got == expected
+
+
+def test_check_computed_and_returning_read_sqlites_value(engine: Engine,
+                                                         oracle: Engine) -> None:
+    """CHECK, a computed column and RETURNING over a whole JSON column, evaluated against the
+    written row, see SQLite's value too (``j != 'x'`` holds for the string "x")."""
+    from sqlalchemy import CheckConstraint, Computed
+
+    answers = []
+    for eng in (oracle, engine):
+        checked = Table("wchecked", MetaData(), Column("id", Integer, primary_key=True),
+                        Column("j", JSON), Column("g", String, Computed("CAST(j AS TEXT)")),
+                        CheckConstraint("j != 'x' AND j != 5", name="not_x_nor_5"))
+        checked.create(eng)
+        got = []
+        for i, v in enumerate(VALUES):
+            try:
+                with eng.begin() as conn:
+                    got.append(conn.execute(insert(checked).values(id=i, j=v).returning(
+                        cast(checked.c.j, String), checked.c.j == "5", checked.c.g)).all())
+            except exc.IntegrityError:
+                got.append("refused")
+        with eng.begin() as conn:
+            got.append(conn.execute(update(checked).where(checked.c.id < 3).values(
+                j=JSON.NULL).returning(checked.c.id, checked.c.g)).all())
+            got.append(conn.execute(select(checked.c.id, checked.c.g).order_by(
+                checked.c.id)).all())
+        answers.append(got)
+    assert answers[1] == answers[0]
