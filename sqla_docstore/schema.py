@@ -53,8 +53,9 @@ class ValueAffinity(Enum):
     the digits of a number text a double would round)."""
 
     NONE = "none"  # untyped: values as given (SQLite's BLOB affinity: "no affinity")
-    #: JSON: values as given (SQLite gives the type name NUMERIC affinity, which the dialect's
-    #: JSON values, native JSON in the document, do not follow)
+    #: JSON: native JSON values in the document, written as given; in SQL a value is the
+    #: JSON text SQLite holds for it, under the type name's NUMERIC affinity
+    #: (``affinity.sqlite_json``), and values compared with it are converted so
     JSON = "json"
     BLOB = "blob"  # declared BLOB: values as given, but a boolean is sqlite3's 1 or 0
     INTEGER = "integer"
