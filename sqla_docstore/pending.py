@@ -84,6 +84,12 @@ class PendingBatch:
         #: change vectors UPDATE and DELETE by key must find at commit (optimistic
         #: concurrency: set by a session from what it loaded)
         self.expected: dict[str, str] = {}
+        #: every stored document a query reads is noted in ``seen`` with its change vector
+        #: (``dbapi.Connection.note_reads``); False: a backend that reads the id and change
+        #: vector apart from the body (the embedded store) notes only the reads of a
+        #: transaction that has written, and of SELECT ... FOR UPDATE. Kept across
+        #: transactions
+        self.note_reads = False
         #: documents an enclosing test transaction holds as if committed (see end_of_unit):
         #: (collection, id) -> the state they had then
         self.as_committed: dict[tuple[str, str], DocState] = {}

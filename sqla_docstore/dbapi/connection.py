@@ -114,8 +114,24 @@ class Connection:
         self.autocommit = False
 
     @property
+    def note_reads(self) -> bool:
+        """Whether every stored document a query reads is noted with its change vector (in
+        ``change_vectors``; a later UPDATE or DELETE by key then takes the body read rather
+        than load it). False (the default): on the embedded store a query reads the bodies
+        alone, except in a transaction that has written and for ``SELECT ... FOR UPDATE``
+        (whose documents are guarded by their change vectors); loads by key are noted
+        either way, and RavenDB, which sends change vectors with the documents, notes every
+        read. A DocumentSession sets it on the connections it uses (and restores it)."""
+        return self.pending.note_reads
+
+    @note_reads.setter
+    def note_reads(self, value: bool) -> None:
+        self.pending.note_reads = bool(value)
+
+    @property
     def change_vectors(self) -> ChangeVectors:
-        """Document id -> change vector, as this connection last read or wrote it."""
+        """Document id -> change vector, as this connection last read or wrote it (the reads
+        of queries are listed where they are noted: ``note_reads``)."""
         return ChangeVectors(self.pending.seen, self._committed_versions)
 
     @property

@@ -135,9 +135,11 @@ def _run_guarded(backend: BackendConnection, stmt: ast.Select, params: dict[str,
     one before this one commits, this commit fails whole (a StaleDataError in SQLAlchemy).
     Documents this transaction wrote already are its own and need no guard."""
     outer, pending.seen = pending.seen, {}
+    noting, pending.note_reads = pending.note_reads, True  # (with their change vectors)
     try:
         out = _run_select(backend, stmt, params, pending)
     finally:
+        pending.note_reads = noting
         read, pending.seen = pending.seen, outer
         outer.update(read)
     prefixes = sorted(((backend.spec(t.name).prefix.lower() + "/", t.name)

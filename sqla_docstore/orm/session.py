@@ -110,7 +110,7 @@ class ReadOnlyMetadata(dict[str, Any]):
 class _Attachment:
     """The session's settings installed on one DB-API connection for one transaction: the
     request-budget hook, cluster-wide batches, unique values checked at commit only, no HTTP
-    cache. ``detach`` restores them."""
+    cache, every read noted with its change vector. ``detach`` restores them."""
 
     def __init__(self, session: DocumentSession, dbapi_conn: DBAPIConnection) -> None:
         self.session_ref = weakref.ref(session)
@@ -144,6 +144,11 @@ class _Attachment:
         # RavenDB's session finds a taken unique value at save_changes(), not at each flush
         self.unique_checks = dbapi_conn.unique_checks
         dbapi_conn.unique_checks = "commit"
+        # the change vector of every document the session loads (optimistic concurrency,
+        # cluster-wide guards, get_change_vector_for): Connection.change_vectors
+        self.note_reads: bool | None = getattr(dbapi_conn, "note_reads", None)
+        if self.note_reads is not None:
+            dbapi_conn.note_reads = True
         self.http = getattr(backend, "http", None)
         self.use_cache = getattr(self.http, "use_cache", None)
         if options.no_caching and self.use_cache is not None:
@@ -163,6 +168,8 @@ class _Attachment:
             return
         self.dbapi_conn.cluster_wide = self.cluster_wide
         self.dbapi_conn.unique_checks = self.unique_checks
+        if self.note_reads is not None:
+            self.dbapi_conn.note_reads = self.note_reads
         if self.atomic_guards is not None:
             self.dbapi_conn.atomic_guards = self.atomic_guards
         if self.use_cache is not None:

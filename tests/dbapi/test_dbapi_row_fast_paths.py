@@ -46,13 +46,19 @@ def test_fields_a_document_lacks_read_as_null(odd: dbapi.Connection) -> None:
                       "ORDER BY id") == [(7, 7), (None, None)]
 
 
-def test_a_write_by_key_starts_from_the_document_the_query_read(odd: dbapi.Connection) -> None:
+@pytest.mark.parametrize("note_reads", [True, False])
+def test_a_write_by_key_starts_from_the_document_the_query_read(
+        odd: dbapi.Connection, note_reads: bool) -> None:
+    """On a connection noting its reads; one that does not loads the document (one request)
+    and gives the same."""
+    odd.note_reads = note_reads
     _rows(odd, "SELECT id, name FROM users ORDER BY id")
     loads = odd.request_counts.get("load", 0)
     cur = odd.cursor()
     cur.execute("UPDATE users SET name = :n WHERE id = :id", {"n": "renamed", "id": 4})
     assert cur.rowcount == 1
-    assert odd.request_counts.get("load", 0) == loads  # read already: not loaded again
+    # read already: not loaded again
+    assert odd.request_counts.get("load", 0) == loads + (not note_reads)
     assert _rows(odd, "SELECT name, age, team FROM users WHERE id = 4") == [
         ("renamed", True, decimal.Decimal("1.10000000000000000001"))]
     assert "users/4" in odd.change_vectors
@@ -95,6 +101,9 @@ def test_rows_shaped_a_chunk_at_a_time_are_those_of_one_document_at_a_time(
     conn.backend.submit(Batch([Put("teams", f"teams/{i}", {"id": i, "title": f"t{i}"}, "")
                                for i in range(0, count, 2)]))
     want = [(i, d.get("name"), d.get("age")) for i, d in sorted(docs.items())]
+    assert _rows(conn, "SELECT id, name, age FROM users ORDER BY id") == want
+    assert not any(f"users/{i}" in conn.change_vectors for i in range(count))  # bodies only
+    conn.note_reads = True
     assert _rows(conn, "SELECT id, name, age FROM users ORDER BY id") == want
     # every document read is remembered with its version, whichever chunk it was in
     assert all(f"users/{i}" in conn.change_vectors for i in range(count))
@@ -314,6 +323,7 @@ def test_fields_picked_as_the_documents_are_parsed_are_sqlites_rows(
         return picked[-1]
 
     monkeypatch.setattr(values, "picked_all", spy)
+    conn.note_reads = True
     for sql in ("SELECT id, name, age FROM t ORDER BY id", "SELECT age, id FROM t WHERE id > 3",
                 "SELECT name, name AS again, id FROM t ORDER BY name DESC"):
         picked.clear()

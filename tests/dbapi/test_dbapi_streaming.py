@@ -172,7 +172,9 @@ def test_a_stream_gives_the_buffered_rows_of_odd_documents(odd_file_conn: dbapi.
 def test_a_streamed_read_is_not_noted_as_the_transactions_read(
         file_conn: dbapi.Connection) -> None:
     """Its rows come from a snapshot of their own: a write by key after it loads the document
-    (as after no read), and its change vector is not listed; a buffered read is noted."""
+    (as after no read), and its change vector is not listed; a buffered read is noted (on a
+    connection noting its reads, as a DocumentSession's)."""
+    file_conn.note_reads = True
     for stream, loads in ((True, 1), (False, 0)):
         cur = file_conn.cursor(stream=stream)
         cur.execute("SELECT t.id, t.name FROM t WHERE t.id = :id OR t.id = :other",

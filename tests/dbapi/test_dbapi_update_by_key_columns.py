@@ -160,7 +160,9 @@ def test_updates_by_key_kept_as_columns_give_sqlites_rows(
 
 def _read_then_update(conn: Any, other: Any, expect: range) -> Any:
     """Rows 1-100 read, row 50 changed by another connection, then every row's name set by
-    key; the documents ``expect`` names are written expecting the version read."""
+    key; the documents ``expect`` names are written expecting the version read (the reads
+    noted with their versions then, as a DocumentSession notes them)."""
+    conn.note_reads = bool(expect)
     cur = conn.cursor()
     cur.execute("SELECT id, name, n FROM users WHERE id BETWEEN 1 AND 100")
     read = cur.fetchall()

@@ -237,6 +237,7 @@ def _concurrent(connect: Any, expect_versions: bool) -> list[Any]:
     cur.executemany("INSERT INTO users (id, name, n) VALUES (?, ?, ?)",
                     [(i, f"u{i}", i) for i in range(1, 101)])
     conn.commit()
+    conn.note_reads = expect_versions  # (a DocumentSession notes its reads' versions)
     cur.execute("SELECT id, name, n FROM users WHERE id BETWEEN 1 AND 100")
     read = cur.fetchall()
     if expect_versions:  # as DocumentSession's optimistic concurrency sets them

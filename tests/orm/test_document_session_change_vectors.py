@@ -174,3 +174,35 @@ def test_an_async_session_gives_metadata_after_its_save(doc_store: DocumentStore
             assert s.advanced.get_document_id(c) == f"companies/{c.id}"
 
     asyncio.run(main())
+
+
+def test_queried_documents_are_saved_expecting_the_change_vectors_read(
+        doc_store: DocumentStore) -> None:
+    """Optimistic concurrency over documents a query loaded (not loads by key), written by a
+    plain connection (whose commit's versions no session saw): a change another session
+    commits meanwhile fails the save, nothing applied; a document unchanged since is saved.
+    The session's connection notes its reads only while the session uses it
+    (``dbapi.Connection.note_reads``): the pool gives it back to plain sessions as it was."""
+    ids = (1001, 1002)
+    with doc_store.engine.begin() as conn:
+        conn.execute(sa.insert(Company), [{"id": i, "name": "Acme"} for i in ids])
+    with doc_store.open_session() as s:
+        stored = [s.advanced.get_change_vector_for(s.load(i, Company)) for i in ids]
+    with doc_store.open_session(use_optimistic_concurrency=True) as s:
+        first, second = s.scalars(sa.select(Company).where(Company.name == "Acme")
+                                  .order_by(Company.id)).all()
+        assert [s.advanced.get_change_vector_for(c) for c in (first, second)] == stored
+        dbapi_conn = s.connection().connection.dbapi_connection
+        assert dbapi_conn is not None and dbapi_conn.note_reads is True
+        _change_elsewhere(doc_store, ids[0], "changed meanwhile")
+        first.name, second.name = "mine", "mine"
+        with pytest.raises(StaleDataError):
+            s.save_changes()
+    assert dbapi_conn.note_reads is False
+    with doc_store.open_session() as s:
+        assert [s.load(i, Company).name for i in ids] == ["changed meanwhile", "Acme"]
+    with doc_store.open_session(use_optimistic_concurrency=True) as s:
+        (second,) = s.scalars(sa.select(Company).where(Company.name == "Acme")).all()
+        second.name = "mine"
+        s.save_changes()
+        assert s.advanced.get_change_vector_for(second) not in (None, stored[1])

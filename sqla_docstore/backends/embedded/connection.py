@@ -430,25 +430,28 @@ class EmbeddedConnection:
         overlays = self._overlays(prep.tables, pending, aside)
         arrays = _arrays(prep, params)
         paths = prep.path_values(params)
-        plan = self._plan((prep, tuple(overlays.values()), arrays, paths), lambda: SqlGenerator(
-            self, overlays, arrays, dict(paths)).plan_query(stmt))
+        notes = _notes(pending)
+        plan = self._plan((prep, tuple(overlays.values()), arrays, paths, notes),
+                          lambda: SqlGenerator(self, overlays, arrays, dict(paths))
+                          .plan_query(stmt, notes))
         self._count("query")
         columns = plan.columns
         labels = [c.label for c in columns]
         if aside is not None:
-            assert pending is not None
+            assert pending is not None and notes  # (a transaction that has written)
             rows = self._run_aside(plan, params, pending, aside)
             if rows is not None:
                 return labels, rows
             # another connection committed meanwhile: the query again, every write overlaid
             overlays = self._overlays(prep.tables, pending)
-            plan = self._plan((prep, tuple(overlays.values()), arrays, paths),
+            plan = self._plan((prep, tuple(overlays.values()), arrays, paths, notes),
                               lambda: SqlGenerator(self, overlays, arrays, dict(paths))
-                              .plan_query(stmt))
+                              .plan_query(stmt, notes))
         if not plan.documents:  # SQL values only: the rows as SQLite gives them
             return labels, build_rows(plan, self._run(plan, params), None)
+        noted = pending if notes else None
         return labels, self._run_shaped(plan, params,
-                                        lambda rows: build_rows(plan, rows, pending))
+                                        lambda rows: build_rows(plan, rows, noted))
 
     def _run_shaped(self, plan: SqlPlan, params: dict[str, Any],
                     shape: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]
@@ -557,7 +560,7 @@ class EmbeddedConnection:
         prep = prepared(stmt)
         arrays = _arrays(prep, params)
         paths = prep.path_values(params)
-        plan = self._plan((prep, (), arrays, paths), lambda: SqlGenerator(
+        plan = self._plan((prep, (), arrays, paths, True), lambda: SqlGenerator(
             self, {}, arrays, dict(paths)).plan_query(stmt))
         # An EXPLAIN program reads no schema cookie, so SQLite would not prepare a statement
         # cached before a schema change again: the text names the catalog version.
@@ -1720,6 +1723,16 @@ def _raise_hilo(conn: sqlite3.Connection, explicit: dict[str, int]) -> None:
 
 
 # ------------------------------------------------------------------------ result rows
+
+def _notes(pending: PendingBatch | None) -> bool:
+    """Whether a query reads each document's id and change vector beside its body and notes
+    the documents in the transaction (PendingBatch.note_read): when something will use them
+    (``PendingBatch.note_reads``: a session's change vectors, SELECT ... FOR UPDATE's
+    guards) or the transaction has written (it may well write what it reads: an UPDATE by
+    key then takes the body read, and a query of its pending documents finds them by id,
+    ``_run_aside``). Otherwise the bodies alone: a later write by key loads its document."""
+    return pending is not None and (pending.note_reads or bool(pending))
+
 
 #: rows read from SQLite and shaped at a time: SQLite's tuples (and the documents parsed from
 #: them) die with their chunk, so a large result leaves about one object per row alive (its
