@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
+from sqla_docstore import dbapi
 from sqla_docstore.backends.embedded.connection import EmbeddedConnection
 from sqla_docstore.backends.embedded.store import EmbeddedStore
 from sqla_docstore.commands import Batch, Command, CreateRun, Delete, Patch, PatchRun, Put
-from sqla_docstore.errors import ConcurrencyError, DataError
+from sqla_docstore.errors import ConcurrencyError, DataError, DuplicateKeyError
 from sqla_docstore.schema import CollectionSpec, FieldSpec
 
 PEOPLE = CollectionSpec(
@@ -209,6 +210,63 @@ def test_an_insert_run_with_nul_in_a_late_chunk_applies_nothing(
     assert isinstance(bad, Put)
     commands[2300] = Put("people", bad.id, {"id": 2400, "name": "a\x00b"}, "")
     with pytest.raises(DataError, match="NUL"):
+        batched.submit(Batch(commands), results=False)
+    assert _rows(tmp_path / "a.db") == before
+
+
+def _stored_in_order(path: Path) -> list[tuple[str, str, str]]:
+    """The rows in the table's own order (its rowids: the order a scan gives them in)."""
+    with sqlite3.connect(path) as raw:
+        return raw.execute('SELECT id, body, cv FROM "@docs/people" ORDER BY rowid').fetchall()
+
+
+@pytest.mark.parametrize("count", [99, 100, 1000, 2 * 1000 + 17])
+def test_an_insert_run_stores_its_documents_in_command_order(
+    pair: tuple[EmbeddedConnection, EmbeddedConnection], tmp_path: Path, count: int
+) -> None:
+    """Inserted many rows per statement (whole statements, then the rest of each chunk), the
+    documents of a run are stored in the order of the run, each with the change vector
+    one-by-one inserts give it, as one-by-one inserts store them."""
+    batched, single = pair
+    commands = _inserts(count, start=5000)
+    commands.reverse()  # ids whose text order is not the run's: a reordered statement shows
+    batched.submit(Batch(list(commands)), results=False)
+    _one_by_one(single, commands)
+    got, want = _stored_in_order(tmp_path / "a.db"), _stored_in_order(tmp_path / "b.db")
+    assert [row[0] for row in got[10:]] == [c.id for c in commands if isinstance(c, Put)]
+    assert got == want
+
+
+@pytest.mark.parametrize("count", [99, 100, 2 * 1000 + 17])
+def test_a_bulk_insert_stores_its_rows_in_parameter_order(tmp_path: Path, count: int) -> None:
+    """A DB-API executemany INSERT (its rows kept as columns until the commit) stores every
+    row, in the order of the parameter sets, with change vectors rising in that order."""
+    keys = list(range(count, 0, -1))  # ids whose text order is not the parameters'
+    conn = dbapi.connect(str(tmp_path / "c.db"))
+    conn.cursor().execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.cursor().executemany("INSERT INTO people (id, name) VALUES (?, ?)",
+                              [(k, f"p{k}") for k in keys])
+    conn.commit()
+    conn.close()
+    rows = _stored_in_order(tmp_path / "c.db")
+    assert [(i, json.loads(b)) for i, b, _ in rows] == [
+        (f"people/{k}", {"id": k, "name": f"p{k}"}) for k in keys]
+    etags = [int(cv.split(":")[1].split("-")[0]) for _, _, cv in rows]
+    assert etags == list(range(etags[0], etags[0] + count))
+
+
+@pytest.mark.parametrize("at", [0, 1099, 2000, 2040])
+def test_a_stored_id_anywhere_in_an_insert_run_applies_nothing(
+    pair: tuple[EmbeddedConnection, EmbeddedConnection], tmp_path: Path, at: int
+) -> None:
+    """A stored id in the first, a middle or the last many-row statement of a run, or among
+    the rows after them (2,050 inserts: two chunks of 1,000, then 50), fails the batch whole,
+    naming the id."""
+    batched, _ = pair
+    before = _rows(tmp_path / "a.db")
+    commands = _inserts(2050)
+    commands[at] = Put("people", "people/3", {"id": 3, "name": "again"}, "")
+    with pytest.raises(DuplicateKeyError, match="'people/3' already exists"):
         batched.submit(Batch(commands), results=False)
     assert _rows(tmp_path / "a.db") == before
 
