@@ -20,9 +20,21 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from .generated import sqlite_text
 from .schema import CollectionSpec, ColumnAffinity, ValueAffinity, column_affinity
 from .values import JSON_NULL, JsonNull
+
+
+def sqlite_text(value: int | float) -> str:
+    """The text SQLite's TEXT affinity makes of a number (``2.0`` is ``'2.0'``, ``1e300``
+    ``'1.0e+300'``)."""
+    if isinstance(value, int):
+        return str(value)
+    text = f"{value + 0.0:.15g}"  # + 0.0: -0.0 is '0.0', as SQLite writes it
+    mantissa, e, exponent = text.partition("e")
+    if "." not in mantissa and mantissa.lstrip("-").isdigit():
+        mantissa += ".0"
+    return mantissa + (e + exponent if e else "")
+
 
 #: SQLite's numeric literals (sqlite3AtoF): no hex, no underscores, its own white space,
 #: ASCII digits only (re.ASCII: the Arabic-Indic digit '\u0663' is no 3 to SQLite)

@@ -273,15 +273,3 @@ def stored_computed(type_name: str, value: Any) -> Any:
         decoded = values.loads(value)
         return values.JSON_NULL if decoded is None else decoded
     return stored_form(type_name, value)
-
-
-def sqlite_text(value: int | float) -> str:
-    """The text SQLite's TEXT affinity makes of a number (``2.0`` is ``'2.0'``, ``1e300``
-    ``'1.0e+300'``)."""
-    if isinstance(value, int):
-        return str(value)
-    text = f"{value + 0.0:.15g}"  # + 0.0: -0.0 is '0.0', as SQLite writes it
-    mantissa, e, exponent = text.partition("e")
-    if "." not in mantissa and mantissa.lstrip("-").isdigit():
-        mantissa += ".0"
-    return mantissa + (e + exponent if e else "")

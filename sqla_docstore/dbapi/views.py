@@ -14,7 +14,7 @@ from typing import Any
 from ..backends.base import BackendConnection
 from ..errors import OperationalError, ProgrammingError
 from ..pending import PendingBatch
-from ..schema import DECIMAL_TYPES, CollectionSpec
+from ..schema import DECIMAL_TYPES, UNTYPED, CollectionSpec
 from ..statements import ast
 from ..statements.prepared import prepare, prepared
 from . import executor
@@ -82,7 +82,8 @@ def _replace(node: Any, queries: dict[str, ast.SelectLike]) -> Any:
 
 def query_fields(backend: BackendConnection, select: ast.SelectLike) -> list[dict[str, Any]]:
     """Field specs (name, type) of a query's result columns: a column of a collection keeps
-    its declared type, a CAST its target type, anything else is untyped (JSON)."""
+    its declared type, a CAST its target type, anything else is untyped (``UNTYPED``: no
+    affinity, as SQLite declares such a column of CREATE TABLE ... AS)."""
     fields = result_fields(backend, select, checked=True)
     names = [f["name"] for f in fields]
     if len(set(names)) != len(names):
@@ -135,14 +136,14 @@ def _type_of(expr: ast.Expr, sources: dict[str, list[dict[str, Any]]]) -> str:
             not expr.distinct):
         # the store sums a NUMERIC / DECIMAL column exactly: a NUMERIC, as in PostgreSQL
         base = _type_of(expr.args[0], sources).split("(", 1)[0].strip().upper()
-        return base if base in DECIMAL_TYPES else "JSON"
+        return base if base in DECIMAL_TYPES else UNTYPED
     if isinstance(expr, ast.Column):
         for ref, fields in sources.items():
             if expr.table in (None, ref):
                 for f in fields:
                     if f["name"] == expr.name:
                         return str(f["type"])
-    return "JSON"
+    return UNTYPED
 
 
 def _label(expr: ast.Expr) -> str:

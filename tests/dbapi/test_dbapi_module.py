@@ -137,3 +137,23 @@ def test_dbapi_does_not_import_sqlalchemy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_each_core_module_imports_first_on_its_own() -> None:
+    # A module imported before any other of the package (a tool, a test, an application
+    # reaching for sqla_docstore.affinity) must not meet an import cycle half-way.
+    import pkgutil
+
+    import sqla_docstore
+
+    names = [f"sqla_docstore.{m.name}" for m in pkgutil.iter_modules(sqla_docstore.__path__)
+             if not m.ispkg and not m.name.startswith("__")]
+    names += ["sqla_docstore.dbapi", "sqla_docstore.statements.parser",
+              "sqla_docstore.backends.embedded.connection"]
+    failed = {}
+    for name in names:
+        out = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True,
+                             text=True)
+        if out.returncode:
+            failed[name] = out.stderr.strip().splitlines()[-1]
+    assert failed == {}

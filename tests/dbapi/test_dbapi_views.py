@@ -120,6 +120,26 @@ def test_create_table_as_copies_the_rows_and_column_types(engine: Engine, oracle
     assert out[0] == out[1]
 
 
+
+def test_create_table_as_expression_columns_hold_values_as_sqlite_does(
+        engine: Engine, oracle: Engine) -> None:
+    # An expression's column has no declared type in SQLite (no affinity): a text stays the
+    # text, in comparisons, min/max and typeof too (not a JSON column's value).
+    query = ("SELECT count(*), min(tag), max(j), typeof(j), sum(total), min(j) = '[1]' "
+             "FROM derived")
+    out = []
+    for eng in (engine, oracle):
+        metadata.create_all(eng)
+        with eng.begin() as conn:
+            conn.execute(items.delete())
+            conn.execute(insert(items), _numbered([{"n": 1}, {"n": 2}, {"n": 3}]))
+            conn.execute(text("DROP TABLE IF EXISTS derived"))
+            conn.execute(text("CREATE TABLE derived AS SELECT id + 1 AS id2, 'x' AS tag, "
+                              "'[1]' AS j, n * 2 AS total FROM items"))
+            out.append(conn.execute(text(query)).one())
+    assert out[0] == out[1] == (3, "x", "[1]", "text", 12, 1)
+
+
 @needs_21
 def test_views_are_reflected_apart_from_tables(engine: Engine) -> None:
     metadata.create_all(engine)
