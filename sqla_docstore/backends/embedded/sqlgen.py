@@ -1068,15 +1068,21 @@ class SqlGenerator:
         collection = self._lookup_source(ref, scope).collection
         return collection is not None and name in self.catalog.json_fields(collection)
 
-    def _json_field_raw(self, e: ast.Expr, scope: _Scope) -> str | None:
-        """A JSON-typed field's JSON text as stored (``json_raw_sql``), None for others."""
+    def _json_column(self, e: ast.Expr, scope: _Scope) -> tuple[str, str] | None:
+        """(document ref, field) when ``e`` is a JSON-typed field, None for any other
+        expression."""
         if not isinstance(e, ast.Column):
             return None
         resolved = self._resolve(e, scope)
         if resolved is None or resolved[0] != "field" or not self._json_field(
                 resolved[1], e.name, scope):
             return None
-        return json_raw_sql(resolved[1], e.name)
+        return resolved[1], e.name
+
+    def _json_field_raw(self, e: ast.Expr, scope: _Scope) -> str | None:
+        """A JSON-typed field's JSON text as stored (``json_raw_sql``), None for others."""
+        found = self._json_column(e, scope)
+        return None if found is None else json_raw_sql(*found)
 
     @staticmethod
     def _raw_and_wide(target: tuple[str, str]) -> tuple[str, str]:
@@ -1267,13 +1273,8 @@ class SqlGenerator:
     def _json_field_text(self, e: ast.Expr, scope: _Scope) -> str | None:
         """A JSON-typed field's SQL value (``_json_value``: SQLite's JSON text or number,
         which the outer query reads back as JSON), None for any other expression."""
-        if not isinstance(e, ast.Column):
-            return None
-        resolved = self._resolve(e, scope)
-        if resolved is None or resolved[0] != "field" or not self._json_field(
-                resolved[1], e.name, scope):
-            return None
-        return self._json_value(resolved[1], e.name)
+        found = self._json_column(e, scope)
+        return None if found is None else self._json_value(*found)
 
     def _cast_blob(self, e: ast.Expr, scope: _Scope, index: bool) -> str:
         """SQLite's CAST(x AS BLOB) (a blob stays, any other value becomes the bytes of its
