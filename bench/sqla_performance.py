@@ -140,6 +140,16 @@ def main() -> None:
     _print_cpu(cpu, list(targets))
 
 
+def _parser() -> str:
+    """Which JSON parser the store reads documents with here (the children share this
+    interpreter's packages): orjson with the ``fast`` extra, else the standard library's."""
+    try:
+        import orjson
+    except ImportError:
+        return "json (standard library; `pip install sqla_docstore[fast]` adds orjson)"
+    return f"orjson {orjson.__version__} (the fast extra) where exact, else json"
+
+
 def _ratio(times: dict[str, float], label: str) -> float:
     """docstore's time over ``label``'s (ravendb's over sqlite's for ``ravendb``)."""
     if label == "ravendb":
@@ -151,6 +161,7 @@ def _print(rows: list[tuple[str, str, dict[str, float]]], labels: list[str], wha
     others = [label for label in labels if label != "docstore"]
     names = {label: "rdb/sqlite" if label == "ravendb" else "/" + label for label in others}
     print(f"SQLAlchemy examples/performance, {what}")
+    print(f"documents parsed by: {_parser()}")
     print(f"{'suite':<17} {'test':<46}" + "".join(f" {label:>10}" for label in labels)
           + "".join(f" {names[label]:>11}" for label in others))
     ratios: dict[str, list[float]] = {label: [] for label in others}

@@ -16,10 +16,11 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .errors import DataError
+
 
 
 def format_datetime(value: dt.datetime) -> str:
@@ -639,6 +640,13 @@ def picked_all(texts: list[str], names: tuple[str, ...]) -> list[tuple[Any, ...]
         joined = ",".join(texts)
     except TypeError:  # a NULL text (or not a text)
         return None
+    if _orjson_loads is not None and names not in _NOT_FAST_PICKS:
+        rows = _fast_picked(joined, len(texts), names)
+        if rows is not None:
+            return rows
+        if len(_NOT_FAST_PICKS) >= 512:
+            _NOT_FAST_PICKS.clear()
+        _NOT_FAST_PICKS.add(names)  # (not again for these fields: see _fast_picked)
     # one "{" per text, and each text one object (a tuple below): no object inside one, so
     # the hook makes the documents, and only them, into tuples
     if joined.count("{") != len(texts):
@@ -651,6 +659,43 @@ def picked_all(texts: list[str], names: tuple[str, ...]) -> list[tuple[Any, ...]
     if end != len(text) or len(rows) != len(texts) or set(map(type, rows)) != {tuple}:
         return None
     return rows
+
+
+def _orjson() -> Callable[[str], Any] | None:
+    """orjson's ``loads`` if the ``fast`` extra is installed (see ``_fast_picked``)."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson.loads
+
+
+_orjson_loads = _orjson()
+#: The value types orjson gives exactly as ``json`` (with ``_parse_float``) does. A float is
+#: not one: ``json`` keeps a number a float can't hold exactly as Decimal, and orjson gives a
+#: float for an integer beyond 64 bits. A text orjson refuses (a lone surrogate, NaN, 1E400,
+#: deep nesting) is parsed by ``json``, which says what it holds.
+_FAST_EXACT = frozenset({str, int, bool, type(None)})
+#: The fields whose picking ``_fast_picked`` could not give (floats, nested values, missing
+#: fields): picked by ``json`` straight away after that, so documents with floats are not
+#: parsed twice on every read (forgotten past 512 field lists).
+_NOT_FAST_PICKS: set[tuple[str, ...]] = set()
+
+
+def _fast_picked(joined: str, count: int, names: tuple[str, ...]
+                 ) -> list[tuple[Any, ...]] | None:
+    """``picked_all`` by orjson (the ``fast`` extra, about twice ``json``'s speed): the texts
+    (``joined`` by commas) parsed as one array, the fields picked from each document; None
+    where that is not certainly ``json``'s answer (a text orjson refuses, not one document
+    per text, a missing field, a picked value that is not a str, int, bool or None)."""
+    try:
+        docs = _orjson_loads("[" + joined + "]")  # type: ignore[misc]
+        if len(docs) != count:
+            return None
+        rows: list[tuple[Any, ...]] = list(map(operator.itemgetter(*names), docs))
+    except (ValueError, KeyError, TypeError):
+        return None
+    return rows if set(map(type, itertools.chain.from_iterable(rows))) <= _FAST_EXACT else None
 
 
 @functools.lru_cache(maxsize=256)

@@ -361,3 +361,16 @@ def ravendb_server(docstore_ravendb_server: Any) -> Any:
 @pytest.fixture
 def max_requests(docstore_max_requests: Any) -> Any:
     return docstore_max_requests
+
+
+@pytest.fixture(params=["json", "orjson"])
+def json_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Documents parsed by the standard library alone, or with the ``fast`` extra's orjson
+    where it gives the same values (``values._fast_picked``); its memory of the fields it
+    could not pick starts empty."""
+    from sqla_docstore import values
+
+    fast = pytest.importorskip("orjson").loads if request.param == "orjson" else None
+    monkeypatch.setattr(values, "_orjson_loads", fast)
+    monkeypatch.setattr(values, "_NOT_FAST_PICKS", set())
+    return str(request.param)

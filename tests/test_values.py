@@ -9,6 +9,8 @@ import json
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sqla_docstore import values
 from sqla_docstore.errors import DataError
@@ -276,7 +278,7 @@ _PLAIN_DOCUMENTS = [
 ]
 
 
-def test_picked_all_is_the_fields_of_each_parsed_document() -> None:
+def test_picked_all_is_the_fields_of_each_parsed_document(json_parser: str) -> None:
     texts = [values.dumps(d) for d in _PLAIN_DOCUMENTS]
     texts += [json.dumps(d, ensure_ascii=False, default=str) for d in _PLAIN_DOCUMENTS[:3]]
     names = ("a", "b", "c")
@@ -296,13 +298,79 @@ def test_picked_all_is_the_fields_of_each_parsed_document() -> None:
     (['{"a":1,"b":2}', "[1,2]"], ("a", "b")),  # not an object
     (['{"a":1,"b":2}', '{"a":3,"b":4}'], ("a",)),  # one name: a value, not a tuple
     (['{"a":1,"b":2},{"a":3,"b":4}', ""], ("a", "b")),  # two values in one text
+    (['{"a":1,"b":2},{"a":3,"b":4}', '{"a":5,"b":6}'], ("a", "b")),  # three in two texts
     (['{"a":1,"b":', '2}'], ("a", "b")),  # one value in two texts
     (['{"a":1,"b":2} x', '{"a":1,"b":2}'], ("a", "b")),  # malformed
 ])
 def test_picked_all_leaves_what_is_not_plain_documents_to_loads(
-    texts: list[str], names: tuple[str, ...]
+    texts: list[str], names: tuple[str, ...], json_parser: str
 ) -> None:
-    assert values.picked_all(texts, names) is None
+    picked = values.picked_all(texts, names)
+    if json_parser == "orjson" and texts[0] == '{"a":"x{","b":2}':  # (no hook: no "{" guard)
+        assert picked == [(d["a"], d["b"]) for d in map(values.loads, texts)]
+    else:
+        assert picked is None
+
+
+def _typed(value: object) -> str:
+    """``repr``: tells 1 from 1.0 from True, and a float from a Decimal (``==`` does not)."""
+    return repr(value)
+
+
+# Values where orjson and ``json`` (with the store's exact floats) could part: numbers a float
+# can't hold exactly, integers past 64 bits (orjson: a float), texts orjson refuses (a lone
+# surrogate, NaN, 1E400), and values with no such trouble.
+_NUMBER_TEXTS = ["0", "-0", "1", "-1", "18446744073709551615", "18446744073709551616",
+                 "-9223372036854775808", "-9223372036854775809", "123456789012345678901234",
+                 "0.1", "0.10", "1.5", "1E+3", "1e5", "-0.0", "1.10000000000000000001", "1E400",
+                 "true", "false", "null", '"x"', '"\\ud800"', '"\\u00e9 \\n"', '"{"', "NaN",
+                 "[1,2]", '{"a":1}', "[]", "{}"]
+
+
+@given(st.lists(st.tuples(*[st.sampled_from(_NUMBER_TEXTS)] * 3), min_size=1, max_size=6),
+       st.sampled_from([("a", "b"), ("b", "c", "a"), ("c", "a")]))
+@settings(max_examples=300, deadline=None)
+def test_picked_all_gives_the_standard_parsers_values_whichever_parser(
+    fields: list[tuple[str, str, str]], names: tuple[str, ...]
+) -> None:
+    """The fields picked with the ``fast`` extra are, value for value and type for type, those
+    the standard library gives (or both give way to ``loads_all``), also after a pick that
+    orjson could not give for the same fields."""
+    orjson = pytest.importorskip("orjson")
+    texts = ['{"a":' + a + ',"b":' + b + ',"c":' + c + '}' for a, b, c in fields]
+    saved = values._orjson_loads, values._NOT_FAST_PICKS
+    try:
+        values._orjson_loads = None
+        want = values.picked_all(texts, names)
+        values._orjson_loads, values._NOT_FAST_PICKS = orjson.loads, set()
+        got = values.picked_all(texts, names)
+        again = values.picked_all(texts, names)  # (perhaps remembered as not orjson's)
+    finally:
+        values._orjson_loads, values._NOT_FAST_PICKS = saved
+    if want is None:  # (the stdlib path refuses nested values; orjson's too)
+        assert got is None or _typed(got) == _typed(
+            [tuple(values.loads(t)[n] for n in names) for t in texts])
+    else:
+        assert _typed(got) == _typed(want)
+    assert _typed(again) == _typed(got)
+
+
+def test_picked_all_by_orjson_gives_way_to_json_where_they_part() -> None:
+    """Integers past 64 bits and numbers a float can't hold exactly are picked by ``json``
+    (orjson would give floats), and those fields are picked by ``json`` from then on."""
+    orjson = pytest.importorskip("orjson")
+    saved = values._orjson_loads, values._NOT_FAST_PICKS
+    try:
+        values._orjson_loads, values._NOT_FAST_PICKS = orjson.loads, set()
+        plain = values.picked_all(['{"a":1,"b":"x"}', '{"a":2,"b":"y"}'], ("a", "b"))
+        assert plain == [(1, "x"), (2, "y")] and not values._NOT_FAST_PICKS
+        picked = values.picked_all(['{"a":18446744073709551616,"b":1.10000000000000000001}',
+                                    '{"a":1,"b":0.5}'], ("a", "b"))
+        assert _typed(picked) == _typed([(18446744073709551616,
+                                          decimal.Decimal("1.10000000000000000001")), (1, 0.5)])
+        assert values._NOT_FAST_PICKS == {("a", "b")}
+    finally:
+        values._orjson_loads, values._NOT_FAST_PICKS = saved
 
 
 def test_dumps_refuses_what_it_refused_before() -> None:
