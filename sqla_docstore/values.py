@@ -22,7 +22,6 @@ from typing import Any
 from .errors import DataError
 
 
-
 def format_datetime(value: dt.datetime) -> str:
     # RavenDB writes 7 fractional digits; a fixed width keeps string order = time order.
     # Not strftime: it writes year 1 as "1", which no ISO parser reads back.
