@@ -28,7 +28,7 @@ from . import (
     upsert,
     views,
 )
-from .foreign_keys import ForeignKeys
+from .foreign_keys import ForeignKeys, InsertOrder, SetOrder
 
 
 class pep249(errors.ErrorScope):  # noqa: N801 - used as a function
@@ -209,6 +209,10 @@ class Connection:
     def _commit(self) -> None:
         backend = self.backend
         pending = self.pending
+        if self.fks is not None and pending:
+            # deferred foreign keys, checked as SQLite checks them at COMMIT: a violation
+            # fails the commit and leaves the transaction open (nothing was sent)
+            self.fks.check_deferred(pending)
         try:
             if pending:
                 # Inserts only (bulk loads) need no reply; after updates and deletes the new
@@ -251,7 +255,13 @@ class Connection:
         """In autocommit mode a statement that ran commits what it wrote (and forgets what
         it read: the next statement is another transaction)."""
         if self.autocommit and not self.pending.in_savepoint:
-            self.commit()
+            try:
+                self.commit()
+            except errors.IntegrityError:
+                # a deferred foreign key the statement left violated: in autocommit mode
+                # the statement fails and is undone, as in SQLite
+                self._discard()
+                raise
 
     def rollback(self) -> None:
         if self._backend is not None:
@@ -265,6 +275,8 @@ class Connection:
             self._prepare()
 
     def _prepare(self) -> None:
+        if self.fks is not None and self.pending:
+            self.fks.check_deferred(self.pending)  # (as commit checks them; nothing sent)
         # The prepared batch outlives nothing of the pending state, but keeps its own copy of
         # the final document states (cluster-wide batches send whole documents).
         overlay = {name: dict(docs) for name, docs in self.pending.overlay.items()}
@@ -300,7 +312,7 @@ class Connection:
         self._assumed.clear()
         self._assumed_last = None
         if self.fks is not None:
-            self.fks.forget()
+            self.fks.end_transaction()
 
     # Savepoints are not in PEP 249; they work on the pending batch, never on the store.
     def savepoint(self, name: str) -> None:
@@ -446,6 +458,43 @@ _WRITES: dict[Kind, Any] = {
     Kind.UPDATE: executor.run_update,
     Kind.DELETE: executor.run_delete,
 }
+def _write(conn: Connection, kind: Kind, stmt: Any, param_sets: Sequence[dict[str, Any]],
+           many: bool) -> executor.Outcome:
+    """A write statement's rows, with its parameter sets; checked as SQLite checks each
+    set at its own end (foreign keys: see ``ForeignKeys.executemany_order``)."""
+    fks: executor.ForeignKeyRules | None = conn.fks
+    if conn.fks is not None and many and len(param_sets) > 1:
+        apart = kind is Kind.UPDATE and executor.sets_apart(conn.backend, stmt, param_sets)
+        order = conn.fks.executemany_order(stmt, apart)
+        if order is SetOrder.EACH_SET:
+            return _merged([_write_checked(conn, kind, stmt, [p], conn.fks)
+                            for p in param_sets])
+        if order is SetOrder.INSERT_ORDER:
+            fks = InsertOrder(conn.fks, conn.backend.spec(stmt.table).name)
+    return _write_checked(conn, kind, stmt, param_sets, fks)
+
+
+def _write_checked(conn: Connection, kind: Kind, stmt: Any,
+                   param_sets: Sequence[dict[str, Any]],
+                   fks: executor.ForeignKeyRules | None) -> executor.Outcome:
+    backend, pending = conn.backend, conn.pending
+    uniques = unique_check.rules_for(backend, stmt, fks) if (
+        conn.unique_checks == STATEMENT) else None
+    outcome: executor.Outcome = _WRITES[kind](backend, stmt, param_sets, pending,
+                                              uniques or fks)
+    if uniques is not None:
+        uniques.verify(pending)
+    return outcome
+
+
+def _merged(outcomes: list[executor.Outcome]) -> executor.Outcome:
+    """One outcome of the sets of an executemany run one after the other."""
+    rowids = [o.lastrowid for o in outcomes if o.lastrowid is not None]
+    return executor.Outcome(outcomes[0].columns, [r for o in outcomes for r in o.rows],
+                            sum(o.rowcount for o in outcomes), rowids[-1] if rowids else None,
+                            all(o.inserted_none for o in outcomes))
+
+
 _SAVEPOINT_OPS = {
     ast.SavepointAction.SAVEPOINT: Connection.savepoint,
     ast.SavepointAction.RELEASE: Connection.release_savepoint,
@@ -653,11 +702,7 @@ class Cursor:
                 outcome.rows = [r for o in outcomes for r in o.rows]
         elif kind in _WRITES:
             with pending.atomic_statement():
-                uniques = unique_check.rules_for(backend, stmt, conn.fks) if (
-                    conn.unique_checks == STATEMENT) else None
-                outcome = _WRITES[kind](backend, stmt, param_sets, pending, uniques or conn.fks)
-                if uniques is not None:
-                    uniques.verify(pending)
+                outcome = _write(conn, kind, stmt, param_sets, many)
         elif kind is Kind.SCHEMA:
             _run_schema(conn, stmt)
             conn._assumed.clear()  # a dropped collection is created again on its next use

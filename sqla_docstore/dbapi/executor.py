@@ -1649,6 +1649,15 @@ def _in_turn(
     return [param_sets] if distinct else one_by_one
 
 
+def sets_apart(backend: BackendConnection, stmt: ast.Update,
+               param_sets: Sequence[dict[str, Any]]) -> bool:
+    """Whether each parameter set of an UPDATE names another row by its whole key and no
+    key changes (``_in_turn`` then runs them together)."""
+    plan: _UpdatePlan = update_plan(backend, stmt)
+    return len(_in_turn(plan.spec, stmt.alias or plan.spec.name, stmt.where,
+                        plan.assigns_key or plan.reads_tables, list(param_sets))) == 1
+
+
 def run_update(
     backend: BackendConnection, stmt: ast.Update, param_sets: list[dict[str, Any]],
     pending: PendingBatch, fks: ForeignKeyRules | None = None,

@@ -16,13 +16,26 @@ reference to columns other than its key, changed it at all), the commit fails wh
 (``ConcurrencyError``). A key a transaction removes (deletes or changes) is
 checked again at commit (``commands.Absent``): a row another transaction made refer to it
 meanwhile fails the commit whole (``IntegrityError``); on the embedded store inside the
-commit's write transaction, on RavenDB by a query just before the batch. Deferrable
-constraints are checked immediately.
+commit's write transaction, on RavenDB by a query just before the batch.
+
+An ``executemany`` is checked as SQLite checks it, each parameter set at its own end (a set
+sees the sets before it, not those after), while the call stays all or nothing in the batch:
+where no set can change what another's check finds (``executemany_order``) the call is
+checked once at its end; where only forward references among the rows a plain ``INSERT``
+makes can differ, once with those refused (``InsertOrder``); else set by set.
+
+A ``DEFERRABLE INITIALLY DEFERRED`` key is checked at COMMIT, as SQLite checks it: a row
+written with such a reference, and a key removed under its ``NO ACTION``, are noted by the
+statement and checked against the transaction's state when it commits
+(:meth:`ForeignKeys.check_deferred`); a violation fails the commit with ``IntegrityError``
+before anything is sent, and the transaction stays open. Its actions (``CASCADE``, ``SET
+NULL``, ``SET DEFAULT``) and ``RESTRICT`` are taken at the statement, as in SQLite.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from ..backends.base import BackendConnection
@@ -33,6 +46,17 @@ from ..schema import CollectionSpec, ForeignKeySpec
 from ..statements import ast
 from . import executor
 from .executor import RowChange
+
+
+class SetOrder(Enum):
+    """How the parameter sets of an ``executemany`` are checked (``executemany_order``)."""
+
+    #: once at the call's end: no set can change what another set's check finds
+    ONE_CHECK = "one check"
+    #: once at the call's end, and a row referring to a row a later set inserts is refused
+    INSERT_ORDER = "insert order"
+    #: each set run and checked as its own statement, in turn
+    EACH_SET = "each set"
 
 
 @dataclass(frozen=True)
@@ -60,9 +84,56 @@ class ForeignKeys:
         self.backend = backend
         self._referencing: dict[str, list[_Reference]] | None = None
         self._wheres: dict[tuple[str, tuple[str, ...]], ast.Expr] = {}
+        #: what the transaction's statements left to check at COMMIT (deferred keys)
+        self._later = _Checks()
 
     def forget(self) -> None:
         self._referencing = None
+
+    def end_transaction(self) -> None:
+        """The transaction ended (committed or rolled back): nothing is left to check."""
+        self._later = _Checks()
+        self._referencing = None
+
+    # -- executemany ----------------------------------------------------------------------
+    def executemany_order(self, stmt: ast.Insert | ast.Update | ast.Delete,
+                          sets_apart: bool) -> SetOrder:
+        """How an ``executemany`` of ``stmt`` is checked to find what SQLite finds checking
+        each set at its own end. ``sets_apart``: each set names another row by its whole
+        key and no key changes (an UPDATE's sets: see ``executor.sets_apart``).
+
+        A set can change what another set's check finds only by writing a row of a table
+        whose immediate keys refer to it (a referred key added or removed), or by writing a
+        row with a reference a later set writes again (a reference first dangling, then
+        mended). A plain INSERT removes no key and writes each row once: only a table
+        referring to itself is in question, and there the rows' order is checked
+        (``INSERT_ORDER``) unless one set makes several rows (each set then on its own)."""
+        spec = self.backend.spec(stmt.table)
+        referred = any(not _deferred(ref.fk) or _acts(ref.fk)
+                       for ref in self._referrers(spec.name))
+        refers = any(not _deferred(fk) for fk in spec.foreign_keys)
+        if isinstance(stmt, ast.Insert) and not (stmt.on_conflict or stmt.resolution):
+            if not _refers_to_itself(spec):
+                return SetOrder.ONE_CHECK
+            if stmt.select is None and not stmt.more_values:
+                return SetOrder.INSERT_ORDER
+            return SetOrder.EACH_SET
+        if referred:
+            return SetOrder.EACH_SET
+        if isinstance(stmt, ast.Delete) or not refers or sets_apart:
+            return SetOrder.ONE_CHECK
+        return SetOrder.EACH_SET
+
+    def check_deferred(self, pending: PendingBatch) -> None:
+        """At COMMIT: the deferred keys' checks the transaction's statements left, against
+        what it sees now (a row written since, or a savepoint rolled back, counts as it now
+        stands). IntegrityError if one fails; the guards the checks add stay for the commit
+        only if none does."""
+        later = self._later
+        if not (later.written or later.no_action):
+            return
+        with pending.atomic_statement():
+            self._verify(later, pending, deferred=True)
 
     # -- the statement's rows ----------------------------------------------------------
     def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
@@ -89,8 +160,13 @@ class ForeignKeys:
     def _apply(self, spec: CollectionSpec, changes: list[RowChange], pending: PendingBatch,
                checks: _Checks) -> None:
         if spec.foreign_keys:
-            checks.written += [(spec, c.after) for c in changes if c.after is not None and (
+            written = [(spec, c.after) for c in changes if c.after is not None and (
                 c.before is None or _moved(spec, c.before, c.after))]
+            deferred = {_deferred(fk) for fk in spec.foreign_keys}
+            if False in deferred:
+                checks.written += written
+            if True in deferred:  # (checked at COMMIT)
+                self._later.written += written
         for ref in self._referrers(spec.name):
             for change in changes:
                 old = None if change.before is None else _values(change.before,
@@ -102,7 +178,9 @@ class ForeignKeys:
                 if new != old:
                     self._act(ref, old, new, pending, checks)
 
-    def _verify(self, checks: _Checks, pending: PendingBatch) -> None:
+    def _verify(self, checks: _Checks, pending: PendingBatch, deferred: bool = False) -> None:
+        """``deferred``: the checks COMMIT makes of the deferred keys (else the immediate
+        keys' at a statement's end)."""
         gone = self._still_removed(checks.removed, pending)
         for ref, old in checks.no_action:
             if (ref.child.name, ref.fk, old) in gone and self._rows(
@@ -113,13 +191,14 @@ class ForeignKeys:
                     f"{ref.fk.referred_table}, which is gone")
         by_table: dict[str, tuple[CollectionSpec, list[dict[str, Any]]]] = {}
         seen: set[int] = set()
+        now = _WrittenNow(pending)
         for spec, body in checks.written:
-            current = _still_there(spec, body, pending)
+            current = now.body(spec, body) if deferred else _still_there(spec, body, pending)
             if current is not None and id(current) not in seen:
                 seen.add(id(current))
                 by_table.setdefault(spec.name, (spec, []))[1].append(current)
         for spec, bodies in by_table.values():
-            self._check_references(spec, bodies, pending)
+            self._check_references(spec, bodies, pending, deferred)
 
     def _still_removed(
         self, removed: list[tuple[_Reference, tuple[Any, ...]]], pending: PendingBatch,
@@ -141,8 +220,10 @@ class ForeignKeys:
 
     # -- references from written rows -----------------------------------------------------
     def _check_references(self, spec: CollectionSpec, bodies: list[dict[str, Any]],
-                          pending: PendingBatch) -> None:
+                          pending: PendingBatch, deferred: bool = False) -> None:
         for fk in spec.foreign_keys:
+            if _deferred(fk) != deferred:
+                continue
             wanted = {v for v in (_values(b, fk.columns) for b in bodies) if v is not None}
             if not wanted:
                 continue
@@ -179,11 +260,17 @@ class ForeignKeys:
     # -- actions on referring rows ------------------------------------------------------------
     def _act(self, ref: _Reference, old: tuple[Any, ...], new: tuple[Any, ...] | None,
              pending: PendingBatch, checks: _Checks) -> None:
+        rule = ((ref.fk.ondelete if new is None else ref.fk.onupdate) or "NO ACTION").upper()
+        if rule == "NO ACTION" and _deferred(ref.fk):
+            # checked at COMMIT, and guarded then if the key is still gone (the transaction
+            # may give it back meanwhile)
+            self._later.removed.append((ref, old))
+            self._later.no_action.append((ref, old))
+            return
         # At commit, no row this transaction does not write may refer to the removed key:
         # one another transaction made refer to it meanwhile fails the commit (a row of this
         # transaction's statements is checked by them, as here).
         checks.removed.append((ref, old))
-        rule = ((ref.fk.ondelete if new is None else ref.fk.onupdate) or "NO ACTION").upper()
         if rule == "NO ACTION":
             checks.no_action.append((ref, old))  # checked once the statement's actions ran
             return
@@ -246,6 +333,86 @@ class ForeignKeys:
         params = {f"fk{i}": v for i, v in enumerate(key)}
         rows = self.backend.rows_for_write(collection, None, where, (), params, pending)
         return [(r[0], r[1], r[2]) for r in rows]
+
+
+class InsertOrder:
+    """The ``ForeignKeyRules`` of a plain INSERT's ``executemany`` (one row per set, in
+    order) into a table whose immediate keys refer to itself (``SetOrder.INSERT_ORDER``):
+    the rows are checked at the call's end, and a row referring to a row a later set inserts
+    is refused, as SQLite refuses it at its own set's end (a row may refer to itself)."""
+
+    def __init__(self, fks: ForeignKeys, table: str) -> None:
+        self.fks, self.table = fks, table
+
+    def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
+                        pending: PendingBatch, checks: Any = None) -> None:
+        self.fks.after_statement(spec, changes, pending, checks)
+        if spec.name == self.table:
+            _refuse_forward_references(spec, changes)
+
+    def act_now(self, spec: CollectionSpec, deleted: dict[str, Any], pending: PendingBatch,
+                checks: Any) -> Any:
+        return self.fks.act_now(spec, deleted, pending, checks)
+
+
+def _refuse_forward_references(spec: CollectionSpec, changes: list[RowChange]) -> None:
+    """IntegrityError if a row of ``changes`` (rows inserted, in order) refers, by an immediate
+    key to its own table, to a key only a later one of them holds. (A key held before the
+    call can't be one a later row inserts: that row's INSERT fails as a duplicate.)"""
+    rows = [c.after for c in changes if c.after is not None]
+    for fk in spec.foreign_keys:
+        if _deferred(fk) or fk.referred_table.lower() != spec.name.lower():
+            continue
+        first: dict[tuple[Any, ...], int] = {}
+        for n, body in enumerate(rows):
+            held = _values(body, fk.referred_columns)
+            if held is not None:
+                first.setdefault(held, n)
+        for n, body in enumerate(rows):
+            key = _values(body, fk.columns)
+            if key is not None and first.get(key, n) > n:
+                raise IntegrityError(
+                    f"FOREIGN KEY constraint failed: {spec.name}({', '.join(fk.columns)}) = "
+                    f"{_show(key)} has no row in {spec.name}({', '.join(fk.referred_columns)})"
+                    " when its parameter set ends (a later set of the executemany inserts it)")
+
+
+def _deferred(fk: ForeignKeySpec) -> bool:
+    """SQLite defers only a ``DEFERRABLE INITIALLY DEFERRED`` key to COMMIT."""
+    return bool(fk.deferrable) and (fk.initially or "").upper() == "DEFERRED"
+
+
+def _acts(fk: ForeignKeySpec) -> bool:
+    """Whether removing a key a row refers to by ``fk`` does something at the statement
+    (an action, or RESTRICT's refusal), deferred or not."""
+    return any((rule or "NO ACTION").upper() != "NO ACTION"
+               for rule in (fk.ondelete, fk.onupdate))
+
+
+def _refers_to_itself(spec: CollectionSpec) -> bool:
+    return any(not _deferred(fk) and fk.referred_table.lower() == spec.name.lower()
+               for fk in spec.foreign_keys)
+
+
+class _WrittenNow:
+    """The rows COMMIT checks for the deferred keys: a row a statement wrote as the
+    transaction holds it now; None if it no longer writes it (deleted since, or a savepoint
+    rolled back, leaving the stored row, which its own commit checked)."""
+
+    def __init__(self, pending: PendingBatch) -> None:
+        self.pending = pending
+        self._bodies: dict[str, set[int]] = {}  # bodies held, by identity (tables without key)
+
+    def body(self, spec: CollectionSpec, body: dict[str, Any]) -> dict[str, Any] | None:
+        if not spec.primary_key:
+            held = self._bodies.get(spec.name)
+            if held is None:
+                docs = self.pending.overlay.get(spec.name, {})
+                held = self._bodies[spec.name] = {id(s) for s in docs.values()}
+            return body if id(body) in held else None
+        doc_id = spec.document_id(tuple(body.get(k) for k in spec.primary_key))
+        state = self.pending.get(spec.name, doc_id)
+        return None if state is None else body_of(state)
 
 
 def _guard_stored(parent: CollectionSpec, doc_ids: list[str], pending: PendingBatch,
