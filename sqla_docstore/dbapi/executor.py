@@ -501,8 +501,14 @@ def run_insert(
         return _merged([_insert_from_select(backend, stmt, params, pending, fks)
                         for params in param_sets])
     if stmt.more_values:
-        return _merged([run_insert(backend, row, param_sets, pending, fks)
-                        for row in _row_statements(stmt)])
+        # one statement: its rows' references checked together at its end, as SQLite does
+        # (a row may refer to a later row of the same VALUES)
+        rows = _StatementRows(fks) if fks is not None else None
+        out = _merged([run_insert(backend, row, param_sets, pending, rows)
+                       for row in _row_statements(stmt)])
+        if rows is not None:
+            rows.checked(pending)
+        return out
     plan: _InsertPlan = insert_plan(backend, stmt)
     if len(param_sets) > 1 and plan.reads_tables:
         # VALUES subqueries: each parameter set sees the rows inserted before it, as in SQL
@@ -627,6 +633,31 @@ def run_insert(
     if returning is not None:
         out.columns = list(returning.labels)
     return out
+
+
+class _StatementRows:
+    """The ``ForeignKeyRules`` of the parts of one INSERT (the rows of a multi-row VALUES):
+    collects the rows they write, passed on in one call at the statement's end."""
+
+    def __init__(self, fks: ForeignKeyRules) -> None:
+        self.fks = fks
+        self.written: list[tuple[CollectionSpec, list[RowChange]]] = []
+
+    def after_statement(self, spec: CollectionSpec, changes: list[RowChange],
+                        pending: PendingBatch, checks: Any = None) -> None:
+        assert checks is None  # (inserts take no action amid the statement)
+        if self.written and self.written[-1][0] is spec:
+            self.written[-1][1].extend(changes)
+        else:
+            self.written.append((spec, list(changes)))
+
+    def act_now(self, spec: CollectionSpec, deleted: dict[str, Any], pending: PendingBatch,
+                checks: Any) -> Any:
+        return self.fks.act_now(spec, deleted, pending, checks)
+
+    def checked(self, pending: PendingBatch) -> None:
+        for spec, changes in self.written:
+            self.fks.after_statement(spec, changes, pending)
 
 
 #: SQLite's integers: an autoincrement key beyond them is refused, as SQLite refuses it (HiLo
