@@ -102,15 +102,17 @@ class ForeignKeys:
         each set at its own end. ``sets_apart``: each set names another row by its whole
         key and no key changes (an UPDATE's sets: see ``executor.sets_apart``).
 
-        A set can change what another set's check finds only by writing a row of a table
-        whose immediate keys refer to it (a referred key added or removed), or by writing a
-        row with a reference a later set writes again (a reference first dangling, then
-        mended). A plain INSERT removes no key and writes each row once: only a table
-        referring to itself is in question, and there the rows' order is checked
-        (``INSERT_ORDER``) unless one set makes several rows (each set then on its own)."""
+        A set can change what another set's check finds only by removing or giving back a
+        key rows refer to (a DELETE, or a write of a referred column), by changing the rows
+        that refer to a key (its own table's, or others' through actions), or by writing
+        again a row with a reference (first dangling, then mended). A plain INSERT removes no
+        key and writes each row once: only a table referring to itself is in question, and
+        there the rows' order is checked (``INSERT_ORDER``) unless one set makes several
+        rows. A DELETE gives no key back: only rows referring to the keys it removes that
+        the call itself changes are in question (its own table's, or reached by actions)."""
         spec = self.backend.spec(stmt.table)
-        referred = any(not _deferred(ref.fk) or _acts(ref.fk)
-                       for ref in self._referrers(spec.name))
+        refs = [ref for ref in self._referrers(spec.name)
+                if not _deferred(ref.fk) or _acts(ref.fk)]
         refers = any(not _deferred(fk) for fk in spec.foreign_keys)
         if isinstance(stmt, ast.Insert) and not (stmt.on_conflict or stmt.resolution):
             if not _refers_to_itself(spec):
@@ -118,11 +120,17 @@ class ForeignKeys:
             if stmt.select is None and not stmt.more_values:
                 return SetOrder.INSERT_ORDER
             return SetOrder.EACH_SET
-        if referred:
+        if isinstance(stmt, ast.Delete):
+            return SetOrder.EACH_SET if any(
+                ref.child.name == spec.name or _on_delete_acts(ref.fk) for ref in refs
+            ) else SetOrder.ONE_CHECK
+        if isinstance(stmt, ast.Update) and not spec.computed_fields:
+            assigned = {name.lower() for name, _ in stmt.assignments}
+            refs = [ref for ref in refs
+                    if not assigned.isdisjoint(c.lower() for c in ref.fk.referred_columns)]
+        if refs or (refers and not (isinstance(stmt, ast.Update) and sets_apart)):
             return SetOrder.EACH_SET
-        if isinstance(stmt, ast.Delete) or not refers or sets_apart:
-            return SetOrder.ONE_CHECK
-        return SetOrder.EACH_SET
+        return SetOrder.ONE_CHECK
 
     def check_deferred(self, pending: PendingBatch) -> None:
         """At COMMIT: the deferred keys' checks the transaction's statements left, against
@@ -193,10 +201,15 @@ class ForeignKeys:
         seen: set[int] = set()
         now = _WrittenNow(pending)
         for spec, body in checks.written:
-            current = now.body(spec, body) if deferred else _still_there(spec, body, pending)
-            if current is not None and id(current) not in seen:
-                seen.add(id(current))
-                by_table.setdefault(spec.name, (spec, []))[1].append(current)
+            if deferred:
+                currents = now.bodies(spec, body)
+            else:
+                current = _still_there(spec, body, pending)
+                currents = [] if current is None else [current]
+            for current in currents:
+                if id(current) not in seen:
+                    seen.add(id(current))
+                    by_table.setdefault(spec.name, (spec, []))[1].append(current)
         for spec, bodies in by_table.values():
             self._check_references(spec, bodies, pending, deferred)
 
@@ -389,6 +402,11 @@ def _acts(fk: ForeignKeySpec) -> bool:
                for rule in (fk.ondelete, fk.onupdate))
 
 
+def _on_delete_acts(fk: ForeignKeySpec) -> bool:
+    """Whether deleting a row referred to by ``fk`` changes the rows referring to it."""
+    return (fk.ondelete or "").upper() in ("CASCADE", "SET NULL", "SET DEFAULT")
+
+
 def _refers_to_itself(spec: CollectionSpec) -> bool:
     return any(not _deferred(fk) and fk.referred_table.lower() == spec.name.lower()
                for fk in spec.foreign_keys)
@@ -396,23 +414,26 @@ def _refers_to_itself(spec: CollectionSpec) -> bool:
 
 class _WrittenNow:
     """The rows COMMIT checks for the deferred keys: a row a statement wrote as the
-    transaction holds it now; None if it no longer writes it (deleted since, or a savepoint
-    rolled back, leaving the stored row, which its own commit checked)."""
+    transaction holds it now, none if it no longer writes it (deleted since, or a savepoint
+    rolled back, leaving the stored row, which its own commit checked). A table without a
+    primary key can't tell a row's later versions: every row the transaction holds in it is
+    checked (once)."""
 
     def __init__(self, pending: PendingBatch) -> None:
         self.pending = pending
-        self._bodies: dict[str, set[int]] = {}  # bodies held, by identity (tables without key)
+        self._keyless: set[str] = set()  # tables without a key whose rows were all taken
 
-    def body(self, spec: CollectionSpec, body: dict[str, Any]) -> dict[str, Any] | None:
+    def bodies(self, spec: CollectionSpec, body: dict[str, Any]) -> list[dict[str, Any]]:
         if not spec.primary_key:
-            held = self._bodies.get(spec.name)
-            if held is None:
-                docs = self.pending.overlay.get(spec.name, {})
-                held = self._bodies[spec.name] = {id(s) for s in docs.values()}
-            return body if id(body) in held else None
+            if spec.name in self._keyless:
+                return []
+            self._keyless.add(spec.name)
+            docs = self.pending.overlay.get(spec.name, {})
+            return [b for b in map(body_of, docs.values()) if b is not None]
         doc_id = spec.document_id(tuple(body.get(k) for k in spec.primary_key))
         state = self.pending.get(spec.name, doc_id)
-        return None if state is None else body_of(state)
+        current = None if state is None else body_of(state)
+        return [] if current is None else [current]
 
 
 def _guard_stored(parent: CollectionSpec, doc_ids: list[str], pending: PendingBatch,

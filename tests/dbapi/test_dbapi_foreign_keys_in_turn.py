@@ -33,8 +33,10 @@ DDL = [
     " pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)",
     "CREATE TABLE dnode (id INTEGER PRIMARY KEY,"
     " up INTEGER REFERENCES dnode(id) DEFERRABLE INITIALLY DEFERRED)",
+    "CREATE TABLE owner (id INTEGER PRIMARY KEY)",
+    "CREATE TABLE pet (id INTEGER PRIMARY KEY, oid INTEGER REFERENCES owner(id))",
 ]
-TABLES = ["parent", "child", "node", "dchild", "dnode"]
+TABLES = ["parent", "child", "node", "dchild", "dnode", "owner", "pet"]
 COMMIT, ROLLBACK = "COMMIT", "ROLLBACK"
 
 
@@ -126,7 +128,7 @@ class Target:
     def empty(self) -> None:
         """Every row deleted, children first, and committed."""
         self.conn.rollback()  # type: ignore[union-attr]
-        for table in ["child", "dchild", "node", "dnode", "parent"]:
+        for table in ["child", "dchild", "node", "dnode", "parent", "pet", "owner"]:
             self.conn.cursor().execute(f"DELETE FROM {table}")  # type: ignore[union-attr]
         self.conn.commit()  # type: ignore[union-attr]
 
@@ -368,6 +370,18 @@ writes = st.one_of(
         lambda s: many("DELETE FROM parent WHERE id = ?", *[(k,) for k in s])),
     st.lists(keys, min_size=1, max_size=4).map(
         lambda s: many("DELETE FROM dnode WHERE id = ?", *[(k,) for k in s])),
+    st.lists(keys, min_size=1, max_size=4).map(
+        lambda s: many("INSERT INTO owner VALUES (?)", *[(k,) for k in s])),
+    st.lists(st.tuples(keys, refs), min_size=1, max_size=4).map(
+        lambda s: many("INSERT INTO pet VALUES (?, ?)", *s)),
+    st.lists(st.tuples(refs, keys), min_size=1, max_size=4).map(
+        lambda s: many("UPDATE pet SET oid = ? WHERE id = ?", *s)),
+    st.lists(keys, min_size=1, max_size=4).map(
+        lambda s: many("DELETE FROM owner WHERE id = ?", *[(k,) for k in s])),
+    st.lists(keys, min_size=1, max_size=4).map(
+        lambda s: many("DELETE FROM pet WHERE id = ?", *[(k,) for k in s])),
+    st.lists(st.tuples(keys, keys), min_size=1, max_size=4).map(
+        lambda s: many("UPDATE owner SET id = ? WHERE id = ?", *s)),
     st.just(Step(COMMIT)),
 )
 
@@ -377,3 +391,22 @@ writes = st.one_of(
 def test_random_executemany_sequences_as_sqlite(target: Target, steps: list[Step]) -> None:
     target.empty()
     _same(target, steps)
+
+
+def test_a_deferred_violation_in_a_table_without_a_key_is_checked_at_commit(
+        target: Target) -> None:
+    oracle = Oracle()
+    ddl = ("CREATE TABLE dfree (n INTEGER, pid INTEGER REFERENCES parent(id)"
+           " DEFERRABLE INITIALLY DEFERRED)")
+    oracle.conn.execute(ddl)
+    target.conn.cursor().execute(ddl)  # type: ignore[union-attr]
+    steps = [PARENTS, Step("INSERT INTO dfree VALUES (1, 5)"), Step("SAVEPOINT sp"),
+             Step("INSERT INTO dfree VALUES (2, 6)"), Step("ROLLBACK TO sp"),
+             Step("UPDATE dfree SET n = 3"), Step(COMMIT),
+             Step("INSERT INTO parent VALUES (5, 'e')"), Step(COMMIT)]
+    outcomes = [(target.run(step), oracle.run(step)) for step in steps]
+    assert [t for t, _ in outcomes] == [o for _, o in outcomes] == [
+        "ok", "ok", "ok", "ok", "ok", "ok", "IntegrityError", "ok", "ok"]
+    read = "SELECT n, pid FROM dfree"
+    assert target.conn.cursor().execute(read).fetchall() == [  # type: ignore[union-attr]
+        tuple(r) for r in oracle.conn.execute(read)] == [(3, 5)]
