@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import pytest
 import sqlalchemy as sa
-from fk_steps import foreign_keys_url
+from fk_steps import foreign_keys_url, sqlite_with_foreign_keys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -95,6 +95,7 @@ class Target:
     """The store's DB-API connection (foreign_keys=on)."""
 
     def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
         self.raw = engine.raw_connection()
         self.conn = self.raw.driver_connection
         assert self.conn is not None
@@ -410,3 +411,36 @@ def test_a_deferred_violation_in_a_table_without_a_key_is_checked_at_commit(
     read = "SELECT n, pid FROM dfree"
     assert target.conn.cursor().execute(read).fetchall() == [  # type: ignore[union-attr]
         tuple(r) for r in oracle.conn.execute(read)] == [(3, 5)]
+
+
+# -- through SQLAlchemy: the DDL it emits keeps the key deferred ---------------------------
+def test_sqlalchemy_s_deferred_foreign_key_is_recorded_and_checked_at_commit(
+        target: Target) -> None:
+    md = sa.MetaData()
+    sa.Table("sa_parent", md, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table("sa_child", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("pid", sa.ForeignKey("sa_parent.id", deferrable=True,
+                                            initially="DEFERRED")))
+    ddl = str(sa.schema.CreateTable(md.tables["sa_child"]).compile(
+        dialect=sa.dialects.sqlite.dialect()))
+    assert "REFERENCES sa_parent (id) DEFERRABLE INITIALLY DEFERRED" in ddl
+    oracle = sqlite_with_foreign_keys()
+    outcomes = []
+    for engine in [target.engine, oracle]:
+        md.create_all(engine)
+        if engine is target.engine:  # (the catalog spec keeps the key's options)
+            (fk,) = sa.inspect(engine).get_foreign_keys("sa_child")
+            assert fk["options"] == {"deferrable": True, "initially": "DEFERRED"}
+        with engine.connect() as conn:
+            conn.execute(md.tables["sa_child"].insert(), {"id": 1, "pid": 7})  # accepted
+            with pytest.raises(sa.exc.IntegrityError):
+                conn.commit()
+            # SQLAlchemy asks for rollback() after a failed commit; it ended its transaction
+            # already, so the DB-API connection's stays open, the row with it, as on sqlite3
+            conn.rollback()
+            outcomes.append(conn.execute(sa.select(md.tables["sa_child"])).all())
+            conn.execute(md.tables["sa_parent"].insert(), {"id": 7})
+            conn.commit()
+            outcomes.append(conn.execute(sa.select(md.tables["sa_child"])).all())
+    oracle.dispose()
+    assert outcomes[:2] == outcomes[2:] == [[(1, 7)], [(1, 7)]]
