@@ -346,7 +346,7 @@ def test_a_deferred_violation_in_autocommit_mode_fails_the_statement(target: Tar
 
 
 # -- a random differential: sequences of executemany into a parent and a child table -------
-SETTINGS = settings(max_examples=30, deadline=None,
+SETTINGS = settings(max_examples=100, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 keys = st.integers(1, 5)
 refs = st.one_of(st.none(), keys)
