@@ -458,6 +458,8 @@ _WRITES: dict[Kind, Any] = {
     Kind.UPDATE: executor.run_update,
     Kind.DELETE: executor.run_delete,
 }
+
+
 def _write(conn: Connection, kind: Kind, stmt: Any, param_sets: Sequence[dict[str, Any]],
            many: bool) -> executor.Outcome:
     """A write statement's rows, with its parameter sets; checked as SQLite checks each

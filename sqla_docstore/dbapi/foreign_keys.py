@@ -105,21 +105,23 @@ class ForeignKeys:
         A set can change what another set's check finds only by removing or giving back a
         key rows refer to (a DELETE, or a write of a referred column), by changing the rows
         that refer to a key (its own table's, or others' through actions), or by writing
-        again a row with a reference (first dangling, then mended). A plain INSERT removes no
-        key and writes each row once: only a table referring to itself is in question, and
-        there the rows' order is checked (``INSERT_ORDER``) unless one set makes several
-        rows. A DELETE gives no key back: only rows referring to the keys it removes that
-        the call itself changes are in question (its own table's, or reached by actions)."""
+        again a row with a reference (first dangling, then mended). An INSERT that only
+        inserts or skips rows removes no key and writes each row once: only a table referring
+        to itself is in question, and there a plain INSERT's rows' order is checked
+        (``INSERT_ORDER``) unless one set makes several rows. A DELETE gives no key back:
+        only rows referring to the keys it removes that the call itself changes are in
+        question (its own table's, or reached by actions)."""
         spec = self.backend.spec(stmt.table)
         refs = [ref for ref in self._referrers(spec.name)
                 if not _deferred(ref.fk) or _acts(ref.fk)]
         refers = any(not _deferred(fk) for fk in spec.foreign_keys)
-        if isinstance(stmt, ast.Insert) and not (stmt.on_conflict or stmt.resolution):
+        if isinstance(stmt, ast.Insert) and _inserts_only(stmt):
             if not _refers_to_itself(spec):
                 return SetOrder.ONE_CHECK
-            if stmt.select is None and not stmt.more_values:
+            if stmt.select is None and not stmt.more_values and not (
+                    stmt.on_conflict or stmt.resolution):
                 return SetOrder.INSERT_ORDER
-            return SetOrder.EACH_SET
+            return SetOrder.EACH_SET  # (rows skipped: a set's row is not told apart)
         if isinstance(stmt, ast.Delete):
             return SetOrder.EACH_SET if any(
                 ref.child.name == spec.name or _on_delete_acts(ref.fk) for ref in refs
@@ -400,6 +402,13 @@ def _acts(fk: ForeignKeySpec) -> bool:
     (an action, or RESTRICT's refusal), deferred or not."""
     return any((rule or "NO ACTION").upper() != "NO ACTION"
                for rule in (fk.ondelete, fk.onupdate))
+
+
+def _inserts_only(stmt: ast.Insert) -> bool:
+    """Whether an INSERT only inserts rows or skips them (``OR IGNORE``, ``DO NOTHING``),
+    never changing or deleting one."""
+    return stmt.resolution in (None, ast.ConflictResolution.IGNORE) and all(
+        clause.assignments is None for clause in stmt.on_conflict)
 
 
 def _on_delete_acts(fk: ForeignKeySpec) -> bool:

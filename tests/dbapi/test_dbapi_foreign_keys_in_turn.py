@@ -375,6 +375,10 @@ writes = st.one_of(
         lambda s: many("INSERT INTO owner VALUES (?)", *[(k,) for k in s])),
     st.lists(st.tuples(keys, refs), min_size=1, max_size=4).map(
         lambda s: many("INSERT INTO pet VALUES (?, ?)", *s)),
+    st.lists(st.tuples(keys, refs), min_size=1, max_size=4).map(
+        lambda s: many("INSERT OR IGNORE INTO pet VALUES (?, ?)", *s)),
+    st.lists(st.tuples(keys, refs), min_size=1, max_size=4).map(
+        lambda s: many("INSERT INTO node VALUES (?, ?) ON CONFLICT DO NOTHING", *s)),
     st.lists(st.tuples(refs, keys), min_size=1, max_size=4).map(
         lambda s: many("UPDATE pet SET oid = ? WHERE id = ?", *s)),
     st.lists(keys, min_size=1, max_size=4).map(
