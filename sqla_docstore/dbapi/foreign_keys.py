@@ -378,18 +378,24 @@ def _refuse_forward_references(spec: CollectionSpec, changes: list[RowChange]) -
     for fk in spec.foreign_keys:
         if _deferred(fk) or fk.referred_table.lower() != spec.name.lower():
             continue
-        first: dict[tuple[Any, ...], int] = {}
-        for n, body in enumerate(rows):
-            held = _values(body, fk.referred_columns)
-            if held is not None:
-                first.setdefault(held, n)
-        for n, body in enumerate(rows):
-            key = _values(body, fk.columns)
+        held, keys = _column_keys(rows, fk.referred_columns), _column_keys(rows, fk.columns)
+        # the first row holding each key (a key held twice fails the INSERT anyway)
+        first = {key: n for n, key in reversed(list(enumerate(held)))}
+        first.pop(None, None)
+        for n, key in enumerate(keys):
             if key is not None and first.get(key, n) > n:
+                shown = _show(key) if isinstance(key, tuple) else repr(key)
                 raise IntegrityError(
                     f"FOREIGN KEY constraint failed: {spec.name}({', '.join(fk.columns)}) = "
-                    f"{_show(key)} has no row in {spec.name}({', '.join(fk.referred_columns)})"
+                    f"{shown} has no row in {spec.name}({', '.join(fk.referred_columns)})"
                     " when its parameter set ends (a later set of the executemany inserts it)")
+
+
+def _column_keys(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[Any]:
+    """Each row's key in ``columns`` (``_values``), the value itself for one column."""
+    if len(columns) == 1:
+        return [body.get(columns[0]) for body in rows]
+    return [_values(body, columns) for body in rows]
 
 
 def _deferred(fk: ForeignKeySpec) -> bool:
