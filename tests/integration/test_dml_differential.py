@@ -43,9 +43,6 @@ Accepted, as the README documents them (the comparator allows exactly these):
   double; so a ``DataError`` is accepted when a wide number is in the statement or the tables
   (then the statement is undone on SQLite, through a savepoint, and the sequence goes on);
 - a statement refused with ``NotSupportedError`` is counted and undone on SQLite the same way;
-- "Foreign keys": an ``executemany`` is checked at the call's end (SQLite checks each set at
-  its own end): where SQLite refuses a set referring to a row a later set inserts, SQLite's
-  answer to the call as one multi-row INSERT is expected instead;
 - not generated: UNIQUE constraints beyond the keys (checked at commit here, "unique at
   commit"), NULL keys ("A primary-key column is NOT NULL"), keys of ``g`` (HiLo), an untyped
   column compared with a numeric one, booleans into columns other than ``b``, ``UPDATE ...
@@ -643,18 +640,6 @@ def _run(conn: Any, step: Statement) -> Outcome:
     return Outcome(None, cur.rowcount, returned)
 
 
-def _fk_checked_per_set(step: Statement, expected: Outcome, got: Outcome) -> bool:
-    return (step.many and step.sql.startswith("INSERT") and got.error is None
-            and "FOREIGN KEY" in expected.message)
-
-
-def _one_statement(step: Statement) -> Statement:
-    """An executemany of a one-row INSERT as one INSERT of all its rows (in turn)."""
-    head, row = step.sql.split(" VALUES ", 1)
-    return Statement(f"{head} VALUES {', '.join([row] * len(step.params))}", step.table,
-                     tuple(v for row_params in step.params for v in row_params))
-
-
 def _has_wide(step: Statement, state: dict[str, Any]) -> bool:
     """Whether a number beyond 2**53 is in the statement or the tables (README "Exact
     numbers": arithmetic reading one, or a real beyond 2**53 into an INTEGER or NUMERIC
@@ -720,12 +705,6 @@ class Pair:
             self.oracle.execute("ROLLBACK TO dml_oracle")
             self.oracle.execute("RELEASE dml_oracle")
             return
-        if _fk_checked_per_set(step, expected, got):
-            # README "Foreign keys": an executemany's references are checked at the call's
-            # end, where SQLite checks each set at its own: the call as one statement
-            self.oracle.execute("ROLLBACK TO dml_oracle")
-            expected = _run(self.oracle, _one_statement(step))
-            self.stats.accepted["executemany: foreign keys checked at the call's end"] += 1
         if expected.error:  # sqlite3's executemany keeps the sets before the failing one;
             # here the call applies none (README "A failing write statement applies none of
             # its rows"), as SQLite's own statement does
