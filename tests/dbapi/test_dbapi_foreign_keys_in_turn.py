@@ -359,6 +359,8 @@ writes = st.one_of(
         lambda s: many("INSERT INTO dnode VALUES (?, ?)", *s)),
     st.lists(st.tuples(keys, refs), min_size=1, max_size=4).map(
         lambda s: many("INSERT INTO parent (id) VALUES (?)", *[(k,) for k, _ in s])),
+    st.lists(st.tuples(keys, refs), min_size=1, max_size=4).map(
+        lambda s: many("INSERT OR REPLACE INTO dchild VALUES (?, ?)", *s)),
     st.lists(st.tuples(st.integers(10, 14), keys, refs), min_size=1, max_size=4).map(
         lambda s: many("INSERT INTO child (id, pid, strict) VALUES (?, ?, ?)", *s)),
     st.lists(st.tuples(refs, keys), min_size=1, max_size=4).map(
