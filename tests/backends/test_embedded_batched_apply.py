@@ -238,6 +238,21 @@ def test_an_insert_run_stores_its_documents_in_command_order(
 
 
 @pytest.mark.parametrize("count", [99, 100, 2 * 1000 + 17])
+def test_every_row_of_an_insert_run_stores_its_reply_last_modified(
+    pair: tuple[EmbeddedConnection, EmbeddedConnection], tmp_path: Path, count: int
+) -> None:
+    """The rows of a many-row statement share one bound last-modified text: each stored row
+    holds the one its reply names, as a row inserted alone does."""
+    batched, _ = pair
+    replies = batched.submit(Batch(_inserts(count)), results=True)
+    with sqlite3.connect(tmp_path / "a.db") as raw:
+        stored = dict(raw.execute('SELECT id, modified FROM "@docs/people"').fetchall())
+    assert len(replies) == count
+    assert {r["@id"]: stored[r["@id"]] for r in replies} == {
+        r["@id"]: r["@last-modified"] for r in replies}
+
+
+@pytest.mark.parametrize("count", [99, 100, 2 * 1000 + 17])
 def test_a_bulk_insert_stores_its_rows_in_parameter_order(tmp_path: Path, count: int) -> None:
     """A DB-API executemany INSERT (its rows kept as columns until the commit) stores every
     row, in the order of the parameter sets, with change vectors rising in that order."""
