@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from .schema import CollectionSpec, ColumnAffinity, ValueAffinity, column_affinity
-from .values import JSON_NULL, JsonNull
+from .values import JSON_NULL, JsonNull, column_types
 
 
 def sqlite_text(value: int | float) -> str:
@@ -308,10 +308,13 @@ class Conversion(NamedTuple):
     #: ``apply`` also makes a float -0.0 0.0 (a REAL column: tested with ``0.0 in values``)
     zero: bool = False
 
-    def column(self, values: Sequence[Any]) -> Sequence[Any]:
+    def column(self, values: Sequence[Any],
+               types: Callable[[Sequence[Any]], frozenset[type]] = column_types,
+               ) -> Sequence[Any]:
         """``apply`` of each of ``values`` (``values`` itself when none is of a type acted
-        on, nor a zero where ``zero``: C passes)."""
-        if self.acts_on.isdisjoint(map(type, values)) and not (self.zero and 0.0 in values):
+        on, nor a zero where ``zero``: C passes; ``types``: ``values.column_types`` or a
+        ``ColumnTypes``)."""
+        if self.acts_on.isdisjoint(types(values)) and not (self.zero and 0.0 in values):
             return values
         return list(map(self.apply, values))
 

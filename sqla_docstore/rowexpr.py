@@ -155,20 +155,22 @@ _PLAIN_TYPES = frozenset({int, float, bool, type(None), decimal.Decimal})
 
 def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iterable[str],
                   filled: str | None,
-                  columns: Mapping[str, Sequence[Any]] | None = None) -> bool:
+                  columns: Mapping[str, Sequence[Any]] | None = None,
+                  types_of: Callable[[Sequence[Any]], frozenset[type]] = values.column_types,
+                  ) -> bool:
     """Whether ``values.refuse_unstorable`` or the NOT NULL / exactness test of ``_may_fail`` might
     refuse one of ``bodies`` (documents with exactly the fields ``keys``; ``filled``, if
     given, is set to an integer later where it is None), tested a field at a time over all
     the bodies (or over ``columns``, each field's values if known: a field's values or the
-    one value every body has). False: none of them can fail (only CHECK constraints remain
-    to test)."""
+    one value every body has; ``types_of``: ``values.column_types`` or a ``ColumnTypes``
+    knowing them). False: none of them can fail (only CHECK constraints remain to test)."""
     keys = set(keys)
     if any(name not in keys and name != filled for name in spec.required_fields):
         return True
     exact, required = spec.exact_fields, spec.not_null
     for name in keys:
         column = columns[name] if columns is not None else list(map(itemgetter(name), bodies))
-        types = set(map(type, column))
+        types = set(types_of(column))
         one_type = len(types) == 1  # (before str is set aside: a column of texts and floats)
         if str in types:
             texts = column if len(types) == 1 else [v for v in column if type(v) is str]

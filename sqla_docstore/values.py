@@ -503,13 +503,41 @@ def dumps_each(documents: list[Any]) -> list[str]:
     return list(map(dumps, documents))
 
 
+def column_types(column: Sequence[Any]) -> frozenset[type]:
+    """The types of the values of ``column`` (one C pass)."""
+    return frozenset(map(type, column))
+
+
+class ColumnTypes:
+    """``column_types`` of each column asked about, found once and kept: the columns of one
+    statement, each looked at by several tests (affinity, NUL, NOT NULL, JSON texts), are
+    each read once. Only for columns nobody changes while it is in use (each is held, so
+    its ``id`` stays its own)."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[Sequence[Any], frozenset[type]]] = {}
+
+    def __call__(self, column: Sequence[Any]) -> frozenset[type]:
+        known = self._known.get(id(column))
+        if known is not None:
+            return known[1]
+        types = frozenset(map(type, column))
+        self._known[id(column)] = (column, types)
+        return types
+
+
 def dumps_columns(names: Sequence[str], columns: Sequence[Sequence[Any]], count: int,
-                  written: Mapping[str, Sequence[str]] | None = None) -> list[str] | None:
+                  written: Mapping[str, Sequence[str]] | None = None,
+                  types: Callable[[Sequence[Any]], frozenset[type]] = column_types,
+                  ) -> list[str] | None:
     """``dumps`` of each of ``count`` documents ``{names[0]: columns[0][i], ...}`` (keys in
     that order; a column of one value gives it to every document), written a column at a
     time: the same texts. None when a value is not one this writes as ``dumps`` does (a
     string holding NUL, a number JSON can't write, another type): then ``dumps`` each.
-    ``written``: the JSON texts of some fields' values, by name (their columns unread)."""
+    ``written``: the JSON texts of some fields' values, by name (their columns unread).
+    ``types``: ``column_types`` (or a ``ColumnTypes`` knowing the columns already)."""
     keys = [_encode_str(name) for name in names]
     if any("\\u0000" in key for key in keys):
         return None
@@ -518,13 +546,13 @@ def dumps_columns(names: Sequence[str], columns: Sequence[Sequence[Any]], count:
     for n, (key, column) in enumerate(zip(keys, columns, strict=True)):
         text += ("" if n == 0 else ",") + key + ":"
         texts = written.get(names[n]) if written else None
-        if texts is None and len(column) != 1 and _plain_strings(column):
+        if texts is None and len(column) != 1 and _plain_strings(column, types):
             texts, text = column, text + '"'  # (each value's JSON text: itself quoted)
             parts += (itertools.repeat(text), texts)
             text = '"'
             continue
         if texts is None:
-            texts = _json_scalars(column)
+            texts = _json_scalars(column, types)
             if texts is None:
                 return None
             if len(column) == 1:
@@ -538,12 +566,13 @@ def dumps_columns(names: Sequence[str], columns: Sequence[Sequence[Any]], count:
     return list(itertools.islice(map("".join, zip(*parts)), count))  # noqa: B905 - repeats
 
 
-def _plain_strings(column: Sequence[Any]) -> bool:
+def _plain_strings(column: Sequence[Any],
+                   types: Callable[[Sequence[Any]], frozenset[type]] = column_types) -> bool:
     """Whether ``column`` holds only strings whose JSON text is the string quoted: none holds
     a quote, a backslash or a control character (NUL included) the encoder escapes (one
     test of their joined text; a string of other characters that are not printable, as
     U+2028, is left to the encoder too)."""
-    if set(map(type, column)) != {str}:
+    if types(column) != {str}:
         return False
     joined = "".join(column)
     if joined.isascii():  # (a flag of the str) one pass over its bytes, deleting those
@@ -559,10 +588,12 @@ _encode_str: Any = json.encoder.encode_basestring  # (the encoder _encode_c writ
 _JSON_BOOL = {True: "true", False: "false"}.__getitem__
 
 
-def _json_scalars(column: Sequence[Any]) -> list[str] | None:
+def _json_scalars(column: Sequence[Any],
+                  types_of: Callable[[Sequence[Any]], frozenset[type]] = column_types,
+                  ) -> list[str] | None:
     """The JSON texts of a column of str, int, float, bool and None values, as the C encoder
     writes them; None if one is not (or is a string holding NUL, or a non-finite float)."""
-    types = set(map(type, column))
+    types = types_of(column)
     try:
         if types == {str}:
             if "\x00" in "".join(column):

@@ -515,6 +515,8 @@ def run_insert(
         return _merged([run_insert(backend, stmt, [p], pending, fks) for p in param_sets])
     spec = plan.spec
     columns: dict[str, Sequence[Any]] | None = None
+    # the types of each column of values, found once for the tests below (none changes one)
+    types = values.ColumnTypes()
     generated: list[int] = []
     auto = spec.autoincrement
     # a key HiLo generates for this statement is fresh: no stored document can hold it
@@ -524,7 +526,7 @@ def run_insert(
         # an integer key no row gives is generated as the bodies are made (``prefilled``)
         fill = (auto, lambda count: backend.next_ids(spec.prefix, count, claimed=auto_key)) if (
             auto is not None and auto == plan.int_key and not spec.computed_fields) else None
-        bodies, columns, generated = plan.given_positional(param_sets, fill)
+        bodies, columns, generated = plan.given_positional(param_sets, fill, types)
     else:
         bodies = plan.bodies(backend, param_sets, pending)
     uneven = False  # a JSON field left out of some bodies: they differ in their fields
@@ -534,7 +536,7 @@ def run_insert(
         uneven = settle_json_nulls(spec.json_fields, bodies)
         fields = tuple(bodies[0]) if bodies and not uneven else fields
     if plan.int_key is not None:
-        columns = _keys_by_affinity(plan.int_key, bodies, columns)
+        columns = _keys_by_affinity(plan.int_key, bodies, columns, types)
         if columns is None and _is_rowid_key(spec):
             _refuse_mismatched_keys(spec, bodies)
     else:
@@ -560,10 +562,10 @@ def run_insert(
     # all the rows at once; if any row might fail, each row is tested in order as before
     # (a few rows are tested in turn: cheaper than the set-up of the test per field)
     each_row = bool(computed or plan.computed) or uneven or len(bodies) < _ROWS_TESTED_TOGETHER or (
-        rowexpr.rows_may_fail(spec, bodies, fields, auto, columns))
+        rowexpr.rows_may_fail(spec, bodies, fields, auto, columns, types))
     # integer keys, nothing else can fail per row: the keys, ids and PUTs a column at a time
     keyed = _keyed_puts(spec, int_key, bodies, generated, written, columns,
-                        getattr(backend, "stores_json_text", False), prefilled) if (
+                        getattr(backend, "stores_json_text", False), prefilled, types) if (
         int_key is not None and (auto is None or auto == int_key) and not each_row
         and not checks) else None
     replacing = False  # a PUT replaces a document deleted in this transaction
@@ -676,7 +678,8 @@ _ROWS_TESTED_TOGETHER = 8
 
 
 def _keys_by_affinity(key: str, bodies: list[dict[str, Any]],
-                      columns: dict[str, Sequence[Any]] | None
+                      columns: dict[str, Sequence[Any]] | None,
+                      types: Callable[[Sequence[Any]], frozenset[type]] = values.column_types,
                       ) -> dict[str, Sequence[Any]] | None:
     """The integer key ``key`` of ``bodies`` given as another kind stored as SQLite's
     INTEGER affinity stores it ('5', ' 5 ', 5.0 are 5), so its document id is the number's,
@@ -684,7 +687,7 @@ def _keys_by_affinity(key: str, bodies: list[dict[str, Any]],
     given = columns.get(key) if columns is not None else None
     if given is None:
         given = [body.get(key) for body in bodies]
-    if _INT_OR_NONE.issuperset(map(type, given)):
+    if _INT_OR_NONE.issuperset(types(given)):
         return columns
     for body in bodies:
         if type(value := body.get(key)) is not int and value is not None:
@@ -765,7 +768,9 @@ class _Keyed(NamedTuple):
 def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
                 generated: list[int], written: dict[str, Any],
                 columns: dict[str, Sequence[Any]] | None, texts: bool = False,
-                prefilled: bool = False) -> _Keyed | None:
+                prefilled: bool = False,
+                types: Callable[[Sequence[Any]], frozenset[type]] = values.column_types,
+                ) -> _Keyed | None:
     """The PUTs of ``bodies`` keyed by the integer field ``key`` (the document id is
     ``{prefix}/{key}``), the keys HiLo ``generated`` for them filled in, in order, where the
     key is None (as ``run_insert``'s loop does it; ``key`` is then the autoincrement field).
@@ -781,7 +786,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         keys = [next(fill) if k is None else k for k in given]
     else:
         keys = given
-    if set(map(type, keys)) != {int} or not (
+    if types(keys) != {int} or not (
             _INT64_MIN <= min(keys) and max(keys) <= _INT64_MAX):
         return None  # the loop says what a key beyond SQLite's integers does
     try:  # an int's text is its JSON text: made once for the ids and the bodies' texts
@@ -796,7 +801,8 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
     if fresh:
         if not prefilled:
             _consume(map(dict.__setitem__, bodies, itertools.repeat(key), generated))
-        return _Keyed(_texts(bodies, key, key_texts, columns, texts), [], None, ids, key, keys)
+        return _Keyed(_texts(bodies, key, key_texts, columns, texts, types), [], None, ids, key,
+                      keys)
     stored_check: list[tuple[str, int | None]]
     if generated:
         stored_check = []
@@ -809,8 +815,8 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
     else:  # every key given
         stored_check = list(zip(ids, keys, strict=True))
         given_max = max(keys) if keys else None
-    return _Keyed(_texts(bodies, key, key_texts, columns, texts), stored_check, given_max, ids,
-                  key, keys)
+    return _Keyed(_texts(bodies, key, key_texts, columns, texts, types), stored_check, given_max,
+                  ids, key, keys)
 
 
 def _consume(calls: Iterator[Any]) -> None:
@@ -818,7 +824,9 @@ def _consume(calls: Iterator[Any]) -> None:
 
 
 def _texts(bodies: list[dict[str, Any]], key: str, key_texts: list[str],
-           columns: dict[str, Sequence[Any]] | None, wanted: bool) -> list[str] | None:
+           columns: dict[str, Sequence[Any]] | None, wanted: bool,
+           types: Callable[[Sequence[Any]], frozenset[type]] = values.column_types,
+           ) -> list[str] | None:
     """The JSON texts of ``bodies`` (all with the fields of the first, in its order; ``key``
     holding the integers written ``key_texts``), written a column at a time from ``columns``
     where given (see ``values.dumps_columns``); None if not ``wanted`` or not so written."""
@@ -827,7 +835,7 @@ def _texts(bodies: list[dict[str, Any]], key: str, key_texts: list[str],
     names = tuple(bodies[0])
     cols = [() if name == key else columns[name] if columns is not None else list(
         map(itemgetter(name), bodies)) for name in names]
-    return values.dumps_columns(names, cols, len(bodies), {key: key_texts})
+    return values.dumps_columns(names, cols, len(bodies), {key: key_texts}, types)
 
 
 def _duplicate_key(spec: CollectionSpec, doc_id: str) -> DuplicateKeyError:
@@ -995,13 +1003,15 @@ class _InsertPlan:
     def given_positional(
         self, sets: Positional,
         fill: tuple[str, Callable[[int], list[int]]] | None = None,
+        types: Callable[[Sequence[Any]], frozenset[type]] = values.column_types,
     ) -> tuple[list[dict[str, Any]], dict[str, Sequence[Any]] | None, list[int]]:
         """``_given`` of ``?`` parameter sets read by position, a column at a time: the
         bodies (equal dicts, keys in the same order), each field's values (a field every
         row gives the same value, a default or a literal, has a column of that one value)
         and the keys generated. ``fill``: (a field, the function generating n integers):
         if no row gives the field (its default is None), the function's values are put in
-        it, once every value given was read without error; else nothing is generated."""
+        it, once every value given was read without error; else nothing is generated.
+        ``types``: ``values.column_types``, or a ``ColumnTypes`` to know the columns by."""
         at = {name: i for i, name in enumerate(sets.names)}
         if not sets.rows or any(param not in at for _, param in self.params):
             return self._given(sets), None, []  # (which parameter has no value: by _given)
@@ -1019,7 +1029,7 @@ class _InsertPlan:
         given = list(zip(*sets.rows, strict=True))
         try:
             args = [_as_stored_values(given[i] if conversion is None else conversion.column(
-                given[i])) for i, conversion in zip(used, converted, strict=True)]
+                given[i], types), types) for i, conversion in zip(used, converted, strict=True)]
         except DataError:
             return self._given(sets), None, []  # the value refused first, row by row: _given
         generated: list[int] = []
@@ -1137,10 +1147,12 @@ def settled_changes(spec: CollectionSpec,
             if k not in unset}, unset
 
 
-def _as_stored_values(column: Sequence[Any]) -> Sequence[Any]:
+def _as_stored_values(column: Sequence[Any],
+                      types: Callable[[Sequence[Any]], frozenset[type]] = values.column_types,
+                      ) -> Sequence[Any]:
     """A parameter's values as ``_given`` stores them (JSON scalars as given, others by
     ``values.to_json``)."""
-    if set(map(type, column)) <= _JSON_SCALAR_TYPES:
+    if types(column) <= _JSON_SCALAR_TYPES:
         return column
     return [value if type(value) in _JSON_SCALARS or value is JSON_NULL
             else values.to_json(value) for value in column]

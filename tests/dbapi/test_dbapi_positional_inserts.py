@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sqla_docstore import dbapi
+from sqla_docstore import dbapi, values
 from sqla_docstore.dbapi import executor, params
 from sqla_docstore.pending import PendingBatch
 
@@ -187,6 +187,18 @@ def test_positional_inserts_match_dicts_and_the_row_loop(
     assert outcomes[23][0] == "DuplicateKeyError" and outcomes[26][0] == N
     assert outcomes[29][0] == "DuplicateKeyError" and outcomes[30][0] == "DataError"
     assert outcomes[32][0] == "DataError" and outcomes[33][0] == N
+
+
+def test_column_types_found_once_give_what_finding_them_at_each_test_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An INSERT finds the value types of each of its columns once (``values.ColumnTypes``)
+    for all its tests (affinity, NUL, NOT NULL, JSON texts, integer keys): the same results,
+    errors, reads and stored documents as finding them again at each test."""
+    once = _run(tmp_path / "once.db", as_lists=False)
+    monkeypatch.setattr(values, "ColumnTypes", lambda: values.column_types)
+    each = _run(tmp_path / "each.db", as_lists=False)
+    assert once == each
 
 
 def test_positional_sets_read_as_the_dicts_bind_makes() -> None:
