@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sqla_docstore import dbapi
+from sqla_docstore.backends.embedded import connection as embedded
 from sqla_docstore.backends.embedded.connection import EmbeddedConnection
 from sqla_docstore.backends.embedded.store import EmbeddedStore
 from sqla_docstore.commands import Batch, Command, CreateRun, Delete, Patch, PatchRun, Put
@@ -346,3 +347,14 @@ def test_a_failed_check_in_a_long_patch_run_applies_nothing(tmp_path: Path) -> N
         assert _rows(tmp_path / "long.db") == before
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("head, tail", [("A:", "-db"), ("B7{", "}9-")])
+def test_change_vectors_made_by_decades_are_those_written_one_by_one(head: str,
+                                                                     tail: str) -> None:
+    """An insert run's change vectors, made a decade of etags at a time, are the texts each
+    etag written alone gives, whatever etag the run starts at and however many it takes."""
+    for first in [*range(130), 999, 1000, 10**12 - 3]:
+        for count in (1, 9, 63, 64, 65, 100, 1000, 1001):
+            assert embedded._change_vectors(head, tail, first, count) == [
+                f"{head}{n}{tail}" for n in range(first, first + count)], (first, count)

@@ -1274,8 +1274,8 @@ def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, run: CreateR
         end = min(start + _ROWS_CHUNK, count)
         texts = (run.texts[start:end] if run.texts is not None
                  else values.dumps_each(run.bodies[start:end]))
-        return _RowsChunk(ids[start:end], texts, [
-            f"{head}{n}{tail}" for n in range(etag + start + 1, etag + end + 1)], modified)
+        return _RowsChunk(ids[start:end], texts,
+                          _change_vectors(head, tail, etag + start + 1, end - start), modified)
 
     try:
         _insert_chunks(conn, table, map(chunk, range(0, count, _ROWS_CHUNK)))
@@ -1367,7 +1367,7 @@ def _insert_rows(store: EmbeddedStore, puts: list[Put], etag: int, modified: str
         part = puts[start:start + _ROWS_CHUNK]
         first = etag + start + 1
         return _RowsChunk(list(map(_ID, part)), _texts(part),
-                          [f"{head}{n}{tail}" for n in range(first, first + len(part))],
+                          _change_vectors(head, tail, first, len(part)),
                           modified)
 
     if results is not None:
@@ -1387,6 +1387,25 @@ def _texts(puts: list[Put]) -> list[str]:
                            strict=True):
             texts[n] = text
     return cast(list[str], texts)
+
+
+def _change_vectors(head: str, tail: str, first: int, count: int) -> list[str]:
+    """``[f"{head}{n}{tail}" for n in range(first, first + count)]`` (``_cv``'s texts of
+    ``count`` etags from ``first``), made a decade of etags at a time: each decade's
+    ``{head}{n // 10}`` and each ``{digit}{tail}`` written once, every text then one
+    concatenation (writing each number costs about twice as much)."""
+    last = first + count - 1
+    if first < 10 or count < _DECADES_FROM:  # (below 10 a decade has no leading digits)
+        return [f"{head}{n}{tail}" for n in range(first, last + 1)]
+    ends = [f"{digit}{tail}" for digit in range(10)]
+    made = [start + end for start in [f"{head}{decade}" for decade in range(
+        first // 10, last // 10 + 1)] for end in ends]
+    skip = first % 10  # (the first decade's etags before ``first``)
+    return made[skip:skip + count]
+
+
+#: fewer change vectors than this are written one number at a time
+_DECADES_FROM = 64
 
 
 def _cv_template(store: EmbeddedStore) -> str:
