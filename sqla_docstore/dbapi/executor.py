@@ -786,15 +786,16 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         keys = [next(fill) if k is None else k for k in given]
     else:
         keys = given
-    if types(keys) != {int} or not (
-            _INT64_MIN <= min(keys) and max(keys) <= _INT64_MAX):
+    fresh = keys is generated  # distinct: HiLo hands a key out once
+    # (HiLo's keys are SQLite integers: the loop tests the range of keys given only)
+    if types(keys) != {int} or not (fresh or (
+            _INT64_MIN <= min(keys) and max(keys) <= _INT64_MAX)):
         return None  # the loop says what a key beyond SQLite's integers does
     try:  # an int's text is its JSON text: made once for the ids and the bodies' texts
-        key_texts = list(map(int.__repr__, keys))
+        key_texts = list(map(repr, keys))  # (of an int: int.__repr__, by a cheaper call)
     except ValueError:  # more digits than Python writes: the loop says where
         return None
     ids = list(map(f"{spec.prefix}/".__add__, key_texts))  # f"{prefix}/{key}"
-    fresh = keys is generated  # distinct: HiLo hands a key out once
     if (not fresh and len(set(ids)) != len(ids)) or (
             written and any(map(written.__contains__, ids))):
         return None

@@ -201,6 +201,35 @@ def test_column_types_found_once_give_what_finding_them_at_each_test_gives(
     assert once == each
 
 
+@pytest.mark.parametrize("last", [2**63 - 30, 2**63 - 100_000])
+def test_generated_keys_near_the_end_of_sqlite_integers_match_the_row_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, last: int
+) -> None:
+    """The column-at-a-time path does not test the range of the keys HiLo generates (HiLo
+    reserves SQLite integers only, the loop tests given keys only): after a stored key near
+    2**63 - 1 it gives the loop's result, rows or error, and the same documents."""
+
+    def run(path: Path) -> Any:
+        conn = dbapi.connect(str(path))
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)")
+        cur.execute("INSERT INTO t (id, v) VALUES (?, ?)", (last, "x"))
+        conn.commit()
+        try:
+            cur.executemany("INSERT INTO t (v) VALUES (?)", [(f"v{i}",) for i in range(N)])
+            conn.commit()
+            outcome: Any = (cur.rowcount, cur.lastrowid)
+        except dbapi.Error as exc:
+            outcome = (type(exc).__name__, str(exc))
+        conn.close()
+        with sqlite3.connect(path) as raw:
+            return outcome, raw.execute('SELECT id, body FROM "@docs/t" ORDER BY id').fetchall()
+
+    columns = run(tmp_path / "columns.db")
+    monkeypatch.setattr(executor, "_keyed_puts", lambda *args: None)  # the loop, row by row
+    assert columns == run(tmp_path / "loop.db")
+
+
 def test_positional_sets_read_as_the_dicts_bind_makes() -> None:
     sets = params.Positional(("?1", "?2"), [(1, "a"), (2, "b")],
                              lambda a, b: {"?1": a, "?2": b})
