@@ -515,8 +515,10 @@ def run_insert(
         return _merged([run_insert(backend, stmt, [p], pending, fks) for p in param_sets])
     spec = plan.spec
     columns: dict[str, Sequence[Any]] | None = None
-    # the types of each column of values, found once for the tests below (none changes one)
-    types = values.ColumnTypes()
+    # the types of each column of values, found once for the tests below (none changes one;
+    # a few rows are tested row by row: no column is looked at twice)
+    kept_types = values.ColumnTypes() if len(param_sets) >= _ROWS_TESTED_TOGETHER else None
+    types = kept_types or values.column_types
     generated: list[int] = []
     auto = spec.autoincrement
     # a key HiLo generates for this statement is fresh: no stored document can hold it
@@ -536,7 +538,7 @@ def run_insert(
         uneven = settle_json_nulls(spec.json_fields, bodies)
         fields = tuple(bodies[0]) if bodies and not uneven else fields
     if plan.int_key is not None:
-        columns = _keys_by_affinity(plan.int_key, bodies, columns, types)
+        columns = _keys_by_affinity(plan.int_key, bodies, columns, kept_types)
         if columns is None and _is_rowid_key(spec):
             _refuse_mismatched_keys(spec, bodies)
     else:
@@ -679,15 +681,16 @@ _ROWS_TESTED_TOGETHER = 8
 
 def _keys_by_affinity(key: str, bodies: list[dict[str, Any]],
                       columns: dict[str, Sequence[Any]] | None,
-                      types: Callable[[Sequence[Any]], frozenset[type]] = values.column_types,
+                      known: values.ColumnTypes | None = None,
                       ) -> dict[str, Sequence[Any]] | None:
     """The integer key ``key`` of ``bodies`` given as another kind stored as SQLite's
     INTEGER affinity stores it ('5', ' 5 ', 5.0 are 5), so its document id is the number's,
-    as loads and writes by key look it up; ``columns``, or None once a key was changed."""
+    as loads and writes by key look it up; ``columns``, or None once a key was changed.
+    ``known``: the statement's ``ColumnTypes``, if it keeps them."""
     given = columns.get(key) if columns is not None else None
     if given is None:
         given = [body.get(key) for body in bodies]
-    if _INT_OR_NONE.issuperset(types(given)):
+    if _INT_OR_NONE.issuperset(map(type, given) if known is None else known(given)):
         return columns
     for body in bodies:
         if type(value := body.get(key)) is not int and value is not None:
