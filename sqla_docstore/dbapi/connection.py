@@ -469,7 +469,7 @@ def _write(conn: Connection, kind: Kind, stmt: Any, param_sets: Sequence[dict[st
         apart = kind is Kind.UPDATE and executor.sets_apart(conn.backend, stmt, param_sets)
         order = conn.fks.executemany_order(stmt, apart)
         if order is SetOrder.EACH_SET:
-            return _merged([_write_checked(conn, kind, stmt, [p], conn.fks)
+            return executor.merged([_write_checked(conn, kind, stmt, [p], conn.fks)
                             for p in param_sets])
         if order is SetOrder.INSERT_ORDER:
             fks = InsertOrder(conn.fks, conn.backend.spec(stmt.table).name)
@@ -487,14 +487,6 @@ def _write_checked(conn: Connection, kind: Kind, stmt: Any,
     if uniques is not None:
         uniques.verify(pending)
     return outcome
-
-
-def _merged(outcomes: list[executor.Outcome]) -> executor.Outcome:
-    """One outcome of the sets of an executemany run one after the other."""
-    rowids = [o.lastrowid for o in outcomes if o.lastrowid is not None]
-    return executor.Outcome(outcomes[0].columns, [r for o in outcomes for r in o.rows],
-                            sum(o.rowcount for o in outcomes), rowids[-1] if rowids else None,
-                            all(o.inserted_none for o in outcomes))
 
 
 _SAVEPOINT_OPS = {

@@ -498,13 +498,13 @@ def run_insert(
     """``looked_up``: the caller found the rows' keys free (an upsert): not looked up again
     (their PUTs still fail the commit if the documents exist by then)."""
     if stmt.select is not None:
-        return _merged([_insert_from_select(backend, stmt, params, pending, fks)
+        return merged([_insert_from_select(backend, stmt, params, pending, fks)
                         for params in param_sets])
     if stmt.more_values:
         # one statement: its rows' references checked together at its end, as SQLite does
         # (a row may refer to a later row of the same VALUES)
         rows = _StatementRows(fks) if fks is not None else None
-        out = _merged([run_insert(backend, row, param_sets, pending, rows)
+        out = merged([run_insert(backend, row, param_sets, pending, rows)
                        for row in _row_statements(stmt)])
         if rows is not None:
             rows.checked(pending)
@@ -512,7 +512,7 @@ def run_insert(
     plan: _InsertPlan = insert_plan(backend, stmt)
     if len(param_sets) > 1 and plan.reads_tables:
         # VALUES subqueries: each parameter set sees the rows inserted before it, as in SQL
-        return _merged([run_insert(backend, stmt, [p], pending, fks) for p in param_sets])
+        return merged([run_insert(backend, stmt, [p], pending, fks) for p in param_sets])
     spec = plan.spec
     columns: dict[str, Sequence[Any]] | None = None
     # the types of each column of values, found once for the tests below (none changes one;
@@ -958,9 +958,13 @@ def _reads_tables(node: Any) -> bool:
     return any(isinstance(n, ast.TableRef) for n in ast.walk(node))
 
 
-def _merged(outcomes: list[Outcome]) -> Outcome:
+def merged(outcomes: list[Outcome]) -> Outcome:
+    """One outcome of parts run one after the other (an executemany's sets, a multi-row
+    VALUES' rows): their rows and rowcounts, the rowid inserted last."""
+    rowids = [o.lastrowid for o in outcomes if o.lastrowid is not None]
     return Outcome(outcomes[0].columns, [r for o in outcomes for r in o.rows],
-                   sum(o.rowcount for o in outcomes), outcomes[-1].lastrowid)
+                   sum(o.rowcount for o in outcomes), rowids[-1] if rowids else None,
+                   all(o.inserted_none for o in outcomes))
 
 
 def _anonymous_id(backend: BackendConnection, spec: CollectionSpec) -> str:
