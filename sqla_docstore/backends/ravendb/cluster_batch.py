@@ -67,6 +67,28 @@ def final_body(batch: Batch, cmd: Put | Patch) -> dict[str, Any] | None:
     return None if body is None else dict(body)
 
 
+class _Net:
+    """One document's commands in a batch, as one: the state it had before the batch (the
+    change vector its first command was guarded with; "" = it did not exist) and the last
+    command writing it (None: the batch leaves it deleted), at the place of its first command.
+    """
+
+    __slots__ = ("at", "before", "last")
+
+    def __init__(self, at: int, before: str | None) -> None:
+        self.at = at
+        self.before = before
+        self.last: Put | Patch | None = None
+
+
+def _before(cmd: Put | Patch | Delete) -> str | None:
+    """The document's state before the batch as its first command there knows it: a change
+    vector, "" (a PUT creating it) or None (not known: written or deleted blind)."""
+    if isinstance(cmd, Put):
+        return cmd.expected
+    return cmd.expected or cmd.seen
+
+
 def cluster_commands(
     batch: Batch,
     spec_of: Callable[[str], CollectionSpec],
@@ -77,6 +99,12 @@ def cluster_commands(
 ) -> list[dict[str, Any]]:
     """The batch as cluster-wide commands, with unique-value reservations appended.
 
+    One command per document, for what the batch leaves of it: RavenDB checks every atomic
+    guard of a cluster transaction against the state before it (the commands of one document
+    can't see each other's guard moves), so a document deleted and written again (a key
+    moved away and another onto it) is one PUT guarded as its DELETE was, and a document
+    the batch creates and deletes is not sent at all (its guard would outlive it).
+
     ``reservations_of(keys)`` reads existing reservations ``{key: (owner id, index)}``;
     ``current_keys_of(collection, id)`` the reservation keys a stored document holds now
     (None if it is gone), to tell a live owner from a stale reservation;
@@ -86,56 +114,61 @@ def cluster_commands(
     ``metadata`` (by lower-cased id): what an updated document keeps in its ``@metadata``,
     as a PATCH would keep it.
     """
-    _refuse_taken_ids(batch, existing_of)
-    out: list[dict[str, Any]] = []
-    wanted: dict[str, str] = {}
-    written: dict[str, list[str] | None] = {}  # ids this batch writes -> their new keys
-    put_at: dict[str, int] = {}  # ids PUT since their last DELETE -> that PUT's place in out
+    out: list[dict[str, Any] | None] = []
+    nets: dict[str, _Net] = {}
     for cmd in batch.commands:
         if isinstance(cmd, CompareExchange):
             out.append(cmd.to_json())
             continue
         if isinstance(cmd, Absent):  # (RavenConnection checks them before the batch)
             raise ProgrammingError("an Absent check can't be sent in a batch")
-        if isinstance(cmd, Delete):
-            out.append({"Id": cmd.id, "ChangeVector": None, "Type": "DELETE",
-                        "OriginalChangeVector": cmd.expected or cmd.seen})
-            for key in written.get(cmd.id) or ():  # (values a PUT before it held: given up)
-                if wanted.get(key) == cmd.id:
-                    del wanted[key]
-            written[cmd.id] = None
-            put_at.pop(cmd.id, None)
-            continue
-        spec = spec_of(cmd.collection)
-        body = final_body(batch, cmd)
+        net = nets.get(cmd.id)
+        if net is None:
+            net = nets[cmd.id] = _Net(len(out), _before(cmd))
+            out.append(None)
+        net.last = None if isinstance(cmd, Delete) else cmd
+    _refuse_taken_ids(batch, nets, existing_of)
+    written: dict[str, list[str] | None] = {}  # ids this batch writes -> their final keys
+    wanted: dict[str, str] = {}
+    for doc_id, net in nets.items():
+        body = None if net.last is None else final_body(batch, net.last)
         if body is None:
+            written[doc_id] = None
+            if net.before != "":  # (one the batch created: nothing to delete)
+                out[net.at] = {"Id": doc_id, "ChangeVector": None, "Type": "DELETE",
+                               "OriginalChangeVector": net.before or None}
             continue
-        original = cmd.expected or (cmd.seen if isinstance(cmd, Patch) else None)
-        doc = dict(body)
-        kept = metadata.get(cmd.id.lower()) if metadata and isinstance(cmd, Patch) else None
-        doc["@metadata"] = {**(kept or {}), "@collection": cmd.collection}
-        put = {"Id": cmd.id, "ChangeVector": None, "OriginalChangeVector": original or None,
-               "Document": doc, "Type": "PUT"}
-        at = put_at.get(cmd.id)
-        if at is None:
-            put_at[cmd.id] = len(out)
-            out.append(put)
-        else:
-            # Written again: one PUT of the document as last written, guarded as the first
-            # (a second PUT's atomic guard would no longer match after the first's write).
-            put["OriginalChangeVector"] = out[at]["OriginalChangeVector"] or original or None
-            out[at] = put
-            for key in written.get(cmd.id) or ():  # (values the earlier body held)
-                if wanted.get(key) == cmd.id:
-                    del wanted[key]
-        keys = unique_keys(spec, body)
-        written[cmd.id] = keys
+        assert net.last is not None
+        out[net.at] = _put_json(net, body, metadata)
+        keys = written[doc_id] = unique_keys(spec_of(net.last.collection), body)
         for key in keys:
-            if wanted.get(key, cmd.id) != cmd.id:
-                raise DuplicateKeyError(_taken(cmd.collection, key))
-            wanted[key] = cmd.id
+            if wanted.setdefault(key, doc_id) != doc_id:
+                raise DuplicateKeyError(_taken(net.last.collection, key))
+    commands = [c for c in out if c is not None]
+    return commands + _reservations(wanted, written, reservations_of, current_keys_of)
+
+
+def _put_json(net: _Net, body: dict[str, Any],
+              metadata: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    cmd = net.last
+    assert cmd is not None
+    doc = dict(body)
+    kept = metadata.get(cmd.id.lower()) if metadata and isinstance(cmd, Patch) else None
+    doc["@metadata"] = {**(kept or {}), "@collection": cmd.collection}
+    return {"Id": cmd.id, "ChangeVector": None, "OriginalChangeVector": net.before or None,
+            "Document": doc, "Type": "PUT"}
+
+
+def _reservations(
+    wanted: dict[str, str], written: dict[str, list[str] | None],
+    reservations_of: Callable[[list[str]], dict[str, tuple[Any, int]]],
+    current_keys_of: Callable[[str, str], list[str] | None],
+) -> list[dict[str, Any]]:
+    """Compare-exchange commands reserving each unique value the batch leaves, for the
+    document holding it: new, re-asserted, or taken over from a stale reservation."""
     if not wanted:
-        return out
+        return []
+    out = []
     existing = reservations_of(list(wanted))
     for key, doc_id in wanted.items():
         current = existing.get(key)
@@ -156,13 +189,17 @@ def cluster_commands(
     return out
 
 
-def _refuse_taken_ids(batch: Batch, existing_of: Callable[[str, list[str]], set[str]]) -> None:
+def _refuse_taken_ids(batch: Batch, nets: dict[str, _Net],
+                      existing_of: Callable[[str, list[str]], set[str]]) -> None:
+    """Documents the batch creates (its first command for them a PUT that must be new)
+    must not be stored: a document stored outside cluster transactions has no guard."""
     new: dict[str, list[str]] = {}
     for cmd in batch.commands:
-        if isinstance(cmd, Put) and cmd.expected == "":
+        if isinstance(cmd, Put) and cmd.expected == "" and nets[cmd.id].before == "" \
+                and nets[cmd.id].last is not None:
             new.setdefault(cmd.collection, []).append(cmd.id)
     for collection, ids in new.items():
-        taken = existing_of(collection, ids)
+        taken = existing_of(collection, list(dict.fromkeys(ids)))
         for doc_id in ids:
             if doc_id.lower() in taken:
                 raise DuplicateKeyError(

@@ -70,7 +70,7 @@ def _apply(w: Writer, commands: list[Any], cluster: bool, atomic: bool) -> dict[
     issues: list[str] = []
     if cluster:
         w.raft_index()
-    guards = cluster and atomic
+    guards = _Guards(w, commands) if cluster and atomic else None
     w.prefetch([cmd["Id"] for cmd in commands if isinstance(cmd, dict) and cmd.get("Type") == "PUT"
                 and isinstance(cmd.get("Id"), str) and not cmd["Id"].endswith(("/", "|"))])
     for cmd in commands:
@@ -79,18 +79,14 @@ def _apply(w: Writer, commands: list[Any], cluster: bool, atomic: bool) -> dict[
         kind = cmd.get("Type")
         if kind == "PUT":
             _refuse_forced_revision(cmd)
-            if guards:
-                _check_guard(w, str(cmd.get("Id")), cmd, issues, deleting=False)
             result = w.put(cmd.get("Id"), cmd.get("Document") or {}, cmd.get("ChangeVector"))
             if guards:
-                cmpxchg.write(w.sql, cmpxchg.ATOMIC_PREFIX + fold(result["@id"]),
-                              {"Object": {"Id": result["@id"]}}, w.raft_index())
+                guards.put(w, result["@id"], cmd, issues)
             results.append(result)
         elif kind == "DELETE":
             doc_id = str(cmd.get("Id"))
             if guards:
-                _check_guard(w, doc_id, cmd, issues, deleting=True)
-                cmpxchg.remove(w.sql, cmpxchg.ATOMIC_PREFIX + fold(doc_id))
+                guards.delete(w, doc_id, cmd, issues)
             results.append(w.delete(doc_id, cmd.get("ChangeVector")))
         elif kind in ("PATCH", "JsonPatch"):
             results.append(_patch(w, cmd, kind))
@@ -127,20 +123,58 @@ def _refuse_forced_revision(cmd: dict[str, Any]) -> None:
             "by the sqla_docstore server")
 
 
-def _check_guard(w: Writer, doc_id: str, cmd: dict[str, Any], issues: list[str],
-                 deleting: bool) -> None:
-    """Atomic guards: a cluster-wide write must know the guard index of the version it read
-    (from the change vector it sends; none = the document must be new)."""
+class _Guards:
+    """Atomic guards of a cluster-wide batch, as RavenDB's ``ClusterTransactionCommand``
+    handles them (``EnsureAtomicDocumentWrites``, ``ExecuteCompareExchangeCommands``): each
+    document command's guard is checked against the guards as they were before the batch
+    (a command does not see the guard an earlier one of the batch moved), then applied in
+    order, a guard whose index moved meanwhile being left as it is. So a DELETE and a PUT
+    of one document both name the version stored before the batch, and a PUT expecting a
+    new document after the DELETE of a stored one fails."""
+
+    def __init__(self, w: Writer, commands: list[Any]) -> None:
+        ids = {fold(str(c.get("Id"))) for c in commands
+               if isinstance(c, dict) and c.get("Type") in ("PUT", "DELETE")}
+        self.before = {i: cmpxchg.read(w.sql, cmpxchg.ATOMIC_PREFIX + i) for i in ids}
+
+    def put(self, w: Writer, doc_id: str, cmd: dict[str, Any], issues: list[str]) -> None:
+        key = cmpxchg.ATOMIC_PREFIX + fold(doc_id)
+        expected = _guard_index(cmd)
+        self._check(doc_id, expected, self.before.get(fold(doc_id)), issues)
+        current = cmpxchg.read(w.sql, key)
+        if current is None or current[2] == expected:
+            cmpxchg.write(w.sql, key, {"Object": {"Id": doc_id}}, w.raft_index())
+
+    def delete(self, w: Writer, doc_id: str, cmd: dict[str, Any], issues: list[str]) -> None:
+        key = cmpxchg.ATOMIC_PREFIX + fold(doc_id)
+        before = self.before.get(fold(doc_id))
+        if not (cmd.get("OriginalChangeVector") or cmd.get("ChangeVector")):
+            if before is None:
+                return  # (no guard to delete)
+            expected = before[2]  # a blind delete takes the guard as it is
+        else:
+            expected = _guard_index(cmd)
+        self._check(doc_id, expected, before, issues)
+        current = cmpxchg.read(w.sql, key)
+        if current is not None and current[2] == expected:
+            cmpxchg.remove(w.sql, key)
+
+    @staticmethod
+    def _check(doc_id: str, expected: int, before: tuple[str, Any, int] | None,
+               issues: list[str]) -> None:
+        actual = 0 if before is None else before[2]
+        if actual != expected:
+            issues.append(f"Guard compare exchange value '{cmpxchg.ATOMIC_PREFIX}{fold(doc_id)}"
+                          f"' index does not match the transaction index's {expected} change "
+                          f"vector on {doc_id}")
+
+
+def _guard_index(cmd: dict[str, Any]) -> int:
+    """The guard index a write names: the cluster-transaction segment of the change vector
+    it sends (none = the document must be new)."""
     cv = cmd.get("OriginalChangeVector") or cmd.get("ChangeVector")
-    if deleting and not cv:
-        return
     match = _RAFT_SEGMENT.search(cv or "")
-    expected = int(match.group(1)) if match else 0
-    actual = cmpxchg.index_of(w.sql, cmpxchg.ATOMIC_PREFIX + fold(doc_id))
-    if actual != expected:
-        issues.append(f"Guard compare exchange value '{cmpxchg.ATOMIC_PREFIX}{fold(doc_id)}' "
-                      f"index does not match the transaction index's {expected} change vector "
-                      f"on {doc_id}")
+    return int(match.group(1)) if match else 0
 
 
 def _compare_exchange(w: Writer, cmd: dict[str, Any], kind: str,
