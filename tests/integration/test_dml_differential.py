@@ -57,7 +57,10 @@ Accepted, as the README documents them (the comparator allows exactly these):
 The run is reproducible: sequence ``n`` uses ``random.Random(DML_DIFFERENTIAL_SEED + n)``
 (seed 0 unless set). ``DML_DIFFERENTIAL_EXAMPLES=N`` sets the number of sequences: by default
 400 on ``docstore://`` (about 6,700 statements, ~30 s on a loaded 2-core machine) and 60 on
-``ravendb://`` (about 1,000 statements, ~25 s: HTTP round trips); ``pytest -s`` prints the
+``ravendb://`` (about 1,000 statements, ~25 s: HTTP round trips), run twice there: with
+single-node batches (the tables have no UNIQUE constraint) and with every commit a cluster-wide
+batch (``cluster_wide=True``: PUTs and DELETEs under atomic guards, which the bundled server
+checks as RavenDB does, all against the state before the batch); ``pytest -s`` prints the
 counts, the errors both raised and what was accepted. A failure prints the seed and every
 statement run so far, a script to replay.
 """
@@ -809,11 +812,13 @@ def test_dml_sequences_on_docstore_match_sqlite(oracle: Callable[[], sqlite3.Con
         store.close()
 
 
+@pytest.mark.parametrize("cluster_wide", [False, True], ids=["single_node", "cluster_wide"])
 def test_dml_sequences_on_ravendb_match_sqlite(oracle: Callable[[], sqlite3.Connection],
-                                               ravendb_url: str, stats: Stats) -> None:
+                                               ravendb_url: str, stats: Stats,
+                                               cluster_wide: bool) -> None:
     host, database = ravendb_url.removeprefix("ravendb://").split("/", 1)
     target = _with_schema(lambda: dbapi.connect(database, urls=[f"http://{host}"],
-                                                foreign_keys=True))
+                                                foreign_keys=True, cluster_wide=cluster_wide))
     pair = Pair(oracle, target, stats)
     try:
         run_sequences(pair, int(EXAMPLES or 60))
