@@ -434,6 +434,27 @@ def test_cluster_transactions_need_fresh_guards(server: Any) -> None:
     assert single.status_code == 400
 
 
+def test_cluster_transaction_guards_are_checked_against_the_state_before_it(
+        server: Any) -> None:
+    """RavenDB (``ClusterTransactionCommand``: ``EnsureAtomicDocumentWrites`` makes one guard
+    command per document command, ``ExecuteCompareExchangeCommands`` validates them all, then
+    executes them) checks each guard against the guards as they were before the batch: a
+    DELETE does not free the id for a PUT expecting a new document in the same batch."""
+    headers = {"Raven-Client-Version": "7.2.7"}
+    cluster = {"TransactionMode": "ClusterWide"}
+    cv = _batch(server, _put("users/1", name="A"), headers=headers,
+                **cluster).json()["Results"][0]["@change-vector"]
+    delete = {"Id": "users/1", "ChangeVector": None, "Type": "DELETE",
+              "OriginalChangeVector": cv}
+    recreate = _batch(server, delete, _put("users/1", name="B"), headers=headers, **cluster)
+    assert recreate.status_code == 409
+    assert "rvn-atomic/users/1" in recreate.json()["Message"]
+    assert _get(server, "users/1").json()["Results"][0]["name"] == "A"  # nothing applied
+    guarded = {**_put("users/1", name="C"), "OriginalChangeVector": cv}
+    assert _batch(server, delete, guarded, headers=headers, **cluster).status_code == 201
+    assert _get(server, "users/1").json()["Results"][0]["name"] == "C"
+
+
 def test_gzip_and_chunked_request_bodies(server: Any) -> None:
     body = json.dumps({"Commands": [_put("users/1", name="A")]}).encode()
     zipped = requests.post(_db(server, "bulk_docs"), data=gzip.compress(body),
