@@ -671,7 +671,7 @@ def picked_all(texts: list[str], names: tuple[str, ...]) -> list[tuple[Any, ...]
     except TypeError:  # a NULL text (or not a text)
         return None
     if _orjson_loads is not None and names not in _NOT_FAST_PICKS:
-        rows = _fast_picked(joined, len(texts), names)
+        rows = _fast_picked(_orjson_loads, joined, len(texts), names)
         if rows is not None:
             return rows
         if len(_NOT_FAST_PICKS) >= 512:
@@ -712,14 +712,14 @@ _FAST_EXACT = frozenset({str, int, bool, type(None)})
 _NOT_FAST_PICKS: set[tuple[str, ...]] = set()
 
 
-def _fast_picked(joined: str, count: int, names: tuple[str, ...]
-                 ) -> list[tuple[Any, ...]] | None:
+def _fast_picked(fast_loads: Callable[[str], Any], joined: str, count: int,
+                 names: tuple[str, ...]) -> list[tuple[Any, ...]] | None:
     """``picked_all`` by orjson (the ``fast`` extra, about twice ``json``'s speed): the texts
     (``joined`` by commas) parsed as one array, the fields picked from each document; None
     where that is not certainly ``json``'s answer (a text orjson refuses, not one document
     per text, a missing field, a picked value that is not a str, int, bool or None)."""
     try:
-        docs = _orjson_loads("[" + joined + "]")  # type: ignore[misc]
+        docs = fast_loads("[" + joined + "]")
         if len(docs) != count:
             return None
         rows: list[tuple[Any, ...]] = list(map(operator.itemgetter(*names), docs))
