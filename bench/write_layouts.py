@@ -21,7 +21,10 @@ autoindex); ``keyidx``: plus the expression index on the integer key field a que
 (``json_extract(body, '$."id"')``, ``ensure_auto_indexes``); ``ididx``: an index on an
 expression of the id column instead (maintained only when the id changes); ``norowid``: the
 same columns WITHOUT ROWID; ``intmeta``: cv and modified as integers (an etag, 100 ns ticks);
-``ps8k``/``ps16k``: page_size 8 KiB / 16 KiB (a new file's only). Not a test: a table to read.
+``ps8k``/``ps16k``: page_size 8 KiB / 16 KiB (a new file's only); ``intkey``: the rowid is
+the id's integer (``customer/17`` is row 17) and only ids of another form (none here) are
+indexed, through a partial index on negative rowids: rows are written and found by rowid. Not
+a test: a table to read.
 
 Instruction counts (no noise from other load): with ``--callgrind-helper`` (a shared library
 whose ``cg_on()`` / ``cg_off(name)`` start and stop callgrind's collection and dump it, see
@@ -51,12 +54,16 @@ _TODAY = ("CREATE TABLE t (id TEXT NOT NULL PRIMARY KEY, body TEXT NOT NULL, cv 
 _INT_META = _TODAY.replace("cv TEXT", "cv INTEGER").replace("modified TEXT", "modified INTEGER")
 _KEY_INDEX = """CREATE INDEX kx ON t (json_extract(body, '$."id"'))"""
 _ID_INDEX = "CREATE INDEX kx ON t (CAST(substr(id, 10) AS INTEGER))"
+_INT_KEY = ("CREATE TABLE t (id TEXT NOT NULL, body TEXT NOT NULL, cv TEXT NOT NULL, "
+            "modified TEXT NOT NULL, meta TEXT)")
+_OTHER_IDS = "CREATE UNIQUE INDEX ox ON t (id) WHERE rowid < 0"
 
 
 class Variant(NamedTuple):
     ddl: tuple[str, ...]
     int_meta: bool = False
     page_size: int | None = None
+    int_key: bool = False  # rows addressed by rowid = the id's integer (``intkey``)
 
 
 VARIANTS = {
@@ -69,6 +76,7 @@ VARIANTS = {
     "intmeta+keyidx": Variant((_INT_META, _KEY_INDEX), int_meta=True),
     "ps8k": Variant((_TODAY,), page_size=8192),
     "ps16k": Variant((_TODAY,), page_size=16384),
+    "intkey": Variant((_INT_KEY, _OTHER_IDS), int_key=True),
 }
 OPS = ("insert", "update", "json_set", "point", "scan", "commit1")
 _PER_CALL = {"point": 10_000, "commit1": 300}  # reported per call, in microseconds
@@ -126,22 +134,28 @@ def one_round(v: Variant, n: int, size: int, path: str) -> dict[str, float]:
     conn = _connect(path, v)
     for ddl in v.ddl:
         conn.execute(ddl)
-    ids = [f"customer/{i + 1}" for i in range(n)]
+    names = [f"customer/{i + 1}" for i in range(n)]
+    ids: list[Any] = list(range(1, n + 1)) if v.int_key else names
+    by_id = "rowid = ?" if v.int_key else "id = ?"
     out: dict[str, float] = {}
-    rows = [(ids[i], body(i, size), *_meta(v, i + 1)) for i in range(n)]
-    out["insert"] = _cpu(lambda: _in_transaction(
-        conn, "INSERT INTO t (id, body, cv, modified) VALUES (?, ?, ?, ?)", rows), "insert")
+    if v.int_key:
+        rows = [(ids[i], names[i], body(i, size), *_meta(v, i + 1)) for i in range(n)]
+        insert = "INSERT INTO t (rowid, id, body, cv, modified) VALUES (?, ?, ?, ?, ?)"
+    else:
+        rows = [(ids[i], body(i, size), *_meta(v, i + 1)) for i in range(n)]
+        insert = "INSERT INTO t (id, body, cv, modified) VALUES (?, ?, ?, ?)"
+    out["insert"] = _cpu(lambda: _in_transaction(conn, insert, rows), "insert")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     rows = [(body(i, size).replace("customer", "Customer"), *_meta(v, n + i + 1), ids[i])
             for i in range(n)]
     out["update"] = _cpu(lambda: _in_transaction(
-        conn, "UPDATE t SET body = ?, cv = ?, modified = ? WHERE id = ?", rows), "update")
+        conn, f"UPDATE t SET body = ?, cv = ?, modified = ? WHERE {by_id}", rows), "update")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     rows = [(f"customer description {i} updated", *_meta(v, 2 * n + i + 1), ids[i])
             for i in range(n)]
     out["json_set"] = _cpu(lambda: _in_transaction(
         conn, """UPDATE t SET body = json_set(body, '$."description"', ?), cv = ?, """
-              "modified = ? WHERE id = ?", rows), "json_set")
+              f"modified = ? WHERE {by_id}", rows), "json_set")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     conn = _connect(path, v)  # a new handle, as a new connection reads
@@ -150,7 +164,7 @@ def one_round(v: Variant, n: int, size: int, path: str) -> dict[str, float]:
 
     def point() -> None:
         for doc_id in picked:
-            conn.execute("SELECT body, cv FROM t WHERE id = ?", (doc_id,)).fetchone()
+            conn.execute(f"SELECT body, cv FROM t WHERE {by_id}", (doc_id,)).fetchone()
 
     out["point"] = _cpu(point, "point")
     out["scan"] = _cpu(lambda: conn.execute("SELECT id, body, cv FROM t").fetchall(), "scan")
@@ -159,7 +173,7 @@ def one_round(v: Variant, n: int, size: int, path: str) -> dict[str, float]:
     def commits() -> None:
         for k, doc_id in enumerate(picked[:_PER_CALL["commit1"]]):
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("UPDATE t SET body = ?, cv = ?, modified = ? WHERE id = ?",
+            conn.execute(f"UPDATE t SET body = ?, cv = ?, modified = ? WHERE {by_id}",
                          (one_body, *_meta(v, 3 * n + k), doc_id))
             conn.execute("COMMIT")
 
