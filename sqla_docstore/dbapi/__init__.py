@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import values as _values
 from ..backends.embedded.connection import EmbeddedConnection
-from ..backends.embedded.store import EmbeddedStore
+from ..backends.embedded.store import EmbeddedStore, file_identity
 from ..errors import (
     DatabaseError,
     DataError,
@@ -71,14 +71,16 @@ _stores_lock = threading.Lock()
 
 
 def open_store(database: str = ":memory:", *, timeout: float = 30.0) -> EmbeddedStore:
-    """The store for a path, shared by every connection of this process (HiLo ranges, catalog).
-    ``":memory:"`` gives a new private store each time."""
+    """The store for a path, shared by every connection of this process (HiLo ranges, catalog)
+    while the file there is the one it opened (a file deleted or replaced since gets a new
+    store, as a new sqlite3 connection opens the file now there). ``":memory:"`` gives a new
+    private store each time."""
     if database in ("", ":memory:"):
         return EmbeddedStore(None, timeout=timeout)
     path = os.path.abspath(database)
     with _stores_lock:
         store = _stores.get(path)
-        if store is None:
+        if store is None or store.file != file_identity(path):
             store = EmbeddedStore(path, timeout=timeout)
             _stores[path] = store
         return store

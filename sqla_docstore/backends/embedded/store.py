@@ -120,6 +120,16 @@ def utc_now_text() -> str:
     return f"{text}.{nanos // 1000:06d}0Z"
 
 
+def file_identity(path: str) -> tuple[int, int] | None:
+    """The (device, inode) of the file at ``path``, None if there is none: a store file
+    deleted or replaced since a store opened it has another (``dbapi.open_store``)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class EmbeddedStore:
     """One document store: a SQLite file, or a private in-memory database (``path=None``)."""
 
@@ -149,10 +159,14 @@ class EmbeddedStore:
         #: increments it in its own transaction, so another process's DDL is noticed
         self._catalog_version: int | None = None
         self.node_tag = "A"
+        #: the file this store opened (its catalog, HiLo ranges and ids are that file's)
+        self.file: tuple[int, int] | None = None
         with store_errors(f"opening the store {path or ':memory:'}"), self.connection() as conn:
             conn.executescript(_BOOTSTRAP)
             self.database_id = self._database_id(conn)
             self._load_catalog(conn)
+            if path is not None:
+                self.file = file_identity(path)
         from .hilo import HiLoRegistry  # noqa: PLC0415 - avoids an import cycle
 
         self.hilo = HiLoRegistry()
@@ -205,6 +219,11 @@ class EmbeddedStore:
                 conn.create_function("docstore_exact_value", 2, values.exact_sum_value,
                                      deterministic=True)
                 conn.execute("PRAGMA temp_store=MEMORY")
+            if self.file is not None and file_identity(target) != self.file:
+                raise OperationalError(
+                    f"the store file {target} was deleted or replaced since this process "
+                    "opened it: its catalog and HiLo ranges are the old file's; open the path "
+                    "again (a new engine, dbapi.connect) to use the file now there")
         except BaseException:
             conn.close()
             raise
