@@ -5,8 +5,7 @@ Reads inside the transaction overlay this state on the store; savepoints truncat
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from itertools import accumulate, repeat
 from operator import attrgetter
 from typing import Any, cast
@@ -422,18 +421,10 @@ class PendingBatch:
         if not self._savepoints:
             self._undo.clear()  # only a savepoint can need the states writes replaced
 
-    @contextmanager
-    def atomic_statement(self) -> Iterator[None]:
+    def atomic_statement(self) -> _AtomicStatement:
         """A write statement applies whole or not at all: a failure (a constraint, a value
         the store can't hold) takes back what it already added to the batch."""
-        self.savepoint(_STATEMENT)
-        try:
-            yield
-        except BaseException:
-            self.rollback_to(_STATEMENT)
-            self.release(_STATEMENT)
-            raise
-        self.release(_STATEMENT)
+        return _AtomicStatement(self)
 
     def discard_collection(self, collection: str, id_prefix: str) -> None:
         """Forget every pending write to a collection and the documents read from it (the
@@ -497,3 +488,21 @@ def split_pending(
 
 
 __all__ = ["DocState", "Gone", "PendingBatch", "body_of", "is_gone", "split_pending"]
+
+
+class _AtomicStatement:
+    """``PendingBatch.atomic_statement``: the implicit savepoint of one write statement. (A
+    class, not a generator: it is entered on every write statement.)"""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, pending: PendingBatch) -> None:
+        self._pending = pending
+
+    def __enter__(self) -> None:
+        self._pending.savepoint(_STATEMENT)
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is not None:
+            self._pending.rollback_to(_STATEMENT)
+        self._pending.release(_STATEMENT)
