@@ -1586,6 +1586,9 @@ class _UpdatePlan:
     json_texts: frozenset[str] = frozenset()
     #: per assignment: what the field's affinity stores of a value set (None: as given)
     conversions: tuple[Conversion | None, ...] = ()
+    #: SET names a column of a unique constraint: the rows are visited in SQLite's order,
+    #: as their unique values are checked in turn (``unique_check``)
+    sets_unique: bool = False
 
     def convert(self, at: int) -> Callable[[Any], Any] | None:
         """``Conversion.apply`` of the assignment at ``at`` (None: none)."""
@@ -1640,6 +1643,7 @@ def _analyse_update(backend: BackendConnection, stmt: ast.Update) -> _UpdatePlan
         frozenset(name for (name, e), (_, given) in zip(assignments, stmt.assignments,
                                                          strict=True) if e is not given),
         tuple(written(spec, name) if _is_plain(e) else None for name, e in stmt.assignments),
+        not {f for fields in spec.unique_sets for f in fields}.isdisjoint(names),
     )
 
 
@@ -1732,9 +1736,9 @@ def run_update(
                                           pending, rows)
             continue
         for params, matches in zip(group, per_set, strict=False):
-            # (rows whose key changes are moved in turn, in SQLite's order: each new key must
-            # be free when its row moves)
-            ordered = stmt.returning or plan.assigns_key
+            # (rows whose key or unique values change are moved in turn, in SQLite's order:
+            # each new key or value must be free when its row moves)
+            ordered = stmt.returning or plan.assigns_key or plan.sets_unique
             for match in _visit_order(spec, matches) if ordered else matches:
                 after = _update_one(backend, stmt, plan, params, match, key_only, pending, out)
                 if rows is not None:
