@@ -35,7 +35,7 @@ import itertools
 import operator
 from collections.abc import Callable, Hashable
 from types import NoneType
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from .. import values as json_values
 from ..backends.base import BackendConnection
@@ -130,7 +130,9 @@ class UniqueChecks:
                 if not new:
                     continue
                 if self.in_turn:
-                    _refuse_taken_in_turn(spec, fields, changes, key_of, new)
+                    passed = _refuse_taken_in_turn(spec, fields, changes, key_of, new)
+                    if passed:
+                        _refuse_passed_held(self.backend, spec, fields, passed, pending, key_of)
                 if by_index and record is None:
                     record = pending_values(pending, spec.name, sets)
                 if record is None or not _refuse_held_by_index(
@@ -234,22 +236,32 @@ def _plain(value: tuple[Any, ...]) -> bool:
     return not any(isinstance(v, (dict, list)) for v in value)
 
 
+class Passed(NamedTuple):
+    """The values rows of a statement took and gave up again before its end (an executemany
+    setting one row twice), and the documents the statement wrote."""
+
+    values: dict[Hashable, tuple[Any, ...]]
+    written: frozenset[Any]
+
+
 def _refuse_taken_in_turn(spec: CollectionSpec, fields: tuple[str, ...],
                           changes: list[RowChange], key_of: UniqueKey,
-                          new: dict[Hashable, tuple[Any, ...]]) -> None:
+                          new: dict[Hashable, tuple[Any, ...]]) -> Passed | None:
     """The statement's rows written one after the other: a row taking a value that another
     of its rows holds until it is written later fails (``UPDATE t SET k = k + 1`` visiting
     ``k`` = 1 while 2 is still held). Values held by rows the statement does not write are
     the final check's (``_refuse_held_twice``); so is everything when no row takes a value
-    another row had or takes too (``new``: the values the rows take)."""
+    another row had or takes too (``new``: the values the rows take). Returns the values
+    rows took only for a while (``Passed``, None if none), which rows the statement does not
+    write must not hold either (``_refuse_passed_held``)."""
     if _no_row_takes_another_rows(fields, changes, key_of, new):
-        return
+        return None
     get = _getter(fields)
     taken = [_in_turn_key(get(c.after), key_of) for c in changes if c.after is not None]
     if len(set(taken)) == len(taken) and all(
             _in_turn_key(get(c.before), key_of) not in new for c in changes
             if c.before is not None):
-        return
+        return None
     held: dict[Hashable, Any] = {}  # value -> the row holding it now
     rows: list[tuple[Any, Any, Hashable, Hashable]] = []
     seen: set[Any] = set()
@@ -276,6 +288,43 @@ def _refuse_taken_in_turn(spec: CollectionSpec, fields: tuple[str, ...],
                 f"of {taker!r} before that row gives it up: the rows are written in turn)")
         if after is not None:
             held[after] = row_after
+    return _passed(spec, fields, changes, rows, held, key_of)
+
+
+def _passed(spec: CollectionSpec, fields: tuple[str, ...], changes: list[RowChange],
+            rows: list[tuple[Any, Any, Hashable, Hashable]], held: dict[Hashable, Any],
+            key_of: UniqueKey) -> Passed | None:
+    """``_refuse_taken_in_turn``'s values taken and given up again (no longer ``held`` by
+    the row that took them), with the documents written (a table with a key: the others
+    name rows by their place in the statement)."""
+    if not spec.primary_key:
+        return None
+    keys = {after for _, row_after, before, after in rows
+            if after is not None and after != before and held.get(after) != row_after}
+    if not keys:
+        return None
+    get = _getter(fields)
+    values = {key: get(c.after) for c in changes if c.after is not None
+              and (key := _in_turn_key(get(c.after), key_of)) in keys}
+    written = frozenset(_row_id(spec, body, 0) for c in changes
+                        for body in (c.before, c.after) if body is not None)
+    return Passed(values, written)
+
+
+def _refuse_passed_held(backend: BackendConnection, spec: CollectionSpec,
+                        fields: tuple[str, ...], passed: Passed, pending: PendingBatch,
+                        key_of: UniqueKey) -> None:
+    """IntegrityError if a row the statement does not write holds a value one of its rows
+    took for a while: SQLite refused that row then (an executemany's set taking a value
+    another row holds, even if a later set changes it again)."""
+    found = holders(backend, spec, fields, list(passed.values.values()), pending)
+    for group in found.values():
+        for value, match in group:
+            if match.doc_id not in passed.written and key_of(value) in passed.values:
+                names = ", ".join(f"{spec.name}.{f}" for f in fields)
+                raise DuplicateKeyError(
+                    f"UNIQUE constraint failed: {names} (a row of the statement takes the "
+                    f"value {match.doc_id!r} holds, before it gives it up again)")
 
 
 def _no_row_takes_another_rows(fields: tuple[str, ...], changes: list[RowChange],
