@@ -9,7 +9,14 @@ NULL, CHECK, DEFAULT (literal and expression) and a foreign key with ``ON DELETE
 (enforced: ``foreign_keys=True`` here, ``PRAGMA foreign_keys = ON`` on SQLite): ``p`` (an
 integer key), ``c`` (a text key, referring to ``p``) and ``g`` (a log whose keys the stores
 number: HiLo here, rowids on SQLite, so it is compared without them, README "Generated keys
-are HiLo's"). Each sequence runs 10-30 statements in one connection:
+are HiLo's"). Half the runs (``unique``) add unique constraints beyond the keys: ``p.e
+INTEGER UNIQUE``, ``g.s TEXT UNIQUE`` and ``UNIQUE (pid, v)`` on ``c`` (SQLite gets them as
+unique indexes: the same checks, and an index can be dropped for a moment, see below), with
+values from small pools (``E_POOL``, ``S_POOL``, ``V_POOL``, NULLs among them: NULLs never
+conflict) so that rows collide often; their writes are checked at each statement, as SQLite
+does (README "Unique values at each statement"), and again at commit (on RavenDB the commit
+is then a cluster-wide batch with compare-exchange reservations). Each sequence runs 10-30
+statements in one connection:
 
 - INSERT: several ``VALUES`` rows, ``executemany``, ``INSERT ... SELECT`` (with WHERE),
   ``DEFAULT VALUES``, columns left to their defaults, ``RETURNING``;
@@ -20,7 +27,14 @@ are HiLo's"). Each sequence runs 10-30 statements in one connection:
 - DELETE: WHERE with subqueries, correlated [NOT] EXISTS, executemany, ``RETURNING``;
 - upserts: ``ON CONFLICT (key) DO NOTHING``, ``DO UPDATE SET ... excluded.x ... [WHERE]``,
   ``INSERT OR REPLACE``, ``REPLACE INTO``, ``INSERT OR IGNORE`` (of rows breaking NOT NULL
-  and CHECK too);
+  and CHECK too); with unique constraints also ``ON CONFLICT (e)``, ``(pid, v)`` and ``(s)``
+  targets, and ``OR REPLACE`` / ``OR IGNORE`` rows colliding on the key and a unique value
+  at once or on a unique value only (REPLACE deletes every row it conflicts with);
+- with unique constraints: UPDATEs moving unique values among rows (``e = e + 1``, swaps by
+  CASE, ``executemany`` setting one row twice or two rows one value, key changes of rows
+  found by their unique value), and pairs of statements giving a value up (DELETE, SET NULL,
+  a key change) then taking it again in the same transaction (INSERT, ``OR REPLACE``,
+  UPDATE), ``INSERT ... SELECT`` copying or shifting ``p.e``;
 - SAVEPOINT / ROLLBACK TO / RELEASE, ROLLBACK, COMMIT (the committed tables are then read
   from a new connection on each side: what was stored, not what the transaction sees).
 
@@ -43,11 +57,20 @@ Accepted, as the README documents them (the comparator allows exactly these):
   double; so a ``DataError`` is accepted when a wide number is in the statement or the tables
   (then the statement is undone on SQLite, through a savepoint, and the sequence goes on);
 - a statement refused with ``NotSupportedError`` is counted and undone on SQLite the same way;
-- not generated: UNIQUE constraints beyond the keys (checked at commit here, "unique at
-  commit"), NULL keys ("A primary-key column is NOT NULL"), keys of ``g`` (HiLo), an untyped
-  column compared with a numeric one, booleans into columns other than ``b``, ``UPDATE ...
-  FROM`` with several FROM rows per target row (SQLite takes any one of them), rows without
-  ORDER BY (every read is ordered by key; RETURNING is a multiset);
+- "Unique values at each statement": on RavenDB an UPDATE's unique values are checked on the
+  rows it leaves ("the statement's final state is checked: ``k = k + 1`` passes"), where
+  SQLite checks each row as it visits it. So on ``ravendb://`` an UPDATE (or executemany of
+  one) that SQLite refuses with "UNIQUE constraint failed" and the target takes is run again
+  on SQLite with that table's unique indexes dropped, which are then made again: its outcome
+  must be the target's and the indexes must take the rows (each value held once), else the
+  test fails. Nothing else about unique values is accepted: docstore:// checks an UPDATE's
+  rows in turn, in key order, as SQLite;
+- not generated: unique constraints on an untyped, NUMERIC or BOOLEAN column (RavenDB
+  compares unique values by their JSON text, README "Unique values at each statement": 1
+  and 1.0 differ there), NULL keys ("A primary-key column is NOT NULL"), keys of ``g``
+  (HiLo), an untyped column compared with a numeric one, booleans into columns other than
+  ``b``, ``UPDATE ... FROM`` with several FROM rows per target row (SQLite takes any one of
+  them), rows without ORDER BY (every read is ordered by key; RETURNING is a multiset);
 - SQLite quirk not to copy: RETURNING of a ``REAL`` column given an integer (``INSERT ... (w)
   VALUES (-42) RETURNING w``, also in an expression) gives SQLite's integer where its SELECT
   gives the float -42.0, as here, and a CASE reading one gives a float for an integer branch
@@ -56,12 +79,14 @@ Accepted, as the README documents them (the comparator allows exactly these):
 
 The run is reproducible: sequence ``n`` uses ``random.Random(DML_DIFFERENTIAL_SEED + n)``
 (seed 0 unless set). ``DML_DIFFERENTIAL_EXAMPLES=N`` sets the number of sequences: by default
-400 on ``docstore://`` (about 6,700 statements, ~30 s on a loaded 2-core machine) and 60 on
-``ravendb://`` (about 1,000 statements, ~25 s: HTTP round trips), run twice there: with
-single-node batches (the tables have no UNIQUE constraint) and with every commit a cluster-wide
-batch (``cluster_wide=True``: PUTs and DELETEs under atomic guards, which the bundled server
-checks as RavenDB does, all against the state before the batch); ``pytest -s`` prints the
-counts, the errors both raised and what was accepted. A failure prints the seed and every
+150 without and 250 with unique constraints on ``docstore://`` (about 6,900 statements) and on
+``ravendb://`` (HTTP round trips) 40 with single-node batches (no unique constraint), 40 with
+every commit a cluster-wide batch (``cluster_wide=True``: PUTs and DELETEs under atomic
+guards, which the bundled server checks as RavenDB does, all against the state before the
+batch) and 50 with unique constraints (cluster-wide batches with compare-exchange
+reservations, as the tables have unique constraints); ``DML_DIFFERENTIAL_EXAMPLES`` sets
+every run's count. ``pytest -s`` prints the counts, the errors both raised (``IntegrityError
+(UNIQUE)``: unique values) and what was accepted. A failure prints the seed and every
 statement run so far, a script to replay.
 """
 
@@ -86,14 +111,30 @@ from sqla_docstore.backends.embedded.store import EmbeddedStore
 
 # ------------------------------------------------------------------------------- the schema
 
-SCHEMA = [
-    "CREATE TABLE p (id INTEGER PRIMARY KEY, i INTEGER NOT NULL DEFAULT 0, t TEXT DEFAULT 'x',"
-    " r REAL CHECK (r IS NULL OR r > -1000), n NUMERIC, b BOOLEAN, u)",
-    "CREATE TABLE c (k TEXT PRIMARY KEY, pid INTEGER REFERENCES p (id) ON DELETE CASCADE,"
-    " v TEXT NOT NULL DEFAULT '', w REAL DEFAULT 1.5, m NUMERIC CHECK (m IS NULL OR m < 100000))",
-    "CREATE TABLE g (id INTEGER PRIMARY KEY, x INTEGER DEFAULT 7, y TEXT DEFAULT 'd',"
-    " z DEFAULT (1 + 1))",
-]
+def schema(uniques: bool, indexes: bool = False) -> list[str]:
+    """The tables; with ``uniques`` a single-column UNIQUE on ``p.e`` and ``g.s`` and a
+    composite ``UNIQUE (pid, v)`` on ``c``: as constraints in the tables (the target), or with
+    ``indexes`` as unique indexes (SQLite, the oracle: same semantics, and an index can be
+    dropped for a moment, see ``Pair.final_rows_unique``)."""
+    column, composite = (" UNIQUE", ", UNIQUE (pid, v)") if uniques and not indexes else ("", "")
+    tables = [
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, i INTEGER NOT NULL DEFAULT 0, t TEXT DEFAULT"
+        f" 'x', r REAL CHECK (r IS NULL OR r > -1000), n NUMERIC, b BOOLEAN, u, e INTEGER{column})",
+        "CREATE TABLE c (k TEXT PRIMARY KEY, pid INTEGER REFERENCES p (id) ON DELETE CASCADE,"
+        " v TEXT NOT NULL DEFAULT '', w REAL DEFAULT 1.5, m NUMERIC CHECK (m IS NULL OR"
+        f" m < 100000){composite})",
+        "CREATE TABLE g (id INTEGER PRIMARY KEY, x INTEGER DEFAULT 7, y TEXT DEFAULT 'd',"
+        f" z DEFAULT (1 + 1), s TEXT{column})",
+    ]
+    if uniques and indexes:
+        tables += [f"CREATE UNIQUE INDEX {name} ON {table} ({cols})"
+                   for name, table, cols in UNIQUE_INDEXES]
+    return tables
+
+
+#: the oracle's unique indexes: (name, table, columns)
+UNIQUE_INDEXES = [("p_e", "p", "e"), ("c_pid_v", "c", "pid, v"), ("g_s", "g", "s")]
+UNIQUE_COLUMNS = {"p": ("e",), "c": ("pid", "v"), "g": ("s",)}
 
 
 class Aff(Enum):
@@ -110,12 +151,18 @@ class Table:
     name: str
     key: str | None  # None: keys the store numbers (compared without them)
     columns: dict[str, Aff]
+    #: small pools of values for the columns of unique constraints (collisions are common)
+    pools: dict[str, list[Any]] = field(default_factory=dict)
 
 
+E_POOL = [1, 2, 3, 4, "2", 2.0, -1, None]
+V_POOL = ["", "a", "b", "B", "é"]
+S_POOL = ["s1", "s2", "s3", "S1", None]
 P = Table("p", "id", {"id": Aff.INT, "i": Aff.INT, "t": Aff.TEXT, "r": Aff.REAL, "n": Aff.NUM,
-                      "b": Aff.BOOL, "u": Aff.NONE})
-C = Table("c", "k", {"k": Aff.TEXT, "pid": Aff.INT, "v": Aff.TEXT, "w": Aff.REAL, "m": Aff.NUM})
-G = Table("g", None, {"x": Aff.INT, "y": Aff.TEXT, "z": Aff.NONE})
+                      "b": Aff.BOOL, "u": Aff.NONE, "e": Aff.INT}, {"e": E_POOL})
+C = Table("c", "k", {"k": Aff.TEXT, "pid": Aff.INT, "v": Aff.TEXT, "w": Aff.REAL, "m": Aff.NUM},
+          {"v": V_POOL})
+G = Table("g", None, {"x": Aff.INT, "y": Aff.TEXT, "z": Aff.NONE, "s": Aff.TEXT}, {"s": S_POOL})
 TABLES = [P, C, G]
 
 WIDE = 2**53
@@ -146,8 +193,9 @@ class Statement:
 class Gen:
     """Random statements over the schema; literals go into the text or are bound as ``?``."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, uniques: bool) -> None:
         self.rng = rng
+        self.uniques = uniques  # the tables have unique constraints (or no unique columns)
         self.params: list[Any] = []
 
     def pick(self, options: list[Any]) -> Any:
@@ -190,6 +238,16 @@ class Gen:
 
     def value(self, aff: Aff) -> str:
         return self.lit(self.raw_value(aff))
+
+    def raw_column_value(self, table: Table, name: str) -> Any:
+        """A value for a column: mostly from its small pool if it has one (a unique one)."""
+        pool = table.pools.get(name)
+        if pool and self.chance(0.85):
+            return self.pick(pool)
+        return self.raw_value(table.columns[name])
+
+    def column_value(self, table: Table, name: str) -> str:
+        return self.lit(self.raw_column_value(table, name))
 
     # ---- expressions of a row of ``table`` (``q`` its qualifier)
 
@@ -321,14 +379,22 @@ class Gen:
             elif name == "k":
                 out.append(self.lit(self.pick(CKEYS)))
             elif name == "pid":
-                out.append(self.lit(self.pick(KEYS + [None, 99])))
+                out.append(self.lit(self.parent_key()))
             else:
-                out.append(self.value(table.columns[name]))
+                out.append(self.column_value(table, name))
         return out
+
+    def parent_key(self) -> Any:
+        """A value for ``c.pid``: with unique constraints often one of few (``(pid, v)``
+        collides then)."""
+        if self.uniques and self.chance(0.5):
+            return self.pick(KEYS[:3])
+        return self.pick(KEYS + [None, 99])
 
     def insert_columns(self, table: Table) -> list[str]:
         names = [n for n in table.columns if n != table.key]
-        chosen = [n for n in names if self.chance(0.7)] or [names[0]]
+        unique = UNIQUE_COLUMNS[table.name] if self.uniques else ()
+        chosen = [n for n in names if self.chance(0.9 if n in unique else 0.7)] or [names[0]]
         return ([table.key] if table.key else []) + chosen
 
 
@@ -359,17 +425,22 @@ def insert_values(g: Gen) -> Statement:
     rows = ", ".join("(" + ", ".join(g.row_values(table, cols)) + ")"
                      for _ in range(g.rng.randint(1, 3)))
     verb = g.pick(["INSERT", "INSERT", "INSERT", "INSERT OR IGNORE", "INSERT OR REPLACE",
-                   "REPLACE"]) if table.key else "INSERT"
+                   "REPLACE"]) if table.key or g.uniques else "INSERT"
     upsert = ""
-    if verb == "INSERT" and table.key and g.chance(0.3):
+    if verb == "INSERT" and g.chance(0.3) and (table.key or g.uniques):
         upsert = _on_conflict(g, table, cols)
     return Statement(f"{verb} INTO {table.name} ({', '.join(cols)}) VALUES {rows}{upsert}"
                      f"{_returning(g, table)}", table, tuple(g.params))
 
 
+#: the conflict targets of an upsert: the key and the unique constraints
+TARGETS = {"p": ["id", "e", "e"], "c": ["k", "pid, v", "pid, v"], "g": ["s"]}
+
+
 def _on_conflict(g: Gen, table: Table, cols: list[str]) -> str:
+    target = g.pick(TARGETS[table.name] if g.uniques else [table.key])
     if g.chance(0.35):
-        return f" ON CONFLICT ({table.key}) DO NOTHING" if g.chance(0.7) else \
+        return f" ON CONFLICT ({target}) DO NOTHING" if g.chance(0.7) else \
             " ON CONFLICT DO NOTHING"
     sets = []
     for name in [n for n in table.columns if n not in (table.key, "pid")]:
@@ -385,14 +456,15 @@ def _on_conflict(g: Gen, table: Table, cols: list[str]) -> str:
     if not sets:
         sets = [f"{cols[-1]} = excluded.{cols[-1]}"]
     where = f" WHERE {g.predicate(table, table.name, 0)}" if g.chance(0.3) else ""
-    return f" ON CONFLICT ({table.key}) DO UPDATE SET {', '.join(sets)}{where}"
+    return f" ON CONFLICT ({target}) DO UPDATE SET {', '.join(sets)}{where}"
 
 
 def insert_many(g: Gen) -> Statement:
     table = g.pick(TABLES)
     cols = g.insert_columns(table)
     rows = [tuple(_bound_row(g, table, cols)) for _ in range(g.rng.randint(1, 4))]
-    verb = g.pick(["INSERT", "INSERT OR IGNORE", "INSERT OR REPLACE"]) if table.key else "INSERT"
+    verb = g.pick(["INSERT", "INSERT OR IGNORE", "INSERT OR REPLACE"]) \
+        if table.key or g.uniques else "INSERT"
     marks = ", ".join("?" for _ in cols)
     return Statement(f"{verb} INTO {table.name} ({', '.join(cols)}) VALUES ({marks})", table,
                      rows, many=True)
@@ -406,9 +478,9 @@ def _bound_row(g: Gen, table: Table, cols: list[str]) -> list[Any]:
         elif name == "k":
             out.append(g.pick(CKEYS))
         elif name == "pid":
-            out.append(g.pick(KEYS + [None, 99]))
+            out.append(g.parent_key())
         else:
-            out.append(g.raw_value(table.columns[name]))
+            out.append(g.raw_column_value(table, name))
     return out
 
 
@@ -427,8 +499,10 @@ def insert_select(g: Gen) -> Statement:
         sql = (f"INSERT INTO p (id, i, t) SELECT length(c.k) + {g.lit(g.pick([0, 2, 4]))},"
                f" coalesce(c.pid, 0), c.v FROM c WHERE {g.predicate(C, 'c')} ORDER BY c.k")
     else:
-        sql = (f"INSERT INTO p (id, i, t, r) SELECT p.id + {g.lit(g.pick([1, 3, 10]))}, p.i,"
-               f" p.t, p.r FROM p WHERE {g.predicate(P, 'p')} ORDER BY p.id")
+        e = g.pick(["", "", ", e", ", e + 1"])  # (the same unique value, or the next one)
+        sql = (f"INSERT INTO p (id, i, t, r{e and ', e'}) SELECT p.id"
+               f" + {g.lit(g.pick([1, 3, 10]))}, p.i, p.t, p.r{e and ', p.' + e[2:]} FROM p"
+               f" WHERE {g.predicate(P, 'p')} ORDER BY p.id")
     # (not REPLACE into p from c: the rows it replaces delete rows of c by ON DELETE CASCADE,
     # which SQLite's SELECT, read as it inserts, then misses; here it "runs whole first",
     # README "SQL support")
@@ -499,9 +573,69 @@ def delete(g: Gen) -> Statement:
                      tuple(g.params))
 
 
-WRITES: list[tuple[Callable[[Gen], Statement], int]] = [
+def unique_update(g: Gen) -> Statement:
+    """An UPDATE moving unique values among rows: shifts, swaps, sets of one value, keys."""
+    form = g.pick(["shift", "swap", "many", "c_many", "g_swap", "key", "pid", "chain"])
+    e = lambda: g.lit(g.pick(E_POOL[:5]))  # noqa: E731
+    if form == "shift":
+        where = f" WHERE {g.predicate(P, 'p', 0)}" if g.chance(0.4) else ""
+        return Statement(f"UPDATE p SET e = e + {g.lit(g.pick([1, -1, 2]))}{where}"
+                         + _returning(g, P), P, tuple(g.params))
+    if form == "swap":
+        sql = f"UPDATE p SET e = CASE e WHEN {e()} THEN {e()} WHEN {e()} THEN {e()} ELSE e END"
+        return Statement(sql + _returning(g, P), P, tuple(g.params))
+    if form == "many":
+        rows = [(g.pick(E_POOL), g.pick(KEYS)) for _ in range(g.rng.randint(2, 4))]
+        return Statement("UPDATE p SET e = ? WHERE id = ?", P, rows, many=True)
+    if form == "c_many":
+        rows = [(g.pick(V_POOL), g.pick(CKEYS)) for _ in range(g.rng.randint(2, 4))]
+        return Statement("UPDATE c SET v = ? WHERE k = ?", C, rows, many=True)
+    if form == "g_swap":
+        a, b = g.rng.sample(S_POOL[:4], 2)
+        sql = (f"UPDATE g SET s = CASE s WHEN {g.lit(a)} THEN {g.lit(b)} WHEN {g.lit(b)}"
+               f" THEN {g.lit(a)} ELSE s || {g.lit(g.pick(['', 'x']))} END")
+        return Statement(sql + _returning(g, G), G, tuple(g.params))
+    if form == "chain":  # (a takes b while b's row takes c: passes if that row goes first)
+        table, name, pool = g.pick([(P, "e", E_POOL[:5]), (C, "v", V_POOL), (G, "s", S_POOL[:4])])
+        a, b, c = g.rng.sample(pool, 3)
+        sql = (f"UPDATE {table.name} SET {name} = CASE {name} WHEN {g.lit(a)} THEN {g.lit(b)}"
+               f" WHEN {g.lit(b)} THEN {g.lit(c)} ELSE {name} END")
+        return Statement(sql + _returning(g, table), table, tuple(g.params))
+    if form == "key":
+        return Statement(f"UPDATE p SET id = id + {g.lit(g.pick([1, 10, -1]))} WHERE e"
+                         f" {g.pick(['=', '>=', '<>'])} {e()}" + _returning(g, P), P,
+                         tuple(g.params))
+    pid, v = g.lit(g.pick(KEYS + [None])), g.lit(g.pick(V_POOL))
+    return Statement(f"UPDATE c SET pid = {pid} WHERE v = {v}" + _returning(g, C), C,
+                     tuple(g.params))
+
+
+def unique_pair(g: Gen) -> list[Statement]:
+    """Two statements: a unique value given up (deleted, set NULL, its row's key moved), then
+    taken by another row in the same transaction."""
+    form = g.pick(["delete", "null", "key", "c_delete"])
+    value, key = g.pick(E_POOL[:5]), g.pick(KEYS)
+    if form == "c_delete":
+        pid, v = g.pick(KEYS), g.pick(V_POOL)
+        return [Statement("DELETE FROM c WHERE pid = ? AND v = ?", C, (pid, v)),
+                Statement("INSERT INTO c (k, pid, v) VALUES (?, ?, ?)", C,
+                          (g.pick(CKEYS), pid, v))]
+    first = {"delete": Statement("DELETE FROM p WHERE e = ?", P, (value,)),
+             "null": Statement("UPDATE p SET e = NULL WHERE e = ?", P, (value,)),
+             "key": Statement("UPDATE p SET id = ? WHERE e = ?", P, (g.pick(KEYS), value))}[form]
+    verb = g.pick(["INSERT", "INSERT", "INSERT OR REPLACE", "UPDATE"])
+    if verb == "UPDATE":
+        return [first, Statement("UPDATE p SET e = ? WHERE id = ?", P, (value, key))]
+    return [first, Statement(f"{verb} INTO p (id, e, t) VALUES (?, ?, ?)", P,
+                             (key, value, g.pick(TEXTS)))]
+
+
+Maker = Callable[[Gen], Statement | list[Statement]]
+WRITES: list[tuple[Maker, int]] = [
     (insert_values, 6), (insert_many, 2), (insert_select, 2), (insert_defaults, 1), (update, 6),
     (update_many, 1), (delete, 3)]
+#: more, in the sequences of the tables with unique constraints
+UNIQUE_WRITES: list[tuple[Maker, int]] = [(unique_update, 3), (unique_pair, 2)]
 
 
 class Control(Enum):
@@ -515,7 +649,7 @@ class Control(Enum):
 Step = Statement | tuple[Control, str]
 
 
-def sequence(rng: random.Random) -> Iterator[Step]:
+def sequence(rng: random.Random, uniques: bool) -> Iterator[Step]:
     """A random program; savepoint names are kept so ROLLBACK TO / RELEASE name open ones."""
     open_savepoints: list[str] = []
     count = 0
@@ -536,9 +670,10 @@ def sequence(rng: random.Random) -> Iterator[Step]:
             open_savepoints.clear()
             yield (rng.choice([Control.COMMIT, Control.COMMIT, Control.ROLLBACK]), "")
         else:
-            g = Gen(rng)
-            makers, weights = zip(*WRITES, strict=True)
-            yield rng.choices(makers, weights)[0](g)
+            g = Gen(rng, uniques)
+            makers, weights = zip(*WRITES, *(UNIQUE_WRITES if uniques else []), strict=True)
+            made = rng.choices(makers, weights)[0](g)
+            yield from made if isinstance(made, list) else [made]
     yield (Control.COMMIT, "")
 
 
@@ -662,10 +797,15 @@ class Pair:
     """The oracle's and the target's connections, compared statement by statement."""
 
     def __init__(self, oracle: Callable[[], sqlite3.Connection],
-                 target: Callable[[], Any], stats: Stats) -> None:
+                 target: Callable[[], Any], stats: Stats, uniques: bool,
+                 final_rows_unique: bool = False) -> None:
         self.new_oracle, self.new_target = oracle, target
         self.oracle, self.target = oracle(), target()
         self.stats = stats
+        self.uniques = uniques
+        #: RavenDB: an UPDATE's unique values are checked on the rows it leaves (README
+        #: "Unique values at each statement"), not row by row as SQLite visits them
+        self.final_rows_unique = final_rows_unique
         self.log: list[str] = []
 
     def reset(self) -> None:
@@ -712,10 +852,40 @@ class Pair:
             # here the call applies none (README "A failing write statement applies none of
             # its rows"), as SQLite's own statement does
             self.oracle.execute("ROLLBACK TO dml_oracle")
-            self.stats.errors[expected.error] += 1
+            if self.moved_unique_values(step, expected, got):
+                expected = self.final_rows_unique_outcome(step)
+            else:
+                unique = "UNIQUE constraint failed" in expected.message
+                self.stats.errors[expected.error + (" (UNIQUE)" if unique else "")] += 1
         self.oracle.execute("RELEASE dml_oracle")
         if expected != got:
             self.fail(f"outcome differs\ntarget {got}\noracle {expected}")
+
+    def moved_unique_values(self, step: Statement, expected: Outcome, got: Outcome) -> bool:
+        """An UPDATE SQLite refuses at a row it visits while the rows it leaves hold each
+        unique value once, which RavenDB takes (README "Unique values at each statement": "On
+        RavenDB, whose commit reserves the final values, the statement's final state is
+        checked: ``k = k + 1`` passes")."""
+        return (self.final_rows_unique and got.error is None and step.sql.startswith("UPDATE ")
+                and expected.message.startswith("IntegrityError('UNIQUE constraint failed"))
+
+    def final_rows_unique_outcome(self, step: Statement) -> Outcome:
+        """SQLite's outcome of ``step`` with its table's unique values checked on the rows
+        it leaves: the unique indexes dropped for the statement and made again after it (in
+        the oracle's savepoint); an index that can't be made again means the rows hold a
+        value twice, and the target should have refused the statement."""
+        indexes = [(name, cols) for name, table, cols in UNIQUE_INDEXES
+                   if table == step.table.name]
+        for name, _ in indexes:
+            self.oracle.execute(f"DROP INDEX {name}")
+        outcome = _run(self.oracle, step)
+        try:
+            for name, cols in indexes:
+                self.oracle.execute(f"CREATE UNIQUE INDEX {name} ON {step.table.name} ({cols})")
+        except sqlite3.IntegrityError as error:
+            self.fail(f"the target took an UPDATE leaving a unique value twice: {error!r}")
+        self.stats.accepted["UPDATE checked on the rows it leaves (RavenDB)"] += 1
+        return outcome
 
     def control(self, action: Control, name: str) -> None:
         if action is Control.COMMIT or action is Control.ROLLBACK:
@@ -753,7 +923,7 @@ def run_sequences(pair: Pair, count: int) -> None:
         pair.reset()
         pair.log = [f"# seed {seed}"]
         pair.stats.sequences += 1
-        for step in sequence(random.Random(seed)):
+        for step in sequence(random.Random(seed), pair.uniques):
             pair.step(step)
 
 
@@ -772,11 +942,10 @@ def _oracle_factory(path: Path) -> Callable[[], sqlite3.Connection]:
     return make
 
 
-@pytest.fixture
-def oracle(tmp_path: Path) -> Callable[[], sqlite3.Connection]:
-    make = _oracle_factory(tmp_path / "oracle.db")
+def _oracle(path: Path, uniques: bool) -> Callable[[], sqlite3.Connection]:
+    make = _oracle_factory(path)
     conn = make()
-    for text in SCHEMA:
+    for text in schema(uniques, indexes=True):
         conn.execute(text)
     conn.close()
     return make
@@ -791,36 +960,46 @@ def stats(request: pytest.FixtureRequest) -> Iterator[Stats]:
           f" accepted: {dict(counts.accepted)}")
 
 
-def _with_schema(make: Callable[[], Any]) -> Callable[[], Any]:
+def _with_schema(make: Callable[[], Any], uniques: bool) -> Callable[[], Any]:
     conn = make()
-    for text in SCHEMA:
+    for text in schema(uniques):
         conn.cursor().execute(text)
     conn.commit()
     conn.close()
     return make
 
 
-def test_dml_sequences_on_docstore_match_sqlite(oracle: Callable[[], sqlite3.Connection],
-                                                stats: Stats) -> None:
+#: (unique constraints, default number of sequences) of the runs on ``docstore://``
+DOCSTORE_RUNS = {"plain": (False, 150), "unique": (True, 250)}
+#: (cluster_wide=, unique constraints, default number of sequences) of the runs on RavenDB
+RAVENDB_RUNS = {"single_node": (False, False, 40), "cluster_wide": (True, False, 40),
+                "unique": (False, True, 50)}
+
+
+@pytest.mark.parametrize("run", list(DOCSTORE_RUNS))
+def test_dml_sequences_on_docstore_match_sqlite(tmp_path: Path, stats: Stats, run: str) -> None:
+    uniques, count = DOCSTORE_RUNS[run]
     store = EmbeddedStore(None)
-    target = _with_schema(lambda: dbapi.connect(store=store, foreign_keys=True))
-    pair = Pair(oracle, target, stats)
+    target = _with_schema(lambda: dbapi.connect(store=store, foreign_keys=True), uniques)
+    pair = Pair(_oracle(tmp_path / "oracle.db", uniques), target, stats, uniques)
     try:
-        run_sequences(pair, int(EXAMPLES or 400))
+        run_sequences(pair, int(EXAMPLES or count))
     finally:
         pair.close()
         store.close()
 
 
-@pytest.mark.parametrize("cluster_wide", [False, True], ids=["single_node", "cluster_wide"])
-def test_dml_sequences_on_ravendb_match_sqlite(oracle: Callable[[], sqlite3.Connection],
-                                               ravendb_url: str, stats: Stats,
-                                               cluster_wide: bool) -> None:
+@pytest.mark.parametrize("run", list(RAVENDB_RUNS))
+def test_dml_sequences_on_ravendb_match_sqlite(tmp_path: Path, ravendb_url: str, stats: Stats,
+                                               run: str) -> None:
+    cluster_wide, uniques, count = RAVENDB_RUNS[run]
     host, database = ravendb_url.removeprefix("ravendb://").split("/", 1)
     target = _with_schema(lambda: dbapi.connect(database, urls=[f"http://{host}"],
-                                                foreign_keys=True, cluster_wide=cluster_wide))
-    pair = Pair(oracle, target, stats)
+                                                foreign_keys=True, cluster_wide=cluster_wide),
+                          uniques)
+    pair = Pair(_oracle(tmp_path / "oracle.db", uniques), target, stats, uniques,
+                final_rows_unique=uniques)
     try:
-        run_sequences(pair, int(EXAMPLES or 60))
+        run_sequences(pair, int(EXAMPLES or count))
     finally:
         pair.close()
