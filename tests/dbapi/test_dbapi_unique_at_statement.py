@@ -261,6 +261,28 @@ def test_an_update_visits_rows_written_out_of_key_order_in_key_order(
         raw.close()
 
 
+def test_an_update_of_a_table_without_an_integer_key_commits_what_it_took(
+    engine: Engine,
+) -> None:
+    # README "Unique values at each statement": such a table's rows are visited in the
+    # store's order, which lists row 'z', written by the transaction, after row 'b'; SQLite
+    # keeps rowid order ('z' first: 'a' -> 'b' while 'b' is held) and refuses the UPDATE.
+    # What the statement took, the commit writes
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("CREATE TABLE c (k VARCHAR(5) PRIMARY KEY, v VARCHAR(5) UNIQUE, w INTEGER)")
+        cur.execute("INSERT INTO c (k, v) VALUES ('z', 'a'), ('b', 'b')")
+        raw.commit()
+        cur.execute("UPDATE c SET w = 5 WHERE k = 'z'")
+        cur.execute("UPDATE c SET v = CASE v WHEN 'a' THEN 'b' WHEN 'b' THEN 'c' ELSE v END")
+        raw.commit()
+        cur.execute("SELECT k, v, w FROM c ORDER BY k")
+        assert [tuple(r) for r in cur.fetchall()] == [("b", "c", None), ("z", "b", 5)]
+    finally:
+        raw.close()
+
+
 def test_a_statement_taking_a_held_value_fails_whatever_the_backend(engine: Engine) -> None:
     raw = engine.raw_connection()
     try:
