@@ -65,11 +65,21 @@ def rules_for(backend: BackendConnection, stmt: ast.Statement,
         assert isinstance(stmt, (ast.Insert, ast.Update))
         if not spec.computed_fields and not _sets_unique_field(stmt, sets):
             return None
-    # the embedded store's commit applies an UPDATE's rows in turn, each checked by SQLite's
-    # unique index as it is written: the statement checks them in that order too (SQLite's
-    # own row-at-a-time check), where RavenDB's commit reserves the final values
-    in_turn = isinstance(stmt, ast.Update) and not hasattr(backend, "unique_value_key")
+    # the embedded store's commit applies an UPDATE's rows in turn (an upsert's DO UPDATE
+    # rows too), each checked by SQLite's unique index as it is written: the statement checks
+    # them in that order too (SQLite's own row-at-a-time check), where RavenDB's commit
+    # reserves the final values
+    in_turn = _updates_rows(stmt) and not hasattr(backend, "unique_value_key")
     return UniqueChecks(backend, fks, updates_only=upsert, in_turn=in_turn)
+
+
+def _updates_rows(stmt: ast.Insert | ast.Update) -> bool:
+    """An UPDATE, or an upsert with a DO UPDATE clause (not ``OR REPLACE``/``OR IGNORE``:
+    those delete or skip the rows a row conflicts with, they move no value in turn)."""
+    if isinstance(stmt, ast.Update):
+        return True
+    return stmt.resolution is None and any(
+        clause.assignments is not None for clause in stmt.on_conflict)
 
 
 def _sets_unique_field(stmt: ast.Insert | ast.Update,

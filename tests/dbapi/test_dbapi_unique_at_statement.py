@@ -173,6 +173,7 @@ def test_a_failed_statement_left_no_write_in_the_batch(engine: Engine) -> None:
         raw.close()
 
 
+UPSERT = "INSERT INTO t (id, k)"
 UPDATES_IN_TURN = [
     ("UPDATE t SET k = k + 1", ()),  # (k = 1 takes 2 while row 2 still holds it)
     ("UPDATE t SET k = k - 1", ()),
@@ -184,12 +185,20 @@ UPDATES_IN_TURN = [
     # found by the DML fuzzer, seed 1534)
     ("UPDATE t SET k = ? WHERE id = ?", [(2, 1), (9, 1)]),
     ("UPDATE t SET k = ? WHERE id = ?", [(2, 1), (1, 1)]),
+    # (an upsert's DO UPDATE rows in turn, in the order of its VALUES: the embedded store took
+    # the statement and its commit then failed on the unique index, the whole transaction)
+    (f"{UPSERT} VALUES (1, 2), (2, 9) ON CONFLICT (id) DO UPDATE SET k = excluded.k", ()),
+    (f"{UPSERT} VALUES (1, 2), (1, 9) ON CONFLICT (id) DO UPDATE SET k = excluded.k", ()),
+    (f"{UPSERT} VALUES (7, 2), (8, 3) ON CONFLICT (k) DO UPDATE SET k = excluded.k + 1", ()),
+    (f"{UPSERT} VALUES (3, 4), (2, 3), (1, 2) ON CONFLICT (id) DO UPDATE SET k = excluded.k",
+     ()),
 ]
 
 #: the rows RavenDB commits for the steps SQLite refuses
 FINAL_STATE = {0: [(1, 2), (2, 3), (3, 4)], 2: [(1, 2), (2, 9), (3, 3)],
                5: [(1, 8), (2, 7), (3, 3)], 6: [(1, 9), (2, 2), (3, 3)],
-               7: [(1, 1), (2, 2), (3, 3)]}
+               7: [(1, 1), (2, 2), (3, 3)], 8: [(1, 2), (2, 9), (3, 3)],
+               9: [(1, 9), (2, 2), (3, 3)], 10: [(1, 1), (2, 3), (3, 4)]}
 
 
 @pytest.mark.parametrize("step", range(len(UPDATES_IN_TURN)))
