@@ -173,12 +173,13 @@ def run_upsert(
         for params in param_sets:
             for row_stmt, row_params in _proposed(backend, stmt, params, pending):
                 run.row(row_stmt, row_params, _proposed_body(
-                    backend, plan.spec, row_stmt, row_params, pending))
+                    backend, plan.spec, row_stmt, row_params, pending, stmt.resolution))
                 run.flush()
     else:
         rows = [row for params in param_sets
                 for row in _proposed(backend, stmt, params, pending)]
-        bodies = [_proposed_body(backend, plan.spec, s, p, pending) for s, p in rows]
+        bodies = [_proposed_body(backend, plan.spec, s, p, pending, stmt.resolution)
+                  for s, p in rows]
         run.lookup = Lookup(backend, plan.spec, plan.constraints, plan.has_key, pending,
                             bodies)
         for n, ((row_stmt, row_params), body) in enumerate(zip(rows, bodies, strict=True)):
@@ -325,15 +326,20 @@ def _upsert_row(run: _Run, stmt: ast.Insert, params: dict[str, Any], body: dict[
 
 
 def _proposed_body(backend: BackendConnection, spec: CollectionSpec, stmt: ast.Insert,
-                   params: dict[str, Any], pending: PendingBatch) -> dict[str, Any]:
+                   params: dict[str, Any], pending: PendingBatch,
+                   resolution: ast.ConflictResolution | None = None) -> dict[str, Any]:
     """The row the INSERT proposes, as ``run_insert`` would store it: defaults filled, the
-    key stored by its affinity, generated columns computed (its ``excluded`` row)."""
+    key stored by its affinity, generated columns computed (its ``excluded`` row); with
+    ``OR REPLACE`` a NULL given to a NOT NULL column with a default takes the default, as
+    SQLite's REPLACE does before it looks for the rows the row conflicts with."""
     insert = executor.insert_plan(backend, stmt)
     body = insert.body(backend, params, pending)
     if insert.int_key is not None:
         executor._keys_by_affinity(insert.int_key, [body], None)
     else:
         executor._text_keys_by_affinity(spec, [body], None)
+    if resolution is ast.ConflictResolution.REPLACE:
+        _defaults_for_nulls(backend, spec, body, pending)
     if spec.computed_fields:
         body.update(generated_values(spec, body, backend.evaluate))
     return body
@@ -372,8 +378,8 @@ def _insert_or_ignore(run: _Run, stmt: ast.Insert, body: dict[str, Any],
 def _replace(backend: BackendConnection, spec: CollectionSpec, conflicts: list[Match | None],
              body: dict[str, Any], pending: PendingBatch, changes: _Changes | None) -> list[Match]:
     """INSERT OR REPLACE before its insert: each document the row conflicts with is deleted
-    (guarded by the change vector it was read with), and a NULL given to a NOT NULL column
-    with a default takes the default, as SQLite's REPLACE does."""
+    (guarded by the change vector it was read with). (The row's NULLs in NOT NULL columns
+    with a default took the default already: ``_proposed_body``.)"""
     done: set[str] = set()
     deleted: list[Match] = []
     for match in conflicts:
@@ -385,6 +391,13 @@ def _replace(backend: BackendConnection, spec: CollectionSpec, conflicts: list[M
         pending.add(Delete(spec.name, match.doc_id, expected, True, match.cv), None)
         if changes is not None:
             changes.act_now(spec, match.body, pending, None)
+    return deleted
+
+
+def _defaults_for_nulls(backend: BackendConnection, spec: CollectionSpec,
+                        body: dict[str, Any], pending: PendingBatch) -> None:
+    """A NULL given to a NOT NULL column with a default takes the default (SQLite's REPLACE
+    resolution of a NOT NULL constraint)."""
     for f in spec.fields:
         if body.get(f.name) is None and f.name in spec.not_null and f.computed is None:
             if f.default_sql is not None:
@@ -392,7 +405,6 @@ def _replace(backend: BackendConnection, spec: CollectionSpec, conflicts: list[M
                 body[f.name] = stored_form(f.type, value)
             elif f.default is not None:
                 body[f.name] = stored_form(f.type, f.default)
-    return deleted
 
 
 def _do_update(backend: BackendConnection, spec: CollectionSpec, clause: _Clause,
