@@ -86,8 +86,8 @@ guards, which the bundled server checks as RavenDB does, all against the state b
 batch) and 50 with unique constraints (cluster-wide batches with compare-exchange
 reservations, as the tables have unique constraints); ``DML_DIFFERENTIAL_EXAMPLES`` sets
 every run's count. ``pytest -s`` prints the counts, the errors both raised (``IntegrityError
-(UNIQUE)``: unique values) and what was accepted. A failure prints the seed and every
-statement run so far, a script to replay.
+(unique value)``: a unique constraint's, not a key's) and what was accepted. A failure prints
+the seed and every statement run so far, a script to replay.
 """
 
 from __future__ import annotations
@@ -575,7 +575,8 @@ def delete(g: Gen) -> Statement:
 
 def unique_update(g: Gen) -> Statement:
     """An UPDATE moving unique values among rows: shifts, swaps, sets of one value, keys."""
-    form = g.pick(["shift", "swap", "many", "c_many", "g_swap", "key", "pid", "chain"])
+    form = g.pick(["shift", "swap", "many", "c_many", "g_swap", "key", "pid", "chain",
+                   "upsert", "upsert_many"])
     e = lambda: g.lit(g.pick(E_POOL[:5]))  # noqa: E731
     if form == "shift":
         where = f" WHERE {g.predicate(P, 'p', 0)}" if g.chance(0.4) else ""
@@ -595,6 +596,15 @@ def unique_update(g: Gen) -> Statement:
         sql = (f"UPDATE g SET s = CASE s WHEN {g.lit(a)} THEN {g.lit(b)} WHEN {g.lit(b)}"
                f" THEN {g.lit(a)} ELSE s || {g.lit(g.pick(['', 'x']))} END")
         return Statement(sql + _returning(g, G), G, tuple(g.params))
+    if form == "upsert":  # (DO UPDATE rows moving values among themselves, in VALUES order)
+        rows = [(g.pick(KEYS[:4]), g.pick(E_POOL[:5])) for _ in range(g.rng.randint(2, 3))]
+        values = ", ".join(f"({g.lit(key)}, {g.lit(value)})" for key, value in rows)
+        return Statement(f"INSERT INTO p (id, e) VALUES {values} ON CONFLICT (id) DO UPDATE SET"
+                         f" e = excluded.e{_returning(g, P)}", P, tuple(g.params))
+    if form == "upsert_many":
+        rows = [(g.pick(KEYS[:4]), g.pick(E_POOL[:5])) for _ in range(g.rng.randint(2, 3))]
+        return Statement("INSERT INTO p (id, e) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET"
+                         " e = excluded.e", P, rows, many=True)
     if form == "chain":  # (a takes b while b's row takes c: passes if that row goes first)
         table, name, pool = g.pick([(P, "e", E_POOL[:5]), (C, "v", V_POOL), (G, "s", S_POOL[:4])])
         a, b, c = g.rng.sample(pool, 3)
@@ -766,6 +776,13 @@ class Outcome:
     message: str = field(default="", compare=False)
 
 
+#: an UPDATE, or an upsert updating the rows its key names (README "Unique values at each
+#: statement": on RavenDB both are checked on the rows they leave)
+_UPDATES = re.compile(r"UPDATE |INSERT INTO \w+ .* ON CONFLICT \((id|k)\) DO UPDATE ")
+#: SQLite's message for a unique value (not a key) taken twice
+_UNIQUE_VALUE = re.compile(r"UNIQUE constraint failed: (p\.e|c\.pid, c\.v|g\.s)\b")
+
+
 def _unique_failure(outcome: Outcome) -> bool:
     """Whether ``outcome`` is an IntegrityError for a unique value (SQLite's message)."""
     return outcome.error == "IntegrityError" and re.match(
@@ -880,8 +897,8 @@ class Pair:
             if self.moved_unique_values(step, expected, got):
                 expected = self.final_rows_unique_outcome(step)
             else:
-                unique = "UNIQUE constraint failed" in expected.message
-                self.stats.errors[expected.error + (" (UNIQUE)" if unique else "")] += 1
+                unique = _UNIQUE_VALUE.search(expected.message) is not None
+                self.stats.errors[expected.error + (" (unique value)" if unique else "")] += 1
         self.oracle.execute("RELEASE dml_oracle")
         if expected != got:
             self.fail(f"outcome differs\ntarget {got}\noracle {expected}")
@@ -891,8 +908,8 @@ class Pair:
         unique value once, which RavenDB takes (README "Unique values at each statement": "On
         RavenDB, whose commit reserves the final values, the statement's final state is
         checked: ``k = k + 1`` passes")."""
-        return (self.final_rows_unique and got.error is None and step.sql.startswith("UPDATE ")
-                and _unique_failure(expected))
+        return (self.final_rows_unique and got.error is None and _unique_failure(expected)
+                and _UPDATES.match(step.sql) is not None)
 
     def visited_in_store_order(self, step: Statement, expected: Outcome, got: Outcome) -> bool:
         """An UPDATE of ``c`` that one side refuses for a unique value and the other takes,
