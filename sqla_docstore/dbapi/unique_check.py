@@ -276,15 +276,20 @@ def _refuse_taken_in_turn(spec: CollectionSpec, fields: tuple[str, ...],
     rows: list[tuple[Any, Any, Hashable, Hashable]] = []
     seen: set[Any] = set()
     for n, change in enumerate(changes):
-        if change.before is None or change.after is None:
+        if change.after is None:
+            continue
+        row_after = _row_id(spec, change.after, n)
+        after = _in_turn_key(get(change.after), key_of)
+        if change.before is None:  # (a row an upsert inserts: held from then on)
+            seen.add(row_after)
+            rows.append((row_after, row_after, None, after))
             continue
         row = _row_id(spec, change.before, n)
-        before, after = _in_turn_key(get(change.before), key_of), _in_turn_key(
-            get(change.after), key_of)
+        before = _in_turn_key(get(change.before), key_of)
         if row not in seen and before is not None:
             held.setdefault(before, row)  # (its value when the statement began)
         seen.add(row)
-        rows.append((row, _row_id(spec, change.after, n), before, after))
+        rows.append((row, row_after, before, after))
     for row, row_after, before, after in rows:
         if before == after:
             continue

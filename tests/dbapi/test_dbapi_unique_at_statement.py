@@ -192,13 +192,18 @@ UPDATES_IN_TURN = [
     (f"{UPSERT} VALUES (7, 2), (8, 3) ON CONFLICT (k) DO UPDATE SET k = excluded.k + 1", ()),
     (f"{UPSERT} VALUES (3, 4), (2, 3), (1, 2) ON CONFLICT (id) DO UPDATE SET k = excluded.k",
      ()),
+    # (a DO UPDATE row taking the value a row inserted before it by the same statement holds;
+    # found by the DML fuzzer, seed 100044)
+    (f"{UPSERT} VALUES (4, 7), (1, 7), (1, 8) ON CONFLICT (id) DO UPDATE SET k = excluded.k",
+     ()),
 ]
 
 #: the rows RavenDB commits for the steps SQLite refuses
 FINAL_STATE = {0: [(1, 2), (2, 3), (3, 4)], 2: [(1, 2), (2, 9), (3, 3)],
                5: [(1, 8), (2, 7), (3, 3)], 6: [(1, 9), (2, 2), (3, 3)],
                7: [(1, 1), (2, 2), (3, 3)], 8: [(1, 2), (2, 9), (3, 3)],
-               9: [(1, 9), (2, 2), (3, 3)], 10: [(1, 1), (2, 3), (3, 4)]}
+               9: [(1, 9), (2, 2), (3, 3)], 10: [(1, 1), (2, 3), (3, 4)],
+               12: [(1, 8), (2, 2), (3, 3), (4, 7)]}
 
 
 @pytest.mark.parametrize("step", range(len(UPDATES_IN_TURN)))
