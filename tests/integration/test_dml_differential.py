@@ -826,12 +826,18 @@ def _run(conn: Any, step: Statement) -> Outcome:
 def _has_wide(step: Statement, state: dict[str, Any]) -> bool:
     """Whether a number beyond 2**53 is in the statement or the tables (README "Exact
     numbers": arithmetic reading one, or a real beyond 2**53 into an INTEGER or NUMERIC
-    column, raises DataError where SQLite computes or stores a double)."""
+    column, raises DataError where SQLite computes or stores a double), also as a text
+    (``CAST(t AS REAL)`` of the text '1.0e+20' a TEXT column stores of the float 1e20)."""
     def wide(v: Any) -> bool:
         if isinstance(v, (tuple, list)):
             return any(wide(x) for x in v)
         if isinstance(v, Decimal):
             return abs(v) >= WIDE
+        if isinstance(v, str):
+            try:
+                return abs(float(v)) >= WIDE
+            except ValueError:
+                return False
         return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) >= WIDE
     in_text = re.search(r"\d{16}|e\+?\d\d", step.sql) is not None
     tables = [x for rows in state.values() for row in rows for x in row]
