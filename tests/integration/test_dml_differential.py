@@ -89,11 +89,11 @@ Accepted, as the README documents them (the comparator allows exactly these):
 
 The run is reproducible: sequence ``n`` uses ``random.Random(DML_DIFFERENTIAL_SEED + n)``
 (seed 0 unless set). ``DML_DIFFERENTIAL_EXAMPLES=N`` sets the number of sequences: by default
-150 without and 250 with unique constraints on ``docstore://`` (about 6,900 statements) and on
-``ravendb://`` (HTTP round trips) 40 with single-node batches (no unique constraint), 40 with
+130 without and 220 with unique constraints on ``docstore://`` (about 6,200 statements) and on
+``ravendb://`` (HTTP round trips) 30 with single-node batches (no unique constraint), 30 with
 every commit a cluster-wide batch (``cluster_wide=True``: PUTs and DELETEs under atomic
 guards, which the bundled server checks as RavenDB does, all against the state before the
-batch) and 50 with unique constraints (cluster-wide batches with compare-exchange
+batch) and 45 with unique constraints (cluster-wide batches with compare-exchange
 reservations, as the tables have unique constraints); ``DML_DIFFERENTIAL_EXAMPLES`` sets
 every run's count. ``pytest -s`` prints the counts, the errors both raised (``IntegrityError
 (unique value)``: a unique constraint's, not a key's) and what was accepted. A failure prints
@@ -1060,10 +1060,10 @@ def _with_schema(make: Callable[[], Any], uniques: bool) -> Callable[[], Any]:
 
 
 #: (unique constraints, default number of sequences) of the runs on ``docstore://``
-DOCSTORE_RUNS = {"plain": (False, 150), "unique": (True, 250)}
+DOCSTORE_RUNS = {"plain": (False, 130), "unique": (True, 220)}
 #: (cluster_wide=, unique constraints, default number of sequences) of the runs on RavenDB
-RAVENDB_RUNS = {"single_node": (False, False, 40), "cluster_wide": (True, False, 40),
-                "unique": (False, True, 50)}
+RAVENDB_RUNS = {"single_node": (False, False, 30), "cluster_wide": (True, False, 30),
+                "unique": (False, True, 45)}
 
 
 @pytest.mark.parametrize("run", list(DOCSTORE_RUNS))
