@@ -46,6 +46,7 @@ from ...statements.prepared import Prepared, prepared
 from ..alter import plan_alter
 from ..base import Document
 from .hilo import RAISES_UP_TO
+from .keys import int_key, int_keys, key_prefix, split_ids, where_in, where_one
 from .sqlgen import (
     OutColumn,
     SqlGenerator,
@@ -57,6 +58,7 @@ from .sqlgen import (
 )
 from .store import (
     EmbeddedStore,
+    NewKeys,
     collection_table,
     store_errors,
     transaction,
@@ -725,12 +727,14 @@ class EmbeddedConnection:
             self._read_version = _UNVERSIONED  # (read before any version: see _patches_aside)
         self._count("load")
         with _LOADING:
-            sql = _load_one_sql(spec.name)
+            key = int_key(doc_id, key_prefix(spec.name))
+            sql = _load_one_sql(spec.name, key is None)
+            arg = (doc_id,) if key is None else (key,)
             if self._shared:
                 with self._lock:
-                    row = self._conn.execute(sql, (doc_id,)).fetchone()
+                    row = self._conn.execute(sql, arg).fetchone()
             else:  # (its own sqlite3 connection: no lock to take)
-                row = self._conn.execute(sql, (doc_id,)).fetchone()
+                row = self._conn.execute(sql, arg).fetchone()
             if row is None:
                 return None
             text, cv = row
@@ -746,21 +750,16 @@ class EmbeddedConnection:
         conn = self._conn
         rows: list[tuple[str, str, str]]
         if len(ids) == 1:  # a load by key (session.get): one row or none
+            row_key = int_key(ids[0], key_prefix(collection))
             with self._lock:
-                row = conn.execute(_load_sql(collection, 1), ids).fetchone()
+                row = conn.execute(_load_sql(collection, 1, row_key is None),
+                                   ids if row_key is None else (row_key,)).fetchone()
             rows = [] if row is None else [row]
         else:
             with self._lock:
-                rows = self._load_rows(collection, ids)
+                rows = _by_ids(conn, collection, ids, _load_sql)
         for doc_id, text, cv in rows:
             found[doc_id] = _kept(doc_id, text, cv, key, seen)
-
-    def _load_rows(self, collection: str, ids: list[str]) -> list[tuple[str, str, str]]:
-        out: list[tuple[str, str, str]] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500] if len(ids) > 500 else ids
-            out += self._conn.execute(_load_sql(collection, len(chunk)), chunk)
-        return out
 
     # -- writes --------------------------------------------------------------------------
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
@@ -987,10 +986,10 @@ _LOADING = store_errors("loading documents")
 
 
 @lru_cache(maxsize=512)
-def _load_one_sql(collection: str) -> str:
-    """The statement loading one document of a collection by id (the id is the one asked
-    for: ids compare as binary text)."""
-    return f"SELECT body, cv FROM {collection_table(collection)} WHERE id = ?"
+def _load_one_sql(collection: str, other: bool) -> str:
+    """The statement loading one document of a collection by its row key, or by its id if
+    ``other`` (keys.where_one; the id is the one asked for: ids compare as binary text)."""
+    return f"SELECT body, cv FROM {collection_table(collection)} WHERE {where_one(other)}"
 
 
 #: keys looked up per query by ``stored_holders``
@@ -1017,12 +1016,46 @@ def _any_sql(collection: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def _load_sql(collection: str, count: int) -> str:
-    """The statement loading ``count`` documents of a collection by id."""
-    table = collection_table(collection)
-    if count == 1:
-        return f"SELECT id, body, cv FROM {table} WHERE id = ?"
-    return f"SELECT id, body, cv FROM {table} WHERE id IN ({', '.join('?' * count)})"
+def _load_sql(collection: str, count: int, other: bool) -> str:
+    """The statement loading ``count`` documents of a collection by row key, or by id if
+    ``other`` (keys.where_in)."""
+    return _by_ids_sql(collection, "id, body, cv", count, other)
+
+
+@lru_cache(maxsize=512)
+def _by_ids_sql(collection: str, columns: str, count: int, other: bool) -> str:
+    """The statement reading ``columns`` of ``count`` documents of a collection by row key,
+    or by id if ``other``."""
+    where = where_one(other) if count == 1 else where_in(other, count)
+    return f"SELECT {columns} FROM {collection_table(collection)} WHERE {where}"
+
+
+#: ids (row keys) looked up per statement by ``_by_ids``
+_IDS_CHUNK = 500
+
+
+def _by_ids(conn: sqlite3.Connection, collection: str, ids: list[str],
+            sql: Callable[[str, int, bool], str]) -> list[Any]:
+    """The rows of the stored documents of ``ids`` (in no given order) that ``sql(collection,
+    count, other)``'s statements read: the ids with a row key by it, the others by their id
+    (keys.split_ids), ``_IDS_CHUNK`` at a time."""
+    keys, others = split_ids(ids, key_prefix(collection))
+    out: list[Any] = []
+    for other, part in ((False, keys), (True, others)):
+        for start in range(0, len(part), _IDS_CHUNK):
+            chunk = part[start:start + _IDS_CHUNK] if len(part) > _IDS_CHUNK else part
+            out += conn.execute(sql(collection, len(chunk), other), chunk)
+    return out
+
+
+@lru_cache(maxsize=256)
+def _ids_cvs_sql(collection: str, count: int, other: bool) -> str:
+    return _by_ids_sql(collection, "id, cv", count, other)
+
+
+@lru_cache(maxsize=256)
+def _stored_rows_sql(collection: str, count: int, other: bool) -> str:
+    return _by_ids_sql(collection, "id, body, cv, k", count, other)
 
 
 def _row_rules(spec: CollectionSpec) -> tuple[Any, ...]:
@@ -1155,6 +1188,7 @@ def _apply(
     modified = utc_now_text()
     results: list[dict[str, Any]] = []
     commands = batch.commands
+    keys = NewKeys(conn)
     reserved = etag + len(commands)
     i = 0
     while i < len(commands):
@@ -1163,7 +1197,7 @@ def _apply(
             # A run of inserts goes in one executemany; a taken id fails the whole batch.
             run = _insert_run_at(commands, i, batch.creates_only)
             j = i + len(run)
-            etag = _insert_run(conn, store, run, etag, modified,
+            etag = _insert_run(conn, store, keys, run, etag, modified,
                                results if want_results else None)
             i = j
             continue
@@ -1180,13 +1214,14 @@ def _apply(
         elif isinstance(cmd, Absent):
             results.append(_check_absent(conn, store, cmd, batch.overlay))
         else:
-            results.append(_apply_one(conn, store, cmd, _cv(store, etag), modified, recompute))
+            results.append(_apply_one(conn, store, keys, cmd, _cv(store, etag), modified,
+                                      recompute))
         i += 1
     for created in batch.created:  # (after the commands: the runs follow them)
         if isinstance(created, PatchRun):
             etag = _patch_columns(conn, store, created, etag, modified, results)
         else:
-            etag = _insert_created(conn, store, created, etag, modified,
+            etag = _insert_created(conn, store, keys, created, etag, modified,
                                    results if want_results else None)
         reserved += len(created.ids)
     if etag != reserved:  # a change vector would be given twice: nothing is applied
@@ -1229,38 +1264,40 @@ def _cv(store: EmbeddedStore, etag: int) -> str:
     return f"{store.node_tag}:{etag}-{store.database_id}"
 
 
-def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, puts: list[Put], etag: int,
-                modified: str, results: list[dict[str, Any]] | None) -> int:
+def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKeys,
+                puts: list[Put], etag: int, modified: str,
+                results: list[dict[str, Any]] | None) -> int:
     collection = puts[0].collection
     table = _table(store, conn, collection)
     try:
         if len(puts) == 1:  # one row: one execute (executemany's set-up costs more)
-            _insert_one(conn, store, table, puts[0], etag + 1, modified, results)
+            _insert_one(conn, store, keys, table, puts[0], etag + 1, modified, results)
         else:
             # rows are encoded a chunk at a time: no second copy of the run in memory
-            _insert_chunks(conn, table, _insert_rows(store, puts, etag, modified, results))
+            _insert_chunks(conn, table, _insert_rows(store, keys, puts, etag, modified,
+                                                     results))
     except sqlite3.IntegrityError as exc:
-        raise _insert_refused(conn, store, table, collection, [p.id for p in puts], etag,
+        raise _insert_refused(conn, store, collection, [p.id for p in puts], etag,
                               exc) from exc
     return etag + len(puts)
 
 
-def _insert_refused(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
+def _insert_refused(conn: sqlite3.Connection, store: EmbeddedStore,
                     collection: str, ids: list[str], etag: int,
                     exc: sqlite3.IntegrityError) -> IntegrityError:
     """The error of a run of inserts (taking the etags after ``etag``) SQLite refused: the
     first id a stored document holds, else the constraint SQLite names."""
     # the rows this run inserted before the failing one are still there: not taken
     written = {_cv(store, n) for n in range(etag + 1, etag + len(ids) + 1)}
-    taken = _taken_ids(conn, table, ids, written)
+    taken = _taken_ids(conn, collection, ids, written)
     if taken:
         return DuplicateKeyError(f"document {taken[0]!r} already exists in collection "
                                  f"{collection} (duplicate primary key)")
     return IntegrityError(f"unique constraint failed in collection {collection}: {exc}")
 
 
-def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, run: CreateRun,
-                    etag: int, modified: str,
+def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKeys,
+                    run: CreateRun, etag: int, modified: str,
                     results: list[dict[str, Any]] | None = None) -> int:
     """``_insert_run`` of a run of PUTs kept as columns: one executemany, the rows made a
     chunk at a time (the change vectors; the JSON texts where the run has none)."""
@@ -1274,13 +1311,14 @@ def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, run: CreateR
         end = min(start + _ROWS_CHUNK, count)
         texts = (run.texts[start:end] if run.texts is not None
                  else values.dumps_each(run.bodies[start:end]))
-        return _RowsChunk(ids[start:end], texts,
+        part = ids[start:end]
+        return _RowsChunk(keys.keys(run.collection, part), part, texts,
                           _change_vectors(head, tail, etag + start + 1, end - start), modified)
 
     try:
         _insert_chunks(conn, table, map(chunk, range(0, count, _ROWS_CHUNK)))
     except sqlite3.IntegrityError as exc:
-        raise _insert_refused(conn, store, table, run.collection, ids, etag, exc) from exc
+        raise _insert_refused(conn, store, run.collection, ids, etag, exc) from exc
     if results is not None:
         results.extend([{"Type": "PUT", "@id": doc_id, "@collection": run.collection,
                          "@change-vector": f"{head}{n}{tail}", "@last-modified": modified}
@@ -1295,20 +1333,22 @@ def _document_count(batch: Batch) -> int:
 
 @lru_cache(maxsize=256)
 def _insert_sql(table: str, rows: int = 1) -> str:
-    """The INSERT of ``rows`` documents (one VALUES row each: id, body, cv, modified). Of
-    more than one row, each row takes three parameters (id, body, cv) and all share the
-    last, ``?{3 * rows + 1}``, the batch's last-modified text: bound once, not per row."""
+    """The INSERT of ``rows`` documents (one VALUES row each: row key, id, body, cv,
+    modified). Of more than one row, each row takes four parameters (key, id, body, cv) and
+    all share the last, ``?{4 * rows + 1}``, the batch's last-modified text: bound once, not
+    per row."""
     if rows == 1:
-        return f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?)"
-    shared = 3 * rows + 1
-    return (f"INSERT INTO {table} (id, body, cv, modified) VALUES "
-            + ", ".join([f"(?{n}, ?{n + 1}, ?{n + 2}, ?{shared})"
-                         for n in range(1, shared, 3)]))
+        return f"INSERT INTO {table} (k, id, body, cv, modified) VALUES (?, ?, ?, ?, ?)"
+    shared = 4 * rows + 1
+    return (f"INSERT INTO {table} (k, id, body, cv, modified) VALUES "
+            + ", ".join([f"(?{n}, ?{n + 1}, ?{n + 2}, ?{n + 3}, ?{shared})"
+                         for n in range(1, shared, 4)]))
 
 
 class _RowsChunk(NamedTuple):
     """Documents to insert, a column each (all the same length), and their last-modified."""
 
+    keys: list[int]  # (their row keys: NewKeys)
     ids: list[str]
     texts: list[str]
     cvs: list[str]
@@ -1317,7 +1357,7 @@ class _RowsChunk(NamedTuple):
 
 #: rows per INSERT statement of a run: one statement of many VALUES rows costs SQLite and
 #: sqlite3 about a third fewer instructions than an executemany of one row per step (per
-#: row: a reset, a step, the GIL released and taken); 301 parameters stay under the 999
+#: row: a reset, a step, the GIL released and taken); 401 parameters stay under the 999
 #: older SQLite builds allow
 _VALUES_ROWS = 100
 
@@ -1327,26 +1367,29 @@ def _insert_chunks(conn: sqlite3.Connection, table: str, chunks: Iterable[_RowsC
     rest of a chunk by one executemany of one-row statements (a statement text per count
     would be prepared each time). A refused row fails the statement, which leaves no row."""
     many = _insert_sql(table, _VALUES_ROWS)
-    width = 3 * _VALUES_ROWS
-    for ids, texts, cvs, modified in chunks:
+    width = 4 * _VALUES_ROWS
+    for keys, ids, texts, cvs, modified in chunks:
         full = len(ids) - len(ids) % _VALUES_ROWS
         if full:
-            # the rows' (id, body, cv) side by side, laid out by three slice assignments
-            flat: list[str] = [modified] * (3 * full)
-            flat[0::3], flat[1::3], flat[2::3] = ids[:full], texts[:full], cvs[:full]
+            # the rows' (key, id, body, cv) side by side, laid out by four slice assignments
+            flat: list[Any] = [modified] * (4 * full)
+            flat[0::4], flat[1::4] = keys[:full], ids[:full]
+            flat[2::4], flat[3::4] = texts[:full], cvs[:full]
             shared = [modified]
             for start in range(0, len(flat), width):
                 conn.execute(many, flat[start:start + width] + shared)
         if full < len(ids):
             conn.executemany(_insert_sql(table), zip(
-                ids[full:], texts[full:], cvs[full:], itertools.repeat(modified)))
+                keys[full:], ids[full:], texts[full:], cvs[full:], itertools.repeat(modified)))
 
 
-def _insert_one(conn: sqlite3.Connection, store: EmbeddedStore, table: str, put: Put,
-                etag: int, modified: str, results: list[dict[str, Any]] | None) -> None:
+def _insert_one(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKeys, table: str,
+                put: Put, etag: int, modified: str,
+                results: list[dict[str, Any]] | None) -> None:
     """``_insert_rows`` of one PUT taking ``etag``, by one execute (same row, same result)."""
     cv = _cv_template(store).format(etag)
-    conn.execute(_insert_sql(table), (put.id, put.text or values.dumps(put.body), cv, modified))
+    conn.execute(_insert_sql(table), (keys.key(put.collection, put.id), put.id,
+                                      put.text or values.dumps(put.body), cv, modified))
     if results is not None:
         results.append({"Type": "PUT", "@id": put.id, "@collection": put.collection,
                         "@change-vector": cv, "@last-modified": modified})
@@ -1355,18 +1398,20 @@ def _insert_one(conn: sqlite3.Connection, store: EmbeddedStore, table: str, put:
 _ROWS_CHUNK = 1000  # puts encoded at a time by _insert_rows_bulk: bounded extra memory
 
 
-def _insert_rows(store: EmbeddedStore, puts: list[Put], etag: int, modified: str,
-                 results: list[dict[str, Any]] | None) -> Iterator[_RowsChunk]:
+def _insert_rows(store: EmbeddedStore, keys: NewKeys, puts: list[Put], etag: int,
+                 modified: str, results: list[dict[str, Any]] | None) -> Iterator[_RowsChunk]:
     """The INSERT rows of ``puts`` (taking etags after ``etag``), a chunk of puts at a time
     (bodies by ``values.dumps_each``, change vectors by one format); their results appended
     to ``results`` if given."""
     cv_format = _cv_template(store).format
     head, tail = f"{store.node_tag}:", f"-{store.database_id}"  # (_cv's text around the etag)
+    collection = puts[0].collection
 
     def chunk(start: int) -> _RowsChunk:
         part = puts[start:start + _ROWS_CHUNK]
         first = etag + start + 1
-        return _RowsChunk(list(map(_ID, part)), _texts(part),
+        ids = list(map(_ID, part))
+        return _RowsChunk(keys.keys(collection, ids), ids, _texts(part),
                           _change_vectors(head, tail, first, len(part)),
                           modified)
 
@@ -1459,10 +1504,9 @@ def _patch_chunk(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
     names.update(key for p in patches for key in p.unset)
     if all(map(_plain_key, names)):
         return _patch_chunk_in_sqlite(conn, store, table, patches, etag, modified, results)
-    marks = ", ".join("?" * len(patches))
-    stored: dict[str, tuple[str, str]] = {
-        doc_id: (text, cv) for doc_id, text, cv in conn.execute(
-            f"SELECT id, body, cv FROM {table} WHERE id IN ({marks})", [p.id for p in patches])}
+    stored: dict[str, tuple[str, str, int]] = {
+        doc_id: (text, cv, key) for doc_id, text, cv, key in _by_ids(
+            conn, patches[0].collection, [p.id for p in patches], _stored_rows_sql)}
     rows = []
     loads, dumps = values.loads, values.dumps
     for cmd in patches:
@@ -1475,10 +1519,10 @@ def _patch_chunk(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
         for key in cmd.unset:
             body.pop(key, None)
         cv = _cv(store, etag)
-        rows.append((dumps(body), cv, modified, cmd.id))
+        rows.append((dumps(body), cv, modified, row[2]))
         results.append({"Id": cmd.id, "ChangeVector": cv, "LastModified": modified,
                         "Type": "PATCH", "PatchStatus": "Patched"})
-    conn.executemany(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE id = ?", rows)
+    conn.executemany(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE k = ?", rows)
     return etag
 
 
@@ -1493,25 +1537,29 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
     cvs = list(map(_cv_template(store).format, range(etag + 1, etag + len(patches) + 1)))
     set_values = [value for cmd in patches for value in cmd.set.values()]
     shape = _one_shape(patches)
+    targets, others = _targets(patches[0].collection, [cmd.id for cmd in patches])
     by_shape: dict[tuple[int, int, bool, bool], list[Sequence[Any]]]
     if shape is not None and _strings(set_values):
         # every value set is a string: bound as it is, json_set writes it as the JSON string
         # values.dumps writes (no text made in Python and parsed again by SQLite)
-        by_shape = {(*shape, True): _shape_rows(patches, set_values, cvs, modified, shape[2])}
+        by_shape = {(*shape, True): _shape_rows(patches, set_values, cvs, modified, shape[2],
+                                                targets)}
     else:
         # the values set, encoded in one pass (values.dumps of each: same texts, same errors)
         texts = values.dumps_each(set_values)
         if shape is not None:  # the common case: every PATCH sets the same fields
-            by_shape = {(*shape, False): _shape_rows(patches, texts, cvs, modified, shape[2])}
+            by_shape = {(*shape, False): _shape_rows(patches, texts, cvs, modified, shape[2],
+                                                     targets)}
         else:
             by_shape = {(*key, False): rows for key, rows in _rows_by_shape(
-                patches, texts, cvs, modified).items()}
+                patches, texts, cvs, modified, targets).items()}
     results += [{"Id": cmd.id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
                  "PatchStatus": "Patched"} for cmd, cv in zip(patches, cvs, strict=True)]
     changes = conn.total_changes
     conn.execute("SAVEPOINT patch_chunk")
     for (n_set, n_unset, checked, raw), rows in by_shape.items():  # distinct documents: any
-        conn.executemany(_patch_sql(table, n_set, n_unset, checked, raw), rows)  # order
+        for other, part in _by_kind(rows, others, checked):  # order
+            conn.executemany(_patch_sql(table, n_set, n_unset, checked, raw, other), part)
     if conn.total_changes - changes != len(patches):  # one row per PATCH, or a failed check
         conn.execute("ROLLBACK TO patch_chunk")
         _refuse_patches(conn, table, patches)
@@ -1546,14 +1594,16 @@ def _patch_columns(conn: sqlite3.Connection, store: EmbeddedStore, run: PatchRun
     columns: list[Any] = []
     for n, name in enumerate(fields):
         columns += (itertools.repeat(_key_path(name)), texts if width == 1 else texts[n::width])
-    columns += (cvs, itertools.repeat(modified), ids)
+    targets, others = _targets(run.collection, ids)
+    columns += (cvs, itertools.repeat(modified), targets)
     if not unchecked:
         columns.append(run.expected)
     changes = conn.total_changes
     conn.execute("SAVEPOINT patch_run")
     # (the rows made as SQLite binds them: the repeated columns never end, ``ids`` does)
-    conn.executemany(_patch_sql(table, len(fields), 0, not unchecked, raw),
-                     zip(*columns, strict=False))
+    rows = zip(*columns, strict=False)
+    for other, part in _by_kind(rows, others, not unchecked):
+        conn.executemany(_patch_sql(table, len(fields), 0, not unchecked, raw, other), part)
     if conn.total_changes - changes != count:  # one row per PATCH, or a failed check
         conn.execute("ROLLBACK TO patch_run")
         patches = run.patches()
@@ -1581,33 +1631,34 @@ def _one_shape(patches: list[Patch]) -> tuple[int, int, bool] | None:
 
 
 def _shape_rows(patches: list[Patch], texts: list[str], cvs: list[str], modified: str,
-                checked: bool) -> list[Sequence[Any]]:
+                checked: bool, targets: list[Any]) -> list[Sequence[Any]]:
     """The UPDATE arguments of PATCHes of one shape (``_one_shape``), a column at a time:
     those ``_rows_by_shape`` gives."""
     keys = tuple(patches[0].set)
     columns: list[Any] = []
     for n, key in enumerate(keys):
         columns += (itertools.repeat(_key_path(key)), texts[n::len(keys)])
-    columns += (cvs, itertools.repeat(modified), [cmd.id for cmd in patches])
+    columns += (cvs, itertools.repeat(modified), targets)
     if checked:
         columns.append([cmd.expected for cmd in patches])
     return list(zip(*columns, strict=False))  # (the repeated columns never end)
 
 
-def _rows_by_shape(patches: list[Patch], texts: list[str], cvs: list[str],
-                   modified: str) -> dict[tuple[int, int, bool], list[Sequence[Any]]]:
-    """The UPDATE arguments of each PATCH, by the shape of its UPDATE."""
+def _rows_by_shape(patches: list[Patch], texts: list[str], cvs: list[str], modified: str,
+                   targets: list[Any]) -> dict[tuple[int, int, bool], list[Sequence[Any]]]:
+    """The UPDATE arguments of each PATCH, by the shape of its UPDATE (rows in the order of
+    ``patches`` within a shape)."""
     by_shape: dict[tuple[int, int, bool], list[Sequence[Any]]] = {}
     key_path = _key_path
     values_set = iter(texts)
-    for cmd, cv in zip(patches, cvs, strict=True):
+    for cmd, cv, target in zip(patches, cvs, targets, strict=True):
         args: list[Any] = []
         for key in cmd.set:
             args += (key_path(key), next(values_set))
         if cmd.unset:
             args += [key_path(key) for key in cmd.unset]
         checked = cmd.expected is not None
-        args += (cv, modified, cmd.id, cmd.expected) if checked else (cv, modified, cmd.id)
+        args += (cv, modified, target, cmd.expected) if checked else (cv, modified, target)
         by_shape.setdefault((len(cmd.set), len(cmd.unset), checked), []).append(args)
     return by_shape
 
@@ -1616,9 +1667,7 @@ def _refuse_patches(conn: sqlite3.Connection, table: str, patches: list[Patch],
                     last: bool = True) -> None:
     """The error of the first PATCH whose document is missing or not the version expected
     (``last``: if none is, an InternalError; else none is raised: later PATCHes are)."""
-    marks = ", ".join("?" * len(patches))
-    stored = dict(conn.execute(f"SELECT id, cv FROM {table} WHERE id IN ({marks})",
-                               [p.id for p in patches]))
+    stored = dict(_by_ids(conn, patches[0].collection, [p.id for p in patches], _ids_cvs_sql))
     for cmd in patches:
         found = stored.get(cmd.id)
         _check_expected(cmd, None if found is None else (None, found))
@@ -1647,20 +1696,22 @@ def _strings(set_values: list[Any]) -> bool:
 
 
 @lru_cache(maxsize=256)
-def _patch_sql(table: str, n_set: int, n_unset: int, checked: bool, raw: bool = False) -> str:
+def _patch_sql(table: str, n_set: int, n_unset: int, checked: bool, raw: bool = False,
+               other: bool = False) -> str:
     """The UPDATE of a PATCH shape; ``checked``: only if the stored change vector is the one
     the PATCH expects (else any stored version: no comparison per row); ``raw``: the values
-    set are strings bound as they are (else their JSON texts)."""
+    set are strings bound as they are (else their JSON texts); ``other``: the document is
+    named by its id, not its row key (keys.where_one)."""
     body = "body"
     if n_set:
         body = f"json_set({body}{(', ?, ?' if raw else ', ?, json(?)') * n_set})"
     if n_unset:
         body = f"json_remove({body}{', ?' * n_unset})"
     return (f"UPDATE {table} SET body = {body}, cv = ?, modified = ? "
-            f"WHERE id = ?{' AND cv = ?' if checked else ''}")
+            f"WHERE {where_one(other)}{' AND cv = ?' if checked else ''}")
 
 
-def _taken_ids(conn: sqlite3.Connection, table: str, ids: list[str],
+def _taken_ids(conn: sqlite3.Connection, collection: str, ids: list[str],
                written: set[str]) -> list[str]:
     """The ids given twice, or held by a stored document (not one of the change vectors
     ``written`` by the failed run itself)."""
@@ -1670,12 +1721,37 @@ def _taken_ids(conn: sqlite3.Connection, table: str, ids: list[str],
         if doc_id in seen:
             taken.append(doc_id)
         seen.add(doc_id)
-    for start in range(0, len(ids), 500):
+    for start in range(0, len(ids), 500):  # (in each 500 given, in id order)
         chunk = ids[start:start + 500]
-        marks = ", ".join("?" * len(chunk))
-        taken += [r[0] for r in conn.execute(
-            f"SELECT id, cv FROM {table} WHERE id IN ({marks})", chunk) if r[1] not in written]
+        taken += sorted(r[0] for r in _by_ids(conn, collection, chunk, _ids_cvs_sql)
+                        if r[1] not in written)
     return taken
+
+
+def _targets(collection: str, ids: list[str]) -> tuple[list[Any], bool]:
+    """What UPDATEs name the documents of ``ids`` by: the row key of each (an int), or its
+    id (a str) where it has none; and whether any is an id."""
+    keys = int_keys(ids, key_prefix(collection))
+    if None not in keys:
+        return keys, False
+    return [doc_id if key is None else key for doc_id, key in zip(ids, keys, strict=True)], True
+
+
+def _by_kind(rows: Iterable[Sequence[Any]], others: bool,
+             checked: bool) -> list[tuple[bool, Iterable[Sequence[Any]]]]:
+    """``_patch_sql`` UPDATE rows as (other, rows): all by row key unless ``others``, else
+    split by what names each row's document (its last argument, or the one before the
+    change vector expected if ``checked``: a str is an id)."""
+    if not others:
+        return [(False, rows)]
+    at = -2 if checked else -1
+    listed = list(rows)
+    out: list[tuple[bool, Iterable[Sequence[Any]]]] = []
+    for other in (False, True):
+        part = [row for row in listed if (type(row[at]) is str) is other]
+        if part:
+            out.append((other, part))
+    return out
 
 
 def _table(store: EmbeddedStore, conn: sqlite3.Connection, collection: str) -> str:
@@ -1683,17 +1759,23 @@ def _table(store: EmbeddedStore, conn: sqlite3.Connection, collection: str) -> s
     return collection_table(collection)
 
 
-def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, cmd: Put | Patch | Delete,
-               cv: str, modified: str, recompute: Recomputer) -> dict[str, Any]:
+def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKeys,
+               cmd: Put | Patch | Delete, cv: str, modified: str,
+               recompute: Recomputer) -> dict[str, Any]:
+    """One command; the stored row is read first (by row key, or by id for an id of the
+    other kind) and written by its key."""
     table = _table(store, conn, cmd.collection)
-    row = conn.execute(f"SELECT body, cv FROM {table} WHERE id = ?", (cmd.id,)).fetchone()
+    row_key = int_key(cmd.id, key_prefix(cmd.collection))
+    row = conn.execute(_stored_one_sql(table, row_key is None),
+                       (cmd.id if row_key is None else row_key,)).fetchone()
     _check_expected(cmd, row)
     if isinstance(cmd, Put):
-        conn.execute(
-            f"INSERT INTO {table} (id, body, cv, modified) VALUES (?, ?, ?, ?) ON CONFLICT(id) "
-            "DO UPDATE SET body = excluded.body, cv = excluded.cv, modified = excluded.modified",
-            (cmd.id, values.dumps(cmd.body), cv, modified),
-        )
+        if row is None:
+            conn.execute(_insert_sql(table), (keys.key(cmd.collection, cmd.id), cmd.id,
+                                              values.dumps(cmd.body), cv, modified))
+        else:
+            conn.execute(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE k = ?",
+                         (values.dumps(cmd.body), cv, modified, row[2]))
         return {"Type": "PUT", "@id": cmd.id, "@collection": cmd.collection,
                 "@change-vector": cv, "@last-modified": modified}
     if isinstance(cmd, Patch):
@@ -1708,14 +1790,20 @@ def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, cmd: Put | Patch 
             body.update(cmd.set)
         for key in cmd.unset:
             body.pop(key, None)
-        conn.execute(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE id = ?",
-                     (values.dumps(body), cv, modified, cmd.id))
+        conn.execute(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE k = ?",
+                     (values.dumps(body), cv, modified, row[2]))
         return {"Id": cmd.id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
                 "PatchStatus": "Patched"}
     deleted = row is not None
     if deleted:
-        conn.execute(f"DELETE FROM {table} WHERE id = ?", (cmd.id,))
+        conn.execute(f"DELETE FROM {table} WHERE k = ?", (row[2],))
     return {"Id": cmd.id, "Type": "DELETE", "Deleted": deleted}
+
+
+@lru_cache(maxsize=256)
+def _stored_one_sql(table: str, other: bool) -> str:
+    """The stored row (body, cv, k) of one document, by row key or (``other``) by id."""
+    return f"SELECT body, cv, k FROM {table} WHERE {where_one(other)}"
 
 
 def _check_absent(conn: sqlite3.Connection, store: EmbeddedStore, cmd: Absent,

@@ -8,6 +8,7 @@ all handles share under a lock, so every connection of an engine sees one store.
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 import sqlite3
 import threading
@@ -30,6 +31,7 @@ from ...errors import (
 )
 from ...schema import CollectionSpec, IndexKey
 from ..alter import AlterPlan
+from .keys import OTHER_KEYS, OTHER_ROWS, int_key, int_keys, key_prefix
 from .sqlgen import index_element_sql, quote
 
 _BOOTSTRAP = """
@@ -46,6 +48,67 @@ CREATE TABLE IF NOT EXISTS "@cmpxchg" (key TEXT PRIMARY KEY COLLATE NOCASE, valu
 
 def collection_table(name: str) -> str:
     return quote("@docs/" + name)
+
+
+#: the layout of collection tables this code writes ("@meta" key 'layout'): 2, rows keyed by
+#: their id's integer (keys.py); stores without it hold tables of layout 1, ``(id TEXT NOT
+#: NULL PRIMARY KEY, ...)``, rebuilt when the store is opened (``_upgrade_tables``)
+LAYOUT = 2
+_COLUMNS = ("k INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL, cv TEXT NOT NULL, "
+            "modified TEXT NOT NULL, meta TEXT")
+
+
+def _ids_index(name: str) -> str:
+    """The partial unique index of a collection table's ids of the other kind (keys.py)."""
+    return quote("@ids:" + name)
+
+
+def create_table(conn: sqlite3.Connection, name: str, table: str | None = None) -> None:
+    """A collection table and its index of ids of the other kind (``table``: under another
+    name than the collection's)."""
+    table = table or collection_table(name)
+    conn.execute(f"CREATE TABLE {table} ({_COLUMNS})")
+    conn.execute(f"CREATE UNIQUE INDEX {_ids_index(name)} ON {table} (id) WHERE {OTHER_ROWS}")
+
+
+class NewKeys:
+    """The keys of the rows one write transaction inserts: an id's integer (keys.int_key),
+    else the next key of its table's other range, ``max(max(k) + 1, 2**62)`` read once per
+    table (a store has one writer at a time; call inside its write transaction)."""
+
+    __slots__ = ("conn", "_next")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._next: dict[str, int] = {}
+
+    def others(self, collection: str, count: int) -> int:
+        """The first of ``count`` new keys of the other range of ``collection``'s table."""
+        first = self._next.get(collection)
+        if first is None:
+            (top,) = self.conn.execute(
+                f"SELECT max(k) FROM {collection_table(collection)}").fetchone()
+            first = max(OTHER_KEYS, (top or 0) + 1)
+        if first + count - 1 > _MAX_KEY:
+            raise DataError(f"collection {collection} has no row key left for a document "
+                            "whose id is not its prefix and an integer")
+        self._next[collection] = first + count
+        return first
+
+    def key(self, collection: str, doc_id: str) -> int:
+        key = int_key(doc_id, key_prefix(collection))
+        return self.others(collection, 1) if key is None else key
+
+    def keys(self, collection: str, ids: list[str]) -> list[int]:
+        keys = int_keys(ids, key_prefix(collection))
+        missing = keys.count(None)
+        if not missing:
+            return keys  # type: ignore[return-value]  # (no None in it)
+        fresh = iter(range(self.others(collection, missing), _MAX_KEY + 1))
+        return [next(fresh) if key is None else key for key in keys]
+
+
+_MAX_KEY = (1 << 63) - 1
 
 
 def translate(exc: sqlite3.Error, what: str) -> DatabaseError:
@@ -163,6 +226,7 @@ class EmbeddedStore:
         self.file: tuple[int, int] | None = None
         with store_errors(f"opening the store {path or ':memory:'}"), self.connection() as conn:
             conn.executescript(_BOOTSTRAP)
+            _upgrade_tables(conn)
             self.database_id = self._database_id(conn)
             self._load_catalog(conn)
             if path is not None:
@@ -358,10 +422,7 @@ class EmbeddedStore:
             return
         with self.lock, _transaction(conn):
             _refuse_taken_name(conn, spec.name)
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} (id TEXT NOT NULL PRIMARY KEY, "
-                "body TEXT NOT NULL, cv TEXT NOT NULL, modified TEXT NOT NULL, meta TEXT)"
-            )
+            create_table(conn, spec.name)
             for i, fields in enumerate(spec.unique):
                 self._create_index(conn, spec.name, f"uq:{spec.name}:{i}", fields, True)
             for index_name, (elements, unique) in spec.indexes.items():
@@ -406,19 +467,26 @@ class EmbeddedStore:
         table = collection_table(name)
         with self.lock, _transaction(conn):
             old_spec = self.spec(name, conn)
-            docs = [(i, values.loads(b)) for i, b in conn.execute(f"SELECT id, body FROM {table}")]
+            rows = conn.execute(f"SELECT k, id, body FROM {table} ORDER BY k").fetchall()
+            docs = [(i, values.loads(b)) for _, i, b in rows]
             done = plan(docs)
             spec = done.spec
-            conn.executemany(f"UPDATE {table} SET body = ? WHERE id = ?",
-                             [(values.dumps(b), i) for i, b in done.bodies.items()])
-            conn.executemany(f"UPDATE {table} SET id = ? WHERE id = ?",
-                             [(new, old) for old, new in done.ids.items()])
+            keys = {doc_id: k for k, doc_id, _ in rows}
+            conn.executemany(f"UPDATE {table} SET body = ? WHERE k = ?",
+                             [(values.dumps(b), keys[i]) for i, b in done.bodies.items()])
+            if done.ids or key_prefix(spec.name) != key_prefix(name):
+                _rekey(conn, table, [(k, done.ids.get(i, i)) for k, i, _ in rows],
+                       key_prefix(spec.name))
             if spec.prefix != old_spec.prefix:
                 self._carry_hilo(conn, old_spec.prefix, spec.prefix, done.max_key)
             if spec.name != name:
                 if spec.name.lower() != name.lower():
                     _refuse_taken_name(conn, spec.name)
                 conn.execute(f"ALTER TABLE {table} RENAME TO {collection_table(spec.name)}")
+                # (the index of other ids takes the new name: the old one is free again)
+                conn.execute(f"DROP INDEX {_ids_index(name)}")
+                conn.execute(f"CREATE UNIQUE INDEX {_ids_index(spec.name)} ON "
+                             f"{collection_table(spec.name)} (id) WHERE {OTHER_ROWS}")
                 conn.execute("""UPDATE "@collections" SET name = ?, tbl = ? WHERE name = ?""",
                              (spec.name, collection_table(spec.name), name))
                 self._specs.pop(name, None)
@@ -536,6 +604,66 @@ class EmbeddedStore:
                     self._create_index(conn, collection, f"auto:{collection}:{field}",
                                        (field,), False, declared=False)
                 self._indexed.add((collection, field))
+
+
+def _rekey(conn: sqlite3.Connection, table: str, rows: list[tuple[int, str]],
+           prefix: str) -> None:
+    """Every row of ``table`` keyed again for its (new) id under id prefix ``prefix``, given
+    as (key, id) in key order, in two steps that never meet a taken key: every row moved to
+    the negative key ``-1 - k`` (no id index holds those), then each to its new key (an id's
+    integer, else the other range from 2**62 up in the old key order)."""
+    conn.execute(f"UPDATE {table} SET k = -1 - k")
+    fresh = itertools.count(OTHER_KEYS)
+    conn.executemany(f"UPDATE {table} SET k = ?, id = ? WHERE k = ?", [
+        (next(fresh) if (key := int_key(doc_id, prefix)) is None else key, doc_id, -1 - old)
+        for old, doc_id in rows])
+
+
+def _layout(conn: sqlite3.Connection) -> int:
+    row = conn.execute("""SELECT value FROM "@meta" WHERE key = 'layout'""").fetchone()
+    return int(row[0]) if row else 1
+
+
+def _upgrade_tables(conn: sqlite3.Connection) -> None:
+    """A store written before ``LAYOUT`` 2: every collection table without the column ``k``
+    rebuilt in the new layout (``_rebuild_table``), all in one transaction, and the layout
+    recorded (a store made now records it with no table to rebuild)."""
+    if _layout(conn) >= LAYOUT:
+        return
+    with _transaction(conn):
+        if _layout(conn) >= LAYOUT:
+            return  # (another connection upgraded it meanwhile)
+        for name, in conn.execute("""SELECT name FROM "@collections" """).fetchall():
+            table = collection_table(name)
+            columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+            if columns and "k" not in columns:
+                _rebuild_table(conn, name)
+        conn.execute("""INSERT OR REPLACE INTO "@meta" VALUES ('layout', ?)""", (LAYOUT,))
+
+
+def _rebuild_table(conn: sqlite3.Connection, name: str) -> None:
+    """A collection table of layout 1 in the new layout: a new table under another name
+    takes its rows in their rowid order (an id's integer as its key, other ids keys from
+    2**62 up in that order), the old one (and its indexes) dropped, the new one renamed to
+    its name and the old one's indexes created again from their SQL text (which names the
+    table by its name)."""
+    table = collection_table(name)
+    index_sql = [sql for (sql,) in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? COLLATE NOCASE "
+        "AND sql IS NOT NULL ORDER BY rowid", ("@docs/" + name,))]
+    building = quote("@rebuild/" + name)
+    create_table(conn, name, building)
+    prefix = key_prefix(name)
+    rows = conn.execute(f"SELECT id, body, cv, modified, meta FROM {table} ORDER BY rowid")
+    fresh = itertools.count(OTHER_KEYS)
+    conn.executemany(
+        f"INSERT INTO {building} (k, id, body, cv, modified, meta) VALUES (?, ?, ?, ?, ?, ?)",
+        ((next(fresh) if (key := int_key(row[0], prefix)) is None else key, *row)
+         for row in rows))
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {building} RENAME TO {table}")
+    for sql in index_sql:
+        conn.execute(sql)
 
 
 def _index_defs(spec: CollectionSpec) -> dict[str, tuple[tuple[IndexKey, ...], bool]]:

@@ -37,7 +37,7 @@ from ..alter import plan_alter
 from ..base import Document
 from ..embedded.connection import EmbeddedConnection
 from ..embedded.hilo import RAISES_UP_TO
-from ..embedded.store import EmbeddedStore, collection_table, transaction
+from ..embedded.store import EmbeddedStore, NewKeys, collection_table, transaction
 from .cluster_batch import (
     cluster_commands,
     needs_cluster,
@@ -433,15 +433,18 @@ class RavenConnection:
             self._scratch_specs[collection] = spec
         conn = self._scratch._conn
         insert = (f"INSERT OR REPLACE INTO {collection_table(collection)} "
-                  "(id, body, cv, modified) VALUES (?, ?, ?, ?)")
+                  "(k, id, body, cv, modified) VALUES (?, ?, ?, ?, ?)")
         with store.lock, transaction(conn):
             conn.execute(f"DELETE FROM {collection_table(collection)}")
+            keys = NewKeys(conn)
             for chunk in self._stream(rql, params, collection):
                 rows = []
                 for doc in chunk:
                     doc_id, body, cv = _split(doc, spec)
                     rows.append((doc_id, values.dumps(body), cv or "", ""))
-                conn.executemany(insert, rows)
+                row_keys = keys.keys(collection, [row[0] for row in rows])
+                conn.executemany(insert, [(k, *row) for k, row in zip(row_keys, rows,
+                                                                      strict=True)])
 
     def _stream(self, rql: RqlQuery, params: dict[str, Any],
                 collection: str) -> Iterator[list[dict[str, Any]]]:

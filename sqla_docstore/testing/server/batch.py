@@ -9,7 +9,6 @@ import sqlite3
 from typing import Any
 
 from ... import values
-from ...backends.embedded.store import collection_table
 from . import cmpxchg, errors
 from .database import Database, StoredDoc, fold
 from .jsonpatch import JsonPatchError, apply_json_patch
@@ -283,7 +282,7 @@ def write_patched(w: Writer, existing: StoredDoc, current: dict[str, Any],
     old_meta = current.get("@metadata") or {}
     meta["@collection"] = old_meta.get("@collection") or existing[0]  # patches keep it
     cv = w.next_cv(existing)
-    w.store(collection_table(existing[0]), doc_id, existing, patched, meta, cv)
+    w.store(existing[0], doc_id, existing, patched, meta, cv)
     result: dict[str, Any] = {"Id": doc_id, "ChangeVector": cv, "LastModified": w.modified,
                               "Type": kind, "PatchStatus": "Patched", "Debug": None}
     if return_document:

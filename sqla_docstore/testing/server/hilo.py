@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ... import values
-from ...backends.embedded.store import collection_table, utc_now_text
+from ...backends.embedded.store import utc_now_text
 from . import errors
 from .database import Database, StoredDoc
 from .writes import Writer
@@ -60,7 +60,7 @@ def _save(w: Writer, tag: str, doc: StoredDoc | None, body: dict[str, Any], new_
     if doc is None:
         w.put(_DOC_PREFIX + tag, {**body, "@metadata": {"@collection": HILO_COLLECTION}}, None)
     else:
-        w.store(collection_table(doc[0]), doc[1], doc, body, values.loads(doc[5] or "{}"),
+        w.store(doc[0], doc[1], doc, body, values.loads(doc[5] or "{}"),
                 w.next_cv())
     w.sql.execute(
         """INSERT INTO "@hilo" (tag, max, last_range_at, last_size) VALUES (?, ?, ?, ?)

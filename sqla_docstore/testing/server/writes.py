@@ -8,7 +8,8 @@ import uuid
 from typing import Any
 
 from ... import values
-from ...backends.embedded.store import collection_table, utc_now_text
+from ...backends.embedded.keys import int_key, key_prefix, where_one
+from ...backends.embedded.store import NewKeys, collection_table, utc_now_text
 from . import errors
 from .database import Database, StoredDoc, fold
 
@@ -26,6 +27,13 @@ _HILO_PREFIX = "raven/hilo/"
 #: a change vector's cluster-transaction entry (kept by single-node writes: Writer.next_cv)
 _RAFT_ENTRY = re.compile(r"(?:RAFT|TRXN):\d+-[^,\s]+")
 _PREFETCH_CHUNK = 10_000
+
+
+def _row_of(doc: StoredDoc) -> tuple[str, Any]:
+    """The condition finding a stored document's row, and its argument: its row key, or its
+    id if it has none (keys.where_one)."""
+    key = int_key(doc[1], key_prefix(doc[0]))
+    return where_one(key is None), doc[1] if key is None else key
 
 
 class NeedCollection(Exception):
@@ -51,6 +59,7 @@ class Writer:
         # a write drops its entry, so a later lookup reads the store again
         self._known: dict[str, StoredDoc | None] = {}
         self._tables: dict[str, tuple[str, str]] = {}
+        self.keys = NewKeys(self.sql)  # (the row keys of new documents)
 
     def finish(self) -> None:
         self.sql.execute("""UPDATE "@meta" SET value = ? WHERE key = 'etag'""", (self.etag,))
@@ -146,23 +155,26 @@ class Writer:
                 f"Changing '{doc_id}' from '{existing[0]}' to '{collection}' via update is not "
                 f"supported.\nDelete it and recreate the document '{doc_id}'.")
         cv = self.next_cv(existing)
-        self.store(table, doc_id, existing, body, meta, cv)
+        self.store(name, doc_id, existing, body, meta, cv)
         stored_id = existing[1] if existing else doc_id
         return {"Type": "PUT", "@id": stored_id, "@collection": collection,
                 "@change-vector": cv, "@last-modified": self.modified}
 
-    def store(self, table: str, doc_id: str, existing: StoredDoc | None, body: dict[str, Any],
+    def store(self, name: str, doc_id: str, existing: StoredDoc | None, body: dict[str, Any],
               meta: dict[str, Any], cv: str) -> None:
+        """Write a document of store collection ``name``: a new row, or ``existing``'s."""
+        table = collection_table(name)
         args = (values.dumps(body), cv, self.modified, values.dumps(meta))
         self._known.pop(fold(doc_id), None)
         if existing is None:
             self.sql.execute(
-                f"INSERT INTO {table} (id, body, cv, modified, meta) VALUES (?, ?, ?, ?, ?)",
-                (doc_id, *args))
+                f"INSERT INTO {table} (k, id, body, cv, modified, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (self.keys.key(name, doc_id), doc_id, *args))
         else:
+            where, target = _row_of(existing)
             self.sql.execute(
-                f"UPDATE {table} SET body = ?, cv = ?, modified = ?, meta = ? WHERE id = ?",
-                (*args, existing[1]))
+                f"UPDATE {table} SET body = ?, cv = ?, modified = ?, meta = ? WHERE {where}",
+                (*args, target))
 
     def delete(self, doc_id: str, expected: str | None) -> dict[str, Any]:
         if doc_id.lower().startswith(_HILO_PREFIX):
@@ -182,8 +194,9 @@ class Writer:
         if existing is None:
             return {"Id": doc_id, "Type": "DELETE", "Deleted": False}
         self._known.pop(fold(doc_id), None)
-        self.sql.execute(f"DELETE FROM {collection_table(existing[0])} WHERE id = ?",
-                         (existing[1],))
+        where, target = _row_of(existing)
+        self.sql.execute(f"DELETE FROM {collection_table(existing[0])} WHERE {where}",
+                         (target,))
         # A deleted document's atomic guard goes with it (however it was deleted), so that a
         # cluster-wide transaction may create the id again as a new document.
         self.sql.execute('DELETE FROM "@cmpxchg" WHERE key = ?',
