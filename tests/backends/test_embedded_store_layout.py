@@ -121,6 +121,27 @@ def test_an_old_store_is_rebuilt_once_keeping_documents_indexes_and_their_refusa
     assert _raw(path, 'SELECT k, id FROM "@docs/orders" ORDER BY k') == keys
 
 
+def test_an_old_table_of_many_rows_is_rebuilt_whole_in_its_rowid_order(
+        tmp_path: Path) -> None:
+    """Rows are copied a chunk at a time: none lost or repeated across chunks, and the other
+    ids keyed in the order they were written."""
+    path = tmp_path / "old.db"
+    _old_store(path)
+    extra = [f"orders/{n}" if n % 3 else f"orders/{n}-B" for n in range(2600, 100, -1)]
+    with sqlite3.connect(path) as raw:
+        raw.executemany('INSERT INTO "@docs/orders" VALUES (?, ?, ?, ?, NULL)', [
+            (doc_id, json.dumps({"n": n}), f"A:{n}-olddatabaseid00000000", "x")
+            for n, doc_id in enumerate(extra)])
+    dbapi.connect(str(path)).close()
+    written = [doc_id for doc_id, _ in OLD_ROWS] + extra
+    canonical = sorted((int(i.split("/")[1]), i) for i in written
+                       if i.startswith("orders/") and i[7:].isdigit() and i[7] != "0"
+                       and int(i[7:]) < 2**62)
+    others = [i for i in written if i not in {i for _, i in canonical}]
+    assert _raw(path, 'SELECT k, id FROM "@docs/orders" ORDER BY k') == canonical + [
+        (2**62 + n, i) for n, i in enumerate(others)]
+
+
 def _rows(cur: dbapi.Cursor, table: str) -> list[tuple[Any, ...]]:
     cur.execute(f"SELECT id, n FROM {table} ORDER BY id")
     return cur.fetchall()

@@ -654,12 +654,17 @@ def _rebuild_table(conn: sqlite3.Connection, name: str) -> None:
     building = quote("@rebuild/" + name)
     create_table(conn, name, building)
     prefix = key_prefix(name)
-    rows = conn.execute(f"SELECT id, body, cv, modified, meta FROM {table} ORDER BY rowid")
     fresh = itertools.count(OTHER_KEYS)
-    conn.executemany(
-        f"INSERT INTO {building} (k, id, body, cv, modified, meta) VALUES (?, ?, ?, ?, ?, ?)",
-        ((next(fresh) if (key := int_key(row[0], prefix)) is None else key, *row)
-         for row in rows))
+    # the rows a chunk at a time (bounded memory), each after the last one read
+    read = f"SELECT rowid, id, body, cv, modified, meta FROM {table}"
+    rows = conn.execute(f"{read} ORDER BY rowid LIMIT 1000").fetchall()
+    while rows:
+        conn.executemany(
+            f"INSERT INTO {building} (k, id, body, cv, modified, meta) VALUES (?, ?, ?, ?, ?, "
+            "?)", [(next(fresh) if (key := int_key(row[1], prefix)) is None else key, *row[1:])
+                   for row in rows])
+        rows = conn.execute(f"{read} WHERE rowid > ? ORDER BY rowid LIMIT 1000",
+                            (rows[-1][0],)).fetchall()
     conn.execute(f"DROP TABLE {table}")
     conn.execute(f"ALTER TABLE {building} RENAME TO {table}")
     for sql in index_sql:
