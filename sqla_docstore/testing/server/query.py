@@ -310,8 +310,10 @@ def _prefilter(where: ast.Expr | None, params: dict[str, Any]) -> tuple[str, lis
 def _documents(db: Database, name: str, where: ast.Expr | None,
                params: dict[str, Any], indexed_until: str | None = None) -> list[rql.Doc]:
     """The documents of a collection (none for an unknown one; every one for @all_docs) in
-    the order they were last written, narrowed by a superset filter of ``where``; with
-    ``indexed_until``, only those last modified by then (what a lagging index holds)."""
+    the order they were last written (their etags: a table's rows are in the order of their
+    keys, ``orders/5`` before ``orders/7`` whenever they were written), narrowed by a
+    superset filter of ``where``; with ``indexed_until``, only those last modified by then
+    (what a lagging index holds)."""
     condition, args = _prefilter(where, params)
     if indexed_until is not None:
         condition = " AND ".join(filter(None, [condition, "modified <= ?"]))
@@ -325,8 +327,7 @@ def _documents(db: Database, name: str, where: ast.Expr | None,
             names = [] if found is None else [found]
         rows: list[StoredDoc] = [(n, *row) for n in names for row in db.sql.execute(
             f"SELECT id, body, cv, modified, meta FROM {collection_table(n)}{tail}", args)]
-    if len(names) > 1:
-        rows.sort(key=lambda row: etag_number(row[3]))
+    rows.sort(key=lambda row: etag_number(row[3]))
     return [rql.Doc(row, values.loads(row[2])) for row in rows]
 
 
