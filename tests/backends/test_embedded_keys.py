@@ -101,6 +101,17 @@ def test_int_keys_of_canonical_ids_are_their_integers(numbers: list[int]) -> Non
     assert int_keys(ids, "orders/") == [n if n < 2**62 else None for n in numbers]
 
 
+@pytest.mark.parametrize("ids", [
+    ["orders/5\norders/6"], ["orders/5", "orders/6\norders/7"], ["orders/5\n"],
+    ["orders/5", "orders/\n"], ["orders/1", "orders/4611686018427387903"],
+    ["orders/1", "orders/05"], ["orders/1", ""],
+])
+def test_int_keys_of_ids_holding_newlines_or_long_keys_are_each_ids_int_key(
+        ids: list[str]) -> None:
+    """(the whole list is checked as lines of text: an id holding a newline is no two)"""
+    assert int_keys(ids, "orders/") == [_reference(i, "orders/") for i in ids]
+
+
 def test_split_ids_keeps_the_order_of_each_kind() -> None:
     ids = ["orders/7", "orders/x", "orders/2", "orders/05", "orders/7"]
     assert split_ids(ids, "orders/") == ([7, 2, 7], ["orders/x", "orders/05"])
