@@ -13,6 +13,7 @@ from sqla_docstore.backends.embedded.keys import (
     int_key,
     int_keys,
     key_prefix,
+    key_texts,
     split_ids,
     where_in,
     where_one,
@@ -110,6 +111,22 @@ def test_int_keys_of_ids_holding_newlines_or_long_keys_are_each_ids_int_key(
         ids: list[str]) -> None:
     """(the whole list is checked as lines of text: an id holding a newline is no two)"""
     assert int_keys(ids, "orders/") == [_reference(i, "orders/") for i in ids]
+
+
+@given(st.lists(_IDS, max_size=30))
+def test_key_texts_are_the_decimal_keys_when_every_id_has_one_of_18_digits(
+        ids: list[str]) -> None:
+    """(the texts SQLite's INTEGER PRIMARY KEY takes as those integers; else None)"""
+    keys = [_reference(i, "orders/") for i in ids]
+    short = ids and all(k is not None and k < 10**18 for k in keys)
+    assert key_texts(ids, "orders/") == ([str(k) for k in keys] if short else None)
+
+
+def test_key_texts_of_canonical_ids() -> None:
+    assert key_texts(["orders/17", "orders/999999999999999999"], "orders/") == [
+        "17", "999999999999999999"]
+    assert key_texts(["orders/17", "orders/1000000000000000000"], "orders/") is None
+    assert key_texts([], "orders/") is None
 
 
 def test_split_ids_keeps_the_order_of_each_kind() -> None:

@@ -46,7 +46,7 @@ from ...statements.prepared import Prepared, prepared
 from ..alter import plan_alter
 from ..base import Document
 from .hilo import RAISES_UP_TO
-from .keys import int_key, int_keys, key_prefix, split_ids, where_in, where_one
+from .keys import Key, int_key, key_prefix, key_texts, split_ids, where_in, where_one
 from .sqlgen import (
     OutColumn,
     SqlGenerator,
@@ -1348,7 +1348,7 @@ def _insert_sql(table: str, rows: int = 1) -> str:
 class _RowsChunk(NamedTuple):
     """Documents to insert, a column each (all the same length), and their last-modified."""
 
-    keys: list[int]  # (their row keys: NewKeys)
+    keys: list[Key]  # (their row keys: NewKeys)
     ids: list[str]
     texts: list[str]
     cvs: list[str]
@@ -1729,9 +1729,14 @@ def _taken_ids(conn: sqlite3.Connection, collection: str, ids: list[str],
 
 
 def _targets(collection: str, ids: list[str]) -> tuple[list[Any], bool]:
-    """What UPDATEs name the documents of ``ids`` by: the row key of each (an int), or its
-    id (a str) where it has none; and whether any is an id."""
-    keys = int_keys(ids, key_prefix(collection))
+    """What UPDATEs name the documents of ``ids`` by: their keys' texts when all have one
+    (keys.key_texts), else the key of each (an int) or its id (a str) where it has none;
+    and whether any is an id."""
+    prefix = key_prefix(collection)
+    texts = key_texts(ids, prefix)
+    if texts is not None:
+        return texts, False
+    keys = [int_key(doc_id, prefix) for doc_id in ids]
     if None not in keys:
         return keys, False
     return [doc_id if key is None else key for doc_id, key in zip(ids, keys, strict=True)], True

@@ -31,7 +31,7 @@ from ...errors import (
 )
 from ...schema import CollectionSpec, IndexKey
 from ..alter import AlterPlan
-from .keys import OTHER_KEYS, OTHER_ROWS, int_key, int_keys, key_prefix
+from .keys import OTHER_KEYS, OTHER_ROWS, Key, int_key, key_prefix, key_texts
 from .sqlgen import index_element_sql, quote
 
 _BOOTSTRAP = """
@@ -99,8 +99,14 @@ class NewKeys:
         key = int_key(doc_id, key_prefix(collection))
         return self.others(collection, 1) if key is None else key
 
-    def keys(self, collection: str, ids: list[str]) -> list[int]:
-        keys = int_keys(ids, key_prefix(collection))
+    def keys(self, collection: str, ids: list[str]) -> list[Key]:
+        """The keys of new documents ``ids``: their texts (keys.key_texts) when all have
+        one, else ints."""
+        prefix = key_prefix(collection)
+        texts = key_texts(ids, prefix)
+        if texts is not None:
+            return texts  # type: ignore[return-value]  # (list is invariant)
+        keys = [int_key(doc_id, prefix) for doc_id in ids]
         missing = keys.count(None)
         if not missing:
             return keys  # type: ignore[return-value]  # (no None in it)
