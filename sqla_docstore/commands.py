@@ -141,6 +141,10 @@ class CreateRun(NamedTuple):
     ids: list[str]
     bodies: list[JSONDict]
     texts: list[str] | None
+    #: the integer in each id, when every id is ``id_prefix`` and an int's text (a table
+    #: keyed by integers takes them as they are: no id read again)
+    keys: list[int] | None = None
+    id_prefix: str | None = None
 
     def puts(self) -> list[Put]:
         """The PUTs, in order."""

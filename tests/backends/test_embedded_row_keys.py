@@ -288,3 +288,75 @@ def test_an_insert_run_meeting_a_stored_id_of_either_kind_names_it(
     with pytest.raises(DuplicateKeyError, match=f"'{taken}' already exists"):
         people.submit(Batch(run))
     assert set(_stored(people)) == set(_PEOPLE_IDS)
+
+
+@pytest.mark.parametrize("keys", [
+    list(range(1, 301)),  # every key a row key of the table: taken as the run's ints
+    [0, -5, 2**62, 2**62 - 1, 2**63 - 1, 7, 3],  # some ids of the other range
+    [2**62 + n for n in range(150)] + list(range(150)),
+])
+def test_a_bulk_insert_of_integer_keys_finds_each_row_by_its_key(
+        tmp_path: Path, keys: list[int]) -> None:
+    """A bulk INSERT's rows keyed by an integer column are written with their keys as the
+    run carries them (``CreateRun.keys``) where the table takes them, else by their ids:
+    each row is then found by its key, as in SQLite."""
+    from sqla_docstore import dbapi
+
+    rows = [(k, f"v{k}") for k in keys]
+    answers = []
+    for conn in (sqlite3.connect(":memory:"), dbapi.connect(str(tmp_path / "k.db"))):
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        conn.commit()
+        cur.executemany("INSERT INTO t (id, v) VALUES (?, ?)", rows)
+        conn.commit()
+        found = []
+        for k in keys:
+            cur.execute("SELECT id, v FROM t WHERE id = ?", (k,))
+            found.append(cur.fetchall())
+        cur.execute("SELECT id, v FROM t ORDER BY id")
+        answers.append((found, cur.fetchall()))
+        conn.close()
+    assert answers[1] == answers[0]
+
+
+def test_rows_a_bulk_insert_keys_by_their_integers_are_stored_at_them(tmp_path: Path) -> None:
+    from sqla_docstore import dbapi
+
+    path = tmp_path / "k.db"
+    conn = dbapi.connect(str(path))
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    cur.executemany("INSERT INTO t (id, v) VALUES (?, ?)", [(k, "x") for k in (9, 2, 2**62, 0)])
+    conn.commit()
+    conn.close()
+    raw = sqlite3.connect(path)
+    stored = raw.execute('SELECT k, id FROM "@docs/t" ORDER BY k').fetchall()
+    raw.close()
+    # (the other range in the order the rows were given)
+    assert stored == [(2, "t/2"), (9, "t/9"), (2**62, "t/4611686018427387904"), (2**62 + 1, "t/0")]
+
+
+def test_a_bulk_insert_into_a_collection_of_another_id_prefix_keys_ids_as_other_ids(
+        tmp_path: Path) -> None:
+    """Ids ``x/1`` of collection ``t`` (its own id prefix) are not the table's prefix: a bulk
+    insert's integers are not their row keys, and each row is still found by its key."""
+    import json
+
+    from sqla_docstore import dbapi
+
+    path = tmp_path / "k.db"
+    conn = dbapi.connect(str(path))
+    cur = conn.cursor()
+    spec = {"fields": [{"name": "id", "type": "INTEGER"}, {"name": "v", "type": "TEXT"}],
+            "primary_key": ["id"], "id_prefix": "x"}
+    cur.execute(f"CREATE COLLECTION t {json.dumps(spec)}")
+    cur.executemany("INSERT INTO t (id, v) VALUES (?, ?)", [(k, f"v{k}") for k in range(1, 40)])
+    conn.commit()
+    cur.execute("SELECT id, v FROM t WHERE id = 7")
+    assert cur.fetchall() == [(7, "v7")]
+    conn.close()
+    raw = sqlite3.connect(path)
+    stored = raw.execute('SELECT min(k), count(*) FROM "@docs/t"').fetchall()
+    raw.close()
+    assert stored == [(2**62, 39)]

@@ -1312,7 +1312,8 @@ def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKey
         texts = (run.texts[start:end] if run.texts is not None
                  else values.dumps_each(run.bodies[start:end]))
         part = ids[start:end]
-        return _RowsChunk(keys.keys(run.collection, part), part, texts,
+        given = run.keys[start:end] if run.keys is not None else None
+        return _RowsChunk(keys.keys(run.collection, part, given, run.id_prefix), part, texts,
                           _change_vectors(head, tail, etag + start + 1, end - start), modified)
 
     try:

@@ -99,10 +99,15 @@ class NewKeys:
         key = int_key(doc_id, key_prefix(collection))
         return self.others(collection, 1) if key is None else key
 
-    def keys(self, collection: str, ids: list[str]) -> list[Key]:
-        """The keys of new documents ``ids``: their texts (keys.key_texts) when all have
-        one, else ints."""
+    def keys(self, collection: str, ids: list[str], given: list[int] | None = None,
+             id_prefix: str | None = None) -> list[Key]:
+        """The keys of new documents ``ids``: ``given``, the integer in each id after
+        ``id_prefix`` (``CreateRun.keys``), when that is the table's prefix and every one a
+        row key of it; else their texts (keys.key_texts) when all have one, else ints."""
         prefix = key_prefix(collection)
+        if given is not None and id_prefix == prefix and given and (
+                0 < min(given) and max(given) < OTHER_KEYS):
+            return given  # type: ignore[return-value]  # (list is invariant)
         texts = key_texts(ids, prefix)
         if texts is not None:
             return texts  # type: ignore[return-value]  # (list is invariant)
