@@ -2,7 +2,7 @@
 sqlite3 (no sqla_docstore code), so a layout change can be judged before it is made.
 
     python bench/write_layouts.py [--n 10000] [--rounds 5] [--sizes 80,1000,4000]
-        [--only today,keyidx,...] [--callgrind-helper cg.so]
+        [--only textid,intkey,...] [--callgrind-helper cg.so]
 
 Each variant is a fresh WAL file (synchronous=NORMAL, as the store opens its files) holding
 ``--n`` documents ``{"id": i, "name": ..., "description": ...}`` padded to each body size.
@@ -16,15 +16,16 @@ busy machine slows them alike):
 - ``scan``: ``SELECT id, body, cv`` of every row;
 - ``commit1``: 300 commits of one UPDATE by id each (per commit).
 
-Variants: ``today`` (``store.create_collection``'s table: a rowid table and the id's
-autoindex); ``keyidx``: plus the expression index on the integer key field a query on it makes
-(``json_extract(body, '$."id"')``, ``ensure_auto_indexes``); ``ididx``: an index on an
+Variants: ``textid`` (the store's table until layout 2: a rowid table and the id's
+autoindex; the variants below but ``intkey`` are changes of it); ``keyidx``: plus the
+expression index on the integer key field a query on it makes (``json_extract(body,
+'$."id"')``, ``ensure_auto_indexes``); ``ididx``: an index on an
 expression of the id column instead (maintained only when the id changes); ``norowid``: the
 same columns WITHOUT ROWID; ``intmeta``: cv and modified as integers (an etag, 100 ns ticks);
-``ps8k``/``ps16k``: page_size 8 KiB / 16 KiB (a new file's only); ``intkey``: the rowid is
-the id's integer (``customer/17`` is row 17) and only ids of another form (none here) are
-indexed, through a partial index on negative rowids: rows are written and found by rowid. Not
-a test: a table to read.
+``ps8k``/``ps16k``: page_size 8 KiB / 16 KiB (a new file's only); ``intkey`` (the store's
+table since layout 2, ``store.create_collection``): the row key is the id's integer
+(``customer/17`` is row 17) and only ids of another form (none here) are indexed, through a
+partial index: rows are written and found by their key. Not a test: a table to read.
 
 Instruction counts (no noise from other load): with ``--callgrind-helper`` (a shared library
 whose ``cg_on()`` / ``cg_off(name)`` start and stop callgrind's collection and dump it, see
@@ -67,7 +68,7 @@ class Variant(NamedTuple):
 
 
 VARIANTS = {
-    "today": Variant((_TODAY,)),
+    "textid": Variant((_TODAY,)),
     "keyidx": Variant((_TODAY, _KEY_INDEX)),
     "ididx": Variant((_TODAY, _ID_INDEX)),
     "norowid": Variant((_TODAY + " WITHOUT ROWID",)),
