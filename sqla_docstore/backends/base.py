@@ -73,9 +73,10 @@ class BackendConnection(Protocol):
         """Documents by id, pending state first; absent ids are left out."""
 
     def get_document(self, spec: CollectionSpec, doc_id: str,
-                     pending: PendingBatch | None) -> Document | None:
+                     pending: PendingBatch | None, key: int | None = None) -> Document | None:
         """``get_documents`` of one id (a load by key), of a collection whose schema
-        ``spec`` this transaction read (``spec()`` gave it)."""
+        ``spec`` this transaction read (``spec()`` gave it). ``key``: the integer ``doc_id``
+        ends in, when the caller made the id of it (``f"{spec.prefix}/{key}"``)."""
 
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
         """Apply the batch atomically; one result per command (RavenDB's reply shapes), or

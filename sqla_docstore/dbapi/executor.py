@@ -282,15 +282,17 @@ def _key_reader(point: PointLookup) -> KeyReader:
              pending: PendingBatch) -> list[tuple[Any, ...]] | None:
         if type(value) is not int or not int_key:
             value = compared_field(spec, key, value)
+        number: int | None = None  # (the integer the id ends in)
         if type(value) is int and prefix is not None:
             doc_id = f"{prefix}/{value}"  # (spec.document_id's text of an int)
+            number = value
         elif isinstance(value, decimal.Decimal):
             return None
         elif value is None:
             return []  # NULL = x is never true
         else:
             doc_id = spec.document_id((value,))
-        doc = backend.get_document(spec, doc_id, pending)
+        doc = backend.get_document(spec, doc_id, pending, number)
         if doc is None:
             return []
         body = doc[1]

@@ -46,7 +46,7 @@ from ...statements.prepared import Prepared, prepared
 from ..alter import plan_alter
 from ..base import Document
 from .hilo import RAISES_UP_TO
-from .keys import Key, int_key, key_prefix, key_texts, split_ids, where_in, where_one
+from .keys import OTHER_KEYS, Key, int_key, key_prefix, key_texts, split_ids, where_in, where_one
 from .sqlgen import (
     OutColumn,
     SqlGenerator,
@@ -720,14 +720,15 @@ class EmbeddedConnection:
         return out
 
     def get_document(self, spec: CollectionSpec, doc_id: str,
-                     pending: PendingBatch | None) -> Document | None:
+                     pending: PendingBatch | None, key: int | None = None) -> Document | None:
         if pending:  # (its runs of PUTs kept as columns stay so)
             return self.get_documents(spec.name, [doc_id], pending).get(doc_id)
         if self._read_version is None:
             self._read_version = _UNVERSIONED  # (read before any version: see _patches_aside)
         self._count("load")
         with _LOADING:
-            key = int_key(doc_id, key_prefix(spec.name))
+            if key is None or not (0 < key < OTHER_KEYS and _ids_keyed(spec.prefix, spec.name)):
+                key = int_key(doc_id, key_prefix(spec.name))  # (the row key the id has)
             sql = _load_one_sql(spec.name, key is None)
             arg = (doc_id,) if key is None else (key,)
             if self._shared:
@@ -983,6 +984,13 @@ def _kept(doc_id: str, text: str, cv: str, key: str | None,
 
 #: the scope of every load by id (one object: it keeps no state of a call)
 _LOADING = store_errors("loading documents")
+
+
+@lru_cache(maxsize=512)
+def _ids_keyed(id_prefix: str, collection: str) -> bool:
+    """Whether ids ``{id_prefix}/{integer}`` are the table's prefix and that integer (the
+    integer, below 2**62, is then their row key: keys.int_key)."""
+    return f"{id_prefix}/" == key_prefix(collection)
 
 
 @lru_cache(maxsize=512)

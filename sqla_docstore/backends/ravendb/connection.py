@@ -322,7 +322,7 @@ class RavenConnection:
         return found
 
     def get_document(self, spec: CollectionSpec, doc_id: str,
-                     pending: PendingBatch | None) -> Document | None:
+                     pending: PendingBatch | None, key: int | None = None) -> Document | None:
         return self.get_documents(spec.name, [doc_id], pending).get(doc_id)
 
     def _load(self, ids: list[str]) -> list[Any]:
