@@ -1048,8 +1048,7 @@ class _InsertPlan:
             source[fill[0]] = len(sets.names)  # (the position after the given values)
             used += (len(sets.names),)
             args.append(generated)
-        make = self._maker(source, used)
-        bodies = list(map(make, *args)) if used else [make() for _ in sets.rows]
+        bodies = self._maker(source, used)(len(sets.rows), *args)
         columns = {name: args[used.index(src)] if type(src) is int else src
                    for name, src in source.items()}
         return bodies, columns, generated
@@ -1070,9 +1069,9 @@ class _InsertPlan:
         return tuple(next(iter(by_index[i])) if i in by_index else None for i in used)
 
     def _maker(self, source: dict[str, Any],
-               used: tuple[int, ...]) -> Callable[..., dict[str, Any]]:
-        """The function making a body from the values of the parameters at ``used`` (a
-        ``_body_maker``), made once per statement and parameter layout."""
+               used: tuple[int, ...]) -> Callable[..., list[dict[str, Any]]]:
+        """The function making the bodies of ``n`` rows from the columns of the parameters at
+        ``used`` (a ``_body_maker``), made once per statement and parameter layout."""
         key = (tuple((name, src if type(src) is int else None) for name, src in source.items()),
                used)
         hit = self._makers.get(key)
@@ -1083,7 +1082,7 @@ class _InsertPlan:
         return hit
 
     @cached_property
-    def _makers(self) -> dict[Any, Callable[..., dict[str, Any]]]:
+    def _makers(self) -> dict[Any, Callable[..., list[dict[str, Any]]]]:
         return {}
 
     @cached_property
@@ -1172,11 +1171,12 @@ _JSON_SCALAR_TYPES = frozenset(_JSON_SCALARS)
 
 
 def _body_maker(fields: list[tuple[str, int | None, Any]],
-                count: int) -> Callable[..., dict[str, Any]]:
-    """A function of ``count`` values making the dict of ``fields`` in order: (name, the
-    index of its value among the arguments, else None and its constant). One dict display,
-    the cheapest way to make thousands of dicts; the code holds only names it made (the
-    fields' names and constants are bound as variables, never written into the code)."""
+                count: int) -> Callable[..., list[dict[str, Any]]]:
+    """A function of a row count ``n`` and ``count`` columns of values (each of ``n``) making
+    the ``n`` dicts of ``fields`` in order: (name, the index of its column among the
+    arguments, else None and its constant). One comprehension of a dict display, the
+    cheapest way to make thousands of dicts (no call per dict); the code holds only names it
+    made (the fields' names and constants are bound as variables, never written into it)."""
     scope: dict[str, Any] = {}
     items = []
     for n, (name, at, constant) in enumerate(fields):
@@ -1186,9 +1186,15 @@ def _body_maker(fields: list[tuple[str, int | None, Any]],
             items.append(f"k{n}: c{n}")
         else:
             items.append(f"k{n}: _{at}")
-    args = ", ".join(f"_{i}" for i in range(count))
-    maker: Callable[..., dict[str, Any]] = eval(  # noqa: S307 - code of our own names only
-        f"lambda {args}: {{{', '.join(items)}}}", scope)
+    columns = [f"_c{i}" for i in range(count)]
+    if count == 0:
+        rows = "_ in range(_n)"
+    elif count == 1:
+        rows = "_0 in _c0"
+    else:  # (the columns are of one length: ``n``)
+        rows = f"{', '.join(f'_{i}' for i in range(count))} in zip({', '.join(columns)})"
+    maker: Callable[..., list[dict[str, Any]]] = eval(  # noqa: S307 - our own names only
+        f"lambda {', '.join(['_n', *columns])}: [{{{', '.join(items)}}} for {rows}]", scope)
     return maker
 
 
