@@ -145,6 +145,8 @@ class CreateRun(NamedTuple):
     #: keyed by integers takes them as they are: no id read again)
     keys: list[int] | None = None
     id_prefix: str | None = None
+    #: the least and the greatest of ``keys``, if known (None: found when needed)
+    key_bounds: tuple[int, int] | None = None
 
     def puts(self) -> list[Put]:
         """The PUTs, in order."""

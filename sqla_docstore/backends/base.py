@@ -93,7 +93,8 @@ class BackendConnection(Protocol):
         """Compare-exchange values by key: ``{key: (value, index)}``; absent keys left out."""
 
     def next_ids(self, tag: str, count: int, *, claimed: bool = False) -> list[int]:
-        """Fresh HiLo integers for new documents with the id prefix ``tag``; ``claimed``:
+        """Fresh HiLo integers for new documents with the id prefix ``tag``, in ascending
+        order (a bulk insert takes the first and the last as their bounds); ``claimed``:
         the caller writes them all at once, as ``claim_fresh_ids`` would say."""
 
     def observe_id(self, tag: str, used: int) -> None:

@@ -625,7 +625,8 @@ def run_insert(
     if stored_check and not looked_up:
         _refuse_stored_keys(backend, spec, _not_fresh(backend, prefix, stored_check))
     if keyed is not None:  # (each creates its document: no state in the transaction)
-        run = CreateRun(spec.name, keyed.ids, bodies, keyed.texts, keyed.keys, f"{prefix}/")
+        run = CreateRun(spec.name, keyed.ids, bodies, keyed.texts, keyed.keys, f"{prefix}/",
+                        keyed.bounds)
         if getattr(backend, "takes_create_runs", False) and not spec.key_is_id:
             pending.add_created(run)  # (kept as columns: no PUT made per row)
         else:
@@ -768,6 +769,7 @@ class _Keyed(NamedTuple):
     ids: list[str]  # the PUTs' ids, in order
     field: str  # the key field
     keys: list[int]  # the bodies' keys, in order
+    bounds: tuple[int, int]  # the least and the greatest of ``keys``
 
 
 def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
@@ -791,10 +793,12 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         keys = [next(fill) if k is None else k for k in given]
     else:
         keys = given
-    fresh = keys is generated  # distinct: HiLo hands a key out once
+    fresh = keys is generated  # distinct: HiLo hands a key out once, in ascending order
+    if types(keys) != {int}:
+        return None
     # (HiLo's keys are SQLite integers: the loop tests the range of keys given only)
-    if types(keys) != {int} or not (fresh or (
-            _INT64_MIN <= min(keys) and max(keys) <= _INT64_MAX)):
+    bounds = (keys[0], keys[-1]) if fresh else (min(keys), max(keys))
+    if not (fresh or (_INT64_MIN <= bounds[0] and bounds[1] <= _INT64_MAX)):
         return None  # the loop says what a key beyond SQLite's integers does
     try:  # an int's text is its JSON text: made once for the ids and the bodies' texts
         key_texts = list(map(repr, keys))  # (of an int: int.__repr__, by a cheaper call)
@@ -808,7 +812,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         if not prefilled:
             _consume(map(dict.__setitem__, bodies, itertools.repeat(key), generated))
         return _Keyed(_texts(bodies, key, key_texts, columns, texts, types), [], None, ids, key,
-                      keys)
+                      keys, bounds)
     stored_check: list[tuple[str, int | None]]
     if generated:
         stored_check = []
@@ -820,9 +824,9 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         given_max = max(k for k in given if k is not None) if stored_check else None
     else:  # every key given
         stored_check = list(zip(ids, keys, strict=True))
-        given_max = max(keys) if keys else None
+        given_max = bounds[1]
     return _Keyed(_texts(bodies, key, key_texts, columns, texts, types), stored_check, given_max,
-                  ids, key, keys)
+                  ids, key, keys, bounds)
 
 
 def _consume(calls: Iterator[Any]) -> None:

@@ -360,3 +360,30 @@ def test_a_bulk_insert_into_a_collection_of_another_id_prefix_keys_ids_as_other_
     stored = raw.execute('SELECT min(k), count(*) FROM "@docs/t"').fetchall()
     raw.close()
     assert stored == [(2**62, 39)]
+
+
+def test_keys_a_bulk_insert_generates_across_2_to_the_62_find_their_rows(
+        tmp_path: Path) -> None:
+    """HiLo keys generated for a bulk INSERT after an explicit key just below 2**62 run past
+    it: the run's bounds (its first and last key, HiLo's being ascending) send the keys from
+    2**62 up to the table's other range, which a stored row of another id holds already;
+    each row is found by its key, as in SQLite."""
+    from sqla_docstore import dbapi
+
+    answers = []
+    for conn in (sqlite3.connect(":memory:"), dbapi.connect(str(tmp_path / "k.db"))):
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        cur.executemany("INSERT INTO t (id, v) VALUES (?, ?)", [(0, "zero"), (2**62 - 5, "x")])
+        conn.commit()
+        cur.executemany("INSERT INTO t (v) VALUES (?)", [(f"v{n}",) for n in range(20)])
+        conn.commit()
+        found = []
+        for k in range(2**62 - 5, 2**62 + 16):
+            cur.execute("SELECT id, v FROM t WHERE id = ?", (k,))
+            found.append(cur.fetchall())
+        cur.execute("SELECT id, v FROM t ORDER BY id")
+        answers.append((found, cur.fetchall()))
+        conn.close()
+    assert answers[1] == answers[0]
+    assert answers[0][1][-1] == (2**62 + 15, "v19")

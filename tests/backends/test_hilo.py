@@ -142,3 +142,17 @@ def test_claim_many_claims_each_value_in_order() -> None:
     assert reg.claim_many("t", [ids[1], 999, ids[1], ids[0]]) == [True, False, False, True]
     assert reg.claim_many("t", [ids[2]]) == [True]
     assert reg.claim_many("t", ids) == [False, False, False]  # all used: none is fresh
+
+
+def test_ids_of_one_call_ascend_across_refills() -> None:
+    """A bulk insert takes the first and the last key HiLo gave it as their bounds: the ids
+    of one call ascend even where it spans ranges another registry's ranges fall between,
+    or an explicit id observed."""
+    store = FakeStore()
+    a, b = HiLoRegistry(), HiLoRegistry()
+    a.next_ids("t", 20, store.fetch)
+    b.next_ids("t", 5, store.fetch)
+    a.observe("t", 30)
+    ids = a.next_ids("t", 300, store.fetch)
+    assert len(store.calls) >= 3
+    assert ids == sorted(set(ids)) and ids[0] == 31

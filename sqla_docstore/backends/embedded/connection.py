@@ -1321,7 +1321,8 @@ def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKey
                  else values.dumps_each(run.bodies[start:end]))
         part = ids[start:end]
         given = run.keys[start:end] if run.keys is not None else None
-        return _RowsChunk(keys.keys(run.collection, part, given, run.id_prefix), part, texts,
+        return _RowsChunk(keys.keys(run.collection, part, given, run.id_prefix,
+                                    run.key_bounds), part, texts,
                           _change_vectors(head, tail, etag + start + 1, end - start), modified)
 
     try:

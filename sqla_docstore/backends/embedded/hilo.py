@@ -74,7 +74,9 @@ class HiLoRegistry:
 
     def next_ids(self, tag: str, count: int, fetch: RangeFetcher, *,
                  claimed: bool = False) -> list[int]:
-        """``count`` fresh ids; calls ``fetch`` only when the reserved range runs out.
+        """``count`` fresh ids, in ascending order (each range fetched lies above the last
+        one: ``fetch`` reserves at least ``high + 1``); calls ``fetch`` only when the reserved
+        range runs out.
         ``claimed``: the caller uses them at once (an INSERT's generated keys), so they are
         not remembered as handed out (as if ``claim`` had taken each)."""
         gen = self._generator(tag)

@@ -100,14 +100,18 @@ class NewKeys:
         return self.others(collection, 1) if key is None else key
 
     def keys(self, collection: str, ids: list[str], given: list[int] | None = None,
-             id_prefix: str | None = None) -> list[Key]:
+             id_prefix: str | None = None,
+             bounds: tuple[int, int] | None = None) -> list[Key]:
         """The keys of new documents ``ids``: ``given``, the integer in each id after
         ``id_prefix`` (``CreateRun.keys``), when that is the table's prefix and every one a
-        row key of it; else their texts (keys.key_texts) when all have one, else ints."""
+        row key of it; else their texts (keys.key_texts) when all have one, else ints.
+        ``bounds``: the least and the greatest of ``given`` or of a list holding it, if known
+        (``CreateRun.key_bounds``; else found here)."""
         prefix = key_prefix(collection)
-        if given is not None and id_prefix == prefix and given and (
-                0 < min(given) and max(given) < OTHER_KEYS):
-            return given  # type: ignore[return-value]  # (list is invariant)
+        if given is not None and id_prefix == prefix and given:
+            low, high = (min(given), max(given)) if bounds is None else bounds
+            if 0 < low and high < OTHER_KEYS:
+                return given  # type: ignore[return-value]  # (list is invariant)
         texts = key_texts(ids, prefix)
         if texts is not None:
             return texts  # type: ignore[return-value]  # (list is invariant)
