@@ -1040,7 +1040,7 @@ class _InsertPlan:
         converted = self._positional_conversions(source, used)
         if converted is None:  # a parameter stored by two affinities: row by row
             return self._given(sets), None, []
-        given = list(zip(*sets.rows, strict=True))
+        given = sets.columns
         try:
             args = [_as_stored_values(given[i] if conversion is None else conversion.column(
                 given[i], types), types) for i, conversion in zip(used, converted, strict=True)]

@@ -51,12 +51,16 @@ def bind_many(prep: Prepared, given: list[Any]) -> Sequence[dict[str, Any]]:
     names by one function made per statement (a dict display, the cheapest way to make the
     10,000 dicts of a bulk insert); dicts for ``:name`` read as given (not copied: the
     executor keeps none). An INSERT's tuples stay tuples (``Positional``): its rows are read
-    by position, no dict made per row."""
+    by position, a column at a time, no dict made per row."""
     if prep.positional:
         if set(map(type, given)) == {tuple}:
-            if prep.kind is StatementKind.INSERT and set(map(len, given)) == {
-                    len(prep.positional)}:
-                return Positional(prep.positional, given, _names_mapper(prep))
+            if prep.kind is StatementKind.INSERT and given:
+                try:  # (the rows' lengths told by the columns, made anyway)
+                    columns = list(zip(*given, strict=True))
+                except ValueError:
+                    columns = []  # tuples of two lengths: said by bind() below
+                if len(columns) == len(prep.positional):
+                    return Positional(prep.positional, given, _names_mapper(prep), columns)
             try:
                 return list(starmap(_names_mapper(prep), given))
             except TypeError:
@@ -67,17 +71,27 @@ def bind_many(prep: Prepared, given: list[Any]) -> Sequence[dict[str, Any]]:
 
 class Positional(Sequence[dict[str, Any]]):
     """The ``?`` parameter sets of an ``executemany``, kept as the tuples given (each of
-    exactly ``len(names)`` values, the value at index i being parameter ``names[i]``); as a
+    exactly ``len(names)`` values, the value at index i being parameter ``names[i]``) and as
+    their columns (``columns[i]``: every row's value of ``names[i]``, in order); as a
     sequence, each set is the dict ``bind`` makes of it (all made on first use, then kept)."""
 
-    __slots__ = ("names", "rows", "_mapper", "_dicts")
+    __slots__ = ("names", "rows", "_mapper", "_dicts", "_columns")
 
     def __init__(self, names: tuple[str, ...], rows: list[tuple[Any, ...]],
-                 mapper: Callable[..., dict[str, Any]]) -> None:
+                 mapper: Callable[..., dict[str, Any]],
+                 columns: list[tuple[Any, ...]] | None = None) -> None:
         self.names = names
         self.rows = rows
         self._mapper = mapper
         self._dicts: list[dict[str, Any]] | None = None
+        self._columns = columns
+
+    @property
+    def columns(self) -> list[tuple[Any, ...]]:
+        """The values of each parameter, in row order (made on first use if not given)."""
+        if self._columns is None:
+            self._columns = list(zip(*self.rows, strict=True))
+        return self._columns
 
     def _as_dicts(self) -> list[dict[str, Any]]:
         if self._dicts is None:

@@ -237,6 +237,7 @@ def test_positional_sets_read_as_the_dicts_bind_makes() -> None:
     assert list(sets) == [{"?1": 1, "?2": "a"}, {"?1": 2, "?2": "b"}]
     assert sets[1] is sets[1]  # made once, then kept
     assert sets[-1:] == [{"?1": 2, "?2": "b"}]
+    assert sets.columns == [(1, 2), ("a", "b")]  # (each parameter's values, in row order)
 
 
 def test_wrong_length_tuples_are_refused_before_anything_is_inserted(
@@ -247,6 +248,9 @@ def test_wrong_length_tuples_are_refused_before_anything_is_inserted(
     cur = conn.cursor()
     with pytest.raises(dbapi.ProgrammingError, match="incorrect number of parameters"):
         cur.executemany(INS_ID, [(1, "a", 1)] * 3 + [(2, "b")] + [(3, "c", 3)] * 8)
+    for width in (2, 4):  # every tuple of one wrong length
+        with pytest.raises(dbapi.ProgrammingError, match="incorrect number of parameters"):
+            cur.executemany(INS_ID, [(n, "a", n, n)[:width] for n in range(12)])
     cur.execute("SELECT count(*) FROM items")
     assert cur.fetchall() == [(0,)]
 
