@@ -527,6 +527,10 @@ class ColumnTypes:
         self._known[id(column)] = (column, types)
         return types
 
+    def know(self, column: Sequence[Any], types: frozenset[type]) -> None:
+        """Take ``types`` as those of ``column`` (its maker knows them: HiLo's keys)."""
+        self._known[id(column)] = (column, types)
+
 
 def dumps_columns(names: Sequence[str], columns: Sequence[Sequence[Any]], count: int,
                   written: Mapping[str, Sequence[str]] | None = None,

@@ -513,3 +513,13 @@ def test_dumps_columns_leaves_other_values_to_dumps(name: str) -> None:
     assert values.dumps_columns(["id", "v"], [list(range(len(column))), column],
                                 len(column)) is None
     assert values.dumps_columns(["a\x00"], [[1]], 1) is None  # a name holding NUL
+
+
+def test_column_types_keeps_each_columns_types_and_takes_those_told() -> None:
+    types = values.ColumnTypes()
+    column, keys = ["a", 1, None], list(range(5))
+    assert types(column) == {str, int, type(None)}
+    column.append(2.5)  # (kept: a column is not changed while in use)
+    assert types(column) == {str, int, type(None)}
+    types.know(keys, frozenset({int}))
+    assert types(keys) == {int} and types(list(keys)) == {int}

@@ -702,6 +702,7 @@ def _keys_by_affinity(key: str, bodies: list[dict[str, Any]],
 
 
 _INT_OR_NONE = frozenset({int, type(None)})
+_INT_ONLY = frozenset({int})
 
 
 def _is_rowid_key(spec: CollectionSpec) -> bool:
@@ -1049,6 +1050,8 @@ class _InsertPlan:
         generated: list[int] = []
         if fill is not None and source.get(fill[0]) == [None]:
             generated = fill[1](len(sets.rows))
+            if type(types) is values.ColumnTypes:
+                types.know(generated, _INT_ONLY)  # (HiLo's keys: ints, no column scanned)
             source[fill[0]] = len(sets.names)  # (the position after the given values)
             used += (len(sets.names),)
             args.append(generated)
