@@ -805,7 +805,7 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         key_texts = list(map(repr, keys))  # (of an int: int.__repr__, by a cheaper call)
     except ValueError:  # more digits than Python writes: the loop says where
         return None
-    ids = list(map(f"{spec.prefix}/".__add__, key_texts))  # f"{prefix}/{key}"
+    ids = _prefixed(f"{spec.prefix}/", key_texts)  # f"{prefix}/{key}"
     if (not fresh and len(set(ids)) != len(ids)) or (
             written and any(map(written.__contains__, ids))):
         return None
@@ -828,6 +828,15 @@ def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
         given_max = bounds[1]
     return _Keyed(_texts(bodies, key, key_texts, columns, texts, types), stored_check, given_max,
                   ids, key, keys, bounds)
+
+
+def _prefixed(head: str, texts: list[str]) -> list[str]:
+    """``[head + text for text in texts]`` of ``texts`` holding no newline (integers'
+    texts): one join of them all, split again at the newlines between them (half the
+    instructions of a concatenation each), unless ``head`` holds a newline."""
+    if not texts or "\n" in head:
+        return list(map(head.__add__, texts))
+    return (head + ("\n" + head).join(texts)).split("\n")
 
 
 def _consume(calls: Iterator[Any]) -> None:

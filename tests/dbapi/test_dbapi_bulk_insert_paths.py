@@ -223,3 +223,25 @@ def test_a_bulk_insert_a_concurrent_commit_took_a_key_of_fails_whole_at_commit(
     cur.executemany(INSERT.format("t"), [(k, "again") for k in range(100, 140)])
     conn.commit()  # the failed batch is gone: the next commit sends only its own
     assert len(_rows(other.cursor(), "t")) == 41
+
+
+@pytest.mark.parametrize("name", ['"new\nline"', "plain"])
+def test_ids_of_a_bulk_insert_read_back_whatever_the_tables_name(name: str) -> None:
+    """A bulk insert's ids are the collection's prefix and each key (written by one join of
+    the keys' texts split again at newlines, unless the prefix holds one): generated and
+    given keys read back by key, pending and committed, as in SQLite."""
+    out = []
+    for conn in (sqlite3.connect(":memory:"), dbapi.connect(":memory:")):
+        cur = conn.cursor()
+        cur.execute(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, v TEXT)")
+        cur.executemany(f"INSERT INTO {name} (v) VALUES (?)", [(f"v{n}",) for n in range(20)])
+        cur.executemany(f"INSERT INTO {name} (id, v) VALUES (?, ?)",
+                        [(100 + n, f"w{n}") for n in range(20)])
+        found = []
+        for _ in range(2):  # pending, then committed
+            found += [cur.execute(f"SELECT id, v FROM {name} WHERE id = ?", (k,)).fetchall()
+                      for k in (1, 20, 21, 105)]
+            found.append(cur.execute(f"SELECT id, v FROM {name} ORDER BY id").fetchall())
+            conn.commit()
+        out.append(found)
+    assert out[1] == out[0]
