@@ -295,12 +295,13 @@ class PendingBatch:
         if not new:
             self.creates_only = False
         self._patched[collection] = None
+        first = not docs  # (the collection's first writes: its documents are these)
         docs.update(zip(ids, map(_BODY, puts) if bodies is None else bodies, strict=True))
         changed = self.dirty.get(collection)
         if changed:
             changed.update(dict.fromkeys(ids))
-        else:
-            self.dirty[collection] = dict.fromkeys(ids)
+        else:  # (from a dict: its size and hashes known, no growing)
+            self.dirty[collection] = dict.fromkeys(docs if first else ids)
         if (watched := self._written_since(collection)) is not None:
             watched.update(dict.fromkeys(ids))
 
