@@ -173,8 +173,8 @@ def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iter
         types = set(types_of(column))
         one_type = len(types) == 1  # (before str is set aside: a column of texts and floats)
         if str in types:
-            texts = column if len(types) == 1 else [v for v in column if type(v) is str]
-            joined = "".join(texts)
+            joined = values.joined_strings(column, types_of) if len(types) == 1 else "".join(
+                [v for v in column if type(v) is str])
             if "\x00" in joined or (not joined.isascii() and values.SURROGATE.search(joined)):
                 return True
             types.discard(str)

@@ -514,10 +514,11 @@ class ColumnTypes:
     each read once. Only for columns nobody changes while it is in use (each is held, so
     its ``id`` stays its own)."""
 
-    __slots__ = ("_known",)
+    __slots__ = ("_known", "_joined")
 
     def __init__(self) -> None:
         self._known: dict[int, tuple[Sequence[Any], frozenset[type]]] = {}
+        self._joined: dict[int, tuple[Sequence[str], str]] = {}
 
     def __call__(self, column: Sequence[Any]) -> frozenset[type]:
         known = self._known.get(id(column))
@@ -530,6 +531,22 @@ class ColumnTypes:
     def know(self, column: Sequence[Any], types: frozenset[type]) -> None:
         """Take ``types`` as those of ``column`` (its maker knows them: HiLo's keys)."""
         self._known[id(column)] = (column, types)
+
+    def joined(self, column: Sequence[str]) -> str:
+        """``"".join(column)`` of a column of strings, joined once and kept (the NUL and
+        surrogate test and the JSON texts' test each read it)."""
+        known = self._joined.get(id(column))
+        if known is not None:
+            return known[1]
+        text = "".join(column)
+        self._joined[id(column)] = (column, text)
+        return text
+
+
+def joined_strings(column: Sequence[str],
+                   types: Callable[[Sequence[Any]], frozenset[type]] = column_types) -> str:
+    """``"".join(column)``, kept by ``types`` if it is a ``ColumnTypes``."""
+    return types.joined(column) if type(types) is ColumnTypes else "".join(column)
 
 
 def dumps_columns(names: Sequence[str], columns: Sequence[Sequence[Any]], count: int,
@@ -578,14 +595,15 @@ def _plain_strings(column: Sequence[Any],
     U+2028, is left to the encoder too)."""
     if types(column) != {str}:
         return False
-    joined = "".join(column)
-    if joined.isascii():  # (a flag of the str) one pass over its bytes, deleting those
-        return len(joined.encode("ascii").translate(None, _ESCAPED_ASCII)) == len(joined)
+    joined = joined_strings(column, types)
+    if joined.isascii():  # (a flag of the str) one pass over its bytes, marking those
+        return b"\0" not in joined.encode("ascii").translate(_ESCAPED_AS_NUL)
     return '"' not in joined and "\\" not in joined and joined.isprintable()
 
 
-#: the ASCII characters the encoder escapes: control characters, quote, backslash
-_ESCAPED_ASCII = bytes(range(32)) + b'"\\'
+#: each ASCII byte as itself, but those the encoder escapes (control characters, quote,
+#: backslash) as NUL
+_ESCAPED_AS_NUL = bytes(0 if b < 32 or b in b'"\\' else b for b in range(256))
 
 
 _encode_str: Any = json.encoder.encode_basestring  # (the encoder _encode_c writes with)
@@ -600,7 +618,7 @@ def _json_scalars(column: Sequence[Any],
     types = types_of(column)
     try:
         if types == {str}:
-            if "\x00" in "".join(column):
+            if "\x00" in joined_strings(column, types_of):
                 return None
             return list(map(_encode_str, column))
         if types == {int}:

@@ -487,14 +487,28 @@ UNWRITTEN_COLUMNS: dict[str, list[object]] = {
 }
 
 
+@pytest.mark.parametrize("kept", [False, True], ids=["found", "kept"])
 @pytest.mark.parametrize("name", list(WRITTEN_COLUMNS))
-def test_dumps_columns_writes_what_dumps_writes(name: str) -> None:
+def test_dumps_columns_writes_what_dumps_writes(name: str, kept: bool) -> None:
+    """(``kept``: the columns' types and joined texts kept by a ``ColumnTypes``)"""
     column = WRITTEN_COLUMNS[name]
     other = list(reversed(column))
     names = ["id", 'q"{}\\é', name]
-    texts = values.dumps_columns(names, [range(len(column)), other, column], len(column))
+    types = values.ColumnTypes() if kept else values.column_types
+    texts = values.dumps_columns(names, [range(len(column)), other, column], len(column),
+                                 None, types)
     assert texts == [values.dumps({"id": n, names[1]: b, name: c})
                      for n, (b, c) in enumerate(zip(other, column, strict=True))]
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["found", "kept"])
+def test_dumps_columns_of_strings_of_each_ascii_character_write_what_dumps_writes(
+        kept: bool) -> None:
+    for code in range(128):
+        column = ["a", "b c", "", f"x{chr(code)}y", "z"]
+        types = values.ColumnTypes() if kept else values.column_types
+        texts = values.dumps_columns(["v"], [column], len(column), None, types)
+        assert texts == (None if code == 0 else [values.dumps({"v": v}) for v in column])
 
 
 def test_dumps_columns_gives_a_one_value_column_to_every_document() -> None:
