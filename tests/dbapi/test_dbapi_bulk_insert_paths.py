@@ -245,3 +245,60 @@ def test_ids_of_a_bulk_insert_read_back_whatever_the_tables_name(name: str) -> N
             conn.commit()
         out.append(found)
     assert out[1] == out[0]
+
+
+@pytest.mark.parametrize("before", [None, 94, 12345, 2**62 - 120])
+def test_generated_keys_of_a_bulk_insert_read_back_across_hundreds(before: int | None) -> None:
+    """HiLo's keys of a bulk insert, a range, are written a hundred at a time (their texts
+    in the ids and in the documents): rows after a key given ``before`` read back by key
+    and in a scan, pending and committed, as in SQLite."""
+    out = []
+    for conn in (sqlite3.connect(":memory:"), dbapi.connect(":memory:")):
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        if before is not None:
+            cur.execute("INSERT INTO t (id, v) VALUES (?, 'given')", (before,))
+        cur.executemany("INSERT INTO t (v) VALUES (?)", [(f"v{n}",) for n in range(250)])
+        start = (before or 0) + 1
+        found = []
+        for _ in range(2):  # pending, then committed
+            found += [cur.execute("SELECT id, v FROM t WHERE id = ?", (k,)).fetchall()
+                      for k in range(start - 1, start + 251)]
+            found.append(cur.execute("SELECT id, v FROM t ORDER BY id").fetchall())
+            conn.commit()
+        out.append(found)
+    assert out[1] == out[0]
+
+
+def test_texts_of_a_range_of_integers_are_their_reprs() -> None:
+    from sqla_docstore.dbapi import executor
+
+    for first in (0, 1, 5, 95, 99, 100, 101, 199, 200, 12345, 2**62 - 3, 2**63 - 200):
+        for count in (1, 2, 5, 99, 100, 101, 250, 1000):
+            assert executor._range_texts(first, count) == list(
+                map(repr, range(first, first + count)))
+
+
+def test_generated_keys_spanning_a_range_another_store_took_read_back(tmp_path: Any) -> None:
+    """Keys HiLo generates for one bulk insert are not a range when another process (here
+    another store object on the file) reserved the range between two of this one's: each
+    row is still read back by its key, pending and committed."""
+    path = str(tmp_path / "g.db")
+    first = dbapi.connect(path, store=EmbeddedStore(path))
+    cur = first.cursor()
+    cur.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    cur.executemany("INSERT INTO t (v) VALUES (?)", [("a",)] * 10)
+    first.commit()
+    other = dbapi.connect(path, store=EmbeddedStore(path))
+    other.cursor().executemany("INSERT INTO t (v) VALUES (?)", [("b",)] * 10)
+    other.commit()
+    cur.executemany("INSERT INTO t (v) VALUES (?)", [(f"c{n}",) for n in range(40)])
+    for _ in range(2):  # pending, then committed
+        rows = cur.execute("SELECT id, v FROM t ORDER BY id").fetchall()
+        keys = [k for k, v in rows if v.startswith("c")]
+        assert len(keys) == 40 and keys[-1] - keys[0] > 39  # (two ranges, a gap between)
+        for k, v in rows:
+            assert cur.execute("SELECT id, v FROM t WHERE id = ?", (k,)).fetchall() == [(k, v)]
+        first.commit()
+    first.close()
+    other.close()
