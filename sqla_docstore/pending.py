@@ -153,6 +153,8 @@ class PendingBatch:
         ``taken`` (for a backend that takes them: the runs before the last one of another
         kind are made into commands)."""
         runs = self._runs
+        if not runs:
+            return self._commands, runs
         last_made = max((n for n, run in enumerate(runs) if type(run) not in taken),
                         default=-1)
         if last_made >= 0:
@@ -377,7 +379,9 @@ class PendingBatch:
         return bool(self._savepoints)
 
     def savepoint(self, name: str) -> None:
-        self._savepoints.append((name, len(self), len(self._undo)))
+        runs = self._runs  # (len(self), without a generator when no run is kept)
+        size = len(self._commands) + (sum(len(run.ids) for run in runs) if runs else 0)
+        self._savepoints.append((name, size, len(self._undo)))
 
     def _find(self, name: str) -> int:
         for pos in range(len(self._savepoints) - 1, -1, -1):
@@ -450,6 +454,11 @@ class PendingBatch:
 
     def clear(self) -> None:
         """Forget everything (after commit or rollback)."""
+        if not (self._commands or self._runs or self.dirty or self.watched or self._unseen
+                or self._seen or self.expected or self.overlay or self._undo
+                or self._savepoints or self.as_committed or self._patched):
+            self.creates_only = True  # (nothing to forget: a rollback after a commit)
+            return
         self._commands.clear()
         self._runs.clear()
         self.dirty.clear()
@@ -503,6 +512,13 @@ class _AtomicStatement:
         self._pending.savepoint(_STATEMENT)
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        pending = self._pending
         if kind is not None:
-            self._pending.rollback_to(_STATEMENT)
-        self._pending.release(_STATEMENT)
+            pending.rollback_to(_STATEMENT)
+        savepoints = pending._savepoints
+        if savepoints and savepoints[-1][0] is _STATEMENT:  # (``release``'s find: the last)
+            savepoints.pop()
+            if not savepoints:
+                pending._undo.clear()
+            return
+        pending.release(_STATEMENT)

@@ -304,11 +304,12 @@ class Connection:
 
     def _discard(self) -> None:
         self.track_versions = False
+        backend = self.backend
         touched = bool(self.pending.overlay)
         self.pending.clear()
         if touched:
-            self.backend.reset_overlay()
-        self.backend.end_transaction()
+            backend.reset_overlay()
+        backend.end_transaction()
         self._assumed.clear()
         self._assumed_last = None
         if self.fks is not None:
