@@ -170,7 +170,8 @@ class PendingBatch:
             isinstance(c, Put) and c.expected == "" for c in self._commands)
 
     def __len__(self) -> int:
-        return len(self._commands) + sum(len(run.ids) for run in self._runs)
+        runs = self._runs  # (no generator when no run is kept: every commit asks)
+        return len(self._commands) + (sum(len(run.ids) for run in runs) if runs else 0)
 
     def __bool__(self) -> bool:
         return bool(self._commands or self._runs)
@@ -293,7 +294,9 @@ class PendingBatch:
             if fresh:
                 self._undo.append((collection, fresh, _NEW))  # one entry for the new documents
         if puts:
-            self.commands.extend(puts)
+            if self._runs:  # (as ``commands`` does: the runs kept come first)
+                self._make_runs(len(self._runs))
+            self._commands.extend(puts)
         if not new:
             self.creates_only = False
         self._patched[collection] = None
@@ -303,7 +306,7 @@ class PendingBatch:
             changed.update(dict.fromkeys(ids))
         else:
             self.dirty[collection] = dict.fromkeys(ids)
-        if (watched := self._written_since(collection)) is not None:
+        if self.watched and (watched := self._written_since(collection)) is not None:
             watched.update(dict.fromkeys(ids))
 
     def add_created(self, run: CreateRun) -> None:
@@ -379,9 +382,7 @@ class PendingBatch:
         return bool(self._savepoints)
 
     def savepoint(self, name: str) -> None:
-        runs = self._runs  # (len(self), without a generator when no run is kept)
-        size = len(self._commands) + (sum(len(run.ids) for run in runs) if runs else 0)
-        self._savepoints.append((name, size, len(self._undo)))
+        self._savepoints.append((name, len(self), len(self._undo)))
 
     def _find(self, name: str) -> int:
         for pos in range(len(self._savepoints) - 1, -1, -1):

@@ -768,7 +768,7 @@ class EmbeddedConnection:
         if not batch.commands and not batch.created:
             return []
         batch = self._as_stored(batch)
-        with store_errors("committing"):
+        with _COMMITTING:
             try:
                 with self.store.lock, transaction(self._conn):
                     etag, catalog = _reserve_etags(self._conn, _document_count(batch))
@@ -1182,6 +1182,10 @@ Recomputer = Callable[[Patch, dict[str, Any]], dict[str, Any]]
 #: command, and reads the catalog version (which DDL of other processes increments).
 _RESERVE_ETAGS = """UPDATE "@meta" SET value = value + ? WHERE key = 'etag'
 RETURNING value, (SELECT value FROM "@meta" WHERE key = 'catalog')"""
+
+
+#: the scope of every commit (one object: it keeps no state of a call)
+_COMMITTING = store_errors("committing")
 
 
 def _reserve_etags(conn: sqlite3.Connection, count: int) -> tuple[int, int]:
