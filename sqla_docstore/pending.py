@@ -306,7 +306,7 @@ class PendingBatch:
             changed.update(dict.fromkeys(ids))
         else:
             self.dirty[collection] = dict.fromkeys(ids)
-        if self.watched and (watched := self._written_since(collection)) is not None:
+        if (watched := self._written_since(collection)) is not None:
             watched.update(dict.fromkeys(ids))
 
     def add_created(self, run: CreateRun) -> None:
