@@ -153,6 +153,8 @@ class PendingBatch:
         ``taken`` (for a backend that takes them: the runs before the last one of another
         kind are made into commands)."""
         runs = self._runs
+        if not runs:
+            return self._commands, runs
         last_made = max((n for n, run in enumerate(runs) if type(run) not in taken),
                         default=-1)
         if last_made >= 0:
@@ -168,7 +170,8 @@ class PendingBatch:
             isinstance(c, Put) and c.expected == "" for c in self._commands)
 
     def __len__(self) -> int:
-        return len(self._commands) + sum(len(run.ids) for run in self._runs)
+        runs = self._runs  # (no generator when no run is kept: every commit asks)
+        return len(self._commands) + (sum(len(run.ids) for run in runs) if runs else 0)
 
     def __bool__(self) -> bool:
         return bool(self._commands or self._runs)
@@ -291,7 +294,9 @@ class PendingBatch:
             if fresh:
                 self._undo.append((collection, fresh, _NEW))  # one entry for the new documents
         if puts:
-            self.commands.extend(puts)
+            if self._runs:  # (as ``commands`` does: the runs kept come first)
+                self._make_runs(len(self._runs))
+            self._commands.extend(puts)
         if not new:
             self.creates_only = False
         self._patched[collection] = None
@@ -451,6 +456,11 @@ class PendingBatch:
 
     def clear(self) -> None:
         """Forget everything (after commit or rollback)."""
+        if not (self._commands or self._runs or self.dirty or self.watched or self._unseen
+                or self._seen or self.expected or self.overlay or self._undo
+                or self._savepoints or self.as_committed or self._patched):
+            self.creates_only = True  # (nothing to forget: a rollback after a commit)
+            return
         self._commands.clear()
         self._runs.clear()
         self.dirty.clear()
@@ -504,6 +514,13 @@ class _AtomicStatement:
         self._pending.savepoint(_STATEMENT)
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        pending = self._pending
         if kind is not None:
-            self._pending.rollback_to(_STATEMENT)
-        self._pending.release(_STATEMENT)
+            pending.rollback_to(_STATEMENT)
+        savepoints = pending._savepoints
+        if savepoints and savepoints[-1][0] is _STATEMENT:  # (``release``'s find: the last)
+            savepoints.pop()
+            if not savepoints:
+                pending._undo.clear()
+            return
+        pending.release(_STATEMENT)

@@ -280,6 +280,13 @@ class CollectionSpec:
         return tuple(f.name for f in self.fields)
 
     @cached_property
+    def rowid_key(self) -> bool:
+        """Whether the key is an ``INTEGER PRIMARY KEY`` (SQLite's rowid: integers only)."""
+        key = self.primary_key[0] if self.primary_key else None
+        return any(f.name == key and f.type.split("(", 1)[0].upper() == "INTEGER"
+                   for f in self.fields)
+
+    @cached_property
     def affinities(self) -> dict[str, ColumnAffinity]:
         """SQLite's affinity of each declared field."""
         return {f.name: column_affinity(f.type) for f in self.fields}

@@ -427,7 +427,8 @@ def refuse_unstorable(body: dict[str, Any]) -> None:
         if type(value) is str:
             if "\x00" in value:
                 _refuse_nul("\\u0000")
-            refuse_surrogates(value)
+            if not value.isascii():  # (an ASCII text holds no surrogate: no search)
+                refuse_surrogates(value)
         elif type(value) is float:
             if value - value != 0.0:  # NaN or infinite (value - value is NaN)
                 raise refuse_float(value)

@@ -354,3 +354,54 @@ def test_add_patch_run_is_add_each_of_its_patches_made_when_read() -> None:
     only = PendingBatch()
     only.add_patch_run(run, bodies, ["name"])
     assert only.patched_fields("users") == {"name"} and not only.creates_only
+
+
+@pytest.mark.parametrize("part", ["seen", "expected", "as_committed", "savepoint", "read",
+                                  "watched"])
+def test_clear_forgets_a_batch_holding_one_part_only(part: str) -> None:
+    # (clear skips its work when there is nothing to forget: each part alone is something)
+    batch = PendingBatch()
+    if part == "seen":
+        batch.seen["users/1"] = ("{}", "A:1")
+    elif part == "expected":
+        batch.expected["users/1"] = "A:1"
+    elif part == "as_committed":
+        batch.as_committed[("users", "users/1")] = {}
+    elif part == "savepoint":
+        batch.savepoint("sp")
+    elif part == "read":
+        batch.note_read(["users/1"], ["{}"], ["A:1"])
+    else:
+        batch.watched["users"] = (object(), {})
+    batch.creates_only = False
+    batch.clear()
+    assert not batch.seen and not batch.expected and not batch.as_committed
+    assert not batch.watched and not batch.in_savepoint and batch.creates_only
+    with pytest.raises(ProgrammingError):
+        batch.rollback_to("sp")
+
+
+def test_a_failed_statement_inside_a_savepoint_takes_back_its_writes_only() -> None:
+    batch = PendingBatch()
+    batch.add_puts("users", [_put("users/1")], new=True)
+    batch.savepoint("sp")
+    with batch.atomic_statement():
+        batch.add_puts("users", [_put("users/2")], new=True)
+    with pytest.raises(ValueError), batch.atomic_statement():
+        batch.add_puts("users", [_put("users/3")], new=True)
+        raise ValueError("a constraint")
+    assert [c.id for c in batch.commands] == ["users/1", "users/2"]
+    assert batch.get("users", "users/3") is None and batch.in_savepoint
+    batch.rollback_to("sp")  # the user's savepoint stays, and takes back users/2
+    assert [c.id for c in batch.commands] == ["users/1"]
+    batch.release("sp")
+    assert not batch.in_savepoint
+
+
+def test_a_statement_leaving_a_savepoint_open_is_released_with_it() -> None:
+    # (a statement's end releases its own savepoint and any opened after it)
+    batch = PendingBatch()
+    with batch.atomic_statement():
+        batch.add_puts("users", [_put("users/1")], new=True)
+        batch.savepoint("inner")
+    assert not batch.in_savepoint and [c.id for c in batch.commands] == ["users/1"]

@@ -317,6 +317,17 @@ def _typed(value: object) -> str:
     return repr(value)
 
 
+@pytest.mark.parametrize("text", ["\ud800", "é\udfff", "bad\ud800", "x\x00", "\x00é"])
+def test_refuse_unstorable_refuses_each_kind_of_text(text: str) -> None:
+    with pytest.raises(DataError):
+        values.refuse_unstorable({"a": "plain", "b": text})
+
+
+@pytest.mark.parametrize("text", ["plain", "é", "\U0001f600", ""])
+def test_refuse_unstorable_takes_text_without_nul_or_lone_surrogate(text: str) -> None:
+    values.refuse_unstorable({"a": text})
+
+
 # Values where orjson and ``json`` (with the store's exact floats) could part: numbers a float
 # can't hold exactly, integers past 64 bits (orjson: a float), texts orjson refuses (a lone
 # surrogate, NaN, 1E400), and values with no such trouble.

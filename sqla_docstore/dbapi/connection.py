@@ -203,7 +203,7 @@ class Connection:
 
     def commit(self) -> None:
         """Send the pending batch as one atomic backend call (no call if it is empty)."""
-        with pep249("commit"), gc_pause.paused(len(self.pending)):
+        with _COMMIT, gc_pause.paused(len(self.pending)):
             self._commit()
 
     def _commit(self) -> None:
@@ -265,7 +265,7 @@ class Connection:
 
     def rollback(self) -> None:
         if self._backend is not None:
-            with pep249("rollback"):
+            with _ROLLBACK:
                 self._discard()
 
     # Two-phase commit (not in PEP 249's core): prepare() checks and applies the batch without
@@ -304,11 +304,12 @@ class Connection:
 
     def _discard(self) -> None:
         self.track_versions = False
+        backend = self.backend
         touched = bool(self.pending.overlay)
         self.pending.clear()
         if touched:
-            self.backend.reset_overlay()
-        self.backend.end_transaction()
+            backend.reset_overlay()
+        backend.end_transaction()
         self._assumed.clear()
         self._assumed_last = None
         if self.fks is not None:
@@ -497,8 +498,11 @@ _SAVEPOINT_OPS = {
 
 
 _descriptions: dict[tuple[str, ...], tuple[tuple[Any, ...], ...]] = {}
-#: the scope of every execute (one object: it keeps no state of a call)
+#: the scopes of every execute, commit and rollback (one object each: it keeps no state of a
+#: call)
 _EXECUTE = pep249("execute")
+_COMMIT = pep249("commit")
+_ROLLBACK = pep249("rollback")
 
 
 def _description(columns: list[str]) -> tuple[tuple[Any, ...], ...]:
@@ -678,7 +682,8 @@ class Cursor:
         if kind in compared.KINDS:  # values compared with columns, by their affinity
             stmt, param_sets = compared.converted(backend, stmt, param_sets)
         pending = conn.pending
-        self._end_stream()
+        if self._chunks is not None:
+            self._end_stream()
         if kind is Kind.QUERY:
             if not many and self._run_point(operation, prep, stmt, param_sets[0], token):
                 return

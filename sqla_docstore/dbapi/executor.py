@@ -317,15 +317,23 @@ def _key_reader(point: PointLookup) -> KeyReader:
     return read
 
 
+_NOT_KEPT: Any = object()
+
+
 def _schema_analysis(name: str, build: Any) -> Any:
     """An analysis of a statement that reads its collection's schema (``.spec``), kept on the
     statement's Prepared: valid while the store keeps that schema object, redone after any
     schema change (an analysis that found nothing to plan, None, is kept)."""
 
+    def holds(backend: BackendConnection, hit: Any) -> bool:
+        return hit is None or backend.spec(hit.spec.name) is hit.spec
+
     def lookup(backend: BackendConnection, stmt: Any) -> Any:
-        return prepared(stmt).analysis(
-            name, lambda: build(backend, stmt),
-            lambda hit: hit is None or backend.spec(hit.spec.name) is hit.spec)
+        prep = prepared(stmt)
+        hit = prep.kept(name, _NOT_KEPT)  # (a warm statement: no closures made)
+        if hit is not _NOT_KEPT and holds(backend, hit):
+            return hit
+        return prep.analysis(name, lambda: build(backend, stmt), lambda hit: holds(backend, hit))
 
     lookup.__name__ = name
     return lookup
@@ -541,7 +549,7 @@ def run_insert(
         fields = tuple(bodies[0]) if bodies and not uneven else fields
     if plan.int_key is not None:
         columns = _keys_by_affinity(plan.int_key, bodies, columns, kept_types)
-        if columns is None and _is_rowid_key(spec):
+        if columns is None and spec.rowid_key:
             _refuse_mismatched_keys(spec, bodies)
     else:
         columns = _text_keys_by_affinity(spec, bodies, columns)
@@ -703,13 +711,6 @@ def _keys_by_affinity(key: str, bodies: list[dict[str, Any]],
 
 _INT_OR_NONE = frozenset({int, type(None)})
 _INT_ONLY = frozenset({int})
-
-
-def _is_rowid_key(spec: CollectionSpec) -> bool:
-    """Whether the key is an ``INTEGER PRIMARY KEY`` (SQLite's rowid: integers only)."""
-    key = spec.primary_key[0]
-    return any(f.name == key and f.type.split("(", 1)[0].upper() == "INTEGER"
-               for f in spec.fields)
 
 
 def _refuse_mismatched_keys(spec: CollectionSpec, bodies: list[dict[str, Any]]) -> None:

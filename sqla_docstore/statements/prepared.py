@@ -112,6 +112,11 @@ class Prepared:
         result: T = hit
         return result
 
+    def kept(self, name: Any, default: Any = None) -> Any:
+        """The analysis ``name`` as kept, not checked (``default`` if none is): a caller
+        that checks it itself, then builds it by ``analysis`` if it no longer holds."""
+        return self._analyses.get(name, default)
+
     def derived(self, name: Any, build: Callable[[], T]) -> T:
         """A value made from the statement alone (no schema), such as a derived statement."""
         hit = self._analyses.get(name, _MISSING)

@@ -41,6 +41,23 @@ def test_a_large_request_gets_a_range_big_enough() -> None:
     assert len(store.calls) == 1
 
 
+def test_one_claimed_id_at_a_time_runs_through_ranges_as_many_do() -> None:
+    one, many = (FakeStore(), HiLoRegistry()), (FakeStore(), HiLoRegistry())
+    singles = [one[1].next_ids("t", 1, one[0].fetch, claimed=True)[0] for _ in range(100)]
+    assert singles == many[1].next_ids("t", 100, many[0].fetch, claimed=True)
+    assert singles == list(range(1, 101))
+    assert [c[2] for c in one[0].calls] == [1, 33, 97]  # refilled as each range ran out
+
+
+def test_one_claimed_id_is_not_handed_out_one_unclaimed_is() -> None:
+    store, reg = FakeStore(), HiLoRegistry()
+    (claimed,) = reg.next_ids("t", 1, store.fetch, claimed=True)
+    (handed,) = reg.next_ids("t", 1, store.fetch)
+    (after,) = reg.next_ids("t", 1, store.fetch, claimed=True)
+    assert (claimed, handed, after) == (1, 2, 3)
+    assert reg.claim_many("t", [claimed, handed, after]) == [False, True, False]
+
+
 def test_quickly_used_ranges_grow() -> None:
     store, reg = FakeStore(), HiLoRegistry()
     reg.next_ids("t", 32, store.fetch)

@@ -768,7 +768,7 @@ class EmbeddedConnection:
         if not batch.commands and not batch.created:
             return []
         batch = self._as_stored(batch)
-        with store_errors("committing"):
+        with _COMMITTING:
             try:
                 with self.store.lock, transaction(self._conn):
                     etag, catalog = _reserve_etags(self._conn, _document_count(batch))
@@ -789,9 +789,13 @@ class EmbeddedConnection:
         # every PUT of the transaction's batch is of a collection in its overlay, by a schema
         # in _used (run_insert read it): none keeps its key as the id, no PUT changes
         overlay = batch.overlay
-        if overlay is not None and all(
-                (spec := used.get(c)) is not None and not spec.key_is_id for c in overlay):
-            return batch
+        if overlay is not None:
+            for c in overlay:  # (a loop, not all() of a generator: once per commit)
+                spec = used.get(c)
+                if spec is None or spec.key_is_id:
+                    break
+            else:
+                return batch
         if batch.created:  # (each PUT made: the collections' schemas say what is stored)
             batch = replace(batch, commands=[*batch.commands, *(
                 command for run in batch.created for command in run_commands(run))],
@@ -1180,6 +1184,10 @@ _RESERVE_ETAGS = """UPDATE "@meta" SET value = value + ? WHERE key = 'etag'
 RETURNING value, (SELECT value FROM "@meta" WHERE key = 'catalog')"""
 
 
+#: the scope of every commit (one object: it keeps no state of a call)
+_COMMITTING = store_errors("committing")
+
+
 def _reserve_etags(conn: sqlite3.Connection, count: int) -> tuple[int, int]:
     """(the store's etag before the batch, the catalog version), the batch's ``count`` etags
     counted as used (a failed batch rolls the count back with its transaction)."""
@@ -1338,7 +1346,8 @@ def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKey
 
 def _document_count(batch: Batch) -> int:
     """The documents a batch writes: one per command, one per PUT of its runs."""
-    return len(batch.commands) + sum(len(run.ids) for run in batch.created)
+    created = batch.created
+    return len(batch.commands) + (sum(len(run.ids) for run in created) if created else 0)
 
 
 @lru_cache(maxsize=256)

@@ -82,6 +82,10 @@ class HiLoRegistry:
         gen = self._generator(tag)
         out: list[int] = []
         with gen.lock:
+            if claimed and count == 1 and gen.next <= gen.high:
+                out.append(gen.next)  # (the loop's one turn for one id in the range)
+                gen.next += 1
+                return out
             while len(out) < count:
                 if gen.next > gen.high:
                     self._refill(gen, tag, count - len(out), fetch)
