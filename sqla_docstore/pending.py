@@ -456,11 +456,6 @@ class PendingBatch:
 
     def clear(self) -> None:
         """Forget everything (after commit or rollback)."""
-        if not (self._commands or self._runs or self.dirty or self.watched or self._unseen
-                or self._seen or self.expected or self.overlay or self._undo
-                or self._savepoints or self.as_committed or self._patched):
-            self.creates_only = True  # (nothing to forget: a rollback after a commit)
-            return
         self._commands.clear()
         self._runs.clear()
         self.dirty.clear()

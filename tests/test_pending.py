@@ -359,7 +359,7 @@ def test_add_patch_run_is_add_each_of_its_patches_made_when_read() -> None:
 @pytest.mark.parametrize("part", ["seen", "expected", "as_committed", "savepoint", "read",
                                   "watched"])
 def test_clear_forgets_a_batch_holding_one_part_only(part: str) -> None:
-    # (clear skips its work when there is nothing to forget: each part alone is something)
+    # (each part alone is something clear() forgets)
     batch = PendingBatch()
     if part == "seen":
         batch.seen["users/1"] = ("{}", "A:1")
