@@ -9,7 +9,7 @@ stores) and on SQLite, which must give the same rows and errors."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -310,12 +310,7 @@ def test_a_bulk_insert_of_integer_keys_finds_each_row_by_its_key(
         conn.commit()
         cur.executemany("INSERT INTO t (id, v) VALUES (?, ?)", rows)
         conn.commit()
-        found = []
-        for k in keys:
-            cur.execute("SELECT id, v FROM t WHERE id = ?", (k,))
-            found.append(cur.fetchall())
-        cur.execute("SELECT id, v FROM t ORDER BY id")
-        answers.append((found, cur.fetchall()))
+        answers.append(_each_then_all(cur, keys))
         conn.close()
     assert answers[1] == answers[0]
 
@@ -378,12 +373,17 @@ def test_keys_a_bulk_insert_generates_across_2_to_the_62_find_their_rows(
         conn.commit()
         cur.executemany("INSERT INTO t (v) VALUES (?)", [(f"v{n}",) for n in range(20)])
         conn.commit()
-        found = []
-        for k in range(2**62 - 5, 2**62 + 16):
-            cur.execute("SELECT id, v FROM t WHERE id = ?", (k,))
-            found.append(cur.fetchall())
-        cur.execute("SELECT id, v FROM t ORDER BY id")
-        answers.append((found, cur.fetchall()))
+        answers.append(_each_then_all(cur, range(2**62 - 5, 2**62 + 16)))
         conn.close()
     assert answers[1] == answers[0]
     assert answers[0][1][-1] == (2**62 + 15, "v19")
+
+
+def _each_then_all(cur: Any, keys: Iterable[int]) -> tuple[list[Any], list[Any]]:
+    """The rows of t found by each key in turn, and all of its rows in key order."""
+    found = []
+    for k in keys:
+        cur.execute("SELECT id, v FROM t WHERE id = ?", (k,))
+        found.append(cur.fetchall())
+    cur.execute("SELECT id, v FROM t ORDER BY id")
+    return found, cur.fetchall()
