@@ -74,42 +74,29 @@ def available() -> bool:
     return importlib.util.find_spec("py_mini_racer") is not None
 
 
-_local = threading.local()
+# One V8 context for the process, made on first use and never freed, one script at a time:
+# a context per server thread was freed by the garbage collector on whatever thread ran it,
+# and V8 tearing an isolate down while another thread made one crashed the process
+# (SIGSEGV in Heap::StartTearDown, mini-racer 0.12 to 0.14).
+_lock = threading.Lock()
+_shared: list[Any] = []
 
 
 def _context() -> Any:
-    ctx = getattr(_local, "ctx", None)
-    if ctx is None:
+    """The process's context; the caller holds ``_lock``."""
+    if not _shared:
         from py_mini_racer import MiniRacer
 
         ctx = MiniRacer()
         ctx.eval(_PRELUDE)
-        _local.ctx = ctx
-    return ctx
+        _shared.append(ctx)
+    return _shared[0]
 
 
 def run_patch(script: str, document: dict[str, Any], args: dict[str, Any],
               params: dict[str, Any] | None = None) -> dict[str, Any]:
     """The document after ``script`` ran on it (``document`` itself is not changed)."""
-    from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException
-
-    ctx = _context()
-    try:
-        text = ctx.call("__run", values.dumps(document), script, values.dumps(args or {}),
-                        values.dumps(params or {}), timeout_sec=TIME_LIMIT_S,
-                        max_memory=MEMORY_LIMIT)
-    except JSTimeoutException as exc:
-        raise JavaScriptError(f"The patch script ran longer than {TIME_LIMIT_S} s") from exc
-    except JSOOMException as exc:
-        raise JavaScriptError(
-            f"The patch script used more than {MEMORY_LIMIT // 2**20} MB of memory") from exc
-    except JSEvalException as exc:
-        message = _message(str(exc))
-        if UNSUPPORTED_MARKER in message:
-            raise UnsupportedFunction(message.split(UNSUPPORTED_MARKER, 1)[1].strip()) from exc
-        raise JavaScriptError(message) from exc
-    finally:
-        ctx.eval("__reset()")
+    text = _run(script, document, args, params)
     result, assigned = values.loads(text)
     if not isinstance(result, dict):
         raise JavaScriptError("A patch must leave the document a JSON object")
@@ -122,6 +109,32 @@ def run_patch(script: str, document: dict[str, Any], args: dict[str, Any],
         if type(document.get(name)) is float and type(kept.get(name)) is int:
             kept[name] = float(kept[name])
     return kept
+
+
+def _run(script: str, document: dict[str, Any], args: dict[str, Any],
+         params: dict[str, Any] | None) -> str:
+    """The JSON text of [document after the script, names it set or deleted]."""
+    from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException
+
+    with _lock:
+        ctx = _context()
+        try:
+            return str(ctx.call("__run", values.dumps(document), script,
+                                values.dumps(args or {}), values.dumps(params or {}),
+                                timeout_sec=TIME_LIMIT_S, max_memory=MEMORY_LIMIT))
+        except JSTimeoutException as exc:
+            raise JavaScriptError(f"The patch script ran longer than {TIME_LIMIT_S} s") from exc
+        except JSOOMException as exc:
+            raise JavaScriptError(f"The patch script used more than "
+                                  f"{MEMORY_LIMIT // 2**20} MB of memory") from exc
+        except JSEvalException as exc:
+            message = _message(str(exc))
+            if UNSUPPORTED_MARKER in message:
+                raise UnsupportedFunction(
+                    message.split(UNSUPPORTED_MARKER, 1)[1].strip()) from exc
+            raise JavaScriptError(message) from exc
+        finally:
+            ctx.eval("__reset()")
 
 
 def _message(text: str) -> str:
