@@ -294,9 +294,7 @@ class PendingBatch:
             if fresh:
                 self._undo.append((collection, fresh, _NEW))  # one entry for the new documents
         if puts:
-            if self._runs:  # (as ``commands`` does: the runs kept come first)
-                self._make_runs(len(self._runs))
-            self._commands.extend(puts)
+            self.commands.extend(puts)  # (after the runs kept, made first)
         if not new:
             self.creates_only = False
         self._patched[collection] = None
@@ -423,8 +421,12 @@ class PendingBatch:
             self.dirty.setdefault(collection, {})[key] = None
 
     def release(self, name: str) -> None:
-        del self._savepoints[self._find(name) :]
-        if not self._savepoints:
+        savepoints = self._savepoints
+        if savepoints and savepoints[-1][0] == name:  # (the common case: the last one)
+            savepoints.pop()
+        else:
+            del savepoints[self._find(name) :]
+        if not savepoints:
             self._undo.clear()  # only a savepoint can need the states writes replaced
 
     def atomic_statement(self) -> _AtomicStatement:
@@ -509,13 +511,6 @@ class _AtomicStatement:
         self._pending.savepoint(_STATEMENT)
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
-        pending = self._pending
         if kind is not None:
-            pending.rollback_to(_STATEMENT)
-        savepoints = pending._savepoints
-        if savepoints and savepoints[-1][0] is _STATEMENT:  # (``release``'s find: the last)
-            savepoints.pop()
-            if not savepoints:
-                pending._undo.clear()
-            return
-        pending.release(_STATEMENT)
+            self._pending.rollback_to(_STATEMENT)
+        self._pending.release(_STATEMENT)
