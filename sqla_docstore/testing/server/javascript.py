@@ -12,6 +12,7 @@ value exactly (RavenDB keeps unmodified values too), one it computes is a double
 
 from __future__ import annotations
 
+import ctypes
 import decimal
 import importlib.util
 import json
@@ -74,10 +75,11 @@ def available() -> bool:
     return importlib.util.find_spec("py_mini_racer") is not None
 
 
-# One V8 context for the process, made on first use and never freed, one script at a time:
-# a context per server thread was freed by the garbage collector on whatever thread ran it,
-# and V8 tearing an isolate down while another thread made one crashed the process
-# (SIGSEGV in Heap::StartTearDown, mini-racer 0.12 to 0.14).
+# One V8 context for the process, made on first use and never freed, one script at a time.
+# V8 crashed the process freeing a context that had run the tests' scripts (SIGSEGV in
+# Heap::StartTearDown under mini-racer 0.12 to 0.14, whichever thread freed it: a context
+# per server thread, freed by the garbage collector mid-run, or this one at exit), so the
+# context is kept alive until the process ends (its memory goes with the process).
 _lock = threading.Lock()
 _shared: list[Any] = []
 
@@ -89,6 +91,7 @@ def _context() -> Any:
 
         ctx = MiniRacer()
         ctx.eval(_PRELUDE)
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(ctx))  # (never collected: see above)
         _shared.append(ctx)
     return _shared[0]
 
