@@ -234,6 +234,12 @@ class CollectionSpec:
     #: the schema of a schema's table (the collection is then ``schema.table``); None for the
     #: default schema, whose table names may hold dots too
     schema: str | None = None
+    #: every stored document's key field is NULL or its id's integer, the table's row key
+    #: ``k`` (an INTEGER PRIMARY KEY whose ids are ``{name}/{integer}``): the embedded store
+    #: sets it on a collection created empty by SQL and clears it, in the same transaction,
+    #: with any write or schema change that may break it; a range of the key field is then
+    #: searched on ``k`` (``sqlgen``) with no expression index to maintain on every update
+    keys_agree: bool = False
     #: inferred from the documents of a collection nobody declared (``inference``): its
     #: fields' order is the documents', no declaration's (not kept in the JSON form)
     inferred: bool = field(default=False, compare=False)
@@ -286,6 +292,13 @@ class CollectionSpec:
         return any(f.name == key and f.type.split("(", 1)[0].upper() == "INTEGER"
                    for f in self.fields)
 
+    @property
+    def agreeable(self) -> bool:
+        """Whether ``keys_agree`` can hold: a single INTEGER PRIMARY KEY kept in the body,
+        ids ``{name}/{integer}`` (the table's key prefix), a table that holds documents."""
+        return (self.rowid_key and len(self.primary_key) == 1 and not self.key_is_id
+                and self.prefix == self.name.lower() and self.view is None)
+
     @cached_property
     def affinities(self) -> dict[str, ColumnAffinity]:
         """SQLite's affinity of each declared field."""
@@ -326,6 +339,7 @@ class CollectionSpec:
             **({"temporary": True} if self.temporary else {}),
             **({"view": self.view} if self.view is not None else {}),
             **({"schema": self.schema} if self.schema is not None else {}),
+            **({"keys_agree": True} if self.keys_agree else {}),
         }
 
     @classmethod
@@ -356,6 +370,7 @@ class CollectionSpec:
             temporary=data.get("temporary", False),
             view=data.get("view"),
             schema=data.get("schema"),
+            keys_agree=data.get("keys_agree") is True,
         )
 
     @cached_property

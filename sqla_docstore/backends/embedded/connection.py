@@ -200,6 +200,10 @@ class EmbeddedConnection:
         spec = self.spec(collection)
         return spec.primary_key[0] if spec.key_is_id else None
 
+    def keys_agree(self, collection: str) -> str | None:
+        spec = self.spec(collection)
+        return spec.primary_key[0] if spec.keys_agree else None
+
     def binary_fields(self, collection: str) -> frozenset[str]:
         return self.spec(collection).binary_fields
 
@@ -775,6 +779,7 @@ class EmbeddedConnection:
                     self._check_schemas_unchanged(batch, catalog)
                     out = _apply(self._conn, self.store, batch, results, self._recompute,
                                  etag)
+                    _keep_keys_agreeing(self._conn, self.store, batch, catalog)
                     _raise_hilo(self._conn, self._explicit_ids)
                     return out
             except sqlite3.IntegrityError as exc:
@@ -826,6 +831,7 @@ class EmbeddedConnection:
                 etag, catalog = _reserve_etags(self._conn, _document_count(batch))
                 self._check_schemas_unchanged(batch, catalog)
                 _apply(self._conn, self.store, batch, False, self._recompute, etag)
+                _keep_keys_agreeing(self._conn, self.store, batch, catalog)
                 _raise_hilo(self._conn, self._explicit_ids)
             except BaseException:
                 self._undo(savepoint)
@@ -924,7 +930,8 @@ class EmbeddedConnection:
         self._count("schema")
         store, conn = self.store, self._conn
         if isinstance(stmt, ast.CreateCollection):
-            store.create_collection(conn, CollectionSpec.from_json(stmt.name, stmt.spec))
+            store.create_collection(conn, CollectionSpec.from_json(stmt.name, stmt.spec),
+                                    agree=True)
         elif isinstance(stmt, ast.DropCollection):
             store.drop_collection(conn, stmt.name)
             self.drop_overlay(stmt.name)
@@ -1243,6 +1250,65 @@ def _apply(
     if etag != reserved:  # a change vector would be given twice: nothing is applied
         raise InternalError(f"the batch used etags up to {etag}, {reserved} were reserved")
     return results
+
+
+def _keep_keys_agreeing(conn: sqlite3.Connection, store: EmbeddedStore, batch: Batch,
+                        catalog: int) -> None:
+    """``keys_agree`` (schema.CollectionSpec) cleared, in the batch's transaction, on each
+    collection the batch writes in a way that may break it (``_disagreeing``), by the
+    schemas as stored now (``catalog``, read in the transaction: none is stale)."""
+    store.refresh_catalog(conn, catalog)
+    agreeing = store.agreeing_specs()
+    if agreeing:
+        names = _disagreeing(batch, agreeing)
+        if names:
+            store.disagree(conn, names)
+
+
+def _disagreeing(batch: Batch, agreeing: dict[str, CollectionSpec]) -> set[str]:
+    """The collections of ``agreeing`` some write of ``batch`` may leave a document of whose
+    key field is neither NULL nor its id's integer: a PUT or PATCH giving the key field
+    another value, a PATCH computing it, a PATCH run setting it, a run creating documents
+    under other ids; any command of another kind."""
+    names: set[str] = set()
+    for cmd in batch.commands:
+        if isinstance(cmd, (Delete, Absent, CompareExchange)):
+            continue
+        spec = agreeing.get(cmd.collection)
+        if spec is None or spec.name in names:
+            continue
+        key = spec.primary_key[0]
+        if isinstance(cmd, Put):
+            agrees = _key_agrees(cmd.id, spec.name, cmd.body.get(key))
+        elif isinstance(cmd, Patch):
+            agrees = (key not in cmd.set or _key_agrees(cmd.id, spec.name, cmd.set[key])) \
+                and all(c.field != key for c in cmd.compute)
+        else:
+            agrees = False
+        if not agrees:
+            names.add(spec.name)
+    for run in batch.created:
+        spec = agreeing.get(run.collection)
+        if spec is None:
+            continue
+        key = spec.primary_key[0]
+        if isinstance(run, PatchRun):
+            agrees = key not in run.fields
+        else:
+            keys = run.keys
+            agrees = keys is not None and run.id_prefix == key_prefix(spec.name) and (
+                not keys or (0 < min(keys) and max(keys) < OTHER_KEYS)) and (
+                [body.get(key) for body in run.bodies] == keys)
+        if not agrees:
+            names.add(spec.name)
+    return names
+
+
+def _key_agrees(doc_id: str, collection: str, value: Any) -> bool:
+    """Whether a document of id ``doc_id`` whose key field holds ``value`` keeps
+    ``keys_agree``: NULL, or the integer its row key is."""
+    return value is None or (type(value) is int
+                             and value == int_key(doc_id, key_prefix(collection)))
 
 
 def _as_stored_put(put: Put, spec: CollectionSpec) -> Put:

@@ -35,6 +35,10 @@ class Catalog(Protocol):
     def key_field(self, collection: str) -> str | None:
         """The field holding the whole document id (a schema's ``key_is_id``), or None."""
 
+    def keys_agree(self, collection: str) -> str | None:
+        """The key field of a collection whose documents hold in it NULL or their row key
+        ``k`` (``CollectionSpec.keys_agree``), else None."""
+
     def binary_fields(self, collection: str) -> frozenset[str]:
         """Fields declared with a binary type (their values are base64 text)."""
 
@@ -73,6 +77,10 @@ _CASTS = {
 _JOINS = {"inner": "JOIN", "left": "LEFT OUTER JOIN", "right": "RIGHT OUTER JOIN",
           "full": "FULL OUTER JOIN"}
 _COMPARISONS = {"=", "!=", "<>", "<", "<=", ">", ">="}
+#: the comparisons a range of values answers (``SqlGenerator._key_range``), and each one's
+#: meaning with its operands swapped
+_RANGES = {"=", "<", "<=", ">", ">="}
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _NON_STRICT = {"<": "<=", "<=": "<=", ">": ">=", ">=": ">="}
 _STRICT = {"<": "<", "<=": "<", ">": ">", ">=": ">", "!=": "!="}
@@ -216,6 +224,9 @@ class SqlGenerator:
         #: the top select's result column that is an exact sum or average itself (values.
         #: ExactSum): the one place its exact text (a sum no double holds) may come out as is
         self._result_sum: ast.Expr | None = None
+        #: the conditions a WHERE or ON is a conjunction of (by id): where FALSE and NULL
+        #: both drop the row, so a range of the row key may be added to them (``_key_range``)
+        self._filters: set[int] = set()
 
     # -- entry points --------------------------------------------------------------------
     def plan_query(self, stmt: ast.SelectLike, notes: bool = True) -> SqlPlan:
@@ -244,7 +255,7 @@ class SqlGenerator:
         cols += [self.expr(e, scope) for e in exprs]
         sql = f"SELECT {', '.join(cols)} FROM {self._table(table, ref)}"
         if where is not None:
-            sql += " WHERE " + self.expr(where, scope, index=True)
+            sql += " WHERE " + self._condition(where, scope)
         return SqlPlan(self._with_overlays(sql), self.binds, [], self.index_fields)
 
     def plan_documents(self, stmt: ast.Select) -> SqlPlan:
@@ -455,7 +466,7 @@ class SqlGenerator:
         sql = "SELECT " + distinct + ", ".join(cols or ["NULL"])
         if stmt.from_:
             sql += " FROM " + ", ".join(self._from_item(f, scope) for f in stmt.from_)
-        where = [] if stmt.where is None else [self.expr(stmt.where, scope, index=True)]
+        where = [] if stmt.where is None else [self._condition(stmt.where, scope)]
         where += self._inexact_guards(stmt, scope, labels)
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -590,7 +601,7 @@ class SqlGenerator:
             raise NotSupportedError(f"{item.kind.upper()} JOIN needs SQLite 3.39 or later "
                                     f"(this Python has {sqlite3.sqlite_version})")
         assert item.on is not None
-        return f"{left} {keyword} {right} ON {self.expr(item.on, scope, index=True)}"
+        return f"{left} {keyword} {right} ON {self._condition(item.on, scope)}"
 
     def _recursive_ctes(self) -> list[str]:
         """``"cte:name"(columns) AS (anchor UNION [ALL] step)`` for each recursive CTE read,
@@ -730,6 +741,53 @@ class SqlGenerator:
                 f"ELSE {slow} END)")
 
     # -- expressions ---------------------------------------------------------------------
+    def _condition(self, e: ast.Expr, scope: _Scope) -> str:
+        """A WHERE or ON condition (its conjuncts noted in ``_filters``)."""
+        stack = [e]
+        while stack:
+            term = stack.pop()
+            if isinstance(term, ast.Binary) and term.op == "and":
+                stack += (term.left, term.right)
+            else:
+                self._filters.add(id(term))
+        return self.expr(e, scope, index=True)
+
+    def _key_range(self, e: ast.Expr, col: ast.Expr, low: ast.Expr | None,
+                   high: ast.Expr | None, scope: _Scope) -> str | None:
+        """``"ref".k BETWEEN lo AND hi AND `` to put before condition ``e``, a conjunct of a
+        WHERE or ON (``_filters``) comparing field ``col`` with parameters ``low``/``high``
+        (None: no bound), when ``col`` is the key field of a stored collection whose keys
+        agree (``Catalog.keys_agree``): the documents ``e`` holds for then have that row key,
+        which SQLite finds by its INTEGER PRIMARY KEY, with no expression index on the field
+        (every update would maintain it). Exact while it is so: a bound is the parameter
+        only if it is a number and the collection's stored schema says the keys agree when
+        the statement runs (a write breaking that clears it in its own transaction), else
+        the whole range; the condition itself is kept. None: no range (another condition,
+        an overlaid or derived source, a bound that is not a parameter)."""
+        if id(e) not in self._filters or not isinstance(col, ast.Column) or not all(
+                b is None or isinstance(b, ast.Param) for b in (low, high)):
+            return None
+        resolved = self._resolve(col, scope)
+        if resolved is None or resolved[0] != "field":
+            return None
+        source = self._lookup_source(resolved[1], scope)
+        collection = source.collection
+        if (source.kind != "collection" or collection is None or collection in self.overlays
+                or self.catalog.keys_agree(collection) != col.name):
+            return None
+        agree = (f"(SELECT json_extract(spec, '$.keys_agree') FROM \"@collections\" "
+                 f"WHERE name = {self.bind('literal', collection)})")
+
+        def bound(b: ast.Expr | None, default: str) -> str:
+            if b is None:
+                return default
+            value = self.expr(b, scope)
+            return (f"CASE WHEN {agree} IS 1 AND typeof({value}) IN ('integer', 'real') "
+                    f"THEN {value} ELSE {default} END")
+
+        return (f"{quote(resolved[1])}.k BETWEEN {bound(low, str(-2**63))} "
+                f"AND {bound(high, str(2**63 - 1))} AND ")
+
     def bind(self, kind: str, value: Any) -> str:
         if kind == "param":
             slot = self._param_slots.get(value)
@@ -768,6 +826,11 @@ class SqlGenerator:
         return f"({op}{self.expr(e.operand, scope, index)})"
 
     def _x_Binary(self, e: ast.Binary, scope: _Scope, index: bool) -> str:
+        keys = self._compared_key(e, scope) if e.op in _RANGES and id(e) in self._filters \
+            else None
+        if keys is not None:
+            self._filters.discard(id(e))  # (the condition itself, rendered once more)
+            return f"({keys}{self._x_Binary(e, scope, False)})"
         if e.op in _COMPARISONS:
             if _affined(e.left) or _affined(e.right):
                 return f"({self._facing_affined(e.left, scope)} {e.op} " \
@@ -785,6 +848,15 @@ class SqlGenerator:
         else:
             left, right = self.expr(e.left, scope, index), self.expr(e.right, scope, index)
         return f"({left} {op} {right})"
+
+    def _compared_key(self, e: ast.Binary, scope: _Scope) -> str | None:
+        """``_key_range`` of a comparison of a field with a parameter, either way round."""
+        col, op, other = e.left, e.op, e.right
+        if isinstance(col, ast.Param):
+            col, other, op = other, col, _FLIPPED.get(op, op)
+        low = other if op in ("=", ">", ">=") else None
+        high = other if op in ("=", "<", "<=") else None
+        return self._key_range(e, col, low, high, scope)
 
     def _facing_affined(self, e: ast.Expr, scope: _Scope) -> str:
         """An operand compared with a value an affinity converts (``docstore_affinity``,
@@ -953,9 +1025,11 @@ class SqlGenerator:
     def _x_Between(self, e: ast.Between, scope: _Scope, index: bool) -> str:
         neg = "NOT " if e.negated else ""
         if self._field_ref(e.expr, scope) is not None:  # two exact comparisons
+            keys = None if e.negated else self._key_range(e, e.expr, e.low, e.high, scope)
+            index = index and keys is None
             low = self._x_Binary(ast.Binary(">=", e.expr, e.low), scope, index)
             high = self._x_Binary(ast.Binary("<=", e.expr, e.high), scope, index)
-            return f"({neg}({low} AND {high}))"
+            return f"({neg}({keys or ''}{low} AND {high}))"
         return (f"({self.expr(e.expr, scope, index)} {neg}BETWEEN {self.expr(e.low, scope)} "
                 f"AND {self.expr(e.high, scope)})")
 
@@ -1327,6 +1401,9 @@ class _IndexCatalog:
 
     def key_field(self, collection: str) -> str | None:
         return None  # an index reads the stored body (a key kept in the id is not in it)
+
+    def keys_agree(self, collection: str) -> str | None:
+        return None  # (an index's expression is the field's)
 
     def binary_fields(self, collection: str) -> frozenset[str]:
         return self.spec.binary_fields

@@ -401,7 +401,7 @@ class EmbeddedStore:
             stored = self._specs.get(spec.name)
         if stored is None:
             try:
-                self.create_collection(conn, spec)
+                self.create_collection(conn, spec, agree=True)
             except OperationalError:  # created meanwhile, by another connection or process
                 self.refresh_catalog(conn)
                 if spec.name not in self._specs:
@@ -427,7 +427,10 @@ class EmbeddedStore:
         return sorted(self._specs)
 
     @store_errors("creating a collection")
-    def create_collection(self, conn: sqlite3.Connection, spec: CollectionSpec) -> None:
+    def create_collection(self, conn: sqlite3.Connection, spec: CollectionSpec, *,
+                          agree: bool = False) -> None:
+        """``agree``: the collection's documents are written by this store's commits alone
+        (SQL's CREATE TABLE), which keep ``keys_agree`` (a copy of other documents is not)."""
         from ... import values
 
         table = collection_table(spec.name)
@@ -435,6 +438,8 @@ class EmbeddedStore:
         if existing is not None and not existing.declared:
             self._declare(conn, spec)
             return
+        if spec.keys_agree != (agree and spec.agreeable):  # (an empty table: they agree)
+            spec = replace(spec, keys_agree=agree and spec.agreeable)
         with self.lock, _transaction(conn):
             _refuse_taken_name(conn, spec.name)
             create_table(conn, spec.name)
@@ -464,13 +469,32 @@ class EmbeddedStore:
         with self.lock, _transaction(conn):
             self._replace_spec(conn, spec)
 
-    def _replace_spec(self, conn: sqlite3.Connection, spec: CollectionSpec) -> None:
+    def _replace_spec(self, conn: sqlite3.Connection, spec: CollectionSpec, *,
+                      documents_kept: bool = False) -> None:
+        """Record a collection's new schema; ``keys_agree`` is cleared unless the change left
+        every document as it was (``documents_kept``: an index made or dropped)."""
         from ... import values
 
+        if spec.keys_agree and not documents_kept:
+            spec = replace(spec, keys_agree=False)
         conn.execute("""UPDATE "@collections" SET spec = ? WHERE name = ?""",
                      (values.dumps(spec.to_json()), spec.name))
         self._bump_catalog(conn)
         self._specs[spec.name] = spec
+
+    def agreeing_specs(self) -> dict[str, CollectionSpec]:
+        """The schemas with ``keys_agree``, by collection name."""
+        return {name: spec for name, spec in self._specs.items() if spec.keys_agree}
+
+    def disagree(self, conn: sqlite3.Connection, names: set[str]) -> None:
+        """In a commit's transaction: ``keys_agree`` cleared on the collections whose
+        documents it writes in a way that may break it (``connection._disagreeing``), as a
+        schema change (every process plans its queries again)."""
+        with self.lock:
+            for name in names:
+                spec = self._specs.get(name)
+                if spec is not None and spec.keys_agree:
+                    self._replace_spec(conn, replace(spec, keys_agree=False))
 
     @store_errors("changing a collection's schema")
     def alter_collection(self, conn: sqlite3.Connection, name: str,
@@ -592,7 +616,8 @@ class EmbeddedStore:
             with self.lock, _transaction(conn):
                 self._create_index(conn, collection, name, fields, unique)
                 self._replace_spec(conn, replace(spec, indexes={**spec.indexes,
-                                                                name: (fields, unique)}))
+                                                                name: (fields, unique)}),
+                                   documents_kept=True)
         except sqlite3.IntegrityError as exc:  # stored rows already repeat a value
             raise IntegrityError(
                 f"UNIQUE index {name} can't be created on {collection}: {exc}") from exc
@@ -604,7 +629,8 @@ class EmbeddedStore:
             for spec in list(self._specs.values()):
                 if name in spec.indexes:
                     indexes = {k: v for k, v in spec.indexes.items() if k != name}
-                    self._replace_spec(conn, replace(spec, indexes=indexes))
+                    self._replace_spec(conn, replace(spec, indexes=indexes),
+                                       documents_kept=True)
 
     @store_errors("creating an automatic index")
     def ensure_auto_indexes(self, conn: sqlite3.Connection, wanted: set[tuple[str, str]]) -> None:
