@@ -438,8 +438,9 @@ class EmbeddedStore:
         if existing is not None and not existing.declared:
             self._declare(conn, spec)
             return
-        if spec.keys_agree != (agree and spec.agreeable):  # (an empty table: they agree)
-            spec = replace(spec, keys_agree=agree and spec.agreeable)
+        agreed = agree and spec.agreeable  # (an empty table: its keys agree)
+        if spec.keys_agree != agreed:
+            spec = replace(spec, keys_agree=agreed)
         with self.lock, _transaction(conn):
             _refuse_taken_name(conn, spec.name)
             create_table(conn, spec.name)
