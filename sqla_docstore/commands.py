@@ -147,6 +147,9 @@ class CreateRun(NamedTuple):
     id_prefix: str | None = None
     #: the least and the greatest of ``keys``, if known (None: found when needed)
     key_bounds: tuple[int, int] | None = None
+    #: the body field each body holds its entry of ``keys`` in, if the statement made the
+    #: keys so (None: not known)
+    key_field: str | None = None
 
     def puts(self) -> list[Put]:
         """The PUTs, in order."""

@@ -634,7 +634,7 @@ def run_insert(
         _refuse_stored_keys(backend, spec, _not_fresh(backend, prefix, stored_check))
     if keyed is not None:  # (each creates its document: no state in the transaction)
         run = CreateRun(spec.name, keyed.ids, bodies, keyed.texts, keyed.keys, f"{prefix}/",
-                        keyed.bounds)
+                        keyed.bounds, keyed.field)
         if getattr(backend, "takes_create_runs", False) and not spec.key_is_id:
             pending.add_created(run)  # (kept as columns: no PUT made per row)
         else:

@@ -1297,8 +1297,9 @@ def _disagreeing(batch: Batch, agreeing: dict[str, CollectionSpec]) -> set[str]:
         else:
             keys = run.keys
             agrees = keys is not None and run.id_prefix == key_prefix(spec.name) and (
-                not keys or (0 < min(keys) and max(keys) < OTHER_KEYS)) and (
-                [body.get(key) for body in run.bodies] == keys)
+                not keys or 0 < (bounds := run.key_bounds or (min(keys), max(keys)))[0]
+                and bounds[1] < OTHER_KEYS) and (
+                run.key_field == key or [body.get(key) for body in run.bodies] == keys)
         if not agrees:
             names.add(spec.name)
     return names
