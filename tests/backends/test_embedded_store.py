@@ -57,8 +57,12 @@ def _raw(db_path: Path, sql: str, args: Any = ()) -> list[tuple[Any, ...]]:
 
 
 def _docs(db_path: Path, collection: str) -> dict[str, tuple[dict[str, Any], str, str]]:
+    """The stored documents, each change vector as the store gives it (the table holds the
+    store's own as their etags)."""
     found = _raw(db_path, f'SELECT id, body, cv, modified FROM "@docs/{collection}"')
-    return {i: (json.loads(b), cv, mod) for i, b, cv, mod in found}
+    ((db_id,),) = _raw(db_path, """SELECT value FROM "@meta" WHERE key = 'database_id'""")
+    return {i: (json.loads(b), f"A:{cv}-{db_id}" if type(cv) is int else cv, mod)
+            for i, b, cv, mod in found}
 
 
 # ------------------------------------------------------------------- collections

@@ -15,7 +15,11 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from sqla_docstore import dbapi
+from sqla_docstore.backends.embedded.connection import EmbeddedConnection
 from sqla_docstore.backends.embedded.sqlgen import field_index_sql
+from sqla_docstore.backends.embedded.store import LAYOUT, EmbeddedStore
+from sqla_docstore.commands import Batch, Patch
+from sqla_docstore.errors import ConcurrencyError
 
 metadata = MetaData()
 Table("orders", metadata, Column("id", String(40), primary_key=True), Column("n", Integer),
@@ -93,7 +97,9 @@ def test_an_old_store_is_rebuilt_once_keeping_documents_indexes_and_their_refusa
     others = [doc_id for doc_id, _ in OLD_ROWS if doc_id not in ("orders/5", "orders/7")]
     assert _raw(path, 'SELECT k, id FROM "@docs/orders" ORDER BY k') == [
         (5, "orders/5"), (7, "orders/7")] + [(2**62 + n, i) for n, i in enumerate(others)]
-    assert _raw(path, """SELECT value FROM "@meta" WHERE key = 'layout'""") == [(2,)]
+    assert _raw(path, """SELECT value FROM "@meta" WHERE key = 'layout'""") == [(LAYOUT,)]
+    # change vectors of another database id than the store's stay texts
+    assert {t for (t,) in _raw(path, 'SELECT typeof(cv) FROM "@docs/orders"')} == {"text"}
     plan = " ".join(str(r[-1]) for r in _raw(
         path, f'EXPLAIN QUERY PLAN SELECT id FROM "@docs/orders" WHERE {field_index_sql("n")} '
               "= 5"))
@@ -201,3 +207,51 @@ def test_a_renamed_collection_with_its_own_prefix_keys_its_ids_as_other_ids(
     cur.execute("SELECT n FROM b WHERE id = 1")
     assert cur.fetchall() == [(10,)]
     conn.close()
+
+
+_LAYOUT_2_TABLE = ('CREATE TABLE "@docs/notes" (k INTEGER PRIMARY KEY, id TEXT NOT NULL, '
+                   "body TEXT NOT NULL, cv TEXT NOT NULL, modified TEXT NOT NULL, meta TEXT)")
+
+
+def test_a_layout_2_store_keeps_its_own_change_vectors_as_etags_once_rebuilt(
+        tmp_path: Path) -> None:
+    """Layout 2 kept change vectors as texts. Opened, a store of it keeps each one it wrote
+    itself as its etag and any other as its text; each reads as before, a write expecting
+    one read before the rebuild is applied and a stale one is refused."""
+    path = tmp_path / "l2.db"
+    conn = dbapi.connect(str(path))
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body VARCHAR(20))")
+    cur.executemany("INSERT INTO notes (id, body) VALUES (?, ?)", [(1, "a"), (2, "b"), (3, "c")])
+    conn.commit()
+    conn.close()
+    with sqlite3.connect(path) as raw:  # the table as layout 2 wrote it
+        ((db_id,),) = raw.execute("""SELECT value FROM "@meta" WHERE key = 'database_id'""")
+        rows = raw.execute('SELECT k, id, body, cv, modified FROM "@docs/notes" ORDER BY k'
+                           ).fetchall()
+        assert [type(row[3]) for row in rows] == [int] * 3
+        raw.execute('DROP TABLE "@docs/notes"')
+        raw.execute(_LAYOUT_2_TABLE)
+        texts = [f"A:{rows[0][3]}-{db_id}", f"A:{rows[1][3]}-{db_id}", "A:7-anotherdatabaseid0"]
+        raw.executemany('INSERT INTO "@docs/notes" VALUES (?, ?, ?, ?, ?, NULL)',
+                        [(k, i, b, cv, m) for (k, i, b, _, m), cv in zip(rows, texts, strict=True)])
+        raw.execute("""UPDATE "@meta" SET value = 2 WHERE key = 'layout'""")
+
+    store = EmbeddedStore(str(path))  # (opening it rebuilds it)
+    assert _raw(path, 'SELECT cv FROM "@docs/notes" ORDER BY k') == [
+        (rows[0][3],), (rows[1][3],), (texts[2],)]
+    backend = EmbeddedConnection(store)
+    try:
+        docs = backend.get_documents("notes", ["notes/1", "notes/2", "notes/3"], None)
+        assert [docs[f"notes/{n}"][2] for n in (1, 2, 3)] == texts
+        with pytest.raises(ConcurrencyError):
+            backend.submit(Batch([Patch("notes", "notes/2", {"body": "x"}, texts[0])]))
+        reply = backend.submit(Batch([Patch("notes", "notes/1", {"body": "x"}, texts[0]),
+                                      Patch("notes", "notes/3", {"body": "y"}, texts[2])]))
+        assert [r["PatchStatus"] for r in reply] == ["Patched", "Patched"]
+        docs = backend.get_documents("notes", ["notes/1", "notes/3"], None)
+        assert [docs[i][1]["body"] for i in ("notes/1", "notes/3")] == ["x", "y"]
+        assert [docs[i][2] for i in ("notes/1", "notes/3")] == [
+            r["ChangeVector"] for r in reply]
+    finally:
+        backend.close()

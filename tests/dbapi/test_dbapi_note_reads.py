@@ -33,7 +33,8 @@ def _filled(path: Path) -> tuple[dbapi.Connection, dbapi.Connection]:
 def _stored_versions(conn: dbapi.Connection) -> dict[str, str]:
     backend = conn.backend
     assert isinstance(backend, EmbeddedConnection)
-    return dict(backend._conn.execute(f"SELECT id, cv FROM {collection_table('t')}"))
+    return {doc_id: backend.store.change_vector(cv) for doc_id, cv in backend._conn.execute(
+        f"SELECT id, cv FROM {collection_table('t')}")}
 
 
 def _read(conn: dbapi.Connection) -> list[Any]:

@@ -336,6 +336,7 @@ def test_fields_picked_as_the_documents_are_parsed_are_sqlites_rows(
         assert [p is None for p in picked] == [general]  # (the path taken)
     backend = conn.backend
     assert isinstance(backend, EmbeddedConnection)
-    stored = backend._conn.execute(f"SELECT id, cv FROM {collection_table('t')}").fetchall()
+    stored = [(doc_id, backend.store.change_vector(cv)) for doc_id, cv in backend._conn.execute(
+        f"SELECT id, cv FROM {collection_table('t')}")]
     assert len(stored) == len(rows)
     assert {doc_id: conn.change_vectors[doc_id] for doc_id, _ in stored} == dict(stored)

@@ -457,7 +457,7 @@ class EmbeddedConnection:
             return labels, build_rows(plan, self._run(plan, params), None)
         noted = pending if notes else None
         return labels, self._run_shaped(plan, params,
-                                        lambda rows: build_rows(plan, rows, noted))
+                                        lambda rows: build_rows(plan, rows, noted, self.store))
 
     def _run_shaped(self, plan: SqlPlan, params: dict[str, Any],
                     shape: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]
@@ -515,7 +515,7 @@ class EmbeddedConnection:
         def shape(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             if documents:
                 rows = _with_pending(rows, documents[0], docs)
-            return build_rows(plan, rows, noted)
+            return build_rows(plan, rows, noted, self.store)
 
         rows = self._run_shaped(plan, params, shape)
         if self._version() != self._read_version:
@@ -586,7 +586,9 @@ class EmbeddedConnection:
         plan = self._plan((prep, "documents", arrays, paths), lambda: SqlGenerator(
             self, {}, arrays, dict(paths)).plan_documents(stmt))
         self._count("query")
-        return self._run(plan, params)
+        store = self.store
+        return [(doc_id, body, store.change_vector(cv), *rest)
+                for doc_id, body, cv, *rest in self._run(plan, params)]
 
     def rows_for_write(
         self,
@@ -610,7 +612,9 @@ class EmbeddedConnection:
                 table, alias, where, exprs),
         )
         self._count("query")
-        out = [(r[0], values.loads(r[1]), r[2], *r[3:]) for r in self._run(plan, params)]
+        store = self.store
+        out = [(r[0], values.loads(r[1]), None if r[2] is None else store.change_vector(r[2]),
+                *r[3:]) for r in self._run(plan, params)]
         if pending is not None:
             # Stored documents only (a change vector): a pending one is known from the
             # overlay, and a savepoint rollback may take it away again.
@@ -743,7 +747,8 @@ class EmbeddedConnection:
             if row is None:
                 return None
             text, cv = row
-            return _kept(doc_id, text, cv, spec.primary_key[0] if spec.key_is_id else None,
+            return _kept(doc_id, text, self.store.change_vector(cv),
+                         spec.primary_key[0] if spec.key_is_id else None,
                          pending.seen if pending is not None else None)
 
     def _load(self, collection: str, ids: list[str], found: dict[str, Document],
@@ -763,8 +768,9 @@ class EmbeddedConnection:
         else:
             with self._lock:
                 rows = _by_ids(conn, collection, ids, _load_sql)
+        store = self.store
         for doc_id, text, cv in rows:
-            found[doc_id] = _kept(doc_id, text, cv, key, seen)
+            found[doc_id] = _kept(doc_id, text, store.change_vector(cv), key, seen)
 
     # -- writes --------------------------------------------------------------------------
     def submit(self, batch: Batch, *, results: bool = True) -> list[dict[str, Any]]:
@@ -1237,8 +1243,7 @@ def _apply(
         elif isinstance(cmd, Absent):
             results.append(_check_absent(conn, store, cmd, batch.overlay))
         else:
-            results.append(_apply_one(conn, store, keys, cmd, _cv(store, etag), modified,
-                                      recompute))
+            results.append(_apply_one(conn, store, keys, cmd, etag, modified, recompute))
         i += 1
     for created in batch.created:  # (after the commands: the runs follow them)
         if isinstance(created, PatchRun):
@@ -1347,6 +1352,35 @@ def _cv(store: EmbeddedStore, etag: int) -> str:
     return f"{store.node_tag}:{etag}-{store.database_id}"
 
 
+def _cv_texts(store: EmbeddedStore, column: Iterable[Any]) -> list[Any]:
+    """``EmbeddedStore.change_vector`` of each change vector of a column read (a pending
+    document's None, and the empty text of a document copied without one, kept)."""
+    head, tail = f"{store.node_tag}:", f"-{store.database_id}"
+    return [f"{head}{cv}{tail}" if type(cv) is int else cv for cv in column]
+
+
+class _StoredCvs(Sequence[Any]):
+    """The change vectors of a column a query read, as stored, given as
+    ``EmbeddedStore.change_vector`` gives them when looked at (PendingBatch.note_read: a
+    read nobody looks back at converts none)."""
+
+    __slots__ = ("store", "column")
+
+    def __init__(self, store: EmbeddedStore, column: tuple[Any, ...]) -> None:
+        self.store, self.column = store, column
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    def __getitem__(self, n: Any) -> Any:
+        if isinstance(n, slice):
+            return _cv_texts(self.store, self.column[n])
+        return self.store.change_vector(self.column[n])
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(_cv_texts(self.store, self.column))
+
+
 def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKeys,
                 puts: list[Put], etag: int, modified: str,
                 results: list[dict[str, Any]] | None) -> int:
@@ -1371,7 +1405,7 @@ def _insert_refused(conn: sqlite3.Connection, store: EmbeddedStore,
     """The error of a run of inserts (taking the etags after ``etag``) SQLite refused: the
     first id a stored document holds, else the constraint SQLite names."""
     # the rows this run inserted before the failing one are still there: not taken
-    written = {_cv(store, n) for n in range(etag + 1, etag + len(ids) + 1)}
+    written = set(range(etag + 1, etag + len(ids) + 1))  # (their etags, as stored)
     taken = _taken_ids(conn, collection, ids, written)
     if taken:
         return DuplicateKeyError(f"document {taken[0]!r} already exists in collection "
@@ -1398,7 +1432,7 @@ def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKey
         given = run.keys[start:end] if run.keys is not None else None
         return _RowsChunk(keys.keys(run.collection, part, given, run.id_prefix,
                                     run.key_bounds), part, texts,
-                          _change_vectors(head, tail, etag + start + 1, end - start), modified)
+                          list(range(etag + start + 1, etag + end + 1)), modified)
 
     try:
         _insert_chunks(conn, table, map(chunk, range(0, count, _ROWS_CHUNK)))
@@ -1437,7 +1471,7 @@ class _RowsChunk(NamedTuple):
     keys: list[Key]  # (their row keys: NewKeys)
     ids: list[str]
     texts: list[str]
-    cvs: list[str]
+    cvs: list[int]  # (their etags: as stored, store.LAYOUT)
     modified: str
 
 
@@ -1473,12 +1507,11 @@ def _insert_one(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKeys, t
                 put: Put, etag: int, modified: str,
                 results: list[dict[str, Any]] | None) -> None:
     """``_insert_rows`` of one PUT taking ``etag``, by one execute (same row, same result)."""
-    cv = _cv_template(store).format(etag)
     conn.execute(_insert_sql(table), (keys.key(put.collection, put.id), put.id,
-                                      put.text or values.dumps(put.body), cv, modified))
+                                      put.text or values.dumps(put.body), etag, modified))
     if results is not None:
         results.append({"Type": "PUT", "@id": put.id, "@collection": put.collection,
-                        "@change-vector": cv, "@last-modified": modified})
+                        "@change-vector": _cv(store, etag), "@last-modified": modified})
 
 
 _ROWS_CHUNK = 1000  # puts encoded at a time by _insert_rows_bulk: bounded extra memory
@@ -1490,7 +1523,6 @@ def _insert_rows(store: EmbeddedStore, keys: NewKeys, puts: list[Put], etag: int
     (bodies by ``values.dumps_each``, change vectors by one format); their results appended
     to ``results`` if given."""
     cv_format = _cv_template(store).format
-    head, tail = f"{store.node_tag}:", f"-{store.database_id}"  # (_cv's text around the etag)
     collection = puts[0].collection
 
     def chunk(start: int) -> _RowsChunk:
@@ -1498,8 +1530,7 @@ def _insert_rows(store: EmbeddedStore, keys: NewKeys, puts: list[Put], etag: int
         first = etag + start + 1
         ids = list(map(_ID, part))
         return _RowsChunk(keys.keys(collection, ids), ids, _texts(part),
-                          _change_vectors(head, tail, first, len(part)),
-                          modified)
+                          list(range(first, first + len(part))), modified)
 
     if results is not None:
         results.extend([{"Type": "PUT", "@id": put.id, "@collection": put.collection,
@@ -1518,25 +1549,6 @@ def _texts(puts: list[Put]) -> list[str]:
                            strict=True):
             texts[n] = text
     return cast(list[str], texts)
-
-
-def _change_vectors(head: str, tail: str, first: int, count: int) -> list[str]:
-    """``[f"{head}{n}{tail}" for n in range(first, first + count)]`` (``_cv``'s texts of
-    ``count`` etags from ``first``), made a decade of etags at a time: each decade's
-    ``{head}{n // 10}`` and each ``{digit}{tail}`` written once, every text then one
-    concatenation (writing each number costs about twice as much)."""
-    last = first + count - 1
-    if first < 10 or count < _DECADES_FROM:  # (below 10 a decade has no leading digits)
-        return [f"{head}{n}{tail}" for n in range(first, last + 1)]
-    ends = [f"{digit}{tail}" for digit in range(10)]
-    made = [start + end for start in [f"{head}{decade}" for decade in range(
-        first // 10, last // 10 + 1)] for end in ends]
-    skip = first % 10  # (the first decade's etags before ``first``)
-    return made[skip:skip + count]
-
-
-#: fewer change vectors than this are written one number at a time
-_DECADES_FROM = 64
 
 
 def _cv_template(store: EmbeddedStore) -> str:
@@ -1598,15 +1610,14 @@ def _patch_chunk(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
     for cmd in patches:
         etag += 1
         row = stored.get(cmd.id)
-        _check_expected(cmd, row)
+        _check_expected(cmd, row, store)
         assert row is not None  # a PATCH of a missing document failed the check
         body = loads(row[0])
         body.update(cmd.set)
         for key in cmd.unset:
             body.pop(key, None)
-        cv = _cv(store, etag)
-        rows.append((dumps(body), cv, modified, row[2]))
-        results.append({"Id": cmd.id, "ChangeVector": cv, "LastModified": modified,
+        rows.append((dumps(body), etag, modified, row[2]))
+        results.append({"Id": cmd.id, "ChangeVector": _cv(store, etag), "LastModified": modified,
                         "Type": "PATCH", "PatchStatus": "Patched"})
     conn.executemany(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE k = ?", rows)
     return etag
@@ -1620,7 +1631,8 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
     stored), each UPDATE checking the change vector the PATCH expects. If a document is
     missing or changed, the chunk's updates are taken back and ``_check_expected`` of the
     PATCHes in order says which one fails."""
-    cvs = list(map(_cv_template(store).format, range(etag + 1, etag + len(patches) + 1)))
+    etags = range(etag + 1, etag + len(patches) + 1)  # (each PATCH's change vector, stored)
+    cvs = list(map(_cv_template(store).format, etags))
     set_values = [value for cmd in patches for value in cmd.set.values()]
     shape = _one_shape(patches)
     targets, others = _targets(patches[0].collection, [cmd.id for cmd in patches])
@@ -1628,17 +1640,17 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
     if shape is not None and _strings(set_values):
         # every value set is a string: bound as it is, json_set writes it as the JSON string
         # values.dumps writes (no text made in Python and parsed again by SQLite)
-        by_shape = {(*shape, True): _shape_rows(patches, set_values, cvs, modified, shape[2],
-                                                targets)}
+        by_shape = {(*shape, True): _shape_rows(store, patches, set_values, etags, modified,
+                                                shape[2], targets)}
     else:
         # the values set, encoded in one pass (values.dumps of each: same texts, same errors)
         texts = values.dumps_each(set_values)
         if shape is not None:  # the common case: every PATCH sets the same fields
-            by_shape = {(*shape, False): _shape_rows(patches, texts, cvs, modified, shape[2],
-                                                     targets)}
+            by_shape = {(*shape, False): _shape_rows(store, patches, texts, etags, modified,
+                                                     shape[2], targets)}
         else:
             by_shape = {(*key, False): rows for key, rows in _rows_by_shape(
-                patches, texts, cvs, modified, targets).items()}
+                store, patches, texts, etags, modified, targets).items()}
     results += [{"Id": cmd.id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
                  "PatchStatus": "Patched"} for cmd, cv in zip(patches, cvs, strict=True)]
     changes = conn.total_changes
@@ -1648,7 +1660,7 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
             conn.executemany(_patch_sql(table, n_set, n_unset, checked, raw, other), part)
     if conn.total_changes - changes != len(patches):  # one row per PATCH, or a failed check
         conn.execute("ROLLBACK TO patch_chunk")
-        _refuse_patches(conn, table, patches)
+        _refuse_patches(conn, store, table, patches)
     conn.execute("RELEASE patch_chunk")
     return etag + len(patches)
 
@@ -1671,7 +1683,7 @@ def _patch_columns(conn: sqlite3.Connection, store: EmbeddedStore, run: PatchRun
         return _patch_run(conn, store, run.patches(), etag, modified, results) if count \
             else etag
     table = _table(store, conn, run.collection)
-    cvs = list(map(_cv_template(store).format, range(etag + 1, etag + count + 1)))
+    etags = range(etag + 1, etag + count + 1)  # (each PATCH's change vector, stored)
     flat = (list(map(itemgetter(0), run.values)) if len(fields) == 1
             else list(itertools.chain.from_iterable(run.values)))
     raw = _strings(flat)
@@ -1681,9 +1693,9 @@ def _patch_columns(conn: sqlite3.Connection, store: EmbeddedStore, run: PatchRun
     for n, name in enumerate(fields):
         columns += (itertools.repeat(_key_path(name)), texts if width == 1 else texts[n::width])
     targets, others = _targets(run.collection, ids)
-    columns += (cvs, itertools.repeat(modified), targets)
+    columns += (etags, itertools.repeat(modified), targets)
     if not unchecked:
-        columns.append(run.expected)
+        columns.append([store.stored_change_vector(cv) for cv in cast(list[str], run.expected)])
     changes = conn.total_changes
     conn.execute("SAVEPOINT patch_run")
     # (the rows made as SQLite binds them: the repeated columns never end, ``ids`` does)
@@ -1694,10 +1706,12 @@ def _patch_columns(conn: sqlite3.Connection, store: EmbeddedStore, run: PatchRun
         conn.execute("ROLLBACK TO patch_run")
         patches = run.patches()
         for start in range(0, count, 500):
-            _refuse_patches(conn, table, patches[start:start + 500], last=start + 500 >= count)
+            _refuse_patches(conn, store, table, patches[start:start + 500],
+                            last=start + 500 >= count)
     conn.execute("RELEASE patch_run")
     results += [{"Id": doc_id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
-                 "PatchStatus": "Patched"} for doc_id, cv in zip(ids, cvs, strict=True)]
+                 "PatchStatus": "Patched"}
+                for doc_id, cv in zip(ids, map(_cv_template(store).format, etags), strict=True)]
     return etag + count
 
 
@@ -1716,47 +1730,50 @@ def _one_shape(patches: list[Patch]) -> tuple[int, int, bool] | None:
     return len(keys), 0, checked
 
 
-def _shape_rows(patches: list[Patch], texts: list[str], cvs: list[str], modified: str,
-                checked: bool, targets: list[Any]) -> list[Sequence[Any]]:
+def _shape_rows(store: EmbeddedStore, patches: list[Patch], texts: list[str],
+                etags: Iterable[int], modified: str, checked: bool,
+                targets: list[Any]) -> list[Sequence[Any]]:
     """The UPDATE arguments of PATCHes of one shape (``_one_shape``), a column at a time:
     those ``_rows_by_shape`` gives."""
     keys = tuple(patches[0].set)
     columns: list[Any] = []
     for n, key in enumerate(keys):
         columns += (itertools.repeat(_key_path(key)), texts[n::len(keys)])
-    columns += (cvs, itertools.repeat(modified), targets)
+    columns += (etags, itertools.repeat(modified), targets)
     if checked:
-        columns.append([cmd.expected for cmd in patches])
+        columns.append([store.stored_change_vector(cast(str, cmd.expected)) for cmd in patches])
     return list(zip(*columns, strict=False))  # (the repeated columns never end)
 
 
-def _rows_by_shape(patches: list[Patch], texts: list[str], cvs: list[str], modified: str,
+def _rows_by_shape(store: EmbeddedStore, patches: list[Patch], texts: list[str],
+                   etags: Iterable[int], modified: str,
                    targets: list[Any]) -> dict[tuple[int, int, bool], list[Sequence[Any]]]:
     """The UPDATE arguments of each PATCH, by the shape of its UPDATE (rows in the order of
     ``patches`` within a shape)."""
     by_shape: dict[tuple[int, int, bool], list[Sequence[Any]]] = {}
     key_path = _key_path
     values_set = iter(texts)
-    for cmd, cv, target in zip(patches, cvs, targets, strict=True):
+    for cmd, cv, target in zip(patches, etags, targets, strict=True):
         args: list[Any] = []
         for key in cmd.set:
             args += (key_path(key), next(values_set))
         if cmd.unset:
             args += [key_path(key) for key in cmd.unset]
         checked = cmd.expected is not None
-        args += (cv, modified, target, cmd.expected) if checked else (cv, modified, target)
+        args += (cv, modified, target) if not checked else (
+            cv, modified, target, store.stored_change_vector(cast(str, cmd.expected)))
         by_shape.setdefault((len(cmd.set), len(cmd.unset), checked), []).append(args)
     return by_shape
 
 
-def _refuse_patches(conn: sqlite3.Connection, table: str, patches: list[Patch],
-                    last: bool = True) -> None:
+def _refuse_patches(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
+                    patches: list[Patch], last: bool = True) -> None:
     """The error of the first PATCH whose document is missing or not the version expected
     (``last``: if none is, an InternalError; else none is raised: later PATCHes are)."""
     stored = dict(_by_ids(conn, patches[0].collection, [p.id for p in patches], _ids_cvs_sql))
     for cmd in patches:
         found = stored.get(cmd.id)
-        _check_expected(cmd, None if found is None else (None, found))
+        _check_expected(cmd, None if found is None else (None, found), store)
     if last:
         raise InternalError(f"a PATCH of {table} changed no row, yet every check passes")
 
@@ -1798,9 +1815,9 @@ def _patch_sql(table: str, n_set: int, n_unset: int, checked: bool, raw: bool = 
 
 
 def _taken_ids(conn: sqlite3.Connection, collection: str, ids: list[str],
-               written: set[str]) -> list[str]:
-    """The ids given twice, or held by a stored document (not one of the change vectors
-    ``written`` by the failed run itself)."""
+               written: set[int]) -> list[str]:
+    """The ids given twice, or held by a stored document (not one of those the failed run
+    itself wrote, the stored change vectors ``written``)."""
     taken = []
     seen: set[str] = set()
     for doc_id in ids:
@@ -1851,28 +1868,29 @@ def _table(store: EmbeddedStore, conn: sqlite3.Connection, collection: str) -> s
 
 
 def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKeys,
-               cmd: Put | Patch | Delete, cv: str, modified: str,
+               cmd: Put | Patch | Delete, etag: int, modified: str,
                recompute: Recomputer) -> dict[str, Any]:
-    """One command; the stored row is read first (by row key, or by id for an id of the
-    other kind) and written by its key."""
+    """One command taking ``etag``; the stored row is read first (by row key, or by id for
+    an id of the other kind) and written by its key."""
     table = _table(store, conn, cmd.collection)
     row_key = int_key(cmd.id, key_prefix(cmd.collection))
     row = conn.execute(_stored_one_sql(table, row_key is None),
                        (cmd.id if row_key is None else row_key,)).fetchone()
-    _check_expected(cmd, row)
+    _check_expected(cmd, row, store)
+    cv = _cv(store, etag)
     if isinstance(cmd, Put):
         if row is None:
             conn.execute(_insert_sql(table), (keys.key(cmd.collection, cmd.id), cmd.id,
-                                              values.dumps(cmd.body), cv, modified))
+                                              values.dumps(cmd.body), etag, modified))
         else:
             conn.execute(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE k = ?",
-                         (values.dumps(cmd.body), cv, modified, row[2]))
+                         (values.dumps(cmd.body), etag, modified, row[2]))
         return {"Type": "PUT", "@id": cmd.id, "@collection": cmd.collection,
                 "@change-vector": cv, "@last-modified": modified}
     if isinstance(cmd, Patch):
         if not (cmd.set or cmd.unset or cmd.compute):
             # a version check only (FOR UPDATE's guard): as RavenDB, nothing is written
-            return {"Id": cmd.id, "ChangeVector": row[1], "Type": "PATCH",
+            return {"Id": cmd.id, "ChangeVector": store.change_vector(row[1]), "Type": "PATCH",
                     "PatchStatus": "NotModified"}
         body = values.loads(row[0])
         if cmd.compute:
@@ -1882,7 +1900,7 @@ def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKeys,
         for key in cmd.unset:
             body.pop(key, None)
         conn.execute(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE k = ?",
-                     (values.dumps(body), cv, modified, row[2]))
+                     (values.dumps(body), etag, modified, row[2]))
         return {"Id": cmd.id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
                 "PatchStatus": "Patched"}
     deleted = row is not None
@@ -1933,7 +1951,9 @@ def _apply_compare_exchange(conn: sqlite3.Connection, cmd: CompareExchange,
     return {"Type": "CompareExchangePUT", "Key": cmd.key, "Index": etag}
 
 
-def _check_expected(cmd: Put | Patch | Delete, row: Any) -> None:
+def _check_expected(cmd: Put | Patch | Delete, row: Any, store: EmbeddedStore) -> None:
+    """That ``cmd`` may be applied to the stored row (body, change vector as stored, ...)
+    or None."""
     must_exist = isinstance(cmd, Patch) or (isinstance(cmd, Delete) and cmd.must_exist)
     if row is None:
         if must_exist or (cmd.expected not in (None, "")):
@@ -1943,10 +1963,10 @@ def _check_expected(cmd: Put | Patch | Delete, row: Any) -> None:
         return
     if cmd.expected == "":
         raise DuplicateKeyError(f"document {cmd.id!r} already exists (duplicate primary key)")
-    if cmd.expected is not None and cmd.expected != row[1]:
+    if cmd.expected is not None and cmd.expected != (found := store.change_vector(row[1])):
         raise ConcurrencyError(
             f"document {cmd.id!r} was changed by another transaction "
-            f"(expected change vector {cmd.expected}, found {row[1]})",
+            f"(expected change vector {cmd.expected}, found {found})",
             (cmd.id,),
         )
 
@@ -2006,33 +2026,35 @@ _COLUMNS_FROM = 8
 
 
 def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
-               pending: PendingBatch | None) -> list[tuple[Any, ...]]:
+               pending: PendingBatch | None, store: Any = None) -> list[tuple[Any, ...]]:
     """Result tuples; the stored documents read are noted in ``pending`` (see
-    PendingBatch.note_read). A chunk is shaped a column at a time (each document slot's texts
-    parsed in one call); if that fails anywhere, a row at a time (``_rows_each``), which
-    raises the error of the first failing row, as a chunk of a few rows is."""
+    PendingBatch.note_read), their change vectors as ``store`` gives them
+    (``EmbeddedStore.change_vector``). A chunk is shaped a column at a time (each document
+    slot's texts parsed in one call); if that fails anywhere, a row at a time
+    (``_rows_each``), which raises the error of the first failing row, as a chunk of a few
+    rows is."""
     columns = plan.columns
     if not rows:
         return []
     kinds = {c.kind for c in columns}
     if kinds == {"field"} and len(plan.documents) == 1:
-        return _field_rows(plan, rows, pending)
+        return _field_rows(plan, rows, pending, store)
     if kinds == {"value"}:
         return rows
     if len(rows) < _COLUMNS_FROM:
-        return _rows_each(plan, rows, pending)
+        return _rows_each(plan, rows, pending, store)
     try:
         texts = {slot: list(map(itemgetter(slot), rows)) for slot, _, _ in plan.documents}
         docs = {slot: values.loads_each(slot_texts) for slot, slot_texts in texts.items()}
         out = list(zip(*[_column(c, rows, docs) for c in columns], strict=True))
     except Exception:  # (the same error again, from the row it is in)
-        return _rows_each(plan, rows, pending)
+        return _rows_each(plan, rows, pending, store)
     if len(out) != len(rows):  # (no columns: zip gives no rows)
-        return _rows_each(plan, rows, pending)
+        return _rows_each(plan, rows, pending, store)
     if pending is not None:
         for slot, id_slot, cv_slot in plan.documents:
             pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(texts[slot]),
-                              tuple(map(itemgetter(cv_slot), rows)))
+                              _StoredCvs(store, tuple(map(itemgetter(cv_slot), rows))))
     return out
 
 
@@ -2055,7 +2077,7 @@ def _column(col: OutColumn, rows: list[tuple[Any, ...]],
 
 
 def _rows_each(plan: SqlPlan, rows: list[tuple[Any, ...]],
-               pending: PendingBatch | None) -> list[tuple[Any, ...]]:
+               pending: PendingBatch | None, store: Any = None) -> list[tuple[Any, ...]]:
     """``build_rows`` a row at a time; documents read are remembered in ``pending.seen``
     (id -> (body, cv))."""
     seen = pending.seen if pending is not None else None
@@ -2068,13 +2090,13 @@ def _rows_each(plan: SqlPlan, rows: list[tuple[Any, ...]],
             text = row[slot]
             docs[slot] = doc = None if text is None else loads(text)
             if seen is not None and doc is not None and row[cv_slot]:
-                seen[row[id_slot]] = (doc, row[cv_slot])
+                seen[row[id_slot]] = (doc, store.change_vector(row[cv_slot]))
         result.append(tuple([g(row, docs) for g in getters]))
     return result
 
 
 def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
-                pending: PendingBatch | None) -> list[tuple[Any, ...]]:
+                pending: PendingBatch | None, store: Any = None) -> list[tuple[Any, ...]]:
     """Rows of fields of one document each. The documents read are noted in ``pending`` (see
     PendingBatch.note_read) as their JSON texts, so the parsed bodies die young; in a
     transaction that has written, which may well write what it reads (an UPDATE by key
@@ -2091,7 +2113,7 @@ def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
         if out is not None:
             if pending is not None:
                 pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(texts),
-                                  tuple(map(itemgetter(cv_slot), rows)))
+                                  _StoredCvs(store, tuple(map(itemgetter(cv_slot), rows))))
             return out
     docs = values.loads_all(texts) if rows else None
     out = _picked(names, docs) if rows else []
@@ -2103,7 +2125,7 @@ def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
             kept = docs  # (parsed once: each a dict of plain values, in no row given out)
         # stored documents only, not pending ones (no change vector; see rows_for_write)
         pending.note_read(tuple(map(itemgetter(id_slot), rows)), tuple(kept),
-                          tuple(map(itemgetter(cv_slot), rows)))
+                          _StoredCvs(store, tuple(map(itemgetter(cv_slot), rows))))
     return out
 
 

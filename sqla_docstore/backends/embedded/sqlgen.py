@@ -623,14 +623,14 @@ class SqlGenerator:
         ctes = []
         for collection, temp in self._used_overlays.items():
             base = self.catalog.table_name(collection)
-            # The pending documents' cv is a NULL of the stored cv's affinity (TEXT): with
+            # The pending documents' cv is a NULL of the stored cv's affinity (BLOB): with
             # every column's affinity alike in both arms, SQLite flattens the CTE into a
             # query that reads it once (the WHERE pushed into each arm, each using its
             # indexes) instead of filtering the CTE's rows again in a co-routine.
             ctes.append(
                 f"{quote('overlay:' + collection)} AS ("
                 f"SELECT id, body, cv FROM {base} WHERE id NOT IN (SELECT id FROM {temp}) "
-                f"UNION ALL SELECT id, body, CAST(NULL AS TEXT) FROM {temp} "
+                f"UNION ALL SELECT id, body, CAST(NULL AS BLOB) FROM {temp} "
                 "WHERE body IS NOT NULL)"
             )
         keyword = "WITH RECURSIVE " if recursive else "WITH "

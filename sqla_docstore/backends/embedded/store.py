@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from ... import affinity, values
 from ...errors import (
@@ -50,11 +50,15 @@ def collection_table(name: str) -> str:
     return quote("@docs/" + name)
 
 
-#: the layout of collection tables this code writes ("@meta" key 'layout'): 2, rows keyed by
-#: their id's integer (keys.py); stores without it hold tables of layout 1, ``(id TEXT NOT
-#: NULL PRIMARY KEY, ...)``, rebuilt when the store is opened (``_upgrade_tables``)
-LAYOUT = 2
-_COLUMNS = ("k INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL, cv TEXT NOT NULL, "
+#: the layout of collection tables this code writes ("@meta" key 'layout'): 3, rows keyed by
+#: their id's integer (keys.py), each change vector of this store's own (``A:{etag}-{database
+#: id}``) kept as its etag, an integer, and any other as its text: the column has no type,
+#: so SQLite keeps each value as it was bound (an etag costs SQLite and sqlite3 a third of
+#: the text's work to write, and a text that reads as a number stays a text). Stores
+#: without it hold tables of layout 1, ``(id TEXT NOT NULL PRIMARY KEY, ...)``, or 2, ``cv
+#: TEXT``, rebuilt when the store is opened (``_upgrade_tables``)
+LAYOUT = 3
+_COLUMNS = ("k INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL, cv NOT NULL, "
             "modified TEXT NOT NULL, meta TEXT")
 
 
@@ -241,8 +245,8 @@ class EmbeddedStore:
         self.file: tuple[int, int] | None = None
         with store_errors(f"opening the store {path or ':memory:'}"), self.connection() as conn:
             conn.executescript(_BOOTSTRAP)
-            _upgrade_tables(conn)
             self.database_id = self._database_id(conn)
+            _upgrade_tables(conn, f"{self.node_tag}:", f"-{self.database_id}")
             self._load_catalog(conn)
             if path is not None:
                 self.file = file_identity(path)
@@ -252,6 +256,17 @@ class EmbeddedStore:
 
     def __repr__(self) -> str:
         return f"<EmbeddedStore {self.path or ':memory:'}>"
+
+    def change_vector(self, stored: Any) -> Any:
+        """A change vector as a collection table's ``cv`` holds it (``LAYOUT`` 3) as RavenDB
+        writes it: an etag is this store's own, ``{node_tag}:{etag}-{database_id}``; a text
+        (or None) is itself."""
+        return f"{self.node_tag}:{stored}-{self.database_id}" if type(stored) is int else stored
+
+    def stored_change_vector(self, cv: str) -> int | str:
+        """A change vector as a collection table's ``cv`` holds it: this store's own as its
+        etag, any other text as it is (so ``cv = ?`` compares as the texts would)."""
+        return cast("int | str", etag_of(cv, f"{self.node_tag}:", f"-{self.database_id}"))
 
     # -- connections ---------------------------------------------------------------------
     def open_connection(self) -> sqlite3.Connection:
@@ -666,10 +681,12 @@ def _layout(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 1
 
 
-def _upgrade_tables(conn: sqlite3.Connection) -> None:
-    """A store written before ``LAYOUT`` 2: every collection table without the column ``k``
-    rebuilt in the new layout (``_rebuild_table``), all in one transaction, and the layout
-    recorded (a store made now records it with no table to rebuild)."""
+def _upgrade_tables(conn: sqlite3.Connection, head: str, tail: str) -> None:
+    """A store written before ``LAYOUT`` 3: every collection table of an older layout (no
+    column ``k``, or a ``cv`` of type TEXT) rebuilt in the new one (``_rebuild_table``; the
+    change vectors ``{head}{etag}{tail}`` this store wrote kept as their etags), all in one
+    transaction, and the layout recorded (a store made now records it with no table to
+    rebuild)."""
     if _layout(conn) >= LAYOUT:
         return
     with _transaction(conn):
@@ -677,18 +694,18 @@ def _upgrade_tables(conn: sqlite3.Connection) -> None:
             return  # (another connection upgraded it meanwhile)
         for name, in conn.execute("""SELECT name FROM "@collections" """).fetchall():
             table = collection_table(name)
-            columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
-            if columns and "k" not in columns:
-                _rebuild_table(conn, name)
+            types = {r[1]: r[2] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if types and ("k" not in types or types.get("cv")):
+                _rebuild_table(conn, name, head, tail)
         conn.execute("""INSERT OR REPLACE INTO "@meta" VALUES ('layout', ?)""", (LAYOUT,))
 
 
-def _rebuild_table(conn: sqlite3.Connection, name: str) -> None:
-    """A collection table of layout 1 in the new layout: a new table under another name
+def _rebuild_table(conn: sqlite3.Connection, name: str, head: str, tail: str) -> None:
+    """A collection table of an older layout in the new one: a new table under another name
     takes its rows in their rowid order (an id's integer as its key, other ids keys from
-    2**62 up in that order), the old one (and its indexes) dropped, the new one renamed to
-    its name and the old one's indexes created again from their SQL text (which names the
-    table by its name)."""
+    2**62 up in that order; each change vector ``{head}{etag}{tail}`` as its etag), the old
+    one (and its indexes) dropped, the new one renamed to its name and the old one's indexes
+    created again from their SQL text (which names the table by its name)."""
     table = collection_table(name)
     index_sql = [sql for (sql,) in conn.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? COLLATE NOCASE "
@@ -703,14 +720,25 @@ def _rebuild_table(conn: sqlite3.Connection, name: str) -> None:
     while rows:
         conn.executemany(
             f"INSERT INTO {building} (k, id, body, cv, modified, meta) VALUES (?, ?, ?, ?, ?, "
-            "?)", [(next(fresh) if (key := int_key(row[1], prefix)) is None else key, *row[1:])
-                   for row in rows])
+            "?)", [(next(fresh) if (key := int_key(row[1], prefix)) is None else key,
+                    row[1], row[2], etag_of(row[3], head, tail), *row[4:]) for row in rows])
         rows = conn.execute(f"{read} WHERE rowid > ? ORDER BY rowid LIMIT 1000",
                             (rows[-1][0],)).fetchall()
     conn.execute(f"DROP TABLE {table}")
     conn.execute(f"ALTER TABLE {building} RENAME TO {table}")
     for sql in index_sql:
         conn.execute(sql)
+
+
+def etag_of(cv: Any, head: str, tail: str) -> Any:
+    """A change vector as a collection table of ``LAYOUT`` 3 keeps it: ``{head}{etag}{tail}``
+    (the store's own) as the etag, anything else as it is."""
+    if type(cv) is str and cv.startswith(head) and cv.endswith(tail) and (
+            len(cv) > len(head) + len(tail)):
+        digits = cv[len(head):len(cv) - len(tail)]
+        if digits.isascii() and digits.isdigit() and str(etag := int(digits)) == digits:
+            return etag
+    return cv
 
 
 def _index_defs(spec: CollectionSpec) -> dict[str, tuple[tuple[IndexKey, ...], bool]]:

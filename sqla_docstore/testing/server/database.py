@@ -133,7 +133,8 @@ class Database:
         from ... import values
 
         rows = self.sql.execute(self._find_sql, (values.dumps(ids),)).fetchall()
-        return [(names[r[0]], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+        cv = self.store.change_vector  # (the store keeps its own as their etags)
+        return [(names[r[0]], r[1], r[2], cv(r[3]), r[4], r[5]) for r in rows]
 
     def find_one(self, doc_id: str) -> StoredDoc | None:
         with self.lock:

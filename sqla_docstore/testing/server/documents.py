@@ -145,7 +145,8 @@ def starting_with(db: Database, prefix: str, start: int, page_size: int,
                 if (wanted is None or wanted.match(r[1][len(prefix):]))
                 and (unwanted is None or not unwanted.match(r[1][len(prefix):]))]
         rows = rows[start:start + page_size]
-    return [(names[r[0]], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    cv = db.store.change_vector  # (the store keeps its own as their etags)
+    return [(names[r[0]], r[1], r[2], cv(r[3]), r[4], r[5]) for r in rows]
 
 
 def etag_number(change_vector: str) -> int:
@@ -161,8 +162,10 @@ def newest_first(db: Database, start: int, page_size: int) -> list[StoredDoc]:
     """All documents, the most recently written first (RavenDB pages ``GET /docs`` so)."""
     with db.lock:
         names = db.collections()
-        rows = [(name, *row) for name in names for row in db.sql.execute(
-            f"SELECT id, body, cv, modified, meta FROM {collection_table(name)}")]
+        cv = db.store.change_vector  # (the store keeps its own as their etags)
+        rows = [(name, doc_id, body, cv(stored), *rest) for name in names
+                for doc_id, body, stored, *rest in db.sql.execute(
+                    f"SELECT id, body, cv, modified, meta FROM {collection_table(name)}")]
     rows.sort(key=lambda doc: etag_number(doc[3]), reverse=True)
     return rows[start:start + page_size]
 

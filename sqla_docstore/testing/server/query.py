@@ -325,8 +325,11 @@ def _documents(db: Database, name: str, where: ast.Expr | None,
         else:
             found = db.resolve(name)
             names = [] if found is None else [found]
-        rows: list[StoredDoc] = [(n, *row) for n in names for row in db.sql.execute(
-            f"SELECT id, body, cv, modified, meta FROM {collection_table(n)}{tail}", args)]
+        cv = db.store.change_vector  # (the store keeps its own as their etags)
+        rows: list[StoredDoc] = [
+            (n, doc_id, body, cv(stored), *rest) for n in names
+            for doc_id, body, stored, *rest in db.sql.execute(
+                f"SELECT id, body, cv, modified, meta FROM {collection_table(n)}{tail}", args)]
     rows.sort(key=lambda row: etag_number(row[3]))
     return [rql.Doc(row, values.loads(row[2])) for row in rows]
 

@@ -164,7 +164,9 @@ class Writer:
               meta: dict[str, Any], cv: str) -> None:
         """Write a document of store collection ``name``: a new row, or ``existing``'s."""
         table = collection_table(name)
-        args = (values.dumps(body), cv, self.modified, values.dumps(meta))
+        # (a change vector of the store's own is kept as its etag, as the store writes it)
+        args = (values.dumps(body), self.db.store.stored_change_vector(cv), self.modified,
+                values.dumps(meta))
         self._known.pop(fold(doc_id), None)
         if existing is None:
             self.sql.execute(
