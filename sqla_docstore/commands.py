@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
+from .errors import InternalError
 from .statements import ast
 
 JSONDict = dict[str, Any]
@@ -131,6 +133,50 @@ class Absent:
 Command = Put | Patch | Delete | CompareExchange | Absent
 
 
+class LazyBodies(Sequence[JSONDict]):
+    """The bodies of a statement's rows, made from its columns when one is first read (all
+    of them then, once): a run of inserts the commit writes from its columns and JSON texts
+    makes no dict per row (making and freeing them was most of a bulk insert's Python).
+    ``fields``: the bodies' fields, in order. Read it as a sequence: the dicts are the
+    bodies themselves (a change to one is kept), the sequence can't be changed."""
+
+    __slots__ = ("_count", "_make", "_made", "fields")
+
+    def __init__(self, count: int, make: Callable[[], list[JSONDict]],
+                 fields: tuple[str, ...]) -> None:
+        self._count, self._make, self.fields = count, make, fields
+        self._made: list[JSONDict] | None = None
+
+    @property
+    def is_made(self) -> bool:
+        return self._made is not None
+
+    def made(self) -> list[JSONDict]:
+        """The bodies (made now if none was read yet)."""
+        made = self._made
+        if made is None:
+            made = self._made = self._make()
+            if len(made) != self._count:
+                raise InternalError(f"{len(made)} bodies made, {self._count} expected")
+            del self._make  # (the columns it holds go with it)
+        return made
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> JSONDict: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[JSONDict]: ...
+
+    def __getitem__(self, index: int | slice) -> JSONDict | list[JSONDict]:
+        return self.made()[index]
+
+    def __iter__(self) -> Iterator[JSONDict]:
+        return iter(self.made())
+
+
 class CreateRun(NamedTuple):
     """PUTs creating documents of one collection (``expected`` ""), kept as columns: the
     documents' ids, bodies and the bodies' JSON texts (None: written when needed). A bulk
@@ -139,7 +185,7 @@ class CreateRun(NamedTuple):
 
     collection: str
     ids: list[str]
-    bodies: list[JSONDict]
+    bodies: Sequence[JSONDict]  # (a list, or a LazyBodies: made when read)
     texts: list[str] | None
     #: the integer in each id, when every id is ``id_prefix`` and an int's text (a table
     #: keyed by integers takes them as they are: no id read again)

@@ -5,7 +5,7 @@ Reads inside the transaction overlay this state on the store; savepoints truncat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import accumulate, repeat
 from operator import attrgetter
 from typing import Any, cast
@@ -17,6 +17,7 @@ from .commands import (
     CreateRun,
     Delete,
     JSONDict,
+    LazyBodies,
     Patch,
     PatchRun,
     Put,
@@ -55,6 +56,104 @@ def body_of(state: DocState) -> JSONDict | None:
 def is_gone(state: DocState | None) -> bool:
     """Whether a state (None: untouched) is a deleted document's."""
     return type(state) is tuple
+
+
+class _LazyDocs(dict[str, DocState]):
+    """A collection's pending states when its first writes are a run of inserts whose bodies
+    are not made yet (``LazyBodies``): its ids, each body put in when any state is first
+    read or changed (a run only written to the store makes none). Every method that reads
+    or changes states makes them first; those that read ids only (``in``, ``len``,
+    iteration, ``keys``) do not. ``__iter__`` is its own so that ``dict(docs)``,
+    ``{**docs}`` and ``dict.update`` read the states through ``__getitem__``, not the
+    table's placeholders."""
+
+    __slots__ = ("_bodies",)
+
+    def __init__(self, ids: list[str], bodies: LazyBodies) -> None:
+        super().__init__(cast("dict[str, DocState]", dict.fromkeys(ids)))  # (placeholders)
+        self._bodies: LazyBodies | None = bodies
+
+    def _made(self) -> None:
+        bodies = self._bodies
+        if bodies is not None:
+            self._bodies = None
+            dict.update(self, zip(list(dict.keys(self)), bodies, strict=True))
+
+    def __iter__(self) -> Iterator[str]:
+        return dict.__iter__(self)
+
+    def __getitem__(self, key: str) -> DocState:
+        self._made()
+        return dict.__getitem__(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._made()
+        return dict.get(self, key, default)
+
+    def items(self) -> Any:
+        self._made()
+        return dict.items(self)
+
+    def values(self) -> Any:
+        self._made()
+        return dict.values(self)
+
+    def __setitem__(self, key: str, value: DocState) -> None:
+        self._made()
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._made()
+        dict.__delitem__(self, key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._made()
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[str, DocState]:
+        self._made()
+        return dict.popitem(self)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._made()
+        return dict.setdefault(self, key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._made()
+        dict.update(self, *args, **kwargs)
+
+    def clear(self) -> None:
+        self._bodies = None
+        dict.clear(self)
+
+    def copy(self) -> dict[str, DocState]:
+        self._made()
+        return dict(dict.items(self))
+
+    def __eq__(self, other: object) -> bool:
+        self._made()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None
+
+    def __or__(self, other: Any) -> Any:
+        self._made()
+        return dict.__or__(self, other)
+
+    def __ior__(self, other: Any) -> Any:
+        self._made()
+        return dict.__ior__(self, other)
+
+    def __repr__(self) -> str:
+        self._made()
+        return dict.__repr__(self)
+
+    def __reduce__(self) -> Any:
+        self._made()
+        return dict, (dict(dict.items(self)),)
 
 
 class PendingBatch:
@@ -299,7 +398,11 @@ class PendingBatch:
             self.creates_only = False
         self._patched[collection] = None
         first = not docs  # (the collection's first writes: its documents are these)
-        docs.update(zip(ids, map(_BODY, puts) if bodies is None else bodies, strict=True))
+        if first and type(bodies) is LazyBodies and not bodies.is_made and len(ids) == len(
+                bodies):
+            docs = self.overlay[collection] = _LazyDocs(ids, bodies)  # (no body made yet)
+        else:
+            docs.update(zip(ids, map(_BODY, puts) if bodies is None else bodies, strict=True))
         changed = self.dirty.get(collection)
         if changed:
             changed.update(dict.fromkeys(ids))

@@ -153,7 +153,7 @@ def check_checks(spec: CollectionSpec, body: dict[str, Any], evaluate: Evaluate)
 _PLAIN_TYPES = frozenset({int, float, bool, type(None), decimal.Decimal})
 
 
-def rows_may_fail(spec: CollectionSpec, bodies: list[dict[str, Any]], keys: Iterable[str],
+def rows_may_fail(spec: CollectionSpec, bodies: Sequence[dict[str, Any]], keys: Iterable[str],
                   filled: str | None,
                   columns: Mapping[str, Sequence[Any]] | None = None,
                   types_of: Callable[[Sequence[Any]], frozenset[type]] = values.column_types,

@@ -490,7 +490,7 @@ def dumps(document: Any) -> str:
     return _refuse_nul(text)
 
 
-def dumps_each(documents: list[Any]) -> list[str]:
+def dumps_each(documents: Sequence[Any]) -> list[str]:
     """``[dumps(d) for d in documents]``, the common case (JSON types only, no NUL) in one
     pass of the C encoder; else each document by ``dumps`` (same texts, same errors)."""
     if _encode_c is not None:

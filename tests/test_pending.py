@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from sqla_docstore.commands import CreateRun, Delete, Patch, PatchRun, Put
-from sqla_docstore.errors import ProgrammingError
+from sqla_docstore.commands import CreateRun, Delete, LazyBodies, Patch, PatchRun, Put
+from sqla_docstore.errors import InternalError, ProgrammingError
 from sqla_docstore.pending import PendingBatch, split_pending
 
 
@@ -405,3 +410,99 @@ def test_a_statement_leaving_a_savepoint_open_is_released_with_it() -> None:
         batch.add_puts("users", [_put("users/1")], new=True)
         batch.savepoint("inner")
     assert not batch.in_savepoint and [c.id for c in batch.commands] == ["users/1"]
+
+
+# -------------------------------------------------- a run of inserts whose bodies wait
+
+_LAZY_IDS = [f"users/{n}" for n in range(1, 21)]
+
+
+def _lazy_batch() -> tuple[PendingBatch, LazyBodies, dict[str, dict[str, object]]]:
+    """A batch whose only writes are a run of inserts with bodies not made yet, and the
+    states a plain dict of the same bodies holds (the oracle)."""
+    names = [f"n{n}" for n in range(1, 21)]
+    bodies = LazyBodies(20, lambda: [{"id": n, "name": name} for n, name in enumerate(
+        names, 1)], ("id", "name"))
+    batch = PendingBatch()
+    batch.add_created(CreateRun("users", list(_LAZY_IDS), bodies, None))
+    oracle = {doc_id: {"id": n, "name": name}
+              for n, (doc_id, name) in enumerate(zip(_LAZY_IDS, names, strict=True), 1)}
+    return batch, bodies, oracle
+
+
+def test_a_run_of_inserts_read_by_ids_only_makes_no_body() -> None:
+    batch, bodies, oracle = _lazy_batch()
+    docs = batch.overlay["users"]
+    assert len(docs) == 20 and "users/7" in docs and "users/21" not in docs
+    assert list(docs) == list(docs.keys()) == list(oracle)
+    assert list(batch.dirty["users"]) == list(oracle) and batch.touches("users")
+    assert not bodies.is_made
+    assert batch.get("users", "users/7") == oracle["users/7"]  # (a state read: made now)
+    assert bodies.is_made and dict(docs) == oracle
+
+
+#: every way of reading or changing the states, each on a fresh batch: the same result and
+#: the same states after it as a plain dict of the bodies gives
+_DICT_USES: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "dict()": lambda d: dict(d),
+    "**": lambda d: {**d},
+    "update of another": lambda d: (other := {"x": 1}, other.update(d), other)[2],
+    "items": lambda d: list(d.items()),
+    "values": lambda d: list(d.values()),
+    "get": lambda d: (d.get("users/3"), d.get("users/99", "none")),
+    "[]": lambda d: d["users/20"],
+    "copy": lambda d: d.copy(),
+    "copy.copy": lambda d: dict(copy.copy(d)),
+    "deepcopy": lambda d: dict(copy.deepcopy(d)),
+    "json": lambda d: json.dumps(d),
+    "==": lambda d: (d == {}, d != {}),
+    "repr": lambda d: repr(d),
+    "pop": lambda d: (d.pop("users/4"), d.pop("users/99", None)),
+    "popitem": lambda d: d.popitem(),
+    "del": lambda d: d.__delitem__("users/5"),
+    "set": lambda d: d.__setitem__("users/6", {"id": 6, "name": "changed"}),
+    "setdefault": lambda d: (d.setdefault("users/8", {}), d.setdefault("users/99", {})),
+    "update": lambda d: d.update({"users/9": ("users/9",)}),
+    "|=": lambda d: d.__ior__({"users/10": ("users/10",)}),
+    "|": lambda d: d | {"users/11": ("users/11",)},
+    "clear": lambda d: d.clear(),
+}
+
+
+@pytest.mark.parametrize("use", list(_DICT_USES))
+def test_a_run_of_inserts_gives_every_reader_the_states_a_dict_holds(use: str) -> None:
+    batch, _, oracle = _lazy_batch()
+    docs = batch.overlay["users"]
+    assert _DICT_USES[use](docs) == _DICT_USES[use](oracle)
+    assert list(docs) == list(oracle)
+    assert dict(docs.items()) == oracle  # (after the change, its states)
+
+
+def test_a_savepoint_rolled_back_takes_a_run_whose_bodies_wait_away() -> None:
+    batch = PendingBatch()
+    batch.add(_put("users/100", name="kept"), {"name": "kept"})
+    batch.savepoint("sp")
+    bodies = LazyBodies(2, lambda: [{"id": 1}, {"id": 2}], ("id",))
+    batch.add_created(CreateRun("other", ["other/1", "other/2"], bodies, None))
+    assert not bodies.is_made
+    batch.rollback_to("sp")
+    assert batch.get("other", "other/1") is None and not batch.overlay.get("other")
+    assert batch.get("users", "users/100") == {"name": "kept"}
+
+
+def test_lazy_bodies_are_made_once_and_hold_their_count() -> None:
+    made: list[int] = []
+
+    def make() -> list[dict[str, object]]:
+        made.append(1)
+        return [{"n": 1}, {"n": 2}]
+
+    bodies = LazyBodies(2, make, ("n",))
+    assert len(bodies) == 2 and bodies and not made
+    first = bodies[0]
+    first["n"] = 10  # (the bodies themselves: a change is kept)
+    assert list(bodies) == [{"n": 10}, {"n": 2}] and bodies[1:] == [{"n": 2}]
+    assert made == [1]
+    wrong = LazyBodies(3, make, ("n",))
+    with pytest.raises(InternalError, match="2 bodies made, 3 expected"):
+        wrong.made()

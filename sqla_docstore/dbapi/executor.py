@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import copy
 import decimal
+import functools
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from ..affinity import (
     written,
 )
 from ..backends.base import BackendConnection
-from ..commands import CreateRun, Delete, Patch, PatchRun, Put, Recompute
+from ..commands import CreateRun, Delete, LazyBodies, Patch, PatchRun, Put, Recompute
 from ..errors import (
     ConcurrencyError,
     DataError,
@@ -642,7 +643,8 @@ def run_insert(
     else:
         pending.add_puts(spec.name, puts, new=not replacing)
     if auto is not None and bodies:
-        out.lastrowid = bodies[-1][auto]
+        # (a run's keys are its bodies' ``auto`` field: read without making a body)
+        out.lastrowid = keyed.keys[-1] if keyed is not None else bodies[-1][auto]
     if fks is not None:
         fks.after_statement(spec, [RowChange(None, body) for body in bodies], pending)
     if returning is not None:
@@ -690,7 +692,7 @@ def _key_out_of_range(spec: CollectionSpec, field: str, key: int) -> DataError:
 _ROWS_TESTED_TOGETHER = 8
 
 
-def _keys_by_affinity(key: str, bodies: list[dict[str, Any]],
+def _keys_by_affinity(key: str, bodies: Sequence[dict[str, Any]],
                       columns: dict[str, Sequence[Any]] | None,
                       known: values.ColumnTypes | None = None,
                       ) -> dict[str, Sequence[Any]] | None:
@@ -713,7 +715,7 @@ _INT_OR_NONE = frozenset({int, type(None)})
 _INT_ONLY = frozenset({int})
 
 
-def _refuse_mismatched_keys(spec: CollectionSpec, bodies: list[dict[str, Any]]) -> None:
+def _refuse_mismatched_keys(spec: CollectionSpec, bodies: Sequence[dict[str, Any]]) -> None:
     """An ``INTEGER PRIMARY KEY`` given a value its affinity leaves no integer ('abc', 2.5)
     is refused, as SQLite refuses it ("datatype mismatch"): the rowid holds integers only."""
     key = spec.primary_key[0]
@@ -727,7 +729,7 @@ def _refuse_mismatched_keys(spec: CollectionSpec, bodies: list[dict[str, Any]]) 
                              f"KEY, which holds integers only, not {value!r}")
 
 
-def _text_keys_by_affinity(spec: CollectionSpec, bodies: list[dict[str, Any]],
+def _text_keys_by_affinity(spec: CollectionSpec, bodies: Sequence[dict[str, Any]],
                            columns: dict[str, Sequence[Any]] | None
                            ) -> dict[str, Sequence[Any]] | None:
     """The TEXT key fields of ``bodies`` given as numbers stored as SQLite's TEXT affinity
@@ -752,7 +754,7 @@ def _text_keys_by_affinity(spec: CollectionSpec, bodies: list[dict[str, Any]],
 _STR_OR_NONE = frozenset({str, type(None)})
 
 
-def _column(bodies: list[dict[str, Any]], name: str,
+def _column(bodies: Sequence[dict[str, Any]], name: str,
             columns: dict[str, Sequence[Any]] | None) -> list[Any]:
     """The values of field ``name`` in ``bodies`` (read from ``columns`` if it has them, where
     a field every row gives the same value has a column of that one value)."""
@@ -774,7 +776,7 @@ class _Keyed(NamedTuple):
     bounds: tuple[int, int]  # the least and the greatest of ``keys``
 
 
-def _keyed_puts(spec: CollectionSpec, key: str, bodies: list[dict[str, Any]],
+def _keyed_puts(spec: CollectionSpec, key: str, bodies: Sequence[dict[str, Any]],
                 generated: list[int], written: dict[str, Any],
                 columns: dict[str, Sequence[Any]] | None, texts: bool = False,
                 prefilled: bool = False,
@@ -864,7 +866,7 @@ def _consume(calls: Iterator[Any]) -> None:
     collections.deque(calls, maxlen=0)  # (runs each call, keeps nothing)
 
 
-def _texts(bodies: list[dict[str, Any]], key: str, key_texts: list[str],
+def _texts(bodies: Sequence[dict[str, Any]], key: str, key_texts: list[str],
            columns: dict[str, Sequence[Any]] | None, wanted: bool,
            types: Callable[[Sequence[Any]], frozenset[type]] = values.column_types,
            ) -> list[str] | None:
@@ -873,7 +875,9 @@ def _texts(bodies: list[dict[str, Any]], key: str, key_texts: list[str],
     where given (see ``values.dumps_columns``); None if not ``wanted`` or not so written."""
     if not wanted or not bodies:
         return None
-    names = tuple(bodies[0])
+    # (a body made may have been changed since: its fields are then read from it)
+    names = bodies.fields if type(bodies) is LazyBodies and not bodies.is_made else tuple(
+        bodies[0])
     cols = [() if name == key else columns[name] if columns is not None else list(
         map(itemgetter(name), bodies)) for name in names]
     return values.dumps_columns(names, cols, len(bodies), {key: key_texts}, types)
@@ -1049,9 +1053,10 @@ class _InsertPlan:
         self, sets: Positional,
         fill: tuple[str, Callable[[int], list[int]]] | None = None,
         types: Callable[[Sequence[Any]], frozenset[type]] = values.column_types,
-    ) -> tuple[list[dict[str, Any]], dict[str, Sequence[Any]] | None, list[int]]:
+    ) -> tuple[Sequence[dict[str, Any]], dict[str, Sequence[Any]] | None, list[int]]:
         """``_given`` of ``?`` parameter sets read by position, a column at a time: the
-        bodies (equal dicts, keys in the same order), each field's values (a field every
+        bodies (equal dicts, keys in the same order; a ``LazyBodies``, made from the columns
+        when one is read), each field's values (a field every
         row gives the same value, a default or a literal, has a column of that one value)
         and the keys generated. ``fill``: (a field, the function generating n integers):
         if no row gives the field (its default is None), the function's values are put in
@@ -1085,7 +1090,12 @@ class _InsertPlan:
             source[fill[0]] = len(sets.names)  # (the position after the given values)
             used += (len(sets.names),)
             args.append(generated)
-        bodies = self._maker(source, used)(len(sets.rows), *args)
+        count = len(sets.rows)
+        maker = self._maker(source, used)
+        # (a few rows are made now: a statement of one row reads its body at once)
+        bodies: Sequence[dict[str, Any]] = maker(count, *args) if (
+            count < _ROWS_TESTED_TOGETHER) else LazyBodies(
+                count, functools.partial(maker, count, *args), tuple(source))
         columns = {name: args[used.index(src)] if type(src) is int else src
                    for name, src in source.items()}
         return bodies, columns, generated
@@ -1159,7 +1169,7 @@ class _InsertPlan:
         return body
 
 
-def settle_json_nulls(fields: frozenset[str], bodies: list[dict[str, Any]]) -> bool:
+def settle_json_nulls(fields: frozenset[str], bodies: Sequence[dict[str, Any]]) -> bool:
     """The JSON-typed ``fields`` of ``bodies`` as documents hold them: SQL NULL (None) is the
     field left out, JSON null (``JSON_NULL``) is ``null``. True when the bodies no longer
     all have the same fields (a field left out of some only)."""

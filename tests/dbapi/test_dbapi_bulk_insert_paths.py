@@ -304,3 +304,34 @@ def test_generated_keys_spanning_a_range_another_store_took_read_back(tmp_path: 
         first.commit()
     first.close()
     other.close()
+
+
+def _bodies_made(conn: dbapi.Connection) -> list[bool]:
+    """Of each run of inserts kept as columns in the pending batch, whether its bodies (dicts)
+    were made (``LazyBodies``: a run only written to the store makes none)."""
+    return [getattr(run.bodies, "is_made", True) for run in conn.pending.commands_and_runs()[1]]
+
+
+def test_a_bulk_insert_makes_its_bodies_only_when_the_transaction_reads_them(
+    connect: Callable[[], dbapi.Connection], create_collection: Any
+) -> None:
+    conn, oracle = _both(connect, create_collection, "t")
+    cur = conn.cursor()
+    rows = [(f"v{i}",) for i in range(300)]
+    for target in (cur, oracle):
+        target.executemany("INSERT INTO t (v) VALUES (?)", rows)
+    assert _bodies_made(conn) == [False]
+    assert cur.lastrowid == oracle.execute("SELECT max(k) FROM t").fetchone()[0]
+    conn.commit()  # (written from the columns and the texts: still no body)
+    oracle.commit()
+    assert _rows(connect().cursor(), "t") == _rows(oracle.cursor(), "t")
+    for target in (cur, oracle):  # a run the transaction then reads: made for the read
+        target.executemany("INSERT INTO t (v) VALUES (?)", rows[:50])
+    assert _bodies_made(conn) == [False]
+    assert _rows(cur, "t") == _rows(oracle.cursor(), "t")
+    assert _bodies_made(conn) == [True]
+    cur.execute("UPDATE t SET v = 'w' WHERE k = ?", (_rows(cur, "t")[-1][0],))
+    oracle.execute("UPDATE t SET v = 'w' WHERE k = ?", (_rows(oracle.cursor(), "t")[-1][0],))
+    conn.commit()
+    oracle.commit()
+    assert _rows(connect().cursor(), "t") == _rows(oracle.cursor(), "t")
