@@ -255,3 +255,22 @@ def test_a_layout_2_store_keeps_its_own_change_vectors_as_etags_once_rebuilt(
             r["ChangeVector"] for r in reply]
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize("cv, stored", [
+    ("A:5-{db}", 5), ("A:123456789012-{db}", 123456789012), ("A:05-{db}", "A:05-{db}"),
+    ("A:-{db}", "A:-{db}"), ("A:+5-{db}", "A:+5-{db}"), ("A:\u0665-{db}", "A:\u0665-{db}"),
+    ("B:5-{db}", "B:5-{db}"), ("A:5-other", "A:5-other"), ("A:5-{db},RAFT:3-x", None),
+    ("5", "5"), ("", ""),
+])
+def test_only_the_stores_own_change_vectors_are_kept_as_etags(
+        tmp_path: Path, cv: str, stored: Any) -> None:
+    """``A:{etag}-{database id}`` exactly as the store writes it is kept as the etag; any
+    other text (another node or database, a leading zero, a sign, another digit, a cluster
+    entry, a text that reads as a number) as itself, and each reads back as it was."""
+    store = EmbeddedStore(str(tmp_path / "s.db"))
+    cv = cv.format(db=store.database_id)
+    kept = store.stored_change_vector(cv)
+    assert kept == (cv if stored is None else stored if type(stored) is int else stored.format(
+        db=store.database_id))
+    assert store.change_vector(kept) == cv

@@ -266,7 +266,7 @@ class EmbeddedStore:
     def stored_change_vector(self, cv: str) -> int | str:
         """A change vector as a collection table's ``cv`` holds it: this store's own as its
         etag, any other text as it is (so ``cv = ?`` compares as the texts would)."""
-        return cast("int | str", etag_of(cv, f"{self.node_tag}:", f"-{self.database_id}"))
+        return cast("int | str", _etag_of(cv, f"{self.node_tag}:", f"-{self.database_id}"))
 
     # -- connections ---------------------------------------------------------------------
     def open_connection(self) -> sqlite3.Connection:
@@ -721,7 +721,7 @@ def _rebuild_table(conn: sqlite3.Connection, name: str, head: str, tail: str) ->
         conn.executemany(
             f"INSERT INTO {building} (k, id, body, cv, modified, meta) VALUES (?, ?, ?, ?, ?, "
             "?)", [(next(fresh) if (key := int_key(row[1], prefix)) is None else key,
-                    row[1], row[2], etag_of(row[3], head, tail), *row[4:]) for row in rows])
+                    row[1], row[2], _etag_of(row[3], head, tail), *row[4:]) for row in rows])
         rows = conn.execute(f"{read} WHERE rowid > ? ORDER BY rowid LIMIT 1000",
                             (rows[-1][0],)).fetchall()
     conn.execute(f"DROP TABLE {table}")
@@ -730,7 +730,7 @@ def _rebuild_table(conn: sqlite3.Connection, name: str, head: str, tail: str) ->
         conn.execute(sql)
 
 
-def etag_of(cv: Any, head: str, tail: str) -> Any:
+def _etag_of(cv: Any, head: str, tail: str) -> Any:
     """A change vector as a collection table of ``LAYOUT`` 3 keeps it: ``{head}{etag}{tail}``
     (the store's own) as the etag, anything else as it is."""
     if type(cv) is str and cv.startswith(head) and cv.endswith(tail) and (
