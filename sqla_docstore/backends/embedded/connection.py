@@ -613,8 +613,8 @@ class EmbeddedConnection:
         )
         self._count("query")
         store = self.store
-        out = [(r[0], values.loads(r[1]), None if r[2] is None else store.change_vector(r[2]),
-                *r[3:]) for r in self._run(plan, params)]
+        out = [(r[0], values.loads(r[1]), store.change_vector(r[2]), *r[3:])
+               for r in self._run(plan, params)]
         if pending is not None:
             # Stored documents only (a change vector): a pending one is known from the
             # overlay, and a savepoint rollback may take it away again.
@@ -1348,17 +1348,6 @@ _TEXT = attrgetter("text")
 _EXPECTED = attrgetter("expected")
 
 
-def _cv(store: EmbeddedStore, etag: int) -> str:
-    return f"{store.node_tag}:{etag}-{store.database_id}"
-
-
-def _cv_texts(store: EmbeddedStore, column: Iterable[Any]) -> list[Any]:
-    """``EmbeddedStore.change_vector`` of each change vector of a column read (a pending
-    document's None, and the empty text of a document copied without one, kept)."""
-    head, tail = f"{store.node_tag}:", f"-{store.database_id}"
-    return [f"{head}{cv}{tail}" if type(cv) is int else cv for cv in column]
-
-
 class _StoredCvs(Sequence[Any]):
     """The change vectors of a column a query read, as stored, given as
     ``EmbeddedStore.change_vector`` gives them when looked at (PendingBatch.note_read: a
@@ -1374,11 +1363,11 @@ class _StoredCvs(Sequence[Any]):
 
     def __getitem__(self, n: Any) -> Any:
         if isinstance(n, slice):
-            return _cv_texts(self.store, self.column[n])
+            return list(map(self.store.change_vector, self.column[n]))
         return self.store.change_vector(self.column[n])
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(_cv_texts(self.store, self.column))
+        return map(self.store.change_vector, self.column)
 
 
 def _insert_run(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKeys,
@@ -1422,7 +1411,7 @@ def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKey
     if not count:
         return etag
     table = _table(store, conn, run.collection)
-    head, tail = f"{store.node_tag}:", f"-{store.database_id}"  # (_cv's text around the etag)
+    head, tail = f"{store.node_tag}:", f"-{store.database_id}"  # (around each etag)
 
     def chunk(start: int) -> _RowsChunk:
         end = min(start + _ROWS_CHUNK, count)
@@ -1511,7 +1500,7 @@ def _insert_one(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKeys, t
                                       put.text or values.dumps(put.body), etag, modified))
     if results is not None:
         results.append({"Type": "PUT", "@id": put.id, "@collection": put.collection,
-                        "@change-vector": _cv(store, etag), "@last-modified": modified})
+                        "@change-vector": store.change_vector(etag), "@last-modified": modified})
 
 
 _ROWS_CHUNK = 1000  # puts encoded at a time by _insert_rows_bulk: bounded extra memory
@@ -1552,7 +1541,7 @@ def _texts(puts: list[Put]) -> list[str]:
 
 
 def _cv_template(store: EmbeddedStore) -> str:
-    """``_cv(store, etag)`` as a ``str.format`` template of the etag."""
+    """``store.change_vector(etag)`` as a ``str.format`` template of the etag."""
     return _cv_template_of(store.node_tag, store.database_id)
 
 
@@ -1617,8 +1606,8 @@ def _patch_chunk(conn: sqlite3.Connection, store: EmbeddedStore, table: str,
         for key in cmd.unset:
             body.pop(key, None)
         rows.append((dumps(body), etag, modified, row[2]))
-        results.append({"Id": cmd.id, "ChangeVector": _cv(store, etag), "LastModified": modified,
-                        "Type": "PATCH", "PatchStatus": "Patched"})
+        results.append({"Id": cmd.id, "ChangeVector": store.change_vector(etag),
+                        "LastModified": modified, "Type": "PATCH", "PatchStatus": "Patched"})
     conn.executemany(f"UPDATE {table} SET body = ?, cv = ?, modified = ? WHERE k = ?", rows)
     return etag
 
@@ -1877,7 +1866,7 @@ def _apply_one(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKeys,
     row = conn.execute(_stored_one_sql(table, row_key is None),
                        (cmd.id if row_key is None else row_key,)).fetchone()
     _check_expected(cmd, row, store)
-    cv = _cv(store, etag)
+    cv = store.change_vector(etag)
     if isinstance(cmd, Put):
         if row is None:
             conn.execute(_insert_sql(table), (keys.key(cmd.collection, cmd.id), cmd.id,
