@@ -69,8 +69,11 @@ class _LazyDocs(dict[str, DocState]):
 
     __slots__ = ("_bodies",)
 
-    def __init__(self, ids: list[str], bodies: LazyBodies) -> None:
-        super().__init__(cast("dict[str, DocState]", dict.fromkeys(ids)))  # (placeholders)
+    def __init__(self, ids: dict[str, None], bodies: LazyBodies) -> None:
+        """``ids``: the run's ids, each mapped to None (``dict.fromkeys``): copied, not kept
+        (a plain dict copied into an empty one is cloned whole, no key hashed or inserted
+        again)."""
+        super().__init__(cast("dict[str, DocState]", ids))  # (placeholders)
         self._bodies: LazyBodies | None = bodies
 
     def _made(self) -> None:
@@ -398,18 +401,22 @@ class PendingBatch:
             self.creates_only = False
         self._patched[collection] = None
         first = not docs  # (the collection's first writes: its documents are these)
+        written: dict[str, None] | None = None
         if first and type(bodies) is LazyBodies and not bodies.is_made and len(ids) == len(
                 bodies):
-            docs = self.overlay[collection] = _LazyDocs(ids, bodies)  # (no body made yet)
+            written = dict.fromkeys(ids)  # (the ids hashed once: cloned by _LazyDocs)
+            docs = self.overlay[collection] = _LazyDocs(written, bodies)  # (no body made yet)
         else:
             docs.update(zip(ids, map(_BODY, puts) if bodies is None else bodies, strict=True))
         changed = self.dirty.get(collection)
         if changed:
-            changed.update(dict.fromkeys(ids))
+            changed.update(written if written is not None else dict.fromkeys(ids))
+        elif written is not None:
+            self.dirty[collection] = written  # (the placeholders' dict: this keeps it)
         else:  # (from a dict: its size and hashes known, no growing)
             self.dirty[collection] = dict.fromkeys(docs if first else ids)
         if (watched := self._written_since(collection)) is not None:
-            watched.update(dict.fromkeys(ids))
+            watched.update(written if written is not None else dict.fromkeys(ids))
 
     def add_created(self, run: CreateRun) -> None:
         """``add_puts`` of the PUTs of ``run`` (``new``: none of its ids has a state in the

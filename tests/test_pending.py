@@ -441,6 +441,21 @@ def test_a_run_of_inserts_read_by_ids_only_makes_no_body() -> None:
     assert bodies.is_made and dict(docs) == oracle
 
 
+def test_a_run_of_inserts_keeps_its_written_ids_apart_from_its_states() -> None:
+    # (one dict of the ids is made: the states copy it, the written ids keep it)
+    batch, bodies, oracle = _lazy_batch()
+    docs, written = batch.overlay["users"], batch.dirty["users"]
+    assert type(written) is dict and written is not docs
+    written.clear()  # (as a sync of the overlay's mirror does)
+    assert list(docs) == list(oracle) and not bodies.is_made
+    docs["users/21"] = {"id": 21}
+    assert batch.dirty["users"] == {} and "users/21" not in written
+    batch.add_created(CreateRun("users", ["users/22"], LazyBodies(
+        1, lambda: [{"id": 22}], ("id",)), None))
+    assert list(batch.dirty["users"]) == ["users/22"]
+    assert list(docs) == [*oracle, "users/21", "users/22"]
+
+
 #: every way of reading or changing the states, each on a fresh batch: the same result and
 #: the same states after it as a plain dict of the bodies gives
 _DICT_USES: dict[str, Callable[[dict[str, Any]], Any]] = {
