@@ -74,23 +74,6 @@ def test_file_store_is_a_wal_sqlite_database(file_store: EmbeddedStore, db_path:
     assert {"@collections", "@hilo", "@meta", "@docs/people", "@docs/pets"} <= tables
 
 
-def test_a_new_store_has_pages_of_8_kib_and_an_old_one_keeps_its_own(
-    file_store: EmbeddedStore, db_path: Path, tmp_path: Path
-) -> None:
-    assert _raw(db_path, "PRAGMA page_size") == [(8192,)]
-    old = tmp_path / "old.db"
-    with sqlite3.connect(old) as raw:  # (a file made with SQLite's default pages)
-        raw.execute("CREATE TABLE x (y)")
-    again = EmbeddedStore(str(old))
-    try:
-        with again.connection() as c:
-            again.create_collection(c, PETS)
-    finally:
-        again.close()
-    assert _raw(old, "PRAGMA page_size") == [(4096,)]
-    assert _raw(old, "PRAGMA journal_mode") == [("wal",)]
-
-
 def test_catalog_persists_across_store_objects(file_store: EmbeddedStore, db_path: Path) -> None:
     again = EmbeddedStore(str(db_path))
     try:

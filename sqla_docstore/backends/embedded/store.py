@@ -284,11 +284,6 @@ class EmbeddedStore:
             raise OperationalError(f"can't open the store at {target}: {exc}") from exc
         try:
             with store_errors(f"opening the store at {target}"):
-                # a new store's pages are 8 KiB (a file's stay as made): half the WAL frames
-                # and write calls of 4 KiB pages; a bulk insert of 10,000 documents spends
-                # about 40 % less system time, and nothing measured reads slower
-                # (bench/README "Pages of 8 KiB")
-                conn.execute("PRAGMA page_size=8192")
                 if target != ":memory:":
                     conn.execute("PRAGMA journal_mode=WAL")
                     # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss
