@@ -274,3 +274,13 @@ def test_only_the_stores_own_change_vectors_are_kept_as_etags(
     assert kept == (cv if stored is None else stored if type(stored) is int else stored.format(
         db=store.database_id))
     assert store.change_vector(kept) == cv
+
+
+@pytest.mark.parametrize("database_id", ["plain-id", "with {braces} and {0}"])
+def test_a_batch_of_the_stores_own_change_vectors_reads_as_each_one_alone(
+        tmp_path: Path, database_id: str) -> None:
+    store = EmbeddedStore(str(tmp_path / "s.db"))
+    store.database_id = database_id  # (as tests comparing two stores set it)
+    etags = [1, 9, 10, 12345678901]
+    assert list(store.own_change_vectors(etags)) == list(map(store.change_vector, etags))
+    assert store.change_vector(10) == f"A:10-{database_id}"

@@ -454,7 +454,7 @@ class EmbeddedConnection:
                               lambda: SqlGenerator(self, overlays, arrays, dict(paths))
                               .plan_query(stmt, notes))
         if not plan.documents:  # SQL values only: the rows as SQLite gives them
-            return labels, build_rows(plan, self._run(plan, params), None)
+            return labels, build_rows(plan, self._run(plan, params), None, self.store)
         noted = pending if notes else None
         return labels, self._run_shaped(plan, params,
                                         lambda rows: build_rows(plan, rows, noted, self.store))
@@ -558,7 +558,7 @@ class EmbeddedConnection:
             except BaseException:
                 reader.close()
                 raise
-        return [c.label for c in plan.columns], _chunks(plan, cursor, reader, size)
+        return [c.label for c in plan.columns], _chunks(plan, cursor, reader, size, self.store)
 
     def query_plan(self, stmt: ast.SelectLike, params: dict[str, Any]) -> list[str]:
         """SQLite's EXPLAIN QUERY PLAN lines for a query (no pending writes overlaid): which
@@ -1411,7 +1411,6 @@ def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKey
     if not count:
         return etag
     table = _table(store, conn, run.collection)
-    head, tail = f"{store.node_tag}:", f"-{store.database_id}"  # (around each etag)
 
     def chunk(start: int) -> _RowsChunk:
         end = min(start + _ROWS_CHUNK, count)
@@ -1428,9 +1427,10 @@ def _insert_created(conn: sqlite3.Connection, store: EmbeddedStore, keys: NewKey
     except sqlite3.IntegrityError as exc:
         raise _insert_refused(conn, store, run.collection, ids, etag, exc) from exc
     if results is not None:
+        cvs = store.own_change_vectors(range(etag + 1, etag + count + 1))
         results.extend([{"Type": "PUT", "@id": doc_id, "@collection": run.collection,
-                         "@change-vector": f"{head}{n}{tail}", "@last-modified": modified}
-                        for n, doc_id in enumerate(ids, etag + 1)])
+                         "@change-vector": cv, "@last-modified": modified}
+                        for doc_id, cv in zip(ids, cvs, strict=True)])
     return etag + count
 
 
@@ -1511,7 +1511,6 @@ def _insert_rows(store: EmbeddedStore, keys: NewKeys, puts: list[Put], etag: int
     """The INSERT rows of ``puts`` (taking etags after ``etag``), a chunk of puts at a time
     (bodies by ``values.dumps_each``, change vectors by one format); their results appended
     to ``results`` if given."""
-    cv_format = _cv_template(store).format
     collection = puts[0].collection
 
     def chunk(start: int) -> _RowsChunk:
@@ -1522,9 +1521,10 @@ def _insert_rows(store: EmbeddedStore, keys: NewKeys, puts: list[Put], etag: int
                           list(range(first, first + len(part))), modified)
 
     if results is not None:
+        cvs = store.own_change_vectors(range(etag + 1, etag + len(puts) + 1))
         results.extend([{"Type": "PUT", "@id": put.id, "@collection": put.collection,
-                         "@change-vector": cv_format(n), "@last-modified": modified}
-                        for n, put in enumerate(puts, etag + 1)])
+                         "@change-vector": cv, "@last-modified": modified}
+                        for put, cv in zip(puts, cvs, strict=True)])
     return map(chunk, range(0, len(puts), _ROWS_CHUNK))
 
 
@@ -1538,18 +1538,6 @@ def _texts(puts: list[Put]) -> list[str]:
                            strict=True):
             texts[n] = text
     return cast(list[str], texts)
-
-
-def _cv_template(store: EmbeddedStore) -> str:
-    """``store.change_vector(etag)`` as a ``str.format`` template of the etag."""
-    return _cv_template_of(store.node_tag, store.database_id)
-
-
-@lru_cache(maxsize=64)
-def _cv_template_of(node_tag: str, database_id: str) -> str:
-    node = node_tag.replace("{", "{{").replace("}", "}}")
-    db_id = database_id.replace("{", "{{").replace("}", "}}")
-    return f"{node}:{{}}-{db_id}"
 
 
 def _patch_run_at(commands: list[Any], i: int) -> list[Patch]:
@@ -1621,7 +1609,6 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
     missing or changed, the chunk's updates are taken back and ``_check_expected`` of the
     PATCHes in order says which one fails."""
     etags = range(etag + 1, etag + len(patches) + 1)  # (each PATCH's change vector, stored)
-    cvs = list(map(_cv_template(store).format, etags))
     set_values = [value for cmd in patches for value in cmd.set.values()]
     shape = _one_shape(patches)
     targets, others = _targets(patches[0].collection, [cmd.id for cmd in patches])
@@ -1641,7 +1628,8 @@ def _patch_chunk_in_sqlite(conn: sqlite3.Connection, store: EmbeddedStore, table
             by_shape = {(*key, False): rows for key, rows in _rows_by_shape(
                 store, patches, texts, etags, modified, targets).items()}
     results += [{"Id": cmd.id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
-                 "PatchStatus": "Patched"} for cmd, cv in zip(patches, cvs, strict=True)]
+                 "PatchStatus": "Patched"}
+                for cmd, cv in zip(patches, store.own_change_vectors(etags), strict=True)]
     changes = conn.total_changes
     conn.execute("SAVEPOINT patch_chunk")
     for (n_set, n_unset, checked, raw), rows in by_shape.items():  # distinct documents: any
@@ -1700,7 +1688,7 @@ def _patch_columns(conn: sqlite3.Connection, store: EmbeddedStore, run: PatchRun
     conn.execute("RELEASE patch_run")
     results += [{"Id": doc_id, "ChangeVector": cv, "LastModified": modified, "Type": "PATCH",
                  "PatchStatus": "Patched"}
-                for doc_id, cv in zip(ids, map(_cv_template(store).format, etags), strict=True)]
+                for doc_id, cv in zip(ids, store.own_change_vectors(etags), strict=True)]
     return etag + count
 
 
@@ -1992,7 +1980,7 @@ _SHAPE_CHUNK = 1000
 
 
 def _chunks(plan: SqlPlan, cursor: sqlite3.Cursor, reader: sqlite3.Connection,
-            size: int) -> Iterator[list[tuple[Any, ...]]]:
+            size: int, store: EmbeddedStore) -> Iterator[list[tuple[Any, ...]]]:
     """Result tuples ``size`` rows at a time; the reader closes when they run out or the
     consumer stops (``close()`` of the generator)."""
     try:
@@ -2001,7 +1989,7 @@ def _chunks(plan: SqlPlan, cursor: sqlite3.Cursor, reader: sqlite3.Connection,
             with store_errors(f"reading the rows of {plan.sql}"):
                 while len(chunk) < size and (
                         rows := cursor.fetchmany(min(_SHAPE_CHUNK, size - len(chunk)))):
-                    chunk += build_rows(plan, rows, None)
+                    chunk += build_rows(plan, rows, None, store)
             if not chunk:
                 return
             yield chunk
@@ -2015,7 +2003,7 @@ _COLUMNS_FROM = 8
 
 
 def build_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
-               pending: PendingBatch | None, store: Any = None) -> list[tuple[Any, ...]]:
+               pending: PendingBatch | None, store: EmbeddedStore) -> list[tuple[Any, ...]]:
     """Result tuples; the stored documents read are noted in ``pending`` (see
     PendingBatch.note_read), their change vectors as ``store`` gives them
     (``EmbeddedStore.change_vector``). A chunk is shaped a column at a time (each document
@@ -2066,7 +2054,7 @@ def _column(col: OutColumn, rows: list[tuple[Any, ...]],
 
 
 def _rows_each(plan: SqlPlan, rows: list[tuple[Any, ...]],
-               pending: PendingBatch | None, store: Any = None) -> list[tuple[Any, ...]]:
+               pending: PendingBatch | None, store: EmbeddedStore) -> list[tuple[Any, ...]]:
     """``build_rows`` a row at a time; documents read are remembered in ``pending.seen``
     (id -> (body, cv))."""
     seen = pending.seen if pending is not None else None
@@ -2085,7 +2073,7 @@ def _rows_each(plan: SqlPlan, rows: list[tuple[Any, ...]],
 
 
 def _field_rows(plan: SqlPlan, rows: list[tuple[Any, ...]],
-                pending: PendingBatch | None, store: Any = None) -> list[tuple[Any, ...]]:
+                pending: PendingBatch | None, store: EmbeddedStore) -> list[tuple[Any, ...]]:
     """Rows of fields of one document each. The documents read are noted in ``pending`` (see
     PendingBatch.note_read) as their JSON texts, so the parsed bodies die young; in a
     transaction that has written, which may well write what it reads (an UPDATE by key
